@@ -1,0 +1,425 @@
+//! The vocabulary every caregate crate speaks: evidence, submissions, scan verdicts,
+//! findings and the per-file record, plus the job message that travels on the queue.
+//!
+//! These types are the public contract of the pipeline: the per-file JSON record is
+//! published as a JSON Schema (`schemas/evidence-record.schema.json`, generated from
+//! these definitions and checked by a test), so changing a field here is an API change.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        #[serde(transparent)]
+        #[schema(value_type = String, format = Uuid)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered identifier (UUIDv7), so ids sort by creation.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// One uploaded file, whatever its content; two uploads of the same bytes are two evidences.
+    EvidenceId
+);
+impl EvidenceId {
+    /// Where the file waits in quarantine until it is known to be clean.
+    pub fn quarantine_key(&self) -> String {
+        format!("quarantine/{}", self.0)
+    }
+}
+
+id_type!(
+    /// One establishment's dossier for one campaign.
+    SubmissionId
+);
+
+/// A SHA-256 digest, shown and serialised as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ToSchema)]
+#[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
+pub struct Sha256Digest(pub [u8; 32]);
+
+impl Sha256Digest {
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(sha2::Sha256::digest(bytes).into())
+    }
+
+    pub fn hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The content-addressed key under which stored evidence lives: `sha256/ab/cd/<hash>`.
+    /// Two levels of fan-out keep any one directory of the local back end small.
+    pub fn object_key(&self) -> String {
+        let h = self.hex();
+        format!("sha256/{}/{}/{}", &h[0..2], &h[2..4], h)
+    }
+}
+
+impl From<sha2::Sha256> for Sha256Digest {
+    fn from(h: sha2::Sha256) -> Self {
+        Self(h.finalize().into())
+    }
+}
+
+impl fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({})", self.hex())
+    }
+}
+
+impl fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("not a SHA-256 hex digest: {0:?}")]
+pub struct BadDigest(String);
+
+impl FromStr for Sha256Digest {
+    type Err = BadDigest;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).map_err(|_| BadDigest(s.to_owned()))?;
+        Ok(Self(out))
+    }
+}
+
+impl Serialize for Sha256Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where a file stands. `received` is the only non-terminal state: every job ends in one of
+/// the four others, so nothing waits forever in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// In quarantine, waiting for (or going through) the pipeline.
+    Received,
+    /// Clean, verified and in the evidence store.
+    Stored,
+    /// The scanner found a signature; the file stays in quarantine and is never parsed.
+    Infected,
+    /// A person must look: incomplete scan, type mismatch, unreadable content...
+    NeedsReview,
+    /// Gave up after retries, or the bytes did not match their upload hash.
+    Failed,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Received,
+        Status::Stored,
+        Status::Infected,
+        Status::NeedsReview,
+        Status::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Received => "received",
+            Status::Stored => "stored",
+            Status::Infected => "infected",
+            Status::NeedsReview => "needs_review",
+            Status::Failed => "failed",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        self != Status::Received
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown status {0:?}")]
+pub struct UnknownStatus(String);
+
+impl FromStr for Status {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+}
+
+/// The three answers a scan can give. "Not fully scanned" is its own answer: a file the
+/// engine skipped (size or time limits) is neither clean nor infected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanResult {
+    Clean,
+    Infected,
+    Incomplete,
+}
+
+/// What the virus scanner said about one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ScanReport {
+    /// Engine and signature database, e.g. `ClamAV 1.4.3/27000/...`, so a file can be
+    /// rescanned when the signatures change.
+    pub engine: String,
+    pub result: ScanResult,
+    /// The signature name (infected) or the limit that was hit (incomplete).
+    pub signature: Option<String>,
+    pub scanned_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+/// One observation about a file, with a stable machine code (`type_mismatch`,
+/// `scan_incomplete`...) that controllers filter on and later rules match.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Finding {
+    pub code: String,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(code: &str, severity: Severity, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            severity,
+            message: message.into(),
+        }
+    }
+}
+
+/// Who sent a file, for which dossier and which objectives it claims to prove.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SubmissionRef {
+    pub submission_id: SubmissionId,
+    /// FINESS number of the establishment (9 characters).
+    pub establishment: String,
+    /// e.g. `care-d1-2024`.
+    pub campaign: String,
+    /// Objective ids the uploader tagged the file with (e.g. `D1.AD.AUDIT`).
+    pub objectives: Vec<String>,
+}
+
+/// The per-file record: what the pipeline knows about one piece of evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceRecord {
+    pub evidence_id: EvidenceId,
+    #[serde(flatten)]
+    pub submission: SubmissionRef,
+    /// The file name as uploaded (sanitised; relative path inside a submitted folder).
+    pub path: String,
+    pub status: Status,
+    /// Digest of the bytes as received at upload.
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    /// Detected media type (magic bytes, then extension, then XML root).
+    pub media_type: Option<String>,
+    pub scan: Option<ScanReport>,
+    /// Kind of evidence (`invoice`, `ad_audit_report`...), filled by classification.
+    pub kind: Option<String>,
+    /// Typed data extracted for the kind.
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Value,
+    pub findings: Vec<Finding>,
+    /// Key in the evidence store once stored (content-addressed).
+    pub object_key: Option<String>,
+    /// Key in quarantine while the file is there.
+    pub quarantine_key: Option<String>,
+    /// Processing attempts made so far (retries after transient failures).
+    pub attempts: u32,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl EvidenceRecord {
+    /// A freshly received file, before any stage has looked at it.
+    pub fn received(
+        evidence_id: EvidenceId,
+        submission: SubmissionRef,
+        path: String,
+        sha256: Sha256Digest,
+        size: u64,
+        quarantine_key: String,
+    ) -> Self {
+        let now = Utc::now();
+        Self {
+            evidence_id,
+            submission,
+            path,
+            status: Status::Received,
+            sha256,
+            size,
+            media_type: None,
+            scan: None,
+            kind: None,
+            fields: serde_json::Value::Object(Default::default()),
+            findings: Vec::new(),
+            object_key: None,
+            quarantine_key: Some(quarantine_key),
+            attempts: 0,
+            received_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// The `evidence.received` message: a claim check pointing at the quarantined object,
+/// never the bytes themselves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceReceived {
+    pub evidence_id: EvidenceId,
+    pub quarantine_key: String,
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    pub path: String,
+}
+
+/// The routing key of [`EvidenceReceived`].
+pub const EVIDENCE_RECEIVED: &str = "evidence.received";
+
+/// One line of the append-only history of an evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceEvent {
+    pub seq: i64,
+    pub evidence_id: EvidenceId,
+    /// `received`, `retry`, `stored`, `infected`, `needs_review`, `failed`...
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+/// JSON Schema (2020-12) of [`EvidenceRecord`], as committed in `schemas/`.
+pub fn evidence_record_json_schema() -> serde_json::Value {
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::{RefOr, Components};
+    use utoipa::{PartialSchema, ToSchema};
+
+    let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
+    EvidenceRecord::schemas(&mut schemas);
+    let components: Components = utoipa::openapi::ComponentsBuilder::new()
+        .schemas_from_iter(schemas)
+        .build();
+    let mut defs = serde_json::to_value(&components.schemas).expect("schema serialises");
+    rewrite_refs(&mut defs);
+    let mut root = serde_json::to_value(EvidenceRecord::schema()).expect("schema serialises");
+    rewrite_refs(&mut root);
+    let obj = root.as_object_mut().expect("record schema is an object");
+    obj.insert("$schema".into(), "https://json-schema.org/draft/2020-12/schema".into());
+    obj.insert("$id".into(), "https://caregate.example/schemas/evidence-record.schema.json".into());
+    obj.insert("title".into(), "EvidenceRecord".into());
+    obj.insert("$defs".into(), defs);
+    root
+}
+
+/// OpenAPI points at `#/components/schemas/X`; a stand-alone JSON Schema at `#/$defs/X`.
+fn rewrite_refs(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if k == "$ref" {
+                    if let Some(s) = val.as_str() {
+                        *val = s.replace("#/components/schemas/", "#/$defs/").into();
+                    }
+                } else {
+                    rewrite_refs(val);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_round_trips_and_keys_fan_out() {
+        let d = Sha256Digest::of(b"abc");
+        assert_eq!(
+            d.hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(d.hex().parse::<Sha256Digest>().unwrap(), d);
+        assert!(d.object_key().starts_with("sha256/ba/78/ba7816"));
+        assert!("xyz".parse::<Sha256Digest>().is_err());
+    }
+
+    #[test]
+    fn status_names_are_stable() {
+        for st in Status::ALL {
+            assert_eq!(st.as_str().parse::<Status>().unwrap(), st);
+            assert_eq!(serde_json::to_value(st).unwrap(), st.as_str());
+        }
+        assert!(!Status::Received.is_terminal());
+        assert!(Status::Infected.is_terminal());
+    }
+
+    /// The committed JSON Schema must be what the types say; regenerate with
+    /// `cargo run -- schema > schemas/evidence-record.schema.json`.
+    #[test]
+    fn committed_json_schema_matches_types() {
+        let committed: serde_json::Value = serde_json::from_str(include_str!(
+            "../evidence-record.schema.json"
+        ))
+        .expect("committed schema is JSON");
+        assert_eq!(committed, evidence_record_json_schema());
+    }
+}

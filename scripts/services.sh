@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Installs and starts the services caregate talks to, only what is missing; safe to run twice.
+#
+#   scripts/services.sh            # clamd, RabbitMQ, PostgreSQL, Garage (full stack)
+#   scripts/services.sh clamd      # only clamd: enough for `caregate demo` (embedded back ends)
+#
+# State (clamd database and log, Garage data and log) lives in $CAREGATE_SERVICES_DIR,
+# default ~/.cache/caregate-services, outside the clone so CI runs reuse it.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+state=${CAREGATE_SERVICES_DIR:-$HOME/.cache/caregate-services}
+mkdir -p "$state"
+
+# Fixed test credentials for the local Garage: they protect nothing but this machine's
+# throw-away store, and tests must know them. Production sets its own through the config.
+GARAGE_KEY_ID=GK6361726567617465746573740a
+GARAGE_SECRET=7365637265742d6f662d7468652d636172656761746574657374732d6f6e6c79
+GARAGE_RPC_SECRET=3c1b6a0f3e9d4c2b8a7f6e5d4c3b2a19081726354453627180f1e2d3c4b5a697
+GARAGE_ADMIN_TOKEN=caregate-admin-token-for-tests
+
+log() { printf '[services] %s\n' "$*"; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() { # port name seconds
+  local i
+  for ((i = 0; i < $3 * 5; i++)); do
+    port_open "$1" && return 0
+    sleep 0.2
+  done
+  log "$2 did not answer on 127.0.0.1:$1 after $3 s"
+  return 1
+}
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  if [ ! -f "$state/.apt-updated" ]; then apt-get update -qq && touch "$state/.apt-updated"; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+start_clamd() {
+  apt_install clamav-daemon clamav-testfiles
+  if [ -n "$(command -v clamdscan)" ] && port_open 3310 &&
+     printf 'zPING\0' | timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/3310; cat >&3; cat <&3' 2>/dev/null | grep -q PONG; then
+    log "clamd already answers on 127.0.0.1:3310"
+    return 0
+  fi
+  mkdir -p "$state/clamav-db"
+  # Only the project's own signatures: no download works here, and a small database
+  # loads in well under a second.
+  rm -f "$state/clamav-db"/*
+  cp "$here/clamav/caregate.ndb" "$here/clamav/caregate.hdb" "$state/clamav-db/"
+  sed "s|@STATE@|$state|g" "$here/clamav/clamd.conf" > "$state/clamd.conf"
+  # clamdscan reads the same file to find the daemon.
+  log "starting clamd (log: $state/clamd.log)"
+  clamd --config-file="$state/clamd.conf"
+  wait_port 3310 clamd 60
+  log "clamd listens on 127.0.0.1:3310"
+}
+
+start_rabbitmq() {
+  if port_open 5672; then log "RabbitMQ listens on 127.0.0.1:5672"; return 0; fi
+  command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+  log "starting RabbitMQ"
+  rabbitmq-server -detached
+  wait_port 5672 RabbitMQ 90
+  log "RabbitMQ listens on 127.0.0.1:5672"
+}
+
+start_postgres() {
+  if ! port_open 5432; then
+    command -v pg_ctlcluster >/dev/null || apt_install postgresql
+    log "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    wait_port 5432 PostgreSQL 60
+  fi
+  if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='test'" | grep -q 1; then
+    psql -h 127.0.0.1 -U postgres -d postgres -c "create database test" >/dev/null
+  fi
+  log "PostgreSQL listens on 127.0.0.1:5432 (database test)"
+}
+
+garage() { command garage -c "$state/garage.toml" "$@"; }
+
+start_garage() {
+  if ! command -v garage >/dev/null; then
+    # About 11 minutes on 2 cores: done once per machine, never when already there.
+    log "installing Garage (cargo install garage --locked)"
+    cargo install garage --version 2.5.0 --locked --quiet
+  fi
+  mkdir -p "$state/garage/meta" "$state/garage/data"
+  sed -e "s|@STATE@|$state|g" -e "s|@RPC_SECRET@|$GARAGE_RPC_SECRET|" \
+      -e "s|@ADMIN_TOKEN@|$GARAGE_ADMIN_TOKEN|" "$here/garage.toml" > "$state/garage.toml"
+  if ! port_open 3900; then
+    log "starting Garage (log: $state/garage.log)"
+    nohup garage server >>"$state/garage.log" 2>&1 &
+    wait_port 3900 Garage 60
+    wait_port 3901 "Garage RPC" 30
+  fi
+  local node i
+  for ((i = 0; i < 50; i++)); do
+    node=$(garage node id -q 2>/dev/null | cut -d@ -f1) && [ -n "$node" ] && break
+    sleep 0.2
+  done
+  if ! garage layout show 2>/dev/null | grep -q "$node"; then
+    garage layout assign -z dc1 -c 10G "$node" >/dev/null
+    garage layout apply --version 1 >/dev/null
+  fi
+  if ! garage key info "$GARAGE_KEY_ID" >/dev/null 2>&1; then
+    garage key import --yes -n caregate-test "$GARAGE_KEY_ID" "$GARAGE_SECRET" >/dev/null
+  fi
+  # Tests make a bucket of their own each, so the key may create buckets.
+  garage key allow --create-bucket "$GARAGE_KEY_ID" >/dev/null
+  for b in caregate-quarantine caregate-evidence; do
+    garage bucket info "$b" >/dev/null 2>&1 || garage bucket create "$b" >/dev/null
+    garage bucket allow --read --write --owner "$b" --key "$GARAGE_KEY_ID" >/dev/null
+  done
+  log "Garage S3 listens on http://127.0.0.1:3900 (region garage, key $GARAGE_KEY_ID)"
+}
+
+what=${1:-all}
+case "$what" in
+  clamd) start_clamd ;;
+  all)
+    start_clamd
+    start_rabbitmq
+    start_postgres
+    start_garage
+    ;;
+  *) echo "usage: $0 [all|clamd]" >&2; exit 2 ;;
+esac
+
+cat > "$state/env" <<EOF
+# Source this file to point caregate at the full stack started by scripts/services.sh.
+export CAREGATE_CLAMD__ADDRESS=127.0.0.1:3310
+EOF
+if [ "$what" = all ]; then
+  cat >> "$state/env" <<EOF
+export CAREGATE_AMQP__URL=amqp://guest:guest@127.0.0.1:5672/%2f
+export CAREGATE_DATABASE__URL=postgres://postgres@127.0.0.1:5432/test
+export CAREGATE_S3__ENDPOINT=http://127.0.0.1:3900
+export CAREGATE_S3__REGION=garage
+export CAREGATE_S3__ACCESS_KEY=$GARAGE_KEY_ID
+export CAREGATE_S3__SECRET_KEY=$GARAGE_SECRET
+EOF
+fi
+log "environment for the full stack: source $state/env"

@@ -1,0 +1,163 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    AmqpQueue, EvidenceIndex, JobQueue, LocalObjectStore, MemoryQueue, ObjectStore, RetryPolicy,
+    S3ObjectStore, SqlIndex, StorageError,
+};
+
+/// Which back end serves each boundary. Anything left out falls back to the embedded one
+/// under `data_dir`, so an empty configuration runs with no server at all.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackendsConfig {
+    /// Embedded back ends keep their files here (`quarantine/`, `evidence/`, `index.sqlite`).
+    pub data_dir: PathBuf,
+    pub s3: Option<S3Config>,
+    pub database: Option<DatabaseConfig>,
+    pub amqp: Option<AmqpConfig>,
+    pub retry: RetryPolicy,
+}
+
+impl Default for BackendsConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            s3: None,
+            database: None,
+            amqp: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct S3Config {
+    pub endpoint: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+    /// Files not yet known to be clean; only the pipeline may read it.
+    pub quarantine_bucket: String,
+    /// Clean evidence under content-addressed keys.
+    pub evidence_bucket: String,
+    /// Create the buckets at start-up when missing (convenient in development).
+    pub create_buckets: bool,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            endpoint: "http://127.0.0.1:3900".into(),
+            region: "garage".into(),
+            access_key: String::new(),
+            secret_key: String::new(),
+            quarantine_bucket: "caregate-quarantine".into(),
+            evidence_bucket: "caregate-evidence".into(),
+            create_buckets: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// `postgres://...` (or `sqlite://...`).
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "postgres://postgres@127.0.0.1:5432/test".into(),
+            max_connections: 10,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AmqpConfig {
+    pub url: String,
+    /// Prefix of every exchange and queue name, so several deployments (or test runs)
+    /// can share one broker.
+    pub prefix: String,
+}
+
+impl Default for AmqpConfig {
+    fn default() -> Self {
+        Self {
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            prefix: "caregate".into(),
+        }
+    }
+}
+
+/// The back ends, opened and ready.
+#[derive(Clone)]
+pub struct Backends {
+    pub quarantine: Arc<dyn ObjectStore>,
+    pub evidence: Arc<dyn ObjectStore>,
+    pub index: Arc<dyn EvidenceIndex>,
+    pub queue: Arc<dyn JobQueue>,
+    /// True when the queue lives in this process: jobs exist only while it runs, so the
+    /// process must also run the worker, and unfinished records are requeued at start.
+    pub in_process_queue: bool,
+}
+
+impl Backends {
+    pub async fn open(cfg: &BackendsConfig) -> Result<Self, StorageError> {
+        let (quarantine, evidence): (Arc<dyn ObjectStore>, Arc<dyn ObjectStore>) = match &cfg.s3 {
+            Some(s3) => {
+                let q = S3ObjectStore::new(s3, &s3.quarantine_bucket);
+                let e = S3ObjectStore::new(s3, &s3.evidence_bucket);
+                if s3.create_buckets {
+                    q.ensure_bucket().await?;
+                    e.ensure_bucket().await?;
+                }
+                (Arc::new(q), Arc::new(e))
+            }
+            None => (
+                Arc::new(LocalObjectStore::open_dir(cfg.data_dir.join("quarantine")).await?),
+                Arc::new(LocalObjectStore::open_dir(cfg.data_dir.join("evidence")).await?),
+            ),
+        };
+        let index: Arc<dyn EvidenceIndex> = match &cfg.database {
+            Some(db) => Arc::new(SqlIndex::connect(&db.url, db.max_connections).await?),
+            None => {
+                tokio::fs::create_dir_all(&cfg.data_dir).await?;
+                let url = format!("sqlite://{}?mode=rwc", cfg.data_dir.join("index.sqlite").display());
+                Arc::new(SqlIndex::connect(&url, 1).await?)
+            }
+        };
+        let (queue, in_process_queue): (Arc<dyn JobQueue>, bool) = match &cfg.amqp {
+            Some(amqp) => (
+                Arc::new(AmqpQueue::connect(&amqp.url, &amqp.prefix, cfg.retry.clone()).await?),
+                false,
+            ),
+            None => (Arc::new(MemoryQueue::new(cfg.retry.clone())), true),
+        };
+        Ok(Self {
+            quarantine,
+            evidence,
+            index,
+            queue,
+            in_process_queue,
+        })
+    }
+
+    /// One line per boundary, for logs and summaries.
+    pub fn describe(&self) -> String {
+        format!(
+            "quarantine: {}; evidence: {}; index: {}; queue: {}",
+            self.quarantine.describe(),
+            self.evidence.describe(),
+            self.index.describe(),
+            self.queue.describe()
+        )
+    }
+}

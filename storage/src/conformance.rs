@@ -1,0 +1,164 @@
+//! The one suite every back end must pass, called from the integration tests with each
+//! back end in turn (embedded and production), like quickwit's storage test suite.
+//! Its functions panic on the first broken promise, naming it.
+
+use std::time::Duration;
+
+use caregate_schemas::{
+    EvidenceId, EvidenceReceived, EvidenceRecord, ScanReport, ScanResult, Sha256Digest, Status,
+    SubmissionId, SubmissionRef,
+};
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+
+use crate::{EvidenceIndex, JobQueue, ObjectStore, StorageError};
+
+async fn read_all(store: &dyn ObjectStore, key: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    store.open(key).await.expect("open").read_to_end(&mut out).await.expect("read");
+    out
+}
+
+/// Puts, reads, lists, refuses bad digests and bad keys, deletes idempotently.
+pub async fn object_store(store: &dyn ObjectStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let path = dir.path().join("body");
+    tokio::fs::write(&path, &body).await.expect("write");
+    let digest = Sha256Digest::of(&body);
+    let key = digest.object_key();
+
+    assert_eq!(store.size(&key).await.expect("size"), None, "fresh store has no object");
+    store.put_file(&key, &path, &digest).await.expect("put_file");
+    assert_eq!(store.size(&key).await.expect("size"), Some(body.len() as u64));
+    assert_eq!(read_all(store, &key).await, body, "read back the same bytes");
+    store.put_file(&key, &path, &digest).await.expect("putting the same bytes again is harmless");
+
+    let wrong = Sha256Digest::of(b"something else");
+    match store.put_file("conformance/wrong", &path, &wrong).await {
+        Err(StorageError::ChecksumMismatch { .. }) => {}
+        other => panic!("a wrong digest must be refused with ChecksumMismatch, got {other:?}"),
+    }
+    assert_eq!(store.size("conformance/wrong").await.expect("size"), None, "refused bytes are not stored");
+
+    assert!(matches!(store.open("conformance/missing").await, Err(StorageError::NotFound(_))));
+    for bad in ["../escape", "/abs", "a//b", "a/../b", "sp ace"] {
+        assert!(store.size(bad).await.is_err(), "key {bad:?} must be refused");
+    }
+
+    let listed = store.list("sha256/").await.expect("list");
+    assert_eq!(listed, vec![key.clone()]);
+    store.delete(&key).await.expect("delete");
+    store.delete(&key).await.expect("deleting a missing object succeeds");
+    assert_eq!(store.size(&key).await.expect("size"), None);
+}
+
+fn sample_record(submission: SubmissionId, name: &str) -> EvidenceRecord {
+    let sha = Sha256Digest::of(name.as_bytes());
+    EvidenceRecord::received(
+        EvidenceId::new(),
+        SubmissionRef {
+            submission_id: submission,
+            establishment: "750000001".into(),
+            campaign: "care-d1-2024".into(),
+            objectives: vec!["D1.FIN".into()],
+        },
+        name.into(),
+        sha,
+        name.len() as u64,
+        format!("quarantine/{name}"),
+    )
+}
+
+/// Records, finishes once and only once, keeps history in order.
+pub async fn evidence_index(index: &dyn EvidenceIndex) {
+    let sub = SubmissionId::new();
+    let a = sample_record(sub, "facture-été.pdf");
+    let b = sample_record(sub, "scan.xml");
+    index.record_received(&a).await.expect("record a");
+    index.record_received(&a).await.expect("recording a twice is harmless");
+    index.record_received(&b).await.expect("record b");
+
+    let got = index.get(a.evidence_id).await.expect("get").expect("a exists");
+    assert_eq!(got.path, "facture-été.pdf", "accents survive");
+    assert_eq!(got.status, Status::Received);
+    assert_eq!(index.submission(sub).await.expect("submission").len(), 2);
+    assert!(index.get(EvidenceId::new()).await.expect("get").is_none());
+
+    index.record_retry(a.evidence_id, 2, "clamd unavailable").await.expect("retry");
+    assert_eq!(index.get(a.evidence_id).await.unwrap().unwrap().attempts, 2);
+
+    let mut done = got.clone();
+    done.status = Status::Stored;
+    done.object_key = Some(done.sha256.object_key());
+    done.scan = Some(ScanReport {
+        engine: "test".into(),
+        result: ScanResult::Clean,
+        signature: None,
+        scanned_at: chrono::Utc::now(),
+    });
+    assert!(index.finish(&done, json!({"object_key": done.object_key})).await.expect("finish"));
+    let mut again = done.clone();
+    again.status = Status::Failed;
+    assert!(!index.finish(&again, json!({})).await.expect("finish again"), "a record finishes once");
+    let stored = index.get(a.evidence_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, Status::Stored);
+    assert_eq!(stored.scan.as_ref().map(|s| s.result), Some(ScanResult::Clean));
+
+    let kinds: Vec<String> = index.events(a.evidence_id).await.expect("events").into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["received", "retry", "stored"]);
+
+    let pending: Vec<EvidenceId> = index.unfinished(100).await.expect("unfinished").iter().map(|r| r.evidence_id).collect();
+    assert!(pending.contains(&b.evidence_id) && !pending.contains(&a.evidence_id));
+    let counts = index.count_by_status().await.expect("counts");
+    assert!(counts.contains(&(Status::Stored, 1)) && counts.contains(&(Status::Received, 1)), "{counts:?}");
+}
+
+fn job(name: &str) -> EvidenceReceived {
+    EvidenceReceived {
+        evidence_id: EvidenceId::new(),
+        quarantine_key: format!("quarantine/{name}"),
+        sha256: Sha256Digest::of(name.as_bytes()),
+        size: name.len() as u64,
+        path: name.into(),
+    }
+}
+
+/// Delivers, retries after a delay with the attempt counted, dead-letters.
+/// The queue must be fresh and use short retry delays (well under a second).
+pub async fn job_queue(queue: &dyn JobQueue) {
+    let wait = Duration::from_secs(20);
+    let mut stream = queue.consume(4).await.expect("consume");
+    let first = job("first");
+    queue.publish(&first).await.expect("publish");
+    let d = tokio::time::timeout(wait, stream.next()).await.expect("delivered in time").expect("open").expect("ok");
+    assert_eq!(d.job(), &first);
+    assert_eq!(d.attempt(), 1);
+    d.retry().await.expect("retry");
+
+    let d = tokio::time::timeout(wait, stream.next()).await.expect("retried in time").expect("open").expect("ok");
+    assert_eq!(d.job(), &first, "the retried job comes back");
+    assert_eq!(d.attempt(), 2, "and its attempt is counted");
+    let before = queue.dead_letter_count().await.expect("count");
+    d.dead_letter("gave up in conformance test").await.expect("dead-letter");
+    // RabbitMQ counts asynchronously: poll briefly.
+    let mut after = before;
+    for _ in 0..50 {
+        after = queue.dead_letter_count().await.expect("count");
+        if after > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(after, before + 1, "dead-lettered job is kept");
+
+    let second = job("second");
+    queue.publish(&second).await.expect("publish");
+    let d = tokio::time::timeout(wait, stream.next()).await.expect("delivered").expect("open").expect("ok");
+    assert_eq!(d.job(), &second);
+    d.ack().await.expect("ack");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), stream.next()).await.is_err(),
+        "an acked job is not delivered again"
+    );
+}

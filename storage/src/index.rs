@@ -1,0 +1,356 @@
+//! The evidence index: one row per evidence (the current record) and an append-only table
+//! of events (its history). PostgreSQL in production, SQLite embedded; both through
+//! sqlx's `Any` driver, so the queries are written once and only the DDL differs.
+
+use async_trait::async_trait;
+use caregate_schemas::{EvidenceEvent, EvidenceId, EvidenceRecord, Status, SubmissionId};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::StorageError;
+
+/// Records and their history.
+///
+/// Contract: every write that changes a record appends its event in the same
+/// transaction, so the history never disagrees with the record. Moving a record to a
+/// terminal state happens at most once ([`EvidenceIndex::finish`] returns `false` on a
+/// second call and changes nothing), which is what makes a redelivered job harmless.
+#[async_trait]
+pub trait EvidenceIndex: Send + Sync + 'static {
+    /// Records a file just received in quarantine. Calling it again with the same
+    /// evidence id changes nothing.
+    async fn record_received(&self, rec: &EvidenceRecord) -> Result<(), StorageError>;
+    async fn get(&self, id: EvidenceId) -> Result<Option<EvidenceRecord>, StorageError>;
+    /// Moves a `received` record to the terminal state `rec.status` with its results, and
+    /// appends an event of that name with `detail`. Returns `false` if the record was
+    /// already terminal (nothing is written then).
+    async fn finish(&self, rec: &EvidenceRecord, detail: Value) -> Result<bool, StorageError>;
+    /// Notes a failed attempt that will be retried.
+    async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError>;
+    async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError>;
+    async fn events(&self, id: EvidenceId) -> Result<Vec<EvidenceEvent>, StorageError>;
+    /// Records still `received`, oldest first.
+    async fn unfinished(&self, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError>;
+    /// How many records stand in each status.
+    async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StorageError>;
+    fn describe(&self) -> String;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+/// [`EvidenceIndex`] over PostgreSQL or SQLite.
+#[derive(Clone, Debug)]
+pub struct SqlIndex {
+    pool: AnyPool,
+    dialect: Dialect,
+    url_redacted: String,
+}
+
+const COMMON_DDL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS evidence (
+        evidence_id TEXT PRIMARY KEY,
+        submission_id TEXT NOT NULL,
+        establishment TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        received_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        record TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS evidence_submission ON evidence (submission_id)",
+    "CREATE INDEX IF NOT EXISTS evidence_status ON evidence (status, received_at)",
+    "CREATE INDEX IF NOT EXISTS evidence_sha256 ON evidence (sha256)",
+];
+
+const POSTGRES_DDL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS evidence_events (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        evidence_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        at TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS evidence_events_evidence ON evidence_events (evidence_id, seq)",
+    "CREATE OR REPLACE FUNCTION caregate_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN RAISE EXCEPTION 'evidence_events is append-only'; END $$",
+    "DROP TRIGGER IF EXISTS evidence_events_append_only ON evidence_events",
+    "CREATE TRIGGER evidence_events_append_only BEFORE UPDATE OR DELETE ON evidence_events
+     FOR EACH ROW EXECUTE FUNCTION caregate_append_only()",
+];
+
+const SQLITE_DDL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS evidence_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        evidence_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        at TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS evidence_events_evidence ON evidence_events (evidence_id, seq)",
+    "CREATE TRIGGER IF NOT EXISTS evidence_events_no_update BEFORE UPDATE ON evidence_events
+     BEGIN SELECT RAISE(ABORT, 'evidence_events is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS evidence_events_no_delete BEFORE DELETE ON evidence_events
+     BEGIN SELECT RAISE(ABORT, 'evidence_events is append-only'); END",
+];
+
+/// Serialises concurrent schema set-up by several workers starting at once.
+const MIGRATION_LOCK: i64 = 0x6361_7265_6761_7465;
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_ts(s: &str) -> Result<DateTime<Utc>, StorageError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
+}
+
+impl SqlIndex {
+    /// Connects and brings the schema up to date.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StorageError> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            return Err(StorageError::rejected("database", format!("unsupported database URL scheme in {url:?}")));
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        let index = Self {
+            pool,
+            dialect,
+            url_redacted: redact(url),
+        };
+        index.migrate().await?;
+        Ok(index)
+    }
+
+    async fn migrate(&self) -> Result<(), StorageError> {
+        let mut conn = self.pool.acquire().await?;
+        let extra = match self.dialect {
+            Dialect::Postgres => {
+                sqlx::query(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(&mut *conn).await?;
+                POSTGRES_DDL
+            }
+            Dialect::Sqlite => {
+                // WAL lets readers (status polls) run while the worker writes.
+                sqlx::query("PRAGMA journal_mode=WAL").execute(&mut *conn).await?;
+                SQLITE_DDL
+            }
+        };
+        let mut result = Ok(());
+        for stmt in COMMON_DDL.iter().chain(extra) {
+            if let Err(e) = sqlx::query(stmt).execute(&mut *conn).await {
+                result = Err(e.into());
+                break;
+            }
+        }
+        if self.dialect == Dialect::Postgres {
+            sqlx::query(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(&mut *conn).await?;
+        }
+        result
+    }
+
+    fn row_to_record(row: &AnyRow) -> Result<EvidenceRecord, StorageError> {
+        let json: String = row.try_get("record")?;
+        let mut rec: EvidenceRecord =
+            serde_json::from_str(&json).map_err(|e| StorageError::Corrupt(format!("record: {e}")))?;
+        // Columns updated on their own (retries) win over the JSON snapshot.
+        let status: String = row.try_get("status")?;
+        rec.status = status.parse().map_err(|e| StorageError::Corrupt(format!("{e}")))?;
+        rec.attempts = row.try_get::<i64, _>("attempts")? as u32;
+        rec.updated_at = parse_ts(&row.try_get::<String, _>("updated_at")?)?;
+        Ok(rec)
+    }
+
+    async fn select_records(&self, sql: &str, arg: String) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let rows = sqlx::query(sql).bind(arg).fetch_all(&self.pool).await?;
+        rows.iter().map(Self::row_to_record).collect()
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+fn to_json(rec: &EvidenceRecord) -> Result<String, StorageError> {
+    serde_json::to_string(rec).map_err(|e| StorageError::Corrupt(format!("record: {e}")))
+}
+
+const INSERT_EVENT: &str = "INSERT INTO evidence_events (evidence_id, kind, detail, at) VALUES ($1, $2, $3, $4)";
+const RECORD_COLUMNS: &str = "record, status, attempts, updated_at";
+
+#[async_trait]
+impl EvidenceIndex for SqlIndex {
+    async fn record_received(&self, rec: &EvidenceRecord) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO evidence (evidence_id, submission_id, establishment, campaign, path, status,
+                                   sha256, size, attempts, received_at, updated_at, record)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (evidence_id) DO NOTHING",
+        )
+        .bind(rec.evidence_id.to_string())
+        .bind(rec.submission.submission_id.to_string())
+        .bind(rec.submission.establishment.clone())
+        .bind(rec.submission.campaign.clone())
+        .bind(rec.path.clone())
+        .bind(rec.status.as_str())
+        .bind(rec.sha256.hex())
+        .bind(rec.size as i64)
+        .bind(rec.attempts as i64)
+        .bind(ts(rec.received_at))
+        .bind(ts(rec.updated_at))
+        .bind(to_json(rec)?)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            let detail = json!({"path": rec.path, "sha256": rec.sha256, "size": rec.size,
+                                "quarantine_key": rec.quarantine_key});
+            sqlx::query(INSERT_EVENT)
+                .bind(rec.evidence_id.to_string())
+                .bind("received")
+                .bind(detail.to_string())
+                .bind(ts(rec.received_at))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get(&self, id: EvidenceId) -> Result<Option<EvidenceRecord>, StorageError> {
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE evidence_id = $1");
+        Ok(self.select_records(&sql, id.to_string()).await?.pop())
+    }
+
+    async fn finish(&self, rec: &EvidenceRecord, detail: Value) -> Result<bool, StorageError> {
+        if !rec.status.is_terminal() {
+            return Err(StorageError::rejected("index", "finish needs a terminal status"));
+        }
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE evidence SET status = $1, attempts = $2, updated_at = $3, record = $4
+             WHERE evidence_id = $5 AND status = 'received'",
+        )
+        .bind(rec.status.as_str())
+        .bind(rec.attempts as i64)
+        .bind(ts(now))
+        .bind(to_json(rec)?)
+        .bind(rec.evidence_id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            sqlx::query(INSERT_EVENT)
+                .bind(rec.evidence_id.to_string())
+                .bind(rec.status.as_str())
+                .bind(detail.to_string())
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE evidence SET attempts = $1, updated_at = $2 WHERE evidence_id = $3 AND status = 'received'",
+        )
+        .bind(attempts as i64)
+        .bind(ts(now))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            sqlx::query(INSERT_EVENT)
+                .bind(id.to_string())
+                .bind("retry")
+                .bind(json!({"attempt": attempts, "reason": reason}).to_string())
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id = $1 ORDER BY received_at, evidence_id"
+        );
+        self.select_records(&sql, id.to_string()).await
+    }
+
+    async fn events(&self, id: EvidenceId) -> Result<Vec<EvidenceEvent>, StorageError> {
+        let rows = sqlx::query("SELECT seq, kind, detail, at FROM evidence_events WHERE evidence_id = $1 ORDER BY seq")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let detail: String = row.try_get("detail")?;
+                Ok(EvidenceEvent {
+                    seq: row.try_get("seq")?,
+                    evidence_id: id,
+                    kind: row.try_get("kind")?,
+                    detail: serde_json::from_str(&detail).map_err(|e| StorageError::Corrupt(format!("event: {e}")))?,
+                    at: parse_ts(&row.try_get::<String, _>("at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn unfinished(&self, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM evidence WHERE status = $1 ORDER BY received_at, evidence_id LIMIT {limit}"
+        );
+        self.select_records(&sql, Status::Received.as_str().to_owned()).await
+    }
+
+    async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StorageError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM evidence GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let st: String = row.try_get("status")?;
+                let n: i64 = row.try_get("n")?;
+                Ok((st.parse().map_err(|e| StorageError::Corrupt(format!("{e}")))?, n as u64))
+            })
+            .collect()
+    }
+
+    fn describe(&self) -> String {
+        let engine = match self.dialect {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::Sqlite => "SQLite",
+        };
+        format!("{engine} {}", self.url_redacted)
+    }
+}

@@ -1,0 +1,18 @@
+//! The three boundaries the pipeline crosses, one trait each: where bytes live
+//! ([`ObjectStore`]), where records and their history live ([`EvidenceIndex`]) and how work
+//! is handed between processes ([`JobQueue`]). Each trait has an embedded back end (local
+//! directory, SQLite, in-process queue) and a production one (S3, PostgreSQL, RabbitMQ);
+//! [`conformance`] holds the one suite every back end must pass.
+
+pub mod conformance;
+mod config;
+mod error;
+pub mod index;
+pub mod object;
+pub mod queue;
+
+pub use config::{Backends, BackendsConfig, S3Config, AmqpConfig, DatabaseConfig};
+pub use error::StorageError;
+pub use index::{EvidenceIndex, SqlIndex};
+pub use object::{LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};
+pub use queue::{AmqpQueue, Delivery, JobQueue, JobStream, MemoryQueue, RetryPolicy};

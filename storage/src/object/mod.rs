@@ -1,0 +1,59 @@
+//! Where the bytes live. Two instances serve the pipeline: quarantine (everything not yet
+//! known to be clean, readable by the pipeline only) and evidence (clean files under
+//! content-addressed keys).
+
+mod local;
+mod s3;
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use caregate_schemas::Sha256Digest;
+use tokio::io::AsyncRead;
+
+pub use local::LocalObjectStore;
+pub use s3::S3ObjectStore;
+
+use crate::StorageError;
+
+/// A streaming read of one object; never the whole object in memory.
+pub type ObjectReader = Box<dyn AsyncRead + Send + Unpin>;
+
+/// An object store: S3 or a local directory.
+///
+/// Contract: `put_file` is all-or-nothing (a reader never sees a partial object) and the
+/// store itself checks the bytes against the digest it is given, refusing them with
+/// [`StorageError::ChecksumMismatch`]; putting the same key twice with the same bytes is
+/// harmless, which is what makes a redelivered job safe. `delete` of a missing key
+/// succeeds.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + 'static {
+    /// Stores the file at `path` under `key`, streaming it from disk.
+    async fn put_file(&self, key: &str, path: &Path, sha256: &Sha256Digest) -> Result<(), StorageError>;
+    /// Opens the object for a streaming read.
+    async fn open(&self, key: &str) -> Result<ObjectReader, StorageError>;
+    /// The object's size, or `None` when it does not exist.
+    async fn size(&self, key: &str) -> Result<Option<u64>, StorageError>;
+    async fn delete(&self, key: &str) -> Result<(), StorageError>;
+    /// Every key under `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
+    /// Where this store is, for logs and the demo summary.
+    fn describe(&self) -> String;
+}
+
+/// Keys are made by caregate (`quarantine/<uuid>`, `sha256/..`), never by users; refusing
+/// anything else keeps a bug from turning into a path traversal on the local back end.
+pub(crate) fn check_key(key: &str) -> Result<(), StorageError> {
+    let ok = !key.is_empty()
+        && key.len() <= 512
+        && !key.starts_with('/')
+        && key.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::rejected("object store", format!("invalid key {key:?}")))
+    }
+}

@@ -1,0 +1,187 @@
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::config::{
+    timeout::TimeoutConfig, BehaviorVersion, Credentials, Region, RequestChecksumCalculation,
+    ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use base64::Engine;
+use caregate_schemas::Sha256Digest;
+
+use super::{check_key, ObjectReader, ObjectStore};
+use crate::{S3Config, StorageError};
+
+/// One bucket of an S3-compatible store (Garage, MinIO, AWS...).
+#[derive(Clone, Debug)]
+pub struct S3ObjectStore {
+    client: Client,
+    bucket: String,
+    endpoint: String,
+}
+
+impl S3ObjectStore {
+    pub fn new(cfg: &S3Config, bucket: &str) -> Self {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(cfg.region.clone()))
+            .endpoint_url(&cfg.endpoint)
+            .credentials_provider(Credentials::new(
+                &cfg.access_key,
+                &cfg.secret_key,
+                None,
+                None,
+                "caregate-config",
+            ))
+            // Self-hosted stores are addressed by path, not by bucket sub-domain.
+            .force_path_style(true)
+            // We send our own SHA-256 checksum; the SDK's default CRC trailers are not
+            // understood by every S3-compatible store.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .read_timeout(Duration::from_secs(60))
+                    .build(),
+            )
+            .build();
+        Self {
+            client: Client::from_conf(conf),
+            bucket: bucket.to_owned(),
+            endpoint: cfg.endpoint.clone(),
+        }
+    }
+
+    /// Creates the bucket if it does not exist (deployments create theirs with the store's
+    /// own tools; tests make one each).
+    pub async fn ensure_bucket(&self) -> Result<(), StorageError> {
+        match self.client.create_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let code = e.code().unwrap_or_default();
+                if code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" {
+                    Ok(())
+                } else {
+                    Err(map_err(e, &self.bucket))
+                }
+            }
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+}
+
+/// Sorts SDK errors into transient (network, timeouts, 5xx, throttling) and permanent.
+fn map_err<E>(e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>, key: &str) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    match &e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            StorageError::unavailable("S3", aws_sdk_s3::error::DisplayErrorContext(&e))
+        }
+        _ => {
+            let code = e.code().unwrap_or_default().to_owned();
+            if code == "NoSuchKey" || code == "NotFound" || status == Some(404) {
+                StorageError::NotFound(key.to_owned())
+            } else if code == "BadDigest" || code.contains("ChecksumMismatch") || code == "InvalidDigest" {
+                StorageError::ChecksumMismatch {
+                    key: key.to_owned(),
+                    expected: "the digest sent".into(),
+                    actual: format!("store answered {code}"),
+                }
+            } else if status.is_some_and(|s| s >= 500 || s == 429) || code == "SlowDown" {
+                StorageError::unavailable("S3", aws_sdk_s3::error::DisplayErrorContext(&e))
+            } else {
+                StorageError::rejected("S3", aws_sdk_s3::error::DisplayErrorContext(&e))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3ObjectStore {
+    async fn put_file(&self, key: &str, path: &Path, sha256: &Sha256Digest) -> Result<(), StorageError> {
+        check_key(key)?;
+        let len = tokio::fs::metadata(path).await?.len();
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(len as i64)
+            // x-amz-checksum-sha256: the store recomputes it and refuses different bytes.
+            .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(sha256.0))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| map_err(e, key))?;
+        Ok(())
+    }
+
+    async fn open(&self, key: &str) -> Result<ObjectReader, StorageError> {
+        check_key(key)?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map_err(e, key))?;
+        Ok(Box::new(out.body.into_async_read()))
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        check_key(key)?;
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
+            Err(e) => match map_err(e, key) {
+                StorageError::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        check_key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map_err(e, key))?;
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| map_err(e, prefix))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn describe(&self) -> String {
+        format!("S3 bucket {} at {}", self.bucket, self.endpoint)
+    }
+}

@@ -1,0 +1,82 @@
+//! How jobs travel from intake to workers: at-least-once delivery, explicit outcomes.
+
+mod amqp;
+mod memory;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use caregate_schemas::EvidenceReceived;
+use serde::{Deserialize, Serialize};
+
+pub use amqp::AmqpQueue;
+pub use memory::MemoryQueue;
+
+use crate::StorageError;
+
+/// When a job that failed for a passing reason is tried again: after each delay in turn,
+/// then it goes to the dead-letter queue. The delays grow, so a service that is down for
+/// a while is not hammered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetryPolicy {
+    pub delays_ms: Vec<u64>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            delays_ms: vec![1_000, 5_000, 30_000, 120_000, 600_000],
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Attempts before a job is dead-lettered (the first try plus one per delay).
+    pub fn max_attempts(&self) -> u32 {
+        self.delays_ms.len() as u32 + 1
+    }
+
+    /// The wait after the given failed attempt (1-based).
+    pub fn delay_after(&self, attempt: u32) -> Duration {
+        let i = (attempt.max(1) as usize - 1).min(self.delays_ms.len().saturating_sub(1));
+        Duration::from_millis(self.delays_ms.get(i).copied().unwrap_or(1_000))
+    }
+}
+
+/// One job handed to a worker. Exactly one of the consuming methods must be called; a
+/// delivery dropped without one (a crashed worker) is delivered again by the queue.
+#[async_trait]
+pub trait Delivery: Send + Sync {
+    fn job(&self) -> &EvidenceReceived;
+    /// 1 for the first try, one more after each retry.
+    fn attempt(&self) -> u32;
+    /// The result is durably written: forget the job.
+    async fn ack(self: Box<Self>) -> Result<(), StorageError>;
+    /// Try again after the policy's delay for this attempt.
+    async fn retry(self: Box<Self>) -> Result<(), StorageError>;
+    /// Give up: park the job, with its reason, where operators look.
+    async fn dead_letter(self: Box<Self>, reason: &str) -> Result<(), StorageError>;
+}
+
+#[async_trait]
+pub trait JobStream: Send {
+    /// The next job; `None` when the queue is closed. An error means the connection was
+    /// lost: the jobs in flight will be delivered again.
+    async fn next(&mut self) -> Option<Result<Box<dyn Delivery>, StorageError>>;
+}
+
+/// A durable work queue for `evidence.received` jobs.
+///
+/// Contract: `publish` returns only once the job is safely held (broker confirm); a job is
+/// delivered at least once, so consumers must be idempotent; at most `prefetch` jobs are
+/// in flight per stream.
+#[async_trait]
+pub trait JobQueue: Send + Sync + 'static {
+    async fn publish(&self, job: &EvidenceReceived) -> Result<(), StorageError>;
+    async fn consume(&self, prefetch: u16) -> Result<Box<dyn JobStream>, StorageError>;
+    /// Jobs waiting in the dead-letter queue.
+    async fn dead_letter_count(&self) -> Result<u64, StorageError>;
+    fn policy(&self) -> &RetryPolicy;
+    fn describe(&self) -> String;
+}

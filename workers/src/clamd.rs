@@ -1,0 +1,167 @@
+//! clamd over TCP (INSTREAM), with the reply read three ways: clean, infected, or not
+//! fully scanned. Anything else (refused connection, timeout, `size limit exceeded`,
+//! an unknown answer) is an error, and an error is never "clean".
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clamav_client::tokio::Tcp;
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClamdConfig {
+    /// `host:port` of clamd's TCP socket.
+    pub address: String,
+    /// Client-side limit for one scan; must exceed clamd's MaxScanTime, so that clamd
+    /// answers first with a `Heuristics.Limits.Exceeded.MaxScanTime` verdict.
+    pub timeout_secs: u64,
+}
+
+impl Default for ClamdConfig {
+    fn default() -> Self {
+        Self {
+            address: "127.0.0.1:3310".into(),
+            timeout_secs: 180,
+        }
+    }
+}
+
+/// clamd's verdict on one stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClamdReply {
+    Clean,
+    Found(String),
+    /// clamd gave up before the end (size, recursion, time...): not a verdict on the file.
+    LimitsExceeded(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("clamd unreachable: {0}")]
+    Unavailable(#[from] std::io::Error),
+    #[error("clamd did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("clamd error: {0}")]
+    Engine(String),
+}
+
+/// Reads a clamd reply such as `stream: OK\0`, `stream: Eicar-Test-Signature FOUND\0` or
+/// `INSTREAM size limit exceeded. ERROR\0`.
+pub fn parse_reply(raw: &[u8]) -> Result<ClamdReply, ScanError> {
+    let text = String::from_utf8_lossy(raw);
+    let text = text.trim_end_matches(['\0', '\n', '\r']).trim();
+    let body = text.strip_prefix("stream:").map(str::trim).unwrap_or(text);
+    if body == "OK" {
+        return Ok(ClamdReply::Clean);
+    }
+    if let Some(sig) = body.strip_suffix(" FOUND") {
+        let sig = sig.trim().to_owned();
+        if sig.is_empty() {
+            return Err(ScanError::Engine(format!("FOUND without a signature: {text:?}")));
+        }
+        return Ok(if sig.starts_with("Heuristics.Limits.Exceeded") {
+            ClamdReply::LimitsExceeded(sig)
+        } else {
+            ClamdReply::Found(sig)
+        });
+    }
+    Err(ScanError::Engine(if text.is_empty() {
+        "empty reply".to_owned()
+    } else {
+        text.to_owned()
+    }))
+}
+
+/// A resident clamd: its signatures are loaded once, not per file.
+pub struct Clamd {
+    config: ClamdConfig,
+    version: Mutex<Option<(String, Instant)>>,
+}
+
+const VERSION_TTL: Duration = Duration::from_secs(60);
+/// Large chunks: fewer round trips per megabyte, still a small fixed memory cost.
+const CHUNK: usize = 256 * 1024;
+
+impl Clamd {
+    pub fn new(config: ClamdConfig) -> Self {
+        Self {
+            config,
+            version: Mutex::new(None),
+        }
+    }
+
+    fn tcp(&self) -> Tcp<&str> {
+        Tcp {
+            host_address: self.config.address.as_str(),
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.config.timeout_secs.max(1))
+    }
+
+    pub async fn ping(&self) -> Result<(), ScanError> {
+        let reply = tokio::time::timeout(Duration::from_secs(5), clamav_client::tokio::ping(self.tcp()))
+            .await
+            .map_err(|_| ScanError::Timeout(Duration::from_secs(5)))??;
+        if reply == clamav_client::PONG {
+            Ok(())
+        } else {
+            Err(ScanError::Engine(format!("unexpected ping reply {:?}", String::from_utf8_lossy(&reply))))
+        }
+    }
+
+    /// Engine and signature database version, e.g. `ClamAV 1.4.6/27000/...`; cached a
+    /// minute, so a signature update shows in the records soon after.
+    pub async fn version(&self) -> Result<String, ScanError> {
+        if let Some((v, at)) = self.version.lock().expect("version lock").clone() {
+            if at.elapsed() < VERSION_TTL {
+                return Ok(v);
+            }
+        }
+        let raw = tokio::time::timeout(Duration::from_secs(5), clamav_client::tokio::get_version(self.tcp()))
+            .await
+            .map_err(|_| ScanError::Timeout(Duration::from_secs(5)))??;
+        let v = String::from_utf8_lossy(&raw).trim_end_matches(['\0', '\n']).to_owned();
+        *self.version.lock().expect("version lock") = Some((v.clone(), Instant::now()));
+        Ok(v)
+    }
+
+    /// Streams `input` to clamd and reads its verdict.
+    pub async fn scan<S>(&self, input: S) -> Result<ClamdReply, ScanError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>>,
+    {
+        let raw = tokio::time::timeout(
+            self.timeout(),
+            clamav_client::tokio::scan_stream(input, self.tcp(), Some(CHUNK)),
+        )
+        .await
+        .map_err(|_| ScanError::Timeout(self.timeout()))??;
+        parse_reply(&raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_read_three_ways() {
+        assert_eq!(parse_reply(b"stream: OK\0").unwrap(), ClamdReply::Clean);
+        assert_eq!(
+            parse_reply(b"stream: Eicar-Test-Signature FOUND\0").unwrap(),
+            ClamdReply::Found("Eicar-Test-Signature".into())
+        );
+        assert_eq!(
+            parse_reply(b"stream: Heuristics.Limits.Exceeded.MaxFileSize FOUND\0").unwrap(),
+            ClamdReply::LimitsExceeded("Heuristics.Limits.Exceeded.MaxFileSize".into())
+        );
+        for bad in [&b"INSTREAM size limit exceeded. ERROR\0"[..], b"", b"stream: FOUND\0", b"garbage"] {
+            assert!(matches!(parse_reply(bad), Err(ScanError::Engine(_))), "{bad:?} is an error");
+        }
+    }
+}

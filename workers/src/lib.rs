@@ -1,0 +1,17 @@
+//! The worker side of caregate: the pipeline stages a received file goes through (scan,
+//! verify its hash, identify, store, index) and the loop that takes jobs off the queue,
+//! runs them and turns each job's outcome into exactly one queue action.
+//!
+//! Extraction, classification and objective checks (later stages) slot in between
+//! `identify` and `store` in [`pipeline::Pipeline::run`].
+
+pub mod clamd;
+pub mod identify;
+pub mod pipeline;
+pub mod stage;
+pub mod worker;
+
+pub use clamd::{Clamd, ClamdConfig, ClamdReply, ScanError};
+pub use pipeline::{JobOutcome, Pipeline};
+pub use stage::{Hold, Outcome, Stage};
+pub use worker::{requeue_unfinished, Worker, WorkerConfig, WorkerError, WorkerStats};

@@ -1,0 +1,193 @@
+//! The worker loop: take a job, run the pipeline, and turn the outcome into exactly one
+//! queue action. This is the only place where acks, retries and dead letters are decided.
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use caregate_schemas::{EvidenceReceived, Finding, Severity, Status};
+use caregate_storage::{Delivery, EvidenceIndex, JobQueue, StorageError};
+use futures::FutureExt;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::{JobOutcome, Pipeline};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkerConfig {
+    /// Jobs in flight at once (the broker's prefetch).
+    pub prefetch: u16,
+    /// Working copies of files being processed; the system temp dir when unset.
+    pub spool_dir: Option<PathBuf>,
+    /// A job taking longer than this is abandoned and retried.
+    pub job_timeout_secs: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            prefetch: 16,
+            spool_dir: None,
+            job_timeout_secs: 900,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("queue: {0}")]
+    Queue(#[from] StorageError),
+}
+
+/// Counters a worker keeps, for its summary line and the benchmark.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub finished: AtomicU64,
+    pub redelivered: AtomicU64,
+    pub retried: AtomicU64,
+    pub dead_lettered: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    pipeline: Arc<Pipeline>,
+    queue: Arc<dyn JobQueue>,
+    index: Arc<dyn EvidenceIndex>,
+    config: WorkerConfig,
+    pub stats: Arc<WorkerStats>,
+}
+
+impl Worker {
+    pub fn new(pipeline: Arc<Pipeline>, queue: Arc<dyn JobQueue>, index: Arc<dyn EvidenceIndex>, config: WorkerConfig) -> Self {
+        Self {
+            pipeline,
+            queue,
+            index,
+            config,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Consumes jobs until `shutdown` is cancelled (then finishes the jobs in flight) or
+    /// the queue connection is lost (then returns the error; unacked jobs are redelivered).
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), WorkerError> {
+        let mut stream = self.queue.consume(self.config.prefetch).await?;
+        let mut in_flight = JoinSet::new();
+        let result = loop {
+            while in_flight.try_join_next().is_some() {}
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => break Ok(()),
+                next = stream.next() => next,
+            };
+            match next {
+                None => break Ok(()),
+                Some(Err(e)) => break Err(WorkerError::Queue(e)),
+                Some(Ok(delivery)) => {
+                    let me = self.clone();
+                    in_flight.spawn(async move { me.handle(delivery).await });
+                }
+            }
+        };
+        while let Some(done) = in_flight.join_next().await {
+            if let Ok(Err(e)) = done {
+                tracing::warn!(error = %e, "a job's queue action failed; it will be delivered again");
+            }
+        }
+        result
+    }
+
+    /// Runs one job and settles its delivery.
+    async fn handle(&self, delivery: Box<dyn Delivery>) -> Result<(), StorageError> {
+        let job = delivery.job().clone();
+        let attempt = delivery.attempt();
+        let timeout = Duration::from_secs(self.config.job_timeout_secs.max(1));
+        let run = AssertUnwindSafe(self.pipeline.run(&job, attempt)).catch_unwind();
+        let outcome = match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(panic)) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                JobOutcome::DeadLetter(format!("internal error: {what}"))
+            }
+            Err(_) => JobOutcome::Retry(format!("job took longer than {timeout:?}")),
+        };
+        tracing::debug!(evidence = %job.evidence_id, attempt, ?outcome, "job done");
+        match outcome {
+            JobOutcome::Finished(_) => {
+                self.stats.finished.fetch_add(1, Ordering::Relaxed);
+                delivery.ack().await
+            }
+            JobOutcome::AlreadyDone(_) => {
+                self.stats.redelivered.fetch_add(1, Ordering::Relaxed);
+                delivery.ack().await
+            }
+            JobOutcome::Retry(reason) if attempt < self.queue.policy().max_attempts() => {
+                tracing::info!(evidence = %job.evidence_id, attempt, %reason, "will retry");
+                self.stats.retried.fetch_add(1, Ordering::Relaxed);
+                // The history line is informative; the job itself is safe in the queue.
+                if let Err(e) = self.index.record_retry(job.evidence_id, attempt, &reason).await {
+                    tracing::warn!(evidence = %job.evidence_id, error = %e, "could not record the retry");
+                }
+                delivery.retry().await
+            }
+            JobOutcome::Retry(reason) => {
+                let reason = format!("gave up after {attempt} attempts: {reason}");
+                self.give_up(delivery, &job, attempt, reason).await
+            }
+            JobOutcome::DeadLetter(reason) => self.give_up(delivery, &job, attempt, reason).await,
+        }
+    }
+
+    /// Marks the record failed with the reason, then parks the job. If the record cannot
+    /// be written, the job is retried instead: it must not vanish with no trace.
+    async fn give_up(&self, delivery: Box<dyn Delivery>, job: &EvidenceReceived, attempt: u32, reason: String) -> Result<(), StorageError> {
+        tracing::warn!(evidence = %job.evidence_id, %reason, "dead-lettering");
+        let written = match self.index.get(job.evidence_id).await {
+            Ok(Some(mut rec)) if !rec.status.is_terminal() => {
+                rec.status = Status::Failed;
+                rec.attempts = attempt;
+                rec.findings.push(Finding::new("processing_failed", Severity::Error, reason.clone()));
+                self.index.finish(&rec, json!({"reason": reason, "attempts": attempt})).await.map(|_| ())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => {
+                self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                delivery.dead_letter(&reason).await
+            }
+            Err(e) => {
+                tracing::warn!(evidence = %job.evidence_id, error = %e, "cannot record failure; retrying instead");
+                delivery.retry().await
+            }
+        }
+    }
+}
+
+/// Publishes a job again for every record still `received` (the embedded queue lost its
+/// jobs when the process stopped; or a publish failed after the upload was recorded).
+/// Extra jobs are harmless: processing is idempotent.
+pub async fn requeue_unfinished(index: &dyn EvidenceIndex, queue: &dyn JobQueue) -> Result<usize, StorageError> {
+    let pending = index.unfinished(1_000_000).await?;
+    for rec in &pending {
+        queue
+            .publish(&EvidenceReceived {
+                evidence_id: rec.evidence_id,
+                quarantine_key: rec.evidence_id.quarantine_key(),
+                sha256: rec.sha256,
+                size: rec.size,
+                path: rec.path.clone(),
+            })
+            .await?;
+    }
+    Ok(pending.len())
+}
