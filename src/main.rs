@@ -1,1 +1,230 @@
-fn main(){}
+//! The `caregate` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use caregate::{demo, report, submit, App, Config};
+use caregate_ingest::{router, AppState};
+use caregate_schemas::{SubmissionId, SubmissionRef};
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "caregate", version, about = "Intake, scanning, checking and archiving of CaRE programme evidence")]
+struct Cli {
+    /// Configuration file (TOML); default `caregate.toml` if present, or $CAREGATE_CONFIG.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// HTTP API for uploads and status queries (with the embedded queue, also runs the worker).
+    Serve,
+    /// Consume jobs from the queue and run the pipeline, until Ctrl-C.
+    Worker,
+    /// Upload files and folders for one submission, then print each file's outcome.
+    Submit {
+        /// FINESS number of the establishment.
+        #[arg(long)]
+        establishment: String,
+        #[arg(long, default_value = "care-d1-2024")]
+        campaign: String,
+        /// Objective the files claim to prove (repeatable).
+        #[arg(long = "objective")]
+        objectives: Vec<String>,
+        /// Add to an existing submission instead of starting a new one.
+        #[arg(long)]
+        submission: Option<SubmissionId>,
+        /// Send through a running `caregate serve` instead of the configured back ends.
+        #[arg(long)]
+        server: Option<String>,
+        /// One JSON record per file (JSON Lines) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Give up waiting for outcomes after this many seconds.
+        #[arg(long, default_value_t = 3600)]
+        wait_secs: u64,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// The whole pipeline in one process on samples/ (or DIR), embedded back ends.
+    Demo {
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// Also submit the EICAR test string (built in memory), to see an infected file.
+        #[arg(long)]
+        eicar: bool,
+    },
+    /// Queue a job again for every file still waiting (after a crash or a failed publish).
+    Requeue,
+    /// Print the JSON Schema of the per-file record.
+    Schema,
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAREGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn ctrl_c_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing jobs in flight");
+        t.cancel();
+    });
+    token
+}
+
+fn print_records(records: &[caregate_schemas::EvidenceRecord], json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        report::json_lines(records, &mut out)?;
+    } else {
+        report::table(records, &mut out)?;
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            init_tracing("info");
+            let app = App::open(config).await?;
+            let shutdown = ctrl_c_token();
+            let worker = if app.backends.in_process_queue {
+                Some(app.spawn_worker(shutdown.clone()).await?)
+            } else {
+                None
+            };
+            let state = AppState {
+                intake: app.intake()?,
+                index: app.backends.index.clone(),
+            };
+            let listener = tokio::net::TcpListener::bind(app.config.listen)
+                .await
+                .with_context(|| format!("binding {}", app.config.listen))?;
+            tracing::info!("listening on http://{}", listener.local_addr()?);
+            let s = shutdown.clone();
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(async move { s.cancelled().await })
+                .await?;
+            if let Some(w) = worker {
+                w.await.ok();
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker => {
+            init_tracing("info");
+            let app = App::open(config).await?;
+            let shutdown = ctrl_c_token();
+            if app.backends.in_process_queue {
+                // No broker: nothing can reach this process's queue but the records left
+                // unfinished by an earlier run, which it finishes before it stops.
+                tracing::info!("no broker configured: processing unfinished evidence, then stopping");
+                let pending = app.backends.index.unfinished(1_000_000).await?.len();
+                let handle = app.spawn_worker(shutdown.clone()).await?;
+                let start = std::time::Instant::now();
+                while app.backends.index.unfinished(1).await?.len() > 0 && !shutdown.is_cancelled() {
+                    if start.elapsed() > Duration::from_secs(24 * 3600) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                tracing::info!(pending, "done");
+                shutdown.cancel();
+                handle.await.ok();
+            } else {
+                let worker = app.worker()?;
+                worker.run(shutdown).await?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Submit {
+            establishment,
+            campaign,
+            objectives,
+            submission,
+            server,
+            json,
+            wait_secs,
+            paths,
+        } => {
+            init_tracing("warn");
+            let files = submit::collect_files(&paths)?;
+            let sub = SubmissionRef {
+                submission_id: submission.unwrap_or_default(),
+                establishment,
+                campaign,
+                objectives,
+            };
+            caregate_ingest::validate_submission(&sub)?;
+            let wait = Duration::from_secs(wait_secs);
+            let records = match server {
+                Some(url) => submit::submit_http(&url, &sub, &files, json, wait).await?,
+                None => {
+                    let app = App::open(config).await?;
+                    submit::submit_direct(&app, &sub, &files, json, wait).await?
+                }
+            };
+            if !json {
+                println!("submission {}", sub.submission_id);
+            }
+            print_records(&records, json)?;
+            Ok(if report::all_stored(&records) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Demo { dir, json, eicar } => {
+            init_tracing("warn");
+            let dir = dir.unwrap_or_else(|| PathBuf::from("samples"));
+            let outcome = demo::run(config, dir.clone(), eicar, json).await?;
+            print_records(&outcome.records, json)?;
+            if !json {
+                let bytes: u64 = outcome.records.iter().map(|r| r.size).sum();
+                println!(
+                    "processed {} files ({} bytes) from {} in {:.2} s; data kept in {}",
+                    outcome.records.len(),
+                    bytes,
+                    dir.display(),
+                    outcome.elapsed.as_secs_f64(),
+                    outcome.data_dir.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Requeue => {
+            init_tracing("info");
+            let app = App::open(config).await?;
+            if app.backends.in_process_queue {
+                anyhow::bail!("requeue needs a broker; without one, `caregate worker` finishes unfinished files itself");
+            }
+            let n = caregate_workers::requeue_unfinished(app.backends.index.as_ref(), app.backends.queue.as_ref()).await?;
+            println!("requeued {n} jobs");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&caregate_schemas::evidence_record_json_schema())?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,295 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use caregate_schemas::{
+    EvidenceId, EvidenceReceived, EvidenceRecord, Sha256Digest, SubmissionId, SubmissionRef,
+};
+use caregate_storage::{Backends, EvidenceIndex, JobQueue, ObjectStore, StorageError};
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tempfile::TempPath;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use utoipa::ToSchema;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IntakeConfig {
+    /// Largest file accepted. Keep it at or below clamd's StreamMaxLength, MaxFileSize and
+    /// MaxScanSize, or large files could never be fully scanned.
+    pub max_file_bytes: u64,
+    /// Largest HTTP request body (several files may travel in one request).
+    pub max_request_bytes: u64,
+    /// Upload requests handled at once; more get 429 with Retry-After.
+    pub max_concurrent_uploads: usize,
+    /// Where uploads are spooled while hashed; the system temp dir when unset.
+    pub spool_dir: Option<PathBuf>,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 1536 * 1024 * 1024,
+            max_request_bytes: 2048 * 1024 * 1024,
+            max_concurrent_uploads: 64,
+            spool_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("refused file name {0:?}: {1}")]
+    BadName(String, &'static str),
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("file larger than the {limit}-byte limit")]
+    TooLarge { limit: u64 },
+    #[error("malformed upload: {0}")]
+    Malformed(String),
+    #[error("too many uploads in progress, try again shortly")]
+    Busy,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("spooling the upload: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What the uploader gets back for each file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Receipt {
+    pub evidence_id: EvidenceId,
+    pub submission_id: SubmissionId,
+    pub path: String,
+    pub sha256: Sha256Digest,
+    pub size: u64,
+}
+
+/// A file fully received and hashed on local disk, not yet handed to the pipeline.
+pub struct Spooled {
+    pub path: String,
+    pub file: TempPath,
+    pub sha256: Sha256Digest,
+    pub size: u64,
+}
+
+/// Cleans a file name as sent by a client (possibly a relative path inside a submitted
+/// folder). Path traversal and absolute paths are refused outright, not repaired: a
+/// client sending them is broken or hostile.
+pub fn sanitize_name(raw: &str) -> Result<String, IntakeError> {
+    let bad = |why| Err(IntakeError::BadName(raw.to_owned(), why));
+    if raw.contains('\0') {
+        return bad("contains a NUL byte");
+    }
+    let unified = raw.replace('\\', "/");
+    if unified.starts_with('/') || unified.get(1..2) == Some(":") {
+        return bad("absolute path");
+    }
+    let mut parts = Vec::new();
+    for part in unified.split('/') {
+        match part {
+            "" | "." => continue,
+            ".." => return bad("path traversal"),
+            p => {
+                let clean: String = p.chars().filter(|c| !c.is_control()).collect();
+                let clean = clean.trim();
+                if clean.is_empty() {
+                    continue;
+                }
+                if clean.len() > 255 {
+                    return bad("name component longer than 255 bytes");
+                }
+                parts.push(clean.to_owned());
+            }
+        }
+    }
+    if parts.is_empty() {
+        return bad("empty name");
+    }
+    let joined = parts.join("/");
+    if joined.len() > 1024 {
+        return bad("path longer than 1024 bytes");
+    }
+    Ok(joined)
+}
+
+/// FINESS: 9 characters, digits, the 3rd may be A or B (Corsica).
+fn validate_finess(s: &str) -> Result<(), IntakeError> {
+    let ok = s.len() == 9
+        && s.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 2 && (c == 'A' || c == 'B')));
+    if ok {
+        Ok(())
+    } else {
+        Err(IntakeError::Invalid {
+            field: "establishment",
+            reason: format!("{s:?} is not a FINESS number (9 characters, digits, 3rd may be A/B)"),
+        })
+    }
+}
+
+fn validate_token(field: &'static str, s: &str, allowed: impl Fn(char) -> bool) -> Result<(), IntakeError> {
+    if !s.is_empty() && s.len() <= 64 && s.chars().all(allowed) {
+        Ok(())
+    } else {
+        Err(IntakeError::Invalid {
+            field,
+            reason: format!("{s:?} has characters or a length that are not allowed"),
+        })
+    }
+}
+
+/// Checks who is submitting what, before any byte is accepted.
+pub fn validate_submission(sub: &SubmissionRef) -> Result<(), IntakeError> {
+    validate_finess(&sub.establishment)?;
+    validate_token("campaign", &sub.campaign, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')?;
+    for o in &sub.objectives {
+        validate_token("objective", o, |c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')?;
+    }
+    Ok(())
+}
+
+/// The intake: uploads become quarantined objects, `received` records and jobs.
+#[derive(Clone)]
+pub struct Intake {
+    quarantine: Arc<dyn ObjectStore>,
+    index: Arc<dyn EvidenceIndex>,
+    queue: Arc<dyn JobQueue>,
+    config: IntakeConfig,
+    spool_dir: PathBuf,
+    permits: Arc<Semaphore>,
+}
+
+impl Intake {
+    pub fn new(backends: &Backends, config: IntakeConfig) -> Result<Self, IntakeError> {
+        let spool_dir = config.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&spool_dir)?;
+        Ok(Self {
+            quarantine: backends.quarantine.clone(),
+            index: backends.index.clone(),
+            queue: backends.queue.clone(),
+            permits: Arc::new(Semaphore::new(config.max_concurrent_uploads.max(1))),
+            spool_dir,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &IntakeConfig {
+        &self.config
+    }
+
+    /// Admits one upload, or says at once that we are busy (never queue work that will
+    /// time out).
+    pub fn try_admit(&self) -> Result<OwnedSemaphorePermit, IntakeError> {
+        self.permits.clone().try_acquire_owned().map_err(|_| IntakeError::Busy)
+    }
+
+    /// Streams a file to local disk while hashing it, enforcing the size limit. Only the
+    /// current chunk is ever in memory.
+    pub async fn spool<S, E>(&self, name: &str, body: S) -> Result<Spooled, IntakeError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: Into<IntakeError>,
+    {
+        let path = sanitize_name(name)?;
+        let (file, temp) = tempfile::Builder::new().prefix("upload-").tempfile_in(&self.spool_dir)?.into_parts();
+        let mut file = tokio::fs::File::from_std(file);
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(Into::into)?;
+            size += chunk.len() as u64;
+            if size > self.config.max_file_bytes {
+                return Err(IntakeError::TooLarge {
+                    limit: self.config.max_file_bytes,
+                });
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        Ok(Spooled {
+            path,
+            file: temp,
+            sha256: hasher.into(),
+            size,
+        })
+    }
+
+    /// Hands a spooled file to the pipeline: quarantine, then the record, then the job.
+    /// In that order, a crash leaves at worst a record with no job, which
+    /// `requeue_unfinished` picks up, never a job pointing at nothing.
+    pub async fn commit(&self, sub: &SubmissionRef, spooled: Spooled) -> Result<Receipt, IntakeError> {
+        let evidence_id = EvidenceId::new();
+        let quarantine_key = evidence_id.quarantine_key();
+        self.quarantine.put_file(&quarantine_key, &spooled.file, &spooled.sha256).await?;
+        let record = EvidenceRecord::received(
+            evidence_id,
+            sub.clone(),
+            spooled.path.clone(),
+            spooled.sha256,
+            spooled.size,
+            quarantine_key.clone(),
+        );
+        self.index.record_received(&record).await?;
+        self.queue
+            .publish(&EvidenceReceived {
+                evidence_id,
+                quarantine_key,
+                sha256: spooled.sha256,
+                size: spooled.size,
+                path: spooled.path.clone(),
+            })
+            .await?;
+        tracing::info!(evidence = %evidence_id, path = %spooled.path, size = spooled.size, "received");
+        Ok(Receipt {
+            evidence_id,
+            submission_id: sub.submission_id,
+            path: spooled.path,
+            sha256: spooled.sha256,
+            size: spooled.size,
+        })
+    }
+
+    /// Spool and commit in one go (command-line submissions, one file at a time).
+    pub async fn receive<S, E>(&self, sub: &SubmissionRef, name: &str, body: S) -> Result<Receipt, IntakeError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: Into<IntakeError>,
+    {
+        validate_submission(sub)?;
+        let spooled = self.spool(name, body).await?;
+        self.commit(sub, spooled).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_cleaned_and_traversal_refused() {
+        assert_eq!(sanitize_name("facture été.pdf").unwrap(), "facture été.pdf");
+        assert_eq!(sanitize_name("dossier\\sous/./rapport.pdf").unwrap(), "dossier/sous/rapport.pdf");
+        assert_eq!(sanitize_name("a\u{7}b.pdf").unwrap(), "ab.pdf");
+        for bad in ["../../etc/passwd", "/etc/passwd", "C:\\Windows\\x", "a/../../b", "", "a\0b", "..\\x"] {
+            assert!(sanitize_name(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn finess_and_campaign_are_checked() {
+        let sub = |e: &str, c: &str| SubmissionRef {
+            submission_id: SubmissionId::new(),
+            establishment: e.into(),
+            campaign: c.into(),
+            objectives: vec!["D1.AD.AUDIT".into()],
+        };
+        assert!(validate_submission(&sub("750000001", "care-d1-2024")).is_ok());
+        assert!(validate_submission(&sub("2A0000001", "care-d1-2024")).is_ok());
+        assert!(validate_submission(&sub("75000001", "care-d1-2024")).is_err());
+        assert!(validate_submission(&sub("750000001", "CARE D1")).is_err());
+    }
+}

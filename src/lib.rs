@@ -1,0 +1,158 @@
+//! The `caregate` application: one typed configuration, the wiring of back ends, stages
+//! and services from it, and the commands built on that wiring (submit, demo, bench).
+//! This is the binary's edge: errors here are `anyhow`, the libraries below use
+//! typed errors.
+
+
+pub mod demo;
+pub mod report;
+pub mod submit;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use caregate_ingest::{Intake, IntakeConfig};
+use caregate_schemas::{EvidenceRecord, Status, SubmissionId};
+use caregate_storage::{Backends, BackendsConfig};
+use caregate_workers::{requeue_unfinished, Clamd, ClamdConfig, Pipeline, Worker, WorkerConfig};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+/// Everything caregate can be told. Sources, later ones winning: built-in defaults, the
+/// TOML file (`caregate.toml`, or `CAREGATE_CONFIG`), then `CAREGATE_*` environment
+/// variables with `__` between levels (`CAREGATE_S3__ENDPOINT`, `CAREGATE_DATA_DIR`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    #[serde(flatten)]
+    pub backends: BackendsConfig,
+    /// Address `caregate serve` listens on.
+    pub listen: SocketAddr,
+    pub clamd: ClamdConfig,
+    pub worker: WorkerConfig,
+    pub intake: IntakeConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            backends: BackendsConfig::default(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            clamd: ClamdConfig::default(),
+            worker: WorkerConfig::default(),
+            intake: IntakeConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("CAREGATE_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("caregate.toml"));
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("CAREGATE_").ignore(&["config"]).split("__"))
+            .extract()
+            .with_context(|| format!("reading configuration ({} and CAREGATE_* variables)", file.display()))
+    }
+
+    /// The same configuration with every server back end switched off.
+    pub fn embedded(mut self) -> Self {
+        self.backends.s3 = None;
+        self.backends.database = None;
+        self.backends.amqp = None;
+        self
+    }
+}
+
+/// The opened back ends plus what the pipeline needs, built once per process.
+#[derive(Clone)]
+pub struct App {
+    pub config: Config,
+    pub backends: Backends,
+    pub clamd: Arc<Clamd>,
+}
+
+impl App {
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        let backends = Backends::open(&config.backends).await.context("opening back ends")?;
+        tracing::info!("{}", backends.describe());
+        let clamd = Arc::new(Clamd::new(config.clamd.clone()));
+        Ok(Self {
+            config,
+            backends,
+            clamd,
+        })
+    }
+
+    pub fn intake(&self) -> anyhow::Result<Intake> {
+        Ok(Intake::new(&self.backends, self.config.intake.clone())?)
+    }
+
+    pub fn worker(&self) -> anyhow::Result<Worker> {
+        let spool_dir = self.config.worker.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&spool_dir).with_context(|| format!("creating {}", spool_dir.display()))?;
+        let pipeline = Pipeline::new(
+            self.clamd.clone(),
+            self.backends.quarantine.clone(),
+            self.backends.evidence.clone(),
+            self.backends.index.clone(),
+            spool_dir,
+        );
+        Ok(Worker::new(
+            Arc::new(pipeline),
+            self.backends.queue.clone(),
+            self.backends.index.clone(),
+            self.config.worker.clone(),
+        ))
+    }
+
+    /// Starts a worker in the background of this process. With the in-process queue,
+    /// jobs lost by an earlier run (records still `received`) are queued again first.
+    pub async fn spawn_worker(&self, shutdown: CancellationToken) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        if self.backends.in_process_queue {
+            let n = requeue_unfinished(self.backends.index.as_ref(), self.backends.queue.as_ref()).await?;
+            if n > 0 {
+                tracing::info!(jobs = n, "requeued unfinished evidence from an earlier run");
+            }
+        }
+        let worker = self.worker()?;
+        Ok(tokio::spawn(async move {
+            if let Err(e) = worker.run(shutdown).await {
+                tracing::error!(error = %e, "worker stopped");
+            }
+        }))
+    }
+
+    /// Waits until every file of the submission has a final status, or the timeout.
+    pub async fn wait_for_submission(
+        &self,
+        id: SubmissionId,
+        expected: usize,
+        timeout: Duration,
+        mut progress: impl FnMut(usize),
+    ) -> anyhow::Result<Vec<EvidenceRecord>> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let records = self.backends.index.submission(id).await?;
+            let done = records.iter().filter(|r| r.status != Status::Received).count();
+            progress(done);
+            if records.len() >= expected && done == records.len() {
+                return Ok(records);
+            }
+            if start.elapsed() > timeout {
+                anyhow::bail!("{done} of {expected} files finished after {timeout:?}");
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! `caregate submit`: send files and folders for one submission, then report each file's
+//! outcome. Directly through the configured back ends, or through a server's HTTP API.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use caregate_ingest::{Intake, IntakeError, Receipt};
+use caregate_schemas::{EvidenceRecord, SubmissionRef};
+use futures::TryStreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::io::ReaderStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::App;
+
+/// One file to send: where it is on disk and the name it is sent under (its path
+/// relative to the folder given on the command line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalFile {
+    pub disk: PathBuf,
+    pub name: String,
+    pub size: u64,
+}
+
+/// Expands files and folders (recursively, sorted, hidden entries skipped).
+pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<LocalFile>> {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<LocalFile>) -> anyhow::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                walk(&path, base, out)?;
+            } else if meta.is_file() {
+                let name = path.strip_prefix(base).unwrap_or(&path).to_string_lossy().into_owned();
+                out.push(LocalFile { disk: path, name, size: meta.len() });
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("{}", p.display()))?;
+        if meta.is_dir() {
+            walk(p, p, &mut out)?;
+        } else {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            out.push(LocalFile { disk: p.clone(), name, size: meta.len() });
+        }
+    }
+    if out.is_empty() {
+        bail!("no files to submit");
+    }
+    Ok(out)
+}
+
+pub fn progress_bar(total: u64, hidden: bool) -> ProgressBar {
+    if hidden {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb
+}
+
+/// Streams each file into the intake, advancing the progress bar as bytes go.
+pub async fn upload_files(intake: &Intake, sub: &SubmissionRef, files: &[LocalFile], pb: &ProgressBar) -> anyhow::Result<Vec<Receipt>> {
+    pb.set_message("uploading");
+    let mut receipts = Vec::with_capacity(files.len());
+    for f in files {
+        let file = tokio::fs::File::open(&f.disk).await.with_context(|| format!("opening {}", f.disk.display()))?;
+        let body = ReaderStream::with_capacity(file, 256 * 1024)
+            .inspect_ok(|chunk| pb.inc(chunk.len() as u64))
+            .map_err(IntakeError::from);
+        let receipt = intake.receive(sub, &f.name, body).await.with_context(|| format!("submitting {}", f.name))?;
+        receipts.push(receipt);
+    }
+    Ok(receipts)
+}
+
+/// Submits through the configured back ends. With the in-process queue, the files are
+/// also processed here before this returns.
+pub async fn submit_direct(app: &App, sub: &SubmissionRef, files: &[LocalFile], quiet: bool, wait: Duration) -> anyhow::Result<Vec<EvidenceRecord>> {
+    let shutdown = CancellationToken::new();
+    let worker = if app.backends.in_process_queue {
+        Some(app.spawn_worker(shutdown.clone()).await?)
+    } else {
+        None
+    };
+    let pb = progress_bar(files.iter().map(|f| f.size).sum(), quiet);
+    let receipts = upload_files(&app.intake()?, sub, files, &pb).await?;
+    pb.set_message("checking");
+    pb.set_length(receipts.len() as u64);
+    pb.set_position(0);
+    pb.set_style(ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} files").expect("valid template"));
+    let records = app
+        .wait_for_submission(sub.submission_id, receipts.len(), wait, |done| pb.set_position(done as u64))
+        .await;
+    pb.finish_and_clear();
+    shutdown.cancel();
+    if let Some(w) = worker {
+        w.await.ok();
+    }
+    records
+}
+
+/// Submits through a running `caregate serve`, one request per file, then polls the
+/// submission until every file has a final status.
+pub async fn submit_http(server: &str, sub: &SubmissionRef, files: &[LocalFile], quiet: bool, wait: Duration) -> anyhow::Result<Vec<EvidenceRecord>> {
+    let client = reqwest::Client::new();
+    let base = server.trim_end_matches('/');
+    let pb = progress_bar(files.iter().map(|f| f.size).sum(), quiet);
+    pb.set_message("uploading");
+    for f in files {
+        let file = tokio::fs::File::open(&f.disk).await.with_context(|| format!("opening {}", f.disk.display()))?;
+        let pb2 = pb.clone();
+        let body = ReaderStream::with_capacity(file, 256 * 1024).inspect_ok(move |c| pb2.inc(c.len() as u64));
+        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), f.size)
+            .file_name(f.name.clone());
+        let mut form = reqwest::multipart::Form::new()
+            .text("establishment", sub.establishment.clone())
+            .text("campaign", sub.campaign.clone())
+            .text("submission_id", sub.submission_id.to_string());
+        for o in &sub.objectives {
+            form = form.text("objective", o.clone());
+        }
+        let resp = client.post(format!("{base}/api/evidence")).multipart(form.part("file", part)).send().await?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            bail!("{}: server answered {status}: {}", f.name, resp.text().await.unwrap_or_default());
+        }
+    }
+    pb.finish_and_clear();
+    let start = std::time::Instant::now();
+    loop {
+        let view: serde_json::Value = client
+            .get(format!("{base}/api/submissions/{}", sub.submission_id))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if view["complete"].as_bool() == Some(true) {
+            return Ok(serde_json::from_value(view["evidence"].clone())?);
+        }
+        if start.elapsed() > wait {
+            bail!("submission {} not complete after {wait:?}", sub.submission_id);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
