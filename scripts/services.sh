@@ -97,7 +97,7 @@ start_garage() {
       -e "s|@ADMIN_TOKEN@|$GARAGE_ADMIN_TOKEN|" "$here/garage.toml" > "$state/garage.toml"
   if ! port_open 3900; then
     log "starting Garage (log: $state/garage.log)"
-    nohup garage server >>"$state/garage.log" 2>&1 &
+    nohup garage -c "$state/garage.toml" server >>"$state/garage.log" 2>&1 &
     wait_port 3900 Garage 60
     wait_port 3901 "Garage RPC" 30
   fi
@@ -106,7 +106,7 @@ start_garage() {
     node=$(garage node id -q 2>/dev/null | cut -d@ -f1) && [ -n "$node" ] && break
     sleep 0.2
   done
-  if ! garage layout show 2>/dev/null | grep -q "$node"; then
+  if ! garage layout show 2>/dev/null | grep -q "${node:0:16}"; then
     garage layout assign -z dc1 -c 10G "$node" >/dev/null
     garage layout apply --version 1 >/dev/null
   fi

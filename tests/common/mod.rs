@@ -1,0 +1,206 @@
+//! The harness every integration test shares: finds the real services (clamd, and for
+//! the full stack RabbitMQ, PostgreSQL and Garage), waits until they answer, gives each
+//! test its own database, queues and buckets, and prints the services' logs when a test
+//! fails. Start the services with `scripts/services.sh`.
+//!
+//! `CAREGATE_TEST_STACKS=embedded` runs only the embedded back ends (no servers but clamd).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use caregate::{App, Config};
+use caregate_schemas::{EvidenceRecord, SubmissionId, SubmissionRef};
+use caregate_storage::{AmqpConfig, DatabaseConfig, RetryPolicy, S3Config};
+
+pub const CLAMD: &str = "127.0.0.1:3310";
+pub const GARAGE_KEY: &str = "GK6361726567617465746573740a";
+pub const GARAGE_SECRET: &str = "7365637265742d6f662d7468652d636172656761746574657374732d6f6e6c79";
+pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stack {
+    /// Local directory, SQLite, in-process queue.
+    Embedded,
+    /// Garage S3, PostgreSQL, RabbitMQ.
+    Full,
+}
+
+/// The stacks to run each scenario on.
+pub fn stacks() -> Vec<Stack> {
+    match std::env::var("CAREGATE_TEST_STACKS").as_deref() {
+        Ok("embedded") => vec![Stack::Embedded],
+        Ok("full") => vec![Stack::Full],
+        _ => vec![Stack::Embedded, Stack::Full],
+    }
+}
+
+fn services_dir() -> PathBuf {
+    std::env::var_os("CAREGATE_SERVICES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cache/caregate-services"))
+}
+
+async fn wait_tcp(addr: &str, what: &str) {
+    for _ in 0..150 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what} does not answer on {addr}: run scripts/services.sh");
+}
+
+/// One test's private slice of the services.
+pub struct TestEnv {
+    pub stack: Stack,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+    db_name: Option<String>,
+}
+
+pub fn unique(tag: &str) -> String {
+    format!("{tag}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+impl TestEnv {
+    pub async fn new(stack: Stack) -> Self {
+        wait_tcp(CLAMD, "clamd").await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::default();
+        config.backends.data_dir = dir.path().join("data");
+        config.backends.retry = RetryPolicy { delays_ms: vec![200, 400, 800] };
+        config.clamd.address = CLAMD.into();
+        config.worker.prefetch = 8;
+        config.worker.spool_dir = Some(dir.path().join("worker-spool"));
+        config.intake.spool_dir = Some(dir.path().join("intake-spool"));
+        let mut db_name = None;
+        if stack == Stack::Full {
+            wait_tcp("127.0.0.1:5672", "RabbitMQ").await;
+            wait_tcp("127.0.0.1:5432", "PostgreSQL").await;
+            wait_tcp("127.0.0.1:3900", "Garage").await;
+            let name = unique("cgtest_");
+            let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(PG_ADMIN).await.expect("PostgreSQL admin connection");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create test database");
+            config.backends.database = Some(DatabaseConfig {
+                url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                max_connections: 8,
+            });
+            db_name = Some(name);
+            let bucket = unique("cgt-");
+            config.backends.s3 = Some(S3Config {
+                endpoint: "http://127.0.0.1:3900".into(),
+                region: "garage".into(),
+                access_key: GARAGE_KEY.into(),
+                secret_key: GARAGE_SECRET.into(),
+                quarantine_bucket: format!("{bucket}-q"),
+                evidence_bucket: format!("{bucket}-e"),
+                create_buckets: true,
+            });
+            config.backends.amqp = Some(AmqpConfig {
+                url: AMQP.into(),
+                prefix: unique("cgtest."),
+            });
+        }
+        Self { stack, config, dir, db_name }
+    }
+
+    pub async fn app(&self) -> App {
+        App::open(self.config.clone()).await.expect("open app")
+    }
+
+    /// Environment variables that give a child `caregate` process this test's config.
+    pub fn child_env(&self) -> Vec<(String, String)> {
+        let c = &self.config;
+        let mut env = vec![
+            ("CAREGATE_DATA_DIR".into(), c.backends.data_dir.display().to_string()),
+            ("CAREGATE_CLAMD__ADDRESS".into(), c.clamd.address.clone()),
+            ("CAREGATE_RETRY__DELAYS_MS".into(), format!("{:?}", c.backends.retry.delays_ms)),
+            ("CAREGATE_WORKER__PREFETCH".into(), c.worker.prefetch.to_string()),
+            ("CAREGATE_CONFIG".into(), self.dir.path().join("none.toml").display().to_string()),
+        ];
+        if let Some(db) = &c.backends.database {
+            env.push(("CAREGATE_DATABASE__URL".into(), db.url.clone()));
+        }
+        if let Some(s3) = &c.backends.s3 {
+            env.extend([
+                ("CAREGATE_S3__ENDPOINT".into(), s3.endpoint.clone()),
+                ("CAREGATE_S3__REGION".into(), s3.region.clone()),
+                ("CAREGATE_S3__ACCESS_KEY".into(), s3.access_key.clone()),
+                ("CAREGATE_S3__SECRET_KEY".into(), s3.secret_key.clone()),
+                ("CAREGATE_S3__QUARANTINE_BUCKET".into(), s3.quarantine_bucket.clone()),
+                ("CAREGATE_S3__EVIDENCE_BUCKET".into(), s3.evidence_bucket.clone()),
+            ]);
+        }
+        if let Some(a) = &c.backends.amqp {
+            env.extend([("CAREGATE_AMQP__URL".into(), a.url.clone()), ("CAREGATE_AMQP__PREFIX".into(), a.prefix.clone())]);
+        }
+        env
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("(cannot read: {e})"));
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Keep what a person needs to see why: the services' logs and this test's data.
+            let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir")).keep();
+            eprintln!("--- test failed on the {:?} stack; its data is kept in {}", self.stack, kept.display());
+            for log in ["clamd.log", "garage.log"] {
+                let path = services_dir().join(log);
+                eprintln!("--- last lines of {}:\n{}", path.display(), tail(&path, 30));
+            }
+        }
+        if let Some(name) = self.db_name.take() {
+            // Drop is synchronous; a short-lived runtime on its own thread does the cleanup.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async {
+                    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(PG_ADMIN).await.ok()?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+pub fn submission() -> SubmissionRef {
+    SubmissionRef {
+        submission_id: SubmissionId::new(),
+        establishment: "750000001".into(),
+        campaign: "care-d1-2024".into(),
+        objectives: vec!["D1.AD.AUDIT".into()],
+    }
+}
+
+pub fn samples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+pub fn eicar() -> Vec<u8> {
+    caregate::demo::eicar()
+}
+
+pub fn bytes_body(data: Vec<u8>) -> impl futures::Stream<Item = Result<bytes::Bytes, caregate_ingest::IntakeError>> {
+    futures::stream::iter([Ok(bytes::Bytes::from(data))])
+}
+
+/// Waits for the submission's files to finish; panics with their state if they do not.
+pub async fn wait_done(app: &App, sub: SubmissionId, expected: usize, secs: u64) -> Vec<EvidenceRecord> {
+    match app.wait_for_submission(sub, expected, Duration::from_secs(secs), |_| {}).await {
+        Ok(r) => r,
+        Err(e) => {
+            let recs = app.backends.index.submission(sub).await.unwrap_or_default();
+            let states: Vec<String> = recs.iter().map(|r| format!("{} {} attempts={}", r.path, r.status, r.attempts)).collect();
+            panic!("{e}; records: {states:#?}");
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Every back end passes the same suite: local directory and Garage S3, SQLite and
+//! PostgreSQL, in-process queue and RabbitMQ.
+
+mod common;
+
+use caregate_storage::{conformance, AmqpQueue, EvidenceIndex, JobQueue, LocalObjectStore, MemoryQueue, RetryPolicy, S3ObjectStore, SqlIndex};
+use common::{unique, Stack, TestEnv};
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy { delays_ms: vec![100, 300] }
+}
+
+#[tokio::test]
+async fn object_stores_conform() {
+    for stack in common::stacks() {
+        let env = TestEnv::new(stack).await;
+        match stack {
+            Stack::Embedded => {
+                let store = LocalObjectStore::open_dir(env.dir.path().join("objects")).await.unwrap();
+                conformance::object_store(&store).await;
+            }
+            Stack::Full => {
+                let s3 = env.config.backends.s3.clone().unwrap();
+                let store = S3ObjectStore::new(&s3, &s3.evidence_bucket);
+                store.ensure_bucket().await.unwrap();
+                conformance::object_store(&store).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn indexes_conform() {
+    for stack in common::stacks() {
+        let env = TestEnv::new(stack).await;
+        let url = match stack {
+            Stack::Embedded => format!("sqlite://{}?mode=rwc", env.dir.path().join("index.sqlite").display()),
+            Stack::Full => env.config.backends.database.clone().unwrap().url,
+        };
+        let index = SqlIndex::connect(&url, 4).await.unwrap();
+        conformance::evidence_index(&index).await;
+        // Opening again (a second worker starting) must find the schema in place.
+        let again = SqlIndex::connect(&url, 2).await.unwrap();
+        assert!(!again.count_by_status().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn queues_conform() {
+    conformance::job_queue(&MemoryQueue::new(fast_retries())).await;
+    if common::stacks().contains(&Stack::Full) {
+        let _env = TestEnv::new(Stack::Full).await;
+        let queue = AmqpQueue::connect(common::AMQP, &unique("cgtest."), fast_retries()).await.unwrap();
+        conformance::job_queue(&queue).await;
+        assert!(queue.describe().contains("RabbitMQ"));
+        queue.delete_topology().await.unwrap();
+    }
+}

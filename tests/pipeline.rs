@@ -1,0 +1,131 @@
+//! Upload → scan → hash → identify → store → index, through the real services.
+
+mod common;
+
+use caregate_schemas::{ScanResult, Status};
+use common::{bytes_body, submission, wait_done, TestEnv};
+use tokio_util::sync::CancellationToken;
+
+/// Clean samples end stored and indexed, with their history; the mislabelled one is
+/// stored but flagged for review.
+#[tokio::test]
+async fn samples_are_stored_and_indexed() {
+    for stack in common::stacks() {
+        let env = TestEnv::new(stack).await;
+        let app = env.app().await;
+        let stop = CancellationToken::new();
+        let worker = app.spawn_worker(stop.clone()).await.unwrap();
+        let sub = submission();
+        let files = caregate::submit::collect_files(&[common::samples_dir()]).unwrap();
+        let intake = app.intake().unwrap();
+        let receipts = caregate::submit::upload_files(&intake, &sub, &files, &indicatif::ProgressBar::hidden()).await.unwrap();
+        let records = wait_done(&app, sub.submission_id, receipts.len(), 60).await;
+        stop.cancel();
+        worker.await.unwrap();
+
+        for rec in &records {
+            let expected = if rec.path == "divers/rapport-renomme.pdf" { Status::NeedsReview } else { Status::Stored };
+            assert_eq!(rec.status, expected, "{stack:?} {}: {:?}", rec.path, rec.findings);
+            let scan = rec.scan.as_ref().expect("scan report");
+            assert_eq!(scan.result, ScanResult::Clean);
+            assert!(scan.engine.starts_with("ClamAV"), "engine recorded: {}", scan.engine);
+            let key = rec.object_key.as_deref().expect("object key");
+            assert_eq!(key, rec.sha256.object_key(), "content-addressed");
+            assert_eq!(app.backends.evidence.size(key).await.unwrap(), Some(rec.size));
+            assert!(rec.quarantine_key.is_none());
+            let events: Vec<String> = app.backends.index.events(rec.evidence_id).await.unwrap().into_iter().map(|e| e.kind).collect();
+            assert_eq!(events, ["received", expected.as_str()], "{}", rec.path);
+        }
+        let by_path = |p: &str| records.iter().find(|r| r.path == p).unwrap();
+        assert_eq!(by_path("factures/facture-FA-2024-0042.pdf").media_type.as_deref(), Some("application/pdf"));
+        assert_eq!(by_path("finances/bilan-financier.csv").media_type.as_deref(), Some("text/csv"));
+        assert_eq!(by_path("divers/rapport-renomme.pdf").findings[0].code, "type_mismatch");
+        assert!(app.backends.quarantine.list("quarantine/").await.unwrap().is_empty(), "quarantine emptied");
+    }
+}
+
+/// EICAR (built here) and ClamAV's test files inside zip and PDF are infected: kept in
+/// quarantine, never copied to the evidence store.
+#[tokio::test]
+async fn infected_files_stay_in_quarantine() {
+    for stack in common::stacks() {
+        let env = TestEnv::new(stack).await;
+        let app = env.app().await;
+        let stop = CancellationToken::new();
+        let worker = app.spawn_worker(stop.clone()).await.unwrap();
+        let sub = submission();
+        let intake = app.intake().unwrap();
+        intake.receive(&sub, "eicar.txt", bytes_body(common::eicar())).await.unwrap();
+        for name in ["clam.zip", "clam.pdf"] {
+            let data = std::fs::read(format!("/usr/share/clamav-testfiles/{name}")).expect("clamav-testfiles installed");
+            intake.receive(&sub, name, bytes_body(data)).await.unwrap();
+        }
+        let records = wait_done(&app, sub.submission_id, 3, 60).await;
+        stop.cancel();
+        worker.await.unwrap();
+
+        for rec in &records {
+            assert_eq!(rec.status, Status::Infected, "{stack:?} {}", rec.path);
+            let scan = rec.scan.as_ref().unwrap();
+            assert_eq!(scan.result, ScanResult::Infected);
+            let sig = scan.signature.as_deref().unwrap();
+            let expected = if rec.path == "eicar.txt" { "Caregate.Test.EICAR" } else { "Caregate.Test.ClamExe" };
+            assert!(sig.starts_with(expected), "{}: {sig}", rec.path);
+            assert!(rec.media_type.is_none(), "infected files are never identified or parsed");
+            assert_eq!(rec.object_key, None);
+            assert_eq!(app.backends.evidence.size(&rec.sha256.object_key()).await.unwrap(), None, "not in evidence store");
+            let q = rec.quarantine_key.as_deref().unwrap();
+            assert_eq!(app.backends.quarantine.size(q).await.unwrap(), Some(rec.size), "still in quarantine");
+        }
+        assert!(app.backends.evidence.list("").await.unwrap().is_empty());
+    }
+}
+
+/// The same bytes twice: one stored object, two evidence records pointing at it.
+#[tokio::test]
+async fn duplicate_bytes_make_one_object() {
+    for stack in common::stacks() {
+        let env = TestEnv::new(stack).await;
+        let app = env.app().await;
+        let stop = CancellationToken::new();
+        let worker = app.spawn_worker(stop.clone()).await.unwrap();
+        let sub = submission();
+        let intake = app.intake().unwrap();
+        let data = "Facture n° 12 — Total TTC : 1 234,56 €".as_bytes().to_vec();
+        let a = intake.receive(&sub, "facture.txt", bytes_body(data.clone())).await.unwrap();
+        let b = intake.receive(&sub, "copie/facture.txt", bytes_body(data)).await.unwrap();
+        assert_ne!(a.evidence_id, b.evidence_id);
+        let records = wait_done(&app, sub.submission_id, 2, 60).await;
+        stop.cancel();
+        worker.await.unwrap();
+        assert!(records.iter().all(|r| r.status == Status::Stored));
+        assert_eq!(records[0].object_key, records[1].object_key);
+        assert_eq!(app.backends.evidence.list("sha256/").await.unwrap().len(), 1, "{stack:?}: one object");
+    }
+}
+
+/// Bytes changed in quarantine after the upload are caught and never stored.
+#[tokio::test]
+async fn bytes_changed_in_quarantine_fail() {
+    for stack in common::stacks() {
+        let env = TestEnv::new(stack).await;
+        let app = env.app().await;
+        let sub = submission();
+        let intake = app.intake().unwrap();
+        let r = intake.receive(&sub, "rapport.txt", bytes_body(b"rapport d'audit AD".to_vec())).await.unwrap();
+        // Tamper before any worker runs: overwrite the quarantined object.
+        let tampered = env.dir.path().join("tampered");
+        std::fs::write(&tampered, b"rapport d'audit AD (modifie)").unwrap();
+        let digest = caregate_schemas::Sha256Digest::of(b"rapport d'audit AD (modifie)");
+        app.backends.quarantine.put_file(&r.evidence_id.quarantine_key(), &tampered, &digest).await.unwrap();
+
+        let stop = CancellationToken::new();
+        let worker = app.spawn_worker(stop.clone()).await.unwrap();
+        let records = wait_done(&app, sub.submission_id, 1, 60).await;
+        stop.cancel();
+        worker.await.unwrap();
+        assert_eq!(records[0].status, Status::Failed, "{stack:?}");
+        assert_eq!(records[0].findings[0].code, "hash_mismatch");
+        assert!(app.backends.evidence.list("").await.unwrap().is_empty());
+    }
+}
