@@ -17,7 +17,7 @@ use anyhow::Context;
 use caregate_ingest::{Intake, IntakeConfig};
 use caregate_schemas::{EvidenceRecord, Status, SubmissionId};
 use caregate_storage::{Backends, BackendsConfig};
-use caregate_workers::{requeue_unfinished, Clamd, ClamdConfig, Pipeline, Worker, WorkerConfig};
+use caregate_workers::{requeue_unfinished, sweep_orphans, Clamd, ClamdConfig, Pipeline, Worker, WorkerConfig};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -112,6 +112,16 @@ impl App {
             self.backends.index.clone(),
             self.config.worker.clone(),
         ))
+    }
+
+    /// Removes quarantined objects left by interrupted uploads (see [`sweep_orphans`]).
+    pub async fn sweep_orphans(&self) -> anyhow::Result<usize> {
+        let grace = Duration::from_secs(self.config.worker.orphan_grace_secs);
+        let n = sweep_orphans(self.backends.quarantine.as_ref(), self.backends.index.as_ref(), grace).await?;
+        if n > 0 {
+            tracing::info!(objects = n, "removed quarantined objects of interrupted uploads");
+        }
+        Ok(n)
     }
 
     /// Starts a worker in the background of this process. With the in-process queue,

@@ -127,6 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_tracing("info");
             let app = App::open(config).await?;
             let shutdown = ctrl_c_token();
+            app.sweep_orphans().await?;
             if app.backends.in_process_queue {
                 // No broker: nothing can reach this process's queue but the records left
                 // unfinished by an earlier run, which it finishes before it stops.

@@ -93,7 +93,7 @@ impl From<IntakeError> for ApiError {
         let (status, code) = match &e {
             IntakeError::BadName(..) => (StatusCode::BAD_REQUEST, "bad_file_name"),
             IntakeError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
-            IntakeError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            IntakeError::TooLarge { .. } | IntakeError::RequestTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             IntakeError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_upload"),
             IntakeError::Busy => (StatusCode::TOO_MANY_REQUESTS, "busy"),
             IntakeError::Storage(s) if s.is_transient() => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -115,7 +115,7 @@ impl From<StorageError> for ApiError {
 /// axum reports a body over the limit as a multipart error with status 413.
 fn multipart_error(e: MultipartError) -> IntakeError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        IntakeError::TooLarge { limit: 0 }
+        IntakeError::RequestTooLarge
     } else {
         IntakeError::Malformed(e.body_text())
     }

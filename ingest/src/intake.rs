@@ -47,6 +47,8 @@ pub enum IntakeError {
     Invalid { field: &'static str, reason: String },
     #[error("file larger than the {limit}-byte limit")]
     TooLarge { limit: u64 },
+    #[error("request body over the server's size limit")]
+    RequestTooLarge,
     #[error("malformed upload: {0}")]
     Malformed(String),
     #[error("too many uploads in progress, try again shortly")]

@@ -141,10 +141,16 @@ impl TestEnv {
     }
 }
 
+/// The last lines of a service log, without terminal colour codes.
 fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("(cannot read: {e})"));
     let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    let mut out = all[all.len().saturating_sub(lines)..].join("\n");
+    while let Some(start) = out.find('\u{1b}') {
+        let end = out[start..].find('m').map(|i| start + i + 1).unwrap_or(out.len());
+        out.replace_range(start..end, "");
+    }
+    out
 }
 
 impl Drop for TestEnv {
@@ -155,7 +161,7 @@ impl Drop for TestEnv {
             eprintln!("--- test failed on the {:?} stack; its data is kept in {}", self.stack, kept.display());
             for log in ["clamd.log", "garage.log"] {
                 let path = services_dir().join(log);
-                eprintln!("--- last lines of {}:\n{}", path.display(), tail(&path, 30));
+                eprintln!("--- last lines of {}:\n{}", path.display(), tail(&path, 15));
             }
         }
         if let Some(name) = self.db_name.take() {

@@ -14,4 +14,4 @@ pub mod worker;
 pub use clamd::{Clamd, ClamdConfig, ClamdReply, ScanError};
 pub use pipeline::{JobOutcome, Pipeline};
 pub use stage::{Hold, Outcome, Stage};
-pub use worker::{requeue_unfinished, Worker, WorkerConfig, WorkerError, WorkerStats};
+pub use worker::{requeue_unfinished, sweep_orphans, Worker, WorkerConfig, WorkerError, WorkerStats};

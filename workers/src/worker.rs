@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use caregate_schemas::{EvidenceReceived, Finding, Severity, Status};
-use caregate_storage::{Delivery, EvidenceIndex, JobQueue, StorageError};
+use caregate_schemas::{EvidenceId, EvidenceReceived, Finding, Severity, Status};
+use caregate_storage::{Delivery, EvidenceIndex, JobQueue, ObjectStore, StorageError};
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -26,6 +26,9 @@ pub struct WorkerConfig {
     pub spool_dir: Option<PathBuf>,
     /// A job taking longer than this is abandoned and retried.
     pub job_timeout_secs: u64,
+    /// Quarantined objects with no record (an upload interrupted between writing the
+    /// object and recording it; the uploader got no receipt) are removed once this old.
+    pub orphan_grace_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -34,6 +37,7 @@ impl Default for WorkerConfig {
             prefetch: 16,
             spool_dir: None,
             job_timeout_secs: 900,
+            orphan_grace_secs: 3600,
         }
     }
 }
@@ -190,4 +194,28 @@ pub async fn requeue_unfinished(index: &dyn EvidenceIndex, queue: &dyn JobQueue)
             .await?;
     }
     Ok(pending.len())
+}
+
+/// Removes quarantined objects that no record points at and that are older than `grace`
+/// (their age is read from the evidence id, a UUIDv7). Such an object comes from an upload
+/// cut off between writing it and recording it: the uploader got an error, not a receipt,
+/// and will send the file again. Returns how many were removed.
+pub async fn sweep_orphans(quarantine: &dyn ObjectStore, index: &dyn EvidenceIndex, grace: Duration) -> Result<usize, StorageError> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut removed = 0;
+    for key in quarantine.list("quarantine/").await? {
+        let Some(id) = key.strip_prefix("quarantine/").and_then(|s| s.parse::<EvidenceId>().ok()) else {
+            continue;
+        };
+        let Some(created) = id.0.get_timestamp().map(|t| Duration::from_secs(t.to_unix().0)) else {
+            continue;
+        };
+        if now.saturating_sub(created) < grace || index.get(id).await?.is_some() {
+            continue;
+        }
+        tracing::info!(%key, "removing quarantined object that no record points at");
+        quarantine.delete(&key).await?;
+        removed += 1;
+    }
+    Ok(removed)
 }
