@@ -126,8 +126,12 @@ async fn bad_uploads_get_a_clear_4xx_and_store_nothing() {
         assert_eq!(resp.status(), 413);
         assert_eq!(resp.json::<Value>().await.unwrap()["error"], "too_large");
 
-        // A body over the request limit.
-        let resp = client.post(&url).multipart(form("750000001").part("file", file_part("huge.bin", &vec![1u8; 80_000]))).send().await.unwrap();
+        // A body over the request limit, each file under the per-file one.
+        let mut many = form("750000001");
+        for i in 0..6 {
+            many = many.part("file", file_part(&format!("part-{i}.bin"), &vec![i as u8; 9_000]));
+        }
+        let resp = client.post(&url).multipart(many).send().await.unwrap();
         assert_eq!(resp.status(), 413);
         assert!(resp.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains("request body"));
 
