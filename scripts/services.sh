@@ -44,8 +44,11 @@ apt_install() {
 
 start_clamd() {
   apt_install clamav-daemon clamav-testfiles
-  if [ -n "$(command -v clamdscan)" ] && port_open 3310 &&
-     printf 'zPING\0' | timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/3310; cat >&3; cat <&3' 2>/dev/null | grep -q PONG; then
+  local pong=""
+  if port_open 3310; then
+    pong=$(printf 'zPING\0' | timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/3310; cat >&3; cat <&3' 2>/dev/null | tr -d '\0' || true)
+  fi
+  if [ "$pong" = PONG ]; then
     log "clamd already answers on 127.0.0.1:3310"
     return 0
   fi
@@ -78,7 +81,9 @@ start_postgres() {
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
     wait_port 5432 PostgreSQL 60
   fi
-  if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='test'" | grep -q 1; then
+  local has_test
+  has_test=$(psql -h 127.0.0.1 -U postgres -d postgres -tAc "select count(*) from pg_database where datname='test'")
+  if [ "$has_test" = 0 ]; then
     psql -h 127.0.0.1 -U postgres -d postgres -c "create database test" >/dev/null
   fi
   log "PostgreSQL listens on 127.0.0.1:5432 (database test)"
@@ -101,14 +106,18 @@ start_garage() {
     wait_port 3900 Garage 60
     wait_port 3901 "Garage RPC" 30
   fi
-  local node i
+  local node i version=""
   for ((i = 0; i < 50; i++)); do
-    node=$(garage node id -q 2>/dev/null | cut -d@ -f1) && [ -n "$node" ] && break
+    version=$(garage layout show 2>/dev/null | sed -n 's/^Current cluster layout version: //p') && [ -n "$version" ] && break
     sleep 0.2
   done
-  if ! garage layout show 2>/dev/null | grep -q "${node:0:16}"; then
+  if [ "$version" = 0 ]; then
+    node=$(garage node id -q | cut -d@ -f1)
     garage layout assign -z dc1 -c 10G "$node" >/dev/null
     garage layout apply --version 1 >/dev/null
+  elif [ -z "$version" ]; then
+    log "Garage does not answer admin commands (log: $state/garage.log)"
+    return 1
   fi
   if ! garage key info "$GARAGE_KEY_ID" >/dev/null 2>&1; then
     garage key import --yes -n caregate-test "$GARAGE_KEY_ID" "$GARAGE_SECRET" >/dev/null
