@@ -117,16 +117,18 @@ pub fn sanitize_name(raw: &str) -> Result<String, IntakeError> {
     Ok(joined)
 }
 
-/// FINESS: 9 characters, digits, the 3rd may be A or B (Corsica).
+/// FINESS: 9 characters, digits, except Corsica's department code `2A`/`2B` in the first
+/// two (e.g. `2A0000022`).
 fn validate_finess(s: &str) -> Result<(), IntakeError> {
     let ok = s.len() == 9
-        && s.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 2 && (c == 'A' || c == 'B')));
+        && s.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 1 && (c == 'A' || c == 'B')))
+        && (s.as_bytes()[1].is_ascii_digit() || s.as_bytes()[0] == b'2');
     if ok {
         Ok(())
     } else {
         Err(IntakeError::Invalid {
             field: "establishment",
-            reason: format!("{s:?} is not a FINESS number (9 characters, digits, 3rd may be A/B)"),
+            reason: format!("{s:?} is not a FINESS number (9 digits; 2A/2B first for Corsica)"),
         })
     }
 }
@@ -290,7 +292,10 @@ mod tests {
             objectives: vec!["D1.AD.AUDIT".into()],
         };
         assert!(validate_submission(&sub("750000001", "care-d1-2024")).is_ok());
-        assert!(validate_submission(&sub("2A0000001", "care-d1-2024")).is_ok());
+        assert!(validate_submission(&sub("2A0000022", "care-d1-2024")).is_ok());
+        assert!(validate_submission(&sub("2B0000001", "care-d1-2024")).is_ok());
+        assert!(validate_submission(&sub("3A0000001", "care-d1-2024")).is_err());
+        assert!(validate_submission(&sub("75A000001", "care-d1-2024")).is_err());
         assert!(validate_submission(&sub("75000001", "care-d1-2024")).is_err());
         assert!(validate_submission(&sub("750000001", "CARE D1")).is_err());
     }

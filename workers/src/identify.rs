@@ -88,7 +88,9 @@ pub fn identify(name: &str, head: &[u8]) -> Identity {
     let media_type = match (magic, &root, expected) {
         (Some("text/xml"), _, _) | (None, Some(_), _) => "application/xml".to_owned(),
         (Some(m), _, _) => m.to_owned(),
-        (None, None, Some(e)) if is_textual(e) => e.to_owned(),
+        // Text formats have no magic bytes: the extension names them, except XML, which
+        // must show a root element to be called XML.
+        (None, None, Some(e)) if is_textual(e) && e != "application/xml" => e.to_owned(),
         (None, None, _) if !head.is_empty() && std::str::from_utf8(head).is_ok() => "text/plain".to_owned(),
         _ => "application/octet-stream".to_owned(),
     };
