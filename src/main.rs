@@ -65,6 +65,24 @@ enum Command {
     Requeue,
     /// Print the JSON Schema of the per-file record.
     Schema,
+    /// Measure throughput, latency and memory on a generated corpus, next to sha256sum
+    /// and clamdscan on the same files.
+    Bench {
+        /// Files in the small-file corpus (10 KB to 1 MB each).
+        #[arg(long, default_value_t = 2000)]
+        files: usize,
+        /// Size of the one large file, in MiB (0: none).
+        #[arg(long, default_value_t = 1024)]
+        big_mib: u64,
+        /// Back ends to measure (the full stack reads its settings from the configuration).
+        #[arg(long = "stack", value_enum, default_values_t = [caregate::bench::BenchStack::Embedded, caregate::bench::BenchStack::Full])]
+        stacks: Vec<caregate::bench::BenchStack>,
+        #[arg(long, default_value = "bench-out")]
+        out: PathBuf,
+        /// Uploads in flight at once.
+        #[arg(long, default_value_t = 16)]
+        upload_concurrency: usize,
+    },
 }
 
 fn init_tracing(default: &str) {
@@ -209,6 +227,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let n = caregate_workers::requeue_unfinished(app.backends.index.as_ref(), app.backends.queue.as_ref()).await?;
             println!("requeued {n} jobs");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { files, big_mib, stacks, out, upload_concurrency } => {
+            init_tracing("warn");
+            let opts = caregate::bench::BenchOptions { files, big_mib, stacks, out, upload_concurrency };
+            let report = caregate::bench::run(config, opts).await?;
+            println!("{}", caregate::bench::markdown(&report));
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {

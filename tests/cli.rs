@@ -1,0 +1,119 @@
+//! The `caregate` command as people run it: demo, submit (direct and through a server).
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use caregate_schemas::{EvidenceRecord, Status};
+use common::{Stack, TestEnv};
+
+fn caregate(env: &TestEnv) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_caregate"));
+    cmd.envs(env.child_env()).env("CAREGATE_LOG", "warn");
+    cmd
+}
+
+fn records(out: &Output) -> Vec<EvidenceRecord> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("JSON line {l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn demo_runs_the_pipeline_on_the_samples() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let env = rt.block_on(TestEnv::new(Stack::Embedded));
+    let out = caregate(&env).args(["demo", "--json", "--eicar"]).arg(common::samples_dir()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 7);
+    for r in &recs {
+        let expected = match r.path.as_str() {
+            "genere-a-l-execution/eicar.txt" => Status::Infected,
+            "divers/rapport-renomme.pdf" => Status::NeedsReview,
+            _ => Status::Stored,
+        };
+        assert_eq!(r.status, expected, "{}", r.path);
+    }
+    let table = caregate(&env).arg("demo").arg(common::samples_dir()).output().unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("6 files: 1 needs_review, 5 stored"), "{text}");
+}
+
+#[test]
+fn submit_reports_each_file_and_fails_on_infected() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let env = rt.block_on(TestEnv::new(Stack::Embedded));
+    let dir = env.dir.path().join("dossier");
+    std::fs::create_dir_all(dir.join("factures")).unwrap();
+    std::fs::write(dir.join("factures/facture.txt"), "Total TTC : 1 234,56 €").unwrap();
+    std::fs::write(dir.join("rapport.xml"), "<?xml version=\"1.0\"?><nmaprun/>").unwrap();
+    let args = ["submit", "--establishment", "750000001", "--objective", "D1.FIN", "--json"];
+    let out = caregate(&env).args(args).arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs = records(&out);
+    let paths: Vec<&str> = recs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["factures/facture.txt", "rapport.xml"]);
+    assert!(recs.iter().all(|r| r.status == Status::Stored && r.submission.objectives == ["D1.FIN"]));
+
+    std::fs::write(dir.join("eicar.com"), common::eicar()).unwrap();
+    let out = caregate(&env).args(args).arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "an infected file makes submit fail");
+    assert!(records(&out).iter().any(|r| r.status == Status::Infected));
+
+    let bad = caregate(&env).args(["submit", "--establishment", "123", "--json"]).arg(&dir).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("FINESS"));
+}
+
+struct Killed(std::process::Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `serve` and `worker` as separate processes on RabbitMQ, PostgreSQL and Garage, and an
+/// establishment's `submit --server` talking to them over HTTP.
+#[test]
+fn submit_through_a_server_on_the_full_stack() {
+    if !common::stacks().contains(&Stack::Full) {
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let env = rt.block_on(TestEnv::new(Stack::Full));
+    // Declares the queues and creates the buckets before the processes start.
+    drop(rt.block_on(env.app()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let _serve = Killed(caregate(&env).arg("serve").env("CAREGATE_LISTEN", &listen).stdout(Stdio::null()).spawn().unwrap());
+    let _worker = Killed(caregate(&env).arg("worker").stdout(Stdio::null()).spawn().unwrap());
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&listen).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(up, "serve listens");
+    let out = Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["submit", "--establishment", "2A0000022", "--objective", "D1.EXP.AUDIT", "--json", "--wait-secs", "60"])
+        .arg("--server")
+        .arg(format!("http://{listen}"))
+        .arg(common::samples_dir().join("exposition"))
+        .arg(common::samples_dir().join("annuaire"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 2);
+    for r in &recs {
+        assert_eq!(r.status, Status::Stored, "{}", r.path);
+        assert_eq!(r.submission.establishment, "2A0000022");
+        assert_eq!(r.media_type.as_deref(), Some("application/xml"));
+    }
+}
