@@ -3,8 +3,7 @@
 mod common;
 
 use caregate_schemas::{ScanResult, Status};
-use common::{bytes_body, submission, wait_done, TestEnv};
-use tokio_util::sync::CancellationToken;
+use common::{bytes_body, submission, wait_done, Running, TestEnv};
 
 /// Clean samples end stored and indexed, with their history; the mislabelled one is
 /// stored but flagged for review.
@@ -12,16 +11,14 @@ use tokio_util::sync::CancellationToken;
 async fn samples_are_stored_and_indexed() {
     for stack in common::stacks() {
         let env = TestEnv::new(stack).await;
-        let app = env.app().await;
-        let stop = CancellationToken::new();
-        let worker = app.spawn_worker(stop.clone()).await.unwrap();
+        let run = Running::start(&env).await;
+        let app = run.app.clone();
         let sub = submission();
         let files = caregate::submit::collect_files(&[common::samples_dir()]).unwrap();
-        let intake = app.intake().unwrap();
+        let intake = run.intake();
         let receipts = caregate::submit::upload_files(&intake, &sub, &files, &indicatif::ProgressBar::hidden()).await.unwrap();
         let records = wait_done(&app, sub.submission_id, receipts.len(), 60).await;
-        stop.cancel();
-        worker.await.unwrap();
+        run.stop().await;
 
         for rec in &records {
             let expected = if rec.path == "divers/rapport-renomme.pdf" { Status::NeedsReview } else { Status::Stored };
@@ -50,19 +47,17 @@ async fn samples_are_stored_and_indexed() {
 async fn infected_files_stay_in_quarantine() {
     for stack in common::stacks() {
         let env = TestEnv::new(stack).await;
-        let app = env.app().await;
-        let stop = CancellationToken::new();
-        let worker = app.spawn_worker(stop.clone()).await.unwrap();
+        let run = Running::start(&env).await;
+        let app = run.app.clone();
         let sub = submission();
-        let intake = app.intake().unwrap();
+        let intake = run.intake();
         intake.receive(&sub, "eicar.txt", bytes_body(common::eicar())).await.unwrap();
         for name in ["clam.zip", "clam.pdf"] {
             let data = std::fs::read(format!("/usr/share/clamav-testfiles/{name}")).expect("clamav-testfiles installed");
             intake.receive(&sub, name, bytes_body(data)).await.unwrap();
         }
         let records = wait_done(&app, sub.submission_id, 3, 60).await;
-        stop.cancel();
-        worker.await.unwrap();
+        run.stop().await;
 
         for rec in &records {
             assert_eq!(rec.status, Status::Infected, "{stack:?} {}", rec.path);
@@ -86,18 +81,16 @@ async fn infected_files_stay_in_quarantine() {
 async fn duplicate_bytes_make_one_object() {
     for stack in common::stacks() {
         let env = TestEnv::new(stack).await;
-        let app = env.app().await;
-        let stop = CancellationToken::new();
-        let worker = app.spawn_worker(stop.clone()).await.unwrap();
+        let run = Running::start(&env).await;
+        let app = run.app.clone();
         let sub = submission();
-        let intake = app.intake().unwrap();
+        let intake = run.intake();
         let data = "Facture n° 12 — Total TTC : 1 234,56 €".as_bytes().to_vec();
         let a = intake.receive(&sub, "facture.txt", bytes_body(data.clone())).await.unwrap();
         let b = intake.receive(&sub, "copie/facture.txt", bytes_body(data)).await.unwrap();
         assert_ne!(a.evidence_id, b.evidence_id);
         let records = wait_done(&app, sub.submission_id, 2, 60).await;
-        stop.cancel();
-        worker.await.unwrap();
+        run.stop().await;
         assert!(records.iter().all(|r| r.status == Status::Stored));
         assert_eq!(records[0].object_key, records[1].object_key);
         assert_eq!(app.backends.evidence.list("sha256/").await.unwrap().len(), 1, "{stack:?}: one object");
@@ -119,11 +112,9 @@ async fn bytes_changed_in_quarantine_fail() {
         let digest = caregate_schemas::Sha256Digest::of(b"rapport d'audit AD (modifie)");
         app.backends.quarantine.put_file(&r.evidence_id.quarantine_key(), &tampered, &digest).await.unwrap();
 
-        let stop = CancellationToken::new();
-        let worker = app.spawn_worker(stop.clone()).await.unwrap();
+        let run = Running::with_app(app.clone()).await;
         let records = wait_done(&app, sub.submission_id, 1, 60).await;
-        stop.cancel();
-        worker.await.unwrap();
+        run.stop().await;
         assert_eq!(records[0].status, Status::Failed, "{stack:?}");
         assert_eq!(records[0].findings[0].code, "hash_mismatch");
         assert!(app.backends.evidence.list("").await.unwrap().is_empty());

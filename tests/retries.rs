@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caregate_schemas::{ScanResult, Status};
-use common::{bytes_body, submission, wait_done, TestEnv};
+use common::{bytes_body, submission, wait_done, Running, TestEnv};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
 
 /// A TCP relay in front of the real clamd that can be switched off (connections are then
 /// closed at once, as when clamd is gone), to play "clamd stopped" without stopping the
@@ -50,11 +49,10 @@ async fn clamd_outage_is_retried_and_never_clean() {
         let switch = ClamdSwitch::start().await;
         env.config.clamd.address = switch.addr.clone();
         env.config.backends.retry.delays_ms = vec![300, 300, 300, 300, 300, 300, 300, 300, 300, 300];
-        let app = env.app().await;
-        let stop = CancellationToken::new();
-        let worker = app.spawn_worker(stop.clone()).await.unwrap();
+        let run = Running::start(&env).await;
+        let app = run.app.clone();
         let sub = submission();
-        let intake = app.intake().unwrap();
+        let intake = run.intake();
         let clean = intake.receive(&sub, "rapport.txt", bytes_body(b"audit d'exposition".to_vec())).await.unwrap();
         let bad = intake.receive(&sub, "eicar.txt", bytes_body(common::eicar())).await.unwrap();
 
@@ -76,8 +74,7 @@ async fn clamd_outage_is_retried_and_never_clean() {
 
         switch.up.store(true, Ordering::SeqCst);
         let records = wait_done(&app, sub.submission_id, 2, 60).await;
-        stop.cancel();
-        worker.await.unwrap();
+        run.stop().await;
         let get = |id| records.iter().find(|r| r.evidence_id == id).unwrap();
         assert_eq!(get(clean.evidence_id).status, Status::Stored);
         assert_eq!(get(clean.evidence_id).scan.as_ref().unwrap().result, ScanResult::Clean);
@@ -92,9 +89,8 @@ async fn exhausted_retries_end_failed_and_dead_lettered() {
         let switch = ClamdSwitch::start().await; // never switched on
         env.config.clamd.address = switch.addr.clone();
         env.config.backends.retry.delays_ms = vec![100, 200];
-        let app = env.app().await;
-        let stop = CancellationToken::new();
-        let worker = app.spawn_worker(stop.clone()).await.unwrap();
+        let run = Running::start(&env).await;
+        let app = run.app.clone();
         let sub = submission();
         app.intake().unwrap().receive(&sub, "rapport.txt", bytes_body(b"x".to_vec())).await.unwrap();
         let records = wait_done(&app, sub.submission_id, 1, 60).await;
@@ -112,8 +108,7 @@ async fn exhausted_retries_end_failed_and_dead_lettered() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(dead, 1, "{stack:?}: the job is in the dead-letter queue");
-        stop.cancel();
-        worker.await.unwrap();
+        run.stop().await;
     }
 }
 
@@ -126,11 +121,9 @@ async fn missing_quarantine_object_is_dead_lettered() {
         let sub = submission();
         let r = app.intake().unwrap().receive(&sub, "perdu.pdf", bytes_body(b"%PDF-1.4".to_vec())).await.unwrap();
         app.backends.quarantine.delete(&r.evidence_id.quarantine_key()).await.unwrap();
-        let stop = CancellationToken::new();
-        let worker = app.spawn_worker(stop.clone()).await.unwrap();
+        let run = Running::with_app(app.clone()).await;
         let records = wait_done(&app, sub.submission_id, 1, 60).await;
-        stop.cancel();
-        worker.await.unwrap();
+        run.stop().await;
         assert_eq!(records[0].status, Status::Failed);
         assert_eq!(records[0].attempts, 1, "{stack:?}: not retried");
         assert!(records[0].findings[0].message.contains("missing"));

@@ -72,15 +72,17 @@ const COMMON_DDL: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS evidence_sha256 ON evidence (sha256)",
 ];
 
-const POSTGRES_DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS evidence_events (
-        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+/// The events table; only its sequence column is written differently by each engine.
+const EVENTS_DDL: &str = "CREATE TABLE IF NOT EXISTS evidence_events (
+        seq @SEQ@,
         evidence_id TEXT NOT NULL,
         kind TEXT NOT NULL,
         detail TEXT NOT NULL,
         at TEXT NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS evidence_events_evidence ON evidence_events (evidence_id, seq)",
+    )";
+const EVENTS_INDEX: &str = "CREATE INDEX IF NOT EXISTS evidence_events_evidence ON evidence_events (evidence_id, seq)";
+
+const POSTGRES_DDL: &[&str] = &[
     "CREATE OR REPLACE FUNCTION caregate_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
      BEGIN RAISE EXCEPTION 'evidence_events is append-only'; END $$",
     "DROP TRIGGER IF EXISTS evidence_events_append_only ON evidence_events",
@@ -89,14 +91,6 @@ const POSTGRES_DDL: &[&str] = &[
 ];
 
 const SQLITE_DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS evidence_events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        evidence_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        at TEXT NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS evidence_events_evidence ON evidence_events (evidence_id, seq)",
     "CREATE TRIGGER IF NOT EXISTS evidence_events_no_update BEFORE UPDATE ON evidence_events
      BEGIN SELECT RAISE(ABORT, 'evidence_events is append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS evidence_events_no_delete BEFORE DELETE ON evidence_events
@@ -143,19 +137,21 @@ impl SqlIndex {
 
     async fn migrate(&self) -> Result<(), StorageError> {
         let mut conn = self.pool.acquire().await?;
-        let extra = match self.dialect {
+        let (seq, extra) = match self.dialect {
             Dialect::Postgres => {
                 sqlx::query(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(&mut *conn).await?;
-                POSTGRES_DDL
+                ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", POSTGRES_DDL)
             }
             Dialect::Sqlite => {
                 // WAL lets readers (status polls) run while the worker writes.
                 sqlx::query("PRAGMA journal_mode=WAL").execute(&mut *conn).await?;
-                SQLITE_DDL
+                ("INTEGER PRIMARY KEY AUTOINCREMENT", SQLITE_DDL)
             }
         };
+        let events = EVENTS_DDL.replace("@SEQ@", seq);
+        let statements = COMMON_DDL.iter().copied().chain([events.as_str(), EVENTS_INDEX]).chain(extra.iter().copied());
         let mut result = Ok(());
-        for stmt in COMMON_DDL.iter().chain(extra) {
+        for stmt in statements {
             if let Err(e) = sqlx::query(stmt).execute(&mut *conn).await {
                 result = Err(e.into());
                 break;

@@ -178,6 +178,35 @@ impl Drop for TestEnv {
     }
 }
 
+/// An opened app with its worker running in this process.
+pub struct Running {
+    pub app: App,
+    stop: tokio_util::sync::CancellationToken,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn start(env: &TestEnv) -> Self {
+        Self::with_app(env.app().await).await
+    }
+
+    pub async fn with_app(app: App) -> Self {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let worker = app.spawn_worker(stop.clone()).await.expect("start worker");
+        Self { app, stop, worker }
+    }
+
+    pub fn intake(&self) -> caregate_ingest::Intake {
+        self.app.intake().expect("intake")
+    }
+
+    /// Stops the worker after the jobs in flight.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.worker.await.expect("worker task");
+    }
+}
+
 pub fn submission() -> SubmissionRef {
     SubmissionRef {
         submission_id: SubmissionId::new(),
