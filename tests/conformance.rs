@@ -18,12 +18,17 @@ async fn object_stores_conform() {
             Stack::Embedded => {
                 let store = LocalObjectStore::open_dir(env.dir.path().join("objects")).await.unwrap();
                 conformance::object_store(&store).await;
+                let other = LocalObjectStore::open_dir(env.dir.path().join("other")).await.unwrap();
+                assert!(!conformance::object_copy(&store, &other).await, "local stores stream, they do not copy in place");
             }
             Stack::Full => {
                 let s3 = env.config.backends.s3.clone().unwrap();
                 let store = S3ObjectStore::new(&s3, &s3.evidence_bucket);
                 store.ensure_bucket().await.unwrap();
                 conformance::object_store(&store).await;
+                let quarantine = S3ObjectStore::new(&s3, &s3.quarantine_bucket);
+                quarantine.ensure_bucket().await.unwrap();
+                assert!(conformance::object_copy(&quarantine, &store).await, "S3 copies in place, checked by the store");
             }
         }
     }

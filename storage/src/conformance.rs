@@ -162,3 +162,31 @@ pub async fn job_queue(queue: &dyn JobQueue) {
         "an acked job is not delivered again"
     );
 }
+
+/// Copies between two stores of the same back end: in place where the back end can (then
+/// the store checks the digest), or says it cannot; never a wrong or partial object.
+/// Returns whether the copy was done in place.
+pub async fn object_copy(src: &dyn ObjectStore, dst: &dyn ObjectStore) -> bool {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = b"facture FA-2024-0042, total TTC 10 080,00 \xe2\x82\xac".to_vec();
+    let path = dir.path().join("body");
+    tokio::fs::write(&path, &body).await.expect("write");
+    let digest = Sha256Digest::of(&body);
+    src.put_file("quarantine/copy-source", &path, &digest).await.expect("put source");
+    let key = digest.object_key();
+    let in_place = dst.copy_from(src, "quarantine/copy-source", &key, &digest).await.expect("copy_from");
+    if in_place {
+        assert_eq!(read_all(dst, &key).await, body, "copied bytes are the source's");
+        let wrong = Sha256Digest::of(b"other bytes");
+        match dst.copy_from(src, "quarantine/copy-source", "conformance/wrong-copy", &wrong).await {
+            Err(StorageError::ChecksumMismatch { .. }) => {}
+            other => panic!("a copy with the wrong digest must be refused, got {other:?}"),
+        }
+        assert_eq!(dst.size("conformance/wrong-copy").await.expect("size"), None, "refused copy removed");
+        dst.delete(&key).await.expect("delete");
+    } else {
+        assert_eq!(dst.size(&key).await.expect("size"), None, "no object when the copy is declined");
+    }
+    src.delete("quarantine/copy-source").await.expect("delete source");
+    in_place
+}

@@ -192,29 +192,50 @@ impl Stage for IdentifyStage {
     }
 }
 
+/// What the store stage needs: the quarantined object, the local working copy of the same
+/// (verified) bytes, and their digest and size.
+pub struct StoreInput {
+    pub quarantine_key: String,
+    pub working_copy: PathBuf,
+    pub sha256: Sha256Digest,
+    pub size: u64,
+}
+
 /// Copies the clean file into the evidence store under its content address; the store
-/// checks the SHA-256. Bytes already there (the same file sent twice) are not sent again.
+/// checks the SHA-256. Inside one S3 service the copy is made in place (the bytes do not
+/// travel again); otherwise they are streamed from the working copy. Bytes already there
+/// (the same file sent twice) are not copied again.
 pub struct StoreStage {
+    quarantine: Arc<dyn ObjectStore>,
     evidence: Arc<dyn ObjectStore>,
 }
 
 #[async_trait]
 impl Stage for StoreStage {
-    type Input = (PathBuf, Sha256Digest, u64);
+    type Input = StoreInput;
     type Output = String;
 
     fn name(&self) -> &'static str {
         "store"
     }
 
-    async fn run(&self, (path, sha256, size): Self::Input) -> Outcome<String> {
-        let key = sha256.object_key();
+    async fn run(&self, input: StoreInput) -> Outcome<String> {
+        let key = input.sha256.object_key();
         match self.evidence.size(&key).await {
-            Ok(Some(existing)) if existing == size => return Outcome::Continue(key),
+            Ok(Some(existing)) if existing == input.size => return Outcome::Continue(key),
             Ok(_) => {}
             Err(e) => return Outcome::from_storage("store: checking evidence store", e),
         }
-        match self.evidence.put_file(&key, &path, &sha256).await {
+        let copied = self
+            .evidence
+            .copy_from(self.quarantine.as_ref(), &input.quarantine_key, &key, &input.sha256)
+            .await;
+        let written = match copied {
+            Ok(true) => Ok(()),
+            Ok(false) => self.evidence.put_file(&key, &input.working_copy, &input.sha256).await,
+            Err(e) => Err(e),
+        };
+        match written {
             Ok(()) => Outcome::Continue(key),
             // Our copy was verified; different bytes at the store mean damage in transit.
             Err(e @ StorageError::ChecksumMismatch { .. }) => Outcome::Retry(format!("store: {e}")),
@@ -257,7 +278,10 @@ impl Pipeline {
                 spool_dir,
             },
             identify: IdentifyStage,
-            store: StoreStage { evidence },
+            store: StoreStage {
+                quarantine: quarantine.clone(),
+                evidence,
+            },
             quarantine,
             index,
         }
@@ -284,7 +308,13 @@ impl Pipeline {
         rec.media_type = Some(identity.media_type.clone());
         rec.findings.extend(identity.findings.iter().cloned());
         // Extraction, classification and objective checks go here, before the store.
-        let key = step!(self, rec, self.store, (scanned.spool.to_path_buf(), scanned.sha256, scanned.size));
+        let stored = StoreInput {
+            quarantine_key: job.quarantine_key.clone(),
+            working_copy: scanned.spool.to_path_buf(),
+            sha256: scanned.sha256,
+            size: scanned.size,
+        };
+        let key = step!(self, rec, self.store, stored);
 
         rec.object_key = Some(key.clone());
         rec.quarantine_key = None;

@@ -124,4 +124,8 @@ impl ObjectStore for LocalObjectStore {
     fn describe(&self) -> String {
         format!("directory {}", self.root.display())
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }

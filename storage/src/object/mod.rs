@@ -37,8 +37,17 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
     /// Every key under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
+    /// Copies `src_key` of `src` to `key` in this store without the bytes passing through
+    /// caregate, when both stores live in the same service. The store computes the copy's
+    /// SHA-256 and it must equal `sha256`. `Ok(false)`: this pair of stores cannot copy
+    /// in place; the caller then streams the bytes with `put_file`.
+    async fn copy_from(&self, _src: &dyn ObjectStore, _src_key: &str, _key: &str, _sha256: &Sha256Digest) -> Result<bool, StorageError> {
+        Ok(false)
+    }
     /// Where this store is, for logs and the demo summary.
     fn describe(&self) -> String;
+    /// For `copy_from`: lets a back end recognise a store of its own kind.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// Keys are made by caregate (`quarantine/<uuid>`, `sha256/..`), never by users; refusing
