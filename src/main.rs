@@ -102,6 +102,44 @@ fn ctrl_c_token() -> CancellationToken {
     token
 }
 
+/// Runs the worker; when the broker connection (or another back end) is lost, opens
+/// everything again with a growing pause, instead of leaving the restart to a supervisor.
+/// Jobs in flight at the loss are redelivered by the broker.
+async fn run_worker_until_stopped(mut app: App, shutdown: CancellationToken) {
+    let mut pause = Duration::from_secs(1);
+    loop {
+        let started = std::time::Instant::now();
+        let result = match app.worker() {
+            Ok(worker) => worker.run(shutdown.clone()).await.map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        };
+        if shutdown.is_cancelled() {
+            return;
+        }
+        match result {
+            Ok(()) => tracing::warn!("the queue closed; reconnecting"),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "worker stopped; reconnecting in {pause:?}"),
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            pause = Duration::from_secs(1);
+        }
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(Duration::from_secs(60));
+            match App::open(app.config.clone()).await {
+                Ok(fresh) => {
+                    app = fresh;
+                    break;
+                }
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "back ends still unavailable; next try in {pause:?}"),
+            }
+        }
+    }
+}
+
 fn print_records(records: &[caregate_schemas::EvidenceRecord], json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
@@ -163,8 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 shutdown.cancel();
                 handle.await.ok();
             } else {
-                let worker = app.worker()?;
-                worker.run(shutdown).await?;
+                run_worker_until_stopped(app, shutdown).await;
             }
             Ok(ExitCode::SUCCESS)
         }

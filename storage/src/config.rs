@@ -131,7 +131,9 @@ impl Backends {
             None => {
                 tokio::fs::create_dir_all(&cfg.data_dir).await?;
                 let url = format!("sqlite://{}?mode=rwc", cfg.data_dir.join("index.sqlite").display());
-                Arc::new(SqlIndex::connect(&url, 1).await?)
+                // Writers queue on SQLite's lock (every write transaction starts with its
+                // write, so none deadlocks upgrading); readers run beside them under WAL.
+                Arc::new(SqlIndex::connect(&url, 4).await?)
             }
         };
         let (queue, in_process_queue): (Arc<dyn JobQueue>, bool) = match &cfg.amqp {
