@@ -164,17 +164,31 @@ impl Drop for TestEnv {
                 eprintln!("--- last lines of {}:\n{}", path.display(), tail(&path, 15));
             }
         }
-        if let Some(name) = self.db_name.take() {
-            // Drop is synchronous; a short-lived runtime on its own thread does the cleanup.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-                rt.block_on(async {
-                    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(PG_ADMIN).await.ok()?;
-                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.ok()
-                })
-            })
-            .join();
+        let db = self.db_name.take();
+        let amqp = self.config.backends.amqp.clone();
+        let retry = self.config.backends.retry.clone();
+        if db.is_none() && amqp.is_none() {
+            return;
         }
+        // Drop is synchronous; a short-lived runtime on its own thread removes this test's
+        // database and queues, so that nothing piles up on the shared services.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                if let Some(name) = db {
+                    if let Ok(mut admin) = <sqlx::PgConnection as sqlx::Connection>::connect(PG_ADMIN).await {
+                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
+                    }
+                }
+                if let Some(a) = amqp {
+                    if let Ok(q) = caregate_storage::AmqpQueue::connect(&a.url, &a.prefix, retry).await {
+                        let _ = q.delete_topology().await;
+                    }
+                }
+                Some(())
+            })
+        })
+        .join();
     }
 }
 
