@@ -83,7 +83,9 @@ impl Worker {
         let mut stream = self.queue.consume(self.config.prefetch).await?;
         let mut in_flight = JoinSet::new();
         let result = loop {
-            while in_flight.try_join_next().is_some() {}
+            while let Some(done) = in_flight.try_join_next() {
+                log_settle_error(done);
+            }
             let next = tokio::select! {
                 _ = shutdown.cancelled() => break Ok(()),
                 next = stream.next() => next,
@@ -98,9 +100,7 @@ impl Worker {
             }
         };
         while let Some(done) = in_flight.join_next().await {
-            if let Ok(Err(e)) = done {
-                tracing::warn!(error = %e, "a job's queue action failed; it will be delivered again");
-            }
+            log_settle_error(done);
         }
         result
     }
@@ -174,6 +174,16 @@ impl Worker {
                 delivery.retry().await
             }
         }
+    }
+}
+
+/// A job whose ack, retry or dead-letter could not be sent stays unacknowledged, and the
+/// broker delivers it again (to this worker after a reconnect, or to another).
+fn log_settle_error(done: Result<Result<(), StorageError>, tokio::task::JoinError>) {
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "a job's queue action failed; it will be delivered again"),
+        Err(e) => tracing::error!(error = %e, "a job task ended abnormally; it will be delivered again"),
     }
 }
 
