@@ -228,7 +228,7 @@ impl Intake {
     pub async fn commit(&self, sub: &SubmissionRef, spooled: Spooled) -> Result<Receipt, IntakeError> {
         let evidence_id = EvidenceId::new();
         let quarantine_key = evidence_id.quarantine_key();
-        self.quarantine.put_file(&quarantine_key, &spooled.file, &spooled.sha256).await?;
+        self.quarantine.put_owned(&quarantine_key, spooled.file, &spooled.sha256).await?;
         let record = EvidenceRecord::received(
             evidence_id,
             sub.clone(),

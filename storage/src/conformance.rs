@@ -46,6 +46,22 @@ pub async fn object_store(store: &dyn ObjectStore) {
         assert!(store.size(bad).await.is_err(), "key {bad:?} must be refused");
     }
 
+    // A file handed over: stored (moved or copied), and refused when its digest is wrong.
+    let owned_body = b"piece remise au stockage".to_vec();
+    let owned = tempfile::NamedTempFile::new_in(dir.path()).expect("temp").into_temp_path();
+    tokio::fs::write(&owned, &owned_body).await.expect("write");
+    let owned_digest = Sha256Digest::of(&owned_body);
+    store.put_owned("conformance/owned", owned, &owned_digest).await.expect("put_owned");
+    assert_eq!(read_all(store, "conformance/owned").await, owned_body);
+    store.delete("conformance/owned").await.expect("delete");
+    let bad = tempfile::NamedTempFile::new_in(dir.path()).expect("temp").into_temp_path();
+    tokio::fs::write(&bad, b"not what the digest says").await.expect("write");
+    assert!(matches!(
+        store.put_owned("conformance/owned-bad", bad, &owned_digest).await,
+        Err(StorageError::ChecksumMismatch { .. })
+    ));
+    assert_eq!(store.size("conformance/owned-bad").await.expect("size"), None);
+
     let listed = store.list("sha256/").await.expect("list");
     assert_eq!(listed, vec![key.clone()]);
     store.delete(&key).await.expect("delete");

@@ -196,7 +196,7 @@ impl Stage for IdentifyStage {
 /// (verified) bytes, and their digest and size.
 pub struct StoreInput {
     pub quarantine_key: String,
-    pub working_copy: PathBuf,
+    pub working_copy: TempPath,
     pub sha256: Sha256Digest,
     pub size: u64,
 }
@@ -232,7 +232,7 @@ impl Stage for StoreStage {
             .await;
         let written = match copied {
             Ok(true) => Ok(()),
-            Ok(false) => self.evidence.put_file(&key, &input.working_copy, &input.sha256).await,
+            Ok(false) => self.evidence.put_owned(&key, input.working_copy, &input.sha256).await,
             Err(e) => Err(e),
         };
         match written {
@@ -310,7 +310,7 @@ impl Pipeline {
         // Extraction, classification and objective checks go here, before the store.
         let stored = StoreInput {
             quarantine_key: job.quarantine_key.clone(),
-            working_copy: scanned.spool.to_path_buf(),
+            working_copy: scanned.spool,
             sha256: scanned.sha256,
             size: scanned.size,
         };

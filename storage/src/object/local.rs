@@ -69,6 +69,39 @@ impl ObjectStore for LocalObjectStore {
         Ok(())
     }
 
+    async fn put_owned(&self, key: &str, file: tempfile::TempPath, sha256: &Sha256Digest) -> Result<(), StorageError> {
+        let dest = self.path(key)?;
+        // Reading and hashing is far cheaper than writing and syncing a second copy.
+        let mut src = fs::File::open(&file).await?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = src.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let actual = Sha256Digest::from(hasher);
+        if &actual != sha256 {
+            return Err(StorageError::ChecksumMismatch {
+                key: key.to_owned(),
+                expected: sha256.hex(),
+                actual: actual.hex(),
+            });
+        }
+        src.sync_all().await?;
+        drop(src);
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).await?;
+        }
+        match file.persist(&dest) {
+            Ok(()) => Ok(()),
+            // Another file system (EXDEV): copy instead.
+            Err(e) => self.put_file(key, &e.path, sha256).await,
+        }
+    }
+
     async fn open(&self, key: &str) -> Result<ObjectReader, StorageError> {
         match fs::File::open(self.path(key)?).await {
             Ok(f) => Ok(Box::new(f)),

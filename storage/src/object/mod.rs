@@ -30,6 +30,12 @@ pub type ObjectReader = Box<dyn AsyncRead + Send + Unpin>;
 pub trait ObjectStore: Send + Sync + 'static {
     /// Stores the file at `path` under `key`, streaming it from disk.
     async fn put_file(&self, key: &str, path: &Path, sha256: &Sha256Digest) -> Result<(), StorageError>;
+    /// Like `put_file`, but the caller gives the file up: a store on the same file system
+    /// may move it into place instead of writing a second copy. The digest is checked all
+    /// the same.
+    async fn put_owned(&self, key: &str, file: tempfile::TempPath, sha256: &Sha256Digest) -> Result<(), StorageError> {
+        self.put_file(key, &file, sha256).await
+    }
     /// Opens the object for a streaming read.
     async fn open(&self, key: &str) -> Result<ObjectReader, StorageError>;
     /// The object's size, or `None` when it does not exist.
