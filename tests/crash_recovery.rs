@@ -140,15 +140,26 @@ async fn killed_embedded_run_is_finished_by_the_next_one() {
     assert_exactly_once(&app, Stack::Embedded, recorded).await;
 }
 
-/// An object left in quarantine by an upload cut off before it was recorded is removed
-/// after the grace period; a recorded file (infected ones included) never is.
+/// The sweep removes an object left in quarantine by an upload cut off before it was
+/// recorded (after the grace period) and the lingering copy of a file already stored;
+/// files kept in quarantine on purpose (infected) stay.
 #[tokio::test]
-async fn sweep_removes_only_unrecorded_quarantine_objects() {
+async fn sweep_removes_only_quarantine_leftovers() {
     for stack in common::stacks() {
         let env = TestEnv::new(stack).await;
         let app = env.app().await;
         let sub = submission();
-        let kept = app.intake().unwrap().receive(&sub, "eicar.txt", common::bytes_body(common::eicar())).await.unwrap();
+        let intake = app.intake().unwrap();
+        let kept = intake.receive(&sub, "eicar.txt", common::bytes_body(common::eicar())).await.unwrap();
+        let stored = intake.receive(&sub, "rapport.txt", common::bytes_body(b"rapport".to_vec())).await.unwrap();
+        let run = common::Running::with_app(app.clone()).await;
+        common::wait_done(&app, sub.submission_id, 2, 60).await;
+        run.stop().await;
+        // As if the process had stopped before deleting the stored file's copy.
+        let copy = env.dir.path().join("copy");
+        std::fs::write(&copy, b"rapport").unwrap();
+        let d = caregate_schemas::Sha256Digest::of(b"rapport");
+        app.backends.quarantine.put_file(&stored.evidence_id.quarantine_key(), &copy, &d).await.unwrap();
         let orphan = caregate_schemas::EvidenceId::new();
         let path = env.dir.path().join("orphan");
         std::fs::write(&path, b"interrupted").unwrap();
@@ -158,8 +169,8 @@ async fn sweep_removes_only_unrecorded_quarantine_objects() {
         let grace = Duration::from_secs(3600);
         let q = app.backends.quarantine.as_ref();
         let idx = app.backends.index.as_ref();
-        assert_eq!(caregate_workers::sweep_orphans(q, idx, grace).await.unwrap(), 0, "too young");
-        assert_eq!(caregate_workers::sweep_orphans(q, idx, Duration::ZERO).await.unwrap(), 1, "{stack:?}");
+        assert_eq!(caregate_workers::sweep_orphans(q, idx, grace).await.unwrap(), 1, "the stored file's copy; the orphan is too young");
+        assert_eq!(caregate_workers::sweep_orphans(q, idx, Duration::ZERO).await.unwrap(), 1, "{stack:?}: the orphan");
         let left = app.backends.quarantine.list("quarantine/").await.unwrap();
         assert_eq!(left, vec![kept.evidence_id.quarantine_key()]);
     }

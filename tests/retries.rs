@@ -129,3 +129,33 @@ async fn missing_quarantine_object_is_dead_lettered() {
         assert!(records[0].findings[0].message.contains("missing"));
     }
 }
+
+/// An upload recorded whose job never reached the queue (the publish failed after the
+/// record was written) does not wait forever: a worker queues it again once it is idle.
+#[tokio::test]
+async fn a_record_whose_job_was_lost_is_queued_again() {
+    for stack in common::stacks() {
+        let mut env = TestEnv::new(stack).await;
+        env.config.worker.stale_after_secs = 1;
+        env.config.worker.stale_check_secs = 1;
+        let app = env.app().await;
+        // The worker is already running (so no start-up requeue sees the record), when an
+        // upload is recorded and its publish is lost: what the intake does, minus the publish.
+        let run = Running::with_app(app.clone()).await;
+        let body = b"rapport d'exposition".to_vec();
+        let digest = caregate_schemas::Sha256Digest::of(&body);
+        let path = env.dir.path().join("lost");
+        std::fs::write(&path, &body).unwrap();
+        let id = caregate_schemas::EvidenceId::new();
+        app.backends.quarantine.put_file(&id.quarantine_key(), &path, &digest).await.unwrap();
+        let sub = submission();
+        let rec = caregate_schemas::EvidenceRecord::received(id, sub.clone(), "perdu.txt".into(), digest, body.len() as u64, id.quarantine_key());
+        app.backends.index.record_received(&rec).await.unwrap();
+
+        let records = wait_done(&app, sub.submission_id, 1, 60).await;
+        run.stop().await;
+        assert_eq!(records[0].status, Status::Stored, "{stack:?}");
+        let events = app.backends.index.events(id).await.unwrap();
+        assert!(events.iter().any(|e| e.kind == "retry" && e.detail["reason"].as_str().unwrap().contains("queued again")), "{events:?}");
+    }
+}

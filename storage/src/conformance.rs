@@ -126,6 +126,9 @@ pub async fn evidence_index(index: &dyn EvidenceIndex) {
 
     let pending: Vec<EvidenceId> = index.unfinished(100).await.expect("unfinished").iter().map(|r| r.evidence_id).collect();
     assert!(pending.contains(&b.evidence_id) && !pending.contains(&a.evidence_id));
+    let idle: Vec<EvidenceId> = index.stale(Duration::ZERO, 100).await.expect("stale").iter().map(|r| r.evidence_id).collect();
+    assert_eq!(idle, vec![b.evidence_id], "only unfinished records go stale");
+    assert!(index.stale(Duration::from_secs(3600), 100).await.expect("stale").is_empty(), "b is fresh");
     let counts = index.count_by_status().await.expect("counts");
     assert!(counts.contains(&(Status::Stored, 1)) && counts.contains(&(Status::Received, 1)), "{counts:?}");
 }

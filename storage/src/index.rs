@@ -33,6 +33,9 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     async fn events(&self, id: EvidenceId) -> Result<Vec<EvidenceEvent>, StorageError>;
     /// Records still `received`, oldest first.
     async fn unfinished(&self, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError>;
+    /// Records still `received` with nothing recorded on them for `idle` (no upload, no
+    /// retry): their job was most likely lost.
+    async fn stale(&self, idle: std::time::Duration, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError>;
     /// How many records stand in each status.
     async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StorageError>;
     fn describe(&self) -> String;
@@ -327,6 +330,16 @@ impl EvidenceIndex for SqlIndex {
             "SELECT {RECORD_COLUMNS} FROM evidence WHERE status = $1 ORDER BY received_at, evidence_id LIMIT {limit}"
         );
         self.select_records(&sql, Status::Received.as_str().to_owned()).await
+    }
+
+    async fn stale(&self, idle: std::time::Duration, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let cutoff = Utc::now() - chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::zero());
+        // Timestamps are written in one fixed RFC 3339 form, so text order is time order.
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM evidence WHERE status = 'received' AND updated_at <= $1
+             ORDER BY updated_at LIMIT {limit}"
+        );
+        self.select_records(&sql, ts(cutoff)).await
     }
 
     async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StorageError> {

@@ -29,6 +29,12 @@ pub struct WorkerConfig {
     /// Quarantined objects with no record (an upload interrupted between writing the
     /// object and recording it; the uploader got no receipt) are removed once this old.
     pub orphan_grace_secs: u64,
+    /// A record still `received` with no activity for this long has most likely lost its
+    /// job (a publish that failed after the upload was recorded): it is queued again.
+    /// Keep it above the longest retry delay.
+    pub stale_after_secs: u64,
+    /// How often a worker looks for such records.
+    pub stale_check_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -38,6 +44,8 @@ impl Default for WorkerConfig {
             spool_dir: None,
             job_timeout_secs: 900,
             orphan_grace_secs: 3600,
+            stale_after_secs: 1800,
+            stale_check_secs: 300,
         }
     }
 }
@@ -82,12 +90,19 @@ impl Worker {
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), WorkerError> {
         let mut stream = self.queue.consume(self.config.prefetch).await?;
         let mut in_flight = JoinSet::new();
+        let mut stale_check = tokio::time::interval(Duration::from_secs(self.config.stale_check_secs.max(1)));
         let result = loop {
             while let Some(done) = in_flight.try_join_next() {
                 log_settle_error(done);
             }
             let next = tokio::select! {
                 _ = shutdown.cancelled() => break Ok(()),
+                _ = stale_check.tick() => {
+                    if let Err(e) = self.requeue_stale().await {
+                        tracing::warn!(error = %e, "could not look for stale records");
+                    }
+                    continue;
+                }
                 next = stream.next() => next,
             };
             match next {
@@ -103,6 +118,22 @@ impl Worker {
             log_settle_error(done);
         }
         result
+    }
+
+    /// Queues again the records whose job was lost. The retry event it writes resets
+    /// their idle time, so a job waiting behind a long backlog is not queued over and over.
+    async fn requeue_stale(&self) -> Result<usize, StorageError> {
+        let idle = Duration::from_secs(self.config.stale_after_secs);
+        let stale = self.index.stale(idle, 1000).await?;
+        for rec in &stale {
+            let reason = format!("no activity for {}s: job queued again", idle.as_secs());
+            self.index.record_retry(rec.evidence_id, rec.attempts, &reason).await?;
+            self.queue.publish(&job_for(rec)).await?;
+        }
+        if !stale.is_empty() {
+            tracing::info!(records = stale.len(), "queued stale records again");
+        }
+        Ok(stale.len())
     }
 
     /// Runs one job and settles its delivery.
@@ -193,23 +224,31 @@ fn log_settle_error(done: Result<Result<(), StorageError>, tokio::task::JoinErro
 pub async fn requeue_unfinished(index: &dyn EvidenceIndex, queue: &dyn JobQueue) -> Result<usize, StorageError> {
     let pending = index.unfinished(1_000_000).await?;
     for rec in &pending {
-        queue
-            .publish(&EvidenceReceived {
-                evidence_id: rec.evidence_id,
-                quarantine_key: rec.evidence_id.quarantine_key(),
-                sha256: rec.sha256,
-                size: rec.size,
-                path: rec.path.clone(),
-            })
-            .await?;
+        queue.publish(&job_for(rec)).await?;
     }
     Ok(pending.len())
 }
 
-/// Removes quarantined objects that no record points at and that are older than `grace`
-/// (their age is read from the evidence id, a UUIDv7). Such an object comes from an upload
-/// cut off between writing it and recording it: the uploader got an error, not a receipt,
-/// and will send the file again. Returns how many were removed.
+/// The job that processes a record.
+fn job_for(rec: &caregate_schemas::EvidenceRecord) -> EvidenceReceived {
+    EvidenceReceived {
+        evidence_id: rec.evidence_id,
+        quarantine_key: rec.evidence_id.quarantine_key(),
+        sha256: rec.sha256,
+        size: rec.size,
+        path: rec.path.clone(),
+    }
+}
+
+/// Removes quarantined objects that should no longer be there, and returns how many:
+/// - copies of files already in the evidence store (the process stopped between writing
+///   the final record and deleting the copy);
+/// - objects no record points at, once older than `grace` (their age is read from the
+///   evidence id, a UUIDv7): an upload cut off between writing the object and recording
+///   it; the uploader got an error, not a receipt, and will send the file again.
+///
+/// Files kept in quarantine on purpose (infected, not fully scanned) have a record and no
+/// evidence object, and are never touched.
 pub async fn sweep_orphans(quarantine: &dyn ObjectStore, index: &dyn EvidenceIndex, grace: Duration) -> Result<usize, StorageError> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let mut removed = 0;
@@ -217,15 +256,18 @@ pub async fn sweep_orphans(quarantine: &dyn ObjectStore, index: &dyn EvidenceInd
         let Some(id) = key.strip_prefix("quarantine/").and_then(|s| s.parse::<EvidenceId>().ok()) else {
             continue;
         };
-        let Some(created) = id.0.get_timestamp().map(|t| Duration::from_secs(t.to_unix().0)) else {
-            continue;
+        let remove = match index.get(id).await? {
+            Some(rec) => rec.status.is_terminal() && rec.object_key.is_some(),
+            None => {
+                let created = id.0.get_timestamp().map(|t| Duration::from_secs(t.to_unix().0));
+                created.is_some_and(|c| now.saturating_sub(c) >= grace)
+            }
         };
-        if now.saturating_sub(created) < grace || index.get(id).await?.is_some() {
-            continue;
+        if remove {
+            tracing::info!(%key, "removing quarantined object that is no longer needed");
+            quarantine.delete(&key).await?;
+            removed += 1;
         }
-        tracing::info!(%key, "removing quarantined object that no record points at");
-        quarantine.delete(&key).await?;
-        removed += 1;
     }
     Ok(removed)
 }
