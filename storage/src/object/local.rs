@@ -30,6 +30,34 @@ impl LocalObjectStore {
     }
 }
 
+/// Reads `src` to its end, hashing it, and writes it to `copy` on the way when given.
+async fn read_hashing(src: &mut fs::File, mut copy: Option<&mut fs::File>) -> std::io::Result<Sha256Digest> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = src.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(hasher.into());
+        }
+        hasher.update(&buf[..n]);
+        if let Some(out) = copy.as_deref_mut() {
+            out.write_all(&buf[..n]).await?;
+        }
+    }
+}
+
+fn check_digest(key: &str, expected: &Sha256Digest, actual: Sha256Digest) -> Result<(), StorageError> {
+    if &actual == expected {
+        Ok(())
+    } else {
+        Err(StorageError::ChecksumMismatch {
+            key: key.to_owned(),
+            expected: expected.hex(),
+            actual: actual.hex(),
+        })
+    }
+}
+
 #[async_trait]
 impl ObjectStore for LocalObjectStore {
     async fn put_file(&self, key: &str, path: &Path, sha256: &Sha256Digest) -> Result<(), StorageError> {
@@ -42,26 +70,10 @@ impl ObjectStore for LocalObjectStore {
             .into_temp_path();
         let mut src = fs::File::open(path).await?;
         let mut out = fs::File::create(&tmp).await?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = src.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).await?;
-        }
+        let actual = read_hashing(&mut src, Some(&mut out)).await?;
         out.sync_all().await?;
         drop(out);
-        let actual = Sha256Digest::from(hasher);
-        if &actual != sha256 {
-            return Err(StorageError::ChecksumMismatch {
-                key: key.to_owned(),
-                expected: sha256.hex(),
-                actual: actual.hex(),
-            });
-        }
+        check_digest(key, sha256, actual)?;
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).await?;
         }
@@ -73,23 +85,7 @@ impl ObjectStore for LocalObjectStore {
         let dest = self.path(key)?;
         // Reading and hashing is far cheaper than writing and syncing a second copy.
         let mut src = fs::File::open(&file).await?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = src.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        let actual = Sha256Digest::from(hasher);
-        if &actual != sha256 {
-            return Err(StorageError::ChecksumMismatch {
-                key: key.to_owned(),
-                expected: sha256.hex(),
-                actual: actual.hex(),
-            });
-        }
+        check_digest(key, sha256, read_hashing(&mut src, None).await?)?;
         src.sync_all().await?;
         drop(src);
         if let Some(parent) = dest.parent() {
