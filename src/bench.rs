@@ -295,7 +295,7 @@ fn baselines(config: &Config, corpora: &[(&'static str, Vec<LocalFile>)], out: &
 pub async fn run(config: Config, opts: BenchOptions) -> anyhow::Result<BenchReport> {
     std::fs::create_dir_all(&opts.out)?;
     let small_dir = opts.out.join("corpus-small");
-    if collect_files(&[small_dir.clone()]).map(|f| f.len()).unwrap_or(0) != opts.files {
+    if collect_files(std::slice::from_ref(&small_dir)).map(|f| f.len()).unwrap_or(0) != opts.files {
         let _ = std::fs::remove_dir_all(&small_dir);
         eprintln!("bench: writing {} files to {}", opts.files, small_dir.display());
         write_small_corpus(&small_dir, opts.files)?;

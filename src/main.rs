@@ -191,7 +191,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let pending = app.backends.index.unfinished(1_000_000).await?.len();
                 let handle = app.spawn_worker(shutdown.clone()).await?;
                 let start = std::time::Instant::now();
-                while app.backends.index.unfinished(1).await?.len() > 0 && !shutdown.is_cancelled() {
+                while !app.backends.index.unfinished(1).await?.is_empty() && !shutdown.is_cancelled() {
                     if start.elapsed() > Duration::from_secs(24 * 3600) {
                         break;
                     }

@@ -13,5 +13,5 @@ pub mod worker;
 
 pub use clamd::{Clamd, ClamdConfig, ClamdReply, ScanError};
 pub use pipeline::{JobOutcome, Pipeline};
-pub use stage::{Hold, Outcome, Stage};
+pub use stage::{Hold, Outcome, Stage, Stop};
 pub use worker::{requeue_unfinished, sweep_orphans, Worker, WorkerConfig, WorkerError, WorkerStats};

@@ -18,7 +18,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::clamd::{Clamd, ClamdReply};
 use crate::identify::{identify, Identity, SNIFF_BYTES};
-use crate::stage::{Hold, Outcome, Stage};
+use crate::stage::{Hold, Outcome, Stage, Stop};
 
 /// How a job ended, as far as the queue is concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -256,9 +256,9 @@ pub struct Pipeline {
 /// Runs a stage; anything but `Continue` ends the job through [`Pipeline::conclude`].
 macro_rules! step {
     ($pipeline:expr, $rec:expr, $stage:expr, $input:expr) => {
-        match $stage.run($input).await {
-            Outcome::Continue(v) => v,
-            other => return $pipeline.conclude($rec, $stage.name(), other).await,
+        match $stage.run($input).await.into_result() {
+            Ok(v) => v,
+            Err(stop) => return $pipeline.conclude($rec, $stage.name(), stop).await,
         }
     };
 }
@@ -333,13 +333,12 @@ impl Pipeline {
         self.record(rec, detail).await
     }
 
-    /// Ends the job on a stage's non-`Continue` outcome.
-    async fn conclude<T>(&self, mut rec: EvidenceRecord, stage: &str, outcome: Outcome<T>) -> JobOutcome {
-        match outcome {
-            Outcome::Continue(_) => unreachable!("step! only concludes on a stop"),
-            Outcome::Retry(reason) => JobOutcome::Retry(reason),
-            Outcome::DeadLetter(reason) => JobOutcome::DeadLetter(reason),
-            Outcome::Quarantine(hold) => {
+    /// Ends the job where a stage stopped it.
+    async fn conclude(&self, mut rec: EvidenceRecord, stage: &str, stop: Stop) -> JobOutcome {
+        match stop {
+            Stop::Retry(reason) => JobOutcome::Retry(reason),
+            Stop::DeadLetter(reason) => JobOutcome::DeadLetter(reason),
+            Stop::Quarantine(hold) => {
                 tracing::info!(evidence = %rec.evidence_id, stage, status = %hold.status, "kept in quarantine");
                 rec.status = hold.status;
                 rec.findings.extend(hold.findings);

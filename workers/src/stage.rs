@@ -29,7 +29,25 @@ pub enum Outcome<T> {
     DeadLetter(String),
 }
 
+/// An outcome that ends the job (everything but `Continue`).
+#[derive(Debug)]
+pub enum Stop {
+    Quarantine(Hold),
+    Retry(String),
+    DeadLetter(String),
+}
+
 impl<T> Outcome<T> {
+    /// The stage's output to go on with, or why the job stops here.
+    pub fn into_result(self) -> Result<T, Stop> {
+        match self {
+            Outcome::Continue(v) => Ok(v),
+            Outcome::Quarantine(h) => Err(Stop::Quarantine(h)),
+            Outcome::Retry(r) => Err(Stop::Retry(r)),
+            Outcome::DeadLetter(r) => Err(Stop::DeadLetter(r)),
+        }
+    }
+
     /// Sorts a storage error into "try again later" or "give up".
     pub fn from_storage(context: &str, e: StorageError) -> Self {
         if e.is_transient() {
