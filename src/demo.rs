@@ -5,11 +5,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use caregate_ingest::IntakeError;
 use caregate_schemas::{EvidenceRecord, SubmissionId, SubmissionRef};
-use tokio_util::sync::CancellationToken;
 
-use crate::submit::{collect_files, progress_bar, upload_files};
+use crate::submit::{collect_files, submit_direct};
 use crate::{App, Config};
 
 /// The EICAR test string, assembled at run time so that no file of the project carries it.
@@ -46,27 +44,16 @@ pub async fn run(config: Config, dir: PathBuf, with_eicar: bool, quiet: bool) ->
         campaign: "care-d1-2024".into(),
         objectives: vec![],
     };
+    let in_memory = if with_eicar {
+        vec![("genere-a-l-execution/eicar.txt".to_owned(), eicar())]
+    } else {
+        vec![]
+    };
     let start = Instant::now();
-    let shutdown = CancellationToken::new();
-    let worker = app.spawn_worker(shutdown.clone()).await?;
-    let intake = app.intake()?;
-    let pb = progress_bar(files.iter().map(|f| f.size).sum(), quiet);
-    let mut expected = upload_files(&intake, &sub, &files, &pb).await?.len();
-    pb.finish_and_clear();
-    if with_eicar {
-        let body = futures::stream::iter([Ok::<_, IntakeError>(bytes::Bytes::from(eicar()))]);
-        intake.receive(&sub, "genere-a-l-execution/eicar.txt", body).await?;
-        expected += 1;
-    }
-    let records = app
-        .wait_for_submission(sub.submission_id, expected, Duration::from_secs(600), |_| {})
-        .await?;
-    let elapsed = start.elapsed();
-    shutdown.cancel();
-    worker.await.ok();
+    let records = submit_direct(&app, &sub, &files, in_memory, quiet, Duration::from_secs(600)).await?;
     Ok(DemoOutcome {
         records,
-        elapsed,
+        elapsed: start.elapsed(),
         data_dir,
     })
 }

@@ -188,7 +188,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 // No broker: nothing can reach this process's queue but the records left
                 // unfinished by an earlier run, which it finishes before it stops.
                 tracing::info!("no broker configured: processing unfinished evidence, then stopping");
-                let pending = app.backends.index.unfinished(1_000_000).await?.len();
+                let counts = app.backends.index.count_by_status().await?;
+                let pending = counts.iter().find(|(s, _)| *s == caregate_schemas::Status::Received).map_or(0, |(_, n)| *n);
                 let handle = app.spawn_worker(shutdown.clone()).await?;
                 let start = std::time::Instant::now();
                 while !app.backends.index.unfinished(1).await?.is_empty() && !shutdown.is_cancelled() {
@@ -229,7 +230,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(url) => submit::submit_http(&url, &sub, &files, json, wait).await?,
                 None => {
                     let app = App::open(config).await?;
-                    submit::submit_direct(&app, &sub, &files, json, wait).await?
+                    submit::submit_direct(&app, &sub, &files, vec![], json, wait).await?
                 }
             };
             if !json {

@@ -89,9 +89,17 @@ pub async fn upload_files(intake: &Intake, sub: &SubmissionRef, files: &[LocalFi
     Ok(receipts)
 }
 
-/// Submits through the configured back ends. With the in-process queue, the files are
-/// also processed here before this returns.
-pub async fn submit_direct(app: &App, sub: &SubmissionRef, files: &[LocalFile], quiet: bool, wait: Duration) -> anyhow::Result<Vec<EvidenceRecord>> {
+/// Submits through the configured back ends: the files on disk, then `in_memory` ones
+/// (name, bytes), such as a test string built at run time. With the in-process queue, the
+/// files are also processed here before this returns.
+pub async fn submit_direct(
+    app: &App,
+    sub: &SubmissionRef,
+    files: &[LocalFile],
+    in_memory: Vec<(String, Vec<u8>)>,
+    quiet: bool,
+    wait: Duration,
+) -> anyhow::Result<Vec<EvidenceRecord>> {
     let shutdown = CancellationToken::new();
     let worker = if app.backends.in_process_queue {
         Some(app.spawn_worker(shutdown.clone()).await?)
@@ -99,13 +107,19 @@ pub async fn submit_direct(app: &App, sub: &SubmissionRef, files: &[LocalFile], 
         None
     };
     let pb = progress_bar(files.iter().map(|f| f.size).sum(), quiet);
-    let receipts = upload_files(&app.intake()?, sub, files, &pb).await?;
+    let intake = app.intake()?;
+    let mut expected = upload_files(&intake, sub, files, &pb).await?.len();
+    for (name, bytes) in in_memory {
+        let body = futures::stream::iter([Ok::<_, IntakeError>(bytes::Bytes::from(bytes))]);
+        intake.receive(sub, &name, body).await.with_context(|| format!("submitting {name}"))?;
+        expected += 1;
+    }
     pb.set_message("checking");
-    pb.set_length(receipts.len() as u64);
+    pb.set_length(expected as u64);
     pb.set_position(0);
     pb.set_style(ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} files").expect("valid template"));
     let records = app
-        .wait_for_submission(sub.submission_id, receipts.len(), wait, |done| pb.set_position(done as u64))
+        .wait_for_submission(sub.submission_id, expected, wait, |done| pb.set_position(done as u64))
         .await;
     pb.finish_and_clear();
     shutdown.cancel();
