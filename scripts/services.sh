@@ -92,7 +92,7 @@ start_postgres() {
 garage() { command garage -c "$state/garage.toml" "$@"; }
 
 start_garage() {
-  if ! command -v garage >/dev/null; then
+  if ! type -P garage >/dev/null; then
     # About 11 minutes on 2 cores: done once per machine, never when already there.
     log "installing Garage (cargo install garage --locked)"
     cargo install garage --version 2.5.0 --locked --quiet
