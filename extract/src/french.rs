@@ -1,0 +1,324 @@
+//! French conventions in evidence text: amounts (`1 234,56 €`, `12.500,00`), dates
+//! (`12/06/2024`, `12 juin 2024`), SIRET/SIREN and VAT numbers, and the invoice fields a
+//! plain-text invoice states. Amounts are exact decimals, never floats.
+
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use chrono::NaiveDate;
+use regex::Regex;
+use rust_decimal::Decimal;
+
+use crate::fields::{Invoice, InvoiceSource};
+
+/// An amount as written by a French (or English) invoice: spaces, non-breaking spaces,
+/// dots or apostrophes as thousands separators, a comma or a dot as decimal mark, an
+/// optional currency sign or code. `None` when the text is not one amount.
+pub fn parse_amount(text: &str) -> Option<Decimal> {
+    let mut s: String = text
+        .trim()
+        .trim_end_matches(['€', '$'])
+        .trim_end_matches("EUR")
+        .trim_start_matches('€')
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\'' | '\u{2019}'))
+        .collect();
+    let negative = s.starts_with('-') || (s.starts_with('(') && s.ends_with(')'));
+    s = s.trim_matches(|c| c == '-' || c == '+' || c == '(' || c == ')').to_owned();
+    if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.') {
+        return None;
+    }
+    let last_comma = s.rfind(',');
+    let last_dot = s.rfind('.');
+    let normalized = match (last_comma, last_dot) {
+        // Both: the last one is the decimal mark.
+        (Some(c), Some(d)) if c > d => s.replace('.', "").replace(',', "."),
+        (Some(_), Some(_)) => s.replace(',', ""),
+        (Some(c), None) => {
+            // One comma: decimal mark unless it groups thousands ("1,234" with 3 digits
+            // after and more commas) — French writes decimals with a comma.
+            if s.matches(',').count() > 1 {
+                s.replace(',', "")
+            } else {
+                let _ = c;
+                s.replace(',', ".")
+            }
+        }
+        (None, Some(d)) => {
+            // "12.500" or "1.234.567": dots grouping thousands; "12.50": decimal mark.
+            let groups: Vec<&str> = s.split('.').collect();
+            if groups.len() > 2 || (s.len() - d - 1 == 3 && groups[0].len() <= 3 && groups.len() == 2 && !groups[0].is_empty() && groups[0] != "0") {
+                s.replace('.', "")
+            } else {
+                s
+            }
+        }
+        (None, None) => s,
+    };
+    let value = Decimal::from_str(&normalized).ok()?;
+    Some(if negative { -value } else { value })
+}
+
+const MONTHS: [(&str, u32); 14] = [
+    ("janvier", 1),
+    ("fevrier", 2),
+    ("mars", 3),
+    ("avril", 4),
+    ("mai", 5),
+    ("juin", 6),
+    ("juillet", 7),
+    ("aout", 8),
+    ("septembre", 9),
+    ("octobre", 10),
+    ("novembre", 11),
+    ("decembre", 12),
+    ("fevr", 2),
+    ("dec", 12),
+];
+
+static NUMERIC_DATE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})\b").unwrap());
+static ISO_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{2})-(\d{2})\b").unwrap());
+static WORD_DATE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(\d{1,2})(?:er)?\s+([a-zéèûô]{3,9})\.?\s+(\d{4})\b").unwrap());
+
+/// Lower case without accents, for matching French words however they were typed.
+pub fn fold(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'à' | 'â' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' => 'i',
+            'ô' | 'ö' => 'o',
+            'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            '\u{a0}' | '\u{202f}' => ' ',
+            '’' => '\'',
+            c => c,
+        })
+        .collect()
+}
+
+/// The first date in `text`: `dd/mm/yyyy` (also `-` and `.`), `yyyy-mm-dd` or
+/// `12 juin 2024` / `1er juin 2024`.
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    all_dates(text).into_iter().next().map(|(_, d)| d)
+}
+
+/// Every date in `text` with its byte offset, in order.
+pub fn all_dates(text: &str) -> Vec<(usize, NaiveDate)> {
+    let mut found = Vec::new();
+    for c in NUMERIC_DATE.captures_iter(text) {
+        let (d, m, y) = (c[1].parse().ok(), c[2].parse().ok(), c[3].parse().ok());
+        if let (Some(d), Some(m), Some(y)) = (d, m, y) {
+            if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
+                found.push((c.get(0).unwrap().start(), date));
+            }
+        }
+    }
+    for c in ISO_DATE.captures_iter(text) {
+        let (y, m, d) = (c[1].parse().ok(), c[2].parse().ok(), c[3].parse().ok());
+        if let (Some(y), Some(m), Some(d)) = (y, m, d) {
+            if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
+                found.push((c.get(0).unwrap().start(), date));
+            }
+        }
+    }
+    for c in WORD_DATE.captures_iter(text) {
+        let month = fold(&c[2]);
+        let Some(&(_, m)) = MONTHS.iter().find(|(name, _)| month == *name || (month.len() >= 3 && name.starts_with(&month)))
+        else {
+            continue;
+        };
+        if let (Ok(d), Ok(y)) = (c[1].parse(), c[3].parse()) {
+            if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
+                found.push((c.get(0).unwrap().start(), date));
+            }
+        }
+    }
+    found.sort_by_key(|(at, _)| *at);
+    found
+}
+
+/// A date in the CII/UBL formats: `20240612` (format 102) or `2024-06-12`.
+pub fn parse_compact_date(text: &str) -> Option<NaiveDate> {
+    let t = text.trim();
+    NaiveDate::parse_from_str(t, "%Y%m%d")
+        .or_else(|_| NaiveDate::parse_from_str(t, "%Y-%m-%d"))
+        .ok()
+        .or_else(|| parse_date(t))
+}
+
+static SIRET: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\bSIRET\s*(?:n[°o]\s*)?:?\s*(\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{5})\b").unwrap());
+static SIREN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:SIREN|RCS [A-Za-zé\- ]+?)\s*(?:n[°o]\s*)?:?\s*(\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3})\b").unwrap());
+static VAT_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(FR[ \u{a0}]?[0-9A-HJ-NP-Z]{2}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3})\b").unwrap());
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_alphanumeric).collect()
+}
+
+/// The SIRET stated after a `SIRET` label (14 digits, spaces removed).
+pub fn find_siret(text: &str) -> Option<String> {
+    SIRET.captures(text).map(|c| digits(&c[1]))
+}
+
+/// The SIREN stated after a `SIREN` or `RCS <ville>` label.
+pub fn find_siren(text: &str) -> Option<String> {
+    SIREN.captures(text).map(|c| digits(&c[1]))
+}
+
+/// An intra-community VAT number (`FR` + key + SIREN).
+pub fn find_vat_id(text: &str) -> Option<String> {
+    VAT_ID.captures(text).map(|c| digits(&c[1]))
+}
+
+/// An amount at the end of a line: `1 234,56 €`, `12.500,00 EUR`, `-150,00`.
+static TRAILING_AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(-?\(?\d{1,3}(?:[ \u{a0}\u{202f}.']\d{3})*(?:[.,]\d{1,2})?\)?|-?\d+(?:[.,]\d{1,2})?)\s*(?:€|EUR|euros?)?\s*$").unwrap()
+});
+
+/// Labels as they appear on French and English invoices, folded (no accents, lower case).
+const HT_LABELS: [&str; 6] = ["total ht", "montant ht", "total hors taxe", "sous-total ht", "base ht", "subtotal"];
+const TVA_LABELS: [&str; 5] = ["total tva", "montant tva", "tva", "vat", "total vat"];
+const TTC_LABELS: [&str; 5] = ["total ttc", "montant ttc", "net a payer", "total toutes taxes", "total due"];
+
+/// The last amount on the first line whose folded text starts with (or contains, for
+/// labels of two words or more) one of the labels.
+fn labelled_amount(lines: &[(String, &str)], labels: &[&str]) -> Option<Decimal> {
+    for (folded, raw) in lines {
+        let hit = labels.iter().any(|l| {
+            let t = folded.trim_start();
+            t.starts_with(l) || (l.contains(' ') && t.contains(l))
+        });
+        // "TVA intracommunautaire : FR40 552100554" names a number, not an amount.
+        if !hit || folded.contains("intracom") || VAT_ID.is_match(raw) || folded.contains("siret") {
+            continue;
+        }
+        // Ignore rates such as "TVA 20 %" on the label side: take the trailing amount.
+        let raw = raw.trim_end();
+        if let Some(c) = TRAILING_AMOUNT.captures(raw) {
+            let amount = c.get(1).unwrap().as_str();
+            // "TVA 20 %" alone is a rate, not an amount.
+            if raw.ends_with('%') {
+                continue;
+            }
+            if let Some(v) = parse_amount(amount) {
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+static INVOICE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:facture|invoice|avoir|devis|bon de commande)\s*(?:d'avoir\s*)?(?:n[°ºo]\.?|num[ée]ro|number|no\.?|#)\s*:?\s*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])").unwrap()
+});
+static DATE_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:date\s+(?:de\s+(?:la\s+)?facture|d'[ée]mission|de\s+facturation)|date|[ée]mise?\s+le|le)\s*:?\s*").unwrap());
+
+/// Invoice fields stated in plain text (a PDF without Factur-X, an office document).
+pub fn invoice_from_text(text: &str) -> Invoice {
+    let lines: Vec<(String, &str)> = text.lines().map(|l| (fold(l), l)).filter(|(f, _)| !f.trim().is_empty()).collect();
+    let number = INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned());
+    // The issue date: the first date right after a date label, else the first date.
+    let issue_date = DATE_LABEL
+        .find_iter(text)
+        .find_map(|m| {
+            let rest = &text[m.end()..];
+            let head: String = rest.chars().take(24).collect();
+            all_dates(&head).into_iter().find(|(at, _)| *at == 0).map(|(_, d)| d)
+        })
+        .or_else(|| parse_date(text));
+    let seller_name = lines
+        .iter()
+        .map(|(f, raw)| (f.trim(), raw.trim()))
+        .find(|(f, _)| {
+            !["facture", "invoice", "avoir", "devis", "date", "page", "bon de commande"].iter().any(|w| f.starts_with(w))
+        })
+        .map(|(_, raw)| raw.to_owned());
+    let currency = if text.contains('€') || text.contains("EUR") {
+        Some("EUR".to_owned())
+    } else {
+        None
+    };
+    let total_tva = labelled_amount(&lines, &TVA_LABELS[..2])
+        .or_else(|| labelled_amount(&lines, &TVA_LABELS));
+    Invoice {
+        number,
+        type_code: None,
+        issue_date,
+        seller_name,
+        seller_siret: find_siret(text),
+        seller_siren: find_siren(text).or_else(|| find_siret(text).map(|s| s[..9].to_owned())),
+        vat_id: find_vat_id(text),
+        total_ht: labelled_amount(&lines, &HT_LABELS),
+        total_tva,
+        total_ttc: labelled_amount(&lines, &TTC_LABELS),
+        currency,
+        profile: None,
+        source: InvoiceSource::Text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros_free::dec;
+
+    mod rust_decimal_macros_free {
+        macro_rules! dec {
+            ($s:literal) => {
+                rust_decimal::Decimal::from_str_exact($s).unwrap()
+            };
+        }
+        pub(crate) use dec;
+    }
+
+    #[test]
+    fn french_amounts_are_exact() {
+        assert_eq!(parse_amount("1 234,56 €"), Some(dec!("1234.56")));
+        assert_eq!(parse_amount("1\u{202f}234,56\u{a0}€"), Some(dec!("1234.56")));
+        assert_eq!(parse_amount("12.500,00"), Some(dec!("12500.00")));
+        assert_eq!(parse_amount("12 500"), Some(dec!("12500")));
+        assert_eq!(parse_amount("1,234.56"), Some(dec!("1234.56")));
+        assert_eq!(parse_amount("0,1"), Some(dec!("0.1")));
+        assert_eq!(parse_amount("12.50"), Some(dec!("12.50")));
+        assert_eq!(parse_amount("-150,00 EUR"), Some(dec!("-150.00")));
+        assert_eq!(parse_amount("abc"), None);
+        assert_eq!(parse_amount(""), None);
+        // 0.1 + 0.2 is exact here.
+        assert_eq!(parse_amount("0,1").unwrap() + parse_amount("0,2").unwrap(), dec!("0.3"));
+    }
+
+    #[test]
+    fn french_dates() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(parse_date("Date : 12/06/2024"), Some(d(2024, 6, 12)));
+        assert_eq!(parse_date("émise le 1er juin 2024"), Some(d(2024, 6, 1)));
+        assert_eq!(parse_date("le 3 Février 2025"), Some(d(2025, 2, 3)));
+        assert_eq!(parse_date("le 17 août 2024"), Some(d(2024, 8, 17)));
+        assert_eq!(parse_date("31/02/2024"), None);
+        assert_eq!(parse_compact_date("20240612"), Some(d(2024, 6, 12)));
+    }
+
+    #[test]
+    fn invoice_text_fields() {
+        let text = "Cyberdéfense Santé SAS\n12 rue de la Paix, 75002 Paris\nSIRET : 552 100 554 00025\nTVA intracommunautaire : FR40 552100554\n\nFACTURE N° FA-2024-0042\nDate de facture : 12/06/2024\n\nAudit Active Directory  1 0 000,00\nTotal HT 12 500,00 €\nTVA 20 % 2 500,00 €\nTotal TTC 15 000,00 €\nNet à payer 15 000,00 €\n";
+        let inv = invoice_from_text(text);
+        assert_eq!(inv.number.as_deref(), Some("FA-2024-0042"));
+        assert_eq!(inv.issue_date, NaiveDate::from_ymd_opt(2024, 6, 12));
+        assert_eq!(inv.seller_name.as_deref(), Some("Cyberdéfense Santé SAS"));
+        assert_eq!(inv.seller_siret.as_deref(), Some("55210055400025"));
+        assert_eq!(inv.seller_siren.as_deref(), Some("552100554"));
+        assert_eq!(inv.vat_id.as_deref(), Some("FR40552100554"));
+        assert_eq!(inv.total_ht, Some(dec!("12500.00")));
+        assert_eq!(inv.total_tva, Some(dec!("2500.00")));
+        assert_eq!(inv.total_ttc, Some(dec!("15000.00")));
+        assert_eq!(inv.currency.as_deref(), Some("EUR"));
+    }
+}

@@ -1,0 +1,456 @@
+//! Reading evidence: turns one clean file into typed data (`fields`), findings and a kind
+//! of evidence with a confidence and its reasons. One module per format family (PDF,
+//! XML reports and invoices, spreadsheets and CSV, office text, zip archives), French
+//! text conventions in [`french`], and the classifier in [`classify`].
+//!
+//! Everything here is synchronous and bounded by [`Limits`] and a [`Budget`]: the worker
+//! runs [`analyse`] on its own thread, off the async runtime, behind `catch_unwind` and a
+//! timeout, so a hostile file costs one file and becomes a finding. Infected files never
+//! reach this crate.
+
+pub mod archive;
+pub mod classify;
+pub mod fields;
+pub mod french;
+mod limits;
+pub mod office;
+pub mod pdf;
+pub mod sheet;
+pub mod xml;
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::time::Duration;
+
+use caregate_schemas::{Finding, Severity};
+use serde_json::{json, Value};
+
+pub use archive::Member;
+pub use classify::{Classification, Kind};
+pub use limits::{Budget, Limits};
+
+/// Why a file could not be read. Each maps to one stable finding code.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("the file is encrypted and no password is known")]
+    Encrypted,
+    #[error("the report is encrypted (XML-Enc EncryptedData)")]
+    EncryptedReport,
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("XML declares entities; DTDs are not processed")]
+    XmlEntities,
+    #[error("XML nests deeper than {0} levels")]
+    XmlTooDeep(usize),
+    #[error("too large to read: {0}")]
+    TooLarge(String),
+    #[error("archive limits: {0}")]
+    ArchiveLimits(String),
+    #[error("reading took longer than the time budget")]
+    TimeBudget,
+    #[error("reading the working copy: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ExtractError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExtractError::Encrypted => "encrypted",
+            ExtractError::EncryptedReport => "encrypted_report",
+            ExtractError::Unreadable(_) | ExtractError::XmlEntities | ExtractError::XmlTooDeep(_) | ExtractError::Io(_) => "unreadable",
+            ExtractError::TooLarge(_) => "too_large",
+            ExtractError::ArchiveLimits(_) => "archive_limits",
+            ExtractError::TimeBudget => "time_budget",
+        }
+    }
+
+    pub fn finding(&self) -> Finding {
+        Finding::new(self.code(), Severity::Warning, self.to_string())
+    }
+}
+
+/// The file to read: its working copy and what identification found.
+pub struct Source<'a> {
+    pub path: &'a Path,
+    /// The name as uploaded; its extension helps where bytes are ambiguous.
+    pub name: &'a str,
+    pub media_type: &'a str,
+    pub xml_root: Option<&'a str>,
+}
+
+impl Source<'_> {
+    fn ext(&self) -> String {
+        self.name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
+    }
+}
+
+/// What reading one file gave.
+#[derive(Debug)]
+pub struct Analysis {
+    pub format: &'static str,
+    pub classification: Classification,
+    pub fields: Value,
+    pub findings: Vec<Finding>,
+    /// Members of a plain zip archive, to be processed as their own evidence.
+    pub members: Vec<Member>,
+}
+
+/// Reads, classifies and describes one file. Never panics on bad input by design; the
+/// caller still isolates it, since the parsers underneath are large.
+pub fn analyse(src: &Source, limits: &Limits) -> Analysis {
+    let budget = Budget::new(Duration::from_secs(limits.time_budget_secs));
+    let format = format_of(src);
+    match read(format, src, limits, &budget) {
+        Ok(a) => a,
+        Err(e) => Analysis {
+            format: format.name(),
+            classification: Classification {
+                kind: if matches!(e, ExtractError::EncryptedReport) { Kind::AdAuditReport } else { Kind::Other },
+                confidence: 0.0,
+                reasons: vec![format!("content could not be read: {e}")],
+            },
+            fields: json!({}),
+            findings: vec![e.finding()],
+            members: Vec::new(),
+        },
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Pdf,
+    PingCastle,
+    Nmap,
+    Nessus,
+    OpenVas,
+    Cii,
+    Ubl,
+    Xml,
+    Workbook,
+    Csv,
+    Office,
+    Zip,
+    Oradad,
+    Image,
+    Text,
+    Binary,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Pdf => "pdf",
+            Format::PingCastle => "pingcastle",
+            Format::Nmap => "nmap",
+            Format::Nessus => "nessus",
+            Format::OpenVas => "openvas",
+            Format::Cii => "cii",
+            Format::Ubl => "ubl",
+            Format::Xml => "xml",
+            Format::Workbook => "spreadsheet",
+            Format::Csv => "csv",
+            Format::Office => "office",
+            Format::Zip => "zip",
+            Format::Oradad => "oradad",
+            Format::Image => "image",
+            Format::Text => "text",
+            Format::Binary => "binary",
+        }
+    }
+}
+
+fn format_of(src: &Source) -> Format {
+    let ext = src.ext();
+    let m = src.media_type;
+    if ext == "mla" {
+        return Format::Oradad;
+    }
+    match m {
+        "application/pdf" => return Format::Pdf,
+        "application/xml" => {
+            return match src.xml_root {
+                Some("HealthcheckData") => Format::PingCastle,
+                // XML-Enc: the PingCastle encrypted report, or anything else encrypted.
+                Some("EncryptedData") => Format::PingCastle,
+                Some("nmaprun") => Format::Nmap,
+                Some("NessusClientData_v2") => Format::Nessus,
+                Some("report") | Some("get_reports_response") => Format::OpenVas,
+                Some("CrossIndustryInvoice") => Format::Cii,
+                Some("Invoice") | Some("CreditNote") => Format::Ubl,
+                _ => Format::Xml,
+            }
+        }
+        "text/csv" => return Format::Csv,
+        _ => {}
+    }
+    if m.starts_with("image/") {
+        return Format::Image;
+    }
+    let zip_like = m == "application/zip" || m.starts_with("application/vnd.openxmlformats") || m.starts_with("application/vnd.oasis.opendocument");
+    if m.contains("spreadsheet") || m == "application/vnd.ms-excel" || (matches!(ext.as_str(), "xlsx" | "ods" | "xls") && (zip_like || m == "application/x-ole-storage")) {
+        return Format::Workbook;
+    }
+    if m.contains("wordprocessing") || m == "application/vnd.oasis.opendocument.text" || (zip_like && matches!(ext.as_str(), "docx" | "odt")) {
+        return Format::Office;
+    }
+    if zip_like {
+        return Format::Zip;
+    }
+    if m.starts_with("text/") || m == "application/json" {
+        return if ext == "csv" { Format::Csv } else { Format::Text };
+    }
+    Format::Binary
+}
+
+/// The whole file, for the parsers that need it, under the memory cap.
+fn read_capped(path: &Path, limits: &Limits) -> Result<Vec<u8>, ExtractError> {
+    let size = std::fs::metadata(path)?.len();
+    if size > limits.max_parse_bytes {
+        return Err(ExtractError::TooLarge(format!("{size} bytes; files above {} bytes are stored unread", limits.max_parse_bytes)));
+    }
+    let mut buf = Vec::with_capacity(size as usize);
+    File::open(path)?.take(limits.max_parse_bytes + 1).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+fn xml_input(path: &Path, limits: &Limits) -> Result<BufReader<File>, ExtractError> {
+    let size = std::fs::metadata(path)?.len();
+    if size > limits.max_xml_bytes {
+        return Err(ExtractError::TooLarge(format!("{size} bytes of XML (limit {})", limits.max_xml_bytes)));
+    }
+    Ok(BufReader::with_capacity(64 * 1024, File::open(path)?))
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or_else(|e| json!({ "error": e.to_string() }))
+}
+
+fn warning(code: &str, message: impl Into<String>) -> Finding {
+    Finding::new(code, Severity::Warning, message)
+}
+
+fn invoice_kind(type_code: Option<&str>) -> Kind {
+    match type_code {
+        Some("381") | Some("261") | Some("262") | Some("396") | Some("532") => Kind::CreditNote,
+        _ => Kind::Invoice,
+    }
+}
+
+fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, ExtractError> {
+    let done = |classification: Classification, fields: Value, findings: Vec<Finding>| Analysis {
+        format: format.name(),
+        classification,
+        fields,
+        findings,
+        members: Vec::new(),
+    };
+    Ok(match format {
+        Format::Pdf => return read_pdf(src, limits, budget),
+        Format::PingCastle => {
+            let audit = xml::pingcastle::parse(xml_input(src.path, limits)?, limits, budget)?;
+            let mut findings = Vec::new();
+            if audit.integrity == fields::Integrity::Invalid {
+                findings.push(Finding::new(
+                    "integrity_mismatch",
+                    Severity::Error,
+                    "IntegrityRules does not match the report's risk rules: the rules were edited after PingCastle wrote them",
+                ));
+            }
+            done(Classification::structural(Kind::AdAuditReport, "PingCastle healthcheck report (HealthcheckData)"), to_value(&audit), findings)
+        }
+        Format::Nmap => {
+            let scan = xml::nmap::parse(xml_input(src.path, limits)?, limits, budget)?;
+            done(Classification::structural(Kind::ExposureScan, "nmap XML output (nmaprun)"), to_value(&scan), Vec::new())
+        }
+        Format::Nessus => {
+            let scan = xml::vuln::parse_nessus(xml_input(src.path, limits)?, limits, budget)?;
+            done(Classification::structural(Kind::VulnerabilityScan, "Nessus v2 report (NessusClientData_v2)"), to_value(&scan), Vec::new())
+        }
+        Format::OpenVas => {
+            let scan = xml::vuln::parse_openvas(xml_input(src.path, limits)?, limits, budget)?;
+            done(Classification::structural(Kind::VulnerabilityScan, "OpenVAS/GVM report"), to_value(&scan), Vec::new())
+        }
+        Format::Cii | Format::Ubl => {
+            let input = xml_input(src.path, limits)?;
+            let inv = if format == Format::Cii {
+                xml::invoice::parse_cii(input, fields::InvoiceSource::Cii, limits, budget)?
+            } else {
+                xml::invoice::parse_ubl(input, limits, budget)?
+            };
+            let kind = invoice_kind(inv.type_code.as_deref());
+            let reason = format!("{} invoice, TypeCode {}", format.name().to_uppercase(), inv.type_code.as_deref().unwrap_or("absent"));
+            done(Classification::structural(kind, reason), to_value(&inv), Vec::new())
+        }
+        Format::Xml => {
+            let mut text = String::new();
+            xml::walk(xml_input(src.path, limits)?, limits, budget, |e| {
+                if let xml::XmlEvent::Text(t) = e {
+                    if text.len() < limits.max_text_chars {
+                        text.push_str(t);
+                        text.push(' ');
+                    }
+                }
+                Ok(())
+            })?;
+            from_text(format, &text, None, json!({ "xml_root": src.xml_root }))?
+        }
+        Format::Workbook | Format::Csv => {
+            let tables = if format == Format::Csv {
+                vec![sheet::read_csv(&read_capped(src.path, limits)?, limits, budget)?]
+            } else {
+                if src.media_type != "application/vnd.ms-excel" && src.media_type != "application/x-ole-storage" {
+                    archive::open(File::open(src.path)?, limits)?;
+                }
+                sheet::read_workbook(&read_capped(src.path, limits)?, limits, budget)?
+            };
+            let sheets: Vec<Value> = tables
+                .iter()
+                .map(|t| json!({ "name": t.sheet, "rows": t.rows.len(), "columns": t.rows.iter().map(Vec::len).max().unwrap_or(0) }))
+                .collect();
+            let mut findings = Vec::new();
+            if tables.iter().any(|t| t.truncated) {
+                findings.push(warning("too_large", format!("only the first {} cells were read", limits.max_sheet_cells)));
+            }
+            if let Some(report) = tables.iter().find_map(|t| sheet::financial_report(t, limits)) {
+                let mut fields = to_value(&report);
+                fields["sheets"] = json!(sheets);
+                let c = Classification::structural(
+                    Kind::FinancialReport,
+                    format!("table with expense columns: {}", report.columns.iter().filter(|c| !c.is_empty()).cloned().collect::<Vec<_>>().join(", ")),
+                );
+                done(c, fields, findings)
+            } else {
+                let text: String = tables.iter().map(sheet::Table::text).collect();
+                let mut a = from_text(format, &text, None, json!({ "sheets": sheets }))?;
+                a.findings.extend(findings);
+                a
+            }
+        }
+        Format::Office => {
+            let text = office::text(File::open(src.path)?, limits, budget)?;
+            from_text(format, &text, None, json!({}))?
+        }
+        Format::Zip => {
+            let (_, members) = archive::open(File::open(src.path)?, limits)?;
+            let mut findings = Vec::new();
+            let encrypted: Vec<&str> = members.iter().filter(|m| m.encrypted).map(|m| m.name.as_str()).collect();
+            if !encrypted.is_empty() {
+                findings.push(warning("encrypted", format!("encrypted members cannot be read: {}", encrypted.join(", "))));
+            }
+            let c = Classification::structural(Kind::Other, format!("zip archive: its {} members are processed as their own evidence", members.len()));
+            Analysis {
+                format: format.name(),
+                classification: c,
+                fields: json!({ "members": members }),
+                findings,
+                members,
+            }
+        }
+        Format::Oradad => done(
+            Classification {
+                kind: Kind::AdAuditReport,
+                confidence: 0.9,
+                reasons: vec!["ORADAD archive (.mla): encrypted to ANSSI by design, recorded unread".into()],
+            },
+            json!({ "tool": "ORADAD", "encrypted_to": "ANSSI" }),
+            vec![Finding::new("opaque_content", Severity::Info, "ORADAD archives are encrypted to ANSSI: name, size and hash are recorded")],
+        ),
+        Format::Image => done(
+            Classification {
+                kind: Kind::Other,
+                confidence: 0.0,
+                reasons: vec!["image: no text recognition yet".into()],
+            },
+            json!({ "media_type": src.media_type }),
+            vec![warning("no_ocr", "an image (scan or photo): text recognition is not available yet, a controller must read it")],
+        ),
+        Format::Text => {
+            let bytes = read_capped(src.path, limits)?;
+            let text = sheet::decode_text(&bytes[..bytes.len().min(limits.max_text_chars)]);
+            from_text(format, &text, None, json!({}))?
+        }
+        Format::Binary => done(
+            Classification::structural(Kind::Other, format!("{}: not a format caregate reads", src.media_type)),
+            json!({}),
+            Vec::new(),
+        ),
+    })
+}
+
+/// Kind and fields from running text (PDF without structured data, office documents,
+/// plain text, generic XML).
+fn from_text(format: Format, text: &str, pdf: Option<&pdf::PdfInfo>, extra: Value) -> Result<Analysis, ExtractError> {
+    let c = classify::classify_text(text);
+    let mut findings = Vec::new();
+    if c.is_low() && c.kind != Kind::Other {
+        findings.push(warning(
+            "low_confidence",
+            format!("reads as {} with confidence {:.2} only: a person should confirm the kind", c.kind.as_str(), c.confidence),
+        ));
+    }
+    let mut fields = match c.kind {
+        Kind::Invoice | Kind::CreditNote | Kind::Quote | Kind::PurchaseOrder | Kind::FinancialReport => to_value(&french::invoice_from_text(text)),
+        Kind::Attestation => {
+            let summary: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(400).collect();
+            to_value(&fields::Attestation {
+                signed: pdf.is_some_and(|p| !p.signatures.is_empty()),
+                date: french::parse_date(text),
+                summary,
+            })
+        }
+        _ => json!({}),
+    };
+    if let (Value::Object(f), Value::Object(extra)) = (&mut fields, extra) {
+        f.extend(extra);
+    }
+    Ok(Analysis {
+        format: format.name(),
+        classification: c,
+        fields,
+        findings,
+        members: Vec::new(),
+    })
+}
+
+fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, ExtractError> {
+    let bytes = read_capped(src.path, limits)?;
+    let doc = pdf::parse(&bytes, limits, budget)?;
+    drop(bytes);
+    let mut findings = Vec::new();
+    if !doc.info.active_content.is_empty() {
+        findings.push(warning("active_content", format!("the PDF carries active content: {}", doc.info.active_content.join(", "))));
+    }
+    if doc.info.unreadable_pages > 0 {
+        findings.push(warning("unreadable", format!("text of {} of {} pages could not be extracted", doc.info.unreadable_pages, doc.info.pages)));
+    }
+    let mut analysis = match doc.invoice {
+        Some(Ok(inv)) => {
+            let kind = invoice_kind(inv.type_code.as_deref());
+            let reason = format!(
+                "Factur-X PDF: embedded CII invoice, profile {}, TypeCode {}",
+                inv.profile.as_deref().unwrap_or("unknown"),
+                inv.type_code.as_deref().unwrap_or("absent")
+            );
+            Analysis {
+                format: "facturx",
+                classification: Classification::structural(kind, reason),
+                fields: to_value(&inv),
+                findings: Vec::new(),
+                members: Vec::new(),
+            }
+        }
+        other => {
+            if let Some(Err(e)) = other {
+                findings.push(Finding::new(e.code(), Severity::Warning, format!("embedded Factur-X invoice: {e}")));
+            }
+            if doc.text_chars < 20 && doc.info.pages > 0 {
+                findings.push(warning("no_text", format!("{} pages and no text: a scanned image, a controller must read it", doc.info.pages)));
+            }
+            from_text(Format::Pdf, &doc.text, Some(&doc.info), json!({}))?
+        }
+    };
+    analysis.fields["document"] = to_value(&doc.info);
+    analysis.findings.extend(findings);
+    Ok(analysis)
+}

@@ -1,0 +1,82 @@
+//! Bounds every parser respects, so that a hostile file costs a bounded amount of time
+//! and memory and ends as a finding.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ExtractError;
+
+/// Per-file bounds. The defaults suit CaRE evidence: reports and invoices are megabytes,
+/// not gigabytes; anything beyond is stored unread and flagged for a person.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Largest file a parser that needs the whole file in memory (PDF, spreadsheets,
+    /// office documents) will load. Streaming XML parsers are not bound by it.
+    pub max_parse_bytes: u64,
+    /// Largest XML file read at all (streamed, so this bounds time rather than memory).
+    pub max_xml_bytes: u64,
+    /// Deepest element nesting accepted in XML.
+    pub max_xml_depth: usize,
+    /// Wall-clock time one file may take.
+    pub time_budget_secs: u64,
+    /// Pages whose text is extracted.
+    pub max_pdf_pages: usize,
+    /// Text kept per file (characters); beyond it the text is truncated, not refused.
+    pub max_text_chars: usize,
+    /// Archive bounds: members, total uncompressed bytes, one member's bytes, ratio of
+    /// uncompressed to compressed size, nesting of archives inside archives.
+    pub max_archive_members: usize,
+    pub max_archive_bytes: u64,
+    pub max_member_bytes: u64,
+    pub max_compression_ratio: u64,
+    pub max_archive_depth: u32,
+    /// Spreadsheet cells read per sheet (rows × columns, checked before loading).
+    pub max_sheet_cells: u64,
+    /// Rows, hosts and findings kept in the record (the rest is counted, not listed).
+    pub max_listed: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_parse_bytes: 256 * 1024 * 1024,
+            max_xml_bytes: 1024 * 1024 * 1024,
+            max_xml_depth: 256,
+            time_budget_secs: 120,
+            max_pdf_pages: 2_000,
+            max_text_chars: 2_000_000,
+            max_archive_members: 10_000,
+            max_archive_bytes: 2 * 1024 * 1024 * 1024,
+            max_member_bytes: 1024 * 1024 * 1024,
+            max_compression_ratio: 200,
+            max_archive_depth: 3,
+            max_sheet_cells: 5_000_000,
+            max_listed: 500,
+        }
+    }
+}
+
+/// The time left for one file. Parsers call [`Budget::check`] inside their loops; a
+/// parser stuck inside a library call is cut off by the caller's own timeout instead.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    deadline: Instant,
+}
+
+impl Budget {
+    pub fn new(limit: Duration) -> Self {
+        Self {
+            deadline: Instant::now() + limit,
+        }
+    }
+
+    pub fn check(&self) -> Result<(), ExtractError> {
+        if Instant::now() > self.deadline {
+            Err(ExtractError::TimeBudget)
+        } else {
+            Ok(())
+        }
+    }
+}

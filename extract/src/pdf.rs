@@ -1,0 +1,276 @@
+//! PDF evidence with lopdf: text per page, document information, encryption, embedded
+//! files (a Factur-X / ZUGFeRD invoice among them), signature dictionaries and active
+//! content. lopdf needs the whole file in memory; the caller caps its size
+//! ([`Limits::max_parse_bytes`]) and lopdf's own limits bound decompression and nesting.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::LazyLock;
+
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
+use regex::bytes::Regex;
+use serde::Serialize;
+
+use crate::fields::{Invoice, InvoiceSource};
+use crate::{xml, Budget, ExtractError, Limits};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Signature {
+    /// `adbe.pkcs7.detached`, `ETSI.CAdES.detached`, `ETSI.RFC3161`...
+    pub sub_filter: Option<String>,
+    pub byte_range: Vec<i64>,
+    /// The signer's name when the dictionary states it (`/Name`).
+    pub signer: Option<String>,
+    /// `/M`, as written (`D:20240612...`).
+    pub signed_at: Option<String>,
+    /// The signed ranges reach the end of the file: nothing was appended after signing.
+    pub covers_whole_file: bool,
+}
+
+/// What the record keeps about a PDF, whatever kind of evidence it is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PdfInfo {
+    pub version: String,
+    pub pages: usize,
+    pub title: Option<String>,
+    pub author: Option<String>,
+    pub producer: Option<String>,
+    pub creator: Option<String>,
+    pub created: Option<String>,
+    /// Encrypted with an empty user password: readable, with restrictions.
+    pub encrypted: bool,
+    pub signatures: Vec<Signature>,
+    pub embedded_files: Vec<String>,
+    /// XMP `fx:ConformanceLevel` of a Factur-X PDF.
+    pub facturx_level: Option<String>,
+    pub active_content: Vec<String>,
+    /// Pages whose text could not be extracted.
+    pub unreadable_pages: usize,
+}
+
+pub struct PdfDocument {
+    pub info: PdfInfo,
+    pub text: String,
+    /// Non-blank characters of text over all pages.
+    pub text_chars: usize,
+    /// The CII invoice embedded as `factur-x.xml` / `zugferd-invoice.xml`, parsed.
+    pub invoice: Option<Result<Invoice, ExtractError>>,
+}
+
+/// Decompressed size allowed for one stream (page contents, an embedded file).
+const MAX_STREAM: usize = 64 * 1024 * 1024;
+/// Name-tree depth walked when looking for embedded files.
+const MAX_TREE_DEPTH: usize = 16;
+const INVOICE_ATTACHMENTS: [&str; 3] = ["factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"];
+const EXECUTABLE_EXTENSIONS: [&str; 9] = [".exe", ".dll", ".bat", ".cmd", ".js", ".vbs", ".ps1", ".scr", ".jar"];
+
+static CONFORMANCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"ConformanceLevel(?:>|=")\s*([^<"]{1,40})"#).unwrap());
+
+fn text_of(obj: &Object) -> Option<String> {
+    lopdf::decode_text_string(obj).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn name_of(obj: &Object) -> Option<String> {
+    obj.as_name().ok().map(|n| String::from_utf8_lossy(n).into_owned())
+}
+
+fn resolve<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Object> {
+    doc.dereference(obj).ok().map(|(_, o)| o)
+}
+
+fn dict<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Dictionary> {
+    match resolve(doc, obj)? {
+        Object::Dictionary(d) => Some(d),
+        Object::Stream(s) => Some(&s.dict),
+        _ => None,
+    }
+}
+
+pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocument, ExtractError> {
+    let mut options = LoadOptions::default();
+    options.max_decompressed_size = Some(MAX_STREAM);
+    let doc = Document::load_mem_with_options(bytes, options).map_err(|e| match e {
+        lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => ExtractError::Encrypted,
+        e => ExtractError::Unreadable(format!("PDF: {e}")),
+    })?;
+    if doc.is_encrypted() {
+        // Still encrypted after load: a user password is needed.
+        return Err(ExtractError::Encrypted);
+    }
+    budget.check()?;
+    let mut info = PdfInfo {
+        version: doc.version.clone(),
+        encrypted: doc.was_encrypted(),
+        ..PdfInfo::default()
+    };
+    if let Some(d) = doc.trailer.get(b"Info").ok().and_then(|o| dict(&doc, o)) {
+        let get = |k: &[u8]| d.get(k).ok().and_then(|o| resolve(&doc, o)).and_then(text_of);
+        info.title = get(b"Title");
+        info.author = get(b"Author");
+        info.producer = get(b"Producer");
+        info.creator = get(b"Creator");
+        info.created = get(b"CreationDate");
+    }
+
+    let pages = doc.get_pages();
+    info.pages = pages.len();
+    let mut text = String::new();
+    let mut text_chars = 0;
+    for &n in pages.keys().take(limits.max_pdf_pages) {
+        budget.check()?;
+        match doc.extract_text_with_limit(&[n], MAX_STREAM) {
+            Ok(t) => {
+                text_chars += t.chars().filter(|c| !c.is_whitespace()).count();
+                if text.len() < limits.max_text_chars {
+                    text.push_str(&t);
+                    text.push('\n');
+                }
+            }
+            Err(_) => info.unreadable_pages += 1,
+        }
+    }
+    if text.len() > limits.max_text_chars {
+        let mut cut = limits.max_text_chars;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+
+    let catalog = doc.catalog().ok();
+    let mut invoice = None;
+    let mut active = BTreeSet::new();
+    for (name, spec) in embedded_files(&doc, catalog) {
+        let lower = name.to_ascii_lowercase();
+        let content = dict(&doc, spec)
+            .and_then(|s| s.get(b"EF").ok())
+            .and_then(|ef| dict(&doc, ef))
+            .and_then(|ef| ef.get(b"F").or_else(|_| ef.get(b"UF")).ok())
+            .and_then(|f| resolve(&doc, f))
+            .and_then(|f| f.as_stream().ok())
+            .and_then(|s| s.get_plain_content_with_limit(MAX_STREAM).ok());
+        if EXECUTABLE_EXTENSIONS.iter().any(|e| lower.ends_with(e)) || content.as_deref().is_some_and(|c| c.starts_with(b"MZ")) {
+            active.insert(format!("embedded executable {name}"));
+        }
+        if invoice.is_none() && INVOICE_ATTACHMENTS.contains(&lower.as_str()) {
+            invoice = content.map(|c| xml::invoice::parse_cii(c.as_slice(), InvoiceSource::Facturx, limits, budget));
+        }
+        info.embedded_files.push(name);
+    }
+    if let Some(meta) = catalog
+        .and_then(|c| c.get(b"Metadata").ok())
+        .and_then(|m| resolve(&doc, m))
+        .and_then(|m| m.as_stream().ok())
+        .and_then(|s| s.get_plain_content_with_limit(MAX_STREAM).ok())
+    {
+        info.facturx_level = CONFORMANCE.captures(&meta).map(|c| String::from_utf8_lossy(&c[1]).trim().to_owned());
+    }
+
+    let file_len = bytes.len() as i64 - bytes.windows(5).position(|w| w == b"%PDF-").unwrap_or(0) as i64;
+    for (i, obj) in doc.objects.values().enumerate() {
+        if i % 4096 == 0 {
+            budget.check()?;
+        }
+        let d = match obj {
+            Object::Dictionary(d) => d,
+            Object::Stream(s) => &s.dict,
+            _ => continue,
+        };
+        if let (Ok(Object::Array(range)), true) = (d.get(b"ByteRange"), d.has(b"Contents")) {
+            let byte_range: Vec<i64> = range.iter().filter_map(|o| o.as_i64().ok()).collect();
+            let covers_whole_file = byte_range.len() == 4 && byte_range[0] == 0 && byte_range[2] + byte_range[3] == file_len;
+            info.signatures.push(Signature {
+                sub_filter: d.get(b"SubFilter").ok().and_then(name_of),
+                byte_range,
+                signer: d.get(b"Name").ok().and_then(text_of),
+                signed_at: d.get(b"M").ok().and_then(text_of),
+                covers_whole_file,
+            });
+        }
+        for key in [&b"JavaScript"[..], b"JS"] {
+            if d.has(key) {
+                active.insert("JavaScript".to_owned());
+            }
+        }
+        if let Some(kind) = d.get(b"S").ok().and_then(name_of) {
+            if matches!(kind.as_str(), "JavaScript" | "Launch" | "ImportData" | "SubmitForm" | "RichMediaExecute") {
+                active.insert(format!("{kind} action"));
+            }
+        }
+    }
+    if let Some(open) = catalog.and_then(|c| c.get(b"OpenAction").ok()).and_then(|o| dict(&doc, o)) {
+        if let Some(kind) = open.get(b"S").ok().and_then(name_of).filter(|k| k != "GoTo") {
+            active.insert(format!("OpenAction ({kind})"));
+        }
+    }
+    info.active_content = active.into_iter().collect();
+    Ok(PdfDocument {
+        info,
+        text,
+        text_chars,
+        invoice,
+    })
+}
+
+/// Embedded files: the catalog's `Names/EmbeddedFiles` name tree and its `/AF` array
+/// (PDF/A-3 associated files), as (file name, file specification) pairs.
+fn embedded_files<'a>(doc: &'a Document, catalog: Option<&'a Dictionary>) -> Vec<(String, &'a Object)> {
+    let mut found = Vec::new();
+    let Some(catalog) = catalog else { return found };
+    let mut seen = HashSet::new();
+    if let Some(tree) = catalog
+        .get(b"Names")
+        .ok()
+        .and_then(|n| dict(doc, n))
+        .and_then(|n| n.get(b"EmbeddedFiles").ok())
+    {
+        walk_name_tree(doc, tree, 0, &mut seen, &mut found);
+    }
+    if let Some(Object::Array(af)) = catalog.get(b"AF").ok().and_then(|a| resolve(doc, a)) {
+        for spec in af {
+            let id = spec.as_reference().ok();
+            if id.is_some_and(|id| seen.contains(&id)) {
+                continue;
+            }
+            if let Some(name) = spec_name(doc, spec) {
+                if !found.iter().any(|(n, _)| *n == name) {
+                    found.push((name, spec));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn spec_name(doc: &Document, spec: &Object) -> Option<String> {
+    let d = dict(doc, spec)?;
+    d.get(b"UF").or_else(|_| d.get(b"F")).ok().and_then(|o| resolve(doc, o)).and_then(text_of)
+}
+
+fn walk_name_tree<'a>(doc: &'a Document, node: &'a Object, depth: usize, seen: &mut HashSet<ObjectId>, found: &mut Vec<(String, &'a Object)>) {
+    if depth > MAX_TREE_DEPTH {
+        return;
+    }
+    if let Ok(id) = node.as_reference() {
+        if !seen.insert(id) {
+            return;
+        }
+    }
+    let Some(d) = dict(doc, node) else { return };
+    if let Some(Object::Array(names)) = d.get(b"Names").ok().and_then(|n| resolve(doc, n)) {
+        for pair in names.chunks(2) {
+            if let [key, spec] = pair {
+                if let Ok(id) = spec.as_reference() {
+                    seen.insert(id);
+                }
+                let name = spec_name(doc, spec).or_else(|| resolve(doc, key).and_then(text_of)).unwrap_or_default();
+                found.push((name, spec));
+            }
+        }
+    }
+    if let Some(Object::Array(kids)) = d.get(b"Kids").ok().and_then(|k| resolve(doc, k)) {
+        for kid in kids {
+            walk_name_tree(doc, kid, depth + 1, seen, found);
+        }
+    }
+}

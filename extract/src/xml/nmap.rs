@@ -1,0 +1,105 @@
+//! nmap `-oX` output: hosts up, their open ports and services, when the scan ran and
+//! whether it finished.
+
+use std::io::BufRead;
+
+use chrono::DateTime;
+
+use super::{walk, XmlEvent};
+use crate::fields::{Host, OpenPort, Scan};
+use crate::{Budget, ExtractError, Limits};
+
+fn epoch(s: Option<&str>) -> Option<String> {
+    let secs = s?.parse::<i64>().ok()?;
+    DateTime::from_timestamp(secs, 0).map(|d| d.to_rfc3339())
+}
+
+pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<Scan, ExtractError> {
+    let mut scan = Scan {
+        tool: "nmap".into(),
+        tool_version: None,
+        started: None,
+        finished: None,
+        completed: Some(false),
+        hosts: Vec::new(),
+        host_count: 0,
+        vulnerabilities: None,
+        items: Vec::new(),
+    };
+    let mut host = Host::default();
+    let mut host_up = false;
+    let mut port: Option<OpenPort> = None;
+    let mut port_open = false;
+    let mut seen_root = false;
+    walk(input, limits, budget, |e| {
+        match e {
+            XmlEvent::Start(el) => {
+                if !seen_root {
+                    seen_root = true;
+                    if el.name() != "nmaprun" {
+                        return Err(ExtractError::Unreadable(format!("not an nmap report (root {})", el.name())));
+                    }
+                    scan.tool_version = el.attr("version").map(str::to_owned);
+                    scan.started = epoch(el.attr("start"));
+                    return Ok(());
+                }
+                match el.path.iter().map(String::as_str).collect::<Vec<_>>()[1..] {
+                    ["host"] => {
+                        host = Host::default();
+                        host_up = false;
+                    }
+                    ["host", "status"] => host_up = el.attr("state") == Some("up"),
+                    ["host", "address"] => {
+                        // The IP address names the host; a MAC address only completes it.
+                        if el.attr("addrtype") != Some("mac") && host.address.is_empty() {
+                            host.address = el.attr("addr").unwrap_or_default().to_owned();
+                        }
+                    }
+                    ["host", "hostnames", "hostname"] => {
+                        if let Some(n) = el.attr("name") {
+                            host.hostnames.push(n.to_owned());
+                        }
+                    }
+                    ["host", "ports", "port"] => {
+                        port_open = false;
+                        port = el.attr("portid").and_then(|p| p.parse().ok()).map(|p| OpenPort {
+                            port: p,
+                            protocol: el.attr("protocol").unwrap_or("tcp").to_owned(),
+                            service: None,
+                            product: None,
+                            version: None,
+                        });
+                    }
+                    ["host", "ports", "port", "state"] => port_open = el.attr("state") == Some("open"),
+                    ["host", "ports", "port", "service"] => {
+                        if let Some(p) = port.as_mut() {
+                            p.service = el.attr("name").map(str::to_owned);
+                            p.product = el.attr("product").map(str::to_owned);
+                            p.version = el.attr("version").map(str::to_owned);
+                        }
+                    }
+                    ["runstats", "finished"] => {
+                        scan.finished = epoch(el.attr("time"));
+                        scan.completed = Some(el.attr("exit") == Some("success"));
+                    }
+                    _ => {}
+                }
+            }
+            XmlEvent::End(el, _) => {
+                if el.at(&["host", "ports", "port"]) {
+                    if let Some(p) = port.take().filter(|_| port_open) {
+                        host.open_ports.push(p);
+                    }
+                } else if el.path.len() == 2 && el.name() == "host" && host_up {
+                    scan.host_count += 1;
+                    if scan.hosts.len() < limits.max_listed {
+                        scan.hosts.push(std::mem::take(&mut host));
+                    }
+                }
+            }
+            XmlEvent::Text(_) => {}
+        }
+        Ok(())
+    })?;
+    Ok(scan)
+}
