@@ -104,7 +104,10 @@ impl App {
             self.backends.quarantine.clone(),
             self.backends.evidence.clone(),
             self.backends.index.clone(),
+            self.backends.queue.clone(),
             spool_dir,
+            self.config.worker.extract.clone(),
+            self.config.worker.extract_threads,
         );
         Ok(Worker::new(
             Arc::new(pipeline),

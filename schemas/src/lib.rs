@@ -59,6 +59,12 @@ impl EvidenceId {
     pub fn quarantine_key(&self) -> String {
         format!("quarantine/{}", self.0)
     }
+
+    /// The evidence made of one member of this archive. Derived, not drawn: processing
+    /// the archive again names its members the same, so a redelivery adds nothing.
+    pub fn member(&self, member_path: &str) -> EvidenceId {
+        EvidenceId(Uuid::new_v5(&self.0, member_path.as_bytes()))
+    }
 }
 
 id_type!(
@@ -272,6 +278,15 @@ pub struct EvidenceRecord {
     pub scan: Option<ScanReport>,
     /// Kind of evidence (`invoice`, `ad_audit_report`...), filled by classification.
     pub kind: Option<String>,
+    /// How sure the classification is (0 to 1); below 0.5 the file goes to review.
+    #[serde(default)]
+    pub confidence: Option<f32>,
+    /// What decided the kind: the structure recognised or the text features matched.
+    #[serde(default)]
+    pub kind_reasons: Vec<String>,
+    /// The archive this file was taken from, when it is a member of a submitted zip.
+    #[serde(default)]
+    pub parent: Option<EvidenceId>,
     /// Typed data extracted for the kind.
     #[schema(value_type = Object)]
     pub fields: serde_json::Value,
@@ -307,6 +322,9 @@ impl EvidenceRecord {
             media_type: None,
             scan: None,
             kind: None,
+            confidence: None,
+            kind_reasons: Vec::new(),
+            parent: None,
             fields: serde_json::Value::Object(Default::default()),
             findings: Vec::new(),
             object_key: None,

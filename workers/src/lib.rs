@@ -1,11 +1,13 @@
 //! The worker side of caregate: the pipeline stages a received file goes through (scan,
-//! verify its hash, identify, store, index) and the loop that takes jobs off the queue,
-//! runs them and turns each job's outcome into exactly one queue action.
+//! verify its hash, identify, read and classify, store, index) and the loop that takes
+//! jobs off the queue, runs them and turns each job's outcome into exactly one queue
+//! action.
 //!
-//! Extraction, classification and objective checks (later stages) slot in between
-//! `identify` and `store` in [`pipeline::Pipeline::run`].
+//! Objective checks (a later stage) slot in between `extract` and `store` in
+//! [`pipeline::Pipeline::run`].
 
 pub mod clamd;
+pub mod extract;
 pub mod identify;
 pub mod pipeline;
 pub mod stage;

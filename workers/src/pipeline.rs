@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use caregate_schemas::{
     EvidenceReceived, EvidenceRecord, Finding, ScanReport, ScanResult, Severity, Sha256Digest, Status,
 };
-use caregate_storage::{EvidenceIndex, ObjectStore, StorageError};
+use caregate_extract::{Analysis, Limits, Member};
+use caregate_storage::{EvidenceIndex, JobQueue, ObjectStore, StorageError};
 use chrono::Utc;
 use futures::StreamExt;
 use serde_json::json;
@@ -17,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
 use crate::clamd::{Clamd, ClamdReply};
+use crate::extract::{ExtractInput, ExtractStage};
 use crate::identify::{identify, Identity, SNIFF_BYTES};
 use crate::stage::{Hold, Outcome, Stage, Stop};
 
@@ -244,12 +246,81 @@ impl Stage for StoreStage {
     }
 }
 
-/// The pipeline: scan → hash → identify → (extract → classify → check) → store → index.
+/// Writes what reading the file found into its record.
+fn apply(rec: &mut EvidenceRecord, analysis: Analysis) {
+    let c = analysis.classification;
+    rec.kind = Some(c.kind.as_str().to_owned());
+    rec.confidence = Some(c.confidence);
+    rec.kind_reasons = c.reasons;
+    rec.fields = analysis.fields;
+    if let serde_json::Value::Object(f) = &mut rec.fields {
+        f.insert("format".into(), json!(analysis.format));
+    }
+    rec.findings.extend(analysis.findings);
+}
+
+enum UnpackError {
+    Limits(caregate_extract::ExtractError),
+    Io(std::io::Error),
+}
+
+/// Inflates the members of an archive into working files, each hashed on the way and
+/// bounded by the limits whatever its header declared.
+fn unpack(
+    archive: &std::path::Path,
+    dir: &std::path::Path,
+    members: &[Member],
+    limits: &Limits,
+) -> Result<Vec<(Member, TempPath, Sha256Digest, u64)>, UnpackError> {
+    use caregate_extract::archive;
+    struct Hashing<W> {
+        inner: W,
+        hasher: Sha256,
+    }
+    impl<W: std::io::Write> std::io::Write for Hashing<W> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.inner.write(buf)?;
+            self.hasher.update(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
+        }
+    }
+    let file = std::fs::File::open(archive).map_err(UnpackError::Io)?;
+    let (mut zip, _) = archive::open(file, limits).map_err(UnpackError::Limits)?;
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    for m in members {
+        let (tmp, path) = tempfile::Builder::new().prefix("member-").tempfile_in(dir).map_err(UnpackError::Io)?.into_parts();
+        let mut w = Hashing {
+            inner: std::io::BufWriter::new(tmp),
+            hasher: Sha256::new(),
+        };
+        let size = archive::copy_member(&mut zip, m.index, limits.max_member_bytes, &mut w).map_err(UnpackError::Limits)?;
+        std::io::Write::flush(&mut w).map_err(UnpackError::Io)?;
+        total += size;
+        if total > limits.max_archive_bytes {
+            return Err(UnpackError::Limits(caregate_extract::ExtractError::ArchiveLimits(format!(
+                "members inflate past {} bytes",
+                limits.max_archive_bytes
+            ))));
+        }
+        out.push((m.clone(), path, w.hasher.into(), size));
+    }
+    Ok(out)
+}
+
+/// The pipeline: scan → hash → identify → extract and classify → (check) → store → index.
 pub struct Pipeline {
     index: Arc<dyn EvidenceIndex>,
     quarantine: Arc<dyn ObjectStore>,
+    queue: Arc<dyn JobQueue>,
+    spool_dir: PathBuf,
+    limits: Limits,
     scan: ScanStage,
     identify: IdentifyStage,
+    extract: ExtractStage,
     store: StoreStage,
 }
 
@@ -264,20 +335,28 @@ macro_rules! step {
 }
 
 impl Pipeline {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         clamd: Arc<Clamd>,
         quarantine: Arc<dyn ObjectStore>,
         evidence: Arc<dyn ObjectStore>,
         index: Arc<dyn EvidenceIndex>,
+        queue: Arc<dyn JobQueue>,
         spool_dir: PathBuf,
+        limits: Limits,
+        extract_threads: usize,
     ) -> Self {
         Self {
             scan: ScanStage {
                 clamd,
                 quarantine: quarantine.clone(),
-                spool_dir,
+                spool_dir: spool_dir.clone(),
             },
             identify: IdentifyStage,
+            extract: ExtractStage::new(limits.clone(), extract_threads),
+            queue,
+            spool_dir,
+            limits,
             store: StoreStage {
                 quarantine: quarantine.clone(),
                 evidence,
@@ -307,7 +386,20 @@ impl Pipeline {
         let identity = step!(self, rec, self.identify, (scanned.spool.to_path_buf(), rec.path.clone()));
         rec.media_type = Some(identity.media_type.clone());
         rec.findings.extend(identity.findings.iter().cloned());
-        // Extraction, classification and objective checks go here, before the store.
+        let read = ExtractInput {
+            working_copy: scanned.spool.to_path_buf(),
+            name: rec.path.clone(),
+            identity: identity.clone(),
+        };
+        let analysis = step!(self, rec, self.extract, read);
+        let members = analysis.members.clone();
+        apply(&mut rec, analysis);
+        if !members.is_empty() {
+            if let Err(stop) = self.expand_archive(&mut rec, &scanned.spool, members).await.into_result() {
+                return self.conclude(rec, "extract", stop).await;
+            }
+        }
+        // Objective checks go here, before the store.
         let stored = StoreInput {
             quarantine_key: job.quarantine_key.clone(),
             working_copy: scanned.spool,
@@ -331,6 +423,80 @@ impl Pipeline {
             "findings": rec.findings.iter().map(|f| &f.code).collect::<Vec<_>>(),
         });
         self.record(rec, detail).await
+    }
+
+    /// Makes each member of a submitted zip its own evidence, linked to the archive: its
+    /// bytes go to quarantine, its record is written, its job is queued. Member ids are
+    /// derived from the archive's, so running this again (a redelivery) adds nothing.
+    async fn expand_archive(&self, rec: &mut EvidenceRecord, archive: &std::path::Path, members: Vec<Member>) -> Outcome<()> {
+        let mut depth = 0;
+        let mut up = rec.parent;
+        while let Some(parent) = up {
+            depth += 1;
+            up = match self.index.get(parent).await {
+                Ok(p) => p.and_then(|p| p.parent),
+                Err(e) => return Outcome::from_storage("extract: reading the enclosing archive", e),
+            };
+        }
+        if depth >= self.limits.max_archive_depth {
+            rec.findings.push(Finding::new(
+                "archive_limits",
+                Severity::Warning,
+                format!("an archive nested {depth} deep: its members are not extracted (limit {})", self.limits.max_archive_depth),
+            ));
+            return Outcome::Continue(());
+        }
+        let wanted: Vec<Member> = members.into_iter().filter(|m| !m.encrypted).collect();
+        let (path, dir, limits) = (archive.to_path_buf(), self.spool_dir.clone(), self.limits.clone());
+        let unpacked = tokio::task::spawn_blocking(move || unpack(&path, &dir, &wanted, &limits)).await;
+        let unpacked = match unpacked {
+            Ok(Ok(files)) => files,
+            Ok(Err(UnpackError::Limits(e))) => {
+                rec.findings.push(e.finding());
+                return Outcome::Continue(());
+            }
+            Ok(Err(UnpackError::Io(e))) => return Outcome::Retry(format!("extract: unpacking archive: {e}")),
+            Err(e) => return Outcome::Retry(format!("extract: unpacking archive: {e}")),
+        };
+        let mut listed = Vec::new();
+        for (member, file, sha256, size) in unpacked {
+            let id = rec.evidence_id.member(&member.name);
+            listed.push(json!({ "name": member.name, "evidence_id": id }));
+            match self.index.get(id).await {
+                Ok(Some(existing)) if existing.status.is_terminal() => continue,
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    if let Err(e) = self.quarantine.put_owned(&id.quarantine_key(), file, &sha256).await {
+                        return Outcome::from_storage("extract: quarantining an archive member", e);
+                    }
+                    let mut child = EvidenceRecord::received(
+                        id,
+                        rec.submission.clone(),
+                        format!("{}/{}", rec.path, member.name),
+                        sha256,
+                        size,
+                        id.quarantine_key(),
+                    );
+                    child.parent = Some(rec.evidence_id);
+                    if let Err(e) = self.index.record_received(&child).await {
+                        return Outcome::from_storage("extract: recording an archive member", e);
+                    }
+                }
+                Err(e) => return Outcome::from_storage("extract: reading an archive member's record", e),
+            }
+            let job = EvidenceReceived {
+                evidence_id: id,
+                quarantine_key: id.quarantine_key(),
+                sha256,
+                size,
+                path: format!("{}/{}", rec.path, member.name),
+            };
+            if let Err(e) = self.queue.publish(&job).await {
+                return Outcome::from_storage("extract: queueing an archive member", e);
+            }
+        }
+        rec.fields["member_evidence"] = json!(listed);
+        Outcome::Continue(())
     }
 
     /// Ends the job where a stage stopped it.

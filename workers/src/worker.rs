@@ -35,6 +35,11 @@ pub struct WorkerConfig {
     pub stale_after_secs: u64,
     /// How often a worker looks for such records.
     pub stale_check_secs: u64,
+    /// Bounds on reading one file (sizes, time, archives, XML depth).
+    pub extract: caregate_extract::Limits,
+    /// Files read at once; a file that overruns its time budget keeps its slot until its
+    /// parser returns, so runaway parsers cannot pile up.
+    pub extract_threads: usize,
 }
 
 impl Default for WorkerConfig {
@@ -46,6 +51,8 @@ impl Default for WorkerConfig {
             orphan_grace_secs: 3600,
             stale_after_secs: 1800,
             stale_check_secs: 300,
+            extract: caregate_extract::Limits::default(),
+            extract_threads: 4,
         }
     }
 }

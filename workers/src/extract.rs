@@ -1,0 +1,110 @@
+//! The read stage: runs [`caregate_extract::analyse`] off the async runtime, on its own
+//! thread with a large stack, behind `catch_unwind` and a timeout. Whatever a parser does
+//! with a hostile file (panic, run long), the job gets an [`Analysis`] with a finding and
+//! the worker goes on.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use caregate_extract::{analyse, Analysis, Classification, Kind, Limits, Source};
+use caregate_schemas::{Finding, Severity};
+use serde_json::json;
+use tokio::sync::{oneshot, Semaphore};
+
+use crate::identify::Identity;
+use crate::stage::{Outcome, Stage};
+
+/// Parsers recurse (lopdf on nested objects, calamine, zip); a deep file gets a deep
+/// stack rather than a crash. Only touched pages are committed, so this costs address
+/// space, not memory.
+const PARSER_STACK: usize = 256 * 1024 * 1024;
+
+pub struct ExtractInput {
+    pub working_copy: PathBuf,
+    pub name: String,
+    pub identity: Identity,
+}
+
+pub struct ExtractStage {
+    limits: Limits,
+    slots: Arc<Semaphore>,
+}
+
+impl ExtractStage {
+    pub fn new(limits: Limits, threads: usize) -> Self {
+        Self {
+            limits,
+            slots: Arc::new(Semaphore::new(threads.max(1))),
+        }
+    }
+}
+
+fn failed(code: &str, message: String) -> Analysis {
+    Analysis {
+        format: "unknown",
+        classification: Classification {
+            kind: Kind::Other,
+            confidence: 0.0,
+            reasons: vec![message.clone()],
+        },
+        fields: json!({}),
+        findings: vec![Finding::new(code, Severity::Warning, message)],
+        members: Vec::new(),
+    }
+}
+
+#[async_trait]
+impl Stage for ExtractStage {
+    type Input = ExtractInput;
+    type Output = Analysis;
+
+    fn name(&self) -> &'static str {
+        "extract"
+    }
+
+    async fn run(&self, input: ExtractInput) -> Outcome<Analysis> {
+        let permit = match self.slots.clone().acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => return Outcome::Retry("extract: worker shutting down".into()),
+        };
+        let limits = self.limits.clone();
+        let (tx, rx) = oneshot::channel();
+        let spawned = std::thread::Builder::new().name("extract".into()).stack_size(PARSER_STACK).spawn(move || {
+            let source = Source {
+                path: &input.working_copy,
+                name: &input.name,
+                media_type: &input.identity.media_type,
+                xml_root: input.identity.xml_root.as_deref(),
+            };
+            let result = catch_unwind(AssertUnwindSafe(|| analyse(&source, &limits)));
+            // The slot is released when the parser is really done, even after a timeout.
+            drop(permit);
+            let _ = tx.send(result);
+        });
+        if let Err(e) = spawned {
+            return Outcome::Retry(format!("extract: cannot start a parser thread: {e}"));
+        }
+        // The parsers check the budget themselves; this catches one stuck inside a library.
+        let grace = Duration::from_secs(self.limits.time_budget_secs + 15);
+        match tokio::time::timeout(grace, rx).await {
+            Ok(Ok(Ok(analysis))) => Outcome::Continue(analysis),
+            Ok(Ok(Err(panic))) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::warn!(error = %msg, "a parser crashed on this file");
+                Outcome::Continue(failed("unreadable", format!("the parser crashed on this file: {msg}")))
+            }
+            Ok(Err(_)) => Outcome::Continue(failed("unreadable", "the parser thread ended without an answer".into())),
+            Err(_) => Outcome::Continue(failed(
+                "time_budget",
+                format!("reading took longer than {} s; stored unread", grace.as_secs()),
+            )),
+        }
+    }
+}
