@@ -3,6 +3,7 @@
 //! This is the binary's edge: errors here are `anyhow`, the libraries below use
 //! typed errors.
 
+pub mod accuracy;
 pub mod bench;
 pub mod demo;
 pub mod report;

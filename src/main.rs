@@ -65,6 +65,19 @@ enum Command {
     Requeue,
     /// Print the JSON Schema of the per-file record.
     Schema,
+    /// Read files as the worker does (no scan, no storage) and print what was found.
+    Read {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Kind, status and key fields of every file in samples/ (or DIR) against its
+    /// expected.json, and PDF text speed and word recall next to pdftotext.
+    Accuracy {
+        dir: Option<PathBuf>,
+        /// Times each PDF is read for the speed comparison (0: skip it).
+        #[arg(long, default_value_t = 20)]
+        pdf_runs: usize,
+    },
     /// Measure throughput, latency and memory on a generated corpus, next to sha256sum
     /// and clamdscan on the same files.
     Bench {
@@ -273,6 +286,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = caregate::bench::run(config, opts).await?;
             println!("{}", caregate::bench::markdown(&report));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Read { paths } => {
+            init_tracing("warn");
+            for path in paths {
+                let name = path.to_string_lossy().into_owned();
+                let (identity, a) = caregate::accuracy::read_file(&path, &name, &config.worker.extract)?;
+                let out = serde_json::json!({
+                    "path": name, "media_type": identity.media_type, "format": a.format,
+                    "kind": a.classification.kind, "confidence": a.classification.confidence,
+                    "reasons": a.classification.reasons, "findings": identity.findings.iter().chain(&a.findings).collect::<Vec<_>>(),
+                    "fields": a.fields,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Accuracy { dir, pdf_runs } => {
+            init_tracing("warn");
+            let dir = dir.unwrap_or_else(|| PathBuf::from("samples"));
+            let rows = caregate::accuracy::run(&dir)?;
+            println!("{}", caregate::accuracy::markdown(&rows));
+            if pdf_runs > 0 {
+                println!("{}", caregate::accuracy::pdf_text_bench(&dir, pdf_runs)?);
+            }
+            Ok(if rows.iter().all(|r| r.all_right()) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&caregate_schemas::evidence_record_json_schema())?);

@@ -144,7 +144,9 @@ const HEAD_CHARS: usize = 20_000;
 pub fn classify_text(text: &str) -> Classification {
     let head: String = text.chars().take(HEAD_CHARS).collect();
     let folded = fold(&head);
-    let title = fold(head.lines().find(|l| !l.trim().is_empty()).unwrap_or(""));
+    // Headings: the first lines of the document, where "FACTURE N°", "DEVIS" or
+    // "ATTESTATION" say what it is, even when its body talks about an AD audit.
+    let headings: Vec<String> = head.lines().map(str::trim).filter(|l| !l.is_empty()).take(12).map(fold).collect();
     let mut scores = [0f32; Kind::ALL.len()];
     let mut matched: Vec<Vec<String>> = vec![Vec::new(); Kind::ALL.len()];
     for (feature, re) in FEATURES.iter().zip(COMPILED.iter()) {
@@ -153,9 +155,9 @@ pub fn classify_text(text: &str) -> Classification {
             continue;
         }
         let mut weight = feature.weight * hits as f32;
-        // A document-type word in the first line is the document's title.
-        if feature.weight >= 2.5 && re.is_match(&title) {
-            weight += feature.weight;
+        // A document-type word opening a heading line names the document.
+        if feature.weight >= 2.5 && headings.iter().any(|h| re.find(h).is_some_and(|m| m.start() <= 2)) {
+            weight += 2.0 * feature.weight;
         }
         let k = feature.kind as usize;
         scores[k] += weight;

@@ -215,6 +215,16 @@ fn labelled_amount(lines: &[(String, &str)], labels: &[&str]) -> Option<Decimal>
     None
 }
 
+static SIGNED_AT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\bfait\s+(?:à|a)\s+[^,\n]{1,40},?\s+le\s+").unwrap());
+
+/// The date of "Fait à Lyon, le 30 septembre 2024", the usual close of an attestation.
+pub fn signing_date(text: &str) -> Option<NaiveDate> {
+    SIGNED_AT.find_iter(text).find_map(|m| {
+        let head: String = text[m.end()..].chars().take(24).collect();
+        all_dates(&head).into_iter().find(|(at, _)| *at == 0).map(|(_, d)| d)
+    })
+}
+
 static INVOICE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:facture|invoice|avoir|devis|bon de commande)\s*(?:d'avoir\s*)?(?:n[°ºo]\.?|num[ée]ro|number|no\.?|#)\s*:?\s*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])").unwrap()
 });

@@ -395,7 +395,7 @@ fn from_text(format: Format, text: &str, pdf: Option<&pdf::PdfInfo>, extra: Valu
             let summary: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(400).collect();
             to_value(&fields::Attestation {
                 signed: pdf.is_some_and(|p| !p.signatures.is_empty()),
-                date: french::parse_date(text),
+                date: french::signing_date(text).or_else(|| french::parse_date(text)),
                 summary,
             })
         }
@@ -420,6 +420,9 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
     let mut findings = Vec::new();
     if !doc.info.active_content.is_empty() {
         findings.push(warning("active_content", format!("the PDF carries active content: {}", doc.info.active_content.join(", "))));
+    }
+    if doc.info.repaired {
+        findings.push(warning("unreadable", "damaged or truncated PDF: its cross-reference table was rebuilt, content may be missing"));
     }
     if doc.info.unreadable_pages > 0 {
         findings.push(warning("unreadable", format!("text of {} of {} pages could not be extracted", doc.info.unreadable_pages, doc.info.pages)));

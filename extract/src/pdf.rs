@@ -45,6 +45,8 @@ pub struct PdfInfo {
     pub active_content: Vec<String>,
     /// Pages whose text could not be extracted.
     pub unreadable_pages: usize,
+    /// The cross-reference table had to be rebuilt: a damaged or truncated file.
+    pub repaired: bool,
 }
 
 pub struct PdfDocument {
@@ -101,6 +103,7 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
     let mut info = PdfInfo {
         version: doc.version.clone(),
         encrypted: doc.was_encrypted(),
+        repaired: matches!(doc.xref_recovery, Some(lopdf::xref::XrefRecovery::Reconstructed)),
         ..PdfInfo::default()
     };
     if let Some(d) = doc.trailer.get(b"Info").ok().and_then(|o| dict(&doc, o)) {

@@ -48,12 +48,17 @@ impl Cell {
         }
     }
 
+    /// An amount, with at least cents (a spreadsheet's 8400 is 8400.00 €).
     fn number(&self) -> Option<Decimal> {
-        match self {
-            Cell::Number(n) => Some(*n),
-            Cell::Text(t) => parse_amount(t),
-            _ => None,
+        let mut n = match self {
+            Cell::Number(n) => *n,
+            Cell::Text(t) => parse_amount(t)?,
+            _ => return None,
+        };
+        if n.scale() < 2 {
+            n.rescale(2);
         }
+        Some(n)
     }
 }
 

@@ -177,6 +177,16 @@ impl Status {
     pub fn is_terminal(self) -> bool {
         self != Status::Received
     }
+
+    /// The status of a clean file once read: any finding of warning or worse sends it to
+    /// a person.
+    pub fn for_findings(findings: &[Finding]) -> Status {
+        if findings.iter().any(|f| f.severity >= Severity::Warning) {
+            Status::NeedsReview
+        } else {
+            Status::Stored
+        }
+    }
 }
 
 impl fmt::Display for Status {

@@ -410,11 +410,7 @@ impl Pipeline {
 
         rec.object_key = Some(key.clone());
         rec.quarantine_key = None;
-        rec.status = if rec.findings.iter().any(|f| f.severity >= Severity::Warning) {
-            Status::NeedsReview
-        } else {
-            Status::Stored
-        };
+        rec.status = Status::for_findings(&rec.findings);
         let detail = json!({
             "object_key": key,
             "media_type": identity.media_type,

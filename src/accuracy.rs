@@ -1,0 +1,228 @@
+//! `caregate accuracy`: reads every file of a corpus the way the worker does (identify,
+//! then extract and classify; no virus scan, no storage) and compares the kind, status
+//! and key fields with the corpus's `expected.json`. Also times PDF text extraction next
+//! to `pdftotext` on the same PDFs and measures word recall against it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context;
+use caregate_extract::{analyse, Analysis, Limits, Source};
+use caregate_schemas::Status;
+use caregate_workers::identify::{identify, Identity, SNIFF_BYTES};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What a sample should read as. Field values are compared as text (`"10080.00"`).
+#[derive(Debug, Deserialize)]
+pub struct Expected {
+    pub kind: String,
+    pub status: Status,
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
+    /// Finding codes that must be present.
+    #[serde(default)]
+    pub findings: Vec<String>,
+}
+
+pub fn load_expected(dir: &Path) -> anyhow::Result<BTreeMap<String, Expected>> {
+    let path = dir.join("expected.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Identify, then read, as the pipeline does after a clean scan.
+pub fn read_file(path: &Path, name: &str, limits: &Limits) -> anyhow::Result<(Identity, Analysis)> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    std::fs::File::open(path)?.take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
+    let identity = identify(name, &head);
+    let analysis = analyse(
+        &Source {
+            path,
+            name,
+            media_type: &identity.media_type,
+            xml_root: identity.xml_root.as_deref(),
+        },
+        limits,
+    );
+    Ok((identity, analysis))
+}
+
+/// A field of the record as text, for comparison: `"a.b"` walks into objects.
+pub fn field_text(fields: &Value, key: &str) -> Option<String> {
+    let mut v = fields;
+    for part in key.split('.') {
+        v = match v {
+            Value::Array(a) => a.get(part.parse::<usize>().ok()?)?,
+            _ => v.get(part)?,
+        };
+    }
+    Some(match v {
+        Value::String(s) => s.clone(),
+        Value::Null => return None,
+        other => other.to_string(),
+    })
+}
+
+pub struct Row {
+    pub path: String,
+    pub expected_kind: String,
+    pub kind: String,
+    pub confidence: f32,
+    pub expected_status: Status,
+    pub status: Status,
+    pub fields_right: usize,
+    pub fields_total: usize,
+    pub wrong: Vec<String>,
+}
+
+impl Row {
+    pub fn all_right(&self) -> bool {
+        self.kind == self.expected_kind && self.status == self.expected_status && self.wrong.is_empty()
+    }
+}
+
+pub fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n != "expected.json") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub fn run(dir: &Path) -> anyhow::Result<Vec<Row>> {
+    let expected = load_expected(dir)?;
+    let limits = Limits::default();
+    let mut rows = Vec::new();
+    for path in files_under(dir)? {
+        let rel = path.strip_prefix(dir)?.to_string_lossy().replace('\\', "/");
+        let Some(exp) = expected.get(&rel) else {
+            anyhow::bail!("{rel} has no entry in expected.json");
+        };
+        let (identity, a) = read_file(&path, &rel, &limits)?;
+        let mut findings = identity.findings.clone();
+        findings.extend(a.findings.iter().cloned());
+        let mut wrong = Vec::new();
+        for (key, want) in &exp.fields {
+            let want = match want {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let got = field_text(&a.fields, key);
+            if got.as_deref() != Some(want.as_str()) {
+                wrong.push(format!("{key}: {got:?} ≠ {want:?}"));
+            }
+        }
+        for code in &exp.findings {
+            if !findings.iter().any(|f| &f.code == code) {
+                wrong.push(format!("finding {code} missing"));
+            }
+        }
+        rows.push(Row {
+            path: rel,
+            expected_kind: exp.kind.clone(),
+            kind: a.classification.kind.as_str().to_owned(),
+            confidence: a.classification.confidence,
+            expected_status: exp.status,
+            status: Status::for_findings(&findings),
+            fields_right: exp.fields.len() - wrong.iter().filter(|w| !w.starts_with("finding")).count(),
+            fields_total: exp.fields.len(),
+            wrong,
+        });
+    }
+    Ok(rows)
+}
+
+pub fn markdown(rows: &[Row]) -> String {
+    let mut out = String::from("| file | kind (expected) | conf. | status (expected) | fields right | notes |\n|---|---|---|---|---|---|\n");
+    for r in rows {
+        let mark = |ok: bool| if ok { "✓" } else { "✗" };
+        out += &format!(
+            "| {} | {} {} ({}) | {:.2} | {} {} ({}) | {}/{} | {} |\n",
+            r.path,
+            mark(r.kind == r.expected_kind),
+            r.kind,
+            r.expected_kind,
+            r.confidence,
+            mark(r.status == r.expected_status),
+            r.status,
+            r.expected_status,
+            r.fields_right,
+            r.fields_total,
+            r.wrong.join("; ")
+        );
+    }
+    let kinds = rows.iter().filter(|r| r.kind == r.expected_kind).count();
+    let statuses = rows.iter().filter(|r| r.status == r.expected_status).count();
+    let (fr, ft) = rows.iter().fold((0, 0), |(a, b), r| (a + r.fields_right, b + r.fields_total));
+    out += &format!(
+        "\n{} files: kind right {kinds}/{n}, status right {statuses}/{n}, key fields right {fr}/{ft}, files entirely right {}/{n}.\n",
+        rows.len(),
+        rows.iter().filter(|r| r.all_right()).count(),
+        n = rows.len()
+    );
+    out
+}
+
+fn words(text: &str) -> HashSet<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.chars().count() >= 2).map(caregate_extract::french::fold).collect()
+}
+
+/// PDF text: caregate (lopdf) next to `pdftotext` on the same PDFs, each read `runs` times.
+pub fn pdf_text_bench(dir: &Path, runs: usize) -> anyhow::Result<String> {
+    let limits = Limits::default();
+    let budget = caregate_extract::Budget::new(std::time::Duration::from_secs(600));
+    let pdfs: Vec<PathBuf> = files_under(dir)?
+        .into_iter()
+        .filter(|p| std::fs::read(p).map(|b| b.starts_with(b"%PDF")).unwrap_or(false))
+        .collect();
+    let mut out = String::from("| PDF | caregate ms | pdftotext ms | ratio | word recall vs pdftotext |\n|---|---|---|---|---|\n");
+    let (mut ours_total, mut theirs_total, mut found_total, mut words_total) = (0f64, 0f64, 0usize, 0usize);
+    for p in &pdfs {
+        let bytes = std::fs::read(p)?;
+        let start = Instant::now();
+        let mut text = String::new();
+        for _ in 0..runs {
+            text = match caregate_extract::pdf::parse(&bytes, &limits, &budget) {
+                Ok(doc) => doc.text,
+                Err(_) => String::new(),
+            };
+        }
+        let ours = start.elapsed().as_secs_f64() * 1000.0 / runs as f64;
+        let start = Instant::now();
+        let mut reference = String::new();
+        for _ in 0..runs {
+            let o = Command::new("pdftotext").arg("-q").arg(p).arg("-").output().context("running pdftotext (Debian poppler-utils)")?;
+            reference = String::from_utf8_lossy(&o.stdout).into_owned();
+        }
+        let theirs = start.elapsed().as_secs_f64() * 1000.0 / runs as f64;
+        let want = words(&reference);
+        let got = words(&text);
+        let found = want.iter().filter(|w| got.contains(*w)).count();
+        let recall = if want.is_empty() { "n/a (no text)".to_owned() } else { format!("{:.1} % ({found}/{})", 100.0 * found as f64 / want.len() as f64, want.len()) };
+        out += &format!("| {} | {ours:.2} | {theirs:.2} | {:.2}× | {recall} |\n", p.strip_prefix(dir)?.display(), theirs / ours.max(1e-9));
+        ours_total += ours;
+        theirs_total += theirs;
+        found_total += found;
+        words_total += want.len();
+    }
+    out += &format!(
+        "\n{} PDFs, {runs} runs each: caregate {ours_total:.1} ms, pdftotext {theirs_total:.1} ms (pdftotext time / caregate time = {:.2}; pdftotext includes process start); word recall {:.1} % ({found_total}/{words_total}).\n",
+        pdfs.len(),
+        theirs_total / ours_total.max(1e-9),
+        100.0 * found_total as f64 / words_total.max(1) as f64
+    );
+    Ok(out)
+}
