@@ -1,6 +1,6 @@
 //! `caregate accuracy`: reads every file of a corpus the way the worker does (identify,
 //! then extract and classify; no virus scan, no storage) and compares the kind, status
-//! and key fields with the corpus's `expected.json`. Also times PDF text extraction next
+//! and key fields with the corpus's truth file (`samples.expected.json`). Also times PDF text extraction next
 //! to `pdftotext` on the same PDFs and measures word recall against it.
 
 use std::collections::{BTreeMap, HashSet};
@@ -27,8 +27,10 @@ pub struct Expected {
     pub findings: Vec<String>,
 }
 
+/// The truth file of a corpus sits next to it (`samples` → `samples.expected.json`), so
+/// that submitting the corpus does not submit it too.
 pub fn load_expected(dir: &Path) -> anyhow::Result<BTreeMap<String, Expected>> {
-    let path = dir.join("expected.json");
+    let path = dir.with_extension("expected.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
@@ -93,7 +95,7 @@ pub fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             let p = e?.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.file_name().is_some_and(|n| n != "expected.json") {
+            } else {
                 out.push(p);
             }
         }

@@ -71,7 +71,7 @@ enum Command {
         paths: Vec<PathBuf>,
     },
     /// Kind, status and key fields of every file in samples/ (or DIR) against its
-    /// expected.json, and PDF text speed and word recall next to pdftotext.
+    /// truth file (samples.expected.json), and PDF text speed and word recall next to pdftotext.
     Accuracy {
         dir: Option<PathBuf>,
         /// Times each PDF is read for the speed comparison (0: skip it).

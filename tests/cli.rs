@@ -28,18 +28,23 @@ fn demo_runs_the_pipeline_on_the_samples() {
     let out = caregate(&env).args(["demo", "--json", "--eicar"]).arg(common::samples_dir()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let recs = records(&out);
-    assert_eq!(recs.len(), 7);
+    let expected = caregate::accuracy::load_expected(&common::samples_dir()).unwrap();
+    // Every sample, the three members of the two zips, and EICAR.
+    assert_eq!(recs.len(), expected.len() + 3 + 1);
     for r in &recs {
-        let expected = match r.path.as_str() {
-            "genere-a-l-execution/eicar.txt" => Status::Infected,
-            "divers/rapport-renomme.pdf" => Status::NeedsReview,
+        let status = match (r.path.as_str(), expected.get(&r.path)) {
+            ("genere-a-l-execution/eicar.txt", _) => Status::Infected,
+            (_, Some(e)) => e.status,
             _ => Status::Stored,
         };
-        assert_eq!(r.status, expected, "{}", r.path);
+        assert_eq!(r.status, status, "{}", r.path);
     }
+    let review = expected.values().filter(|e| e.status == Status::NeedsReview).count();
+    let stored = expected.len() + 3 - review;
     let table = caregate(&env).arg("demo").arg(common::samples_dir()).output().unwrap();
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("6 files: 1 needs_review, 5 stored"), "{text}");
+    let summary = format!("{} files: {review} needs_review, {stored} stored", expected.len() + 3);
+    assert!(text.contains(&summary), "{summary} in {text}");
 }
 
 #[test]
@@ -48,7 +53,7 @@ fn submit_reports_each_file_and_fails_on_infected() {
     let env = rt.block_on(TestEnv::new(Stack::Embedded));
     let dir = env.dir.path().join("dossier");
     std::fs::create_dir_all(dir.join("factures")).unwrap();
-    std::fs::write(dir.join("factures/facture.txt"), "Total TTC : 1 234,56 €").unwrap();
+    std::fs::write(dir.join("factures/facture.txt"), "FACTURE N° FA-1\nTotal TTC : 1 234,56 €\nNet à payer : 1 234,56 €").unwrap();
     std::fs::write(dir.join("rapport.xml"), "<?xml version=\"1.0\"?><nmaprun/>").unwrap();
     let args = ["submit", "--establishment", "750000001", "--objective", "D1.FIN", "--json"];
     let out = caregate(&env).args(args).arg(&dir).output().unwrap();
@@ -105,15 +110,16 @@ fn submit_through_a_server_on_the_full_stack() {
         .arg("--server")
         .arg(format!("http://{listen}"))
         .arg(common::samples_dir().join("exposition"))
-        .arg(common::samples_dir().join("annuaire"))
+        .arg(common::samples_dir().join("annuaire/ad_hc_ch-exemple.local.xml"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let recs = records(&out);
-    assert_eq!(recs.len(), 2);
+    assert_eq!(recs.len(), 4);
     for r in &recs {
         assert_eq!(r.status, Status::Stored, "{}", r.path);
         assert_eq!(r.submission.establishment, "2A0000022");
-        assert_eq!(r.media_type.as_deref(), Some("application/xml"));
+        let kind = if r.path.contains("ad_hc_") { "ad_audit_report" } else { "exposure_scan" };
+        assert_eq!(r.kind.as_deref(), Some(kind), "{}", r.path);
     }
 }

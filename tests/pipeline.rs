@@ -1,45 +1,10 @@
-//! Upload → scan → hash → identify → store → index, through the real services.
+//! Upload → scan → hash → identify → store → index, through the real services. (Reading
+//! and classifying the samples: tests/extraction.rs.)
 
 mod common;
 
 use caregate_schemas::{ScanResult, Status};
 use common::{bytes_body, submission, wait_done, Running, TestEnv};
-
-/// Clean samples end stored and indexed, with their history; the mislabelled one is
-/// stored but flagged for review.
-#[tokio::test]
-async fn samples_are_stored_and_indexed() {
-    for stack in common::stacks() {
-        let env = TestEnv::new(stack).await;
-        let run = Running::start(&env).await;
-        let app = run.app.clone();
-        let sub = submission();
-        let files = caregate::submit::collect_files(&[common::samples_dir()]).unwrap();
-        let intake = run.intake();
-        let receipts = caregate::submit::upload_files(&intake, &sub, &files, &indicatif::ProgressBar::hidden()).await.unwrap();
-        let records = wait_done(&app, sub.submission_id, receipts.len(), 60).await;
-        run.stop().await;
-
-        for rec in &records {
-            let expected = if rec.path == "divers/rapport-renomme.pdf" { Status::NeedsReview } else { Status::Stored };
-            assert_eq!(rec.status, expected, "{stack:?} {}: {:?}", rec.path, rec.findings);
-            let scan = rec.scan.as_ref().expect("scan report");
-            assert_eq!(scan.result, ScanResult::Clean);
-            assert!(scan.engine.starts_with("ClamAV"), "engine recorded: {}", scan.engine);
-            let key = rec.object_key.as_deref().expect("object key");
-            assert_eq!(key, rec.sha256.object_key(), "content-addressed");
-            assert_eq!(app.backends.evidence.size(key).await.unwrap(), Some(rec.size));
-            assert!(rec.quarantine_key.is_none());
-            let events: Vec<String> = app.backends.index.events(rec.evidence_id).await.unwrap().into_iter().map(|e| e.kind).collect();
-            assert_eq!(events, ["received", expected.as_str()], "{}", rec.path);
-        }
-        let by_path = |p: &str| records.iter().find(|r| r.path == p).unwrap();
-        assert_eq!(by_path("factures/facture-FA-2024-0042.pdf").media_type.as_deref(), Some("application/pdf"));
-        assert_eq!(by_path("finances/bilan-financier.csv").media_type.as_deref(), Some("text/csv"));
-        assert_eq!(by_path("divers/rapport-renomme.pdf").findings[0].code, "type_mismatch");
-        assert!(app.backends.quarantine.list("quarantine/").await.unwrap().is_empty(), "quarantine emptied");
-    }
-}
 
 /// EICAR (built here) and ClamAV's test files inside zip and PDF are infected: kept in
 /// quarantine, never copied to the evidence store.

@@ -53,7 +53,7 @@ async fn clamd_outage_is_retried_and_never_clean() {
         let app = run.app.clone();
         let sub = submission();
         let intake = run.intake();
-        let clean = intake.receive(&sub, "rapport.txt", bytes_body(b"audit d'exposition".to_vec())).await.unwrap();
+        let clean = intake.receive(&sub, "rapport.txt", bytes_body(b"compte rendu de r\xc3\xa9union".to_vec())).await.unwrap();
         let bad = intake.receive(&sub, "eicar.txt", bytes_body(common::eicar())).await.unwrap();
 
         // While clamd is down: retries pile up, nothing is decided.

@@ -1,0 +1,105 @@
+//! Reading and classifying evidence through the whole pipeline and the real services:
+//! every sample (hostile ones included) ends with the kind, status, key fields and
+//! findings its truth file (`samples.expected.json`) states; zip members become their
+//! own evidence, linked to the archive.
+
+mod common;
+
+use caregate::accuracy::{field_text, load_expected};
+use caregate_schemas::{ScanResult, Status};
+use common::{bytes_body, submission, wait_done, Running, TestEnv};
+
+/// Records made from the members of submitted zips (two in pieces-justificatives.zip,
+/// one in rapport-renomme.pdf, which is a zip); the zip bomb is refused whole.
+const MEMBERS: usize = 3;
+
+#[tokio::test]
+async fn every_sample_is_read_classified_and_stored_as_expected() {
+    let expected = load_expected(&common::samples_dir()).unwrap();
+    for stack in common::stacks() {
+        let env = TestEnv::new(stack).await;
+        let run = Running::start(&env).await;
+        let app = run.app.clone();
+        let sub = submission();
+        let files = caregate::submit::collect_files(&[common::samples_dir()]).unwrap();
+        assert_eq!(files.len(), expected.len(), "every sample has an expectation");
+        let intake = run.intake();
+        caregate::submit::upload_files(&intake, &sub, &files, &indicatif::ProgressBar::hidden()).await.unwrap();
+        let records = wait_done(&app, sub.submission_id, files.len() + MEMBERS, 120).await;
+        run.stop().await;
+        assert_eq!(records.len(), files.len() + MEMBERS, "{stack:?}");
+
+        for rec in &records {
+            let Some(exp) = expected.get(&rec.path) else { continue };
+            let ctx = format!("{stack:?} {}: {:?} {:?}", rec.path, rec.kind_reasons, rec.findings);
+            assert_eq!(rec.kind.as_deref(), Some(exp.kind.as_str()), "{ctx}");
+            assert_eq!(rec.status, exp.status, "{ctx}");
+            for (key, want) in &exp.fields {
+                let want = want.as_str().map(str::to_owned).unwrap_or_else(|| want.to_string());
+                assert_eq!(field_text(&rec.fields, key).as_deref(), Some(want.as_str()), "{ctx}: field {key}");
+            }
+            for code in &exp.findings {
+                assert!(rec.findings.iter().any(|f| &f.code == code), "{ctx}: finding {code}");
+            }
+            assert!(rec.confidence.is_some() && !rec.kind_reasons.is_empty(), "{ctx}");
+            assert_eq!(rec.scan.as_ref().unwrap().result, ScanResult::Clean);
+            // Read or not, a clean file is kept, content-addressed, out of quarantine.
+            assert_eq!(rec.object_key.as_deref(), Some(rec.sha256.object_key().as_str()), "{ctx}");
+            assert_eq!(app.backends.evidence.size(&rec.sha256.object_key()).await.unwrap(), Some(rec.size));
+            let events: Vec<String> = app.backends.index.events(rec.evidence_id).await.unwrap().into_iter().map(|e| e.kind).collect();
+            assert_eq!(events, ["received", exp.status.as_str()], "{ctx}");
+        }
+
+        // Members: their own evidence, linked to the archive, read like any file.
+        let by_path = |p: &str| records.iter().find(|r| r.path == p).unwrap_or_else(|| panic!("{p} missing"));
+        let archive = by_path("divers/pieces-justificatives.zip");
+        let invoice = by_path("divers/pieces-justificatives.zip/factures/facture-FA-2024-0050.xml");
+        let audit = by_path("divers/pieces-justificatives.zip/annuaire/ad_hc_ch-exemple.local.xml");
+        for (member, kind) in [(invoice, "invoice"), (audit, "ad_audit_report")] {
+            assert_eq!(member.parent, Some(archive.evidence_id));
+            assert_eq!(member.evidence_id, archive.evidence_id.member(member.path.rsplit_once(".zip/").unwrap().1));
+            assert_eq!(member.status, Status::Stored);
+            assert_eq!(member.kind.as_deref(), Some(kind));
+        }
+        assert_eq!(field_text(&invoice.fields, "total_ttc").as_deref(), Some("3600.00"));
+        assert_eq!(field_text(&archive.fields, "member_evidence.0.evidence_id").as_deref(), Some(invoice.evidence_id.to_string().as_str()));
+        // Same bytes as the sample sent on its own: one object in the store.
+        assert_eq!(invoice.sha256, by_path("factures/facture-FA-2024-0050.xml").sha256);
+        let bomb = by_path("hostile/bombe.zip");
+        assert!(records.iter().all(|r| r.parent != Some(bomb.evidence_id)), "nothing inflated from the bomb");
+        assert!(app.backends.quarantine.list("quarantine/").await.unwrap().is_empty(), "quarantine emptied");
+    }
+}
+
+/// An archive inside an archive inside an archive... is unpacked to the depth limit and
+/// no further; a redelivery of a finished archive adds no member twice.
+#[tokio::test]
+async fn nested_archives_stop_at_the_depth_limit() {
+    fn zip_of(name: &str, content: &[u8]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut z = zip::ZipWriter::new(&mut out);
+        z.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut z, content).unwrap();
+        z.finish().unwrap();
+        out.into_inner()
+    }
+    let mut data = b"FACTURE N\xc2\xb0 FA-1\nTotal TTC : 120,00 \xe2\x82\xac\nNet \xc3\xa0 payer : 120,00 \xe2\x82\xac".to_vec();
+    let mut name = "facture.txt".to_owned();
+    for level in 0..5 {
+        data = zip_of(&name, &data);
+        name = format!("niveau-{level}.zip");
+    }
+    for stack in common::stacks() {
+        let env = TestEnv::new(stack).await;
+        let run = Running::start(&env).await;
+        let sub = submission();
+        run.intake().receive(&sub, &name, bytes_body(data.clone())).await.unwrap();
+        // The default depth limit (3) unpacks three levels: the top archive and three members.
+        let records = wait_done(&run.app, sub.submission_id, 4, 60).await;
+        run.stop().await;
+        assert_eq!(records.len(), 4, "{stack:?}: {:?}", records.iter().map(|r| &r.path).collect::<Vec<_>>());
+        let deepest = records.iter().max_by_key(|r| r.path.len()).unwrap();
+        assert!(deepest.findings.iter().any(|f| f.code == "archive_limits"), "{stack:?}: {:?}", deepest.findings);
+        assert_eq!(deepest.status, Status::NeedsReview);
+    }
+}
