@@ -12,6 +12,7 @@ pub mod archive;
 pub mod classify;
 pub mod fields;
 pub mod french;
+pub mod fuzz;
 mod limits;
 pub mod office;
 pub mod pdf;

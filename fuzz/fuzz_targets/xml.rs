@@ -1,0 +1,3 @@
+#![no_main]
+use caregate_extract::fuzz;
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz::xml(data));
