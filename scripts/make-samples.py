@@ -66,6 +66,19 @@ out("factures/bon-de-commande-BC-2024-55.pdf", pdf(invoice_lines("commande", "BC
     [("Audit et durcissement Active Directory", "12 500,00")]), title="Bon de commande"))
 out("divers/scan-facture.pdf", pdf([], title="Numérisation", draw_only=True))
 
+# A long PDF report (40 pages), the kind auditors deliver, for PDF text speed too.
+report = ["RAPPORT D'AUDIT ACTIVE DIRECTORY", "Centre Hospitalier Exemple - domaine ch-exemple.local", "Outils : PingCastle 3.2, ORADAD", ""]
+findings = ["Le compte krbtgt n'a pas changé de mot de passe depuis 2019.", "Douze comptes à privilèges ont un mot de passe qui n'expire jamais.",
+            "LAPS n'est pas déployé sur les postes de travail.", "Deux contrôleurs de domaine exécutent Windows Server 2012 R2.",
+            "La délégation non contrainte est activée sur trois serveurs.", "Des GPO accordent des droits d'administration locale à tous les utilisateurs."]
+for page in range(1, 41):
+    report += [f"{page}. Constat et recommandation n° {page}"]
+    for i in range(36):
+        report += [f"{findings[(page + i) % len(findings)]} Recommandation {page}.{i} : corriger avant le {(page % 28) + 1}/09/2024."]
+    if page < 40:
+        report += ["<page>"]
+out("annuaire/rapport-audit-ad.pdf", pdf(report, title="Rapport d'audit Active Directory", author="SECURINFO CONSEIL"))
+
 # --- CII / Factur-X ---------------------------------------------------------
 PROFILES = {"minimum": "urn:factur-x.eu:1p0:minimum", "basic": "urn:cen.eu:en16931:2017#compliant#urn:factur-x.eu:1p0:basic",
             "en16931": "urn:cen.eu:en16931:2017"}
