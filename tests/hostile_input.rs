@@ -89,3 +89,45 @@ fn damaged_samples_never_crash_a_parser() {
     }
     assert!(runs >= 30 * ROUNDS, "{runs} runs");
 }
+
+/// A PDF made of `objects` (numbered from 1, object 1 the catalog), with a valid xref.
+fn raw_pdf(objects: &[String]) -> Vec<u8> {
+    let mut body = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(body.len());
+        body.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).bytes());
+    }
+    let xref = body.len();
+    body.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
+    for o in offsets {
+        body.extend(format!("{o:010} 00000 n \n").bytes());
+    }
+    body.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).bytes());
+    body
+}
+
+/// Deep nesting is the classic way to abort a parser with a stack overflow, which no
+/// `catch_unwind` can catch (lopdf issue #502). Both kinds of depth — nested arrays in one
+/// object, and a page tree nested through references — must end as a result.
+#[test]
+fn deeply_nested_pdfs_do_not_overflow_the_stack() {
+    let arrays = format!("<< /Type /Catalog /X {}{} >>", "[".repeat(100_000), "]".repeat(100_000));
+    fuzz::pdf(&raw_pdf(&[arrays]));
+
+    const LEVELS: usize = 100_000;
+    let mut objects = vec!["<< /Type /Catalog /Pages 2 0 R >>".to_owned()];
+    for i in 0..LEVELS {
+        let id = i + 2;
+        objects.push(format!("<< /Type /Pages /Kids [{} 0 R] /Count 1 >>", id + 1));
+    }
+    objects.push(format!("<< /Type /Page /Parent {} 0 R /MediaBox [0 0 10 10] >>", LEVELS + 1));
+    // The worker reads on a thread with a 256 MiB stack; so does this test.
+    let data = raw_pdf(&objects);
+    std::thread::Builder::new()
+        .stack_size(256 * 1024 * 1024)
+        .spawn(move || fuzz::pdf(&data))
+        .unwrap()
+        .join()
+        .unwrap();
+}
