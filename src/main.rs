@@ -67,6 +67,9 @@ enum Command {
     Schema,
     /// Read files as the worker does (no scan, no storage) and print what was found.
     Read {
+        /// Print a PDF's extracted text instead of the record fields.
+        #[arg(long)]
+        text: bool,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -287,9 +290,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", caregate::bench::markdown(&report));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Read { paths } => {
+        Command::Read { text, paths } => {
             init_tracing("warn");
             for path in paths {
+                if text {
+                    let limits = &config.worker.extract;
+                    let budget = caregate_extract::Budget::new(Duration::from_secs(limits.time_budget_secs));
+                    let doc = caregate_extract::pdf::parse(&std::fs::read(&path)?, limits, &budget)?;
+                    println!("{}", doc.text);
+                    continue;
+                }
                 let name = path.to_string_lossy().into_owned();
                 let (identity, a) = caregate::accuracy::read_file(&path, &name, &config.worker.extract)?;
                 let out = serde_json::json!({
