@@ -123,3 +123,21 @@ fn submit_through_a_server_on_the_full_stack() {
         assert_eq!(r.kind.as_deref(), Some(kind), "{}", r.path);
     }
 }
+
+/// `caregate accuracy` agrees with the truth file on every sample (exit 0), and `read`
+/// prints the record fields of one file.
+#[test]
+fn accuracy_and_read_on_the_samples() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let env = rt.block_on(TestEnv::new(Stack::Embedded));
+    let out = caregate(&env).args(["accuracy", "--pdf-runs", "0"]).arg(common::samples_dir()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("files entirely right"), "{text}");
+
+    let out = caregate(&env).arg("read").arg(common::samples_dir().join("factures/facturx-basic-FA-2024-0062.pdf")).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "invoice");
+    assert_eq!(v["fields"]["total_ttc"], "2940.60");
+    assert_eq!(v["fields"]["source"], "facturx");
+}

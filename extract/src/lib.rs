@@ -367,8 +367,10 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             vec![warning("no_ocr", "an image (scan or photo): text recognition is not available yet, a controller must read it")],
         ),
         Format::Text => {
-            let bytes = read_capped(src.path, limits)?;
-            let text = sheet::decode_text(&bytes[..bytes.len().min(limits.max_text_chars)]);
+            // The head is enough to classify; a huge log is not loaded whole.
+            let mut bytes = Vec::new();
+            File::open(src.path)?.take(limits.max_text_chars as u64).read_to_end(&mut bytes)?;
+            let text = sheet::decode_text(&bytes);
             from_text(format, &text, None, json!({}))?
         }
         Format::Binary => done(
