@@ -89,8 +89,10 @@ fn dict<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Dictionary> {
 }
 
 pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocument, ExtractError> {
-    let mut options = LoadOptions::default();
-    options.max_decompressed_size = Some(MAX_STREAM);
+    let options = LoadOptions {
+        max_decompressed_size: Some(MAX_STREAM),
+        ..LoadOptions::default()
+    };
     let doc = Document::load_mem_with_options(bytes, options).map_err(|e| match e {
         lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => ExtractError::Encrypted,
         e => ExtractError::Unreadable(format!("PDF: {e}")),
@@ -171,7 +173,7 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
 
     let file_len = bytes.len() as i64 - bytes.windows(5).position(|w| w == b"%PDF-").unwrap_or(0) as i64;
     for (i, obj) in doc.objects.values().enumerate() {
-        if i % 4096 == 0 {
+        if i.is_multiple_of(4096) {
             budget.check()?;
         }
         let d = match obj {

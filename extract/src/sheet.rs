@@ -148,7 +148,7 @@ pub fn read_csv(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<Table,
     let mut cells = 0u64;
     let mut truncated = false;
     for (i, record) in reader.records().enumerate() {
-        if i % 1024 == 0 {
+        if i.is_multiple_of(1024) {
             budget.check()?;
         }
         let record = record.map_err(|e| ExtractError::Unreadable(format!("CSV: {e}")))?;

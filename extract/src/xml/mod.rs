@@ -87,7 +87,7 @@ pub fn walk<R: BufRead>(
     let unreadable = |e: &dyn std::fmt::Display| ExtractError::Unreadable(format!("XML: {e}"));
     loop {
         events += 1;
-        if events % 4096 == 0 {
+        if events.is_multiple_of(4096) {
             budget.check()?;
         }
         let event = reader.read_event_into(&mut buf).map_err(|e| unreadable(&e))?;

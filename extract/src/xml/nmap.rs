@@ -49,11 +49,9 @@ pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<S
                         host_up = false;
                     }
                     ["host", "status"] => host_up = el.attr("state") == Some("up"),
-                    ["host", "address"] => {
-                        // The IP address names the host; a MAC address only completes it.
-                        if el.attr("addrtype") != Some("mac") && host.address.is_empty() {
-                            host.address = el.attr("addr").unwrap_or_default().to_owned();
-                        }
+                    // The IP address names the host; a MAC address only completes it.
+                    ["host", "address"] if el.attr("addrtype") != Some("mac") && host.address.is_empty() => {
+                        host.address = el.attr("addr").unwrap_or_default().to_owned();
                     }
                     ["host", "hostnames", "hostname"] => {
                         if let Some(n) = el.attr("name") {

@@ -152,9 +152,7 @@ pub fn parse_openvas<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> 
                         v.port = Some(text.to_owned());
                     } else if el.at(&["result", "name"]) || (el.at(&["nvt", "name"]) && v.name.is_empty()) {
                         v.name = text.to_owned();
-                    } else if el.at(&["result", "severity"]) {
-                        v.cvss = text.parse().ok();
-                    } else if el.at(&["nvt", "cvss_base"]) && v.cvss.is_none() {
+                    } else if el.at(&["result", "severity"]) || (el.at(&["nvt", "cvss_base"]) && v.cvss.is_none()) {
                         v.cvss = text.parse().ok();
                     } else if el.at(&["result", "threat"]) {
                         threat = text.to_owned();
