@@ -103,3 +103,26 @@ async fn nested_archives_stop_at_the_depth_limit() {
         assert_eq!(deepest.status, Status::NeedsReview);
     }
 }
+
+/// A file that takes longer to read than its time budget is stored unread and flagged,
+/// and the worker goes on with the next file.
+#[tokio::test]
+async fn a_file_over_its_time_budget_is_stored_unread_and_flagged() {
+    for stack in common::stacks() {
+        let mut env = TestEnv::new(stack).await;
+        env.config.worker.extract.time_budget_secs = 0;
+        let run = Running::start(&env).await;
+        let sub = submission();
+        let report = std::fs::read(common::samples_dir().join("annuaire/rapport-audit-ad.pdf")).unwrap();
+        run.intake().receive(&sub, "rapport-audit-ad.pdf", bytes_body(report)).await.unwrap();
+        run.intake().receive(&sub, "image.bin", bytes_body(vec![0u8; 1000])).await.unwrap();
+        let records = wait_done(&run.app, sub.submission_id, 2, 60).await;
+        run.stop().await;
+        let pdf = records.iter().find(|r| r.path.ends_with(".pdf")).unwrap();
+        assert_eq!(pdf.status, Status::NeedsReview, "{stack:?}");
+        assert!(pdf.findings.iter().any(|f| f.code == "time_budget"), "{stack:?}: {:?}", pdf.findings);
+        assert!(pdf.object_key.is_some(), "kept in the evidence store");
+        let other = records.iter().find(|r| r.path == "image.bin").unwrap();
+        assert_eq!(other.status, Status::Stored, "{stack:?}: the next file is processed");
+    }
+}
