@@ -51,11 +51,25 @@ pub struct PdfInfo {
 
 pub struct PdfDocument {
     pub info: PdfInfo,
+    /// The whole text, pages in order (truncated at [`Limits::max_text_chars`]).
     pub text: String,
+    /// Where each page starts in `text` (byte offsets), so a field found in the text can
+    /// name its page: page `i + 1` starts at `page_starts[i]`.
+    pub page_starts: Vec<usize>,
     /// Non-blank characters of text over all pages.
     pub text_chars: usize,
     /// The CII invoice embedded as `factur-x.xml` / `zugferd-invoice.xml`, parsed.
     pub invoice: Option<Result<Invoice, ExtractError>>,
+}
+
+impl PdfDocument {
+    /// The page (from 1) holding byte `offset` of [`PdfDocument::text`].
+    pub fn page_at(&self, offset: usize) -> Option<usize> {
+        match self.page_starts.partition_point(|&start| start <= offset) {
+            0 => None,
+            n => Some(n),
+        }
+    }
 }
 
 /// Decompressed size allowed for one stream (page contents, an embedded file).
@@ -120,9 +134,11 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
     let pages = doc.get_pages();
     info.pages = pages.len();
     let mut text = String::new();
+    let mut page_starts = Vec::new();
     let mut text_chars = 0;
     for &n in pages.keys().take(limits.max_pdf_pages) {
         budget.check()?;
+        page_starts.push(text.len());
         match doc.extract_text_with_limit(&[n], MAX_STREAM) {
             Ok(t) => {
                 text_chars += t.chars().filter(|c| !c.is_whitespace()).count();
@@ -212,6 +228,7 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
     Ok(PdfDocument {
         info,
         text,
+        page_starts,
         text_chars,
         invoice,
     })
@@ -277,5 +294,40 @@ fn walk_name_tree<'a>(doc: &'a Document, node: &'a Object, depth: usize, seen: &
         for kid in kids {
             walk_name_tree(doc, kid, depth + 1, seen, found);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn sample(path: &str) -> Vec<u8> {
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples").join(path)).unwrap()
+    }
+
+    #[test]
+    fn text_knows_its_pages() {
+        let doc = parse(&sample("annuaire/rapport-audit-ad.pdf"), &Limits::default(), &Budget::new(Duration::from_secs(30))).unwrap();
+        assert_eq!(doc.info.pages, 40);
+        assert_eq!(doc.page_starts.len(), 40);
+        let at = doc.text.find("Constat et recommandation n° 17").unwrap();
+        assert_eq!(doc.page_at(at), Some(17));
+        assert_eq!(doc.page_at(0), Some(1));
+    }
+
+    #[test]
+    fn signatures_and_embedded_invoices_are_found() {
+        let signed = parse(&sample("divers/attestation-signee.pdf"), &Limits::default(), &Budget::new(Duration::from_secs(30))).unwrap();
+        let sig = &signed.info.signatures[0];
+        assert_eq!(sig.sub_filter.as_deref(), Some("adbe.pkcs7.detached"));
+        assert!(sig.covers_whole_file, "{sig:?}");
+        assert_eq!(sig.byte_range.len(), 4);
+
+        let fx = parse(&sample("factures/facturx-en16931-FA-2024-0063.pdf"), &Limits::default(), &Budget::new(Duration::from_secs(30))).unwrap();
+        assert_eq!(fx.info.embedded_files, ["factur-x.xml"]);
+        let inv = fx.invoice.unwrap().unwrap();
+        assert_eq!(inv.number.as_deref(), Some("FA-2024-0063"));
+        assert_eq!(inv.profile.as_deref(), Some("en16931"));
     }
 }
