@@ -301,7 +301,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 vec![sheet::read_csv(&read_capped(src.path, limits)?, limits, budget)?]
             } else {
                 if src.media_type != "application/vnd.ms-excel" && src.media_type != "application/x-ole-storage" {
-                    archive::open(File::open(src.path)?, limits)?;
+                    archive::open(File::open(src.path)?, &office_limits(limits))?;
                 }
                 sheet::read_workbook(&read_capped(src.path, limits)?, limits, budget)?
             };
@@ -329,7 +329,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             }
         }
         Format::Office => {
-            let text = office::text(File::open(src.path)?, limits, budget)?;
+            let text = office::text(File::open(src.path)?, &office_limits(limits), budget)?;
             from_text(format, &text, None, json!({}))?
         }
         Format::Zip => {
@@ -379,6 +379,16 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             Vec::new(),
         ),
     })
+}
+
+/// An office document's parts are parsed in memory: each part, and all of them together,
+/// stay under the memory cap once inflated, not just the file on disk.
+fn office_limits(limits: &Limits) -> Limits {
+    Limits {
+        max_member_bytes: limits.max_parse_bytes,
+        max_archive_bytes: limits.max_parse_bytes,
+        ..limits.clone()
+    }
 }
 
 /// Kind and fields from running text (PDF without structured data, office documents,
