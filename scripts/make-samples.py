@@ -37,13 +37,13 @@ def pdf(lines, title="", author="", encrypt=None, draw_only=False):
     c.showPage(); c.save()
     return buf.getvalue()
 
-SELLER = ("SECURINFO CONSEIL SAS", "73282932000074", "732829320", "FR40732829320")
+SELLER = ("SECURINFO CONSEIL SAS", "73282932000074", "732829320", "FR44732829320")
 
 def invoice_lines(kind, number, date, ht, tva, ttc, items):
     head = {"facture": f"FACTURE N° {number}", "avoir": f"AVOIR N° {number}",
             "devis": f"DEVIS N° {number}", "commande": f"BON DE COMMANDE N° {number}"}[kind]
     lines = [SELLER[0], "12 rue de la République, 69002 Lyon",
-             "SIRET : 732 829 320 00074 TVA intracommunautaire : FR40 732829320", "", head,
+             "SIRET : 732 829 320 00074 TVA intracommunautaire : FR44 732829320", "", head,
              f"Date : {date}", "Client : Centre Hospitalier Exemple (FINESS 750000001)", ""]
     lines += [f"{label}   {amount} €" for label, amount in items]
     lines += ["", f"Total HT : {ht} €", f"TVA 20 % : {tva} €", f"Total TTC : {ttc} €"]
@@ -58,6 +58,9 @@ def invoice_lines(kind, number, date, ht, tva, ttc, items):
     return lines
 
 # --- plain-text PDFs --------------------------------------------------------
+out("factures/facture-FA-2024-0042.pdf", pdf(invoice_lines("facture", "FA-2024-0042", "12/06/2024", "8 400,00", "1 680,00", "10 080,00",
+    [("Audit de sécurité Active Directory (ORADAD, PingCastle) - 4 jours", "4 800,00"), ("Audit d'exposition sur internet - 3 jours", "3 600,00")]),
+    title="Facture FA-2024-0042", author=SELLER[0]))
 out("factures/avoir-AV-2024-003.pdf", pdf(invoice_lines("avoir", "AV-2024-003", "02/09/2024", "-1 000,00", "-200,00", "-1 200,00",
     [("Remise commerciale sur l'audit Active Directory", "-1 000,00")]), title="Avoir AV-2024-003"))
 out("factures/devis-D-2024-117.pdf", pdf(invoice_lines("devis", "D-2024-117", "15 avril 2024", "12 500,00", "2 500,00", "15 000,00",
@@ -141,7 +144,7 @@ out("factures/facture-ubl-FA-2024-0051.xml", f"""<?xml version="1.0" encoding="U
   <cac:AccountingSupplierParty><cac:Party>
     <cac:PartyIdentification><cbc:ID schemeID="0009">44306184100047</cbc:ID></cac:PartyIdentification>
     <cac:PartyName><cbc:Name>Réseaux &amp; Défense SARL</cbc:Name></cac:PartyName>
-    <cac:PartyTaxScheme><cbc:CompanyID>FR83443061841</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>
+    <cac:PartyTaxScheme><cbc:CompanyID>FR64443061841</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>
     <cac:PartyLegalEntity><cbc:RegistrationName>Réseaux &amp; Défense SARL</cbc:RegistrationName><cbc:CompanyID schemeID="0002">443061841</cbc:CompanyID></cac:PartyLegalEntity>
   </cac:Party></cac:AccountingSupplierParty>
   <cac:TaxTotal><cbc:TaxAmount currencyID="EUR">500.00</cbc:TaxAmount></cac:TaxTotal>

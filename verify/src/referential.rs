@@ -1,0 +1,247 @@
+//! A referential: one domain's objectives as data (TOML), validated when loaded. A new
+//! domain is a new file; the version that judged a submission is the file's SHA-256.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use caregate_extract::Kind;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReferentialError {
+    #[error("reading referential {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("referential {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("referential {path} is not valid:\n  - {}", problems.join("\n  - "))]
+    Invalid { path: String, problems: Vec<String> },
+    #[error("objective {objective} is not in referential {referential}")]
+    UnknownObjective { referential: String, objective: String },
+}
+
+/// The programme window: work and invoices must fall inside it (both days included).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl Window {
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        self.start <= d && d <= self.end
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameters {
+    pub target_anssi_level: u8,
+    pub critical_cvss: f64,
+    pub high_risk_ports: Vec<u16>,
+}
+
+/// A machine check an objective applies. Parameters come from [`Parameters`] unless the
+/// rule states its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Rule {
+    EvidencePresent,
+    DateInWindow,
+    DomainNamed,
+    ReportReadable,
+    IntegrityValid,
+    AnssiLevelAtLeast {
+        #[serde(default)]
+        level: Option<u8>,
+    },
+    ScanFinished,
+    PublicHostScanned,
+    NoHighRiskService,
+    NoCriticalVulnerability,
+    IdentifiersValid,
+    TotalsConsistent,
+    ReportMatchesInvoices,
+    WithinCeiling,
+    NoDuplicate,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Objective {
+    pub id: String,
+    /// French title, shown to establishments and controllers.
+    pub title: String,
+    /// Kinds of evidence that can prove it (`invoice`, `ad_audit_report`...).
+    pub kinds: Vec<String>,
+    pub rules: Vec<Rule>,
+}
+
+impl Objective {
+    pub fn accepts(&self, kind: &str) -> bool {
+        self.kinds.iter().any(|k| k == kind)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Referential {
+    pub id: String,
+    pub title: String,
+    pub window: Window,
+    pub parameters: Parameters,
+    /// Ceiling per establishment category, euros TTC.
+    #[serde(default)]
+    pub ceilings: BTreeMap<String, Decimal>,
+    pub objectives: Vec<Objective>,
+    /// SHA-256 of the file it was read from.
+    #[serde(skip)]
+    pub version: String,
+}
+
+impl Referential {
+    pub fn load(path: &Path) -> Result<Self, ReferentialError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| ReferentialError::Io { path: name.clone(), source })?;
+        Self::parse(&name, &bytes)
+    }
+
+    /// Reads and validates a referential; `name` only labels errors.
+    pub fn parse(name: &str, bytes: &[u8]) -> Result<Self, ReferentialError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| ReferentialError::Parse {
+            path: name.to_owned(),
+            message: format!("not UTF-8: {e}"),
+        })?;
+        let mut r: Referential = toml::from_str(text).map_err(|e| ReferentialError::Parse {
+            path: name.to_owned(),
+            message: e.to_string(),
+        })?;
+        r.version = hex::encode(Sha256::digest(bytes));
+        let problems = r.problems();
+        if problems.is_empty() {
+            Ok(r)
+        } else {
+            Err(ReferentialError::Invalid {
+                path: name.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.id.trim().is_empty() {
+            p.push("id is empty".to_owned());
+        }
+        if self.window.start > self.window.end {
+            p.push(format!("window starts ({}) after it ends ({})", self.window.start, self.window.end));
+        }
+        if !(1..=5).contains(&self.parameters.target_anssi_level) {
+            p.push(format!("target_anssi_level {} is not an ANSSI level (1 to 5)", self.parameters.target_anssi_level));
+        }
+        if !(0.0..=10.0).contains(&self.parameters.critical_cvss) {
+            p.push(format!("critical_cvss {} is not a CVSS score (0 to 10)", self.parameters.critical_cvss));
+        }
+        for (category, ceiling) in &self.ceilings {
+            if ceiling.is_sign_negative() {
+                p.push(format!("ceiling of {category} is negative"));
+            }
+        }
+        if self.objectives.is_empty() {
+            p.push("no objectives".to_owned());
+        }
+        let mut seen = HashSet::new();
+        for o in &self.objectives {
+            if !seen.insert(o.id.as_str()) {
+                p.push(format!("objective {} is listed twice", o.id));
+            }
+            if o.kinds.is_empty() {
+                p.push(format!("objective {} accepts no kind of evidence", o.id));
+            }
+            for k in &o.kinds {
+                if Kind::parse(k).is_none() {
+                    let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                    p.push(format!("objective {}: unknown evidence kind {k:?} (known: {})", o.id, known.join(", ")));
+                }
+            }
+            if o.rules.is_empty() {
+                p.push(format!("objective {} has no rules", o.id));
+            }
+            for rule in &o.rules {
+                if let Rule::AnssiLevelAtLeast { level: Some(l) } = rule {
+                    if !(1..=5).contains(l) {
+                        p.push(format!("objective {}: ANSSI level {l} is not 1 to 5", o.id));
+                    }
+                }
+            }
+        }
+        p
+    }
+
+    pub fn objective(&self, id: &str) -> Result<&Objective, ReferentialError> {
+        self.objectives.iter().find(|o| o.id == id).ok_or_else(|| ReferentialError::UnknownObjective {
+            referential: self.id.clone(),
+            objective: id.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Vec<u8> {
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/referentials/care-d1-2024.toml")).unwrap()
+    }
+
+    fn edited(from: &str, to: &str) -> Result<Referential, ReferentialError> {
+        let text = String::from_utf8(shipped()).unwrap();
+        assert!(text.contains(from), "{from}");
+        Referential::parse("edited.toml", text.replacen(from, to, 1).as_bytes())
+    }
+
+    #[test]
+    fn the_shipped_referential_loads() {
+        let r = Referential::parse("care-d1-2024.toml", &shipped()).unwrap();
+        assert_eq!(r.id, "care-d1-2024");
+        assert_eq!(r.objectives.len(), 6);
+        assert!(r.window.contains(NaiveDate::from_ymd_opt(2024, 6, 12).unwrap()));
+        assert!(!r.window.contains(NaiveDate::from_ymd_opt(2024, 3, 17).unwrap()));
+        assert!(r.parameters.high_risk_ports.contains(&3389));
+        assert_eq!(r.version.len(), 64);
+        assert!(r.objective("D1.FIN").unwrap().accepts("invoice"));
+        assert!(matches!(r.objective("D9.X"), Err(ReferentialError::UnknownObjective { .. })));
+    }
+
+    #[test]
+    fn mistakes_are_reported_clearly() {
+        let e = edited("kinds = [\"attestation\"]", "kinds = [\"attestaion\"]").unwrap_err().to_string();
+        assert!(e.contains("unknown evidence kind \"attestaion\""), "{e}");
+
+        let e = edited("start = \"2024-03-18\"", "start = \"2024-13-18\"").unwrap_err().to_string();
+        assert!(e.contains("edited.toml"), "{e}");
+
+        let e = edited("{ rule = \"domain_named\" }", "{ rule = \"domain_nammed\" }").unwrap_err().to_string();
+        assert!(e.contains("domain_nammed"), "{e}");
+
+        let e = edited("start = \"2024-03-18\"", "start = \"2026-03-18\"").unwrap_err().to_string();
+        assert!(e.contains("window starts"), "{e}");
+
+        let e = edited("id = \"D1.AD.LEVEL\"", "id = \"D1.PRE\"").unwrap_err().to_string();
+        assert!(e.contains("listed twice"), "{e}");
+
+        let e = edited("{ rule = \"anssi_level_at_least\" }", "{ rule = \"anssi_level_at_least\", level = 7 }").unwrap_err().to_string();
+        assert!(e.contains("ANSSI level 7"), "{e}");
+    }
+
+    #[test]
+    fn version_follows_the_content() {
+        let a = Referential::parse("a", &shipped()).unwrap();
+        let b = edited("target_anssi_level = 3", "target_anssi_level = 2").unwrap();
+        assert_ne!(a.version, b.version);
+        assert_eq!(b.parameters.target_anssi_level, 2);
+    }
+}
