@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use super::{walk, XmlEvent};
+use super::{walk_rooted, XmlEvent};
 use crate::fields::{Invoice, InvoiceSource};
 use crate::french::parse_compact_date;
 use crate::{Budget, ExtractError, Limits};
@@ -33,6 +33,14 @@ fn amount(text: &str) -> Option<Decimal> {
     Decimal::from_str(text.trim()).ok()
 }
 
+/// A SIRET starts with its SIREN: state it when the invoice gave only the SIRET.
+fn with_siren_from_siret(mut inv: Invoice) -> Invoice {
+    if inv.seller_siren.is_none() {
+        inv.seller_siren = inv.seller_siret.as_ref().filter(|s| s.len() == 14).map(|s| s[..9].to_owned());
+    }
+    inv
+}
+
 /// The Factur-X profile named by a guideline URN.
 pub fn profile_name(urn: &str) -> String {
     let u = urn.to_ascii_lowercase();
@@ -56,17 +64,9 @@ pub fn profile_name(urn: &str) -> String {
 
 pub fn parse_cii<R: BufRead>(input: R, source: InvoiceSource, limits: &Limits, budget: &Budget) -> Result<Invoice, ExtractError> {
     let mut inv = empty(source);
-    let mut seen_root = false;
-    walk(input, limits, budget, |e| {
+    walk_rooted(input, limits, budget, &["CrossIndustryInvoice"], "a CII invoice", |e| {
         match e {
-            XmlEvent::Start(el) => {
-                if !seen_root {
-                    seen_root = true;
-                    if el.name() != "CrossIndustryInvoice" {
-                        return Err(ExtractError::Unreadable(format!("not a CII invoice (root {})", el.name())));
-                    }
-                }
-            }
+            XmlEvent::Start(_) | XmlEvent::Text(_) => {}
             XmlEvent::End(el, text) => {
                 let t = || Some(text.to_owned()).filter(|t| !t.is_empty());
                 if el.at(&["GuidelineSpecifiedDocumentContextParameter", "ID"]) {
@@ -107,31 +107,18 @@ pub fn parse_cii<R: BufRead>(input: R, source: InvoiceSource, limits: &Limits, b
                     }
                 }
             }
-            XmlEvent::Text(_) => {}
         }
         Ok(())
     })?;
-    if inv.seller_siren.is_none() {
-        inv.seller_siren = inv.seller_siret.as_ref().filter(|s| s.len() == 14).map(|s| s[..9].to_owned());
-    }
-    Ok(inv)
+    Ok(with_siren_from_siret(inv))
 }
 
 pub fn parse_ubl<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<Invoice, ExtractError> {
     let mut inv = empty(InvoiceSource::Ubl);
-    let mut seen_root = false;
-    walk(input, limits, budget, |e| {
+    walk_rooted(input, limits, budget, &["Invoice", "CreditNote"], "a UBL invoice", |e| {
         match e {
-            XmlEvent::Start(el) => {
-                if !seen_root {
-                    seen_root = true;
-                    match el.name() {
-                        "Invoice" => {}
-                        "CreditNote" => inv.type_code = Some("381".into()),
-                        other => return Err(ExtractError::Unreadable(format!("not a UBL invoice (root {other})"))),
-                    }
-                }
-            }
+            XmlEvent::Start(el) if el.path.len() == 1 && el.name() == "CreditNote" => inv.type_code = Some("381".into()),
+            XmlEvent::Start(_) | XmlEvent::Text(_) => {}
             XmlEvent::End(el, text) => {
                 let t = || Some(text.to_owned()).filter(|t| !t.is_empty());
                 if el.path.len() == 2 {
@@ -166,12 +153,8 @@ pub fn parse_ubl<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Resu
                     }
                 }
             }
-            XmlEvent::Text(_) => {}
         }
         Ok(())
     })?;
-    if inv.seller_siren.is_none() {
-        inv.seller_siren = inv.seller_siret.as_ref().filter(|s| s.len() == 14).map(|s| s[..9].to_owned());
-    }
-    Ok(inv)
+    Ok(with_siren_from_siret(inv))
 }

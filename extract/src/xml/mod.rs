@@ -161,6 +161,28 @@ pub fn walk<R: BufRead>(
     }
 }
 
+/// [`walk`] for one report format: the root element must be one of `roots`, otherwise the
+/// document is "not <what>" and nothing else is called.
+pub fn walk_rooted<R: BufRead>(
+    input: R,
+    limits: &Limits,
+    budget: &Budget,
+    roots: &[&str],
+    what: &str,
+    mut f: impl FnMut(XmlEvent<'_>) -> Result<(), ExtractError>,
+) -> Result<(), ExtractError> {
+    let mut checked = false;
+    walk(input, limits, budget, |e| {
+        if let (false, XmlEvent::Start(el)) = (checked, &e) {
+            checked = true;
+            if !roots.contains(&el.name()) {
+                return Err(ExtractError::Unreadable(format!("not {what} (root {})", el.name())));
+            }
+        }
+        f(e)
+    })
+}
+
 fn push_text(texts: &mut [String], t: &str) {
     if let Some(last) = texts.last_mut() {
         if last.len() + t.len() <= MAX_ELEMENT_TEXT {

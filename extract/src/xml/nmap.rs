@@ -5,7 +5,7 @@ use std::io::BufRead;
 
 use chrono::DateTime;
 
-use super::{walk, XmlEvent};
+use super::{walk_rooted, XmlEvent};
 use crate::fields::{Host, OpenPort, Scan};
 use crate::{Budget, ExtractError, Limits};
 
@@ -30,15 +30,10 @@ pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<S
     let mut host_up = false;
     let mut port: Option<OpenPort> = None;
     let mut port_open = false;
-    let mut seen_root = false;
-    walk(input, limits, budget, |e| {
+    walk_rooted(input, limits, budget, &["nmaprun"], "an nmap report", |e| {
         match e {
             XmlEvent::Start(el) => {
-                if !seen_root {
-                    seen_root = true;
-                    if el.name() != "nmaprun" {
-                        return Err(ExtractError::Unreadable(format!("not an nmap report (root {})", el.name())));
-                    }
+                if el.path.len() == 1 {
                     scan.tool_version = el.attr("version").map(str::to_owned);
                     scan.started = epoch(el.attr("start"));
                     return Ok(());

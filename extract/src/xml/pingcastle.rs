@@ -6,7 +6,7 @@ use std::io::BufRead;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::{walk, XmlEvent};
+use super::{walk_rooted, XmlEvent};
 use crate::fields::{AdAudit, Integrity, RiskRule, Scores};
 use crate::{Budget, ExtractError, Limits};
 
@@ -35,17 +35,11 @@ pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<A
     };
     let mut stated_integrity: Option<String> = None;
     let mut rule = RiskRule::default();
-    let mut root_checked = false;
-    walk(input, limits, budget, |e| {
+    walk_rooted(input, limits, budget, &["HealthcheckData", "EncryptedData"], "a PingCastle report", |e| {
         match e {
             XmlEvent::Start(el) => {
-                if !root_checked {
-                    root_checked = true;
-                    match el.name() {
-                        "HealthcheckData" => {}
-                        "EncryptedData" => return Err(ExtractError::EncryptedReport),
-                        other => return Err(ExtractError::Unreadable(format!("not a PingCastle report (root {other})"))),
-                    }
+                if el.path.len() == 1 && el.name() == "EncryptedData" {
+                    return Err(ExtractError::EncryptedReport);
                 }
                 if el.at(&["RiskRules", "HealthcheckRiskRule"]) {
                     rule = RiskRule::default();

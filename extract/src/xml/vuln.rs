@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 
-use super::{walk, XmlEvent};
+use super::{walk_rooted, XmlEvent};
 use crate::fields::{BySeverity, Host, Scan, Vulnerability};
 use crate::{Budget, ExtractError, Limits};
 
@@ -35,16 +35,9 @@ pub fn parse_nessus<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> R
     let mut scan = new_scan("Nessus");
     let mut host = String::new();
     let mut item: Option<Vulnerability> = None;
-    let mut seen_root = false;
-    walk(input, limits, budget, |e| {
+    walk_rooted(input, limits, budget, &["NessusClientData_v2"], "a Nessus v2 report", |e| {
         match e {
             XmlEvent::Start(el) => {
-                if !seen_root {
-                    seen_root = true;
-                    if el.name() != "NessusClientData_v2" {
-                        return Err(ExtractError::Unreadable(format!("not a Nessus v2 report (root {})", el.name())));
-                    }
-                }
                 if el.at(&["Report", "ReportHost"]) {
                     host = el.attr("name").unwrap_or_default().to_owned();
                     scan.host_count += 1;
@@ -105,16 +98,9 @@ pub fn parse_openvas<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> 
     let mut hosts: BTreeMap<String, ()> = BTreeMap::new();
     let mut item: Option<Vulnerability> = None;
     let mut threat = String::new();
-    let mut seen_root = false;
-    walk(input, limits, budget, |e| {
+    walk_rooted(input, limits, budget, &["report", "get_reports_response"], "an OpenVAS report", |e| {
         match e {
             XmlEvent::Start(el) => {
-                if !seen_root {
-                    seen_root = true;
-                    if !matches!(el.name(), "report" | "get_reports_response") {
-                        return Err(ExtractError::Unreadable(format!("not an OpenVAS report (root {})", el.name())));
-                    }
-                }
                 if el.at(&["results", "result"]) {
                     threat.clear();
                     item = Some(Vulnerability {
