@@ -152,12 +152,7 @@ impl Worker {
         let outcome = match tokio::time::timeout(timeout, run).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(panic)) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                JobOutcome::DeadLetter(format!("internal error: {what}"))
+                JobOutcome::DeadLetter(format!("internal error: {}", crate::stage::panic_message(&*panic)))
             }
             Err(_) => JobOutcome::Retry(format!("job took longer than {timeout:?}")),
         };
