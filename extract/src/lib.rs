@@ -97,6 +97,24 @@ pub struct Analysis {
     pub members: Vec<Member>,
 }
 
+impl Analysis {
+    /// A file that could not be read: kind unknown (`hint` when the failure itself says
+    /// what it is), no fields, the failure as its finding.
+    pub fn unread(format: &'static str, hint: Kind, finding: Finding) -> Self {
+        Analysis {
+            format,
+            classification: Classification {
+                kind: hint,
+                confidence: 0.0,
+                reasons: vec![format!("content could not be read: {}", finding.message)],
+            },
+            fields: json!({}),
+            findings: vec![finding],
+            members: Vec::new(),
+        }
+    }
+}
+
 /// Reads, classifies and describes one file. Never panics on bad input by design; the
 /// caller still isolates it, since the parsers underneath are large.
 pub fn analyse(src: &Source, limits: &Limits) -> Analysis {
@@ -104,17 +122,10 @@ pub fn analyse(src: &Source, limits: &Limits) -> Analysis {
     let format = format_of(src);
     match read(format, src, limits, &budget) {
         Ok(a) => a,
-        Err(e) => Analysis {
-            format: format.name(),
-            classification: Classification {
-                kind: if matches!(e, ExtractError::EncryptedReport) { Kind::AdAuditReport } else { Kind::Other },
-                confidence: 0.0,
-                reasons: vec![format!("content could not be read: {e}")],
-            },
-            fields: json!({}),
-            findings: vec![e.finding()],
-            members: Vec::new(),
-        },
+        Err(e) => {
+            let hint = if matches!(e, ExtractError::EncryptedReport) { Kind::AdAuditReport } else { Kind::Other };
+            Analysis::unread(format.name(), hint, e.finding())
+        }
     }
 }
 

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use caregate_extract::{analyse, Analysis, Classification, Kind, Limits, Source};
+use caregate_extract::{analyse, Analysis, Kind, Limits, Source};
 use caregate_schemas::{Finding, Severity};
-use serde_json::json;
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::identify::Identity;
@@ -43,17 +42,7 @@ impl ExtractStage {
 }
 
 fn failed(code: &str, message: String) -> Analysis {
-    Analysis {
-        format: "unknown",
-        classification: Classification {
-            kind: Kind::Other,
-            confidence: 0.0,
-            reasons: vec![message.clone()],
-        },
-        fields: json!({}),
-        findings: vec![Finding::new(code, Severity::Warning, message)],
-        members: Vec::new(),
-    }
+    Analysis::unread("unknown", Kind::Other, Finding::new(code, Severity::Warning, message))
 }
 
 #[async_trait]
@@ -92,11 +81,7 @@ impl Stage for ExtractStage {
         match tokio::time::timeout(grace, rx).await {
             Ok(Ok(Ok(analysis))) => Outcome::Continue(analysis),
             Ok(Ok(Err(panic))) => {
-                let msg = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
+                let msg = crate::stage::panic_message(&*panic);
                 tracing::warn!(error = %msg, "a parser crashed on this file");
                 Outcome::Continue(failed("unreadable", format!("the parser crashed on this file: {msg}")))
             }
