@@ -9,9 +9,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context;
-use caregate_extract::{analyse, Analysis, Limits, Source};
+use caregate_extract::{analyse, Analysis, Limits};
 use caregate_schemas::Status;
-use caregate_workers::identify::{identify, Identity, SNIFF_BYTES};
+use caregate_workers::identify::{identify_file, Identity};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -37,19 +37,8 @@ pub fn load_expected(dir: &Path) -> anyhow::Result<BTreeMap<String, Expected>> {
 
 /// Identify, then read, as the pipeline does after a clean scan.
 pub fn read_file(path: &Path, name: &str, limits: &Limits) -> anyhow::Result<(Identity, Analysis)> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    std::fs::File::open(path)?.take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
-    let identity = identify(name, &head);
-    let analysis = analyse(
-        &Source {
-            path,
-            name,
-            media_type: &identity.media_type,
-            xml_root: identity.xml_root.as_deref(),
-        },
-        limits,
-    );
+    let identity = identify_file(path, name).with_context(|| format!("reading {}", path.display()))?;
+    let analysis = analyse(&identity.source(path, name), limits);
     Ok((identity, analysis))
 }
 

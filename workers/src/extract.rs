@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use caregate_extract::{analyse, Analysis, Kind, Limits, Source};
+use caregate_extract::{analyse, Analysis, Kind, Limits};
 use caregate_schemas::{Finding, Severity};
 use tokio::sync::{oneshot, Semaphore};
 
@@ -62,12 +62,7 @@ impl Stage for ExtractStage {
         let limits = self.limits.clone();
         let (tx, rx) = oneshot::channel();
         let spawned = std::thread::Builder::new().name("extract".into()).stack_size(PARSER_STACK).spawn(move || {
-            let source = Source {
-                path: &input.working_copy,
-                name: &input.name,
-                media_type: &input.identity.media_type,
-                xml_root: input.identity.xml_root.as_deref(),
-            };
+            let source = input.identity.source(&input.working_copy, &input.name);
             let result = catch_unwind(AssertUnwindSafe(|| analyse(&source, &limits)));
             // The slot is released when the parser is really done, even after a timeout.
             drop(permit);

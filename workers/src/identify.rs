@@ -79,6 +79,26 @@ fn xml_root(head: &[u8]) -> Option<String> {
     None
 }
 
+/// Identifies a file on disk from its first [`SNIFF_BYTES`] and its name.
+pub fn identify_file(path: &std::path::Path, name: &str) -> std::io::Result<Identity> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    std::fs::File::open(path)?.take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
+    Ok(identify(name, &head))
+}
+
+impl Identity {
+    /// What the readers need to know about the file at `path`.
+    pub fn source<'a>(&'a self, path: &'a std::path::Path, name: &'a str) -> caregate_extract::Source<'a> {
+        caregate_extract::Source {
+            path,
+            name,
+            media_type: &self.media_type,
+            xml_root: self.xml_root.as_deref(),
+        }
+    }
+}
+
 pub fn identify(name: &str, head: &[u8]) -> Identity {
     let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     let expected = expected_by_extension(&ext);

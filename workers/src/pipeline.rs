@@ -14,12 +14,12 @@ use futures::StreamExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
 use crate::clamd::{Clamd, ClamdReply};
 use crate::extract::{ExtractInput, ExtractStage};
-use crate::identify::{identify, Identity, SNIFF_BYTES};
+use crate::identify::{identify_file, Identity};
 use crate::stage::{Hold, Outcome, Stage, Stop};
 
 /// How a job ended, as far as the queue is concerned.
@@ -183,13 +183,10 @@ impl Stage for IdentifyStage {
     }
 
     async fn run(&self, (path, name): Self::Input) -> Outcome<Identity> {
-        let mut head = Vec::with_capacity(SNIFF_BYTES);
-        let read = async {
-            tokio::fs::File::open(&path).await?.take(SNIFF_BYTES as u64).read_to_end(&mut head).await
-        };
-        match read.await {
-            Ok(_) => Outcome::Continue(identify(&name, &head)),
-            Err(e) => Outcome::Retry(format!("identify: reading working copy: {e}")),
+        match tokio::task::spawn_blocking(move || identify_file(&path, &name)).await {
+            Ok(Ok(identity)) => Outcome::Continue(identity),
+            Ok(Err(e)) => Outcome::Retry(format!("identify: reading working copy: {e}")),
+            Err(e) => Outcome::Retry(format!("identify: {e}")),
         }
     }
 }
