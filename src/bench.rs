@@ -229,6 +229,7 @@ async fn run_stack(config: &Config, stack: BenchStack, corpora: &[(&'static str,
             establishment: "750000001".into(),
             campaign: "care-d1-2024".into(),
             objectives: vec![],
+            category: None,
         };
         eprintln!("bench: {stack:?} stack, {name} corpus: {} files", files.len());
         let start = Instant::now();

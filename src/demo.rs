@@ -43,6 +43,7 @@ pub async fn run(config: Config, dir: PathBuf, with_eicar: bool, quiet: bool) ->
         establishment: "750000001".into(),
         campaign: "care-d1-2024".into(),
         objectives: vec![],
+        category: Some("public".into()),
     };
     let in_memory = if with_eicar {
         vec![("genere-a-l-execution/eicar.txt".to_owned(), eicar())]

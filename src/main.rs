@@ -37,6 +37,9 @@ enum Command {
         /// Objective the files claim to prove (repeatable).
         #[arg(long = "objective")]
         objectives: Vec<String>,
+        /// Funding category of the establishment (ght, public, ebnl, private): sets its ceiling.
+        #[arg(long)]
+        category: Option<String>,
         /// Add to an existing submission instead of starting a new one.
         #[arg(long)]
         submission: Option<SubmissionId>,
@@ -226,6 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             establishment,
             campaign,
             objectives,
+            category,
             submission,
             server,
             json,
@@ -239,6 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 establishment,
                 campaign,
                 objectives,
+                category,
             };
             caregate_ingest::validate_submission(&sub)?;
             let wait = Duration::from_secs(wait_secs);

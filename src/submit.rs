@@ -149,6 +149,9 @@ pub async fn submit_http(server: &str, sub: &SubmissionRef, files: &[LocalFile],
         for o in &sub.objectives {
             form = form.text("objective", o.clone());
         }
+        if let Some(c) = &sub.category {
+            form = form.text("category", c.clone());
+        }
         let resp = client.post(format!("{base}/api/evidence")).multipart(form.part("file", part)).send().await?;
         if !resp.status().is_success() {
             let status = resp.status();

@@ -133,6 +133,8 @@ pub struct UploadForm {
     submission_id: Option<String>,
     /// Objective the files claim to prove (repeat the field for several).
     objective: Vec<String>,
+    /// Funding category of the establishment (`ght`, `public`, `ebnl`, `private`).
+    category: Option<String>,
     /// One or more files; the part's file name is kept (relative paths allowed, `..` refused).
     #[schema(format = Binary, value_type = Vec<String>)]
     file: Vec<Vec<u8>>,
@@ -164,6 +166,7 @@ async fn upload(State(st): State<AppState>, mut form: Multipart) -> Result<(Stat
     let mut campaign = None;
     let mut submission_id = None;
     let mut objectives = Vec::new();
+    let mut category = None;
     let mut spooled = Vec::new();
     while let Some(field) = form.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -179,6 +182,7 @@ async fn upload(State(st): State<AppState>, mut form: Multipart) -> Result<(Stat
                 submission_id = Some(id);
             }
             "objective" => objectives.push(field_text(field).await?.trim().to_owned()),
+            "category" => category = Some(field_text(field).await?.trim().to_owned()).filter(|c| !c.is_empty()),
             "file" => {
                 if establishment.is_none() || campaign.is_none() {
                     return Err(IntakeError::Malformed("`establishment` and `campaign` must come before the files".into()).into());
@@ -200,6 +204,7 @@ async fn upload(State(st): State<AppState>, mut form: Multipart) -> Result<(Stat
         establishment: establishment.unwrap_or_default(),
         campaign: campaign.unwrap_or_default(),
         objectives,
+        category,
     };
     validate_submission(&sub)?;
     let mut evidence = Vec::with_capacity(spooled.len());

@@ -151,6 +151,9 @@ pub fn validate_submission(sub: &SubmissionRef) -> Result<(), IntakeError> {
     for o in &sub.objectives {
         validate_token("objective", o, |c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')?;
     }
+    if let Some(c) = &sub.category {
+        validate_token("category", c, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')?;
+    }
     Ok(())
 }
 
@@ -290,6 +293,7 @@ mod tests {
             establishment: e.into(),
             campaign: c.into(),
             objectives: vec!["D1.AD.AUDIT".into()],
+            category: None,
         };
         assert!(validate_submission(&sub("750000001", "care-d1-2024")).is_ok());
         assert!(validate_submission(&sub("2A0000022", "care-d1-2024")).is_ok());

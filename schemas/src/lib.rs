@@ -247,6 +247,10 @@ pub struct Finding {
     pub code: String,
     pub severity: Severity,
     pub message: String,
+    /// What decided it, inside the file: a field of the extracted data (`total_ttc`,
+    /// `hosts.0.open_ports.1`), a page, a cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
 }
 
 impl Finding {
@@ -255,7 +259,14 @@ impl Finding {
             code: code.to_owned(),
             severity,
             message: message.into(),
+            pointer: None,
         }
+    }
+
+    /// The same finding, pointing at what decided it.
+    pub fn at(mut self, pointer: impl Into<String>) -> Self {
+        self.pointer = Some(pointer.into());
+        self
     }
 }
 
@@ -269,6 +280,10 @@ pub struct SubmissionRef {
     pub campaign: String,
     /// Objective ids the uploader tagged the file with (e.g. `D1.AD.AUDIT`).
     pub objectives: Vec<String>,
+    /// Funding category of the establishment (`ght`, `public`, `ebnl`, `private`), which
+    /// sets its ceiling; when unknown the ceiling check goes to a controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
 }
 
 /// The per-file record: what the pipeline knows about one piece of evidence.
@@ -346,6 +361,20 @@ impl EvidenceRecord {
     }
 }
 
+impl EvidenceRecord {
+    /// The key under which the same invoice is found again whatever its file: the
+    /// seller's SIREN and the invoice number (letters and digits only, upper case).
+    pub fn invoice_key(&self) -> Option<String> {
+        if !matches!(self.kind.as_deref(), Some("invoice" | "credit_note")) {
+            return None;
+        }
+        let text = |k: &str| self.fields.get(k).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
+        let siren = text("seller_siren").or_else(|| text("seller_siret").and_then(|s| s.get(..9)))?;
+        let number: String = text("number")?.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase();
+        (!number.is_empty()).then(|| format!("invoice:{siren}:{number}"))
+    }
+}
+
 /// The `evidence.received` message: a claim check pointing at the quarantined object,
 /// never the bytes themselves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -371,6 +400,113 @@ pub struct EvidenceEvent {
     pub detail: serde_json::Value,
     pub at: DateTime<Utc>,
 }
+
+/// What the verification concludes about one objective, from worst to best as the
+/// ordering goes: a definite failure outweighs a doubt, which outweighs success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Met,
+    /// A person must decide (the case goes to the controllers' queue).
+    NeedsReview,
+    NotMet,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::NeedsReview => "needs_review",
+            Verdict::NotMet => "not_met",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason behind an objective's verdict: what it says about the verdict, why, and
+/// which evidence (and where in it) decided it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reason {
+    /// Stable code (`evidence_missing`, `ad_level_below_target`, `exposure_fixed`...).
+    pub code: String,
+    /// What this reason alone would make of the objective.
+    pub verdict: Verdict,
+    /// In French, for establishments and controllers.
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_id: Option<EvidenceId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ObjectiveVerdict {
+    pub objective: String,
+    pub title: String,
+    pub verdict: Verdict,
+    /// Some file of the submission was tagged with this objective.
+    pub claimed: bool,
+    /// The evidence the objective was judged on.
+    pub evidence: Vec<EvidenceId>,
+    pub reasons: Vec<Reason>,
+}
+
+/// The checks of one evidence, as this verification saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceCheck {
+    pub evidence_id: EvidenceId,
+    pub path: String,
+    pub kind: Option<String>,
+    pub status: Status,
+    pub findings: Vec<Finding>,
+}
+
+/// A submission judged against one referential: a verdict per objective with its
+/// reasons, recomputed from the stored records (never from the files).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Verification {
+    pub submission_id: SubmissionId,
+    pub establishment: String,
+    pub campaign: String,
+    pub referential_id: String,
+    /// SHA-256 of the referential file that judged it.
+    pub referential_version: String,
+    /// The latest change among the records judged (RFC 3339): a verification made from
+    /// an older view of the submission never replaces one made from a newer.
+    pub basis: String,
+    pub computed_at: DateTime<Utc>,
+    /// Files not processed yet: while any is, the verdicts are provisional.
+    pub pending: usize,
+    /// The worst objective verdict.
+    pub verdict: Verdict,
+    pub objectives: Vec<ObjectiveVerdict>,
+    pub evidence: Vec<EvidenceCheck>,
+}
+
+impl Verification {
+    pub fn is_final(&self) -> bool {
+        self.pending == 0
+    }
+
+    /// A digest of what the verification concludes (referential, pending files,
+    /// verdicts, reasons, per-evidence findings), not of when it was computed: two
+    /// verifications with the same digest say the same.
+    pub fn conclusions_digest(&self) -> String {
+        let said = serde_json::json!([self.referential_version, self.pending, self.objectives, self.evidence]);
+        Sha256Digest::of(said.to_string().as_bytes()).hex()
+    }
+}
+
+/// Published when a submission's final verification changes; the body is the
+/// [`Verification`].
+pub const SUBMISSION_VERIFIED: &str = "submission.verified";
+/// Published beside [`SUBMISSION_VERIFIED`] when some objective needs a controller.
+pub const SUBMISSION_NEEDS_REVIEW: &str = "submission.needs_review";
 
 /// JSON Schema (2020-12) of [`EvidenceRecord`], as committed in `schemas/`.
 pub fn evidence_record_json_schema() -> serde_json::Value {

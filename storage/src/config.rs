@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
+use crate::{Announcer, 
     AmqpQueue, EvidenceIndex, JobQueue, LocalObjectStore, MemoryQueue, ObjectStore, RetryPolicy,
     S3ObjectStore, SqlIndex, StorageError,
 };
@@ -104,6 +104,8 @@ pub struct Backends {
     pub evidence: Arc<dyn ObjectStore>,
     pub index: Arc<dyn EvidenceIndex>,
     pub queue: Arc<dyn JobQueue>,
+    /// Announcements to other systems, on the same broker as the jobs.
+    pub announcer: Arc<dyn Announcer>,
     /// True when the queue lives in this process: jobs exist only while it runs, so the
     /// process must also run the worker, and unfinished records are requeued at start.
     pub in_process_queue: bool,
@@ -136,18 +138,22 @@ impl Backends {
                 Arc::new(SqlIndex::connect(&url, 4).await?)
             }
         };
-        let (queue, in_process_queue): (Arc<dyn JobQueue>, bool) = match &cfg.amqp {
-            Some(amqp) => (
-                Arc::new(AmqpQueue::connect(&amqp.url, &amqp.prefix, cfg.retry.clone()).await?),
-                false,
-            ),
-            None => (Arc::new(MemoryQueue::new(cfg.retry.clone())), true),
+        let (queue, announcer, in_process_queue): (Arc<dyn JobQueue>, Arc<dyn Announcer>, bool) = match &cfg.amqp {
+            Some(amqp) => {
+                let q = Arc::new(AmqpQueue::connect(&amqp.url, &amqp.prefix, cfg.retry.clone()).await?);
+                (q.clone(), q, false)
+            }
+            None => {
+                let q = Arc::new(MemoryQueue::new(cfg.retry.clone()));
+                (q.clone(), q, true)
+            }
         };
         Ok(Self {
             quarantine,
             evidence,
             index,
             queue,
+            announcer,
             in_process_queue,
         })
     }

@@ -78,6 +78,7 @@ fn sample_record(submission: SubmissionId, name: &str) -> EvidenceRecord {
             establishment: "750000001".into(),
             campaign: "care-d1-2024".into(),
             objectives: vec!["D1.FIN".into()],
+            category: None,
         },
         name.into(),
         sha,

@@ -3,7 +3,7 @@
 //! sqlx's `Any` driver, so the queries are written once and only the DDL differs.
 
 use async_trait::async_trait;
-use caregate_schemas::{EvidenceEvent, EvidenceId, EvidenceRecord, Status, SubmissionId};
+use caregate_schemas::{EvidenceEvent, EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId, Verdict, Verification};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -38,6 +38,28 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     async fn stale(&self, idle: std::time::Duration, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError>;
     /// How many records stand in each status.
     async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StorageError>;
+    /// Every submission with at least one record, oldest first.
+    async fn submission_ids(&self) -> Result<Vec<SubmissionId>, StorageError>;
+    /// Finished records of *other* submissions than `exclude` that hold one of these
+    /// contents or one of these invoice keys ([`EvidenceRecord::invoice_key`]).
+    async fn same_documents(
+        &self,
+        exclude: SubmissionId,
+        hashes: &[Sha256Digest],
+        invoice_keys: &[String],
+    ) -> Result<Vec<EvidenceRecord>, StorageError>;
+    /// Makes `v` the submission's current verification, and appends it to its history in
+    /// the same transaction, unless the current one was judged on a newer view of the
+    /// submission (a later `basis`) or concludes the same. Returns whether it was stored;
+    /// so two workers finishing files of one submission at once cannot leave the older
+    /// view in place, and a redelivery stores nothing.
+    async fn put_verification(&self, v: &Verification) -> Result<bool, StorageError>;
+    async fn verification(&self, id: SubmissionId) -> Result<Option<Verification>, StorageError>;
+    /// Every verification stored for the submission, oldest first.
+    async fn verification_history(&self, id: SubmissionId) -> Result<Vec<Verification>, StorageError>;
+    /// Current verifications with this overall verdict, oldest first (the controllers'
+    /// work list when `NeedsReview`).
+    async fn verifications_with(&self, verdict: Verdict, limit: u32) -> Result<Vec<Verification>, StorageError>;
     fn describe(&self) -> String;
 }
 
@@ -73,6 +95,26 @@ const COMMON_DDL: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS evidence_submission ON evidence (submission_id)",
     "CREATE INDEX IF NOT EXISTS evidence_status ON evidence (status, received_at)",
     "CREATE INDEX IF NOT EXISTS evidence_sha256 ON evidence (sha256)",
+    // Keys that find the same document in other files (seller SIREN + invoice number).
+    "CREATE TABLE IF NOT EXISTS evidence_keys (
+        key TEXT NOT NULL,
+        evidence_id TEXT NOT NULL,
+        submission_id TEXT NOT NULL,
+        PRIMARY KEY (key, evidence_id)
+    )",
+    "CREATE TABLE IF NOT EXISTS verifications (
+        submission_id TEXT PRIMARY KEY,
+        establishment TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        referential_version TEXT NOT NULL,
+        basis TEXT NOT NULL,
+        conclusions TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        pending BIGINT NOT NULL,
+        computed_at TEXT NOT NULL,
+        document TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS verifications_verdict ON verifications (verdict, computed_at)",
 ];
 
 /// The events table; only its sequence column is written differently by each engine.
@@ -84,12 +126,22 @@ const EVENTS_DDL: &str = "CREATE TABLE IF NOT EXISTS evidence_events (
         at TEXT NOT NULL
     )";
 const EVENTS_INDEX: &str = "CREATE INDEX IF NOT EXISTS evidence_events_evidence ON evidence_events (evidence_id, seq)";
+const HISTORY_DDL: &str = "CREATE TABLE IF NOT EXISTS verification_history (
+        seq @SEQ@,
+        submission_id TEXT NOT NULL,
+        document TEXT NOT NULL,
+        at TEXT NOT NULL
+    )";
+const HISTORY_INDEX: &str = "CREATE INDEX IF NOT EXISTS verification_history_submission ON verification_history (submission_id, seq)";
 
 const POSTGRES_DDL: &[&str] = &[
     "CREATE OR REPLACE FUNCTION caregate_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-     BEGIN RAISE EXCEPTION 'evidence_events is append-only'; END $$",
+     BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
     "DROP TRIGGER IF EXISTS evidence_events_append_only ON evidence_events",
     "CREATE TRIGGER evidence_events_append_only BEFORE UPDATE OR DELETE ON evidence_events
+     FOR EACH ROW EXECUTE FUNCTION caregate_append_only()",
+    "DROP TRIGGER IF EXISTS verification_history_append_only ON verification_history",
+    "CREATE TRIGGER verification_history_append_only BEFORE UPDATE OR DELETE ON verification_history
      FOR EACH ROW EXECUTE FUNCTION caregate_append_only()",
 ];
 
@@ -98,6 +150,10 @@ const SQLITE_DDL: &[&str] = &[
      BEGIN SELECT RAISE(ABORT, 'evidence_events is append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS evidence_events_no_delete BEFORE DELETE ON evidence_events
      BEGIN SELECT RAISE(ABORT, 'evidence_events is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS verification_history_no_update BEFORE UPDATE ON verification_history
+     BEGIN SELECT RAISE(ABORT, 'verification_history is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS verification_history_no_delete BEFORE DELETE ON verification_history
+     BEGIN SELECT RAISE(ABORT, 'verification_history is append-only'); END",
 ];
 
 /// Serialises concurrent schema set-up by several workers starting at once.
@@ -152,7 +208,12 @@ impl SqlIndex {
             }
         };
         let events = EVENTS_DDL.replace("@SEQ@", seq);
-        let statements = COMMON_DDL.iter().copied().chain([events.as_str(), EVENTS_INDEX]).chain(extra.iter().copied());
+        let history = HISTORY_DDL.replace("@SEQ@", seq);
+        let statements = COMMON_DDL
+            .iter()
+            .copied()
+            .chain([events.as_str(), EVENTS_INDEX, history.as_str(), HISTORY_INDEX])
+            .chain(extra.iter().copied());
         let mut result = Ok(());
         for stmt in statements {
             if let Err(e) = sqlx::query(stmt).execute(&mut *conn).await {
@@ -179,8 +240,30 @@ impl SqlIndex {
     }
 
     async fn select_records(&self, sql: &str, arg: String) -> Result<Vec<EvidenceRecord>, StorageError> {
-        let rows = sqlx::query(sql).bind(arg).fetch_all(&self.pool).await?;
+        self.select_records_by(sql, [arg]).await
+    }
+
+    async fn select_records_by<const N: usize>(&self, sql: &str, args: [String; N]) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let mut query = sqlx::query(sql);
+        for a in args {
+            query = query.bind(a);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(Self::row_to_record).collect()
+    }
+
+    async fn select_verifications(&self, sql: &str, args: Vec<String>) -> Result<Vec<Verification>, StorageError> {
+        let mut query = sqlx::query(sql);
+        for a in args {
+            query = query.bind(a);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let doc: String = row.try_get("document")?;
+                serde_json::from_str(&doc).map_err(|e| StorageError::Corrupt(format!("verification: {e}")))
+            })
+            .collect()
     }
 }
 
@@ -269,6 +352,14 @@ impl EvidenceIndex for SqlIndex {
                 .bind(ts(now))
                 .execute(&mut *tx)
                 .await?;
+            if let Some(key) = rec.invoice_key() {
+                sqlx::query("INSERT INTO evidence_keys (key, evidence_id, submission_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(key)
+                    .bind(rec.evidence_id.to_string())
+                    .bind(rec.submission.submission_id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(changed == 1)
@@ -353,6 +444,90 @@ impl EvidenceIndex for SqlIndex {
                 Ok((st.parse().map_err(|e| StorageError::Corrupt(format!("{e}")))?, n as u64))
             })
             .collect()
+    }
+
+    async fn submission_ids(&self) -> Result<Vec<SubmissionId>, StorageError> {
+        let rows = sqlx::query("SELECT submission_id, MIN(received_at) AS first FROM evidence GROUP BY submission_id ORDER BY first, submission_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("submission_id")?;
+                id.parse().map_err(|e| StorageError::Corrupt(format!("submission id {id:?}: {e}")))
+            })
+            .collect()
+    }
+
+    async fn same_documents(&self, exclude: SubmissionId, hashes: &[Sha256Digest], invoice_keys: &[String]) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let mut found: Vec<EvidenceRecord> = Vec::new();
+        // One indexed lookup per content or key: a submission holds a few dozen files.
+        for h in hashes {
+            let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE sha256 = $1 AND submission_id <> $2 AND status <> 'received'");
+            found.extend(self.select_records_by(&sql, [h.hex(), exclude.to_string()]).await?);
+        }
+        for key in invoice_keys {
+            let sql = "SELECT e.record, e.status, e.attempts, e.updated_at FROM evidence_keys k
+                       JOIN evidence e ON e.evidence_id = k.evidence_id
+                       WHERE k.key = $1 AND k.submission_id <> $2";
+            found.extend(self.select_records_by(sql, [key.clone(), exclude.to_string()]).await?);
+        }
+        found.sort_by_key(|r| (r.received_at, r.evidence_id));
+        found.dedup_by_key(|r| r.evidence_id);
+        Ok(found)
+    }
+
+    async fn put_verification(&self, v: &Verification) -> Result<bool, StorageError> {
+        let document = serde_json::to_string(v).map_err(|e| StorageError::Corrupt(format!("verification: {e}")))?;
+        let mut tx = self.pool.begin().await?;
+        // One statement decides, so concurrent writers cannot both think they are newer.
+        let changed = sqlx::query(
+            "INSERT INTO verifications (submission_id, establishment, campaign, referential_version, basis,
+                                        conclusions, verdict, pending, computed_at, document)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (submission_id) DO UPDATE SET
+                establishment = excluded.establishment, campaign = excluded.campaign,
+                referential_version = excluded.referential_version, basis = excluded.basis,
+                conclusions = excluded.conclusions, verdict = excluded.verdict, pending = excluded.pending,
+                computed_at = excluded.computed_at, document = excluded.document
+             WHERE verifications.basis < excluded.basis
+                OR (verifications.basis = excluded.basis AND verifications.conclusions <> excluded.conclusions)",
+        )
+        .bind(v.submission_id.to_string())
+        .bind(v.establishment.clone())
+        .bind(v.campaign.clone())
+        .bind(v.referential_version.clone())
+        .bind(v.basis.clone())
+        .bind(v.conclusions_digest())
+        .bind(v.verdict.as_str())
+        .bind(v.pending as i64)
+        .bind(ts(v.computed_at))
+        .bind(document.clone())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            sqlx::query("INSERT INTO verification_history (submission_id, document, at) VALUES ($1, $2, $3)")
+                .bind(v.submission_id.to_string())
+                .bind(document)
+                .bind(ts(v.computed_at))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    async fn verification(&self, id: SubmissionId) -> Result<Option<Verification>, StorageError> {
+        Ok(self.select_verifications("SELECT document FROM verifications WHERE submission_id = $1", vec![id.to_string()]).await?.pop())
+    }
+
+    async fn verification_history(&self, id: SubmissionId) -> Result<Vec<Verification>, StorageError> {
+        self.select_verifications("SELECT document FROM verification_history WHERE submission_id = $1 ORDER BY seq", vec![id.to_string()]).await
+    }
+
+    async fn verifications_with(&self, verdict: Verdict, limit: u32) -> Result<Vec<Verification>, StorageError> {
+        let sql = format!("SELECT document FROM verifications WHERE verdict = $1 ORDER BY computed_at, submission_id LIMIT {limit}");
+        self.select_verifications(&sql, vec![verdict.as_str().to_owned()]).await
     }
 
     fn describe(&self) -> String {

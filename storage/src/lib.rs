@@ -1,6 +1,7 @@
 //! The three boundaries the pipeline crosses, one trait each: where bytes live
 //! ([`ObjectStore`]), where records and their history live ([`EvidenceIndex`]) and how work
-//! is handed between processes ([`JobQueue`]). Each trait has an embedded back end (local
+//! is handed between processes ([`JobQueue`], and [`Announcer`] for what other systems
+//! are told). Each trait has an embedded back end (local
 //! directory, SQLite, in-process queue) and a production one (S3, PostgreSQL, RabbitMQ);
 //! [`conformance`] holds the one suite every back end must pass.
 
@@ -15,4 +16,4 @@ pub use config::{Backends, BackendsConfig, S3Config, AmqpConfig, DatabaseConfig}
 pub use error::StorageError;
 pub use index::{EvidenceIndex, SqlIndex};
 pub use object::{LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};
-pub use queue::{AmqpQueue, Delivery, JobQueue, JobStream, MemoryQueue, RetryPolicy};
+pub use queue::{AmqpQueue, AnnouncementStream, Announcer, Delivery, JobQueue, JobStream, MemoryQueue, RetryPolicy};

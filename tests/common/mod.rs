@@ -227,6 +227,7 @@ pub fn submission() -> SubmissionRef {
         establishment: "750000001".into(),
         campaign: "care-d1-2024".into(),
         objectives: vec!["D1.AD.AUDIT".into()],
+        category: None,
     }
 }
 

@@ -13,23 +13,34 @@ use std::str::FromStr;
 use crate::identifiers::{siren_valid, siret_valid, vat_id_valid};
 use crate::Referential;
 
-fn text<'a>(fields: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(fields: &'a Value, key: &str) -> Option<&'a str> {
     fields.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-fn amount(fields: &Value, key: &str) -> Option<Decimal> {
+pub(crate) fn amount(fields: &Value, key: &str) -> Option<Decimal> {
     text(fields, key).and_then(|s| Decimal::from_str(s).ok())
 }
 
 /// The date part of `2024-06-03`, `2024-06-03T09:41:12+02:00`, `Mon Sep 16 14:00:00 2024`.
-fn date_of(s: &str) -> Option<NaiveDate> {
+pub(crate) fn date_of(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d")
         .ok()
         .or_else(|| chrono::NaiveDateTime::parse_from_str(s.trim(), "%a %b %e %H:%M:%S %Y").ok().map(|d| d.date()))
 }
 
 fn finding(code: &str, severity: Severity, field: &str, message: String) -> Finding {
-    Finding::new(code, severity, format!("{message} (champ {field})"))
+    Finding::new(code, severity, message).at(field)
+}
+
+/// The field that dates an evidence of this kind, and the date it holds, when it has one.
+pub fn evidence_date<'a>(kind: &str, fields: &'a Value) -> Option<(&'static str, &'a str, NaiveDate)> {
+    let field = match kind {
+        "invoice" | "credit_note" | "quote" | "purchase_order" => "issue_date",
+        "exposure_scan" | "vulnerability_scan" => "started",
+        _ => "date",
+    };
+    let raw = text(fields, field)?;
+    Some((field, raw, date_of(raw)?))
 }
 
 fn window_check(r: &Referential, field: &str, value: Option<&str>, what: &str, out: &mut Vec<Finding>) {
@@ -160,7 +171,7 @@ mod tests {
                          "total_ht": "8400.00", "total_tva": "1680.00", "total_ttc": "10080.01"});
         let found = check_evidence(&r, "invoice", &bad);
         assert_eq!(codes(&found), ["date_outside_window", "siret_invalid", "vat_id_invalid", "totals_inconsistent"]);
-        assert!(found[3].message.contains("total_ttc"));
+        assert_eq!(found[3].pointer.as_deref(), Some("total_ttc"));
     }
 
     #[test]

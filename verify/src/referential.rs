@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use caregate_extract::Kind;
+use caregate_schemas::Verdict;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -49,7 +50,12 @@ pub struct Parameters {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Rule {
-    EvidencePresent,
+    /// At least one evidence of an accepted kind; without, the objective is `otherwise`
+    /// (`not_met` unless stated).
+    EvidencePresent {
+        #[serde(default)]
+        otherwise: Option<Verdict>,
+    },
     DateInWindow,
     DomainNamed,
     ReportReadable,
@@ -96,6 +102,10 @@ pub struct Referential {
     /// Ceiling per establishment category, euros TTC.
     #[serde(default)]
     pub ceilings: BTreeMap<String, Decimal>,
+    /// ANSSI level of each audit-tool rule: a directory where a rule is triggered is at
+    /// most at that level (the lowest such level; 5 when none is triggered).
+    #[serde(default)]
+    pub anssi_levels: BTreeMap<String, u8>,
     pub objectives: Vec<Objective>,
     /// SHA-256 of the file it was read from.
     #[serde(skip)]
@@ -144,6 +154,11 @@ impl Referential {
         }
         if !(0.0..=10.0).contains(&self.parameters.critical_cvss) {
             p.push(format!("critical_cvss {} is not a CVSS score (0 to 10)", self.parameters.critical_cvss));
+        }
+        for (rule, level) in &self.anssi_levels {
+            if !(1..=5).contains(level) {
+                p.push(format!("anssi_levels: {rule} = {level} is not an ANSSI level (1 to 5)"));
+            }
         }
         for (category, ceiling) in &self.ceilings {
             if ceiling.is_sign_negative() {

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use caregate_schemas::{EvidenceReceived, EVIDENCE_RECEIVED};
+use caregate_schemas::{EvidenceReceived, EVIDENCE_RECEIVED, SUBMISSION_NEEDS_REVIEW};
 use futures::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
@@ -9,7 +9,7 @@ use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
 
-use super::{Delivery, JobQueue, JobStream, RetryPolicy};
+use super::{AnnouncementStream, Announcer, Delivery, JobQueue, JobStream, RetryPolicy};
 use crate::StorageError;
 
 const ATTEMPT_HEADER: &str = "x-caregate-attempt";
@@ -31,6 +31,8 @@ struct Names {
     exchange: String,
     work: String,
     dead: String,
+    /// Where `submission.needs_review` announcements wait for the controllers' tools.
+    review: String,
     prefix: String,
 }
 
@@ -40,6 +42,7 @@ impl Names {
             exchange: format!("{prefix}.events"),
             work: format!("{prefix}.evidence"),
             dead: format!("{prefix}.evidence.dead"),
+            review: format!("{prefix}.review"),
             prefix: prefix.to_owned(),
         }
     }
@@ -100,7 +103,12 @@ impl AmqpQueue {
             .map_err(err)?;
         let quorum = table(&[("x-queue-type", long_str("quorum"))]);
         publisher.queue_declare(&names.work, durable(), quorum.clone()).await.map_err(err)?;
-        publisher.queue_declare(&names.dead, durable(), quorum).await.map_err(err)?;
+        publisher.queue_declare(&names.dead, durable(), quorum.clone()).await.map_err(err)?;
+        publisher.queue_declare(&names.review, durable(), quorum).await.map_err(err)?;
+        publisher
+            .queue_bind(&names.review, &names.exchange, SUBMISSION_NEEDS_REVIEW, QueueBindOptions::default(), FieldTable::default())
+            .await
+            .map_err(err)?;
         publisher
             .queue_bind(&names.work, &names.exchange, EVIDENCE_RECEIVED, QueueBindOptions::default(), FieldTable::default())
             .await
@@ -127,7 +135,7 @@ impl AmqpQueue {
 
     /// Deletes every queue and the exchange of this prefix (tests clean up after themselves).
     pub async fn delete_topology(&self) -> Result<(), StorageError> {
-        let mut queues = vec![self.names.work.clone(), self.names.dead.clone()];
+        let mut queues = vec![self.names.work.clone(), self.names.dead.clone(), self.names.review.clone()];
         queues.extend(self.policy.delays_ms.iter().map(|d| self.names.retry(*d)));
         for q in queues {
             self.publisher.queue_delete(&q, Default::default()).await.map_err(err)?;
@@ -146,6 +154,17 @@ async fn publish_confirmed(
     payload: &[u8],
     headers: FieldTable,
 ) -> Result<(), StorageError> {
+    publish(channel, exchange, routing_key, payload, headers, true).await
+}
+
+async fn publish(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    payload: &[u8],
+    headers: FieldTable,
+    mandatory: bool,
+) -> Result<(), StorageError> {
     let props = BasicProperties::default()
         .with_delivery_mode(2)
         .with_content_type(ShortString::from("application/json"))
@@ -155,7 +174,7 @@ async fn publish_confirmed(
             exchange,
             routing_key,
             BasicPublishOptions {
-                mandatory: true,
+                mandatory,
                 ..Default::default()
             },
             payload,
@@ -221,6 +240,65 @@ impl JobQueue for AmqpQueue {
 
     fn describe(&self) -> String {
         format!("RabbitMQ {} (queues {}.*)", self.url_redacted, self.names.prefix)
+    }
+}
+
+#[async_trait]
+impl Announcer for AmqpQueue {
+    async fn announce(&self, topic: &str, body: &serde_json::Value) -> Result<(), StorageError> {
+        let payload = serde_json::to_vec(body).map_err(|e| StorageError::rejected("RabbitMQ", e))?;
+        // Not mandatory: a topic nobody listens to is not an error for a notification.
+        publish(&self.publisher, &self.names.exchange, topic, &payload, FieldTable::default(), false).await
+    }
+
+    async fn subscribe(&self, pattern: &str) -> Result<Box<dyn AnnouncementStream>, StorageError> {
+        let channel = self.conn_for_consumers.create_channel().await.map_err(err)?;
+        let queue = channel
+            .queue_declare(
+                "",
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(err)?;
+        channel
+            .queue_bind(queue.name().as_str(), &self.names.exchange, pattern, QueueBindOptions::default(), FieldTable::default())
+            .await
+            .map_err(err)?;
+        let consumer = channel
+            .basic_consume(
+                queue.name().as_str(),
+                "",
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(err)?;
+        Ok(Box::new(AmqpAnnouncements { consumer, _channel: channel }))
+    }
+}
+
+struct AmqpAnnouncements {
+    consumer: Consumer,
+    _channel: Channel,
+}
+
+#[async_trait]
+impl AnnouncementStream for AmqpAnnouncements {
+    async fn next(&mut self) -> Option<Result<(String, serde_json::Value), StorageError>> {
+        let delivery = match self.consumer.next().await? {
+            Ok(d) => d,
+            Err(e) => return Some(Err(err(e))),
+        };
+        let topic = delivery.routing_key.as_str().to_owned();
+        Some(serde_json::from_slice(&delivery.data).map(|body| (topic, body)).map_err(|e| StorageError::Corrupt(format!("announcement: {e}"))))
     }
 }
 

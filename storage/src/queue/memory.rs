@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use caregate_schemas::EvidenceReceived;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use super::{Delivery, JobQueue, JobStream, RetryPolicy};
+use super::{topic_matches, AnnouncementStream, Announcer, Delivery, JobQueue, JobStream, RetryPolicy};
 use crate::StorageError;
 
 /// The embedded queue: jobs live in this process only. What it loses in a crash is
@@ -19,6 +19,7 @@ struct Inner {
     rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<(EvidenceReceived, u32)>>,
     dead: Mutex<Vec<(EvidenceReceived, String)>>,
     policy: RetryPolicy,
+    announcements: tokio::sync::broadcast::Sender<(String, serde_json::Value)>,
 }
 
 impl MemoryQueue {
@@ -30,6 +31,7 @@ impl MemoryQueue {
                 rx: tokio::sync::Mutex::new(rx),
                 dead: Mutex::new(Vec::new()),
                 policy,
+                announcements: tokio::sync::broadcast::channel(1024).0,
             }),
         }
     }
@@ -127,5 +129,42 @@ impl Delivery for MemoryDelivery {
             .expect("dead-letter lock")
             .push((self.job, reason.to_owned()));
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Announcer for MemoryQueue {
+    async fn announce(&self, topic: &str, body: &serde_json::Value) -> Result<(), StorageError> {
+        // No subscriber is not an error: announcements are notifications.
+        let _ = self.inner.announcements.send((topic.to_owned(), body.clone()));
+        Ok(())
+    }
+
+    async fn subscribe(&self, pattern: &str) -> Result<Box<dyn AnnouncementStream>, StorageError> {
+        Ok(Box::new(MemoryAnnouncements {
+            rx: self.inner.announcements.subscribe(),
+            pattern: pattern.to_owned(),
+        }))
+    }
+}
+
+struct MemoryAnnouncements {
+    rx: tokio::sync::broadcast::Receiver<(String, serde_json::Value)>,
+    pattern: String,
+}
+
+#[async_trait]
+impl AnnouncementStream for MemoryAnnouncements {
+    async fn next(&mut self) -> Option<Result<(String, serde_json::Value), StorageError>> {
+        loop {
+            match self.rx.recv().await {
+                Ok((topic, body)) if topic_matches(&self.pattern, &topic) => return Some(Ok((topic, body))),
+                Ok(_) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    return Some(Err(StorageError::unavailable("in-process queue", format!("subscriber fell {n} announcements behind"))))
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
     }
 }

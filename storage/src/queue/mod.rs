@@ -66,6 +66,42 @@ pub trait JobStream: Send {
     async fn next(&mut self) -> Option<Result<Box<dyn Delivery>, StorageError>>;
 }
 
+/// Announcements to other systems (`submission.verified`, `submission.needs_review`), on
+/// the broker that carries the jobs.
+///
+/// Contract: `announce` returns once the broker holds the message (publisher confirm).
+/// Announcements reach whoever is bound at that moment (a topic exchange): they notify,
+/// the index is the record, so a missed announcement loses no state. Topics are dotted
+/// words; patterns take `*` for one word and `#` for any number.
+#[async_trait]
+pub trait Announcer: Send + Sync + 'static {
+    async fn announce(&self, topic: &str, body: &serde_json::Value) -> Result<(), StorageError>;
+    /// Announcements whose topic matches `pattern`, from now on.
+    async fn subscribe(&self, pattern: &str) -> Result<Box<dyn AnnouncementStream>, StorageError>;
+}
+
+#[async_trait]
+pub trait AnnouncementStream: Send {
+    /// The next announcement (topic, body); `None` once the source is gone.
+    async fn next(&mut self) -> Option<Result<(String, serde_json::Value), StorageError>>;
+}
+
+/// AMQP topic matching: `*` stands for one word, `#` for zero or more.
+pub fn topic_matches(pattern: &str, topic: &str) -> bool {
+    fn go(p: &[&str], t: &[&str]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some(&"*"), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let t: Vec<&str> = topic.split('.').collect();
+    go(&p, &t)
+}
+
 /// A durable work queue for `evidence.received` jobs.
 ///
 /// Contract: `publish` returns only once the job is safely held (broker confirm); a job is
@@ -79,4 +115,19 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn dead_letter_count(&self) -> Result<u64, StorageError>;
     fn policy(&self) -> &RetryPolicy;
     fn describe(&self) -> String;
+}
+
+#[cfg(test)]
+mod topic_tests {
+    use super::topic_matches;
+
+    #[test]
+    fn patterns() {
+        assert!(topic_matches("submission.#", "submission.verified"));
+        assert!(topic_matches("#", "a.b.c"));
+        assert!(topic_matches("*.verified", "submission.verified"));
+        assert!(topic_matches("submission.verified", "submission.verified"));
+        assert!(!topic_matches("submission.*", "submission.a.b"));
+        assert!(!topic_matches("evidence.#", "submission.verified"));
+    }
 }

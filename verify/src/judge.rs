@@ -1,0 +1,627 @@
+//! Judging a whole submission: every objective of the referential gets `met`, `not_met`
+//! or `needs_review`, with the reasons behind it and the evidence they rest on.
+//!
+//! The judge reads stored records only (kinds, extracted fields, findings), never the
+//! files, so a submission can be judged again under a new referential without scanning
+//! or parsing anything. It is a pure function: the same records, related records and
+//! referential always give the same verdicts.
+//!
+//! How reasons combine: each reason says what it alone would make of the objective; the
+//! objective takes the worst (`not_met` over `needs_review` over `met`). Evidence that
+//! could not be read, or that a person must look at, always adds a `needs_review` reason,
+//! so such an objective is never `met`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use caregate_schemas::{
+    EvidenceCheck, EvidenceRecord, ObjectiveVerdict, Reason, Status, SubmissionId, Verdict, Verification,
+};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::checks::{amount, check_evidence, evidence_date, text};
+use crate::{Objective, Referential, Rule};
+
+/// What the judge is given about one submission.
+pub struct Dossier<'a> {
+    pub submission_id: SubmissionId,
+    /// Every record of the submission, finished or not.
+    pub records: &'a [EvidenceRecord],
+    /// Records of *other* submissions holding the same bytes or the same invoice as one
+    /// of this submission's (see [`EvidenceRecord::invoice_key`]).
+    pub related: &'a [EvidenceRecord],
+}
+
+/// Judges a submission. `now` only stamps the result.
+pub fn judge(r: &Referential, dossier: &Dossier<'_>, now: DateTime<Utc>) -> Verification {
+    let records = dossier.records;
+    let latest = records.iter().max_by_key(|rec| rec.updated_at);
+    let sub = latest.map(|rec| &rec.submission);
+    let done: Vec<&EvidenceRecord> = records.iter().filter(|rec| rec.status.is_terminal()).collect();
+    let evidence: Vec<EvidenceCheck> = done
+        .iter()
+        .map(|rec| EvidenceCheck {
+            evidence_id: rec.evidence_id,
+            path: rec.path.clone(),
+            kind: rec.kind.clone(),
+            status: rec.status,
+            findings: match (&rec.kind, rec.status) {
+                (Some(kind), Status::Stored | Status::NeedsReview) => check_evidence(r, kind, &rec.fields),
+                _ => Vec::new(),
+            },
+        })
+        .collect();
+    let claimed: BTreeSet<&str> = records.iter().flat_map(|rec| rec.submission.objectives.iter().map(String::as_str)).collect();
+    let ctx = Context {
+        r,
+        done: &done,
+        checks: &evidence,
+        related: dossier.related,
+        category: records.iter().rev().find_map(|rec| rec.submission.category.as_deref()),
+    };
+    let objectives: Vec<ObjectiveVerdict> = r.objectives.iter().map(|o| ctx.objective(o, claimed.contains(o.id.as_str()))).collect();
+    Verification {
+        submission_id: dossier.submission_id,
+        establishment: sub.map(|s| s.establishment.clone()).unwrap_or_default(),
+        campaign: sub.map(|s| s.campaign.clone()).unwrap_or_default(),
+        referential_id: r.id.clone(),
+        referential_version: r.version.clone(),
+        basis: latest.map(|rec| rec.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).unwrap_or_default(),
+        computed_at: now,
+        pending: records.len() - done.len(),
+        verdict: objectives.iter().map(|o| o.verdict).max().unwrap_or(Verdict::NeedsReview),
+        objectives,
+        evidence,
+    }
+}
+
+struct Context<'a> {
+    r: &'a Referential,
+    done: &'a [&'a EvidenceRecord],
+    checks: &'a [EvidenceCheck],
+    related: &'a [EvidenceRecord],
+    category: Option<&'a str>,
+}
+
+/// Reasons being gathered for one objective.
+#[derive(Default)]
+struct Reasons(Vec<Reason>);
+
+impl Reasons {
+    fn add(&mut self, code: &str, verdict: Verdict, message: String, evidence: Option<&EvidenceRecord>, pointer: Option<&str>) {
+        self.0.push(Reason {
+            code: code.to_owned(),
+            verdict,
+            message,
+            evidence_id: evidence.map(|e| e.evidence_id),
+            pointer: pointer.map(str::to_owned),
+        });
+    }
+}
+
+fn fr_date(d: chrono::NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+fn fr_amount(d: Decimal) -> String {
+    format!("{} €", d.round_dp(2))
+}
+
+/// Letters and digits of an invoice number, upper case: `FA 2024/0042` = `fa-2024-0042`.
+fn number_key(s: &str) -> String {
+    s.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase()
+}
+
+fn is_invoice(rec: &EvidenceRecord) -> bool {
+    matches!(rec.kind.as_deref(), Some("invoice" | "credit_note"))
+}
+
+/// Amount an invoice adds to the claim: credit notes subtract, whichever sign they state.
+fn signed_ttc(rec: &EvidenceRecord) -> Option<Decimal> {
+    let ttc = amount(&rec.fields, "total_ttc")?;
+    Some(if rec.kind.as_deref() == Some("credit_note") { -ttc.abs() } else { ttc })
+}
+
+/// The order scans were made in: their start date, then when they were received.
+fn scan_order(rec: &EvidenceRecord) -> (Option<chrono::NaiveDate>, DateTime<Utc>) {
+    (evidence_date(rec.kind.as_deref().unwrap_or(""), &rec.fields).map(|d| d.2), rec.received_at)
+}
+
+fn is_public(address: &str) -> bool {
+    match IpAddr::from_str(address) {
+        Ok(IpAddr::V4(a)) => !(a.is_private() || a.is_loopback() || a.is_link_local() || a.is_unspecified()),
+        Ok(IpAddr::V6(a)) => !(a.is_loopback() || a.is_unspecified() || (a.segments()[0] & 0xfe00) == 0xfc00),
+        // A host name: assumed public, it was scanned from outside.
+        Err(_) => !address.is_empty(),
+    }
+}
+
+impl Context<'_> {
+    fn findings_of(&self, rec: &EvidenceRecord) -> &[caregate_schemas::Finding] {
+        self.checks.iter().find(|c| c.evidence_id == rec.evidence_id).map(|c| c.findings.as_slice()).unwrap_or(&[])
+    }
+
+    fn objective(&self, o: &Objective, claimed: bool) -> ObjectiveVerdict {
+        let mut why = Reasons::default();
+        let relevant: Vec<&EvidenceRecord> = self.done.iter().copied().filter(|rec| rec.kind.as_deref().is_some_and(|k| o.accepts(k))).collect();
+
+        // Files tagged for this objective that are not of a kind it accepts: unread ones
+        // may be what proves it, read ones are noted and left out.
+        for rec in self.done.iter().filter(|rec| rec.submission.objectives.contains(&o.id) && !relevant.iter().any(|x| x.evidence_id == rec.evidence_id)) {
+            if rec.fields.get("member_evidence").is_some() {
+                continue; // an archive: its members are judged, not the archive
+            }
+            if rec.status == Status::Stored {
+                why.add(
+                    "evidence_not_applicable",
+                    Verdict::Met,
+                    format!("{} déclarée pour {} mais reconnue comme « {} » : non prise en compte", rec.path, o.id, rec.kind.as_deref().unwrap_or("?")),
+                    Some(rec),
+                    None,
+                );
+            } else {
+                why.add("evidence_needs_review", Verdict::NeedsReview, unread_message(rec), Some(rec), None);
+            }
+        }
+        for rec in relevant.iter().filter(|rec| rec.status != Status::Stored) {
+            why.add("evidence_needs_review", Verdict::NeedsReview, unread_message(rec), Some(rec), None);
+        }
+
+        if relevant.is_empty() {
+            let otherwise = o
+                .rules
+                .iter()
+                .find_map(|rule| match rule {
+                    Rule::EvidencePresent { otherwise } => Some(otherwise.unwrap_or(Verdict::NotMet)),
+                    _ => None,
+                })
+                .unwrap_or(Verdict::NotMet);
+            let declared = if claimed { "objectif déclaré, " } else { "" };
+            why.add(
+                "evidence_missing",
+                otherwise,
+                format!("{declared}aucune pièce recevable ({})", o.kinds.join(", ")),
+                None,
+                None,
+            );
+        } else {
+            for rule in &o.rules {
+                self.rule(rule, &relevant, &mut why);
+            }
+        }
+        let verdict = why.0.iter().map(|r| r.verdict).max().unwrap_or(Verdict::Met);
+        ObjectiveVerdict {
+            objective: o.id.clone(),
+            title: o.title.clone(),
+            verdict,
+            claimed,
+            evidence: relevant.iter().map(|rec| rec.evidence_id).collect(),
+            reasons: why.0,
+        }
+    }
+
+    fn rule(&self, rule: &Rule, relevant: &[&EvidenceRecord], why: &mut Reasons) {
+        match rule {
+            Rule::EvidencePresent { .. } => {}
+            Rule::DateInWindow => self.date_in_window(relevant, why),
+            Rule::DomainNamed => {
+                for rec in relevant {
+                    if let Some(f) = self.findings_of(rec).iter().find(|f| f.code == "domain_missing") {
+                        why.add("domain_missing", Verdict::NeedsReview, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
+                    }
+                }
+            }
+            Rule::ReportReadable => {
+                let readable = relevant.iter().any(|rec| rec.status == Status::Stored && !rec.findings.iter().any(|f| f.code == "opaque_content"));
+                if !readable {
+                    why.add(
+                        "report_unreadable",
+                        Verdict::NeedsReview,
+                        "aucun rapport dont le contenu soit lisible par la plateforme (chiffré, opaque ou illisible)".into(),
+                        None,
+                        None,
+                    );
+                }
+            }
+            Rule::IntegrityValid => {
+                for rec in relevant {
+                    match text(&rec.fields, "integrity") {
+                        Some("invalid") => why.add(
+                            "integrity_mismatch",
+                            Verdict::NotMet,
+                            format!("{} : les règles du rapport ne correspondent pas à son empreinte d'intégrité (rapport modifié)", rec.path),
+                            Some(rec),
+                            Some("integrity"),
+                        ),
+                        Some("absent") => why.add(
+                            "integrity_absent",
+                            Verdict::NeedsReview,
+                            format!("{} : rapport sans empreinte d'intégrité", rec.path),
+                            Some(rec),
+                            Some("integrity"),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            Rule::AnssiLevelAtLeast { level } => self.anssi_level(level.unwrap_or(self.r.parameters.target_anssi_level), relevant, why),
+            Rule::ScanFinished => {
+                for rec in relevant {
+                    if self.findings_of(rec).iter().any(|f| f.code == "scan_unfinished") {
+                        why.add("scan_unfinished", Verdict::NeedsReview, format!("{} : le scan ne s'est pas terminé", rec.path), Some(rec), Some("completed"));
+                    }
+                }
+            }
+            Rule::PublicHostScanned => self.public_host(relevant, why),
+            Rule::NoHighRiskService => self.exposure(relevant, why),
+            Rule::NoCriticalVulnerability => self.vulnerabilities(relevant, why),
+            Rule::IdentifiersValid => {
+                for rec in relevant {
+                    for f in self.findings_of(rec).iter().filter(|f| f.code == "siret_invalid" || f.code == "vat_id_invalid") {
+                        why.add(&f.code, Verdict::NotMet, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
+                    }
+                }
+            }
+            Rule::TotalsConsistent => {
+                for rec in relevant {
+                    for f in self.findings_of(rec) {
+                        let verdict = match f.code.as_str() {
+                            "totals_inconsistent" => Verdict::NotMet,
+                            "totals_missing" => Verdict::NeedsReview,
+                            _ => continue,
+                        };
+                        why.add(&f.code, verdict, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
+                    }
+                }
+            }
+            Rule::ReportMatchesInvoices => self.report_matches_invoices(relevant, why),
+            Rule::WithinCeiling => self.within_ceiling(relevant, why),
+            Rule::NoDuplicate => self.no_duplicate(relevant, why),
+        }
+    }
+
+    /// Invoices are each judged (one outside the programme is not eligible); for audits
+    /// and scans one dated inside the window proves the work was done in time.
+    fn date_in_window(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
+        let window = &self.r.window;
+        let span = format!("{} – {}", fr_date(window.start), fr_date(window.end));
+        let mut inside = None;
+        let mut outside = Vec::new();
+        let mut undated = Vec::new();
+        for rec in relevant.iter().filter(|rec| rec.kind.as_deref() != Some("financial_report")) {
+            match evidence_date(rec.kind.as_deref().unwrap_or(""), &rec.fields) {
+                Some((field, _, d)) if window.contains(d) => inside = inside.or(Some((*rec, field, d))),
+                Some((field, _, d)) => outside.push((*rec, field, d)),
+                None => undated.push(*rec),
+            }
+        }
+        let per_item = relevant.iter().any(|rec| is_invoice(rec));
+        if per_item {
+            for (rec, field, d) in outside {
+                why.add("date_outside_window", Verdict::NotMet, format!("{} datée du {} hors de la période du programme ({span})", rec.path, fr_date(d)), Some(rec), Some(field));
+            }
+            for rec in undated.into_iter().filter(|rec| is_invoice(rec)) {
+                why.add("date_missing", Verdict::NeedsReview, format!("{} : date absente ou illisible", rec.path), Some(rec), Some("issue_date"));
+            }
+            return;
+        }
+        match (inside, outside.first()) {
+            (Some((rec, field, d)), _) => why.add("date_in_window", Verdict::Met, format!("{} datée du {} (période {span})", rec.path, fr_date(d)), Some(rec), Some(field)),
+            (None, Some((rec, field, d))) => why.add("date_outside_window", Verdict::NotMet, format!("{} datée du {} hors de la période du programme ({span})", rec.path, fr_date(*d)), Some(rec), Some(field)),
+            (None, None) => why.add("date_missing", Verdict::NeedsReview, "aucune pièce ne porte de date lisible".into(), None, None),
+        }
+    }
+
+    fn anssi_level(&self, target: u8, relevant: &[&EvidenceRecord], why: &mut Reasons) {
+        // Only reports whose content can be trusted give a level; the latest one counts.
+        let mut graded: Vec<(&EvidenceRecord, u8, Vec<String>)> = Vec::new();
+        for rec in relevant {
+            if let Some(level) = rec.fields.get("anssi_level").and_then(Value::as_u64) {
+                graded.push((rec, level.clamp(1, 5) as u8, Vec::new()));
+                continue;
+            }
+            if text(&rec.fields, "tool") != Some("PingCastle") || text(&rec.fields, "integrity") == Some("invalid") {
+                continue;
+            }
+            let mut level = 5u8;
+            let mut holding = Vec::new();
+            for rule in rec.fields.get("rules").and_then(Value::as_array).into_iter().flatten() {
+                let Some(id) = rule.get("risk_id").and_then(Value::as_str) else { continue };
+                match self.r.anssi_levels.get(id) {
+                    Some(&l) if l < level => {
+                        level = l;
+                        holding = vec![id.to_owned()];
+                    }
+                    Some(&l) if l == level => holding.push(id.to_owned()),
+                    Some(_) => {}
+                    None => why.add("rule_level_unknown", Verdict::Met, format!("{} : règle {id} sans niveau ANSSI dans le référentiel, non comptée", rec.path), Some(rec), Some("rules")),
+                }
+            }
+            graded.push((rec, level, holding));
+        }
+        let Some((rec, level, holding)) = graded.into_iter().max_by_key(|(rec, ..)| scan_order(rec)) else {
+            why.add(
+                "ad_level_unknown",
+                Verdict::NeedsReview,
+                "aucun rapport d'audit dont on puisse déduire le niveau ANSSI (rapport PDF, ORADAD chiffré ou rapport modifié)".into(),
+                None,
+                None,
+            );
+            return;
+        };
+        let because = if holding.is_empty() { String::new() } else { format!(" (règles : {})", holding.join(", ")) };
+        if level < target {
+            why.add("ad_level_below_target", Verdict::NotMet, format!("{} : niveau ANSSI {level} < cible {target}{because}", rec.path), Some(rec), Some("rules"));
+        } else {
+            why.add("ad_level_reached", Verdict::Met, format!("{} : niveau ANSSI {level} ≥ cible {target}{because}", rec.path), Some(rec), Some("rules"));
+        }
+    }
+
+    fn public_host(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
+        let scans: Vec<&&EvidenceRecord> = relevant.iter().filter(|rec| rec.fields.get("hosts").and_then(Value::as_array).is_some_and(|h| !h.is_empty())).collect();
+        if scans.is_empty() {
+            why.add("public_host_unknown", Verdict::NeedsReview, "aucun scan structuré ne liste les hôtes audités".into(), None, None);
+            return;
+        }
+        for rec in &scans {
+            let hosts = rec.fields["hosts"].as_array().into_iter().flatten();
+            if let Some(addr) = hosts.filter_map(|h| h.get("address").and_then(Value::as_str)).find(|a| is_public(a)) {
+                why.add("public_host_scanned", Verdict::Met, format!("{} : hôte exposé {addr} audité", rec.path), Some(rec), Some("hosts"));
+                return;
+            }
+        }
+        why.add("no_public_host", Verdict::NotMet, "les scans ne portent que sur des adresses privées".into(), Some(scans[0]), Some("hosts"));
+    }
+
+    /// High-risk services open to the internet, judged on the latest scan listing ports,
+    /// compared with the earlier ones: fixed, still open, or new.
+    fn exposure(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
+        let mut scans: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| rec.fields.get("hosts").and_then(Value::as_array).is_some()).collect();
+        if scans.is_empty() {
+            why.add("exposure_unknown", Verdict::NeedsReview, "aucun scan structuré (nmap, Nessus, OpenVAS) pour vérifier les services exposés".into(), None, None);
+            return;
+        }
+        scans.sort_by_key(|rec| scan_order(rec));
+        let exposed = |rec: &EvidenceRecord| -> BTreeMap<(String, u64), (String, String)> {
+            let mut out = BTreeMap::new();
+            for (h, host) in rec.fields["hosts"].as_array().into_iter().flatten().enumerate() {
+                let address = host.get("address").and_then(Value::as_str).unwrap_or("?").to_owned();
+                for (p, port) in host.get("open_ports").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                    let n = port.get("port").and_then(Value::as_u64).unwrap_or(0);
+                    if self.r.parameters.high_risk_ports.iter().any(|&hr| u64::from(hr) == n) {
+                        let service = port.get("service").and_then(Value::as_str).unwrap_or("?").to_owned();
+                        out.insert((address.clone(), n), (service, format!("hosts.{h}.open_ports.{p}")));
+                    }
+                }
+            }
+            out
+        };
+        let latest = *scans.last().expect("not empty");
+        let now_open = exposed(latest);
+        let latest_hosts: BTreeSet<&str> = latest.fields["hosts"].as_array().into_iter().flatten().filter_map(|h| h.get("address").and_then(Value::as_str)).collect();
+        let mut before: BTreeMap<(String, u64), (&EvidenceRecord, String)> = BTreeMap::new();
+        for rec in &scans[..scans.len() - 1] {
+            for (key, (service, _)) in exposed(rec) {
+                before.entry(key).or_insert((rec, service));
+            }
+        }
+        let when = |rec: &EvidenceRecord| scan_order(rec).0.map(fr_date).unwrap_or_else(|| "date inconnue".into());
+        for ((address, port), (service, pointer)) in &now_open {
+            let history = match before.get(&(address.clone(), *port)) {
+                Some((earlier, _)) => format!("toujours ouvert depuis le scan du {}", when(earlier)),
+                None if scans.len() > 1 => "nouveau depuis le scan précédent".into(),
+                None => "aucun scan ultérieur".into(),
+            };
+            why.add(
+                "high_risk_service_exposed",
+                Verdict::NotMet,
+                format!("service à risque exposé : {address} port {port} ({service}) au scan du {}, {history}", when(latest)),
+                Some(latest),
+                Some(pointer),
+            );
+        }
+        for ((address, port), (earlier, service)) in before.iter().filter(|(k, _)| !now_open.contains_key(*k)) {
+            if latest_hosts.contains(address.as_str()) {
+                why.add(
+                    "exposure_fixed",
+                    Verdict::Met,
+                    format!("{address} port {port} ({service}) ouvert au scan du {}, fermé au scan du {}", when(earlier), when(latest)),
+                    Some(latest),
+                    None,
+                );
+            } else {
+                why.add(
+                    "exposure_not_rescanned",
+                    Verdict::NeedsReview,
+                    format!("{address} port {port} ({service}) ouvert au scan du {} ; l'hôte n'apparaît pas dans le scan du {}", when(earlier), when(latest)),
+                    Some(earlier),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn vulnerabilities(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
+        let mut scans: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| rec.fields.get("vulnerabilities").is_some_and(|v| !v.is_null())).collect();
+        if scans.is_empty() {
+            why.add("vulnerability_scan_missing", Verdict::NeedsReview, "aucun scan de vulnérabilités (Nessus, OpenVAS) : l'absence de vulnérabilité critique n'est pas démontrée".into(), None, None);
+            return;
+        }
+        scans.sort_by_key(|rec| scan_order(rec));
+        let critical = |rec: &EvidenceRecord| -> BTreeMap<(String, String), (String, String)> {
+            let mut out = BTreeMap::new();
+            for (i, item) in rec.fields.get("items").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                let cvss = item.get("cvss").and_then(Value::as_f64);
+                if item.get("severity").and_then(Value::as_u64) == Some(4) || cvss.is_some_and(|c| c >= self.r.parameters.critical_cvss) {
+                    let host = item.get("host").and_then(Value::as_str).unwrap_or("?").to_owned();
+                    let id = item.get("id").and_then(Value::as_str).unwrap_or("?").to_owned();
+                    let name = item.get("name").and_then(Value::as_str).unwrap_or("?").to_owned();
+                    out.insert((host, id), (name, format!("items.{i}")));
+                }
+            }
+            out
+        };
+        let latest = *scans.last().expect("not empty");
+        let now = critical(latest);
+        for ((host, _), (name, pointer)) in &now {
+            why.add("critical_vulnerability", Verdict::NotMet, format!("{} : vulnérabilité critique sur {host} : {name}", latest.path), Some(latest), Some(pointer));
+        }
+        for rec in &scans[..scans.len() - 1] {
+            for ((host, id), (name, _)) in critical(rec) {
+                if !now.contains_key(&(host.clone(), id)) {
+                    why.add("vulnerability_fixed", Verdict::Met, format!("{host} : {name} (scan {}) absente du dernier scan", rec.path), Some(latest), None);
+                }
+            }
+        }
+    }
+
+    /// The financial report in force: the last one received.
+    fn current_report<'r>(&self, relevant: &[&'r EvidenceRecord]) -> Option<&'r EvidenceRecord> {
+        relevant.iter().copied().filter(|rec| rec.kind.as_deref() == Some("financial_report") && rec.status == Status::Stored).max_by_key(|rec| rec.received_at)
+    }
+
+    fn report_matches_invoices(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
+        let Some(report) = self.current_report(relevant) else {
+            why.add("report_missing", Verdict::NeedsReview, "aucun bilan financier lisible : les dépenses ne peuvent être rapprochées".into(), None, None);
+            return;
+        };
+        for other in relevant.iter().filter(|rec| rec.kind.as_deref() == Some("financial_report") && rec.evidence_id != report.evidence_id) {
+            why.add("report_superseded", Verdict::Met, format!("{} remplacé par {}, reçu après", other.path, report.path), Some(other), None);
+        }
+        if let Some(f) = self.findings_of(report).iter().find(|f| f.code == "report_mismatch") {
+            why.add("report_mismatch", Verdict::NotMet, format!("{} : {}", report.path, f.message), Some(report), f.pointer.as_deref());
+        }
+        let invoices: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| is_invoice(rec)).collect();
+        let mut matched = BTreeSet::new();
+        for (i, row) in report.fields.get("rows").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let number = row.get("number").and_then(Value::as_str).filter(|s| !s.is_empty());
+            let row_ttc = row.get("ttc").and_then(Value::as_str).and_then(|s| Decimal::from_str(s).ok());
+            let siret = row.get("siret").and_then(Value::as_str).filter(|s| !s.is_empty());
+            let found = invoices.iter().find(|inv| match (number, text(&inv.fields, "number")) {
+                (Some(a), Some(b)) => number_key(a) == number_key(b),
+                _ => false,
+            });
+            // Without a number, the same seller and amount identify the invoice.
+            let found = found.or_else(|| {
+                invoices.iter().find(|inv| {
+                    siret.is_some() && text(&inv.fields, "seller_siret") == siret && row_ttc.is_some() && signed_ttc(inv) == row_ttc
+                })
+            });
+            let pointer = format!("rows.{i}");
+            let label = number.map(|n| format!("facture {n}")).unwrap_or_else(|| format!("ligne {}", i + 1));
+            let supplier = row.get("supplier").and_then(Value::as_str).map(|s| format!(" ({s})")).unwrap_or_default();
+            match found {
+                None => why.add("invoice_missing", Verdict::NeedsReview, format!("{} : {label}{supplier} listée au bilan mais non fournie", report.path), Some(report), Some(&pointer)),
+                Some(inv) => {
+                    matched.insert(inv.evidence_id);
+                    if let (Some(a), Some(b)) = (row_ttc, signed_ttc(inv)) {
+                        if a != b {
+                            why.add(
+                                "report_mismatch",
+                                Verdict::NotMet,
+                                format!("{} : {label} à {} au bilan, {} sur la facture {}", report.path, fr_amount(a), fr_amount(b), inv.path),
+                                Some(report),
+                                Some(&pointer),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        for inv in invoices.iter().filter(|inv| !matched.contains(&inv.evidence_id)) {
+            why.add("invoice_not_reported", Verdict::Met, format!("{} fournie mais absente du bilan : non comptée", inv.path), Some(inv), None);
+        }
+    }
+
+    fn within_ceiling(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
+        let report = self.current_report(relevant);
+        let (total, source) = match report.and_then(|rec| rec.fields.pointer("/totals/ttc").and_then(Value::as_str)).and_then(|s| Decimal::from_str(s).ok()) {
+            Some(t) => (t, format!("total du bilan {}", report.map(|r| r.path.as_str()).unwrap_or(""))),
+            None => {
+                let mut seen = std::collections::HashSet::new();
+                let sum: Decimal = relevant.iter().filter(|rec| is_invoice(rec) && seen.insert(rec.sha256)).filter_map(|rec| signed_ttc(rec)).sum();
+                (sum, "somme des factures".to_owned())
+            }
+        };
+        let Some(category) = self.category else {
+            why.add("ceiling_unknown", Verdict::NeedsReview, format!("catégorie de l'établissement inconnue : plafond non vérifiable ({source} : {})", fr_amount(total)), None, None);
+            return;
+        };
+        let Some(&ceiling) = self.r.ceilings.get(category) else {
+            why.add("ceiling_unknown", Verdict::NeedsReview, format!("catégorie « {category} » sans plafond dans le référentiel"), None, None);
+            return;
+        };
+        if total > ceiling {
+            why.add("ceiling_exceeded", Verdict::NotMet, format!("{source} : {} > plafond {} ({category})", fr_amount(total), fr_amount(ceiling)), report, Some("totals.ttc"));
+        } else {
+            why.add("within_ceiling", Verdict::Met, format!("{source} : {} ≤ plafond {} ({category})", fr_amount(total), fr_amount(ceiling)), report, None);
+        }
+    }
+
+    /// The same invoice twice: the same bytes again in this submission count once; the
+    /// same invoice in other bytes, or in another submission, goes to a controller (a
+    /// GHT may legitimately share an invoice between its establishments).
+    fn no_duplicate(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
+        let invoices: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| is_invoice(rec)).collect();
+        let mut by_key: BTreeMap<String, Vec<&EvidenceRecord>> = BTreeMap::new();
+        for inv in &invoices {
+            if let Some(key) = inv.invoice_key() {
+                by_key.entry(key).or_default().push(inv);
+            }
+        }
+        for (i, inv) in invoices.iter().enumerate() {
+            if let Some(first) = invoices[..i].iter().find(|o| o.sha256 == inv.sha256) {
+                why.add("same_file_twice", Verdict::Met, format!("{} et {} sont le même fichier : compté une fois", first.path, inv.path), Some(inv), None);
+            }
+        }
+        for group in by_key.values() {
+            let mut distinct: Vec<&EvidenceRecord> = Vec::new();
+            for inv in group {
+                if !distinct.iter().any(|d| d.sha256 == inv.sha256) {
+                    distinct.push(inv);
+                }
+            }
+            if distinct.len() > 1 {
+                let number = text(&distinct[0].fields, "number").unwrap_or("?");
+                let paths: Vec<&str> = distinct.iter().map(|d| d.path.as_str()).collect();
+                why.add("duplicate_submission", Verdict::NeedsReview, format!("facture {number} fournie plusieurs fois dans ce dossier : {}", paths.join(", ")), Some(distinct[1]), Some("number"));
+            }
+        }
+        for inv in &invoices {
+            let key = inv.invoice_key();
+            for other in self.related.iter().filter(|o| o.sha256 == inv.sha256 || (key.is_some() && o.invoice_key() == key)) {
+                let same = if other.sha256 == inv.sha256 { "le même fichier" } else { "la même facture (même vendeur et numéro)" };
+                let who = if other.submission.establishment == self.done.first().map(|r| r.submission.establishment.as_str()).unwrap_or("") {
+                    "dans un autre dossier du même établissement".to_owned()
+                } else {
+                    format!("par l'établissement {}", other.submission.establishment)
+                };
+                why.add(
+                    "duplicate_submission",
+                    Verdict::NeedsReview,
+                    format!("{} : {same} a déjà été soumis {who} (dossier {}, pièce {})", inv.path, other.submission.submission_id, other.path),
+                    Some(inv),
+                    Some("number"),
+                );
+            }
+        }
+    }
+}
+
+fn unread_message(rec: &EvidenceRecord) -> String {
+    let codes: Vec<&str> = rec.findings.iter().filter(|f| f.severity >= caregate_schemas::Severity::Warning).map(|f| f.code.as_str()).collect();
+    let state = match rec.status {
+        Status::Infected => "infectée, gardée en quarantaine",
+        Status::Failed => "non traitée (échec)",
+        _ => "à examiner",
+    };
+    if codes.is_empty() {
+        format!("{} : pièce {state}", rec.path)
+    } else {
+        format!("{} : pièce {state} ({})", rec.path, codes.join(", "))
+    }
+}
+
