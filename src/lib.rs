@@ -18,7 +18,8 @@ use anyhow::Context;
 use caregate_ingest::{Intake, IntakeConfig};
 use caregate_schemas::{EvidenceRecord, Status, SubmissionId};
 use caregate_storage::{Backends, BackendsConfig};
-use caregate_workers::{requeue_unfinished, sweep_orphans, Clamd, ClamdConfig, Pipeline, Worker, WorkerConfig};
+use caregate_verify::Referentials;
+use caregate_workers::{requeue_unfinished, sweep_orphans, Clamd, ClamdConfig, Pipeline, Verifier, Worker, WorkerConfig};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -97,6 +98,19 @@ impl App {
         Ok(Intake::new(&self.backends, self.config.intake.clone())?)
     }
 
+    /// The referentials submissions are judged with: the configured directory, or the
+    /// ones shipped with caregate.
+    pub fn referentials(&self) -> anyhow::Result<Referentials> {
+        Ok(match &self.config.worker.referentials {
+            Some(dir) => Referentials::load_dir(dir)?,
+            None => Referentials::shipped()?,
+        })
+    }
+
+    pub fn verifier(&self) -> anyhow::Result<Verifier> {
+        Ok(Verifier::new(self.backends.index.clone(), self.backends.announcer.clone(), self.referentials()?))
+    }
+
     pub fn worker(&self) -> anyhow::Result<Worker> {
         let spool_dir = self.config.worker.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
         std::fs::create_dir_all(&spool_dir).with_context(|| format!("creating {}", spool_dir.display()))?;
@@ -109,6 +123,7 @@ impl App {
             spool_dir,
             self.config.worker.extract.clone(),
             self.config.worker.extract_threads,
+            Arc::new(self.verifier()?),
         );
         Ok(Worker::new(
             Arc::new(pipeline),

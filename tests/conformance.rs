@@ -44,6 +44,7 @@ async fn indexes_conform() {
         };
         let index = SqlIndex::connect(&url, 4).await.unwrap();
         conformance::evidence_index(&index).await;
+        conformance::verifications(&index).await;
         // Opening again (a second worker starting) must find the schema in place.
         let again = SqlIndex::connect(&url, 2).await.unwrap();
         assert!(!again.count_by_status().await.unwrap().is_empty());
@@ -52,11 +53,14 @@ async fn indexes_conform() {
 
 #[tokio::test]
 async fn queues_conform() {
-    conformance::job_queue(&MemoryQueue::new(fast_retries())).await;
+    let memory = MemoryQueue::new(fast_retries());
+    conformance::job_queue(&memory).await;
+    conformance::announcer(&memory).await;
     if common::stacks().contains(&Stack::Full) {
         let _env = TestEnv::new(Stack::Full).await;
         let queue = AmqpQueue::connect(common::AMQP, &unique("cgtest."), fast_retries()).await.unwrap();
         conformance::job_queue(&queue).await;
+        conformance::announcer(&queue).await;
         assert!(queue.describe().contains("RabbitMQ"));
         queue.delete_topology().await.unwrap();
     }

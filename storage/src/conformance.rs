@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use caregate_schemas::{
-    EvidenceId, EvidenceReceived, EvidenceRecord, ScanReport, ScanResult, Sha256Digest, Status,
-    SubmissionId, SubmissionRef,
+    EvidenceId, EvidenceReceived, EvidenceRecord, ObjectiveVerdict, ScanReport, ScanResult, Sha256Digest, Status,
+    SubmissionId, SubmissionRef, Verdict, Verification,
 };
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
-use crate::{EvidenceIndex, JobQueue, ObjectStore, StorageError};
+use crate::{Announcer, EvidenceIndex, JobQueue, ObjectStore, StorageError};
 
 async fn read_all(store: &dyn ObjectStore, key: &str) -> Vec<u8> {
     let mut out = Vec::new();
@@ -132,6 +132,104 @@ pub async fn evidence_index(index: &dyn EvidenceIndex) {
     assert!(index.stale(Duration::from_secs(3600), 100).await.expect("stale").is_empty(), "b is fresh");
     let counts = index.count_by_status().await.expect("counts");
     assert!(counts.contains(&(Status::Stored, 1)) && counts.contains(&(Status::Received, 1)), "{counts:?}");
+}
+
+fn invoice(submission: SubmissionId, establishment: &str, name: &str, number: &str) -> EvidenceRecord {
+    let mut rec = sample_record(submission, name);
+    rec.submission.establishment = establishment.into();
+    rec.status = Status::Stored;
+    rec.kind = Some("invoice".into());
+    rec.fields = json!({"number": number, "seller_siret": "73282932000074"});
+    rec
+}
+
+fn verification(sub: SubmissionId, basis: &str, verdict: Verdict) -> Verification {
+    Verification {
+        submission_id: sub,
+        establishment: "750000001".into(),
+        campaign: "care-d1-2024".into(),
+        referential_id: "care-d1-2024".into(),
+        referential_version: "v1".into(),
+        basis: basis.into(),
+        computed_at: chrono::Utc::now(),
+        pending: 0,
+        verdict,
+        objectives: vec![ObjectiveVerdict {
+            objective: "D1.FIN".into(),
+            title: "Dépenses justifiées".into(),
+            verdict,
+            claimed: true,
+            evidence: vec![],
+            reasons: vec![],
+        }],
+        evidence: vec![],
+    }
+}
+
+/// Finds the same document in other submissions (by content or invoice key); keeps the
+/// verification judged on the newest view, stores a redone one only if it says something
+/// new, and keeps every stored one in the history.
+pub async fn verifications(index: &dyn EvidenceIndex) {
+    let (one, two) = (SubmissionId::new(), SubmissionId::new());
+    let mut a = invoice(one, "750000001", "facture.pdf", "FA-2024-0042");
+    let mut b = invoice(two, "690000002", "copie.pdf", "fa 2024/0042");
+    let mut c = invoice(two, "690000002", "facture.pdf", "AUTRE-1");
+    for rec in [&mut a, &mut b, &mut c] {
+        let mut received = rec.clone();
+        received.status = Status::Received;
+        index.record_received(&received).await.expect("record");
+        assert!(index.finish(rec, json!({})).await.expect("finish"));
+    }
+    let key = a.invoice_key().expect("an invoice has a key");
+    assert_eq!(b.invoice_key().as_deref(), Some(key.as_str()), "the key ignores case and punctuation");
+    let same: Vec<EvidenceId> = index.same_documents(one, &[a.sha256], &[key.clone()]).await.expect("same").iter().map(|r| r.evidence_id).collect();
+    assert_eq!(same.len(), 2, "b by its key, c by its bytes: {same:?}");
+    assert!(same.contains(&b.evidence_id) && same.contains(&c.evidence_id));
+    assert!(index.same_documents(two, &[], &[key]).await.expect("same").iter().all(|r| r.submission.submission_id != two), "never its own submission");
+    let ids = index.submission_ids().await.expect("ids");
+    assert!(ids.contains(&one) && ids.contains(&two));
+
+    assert!(index.verification(one).await.expect("get").is_none());
+    let first = verification(one, "2024-06-01T00:00:00.000000Z", Verdict::NeedsReview);
+    assert!(index.put_verification(&first).await.expect("put"));
+    assert!(!index.put_verification(&first).await.expect("put"), "the same conclusions again store nothing");
+    let older = verification(one, "2024-05-01T00:00:00.000000Z", Verdict::Met);
+    assert!(!index.put_verification(&older).await.expect("put"), "an older view never replaces a newer one");
+    let newer = verification(one, "2024-07-01T00:00:00.000000Z", Verdict::Met);
+    assert!(index.put_verification(&newer).await.expect("put"));
+    let mut rejudged = newer.clone();
+    rejudged.referential_version = "v2".into();
+    rejudged.verdict = Verdict::NotMet;
+    assert!(index.put_verification(&rejudged).await.expect("put"), "the same view judged differently is stored");
+    assert_eq!(index.verification(one).await.expect("get"), Some(rejudged.clone()));
+    assert_eq!(index.unannounced(one).await.expect("unannounced"), Some(rejudged.clone()));
+    index.mark_announced(one, &rejudged.conclusions_digest()).await.expect("mark");
+    assert_eq!(index.unannounced(one).await.expect("unannounced"), None, "announced once");
+    let mut provisional = verification(two, "2024-07-01T00:00:00.000000Z", Verdict::Met);
+    provisional.pending = 1;
+    assert!(index.put_verification(&provisional).await.expect("put"));
+    assert_eq!(index.unannounced(two).await.expect("unannounced"), None, "provisional verdicts are not announced");
+    let history: Vec<String> = index.verification_history(one).await.expect("history").iter().map(|v| v.verdict.to_string()).collect();
+    assert_eq!(history, ["needs_review", "met", "not_met"]);
+    let listed = index.verifications_with(Verdict::NotMet, 10).await.expect("list");
+    assert_eq!(listed.iter().map(|v| v.submission_id).collect::<Vec<_>>(), vec![one]);
+    assert!(index.verifications_with(Verdict::NeedsReview, 10).await.expect("list").is_empty());
+}
+
+async fn next_announcement(s: &mut dyn crate::AnnouncementStream) -> (String, serde_json::Value) {
+    tokio::time::timeout(Duration::from_secs(10), s.next()).await.expect("announcement in time").expect("stream open").expect("announcement")
+}
+
+/// Delivers announcements to subscribers whose pattern matches, and only those.
+pub async fn announcer(a: &dyn Announcer) {
+    let mut all = a.subscribe("submission.#").await.expect("subscribe");
+    let mut review = a.subscribe("submission.needs_review").await.expect("subscribe");
+    a.announce("evidence.other", &json!({"n": 0})).await.expect("announce");
+    a.announce("submission.verified", &json!({"n": 1})).await.expect("announce");
+    a.announce("submission.needs_review", &json!({"n": 2, "texte": "à revoir"})).await.expect("announce");
+    assert_eq!(next_announcement(&mut *all).await, ("submission.verified".to_owned(), json!({"n": 1})));
+    assert_eq!(next_announcement(&mut *all).await.0, "submission.needs_review");
+    assert_eq!(next_announcement(&mut *review).await, ("submission.needs_review".to_owned(), json!({"n": 2, "texte": "à revoir"})));
 }
 
 fn job(name: &str) -> EvidenceReceived {

@@ -55,6 +55,11 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// view in place, and a redelivery stores nothing.
     async fn put_verification(&self, v: &Verification) -> Result<bool, StorageError>;
     async fn verification(&self, id: SubmissionId) -> Result<Option<Verification>, StorageError>;
+    /// The current verification when it is final (no file pending) and has not been
+    /// announced yet.
+    async fn unannounced(&self, id: SubmissionId) -> Result<Option<Verification>, StorageError>;
+    /// Notes that the verification concluding `conclusions` was announced.
+    async fn mark_announced(&self, id: SubmissionId, conclusions: &str) -> Result<(), StorageError>;
     /// Every verification stored for the submission, oldest first.
     async fn verification_history(&self, id: SubmissionId) -> Result<Vec<Verification>, StorageError>;
     /// Current verifications with this overall verdict, oldest first (the controllers'
@@ -112,7 +117,8 @@ const COMMON_DDL: &[&str] = &[
         verdict TEXT NOT NULL,
         pending BIGINT NOT NULL,
         computed_at TEXT NOT NULL,
-        document TEXT NOT NULL
+        document TEXT NOT NULL,
+        announced TEXT
     )",
     "CREATE INDEX IF NOT EXISTS verifications_verdict ON verifications (verdict, computed_at)",
 ];
@@ -519,6 +525,21 @@ impl EvidenceIndex for SqlIndex {
 
     async fn verification(&self, id: SubmissionId) -> Result<Option<Verification>, StorageError> {
         Ok(self.select_verifications("SELECT document FROM verifications WHERE submission_id = $1", vec![id.to_string()]).await?.pop())
+    }
+
+    async fn unannounced(&self, id: SubmissionId) -> Result<Option<Verification>, StorageError> {
+        let sql = "SELECT document FROM verifications
+                   WHERE submission_id = $1 AND pending = 0 AND (announced IS NULL OR announced <> conclusions)";
+        Ok(self.select_verifications(sql, vec![id.to_string()]).await?.pop())
+    }
+
+    async fn mark_announced(&self, id: SubmissionId, conclusions: &str) -> Result<(), StorageError> {
+        sqlx::query("UPDATE verifications SET announced = $1 WHERE submission_id = $2")
+            .bind(conclusions.to_owned())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn verification_history(&self, id: SubmissionId) -> Result<Vec<Verification>, StorageError> {

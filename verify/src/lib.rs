@@ -14,4 +14,4 @@ pub mod judge;
 pub mod referential;
 
 pub use judge::{judge, Dossier};
-pub use referential::{Objective, Parameters, Referential, ReferentialError, Rule, Window};
+pub use referential::{Objective, Parameters, Referential, ReferentialError, Referentials, Rule, Window};

@@ -204,6 +204,64 @@ impl Referential {
     }
 }
 
+/// The referentials a deployment judges with, one per campaign (a referential's `id` is
+/// the campaign it judges, e.g. `care-d1-2024`).
+#[derive(Clone, Debug, Default)]
+pub struct Referentials {
+    by_campaign: BTreeMap<String, std::sync::Arc<Referential>>,
+}
+
+/// The referentials shipped with caregate, used when no directory is configured.
+const SHIPPED: &[(&str, &str)] = &[("care-d1-2024.toml", include_str!("../../schemas/referentials/care-d1-2024.toml"))];
+
+impl Referentials {
+    pub fn shipped() -> Result<Self, ReferentialError> {
+        Self::from_files(SHIPPED.iter().map(|(name, text)| Referential::parse(name, text.as_bytes())))
+    }
+
+    /// Every `*.toml` file of `dir`; one bad file is an error (a deployment must not run
+    /// with half its rules).
+    pub fn load_dir(dir: &Path) -> Result<Self, ReferentialError> {
+        let io = |source| ReferentialError::Io { path: dir.display().to_string(), source };
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        if paths.is_empty() {
+            return Err(ReferentialError::Invalid {
+                path: dir.display().to_string(),
+                problems: vec!["no referential (*.toml) in this directory".into()],
+            });
+        }
+        Self::from_files(paths.iter().map(|p| Referential::load(p)))
+    }
+
+    fn from_files(files: impl Iterator<Item = Result<Referential, ReferentialError>>) -> Result<Self, ReferentialError> {
+        let mut by_campaign = BTreeMap::new();
+        for r in files {
+            let r = r?;
+            if by_campaign.contains_key(&r.id) {
+                return Err(ReferentialError::Invalid {
+                    path: r.id.clone(),
+                    problems: vec![format!("two referentials have the id {}", r.id)],
+                });
+            }
+            by_campaign.insert(r.id.clone(), std::sync::Arc::new(r));
+        }
+        Ok(Self { by_campaign })
+    }
+
+    pub fn for_campaign(&self, campaign: &str) -> Option<std::sync::Arc<Referential>> {
+        self.by_campaign.get(campaign).cloned()
+    }
+
+    pub fn campaigns(&self) -> impl Iterator<Item = &str> {
+        self.by_campaign.keys().map(String::as_str)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

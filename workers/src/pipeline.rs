@@ -21,6 +21,7 @@ use crate::clamd::{Clamd, ClamdReply};
 use crate::extract::{ExtractInput, ExtractStage};
 use crate::identify::{identify_file, Identity};
 use crate::stage::{Hold, Outcome, Stage, Stop};
+use crate::verify::Verifier;
 
 /// How a job ended, as far as the queue is concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -308,7 +309,11 @@ fn unpack(
     Ok(out)
 }
 
-/// The pipeline: scan → hash → identify → extract and classify → (check) → store → index.
+/// The pipeline: scan → hash → identify → extract and classify → store → index → verify.
+///
+/// Checking against the objectives comes after the index, not before the store: a
+/// verdict belongs to the submission, not to one file, and it must be recomputable from
+/// the stored records alone (when the referential changes) without touching the bytes.
 pub struct Pipeline {
     index: Arc<dyn EvidenceIndex>,
     quarantine: Arc<dyn ObjectStore>,
@@ -319,6 +324,7 @@ pub struct Pipeline {
     identify: IdentifyStage,
     extract: ExtractStage,
     store: StoreStage,
+    verifier: Arc<Verifier>,
 }
 
 /// Runs a stage; anything but `Continue` ends the job through [`Pipeline::conclude`].
@@ -342,8 +348,10 @@ impl Pipeline {
         spool_dir: PathBuf,
         limits: Limits,
         extract_threads: usize,
+        verifier: Arc<Verifier>,
     ) -> Self {
         Self {
+            verifier,
             scan: ScanStage {
                 clamd,
                 quarantine: quarantine.clone(),
@@ -373,7 +381,8 @@ impl Pipeline {
         };
         if rec.status.is_terminal() {
             self.clean_quarantine(&rec).await;
-            return JobOutcome::AlreadyDone(rec.status);
+            // The verification may be what an earlier attempt did not finish.
+            return self.verify(&rec, JobOutcome::AlreadyDone(rec.status)).await;
         }
         rec.attempts = attempt;
 
@@ -396,7 +405,6 @@ impl Pipeline {
                 return self.conclude(rec, "extract", stop).await;
             }
         }
-        // Objective checks go here, before the store.
         let stored = StoreInput {
             quarantine_key: job.quarantine_key.clone(),
             working_copy: scanned.spool,
@@ -522,10 +530,24 @@ impl Pipeline {
         match self.index.finish(&rec, detail).await {
             Ok(_) => {
                 self.clean_quarantine(&rec).await;
-                JobOutcome::Finished(rec.status)
+                self.verify(&rec, JobOutcome::Finished(rec.status)).await
             }
             Err(e) if e.is_transient() => JobOutcome::Retry(format!("index: {e}")),
             Err(e) => JobOutcome::DeadLetter(format!("index: {e}")),
+        }
+    }
+
+    /// Judges the file's submission again now that the file is done. The file's own
+    /// outcome stands whatever happens here; a passing failure retries the job, whose
+    /// redelivery finds the file done and only verifies.
+    async fn verify(&self, rec: &EvidenceRecord, done: JobOutcome) -> JobOutcome {
+        match self.verifier.verify(rec.submission.submission_id).await {
+            Ok(_) => done,
+            Err(e) if e.is_transient() => JobOutcome::Retry(format!("verify: {e}")),
+            Err(e) => {
+                tracing::error!(submission = %rec.submission.submission_id, error = %e, "could not verify the submission");
+                done
+            }
         }
     }
 

@@ -40,6 +40,9 @@ pub struct WorkerConfig {
     /// Files read at once; a file that overruns its time budget keeps its slot until its
     /// parser returns, so runaway parsers cannot pile up.
     pub extract_threads: usize,
+    /// Directory of the referentials (`*.toml`, one per campaign) submissions are judged
+    /// with; the referentials shipped with caregate when unset.
+    pub referentials: Option<PathBuf>,
 }
 
 impl Default for WorkerConfig {
@@ -53,6 +56,7 @@ impl Default for WorkerConfig {
             stale_check_secs: 300,
             extract: caregate_extract::Limits::default(),
             extract_threads: 4,
+            referentials: None,
         }
     }
 }

@@ -1,0 +1,97 @@
+//! The last step of every job: judge the file's whole submission again and keep the
+//! result. It reads only the index (records, and the same documents in other
+//! submissions), so it is cheap to repeat, and it is what `caregate reverify` runs.
+
+use std::sync::Arc;
+
+use caregate_schemas::{SubmissionId, Verdict, Verification, SUBMISSION_NEEDS_REVIEW, SUBMISSION_VERIFIED};
+use caregate_storage::{Announcer, EvidenceIndex, StorageError};
+use caregate_verify::{judge, Dossier, Referentials};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("verification cannot be serialised: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl VerifyError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, VerifyError::Storage(e) if e.is_transient())
+    }
+}
+
+/// What verifying a submission did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verified {
+    /// A new verification was stored (it concludes something new).
+    Changed(Verification),
+    /// The stored verification already says this.
+    Unchanged(Verification),
+    /// No referential judges this campaign.
+    NoReferential(String),
+    /// The submission has no record.
+    Empty,
+}
+
+/// Judges submissions against the referential of their campaign.
+///
+/// Contract: `verify` may run any number of times, concurrently for the same
+/// submission, and be interrupted anywhere: the index keeps the verification made from
+/// the newest view of the submission, and a final verification is announced at least
+/// once (announce first, then mark it announced; a crash in between announces it again).
+pub struct Verifier {
+    index: Arc<dyn EvidenceIndex>,
+    announcer: Arc<dyn Announcer>,
+    referentials: Referentials,
+}
+
+impl Verifier {
+    pub fn new(index: Arc<dyn EvidenceIndex>, announcer: Arc<dyn Announcer>, referentials: Referentials) -> Self {
+        Self { index, announcer, referentials }
+    }
+
+    pub fn referentials(&self) -> &Referentials {
+        &self.referentials
+    }
+
+    pub async fn verify(&self, id: SubmissionId) -> Result<Verified, VerifyError> {
+        let records = self.index.submission(id).await?;
+        let Some(campaign) = records.first().map(|r| r.submission.campaign.clone()) else {
+            return Ok(Verified::Empty);
+        };
+        let Some(referential) = self.referentials.for_campaign(&campaign) else {
+            return Ok(Verified::NoReferential(campaign));
+        };
+        let done = records.iter().filter(|r| r.status.is_terminal());
+        let hashes: Vec<_> = done.clone().map(|r| r.sha256).collect();
+        let keys: Vec<String> = done.filter_map(|r| r.invoice_key()).collect();
+        let related = self.index.same_documents(id, &hashes, &keys).await?;
+        let verification = judge(
+            &referential,
+            &Dossier {
+                submission_id: id,
+                records: &records,
+                related: &related,
+            },
+            chrono::Utc::now(),
+        );
+        let changed = self.index.put_verification(&verification).await?;
+        if let Some(current) = self.index.unannounced(id).await? {
+            self.announce(&current).await?;
+            self.index.mark_announced(id, &current.conclusions_digest()).await?;
+        }
+        Ok(if changed { Verified::Changed(verification) } else { Verified::Unchanged(verification) })
+    }
+
+    async fn announce(&self, v: &Verification) -> Result<(), VerifyError> {
+        let body = serde_json::to_value(v)?;
+        self.announcer.announce(SUBMISSION_VERIFIED, &body).await?;
+        if v.objectives.iter().any(|o| o.verdict == Verdict::NeedsReview) {
+            self.announcer.announce(SUBMISSION_NEEDS_REVIEW, &body).await?;
+        }
+        tracing::info!(submission = %v.submission_id, verdict = %v.verdict, "submission verified");
+        Ok(())
+    }
+}
