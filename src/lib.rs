@@ -19,7 +19,7 @@ use caregate_ingest::{Intake, IntakeConfig};
 use caregate_schemas::{EvidenceRecord, Status, SubmissionId};
 use caregate_storage::{Backends, BackendsConfig};
 use caregate_verify::Referentials;
-use caregate_workers::{requeue_unfinished, sweep_orphans, Clamd, ClamdConfig, Pipeline, Verifier, Worker, WorkerConfig};
+use caregate_workers::{requeue_unfinished, sweep_orphans, Clamd, ClamdConfig, Pipeline, Verified, Verifier, Worker, WorkerConfig};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,35 @@ impl Config {
         self.backends.amqp = None;
         self
     }
+}
+
+/// Judges the given submissions again from their stored records and reports each one's
+/// outcome to `each`; returns a summary line. Nothing is scanned or parsed.
+pub async fn reverify(app: &App, ids: &[SubmissionId], mut each: impl FnMut(SubmissionId, String)) -> anyhow::Result<String> {
+    let verifier = app.verifier()?;
+    let (mut changed, mut same, mut skipped) = (0, 0, 0);
+    for &id in ids {
+        let line = match verifier.verify(id).await? {
+            Verified::Changed(v) => {
+                changed += 1;
+                format!("{}  changed", v.verdict)
+            }
+            Verified::Unchanged(v) => {
+                same += 1;
+                format!("{}  unchanged", v.verdict)
+            }
+            Verified::NoReferential(c) => {
+                skipped += 1;
+                format!("skipped: no referential for campaign {c}")
+            }
+            Verified::Empty => {
+                skipped += 1;
+                "skipped: no record".to_owned()
+            }
+        };
+        each(id, line);
+    }
+    Ok(format!("{} submissions: {changed} changed, {same} unchanged, {skipped} skipped", ids.len()))
 }
 
 /// The opened back ends plus what the pipeline needs, built once per process.

@@ -66,6 +66,26 @@ enum Command {
     },
     /// Queue a job again for every file still waiting (after a crash or a failed publish).
     Requeue,
+    /// Judge submissions again from their stored records (no rescan, no parsing), e.g.
+    /// after the referential changed.
+    Reverify {
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        submission: Option<SubmissionId>,
+        /// Every submission in the index.
+        #[arg(long)]
+        all: bool,
+    },
+    /// A submission's verdict per objective, with reasons and evidence.
+    Report {
+        #[arg(long)]
+        submission: SubmissionId,
+        /// The verification as JSON.
+        #[arg(long, conflicts_with = "html")]
+        json: bool,
+        /// The French HTML report.
+        #[arg(long)]
+        html: bool,
+    },
     /// Print the JSON Schema of the per-file record.
     Schema,
     /// Read files as the worker does (no scan, no storage) and print what was found.
@@ -326,6 +346,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", caregate::accuracy::pdf_text_bench(&dir, pdf_runs)?);
             }
             Ok(if rows.iter().all(|r| r.all_right()) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Reverify { submission, all } => {
+            init_tracing("warn");
+            let app = App::open(config).await?;
+            let ids = match submission {
+                Some(id) if !all => vec![id],
+                _ => app.backends.index.submission_ids().await?,
+            };
+            let summary = caregate::reverify(&app, &ids, |id, outcome| println!("{id}  {outcome}")).await?;
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { submission, json, html } => {
+            init_tracing("warn");
+            let app = App::open(config).await?;
+            let Some(v) = app.backends.index.verification(submission).await? else {
+                anyhow::bail!("submission {submission} has no verification (unknown, or no referential for its campaign)");
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else if html {
+                println!("{}", caregate_verify::report::html(&v, |id| format!("/api/evidence/{id}")));
+            } else {
+                print!("{}", caregate_verify::report::text(&v));
+            }
+            Ok(ExitCode::from(match v.verdict {
+                caregate_schemas::Verdict::Met => 0,
+                _ => 1,
+            }))
         }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&caregate_schemas::evidence_record_json_schema())?);

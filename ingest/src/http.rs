@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use caregate_schemas::{EvidenceEvent, EvidenceId, EvidenceRecord, Status, SubmissionId, SubmissionRef};
+use caregate_schemas::{EvidenceEvent, EvidenceId, EvidenceRecord, Status, SubmissionId, SubmissionRef, Verification};
 use caregate_storage::{EvidenceIndex, StorageError};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -28,8 +28,8 @@ pub struct AppState {
         title = "caregate",
         description = "Intake and status of CaRE programme evidence (Cyber Accélération et Résilience des Établissements)."
     ),
-    paths(upload, get_evidence, get_events, get_submission),
-    components(schemas(UploadForm, UploadResponse, Receipt, EvidenceRecord, EvidenceEvent, SubmissionView, ApiErrorBody))
+    paths(upload, get_evidence, get_events, get_submission, get_verification),
+    components(schemas(UploadForm, UploadResponse, Receipt, EvidenceRecord, EvidenceEvent, SubmissionView, Verification, ApiErrorBody))
 )]
 pub struct ApiDoc;
 
@@ -40,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/evidence/{id}", get(get_evidence))
         .route("/api/evidence/{id}/events", get(get_events))
         .route("/api/submissions/{id}", get(get_submission))
+        .route("/api/submissions/{id}/verification", get(get_verification))
+        .route("/submissions/{id}/verification.html", get(get_verification_page))
         .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(usize::try_from(body_limit).unwrap_or(usize::MAX)))
@@ -274,4 +276,29 @@ async fn get_submission(State(st): State<AppState>, Path(id): Path<String>) -> R
         complete: evidence.iter().all(|r| r.status != Status::Received),
         evidence,
     }))
+}
+
+async fn verification_of(st: &AppState, id: &str) -> Result<Verification, ApiError> {
+    let id: SubmissionId = parse_id(id)?;
+    st.index
+        .verification(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("verification of submission {id} (unknown submission, or no referential for its campaign)")))
+}
+
+/// The submission judged against its campaign's referential: a verdict per objective
+/// (`met`, `not_met`, `needs_review`) with its reasons and evidence. `pending` > 0 means
+/// files are still being processed and the verdicts are provisional.
+#[utoipa::path(get, path = "/api/submissions/{id}/verification",
+    params(("id" = String, Path, description = "submission id")),
+    responses((status = 200, body = Verification), (status = 404, body = ApiErrorBody)))]
+async fn get_verification(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<Verification>, ApiError> {
+    verification_of(&st, &id).await.map(Json)
+}
+
+/// The same, as the French report people read.
+async fn get_verification_page(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let v = verification_of(&st, &id).await?;
+    let page = caregate_verify::report::html(&v, |e| format!("/api/evidence/{e}"));
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
 }

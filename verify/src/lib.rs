@@ -12,6 +12,7 @@ pub mod checks;
 pub mod identifiers;
 pub mod judge;
 pub mod referential;
+pub mod report;
 
 pub use judge::{judge, Dossier};
 pub use referential::{Objective, Parameters, Referential, ReferentialError, Referentials, Rule, Window};
