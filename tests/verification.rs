@@ -1,13 +1,35 @@
-//! Verification against the CaRE objectives (issue #4, in progress): the checks on one
-//! piece of evidence, run on what the worker extracts from every sample.
+//! Verification against the CaRE objectives: every rule passes and fails on evidence read
+//! from samples/; two establishments' dossiers go through the real services and get the
+//! verdict table they deserve; a changed referential changes a verdict on `reverify`
+//! without scanning or reading any file again.
 
 mod common;
 
-use caregate_verify::{checks::check_evidence, Referential};
+use std::path::Path;
+use std::time::Duration;
+
+use caregate_schemas::{EvidenceRecord, Sha256Digest, Status, SubmissionId, SubmissionRef, Verdict, Verification};
+use caregate_verify::{checks::check_evidence, judge, Dossier, Referential};
+use common::{bytes_body, wait_done, Running, TestEnv};
+use serde_json::{json, Value};
+
+fn shipped_text() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/referentials/care-d1-2024.toml")).unwrap()
+}
+
+fn referential() -> Referential {
+    Referential::parse("care-d1-2024.toml", shipped_text().as_bytes()).unwrap()
+}
+
+fn edited_referential(from: &str, to: &str) -> String {
+    let text = shipped_text();
+    assert!(text.contains(from), "{from}");
+    text.replacen(from, to, 1)
+}
 
 #[test]
 fn checks_on_the_samples_flag_only_what_is_wrong_in_them() {
-    let referential = Referential::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/referentials/care-d1-2024.toml")).unwrap();
+    let referential = referential();
     let limits = caregate_extract::Limits::default();
     let dir = common::samples_dir();
     let mut flagged = Vec::new();
@@ -15,6 +37,7 @@ fn checks_on_the_samples_flag_only_what_is_wrong_in_them() {
         let rel = path.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
         let (_, a) = caregate::accuracy::read_file(&path, &rel, &limits).unwrap();
         for f in check_evidence(&referential, a.classification.kind.as_str(), &a.fields) {
+            assert!(f.pointer.is_some(), "{rel}: {} points at nothing", f.code);
             flagged.push(format!("{rel}: {}", f.code));
         }
     }
@@ -32,4 +55,366 @@ fn checks_on_the_samples_flag_only_what_is_wrong_in_them() {
         ],
         "{flagged:#?}"
     );
+}
+
+/// A dossier built from samples read as the worker reads them, without the services.
+struct Builder {
+    sub: SubmissionRef,
+    records: Vec<EvidenceRecord>,
+}
+
+impl Builder {
+    fn new(establishment: &str, category: Option<&str>) -> Self {
+        Self {
+            sub: SubmissionRef {
+                submission_id: SubmissionId::new(),
+                establishment: establishment.into(),
+                campaign: "care-d1-2024".into(),
+                objectives: vec![],
+                category: category.map(str::to_owned),
+            },
+            records: vec![],
+        }
+    }
+
+    /// Adds a sample, with `edit` applied to its extracted fields.
+    fn add_edited(mut self, rel: &str, edit: impl FnOnce(&mut Value)) -> Self {
+        let path = common::samples_dir().join(rel);
+        let bytes = std::fs::read(&path).unwrap();
+        let (identity, a) = caregate::accuracy::read_file(&path, rel, &caregate_extract::Limits::default()).unwrap();
+        let id = caregate_schemas::EvidenceId::new();
+        let mut rec = EvidenceRecord::received(id, self.sub.clone(), rel.into(), Sha256Digest::of(&bytes), bytes.len() as u64, id.quarantine_key());
+        rec.media_type = Some(identity.media_type);
+        rec.kind = Some(a.classification.kind.as_str().to_owned());
+        rec.fields = a.fields;
+        rec.findings = a.findings;
+        edit(&mut rec.fields);
+        rec.status = Status::for_findings(&rec.findings);
+        // Receipt order decides which financial report is in force.
+        rec.received_at += chrono::Duration::milliseconds(self.records.len() as i64);
+        self.records.push(rec);
+        self
+    }
+
+    fn add(self, rel: &str) -> Self {
+        self.add_edited(rel, |_| {})
+    }
+
+    fn judge_with(&self, r: &Referential, related: &[EvidenceRecord]) -> Verification {
+        judge(r, &Dossier { submission_id: self.sub.submission_id, records: &self.records, related }, chrono::Utc::now())
+    }
+
+    fn judge(&self) -> Verification {
+        self.judge_with(&referential(), &[])
+    }
+}
+
+/// An objective's verdict and its reason codes.
+fn objective(v: &Verification, id: &str) -> (Verdict, Vec<String>) {
+    let o = v.objectives.iter().find(|o| o.objective == id).unwrap_or_else(|| panic!("{id} not judged"));
+    (o.verdict, o.reasons.iter().map(|r| r.code.clone()).collect())
+}
+
+#[track_caller]
+fn assert_objective(v: &Verification, id: &str, verdict: Verdict, code: &str) {
+    let (got, codes) = objective(v, id);
+    assert_eq!(got, verdict, "{id}: {codes:?}");
+    assert!(codes.iter().any(|c| c == code), "{id}: expected reason {code} in {codes:?}");
+}
+
+const PINGCASTLE: &str = "annuaire/ad_hc_ch-exemple.local.xml";
+const INVOICE: &str = "factures/facture-FA-2024-0042.pdf";
+
+#[test]
+fn evidence_present() {
+    let v = Builder::new("750000001", None).add("divers/attestation-prerequis.pdf").judge();
+    assert_objective(&v, "D1.PRE", Verdict::Met, "evidence_present");
+    // No attestation: the referential sends D1.PRE to a controller; no audit: not met.
+    let v = Builder::new("750000001", None).add(INVOICE).judge();
+    assert_objective(&v, "D1.PRE", Verdict::NeedsReview, "evidence_missing");
+    assert_objective(&v, "D1.AD.AUDIT", Verdict::NotMet, "evidence_missing");
+}
+
+#[test]
+fn audit_date_domain_readability_and_integrity() {
+    let v = Builder::new("750000001", None).add(PINGCASTLE).judge();
+    assert_objective(&v, "D1.AD.AUDIT", Verdict::Met, "date_in_window");
+    let old = Builder::new("750000001", None).add_edited(PINGCASTLE, |f| f["date"] = json!("2023-11-02T10:00:00+01:00")).judge();
+    assert_objective(&old, "D1.AD.AUDIT", Verdict::NotMet, "date_outside_window");
+    let anonymous = Builder::new("750000001", None).add_edited(PINGCASTLE, |f| f["domain"] = Value::Null).judge();
+    assert_objective(&anonymous, "D1.AD.AUDIT", Verdict::NeedsReview, "domain_missing");
+    let oradad = Builder::new("750000001", None).add("annuaire/oradad-ch-exemple.mla").judge();
+    assert_objective(&oradad, "D1.AD.AUDIT", Verdict::NeedsReview, "report_unreadable");
+    let tampered = Builder::new("750000001", None).add("annuaire/ad_hc_ch-retouche.local.xml").judge();
+    assert_objective(&tampered, "D1.AD.AUDIT", Verdict::NotMet, "integrity_mismatch");
+    let encrypted = Builder::new("750000001", None).add("annuaire/ad_hc_ch-chiffre.local.xml").judge();
+    assert_objective(&encrypted, "D1.AD.AUDIT", Verdict::NeedsReview, "evidence_needs_review");
+}
+
+#[test]
+fn anssi_level_against_the_target() {
+    // S-PwdNeverExpires holds the directory at level 2.
+    let dossier = Builder::new("750000001", None).add(PINGCASTLE);
+    let v = dossier.judge();
+    assert_objective(&v, "D1.AD.LEVEL", Verdict::NotMet, "ad_level_below_target");
+    let lowered = Referential::parse("lowered", edited_referential("target_anssi_level = 3", "target_anssi_level = 2").as_bytes()).unwrap();
+    assert_objective(&dossier.judge_with(&lowered, &[]), "D1.AD.LEVEL", Verdict::Met, "ad_level_reached");
+    // A tampered report gives no level: a person decides.
+    let tampered = Builder::new("750000001", None).add("annuaire/ad_hc_ch-retouche.local.xml").judge();
+    assert_objective(&tampered, "D1.AD.LEVEL", Verdict::NeedsReview, "ad_level_unknown");
+}
+
+#[test]
+fn exposure_scans() {
+    let may = "exposition/nmap-2024-05-02.xml";
+    let september = "exposition/nmap-2024-09-16.xml";
+    let v = Builder::new("750000001", None).add(may).add(september).add("vulnerabilites/openvas-ch-exemple.xml").judge();
+    assert_objective(&v, "D1.EXP.AUDIT", Verdict::Met, "public_host_scanned");
+    assert_objective(&v, "D1.EXP.REMED", Verdict::Met, "exposure_fixed");
+    assert_objective(&v, "D1.EXP.REMED", Verdict::Met, "no_critical_vulnerability");
+
+    let open = Builder::new("750000001", None).add(may).judge();
+    assert_objective(&open, "D1.EXP.REMED", Verdict::NotMet, "high_risk_service_exposed");
+    let reason = &open.objectives.iter().find(|o| o.objective == "D1.EXP.REMED").unwrap().reasons[0];
+    assert!(reason.message.contains("192.0.2.10 port 3389"), "{}", reason.message);
+    assert_eq!(reason.pointer.as_deref(), Some("hosts.0.open_ports.1"));
+
+    let unfinished = Builder::new("750000001", None).add_edited(september, |f| f["completed"] = json!(false)).judge();
+    assert_objective(&unfinished, "D1.EXP.AUDIT", Verdict::NeedsReview, "scan_unfinished");
+    let private = Builder::new("750000001", None).add_edited(september, |f| f["hosts"][0]["address"] = json!("10.1.2.3")).judge();
+    assert_objective(&private, "D1.EXP.AUDIT", Verdict::NotMet, "no_public_host");
+    let nessus = Builder::new("750000001", None).add(september).add("vulnerabilites/ch-exemple.nessus").judge();
+    assert_objective(&nessus, "D1.EXP.REMED", Verdict::NotMet, "critical_vulnerability");
+}
+
+#[test]
+fn invoices_identifiers_dates_and_totals() {
+    let clean = Builder::new("750000001", Some("public")).add(INVOICE).judge();
+    let (_, codes) = objective(&clean, "D1.FIN");
+    for bad in ["siret_invalid", "vat_id_invalid", "date_outside_window", "totals_inconsistent", "duplicate_submission"] {
+        assert!(!codes.iter().any(|c| c == bad), "{bad} in {codes:?}");
+    }
+    let siret = Builder::new("750000001", Some("public")).add_edited(INVOICE, |f| f["seller_siret"] = json!("73282932000075")).judge();
+    assert_objective(&siret, "D1.FIN", Verdict::NotMet, "siret_invalid");
+    let vat = Builder::new("750000001", Some("public")).add_edited(INVOICE, |f| f["vat_id"] = json!("FR40732829320")).judge();
+    assert_objective(&vat, "D1.FIN", Verdict::NotMet, "vat_id_invalid");
+    let early = Builder::new("750000001", Some("public")).add_edited(INVOICE, |f| f["issue_date"] = json!("2024-03-01")).judge();
+    assert_objective(&early, "D1.FIN", Verdict::NotMet, "date_outside_window");
+    let totals = Builder::new("750000001", Some("public")).add_edited(INVOICE, |f| f["total_ttc"] = json!("10080.01")).judge();
+    assert_objective(&totals, "D1.FIN", Verdict::NotMet, "totals_inconsistent");
+}
+
+#[test]
+fn financial_report_against_the_invoices_and_the_ceiling() {
+    let report = "finances/bilan-financier.csv";
+    let ubl = "factures/facture-ubl-FA-2024-0051.xml";
+    // The report lists FA-2024-0042 by number and Réseaux & Défense's 3 000 € invoice
+    // under another number: found by SIRET and amount.
+    let full = Builder::new("750000001", Some("public")).add(INVOICE).add(ubl).add(report);
+    let v = full.judge();
+    assert_objective(&v, "D1.FIN", Verdict::Met, "within_ceiling");
+    let (_, codes) = objective(&v, "D1.FIN");
+    assert!(!codes.iter().any(|c| c == "invoice_missing" || c == "report_mismatch"), "{codes:?}");
+
+    let missing = Builder::new("750000001", Some("public")).add(INVOICE).add(report).judge();
+    assert_objective(&missing, "D1.FIN", Verdict::NeedsReview, "invoice_missing");
+    let differs = Builder::new("750000001", Some("public"))
+        .add(INVOICE)
+        .add(ubl)
+        .add_edited(report, |f| {
+            f["rows"][0]["ttc"] = json!("10800.00");
+            f["totals"]["ttc"] = json!("13800.00");
+        })
+        .judge();
+    assert_objective(&differs, "D1.FIN", Verdict::NotMet, "report_mismatch");
+    let no_report = Builder::new("750000001", Some("public")).add(INVOICE).judge();
+    assert_objective(&no_report, "D1.FIN", Verdict::NeedsReview, "report_missing");
+
+    let low = Referential::parse("low", edited_referential("public = \"100000.00\"", "public = \"10000.00\"").as_bytes()).unwrap();
+    assert_objective(&full.judge_with(&low, &[]), "D1.FIN", Verdict::NotMet, "ceiling_exceeded");
+    let unknown = Builder::new("750000001", None).add(INVOICE).add(ubl).add(report).judge();
+    assert_objective(&unknown, "D1.FIN", Verdict::NeedsReview, "ceiling_unknown");
+}
+
+#[test]
+fn the_same_invoice_twice() {
+    let other = Builder::new("690000002", Some("ebnl")).add(INVOICE);
+    let mine = Builder::new("750000001", Some("public")).add(INVOICE).add("factures/facture-ubl-FA-2024-0051.xml").add("finances/bilan-financier.csv");
+    assert!(!objective(&mine.judge(), "D1.FIN").1.iter().any(|c| c == "duplicate_submission"));
+    let v = mine.judge_with(&referential(), &other.records);
+    assert_objective(&v, "D1.FIN", Verdict::NeedsReview, "duplicate_submission");
+    let reason = v.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "duplicate_submission").unwrap();
+    assert!(reason.message.contains("690000002"), "{}", reason.message);
+    // The same invoice in other bytes (another number format) in one dossier.
+    let twice = Builder::new("750000001", Some("public"))
+        .add(INVOICE)
+        .add_edited("factures/facture-FA-2024-0050.xml", |f| f["number"] = json!("FA 2024 0042"))
+        .judge();
+    assert_objective(&twice, "D1.FIN", Verdict::NeedsReview, "duplicate_submission");
+}
+
+// ---- Through the real services ----
+
+/// Uploads one file into the submission with the objectives it claims.
+async fn upload(run: &Running, sub: &SubmissionRef, name: &str, bytes: Vec<u8>, objectives: &[&str]) {
+    let intake = run.intake();
+    let mut sub = sub.clone();
+    sub.objectives = objectives.iter().map(|o| o.to_string()).collect();
+    let spooled = intake.spool(name, bytes_body(bytes)).await.unwrap();
+    intake.commit(&sub, spooled).await.unwrap();
+}
+
+fn sample(rel: &str) -> Vec<u8> {
+    std::fs::read(common::samples_dir().join(rel)).unwrap()
+}
+
+/// Waits for the final verification of a submission of `files` files.
+async fn wait_verified(app: &caregate::App, sub: SubmissionId, files: usize) -> Verification {
+    wait_done(app, sub, files, 120).await;
+    for _ in 0..200 {
+        if let Some(v) = app.backends.index.verification(sub).await.unwrap() {
+            if v.pending == 0 && v.evidence.len() == files {
+                return v;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no final verification for {sub}: {:?}", app.backends.index.verification(sub).await.unwrap());
+}
+
+fn table(v: &Verification) -> Vec<(String, Verdict)> {
+    v.objectives.iter().map(|o| (o.objective.clone(), o.verdict)).collect()
+}
+
+fn expect_table(rows: &[(&str, Verdict)]) -> Vec<(String, Verdict)> {
+    rows.iter().map(|(o, v)| (o.to_string(), *v)).collect()
+}
+
+#[tokio::test]
+async fn two_establishments_get_the_verdicts_their_dossiers_deserve() {
+    use Verdict::*;
+    for stack in common::stacks() {
+        let env = TestEnv::new(stack).await;
+        let run = Running::start(&env).await;
+        let app = run.app.clone();
+        let mut announcements = app.backends.announcer.subscribe("submission.#").await.unwrap();
+
+        // A: a clean dossier. Its directory is at ANSSI level 2, below the target of 3.
+        let a = Builder::new("750000001", Some("public")).sub;
+        upload(&run, &a, "attestation-prerequis.pdf", sample("divers/attestation-prerequis.pdf"), &["D1.PRE"]).await;
+        upload(&run, &a, "ad_hc_ch-exemple.local.xml", sample(PINGCASTLE), &["D1.AD.AUDIT", "D1.AD.LEVEL"]).await;
+        for scan in ["exposition/nmap-2024-05-02.xml", "exposition/nmap-2024-09-16.xml", "vulnerabilites/openvas-ch-exemple.xml"] {
+            upload(&run, &a, scan.rsplit('/').next().unwrap(), sample(scan), &["D1.EXP.AUDIT", "D1.EXP.REMED"]).await;
+        }
+        for doc in [INVOICE, "factures/facture-ubl-FA-2024-0051.xml", "finances/bilan-financier.csv"] {
+            upload(&run, &a, doc.rsplit('/').next().unwrap(), sample(doc), &["D1.FIN"]).await;
+        }
+        let va = wait_verified(&app, a.submission_id, 8).await;
+        let clean = expect_table(&[
+            ("D1.PRE", Met),
+            ("D1.AD.AUDIT", Met),
+            ("D1.AD.LEVEL", NotMet),
+            ("D1.EXP.AUDIT", Met),
+            ("D1.EXP.REMED", Met),
+            ("D1.FIN", Met),
+        ]);
+        assert_eq!(table(&va), clean, "{stack:?} A: {:#?}", va.objectives);
+        assert_eq!(va.referential_version, referential().version);
+
+        // B: the same invoice as A, an invoice with a wrong SIRET, RDP still open, a
+        // tampered PingCastle report.
+        let b = Builder::new("690000002", Some("ebnl")).sub;
+        let bad_siret = String::from_utf8(sample("factures/facture-FA-2024-0050.xml")).unwrap().replace("73282932000074", "73282932000075");
+        upload(&run, &b, "attestation.pdf", sample("divers/attestation-prerequis.pdf"), &["D1.PRE"]).await;
+        upload(&run, &b, "ad_hc_ch-retouche.local.xml", sample("annuaire/ad_hc_ch-retouche.local.xml"), &["D1.AD.AUDIT"]).await;
+        upload(&run, &b, "nmap.xml", sample("exposition/nmap-2024-05-02.xml"), &["D1.EXP.AUDIT", "D1.EXP.REMED"]).await;
+        upload(&run, &b, "facture-0042.pdf", sample(INVOICE), &["D1.FIN"]).await;
+        upload(&run, &b, "facture-0050.xml", bad_siret.into_bytes(), &["D1.FIN"]).await;
+        let vb = wait_verified(&app, b.submission_id, 5).await;
+        assert_eq!(
+            table(&vb),
+            expect_table(&[
+                ("D1.PRE", Met),
+                ("D1.AD.AUDIT", NotMet),
+                ("D1.AD.LEVEL", NeedsReview),
+                ("D1.EXP.AUDIT", Met),
+                ("D1.EXP.REMED", NotMet),
+                ("D1.FIN", NotMet),
+            ]),
+            "{stack:?} B: {:#?}",
+            vb.objectives
+        );
+        assert_objective(&vb, "D1.AD.AUDIT", NotMet, "integrity_mismatch");
+        assert_objective(&vb, "D1.EXP.REMED", NotMet, "high_risk_service_exposed");
+        assert_objective(&vb, "D1.FIN", NotMet, "siret_invalid");
+        assert_objective(&vb, "D1.FIN", NotMet, "duplicate_submission");
+        let dup = vb.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "duplicate_submission").unwrap();
+        assert!(dup.message.contains("750000001") && dup.message.contains(&a.submission_id.to_string()), "{}", dup.message);
+        assert!(dup.evidence_id.is_some(), "each reason names its evidence");
+
+        // Downstream systems heard both final verifications, and B went to the review queue.
+        // (Earlier, partial dossiers were announced too when the worker caught up between
+        // two uploads; only the final ones are looked for.)
+        let wanted = [
+            ("submission.verified".to_owned(), a.submission_id),
+            ("submission.verified".to_owned(), b.submission_id),
+            ("submission.needs_review".to_owned(), b.submission_id),
+        ];
+        let mut heard = Vec::new();
+        while !wanted.iter().all(|w| heard.contains(w)) {
+            let next = tokio::time::timeout(Duration::from_secs(20), announcements.next()).await;
+            let (topic, body) = next.unwrap_or_else(|_| panic!("{stack:?}: heard only {heard:?}")).unwrap().unwrap();
+            let v: Verification = serde_json::from_value(body).unwrap();
+            assert_eq!(v.pending, 0, "only final verifications are announced");
+            let files = if v.submission_id == a.submission_id { 8 } else { 5 };
+            if v.evidence.len() == files {
+                heard.push((topic, v.submission_id));
+            }
+        }
+        assert!(!heard.contains(&("submission.needs_review".to_owned(), a.submission_id)), "A needs no controller");
+
+        // A's record now shares an invoice with B: judged again, A sees it too.
+        let report = caregate::reverify(&app, &[a.submission_id], |_, _| {}).await.unwrap();
+        assert!(report.contains("1 changed"), "{report}");
+        let va2 = app.backends.index.verification(a.submission_id).await.unwrap().unwrap();
+        assert_objective(&va2, "D1.FIN", NeedsReview, "duplicate_submission");
+        run.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_changed_referential_changes_the_verdict_without_reading_any_file_again() {
+    for stack in common::stacks() {
+        let env = TestEnv::new(stack).await;
+        let run = Running::start(&env).await;
+        let sub = Builder::new("750000001", Some("public")).sub;
+        upload(&run, &sub, "ad_hc_ch-exemple.local.xml", sample(PINGCASTLE), &["D1.AD.LEVEL"]).await;
+        let before = wait_verified(&run.app, sub.submission_id, 1).await;
+        assert_objective(&before, "D1.AD.LEVEL", Verdict::NotMet, "ad_level_below_target");
+        run.stop().await;
+        let records = env.app().await.backends.index.submission(sub.submission_id).await.unwrap();
+        let events = env.app().await.backends.index.events(records[0].evidence_id).await.unwrap();
+
+        // The operator lowers the target level and judges again; no worker runs, no clamd
+        // is asked, no file is opened: only the index is read.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("care-d1-2024.toml"), edited_referential("target_anssi_level = 3", "target_anssi_level = 2")).unwrap();
+        let mut config = env.config.clone();
+        config.worker.referentials = Some(dir.path().to_path_buf());
+        config.clamd.address = "127.0.0.1:9".into();
+        let app = caregate::App::open(config).await.unwrap();
+        let summary = caregate::reverify(&app, &app.backends.index.submission_ids().await.unwrap(), |_, _| {}).await.unwrap();
+        assert_eq!(summary, "1 submissions: 1 changed, 0 unchanged, 0 skipped");
+        let after = app.backends.index.verification(sub.submission_id).await.unwrap().unwrap();
+        assert_objective(&after, "D1.AD.LEVEL", Verdict::Met, "ad_level_reached");
+        assert_ne!(after.referential_version, before.referential_version);
+        assert_eq!(after.basis, before.basis, "judged on the same records");
+        assert_eq!(app.backends.index.submission(sub.submission_id).await.unwrap(), records, "records untouched");
+        assert_eq!(app.backends.index.events(records[0].evidence_id).await.unwrap(), events, "no scan, no new event");
+        let history: Vec<Verdict> = app.backends.index.verification_history(sub.submission_id).await.unwrap().iter().map(|v| objective(v, "D1.AD.LEVEL").0).collect();
+        assert_eq!(history, [Verdict::NotMet, Verdict::Met], "the earlier verdict is kept");
+        // Judging again under the same referential changes nothing.
+        let again = caregate::reverify(&app, &[sub.submission_id], |_, _| {}).await.unwrap();
+        assert_eq!(again, "1 submissions: 0 changed, 1 unchanged, 0 skipped");
+    }
 }

@@ -188,6 +188,10 @@ impl Context<'_> {
                 None,
             );
         } else {
+            if o.rules.iter().any(|rule| matches!(rule, Rule::EvidencePresent { .. })) {
+                let names: Vec<&str> = relevant.iter().map(|rec| rec.path.as_str()).collect();
+                why.add("evidence_present", Verdict::Met, format!("{} pièce(s) recevable(s) : {}", relevant.len(), names.join(", ")), None, None);
+            }
             for rule in &o.rules {
                 self.rule(rule, &relevant, &mut why);
             }
@@ -444,13 +448,17 @@ impl Context<'_> {
         }
     }
 
+    /// Critical vulnerabilities, judged on the latest scan of each tool (plugin ids of
+    /// one tool mean nothing to another), compared with that tool's earlier scans.
     fn vulnerabilities(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
-        let mut scans: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| rec.fields.get("vulnerabilities").is_some_and(|v| !v.is_null())).collect();
-        if scans.is_empty() {
+        let mut by_tool: BTreeMap<&str, Vec<&EvidenceRecord>> = BTreeMap::new();
+        for rec in relevant.iter().copied().filter(|rec| rec.fields.get("vulnerabilities").is_some_and(|v| !v.is_null())) {
+            by_tool.entry(text(&rec.fields, "tool").unwrap_or("?")).or_default().push(rec);
+        }
+        if by_tool.is_empty() {
             why.add("vulnerability_scan_missing", Verdict::NeedsReview, "aucun scan de vulnérabilités (Nessus, OpenVAS) : l'absence de vulnérabilité critique n'est pas démontrée".into(), None, None);
             return;
         }
-        scans.sort_by_key(|rec| scan_order(rec));
         let critical = |rec: &EvidenceRecord| -> BTreeMap<(String, String), (String, String)> {
             let mut out = BTreeMap::new();
             for (i, item) in rec.fields.get("items").and_then(Value::as_array).into_iter().flatten().enumerate() {
@@ -464,15 +472,21 @@ impl Context<'_> {
             }
             out
         };
-        let latest = *scans.last().expect("not empty");
-        let now = critical(latest);
-        for ((host, _), (name, pointer)) in &now {
-            why.add("critical_vulnerability", Verdict::NotMet, format!("{} : vulnérabilité critique sur {host} : {name}", latest.path), Some(latest), Some(pointer));
-        }
-        for rec in &scans[..scans.len() - 1] {
-            for ((host, id), (name, _)) in critical(rec) {
-                if !now.contains_key(&(host.clone(), id)) {
-                    why.add("vulnerability_fixed", Verdict::Met, format!("{host} : {name} (scan {}) absente du dernier scan", rec.path), Some(latest), None);
+        for (tool, mut scans) in by_tool {
+            scans.sort_by_key(|rec| scan_order(rec));
+            let latest = *scans.last().expect("not empty");
+            let now = critical(latest);
+            for ((host, _), (name, pointer)) in &now {
+                why.add("critical_vulnerability", Verdict::NotMet, format!("{} : vulnérabilité critique sur {host} : {name}", latest.path), Some(latest), Some(pointer));
+            }
+            if now.is_empty() {
+                why.add("no_critical_vulnerability", Verdict::Met, format!("{} : aucune vulnérabilité critique au dernier scan {tool}", latest.path), Some(latest), None);
+            }
+            for rec in &scans[..scans.len() - 1] {
+                for ((host, id), (name, _)) in critical(rec) {
+                    if !now.contains_key(&(host.clone(), id)) {
+                        why.add("vulnerability_fixed", Verdict::Met, format!("{host} : {name} (scan {}) absente du dernier scan {tool} ({})", rec.path, latest.path), Some(latest), None);
+                    }
                 }
             }
         }
