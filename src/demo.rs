@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use caregate_schemas::{EvidenceRecord, SubmissionId, SubmissionRef};
+use caregate_schemas::{EvidenceRecord, SubmissionId, SubmissionRef, Verification};
 
 use crate::submit::{collect_files, submit_direct};
 use crate::{App, Config};
@@ -18,6 +18,8 @@ pub fn eicar() -> Vec<u8> {
 
 pub struct DemoOutcome {
     pub records: Vec<EvidenceRecord>,
+    /// The samples judged as one dossier against the shipped referential.
+    pub verification: Verification,
     pub elapsed: Duration,
     pub data_dir: PathBuf,
 }
@@ -52,8 +54,10 @@ pub async fn run(config: Config, dir: PathBuf, with_eicar: bool, quiet: bool) ->
     };
     let start = Instant::now();
     let records = submit_direct(&app, &sub, &files, in_memory, quiet, Duration::from_secs(600)).await?;
+    let verification = app.wait_for_verification(sub.submission_id, records.len(), Duration::from_secs(60)).await?;
     Ok(DemoOutcome {
         records,
+        verification,
         elapsed: start.elapsed(),
         data_dir,
     })

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use caregate_ingest::{Intake, IntakeConfig};
-use caregate_schemas::{EvidenceRecord, Status, SubmissionId};
+use caregate_schemas::{EvidenceRecord, Status, SubmissionId, Verification};
 use caregate_storage::{Backends, BackendsConfig};
 use caregate_verify::Referentials;
 use caregate_workers::{requeue_unfinished, sweep_orphans, Clamd, ClamdConfig, Pipeline, Verified, Verifier, Worker, WorkerConfig};
@@ -187,6 +187,20 @@ impl App {
                 tracing::error!(error = %e, "worker stopped");
             }
         }))
+    }
+
+    /// Waits for the final verification of a submission of `files` files (it follows the
+    /// last file's record by a moment).
+    pub async fn wait_for_verification(&self, id: SubmissionId, files: usize, timeout: Duration) -> anyhow::Result<Verification> {
+        let start = Instant::now();
+        loop {
+            let current = self.backends.index.verification(id).await?;
+            match current {
+                Some(v) if v.pending == 0 && v.evidence.len() == files => return Ok(v),
+                _ if start.elapsed() > timeout => anyhow::bail!("no final verification of {id} after {timeout:?} (now: {current:?})"),
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// Waits until every file of the submission has a final status, or the timeout.

@@ -286,6 +286,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome = demo::run(config, dir.clone(), eicar, json).await?;
             print_records(&outcome.records, json)?;
             if !json {
+                println!("\n{}", caregate_verify::report::text(&outcome.verification));
                 let bytes: u64 = outcome.records.iter().map(|r| r.size).sum();
                 println!(
                     "processed {} files ({} bytes) from {} in {:.2} s; data kept in {}",

@@ -271,15 +271,7 @@ fn sample(rel: &str) -> Vec<u8> {
 /// Waits for the final verification of a submission of `files` files.
 async fn wait_verified(app: &caregate::App, sub: SubmissionId, files: usize) -> Verification {
     wait_done(app, sub, files, 120).await;
-    for _ in 0..200 {
-        if let Some(v) = app.backends.index.verification(sub).await.unwrap() {
-            if v.pending == 0 && v.evidence.len() == files {
-                return v;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no final verification for {sub}: {:?}", app.backends.index.verification(sub).await.unwrap());
+    app.wait_for_verification(sub, files, Duration::from_secs(20)).await.unwrap()
 }
 
 fn table(v: &Verification) -> Vec<(String, Verdict)> {
