@@ -93,7 +93,7 @@ pub async fn reverify(app: &App, ids: &[SubmissionId], mut each: impl FnMut(Subm
                 skipped += 1;
                 format!("skipped: no referential for campaign {c}")
             }
-            Verified::Empty => {
+            Verified::Empty | Verified::Deferred => {
                 skipped += 1;
                 "skipped: no record".to_owned()
             }

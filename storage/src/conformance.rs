@@ -190,8 +190,15 @@ pub async fn verifications(index: &dyn EvidenceIndex) {
     assert!(ids.contains(&one) && ids.contains(&two));
 
     assert!(index.verification(one).await.expect("get").is_none());
+    let progress = index.submission_progress(two).await.expect("progress");
+    assert_eq!((progress.files, progress.pending, progress.verified_at), (2, 0, None));
+    let mut waiting = sample_record(two, "en-attente.pdf");
+    waiting.submission.establishment = "690000002".into();
+    index.record_received(&waiting).await.expect("record");
+    assert_eq!(index.submission_progress(two).await.expect("progress").pending, 1);
     let first = verification(one, "2024-06-01T00:00:00.000000Z", Verdict::NeedsReview);
     assert!(index.put_verification(&first).await.expect("put"));
+    assert!(index.submission_progress(one).await.expect("progress").verified_at.is_some());
     assert!(!index.put_verification(&first).await.expect("put"), "the same conclusions again store nothing");
     let older = verification(one, "2024-05-01T00:00:00.000000Z", Verdict::Met);
     assert!(!index.put_verification(&older).await.expect("put"), "an older view never replaces a newer one");

@@ -48,6 +48,9 @@ pub trait EvidenceIndex: Send + Sync + 'static {
         hashes: &[Sha256Digest],
         invoice_keys: &[String],
     ) -> Result<Vec<EvidenceRecord>, StorageError>;
+    /// How far a submission is: its files, those still pending, and when it was last
+    /// judged. Two small queries, for deciding whether to judge it now.
+    async fn submission_progress(&self, id: SubmissionId) -> Result<SubmissionProgress, StorageError>;
     /// Makes `v` the submission's current verification, and appends it to its history in
     /// the same transaction, unless the current one was judged on a newer view of the
     /// submission (a later `basis`) or concludes the same. Returns whether it was stored;
@@ -66,6 +69,13 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// work list when `NeedsReview`).
     async fn verifications_with(&self, verdict: Verdict, limit: u32) -> Result<Vec<Verification>, StorageError>;
     fn describe(&self) -> String;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubmissionProgress {
+    pub files: u64,
+    pub pending: u64,
+    pub verified_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,7 +259,7 @@ impl SqlIndex {
         self.select_records_by(sql, [arg]).await
     }
 
-    async fn select_records_by<const N: usize>(&self, sql: &str, args: [String; N]) -> Result<Vec<EvidenceRecord>, StorageError> {
+    async fn select_records_by(&self, sql: &str, args: impl IntoIterator<Item = String>) -> Result<Vec<EvidenceRecord>, StorageError> {
         let mut query = sqlx::query(sql);
         for a in args {
             query = query.bind(a);
@@ -278,6 +288,11 @@ fn redact(url: &str) -> String {
         (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
         _ => url.to_owned(),
     }
+}
+
+/// `$first, $first+1, ...`: `n` numbered placeholders.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 fn to_json(rec: &EvidenceRecord) -> Result<String, StorageError> {
@@ -466,20 +481,50 @@ impl EvidenceIndex for SqlIndex {
 
     async fn same_documents(&self, exclude: SubmissionId, hashes: &[Sha256Digest], invoice_keys: &[String]) -> Result<Vec<EvidenceRecord>, StorageError> {
         let mut found: Vec<EvidenceRecord> = Vec::new();
-        // One indexed lookup per content or key: a submission holds a few dozen files.
-        for h in hashes {
-            let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE sha256 = $1 AND submission_id <> $2 AND status <> 'received'");
-            found.extend(self.select_records_by(&sql, [h.hex(), exclude.to_string()]).await?);
+        let hashes: Vec<String> = hashes.iter().map(Sha256Digest::hex).collect();
+        // A few hundred values per statement: one round trip for a whole dossier.
+        for chunk in hashes.chunks(200) {
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id <> $1 AND status <> 'received' AND sha256 IN ({})",
+                placeholders(2, chunk.len())
+            );
+            found.extend(self.select_records_by(&sql, std::iter::once(exclude.to_string()).chain(chunk.iter().cloned())).await?);
         }
-        for key in invoice_keys {
-            let sql = "SELECT e.record, e.status, e.attempts, e.updated_at FROM evidence_keys k
-                       JOIN evidence e ON e.evidence_id = k.evidence_id
-                       WHERE k.key = $1 AND k.submission_id <> $2";
-            found.extend(self.select_records_by(sql, [key.clone(), exclude.to_string()]).await?);
+        for chunk in invoice_keys.chunks(200) {
+            let sql = format!(
+                "SELECT e.record, e.status, e.attempts, e.updated_at FROM evidence_keys k
+                 JOIN evidence e ON e.evidence_id = k.evidence_id
+                 WHERE k.submission_id <> $1 AND k.key IN ({})",
+                placeholders(2, chunk.len())
+            );
+            found.extend(self.select_records_by(&sql, std::iter::once(exclude.to_string()).chain(chunk.iter().cloned())).await?);
         }
         found.sort_by_key(|r| (r.received_at, r.evidence_id));
         found.dedup_by_key(|r| r.evidence_id);
         Ok(found)
+    }
+
+    async fn submission_progress(&self, id: SubmissionId) -> Result<SubmissionProgress, StorageError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS files, COALESCE(SUM(CASE WHEN status = 'received' THEN 1 ELSE 0 END), 0) AS pending
+             FROM evidence WHERE submission_id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        let verified_at = sqlx::query("SELECT computed_at FROM verifications WHERE submission_id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get::<String, _>("computed_at"))
+            .transpose()?
+            .map(|t| parse_ts(&t))
+            .transpose()?;
+        Ok(SubmissionProgress {
+            files: row.try_get::<i64, _>("files")? as u64,
+            pending: row.try_get::<i64, _>("pending")? as u64,
+            verified_at,
+        })
     }
 
     async fn put_verification(&self, v: &Verification) -> Result<bool, StorageError> {

@@ -58,7 +58,7 @@ pub fn judge(r: &Referential, dossier: &Dossier<'_>, now: DateTime<Utc>) -> Veri
     let ctx = Context {
         r,
         done: &done,
-        checks: &evidence,
+        checks: evidence.iter().map(|c| (c.evidence_id, c.findings.as_slice())).collect(),
         related: dossier.related,
         category: records.iter().rev().find_map(|rec| rec.submission.category.as_deref()),
     };
@@ -81,7 +81,7 @@ pub fn judge(r: &Referential, dossier: &Dossier<'_>, now: DateTime<Utc>) -> Veri
 struct Context<'a> {
     r: &'a Referential,
     done: &'a [&'a EvidenceRecord],
-    checks: &'a [EvidenceCheck],
+    checks: std::collections::HashMap<caregate_schemas::EvidenceId, &'a [caregate_schemas::Finding]>,
     related: &'a [EvidenceRecord],
     category: Option<&'a str>,
 }
@@ -141,16 +141,17 @@ fn is_public(address: &str) -> bool {
 
 impl Context<'_> {
     fn findings_of(&self, rec: &EvidenceRecord) -> &[caregate_schemas::Finding] {
-        self.checks.iter().find(|c| c.evidence_id == rec.evidence_id).map(|c| c.findings.as_slice()).unwrap_or(&[])
+        self.checks.get(&rec.evidence_id).copied().unwrap_or(&[])
     }
 
     fn objective(&self, o: &Objective, claimed: bool) -> ObjectiveVerdict {
         let mut why = Reasons::default();
         let relevant: Vec<&EvidenceRecord> = self.done.iter().copied().filter(|rec| rec.kind.as_deref().is_some_and(|k| o.accepts(k))).collect();
+        let relevant_ids: std::collections::HashSet<_> = relevant.iter().map(|rec| rec.evidence_id).collect();
 
         // Files tagged for this objective that are not of a kind it accepts: unread ones
         // may be what proves it, read ones are noted and left out.
-        for rec in self.done.iter().filter(|rec| rec.submission.objectives.contains(&o.id) && !relevant.iter().any(|x| x.evidence_id == rec.evidence_id)) {
+        for rec in self.done.iter().filter(|rec| rec.submission.objectives.contains(&o.id) && !relevant_ids.contains(&rec.evidence_id)) {
             if rec.fields.get("member_evidence").is_some() {
                 continue; // an archive: its members are judged, not the archive
             }

@@ -541,7 +541,7 @@ impl Pipeline {
     /// outcome stands whatever happens here; a passing failure retries the job, whose
     /// redelivery finds the file done and only verifies.
     async fn verify(&self, rec: &EvidenceRecord, done: JobOutcome) -> JobOutcome {
-        match self.verifier.verify(rec.submission.submission_id).await {
+        match self.verifier.after_file(rec.submission.submission_id).await {
             Ok(_) => done,
             Err(e) if e.is_transient() => JobOutcome::Retry(format!("verify: {e}")),
             Err(e) => {

@@ -33,6 +33,9 @@ pub enum Verified {
     NoReferential(String),
     /// The submission has no record.
     Empty,
+    /// Other files of the submission are still pending and it was judged a moment ago:
+    /// the next file to finish judges it (the last one always does).
+    Deferred,
 }
 
 /// Judges submissions against the referential of their campaign.
@@ -45,11 +48,41 @@ pub struct Verifier {
     index: Arc<dyn EvidenceIndex>,
     announcer: Arc<dyn Announcer>,
     referentials: Referentials,
+    provisional_every: std::time::Duration,
 }
 
 impl Verifier {
     pub fn new(index: Arc<dyn EvidenceIndex>, announcer: Arc<dyn Announcer>, referentials: Referentials) -> Self {
-        Self { index, announcer, referentials }
+        Self {
+            index,
+            announcer,
+            referentials,
+            provisional_every: std::time::Duration::from_secs(5),
+        }
+    }
+
+    /// How often, at most, a submission whose files are still being processed is
+    /// judged (a provisional verdict); the final one is always computed.
+    pub fn provisional_every(mut self, every: std::time::Duration) -> Self {
+        self.provisional_every = every;
+        self
+    }
+
+    /// Judges the submission after one of its files finished: now if no other file is
+    /// pending (the final verdict), otherwise at most every `provisional_every`, so a
+    /// dossier of thousands of files is not judged thousands of times.
+    ///
+    /// The final verdict cannot be missed: each job records its file before calling
+    /// this, so of two files finishing at once, the later count sees both done.
+    pub async fn after_file(&self, id: SubmissionId) -> Result<Verified, VerifyError> {
+        let progress = self.index.submission_progress(id).await?;
+        let recent = progress
+            .verified_at
+            .is_some_and(|t| (chrono::Utc::now() - t).to_std().unwrap_or_default() < self.provisional_every);
+        if progress.pending > 0 && recent {
+            return Ok(Verified::Deferred);
+        }
+        self.verify(id).await
     }
 
     pub fn referentials(&self) -> &Referentials {
