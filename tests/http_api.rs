@@ -1,4 +1,4 @@
-//! The HTTP API as establishments' tools see it: uploads, refusals, status, OpenAPI.
+//! The HTTP API as establishments' tools see it: uploads, refusals, status, verification, OpenAPI.
 
 mod common;
 
@@ -92,6 +92,28 @@ async fn upload_then_follow_the_submission() {
         assert_eq!(rec["sha256"], body["evidence"][0]["sha256"]);
         let events: Value = client.get(format!("{}/api/evidence/{id}/events", srv.base)).send().await.unwrap().json().await.unwrap();
         assert_eq!(events.as_array().unwrap().len(), 2);
+
+        // The dossier judged against care-d1-2024: the invoice is there, most objectives
+        // have no evidence yet; the same as a French page with links to the evidence.
+        let submission_id = sub.parse().unwrap();
+        srv.app.wait_for_verification(submission_id, 2, Duration::from_secs(20)).await.unwrap();
+        let verification: Value = client.get(format!("{}/api/submissions/{sub}/verification", srv.base)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(verification["referential_id"], "care-d1-2024");
+        let objectives: Vec<(&str, &str)> = verification["objectives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["objective"].as_str().unwrap(), o["verdict"].as_str().unwrap()))
+            .collect();
+        assert_eq!(objectives[0], ("D1.PRE", "needs_review"), "{verification}");
+        assert!(objectives.contains(&("D1.AD.AUDIT", "not_met")), "{objectives:?}");
+        let page = client.get(format!("{}/submissions/{sub}/verification.html", srv.base)).send().await.unwrap();
+        assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        let page = page.text().await.unwrap();
+        assert!(page.contains("Vérification du dossier") && page.contains("non atteint"), "{page}");
+        assert!(page.contains(&format!("href=\"/api/evidence/{id}\"")), "evidence linked");
+        let none = client.get(format!("{}/api/submissions/{}/verification", srv.base, uuid::Uuid::new_v4())).send().await.unwrap();
+        assert_eq!(none.status(), 404);
 
         let missing = client.get(format!("{}/api/evidence/{}", srv.base, uuid::Uuid::new_v4())).send().await.unwrap();
         assert_eq!(missing.status(), 404);
