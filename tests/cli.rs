@@ -1,11 +1,12 @@
-//! The `caregate` command as people run it: demo, submit (direct and through a server).
+//! The `caregate` command as people run it: demo, submit (direct and through a server),
+//! report and reverify.
 
 mod common;
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use caregate_schemas::{EvidenceRecord, Status};
+use caregate_schemas::{EvidenceRecord, Status, Verification};
 use common::{Stack, TestEnv};
 
 fn caregate(env: &TestEnv) -> Command {
@@ -45,6 +46,20 @@ fn demo_runs_the_pipeline_on_the_samples() {
     let text = String::from_utf8_lossy(&table.stdout);
     let summary = format!("{} files: {review} needs_review, {stored} stored", expected.len() + 3);
     assert!(text.contains(&summary), "{summary} in {text}");
+
+    // The samples judged as one dossier, then reported and judged again from the index.
+    assert!(text.contains("D1.EXP.REMED") && text.contains("Conclusion : non atteint"), "{text}");
+    let id = text.lines().find_map(|l| l.strip_prefix("Dossier ")).and_then(|l| l.split_whitespace().next()).expect("dossier id");
+    let data = text.lines().find_map(|l| l.split("data kept in ").nth(1)).expect("data dir").trim();
+    let report = caregate(&env).env("CAREGATE_DATA_DIR", data).args(["report", "--json", "--submission", id]).output().unwrap();
+    assert_eq!(report.status.code(), Some(1), "not every objective is met: {}", String::from_utf8_lossy(&report.stderr));
+    let v: Verification = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!((v.objectives.len(), v.pending, v.evidence.len()), (6, 0, expected.len() + 3));
+    let html = caregate(&env).env("CAREGATE_DATA_DIR", data).args(["report", "--html", "--submission", id]).output().unwrap();
+    assert!(String::from_utf8_lossy(&html.stdout).starts_with("<!DOCTYPE html>"));
+    let again = caregate(&env).env("CAREGATE_DATA_DIR", data).args(["reverify", "--all"]).output().unwrap();
+    let again = String::from_utf8_lossy(&again.stdout);
+    assert!(again.contains("1 submissions: 0 changed, 1 unchanged, 0 skipped"), "{again}");
 }
 
 #[test]
