@@ -86,8 +86,12 @@ enum Command {
         #[arg(long)]
         html: bool,
     },
-    /// Print the JSON Schema of the per-file record.
-    Schema,
+    /// Print the JSON Schema of the per-file record (or of the verification).
+    Schema {
+        /// The verification's schema (the body of `submission.verified`).
+        #[arg(long)]
+        verification: bool,
+    },
     /// Read files as the worker does (no scan, no storage) and print what was found.
     Read {
         /// Print a PDF's extracted text instead of the record fields.
@@ -377,8 +381,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 _ => 1,
             }))
         }
-        Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&caregate_schemas::evidence_record_json_schema())?);
+        Command::Schema { verification } => {
+            let schema = if verification {
+                caregate_schemas::verification_json_schema()
+            } else {
+                caregate_schemas::evidence_record_json_schema()
+            };
+            println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -510,23 +510,30 @@ pub const SUBMISSION_NEEDS_REVIEW: &str = "submission.needs_review";
 
 /// JSON Schema (2020-12) of [`EvidenceRecord`], as committed in `schemas/`.
 pub fn evidence_record_json_schema() -> serde_json::Value {
+    json_schema_of::<EvidenceRecord>("evidence-record")
+}
+
+/// JSON Schema (2020-12) of [`Verification`] (the body of `submission.verified`), as
+/// committed in `schemas/`.
+pub fn verification_json_schema() -> serde_json::Value {
+    json_schema_of::<Verification>("verification")
+}
+
+fn json_schema_of<T: utoipa::ToSchema>(file: &str) -> serde_json::Value {
     use utoipa::openapi::schema::Schema;
-    use utoipa::openapi::{RefOr, Components};
-    use utoipa::{PartialSchema, ToSchema};
+    use utoipa::openapi::{Components, RefOr};
 
     let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
-    EvidenceRecord::schemas(&mut schemas);
-    let components: Components = utoipa::openapi::ComponentsBuilder::new()
-        .schemas_from_iter(schemas)
-        .build();
+    T::schemas(&mut schemas);
+    let components: Components = utoipa::openapi::ComponentsBuilder::new().schemas_from_iter(schemas).build();
     let mut defs = serde_json::to_value(&components.schemas).expect("schema serialises");
     rewrite_refs(&mut defs);
-    let mut root = serde_json::to_value(EvidenceRecord::schema()).expect("schema serialises");
+    let mut root = serde_json::to_value(T::schema()).expect("schema serialises");
     rewrite_refs(&mut root);
-    let obj = root.as_object_mut().expect("record schema is an object");
+    let obj = root.as_object_mut().expect("schema is an object");
     obj.insert("$schema".into(), "https://json-schema.org/draft/2020-12/schema".into());
-    obj.insert("$id".into(), "https://caregate.example/schemas/evidence-record.schema.json".into());
-    obj.insert("title".into(), "EvidenceRecord".into());
+    obj.insert("$id".into(), format!("https://caregate.example/schemas/{file}.schema.json").into());
+    obj.insert("title".into(), T::name().into_owned().into());
     obj.insert("$defs".into(), defs);
     root
 }
@@ -576,14 +583,14 @@ mod tests {
         assert!(Status::Infected.is_terminal());
     }
 
-    /// The committed JSON Schema must be what the types say; regenerate with
-    /// `cargo run -- schema > schemas/evidence-record.schema.json`.
+    /// The committed JSON Schemas must be what the types say; regenerate with
+    /// `cargo run -- schema > schemas/evidence-record.schema.json` and
+    /// `cargo run -- schema --verification > schemas/verification.schema.json`.
     #[test]
-    fn committed_json_schema_matches_types() {
-        let committed: serde_json::Value = serde_json::from_str(include_str!(
-            "../evidence-record.schema.json"
-        ))
-        .expect("committed schema is JSON");
+    fn committed_json_schemas_match_types() {
+        let committed: serde_json::Value = serde_json::from_str(include_str!("../evidence-record.schema.json")).expect("committed schema is JSON");
         assert_eq!(committed, evidence_record_json_schema());
+        let committed: serde_json::Value = serde_json::from_str(include_str!("../verification.schema.json")).expect("committed schema is JSON");
+        assert_eq!(committed, verification_json_schema());
     }
 }

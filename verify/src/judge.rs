@@ -220,6 +220,9 @@ impl Context<'_> {
                 }
             }
             Rule::ReportReadable => {
+                for rec in relevant.iter().filter(|rec| rec.findings.iter().any(|f| f.code == "encrypted_report")) {
+                    why.add("encrypted_report", Verdict::NeedsReview, format!("{} : rapport chiffré, contenu non vérifiable", rec.path), Some(rec), None);
+                }
                 let readable = relevant.iter().any(|rec| rec.status == Status::Stored && !rec.findings.iter().any(|f| f.code == "opaque_content"));
                 if !readable {
                     why.add(
