@@ -218,6 +218,9 @@ fn financial_report_against_the_invoices_and_the_ceiling() {
 
     let missing = Builder::new("750000001", Some("public")).add(INVOICE).add(report).judge();
     assert_objective(&missing, "D1.FIN", Verdict::NeedsReview, "invoice_missing");
+    let reason = missing.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "invoice_missing").unwrap();
+    assert_eq!(reason.pointer.as_deref(), Some("rows.1 (ligne 3)"), "the CSV line a person looks at");
+    assert!(reason.message.contains("2024-118") && reason.message.contains("Réseaux & Défense"), "{}", reason.message);
     let differs = Builder::new("750000001", Some("public"))
         .add(INVOICE)
         .add(ubl)

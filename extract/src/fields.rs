@@ -158,6 +158,8 @@ pub struct Scan {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ExpenseRow {
+    /// Row of the sheet (or line of the CSV file) it was read from, counted from 1.
+    pub line: Option<u32>,
     pub number: Option<String>,
     pub date: Option<NaiveDate>,
     pub supplier: Option<String>,

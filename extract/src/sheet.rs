@@ -66,6 +66,9 @@ impl Cell {
 pub struct Table {
     pub sheet: Option<String>,
     pub rows: Vec<Vec<Cell>>,
+    /// Where each row is in the file, as people count (sheet row or CSV line, from 1),
+    /// so a finding can point at it.
+    pub lines: Vec<u32>,
     /// Cells left unread because the sheet was larger than the limit.
     pub truncated: bool,
 }
@@ -118,9 +121,11 @@ pub fn read_workbook(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<V
         if (h as u64) * (w as u64) > limits.max_sheet_cells {
             return Err(ExtractError::TooLarge(format!("sheet {name} has {h}×{w} cells")));
         }
-        let rows = range.rows().map(|r| r.iter().map(from_data).collect()).collect();
+        let rows: Vec<Vec<Cell>> = range.rows().map(|r| r.iter().map(from_data).collect()).collect();
+        let first = range.start().map_or(0, |(row, _)| row) + 1;
         tables.push(Table {
             sheet: Some(name),
+            lines: (first..).take(rows.len()).collect(),
             rows,
             truncated: false,
         });
@@ -145,6 +150,7 @@ pub fn read_csv(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<Table,
     let sep = [b';', b'\t', b','].into_iter().max_by_key(|s| first.matches(*s as char).count()).unwrap_or(b';');
     let mut reader = csv::ReaderBuilder::new().delimiter(sep).has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut rows = Vec::new();
+    let mut lines = Vec::new();
     let mut cells = 0u64;
     let mut truncated = false;
     for (i, record) in reader.records().enumerate() {
@@ -157,11 +163,13 @@ pub fn read_csv(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<Table,
             truncated = true;
             break;
         }
+        lines.push(record.position().map_or(0, |p| p.line() as u32));
         rows.push(record.iter().map(Cell::from_text).collect());
     }
     Ok(Table {
         sheet: None,
         rows,
+        lines,
         truncated,
     })
 }
@@ -222,7 +230,7 @@ pub fn financial_report(table: &Table, limits: &Limits) -> Option<FinancialRepor
             *sum = Some(sum.unwrap_or_default() + v);
         }
     };
-    for row in &table.rows[header_at + 1..] {
+    for (k, row) in table.rows[header_at + 1..].iter().enumerate() {
         let get = |which: Column| col(which).and_then(|i| row.get(i));
         let text = |which: Column| get(which).map(Cell::text).filter(|t| !t.is_empty());
         let amount = |which: Column| get(which).and_then(Cell::number);
@@ -241,6 +249,7 @@ pub fn financial_report(table: &Table, limits: &Limits) -> Option<FinancialRepor
         report.row_count += 1;
         if report.rows.len() < limits.max_listed {
             report.rows.push(ExpenseRow {
+                line: table.lines.get(header_at + 1 + k).copied().filter(|&l| l > 0),
                 number: text(Column::Number),
                 date: get(Column::Date).and_then(|c| match c {
                     Cell::Date(d) => Some(*d),

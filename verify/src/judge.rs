@@ -528,7 +528,12 @@ impl Context<'_> {
                     siret.is_some() && text(&inv.fields, "seller_siret") == siret && row_ttc.is_some() && signed_ttc(inv) == row_ttc
                 })
             });
-            let pointer = format!("rows.{i}");
+            // The field, and where a person finds the row in the file.
+            let pointer = match (row.get("line").and_then(Value::as_u64), text(&report.fields, "sheet")) {
+                (Some(l), Some(sheet)) => format!("rows.{i} ({sheet}, ligne {l})"),
+                (Some(l), None) => format!("rows.{i} (ligne {l})"),
+                _ => format!("rows.{i}"),
+            };
             let label = number.map(|n| format!("facture {n}")).unwrap_or_else(|| format!("ligne {}", i + 1));
             let supplier = row.get("supplier").and_then(Value::as_str).map(|s| format!(" ({s})")).unwrap_or_default();
             match found {
