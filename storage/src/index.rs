@@ -481,23 +481,24 @@ impl EvidenceIndex for SqlIndex {
 
     async fn same_documents(&self, exclude: SubmissionId, hashes: &[Sha256Digest], invoice_keys: &[String]) -> Result<Vec<EvidenceRecord>, StorageError> {
         let mut found: Vec<EvidenceRecord> = Vec::new();
-        let hashes: Vec<String> = hashes.iter().map(Sha256Digest::hex).collect();
-        // A few hundred values per statement: one round trip for a whole dossier.
-        for chunk in hashes.chunks(200) {
-            let sql = format!(
-                "SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id <> $1 AND status <> 'received' AND sha256 IN ({})",
-                placeholders(2, chunk.len())
-            );
-            found.extend(self.select_records_by(&sql, std::iter::once(exclude.to_string()).chain(chunk.iter().cloned())).await?);
-        }
-        for chunk in invoice_keys.chunks(200) {
-            let sql = format!(
+        let lookups = [
+            (
+                format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id <> $1 AND status <> 'received' AND sha256 IN"),
+                hashes.iter().map(Sha256Digest::hex).collect::<Vec<_>>(),
+            ),
+            (
                 "SELECT e.record, e.status, e.attempts, e.updated_at FROM evidence_keys k
-                 JOIN evidence e ON e.evidence_id = k.evidence_id
-                 WHERE k.submission_id <> $1 AND k.key IN ({})",
-                placeholders(2, chunk.len())
-            );
-            found.extend(self.select_records_by(&sql, std::iter::once(exclude.to_string()).chain(chunk.iter().cloned())).await?);
+                 JOIN evidence e ON e.evidence_id = k.evidence_id WHERE k.submission_id <> $1 AND k.key IN"
+                    .to_owned(),
+                invoice_keys.to_vec(),
+            ),
+        ];
+        for (select, values) in lookups {
+            // A few hundred values per statement: one round trip for a whole dossier.
+            for chunk in values.chunks(200) {
+                let sql = format!("{select} ({})", placeholders(2, chunk.len()));
+                found.extend(self.select_records_by(&sql, std::iter::once(exclude.to_string()).chain(chunk.iter().cloned())).await?);
+            }
         }
         found.sort_by_key(|r| (r.received_at, r.evidence_id));
         found.dedup_by_key(|r| r.evidence_id);
