@@ -47,6 +47,9 @@ pub struct RunResult {
     /// Size over latency for one file (upload excluded): the worker's own speed on a
     /// large file, comparable with clamdscan's MB/s on the same file.
     pub processing_mb_per_sec: Option<f64>,
+    /// One judgement of the whole submission (read its records and the same documents
+    /// elsewhere, judge, compare with the stored verification), as `reverify` does.
+    pub judge_ms: f64,
     /// Peak resident memory of the process running the worker (a separate process on the
     /// full stack; the whole bench process, intake included, on the embedded one).
     pub worker_peak_rss_mib: f64,
@@ -135,7 +138,7 @@ async fn upload_all(app: &App, sub: &SubmissionRef, files: &[LocalFile], concurr
     Ok(())
 }
 
-fn measure(stack: BenchStack, corpus: &'static str, records: &[EvidenceRecord], elapsed: Duration, rss: f64) -> anyhow::Result<RunResult> {
+fn measure(stack: BenchStack, corpus: &'static str, records: &[EvidenceRecord], elapsed: Duration, rss: f64, judge_ms: f64) -> anyhow::Result<RunResult> {
     if let Some(bad) = records.iter().find(|r| r.status != Status::Stored) {
         bail!("{} ended {} ({:?}): the benchmark measures clean files only", bad.path, bad.status, bad.findings);
     }
@@ -157,6 +160,7 @@ fn measure(stack: BenchStack, corpus: &'static str, records: &[EvidenceRecord], 
         latency_p50_ms: percentile(&lat, 0.5),
         latency_p95_ms: percentile(&lat, 0.95),
         processing_mb_per_sec: (records.len() == 1 && lat[0] > 0.0).then(|| bytes as f64 / MB / (lat[0] / 1000.0)),
+        judge_ms,
         worker_peak_rss_mib: rss,
     })
 }
@@ -242,7 +246,11 @@ async fn run_stack(config: &Config, stack: BenchStack, corpora: &[(&'static str,
             Some(c) => c.peak_rss_mib(),
             None => peak_rss_mib(std::process::id()),
         };
-        results.push(measure(stack, name, &records, elapsed, rss)?);
+        let verifier = app.verifier()?;
+        let judged = Instant::now();
+        verifier.verify(sub.submission_id).await?;
+        let judge_ms = judged.elapsed().as_secs_f64() * 1000.0;
+        results.push(measure(stack, name, &records, elapsed, rss, judge_ms)?);
     }
     shutdown.cancel();
     if let Some(w) = worker_task {
@@ -323,7 +331,7 @@ pub async fn run(config: Config, opts: BenchOptions) -> anyhow::Result<BenchRepo
 /// The report as Markdown, with each run's ratio to clamdscan on the same corpus.
 pub fn markdown(report: &BenchReport) -> String {
     let mut s = String::from(
-        "| stack | corpus | files | MB | s | files/s | MB/s | vs clamdscan | p50 ms | p95 ms | processing MB/s | vs clamdscan | worker peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| stack | corpus | files | MB | s | files/s | MB/s | vs clamdscan | p50 ms | p95 ms | processing MB/s | vs clamdscan | judge ms | worker peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &report.runs {
         let clam = report.tools.iter().find(|t| t.corpus == r.corpus && t.tool.starts_with("clamdscan")).map(|t| t.mb_per_sec);
@@ -333,9 +341,9 @@ pub fn markdown(report: &BenchReport) -> String {
             None => ("-".to_owned(), "-".to_owned()),
         };
         s += &format!(
-            "| {:?} | {} | {} | {:.0} | {:.2} | {:.0} | {:.1} | {} | {:.1} | {:.1} | {} | {} | {:.0} |\n",
+            "| {:?} | {} | {} | {:.0} | {:.2} | {:.0} | {:.1} | {} | {:.1} | {:.1} | {} | {} | {:.0} | {:.0} |\n",
             r.stack, r.corpus, r.files, r.bytes as f64 / MB, r.seconds, r.files_per_sec, r.mb_per_sec, ratio(r.mb_per_sec),
-            r.latency_p50_ms, r.latency_p95_ms, proc, proc_ratio, r.worker_peak_rss_mib
+            r.latency_p50_ms, r.latency_p95_ms, proc, proc_ratio, r.judge_ms, r.worker_peak_rss_mib
         );
     }
     s += "\n| tool | corpus | s | files/s | MB/s |\n|---|---|---|---|---|\n";

@@ -93,9 +93,14 @@ pub async fn reverify(app: &App, ids: &[SubmissionId], mut each: impl FnMut(Subm
                 skipped += 1;
                 format!("skipped: no referential for campaign {c}")
             }
-            Verified::Empty | Verified::Deferred => {
+            Verified::Empty => {
                 skipped += 1;
                 "skipped: no record".to_owned()
+            }
+            // `verify` judges at once; only `after_file` defers.
+            Verified::Deferred => {
+                skipped += 1;
+                "skipped: deferred".to_owned()
             }
         };
         each(id, line);
