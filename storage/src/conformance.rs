@@ -182,7 +182,7 @@ pub async fn verifications(index: &dyn EvidenceIndex) {
     }
     let key = a.invoice_key().expect("an invoice has a key");
     assert_eq!(b.invoice_key().as_deref(), Some(key.as_str()), "the key ignores case and punctuation");
-    let same: Vec<EvidenceId> = index.same_documents(one, &[a.sha256], &[key.clone()]).await.expect("same").iter().map(|r| r.evidence_id).collect();
+    let same: Vec<EvidenceId> = index.same_documents(one, &[a.sha256], std::slice::from_ref(&key)).await.expect("same").iter().map(|r| r.evidence_id).collect();
     assert_eq!(same.len(), 2, "b by its key, c by its bytes: {same:?}");
     assert!(same.contains(&b.evidence_id) && same.contains(&c.evidence_id));
     assert!(index.same_documents(two, &[], &[key]).await.expect("same").iter().all(|r| r.submission.submission_id != two), "never its own submission");
