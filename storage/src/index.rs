@@ -108,6 +108,8 @@ const COMMON_DDL: &[&str] = &[
         record TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS evidence_submission ON evidence (submission_id)",
+    // Counting a submission's pending files after every job reads the index only.
+    "CREATE INDEX IF NOT EXISTS evidence_submission_status ON evidence (submission_id, status)",
     "CREATE INDEX IF NOT EXISTS evidence_status ON evidence (status, received_at)",
     "CREATE INDEX IF NOT EXISTS evidence_sha256 ON evidence (sha256)",
     // Keys that find the same document in other files (seller SIREN + invoice number).

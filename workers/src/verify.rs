@@ -2,7 +2,8 @@
 //! result. It reads only the index (records, and the same documents in other
 //! submissions), so it is cheap to repeat, and it is what `caregate reverify` runs.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use caregate_schemas::{SubmissionId, Verdict, Verification, SUBMISSION_NEEDS_REVIEW, SUBMISSION_VERIFIED};
 use caregate_storage::{Announcer, EvidenceIndex, StorageError};
@@ -49,6 +50,22 @@ pub struct Verifier {
     announcer: Arc<dyn Announcer>,
     referentials: Referentials,
     provisional_every: std::time::Duration,
+    /// Submissions being judged in this process, and whether another file of theirs
+    /// finished meanwhile (then the judge runs once more before letting go).
+    in_flight: Mutex<HashMap<SubmissionId, bool>>,
+}
+
+/// Takes a submission out of `in_flight` however the judging ends (an error, a job
+/// timeout that drops the future, a panic), so it can never stay marked.
+struct Flight<'a> {
+    map: &'a Mutex<HashMap<SubmissionId, bool>>,
+    id: SubmissionId,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+    }
 }
 
 impl Verifier {
@@ -58,6 +75,7 @@ impl Verifier {
             announcer,
             referentials,
             provisional_every: std::time::Duration::from_secs(5),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -70,11 +88,35 @@ impl Verifier {
 
     /// Judges the submission after one of its files finished: now if no other file is
     /// pending (the final verdict), otherwise at most every `provisional_every`, so a
-    /// dossier of thousands of files is not judged thousands of times.
+    /// dossier of thousands of files is not judged thousands of times. Within a process
+    /// one judge runs per submission at a time; files finishing meanwhile make it run
+    /// once more instead of starting their own.
     ///
     /// The final verdict cannot be missed: each job records its file before calling
-    /// this, so of two files finishing at once, the later count sees both done.
+    /// this, so of two files finishing at once, the later count sees both done; and a
+    /// job whose judging is taken over returns only once the judge that took it over has
+    /// been asked to run again, inside a job that is not acknowledged before it has.
     pub async fn after_file(&self, id: SubmissionId) -> Result<Verified, VerifyError> {
+        {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(again) = in_flight.get_mut(&id) {
+                *again = true;
+                return Ok(Verified::Deferred);
+            }
+            in_flight.insert(id, false);
+        }
+        let _flight = Flight { map: &self.in_flight, id };
+        loop {
+            let result = self.judge_if_due(id).await?;
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            match in_flight.get_mut(&id) {
+                Some(again) if *again => *again = false,
+                _ => return Ok(result),
+            }
+        }
+    }
+
+    async fn judge_if_due(&self, id: SubmissionId) -> Result<Verified, VerifyError> {
         let progress = self.index.submission_progress(id).await?;
         let recent = progress
             .verified_at
