@@ -80,6 +80,7 @@ async fn worker_survives_lost_broker_connections() {
     assert!(closed >= 1, "closed the worker's broker connections");
     assert!((done_at_cut as usize) < FILES, "cut mid-batch ({done_at_cut} of {FILES} done)");
     let records = common::wait_done(&app, sub.submission_id, FILES, 120).await;
+    app.wait_for_verification(sub.submission_id, FILES, Duration::from_secs(60)).await.expect("the complete dossier is judged");
     assert!(worker.try_wait().unwrap().is_none(), "the worker is still running");
     worker.kill().unwrap();
     worker.wait().unwrap();

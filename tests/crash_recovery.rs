@@ -107,6 +107,9 @@ async fn killed_broker_worker_loses_and_duplicates_nothing() {
 
     let mut second = caregate(&env, &["worker"]);
     let records = common::wait_done(&app, sub.submission_id, FILES, 180).await;
+    // The dossier is judged once complete, whichever worker finished its last file.
+    let verification = app.wait_for_verification(sub.submission_id, FILES, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(verification.pending, 0);
     second.kill().unwrap();
     second.wait().unwrap();
     assert_eq!(records.len(), FILES);

@@ -26,6 +26,9 @@ async fn every_sample_is_read_classified_and_stored_as_expected() {
         let intake = run.intake();
         caregate::submit::upload_files(&intake, &sub, &files, &indicatif::ProgressBar::hidden()).await.unwrap();
         let records = wait_done(&app, sub.submission_id, files.len() + MEMBERS, 120).await;
+        // 16 jobs in flight finishing files of one dossier: it is still judged once complete.
+        let verification = app.wait_for_verification(sub.submission_id, files.len() + MEMBERS, std::time::Duration::from_secs(30)).await.unwrap();
+        assert_eq!(verification.referential_id, "care-d1-2024");
         run.stop().await;
         assert_eq!(records.len(), files.len() + MEMBERS, "{stack:?}");
 
