@@ -171,6 +171,8 @@ fn exposure_scans() {
     let v = Builder::new("750000001", None).add(may).add(september).add("vulnerabilites/openvas-ch-exemple.xml").judge();
     assert_objective(&v, "D1.EXP.AUDIT", Verdict::Met, "public_host_scanned");
     assert_objective(&v, "D1.EXP.REMED", Verdict::Met, "exposure_fixed");
+    let fixed = v.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "exposure_fixed").unwrap();
+    assert!(fixed.message.contains("fermé au scan du 16/09/2024"), "judged on the later port scan, not on OpenVAS's host list: {}", fixed.message);
     assert_objective(&v, "D1.EXP.REMED", Verdict::Met, "no_critical_vulnerability");
 
     let open = Builder::new("750000001", None).add(may).judge();

@@ -387,7 +387,15 @@ impl Context<'_> {
     /// High-risk services open to the internet, judged on the latest scan listing ports,
     /// compared with the earlier ones: fixed, still open, or new.
     fn exposure(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
-        let mut scans: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| rec.fields.get("hosts").and_then(Value::as_array).is_some()).collect();
+        // Only port scanners say a port is closed; a vulnerability scanner's host list
+        // without ports says nothing about them.
+        let lists_ports = |rec: &&EvidenceRecord| {
+            let hosts = rec.fields.get("hosts").and_then(Value::as_array);
+            hosts.is_some()
+                && (text(&rec.fields, "tool") == Some("nmap")
+                    || hosts.into_iter().flatten().any(|h| h.get("open_ports").and_then(Value::as_array).is_some_and(|p| !p.is_empty())))
+        };
+        let mut scans: Vec<&EvidenceRecord> = relevant.iter().copied().filter(lists_ports).collect();
         if scans.is_empty() {
             why.add("exposure_unknown", Verdict::NeedsReview, "aucun scan structuré (nmap, Nessus, OpenVAS) pour vérifier les services exposés".into(), None, None);
             return;
