@@ -6,6 +6,7 @@
 pub mod accuracy;
 pub mod bench;
 pub mod demo;
+pub mod fixity;
 pub mod report;
 pub mod submit;
 

@@ -86,6 +86,19 @@ enum Command {
         #[arg(long)]
         html: bool,
     },
+    /// Re-read every stored object and check it against its record (SHA-256 and size);
+    /// damaged or missing objects are listed and written into their history.
+    Fixity {
+        /// Every stored object (the default).
+        #[arg(long, conflicts_with = "since")]
+        all: bool,
+        /// Only files received on or after this date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        /// One JSON line per object instead of only the problems.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the JSON Schema of the per-file record (or of the verification).
     Schema {
         /// The verification's schema (the body of `submission.verified`).
@@ -380,6 +393,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 caregate_schemas::Verdict::Met => 0,
                 _ => 1,
             }))
+        }
+        Command::Fixity { all: _, since, json } => {
+            init_tracing("warn");
+            let app = App::open(config).await?;
+            let since = since.map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+            let report = caregate::fixity::run(&app, since, |rec, fixity| {
+                if json {
+                    println!("{}", serde_json::json!({"evidence_id": rec.evidence_id, "path": rec.path, "sha256": rec.sha256, "fixity": fixity}));
+                } else if *fixity != caregate::fixity::Fixity::Intact {
+                    println!("{}  {}  {:?}", rec.evidence_id, rec.path, fixity);
+                }
+            })
+            .await?;
+            eprintln!("{}", report.summary());
+            Ok(if report.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Schema { verification } => {
             let schema = if verification {

@@ -122,8 +122,13 @@ pub async fn evidence_index(index: &dyn EvidenceIndex) {
     assert_eq!(stored.status, Status::Stored);
     assert_eq!(stored.scan.as_ref().map(|s| s.result), Some(ScanResult::Clean));
 
+    let listed: Vec<EvidenceId> = index.stored_records(None, None, 10).await.expect("stored").iter().map(|r| r.evidence_id).collect();
+    assert!(listed.contains(&a.evidence_id) && !listed.contains(&b.evidence_id), "only finished, kept files");
+    let first = index.stored_records(None, None, 1).await.expect("stored");
+    assert!(index.stored_records(None, first.last(), 10).await.expect("stored").iter().all(|r| r.evidence_id != first[0].evidence_id), "pages do not overlap");
+    index.record_event(a.evidence_id, "fixity_failed", json!({"found": "missing"})).await.expect("event");
     let kinds: Vec<String> = index.events(a.evidence_id).await.expect("events").into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, ["received", "retry", "stored"]);
+    assert_eq!(kinds, ["received", "retry", "stored", "fixity_failed"]);
 
     let pending: Vec<EvidenceId> = index.unfinished(100).await.expect("unfinished").iter().map(|r| r.evidence_id).collect();
     assert!(pending.contains(&b.evidence_id) && !pending.contains(&a.evidence_id));

@@ -48,6 +48,17 @@ pub trait EvidenceIndex: Send + Sync + 'static {
         hashes: &[Sha256Digest],
         invoice_keys: &[String],
     ) -> Result<Vec<EvidenceRecord>, StorageError>;
+    /// Records `stored` or `needs_review` (the latter may be held in quarantine: no
+    /// `object_key`), received at or after `since`, in receipt order, `limit` at a time
+    /// after the record `after` (keyset paging).
+    async fn stored_records(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after: Option<&EvidenceRecord>,
+        limit: u32,
+    ) -> Result<Vec<EvidenceRecord>, StorageError>;
+    /// Appends an event to an evidence's history (a fixity failure, a decision...).
+    async fn record_event(&self, id: EvidenceId, kind: &str, detail: Value) -> Result<(), StorageError>;
     /// How far a submission is: its files, those still pending, and when it was last
     /// judged. Two small queries, for deciding whether to judge it now.
     async fn submission_progress(&self, id: SubmissionId) -> Result<SubmissionProgress, StorageError>;
@@ -505,6 +516,31 @@ impl EvidenceIndex for SqlIndex {
         found.sort_by_key(|r| (r.received_at, r.evidence_id));
         found.dedup_by_key(|r| r.evidence_id);
         Ok(found)
+    }
+
+    async fn stored_records(&self, since: Option<DateTime<Utc>>, after: Option<&EvidenceRecord>, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
+        // Timestamps are written in one fixed RFC 3339 form, so text order is time order.
+        let (from_ts, from_id) = match after {
+            Some(rec) => (ts(rec.received_at), rec.evidence_id.to_string()),
+            None => (since.map(ts).unwrap_or_default(), String::new()),
+        };
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM evidence
+             WHERE status IN ('stored', 'needs_review') AND (received_at > $1 OR (received_at = $1 AND evidence_id > $2))
+             ORDER BY received_at, evidence_id LIMIT {limit}"
+        );
+        self.select_records_by(&sql, [from_ts, from_id]).await
+    }
+
+    async fn record_event(&self, id: EvidenceId, kind: &str, detail: Value) -> Result<(), StorageError> {
+        sqlx::query(INSERT_EVENT)
+            .bind(id.to_string())
+            .bind(kind.to_owned())
+            .bind(detail.to_string())
+            .bind(ts(Utc::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn submission_progress(&self, id: SubmissionId) -> Result<SubmissionProgress, StorageError> {
