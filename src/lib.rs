@@ -4,6 +4,7 @@
 //! typed errors.
 
 pub mod accuracy;
+pub mod bag;
 pub mod bench;
 pub mod demo;
 pub mod fixity;
@@ -39,6 +40,16 @@ pub struct Config {
     pub clamd: ClamdConfig,
     pub worker: WorkerConfig,
     pub intake: IntakeConfig,
+    pub archive: ArchiveConfig,
+}
+
+/// What archivists' exports need.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ArchiveConfig {
+    /// File holding the Ed25519 key (64 hex digits) that signs export packages
+    /// (`caregate keygen FILE` makes one).
+    pub signing_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -49,6 +60,7 @@ impl Default for Config {
             clamd: ClamdConfig::default(),
             worker: WorkerConfig::default(),
             intake: IntakeConfig::default(),
+            archive: ArchiveConfig::default(),
         }
     }
 }

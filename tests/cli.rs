@@ -1,5 +1,5 @@
 //! The `caregate` command as people run it: demo, submit (direct and through a server),
-//! report and reverify.
+//! report and reverify, keygen, export and verify-bag.
 
 mod common;
 
@@ -60,6 +60,21 @@ fn demo_runs_the_pipeline_on_the_samples() {
     let again = caregate(&env).env("CAREGATE_DATA_DIR", data).args(["reverify", "--all"]).output().unwrap();
     let again = String::from_utf8_lossy(&again.stdout);
     assert!(again.contains("1 submissions: 0 changed, 1 unchanged, 0 skipped"), "{again}");
+
+    // The archivist's round trip: a key, a signed bag, checked offline, a change caught.
+    let key = env.dir.path().join("archive.key");
+    let keygen = caregate(&env).arg("keygen").arg(&key).output().unwrap();
+    let public = String::from_utf8_lossy(&keygen.stdout).trim().to_owned();
+    assert_eq!(public.len(), 64, "{public}");
+    let bag = env.dir.path().join("dossier.bag");
+    let export = caregate(&env).env("CAREGATE_DATA_DIR", data).env("CAREGATE_ARCHIVE__SIGNING_KEY", &key).args(["export", "--submission", id]).arg(&bag).output().unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let check = caregate(&env).arg("verify-bag").arg(&bag).args(["--public-key", &public]).output().unwrap();
+    assert!(check.status.success() && String::from_utf8_lossy(&check.stdout).contains("bag valid"), "{}", String::from_utf8_lossy(&check.stdout));
+    std::fs::write(bag.join("data/files/finances/bilan-financier.csv"), "N° facture;Montant TTC\nFA-1;99 999,00\n").unwrap();
+    let check = caregate(&env).arg("verify-bag").arg(&bag).args(["--public-key", &public]).output().unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("data/files/finances/bilan-financier.csv changed"), "{}", String::from_utf8_lossy(&check.stdout));
 }
 
 #[test]
