@@ -18,7 +18,6 @@ use caregate_schemas::{EvidenceRecord, Sha256Digest, SubmissionId};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::App;
 
@@ -158,20 +157,10 @@ fn payload_path(rec: &EvidenceRecord, records: &[EvidenceRecord]) -> String {
 /// Streams a stored object to `dest`, hashing it; refuses (and records in the file's
 /// history) bytes that are not the ones received.
 async fn copy_verified(app: &App, rec: &EvidenceRecord, key: &str, dest: &Path) -> anyhow::Result<Sha256Digest> {
-    let mut reader = app.backends.evidence.open(key).await.with_context(|| format!("reading {} from the evidence store", rec.path))?;
     let mut file = tokio::fs::File::create(dest).await?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = reader.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n]).await?;
-    }
-    file.flush().await?;
-    let digest = Sha256Digest::from(hasher);
+    let Some((digest, _)) = crate::fixity::hash_object(app, key, Some(&mut file)).await? else {
+        bail!("{} ({}): its stored object {key} is missing; not exported", rec.path, rec.evidence_id);
+    };
     if digest != rec.sha256 {
         let detail = json!({"object_key": key, "expected_sha256": rec.sha256, "actual_sha256": digest, "during": "export"});
         app.backends.index.record_event(rec.evidence_id, "fixity_failed", detail).await?;

@@ -9,7 +9,8 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
+use caregate_schemas::Sha256Digest;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::App;
 
@@ -37,10 +38,12 @@ impl FixityReport {
     }
 }
 
-async fn check_one(app: &App, rec: &EvidenceRecord, key: &str) -> anyhow::Result<Fixity> {
+/// Streams a stored object through SHA-256, copying it to `copy` on the way when given;
+/// `None` when the object is not there.
+pub(crate) async fn hash_object(app: &App, key: &str, mut copy: Option<&mut tokio::fs::File>) -> anyhow::Result<Option<(Sha256Digest, u64)>> {
     let mut reader = match app.backends.evidence.open(key).await {
         Ok(r) => r,
-        Err(caregate_storage::StorageError::NotFound(_)) => return Ok(Fixity::Missing),
+        Err(caregate_storage::StorageError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
     let mut hasher = Sha256::new();
@@ -53,15 +56,24 @@ async fn check_one(app: &App, rec: &EvidenceRecord, key: &str) -> anyhow::Result
         }
         hasher.update(&buf[..n]);
         size += n as u64;
+        if let Some(out) = copy.as_deref_mut() {
+            out.write_all(&buf[..n]).await?;
+        }
     }
-    let actual = caregate_schemas::Sha256Digest::from(hasher);
-    Ok(if actual == rec.sha256 && size == rec.size {
-        Fixity::Intact
-    } else {
-        Fixity::Mismatch {
+    if let Some(out) = copy {
+        out.flush().await?;
+    }
+    Ok(Some((Sha256Digest::from(hasher), size)))
+}
+
+async fn check_one(app: &App, rec: &EvidenceRecord, key: &str) -> anyhow::Result<Fixity> {
+    Ok(match hash_object(app, key, None).await? {
+        None => Fixity::Missing,
+        Some((actual, size)) if actual == rec.sha256 && size == rec.size => Fixity::Intact,
+        Some((actual, size)) => Fixity::Mismatch {
             actual_sha256: actual.hex(),
             actual_size: size,
-        }
+        },
     })
 }
 
