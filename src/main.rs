@@ -121,6 +121,11 @@ enum Command {
         #[arg(long)]
         public_key: Option<String>,
     },
+    /// The audit log (every evidence's history, hash-chained).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print the JSON Schema of the per-file record (or of the verification).
     Schema {
         /// The verification's schema (the body of `submission.verified`).
@@ -161,6 +166,12 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         upload_concurrency: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain of every event; names each changed or removed event.
+    Verify,
 }
 
 fn init_tracing(default: &str) {
@@ -429,6 +440,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .await?;
             eprintln!("{}", report.summary());
+            Ok(if report.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            init_tracing("warn");
+            let app = App::open(config).await?;
+            let report = app.backends.index.verify_event_chain().await?;
+            for p in &report.problems {
+                println!("{p}");
+            }
+            println!(
+                "{} events checked{}: {}",
+                report.events,
+                if report.unchained > 0 { format!(" ({} older events carry no hash)", report.unchained) } else { String::new() },
+                if report.problems.is_empty() { "the chain is intact" } else { "the history was altered" }
+            );
             Ok(if report.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Keygen { file } => {

@@ -129,6 +129,8 @@ pub async fn evidence_index(index: &dyn EvidenceIndex) {
     index.record_event(a.evidence_id, "fixity_failed", json!({"found": "missing"})).await.expect("event");
     let kinds: Vec<String> = index.events(a.evidence_id).await.expect("events").into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, ["received", "retry", "stored", "fixity_failed"]);
+    let chain = index.verify_event_chain().await.expect("chain");
+    assert!(chain.problems.is_empty() && chain.events >= 5, "every write is chained: {chain:?}");
 
     let pending: Vec<EvidenceId> = index.unfinished(100).await.expect("unfinished").iter().map(|r| r.evidence_id).collect();
     assert!(pending.contains(&b.evidence_id) && !pending.contains(&a.evidence_id));

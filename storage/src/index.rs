@@ -59,6 +59,9 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     ) -> Result<Vec<EvidenceRecord>, StorageError>;
     /// Appends an event to an evidence's history (a fixity failure, a decision...).
     async fn record_event(&self, id: EvidenceId, kind: &str, detail: Value) -> Result<(), StorageError>;
+    /// Walks the whole history recomputing its hash chain: every event carries the hash
+    /// of the one before, and the chain's head the hash of the last.
+    async fn verify_event_chain(&self) -> Result<ChainReport, StorageError>;
     /// How far a submission is: its files, those still pending, and when it was last
     /// judged. Two small queries, for deciding whether to judge it now.
     async fn submission_progress(&self, id: SubmissionId) -> Result<SubmissionProgress, StorageError>;
@@ -80,6 +83,38 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// work list when `NeedsReview`).
     async fn verifications_with(&self, verdict: Verdict, limit: u32) -> Result<Vec<Verification>, StorageError>;
     fn describe(&self) -> String;
+}
+
+/// What the hash chain check found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Events checked.
+    pub events: u64,
+    /// Events written before the chain existed (no hash).
+    pub unchained: u64,
+    pub problems: Vec<ChainProblem>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainProblem {
+    /// The event's content no longer gives its hash: it was changed.
+    Changed { seq: i64 },
+    /// The event does not follow the one before it: events between were removed or
+    /// reordered.
+    Broken { seq: i64 },
+    /// The chain's head names a later event than the last one found: the newest events
+    /// were removed.
+    TailMissing,
+}
+
+impl std::fmt::Display for ChainProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainProblem::Changed { seq } => write!(f, "event {seq} was changed after it was written"),
+            ChainProblem::Broken { seq } => write!(f, "the chain breaks before event {seq}: an event before it was removed or moved"),
+            ChainProblem::TailMissing => write!(f, "the newest events were removed (the chain's head names an event that is not there)"),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +179,10 @@ const COMMON_DDL: &[&str] = &[
         announced TEXT
     )",
     "CREATE INDEX IF NOT EXISTS verifications_verdict ON verifications (verdict, computed_at)",
+    // The head of the events' hash chain: the hash of the last event appended. Every
+    // event-writing transaction updates this one row first, which serialises appends.
+    "CREATE TABLE IF NOT EXISTS event_chain (id INTEGER PRIMARY KEY, last_hash TEXT NOT NULL)",
+    "INSERT INTO event_chain (id, last_hash) VALUES (1, '') ON CONFLICT DO NOTHING",
 ];
 
 /// The events table; only its sequence column is written differently by each engine.
@@ -152,7 +191,9 @@ const EVENTS_DDL: &str = "CREATE TABLE IF NOT EXISTS evidence_events (
         evidence_id TEXT NOT NULL,
         kind TEXT NOT NULL,
         detail TEXT NOT NULL,
-        at TEXT NOT NULL
+        at TEXT NOT NULL,
+        prev_hash TEXT,
+        hash TEXT
     )";
 const EVENTS_INDEX: &str = "CREATE INDEX IF NOT EXISTS evidence_events_evidence ON evidence_events (evidence_id, seq)";
 const HISTORY_DDL: &str = "CREATE TABLE IF NOT EXISTS verification_history (
@@ -250,10 +291,34 @@ impl SqlIndex {
                 break;
             }
         }
+        if result.is_ok() {
+            result = self.add_chain_columns(&mut conn).await;
+        }
         if self.dialect == Dialect::Postgres {
             sqlx::query(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(&mut *conn).await?;
         }
         result
+    }
+
+    /// Event tables made before the hash chain lack its two columns; their old events
+    /// stay unchained (reported as such by the chain check).
+    async fn add_chain_columns(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StorageError> {
+        for column in ["prev_hash", "hash"] {
+            let present: i64 = match self.dialect {
+                Dialect::Postgres => sqlx::query(
+                    "SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_name = 'evidence_events' AND column_name = $1",
+                ),
+                Dialect::Sqlite => sqlx::query("SELECT COUNT(*) AS n FROM pragma_table_info('evidence_events') WHERE name = $1"),
+            }
+            .bind(column)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("n")?;
+            if present == 0 {
+                sqlx::query(&format!("ALTER TABLE evidence_events ADD COLUMN {column} TEXT")).execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
     }
 
     fn row_to_record(row: &AnyRow) -> Result<EvidenceRecord, StorageError> {
@@ -312,7 +377,32 @@ fn to_json(rec: &EvidenceRecord) -> Result<String, StorageError> {
     serde_json::to_string(rec).map_err(|e| StorageError::Corrupt(format!("record: {e}")))
 }
 
-const INSERT_EVENT: &str = "INSERT INTO evidence_events (evidence_id, kind, detail, at) VALUES ($1, $2, $3, $4)";
+/// The hash of one event in the chain: it covers the previous event's hash, so changing,
+/// removing or reordering an event breaks every hash after it.
+pub fn event_hash(prev_hash: &str, evidence_id: &str, kind: &str, detail: &str, at: &str) -> String {
+    Sha256Digest::of(format!("{prev_hash}\n{evidence_id}\n{kind}\n{detail}\n{at}").as_bytes()).hex()
+}
+
+/// Appends an event inside the caller's transaction, chained to the one before. Taking
+/// the chain head's row first makes concurrent appends wait their turn, so sequence order
+/// is chain order.
+async fn append_event(conn: &mut sqlx::AnyConnection, id: EvidenceId, kind: &str, detail: &Value, at: DateTime<Utc>) -> Result<(), StorageError> {
+    sqlx::query("UPDATE event_chain SET last_hash = last_hash WHERE id = 1").execute(&mut *conn).await?;
+    let prev: String = sqlx::query("SELECT last_hash FROM event_chain WHERE id = 1").fetch_one(&mut *conn).await?.try_get("last_hash")?;
+    let (id, detail, at) = (id.to_string(), detail.to_string(), ts(at));
+    let hash = event_hash(&prev, &id, kind, &detail, &at);
+    sqlx::query("INSERT INTO evidence_events (evidence_id, kind, detail, at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(id)
+        .bind(kind.to_owned())
+        .bind(detail)
+        .bind(at)
+        .bind(prev)
+        .bind(hash.clone())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE event_chain SET last_hash = $1 WHERE id = 1").bind(hash).execute(&mut *conn).await?;
+    Ok(())
+}
 const RECORD_COLUMNS: &str = "record, status, attempts, updated_at";
 
 #[async_trait]
@@ -343,13 +433,7 @@ impl EvidenceIndex for SqlIndex {
         if inserted == 1 {
             let detail = json!({"path": rec.path, "sha256": rec.sha256, "size": rec.size,
                                 "quarantine_key": rec.quarantine_key});
-            sqlx::query(INSERT_EVENT)
-                .bind(rec.evidence_id.to_string())
-                .bind("received")
-                .bind(detail.to_string())
-                .bind(ts(rec.received_at))
-                .execute(&mut *tx)
-                .await?;
+            append_event(&mut tx, rec.evidence_id, "received", &detail, rec.received_at).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -379,13 +463,7 @@ impl EvidenceIndex for SqlIndex {
         .await?
         .rows_affected();
         if changed == 1 {
-            sqlx::query(INSERT_EVENT)
-                .bind(rec.evidence_id.to_string())
-                .bind(rec.status.as_str())
-                .bind(detail.to_string())
-                .bind(ts(now))
-                .execute(&mut *tx)
-                .await?;
+            append_event(&mut tx, rec.evidence_id, rec.status.as_str(), &detail, now).await?;
             if let Some(key) = rec.invoice_key() {
                 sqlx::query("INSERT INTO evidence_keys (key, evidence_id, submission_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                     .bind(key)
@@ -412,13 +490,7 @@ impl EvidenceIndex for SqlIndex {
         .await?
         .rows_affected();
         if changed == 1 {
-            sqlx::query(INSERT_EVENT)
-                .bind(id.to_string())
-                .bind("retry")
-                .bind(json!({"attempt": attempts, "reason": reason}).to_string())
-                .bind(ts(now))
-                .execute(&mut *tx)
-                .await?;
+            append_event(&mut tx, id, "retry", &json!({"attempt": attempts, "reason": reason}), now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -533,14 +605,50 @@ impl EvidenceIndex for SqlIndex {
     }
 
     async fn record_event(&self, id: EvidenceId, kind: &str, detail: Value) -> Result<(), StorageError> {
-        sqlx::query(INSERT_EVENT)
-            .bind(id.to_string())
-            .bind(kind.to_owned())
-            .bind(detail.to_string())
-            .bind(ts(Utc::now()))
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.pool.begin().await?;
+        append_event(&mut tx, id, kind, &detail, Utc::now()).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn verify_event_chain(&self) -> Result<ChainReport, StorageError> {
+        let mut report = ChainReport::default();
+        let mut prev: Option<String> = None;
+        let mut after = 0i64;
+        // Page by sequence: memory stays flat however long the history.
+        loop {
+            let rows = sqlx::query(
+                "SELECT seq, evidence_id, kind, detail, at, prev_hash, hash FROM evidence_events WHERE seq > $1 ORDER BY seq LIMIT 1000",
+            )
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get("seq")?;
+            for row in &rows {
+                let seq: i64 = row.try_get("seq")?;
+                let (Some(prev_hash), Some(hash)) = (row.try_get::<Option<String>, _>("prev_hash")?, row.try_get::<Option<String>, _>("hash")?) else {
+                    report.unchained += 1;
+                    continue;
+                };
+                report.events += 1;
+                if let Some(expected) = &prev {
+                    if &prev_hash != expected {
+                        report.problems.push(ChainProblem::Broken { seq });
+                    }
+                }
+                let recomputed = event_hash(&prev_hash, &row.try_get::<String, _>("evidence_id")?, &row.try_get::<String, _>("kind")?, &row.try_get::<String, _>("detail")?, &row.try_get::<String, _>("at")?);
+                if recomputed != hash {
+                    report.problems.push(ChainProblem::Changed { seq });
+                }
+                prev = Some(hash);
+            }
+        }
+        let head: String = sqlx::query("SELECT last_hash FROM event_chain WHERE id = 1").fetch_one(&self.pool).await?.try_get("last_hash")?;
+        if prev.as_deref().unwrap_or("") != head {
+            report.problems.push(ChainProblem::TailMissing);
+        }
+        Ok(report)
     }
 
     async fn submission_progress(&self, id: SubmissionId) -> Result<SubmissionProgress, StorageError> {

@@ -14,6 +14,6 @@ pub mod queue;
 
 pub use config::{Backends, BackendsConfig, S3Config, AmqpConfig, DatabaseConfig};
 pub use error::StorageError;
-pub use index::{EvidenceIndex, SqlIndex, SubmissionProgress};
+pub use index::{ChainProblem, ChainReport, EvidenceIndex, SqlIndex, SubmissionProgress};
 pub use object::{LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};
 pub use queue::{AmqpQueue, AnnouncementStream, Announcer, Delivery, JobQueue, JobStream, MemoryQueue, RetryPolicy};

@@ -325,10 +325,10 @@ impl Context<'_> {
 
     fn anssi_level(&self, target: u8, relevant: &[&EvidenceRecord], why: &mut Reasons) {
         // Only reports whose content can be trusted give a level; the latest one counts.
-        let mut graded: Vec<(&EvidenceRecord, u8, Vec<String>)> = Vec::new();
+        let mut graded: Vec<(&EvidenceRecord, u8, Vec<String>, Vec<String>)> = Vec::new();
         for rec in relevant {
             if let Some(level) = rec.fields.get("anssi_level").and_then(Value::as_u64) {
-                graded.push((rec, level.clamp(1, 5) as u8, Vec::new()));
+                graded.push((rec, level.clamp(1, 5) as u8, Vec::new(), Vec::new()));
                 continue;
             }
             if text(&rec.fields, "tool") != Some("PingCastle") || text(&rec.fields, "integrity") == Some("invalid") {
@@ -336,6 +336,7 @@ impl Context<'_> {
             }
             let mut level = 5u8;
             let mut holding = Vec::new();
+            let mut unmapped = Vec::new();
             for rule in rec.fields.get("rules").and_then(Value::as_array).into_iter().flatten() {
                 let Some(id) = rule.get("risk_id").and_then(Value::as_str) else { continue };
                 match self.r.anssi_levels.get(id) {
@@ -345,12 +346,12 @@ impl Context<'_> {
                     }
                     Some(&l) if l == level => holding.push(id.to_owned()),
                     Some(_) => {}
-                    None => why.add("rule_level_unknown", Verdict::Met, format!("{} : règle {id} sans niveau ANSSI dans le référentiel, non comptée", rec.path), Some(rec), Some("rules")),
+                    None => unmapped.push(id.to_owned()),
                 }
             }
-            graded.push((rec, level, holding));
+            graded.push((rec, level, holding, unmapped));
         }
-        let Some((rec, level, holding)) = graded.into_iter().max_by_key(|(rec, ..)| scan_order(rec)) else {
+        let Some((rec, level, holding, unmapped)) = graded.into_iter().max_by_key(|(rec, ..)| scan_order(rec)) else {
             why.add(
                 "ad_level_unknown",
                 Verdict::NeedsReview,
@@ -363,6 +364,15 @@ impl Context<'_> {
         let because = if holding.is_empty() { String::new() } else { format!(" (règles : {})", holding.join(", ")) };
         if level < target {
             why.add("ad_level_below_target", Verdict::NotMet, format!("{} : niveau ANSSI {level} < cible {target}{because}", rec.path), Some(rec), Some("rules"));
+        } else if !unmapped.is_empty() {
+            // A triggered rule the referential does not grade could hold the level lower.
+            why.add(
+                "ad_level_unconfirmed",
+                Verdict::NeedsReview,
+                format!("{} : niveau ANSSI {level} ≥ cible {target}{because}, mais règles sans niveau dans le référentiel : {}", rec.path, unmapped.join(", ")),
+                Some(rec),
+                Some("rules"),
+            );
         } else {
             why.add("ad_level_reached", Verdict::Met, format!("{} : niveau ANSSI {level} ≥ cible {target}{because}", rec.path), Some(rec), Some("rules"));
         }
