@@ -5,7 +5,7 @@
 mod common;
 
 use caregate_storage::ChainProblem;
-use common::{bytes_body, submission, wait_done, Running, Stack, TestEnv};
+use common::{process_files, Stack, TestEnv};
 use sqlx::Connection;
 
 /// A raw connection to the test's index, as a database administrator would have, with
@@ -35,15 +35,8 @@ async fn exec(conn: &mut sqlx::AnyConnection, sql: &str) {
 async fn a_changed_or_removed_event_breaks_the_chain() {
     for stack in common::stacks() {
         let env = TestEnv::new(stack).await;
-        let run = Running::start(&env).await;
-        let app = run.app.clone();
-        let sub = submission();
-        let intake = run.intake();
-        for name in ["a.txt", "b.txt", "c.txt"] {
-            intake.receive(&sub, name, bytes_body(format!("pièce {name}").into_bytes())).await.unwrap();
-        }
-        wait_done(&app, sub.submission_id, 3, 60).await;
-        run.stop().await;
+        let files = ["a.txt", "b.txt", "c.txt"].map(|n| (n, format!("pièce {n}").into_bytes()));
+        let (app, _, _) = process_files(&env, files.to_vec()).await;
         let index = &app.backends.index;
         let clean = index.verify_event_chain().await.unwrap();
         assert_eq!((clean.events, clean.unchained), (6, 0), "{stack:?}: received + final status per file");

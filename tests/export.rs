@@ -8,7 +8,7 @@ use std::path::Path;
 
 use caregate::bag::{self, BagProblem, KeyUsed};
 use caregate_schemas::Sha256Digest;
-use common::{bytes_body, eicar, submission, wait_done, Running, TestEnv};
+use common::{eicar, process_files, TestEnv};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -27,17 +27,14 @@ fn copy_dir(from: &Path, to: &Path) {
 async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named() {
     for stack in common::stacks() {
         let env = TestEnv::new(stack).await;
-        let run = Running::start(&env).await;
-        let app = run.app.clone();
-        let sub = submission();
-        let intake = run.intake();
         let audit = std::fs::read(common::samples_dir().join("annuaire/ad_hc_ch-exemple.local.xml")).unwrap();
-        intake.receive(&sub, "annuaire/ad_hc_ch-exemple.local.xml", bytes_body(audit.clone())).await.unwrap();
-        intake.receive(&sub, "factures/facture été 100%.txt", bytes_body("FACTURE N° FA-1\nTotal TTC : 1 234,56 €".into())).await.unwrap();
-        intake.receive(&sub, "eicar.com", bytes_body(eicar())).await.unwrap();
-        wait_done(&app, sub.submission_id, 3, 60).await;
+        let files = vec![
+            ("annuaire/ad_hc_ch-exemple.local.xml", audit.clone()),
+            ("factures/facture été 100%.txt", "FACTURE N° FA-1\nTotal TTC : 1 234,56 €".into()),
+            ("eicar.com", eicar()),
+        ];
+        let (app, sub, _) = process_files(&env, files).await;
         app.wait_for_verification(sub.submission_id, 3, std::time::Duration::from_secs(20)).await.unwrap();
-        run.stop().await;
 
         let keys = tempfile::tempdir().unwrap();
         let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();

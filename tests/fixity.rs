@@ -5,21 +5,14 @@ mod common;
 
 use caregate::fixity::{self, Fixity};
 use caregate_schemas::Sha256Digest;
-use common::{bytes_body, submission, wait_done, Running, TestEnv};
+use common::{process_files, TestEnv};
 
 #[tokio::test]
 async fn fixity_catches_a_damaged_and_a_missing_object() {
     for stack in common::stacks() {
         let env = TestEnv::new(stack).await;
-        let run = Running::start(&env).await;
-        let app = run.app.clone();
-        let sub = submission();
-        let intake = run.intake();
-        for (name, body) in [("rapport.txt", "rapport d'audit AD"), ("facture.txt", "FACTURE N° FA-9\nTotal TTC : 12,00 €"), ("note.txt", "note")] {
-            intake.receive(&sub, name, bytes_body(body.as_bytes().to_vec())).await.unwrap();
-        }
-        let records = wait_done(&app, sub.submission_id, 3, 60).await;
-        run.stop().await;
+        let files = [("rapport.txt", "rapport d'audit AD"), ("facture.txt", "FACTURE N° FA-9\nTotal TTC : 12,00 €"), ("note.txt", "note")];
+        let (app, _, records) = process_files(&env, files.iter().map(|(n, b)| (*n, b.as_bytes().to_vec())).collect()).await;
 
         let all = fixity::run(&app, None, |_, _| {}).await.unwrap();
         assert_eq!((all.checked, all.intact), (3, 3), "{stack:?}: {:?}", all.problems);

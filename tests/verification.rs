@@ -162,7 +162,7 @@ fn anssi_level_against_the_target() {
     // A triggered rule the referential does not grade could hold the level lower.
     let ungraded = Referential::parse("ungraded", edited_referential("\"P-Delegated\" = 3\n", "").as_bytes()).unwrap();
     let lowered_ungraded = Referential::parse("lu", edited_referential("\"P-Delegated\" = 3\n", "").replace("target_anssi_level = 3", "target_anssi_level = 2").as_bytes()).unwrap();
-    assert!(ungraded.anssi_levels.get("P-Delegated").is_none());
+    assert!(!ungraded.anssi_levels.contains_key("P-Delegated"));
     assert_objective(&dossier.judge_with(&lowered_ungraded, &[]), "D1.AD.LEVEL", Verdict::NeedsReview, "ad_level_unconfirmed");
     // A tampered report gives no level: a person decides.
     let tampered = Builder::new("750000001", None).add("annuaire/ad_hc_ch-retouche.local.xml").judge();

@@ -254,3 +254,19 @@ pub async fn wait_done(app: &App, sub: SubmissionId, expected: usize, secs: u64)
         }
     }
 }
+
+/// Runs a worker until the given files, received into a new submission, are all
+/// processed; returns the app, the submission and its records.
+pub async fn process_files(env: &TestEnv, files: Vec<(&str, Vec<u8>)>) -> (App, SubmissionRef, Vec<EvidenceRecord>) {
+    let run = Running::start(env).await;
+    let sub = submission();
+    let intake = run.intake();
+    let n = files.len();
+    for (name, body) in files {
+        intake.receive(&sub, name, bytes_body(body)).await.unwrap();
+    }
+    let records = wait_done(&run.app, sub.submission_id, n, 60).await;
+    let app = run.app.clone();
+    run.stop().await;
+    (app, sub, records)
+}
