@@ -129,3 +129,26 @@ async fn a_file_over_its_time_budget_is_stored_unread_and_flagged() {
         assert_eq!(other.status, Status::Stored, "{stack:?}: the next file is processed");
     }
 }
+
+/// A signed PDF reports its signer, algorithm and whether the signed bytes are intact; one
+/// changed after signing is flagged `signature_digest_mismatch` and goes to a person.
+#[tokio::test]
+async fn a_pdf_altered_after_signing_is_flagged() {
+    for stack in common::stacks() {
+        let env = TestEnv::new(stack).await;
+        let signed = std::fs::read(common::samples_dir().join("divers/attestation-signee.pdf")).unwrap();
+        let mut tampered = signed.clone();
+        let at = tampered.windows(16).position(|w| w == b"caregate samples").unwrap();
+        tampered[at + 7] = b'X';
+        let (_, _, records) = common::process_files(&env, vec![("signee.pdf", signed), ("signee-modifiee.pdf", tampered)]).await;
+        let by_path = |p: &str| records.iter().find(|r| r.path == p).unwrap();
+        let good = by_path("signee.pdf");
+        assert_eq!(good.status, Status::Stored, "{stack:?}: {:?}", good.findings);
+        assert_eq!(field_text(&good.fields, "document.signatures.0.digest_valid").as_deref(), Some("true"));
+        assert_eq!(field_text(&good.fields, "document.signatures.0.signer_subject").as_deref(), Some("O=CH Exemple,CN=Jean Exemple (test)"));
+        let bad = by_path("signee-modifiee.pdf");
+        assert_eq!(bad.status, Status::NeedsReview, "{stack:?}");
+        assert!(bad.findings.iter().any(|f| f.code == "signature_digest_mismatch"), "{:?}", bad.findings);
+        assert_eq!(field_text(&bad.fields, "document.signatures.0.digest_valid").as_deref(), Some("false"));
+    }
+}

@@ -445,6 +445,16 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
     if !doc.info.active_content.is_empty() {
         findings.push(warning("active_content", format!("the PDF carries active content: {}", doc.info.active_content.join(", "))));
     }
+    for sig in doc.info.signatures.iter().filter(|s| s.digest_valid == Some(false)) {
+        findings.push(
+            Finding::new(
+                "signature_digest_mismatch",
+                Severity::Error,
+                format!("the signed bytes do not match the signature's messageDigest (signer {}): the file was altered after signing", sig.signer_subject.as_deref().unwrap_or("unknown")),
+            )
+            .at("document.signatures"),
+        );
+    }
     if doc.info.repaired {
         findings.push(warning("unreadable", "damaged or truncated PDF: its cross-reference table was rebuilt, content may be missing"));
     }

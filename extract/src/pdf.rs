@@ -24,6 +24,87 @@ pub struct Signature {
     pub signed_at: Option<String>,
     /// The signed ranges reach the end of the file: nothing was appended after signing.
     pub covers_whole_file: bool,
+    /// Subject of the signing certificate carried in the CMS signature (RFC 4514).
+    pub signer_subject: Option<String>,
+    /// Digest algorithm of the signature (`sha256`...).
+    pub digest_algorithm: Option<String>,
+    /// The digest of the signed byte ranges equals the CMS `messageDigest`: the signed
+    /// bytes are the ones the signer signed. `None` when the CMS could not be read or
+    /// its digest algorithm is not supported. (The certificate chain is not judged.)
+    pub digest_valid: Option<bool>,
+}
+
+/// What the CMS blob of a PDF signature says about the signed bytes.
+#[derive(Default)]
+struct CmsCheck {
+    signer_subject: Option<String>,
+    digest_algorithm: Option<String>,
+    digest_valid: Option<bool>,
+}
+
+/// Reads the detached CMS SignedData in a signature's `/Contents` (zero-padded DER) and
+/// compares its `messageDigest` with the digest of the byte ranges it covers.
+fn check_cms(contents: &[u8], file: &[u8], byte_range: &[i64]) -> CmsCheck {
+    use der::asn1::{ObjectIdentifier, OctetString};
+    use der::Decode;
+    use sha2::Digest;
+    const MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+    const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+    const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+    const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+
+    let mut out = CmsCheck::default();
+    // One DER value, then the zero padding the signer reserved.
+    let Some(ci) = der::SliceReader::new(contents).ok().and_then(|mut r| cms::content_info::ContentInfo::decode(&mut r).ok()) else {
+        return out;
+    };
+    let Ok(sd) = ci.content.decode_as::<cms::signed_data::SignedData>() else { return out };
+    let Some(si) = sd.signer_infos.0.iter().next() else { return out };
+    if let (cms::signed_data::SignerIdentifier::IssuerAndSerialNumber(isn), Some(certs)) = (&si.sid, &sd.certificates) {
+        out.signer_subject = certs.0.iter().find_map(|c| match c {
+            cms::cert::CertificateChoices::Certificate(cert)
+                if cert.tbs_certificate.issuer == isn.issuer && cert.tbs_certificate.serial_number == isn.serial_number =>
+            {
+                Some(cert.tbs_certificate.subject.to_string())
+            }
+            _ => None,
+        });
+    }
+    let signed: Option<Vec<&[u8]>> = byte_range
+        .chunks(2)
+        .map(|pair| {
+            let (start, len) = (usize::try_from(pair[0]).ok()?, usize::try_from(*pair.get(1)?).ok()?);
+            file.get(start..start.checked_add(len)?)
+        })
+        .collect();
+    let digest = |mut h: Box<dyn sha2::digest::DynDigest>| {
+        signed.as_ref().map(|parts| {
+            for p in parts {
+                h.update(p);
+            }
+            h.finalize().to_vec()
+        })
+    };
+    let (name, computed) = match si.digest_alg.oid {
+        SHA256 => ("sha256", digest(Box::new(sha2::Sha256::new()))),
+        SHA384 => ("sha384", digest(Box::new(sha2::Sha384::new()))),
+        SHA512 => ("sha512", digest(Box::new(sha2::Sha512::new()))),
+        other => {
+            out.digest_algorithm = Some(other.to_string());
+            return out;
+        }
+    };
+    out.digest_algorithm = Some(name.to_owned());
+    let stated = si
+        .signed_attrs
+        .as_ref()
+        .and_then(|attrs| attrs.iter().find(|a| a.oid == MESSAGE_DIGEST))
+        .and_then(|a| a.values.iter().next())
+        .and_then(|v| v.decode_as::<OctetString>().ok());
+    if let (Some(stated), Some(computed)) = (stated, computed) {
+        out.digest_valid = Some(stated.as_bytes() == computed.as_slice());
+    }
+    out
 }
 
 /// What the record keeps about a PDF, whatever kind of evidence it is.
@@ -187,7 +268,9 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
         info.facturx_level = CONFORMANCE.captures(&meta).map(|c| String::from_utf8_lossy(&c[1]).trim().to_owned());
     }
 
-    let file_len = bytes.len() as i64 - bytes.windows(5).position(|w| w == b"%PDF-").unwrap_or(0) as i64;
+    // Offsets in a signature's /ByteRange count from the PDF header.
+    let pdf_start = bytes.windows(5).position(|w| w == b"%PDF-").unwrap_or(0);
+    let file_len = (bytes.len() - pdf_start) as i64;
     for (i, obj) in doc.objects.values().enumerate() {
         if i.is_multiple_of(4096) {
             budget.check()?;
@@ -200,12 +283,19 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
         if let (Ok(Object::Array(range)), true) = (d.get(b"ByteRange"), d.has(b"Contents")) {
             let byte_range: Vec<i64> = range.iter().filter_map(|o| o.as_i64().ok()).collect();
             let covers_whole_file = byte_range.len() == 4 && byte_range[0] == 0 && byte_range[2] + byte_range[3] == file_len;
+            let cms = match d.get(b"Contents") {
+                Ok(Object::String(contents, _)) => check_cms(contents, &bytes[pdf_start..], &byte_range),
+                _ => CmsCheck::default(),
+            };
             info.signatures.push(Signature {
                 sub_filter: d.get(b"SubFilter").ok().and_then(name_of),
                 byte_range,
                 signer: d.get(b"Name").ok().and_then(text_of),
                 signed_at: d.get(b"M").ok().and_then(text_of),
                 covers_whole_file,
+                signer_subject: cms.signer_subject,
+                digest_algorithm: cms.digest_algorithm,
+                digest_valid: cms.digest_valid,
             });
         }
         for key in [&b"JavaScript"[..], b"JS"] {
@@ -323,6 +413,20 @@ mod tests {
         assert_eq!(sig.sub_filter.as_deref(), Some("adbe.pkcs7.detached"));
         assert!(sig.covers_whole_file, "{sig:?}");
         assert_eq!(sig.byte_range.len(), 4);
+        assert_eq!(sig.digest_valid, Some(true), "{sig:?}");
+        assert_eq!(sig.digest_algorithm.as_deref(), Some("sha256"));
+        assert_eq!(sig.signer_subject.as_deref(), Some("O=CH Exemple,CN=Jean Exemple (test)"));
+
+        // One letter of the signed bytes changed (the producer, inside the first range):
+        // the file still parses, the signature no longer matches.
+        let mut tampered = sample("divers/attestation-signee.pdf");
+        let at = tampered.windows(16).position(|w| w == b"caregate samples").unwrap();
+        assert!((at as i64) < sig.byte_range[1]);
+        tampered[at + 7] = b'X';
+        let parsed = parse(&tampered, &Limits::default(), &Budget::new(Duration::from_secs(30))).unwrap();
+        assert_eq!(parsed.info.signatures[0].digest_valid, Some(false));
+        // Garbage where the CMS should be: not judged, never a panic.
+        assert!(check_cms(b"\x30\x82\xff\xff", &tampered, &sig.byte_range).digest_valid.is_none());
 
         let fx = parse(&sample("factures/facturx-en16931-FA-2024-0063.pdf"), &Limits::default(), &Budget::new(Duration::from_secs(30))).unwrap();
         assert_eq!(fx.info.embedded_files, ["factur-x.xml"]);
