@@ -365,14 +365,25 @@ impl EvidenceRecord {
     /// The key under which the same invoice is found again whatever its file: the
     /// seller's SIREN and the invoice number (letters and digits only, upper case).
     pub fn invoice_key(&self) -> Option<String> {
-        if !matches!(self.kind.as_deref(), Some("invoice" | "credit_note")) {
+        if !self.is_invoice() {
             return None;
         }
         let text = |k: &str| self.fields.get(k).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
         let siren = text("seller_siren").or_else(|| text("seller_siret").and_then(|s| s.get(..9)))?;
-        let number: String = text("number")?.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase();
+        let number = invoice_number_key(text("number")?);
         (!number.is_empty()).then(|| format!("invoice:{siren}:{number}"))
     }
+
+    /// An invoice or a credit note: what a claim of costs is made of.
+    pub fn is_invoice(&self) -> bool {
+        matches!(self.kind.as_deref(), Some("invoice" | "credit_note"))
+    }
+}
+
+/// An invoice number as compared everywhere: letters and digits only, upper case
+/// (`FA 2024/0042` = `fa-2024-0042`).
+pub fn invoice_number_key(number: &str) -> String {
+    number.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase()
 }
 
 /// The `evidence.received` message: a claim check pointing at the quarantined object,

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use caregate_schemas::{
-    EvidenceCheck, EvidenceRecord, ObjectiveVerdict, Reason, Status, SubmissionId, Verdict, Verification,
+    invoice_number_key, EvidenceCheck, EvidenceRecord, ObjectiveVerdict, Reason, Status, SubmissionId, Verdict, Verification,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -108,15 +108,6 @@ fn fr_date(d: chrono::NaiveDate) -> String {
 
 fn fr_amount(d: Decimal) -> String {
     format!("{} €", d.round_dp(2))
-}
-
-/// Letters and digits of an invoice number, upper case: `FA 2024/0042` = `fa-2024-0042`.
-fn number_key(s: &str) -> String {
-    s.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase()
-}
-
-fn is_invoice(rec: &EvidenceRecord) -> bool {
-    matches!(rec.kind.as_deref(), Some("invoice" | "credit_note"))
 }
 
 /// Amount an invoice adds to the claim: credit notes subtract, whichever sign they state.
@@ -306,12 +297,12 @@ impl Context<'_> {
                 None => undated.push(*rec),
             }
         }
-        let per_item = relevant.iter().any(|rec| is_invoice(rec));
+        let per_item = relevant.iter().any(|rec| rec.is_invoice());
         if per_item {
             for (rec, field, d) in outside {
                 why.add("date_outside_window", Verdict::NotMet, format!("{} datée du {} hors de la période du programme ({span})", rec.path, fr_date(d)), Some(rec), Some(field));
             }
-            for rec in undated.into_iter().filter(|rec| is_invoice(rec)) {
+            for rec in undated.into_iter().filter(|rec| rec.is_invoice()) {
                 why.add("date_missing", Verdict::NeedsReview, format!("{} : date absente ou illisible", rec.path), Some(rec), Some("issue_date"));
             }
             return;
@@ -530,14 +521,14 @@ impl Context<'_> {
         if let Some(f) = self.findings_of(report).iter().find(|f| f.code == "report_mismatch") {
             why.add("report_mismatch", Verdict::NotMet, format!("{} : {}", report.path, f.message), Some(report), f.pointer.as_deref());
         }
-        let invoices: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| is_invoice(rec)).collect();
+        let invoices: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| rec.is_invoice()).collect();
         let mut matched = BTreeSet::new();
         for (i, row) in report.fields.get("rows").and_then(Value::as_array).into_iter().flatten().enumerate() {
             let number = row.get("number").and_then(Value::as_str).filter(|s| !s.is_empty());
             let row_ttc = row.get("ttc").and_then(Value::as_str).and_then(|s| Decimal::from_str(s).ok());
             let siret = row.get("siret").and_then(Value::as_str).filter(|s| !s.is_empty());
             let found = invoices.iter().find(|inv| match (number, text(&inv.fields, "number")) {
-                (Some(a), Some(b)) => number_key(a) == number_key(b),
+                (Some(a), Some(b)) => invoice_number_key(a) == invoice_number_key(b),
                 _ => false,
             });
             // Without a number, the same seller and amount identify the invoice.
@@ -583,7 +574,7 @@ impl Context<'_> {
             Some(t) => (t, format!("total du bilan {}", report.map(|r| r.path.as_str()).unwrap_or(""))),
             None => {
                 let mut seen = std::collections::HashSet::new();
-                let sum: Decimal = relevant.iter().filter(|rec| is_invoice(rec) && seen.insert(rec.sha256)).filter_map(|rec| signed_ttc(rec)).sum();
+                let sum: Decimal = relevant.iter().filter(|rec| rec.is_invoice() && seen.insert(rec.sha256)).filter_map(|rec| signed_ttc(rec)).sum();
                 (sum, "somme des factures".to_owned())
             }
         };
@@ -606,7 +597,7 @@ impl Context<'_> {
     /// same invoice in other bytes, or in another submission, goes to a controller (a
     /// GHT may legitimately share an invoice between its establishments).
     fn no_duplicate(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
-        let invoices: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| is_invoice(rec)).collect();
+        let invoices: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| rec.is_invoice()).collect();
         let mut by_key: BTreeMap<String, Vec<&EvidenceRecord>> = BTreeMap::new();
         for inv in &invoices {
             if let Some(key) = inv.invoice_key() {
