@@ -110,11 +110,6 @@ pub async fn reverify(app: &App, ids: &[SubmissionId], mut each: impl FnMut(Subm
                 skipped += 1;
                 "skipped: no record".to_owned()
             }
-            // `verify` judges at once; only `after_file` defers.
-            Verified::Deferred => {
-                skipped += 1;
-                "skipped: deferred".to_owned()
-            }
         };
         each(id, line);
     }

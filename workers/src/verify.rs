@@ -34,9 +34,6 @@ pub enum Verified {
     NoReferential(String),
     /// The submission has no record.
     Empty,
-    /// Other files of the submission are still pending and it was judged a moment ago:
-    /// the next file to finish judges it (the last one always does).
-    Deferred,
 }
 
 /// Judges submissions against the referential of their campaign.
@@ -96,12 +93,15 @@ impl Verifier {
     /// this, so of two files finishing at once, the later count sees both done; and a
     /// job whose judging is taken over returns only once the judge that took it over has
     /// been asked to run again, inside a job that is not acknowledged before it has.
-    pub async fn after_file(&self, id: SubmissionId) -> Result<Verified, VerifyError> {
+    ///
+    /// `None`: not judged now (files are pending and it was judged a moment ago, or a
+    /// judge of it is already running); a later file's job judges it.
+    pub async fn after_file(&self, id: SubmissionId) -> Result<Option<Verified>, VerifyError> {
         {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(again) = in_flight.get_mut(&id) {
                 *again = true;
-                return Ok(Verified::Deferred);
+                return Ok(None);
             }
             in_flight.insert(id, false);
         }
@@ -116,15 +116,15 @@ impl Verifier {
         }
     }
 
-    async fn judge_if_due(&self, id: SubmissionId) -> Result<Verified, VerifyError> {
+    async fn judge_if_due(&self, id: SubmissionId) -> Result<Option<Verified>, VerifyError> {
         let progress = self.index.submission_progress(id).await?;
         let recent = progress
             .verified_at
             .is_some_and(|t| (chrono::Utc::now() - t).to_std().unwrap_or_default() < self.provisional_every);
         if progress.pending > 0 && recent {
-            return Ok(Verified::Deferred);
+            return Ok(None);
         }
-        self.verify(id).await
+        self.verify(id).await.map(Some)
     }
 
     pub fn referentials(&self) -> &Referentials {
