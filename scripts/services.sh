@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts the services caregate talks to, only what is missing; safe to run twice.
 #
-#   scripts/services.sh            # clamd, RabbitMQ, PostgreSQL, Garage (full stack)
+#   scripts/services.sh            # clamd, RabbitMQ, PostgreSQL, Garage (full stack), Chromium
 #   scripts/services.sh clamd      # only clamd: enough for `caregate demo` (embedded back ends)
 #
 # State (clamd database and log, Garage data and log) lives in $CAREGATE_SERVICES_DIR,
@@ -131,6 +131,13 @@ start_garage() {
   log "Garage S3 listens on http://127.0.0.1:3900 (region garage, key $GARAGE_KEY_ID)"
 }
 
+# Debian's Chromium and its WebDriver, for the console's browser test; each test starts
+# its own chromedriver.
+install_browser() {
+  apt_install chromium chromium-driver
+  log "browser: $(chromium --version 2>/dev/null | head -n1), $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2)"
+}
+
 what=${1:-all}
 case "$what" in
   clamd) start_clamd ;;
@@ -139,6 +146,7 @@ case "$what" in
     start_rabbitmq
     start_postgres
     start_garage
+    install_browser
     ;;
   *) echo "usage: $0 [all|clamd]" >&2; exit 2 ;;
 esac

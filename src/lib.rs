@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use caregate_ingest::{Intake, IntakeConfig};
+use caregate_ingest::{AppState, HttpConfig, Intake, IntakeConfig};
 use caregate_schemas::{EvidenceRecord, Status, SubmissionId, Verification};
 use caregate_storage::{Backends, BackendsConfig};
 use caregate_verify::Referentials;
@@ -41,6 +41,8 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub intake: IntakeConfig,
     pub archive: ArchiveConfig,
+    /// Sessions, cookies and file retrieval of `caregate serve`.
+    pub http: HttpConfig,
 }
 
 /// What archivists' exports need.
@@ -61,6 +63,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             intake: IntakeConfig::default(),
             archive: ArchiveConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -140,6 +143,17 @@ impl App {
         Ok(Intake::new(&self.backends, self.config.intake.clone())?)
     }
 
+    /// What the HTTP service (API and console) runs on.
+    pub fn http_state(&self) -> anyhow::Result<AppState> {
+        Ok(AppState {
+            intake: self.intake()?,
+            index: self.backends.index.clone(),
+            accounts: self.backends.accounts.clone(),
+            evidence: self.backends.evidence.clone(),
+            http: self.config.http.clone(),
+        })
+    }
+
     /// The referentials submissions are judged with: the configured directory, or the
     /// ones shipped with caregate.
     pub fn referentials(&self) -> anyhow::Result<Referentials> {
@@ -165,6 +179,7 @@ impl App {
             spool_dir,
             self.config.worker.extract.clone(),
             self.config.worker.extract_threads,
+            self.config.worker.retention_days,
             Arc::new(self.verifier()?),
         );
         Ok(Worker::new(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use caregate::{demo, report, submit, App, Config};
-use caregate_ingest::{router, AppState};
+use caregate_ingest::router;
 use caregate_schemas::{SubmissionId, SubmissionRef};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -46,6 +46,9 @@ enum Command {
         /// Send through a running `caregate serve` instead of the configured back ends.
         #[arg(long)]
         server: Option<String>,
+        /// API token of a submitter account, for --server.
+        #[arg(long, env = "CAREGATE_TOKEN", hide_env_values = true, requires = "server")]
+        token: Option<String>,
         /// One JSON record per file (JSON Lines) instead of a table.
         #[arg(long)]
         json: bool,
@@ -121,6 +124,11 @@ enum Command {
         #[arg(long)]
         public_key: Option<String>,
     },
+    /// Local accounts and their API tokens.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
     /// The audit log (every evidence's history, hash-chained).
     Audit {
         #[command(subcommand)]
@@ -166,6 +174,36 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         upload_concurrency: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create or replace an account. The password, if any, is read from standard input
+    /// (one line), never from the command line.
+    Add {
+        name: String,
+        #[arg(long)]
+        role: caregate_schemas::Role,
+        /// Limit to these regions (ISO codes: IDF, ARA...); controllers. Repeatable.
+        #[arg(long = "region", conflicts_with = "establishments")]
+        regions: Vec<String>,
+        /// Limit to these establishments (FINESS); submitters. Repeatable.
+        #[arg(long = "establishment")]
+        establishments: Vec<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read a password for console log-in from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Issue an API token for the account; printed once, stored only as its hash.
+    Token {
+        name: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+    /// Every account, its role and scope.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -251,10 +289,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 None
             };
-            let state = AppState {
-                intake: app.intake()?,
-                index: app.backends.index.clone(),
-            };
+            let state = app.http_state()?;
+            if app.backends.accounts.accounts().await?.is_empty() {
+                tracing::warn!("no account yet: every request will be refused; create one with `caregate account add`");
+            }
             let listener = tokio::net::TcpListener::bind(app.config.listen)
                 .await
                 .with_context(|| format!("binding {}", app.config.listen))?;
@@ -302,6 +340,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             category,
             submission,
             server,
+            token,
             json,
             wait_secs,
             paths,
@@ -318,7 +357,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             caregate_ingest::validate_submission(&sub)?;
             let wait = Duration::from_secs(wait_secs);
             let records = match server {
-                Some(url) => submit::submit_http(&url, &sub, &files, json, wait).await?,
+                Some(url) => {
+                    let token = token.context("--server needs an API token (--token or CAREGATE_TOKEN)")?;
+                    submit::submit_http(&url, &token, &sub, &files, json, wait).await?
+                }
                 None => {
                     let app = App::open(config).await?;
                     submit::submit_direct(&app, &sub, &files, vec![], json, wait).await?
@@ -442,6 +484,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("{}", report.summary());
             Ok(if report.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Account { command } => {
+            init_tracing("warn");
+            let app = App::open(config).await?;
+            account(&app, command).await
+        }
         Command::Audit { command: AuditCommand::Verify } => {
             init_tracing("warn");
             let app = App::open(config).await?;
@@ -515,4 +562,55 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode> {
+    use caregate_schemas::{Role, Scope};
+    let accounts = &app.backends.accounts;
+    match command {
+        AccountCommand::Add { name, role, regions, establishments, display_name, password_stdin } => {
+            let scope = if !regions.is_empty() {
+                let known: Vec<&str> = caregate_schemas::REGIONS.iter().map(|(r, _)| *r).collect();
+                if let Some(bad) = regions.iter().find(|r| !known.contains(&r.to_uppercase().as_str())) {
+                    anyhow::bail!("unknown region {bad:?} (one of {})", known.join(", "));
+                }
+                Scope::Regions(regions.iter().map(|r| r.to_uppercase()).collect())
+            } else if !establishments.is_empty() {
+                Scope::Establishments(establishments)
+            } else if role == Role::Submitter {
+                anyhow::bail!("a submitter speaks for named establishments: give --establishment");
+            } else {
+                Scope::National
+            };
+            let password_hash = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                let password = line.trim_end_matches(['\n', '\r']);
+                anyhow::ensure!(password.chars().count() >= 12, "a password needs at least 12 characters");
+                Some(caregate_ingest::hash_password(password)?)
+            } else {
+                None
+            };
+            let a = caregate_storage::Account {
+                display_name: display_name.unwrap_or_else(|| name.clone()),
+                name,
+                role,
+                scope,
+                password_hash,
+                disabled: false,
+            };
+            accounts.put_account(&a).await?;
+            println!("account {} ({}, {:?})", a.name, a.role, a.scope);
+        }
+        AccountCommand::Token { name, label } => {
+            println!("{}", caregate_ingest::issue_token(accounts.as_ref(), &name, &label).await?);
+        }
+        AccountCommand::List => {
+            for a in accounts.accounts().await? {
+                let login = if a.password_hash.is_some() { "password" } else { "token only" };
+                println!("{}\t{}\t{:?}\t{}{}", a.name, a.role, a.scope, login, if a.disabled { "\tdisabled" } else { "" });
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

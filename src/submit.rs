@@ -131,7 +131,7 @@ pub async fn submit_direct(
 
 /// Submits through a running `caregate serve`, one request per file, then polls the
 /// submission until every file has a final status.
-pub async fn submit_http(server: &str, sub: &SubmissionRef, files: &[LocalFile], quiet: bool, wait: Duration) -> anyhow::Result<Vec<EvidenceRecord>> {
+pub async fn submit_http(server: &str, token: &str, sub: &SubmissionRef, files: &[LocalFile], quiet: bool, wait: Duration) -> anyhow::Result<Vec<EvidenceRecord>> {
     let client = reqwest::Client::new();
     let base = server.trim_end_matches('/');
     let pb = progress_bar(files.iter().map(|f| f.size).sum(), quiet);
@@ -152,7 +152,7 @@ pub async fn submit_http(server: &str, sub: &SubmissionRef, files: &[LocalFile],
         if let Some(c) = &sub.category {
             form = form.text("category", c.clone());
         }
-        let resp = client.post(format!("{base}/api/evidence")).multipart(form.part("file", part)).send().await?;
+        let resp = client.post(format!("{base}/api/evidence")).bearer_auth(token).multipart(form.part("file", part)).send().await?;
         if !resp.status().is_success() {
             let status = resp.status();
             bail!("{}: server answered {status}: {}", f.name, resp.text().await.unwrap_or_default());
@@ -163,6 +163,7 @@ pub async fn submit_http(server: &str, sub: &SubmissionRef, files: &[LocalFile],
     loop {
         let view: serde_json::Value = client
             .get(format!("{base}/api/submissions/{}", sub.submission_id))
+            .bearer_auth(token)
             .send()
             .await?
             .error_for_status()?

@@ -135,8 +135,24 @@ fn submit_through_a_server_on_the_full_stack() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(up, "serve listens");
+    // The establishment's account and token, made with the CLI.
+    let out = caregate(&env).args(["account", "add", "depot-2a", "--role", "submitter", "--establishment", "2A0000022"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = caregate(&env).args(["account", "token", "depot-2a"]).output().unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("cg_"), "{token}");
+    let refused = Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["submit", "--establishment", "750000001", "--json", "--wait-secs", "5", "--token", &token])
+        .arg("--server")
+        .arg(format!("http://{listen}"))
+        .arg(common::samples_dir().join("exposition"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "another establishment's files are refused");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"), "{}", String::from_utf8_lossy(&refused.stderr));
     let out = Command::new(env!("CARGO_BIN_EXE_caregate"))
         .args(["submit", "--establishment", "2A0000022", "--objective", "D1.EXP.AUDIT", "--json", "--wait-secs", "60"])
+        .env("CAREGATE_TOKEN", &token)
         .arg("--server")
         .arg(format!("http://{listen}"))
         .arg(common::samples_dir().join("exposition"))

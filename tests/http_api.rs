@@ -5,33 +5,8 @@ mod common;
 use std::time::Duration;
 
 use caregate::App;
-use caregate_ingest::{router, AppState};
-use common::{Stack, TestEnv};
+use common::{serve, Stack, TestEnv};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
-
-struct Server {
-    base: String,
-    app: App,
-    stop: CancellationToken,
-}
-
-async fn serve(env: &TestEnv) -> Server {
-    let app = env.app().await;
-    let stop = CancellationToken::new();
-    app.spawn_worker(stop.clone()).await.unwrap();
-    let state = AppState {
-        intake: app.intake().unwrap(),
-        index: app.backends.index.clone(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let s = stop.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, router(state)).with_graceful_shutdown(async move { s.cancelled().await }).await.unwrap();
-    });
-    Server { base, app, stop }
-}
 
 fn form(establishment: &str) -> reqwest::multipart::Form {
     reqwest::multipart::Form::new()
@@ -54,7 +29,7 @@ async fn upload_then_follow_the_submission() {
     for stack in common::stacks() {
         let env = TestEnv::new(stack).await;
         let srv = serve(&env).await;
-        let client = reqwest::Client::new();
+        let client = srv.submitter().await;
         let invoice = std::fs::read(common::samples_dir().join("factures/facture-FA-2024-0042.pdf")).unwrap();
         let resp = client
             .post(format!("{}/api/evidence", srv.base))
@@ -130,7 +105,7 @@ async fn bad_uploads_get_a_clear_4xx_and_store_nothing() {
         env.config.intake.max_file_bytes = 10_000;
         env.config.intake.max_request_bytes = 50_000;
         let srv = serve(&env).await;
-        let client = reqwest::Client::new();
+        let client = srv.submitter().await;
         let url = format!("{}/api/evidence", srv.base);
 
         // Traversal in the file name.
@@ -184,6 +159,7 @@ async fn overload_is_refused_with_retry_after() {
     let mut env = TestEnv::new(Stack::Embedded).await;
     env.config.intake.max_concurrent_uploads = 1;
     let srv = serve(&env).await;
+    let client = srv.submitter().await;
     let url = format!("{}/api/evidence", srv.base);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let slow = futures::stream::once(async { Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"debut ")) }).chain(
@@ -194,9 +170,9 @@ async fn overload_is_refused_with_retry_after() {
     );
     use futures::StreamExt;
     let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(slow)).file_name("lent.txt");
-    let first = tokio::spawn(reqwest::Client::new().post(&url).multipart(form("750000001").part("file", part)).send());
+    let first = tokio::spawn(client.post(&url).multipart(form("750000001").part("file", part)).send());
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let second = reqwest::Client::new().post(&url).multipart(form("750000001").part("file", file_part("b.txt", b"b"))).send().await.unwrap();
+    let second = client.post(&url).multipart(form("750000001").part("file", file_part("b.txt", b"b"))).send().await.unwrap();
     assert_eq!(second.status(), 429);
     assert!(second.headers().contains_key("retry-after"));
     tx.send(()).unwrap();
@@ -210,10 +186,11 @@ async fn openapi_document_describes_the_api() {
     let srv = serve(&env).await;
     let doc: Value = reqwest::get(format!("{}/api/openapi.json", srv.base)).await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/evidence", "/api/evidence/{id}", "/api/evidence/{id}/events", "/api/submissions/{id}"] {
+    for path in ["/api/evidence", "/api/evidence/{id}", "/api/evidence/{id}/events", "/api/evidence/{id}/content", "/api/submissions/{id}", "/api/search", "/api/submissions/{id}/decisions"] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
     assert!(doc["components"]["schemas"]["EvidenceRecord"].is_object());
+    assert_eq!(doc["components"]["securitySchemes"]["token"]["scheme"], "bearer");
     assert_eq!(reqwest::get(format!("{}/healthz", srv.base)).await.unwrap().status(), 200);
     srv.stop.cancel();
 }

@@ -95,6 +95,9 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     /// Members of a plain zip archive, to be processed as their own evidence.
     pub members: Vec<Member>,
+    /// What a person would search the file by: its running text, or for structured
+    /// formats the text values of its fields. At most `Limits::max_text_chars`.
+    pub text: String,
 }
 
 impl Analysis {
@@ -111,6 +114,7 @@ impl Analysis {
             fields: json!({}),
             findings: vec![finding],
             members: Vec::new(),
+            text: String::new(),
         }
     }
 }
@@ -121,11 +125,42 @@ pub fn analyse(src: &Source, limits: &Limits) -> Analysis {
     let budget = Budget::new(Duration::from_secs(limits.time_budget_secs));
     let format = format_of(src);
     match read(format, src, limits, &budget) {
-        Ok(a) => a,
+        Ok(mut a) => {
+            if a.text.is_empty() {
+                a.text = text_of(&a.fields);
+            }
+            truncate_chars(&mut a.text, limits.max_text_chars);
+            a
+        }
         Err(e) => {
             let hint = if matches!(e, ExtractError::EncryptedReport) { Kind::AdAuditReport } else { Kind::Other };
             Analysis::unread(format.name(), hint, e.finding())
         }
+    }
+}
+
+/// The text values of extracted fields, one per line: what a structured file (a
+/// PingCastle report, an XML invoice, a scan) is searched by.
+fn text_of(fields: &Value) -> String {
+    fn walk(v: &Value, out: &mut String) {
+        match v {
+            Value::String(s) if !s.is_empty() => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Value::Object(map) => map.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    walk(fields, &mut out);
+    out
+}
+
+fn truncate_chars(text: &mut String, max: usize) {
+    if let Some((cut, _)) = text.char_indices().nth(max) {
+        text.truncate(cut);
     }
 }
 
@@ -256,6 +291,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
         fields,
         findings,
         members: Vec::new(),
+        text: String::new(),
     };
     Ok(match format {
         Format::Pdf => return read_pdf(src, limits, budget),
@@ -357,6 +393,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 fields: json!({ "members": members }),
                 findings,
                 members,
+                text: String::new(),
             }
         }
         Format::Oradad => done(
@@ -434,6 +471,7 @@ fn from_text(format: Format, text: &str, pdf: Option<&pdf::PdfInfo>, extra: Valu
         fields,
         findings,
         members: Vec::new(),
+        text: text.to_owned(),
     })
 }
 
@@ -475,6 +513,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
                 fields: to_value(&inv),
                 findings: Vec::new(),
                 members: Vec::new(),
+                text: doc.text.clone(),
             }
         }
         other => {

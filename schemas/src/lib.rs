@@ -14,6 +14,12 @@ use sha2::Digest;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+mod access;
+mod review;
+
+pub use access::{departement_of_finess, region_of_finess, Principal, Role, Scope, UnknownRole, REGIONS};
+pub use review::{Decision, DecisionKind, UnknownDecision};
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -320,6 +326,10 @@ pub struct EvidenceRecord {
     pub object_key: Option<String>,
     /// Key in quarantine while the file is there.
     pub quarantine_key: Option<String>,
+    /// The stored object may not be deleted before this date (accounting documents and
+    /// their proofs are kept 10 years, Code de commerce L123-22). Set when it is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<DateTime<Utc>>,
     /// Processing attempts made so far (retries after transient failures).
     pub attempts: u32,
     pub received_at: DateTime<Utc>,
@@ -354,6 +364,7 @@ impl EvidenceRecord {
             findings: Vec::new(),
             object_key: None,
             quarantine_key: Some(quarantine_key),
+            retain_until: None,
             attempts: 0,
             received_at: now,
             updated_at: now,
@@ -372,6 +383,33 @@ impl EvidenceRecord {
         let siren = text("seller_siren").or_else(|| text("seller_siret").and_then(|s| s.get(..9)))?;
         let number = invoice_number_key(text("number")?);
         (!number.is_empty()).then(|| format!("invoice:{siren}:{number}"))
+    }
+
+    /// Every key archivists find this record by (besides its columns): seller SIREN and
+    /// SIRET, invoice number, the objectives it was tagged with, its kind, and
+    /// [`Self::invoice_key`]. Written once, when the record is finished.
+    pub fn search_keys(&self) -> Vec<String> {
+        let text = |k: &str| self.fields.get(k).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
+        let mut keys: Vec<String> = self.submission.objectives.iter().map(|o| format!("objective:{o}")).collect();
+        if let Some(kind) = &self.kind {
+            keys.push(format!("kind:{kind}"));
+        }
+        for field in ["seller_siren", "buyer_siren"] {
+            keys.extend(text(field).map(|s| format!("siren:{s}")));
+        }
+        for field in ["seller_siret", "buyer_siret"] {
+            if let Some(siret) = text(field) {
+                keys.push(format!("siret:{siret}"));
+                keys.extend(siret.get(..9).map(|s| format!("siren:{s}")));
+            }
+        }
+        if let Some(number) = text("number").map(invoice_number_key).filter(|n| !n.is_empty()) {
+            keys.push(format!("invoice_number:{number}"));
+        }
+        keys.extend(self.invoice_key());
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// An invoice or a credit note: what a claim of costs is made of.

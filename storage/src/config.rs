@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Announcer, 
+use crate::{AccountStore, Announcer, 
     AmqpQueue, EvidenceIndex, JobQueue, LocalObjectStore, MemoryQueue, ObjectStore, RetryPolicy,
     S3ObjectStore, SqlIndex, StorageError,
 };
@@ -46,6 +46,10 @@ pub struct S3Config {
     pub evidence_bucket: String,
     /// Create the buckets at start-up when missing (convenient in development).
     pub create_buckets: bool,
+    /// Put an Object Lock retention (compliance mode) on every stored evidence until its
+    /// `retain_until`. The evidence bucket must have been created with Object Lock
+    /// enabled; Garage has no Object Lock, so it stays off there.
+    pub object_lock: bool,
 }
 
 impl Default for S3Config {
@@ -58,6 +62,7 @@ impl Default for S3Config {
             quarantine_bucket: "caregate-quarantine".into(),
             evidence_bucket: "caregate-evidence".into(),
             create_buckets: false,
+            object_lock: false,
         }
     }
 }
@@ -103,6 +108,8 @@ pub struct Backends {
     pub quarantine: Arc<dyn ObjectStore>,
     pub evidence: Arc<dyn ObjectStore>,
     pub index: Arc<dyn EvidenceIndex>,
+    /// Local accounts and credentials, in the index's database.
+    pub accounts: Arc<dyn AccountStore>,
     pub queue: Arc<dyn JobQueue>,
     /// Announcements to other systems, on the same broker as the jobs.
     pub announcer: Arc<dyn Announcer>,
@@ -128,7 +135,7 @@ impl Backends {
                 Arc::new(LocalObjectStore::open_dir(cfg.data_dir.join("evidence")).await?),
             ),
         };
-        let index: Arc<dyn EvidenceIndex> = match &cfg.database {
+        let index: Arc<SqlIndex> = match &cfg.database {
             Some(db) => Arc::new(SqlIndex::connect(&db.url, db.max_connections).await?),
             None => {
                 tokio::fs::create_dir_all(&cfg.data_dir).await?;
@@ -151,6 +158,7 @@ impl Backends {
         Ok(Self {
             quarantine,
             evidence,
+            accounts: index.clone(),
             index,
             queue,
             announcer,

@@ -3,7 +3,7 @@
 //! sqlx's `Any` driver, so the queries are written once and only the DDL differs.
 
 use async_trait::async_trait;
-use caregate_schemas::{EvidenceEvent, EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId, Verdict, Verification};
+use caregate_schemas::{Decision, EvidenceEvent, EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId, Verdict, Verification};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -82,7 +82,39 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// Current verifications with this overall verdict, oldest first (the controllers'
     /// work list when `NeedsReview`).
     async fn verifications_with(&self, verdict: Verdict, limit: u32) -> Result<Vec<Verification>, StorageError>;
+    /// Records a controller's decision, and appends it to the audit log (under the
+    /// submission's id) in the same transaction.
+    async fn put_decision(&self, d: &Decision) -> Result<(), StorageError>;
+    /// Every decision on the submission, oldest first.
+    async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError>;
+    /// Keeps the text extracted from a file, for full-text search and the console's
+    /// preview. Writing it again replaces it (a redelivered job).
+    async fn put_text(&self, id: EvidenceId, text: &str) -> Result<(), StorageError>;
+    async fn text(&self, id: EvidenceId) -> Result<Option<String>, StorageError>;
+    /// Finished records matching every criterion of `q`, in receipt order.
+    async fn search(&self, q: &SearchQuery) -> Result<Vec<EvidenceRecord>, StorageError>;
+    /// Notes that the record's stored object was deleted (after its retention), by whom.
+    async fn mark_deleted(&self, id: EvidenceId, actor: &str) -> Result<(), StorageError>;
     fn describe(&self) -> String;
+}
+
+/// What archivists search by; every criterion given must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// FINESS number.
+    pub establishment: Option<String>,
+    /// Keys of [`EvidenceRecord::search_keys`] (`siren:…`, `siret:…`, `invoice_number:…`,
+    /// `objective:…`, `kind:…`).
+    pub keys: Vec<String>,
+    pub status: Option<Status>,
+    pub received_from: Option<DateTime<Utc>>,
+    pub received_before: Option<DateTime<Utc>>,
+    /// Words to find in the extracted text (French stemming on PostgreSQL, accent- and
+    /// case-blind prefix match on SQLite).
+    pub text: Option<String>,
+    /// Limits results to establishments of these départements (a controller's regions).
+    pub departements: Option<Vec<String>>,
+    pub limit: u32,
 }
 
 /// What the hash chain check found.
@@ -183,6 +215,7 @@ const COMMON_DDL: &[&str] = &[
     // event-writing transaction updates this one row first, which serialises appends.
     "CREATE TABLE IF NOT EXISTS event_chain (id INTEGER PRIMARY KEY, last_hash TEXT NOT NULL)",
     "INSERT INTO event_chain (id, last_hash) VALUES (1, '') ON CONFLICT DO NOTHING",
+    "CREATE INDEX IF NOT EXISTS evidence_keys_evidence ON evidence_keys (evidence_id)",
 ];
 
 /// The events table; only its sequence column is written differently by each engine.
@@ -202,9 +235,25 @@ const HISTORY_DDL: &str = "CREATE TABLE IF NOT EXISTS verification_history (
         document TEXT NOT NULL,
         at TEXT NOT NULL
     )";
+const DECISIONS_DDL: &str = "CREATE TABLE IF NOT EXISTS decisions (
+        seq @SEQ@,
+        submission_id TEXT NOT NULL,
+        objective TEXT NOT NULL,
+        document TEXT NOT NULL,
+        at TEXT NOT NULL
+    )";
+const DECISIONS_INDEX: &str = "CREATE INDEX IF NOT EXISTS decisions_submission ON decisions (submission_id, seq)";
 const HISTORY_INDEX: &str = "CREATE INDEX IF NOT EXISTS verification_history_submission ON verification_history (submission_id, seq)";
 
 const POSTGRES_DDL: &[&str] = &[
+    // Full text with the French configuration: stemming (`factures` finds `facture`) and
+    // French stop words.
+    "CREATE TABLE IF NOT EXISTS evidence_text (
+        evidence_id TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        tsv tsvector GENERATED ALWAYS AS (to_tsvector('french', body)) STORED
+    )",
+    "CREATE INDEX IF NOT EXISTS evidence_text_tsv ON evidence_text USING GIN (tsv)",
     "CREATE OR REPLACE FUNCTION caregate_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
      BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
     "DROP TRIGGER IF EXISTS evidence_events_append_only ON evidence_events",
@@ -213,9 +262,19 @@ const POSTGRES_DDL: &[&str] = &[
     "DROP TRIGGER IF EXISTS verification_history_append_only ON verification_history",
     "CREATE TRIGGER verification_history_append_only BEFORE UPDATE OR DELETE ON verification_history
      FOR EACH ROW EXECUTE FUNCTION caregate_append_only()",
+    "DROP TRIGGER IF EXISTS decisions_append_only ON decisions",
+    "CREATE TRIGGER decisions_append_only BEFORE UPDATE OR DELETE ON decisions
+     FOR EACH ROW EXECUTE FUNCTION caregate_append_only()",
 ];
 
 const SQLITE_DDL: &[&str] = &[
+    // SQLite has no French stemmer: accents and case are folded and words match by
+    // prefix instead (see `fts5_query`).
+    "CREATE VIRTUAL TABLE IF NOT EXISTS evidence_fts USING fts5(evidence_id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
+     BEGIN SELECT RAISE(ABORT, 'decisions is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
+     BEGIN SELECT RAISE(ABORT, 'decisions is append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS evidence_events_no_update BEFORE UPDATE ON evidence_events
      BEGIN SELECT RAISE(ABORT, 'evidence_events is append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS evidence_events_no_delete BEFORE DELETE ON evidence_events
@@ -229,11 +288,11 @@ const SQLITE_DDL: &[&str] = &[
 /// Serialises concurrent schema set-up by several workers starting at once.
 const MIGRATION_LOCK: i64 = 0x6361_7265_6761_7465;
 
-fn ts(t: DateTime<Utc>) -> String {
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn parse_ts(s: &str) -> Result<DateTime<Utc>, StorageError> {
+pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>, StorageError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
@@ -279,10 +338,12 @@ impl SqlIndex {
         };
         let events = EVENTS_DDL.replace("@SEQ@", seq);
         let history = HISTORY_DDL.replace("@SEQ@", seq);
+        let decisions = DECISIONS_DDL.replace("@SEQ@", seq);
         let statements = COMMON_DDL
             .iter()
             .copied()
-            .chain([events.as_str(), EVENTS_INDEX, history.as_str(), HISTORY_INDEX])
+            .chain(crate::accounts::ACCOUNTS_DDL.iter().copied())
+            .chain([events.as_str(), EVENTS_INDEX, history.as_str(), HISTORY_INDEX, decisions.as_str(), DECISIONS_INDEX])
             .chain(extra.iter().copied());
         let mut result = Ok(());
         for stmt in statements {
@@ -319,6 +380,10 @@ impl SqlIndex {
             }
         }
         Ok(())
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     fn row_to_record(row: &AnyRow) -> Result<EvidenceRecord, StorageError> {
@@ -368,6 +433,16 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The words of a user's query as an FTS5 expression: each word quoted (FTS5 syntax in
+/// the input is not interpreted) and matched as a prefix, all required.
+fn fts5_query(text: &str) -> String {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\"*"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `$first, $first+1, ...`: `n` numbered placeholders.
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
@@ -385,8 +460,9 @@ pub fn event_hash(prev_hash: &str, evidence_id: &str, kind: &str, detail: &str, 
 
 /// Appends an event inside the caller's transaction, chained to the one before. Taking
 /// the chain head's row first makes concurrent appends wait their turn, so sequence order
-/// is chain order.
-async fn append_event(conn: &mut sqlx::AnyConnection, id: EvidenceId, kind: &str, detail: &Value, at: DateTime<Utc>) -> Result<(), StorageError> {
+/// is chain order. The subject is an evidence's id, or a submission's for what concerns
+/// the whole dossier (decisions); both are UUIDs that never collide.
+async fn append_event(conn: &mut sqlx::AnyConnection, id: impl std::fmt::Display, kind: &str, detail: &Value, at: DateTime<Utc>) -> Result<(), StorageError> {
     sqlx::query("UPDATE event_chain SET last_hash = last_hash WHERE id = 1").execute(&mut *conn).await?;
     let prev: String = sqlx::query("SELECT last_hash FROM event_chain WHERE id = 1").fetch_one(&mut *conn).await?.try_get("last_hash")?;
     let (id, detail, at) = (id.to_string(), detail.to_string(), ts(at));
@@ -464,7 +540,7 @@ impl EvidenceIndex for SqlIndex {
         .rows_affected();
         if changed == 1 {
             append_event(&mut tx, rec.evidence_id, rec.status.as_str(), &detail, now).await?;
-            if let Some(key) = rec.invoice_key() {
+            for key in rec.search_keys() {
                 sqlx::query("INSERT INTO evidence_keys (key, evidence_id, submission_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                     .bind(key)
                     .bind(rec.evidence_id.to_string())
@@ -741,6 +817,146 @@ impl EvidenceIndex for SqlIndex {
     async fn verifications_with(&self, verdict: Verdict, limit: u32) -> Result<Vec<Verification>, StorageError> {
         let sql = format!("SELECT document FROM verifications WHERE verdict = $1 ORDER BY computed_at, submission_id LIMIT {limit}");
         self.select_verifications(&sql, vec![verdict.as_str().to_owned()]).await
+    }
+
+    async fn put_decision(&self, d: &Decision) -> Result<(), StorageError> {
+        let document = serde_json::to_value(d).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO decisions (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
+            .bind(d.submission_id.to_string())
+            .bind(d.objective.clone())
+            .bind(document.to_string())
+            .bind(ts(d.decided_at))
+            .execute(&mut *tx)
+            .await?;
+        append_event(&mut tx, d.submission_id, "decision", &document, d.decided_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError> {
+        let rows = sqlx::query("SELECT document FROM decisions WHERE submission_id = $1 ORDER BY seq")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let doc: String = row.try_get("document")?;
+                serde_json::from_str(&doc).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))
+            })
+            .collect()
+    }
+
+    async fn put_text(&self, id: EvidenceId, text: &str) -> Result<(), StorageError> {
+        // NUL bytes are refused by PostgreSQL text and mean nothing to a reader.
+        let body = text.replace('\0', " ");
+        match self.dialect {
+            Dialect::Postgres => {
+                sqlx::query("INSERT INTO evidence_text (evidence_id, body) VALUES ($1, $2) ON CONFLICT (evidence_id) DO UPDATE SET body = excluded.body")
+                    .bind(id.to_string())
+                    .bind(body)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Dialect::Sqlite => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM evidence_fts WHERE evidence_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO evidence_fts (evidence_id, body) VALUES ($1, $2)").bind(id.to_string()).bind(body).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn text(&self, id: EvidenceId) -> Result<Option<String>, StorageError> {
+        let sql = match self.dialect {
+            Dialect::Postgres => "SELECT body FROM evidence_text WHERE evidence_id = $1",
+            Dialect::Sqlite => "SELECT body FROM evidence_fts WHERE evidence_id = $1",
+        };
+        Ok(sqlx::query(sql).bind(id.to_string()).fetch_optional(&self.pool).await?.map(|r| r.try_get("body")).transpose()?)
+    }
+
+    async fn search(&self, q: &SearchQuery) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let mut sql = format!("SELECT {RECORD_COLUMNS} FROM evidence e WHERE e.status <> 'received'");
+        let mut args: Vec<String> = Vec::new();
+        let arg = |args: &mut Vec<String>, v: String| {
+            args.push(v);
+            format!("${}", args.len())
+        };
+        if let Some(finess) = &q.establishment {
+            let p = arg(&mut args, finess.clone());
+            sql += &format!(" AND e.establishment = {p}");
+        }
+        if let Some(status) = q.status {
+            let p = arg(&mut args, status.as_str().to_owned());
+            sql += &format!(" AND e.status = {p}");
+        }
+        // Timestamps are written in one fixed RFC 3339 form, so text order is time order.
+        if let Some(from) = q.received_from {
+            let p = arg(&mut args, ts(from));
+            sql += &format!(" AND e.received_at >= {p}");
+        }
+        if let Some(before) = q.received_before {
+            let p = arg(&mut args, ts(before));
+            sql += &format!(" AND e.received_at < {p}");
+        }
+        for key in &q.keys {
+            let p = arg(&mut args, key.clone());
+            sql += &format!(" AND e.evidence_id IN (SELECT evidence_id FROM evidence_keys WHERE key = {p})");
+        }
+        if let Some(deps) = &q.departements {
+            if deps.is_empty() {
+                return Ok(Vec::new());
+            }
+            let likes: Vec<String> = deps
+                .iter()
+                .map(|d| {
+                    // Overseas FINESS numbers write département 974 as `9704…`.
+                    let prefix = match d.strip_prefix("97") {
+                        Some(last) if !last.is_empty() => format!("970{last}%"),
+                        _ => format!("{d}%"),
+                    };
+                    format!("e.establishment LIKE {}", arg(&mut args, prefix))
+                })
+                .collect();
+            sql += &format!(" AND ({})", likes.join(" OR "));
+        }
+        if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            match self.dialect {
+                Dialect::Postgres => {
+                    let p = arg(&mut args, text.to_owned());
+                    sql += &format!(" AND e.evidence_id IN (SELECT evidence_id FROM evidence_text WHERE tsv @@ websearch_to_tsquery('french', {p}))");
+                }
+                Dialect::Sqlite => {
+                    let expr = fts5_query(text);
+                    if expr.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let p = arg(&mut args, expr);
+                    sql += &format!(" AND e.evidence_id IN (SELECT evidence_id FROM evidence_fts WHERE evidence_fts MATCH {p})");
+                }
+            }
+        }
+        sql += &format!(" ORDER BY e.received_at, e.evidence_id LIMIT {}", q.limit.clamp(1, 10_000));
+        self.select_records_by(&sql, args).await
+    }
+
+    async fn mark_deleted(&self, id: EvidenceId, actor: &str) -> Result<(), StorageError> {
+        let Some(mut rec) = self.get(id).await? else {
+            return Err(StorageError::NotFound(format!("evidence {id}")));
+        };
+        let key = rec.object_key.take();
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE evidence SET record = $1, updated_at = $2 WHERE evidence_id = $3")
+            .bind(to_json(&rec)?)
+            .bind(ts(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        append_event(&mut tx, id, "deleted", &json!({"object_key": key, "actor": actor, "retain_until": rec.retain_until}), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     fn describe(&self) -> String {

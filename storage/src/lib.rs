@@ -5,6 +5,7 @@
 //! directory, SQLite, in-process queue) and a production one (S3, PostgreSQL, RabbitMQ);
 //! [`conformance`] holds the one suite every back end must pass.
 
+mod accounts;
 pub mod conformance;
 mod config;
 mod error;
@@ -14,6 +15,7 @@ pub mod queue;
 
 pub use config::{Backends, BackendsConfig, S3Config, AmqpConfig, DatabaseConfig};
 pub use error::StorageError;
-pub use index::{ChainProblem, ChainReport, EvidenceIndex, SqlIndex, SubmissionProgress};
+pub use accounts::{Account, AccountStore, CredentialKind};
+pub use index::{ChainProblem, ChainReport, EvidenceIndex, SearchQuery, SqlIndex, SubmissionProgress};
 pub use object::{LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};
 pub use queue::{AmqpQueue, AnnouncementStream, Announcer, Delivery, JobQueue, JobStream, MemoryQueue, RetryPolicy};

@@ -98,6 +98,7 @@ impl TestEnv {
                 quarantine_bucket: format!("{bucket}-q"),
                 evidence_bucket: format!("{bucket}-e"),
                 create_buckets: true,
+                object_lock: false,
             });
             config.backends.amqp = Some(AmqpConfig {
                 url: AMQP.into(),
@@ -269,4 +270,59 @@ pub async fn process_files(env: &TestEnv, files: Vec<(&str, Vec<u8>)>) -> (App, 
     let app = run.app.clone();
     run.stop().await;
     (app, sub, records)
+}
+
+/// `caregate serve` in this process (API and console) with its worker.
+pub struct Server {
+    pub base: String,
+    pub app: App,
+    pub stop: tokio_util::sync::CancellationToken,
+}
+
+pub async fn serve(env: &TestEnv) -> Server {
+    let app = env.app().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    app.spawn_worker(stop.clone()).await.expect("start worker");
+    let state = app.http_state().expect("http state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let s = stop.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, caregate_ingest::router(state)).with_graceful_shutdown(async move { s.cancelled().await }).await.expect("serve");
+    });
+    Server { base, app, stop }
+}
+
+impl Server {
+    /// Creates an account (with a console password when given) and returns an API token
+    /// of it.
+    pub async fn account(&self, name: &str, role: caregate_schemas::Role, scope: caregate_schemas::Scope, password: Option<&str>) -> String {
+        let accounts = &self.app.backends.accounts;
+        accounts
+            .put_account(&caregate_storage::Account {
+                name: name.into(),
+                display_name: name.into(),
+                role,
+                scope,
+                password_hash: password.map(|p| caregate_ingest::hash_password(p).expect("hash")),
+                disabled: false,
+            })
+            .await
+            .expect("put account");
+        caregate_ingest::issue_token(accounts.as_ref(), name, "test").await.expect("token")
+    }
+
+    /// A submitter of 750000001 (the harness's usual establishment) and its client.
+    pub async fn submitter(&self) -> reqwest::Client {
+        let token = self.account("depot-750000001", caregate_schemas::Role::Submitter, caregate_schemas::Scope::Establishments(vec!["750000001".into()]), None).await;
+        client(&token)
+    }
+}
+
+/// An HTTP client that sends this API token with every request, and shows redirects
+/// (the console's way of asking for a log-in) instead of following them.
+pub fn client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header"));
+    reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }

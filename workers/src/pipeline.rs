@@ -205,38 +205,61 @@ pub struct StoreInput {
 /// checks the SHA-256. Inside one S3 service the copy is made in place (the bytes do not
 /// travel again); otherwise they are streamed from the working copy. Bytes already there
 /// (the same file sent twice) are not copied again.
+///
+/// The output is the key and the date before which the object may not be deleted; the
+/// store is asked to enforce it too (S3 Object Lock) where it can.
 pub struct StoreStage {
     quarantine: Arc<dyn ObjectStore>,
     evidence: Arc<dyn ObjectStore>,
+    retention: chrono::Duration,
 }
 
 #[async_trait]
 impl Stage for StoreStage {
     type Input = StoreInput;
-    type Output = String;
+    type Output = (String, chrono::DateTime<chrono::Utc>);
 
     fn name(&self) -> &'static str {
         "store"
     }
 
-    async fn run(&self, input: StoreInput) -> Outcome<String> {
+    async fn run(&self, input: StoreInput) -> Outcome<(String, chrono::DateTime<chrono::Utc>)> {
         let key = input.sha256.object_key();
-        match self.evidence.size(&key).await {
-            Ok(Some(existing)) if existing == input.size => return Outcome::Continue(key),
-            Ok(_) => {}
+        let until = chrono::Utc::now() + self.retention;
+        let present = match self.evidence.size(&key).await {
+            Ok(size) => size == Some(input.size),
             Err(e) => return Outcome::from_storage("store: checking evidence store", e),
+        };
+        if !present {
+            match self.write(input, &key).await {
+                Outcome::Continue(()) => {}
+                Outcome::Quarantine(h) => return Outcome::Quarantine(h),
+                Outcome::Retry(r) => return Outcome::Retry(r),
+                Outcome::DeadLetter(r) => return Outcome::DeadLetter(r),
+            }
         }
+        // The same bytes sent again later extend the object's retention (S3 only ever
+        // lengthens a compliance-mode lock).
+        match self.evidence.retain(&key, until).await {
+            Ok(_) => Outcome::Continue((key, until)),
+            Err(e) => Outcome::from_storage("store: setting the object's retention", e),
+        }
+    }
+}
+
+impl StoreStage {
+    async fn write(&self, input: StoreInput, key: &str) -> Outcome<()> {
         let copied = self
             .evidence
-            .copy_from(self.quarantine.as_ref(), &input.quarantine_key, &key, &input.sha256)
+            .copy_from(self.quarantine.as_ref(), &input.quarantine_key, key, &input.sha256)
             .await;
         let written = match copied {
             Ok(true) => Ok(()),
-            Ok(false) => self.evidence.put_owned(&key, input.working_copy, &input.sha256).await,
+            Ok(false) => self.evidence.put_owned(key, input.working_copy, &input.sha256).await,
             Err(e) => Err(e),
         };
         match written {
-            Ok(()) => Outcome::Continue(key),
+            Ok(()) => Outcome::Continue(()),
             // Our copy was verified; different bytes at the store mean damage in transit.
             Err(e @ StorageError::ChecksumMismatch { .. }) => Outcome::Retry(format!("store: {e}")),
             Err(e) => Outcome::from_storage("store: writing evidence", e),
@@ -348,6 +371,7 @@ impl Pipeline {
         spool_dir: PathBuf,
         limits: Limits,
         extract_threads: usize,
+        retention_days: u32,
         verifier: Arc<Verifier>,
     ) -> Self {
         Self {
@@ -365,6 +389,7 @@ impl Pipeline {
             store: StoreStage {
                 quarantine: quarantine.clone(),
                 evidence,
+                retention: chrono::Duration::days(retention_days.into()),
             },
             quarantine,
             index,
@@ -397,8 +422,9 @@ impl Pipeline {
             name: rec.path.clone(),
             identity: identity.clone(),
         };
-        let analysis = step!(self, rec, self.extract, read);
+        let mut analysis = step!(self, rec, self.extract, read);
         let members = analysis.members.clone();
+        let text = std::mem::take(&mut analysis.text);
         apply(&mut rec, analysis);
         if !members.is_empty() {
             if let Err(stop) = self.expand_archive(&mut rec, &scanned.spool, members).await.into_result() {
@@ -411,9 +437,15 @@ impl Pipeline {
             sha256: scanned.sha256,
             size: scanned.size,
         };
-        let key = step!(self, rec, self.store, stored);
+        let (key, retain_until) = step!(self, rec, self.store, stored);
+        if !text.is_empty() {
+            if let Err(stop) = self.keep_text(rec.evidence_id, &text).await.into_result() {
+                return self.conclude(rec, "index", stop).await;
+            }
+        }
 
         rec.object_key = Some(key.clone());
+        rec.retain_until = Some(retain_until);
         rec.quarantine_key = None;
         rec.status = Status::for_findings(&rec.findings);
         let detail = json!({
@@ -498,6 +530,14 @@ impl Pipeline {
         }
         rec.fields["member_evidence"] = json!(listed);
         Outcome::Continue(())
+    }
+
+    /// The extracted text goes beside the record, for search and the console's preview.
+    async fn keep_text(&self, id: caregate_schemas::EvidenceId, text: &str) -> Outcome<()> {
+        match self.index.put_text(id, text).await {
+            Ok(()) => Outcome::Continue(()),
+            Err(e) => Outcome::from_storage("index: keeping the extracted text", e),
+        }
     }
 
     /// Ends the job where a stage stopped it.

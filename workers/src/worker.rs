@@ -43,6 +43,9 @@ pub struct WorkerConfig {
     /// Directory of the referentials (`*.toml`, one per campaign) submissions are judged
     /// with; the referentials shipped with caregate when unset.
     pub referentials: Option<PathBuf>,
+    /// How long stored evidence is kept before it may be deleted: 10 years for
+    /// accounting documents and their proofs (Code de commerce L123-22).
+    pub retention_days: u32,
 }
 
 impl Default for WorkerConfig {
@@ -57,6 +60,7 @@ impl Default for WorkerConfig {
             extract: caregate_extract::Limits::default(),
             extract_threads: 4,
             referentials: None,
+            retention_days: 3653,
         }
     }
 }

@@ -50,6 +50,17 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn copy_from(&self, _src: &dyn ObjectStore, _src_key: &str, _key: &str, _sha256: &Sha256Digest) -> Result<bool, StorageError> {
         Ok(false)
     }
+    /// A URL that lets its holder download the object directly until `ttl` has passed,
+    /// for files too large to pass through caregate; `None` when the store cannot make one.
+    async fn presigned_get(&self, _key: &str, _ttl: std::time::Duration) -> Result<Option<String>, StorageError> {
+        Ok(None)
+    }
+    /// Has the store itself refuse to delete or overwrite the object before `until`
+    /// (S3 Object Lock, compliance mode). `Ok(false)`: this store cannot; caregate's own
+    /// API still refuses deletion before the record's `retain_until`.
+    async fn retain(&self, _key: &str, _until: chrono::DateTime<chrono::Utc>) -> Result<bool, StorageError> {
+        Ok(false)
+    }
     /// Where this store is, for logs and the demo summary.
     fn describe(&self) -> String;
     /// For `copy_from`: lets a back end recognise a store of its own kind.

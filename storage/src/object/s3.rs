@@ -22,6 +22,7 @@ pub struct S3ObjectStore {
     client: Client,
     bucket: String,
     endpoint: String,
+    object_lock: bool,
 }
 
 impl S3ObjectStore {
@@ -54,6 +55,7 @@ impl S3ObjectStore {
             client: Client::from_conf(conf),
             bucket: bucket.to_owned(),
             endpoint: cfg.endpoint.clone(),
+            object_lock: cfg.object_lock,
         }
     }
 
@@ -135,6 +137,33 @@ impl ObjectStore for S3ObjectStore {
             .await
             .map_err(|e| map_err(e, key))?;
         Ok(())
+    }
+
+    async fn presigned_get(&self, key: &str, ttl: Duration) -> Result<Option<String>, StorageError> {
+        check_key(key)?;
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(|e| StorageError::rejected("S3", e))?;
+        let req = self.client.get_object().bucket(&self.bucket).key(key).presigned(config).await.map_err(|e| map_err(e, key))?;
+        Ok(Some(req.uri().to_owned()))
+    }
+
+    async fn retain(&self, key: &str, until: chrono::DateTime<chrono::Utc>) -> Result<bool, StorageError> {
+        if !self.object_lock {
+            return Ok(false);
+        }
+        check_key(key)?;
+        let retention = aws_sdk_s3::types::ObjectLockRetention::builder()
+            .mode(aws_sdk_s3::types::ObjectLockRetentionMode::Compliance)
+            .retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(until.timestamp()))
+            .build();
+        self.client
+            .put_object_retention()
+            .bucket(&self.bucket)
+            .key(key)
+            .retention(retention)
+            .send()
+            .await
+            .map_err(|e| map_err(e, key))?;
+        Ok(true)
     }
 
     async fn open(&self, key: &str) -> Result<ObjectReader, StorageError> {

@@ -1,0 +1,260 @@
+//! Who is calling, and whether they may. A request carries an API token
+//! (`Authorization: Bearer cg_…`) or a console session cookie; either resolves, through
+//! the account store, to a [`Principal`]. Authorisation is one table ([`Action`] ×
+//! [`Role`]) plus the principal's scope, checked by every handler before it reads
+//! anything.
+//!
+//! Secrets are never stored: passwords as argon2id PHC strings, tokens and sessions as
+//! their SHA-256 (a 256-bit random token needs no slow hash).
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use caregate_schemas::{Principal, Role, Sha256Digest};
+use caregate_storage::{Account, AccountStore, CredentialKind, StorageError};
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::http::{ApiError, AppState};
+
+/// The console's session cookie.
+pub const SESSION_COOKIE: &str = "caregate_session";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// How long a console session lasts after logging in.
+    pub session_hours: u32,
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Turn it on whenever
+    /// caregate is reached through TLS, which is every deployment but a local one.
+    pub secure_cookies: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_hours: 8,
+            secure_cookies: false,
+        }
+    }
+}
+
+/// What a request wants to do; each handler names one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send files for an establishment.
+    Upload,
+    /// Read records, histories, verifications of an establishment's dossiers.
+    ReadRecords,
+    /// Download a file's bytes or read its text (each read is an audit event).
+    ReadFile,
+    /// The controllers' console: queue and evidence pages.
+    Review,
+    /// Accept, reject, or ask for more on an objective.
+    Decide,
+    /// Search stored evidence.
+    Search,
+    /// Delete a stored file once its retention is over.
+    Delete,
+}
+
+impl Action {
+    /// The roles that may do it at all (the principal's scope then limits where).
+    /// Admins run the service and read no dossier; archivists read everything and
+    /// decide nothing.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Action::Upload => &[Role::Submitter],
+            Action::ReadRecords | Action::ReadFile => &[Role::Submitter, Role::Controller, Role::Archivist],
+            Action::Review => &[Role::Controller, Role::Archivist],
+            Action::Decide => &[Role::Controller],
+            Action::Search => &[Role::Controller, Role::Archivist],
+            Action::Delete => &[Role::Admin],
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug)]
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// Refuses (403) unless the caller's role may do `action`, on `establishment` when
+    /// the action concerns one.
+    pub fn may(&self, action: Action, establishment: Option<&str>) -> Result<(), ApiError> {
+        let p = &self.0;
+        if !action.roles().contains(&p.role) {
+            return Err(ApiError::forbidden(format!("a {} may not do this", p.role)));
+        }
+        match establishment {
+            Some(finess) if !p.covers(finess) => Err(ApiError::forbidden(format!("establishment {finess} is outside your scope"))),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn actor(&self) -> String {
+        self.0.actor()
+    }
+}
+
+pub fn principal_of(account: &Account) -> Principal {
+    Principal {
+        subject: account.name.clone(),
+        issuer: "local".into(),
+        display_name: account.display_name.clone(),
+        role: account.role,
+        scope: account.scope.clone(),
+    }
+}
+
+/// Why a request has no caller. The console sends people to its login page; the API
+/// answers 401 with a challenge.
+pub enum Unauthenticated {
+    Api(ApiError),
+    Console,
+    Failed(ApiError),
+}
+
+impl IntoResponse for Unauthenticated {
+    fn into_response(self) -> Response {
+        match self {
+            Unauthenticated::Api(e) => {
+                let mut r = e.into_response();
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"caregate\""));
+                r
+            }
+            Unauthenticated::Console => Redirect::to("/console/login").into_response(),
+            Unauthenticated::Failed(e) => e.into_response(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Unauthenticated;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .map(str::to_owned);
+        let cookie = CookieJar::from_headers(&parts.headers).get(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let console = parts.uri.path().starts_with("/console");
+        let missing = || {
+            if console {
+                Unauthenticated::Console
+            } else {
+                Unauthenticated::Api(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "an API token (Authorization: Bearer) or a console session is required"))
+            }
+        };
+        let Some(secret) = bearer.or(cookie) else { return Err(missing()) };
+        match st.accounts.credential_account(&token_digest(&secret), Utc::now()).await {
+            Ok(Some(account)) => Ok(Caller(principal_of(&account))),
+            Ok(None) => Err(missing()),
+            Err(e) => Err(Unauthenticated::Failed(e.into())),
+        }
+    }
+}
+
+/// A fresh secret: 256 random bits, recognisable by its prefix in logs and secret
+/// scanners.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("cg_{}", hex::encode(bytes))
+}
+
+/// What the store keeps of a token.
+pub fn token_digest(token: &str) -> String {
+    Sha256Digest::of(token.as_bytes()).hex()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("password hashing: {0}")]
+    Hash(String),
+    #[error("unknown account {0:?}")]
+    UnknownAccount(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// An argon2id PHC string of the password, with a random salt.
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Hash(e.to_string()))?;
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+fn password_matches(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// Issues an API token for the account; returns the token, shown once.
+pub async fn issue_token(accounts: &dyn AccountStore, account: &str, label: &str) -> Result<String, AuthError> {
+    if accounts.account(account).await?.is_none() {
+        return Err(AuthError::UnknownAccount(account.to_owned()));
+    }
+    let token = new_token();
+    accounts.add_credential(&token_digest(&token), account, CredentialKind::ApiToken, label, None).await?;
+    Ok(token)
+}
+
+/// Checks a login and opens a console session; `None` when the name or the password is
+/// wrong (which of the two is not told).
+pub async fn log_in(accounts: &Arc<dyn AccountStore>, name: &str, password: &str, hours: u32) -> Result<Option<(Account, String, DateTime<Utc>)>, AuthError> {
+    let account = accounts.account(name).await?.filter(|a| !a.disabled);
+    let phc = account.as_ref().and_then(|a| a.password_hash.clone());
+    let password = password.to_owned();
+    // Argon2 takes tens of milliseconds of CPU: off the async threads. An unknown name
+    // costs the same as a wrong password, so timing does not reveal which names exist.
+    let ok = tokio::task::spawn_blocking(move || match phc {
+        Some(phc) => password_matches(&password, &phc),
+        None => {
+            let _ = password_matches(&password, DUMMY_PHC);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false);
+    let Some(account) = account.filter(|_| ok) else { return Ok(None) };
+    let token = new_token();
+    let expires = Utc::now() + chrono::Duration::hours(hours.into());
+    accounts.add_credential(&token_digest(&token), &account.name, CredentialKind::Session, "console", Some(expires)).await?;
+    Ok(Some((account, token, expires)))
+}
+
+/// An argon2id hash of a random password nobody knows, verified against when the account
+/// does not exist.
+const DUMMY_PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4cAVq1Q9dItZQzBkfw6C4uQ4Qm1GkLx9yqs3OUnB1lk";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_against_their_hash_only() {
+        let phc = hash_password("Motdepasse-éprouvé 2024").unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(password_matches("Motdepasse-éprouvé 2024", &phc));
+        assert!(!password_matches("motdepasse-éprouvé 2024", &phc));
+        assert!(PasswordHash::new(DUMMY_PHC).is_ok(), "the dummy hash parses, so unknown names cost a real verification");
+    }
+
+    #[test]
+    fn roles_match_the_access_table() {
+        assert_eq!(Action::Decide.roles(), &[Role::Controller]);
+        assert!(!Action::ReadFile.roles().contains(&Role::Admin));
+        assert!(!Action::Upload.roles().contains(&Role::Archivist));
+    }
+}

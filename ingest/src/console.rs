@@ -1,0 +1,582 @@
+//! The controllers' and archivists' console: server-rendered French pages (maud), plain
+//! forms, no script. Controllers work the queue of what the machine could not settle and
+//! decide; archivists search and retrieve. Every page goes through the same
+//! authorisation as the API ([`Caller::may`]), and reading a file's text or bytes is an
+//! audit event exactly as through the API.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::CookieJar;
+use caregate_schemas::{EvidenceRecord, Finding, Role, Severity, Status, Verdict, Verification, REGIONS};
+use chrono::{DateTime, NaiveDate, Utc};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use serde::Deserialize;
+
+use crate::auth::{self, Action, Caller, SESSION_COOKIE};
+use crate::http::{self, ApiError, AppState, DecisionForm, SearchParams};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(queue))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/submissions/{id}", get(submission_page))
+        .route("/console/submissions/{id}/decisions", post(decide))
+        .route("/console/evidence/{id}", get(evidence_page))
+        .route("/console/search", get(search_page))
+}
+
+/// An error as a page: the console never answers a person with JSON.
+struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError(e)
+    }
+}
+
+impl From<caregate_storage::StorageError> for PageError {
+    fn from(e: caregate_storage::StorageError) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let title = match status {
+            StatusCode::FORBIDDEN => "Accès refusé",
+            StatusCode::NOT_FOUND => "Introuvable",
+            StatusCode::CONFLICT => "Refusé",
+            s if s.is_client_error() => "Demande invalide",
+            _ => "Erreur",
+        };
+        let body = bare(title, html! { main { h1 { (title) } p.error { (self.0.message()) } p { a href="/console" { "Retour à la file de revue" } } } });
+        (status, Html(body.into_string())).into_response()
+    }
+}
+
+const STYLE: &str = "
+body{font-family:system-ui,sans-serif;margin:0;color:#1d1d1f;background:#f6f7f9}
+header{background:#000091;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2rem;align-items:center}
+header a{color:#fff}header .who{margin-left:auto}
+main{padding:1rem 1.5rem;max-width:80rem}
+table{border-collapse:collapse;width:100%;background:#fff;margin:.5rem 0 1.2rem}
+th,td{border:1px solid #d0d3da;padding:.35rem .5rem;text-align:left;vertical-align:top;font-size:.92rem}
+th{background:#eef0f4}
+.verdict{padding:.1rem .45rem;border-radius:.3rem;font-weight:600;white-space:nowrap}
+.met{background:#c7f0d2}.needs_review{background:#ffe9a8}.not_met{background:#ffc9c9}
+.error{color:#b00020;font-weight:600}
+form.filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end;background:#fff;padding:.6rem;border:1px solid #d0d3da}
+form.filters label{display:flex;flex-direction:column;font-size:.85rem}
+pre{background:#fff;border:1px solid #d0d3da;padding:.6rem;overflow:auto;max-height:28rem;white-space:pre-wrap}
+textarea{width:100%;min-height:3.5rem}
+.count{font-size:1.1rem}
+";
+
+fn bare(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            head { meta charset="utf-8"; title { (title) " — caregate" } style { (PreEscaped(STYLE)) } }
+            body { (body) }
+        }
+    }
+}
+
+fn page(caller: &Caller, title: &str, content: Markup) -> Html<String> {
+    let p = &caller.0;
+    Html(
+        bare(
+            title,
+            html! {
+                header {
+                    strong { "caregate" }
+                    @if Action::Review.roles().contains(&p.role) { a href="/console" { "File de revue" } }
+                    @if Action::Search.roles().contains(&p.role) { a href="/console/search" { "Recherche" } }
+                    span.who { (p.display_name) " — " (role_fr(p.role)) }
+                    form method="post" action="/console/logout" { button type="submit" { "Se déconnecter" } }
+                }
+                main { h1 { (title) } (content) }
+            },
+        )
+        .into_string(),
+    )
+}
+
+fn role_fr(role: Role) -> &'static str {
+    match role {
+        Role::Submitter => "déposant",
+        Role::Controller => "contrôleur",
+        Role::Archivist => "archiviste",
+        Role::Admin => "administrateur",
+    }
+}
+
+fn verdict_badge(v: Verdict) -> Markup {
+    let label = match v {
+        Verdict::Met => "Atteint",
+        Verdict::NeedsReview => "À revoir",
+        Verdict::NotMet => "Non atteint",
+    };
+    html! { span class={ "verdict " (v.as_str()) } { (label) } }
+}
+
+fn status_fr(s: Status) -> &'static str {
+    match s {
+        Status::Received => "en cours",
+        Status::Stored => "archivé",
+        Status::Infected => "infecté (quarantaine)",
+        Status::NeedsReview => "à revoir",
+        Status::Failed => "échec",
+    }
+}
+
+fn severity_fr(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Warning => "avertissement",
+        Severity::Error => "erreur",
+        Severity::Critical => "critique",
+    }
+}
+
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%d/%m/%Y %H:%M").to_string()
+}
+
+fn findings_table(findings: &[Finding]) -> Markup {
+    html! {
+        @if findings.is_empty() { p { "Aucune observation." } } @else {
+            table.findings {
+                tr { th { "Code" } th { "Gravité" } th { "Message" } th { "Emplacement" } }
+                @for f in findings {
+                    tr { td { code { (f.code) } } td { (severity_fr(f.severity)) } td { (f.message) } td { @if let Some(p) = &f.pointer { code { (p) } } } }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- login
+
+#[derive(Deserialize)]
+struct LoginForm {
+    name: String,
+    password: String,
+}
+
+fn login_form(error: Option<&str>) -> Html<String> {
+    Html(
+        bare(
+            "Connexion",
+            html! {
+                header { strong { "caregate" } }
+                main {
+                    h1 { "Connexion à la console" }
+                    @if let Some(e) = error { p.error { (e) } }
+                    form method="post" action="/console/login" {
+                        p { label { "Identifiant " input name="name" autocomplete="username" required; } }
+                        p { label { "Mot de passe " input name="password" type="password" autocomplete="current-password" required; } }
+                        button type="submit" { "Se connecter" }
+                    }
+                }
+            },
+        )
+        .into_string(),
+    )
+}
+
+async fn login_page() -> Html<String> {
+    login_form(None)
+}
+
+async fn login(State(st): State<AppState>, jar: CookieJar, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
+    let accounts = st.accounts.clone();
+    let cfg = &st.http.auth;
+    match auth::log_in(&accounts, form.name.trim(), &form.password, cfg.session_hours).await {
+        Ok(Some((_, token, _))) => {
+            let cookie = Cookie::build((SESSION_COOKIE, token))
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .secure(cfg.secure_cookies)
+                .path("/")
+                // No Max-Age: the cookie dies with the browser; the server ends the
+                // session after `session_hours` regardless.
+                .build();
+            Ok((jar.add(cookie), Redirect::to("/console")).into_response())
+        }
+        Ok(None) => Ok((StatusCode::UNAUTHORIZED, login_form(Some("Identifiant ou mot de passe incorrect."))).into_response()),
+        Err(auth::AuthError::Storage(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into()),
+    }
+}
+
+async fn logout(State(st): State<AppState>, jar: CookieJar) -> Result<Response, PageError> {
+    if let Some(c) = jar.get(SESSION_COOKIE) {
+        st.accounts.revoke_credential(&auth::token_digest(c.value())).await?;
+    }
+    Ok((jar.remove(Cookie::build(SESSION_COOKIE).path("/")), Redirect::to("/console/login")).into_response())
+}
+
+// ---------------------------------------------------------------- queue
+
+#[derive(Debug, Default, Deserialize)]
+struct QueueFilter {
+    region: Option<String>,
+    finess: Option<String>,
+    objective: Option<String>,
+    code: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn day(raw: Option<&str>) -> Option<NaiveDate> {
+    let raw = raw?;
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(raw, "%d/%m/%Y")).ok()
+}
+
+/// One objective waiting on a controller.
+struct Waiting {
+    v: Verification,
+    objective: usize,
+    codes: Vec<String>,
+}
+
+impl QueueFilter {
+    fn keeps(&self, finess: &str, at: DateTime<Utc>, objectives: &[&str], codes: &[String]) -> bool {
+        let date = at.date_naive();
+        given(&self.region).is_none_or(|r| caregate_schemas::region_of_finess(finess).is_some_and(|x| x.eq_ignore_ascii_case(r)))
+            && given(&self.finess).is_none_or(|f| f == finess)
+            && given(&self.objective).is_none_or(|o| objectives.contains(&o))
+            && given(&self.code).is_none_or(|c| codes.iter().any(|x| x == c))
+            && day(given(&self.from)).is_none_or(|d| date >= d)
+            && day(given(&self.to)).is_none_or(|d| date <= d)
+    }
+}
+
+/// What a controller has to look at: objectives the machine could not settle (in
+/// submissions whose overall verdict is `needs_review` or, with another objective failed,
+/// `not_met`), and files that went to review.
+async fn waiting_objectives(st: &AppState, caller: &Caller, filter: &QueueFilter) -> Result<Vec<Waiting>, PageError> {
+    let mut out = Vec::new();
+    for verdict in [Verdict::NeedsReview, Verdict::NotMet] {
+        for v in st.index.verifications_with(verdict, 5000).await? {
+            if !caller.0.covers(&v.establishment) {
+                continue;
+            }
+            let decisions = st.index.decisions(v.submission_id).await?;
+            let v = v.with_decisions(&decisions);
+            for (i, o) in v.objectives.iter().enumerate() {
+                if !v.awaits_controller(&o.objective) {
+                    continue;
+                }
+                let mut codes: Vec<String> = o.reasons.iter().map(|r| r.code.clone()).collect();
+                codes.extend(v.evidence.iter().filter(|e| o.evidence.contains(&e.evidence_id)).flat_map(|e| e.findings.iter().map(|f| f.code.clone())));
+                codes.sort();
+                codes.dedup();
+                if filter.keeps(&v.establishment, v.computed_at, &[o.objective.as_str()], &codes) {
+                    out.push(Waiting { v: v.clone(), objective: i, codes });
+                }
+            }
+        }
+    }
+    out.sort_by_key(|w| w.v.computed_at);
+    Ok(out)
+}
+
+async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<QueueFilter>) -> Result<Html<String>, PageError> {
+    caller.may(Action::Review, None)?;
+    let waiting = waiting_objectives(&st, &caller, &filter).await?;
+    let files_query = SearchParams {
+        status: Some(Status::NeedsReview.as_str().into()),
+        finess: filter.finess.clone(),
+        objective: filter.objective.clone(),
+        from: filter.from.clone(),
+        to: filter.to.clone(),
+        limit: Some(500),
+        ..Default::default()
+    }
+    .to_query(&caller.0)?;
+    let files: Vec<EvidenceRecord> = st
+        .index
+        .search(&files_query)
+        .await?
+        .into_iter()
+        .filter(|r| caller.0.covers(&r.submission.establishment))
+        .filter(|r| given(&filter.code).is_none_or(|c| r.findings.iter().any(|f| f.code == c)))
+        .filter(|r| given(&filter.region).is_none_or(|g| caregate_schemas::region_of_finess(&r.submission.establishment).is_some_and(|x| x.eq_ignore_ascii_case(g))))
+        .collect();
+    let mut per_objective: BTreeMap<&str, usize> = BTreeMap::new();
+    for w in &waiting {
+        *per_objective.entry(w.v.objectives[w.objective].objective.as_str()).or_default() += 1;
+    }
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let content = html! {
+        form.filters method="get" action="/console" {
+            label { "Région" select name="region" {
+                option value="" { "Toutes" }
+                @for (r, _) in REGIONS { option value=(r) selected[given(&filter.region) == Some(*r)] { (r) } }
+            } }
+            label { "FINESS" input name="finess" value=(value(&filter.finess)) size="10"; }
+            label { "Objectif" input name="objective" value=(value(&filter.objective)) size="12"; }
+            label { "Code d'observation" input name="code" value=(value(&filter.code)) size="18"; }
+            label { "Du" input name="from" type="date" value=(value(&filter.from)); }
+            label { "Au" input name="to" type="date" value=(value(&filter.to)); }
+            button type="submit" { "Filtrer" }
+        }
+        p.count { strong #objective-count { (waiting.len()) } " objectif(s) en attente de décision, "
+            strong #file-count { (files.len()) } " pièce(s) à revoir." }
+        @if !per_objective.is_empty() {
+            p { @for (o, n) in &per_objective { code { (o) } " : " (n) "  " } }
+        }
+        h2 { "Objectifs à décider" }
+        table #objectives {
+            tr { th { "Calculé le" } th { "Région" } th { "FINESS" } th { "Objectif" } th { "Motifs" } th { "" } }
+            @for w in &waiting {
+                @let o = &w.v.objectives[w.objective];
+                tr {
+                    td { (when(w.v.computed_at)) }
+                    td { (http::region_label(&w.v.establishment)) }
+                    td { (w.v.establishment) }
+                    td { code { (o.objective) } " " (o.title) }
+                    td { @for c in &w.codes { code { (c) } " " } }
+                    td { a href={ "/console/submissions/" (w.v.submission_id) "#" (o.objective) } { "Examiner" } }
+                }
+            }
+        }
+        h2 { "Pièces à revoir" }
+        table #files {
+            tr { th { "Reçue le" } th { "FINESS" } th { "Fichier" } th { "Type" } th { "Observations" } }
+            @for r in &files {
+                tr {
+                    td { (when(r.received_at)) }
+                    td { (r.submission.establishment) }
+                    td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
+                    td { (r.kind.as_deref().unwrap_or("?")) }
+                    td { @for f in &r.findings { code { (f.code) } " " } }
+                }
+            }
+        }
+    };
+    Ok(page(&caller, "File de revue", content))
+}
+
+// ---------------------------------------------------------------- submission
+
+async fn submission_view(st: &AppState, caller: &Caller, id: &str, error: Option<&str>) -> Result<Html<String>, PageError> {
+    let v = http::verification_of(st, caller, Action::Review, id).await?;
+    let records = st.index.submission(v.submission_id).await?;
+    let decisions = st.index.decisions(v.submission_id).await?;
+    let can_decide = Action::Decide.roles().contains(&caller.0.role);
+    let name_of = |e: &caregate_schemas::EvidenceId| records.iter().find(|r| &r.evidence_id == e).map(|r| r.path.clone()).unwrap_or_else(|| e.to_string());
+    let content = html! {
+        p { "Établissement " strong { (v.establishment) } " (région " (http::region_label(&v.establishment)) "), campagne " (v.campaign)
+            ", verdict d'ensemble " span #overall { (verdict_badge(v.verdict)) }
+            @if v.pending > 0 { " — " (v.pending) " pièce(s) encore en traitement : verdicts provisoires." } }
+        @if let Some(e) = error { p.error #decision-error { (e) } }
+        @for o in &v.objectives {
+            section id=(o.objective) {
+                h2 { code { (o.objective) } " " (o.title) " " span.objective-verdict { (verdict_badge(o.verdict)) } }
+                ul {
+                    @for r in &o.reasons {
+                        li { code { (r.code) } " — " (r.message)
+                            @if let Some(e) = &r.evidence_id { " (" a href={ "/console/evidence/" (e) } { (name_of(e)) } @if let Some(p) = &r.pointer { ", " code { (p) } } ")" } }
+                    }
+                }
+                @if can_decide {
+                    form.decision method="post" action={ "/console/submissions/" (v.submission_id) "/decisions" } {
+                        input type="hidden" name="objective" value=(o.objective);
+                        label { "Décision " select name="decision" {
+                            option value="accept" { "Accepter" }
+                            option value="reject" { "Rejeter" }
+                            option value="request_information" { "Demander un complément" }
+                        } }
+                        label { "Commentaire (obligatoire)" textarea name="comment" {} }
+                        button type="submit" { "Enregistrer la décision" }
+                    }
+                }
+            }
+        }
+        h2 { "Décisions" }
+        @if decisions.is_empty() { p { "Aucune décision." } } @else {
+            table #decisions {
+                tr { th { "Le" } th { "Par" } th { "Objectif" } th { "Décision" } th { "Commentaire" } }
+                @for d in decisions.iter().rev() {
+                    tr { td { (when(d.decided_at)) } td { (d.actor) } td { code { (d.objective) } } td { (d.decision.label_fr()) } td { (d.comment) } }
+                }
+            }
+        }
+        h2 { "Pièces du dossier" }
+        (evidence_list(&records, None))
+    };
+    Ok(page(caller, &format!("Dossier {}", v.submission_id), content))
+}
+
+fn evidence_list(records: &[EvidenceRecord], current: Option<caregate_schemas::EvidenceId>) -> Markup {
+    html! {
+        table.evidence {
+            tr { th { "Fichier" } th { "Type" } th { "Statut" } th { "Observations" } }
+            @for r in records.iter().filter(|r| Some(r.evidence_id) != current) {
+                tr {
+                    td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
+                    td { (r.kind.as_deref().unwrap_or("?")) }
+                    td { (status_fr(r.status)) }
+                    td { @for f in &r.findings { code { (f.code) } " " } }
+                }
+            }
+        }
+    }
+}
+
+async fn submission_page(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Html<String>, PageError> {
+    submission_view(&st, &caller, &id, None).await
+}
+
+#[derive(Deserialize)]
+struct DecisionFields {
+    objective: String,
+    decision: String,
+    #[serde(default)]
+    comment: String,
+}
+
+async fn decide(State(st): State<AppState>, caller: Caller, Path(id): Path<String>, Form(f): Form<DecisionFields>) -> Result<Response, PageError> {
+    let decision = match f.decision.parse() {
+        Ok(d) => d,
+        Err(e) => return Err(ApiError::bad_request("invalid_decision", format!("{e}")).into()),
+    };
+    let form = DecisionForm { objective: f.objective.clone(), decision, comment: f.comment };
+    match http::decide(&st, &caller, &id, form).await {
+        Ok(v) => Ok(Redirect::to(&format!("/console/submissions/{}#{}", v.submission_id, f.objective)).into_response()),
+        Err(e) if e.status() == StatusCode::BAD_REQUEST => {
+            let message = if e.message().contains("comment") { "Le commentaire est obligatoire : dites pourquoi." } else { e.message() };
+            let page = submission_view(&st, &caller, &id, Some(message)).await?;
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------- evidence
+
+/// Characters of extracted text shown on the evidence page.
+const PREVIEW_CHARS: usize = 4000;
+
+async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Html<String>, PageError> {
+    let rec = http::record_for(&st, &caller, Action::Review, &id).await?;
+    caller.may(Action::ReadFile, Some(&rec.submission.establishment))?;
+    let text = if rec.status == Status::Infected { None } else { Some(crate::retrieval::read_text(st.index.as_ref(), &rec, &caller.actor()).await?) };
+    let others = st.index.submission(rec.submission.submission_id).await?;
+    let signatures = rec.fields.pointer("/document/signatures").and_then(|s| s.as_array()).cloned().unwrap_or_default();
+    let sig = |s: &serde_json::Value, k: &str| match s.get(k) {
+        Some(serde_json::Value::Null) | None => "—".to_owned(),
+        Some(serde_json::Value::Bool(true)) => "oui".to_owned(),
+        Some(serde_json::Value::Bool(false)) => "non".to_owned(),
+        Some(serde_json::Value::String(v)) => v.clone(),
+        Some(v) => v.to_string(),
+    };
+    let content = html! {
+        table #metadata {
+            tr { th { "Fichier" } td { (rec.path) } }
+            tr { th { "Dossier" } td { a href={ "/console/submissions/" (rec.submission.submission_id) } { (rec.submission.submission_id) } } }
+            tr { th { "FINESS" } td { (rec.submission.establishment) " (" (http::region_label(&rec.submission.establishment)) ")" } }
+            tr { th { "Objectifs revendiqués" } td { (rec.submission.objectives.join(", ")) } }
+            tr { th { "Statut" } td #status { (status_fr(rec.status)) } }
+            tr { th { "Type de pièce" } td { (rec.kind.as_deref().unwrap_or("?")) @if let Some(c) = rec.confidence { " (confiance " (format!("{c:.2}")) ")" } } }
+            tr { th { "Format détecté" } td { (rec.media_type.as_deref().unwrap_or("?")) } }
+            tr { th { "Taille" } td { (rec.size) " octets" } }
+            tr { th { "SHA-256" } td { code { (rec.sha256.hex()) } } }
+            tr { th { "Reçu le" } td { (when(rec.received_at)) } }
+            tr { th { "Conservé jusqu'au" } td { (rec.retain_until.map(|t| t.format("%d/%m/%Y").to_string()).unwrap_or_else(|| "—".into())) } }
+        }
+        h2 { "Analyse antivirus" }
+        @match &rec.scan {
+            Some(s) => p { (s.engine) " : " strong { (format!("{:?}", s.result).to_lowercase()) } @if let Some(sig) = &s.signature { " — " code { (sig) } } " (" (when(s.scanned_at)) ")" },
+            None => p { "Pas encore analysé." },
+        }
+        h2 { "Observations" }
+        (findings_table(&rec.findings))
+        @if !signatures.is_empty() {
+            h2 { "Signatures électroniques" }
+            table #signatures {
+                tr { th { "Signataire (certificat)" } th { "Signé le" } th { "SubFilter" } th { "Couvre tout le fichier" } th { "Empreinte conforme" } th { "Algorithme" } }
+                @for s in &signatures {
+                    tr { td { (sig(s, "signer_subject")) } td { (sig(s, "signed_at")) } td { (sig(s, "sub_filter")) } td { (sig(s, "covers_whole_file")) } td { (sig(s, "digest_valid")) } td { (sig(s, "digest_algorithm")) } }
+                }
+            }
+        }
+        h2 { "Données extraites" }
+        pre #fields { (serde_json::to_string_pretty(&rec.fields).unwrap_or_default()) }
+        h2 { "Texte (aperçu)" }
+        @match &text {
+            Some(t) if !t.is_empty() => pre #text { (t.chars().take(PREVIEW_CHARS).collect::<String>()) @if t.chars().count() > PREVIEW_CHARS { "\n[…]" } },
+            Some(_) => p { "Aucun texte extrait." },
+            None => p { "Fichier infecté : jamais lu." },
+        }
+        @if rec.object_key.is_some() {
+            p { a #download href={ "/api/evidence/" (rec.evidence_id) "/content" } { "Télécharger le fichier" } " (les octets sont vérifiés contre leur SHA-256 avant l'envoi)" }
+        }
+        h2 { "Autres pièces du dossier" }
+        (evidence_list(&others, Some(rec.evidence_id)))
+    };
+    Ok(page(&caller, &rec.path, content))
+}
+
+// ---------------------------------------------------------------- search
+
+async fn search_page(State(st): State<AppState>, caller: Caller, Query(params): Query<SearchParams>) -> Result<Html<String>, PageError> {
+    caller.may(Action::Search, None)?;
+    let asked = [&params.finess, &params.siren, &params.siret, &params.invoice, &params.objective, &params.kind, &params.status, &params.from, &params.to, &params.q]
+        .iter()
+        .any(|v| given(v).is_some());
+    let results = if asked {
+        let q = params.to_query(&caller.0)?;
+        Some(st.index.search(&q).await?.into_iter().filter(|r| caller.0.covers(&r.submission.establishment)).collect::<Vec<_>>())
+    } else {
+        None
+    };
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let content = html! {
+        form.filters method="get" action="/console/search" {
+            label { "Texte" input name="q" value=(value(&params.q)) size="24"; }
+            label { "FINESS" input name="finess" value=(value(&params.finess)) size="10"; }
+            label { "SIREN" input name="siren" value=(value(&params.siren)) size="10"; }
+            label { "SIRET" input name="siret" value=(value(&params.siret)) size="14"; }
+            label { "N° de facture" input name="invoice" value=(value(&params.invoice)) size="12"; }
+            label { "Objectif" input name="objective" value=(value(&params.objective)) size="12"; }
+            label { "Type" input name="kind" value=(value(&params.kind)) size="12"; }
+            label { "Statut" select name="status" {
+                option value="" { "Tous" }
+                @for s in [Status::Stored, Status::NeedsReview, Status::Infected, Status::Failed] { option value=(s.as_str()) selected[given(&params.status) == Some(s.as_str())] { (status_fr(s)) } }
+            } }
+            label { "Reçu du" input name="from" type="date" value=(value(&params.from)); }
+            label { "au" input name="to" type="date" value=(value(&params.to)); }
+            button type="submit" { "Rechercher" }
+        }
+        @if let Some(results) = &results {
+            p.count { strong #result-count { (results.len()) } " résultat(s)." }
+            table #results {
+                tr { th { "Reçu le" } th { "FINESS" } th { "Fichier" } th { "Type" } th { "Statut" } th { "SHA-256" } }
+                @for r in results {
+                    tr {
+                        td { (when(r.received_at)) } td { (r.submission.establishment) }
+                        td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
+                        td { (r.kind.as_deref().unwrap_or("?")) } td { (status_fr(r.status)) } td { code { (&r.sha256.hex()[..16]) "…" } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(&caller, "Recherche dans les archives", content))
+}
