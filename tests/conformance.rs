@@ -45,6 +45,8 @@ async fn indexes_conform() {
         let index = SqlIndex::connect(&url, 4).await.unwrap();
         conformance::evidence_index(&index).await;
         conformance::verifications(&index).await;
+        conformance::archive_index(&index).await;
+        conformance::accounts(&index).await;
         // Opening again (a second worker starting) must find the schema in place.
         let again = SqlIndex::connect(&url, 2).await.unwrap();
         assert!(!again.count_by_status().await.unwrap().is_empty());

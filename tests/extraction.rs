@@ -49,8 +49,9 @@ async fn every_sample_is_read_classified_and_stored_as_expected() {
             // Read or not, a clean file is kept, content-addressed, out of quarantine.
             assert_eq!(rec.object_key.as_deref(), Some(rec.sha256.object_key().as_str()), "{ctx}");
             assert_eq!(app.backends.evidence.size(&rec.sha256.object_key()).await.unwrap(), Some(rec.size));
-            let events: Vec<String> = app.backends.index.events(rec.evidence_id).await.unwrap().into_iter().map(|e| e.kind).collect();
-            assert_eq!(events, ["received", exp.status.as_str()], "{ctx}");
+            let history = app.backends.index.events(rec.evidence_id).await.unwrap();
+            let events: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
+            assert_eq!(events, ["received", exp.status.as_str()], "{ctx}: {history:?}");
         }
 
         // Members: their own evidence, linked to the archive, read like any file.

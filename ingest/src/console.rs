@@ -147,6 +147,23 @@ fn severity_fr(s: Severity) -> &'static str {
     }
 }
 
+fn scan_fr(r: caregate_schemas::ScanResult) -> &'static str {
+    match r {
+        caregate_schemas::ScanResult::Clean => "aucun virus détecté",
+        caregate_schemas::ScanResult::Infected => "infecté",
+        caregate_schemas::ScanResult::Incomplete => "analyse incomplète",
+    }
+}
+
+/// A PDF date (`D:20240612143000+02'00'`) as people read it; as written when it is not one.
+fn pdf_date_fr(raw: &str) -> String {
+    let digits: String = raw.trim_start_matches("D:").chars().take_while(char::is_ascii_digit).collect();
+    match chrono::NaiveDateTime::parse_from_str(&format!("{:0<14}", digits), "%Y%m%d%H%M%S") {
+        Ok(t) if digits.len() >= 8 => t.format("%d/%m/%Y %H:%M").to_string(),
+        _ => raw.to_owned(),
+    }
+}
+
 fn when(t: DateTime<Utc>) -> String {
     t.format("%d/%m/%Y %H:%M").to_string()
 }
@@ -502,7 +519,7 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
         }
         h2 { "Analyse antivirus" }
         @match &rec.scan {
-            Some(s) => p { (s.engine) " : " strong { (format!("{:?}", s.result).to_lowercase()) } @if let Some(sig) = &s.signature { " — " code { (sig) } } " (" (when(s.scanned_at)) ")" },
+            Some(s) => p { (s.engine) " : " strong { (scan_fr(s.result)) } @if let Some(sig) = &s.signature { " — " code { (sig) } } " (" (when(s.scanned_at)) ")" },
             None => p { "Pas encore analysé." },
         }
         h2 { "Observations" }
@@ -512,7 +529,7 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
             table #signatures {
                 tr { th { "Signataire (certificat)" } th { "Signé le" } th { "SubFilter" } th { "Couvre tout le fichier" } th { "Empreinte conforme" } th { "Algorithme" } }
                 @for s in &signatures {
-                    tr { td { (sig(s, "signer_subject")) } td { (sig(s, "signed_at")) } td { (sig(s, "sub_filter")) } td { (sig(s, "covers_whole_file")) } td { (sig(s, "digest_valid")) } td { (sig(s, "digest_algorithm")) } }
+                    tr { td { (sig(s, "signer_subject")) } td { (pdf_date_fr(&sig(s, "signed_at"))) } td { (sig(s, "sub_filter")) } td { (sig(s, "covers_whole_file")) } td { (sig(s, "digest_valid")) } td { (sig(s, "digest_algorithm")) } }
                 }
             }
         }

@@ -262,6 +262,8 @@ async fn upload(State(st): State<AppState>, caller: Caller, mut form: Multipart)
                 // Checked before a byte is spooled: nothing is received for an
                 // establishment the caller does not speak for.
                 if spooled.is_empty() {
+                    // A malformed FINESS is a bad request, not someone else's establishment.
+                    crate::intake::validate_finess(finess)?;
                     caller.may(Action::Upload, Some(finess))?;
                     if let Some(id) = submission_id {
                         owned_by(&st, id, finess).await?;

@@ -119,7 +119,7 @@ pub fn sanitize_name(raw: &str) -> Result<String, IntakeError> {
 
 /// FINESS: 9 characters, digits, except Corsica's department code `2A`/`2B` in the first
 /// two (e.g. `2A0000022`).
-fn validate_finess(s: &str) -> Result<(), IntakeError> {
+pub fn validate_finess(s: &str) -> Result<(), IntakeError> {
     let ok = s.len() == 9
         && s.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 1 && (c == 'A' || c == 'B')))
         && (s.as_bytes()[1].is_ascii_digit() || s.as_bytes()[0] == b'2');

@@ -11,7 +11,7 @@ use caregate_schemas::{
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
-use crate::{Announcer, EvidenceIndex, JobQueue, ObjectStore, StorageError};
+use crate::{Account, AccountStore, Announcer, CredentialKind, EvidenceIndex, JobQueue, ObjectStore, SearchQuery, StorageError};
 
 async fn read_all(store: &dyn ObjectStore, key: &str) -> Vec<u8> {
     let mut out = Vec::new();
@@ -148,6 +148,82 @@ fn invoice(submission: SubmissionId, establishment: &str, name: &str, number: &s
     rec.kind = Some("invoice".into());
     rec.fields = json!({"number": number, "seller_siret": "73282932000074"});
     rec
+}
+
+/// Finds finished records by identifiers, scope and French text; keeps decisions in
+/// order and in the audit chain; keeps a deletion in the history.
+pub async fn archive_index(index: &dyn EvidenceIndex) {
+    let sub = SubmissionId::new();
+    let mut inv = invoice(sub, "690781810", "facture.pdf", "FA 2024/0042");
+    inv.status = Status::Received;
+    index.record_received(&inv).await.expect("record");
+    inv.status = Status::Stored;
+    inv.object_key = Some(inv.sha256.object_key());
+    assert!(index.finish(&inv, json!({})).await.expect("finish"));
+    index.put_text(inv.evidence_id, "Facture des prestations d'audit de sécurité\0 réalisées à Lyon").await.expect("text");
+    index.put_text(inv.evidence_id, "Factures des prestations d'audit de sécurité réalisées à Lyon").await.expect("text replaced");
+    assert_eq!(index.text(inv.evidence_id).await.expect("text").as_deref(), Some("Factures des prestations d'audit de sécurité réalisées à Lyon"));
+
+    let find = |q: SearchQuery| async move { index.search(&SearchQuery { limit: 50, ..q }).await.expect("search").iter().map(|r| r.evidence_id).collect::<Vec<_>>() };
+    let one = vec![inv.evidence_id];
+    assert_eq!(find(SearchQuery { keys: vec!["invoice_number:FA20240042".into(), "siren:732829320".into()], establishment: Some("690781810".into()), ..Default::default() }).await, one);
+    assert_eq!(find(SearchQuery { establishment: Some("690781810".into()), status: Some(Status::Stored), ..Default::default() }).await, one);
+    assert_eq!(find(SearchQuery { text: Some("sécurité Lyon".into()), establishment: Some("690781810".into()), ..Default::default() }).await, one);
+    assert_eq!(find(SearchQuery { text: Some("réalisées".into()), departements: Some(vec!["69".into()]), ..Default::default() }).await, one);
+    assert!(find(SearchQuery { text: Some("réalisées".into()), departements: Some(vec!["75".into()]), ..Default::default() }).await.is_empty(), "another département");
+    assert!(find(SearchQuery { keys: vec!["kind:exposure_scan".into()], establishment: Some("690781810".into()), ..Default::default() }).await.is_empty());
+    assert!(find(SearchQuery { received_from: Some(chrono::Utc::now() + chrono::Duration::days(1)), establishment: Some("690781810".into()), ..Default::default() }).await.is_empty());
+
+    let decision = |kind: caregate_schemas::DecisionKind, comment: &str| caregate_schemas::Decision {
+        submission_id: sub,
+        objective: "D1.FIN".into(),
+        decision: kind,
+        comment: comment.into(),
+        actor: "c (controller)".into(),
+        decided_at: chrono::Utc::now(),
+        basis: "b1".into(),
+    };
+    index.put_decision(&decision(caregate_schemas::DecisionKind::RequestInformation, "devis manquant")).await.expect("decision");
+    index.put_decision(&decision(caregate_schemas::DecisionKind::Accept, "devis reçu")).await.expect("decision");
+    let got = index.decisions(sub).await.expect("decisions");
+    assert_eq!(got.iter().map(|d| d.comment.as_str()).collect::<Vec<_>>(), ["devis manquant", "devis reçu"]);
+
+    index.mark_deleted(inv.evidence_id, "a (admin)").await.expect("deleted");
+    let after = index.get(inv.evidence_id).await.expect("get").expect("record kept");
+    assert_eq!(after.object_key, None);
+    assert_eq!(index.events(inv.evidence_id).await.expect("events").last().map(|e| e.kind.as_str()), Some("deleted"));
+    let chain = index.verify_event_chain().await.expect("chain");
+    assert!(chain.problems.is_empty(), "decisions and deletions are chained: {chain:?}");
+}
+
+/// Accounts by name; credentials by hash while unexpired, unrevoked and enabled.
+pub async fn accounts(store: &dyn AccountStore) {
+    let mut a = Account {
+        name: "c.martin".into(),
+        display_name: "Claire Martin".into(),
+        role: caregate_schemas::Role::Controller,
+        scope: caregate_schemas::Scope::Regions(vec!["IDF".into(), "ARA".into()]),
+        password_hash: Some("$argon2id$v=19$...".into()),
+        disabled: false,
+    };
+    store.put_account(&a).await.expect("put");
+    assert_eq!(store.account("c.martin").await.expect("get"), Some(a.clone()));
+    assert_eq!(store.account("inconnu").await.expect("get"), None);
+    let now = chrono::Utc::now();
+    store.add_credential("aa11", "c.martin", CredentialKind::ApiToken, "script", None).await.expect("token");
+    store.add_credential("bb22", "c.martin", CredentialKind::Session, "console", Some(now + chrono::Duration::hours(1))).await.expect("session");
+    store.add_credential("cc33", "c.martin", CredentialKind::Session, "console", Some(now - chrono::Duration::seconds(1))).await.expect("expired");
+    assert_eq!(store.credential_account("aa11", now).await.expect("lookup").map(|a| a.name), Some("c.martin".into()));
+    assert!(store.credential_account("bb22", now).await.expect("lookup").is_some());
+    assert!(store.credential_account("cc33", now).await.expect("lookup").is_none(), "expired");
+    assert!(store.credential_account("bb22", now + chrono::Duration::hours(2)).await.expect("lookup").is_none(), "expires");
+    assert!(store.credential_account("zz99", now).await.expect("lookup").is_none());
+    store.revoke_credential("aa11").await.expect("revoke");
+    assert!(store.credential_account("aa11", now).await.expect("lookup").is_none(), "revoked");
+    a.disabled = true;
+    store.put_account(&a).await.expect("disable");
+    assert!(store.credential_account("bb22", now).await.expect("lookup").is_none(), "disabled account");
+    assert_eq!(store.accounts().await.expect("list").len(), 1);
 }
 
 fn verification(sub: SubmissionId, basis: &str, verdict: Verdict) -> Verification {

@@ -54,14 +54,17 @@ impl From<sqlx::Error> for StorageError {
                 StorageError::unavailable("database", e)
             }
             E::Database(ref db) => {
-                // PostgreSQL class 08 (connection), 53 (resources), 57P (shutdown) and
-                // SQLite BUSY/LOCKED are worth a retry; constraint violations are not.
+                // PostgreSQL class 08 (connection), 53 (resources), 57P (shutdown), 40001
+                // and 40P01 (serialisation, deadlock), and SQLite BUSY/LOCKED with their
+                // extended codes (517: a write after a stale read snapshot) are worth a
+                // retry; constraint violations are not.
                 let code = db.code().unwrap_or_default();
                 if code.starts_with("08")
                     || code.starts_with("53")
                     || code.starts_with("57P")
-                    || code == "5"
-                    || code == "6"
+                    || code == "40001"
+                    || code == "40P01"
+                    || matches!(code.parse::<u32>().map(|c| c & 0xff), Ok(5 | 6))
                 {
                     StorageError::unavailable("database", e)
                 } else {

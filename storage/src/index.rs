@@ -860,6 +860,10 @@ impl EvidenceIndex for SqlIndex {
             }
             Dialect::Sqlite => {
                 let mut tx = self.pool.begin().await?;
+                // A write first takes SQLite's write lock (waiting its turn); the FTS
+                // delete reads before it writes, and a read-then-write transaction fails
+                // at once when another writer committed in between.
+                sqlx::query("UPDATE event_chain SET last_hash = last_hash WHERE id = 1").execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM evidence_fts WHERE evidence_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
                 sqlx::query("INSERT INTO evidence_fts (evidence_id, body) VALUES ($1, $2)").bind(id.to_string()).bind(body).execute(&mut *tx).await?;
                 tx.commit().await?;
