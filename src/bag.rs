@@ -5,7 +5,8 @@
 //!
 //! Payload: `data/files/<path as uploaded>` (members of a submitted zip under
 //! `<zip path>.members/`), `data/metadata/{records,verification,verification-history,
-//! events}.json`. Files are streamed from the evidence store and hashed on the way: an object whose
+//! decisions,events}.json`; `verification.json` is the verification as decided (the
+//! controllers' decisions laid over the machine's, which the history keeps). Files are streamed from the evidence store and hashed on the way: an object whose
 //! bytes no longer match its record is refused, never packaged. Infected files never
 //! leave quarantine, so they are listed in the records but not in the payload.
 
@@ -100,9 +101,12 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
     for rec in &records {
         events.insert(rec.evidence_id.to_string(), app.backends.index.events(rec.evidence_id).await?);
     }
+    let decisions = app.backends.index.decisions(id).await?;
+    let decided = app.backends.index.verification(id).await?.map(|v| v.with_decisions(&decisions));
     let metadata = [
         ("data/metadata/records.json", serde_json::to_vec_pretty(&records)?),
-        ("data/metadata/verification.json", serde_json::to_vec_pretty(&app.backends.index.verification(id).await?)?),
+        ("data/metadata/verification.json", serde_json::to_vec_pretty(&decided)?),
+        ("data/metadata/decisions.json", serde_json::to_vec_pretty(&decisions)?),
         ("data/metadata/verification-history.json", serde_json::to_vec_pretty(&app.backends.index.verification_history(id).await?)?),
         ("data/metadata/events.json", serde_json::to_vec_pretty(&events)?),
     ];

@@ -112,8 +112,10 @@ async fn each_role_reaches_only_what_it_may() {
         }
         assert!(failures.is_empty(), "{stack:?}:\n{}", failures.join("\n"));
 
-        // Every allowed read and decision is an audit event, naming who.
+        // Every allowed read and decision is an audit event, naming who; so is the upload.
         let events = srv.app.backends.index.events(ev.parse().unwrap()).await.unwrap();
+        assert_eq!(events[0].kind, "received");
+        assert_eq!(events[0].detail["actor"], "s1 (submitter)");
         let actors = |kind: &str| events.iter().filter(|e| e.kind == kind).map(|e| e.detail["actor"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>();
         assert_eq!(actors("file_read").len(), file_reads);
         assert_eq!(actors("text_read").len(), text_reads);

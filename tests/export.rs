@@ -34,7 +34,18 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named() {
             ("eicar.com", eicar()),
         ];
         let (app, sub, _) = process_files(&env, files).await;
-        app.wait_for_verification(sub.submission_id, 3, std::time::Duration::from_secs(20)).await.unwrap();
+        let machine = app.wait_for_verification(sub.submission_id, 3, std::time::Duration::from_secs(20)).await.unwrap();
+        // A controller rejected D1.PRE: the bag holds the decision and the decided verdict.
+        let decision = caregate_schemas::Decision {
+            submission_id: sub.submission_id,
+            objective: "D1.PRE".into(),
+            decision: caregate_schemas::DecisionKind::Reject,
+            comment: "attestation absente".into(),
+            actor: "c (controller)".into(),
+            decided_at: chrono::Utc::now(),
+            basis: machine.basis.clone(),
+        };
+        app.backends.index.put_decision(&decision).await.unwrap();
 
         let keys = tempfile::tempdir().unwrap();
         let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();
@@ -46,11 +57,15 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named() {
         assert_eq!(std::fs::read(out.join("data/files/annuaire/ad_hc_ch-exemple.local.xml")).unwrap(), audit);
         let manifest = std::fs::read_to_string(out.join("manifest-sha256.txt")).unwrap();
         assert!(manifest.contains("data/files/factures/facture été 100%25.txt"), "RFC 8493 encodes %: {manifest}");
-        for meta in ["records", "verification", "verification-history", "events"] {
+        for meta in ["records", "verification", "verification-history", "decisions", "events"] {
             assert!(manifest.contains(&format!("data/metadata/{meta}.json")));
         }
         let verification: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("data/metadata/verification.json")).unwrap()).unwrap();
         assert_eq!(verification["submission_id"], sub.submission_id.to_string());
+        let pre = verification["objectives"].as_array().unwrap().iter().find(|o| o["objective"] == "D1.PRE").unwrap();
+        assert_eq!((pre["verdict"].as_str(), pre["reasons"][0]["code"].as_str()), (Some("not_met"), Some("controller_rejected")));
+        let decisions: Vec<caregate_schemas::Decision> = serde_json::from_slice(&std::fs::read(out.join("data/metadata/decisions.json")).unwrap()).unwrap();
+        assert_eq!(decisions, [decision.clone()]);
 
         let (problems, used) = bag::verify_bag(&out, Some(&public));
         assert!(problems.is_empty(), "{problems:?}");

@@ -271,7 +271,7 @@ async fn upload(run: &Running, sub: &SubmissionRef, name: &str, bytes: Vec<u8>, 
     let mut sub = sub.clone();
     sub.objectives = objectives.iter().map(|o| o.to_string()).collect();
     let spooled = intake.spool(name, bytes_body(bytes)).await.unwrap();
-    intake.commit(&sub, spooled).await.unwrap();
+    intake.commit(&sub, spooled, None).await.unwrap();
 }
 
 fn sample(rel: &str) -> Vec<u8> {

@@ -291,7 +291,7 @@ async fn upload(State(st): State<AppState>, caller: Caller, mut form: Multipart)
     validate_submission(&sub)?;
     let mut evidence = Vec::with_capacity(spooled.len());
     for file in spooled {
-        evidence.push(st.intake.commit(&sub, file).await?);
+        evidence.push(st.intake.commit(&sub, file, Some(&caller.actor())).await?);
     }
     Ok((
         StatusCode::ACCEPTED,

@@ -228,11 +228,13 @@ impl Intake {
     /// Hands a spooled file to the pipeline: quarantine, then the record, then the job.
     /// In that order, a crash leaves at worst a record with no job, which
     /// `requeue_unfinished` picks up, never a job pointing at nothing.
-    pub async fn commit(&self, sub: &SubmissionRef, spooled: Spooled) -> Result<Receipt, IntakeError> {
+    /// `uploaded_by`: the actor of an authenticated upload, kept in the record and its
+    /// `received` event.
+    pub async fn commit(&self, sub: &SubmissionRef, spooled: Spooled, uploaded_by: Option<&str>) -> Result<Receipt, IntakeError> {
         let evidence_id = EvidenceId::new();
         let quarantine_key = evidence_id.quarantine_key();
         self.quarantine.put_owned(&quarantine_key, spooled.file, &spooled.sha256).await?;
-        let record = EvidenceRecord::received(
+        let mut record = EvidenceRecord::received(
             evidence_id,
             sub.clone(),
             spooled.path.clone(),
@@ -240,6 +242,7 @@ impl Intake {
             spooled.size,
             quarantine_key.clone(),
         );
+        record.uploaded_by = uploaded_by.map(str::to_owned);
         self.index.record_received(&record).await?;
         self.queue
             .publish(&EvidenceReceived {
@@ -268,7 +271,7 @@ impl Intake {
     {
         validate_submission(sub)?;
         let spooled = self.spool(name, body).await?;
-        self.commit(sub, spooled).await
+        self.commit(sub, spooled, None).await
     }
 }
 

@@ -315,6 +315,9 @@ pub struct EvidenceRecord {
     /// What decided the kind: the structure recognised or the text features matched.
     #[serde(default)]
     pub kind_reasons: Vec<String>,
+    /// Who sent it ([`Principal::actor`]), when it came through the authenticated API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded_by: Option<String>,
     /// The archive this file was taken from, when it is a member of a submitted zip.
     #[serde(default)]
     pub parent: Option<EvidenceId>,
@@ -359,6 +362,7 @@ impl EvidenceRecord {
             kind: None,
             confidence: None,
             kind_reasons: Vec::new(),
+            uploaded_by: None,
             parent: None,
             fields: serde_json::Value::Object(Default::default()),
             findings: Vec::new(),

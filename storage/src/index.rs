@@ -508,7 +508,7 @@ impl EvidenceIndex for SqlIndex {
         .rows_affected();
         if inserted == 1 {
             let detail = json!({"path": rec.path, "sha256": rec.sha256, "size": rec.size,
-                                "quarantine_key": rec.quarantine_key});
+                                "quarantine_key": rec.quarantine_key, "actor": rec.uploaded_by});
             append_event(&mut tx, rec.evidence_id, "received", &detail, rec.received_at).await?;
         }
         tx.commit().await?;

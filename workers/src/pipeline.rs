@@ -511,6 +511,7 @@ impl Pipeline {
                         id.quarantine_key(),
                     );
                     child.parent = Some(rec.evidence_id);
+                    child.uploaded_by = rec.uploaded_by.clone();
                     if let Err(e) = self.index.record_received(&child).await {
                         return Outcome::from_storage("extract: recording an archive member", e);
                     }
