@@ -65,7 +65,7 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named() {
         let pre = verification["objectives"].as_array().unwrap().iter().find(|o| o["objective"] == "D1.PRE").unwrap();
         assert_eq!((pre["verdict"].as_str(), pre["reasons"][0]["code"].as_str()), (Some("not_met"), Some("controller_rejected")));
         let decisions: Vec<caregate_schemas::Decision> = serde_json::from_slice(&std::fs::read(out.join("data/metadata/decisions.json")).unwrap()).unwrap();
-        assert_eq!(decisions, [decision.clone()]);
+        assert_eq!(decisions, [decision]);
 
         let (problems, used) = bag::verify_bag(&out, Some(&public));
         assert!(problems.is_empty(), "{problems:?}");
