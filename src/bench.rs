@@ -50,6 +50,10 @@ pub struct RunResult {
     /// One judgement of the whole submission (read its records and the same documents
     /// elsewhere, judge, compare with the stored verification), as `reverify` does.
     pub judge_ms: f64,
+    /// Every stored file read back as the API serves it: streamed from the store through
+    /// SHA-256 into a spool, checked against its record, the read written to the audit
+    /// log. Comparable with `sha256sum` on the same corpus.
+    pub retrieve_mb_per_sec: f64,
     /// Peak resident memory of the process running the worker (a separate process on the
     /// full stack; the whole bench process, intake included, on the embedded one).
     pub worker_peak_rss_mib: f64,
@@ -138,6 +142,20 @@ async fn upload_all(app: &App, sub: &SubmissionRef, files: &[LocalFile], concurr
     Ok(())
 }
 
+/// Reads back every stored file the way `GET /api/evidence/{id}/content` does; MB/s.
+async fn retrieve_all(app: &App, records: &[EvidenceRecord]) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let mut bytes = 0u64;
+    for rec in records.iter().filter(|r| r.object_key.is_some()) {
+        let got = caregate_ingest::retrieval::retrieve(app.backends.evidence.as_ref(), app.backends.index.as_ref(), rec, "bench (archivist)", None).await;
+        match got {
+            Ok(_) => bytes += rec.size,
+            Err(e) => bail!("retrieving {}: {}", rec.path, e.message()),
+        }
+    }
+    Ok(bytes as f64 / MB / start.elapsed().as_secs_f64())
+}
+
 fn measure(stack: BenchStack, corpus: &'static str, records: &[EvidenceRecord], elapsed: Duration, rss: f64, judge_ms: f64) -> anyhow::Result<RunResult> {
     if let Some(bad) = records.iter().find(|r| r.status != Status::Stored) {
         bail!("{} ended {} ({:?}): the benchmark measures clean files only", bad.path, bad.status, bad.findings);
@@ -162,6 +180,7 @@ fn measure(stack: BenchStack, corpus: &'static str, records: &[EvidenceRecord], 
         processing_mb_per_sec: (records.len() == 1 && lat[0] > 0.0).then(|| bytes as f64 / MB / (lat[0] / 1000.0)),
         judge_ms,
         worker_peak_rss_mib: rss,
+        retrieve_mb_per_sec: 0.0,
     })
 }
 
@@ -250,7 +269,9 @@ async fn run_stack(config: &Config, stack: BenchStack, corpora: &[(&'static str,
         let judged = Instant::now();
         verifier.verify(sub.submission_id).await?;
         let judge_ms = judged.elapsed().as_secs_f64() * 1000.0;
-        results.push(measure(stack, name, &records, elapsed, rss, judge_ms)?);
+        let mut result = measure(stack, name, &records, elapsed, rss, judge_ms)?;
+        result.retrieve_mb_per_sec = retrieve_all(&app, &records).await?;
+        results.push(result);
     }
     shutdown.cancel();
     if let Some(w) = worker_task {
@@ -331,19 +352,20 @@ pub async fn run(config: Config, opts: BenchOptions) -> anyhow::Result<BenchRepo
 /// The report as Markdown, with each run's ratio to clamdscan on the same corpus.
 pub fn markdown(report: &BenchReport) -> String {
     let mut s = String::from(
-        "| stack | corpus | files | MB | s | files/s | MB/s | vs clamdscan | p50 ms | p95 ms | processing MB/s | vs clamdscan | judge ms | worker peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| stack | corpus | files | MB | s | files/s | MB/s | vs clamdscan | p50 ms | p95 ms | processing MB/s | vs clamdscan | judge ms | retrieve MB/s | vs sha256sum | worker peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &report.runs {
         let clam = report.tools.iter().find(|t| t.corpus == r.corpus && t.tool.starts_with("clamdscan")).map(|t| t.mb_per_sec);
         let ratio = |v: f64| clam.map(|c| format!("{:.2}×", v / c)).unwrap_or_default();
+        let sha = report.tools.iter().find(|t| t.corpus == r.corpus && t.tool == "sha256sum").map(|t| format!("{:.2}×", r.retrieve_mb_per_sec / t.mb_per_sec)).unwrap_or_default();
         let (proc, proc_ratio) = match r.processing_mb_per_sec {
             Some(p) => (format!("{p:.1}"), ratio(p)),
             None => ("-".to_owned(), "-".to_owned()),
         };
         s += &format!(
-            "| {:?} | {} | {} | {:.0} | {:.2} | {:.0} | {:.1} | {} | {:.1} | {:.1} | {} | {} | {:.0} | {:.0} |\n",
+            "| {:?} | {} | {} | {:.0} | {:.2} | {:.0} | {:.1} | {} | {:.1} | {:.1} | {} | {} | {:.0} | {:.1} | {} | {:.0} |\n",
             r.stack, r.corpus, r.files, r.bytes as f64 / MB, r.seconds, r.files_per_sec, r.mb_per_sec, ratio(r.mb_per_sec),
-            r.latency_p50_ms, r.latency_p95_ms, proc, proc_ratio, r.judge_ms, r.worker_peak_rss_mib
+            r.latency_p50_ms, r.latency_p95_ms, proc, proc_ratio, r.judge_ms, r.retrieve_mb_per_sec, sha, r.worker_peak_rss_mib
         );
     }
     s += "\n| tool | corpus | s | files/s | MB/s |\n|---|---|---|---|---|\n";

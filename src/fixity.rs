@@ -3,14 +3,11 @@
 //! and size compared with the record made at intake. A mismatch or a missing object is
 //! reported, and written into the evidence's append-only history.
 
-use caregate_schemas::EvidenceRecord;
+use caregate_schemas::{EvidenceRecord, Sha256Digest};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use caregate_schemas::Sha256Digest;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::App;
 
@@ -40,30 +37,12 @@ impl FixityReport {
 
 /// Streams a stored object through SHA-256, copying it to `copy` on the way when given;
 /// `None` when the object is not there.
-pub(crate) async fn hash_object(app: &App, key: &str, mut copy: Option<&mut tokio::fs::File>) -> anyhow::Result<Option<(Sha256Digest, u64)>> {
-    let mut reader = match app.backends.evidence.open(key).await {
-        Ok(r) => r,
-        Err(caregate_storage::StorageError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = reader.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-        if let Some(out) = copy.as_deref_mut() {
-            out.write_all(&buf[..n]).await?;
-        }
+pub(crate) async fn hash_object(app: &App, key: &str, copy: Option<&mut tokio::fs::File>) -> anyhow::Result<Option<(Sha256Digest, u64)>> {
+    match caregate_storage::hash_object(app.backends.evidence.as_ref(), key, copy).await {
+        Ok(found) => Ok(Some(found)),
+        Err(caregate_storage::StorageError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    if let Some(out) = copy {
-        out.flush().await?;
-    }
-    Ok(Some((Sha256Digest::from(hasher), size)))
 }
 
 async fn check_one(app: &App, rec: &EvidenceRecord, key: &str) -> anyhow::Result<Fixity> {

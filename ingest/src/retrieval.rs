@@ -7,12 +7,10 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use caregate_schemas::{EvidenceRecord, Sha256Digest, Status};
-use caregate_storage::{EvidenceIndex, ObjectStore, StorageError};
+use caregate_schemas::{EvidenceRecord, Status};
+use caregate_storage::{hash_object, EvidenceIndex, ObjectStore, StorageError};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::http::ApiError;
 
@@ -36,29 +34,6 @@ fn stored_key(rec: &EvidenceRecord) -> Result<&str, ApiError> {
     rec.object_key
         .as_deref()
         .ok_or_else(|| conflict("not_stored", format!("the file is not in the evidence store (status {}): it is held in quarantine or was deleted", rec.status)))
-}
-
-/// Streams the object through SHA-256, into `spool` when given.
-async fn hash_object(store: &dyn ObjectStore, key: &str, mut spool: Option<&mut tokio::fs::File>) -> Result<(Sha256Digest, u64), StorageError> {
-    let mut reader = store.open(key).await?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = reader.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-        if let Some(f) = spool.as_mut() {
-            f.write_all(&buf[..n]).await?;
-        }
-    }
-    if let Some(f) = spool {
-        f.flush().await?;
-    }
-    Ok((Sha256Digest(hasher.finalize().into()), size))
 }
 
 /// Reads the record's bytes back and checks them; on a mismatch records an

@@ -3,9 +3,6 @@
 //! OIDC later) all end in a [`Principal`], so authorisation never asks how someone
 //! logged in.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -22,35 +19,12 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Submitter, Role::Controller, Role::Archivist, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Submitter => "submitter",
-            Role::Controller => "controller",
-            Role::Archivist => "archivist",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("unknown role {0:?} (submitter, controller, archivist, admin)")]
-pub struct UnknownRole(String);
-
-impl FromStr for Role {
-    type Err = UnknownRole;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownRole(s.to_owned()))
-    }
-}
+named_enum!(Role, UnknownRole, "role", {
+    Submitter => "submitter",
+    Controller => "controller",
+    Archivist => "archivist",
+    Admin => "admin",
+});
 
 /// The establishments a principal's role applies to.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

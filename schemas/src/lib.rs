@@ -14,6 +14,8 @@ use sha2::Digest;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+#[macro_use]
+mod named;
 mod access;
 mod review;
 
@@ -161,25 +163,15 @@ pub enum Status {
     Failed,
 }
 
+named_enum!(Status, UnknownStatus, "status", {
+    Received => "received",
+    Stored => "stored",
+    Infected => "infected",
+    NeedsReview => "needs_review",
+    Failed => "failed",
+});
+
 impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::Received,
-        Status::Stored,
-        Status::Infected,
-        Status::NeedsReview,
-        Status::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Received => "received",
-            Status::Stored => "stored",
-            Status::Infected => "infected",
-            Status::NeedsReview => "needs_review",
-            Status::Failed => "failed",
-        }
-    }
-
     pub fn is_terminal(self) -> bool {
         self != Status::Received
     }
@@ -195,25 +187,6 @@ impl Status {
     }
 }
 
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("unknown status {0:?}")]
-pub struct UnknownStatus(String);
-
-impl FromStr for Status {
-    type Err = UnknownStatus;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| UnknownStatus(s.to_owned()))
-    }
-}
 
 /// The three answers a scan can give. "Not fully scanned" is its own answer: a file the
 /// engine skipped (size or time limits) is neither clean nor infected.
@@ -465,21 +438,11 @@ pub enum Verdict {
     NotMet,
 }
 
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Met => "met",
-            Verdict::NeedsReview => "needs_review",
-            Verdict::NotMet => "not_met",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+named_enum!(Verdict, UnknownVerdict, "verdict", {
+    Met => "met",
+    NeedsReview => "needs_review",
+    NotMet => "not_met",
+});
 
 /// One reason behind an objective's verdict: what it says about the verdict, why, and
 /// which evidence (and where in it) decided it.

@@ -3,9 +3,6 @@
 //! kept beside it and laid over it when it is read, so a later reverification never
 //! erases what a person decided, and the machine's own view stays visible in the history.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,17 +18,13 @@ pub enum DecisionKind {
     RequestInformation,
 }
 
+named_enum!(DecisionKind, UnknownDecision, "decision", {
+    Accept => "accept",
+    Reject => "reject",
+    RequestInformation => "request_information",
+});
+
 impl DecisionKind {
-    pub const ALL: [DecisionKind; 3] = [DecisionKind::Accept, DecisionKind::Reject, DecisionKind::RequestInformation];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DecisionKind::Accept => "accept",
-            DecisionKind::Reject => "reject",
-            DecisionKind::RequestInformation => "request_information",
-        }
-    }
-
     /// What the objective becomes.
     pub fn verdict(self) -> Verdict {
         match self {
@@ -50,22 +43,6 @@ impl DecisionKind {
     }
 }
 
-impl fmt::Display for DecisionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("unknown decision {0:?} (accept, reject, request_information)")]
-pub struct UnknownDecision(String);
-
-impl FromStr for DecisionKind {
-    type Err = UnknownDecision;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DecisionKind::ALL.into_iter().find(|d| d.as_str() == s).ok_or_else(|| UnknownDecision(s.to_owned()))
-    }
-}
 
 /// A controller's decision on one objective of one submission.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

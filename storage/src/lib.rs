@@ -17,5 +17,5 @@ pub use config::{Backends, BackendsConfig, S3Config, AmqpConfig, DatabaseConfig}
 pub use error::StorageError;
 pub use accounts::{Account, AccountStore, CredentialKind};
 pub use index::{ChainProblem, ChainReport, EvidenceIndex, SearchQuery, SqlIndex, SubmissionProgress};
-pub use object::{LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};
+pub use object::{hash_object, LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};
 pub use queue::{AmqpQueue, AnnouncementStream, Announcer, Delivery, JobQueue, JobStream, MemoryQueue, RetryPolicy};

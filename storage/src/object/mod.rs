@@ -67,6 +67,33 @@ pub trait ObjectStore: Send + Sync + 'static {
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
+/// Streams a stored object through SHA-256, copying it to `copy` on the way when given:
+/// how fixity checks, exports and retrievals read bytes back, never the whole object in
+/// memory. Returns the digest and the size read.
+pub async fn hash_object(store: &dyn ObjectStore, key: &str, mut copy: Option<&mut tokio::fs::File>) -> Result<(Sha256Digest, u64), StorageError> {
+    use sha2::Digest;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut reader = store.open(key).await?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+        if let Some(out) = copy.as_deref_mut() {
+            out.write_all(&buf[..n]).await?;
+        }
+    }
+    if let Some(out) = copy {
+        out.flush().await?;
+    }
+    Ok((Sha256Digest::from(hasher), size))
+}
+
 /// Keys are made by caregate (`quarantine/<uuid>`, `sha256/..`), never by users; refusing
 /// anything else keeps a bug from turning into a path traversal on the local back end.
 pub(crate) fn check_key(key: &str) -> Result<(), StorageError> {
