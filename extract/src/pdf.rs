@@ -24,6 +24,14 @@ pub struct Signature {
     pub signed_at: Option<String>,
     /// The signed ranges reach the end of the file: nothing was appended after signing.
     pub covers_whole_file: bool,
+    /// The ranges cover a whole revision: from the first byte to an `%%EOF`, leaving out
+    /// exactly the hex `/Contents` string and nothing else.
+    #[serde(default)]
+    pub covers_revision: bool,
+    /// Incremental updates were appended after the signed revision (the signature may
+    /// still be valid for what it covers; what came later is not signed).
+    #[serde(default)]
+    pub changed_after_signing: bool,
     /// Subject of the signing certificate carried in the CMS signature (RFC 4514).
     pub signer_subject: Option<String>,
     /// Digest algorithm of the signature (`sha256`...).
@@ -32,6 +40,21 @@ pub struct Signature {
     /// bytes are the ones the signer signed. `None` when the CMS could not be read or
     /// its digest algorithm is not supported. (The certificate chain is not judged.)
     pub digest_valid: Option<bool>,
+}
+
+/// Whether `[a b c d]` signs a whole revision of `file`: it starts at 0, the gap between
+/// the ranges is exactly one hex string (`<…>`, the `/Contents`), and the second range
+/// ends on an `%%EOF` marker (and its line end).
+fn covers_a_revision(file: &[u8], range: &[i64]) -> bool {
+    let &[a, b, c, d] = range else { return false };
+    let (Ok(gap_start), Ok(gap_end), Ok(end)) = (usize::try_from(a + b), usize::try_from(c), usize::try_from(c + d)) else { return false };
+    if a != 0 || b < 0 || d < 0 || gap_end <= gap_start + 1 || end > file.len() {
+        return false;
+    }
+    let gap = &file[gap_start..gap_end];
+    let hex_string = gap[0] == b'<' && gap[gap.len() - 1] == b'>' && gap[1..gap.len() - 1].iter().all(|c| c.is_ascii_hexdigit() || c.is_ascii_whitespace());
+    let tail = file[..end].trim_ascii_end();
+    hex_string && tail.ends_with(b"%%EOF")
 }
 
 /// What the CMS blob of a PDF signature says about the signed bytes.
@@ -283,6 +306,8 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
         if let (Ok(Object::Array(range)), true) = (d.get(b"ByteRange"), d.has(b"Contents")) {
             let byte_range: Vec<i64> = range.iter().filter_map(|o| o.as_i64().ok()).collect();
             let covers_whole_file = byte_range.len() == 4 && byte_range[0] == 0 && byte_range[2] + byte_range[3] == file_len;
+            let covers_revision = covers_a_revision(&bytes[pdf_start..], &byte_range);
+            let changed_after_signing = covers_revision && !covers_whole_file;
             let cms = match d.get(b"Contents") {
                 Ok(Object::String(contents, _)) => check_cms(contents, &bytes[pdf_start..], &byte_range),
                 _ => CmsCheck::default(),
@@ -293,6 +318,8 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
                 signer: d.get(b"Name").ok().and_then(text_of),
                 signed_at: d.get(b"M").ok().and_then(text_of),
                 covers_whole_file,
+                covers_revision,
+                changed_after_signing,
                 signer_subject: cms.signer_subject,
                 digest_algorithm: cms.digest_algorithm,
                 digest_valid: cms.digest_valid,
@@ -411,7 +438,7 @@ mod tests {
         let signed = parse(&sample("divers/attestation-signee.pdf"), &Limits::default(), &Budget::new(Duration::from_secs(30))).unwrap();
         let sig = &signed.info.signatures[0];
         assert_eq!(sig.sub_filter.as_deref(), Some("adbe.pkcs7.detached"));
-        assert!(sig.covers_whole_file, "{sig:?}");
+        assert!(sig.covers_whole_file && sig.covers_revision && !sig.changed_after_signing, "{sig:?}");
         assert_eq!(sig.byte_range.len(), 4);
         assert_eq!(sig.digest_valid, Some(true), "{sig:?}");
         assert_eq!(sig.digest_algorithm.as_deref(), Some("sha256"));
@@ -425,6 +452,14 @@ mod tests {
         tampered[at + 7] = b'X';
         let parsed = parse(&tampered, &Limits::default(), &Budget::new(Duration::from_secs(30))).unwrap();
         assert_eq!(parsed.info.signatures[0].digest_valid, Some(false));
+        // An incremental update appended after signing: the signed revision is intact and
+        // still valid, and the file says it changed since.
+        let mut updated = sample("divers/attestation-signee.pdf");
+        updated.extend_from_slice(b"\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n");
+        let later = &parse(&updated, &Limits::default(), &Budget::new(Duration::from_secs(30))).unwrap().info.signatures[0];
+        assert!(later.covers_revision && later.changed_after_signing && !later.covers_whole_file, "{later:?}");
+        assert_eq!(later.digest_valid, Some(true));
+        assert!(!covers_a_revision(&updated, &[0, 10, 5, 10]) && !covers_a_revision(&updated, &[1, 2]));
         // Garbage where the CMS should be: not judged, never a panic.
         assert!(check_cms(b"\x30\x82\xff\xff", &tampered, &sig.byte_range).digest_valid.is_none());
 

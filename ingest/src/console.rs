@@ -527,9 +527,9 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
         @if !signatures.is_empty() {
             h2 { "Signatures électroniques" }
             table #signatures {
-                tr { th { "Signataire (certificat)" } th { "Signé le" } th { "SubFilter" } th { "Couvre tout le fichier" } th { "Empreinte conforme" } th { "Algorithme" } }
+                tr { th { "Signataire (certificat)" } th { "Signé le" } th { "SubFilter" } th { "Couvre une révision entière" } th { "Modifié après signature" } th { "Empreinte conforme" } th { "Algorithme" } }
                 @for s in &signatures {
-                    tr { td { (sig(s, "signer_subject")) } td { (pdf_date_fr(&sig(s, "signed_at"))) } td { (sig(s, "sub_filter")) } td { (sig(s, "covers_whole_file")) } td { (sig(s, "digest_valid")) } td { (sig(s, "digest_algorithm")) } }
+                    tr { td { (sig(s, "signer_subject")) } td { (pdf_date_fr(&sig(s, "signed_at"))) } td { (sig(s, "sub_filter")) } td { (sig(s, "covers_revision")) } td { (sig(s, "changed_after_signing")) } td { (sig(s, "digest_valid")) } td { (sig(s, "digest_algorithm")) } }
                 }
             }
         }
