@@ -150,6 +150,7 @@ impl App {
             index: self.backends.index.clone(),
             accounts: self.backends.accounts.clone(),
             evidence: self.backends.evidence.clone(),
+            announcer: self.backends.announcer.clone(),
             http: self.config.http.clone(),
         })
     }

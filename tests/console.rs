@@ -135,6 +135,7 @@ async fn a_controller_reviews_and_decides_in_the_browser() {
         let pre = before.objectives.iter().find(|o| o.objective == "D1.PRE").unwrap();
         assert_eq!(pre.verdict, Verdict::NeedsReview, "{stack:?}: {pre:?}");
 
+        let mut announced = srv.app.backends.announcer.subscribe("submission.verified").await.unwrap();
         let browser = driver.browser().await;
         let mut shots = Shots::new(stack);
         let base = &srv.base;
@@ -215,6 +216,19 @@ async fn a_controller_reviews_and_decides_in_the_browser() {
         let pre = v.objectives.iter().find(|o| o.objective == "D1.PRE").unwrap();
         assert_eq!(pre.verdict, Verdict::Met);
         assert_eq!(pre.reasons[0].code, "controller_accepted");
+        // Systems following verdicts hear of the decision as of any new verification.
+        let decided = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let (_, body) = announced.next().await.unwrap().unwrap();
+                let v: caregate_schemas::Verification = serde_json::from_value(body).unwrap();
+                if v.submission_id == sub.submission_id && v.objectives.iter().any(|o| o.objective == "D1.PRE" && o.verdict == Verdict::Met) {
+                    return v;
+                }
+            }
+        })
+        .await
+        .expect("the decided verification announced");
+        assert_eq!(decided.objectives.iter().find(|o| o.objective == "D1.PRE").unwrap().reasons[0].code, "controller_accepted");
         srv.stop.cancel();
     }
 }

@@ -14,7 +14,7 @@ use caregate_schemas::{
     region_of_finess, Decision, DecisionKind, EvidenceEvent, EvidenceId, EvidenceRecord, Principal, Scope, Status, SubmissionId, SubmissionRef,
     Verification, REGIONS,
 };
-use caregate_storage::{AccountStore, EvidenceIndex, ObjectStore, SearchQuery, StorageError};
+use caregate_storage::{AccountStore, Announcer, EvidenceIndex, ObjectStore, SearchQuery, StorageError};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,8 @@ pub struct AppState {
     pub accounts: Arc<dyn AccountStore>,
     /// The evidence store files are retrieved from.
     pub evidence: Arc<dyn ObjectStore>,
+    /// Where decided verifications are announced (`submission.verified`).
+    pub announcer: Arc<dyn Announcer>,
     pub http: HttpConfig,
 }
 
@@ -493,7 +495,19 @@ pub(crate) async fn decide(st: &AppState, caller: &Caller, id: &str, form: Decis
         basis: v.basis.clone(),
     };
     st.index.put_decision(&d).await?;
-    verification_of(st, caller, Action::Decide, id).await
+    let decided = verification_of(st, caller, Action::Decide, id).await?;
+    // The decision is stored whatever happens here; systems that follow verdicts hear
+    // of it as of any new verification. A lost announcement is logged, not retried: the
+    // verification API always answers with the decided verdicts.
+    match serde_json::to_value(&decided) {
+        Ok(body) => {
+            if let Err(e) = st.announcer.announce(caregate_schemas::SUBMISSION_VERIFIED, &body).await {
+                tracing::warn!(submission = %decided.submission_id, error = %e, "decision stored but not announced");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "decision stored but not announced"),
+    }
+    Ok(decided)
 }
 
 /// Search criteria; all optional, all must match. Dates as `YYYY-MM-DD` or `dd/mm/yyyy`.
