@@ -152,6 +152,7 @@ impl App {
             evidence: self.backends.evidence.clone(),
             announcer: self.backends.announcer.clone(),
             http: self.config.http.clone(),
+            logins: Default::default(),
         })
     }
 

@@ -130,6 +130,38 @@ async fn each_role_reaches_only_what_it_may() {
     }
 }
 
+/// Console log-in: a session cookie for the right password; after five wrong ones the
+/// name is refused for a while, even with the right password.
+#[tokio::test]
+async fn console_logins_give_a_session_and_guessing_is_stopped() {
+    let env = TestEnv::new(common::Stack::Embedded).await;
+    let srv = serve(&env).await;
+    srv.account("c.martin", Role::Controller, Scope::National, Some("un mot de passe assez long")).await;
+    let browser = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = |password: &'static str| {
+        let url = format!("{}/console/login", srv.base);
+        async move { browser().post(url).form(&[("name", "c.martin"), ("password", password)]).send().await.unwrap() }
+    };
+    let ok = login("un mot de passe assez long").await;
+    assert_eq!(ok.status(), 303);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("caregate_session=cg_") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = browser().get(format!("{}/console", srv.base)).header("cookie", &session).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    for _ in 0..5 {
+        assert_eq!(login("devinette").await.status(), 401);
+    }
+    let refused = login("un mot de passe assez long").await;
+    assert_eq!(refused.status(), 429, "guessing stopped, right password or not");
+    assert!(refused.text().await.unwrap().contains("Trop d'essais"));
+    // Logging out ends the session on the server.
+    browser().post(format!("{}/console/logout", srv.base)).header("cookie", &session).send().await.unwrap();
+    let after = browser().get(format!("{}/console", srv.base)).header("cookie", &session).send().await.unwrap();
+    assert_eq!(after.status(), 303);
+    srv.stop.cancel();
+}
+
 /// A disabled account's tokens stop working at once; a console session expires.
 #[tokio::test]
 async fn disabled_accounts_and_revoked_credentials_are_refused() {

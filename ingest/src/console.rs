@@ -217,8 +217,14 @@ async fn login_page() -> Html<String> {
 async fn login(State(st): State<AppState>, jar: CookieJar, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
     let accounts = st.accounts.clone();
     let cfg = &st.http.auth;
-    match auth::log_in(&accounts, form.name.trim(), &form.password, cfg.session_hours).await {
+    let name = form.name.trim();
+    if !st.logins.allows(name) {
+        let page = login_form(Some("Trop d'essais infructueux : réessayez dans un quart d'heure."));
+        return Ok((StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, "900")], page).into_response());
+    }
+    match auth::log_in(&accounts, name, &form.password, cfg.session_hours).await {
         Ok(Some((_, token, _))) => {
+            st.logins.succeeded(name);
             let cookie = Cookie::build((SESSION_COOKIE, token))
                 .http_only(true)
                 .same_site(SameSite::Strict)
@@ -229,7 +235,10 @@ async fn login(State(st): State<AppState>, jar: CookieJar, Form(form): Form<Logi
                 .build();
             Ok((jar.add(cookie), Redirect::to("/console")).into_response())
         }
-        Ok(None) => Ok((StatusCode::UNAUTHORIZED, login_form(Some("Identifiant ou mot de passe incorrect."))).into_response()),
+        Ok(None) => {
+            st.logins.failed(name);
+            Ok((StatusCode::UNAUTHORIZED, login_form(Some("Identifiant ou mot de passe incorrect."))).into_response())
+        }
         Err(auth::AuthError::Storage(e)) => Err(e.into()),
         Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into()),
     }

@@ -34,6 +34,7 @@ pub struct AppState {
     /// Where decided verifications are announced (`submission.verified`).
     pub announcer: Arc<dyn Announcer>,
     pub http: HttpConfig,
+    pub logins: crate::auth::LoginThrottle,
 }
 
 /// How the HTTP service behaves towards its users.
