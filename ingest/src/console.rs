@@ -298,7 +298,8 @@ async fn waiting_objectives(st: &AppState, caller: &Caller, filter: &QueueFilter
     let mut out = Vec::new();
     for verdict in [Verdict::NeedsReview, Verdict::NotMet] {
         for v in st.index.verifications_with(verdict, 5000).await? {
-            if !caller.0.covers(&v.establishment) {
+            // Decisions are read only for dossiers with something left to decide.
+            if !caller.0.covers(&v.establishment) || !v.objectives.iter().any(|o| o.verdict == Verdict::NeedsReview) {
                 continue;
             }
             let decisions = st.index.decisions(v.submission_id).await?;
