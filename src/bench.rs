@@ -144,10 +144,11 @@ async fn upload_all(app: &App, sub: &SubmissionRef, files: &[LocalFile], concurr
 
 /// Reads back every stored file the way `GET /api/evidence/{id}/content` does; MB/s.
 async fn retrieve_all(app: &App, records: &[EvidenceRecord]) -> anyhow::Result<f64> {
+    let spool = app.intake()?.spool_dir().to_path_buf();
     let start = Instant::now();
     let mut bytes = 0u64;
     for rec in records.iter().filter(|r| r.object_key.is_some()) {
-        let got = caregate_ingest::retrieval::retrieve(app.backends.evidence.as_ref(), app.backends.index.as_ref(), rec, "bench (archivist)", None).await;
+        let got = caregate_ingest::retrieval::retrieve(app.backends.evidence.as_ref(), app.backends.index.as_ref(), rec, "bench (archivist)", None, &spool).await;
         match got {
             Ok(_) => bytes += rec.size,
             Err(e) => bail!("retrieving {}: {}", rec.path, e.message()),

@@ -369,7 +369,7 @@ pub struct PresignedUrl {
 async fn get_content(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let rec = record_for(&st, &caller, Action::ReadFile, &id).await?;
     let presign = (rec.size > st.http.presign_above_bytes).then(|| std::time::Duration::from_secs(st.http.presign_secs));
-    match retrieval::retrieve(st.evidence.as_ref(), st.index.as_ref(), &rec, &caller.actor(), presign).await? {
+    match retrieval::retrieve(st.evidence.as_ref(), st.index.as_ref(), &rec, &caller.actor(), presign, st.intake.spool_dir()).await? {
         Retrieved::File(file) => Ok(retrieval::attachment(&rec, file)),
         Retrieved::Presigned { url, .. } => Ok(Redirect::to(&url).into_response()),
     }

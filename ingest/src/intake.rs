@@ -169,6 +169,11 @@ pub struct Intake {
 }
 
 impl Intake {
+    /// Where files in transit are spooled (uploads, and downloads being checked).
+    pub fn spool_dir(&self) -> &std::path::Path {
+        &self.spool_dir
+    }
+
     pub fn new(backends: &Backends, config: IntakeConfig) -> Result<Self, IntakeError> {
         let spool_dir = config.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
         std::fs::create_dir_all(&spool_dir)?;

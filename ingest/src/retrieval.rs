@@ -38,8 +38,16 @@ fn stored_key(rec: &EvidenceRecord) -> Result<&str, ApiError> {
 
 /// Reads the record's bytes back and checks them; on a mismatch records an
 /// `integrity_failure` event and refuses with 409. `presign`: hand out an expiring URL of
-/// that lifetime instead of the bytes, when the store can make one.
-pub async fn retrieve(store: &dyn ObjectStore, index: &dyn EvidenceIndex, rec: &EvidenceRecord, actor: &str, presign: Option<Duration>) -> Result<Retrieved, ApiError> {
+/// that lifetime instead of the bytes, when the store can make one. The bytes are spooled
+/// in `spool_dir` while they are checked.
+pub async fn retrieve(
+    store: &dyn ObjectStore,
+    index: &dyn EvidenceIndex,
+    rec: &EvidenceRecord,
+    actor: &str,
+    presign: Option<Duration>,
+    spool_dir: &std::path::Path,
+) -> Result<Retrieved, ApiError> {
     let key = stored_key(rec)?;
     let url = match presign {
         Some(ttl) => store.presigned_get(key, ttl).await?.map(|u| (u, ttl)),
@@ -47,7 +55,7 @@ pub async fn retrieve(store: &dyn ObjectStore, index: &dyn EvidenceIndex, rec: &
     };
     let mut spool = match url {
         Some(_) => None,
-        None => Some(tempfile::NamedTempFile::new().map_err(StorageError::from)?),
+        None => Some(tempfile::Builder::new().prefix("download-").tempfile_in(spool_dir).map_err(StorageError::from)?),
     };
     let (actual, size) = match spool.as_mut() {
         Some(f) => {
