@@ -204,6 +204,10 @@ enum AccountCommand {
     },
     /// Every account, its role and scope.
     List,
+    /// Refuse every credential of the account from its next request (its tokens and
+    /// sessions are kept, and work again after `enable`).
+    Disable { name: String },
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -605,6 +609,8 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
         AccountCommand::Token { name, label } => {
             println!("{}", caregate_ingest::issue_token(accounts.as_ref(), &name, &label).await?);
         }
+        AccountCommand::Disable { name } => set_disabled(accounts.as_ref(), &name, true).await?,
+        AccountCommand::Enable { name } => set_disabled(accounts.as_ref(), &name, false).await?,
         AccountCommand::List => {
             for a in accounts.accounts().await? {
                 let login = if a.password_hash.is_some() { "password" } else { "token only" };
@@ -613,4 +619,12 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn set_disabled(accounts: &dyn caregate_storage::AccountStore, name: &str, disabled: bool) -> anyhow::Result<()> {
+    let mut a = accounts.account(name).await?.with_context(|| format!("no account {name:?}"))?;
+    a.disabled = disabled;
+    accounts.put_account(&a).await?;
+    println!("account {name} {}", if disabled { "disabled" } else { "enabled" });
+    Ok(())
 }

@@ -162,6 +162,16 @@ fn submit_through_a_server_on_the_full_stack() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let recs = records(&out);
     assert_eq!(recs.len(), 4);
+    // A disabled account's token stops working at once.
+    assert!(caregate(&env).args(["account", "disable", "depot-2a"]).status().unwrap().success());
+    let after = Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["submit", "--establishment", "2A0000022", "--json", "--wait-secs", "5", "--token", &token])
+        .arg("--server")
+        .arg(format!("http://{listen}"))
+        .arg(common::samples_dir().join("exposition"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&after.stderr).contains("401"), "{}", String::from_utf8_lossy(&after.stderr));
     for r in &recs {
         assert_eq!(r.status, Status::Stored, "{}", r.path);
         assert_eq!(r.submission.establishment, "2A0000022");
