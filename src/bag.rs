@@ -94,6 +94,10 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
         let dest = out.join(&rel);
         tokio::fs::create_dir_all(dest.parent().expect("under data/")).await?;
         let digest = copy_verified(app, rec, key, &dest).await?;
+        // An export discloses the file as a download does: an audit event, in the
+        // history the bag itself carries.
+        let detail = json!({"actor": local_actor(), "via": "export", "bag": out.display().to_string(), "sha256": digest});
+        app.backends.index.record_event(rec.evidence_id, "file_read", detail).await?;
         manifest.push((digest.hex(), rel));
         bytes += rec.size;
     }
@@ -156,6 +160,12 @@ fn payload_path(rec: &EvidenceRecord, records: &[EvidenceRecord]) -> String {
         }
         None => rec.path.clone(),
     }
+}
+
+/// How audit events name whoever runs a command on the server itself.
+pub fn local_actor() -> String {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    format!("{user} (local command line)")
 }
 
 /// Streams a stored object to `dest`, hashing it; refuses (and records in the file's

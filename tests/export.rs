@@ -64,6 +64,10 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named() {
         assert_eq!(verification["submission_id"], sub.submission_id.to_string());
         let pre = verification["objectives"].as_array().unwrap().iter().find(|o| o["objective"] == "D1.PRE").unwrap();
         assert_eq!((pre["verdict"].as_str(), pre["reasons"][0]["code"].as_str()), (Some("not_met"), Some("controller_rejected")));
+        let events: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("data/metadata/events.json")).unwrap()).unwrap();
+        let audit_id = app.backends.index.submission(sub.submission_id).await.unwrap().into_iter().find(|r| r.path.starts_with("annuaire/")).unwrap().evidence_id;
+        let last = events[audit_id.to_string()].as_array().unwrap().last().unwrap().clone();
+        assert_eq!((last["kind"].as_str(), last["detail"]["via"].as_str()), (Some("file_read"), Some("export")), "the export is in the history it carries");
         let decisions: Vec<caregate_schemas::Decision> = serde_json::from_slice(&std::fs::read(out.join("data/metadata/decisions.json")).unwrap()).unwrap();
         assert_eq!(decisions, [decision]);
 
