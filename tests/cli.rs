@@ -141,36 +141,25 @@ fn submit_through_a_server_on_the_full_stack() {
     let out = caregate(&env).args(["account", "token", "depot-2a"]).output().unwrap();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(token.starts_with("cg_"), "{token}");
-    let refused = Command::new(env!("CARGO_BIN_EXE_caregate"))
-        .args(["submit", "--establishment", "750000001", "--json", "--wait-secs", "5", "--token", &token])
-        .arg("--server")
-        .arg(format!("http://{listen}"))
-        .arg(common::samples_dir().join("exposition"))
-        .output()
-        .unwrap();
+    // `submit --server` as an establishment's tool runs it: a plain process, the token
+    // in its environment.
+    let submit = |finess: &str, extra: &[&str], paths: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_caregate"));
+        cmd.args(["submit", "--establishment", finess, "--json", "--wait-secs", "60", "--server", &format!("http://{listen}")])
+            .args(extra)
+            .env("CAREGATE_TOKEN", &token);
+        cmd.args(paths.iter().map(|p| common::samples_dir().join(p))).output().unwrap()
+    };
+    let refused = submit("750000001", &[], &["exposition"]);
     assert!(!refused.status.success(), "another establishment's files are refused");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("403"), "{}", String::from_utf8_lossy(&refused.stderr));
-    let out = Command::new(env!("CARGO_BIN_EXE_caregate"))
-        .args(["submit", "--establishment", "2A0000022", "--objective", "D1.EXP.AUDIT", "--json", "--wait-secs", "60"])
-        .env("CAREGATE_TOKEN", &token)
-        .arg("--server")
-        .arg(format!("http://{listen}"))
-        .arg(common::samples_dir().join("exposition"))
-        .arg(common::samples_dir().join("annuaire/ad_hc_ch-exemple.local.xml"))
-        .output()
-        .unwrap();
+    let out = submit("2A0000022", &["--objective", "D1.EXP.AUDIT"], &["exposition", "annuaire/ad_hc_ch-exemple.local.xml"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let recs = records(&out);
     assert_eq!(recs.len(), 4);
     // A disabled account's token stops working at once.
     assert!(caregate(&env).args(["account", "disable", "depot-2a"]).status().unwrap().success());
-    let after = Command::new(env!("CARGO_BIN_EXE_caregate"))
-        .args(["submit", "--establishment", "2A0000022", "--json", "--wait-secs", "5", "--token", &token])
-        .arg("--server")
-        .arg(format!("http://{listen}"))
-        .arg(common::samples_dir().join("exposition"))
-        .output()
-        .unwrap();
+    let after = submit("2A0000022", &[], &["exposition"]);
     assert!(String::from_utf8_lossy(&after.stderr).contains("401"), "{}", String::from_utf8_lossy(&after.stderr));
     for r in &recs {
         assert_eq!(r.status, Status::Stored, "{}", r.path);
