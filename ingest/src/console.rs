@@ -5,6 +5,7 @@
 //! audit event exactly as through the API.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -19,7 +20,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
 use crate::auth::{self, Action, Caller, SESSION_COOKIE};
-use crate::http::{self, ApiError, AppState, DecisionForm, SearchParams};
+use crate::http::{self, given, ApiError, AppState, DecisionForm, SearchParams};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -108,6 +109,11 @@ fn page(caller: &Caller, title: &str, content: Markup) -> Html<String> {
         )
         .into_string(),
     )
+}
+
+/// The region a FINESS belongs to, for display.
+fn region_label(finess: &str) -> &'static str {
+    caregate_schemas::region_of_finess(finess).unwrap_or("?")
 }
 
 fn role_fr(role: Role) -> &'static str {
@@ -263,38 +269,55 @@ struct QueueFilter {
     to: Option<String>,
 }
 
-fn given(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-fn day(raw: Option<&str>) -> Option<NaiveDate> {
-    let raw = raw?;
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(raw, "%d/%m/%Y")).ok()
-}
-
 /// One objective waiting on a controller.
 struct Waiting {
-    v: Verification,
+    v: Arc<Verification>,
     objective: usize,
     codes: Vec<String>,
 }
 
+/// The queue's filters, checked and parsed once.
+struct Filter<'a> {
+    region: Option<&'a str>,
+    finess: Option<&'a str>,
+    objective: Option<&'a str>,
+    code: Option<&'a str>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
 impl QueueFilter {
-    fn keeps(&self, finess: &str, at: DateTime<Utc>, objectives: &[&str], codes: &[String]) -> bool {
+    fn parse(&self) -> Result<Filter<'_>, ApiError> {
+        Ok(Filter {
+            region: given(&self.region),
+            finess: given(&self.finess),
+            objective: given(&self.objective),
+            code: given(&self.code),
+            from: given(&self.from).map(|d| http::parse_day("from", d)).transpose()?,
+            to: given(&self.to).map(|d| http::parse_day("to", d)).transpose()?,
+        })
+    }
+}
+
+impl Filter<'_> {
+    /// Whether an objective or a file of this establishment, dated `at`, tagged with
+    /// `objectives` and carrying these finding codes, passes every filter.
+    fn keeps(&self, finess: &str, at: DateTime<Utc>, objectives: &[String], codes: impl IntoIterator<Item = impl AsRef<str>>) -> bool {
         let date = at.date_naive();
-        given(&self.region).is_none_or(|r| caregate_schemas::region_of_finess(finess).is_some_and(|x| x.eq_ignore_ascii_case(r)))
-            && given(&self.finess).is_none_or(|f| f == finess)
-            && given(&self.objective).is_none_or(|o| objectives.contains(&o))
-            && given(&self.code).is_none_or(|c| codes.iter().any(|x| x == c))
-            && day(given(&self.from)).is_none_or(|d| date >= d)
-            && day(given(&self.to)).is_none_or(|d| date <= d)
+        let mut codes = codes.into_iter();
+        self.region.is_none_or(|r| caregate_schemas::region_of_finess(finess).is_some_and(|x| x.eq_ignore_ascii_case(r)))
+            && self.finess.is_none_or(|f| f == finess)
+            && self.objective.is_none_or(|o| objectives.iter().any(|x| x == o))
+            && self.code.is_none_or(|c| codes.any(|x| x.as_ref() == c))
+            && self.from.is_none_or(|d| date >= d)
+            && self.to.is_none_or(|d| date <= d)
     }
 }
 
 /// What a controller has to look at: objectives the machine could not settle (in
 /// submissions whose overall verdict is `needs_review` or, with another objective failed,
 /// `not_met`), and files that went to review.
-async fn waiting_objectives(st: &AppState, caller: &Caller, filter: &QueueFilter) -> Result<Vec<Waiting>, PageError> {
+async fn waiting_objectives(st: &AppState, caller: &Caller, filter: &Filter<'_>) -> Result<Vec<Waiting>, PageError> {
     let mut out = Vec::new();
     for verdict in [Verdict::NeedsReview, Verdict::NotMet] {
         for v in st.index.verifications_with(verdict, 5000).await? {
@@ -303,17 +326,14 @@ async fn waiting_objectives(st: &AppState, caller: &Caller, filter: &QueueFilter
                 continue;
             }
             let decisions = st.index.decisions(v.submission_id).await?;
-            let v = v.with_decisions(&decisions);
-            for (i, o) in v.objectives.iter().enumerate() {
-                if !v.awaits_controller(&o.objective) {
-                    continue;
-                }
+            let v = Arc::new(v.with_decisions(&decisions));
+            for (i, o) in v.objectives.iter().enumerate().filter(|(_, o)| o.awaits_controller()) {
                 let mut codes: Vec<String> = o.reasons.iter().map(|r| r.code.clone()).collect();
                 codes.extend(v.evidence.iter().filter(|e| o.evidence.contains(&e.evidence_id)).flat_map(|e| e.findings.iter().map(|f| f.code.clone())));
                 codes.sort();
                 codes.dedup();
-                if filter.keeps(&v.establishment, v.computed_at, &[o.objective.as_str()], &codes) {
-                    out.push(Waiting { v: v.clone(), objective: i, codes });
+                if filter.keeps(&v.establishment, v.computed_at, std::slice::from_ref(&o.objective), &codes) {
+                    out.push(Waiting { v: Arc::clone(&v), objective: i, codes });
                 }
             }
         }
@@ -324,7 +344,8 @@ async fn waiting_objectives(st: &AppState, caller: &Caller, filter: &QueueFilter
 
 async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<QueueFilter>) -> Result<Html<String>, PageError> {
     caller.may(Action::Review, None)?;
-    let waiting = waiting_objectives(&st, &caller, &filter).await?;
+    let parsed = filter.parse()?;
+    let waiting = waiting_objectives(&st, &caller, &parsed).await?;
     let files_query = SearchParams {
         status: Some(Status::NeedsReview.as_str().into()),
         finess: filter.finess.clone(),
@@ -341,8 +362,7 @@ async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<
         .await?
         .into_iter()
         .filter(|r| caller.0.covers(&r.submission.establishment))
-        .filter(|r| given(&filter.code).is_none_or(|c| r.findings.iter().any(|f| f.code == c)))
-        .filter(|r| given(&filter.region).is_none_or(|g| caregate_schemas::region_of_finess(&r.submission.establishment).is_some_and(|x| x.eq_ignore_ascii_case(g))))
+        .filter(|r| parsed.keeps(&r.submission.establishment, r.received_at, &r.submission.objectives, r.findings.iter().map(|f| &f.code)))
         .collect();
     let mut per_objective: BTreeMap<&str, usize> = BTreeMap::new();
     for w in &waiting {
@@ -374,7 +394,7 @@ async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<
                 @let o = &w.v.objectives[w.objective];
                 tr {
                     td { (when(w.v.computed_at)) }
-                    td { (http::region_label(&w.v.establishment)) }
+                    td { (region_label(&w.v.establishment)) }
                     td { (w.v.establishment) }
                     td { code { (o.objective) } " " (o.title) }
                     td { @for c in &w.codes { code { (c) } " " } }
@@ -408,7 +428,7 @@ async fn submission_view(st: &AppState, caller: &Caller, id: &str, error: Option
     let can_decide = Action::Decide.roles().contains(&caller.0.role);
     let name_of = |e: &caregate_schemas::EvidenceId| records.iter().find(|r| &r.evidence_id == e).map(|r| r.path.clone()).unwrap_or_else(|| e.to_string());
     let content = html! {
-        p { "Établissement " strong { (v.establishment) } " (région " (http::region_label(&v.establishment)) "), campagne " (v.campaign)
+        p { "Établissement " strong { (v.establishment) } " (région " (region_label(&v.establishment)) "), campagne " (v.campaign)
             ", verdict d'ensemble " span #overall { (verdict_badge(v.verdict)) }
             @if v.pending > 0 { " — " (v.pending) " pièce(s) encore en traitement : verdicts provisoires." } }
         @if let Some(e) = error { p.error #decision-error { (e) } }
@@ -517,7 +537,7 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
         table #metadata {
             tr { th { "Fichier" } td { (rec.path) } }
             tr { th { "Dossier" } td { a href={ "/console/submissions/" (rec.submission.submission_id) } { (rec.submission.submission_id) } } }
-            tr { th { "FINESS" } td { (rec.submission.establishment) " (" (http::region_label(&rec.submission.establishment)) ")" } }
+            tr { th { "FINESS" } td { (rec.submission.establishment) " (" (region_label(&rec.submission.establishment)) ")" } }
             tr { th { "Objectifs revendiqués" } td { (rec.submission.objectives.join(", ")) } }
             tr { th { "Statut" } td #status { (status_fr(rec.status)) } }
             tr { th { "Type de pièce" } td { (rec.kind.as_deref().unwrap_or("?")) @if let Some(c) = rec.confidence { " (confiance " (format!("{c:.2}")) ")" } } }

@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use caregate_schemas::{
-    region_of_finess, Decision, DecisionKind, EvidenceEvent, EvidenceId, EvidenceRecord, Principal, Scope, Status, SubmissionId, SubmissionRef,
+    Decision, DecisionKind, EvidenceEvent, EvidenceId, EvidenceRecord, Principal, Scope, Status, SubmissionId, SubmissionRef,
     Verification, REGIONS,
 };
 use caregate_storage::{AccountStore, Announcer, EvidenceIndex, ObjectStore, SearchQuery, StorageError};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -67,7 +67,7 @@ impl Default for HttpConfig {
     ),
     paths(upload, get_evidence, get_events, get_content, get_text, delete_evidence, get_submission, get_verification, post_decision, search, whoami),
     components(schemas(UploadForm, UploadResponse, Receipt, EvidenceRecord, EvidenceEvent, SubmissionView, Verification, ApiErrorBody,
-        DecisionForm, Decision, DecisionKind, Principal, Scope, PresignedUrl)),
+        DecisionForm, Decision, DecisionKind, Principal, Scope)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -350,12 +350,6 @@ async fn get_events(State(st): State<AppState>, caller: Caller, Path(id): Path<S
     Ok(Json(st.index.events(rec.evidence_id).await?))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PresignedUrl {
-    pub url: String,
-    pub expires_at: DateTime<Utc>,
-}
-
 /// The file's bytes, re-hashed on the way out: served only when they still match the
 /// SHA-256 recorded at upload. Large files on a store that can presign get a `303` to an
 /// expiring URL instead, after the same check. Every read is an audit event.
@@ -371,7 +365,7 @@ async fn get_content(State(st): State<AppState>, caller: Caller, Path(id): Path<
     let presign = (rec.size > st.http.presign_above_bytes).then(|| std::time::Duration::from_secs(st.http.presign_secs));
     match retrieval::retrieve(st.evidence.as_ref(), st.index.as_ref(), &rec, &caller.actor(), presign, st.intake.spool_dir()).await? {
         Retrieved::File(file) => Ok(retrieval::attachment(&rec, file)),
-        Retrieved::Presigned { url, .. } => Ok(Redirect::to(&url).into_response()),
+        Retrieved::Presigned(url) => Ok(Redirect::to(&url).into_response()),
     }
 }
 
@@ -427,6 +421,13 @@ async fn get_submission(State(st): State<AppState>, caller: Caller, Path(id): Pa
 /// The submission's verification as decided (controllers' decisions laid over the
 /// machine's), once the caller is known to be allowed `action` on it.
 pub(crate) async fn verification_of(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<Verification, ApiError> {
+    let (machine, decisions) = judged(st, caller, action, id).await?;
+    Ok(machine.with_decisions(&decisions))
+}
+
+/// The machine's verification and the decisions on it, once the caller is known to be
+/// allowed `action` on the submission.
+async fn judged(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<(Verification, Vec<Decision>), ApiError> {
     caller.may(action, None)?;
     let id: SubmissionId = parse_id(id)?;
     let v = st
@@ -436,7 +437,7 @@ pub(crate) async fn verification_of(st: &AppState, caller: &Caller, action: Acti
         .ok_or_else(|| ApiError::not_found(format!("verification of submission {id} (unknown submission, or no referential for its campaign)")))?;
     caller.may(action, Some(&v.establishment))?;
     let decisions = st.index.decisions(id).await?;
-    Ok(v.with_decisions(&decisions))
+    Ok((v, decisions))
 }
 
 /// The submission judged against its campaign's referential: a verdict per objective
@@ -478,25 +479,26 @@ async fn post_decision(State(st): State<AppState>, caller: Caller, Path(id): Pat
 
 /// Records a decision after checking it; the verification as decided afterwards.
 pub(crate) async fn decide(st: &AppState, caller: &Caller, id: &str, form: DecisionForm) -> Result<Verification, ApiError> {
-    let v = verification_of(st, caller, Action::Decide, id).await?;
+    let (machine, mut decisions) = judged(st, caller, Action::Decide, id).await?;
     let comment = form.comment.trim();
     if comment.is_empty() {
         return Err(ApiError::bad_request("comment_required", "a decision needs a comment saying why"));
     }
-    if !v.objectives.iter().any(|o| o.objective == form.objective) {
+    if !machine.objectives.iter().any(|o| o.objective == form.objective) {
         return Err(ApiError::bad_request("unknown_objective", format!("{:?} is not an objective of this submission's referential", form.objective)));
     }
     let d = Decision {
-        submission_id: v.submission_id,
+        submission_id: machine.submission_id,
         objective: form.objective,
         decision: form.decision,
         comment: comment.to_owned(),
         actor: caller.actor(),
         decided_at: Utc::now(),
-        basis: v.basis.clone(),
+        basis: machine.basis.clone(),
     };
     st.index.put_decision(&d).await?;
-    let decided = verification_of(st, caller, Action::Decide, id).await?;
+    decisions.push(d);
+    let decided = machine.with_decisions(&decisions);
     // The decision is stored whatever happens here; systems that follow verdicts hear
     // of it as of any new verification. A lost announcement is logged, not retried: the
     // verification API always answers with the decided verdicts.
@@ -534,7 +536,13 @@ pub struct SearchParams {
     pub limit: Option<u32>,
 }
 
-fn parse_day(field: &'static str, raw: &str) -> Result<NaiveDate, ApiError> {
+/// A form or query field, when filled in.
+pub(crate) fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A day as people type it: `YYYY-MM-DD` (what date inputs send) or `dd/mm/yyyy`.
+pub(crate) fn parse_day(field: &'static str, raw: &str) -> Result<NaiveDate, ApiError> {
     let raw = raw.trim();
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(raw, "%d/%m/%Y"))
@@ -544,7 +552,6 @@ fn parse_day(field: &'static str, raw: &str) -> Result<NaiveDate, ApiError> {
 impl SearchParams {
     /// The storage query, limited to the caller's scope.
     pub fn to_query(&self, caller: &Principal) -> Result<SearchQuery, ApiError> {
-        let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
         let mut keys = Vec::new();
         if let Some(v) = given(&self.siren) {
             keys.push(format!("siren:{}", v.replace(' ', "")));
@@ -553,7 +560,7 @@ impl SearchParams {
             keys.push(format!("siret:{}", v.replace(' ', "")));
         }
         if let Some(v) = given(&self.invoice) {
-            keys.push(format!("invoice_number:{}", caregate_schemas::invoice_number_key(&v)));
+            keys.push(format!("invoice_number:{}", caregate_schemas::invoice_number_key(v)));
         }
         if let Some(v) = given(&self.objective) {
             keys.push(format!("objective:{v}"));
@@ -565,8 +572,8 @@ impl SearchParams {
             .map(|s| s.parse::<Status>().map_err(|e| ApiError::bad_request("invalid_status", e.to_string())))
             .transpose()?;
         let day_start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-        let received_from = given(&self.from).map(|v| parse_day("from", &v)).transpose()?.and_then(day_start);
-        let received_before = given(&self.to).map(|v| parse_day("to", &v)).transpose()?.and_then(|d| d.succ_opt()).and_then(day_start);
+        let received_from = given(&self.from).map(|v| parse_day("from", v)).transpose()?.and_then(day_start);
+        let received_before = given(&self.to).map(|v| parse_day("to", v)).transpose()?.and_then(|d| d.succ_opt()).and_then(day_start);
         let departements = match &caller.scope {
             Scope::National => None,
             Scope::Regions(regions) => Some(
@@ -576,20 +583,17 @@ impl SearchParams {
                     .flat_map(|(_, deps)| deps.iter().map(|d| d.to_string()))
                     .collect(),
             ),
+            // No role that searches is scoped to establishments; should one be, it finds
+            // nothing rather than everything.
             Scope::Establishments(_) => Some(Vec::new()),
         };
-        let mut establishment = given(&self.finess);
-        if let Scope::Establishments(list) = &caller.scope {
-            // Only possible for a role without Search today; kept exact all the same.
-            establishment = establishment.filter(|e| list.contains(e));
-        }
         Ok(SearchQuery {
-            establishment,
+            establishment: given(&self.finess).map(str::to_owned),
             keys,
             status,
             received_from,
             received_before,
-            text: given(&self.q),
+            text: given(&self.q).map(str::to_owned),
             departements,
             limit: self.limit.unwrap_or(200).min(1000),
         })
@@ -611,9 +615,4 @@ async fn search(State(st): State<AppState>, caller: Caller, Query(params): Query
 #[utoipa::path(get, path = "/api/whoami", responses((status = 200, body = Principal), (status = 401, body = ApiErrorBody)))]
 async fn whoami(caller: Caller) -> Json<Principal> {
     Json(caller.0)
-}
-
-/// The region a FINESS belongs to, for display.
-pub fn region_label(finess: &str) -> &'static str {
-    region_of_finess(finess).unwrap_or("?")
 }

@@ -19,7 +19,7 @@ pub enum Retrieved {
     /// The checked bytes, spooled: what was hashed is exactly what is sent.
     File(tempfile::NamedTempFile),
     /// Too large to pass through: the store's own expiring URL, issued after the check.
-    Presigned { url: String, expires_at: DateTime<Utc> },
+    Presigned(String),
 }
 
 fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -50,7 +50,7 @@ pub async fn retrieve(
 ) -> Result<Retrieved, ApiError> {
     let key = stored_key(rec)?;
     let url = match presign {
-        Some(ttl) => store.presigned_get(key, ttl).await?.map(|u| (u, ttl)),
+        Some(ttl) => store.presigned_get(key, ttl).await?,
         None => None,
     };
     let mut spool = match url {
@@ -73,10 +73,7 @@ pub async fn retrieve(
     let how = if url.is_some() { "presigned_url" } else { "download" };
     index.record_event(rec.evidence_id, "file_read", json!({"actor": actor, "via": how, "sha256": actual})).await?;
     Ok(match (url, spool) {
-        (Some((url, ttl)), _) => Retrieved::Presigned {
-            url,
-            expires_at: Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default(),
-        },
+        (Some(url), _) => Retrieved::Presigned(url),
         (None, Some(file)) => Retrieved::File(file),
         (None, None) => unreachable!("a spool is made whenever no URL is"),
     })

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{Reason, SubmissionId, Verdict, Verification};
+use crate::{ObjectiveVerdict, Reason, SubmissionId, Verdict, Verification};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -104,20 +104,23 @@ impl Verification {
         self
     }
 
-    /// Whether an objective waits on a controller: the machine could not settle it and
-    /// nobody has decided (a request for information waits on the establishment instead).
+    /// Whether an objective waits on a controller (see [`ObjectiveVerdict::awaits_controller`]).
     pub fn awaits_controller(&self, objective: &str) -> bool {
-        self.objectives
-            .iter()
-            .find(|o| o.objective == objective)
-            .is_some_and(|o| o.verdict == Verdict::NeedsReview && !o.reasons.iter().any(|r| r.code.starts_with("controller_")))
+        self.objectives.iter().find(|o| o.objective == objective).is_some_and(ObjectiveVerdict::awaits_controller)
+    }
+}
+
+impl ObjectiveVerdict {
+    /// The machine could not settle it and nobody has decided (after a request for
+    /// information it waits on the establishment instead).
+    pub fn awaits_controller(&self) -> bool {
+        self.verdict == Verdict::NeedsReview && !self.reasons.iter().any(|r| r.code.starts_with("controller_"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ObjectiveVerdict;
 
     fn verification(basis: &str) -> Verification {
         let objective = |id: &str, verdict| ObjectiveVerdict {
