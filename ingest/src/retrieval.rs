@@ -123,9 +123,7 @@ pub async fn read_text(index: &dyn EvidenceIndex, rec: &EvidenceRecord, actor: &
 /// stay in the store; only this record lets go of them.
 pub async fn delete(store: &dyn ObjectStore, index: &dyn EvidenceIndex, rec: &EvidenceRecord, actor: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
     let key = stored_key(rec)?.to_owned();
-    // Records stored before retention was recorded are kept for the legal 10 years
-    // from receipt.
-    let until = rec.retain_until.unwrap_or(rec.received_at + chrono::Duration::days(3653));
+    let until = rec.retained_until();
     if now < until {
         index.record_event(rec.evidence_id, "deletion_refused", json!({"actor": actor, "retain_until": until})).await?;
         return Err(conflict("retention_active", format!("kept until {} (10-year retention of accounting proofs); nothing was deleted", until.format("%d/%m/%Y"))));
@@ -135,7 +133,7 @@ pub async fn delete(store: &dyn ObjectStore, index: &dyn EvidenceIndex, rec: &Ev
         .same_documents(caregate_schemas::SubmissionId(uuid::Uuid::nil()), &[rec.sha256], &[])
         .await?
         .iter()
-        .any(|other| other.evidence_id != rec.evidence_id && other.object_key.is_some() && other.retain_until.is_none_or(|u| u > now));
+        .any(|other| other.evidence_id != rec.evidence_id && other.object_key.is_some() && other.retained_until() > now);
     if !still_needed {
         store.delete(&key).await?;
     }

@@ -389,11 +389,20 @@ impl EvidenceRecord {
         keys
     }
 
+    /// The date before which the stored bytes may not be deleted: `retain_until`, or for
+    /// records stored before it was recorded, the legal period from receipt.
+    pub fn retained_until(&self) -> DateTime<Utc> {
+        self.retain_until.unwrap_or(self.received_at + chrono::Duration::days(LEGAL_RETENTION_DAYS.into()))
+    }
+
     /// An invoice or a credit note: what a claim of costs is made of.
     pub fn is_invoice(&self) -> bool {
         matches!(self.kind.as_deref(), Some("invoice" | "credit_note"))
     }
 }
+
+/// Accounting documents and their proofs are kept 10 years (Code de commerce L123-22).
+pub const LEGAL_RETENTION_DAYS: u32 = 3653;
 
 /// An invoice number as compared everywhere: letters and digits only, upper case
 /// (`FA 2024/0042` = `fa-2024-0042`).

@@ -411,7 +411,8 @@ impl SqlIndex {
         rows.iter().map(Self::row_to_record).collect()
     }
 
-    async fn select_verifications(&self, sql: &str, args: Vec<String>) -> Result<Vec<Verification>, StorageError> {
+    /// Rows of a `document` column holding JSON (verifications, decisions).
+    async fn select_documents<T: serde::de::DeserializeOwned>(&self, sql: &str, args: Vec<String>) -> Result<Vec<T>, StorageError> {
         let mut query = sqlx::query(sql);
         for a in args {
             query = query.bind(a);
@@ -420,7 +421,7 @@ impl SqlIndex {
         rows.iter()
             .map(|row| {
                 let doc: String = row.try_get("document")?;
-                serde_json::from_str(&doc).map_err(|e| StorageError::Corrupt(format!("verification: {e}")))
+                serde_json::from_str(&doc).map_err(|e| StorageError::Corrupt(format!("{}: {e}", std::any::type_name::<T>())))
             })
             .collect()
     }
@@ -792,13 +793,13 @@ impl EvidenceIndex for SqlIndex {
     }
 
     async fn verification(&self, id: SubmissionId) -> Result<Option<Verification>, StorageError> {
-        Ok(self.select_verifications("SELECT document FROM verifications WHERE submission_id = $1", vec![id.to_string()]).await?.pop())
+        Ok(self.select_documents("SELECT document FROM verifications WHERE submission_id = $1", vec![id.to_string()]).await?.pop())
     }
 
     async fn unannounced(&self, id: SubmissionId) -> Result<Option<Verification>, StorageError> {
         let sql = "SELECT document FROM verifications
                    WHERE submission_id = $1 AND pending = 0 AND (announced IS NULL OR announced <> conclusions)";
-        Ok(self.select_verifications(sql, vec![id.to_string()]).await?.pop())
+        Ok(self.select_documents(sql, vec![id.to_string()]).await?.pop())
     }
 
     async fn mark_announced(&self, id: SubmissionId, conclusions: &str) -> Result<(), StorageError> {
@@ -811,12 +812,12 @@ impl EvidenceIndex for SqlIndex {
     }
 
     async fn verification_history(&self, id: SubmissionId) -> Result<Vec<Verification>, StorageError> {
-        self.select_verifications("SELECT document FROM verification_history WHERE submission_id = $1 ORDER BY seq", vec![id.to_string()]).await
+        self.select_documents("SELECT document FROM verification_history WHERE submission_id = $1 ORDER BY seq", vec![id.to_string()]).await
     }
 
     async fn verifications_with(&self, verdict: Verdict, limit: u32) -> Result<Vec<Verification>, StorageError> {
         let sql = format!("SELECT document FROM verifications WHERE verdict = $1 ORDER BY computed_at, submission_id LIMIT {limit}");
-        self.select_verifications(&sql, vec![verdict.as_str().to_owned()]).await
+        self.select_documents(&sql, vec![verdict.as_str().to_owned()]).await
     }
 
     async fn put_decision(&self, d: &Decision) -> Result<(), StorageError> {
@@ -835,16 +836,7 @@ impl EvidenceIndex for SqlIndex {
     }
 
     async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError> {
-        let rows = sqlx::query("SELECT document FROM decisions WHERE submission_id = $1 ORDER BY seq")
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let doc: String = row.try_get("document")?;
-                serde_json::from_str(&doc).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))
-            })
-            .collect()
+        self.select_documents("SELECT document FROM decisions WHERE submission_id = $1 ORDER BY seq", vec![id.to_string()]).await
     }
 
     async fn put_text(&self, id: EvidenceId, text: &str) -> Result<(), StorageError> {

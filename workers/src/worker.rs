@@ -60,7 +60,7 @@ impl Default for WorkerConfig {
             extract: caregate_extract::Limits::default(),
             extract_threads: 4,
             referentials: None,
-            retention_days: 3653,
+            retention_days: caregate_schemas::LEGAL_RETENTION_DAYS,
         }
     }
 }
