@@ -10,6 +10,6 @@ COPY --from=build /src/target/release/caregate /usr/local/bin/caregate
 RUN useradd --system --home /var/lib/caregate caregate && mkdir -p /var/lib/caregate && chown caregate /var/lib/caregate
 USER caregate
 WORKDIR /var/lib/caregate
-ENV CAREGATE_DATA_DIR=/var/lib/caregate/data
+ENV CAREGATE_BACKENDS__DATA_DIR=/var/lib/caregate/data
 EXPOSE 8080
 CMD ["caregate", "serve"]

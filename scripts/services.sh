@@ -157,12 +157,12 @@ export CAREGATE_CLAMD__ADDRESS=127.0.0.1:3310
 EOF
 if [ "$what" = all ]; then
   cat >> "$state/env" <<EOF
-export CAREGATE_AMQP__URL=amqp://guest:guest@127.0.0.1:5672/%2f
-export CAREGATE_DATABASE__URL=postgres://postgres@127.0.0.1:5432/test
-export CAREGATE_S3__ENDPOINT=http://127.0.0.1:3900
-export CAREGATE_S3__REGION=garage
-export CAREGATE_S3__ACCESS_KEY=$GARAGE_KEY_ID
-export CAREGATE_S3__SECRET_KEY=$GARAGE_SECRET
+export CAREGATE_BACKENDS__AMQP__URL=amqp://guest:guest@127.0.0.1:5672/%2f
+export CAREGATE_BACKENDS__DATABASE__URL=postgres://postgres@127.0.0.1:5432/test
+export CAREGATE_BACKENDS__S3__ENDPOINT=http://127.0.0.1:3900
+export CAREGATE_BACKENDS__S3__REGION=garage
+export CAREGATE_BACKENDS__S3__ACCESS_KEY=$GARAGE_KEY_ID
+export CAREGATE_BACKENDS__S3__SECRET_KEY=$GARAGE_SECRET
 EOF
 fi
 log "environment for the full stack: source $state/env"

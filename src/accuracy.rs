@@ -106,12 +106,13 @@ pub fn run(dir: &Path) -> anyhow::Result<Vec<Row>> {
         let mut findings = identity.findings.clone();
         findings.extend(a.findings.iter().cloned());
         let mut wrong = Vec::new();
+        let fields = a.fields.to_json();
         for (key, want) in &exp.fields {
             let want = match want {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let got = field_text(&a.fields, key);
+            let got = field_text(&fields, key);
             if got.as_deref() != Some(want.as_str()) {
                 wrong.push(format!("{key}: {got:?} ≠ {want:?}"));
             }
@@ -175,10 +176,7 @@ fn words(text: &str) -> HashSet<String> {
 pub fn pdf_text_bench(dir: &Path, runs: usize) -> anyhow::Result<String> {
     let limits = Limits::default();
     let budget = caregate_extract::Budget::new(std::time::Duration::from_secs(600));
-    let pdfs: Vec<PathBuf> = files_under(dir)?
-        .into_iter()
-        .filter(|p| std::fs::read(p).map(|b| b.starts_with(b"%PDF")).unwrap_or(false))
-        .collect();
+    let pdfs: Vec<PathBuf> = files_under(dir)?.into_iter().filter(|p| std::fs::read(p).map(|b| b.starts_with(b"%PDF")).unwrap_or(false)).collect();
     let mut out = String::from("| PDF | caregate ms | pdftotext ms | ratio | word recall vs pdftotext |\n|---|---|---|---|---|\n");
     let (mut ours_total, mut theirs_total, mut found_total, mut words_total) = (0f64, 0f64, 0usize, 0usize);
     for p in &pdfs {
@@ -202,7 +200,8 @@ pub fn pdf_text_bench(dir: &Path, runs: usize) -> anyhow::Result<String> {
         let want = words(&reference);
         let got = words(&text);
         let found = want.iter().filter(|w| got.contains(*w)).count();
-        let recall = if want.is_empty() { "n/a (no text)".to_owned() } else { format!("{:.1} % ({found}/{})", 100.0 * found as f64 / want.len() as f64, want.len()) };
+        let recall =
+            if want.is_empty() { "n/a (no text)".to_owned() } else { format!("{:.1} % ({found}/{})", 100.0 * found as f64 / want.len() as f64, want.len()) };
         out += &format!("| {} | {ours:.2} | {theirs:.2} | {:.2}× | {recall} |\n", p.strip_prefix(dir)?.display(), theirs / ours.max(1e-9));
         ours_total += ours;
         theirs_total += theirs;

@@ -141,11 +141,7 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
     std::fs::write(out.join(TAG_MANIFEST), &tag_manifest)?;
     let signature = key.sign(tag_manifest.as_bytes());
     std::fs::write(out.join(SIGNATURE), format!("{}\n", hex::encode(signature.to_bytes())))?;
-    Ok(Exported {
-        files: records.len() - not_packaged.len(),
-        bytes,
-        not_packaged,
-    })
+    Ok(Exported { files: records.len() - not_packaged.len(), bytes, not_packaged })
 }
 
 /// Where a file goes in the payload: its path as uploaded, except that the members of a
@@ -190,18 +186,34 @@ pub enum BagProblem {
     /// `bagit.txt` is not a BagIt 1.0 declaration.
     NotABag,
     /// A line of a manifest that is not `<64 hex>  <path>`.
-    BadManifestLine { manifest: String, line: usize },
+    BadManifestLine {
+        manifest: String,
+        line: usize,
+    },
     /// A file listed in a manifest is not there.
-    Missing { manifest: String, path: String },
+    Missing {
+        manifest: String,
+        path: String,
+    },
     /// A file's bytes are not the ones its manifest lists.
-    Changed { manifest: String, path: String, expected: String, actual: String },
+    Changed {
+        manifest: String,
+        path: String,
+        expected: String,
+        actual: String,
+    },
     /// A payload file no manifest lists.
     NotInManifest(String),
-    PayloadOxum { stated: String, actual: String },
+    PayloadOxum {
+        stated: String,
+        actual: String,
+    },
     /// The signature file is absent or not 64 bytes of hex.
     NoSignature,
     /// The tag manifest is not what the key signed.
-    BadSignature { key: String },
+    BadSignature {
+        key: String,
+    },
     /// No key to check against: neither given nor stated in bag-info.txt.
     NoKey,
 }

@@ -148,7 +148,8 @@ async fn retrieve_all(app: &App, records: &[EvidenceRecord]) -> anyhow::Result<f
     let start = Instant::now();
     let mut bytes = 0u64;
     for rec in records.iter().filter(|r| r.object_key.is_some()) {
-        let got = caregate_ingest::retrieval::retrieve(app.backends.evidence.as_ref(), app.backends.index.as_ref(), rec, "bench (archivist)", None, &spool).await;
+        let got =
+            caregate_ingest::retrieval::retrieve(app.backends.evidence.as_ref(), app.backends.index.as_ref(), rec, "bench (archivist)", None, &spool).await;
         match got {
             Ok(_) => bytes += rec.size,
             Err(e) => bail!("retrieving {}: {}", rec.path, e.message()),
@@ -162,10 +163,7 @@ fn measure(stack: BenchStack, corpus: &'static str, records: &[EvidenceRecord], 
         bail!("{} ended {} ({:?}): the benchmark measures clean files only", bad.path, bad.status, bad.findings);
     }
     let bytes: u64 = records.iter().map(|r| r.size).sum();
-    let mut lat: Vec<f64> = records
-        .iter()
-        .map(|r| (r.updated_at - r.received_at).num_microseconds().unwrap_or(0) as f64 / 1000.0)
-        .collect();
+    let mut lat: Vec<f64> = records.iter().map(|r| (r.updated_at - r.received_at).num_microseconds().unwrap_or(0) as f64 / 1000.0).collect();
     lat.sort_by(|a, b| a.total_cmp(b));
     let secs = elapsed.as_secs_f64();
     Ok(RunResult {
@@ -232,9 +230,9 @@ async fn run_stack(config: &Config, stack: BenchStack, corpora: &[(&'static str,
             s3.create_buckets = true;
             amqp.prefix = format!("cgbench-{tag}");
             child_env = vec![
-                ("CAREGATE_S3__QUARANTINE_BUCKET".to_owned(), s3.quarantine_bucket.clone()),
-                ("CAREGATE_S3__EVIDENCE_BUCKET".to_owned(), s3.evidence_bucket.clone()),
-                ("CAREGATE_AMQP__PREFIX".to_owned(), amqp.prefix.clone()),
+                ("CAREGATE_BACKENDS__S3__QUARANTINE_BUCKET".to_owned(), s3.quarantine_bucket.clone()),
+                ("CAREGATE_BACKENDS__S3__EVIDENCE_BUCKET".to_owned(), s3.evidence_bucket.clone()),
+                ("CAREGATE_BACKENDS__AMQP__PREFIX".to_owned(), amqp.prefix.clone()),
             ];
         }
     }
@@ -258,9 +256,7 @@ async fn run_stack(config: &Config, stack: BenchStack, corpora: &[(&'static str,
         eprintln!("bench: {stack:?} stack, {name} corpus: {} files", files.len());
         let start = Instant::now();
         upload_all(&app, &sub, files, opts.upload_concurrency).await?;
-        let records = app
-            .wait_for_submission(sub.submission_id, files.len(), Duration::from_secs(3600), |_| {})
-            .await?;
+        let records = app.wait_for_submission(sub.submission_id, files.len(), Duration::from_secs(3600), |_| {}).await?;
         let elapsed = start.elapsed();
         let rss = match &child {
             Some(c) => c.peak_rss_mib(),
@@ -291,13 +287,7 @@ fn time_tool(tool: &str, corpus: &'static str, cmd: &mut Command, files: &[Local
         bail!("{tool} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let bytes: u64 = files.iter().map(|f| f.size).sum();
-    Ok(ToolResult {
-        tool: tool.to_owned(),
-        corpus,
-        seconds: secs,
-        files_per_sec: files.len() as f64 / secs,
-        mb_per_sec: bytes as f64 / MB / secs,
-    })
+    Ok(ToolResult { tool: tool.to_owned(), corpus, seconds: secs, files_per_sec: files.len() as f64 / secs, mb_per_sec: bytes as f64 / MB / secs })
 }
 
 fn baselines(config: &Config, corpora: &[(&'static str, Vec<LocalFile>)], out: &Path) -> anyhow::Result<Vec<ToolResult>> {
@@ -314,10 +304,7 @@ fn baselines(config: &Config, corpora: &[(&'static str, Vec<LocalFile>)], out: &
         let paths: Vec<&Path> = files.iter().map(|f| f.disk.as_path()).collect();
         results.push(time_tool("sha256sum", name, Command::new("sha256sum").args(&paths), files)?);
         let mut clamdscan = Command::new("clamdscan");
-        clamdscan
-            .arg(format!("--config-file={}", conf.display()))
-            .args(["--stream", "--no-summary"])
-            .arg(format!("--file-list={}", list.display()));
+        clamdscan.arg(format!("--config-file={}", conf.display())).args(["--stream", "--no-summary"]).arg(format!("--file-list={}", list.display()));
         results.push(time_tool("clamdscan --stream", name, &mut clamdscan, files)?);
     }
     Ok(results)
@@ -358,15 +345,34 @@ pub fn markdown(report: &BenchReport) -> String {
     for r in &report.runs {
         let clam = report.tools.iter().find(|t| t.corpus == r.corpus && t.tool.starts_with("clamdscan")).map(|t| t.mb_per_sec);
         let ratio = |v: f64| clam.map(|c| format!("{:.2}×", v / c)).unwrap_or_default();
-        let sha = report.tools.iter().find(|t| t.corpus == r.corpus && t.tool == "sha256sum").map(|t| format!("{:.2}×", r.retrieve_mb_per_sec / t.mb_per_sec)).unwrap_or_default();
+        let sha = report
+            .tools
+            .iter()
+            .find(|t| t.corpus == r.corpus && t.tool == "sha256sum")
+            .map(|t| format!("{:.2}×", r.retrieve_mb_per_sec / t.mb_per_sec))
+            .unwrap_or_default();
         let (proc, proc_ratio) = match r.processing_mb_per_sec {
             Some(p) => (format!("{p:.1}"), ratio(p)),
             None => ("-".to_owned(), "-".to_owned()),
         };
         s += &format!(
             "| {:?} | {} | {} | {:.0} | {:.2} | {:.0} | {:.1} | {} | {:.1} | {:.1} | {} | {} | {:.0} | {:.1} | {} | {:.0} |\n",
-            r.stack, r.corpus, r.files, r.bytes as f64 / MB, r.seconds, r.files_per_sec, r.mb_per_sec, ratio(r.mb_per_sec),
-            r.latency_p50_ms, r.latency_p95_ms, proc, proc_ratio, r.judge_ms, r.retrieve_mb_per_sec, sha, r.worker_peak_rss_mib
+            r.stack,
+            r.corpus,
+            r.files,
+            r.bytes as f64 / MB,
+            r.seconds,
+            r.files_per_sec,
+            r.mb_per_sec,
+            ratio(r.mb_per_sec),
+            r.latency_p50_ms,
+            r.latency_p95_ms,
+            proc,
+            proc_ratio,
+            r.judge_ms,
+            r.retrieve_mb_per_sec,
+            sha,
+            r.worker_peak_rss_mib
         );
     }
     s += "\n| tool | corpus | s | files/s | MB/s |\n|---|---|---|---|---|\n";

@@ -32,12 +32,7 @@ pub async fn run(config: Config, dir: PathBuf, with_eicar: bool, quiet: bool) ->
     }
     config.backends.data_dir = data_dir.clone();
     let app = App::open(config).await?;
-    app.clamd.ping().await.with_context(|| {
-        format!(
-            "clamd does not answer at {}; start it with `scripts/services.sh clamd`",
-            app.config.clamd.address
-        )
-    })?;
+    app.clamd.ping().await.with_context(|| format!("clamd does not answer at {}; start it with `scripts/services.sh clamd`", app.config.clamd.address))?;
 
     let files = collect_files(&[dir])?;
     let sub = SubmissionRef {
@@ -47,18 +42,9 @@ pub async fn run(config: Config, dir: PathBuf, with_eicar: bool, quiet: bool) ->
         objectives: vec![],
         category: Some("public".into()),
     };
-    let in_memory = if with_eicar {
-        vec![("genere-a-l-execution/eicar.txt".to_owned(), eicar())]
-    } else {
-        vec![]
-    };
+    let in_memory = if with_eicar { vec![("genere-a-l-execution/eicar.txt".to_owned(), eicar())] } else { vec![] };
     let start = Instant::now();
     let records = submit_direct(&app, &sub, &files, in_memory, quiet, Duration::from_secs(600)).await?;
     let verification = app.wait_for_verification(sub.submission_id, records.len(), Duration::from_secs(60)).await?;
-    Ok(DemoOutcome {
-        records,
-        verification,
-        elapsed: start.elapsed(),
-        data_dir,
-    })
+    Ok(DemoOutcome { records, verification, elapsed: start.elapsed(), data_dir })
 }

@@ -17,7 +17,10 @@ use crate::App;
 pub enum Fixity {
     Intact,
     /// The object's bytes no longer hash to the recorded digest.
-    Mismatch { actual_sha256: String, actual_size: u64 },
+    Mismatch {
+        actual_sha256: String,
+        actual_size: u64,
+    },
     Missing,
 }
 
@@ -49,10 +52,7 @@ async fn check_one(app: &App, rec: &EvidenceRecord, key: &str) -> anyhow::Result
     Ok(match hash_object(app, key, None).await? {
         None => Fixity::Missing,
         Some((actual, size)) if actual == rec.sha256 && size == rec.size => Fixity::Intact,
-        Some((actual, size)) => Fixity::Mismatch {
-            actual_sha256: actual.hex(),
-            actual_size: size,
-        },
+        Some((actual, size)) => Fixity::Mismatch { actual_sha256: actual.hex(), actual_size: size },
     })
 }
 

@@ -29,11 +29,11 @@ use tokio_util::sync::CancellationToken;
 
 /// Everything caregate can be told. Sources, later ones winning: built-in defaults, the
 /// TOML file (`caregate.toml`, or `CAREGATE_CONFIG`), then `CAREGATE_*` environment
-/// variables with `__` between levels (`CAREGATE_S3__ENDPOINT`, `CAREGATE_DATA_DIR`).
+/// variables with `__` between levels (`CAREGATE_BACKENDS__S3__ENDPOINT`, `CAREGATE_BACKENDS__DATA_DIR`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
-    #[serde(flatten)]
+    /// Where bytes, records and jobs live (`[backends]`, `[backends.s3]`...).
     pub backends: BackendsConfig,
     /// Address `caregate serve` listens on.
     pub listen: SocketAddr,
@@ -47,7 +47,7 @@ pub struct Config {
 
 /// What archivists' exports need.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ArchiveConfig {
     /// File holding the Ed25519 key (64 hex digits) that signs export packages
     /// (`caregate keygen FILE` makes one).
@@ -68,17 +68,88 @@ impl Default for Config {
     }
 }
 
+/// `CAREGATE_*` variables that are not configuration keys (the config file's name, the
+/// client's token, the log filter, the test harness's settings): skipped by name, so that
+/// any other unknown `CAREGATE_*` variable is refused like an unknown key.
+pub const NON_CONFIG_VARIABLES: &[&str] = &["config", "token", "log", "test_stacks", "services_dir", "real_samples", "seda_schemas"];
+
+/// A configuration that loaded but cannot work; every problem names its key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {}", .0.join("; "))]
+pub struct InvalidConfig(pub Vec<String>);
+
 impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let file = file
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os("CAREGATE_CONFIG").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("caregate.toml"));
-        Figment::from(Serialized::defaults(Config::default()))
+        let file =
+            file.map(Path::to_path_buf).or_else(|| std::env::var_os("CAREGATE_CONFIG").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("caregate.toml"));
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed("CAREGATE_").ignore(&["config"]).split("__"))
+            .merge(Env::prefixed("CAREGATE_").ignore(NON_CONFIG_VARIABLES).split("__"))
             .extract()
-            .with_context(|| format!("reading configuration ({} and CAREGATE_* variables)", file.display()))
+            .with_context(|| format!("reading configuration ({} and CAREGATE_* variables)", file.display()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Every value that would make a component misbehave rather than fail: zero counts
+    /// and timeouts (a zero prefetch consumes nothing, a zero timeout fails every scan),
+    /// and limits that contradict each other.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let mut problems = Vec::new();
+        let mut positive = |key: &str, value: u64| {
+            if value == 0 {
+                problems.push(format!("{key} must be at least 1"));
+            }
+        };
+        positive("worker.prefetch", self.worker.prefetch.into());
+        positive("worker.job_timeout_secs", self.worker.job_timeout_secs);
+        positive("worker.stale_after_secs", self.worker.stale_after_secs);
+        positive("worker.stale_check_secs", self.worker.stale_check_secs);
+        positive("worker.extract_threads", self.worker.extract_threads as u64);
+        positive("worker.extract.max_parse_bytes", self.worker.extract.max_parse_bytes);
+        positive("worker.extract.max_xml_depth", self.worker.extract.max_xml_depth as u64);
+        positive("worker.extract.max_compression_ratio", self.worker.extract.max_compression_ratio);
+        positive("clamd.timeout_secs", self.clamd.timeout_secs);
+        positive("intake.max_file_bytes", self.intake.max_file_bytes);
+        positive("intake.max_request_bytes", self.intake.max_request_bytes);
+        positive("intake.max_concurrent_uploads", self.intake.max_concurrent_uploads as u64);
+        positive("http.auth.session_hours", self.http.auth.session_hours.into());
+        positive("http.presign_secs", self.http.presign_secs);
+        if let Some(db) = &self.backends.database {
+            positive("backends.database.max_connections", db.max_connections.into());
+        }
+        let retry = &self.backends.retry.delays_ms;
+        if retry.is_empty() {
+            problems.push("backends.retry.delays_ms needs at least one delay".to_owned());
+        }
+        if retry.contains(&0) {
+            problems.push("backends.retry.delays_ms: a delay of 0 ms retries at once, in a loop".to_owned());
+        }
+        // A record waiting out its last retry delay is not stale: requeueing it would
+        // run the job twice at once.
+        let longest_retry_ms = retry.iter().max().copied().unwrap_or(0);
+        if self.worker.stale_after_secs.saturating_mul(1000) <= longest_retry_ms {
+            problems.push(format!(
+                "worker.stale_after_secs ({} s) must be longer than the longest retry delay ({longest_retry_ms} ms in backends.retry.delays_ms)",
+                self.worker.stale_after_secs
+            ));
+        }
+        if self.intake.max_file_bytes > self.intake.max_request_bytes {
+            problems.push(format!(
+                "intake.max_file_bytes ({}) is larger than intake.max_request_bytes ({}): such a file could never be uploaded",
+                self.intake.max_file_bytes, self.intake.max_request_bytes
+            ));
+        }
+        if let Some(s3) = &self.backends.s3 {
+            if s3.quarantine_bucket == s3.evidence_bucket {
+                problems.push("backends.s3.quarantine_bucket and backends.s3.evidence_bucket must differ: quarantine must stay apart".to_owned());
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidConfig(problems))
+        }
     }
 
     /// The same configuration with every server back end switched off.
@@ -129,14 +200,11 @@ pub struct App {
 
 impl App {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
+        config.validate()?;
         let backends = Backends::open(&config.backends).await.context("opening back ends")?;
         tracing::info!("{}", backends.describe());
         let clamd = Arc::new(Clamd::new(config.clamd.clone()));
-        Ok(Self {
-            config,
-            backends,
-            clamd,
-        })
+        Ok(Self { config, backends, clamd })
     }
 
     pub fn intake(&self) -> anyhow::Result<Intake> {
@@ -184,12 +252,7 @@ impl App {
             self.config.worker.retention_days,
             Arc::new(self.verifier()?),
         );
-        Ok(Worker::new(
-            Arc::new(pipeline),
-            self.backends.queue.clone(),
-            self.backends.index.clone(),
-            self.config.worker.clone(),
-        ))
+        Ok(Worker::new(Arc::new(pipeline), self.backends.queue.clone(), self.backends.index.clone(), self.config.worker.clone()))
     }
 
     /// Removes quarantined objects left by interrupted uploads (see [`sweep_orphans`]).

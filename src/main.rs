@@ -206,8 +206,12 @@ enum AccountCommand {
     List,
     /// Refuse every credential of the account from its next request (its tokens and
     /// sessions are kept, and work again after `enable`).
-    Disable { name: String },
-    Enable { name: String },
+    Disable {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -217,8 +221,7 @@ enum AuditCommand {
 }
 
 fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CAREGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAREGATE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
@@ -288,23 +291,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_tracing("info");
             let app = App::open(config).await?;
             let shutdown = ctrl_c_token();
-            let worker = if app.backends.in_process_queue {
-                Some(app.spawn_worker(shutdown.clone()).await?)
-            } else {
-                None
-            };
+            let worker = if app.backends.in_process_queue { Some(app.spawn_worker(shutdown.clone()).await?) } else { None };
             let state = app.http_state()?;
             if app.backends.accounts.accounts().await?.is_empty() {
                 tracing::warn!("no account yet: every request will be refused; create one with `caregate account add`");
             }
-            let listener = tokio::net::TcpListener::bind(app.config.listen)
-                .await
-                .with_context(|| format!("binding {}", app.config.listen))?;
+            let listener = tokio::net::TcpListener::bind(app.config.listen).await.with_context(|| format!("binding {}", app.config.listen))?;
             tracing::info!("listening on http://{}", listener.local_addr()?);
             let s = shutdown.clone();
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(async move { s.cancelled().await })
-                .await?;
+            axum::serve(listener, router(state)).with_graceful_shutdown(async move { s.cancelled().await }).await?;
             if let Some(w) = worker {
                 w.await.ok();
             }
@@ -337,27 +332,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Submit {
-            establishment,
-            campaign,
-            objectives,
-            category,
-            submission,
-            server,
-            token,
-            json,
-            wait_secs,
-            paths,
-        } => {
+        Command::Submit { establishment, campaign, objectives, category, submission, server, token, json, wait_secs, paths } => {
             init_tracing("warn");
             let files = submit::collect_files(&paths)?;
-            let sub = SubmissionRef {
-                submission_id: submission.unwrap_or_default(),
-                establishment,
-                campaign,
-                objectives,
-                category,
-            };
+            let sub = SubmissionRef { submission_id: submission.unwrap_or_default(), establishment, campaign, objectives, category };
             caregate_ingest::validate_submission(&sub)?;
             let wait = Duration::from_secs(wait_secs);
             let records = match server {
@@ -515,9 +493,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export { submission, key, out } => {
             init_tracing("warn");
-            let key_file = key.or_else(|| config.archive.signing_key.clone()).ok_or_else(|| {
-                anyhow::anyhow!("no signing key: pass --key FILE or set archive.signing_key (make one with `caregate keygen FILE`)")
-            })?;
+            let key_file = key
+                .or_else(|| config.archive.signing_key.clone())
+                .ok_or_else(|| anyhow::anyhow!("no signing key: pass --key FILE or set archive.signing_key (make one with `caregate keygen FILE`)"))?;
             let key = caregate::bag::load_signing_key(&key_file)?;
             let app = App::open(config).await?;
             let done = caregate::bag::export(&app, submission, &out, &key).await?;
@@ -536,7 +514,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if problems.is_empty() {
                 match key {
                     Some(caregate::bag::KeyUsed::Given(k)) => println!("bag valid; signed by the given key {k}"),
-                    Some(caregate::bag::KeyUsed::FromBag(k)) => println!("bag valid; signed by {k}, the key the bag names (pass --public-key to check its origin)"),
+                    Some(caregate::bag::KeyUsed::FromBag(k)) => {
+                        println!("bag valid; signed by {k}, the key the bag names (pass --public-key to check its origin)")
+                    }
                     None => {}
                 }
                 Ok(ExitCode::SUCCESS)
@@ -545,11 +525,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Schema { verification } => {
-            let schema = if verification {
-                caregate_schemas::verification_json_schema()
-            } else {
-                caregate_schemas::evidence_record_json_schema()
-            };
+            let schema = if verification { caregate_schemas::verification_json_schema() } else { caregate_schemas::evidence_record_json_schema() };
             println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -595,14 +571,7 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
             } else {
                 None
             };
-            let a = caregate_storage::Account {
-                display_name: display_name.unwrap_or_else(|| name.clone()),
-                name,
-                role,
-                scope,
-                password_hash,
-                disabled: false,
-            };
+            let a = caregate_storage::Account { display_name: display_name.unwrap_or_else(|| name.clone()), name, role, scope, password_hash, disabled: false };
             accounts.put_account(&a).await?;
             println!("account {} ({}, {:?})", a.name, a.role, a.scope);
         }

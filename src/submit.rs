@@ -26,9 +26,7 @@ pub struct LocalFile {
 /// Expands files and folders (recursively, sorted, hidden entries skipped).
 pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<LocalFile>> {
     fn walk(dir: &Path, base: &Path, out: &mut Vec<LocalFile>) -> anyhow::Result<()> {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .with_context(|| format!("reading {}", dir.display()))?
-            .collect::<Result<_, _>>()?;
+        let mut entries: Vec<_> = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?.collect::<Result<_, _>>()?;
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
             if entry.file_name().to_string_lossy().starts_with('.') {
@@ -67,9 +65,7 @@ pub fn progress_bar(total: u64, hidden: bool) -> ProgressBar {
     }
     let pb = ProgressBar::new(total);
     pb.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}").expect("valid template").progress_chars("=> "),
     );
     pb
 }
@@ -80,9 +76,7 @@ pub async fn upload_files(intake: &Intake, sub: &SubmissionRef, files: &[LocalFi
     let mut receipts = Vec::with_capacity(files.len());
     for f in files {
         let file = tokio::fs::File::open(&f.disk).await.with_context(|| format!("opening {}", f.disk.display()))?;
-        let body = ReaderStream::with_capacity(file, 256 * 1024)
-            .inspect_ok(|chunk| pb.inc(chunk.len() as u64))
-            .map_err(IntakeError::from);
+        let body = ReaderStream::with_capacity(file, 256 * 1024).inspect_ok(|chunk| pb.inc(chunk.len() as u64)).map_err(IntakeError::from);
         let receipt = intake.receive(sub, &f.name, body).await.with_context(|| format!("submitting {}", f.name))?;
         receipts.push(receipt);
     }
@@ -101,11 +95,7 @@ pub async fn submit_direct(
     wait: Duration,
 ) -> anyhow::Result<Vec<EvidenceRecord>> {
     let shutdown = CancellationToken::new();
-    let worker = if app.backends.in_process_queue {
-        Some(app.spawn_worker(shutdown.clone()).await?)
-    } else {
-        None
-    };
+    let worker = if app.backends.in_process_queue { Some(app.spawn_worker(shutdown.clone()).await?) } else { None };
     let pb = progress_bar(files.iter().map(|f| f.size).sum(), quiet);
     let intake = app.intake()?;
     let mut expected = upload_files(&intake, sub, files, &pb).await?.len();
@@ -118,9 +108,7 @@ pub async fn submit_direct(
     pb.set_length(expected as u64);
     pb.set_position(0);
     pb.set_style(ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} files").expect("valid template"));
-    let records = app
-        .wait_for_submission(sub.submission_id, expected, wait, |done| pb.set_position(done as u64))
-        .await;
+    let records = app.wait_for_submission(sub.submission_id, expected, wait, |done| pb.set_position(done as u64)).await;
     pb.finish_and_clear();
     shutdown.cancel();
     if let Some(w) = worker {
@@ -131,7 +119,14 @@ pub async fn submit_direct(
 
 /// Submits through a running `caregate serve`, one request per file, then polls the
 /// submission until every file has a final status.
-pub async fn submit_http(server: &str, token: &str, sub: &SubmissionRef, files: &[LocalFile], quiet: bool, wait: Duration) -> anyhow::Result<Vec<EvidenceRecord>> {
+pub async fn submit_http(
+    server: &str,
+    token: &str,
+    sub: &SubmissionRef,
+    files: &[LocalFile],
+    quiet: bool,
+    wait: Duration,
+) -> anyhow::Result<Vec<EvidenceRecord>> {
     let client = reqwest::Client::new();
     let base = server.trim_end_matches('/');
     let pb = progress_bar(files.iter().map(|f| f.size).sum(), quiet);
@@ -140,8 +135,7 @@ pub async fn submit_http(server: &str, token: &str, sub: &SubmissionRef, files: 
         let file = tokio::fs::File::open(&f.disk).await.with_context(|| format!("opening {}", f.disk.display()))?;
         let pb2 = pb.clone();
         let body = ReaderStream::with_capacity(file, 256 * 1024).inspect_ok(move |c| pb2.inc(c.len() as u64));
-        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), f.size)
-            .file_name(f.name.clone());
+        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), f.size).file_name(f.name.clone());
         let mut form = reqwest::multipart::Form::new()
             .text("establishment", sub.establishment.clone())
             .text("campaign", sub.campaign.clone())
@@ -161,14 +155,8 @@ pub async fn submit_http(server: &str, token: &str, sub: &SubmissionRef, files: 
     pb.finish_and_clear();
     let start = std::time::Instant::now();
     loop {
-        let view: serde_json::Value = client
-            .get(format!("{base}/api/submissions/{}", sub.submission_id))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let view: serde_json::Value =
+            client.get(format!("{base}/api/submissions/{}", sub.submission_id)).bearer_auth(token).send().await?.error_for_status()?.json().await?;
         if view["complete"].as_bool() == Some(true) {
             return Ok(serde_json::from_value(view["evidence"].clone())?);
         }

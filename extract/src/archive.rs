@@ -4,19 +4,11 @@
 
 use std::io::{Read, Seek};
 
-use serde::Serialize;
 use zip::ZipArchive;
 
 use crate::{ExtractError, Limits};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Member {
-    pub index: usize,
-    pub name: String,
-    pub size: u64,
-    pub compressed_size: u64,
-    pub encrypted: bool,
-}
+pub use caregate_schemas::extracted::Member;
 
 /// Ratio checks only apply to members big enough to matter: a 2 kB file compressed to
 /// 10 bytes is normal.
@@ -48,23 +40,13 @@ pub fn open<R: Read + Seek>(reader: R, limits: &Limits) -> Result<(ZipArchive<R>
             return Err(limit(format!("member {name} declares {size} bytes (limit {})", limits.max_member_bytes)));
         }
         if size > RATIO_FLOOR && size / compressed.max(1) > limits.max_compression_ratio {
-            return Err(limit(format!(
-                "member {name} inflates {}× (limit {}×)",
-                size / compressed.max(1),
-                limits.max_compression_ratio
-            )));
+            return Err(limit(format!("member {name} inflates {}× (limit {}×)", size / compressed.max(1), limits.max_compression_ratio)));
         }
         total = total.saturating_add(size);
         if total > limits.max_archive_bytes {
             return Err(limit(format!("members add up to more than {} bytes", limits.max_archive_bytes)));
         }
-        members.push(Member {
-            index,
-            name,
-            size,
-            compressed_size: compressed,
-            encrypted: f.encrypted(),
-        });
+        members.push(Member { index, name, size, compressed_size: compressed, encrypted: f.encrypted() });
     }
     Ok((zip, members))
 }

@@ -10,54 +10,7 @@ use serde::Serialize;
 
 use crate::french::fold;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    AdAuditReport,
-    ExposureScan,
-    VulnerabilityScan,
-    Invoice,
-    CreditNote,
-    Quote,
-    PurchaseOrder,
-    FinancialReport,
-    Attestation,
-    Other,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 10] = [
-        Kind::AdAuditReport,
-        Kind::ExposureScan,
-        Kind::VulnerabilityScan,
-        Kind::Invoice,
-        Kind::CreditNote,
-        Kind::Quote,
-        Kind::PurchaseOrder,
-        Kind::FinancialReport,
-        Kind::Attestation,
-        Kind::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::AdAuditReport => "ad_audit_report",
-            Kind::ExposureScan => "exposure_scan",
-            Kind::VulnerabilityScan => "vulnerability_scan",
-            Kind::Invoice => "invoice",
-            Kind::CreditNote => "credit_note",
-            Kind::Quote => "quote",
-            Kind::PurchaseOrder => "purchase_order",
-            Kind::FinancialReport => "financial_report",
-            Kind::Attestation => "attestation",
-            Kind::Other => "other",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
+pub use caregate_schemas::Kind;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Classification {
@@ -73,11 +26,7 @@ pub const LOW_CONFIDENCE: f32 = 0.5;
 
 impl Classification {
     pub fn structural(kind: Kind, reason: impl Into<String>) -> Self {
-        Self {
-            kind,
-            confidence: 1.0,
-            reasons: vec![reason.into()],
-        }
+        Self { kind, confidence: 1.0, reasons: vec![reason.into()] }
     }
 
     pub fn is_low(&self) -> bool {
@@ -168,11 +117,7 @@ pub fn classify_text(text: &str) -> Classification {
     // Highest score first; ties go to the kind listed first, so the result is stable.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let Some(&(best, s1)) = ranked.first() else {
-        return Classification {
-            kind: Kind::Other,
-            confidence: 1.0,
-            reasons: vec!["no feature of any evidence kind matched".into()],
-        };
+        return Classification { kind: Kind::Other, confidence: 1.0, reasons: vec!["no feature of any evidence kind matched".into()] };
     };
     let s2 = ranked.get(1).map(|r| r.1).unwrap_or(0.0);
     // Strong evidence (a title and a second feature) and a clear margin both count.
@@ -185,11 +130,7 @@ pub fn classify_text(text: &str) -> Classification {
     if let Some(&(second, s2)) = ranked.get(1) {
         reasons.push(format!("next: {} scored {s2}", Kind::ALL[second].as_str()));
     }
-    Classification {
-        kind,
-        confidence,
-        reasons,
-    }
+    Classification { kind, confidence, reasons }
 }
 
 #[cfg(test)]
@@ -198,7 +139,8 @@ mod tests {
 
     #[test]
     fn french_documents() {
-        let invoice = classify_text("FACTURE N° FA-2024-0042\nDate : 12/06/2024\nTotal HT 1 000,00\nTVA 20 % 200,00\nTotal TTC 1 200,00\nNet à payer 1 200,00 €");
+        let invoice =
+            classify_text("FACTURE N° FA-2024-0042\nDate : 12/06/2024\nTotal HT 1 000,00\nTVA 20 % 200,00\nTotal TTC 1 200,00\nNet à payer 1 200,00 €");
         assert_eq!(invoice.kind, Kind::Invoice);
         assert!(!invoice.is_low(), "{invoice:?}");
 
@@ -208,7 +150,8 @@ mod tests {
         let devis = classify_text("DEVIS n° D-1234\nProposition commerciale — audit Active Directory\nValidité de l'offre : 30 jours\nBon pour accord");
         assert_eq!(devis.kind, Kind::Quote, "{devis:?}");
 
-        let attestation = classify_text("ATTESTATION\nJe soussigné, directeur du centre hospitalier, atteste que l'audit a été réalisé.\nFait à Lyon, le 3 juillet 2024");
+        let attestation =
+            classify_text("ATTESTATION\nJe soussigné, directeur du centre hospitalier, atteste que l'audit a été réalisé.\nFait à Lyon, le 3 juillet 2024");
         assert_eq!(attestation.kind, Kind::Attestation);
         assert!(!attestation.is_low());
 

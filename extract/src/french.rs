@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use regex::Regex;
 use rust_decimal::Decimal;
 
-use crate::fields::{Invoice, InvoiceSource};
+use caregate_schemas::extracted::{Invoice, InvoiceSource};
 
 /// An amount as written by a French (or English) invoice: spaces, non-breaking spaces,
 /// dots or apostrophes as thousands separators, a comma or a dot as decimal mark, an
@@ -70,11 +70,9 @@ const MONTHS: [(&str, u32); 14] = [
     ("dec", 12),
 ];
 
-static NUMERIC_DATE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})\b").unwrap());
+static NUMERIC_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})\b").unwrap());
 static ISO_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{2})-(\d{2})\b").unwrap());
-static WORD_DATE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(\d{1,2})(?:er)?\s+([a-zéèûô]{3,9})\.?\s+(\d{4})\b").unwrap());
+static WORD_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(\d{1,2})(?:er)?\s+([a-zéèûô]{3,9})\.?\s+(\d{4})\b").unwrap());
 
 /// Lower case without accents, for matching French words however they were typed.
 pub fn fold(text: &str) -> String {
@@ -121,8 +119,7 @@ pub fn all_dates(text: &str) -> Vec<(usize, NaiveDate)> {
     }
     for c in WORD_DATE.captures_iter(text) {
         let month = fold(&c[2]);
-        let Some(&(_, m)) = MONTHS.iter().find(|(name, _)| month == *name || (month.len() >= 3 && name.starts_with(&month)))
-        else {
+        let Some(&(_, m)) = MONTHS.iter().find(|(name, _)| month == *name || (month.len() >= 3 && name.starts_with(&month))) else {
             continue;
         };
         if let (Ok(d), Ok(y)) = (c[1].parse(), c[3].parse()) {
@@ -138,18 +135,14 @@ pub fn all_dates(text: &str) -> Vec<(usize, NaiveDate)> {
 /// A date in the CII/UBL formats: `20240612` (format 102) or `2024-06-12`.
 pub fn parse_compact_date(text: &str) -> Option<NaiveDate> {
     let t = text.trim();
-    NaiveDate::parse_from_str(t, "%Y%m%d")
-        .or_else(|_| NaiveDate::parse_from_str(t, "%Y-%m-%d"))
-        .ok()
-        .or_else(|| parse_date(t))
+    NaiveDate::parse_from_str(t, "%Y%m%d").or_else(|_| NaiveDate::parse_from_str(t, "%Y-%m-%d")).ok().or_else(|| parse_date(t))
 }
 
 static SIRET: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\bSIRET\s*(?:n[°o]\s*)?:?\s*(\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{5})\b").unwrap());
 static SIREN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(?:SIREN|RCS [A-Za-zé\- ]+?)\s*(?:n[°o]\s*)?:?\s*(\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3})\b").unwrap());
-static VAT_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(FR[ \u{a0}]?[0-9A-HJ-NP-Z]{2}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3})\b").unwrap());
+static VAT_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(FR[ \u{a0}]?[0-9A-HJ-NP-Z]{2}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3})\b").unwrap());
 
 fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_alphanumeric).collect()
@@ -171,9 +164,8 @@ pub fn find_vat_id(text: &str) -> Option<String> {
 }
 
 /// An amount at the end of a line: `1 234,56 €`, `12.500,00 EUR`, `-150,00`.
-static TRAILING_AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(-?\(?\d{1,3}(?:[ \u{a0}\u{202f}.']\d{3})*(?:[.,]\d{1,2})?\)?|-?\d+(?:[.,]\d{1,2})?)\s*(?:€|EUR|euros?)?\s*$").unwrap()
-});
+static TRAILING_AMOUNT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(-?\(?\d{1,3}(?:[ \u{a0}\u{202f}.']\d{3})*(?:[.,]\d{1,2})?\)?|-?\d+(?:[.,]\d{1,2})?)\s*(?:€|EUR|euros?)?\s*$").unwrap());
 
 /// Labels as they appear on French and English invoices, folded (no accents, lower case).
 const HT_LABELS: [&str; 6] = ["total ht", "montant ht", "total hors taxe", "sous-total ht", "base ht", "subtotal"];
@@ -240,17 +232,10 @@ pub fn invoice_from_text(text: &str) -> Invoice {
     let seller_name = lines
         .iter()
         .map(|(f, raw)| (f.trim(), raw.trim()))
-        .find(|(f, _)| {
-            !["facture", "invoice", "avoir", "devis", "date", "page", "bon de commande"].iter().any(|w| f.starts_with(w))
-        })
+        .find(|(f, _)| !["facture", "invoice", "avoir", "devis", "date", "page", "bon de commande"].iter().any(|w| f.starts_with(w)))
         .map(|(_, raw)| raw.to_owned());
-    let currency = if text.contains('€') || text.contains("EUR") {
-        Some("EUR".to_owned())
-    } else {
-        None
-    };
-    let total_tva = labelled_amount(&lines, &TVA_LABELS[..2])
-        .or_else(|| labelled_amount(&lines, &TVA_LABELS));
+    let currency = if text.contains('€') || text.contains("EUR") { Some("EUR".to_owned()) } else { None };
+    let total_tva = labelled_amount(&lines, &TVA_LABELS[..2]).or_else(|| labelled_amount(&lines, &TVA_LABELS));
     let seller_siret = find_siret(text);
     Invoice {
         number,

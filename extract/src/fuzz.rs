@@ -8,12 +8,7 @@ use std::time::Duration;
 use crate::{archive, classify, french, office, pdf, sheet, xml, Budget, Limits};
 
 fn limits() -> Limits {
-    Limits {
-        max_parse_bytes: 16 * 1024 * 1024,
-        max_sheet_cells: 200_000,
-        time_budget_secs: 10,
-        ..Limits::default()
-    }
+    Limits { max_parse_bytes: 16 * 1024 * 1024, max_sheet_cells: 200_000, time_budget_secs: 10, ..Limits::default() }
 }
 
 fn budget() -> Budget {
@@ -32,7 +27,7 @@ pub fn xml(data: &[u8]) {
     let _ = xml::nmap::parse(data, &l, &b);
     let _ = xml::vuln::parse_nessus(data, &l, &b);
     let _ = xml::vuln::parse_openvas(data, &l, &b);
-    let _ = xml::invoice::parse_cii(data, crate::fields::InvoiceSource::Cii, &l, &b);
+    let _ = xml::invoice::parse_cii(data, caregate_schemas::extracted::InvoiceSource::Cii, &l, &b);
     let _ = xml::invoice::parse_ubl(data, &l, &b);
 }
 

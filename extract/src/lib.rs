@@ -10,7 +10,6 @@
 
 pub mod archive;
 pub mod classify;
-pub mod fields;
 pub mod french;
 pub mod fuzz;
 mod limits;
@@ -24,8 +23,9 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 use std::time::Duration;
 
+use caregate_schemas::extracted::{Attestation, Content, Fields, Integrity, InvoiceSource, OpaqueArchive, SheetSize};
 use caregate_schemas::{Finding, Severity};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub use archive::Member;
 pub use classify::{Classification, Kind};
@@ -91,7 +91,7 @@ impl Source<'_> {
 pub struct Analysis {
     pub format: &'static str,
     pub classification: Classification,
-    pub fields: Value,
+    pub fields: Fields,
     pub findings: Vec<Finding>,
     /// Members of a plain zip archive, to be processed as their own evidence.
     pub members: Vec<Member>,
@@ -106,12 +106,8 @@ impl Analysis {
     pub fn unread(format: &'static str, hint: Kind, finding: Finding) -> Self {
         Analysis {
             format,
-            classification: Classification {
-                kind: hint,
-                confidence: 0.0,
-                reasons: vec![format!("content could not be read: {}", finding.message)],
-            },
-            fields: json!({}),
+            classification: Classification { kind: hint, confidence: 0.0, reasons: vec![format!("content could not be read: {}", finding.message)] },
+            fields: Fields::default(),
             findings: vec![finding],
             members: Vec::new(),
             text: String::new(),
@@ -127,7 +123,7 @@ pub fn analyse(src: &Source, limits: &Limits) -> Analysis {
     match read(format, src, limits, &budget) {
         Ok(mut a) => {
             if a.text.is_empty() {
-                a.text = text_of(&a.fields);
+                a.text = text_of(&a.fields.to_json());
             }
             truncate_chars(&mut a.text, limits.max_text_chars);
             a
@@ -226,7 +222,7 @@ fn format_of(src: &Source) -> Format {
                 Some("CrossIndustryInvoice") => Format::Cii,
                 Some("Invoice") | Some("CreditNote") => Format::Ubl,
                 _ => Format::Xml,
-            }
+            };
         }
         "text/csv" => return Format::Csv,
         _ => {}
@@ -235,7 +231,10 @@ fn format_of(src: &Source) -> Format {
         return Format::Image;
     }
     let zip_like = m == "application/zip" || m.starts_with("application/vnd.openxmlformats") || m.starts_with("application/vnd.oasis.opendocument");
-    if m.contains("spreadsheet") || m == "application/vnd.ms-excel" || (matches!(ext.as_str(), "xlsx" | "ods" | "xls") && (zip_like || m == "application/x-ole-storage")) {
+    if m.contains("spreadsheet")
+        || m == "application/vnd.ms-excel"
+        || (matches!(ext.as_str(), "xlsx" | "ods" | "xls") && (zip_like || m == "application/x-ole-storage"))
+    {
         return Format::Workbook;
     }
     if m.contains("wordprocessing") || m == "application/vnd.oasis.opendocument.text" || (zip_like && matches!(ext.as_str(), "docx" | "odt")) {
@@ -269,10 +268,6 @@ fn xml_input(path: &Path, limits: &Limits) -> Result<BufReader<File>, ExtractErr
     Ok(BufReader::with_capacity(64 * 1024, File::open(path)?))
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or_else(|e| json!({ "error": e.to_string() }))
-}
-
 fn warning(code: &str, message: impl Into<String>) -> Finding {
     Finding::new(code, Severity::Warning, message)
 }
@@ -285,7 +280,7 @@ fn invoice_kind(type_code: Option<&str>) -> Kind {
 }
 
 fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, ExtractError> {
-    let done = |classification: Classification, fields: Value, findings: Vec<Finding>| Analysis {
+    let done = |classification: Classification, fields: Fields, findings: Vec<Finding>| Analysis {
         format: format.name(),
         classification,
         fields,
@@ -298,37 +293,37 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
         Format::PingCastle => {
             let audit = xml::pingcastle::parse(xml_input(src.path, limits)?, limits, budget)?;
             let mut findings = Vec::new();
-            if audit.integrity == fields::Integrity::Invalid {
+            if audit.integrity == Integrity::Invalid {
                 findings.push(Finding::new(
                     "integrity_mismatch",
                     Severity::Error,
                     "IntegrityRules does not match the report's risk rules: the rules were edited after PingCastle wrote them",
                 ));
             }
-            done(Classification::structural(Kind::AdAuditReport, "PingCastle healthcheck report (HealthcheckData)"), to_value(&audit), findings)
+            done(Classification::structural(Kind::AdAuditReport, "PingCastle healthcheck report (HealthcheckData)"), Fields::of(Content::AdAudit(audit)), findings)
         }
         Format::Nmap => {
             let scan = xml::nmap::parse(xml_input(src.path, limits)?, limits, budget)?;
-            done(Classification::structural(Kind::ExposureScan, "nmap XML output (nmaprun)"), to_value(&scan), Vec::new())
+            done(Classification::structural(Kind::ExposureScan, "nmap XML output (nmaprun)"), Fields::of(Content::Scan(scan)), Vec::new())
         }
         Format::Nessus => {
             let scan = xml::vuln::parse_nessus(xml_input(src.path, limits)?, limits, budget)?;
-            done(Classification::structural(Kind::VulnerabilityScan, "Nessus v2 report (NessusClientData_v2)"), to_value(&scan), Vec::new())
+            done(Classification::structural(Kind::VulnerabilityScan, "Nessus v2 report (NessusClientData_v2)"), Fields::of(Content::Scan(scan)), Vec::new())
         }
         Format::OpenVas => {
             let scan = xml::vuln::parse_openvas(xml_input(src.path, limits)?, limits, budget)?;
-            done(Classification::structural(Kind::VulnerabilityScan, "OpenVAS/GVM report"), to_value(&scan), Vec::new())
+            done(Classification::structural(Kind::VulnerabilityScan, "OpenVAS/GVM report"), Fields::of(Content::Scan(scan)), Vec::new())
         }
         Format::Cii | Format::Ubl => {
             let input = xml_input(src.path, limits)?;
             let inv = if format == Format::Cii {
-                xml::invoice::parse_cii(input, fields::InvoiceSource::Cii, limits, budget)?
+                xml::invoice::parse_cii(input, InvoiceSource::Cii, limits, budget)?
             } else {
                 xml::invoice::parse_ubl(input, limits, budget)?
             };
             let kind = invoice_kind(inv.type_code.as_deref());
             let reason = format!("{} invoice, TypeCode {}", format.name().to_uppercase(), inv.type_code.as_deref().unwrap_or("absent"));
-            done(Classification::structural(kind, reason), to_value(&inv), Vec::new())
+            done(Classification::structural(kind, reason), Fields::of(Content::Invoice(inv)), Vec::new())
         }
         Format::Xml => {
             let mut text = String::new();
@@ -341,7 +336,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 }
                 Ok(())
             })?;
-            from_text(format, &text, None, json!({ "xml_root": src.xml_root }))?
+            from_text(format, &text, None, Fields { xml_root: src.xml_root.map(str::to_owned), ..Fields::default() })?
         }
         Format::Workbook | Format::Csv => {
             let tables = if format == Format::Csv {
@@ -352,32 +347,30 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 }
                 sheet::read_workbook(&read_capped(src.path, limits)?, limits, budget)?
             };
-            let sheets: Vec<Value> = tables
+            let sheets: Vec<SheetSize> = tables
                 .iter()
-                .map(|t| json!({ "name": t.sheet, "rows": t.rows.len(), "columns": t.rows.iter().map(Vec::len).max().unwrap_or(0) }))
+                .map(|t| SheetSize { name: t.sheet.clone(), rows: t.rows.len(), columns: t.rows.iter().map(Vec::len).max().unwrap_or(0) })
                 .collect();
             let mut findings = Vec::new();
             if tables.iter().any(|t| t.truncated) {
                 findings.push(warning("too_large", format!("only the first {} cells were read", limits.max_sheet_cells)));
             }
             if let Some(report) = tables.iter().find_map(|t| sheet::financial_report(t, limits)) {
-                let mut fields = to_value(&report);
-                fields["sheets"] = json!(sheets);
                 let c = Classification::structural(
                     Kind::FinancialReport,
                     format!("table with expense columns: {}", report.columns.iter().filter(|c| !c.is_empty()).cloned().collect::<Vec<_>>().join(", ")),
                 );
-                done(c, fields, findings)
+                done(c, Fields { sheets: Some(sheets), ..Fields::of(Content::FinancialReport(report)) }, findings)
             } else {
                 let text: String = tables.iter().map(sheet::Table::text).collect();
-                let mut a = from_text(format, &text, None, json!({ "sheets": sheets }))?;
+                let mut a = from_text(format, &text, None, Fields { sheets: Some(sheets), ..Fields::default() })?;
                 a.findings.extend(findings);
                 a
             }
         }
         Format::Office => {
             let text = office::text(File::open(src.path)?, &office_limits(limits), budget)?;
-            from_text(format, &text, None, json!({}))?
+            from_text(format, &text, None, Fields::default())?
         }
         Format::Zip => {
             let (_, members) = archive::open(File::open(src.path)?, limits)?;
@@ -387,14 +380,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 findings.push(warning("encrypted", format!("encrypted members cannot be read: {}", encrypted.join(", "))));
             }
             let c = Classification::structural(Kind::Other, format!("zip archive: its {} members are processed as their own evidence", members.len()));
-            Analysis {
-                format: format.name(),
-                classification: c,
-                fields: json!({ "members": members }),
-                findings,
-                members,
-                text: String::new(),
-            }
+            Analysis { format: format.name(), classification: c, fields: Fields { members: Some(members.clone()), ..Fields::default() }, findings, members, text: String::new() }
         }
         Format::Oradad => done(
             Classification {
@@ -402,16 +388,12 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 confidence: 0.9,
                 reasons: vec!["ORADAD archive (.mla): encrypted to ANSSI by design, recorded unread".into()],
             },
-            json!({ "tool": "ORADAD", "encrypted_to": "ANSSI" }),
+            Fields::of(Content::Opaque(OpaqueArchive { tool: "ORADAD".into(), encrypted_to: "ANSSI".into() })),
             vec![Finding::new("opaque_content", Severity::Info, "ORADAD archives are encrypted to ANSSI: name, size and hash are recorded")],
         ),
         Format::Image => done(
-            Classification {
-                kind: Kind::Other,
-                confidence: 0.0,
-                reasons: vec!["image: no text recognition yet".into()],
-            },
-            json!({ "media_type": src.media_type }),
+            Classification { kind: Kind::Other, confidence: 0.0, reasons: vec!["image: no text recognition yet".into()] },
+            Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() },
             vec![warning("no_ocr", "an image (scan or photo): text recognition is not available yet, a controller must read it")],
         ),
         Format::Text => {
@@ -419,29 +401,21 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             let mut bytes = Vec::new();
             File::open(src.path)?.take(limits.max_text_chars as u64).read_to_end(&mut bytes)?;
             let text = sheet::decode_text(&bytes);
-            from_text(format, &text, None, json!({}))?
+            from_text(format, &text, None, Fields::default())?
         }
-        Format::Binary => done(
-            Classification::structural(Kind::Other, format!("{}: not a format caregate reads", src.media_type)),
-            json!({}),
-            Vec::new(),
-        ),
+        Format::Binary => done(Classification::structural(Kind::Other, format!("{}: not a format caregate reads", src.media_type)), Fields::default(), Vec::new()),
     })
 }
 
 /// An office document's parts are parsed in memory: each part, and all of them together,
 /// stay under the memory cap once inflated, not just the file on disk.
 fn office_limits(limits: &Limits) -> Limits {
-    Limits {
-        max_member_bytes: limits.max_parse_bytes,
-        max_archive_bytes: limits.max_parse_bytes,
-        ..limits.clone()
-    }
+    Limits { max_member_bytes: limits.max_parse_bytes, max_archive_bytes: limits.max_parse_bytes, ..limits.clone() }
 }
 
 /// Kind and fields from running text (PDF without structured data, office documents,
-/// plain text, generic XML).
-fn from_text(format: Format, text: &str, pdf: Option<&pdf::PdfInfo>, extra: Value) -> Result<Analysis, ExtractError> {
+/// plain text, generic XML); `common` holds what the reader already knows beside.
+fn from_text(format: Format, text: &str, pdf: Option<&caregate_schemas::extracted::PdfInfo>, common: Fields) -> Result<Analysis, ExtractError> {
     let c = classify::classify_text(text);
     let mut findings = Vec::new();
     if c.is_low() && c.kind != Kind::Other {
@@ -450,29 +424,21 @@ fn from_text(format: Format, text: &str, pdf: Option<&pdf::PdfInfo>, extra: Valu
             format!("reads as {} with confidence {:.2} only: a person should confirm the kind", c.kind.as_str(), c.confidence),
         ));
     }
-    let mut fields = match c.kind {
-        Kind::Invoice | Kind::CreditNote | Kind::Quote | Kind::PurchaseOrder | Kind::FinancialReport => to_value(&french::invoice_from_text(text)),
+    let content = match c.kind {
+        // A report read as text has no table: what its text says of an invoice is all.
+        Kind::Invoice | Kind::CreditNote | Kind::Quote | Kind::PurchaseOrder | Kind::FinancialReport => Content::Invoice(french::invoice_from_text(text)),
         Kind::Attestation => {
             let summary: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(400).collect();
-            to_value(&fields::Attestation {
+            Content::Attestation(Attestation {
                 signed: pdf.is_some_and(|p| !p.signatures.is_empty()),
                 date: french::signing_date(text).or_else(|| french::parse_date(text)),
                 summary,
             })
         }
-        _ => json!({}),
+        _ => Content::None,
     };
-    if let (Value::Object(f), Value::Object(extra)) = (&mut fields, extra) {
-        f.extend(extra);
-    }
-    Ok(Analysis {
-        format: format.name(),
-        classification: c,
-        fields,
-        findings,
-        members: Vec::new(),
-        text: text.to_owned(),
-    })
+    let fields = Fields { content, ..common };
+    Ok(Analysis { format: format.name(), classification: c, fields, findings, members: Vec::new(), text: text.to_owned() })
 }
 
 fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, ExtractError> {
@@ -488,7 +454,10 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             Finding::new(
                 "signature_digest_mismatch",
                 Severity::Error,
-                format!("the signed bytes do not match the signature's messageDigest (signer {}): the file was altered after signing", sig.signer_subject.as_deref().unwrap_or("unknown")),
+                format!(
+                    "the signed bytes do not match the signature's messageDigest (signer {}): the file was altered after signing",
+                    sig.signer_subject.as_deref().unwrap_or("unknown")
+                ),
             )
             .at("document.signatures"),
         );
@@ -510,7 +479,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             Analysis {
                 format: "facturx",
                 classification: Classification::structural(kind, reason),
-                fields: to_value(&inv),
+                fields: Fields::of(Content::Invoice(inv)),
                 findings: Vec::new(),
                 members: Vec::new(),
                 text: doc.text.clone(),
@@ -523,10 +492,10 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             if doc.text_chars < 20 && doc.info.pages > 0 {
                 findings.push(warning("no_text", format!("{} pages and no text: a scanned image, a controller must read it", doc.info.pages)));
             }
-            from_text(Format::Pdf, &doc.text, Some(&doc.info), json!({}))?
+            from_text(Format::Pdf, &doc.text, Some(&doc.info), Fields::default())?
         }
     };
-    analysis.fields["document"] = to_value(&doc.info);
+    analysis.fields.document = Some(doc.info);
     analysis.findings.extend(findings);
     Ok(analysis)
 }

@@ -10,7 +10,7 @@ use crate::ExtractError;
 /// Per-file bounds. The defaults suit CaRE evidence: reports and invoices are megabytes,
 /// not gigabytes; anything beyond is stored unread and flagged for a person.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest file a parser that needs the whole file in memory (PDF, spreadsheets,
     /// office documents) will load. Streaming XML parsers are not bound by it.
@@ -67,9 +67,7 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(limit: Duration) -> Self {
-        Self {
-            deadline: Instant::now() + limit,
-        }
+        Self { deadline: Instant::now() + limit }
     }
 
     pub fn check(&self) -> Result<(), ExtractError> {

@@ -8,13 +8,10 @@ use crate::{archive, Budget, ExtractError, Limits};
 /// The body text, one line per paragraph.
 pub fn text<R: Read + Seek>(reader: R, limits: &Limits, budget: &Budget) -> Result<String, ExtractError> {
     let (mut zip, _) = archive::open(reader, limits)?;
-    let (part, paragraph) = if zip.index_for_name("word/document.xml").is_some() {
-        ("word/document.xml", &["p"][..])
-    } else {
-        ("content.xml", &["p", "h"][..])
-    };
-    let xml = archive::read_member(&mut zip, part, limits.max_parse_bytes)?
-        .ok_or_else(|| ExtractError::Unreadable(format!("office document without {part}")))?;
+    let (part, paragraph) =
+        if zip.index_for_name("word/document.xml").is_some() { ("word/document.xml", &["p"][..]) } else { ("content.xml", &["p", "h"][..]) };
+    let xml =
+        archive::read_member(&mut zip, part, limits.max_parse_bytes)?.ok_or_else(|| ExtractError::Unreadable(format!("office document without {part}")))?;
     let mut out = String::new();
     walk(xml.as_slice(), limits, budget, |e| {
         match e {

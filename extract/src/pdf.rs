@@ -8,39 +8,9 @@ use std::sync::LazyLock;
 
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 use regex::bytes::Regex;
-use serde::Serialize;
 
-use crate::fields::{Invoice, InvoiceSource};
+use caregate_schemas::extracted::{Invoice, InvoiceSource, PdfInfo, Signature};
 use crate::{xml, Budget, ExtractError, Limits};
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Signature {
-    /// `adbe.pkcs7.detached`, `ETSI.CAdES.detached`, `ETSI.RFC3161`...
-    pub sub_filter: Option<String>,
-    pub byte_range: Vec<i64>,
-    /// The signer's name when the dictionary states it (`/Name`).
-    pub signer: Option<String>,
-    /// `/M`, as written (`D:20240612...`).
-    pub signed_at: Option<String>,
-    /// The signed ranges reach the end of the file: nothing was appended after signing.
-    pub covers_whole_file: bool,
-    /// The ranges cover a whole revision: from the first byte to an `%%EOF`, leaving out
-    /// exactly the hex `/Contents` string and nothing else.
-    #[serde(default)]
-    pub covers_revision: bool,
-    /// Incremental updates were appended after the signed revision (the signature may
-    /// still be valid for what it covers; what came later is not signed).
-    #[serde(default)]
-    pub changed_after_signing: bool,
-    /// Subject of the signing certificate carried in the CMS signature (RFC 4514).
-    pub signer_subject: Option<String>,
-    /// Digest algorithm of the signature (`sha256`...).
-    pub digest_algorithm: Option<String>,
-    /// The digest of the signed byte ranges equals the CMS `messageDigest`: the signed
-    /// bytes are the ones the signer signed. `None` when the CMS could not be read or
-    /// its digest algorithm is not supported. (The certificate chain is not judged.)
-    pub digest_valid: Option<bool>,
-}
 
 /// Whether `[a b c d]` signs a whole revision of `file`: it starts at 0, the gap between
 /// the ranges is exactly one hex string (`<…>`, the `/Contents`), and the second range
@@ -130,29 +100,6 @@ fn check_cms(contents: &[u8], file: &[u8], byte_range: &[i64]) -> CmsCheck {
     out
 }
 
-/// What the record keeps about a PDF, whatever kind of evidence it is.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct PdfInfo {
-    pub version: String,
-    pub pages: usize,
-    pub title: Option<String>,
-    pub author: Option<String>,
-    pub producer: Option<String>,
-    pub creator: Option<String>,
-    pub created: Option<String>,
-    /// Encrypted with an empty user password: readable, with restrictions.
-    pub encrypted: bool,
-    pub signatures: Vec<Signature>,
-    pub embedded_files: Vec<String>,
-    /// XMP `fx:ConformanceLevel` of a Factur-X PDF.
-    pub facturx_level: Option<String>,
-    pub active_content: Vec<String>,
-    /// Pages whose text could not be extracted.
-    pub unreadable_pages: usize,
-    /// The cross-reference table had to be rebuilt: a damaged or truncated file.
-    pub repaired: bool,
-}
-
 pub struct PdfDocument {
     pub info: PdfInfo,
     /// The whole text, pages in order (truncated at [`Limits::max_text_chars`]).
@@ -183,8 +130,7 @@ const MAX_TREE_DEPTH: usize = 16;
 const INVOICE_ATTACHMENTS: [&str; 3] = ["factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml"];
 const EXECUTABLE_EXTENSIONS: [&str; 9] = [".exe", ".dll", ".bat", ".cmd", ".js", ".vbs", ".ps1", ".scr", ".jar"];
 
-static CONFORMANCE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"ConformanceLevel(?:>|=")\s*([^<"]{1,40})"#).unwrap());
+static CONFORMANCE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"ConformanceLevel(?:>|=")\s*([^<"]{1,40})"#).unwrap());
 
 fn text_of(obj: &Object) -> Option<String> {
     lopdf::decode_text_string(obj).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
@@ -207,10 +153,7 @@ fn dict<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Dictionary> {
 }
 
 pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocument, ExtractError> {
-    let options = LoadOptions {
-        max_decompressed_size: Some(MAX_STREAM),
-        ..LoadOptions::default()
-    };
+    let options = LoadOptions { max_decompressed_size: Some(MAX_STREAM), ..LoadOptions::default() };
     let doc = Document::load_mem_with_options(bytes, options).map_err(|e| match e {
         lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => ExtractError::Encrypted,
         e => ExtractError::Unreadable(format!("PDF: {e}")),
@@ -342,13 +285,7 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
         }
     }
     info.active_content = active.into_iter().collect();
-    Ok(PdfDocument {
-        info,
-        text,
-        page_starts,
-        text_chars,
-        invoice,
-    })
+    Ok(PdfDocument { info, text, page_starts, text_chars, invoice })
 }
 
 /// Embedded files: the catalog's `Names/EmbeddedFiles` name tree and its `/AF` array
@@ -357,12 +294,7 @@ fn embedded_files<'a>(doc: &'a Document, catalog: Option<&'a Dictionary>) -> Vec
     let mut found = Vec::new();
     let Some(catalog) = catalog else { return found };
     let mut seen = HashSet::new();
-    if let Some(tree) = catalog
-        .get(b"Names")
-        .ok()
-        .and_then(|n| dict(doc, n))
-        .and_then(|n| n.get(b"EmbeddedFiles").ok())
-    {
+    if let Some(tree) = catalog.get(b"Names").ok().and_then(|n| dict(doc, n)).and_then(|n| n.get(b"EmbeddedFiles").ok()) {
         walk_name_tree(doc, tree, 0, &mut seen, &mut found);
     }
     if let Some(Object::Array(af)) = catalog.get(b"AF").ok().and_then(|a| resolve(doc, a)) {

@@ -9,7 +9,7 @@ use calamine::{open_workbook_auto_from_rs, Data, Reader, Sheets};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use crate::fields::{ExpenseRow, FinancialReport, Totals};
+use caregate_schemas::extracted::{ExpenseRow, FinancialReport, Totals};
 use crate::french::{fold, parse_amount, parse_date};
 use crate::{Budget, ExtractError, Limits};
 
@@ -123,12 +123,7 @@ pub fn read_workbook(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<V
         }
         let rows: Vec<Vec<Cell>> = range.rows().map(|r| r.iter().map(from_data).collect()).collect();
         let first = range.start().map_or(0, |(row, _)| row) + 1;
-        tables.push(Table {
-            sheet: Some(name),
-            lines: (first..).take(rows.len()).collect(),
-            rows,
-            truncated: false,
-        });
+        tables.push(Table { sheet: Some(name), lines: (first..).take(rows.len()).collect(), rows, truncated: false });
     }
     Ok(tables)
 }
@@ -166,12 +161,7 @@ pub fn read_csv(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<Table,
         lines.push(record.position().map_or(0, |p| p.line() as u32));
         rows.push(record.iter().map(Cell::from_text).collect());
     }
-    Ok(Table {
-        sheet: None,
-        rows,
-        lines,
-        truncated,
-    })
+    Ok(Table { sheet: None, rows, lines, truncated })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,11 +208,8 @@ pub fn financial_report(table: &Table, limits: &Limits) -> Option<FinancialRepor
         (amounts >= 1 && others >= 1).then_some((i, cols))
     })?;
     let col = |which: Column| columns.iter().position(|c| *c == Some(which));
-    let mut report = FinancialReport {
-        sheet: table.sheet.clone(),
-        columns: table.rows[header_at].iter().map(Cell::text).collect(),
-        ..FinancialReport::default()
-    };
+    let mut report =
+        FinancialReport { sheet: table.sheet.clone(), columns: table.rows[header_at].iter().map(Cell::text).collect(), ..FinancialReport::default() };
     let mut stated: Option<Totals> = None;
     let mut sums = Totals::default();
     let add = |sum: &mut Option<Decimal>, v: Option<Decimal>| {

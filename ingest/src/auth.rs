@@ -28,7 +28,7 @@ use crate::http::{ApiError, AppState};
 pub const SESSION_COOKIE: &str = "caregate_session";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// How long a console session lasts after logging in.
     pub session_hours: u32,
@@ -39,10 +39,7 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self {
-            session_hours: 8,
-            secure_cookies: false,
-        }
+        Self { session_hours: 8, secure_cookies: false }
     }
 }
 
@@ -140,20 +137,19 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Unauthenticated;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .map(str::to_owned);
+        let bearer =
+            parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).map(str::to_owned);
         let cookie = CookieJar::from_headers(&parts.headers).get(SESSION_COOKIE).map(|c| c.value().to_owned());
         let console = parts.uri.path().starts_with("/console");
         let missing = || {
             if console {
                 Unauthenticated::Console
             } else {
-                Unauthenticated::Api(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "an API token (Authorization: Bearer) or a console session is required"))
+                Unauthenticated::Api(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "an API token (Authorization: Bearer) or a console session is required",
+                ))
             }
         };
         let Some(secret) = bearer.or(cookie) else { return Err(missing()) };

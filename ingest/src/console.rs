@@ -410,7 +410,7 @@ async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<
                     td { (when(r.received_at)) }
                     td { (r.submission.establishment) }
                     td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
-                    td { (r.kind.as_deref().unwrap_or("?")) }
+                    td { (r.kind.map_or("?", |k| k.as_str())) }
                     td { @for f in &r.findings { code { (f.code) } " " } }
                 }
             }
@@ -477,7 +477,7 @@ fn evidence_list(records: &[EvidenceRecord], current: Option<caregate_schemas::E
             @for r in records.iter().filter(|r| Some(r.evidence_id) != current) {
                 tr {
                     td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
-                    td { (r.kind.as_deref().unwrap_or("?")) }
+                    td { (r.kind.map_or("?", |k| k.as_str())) }
                     td { (status_fr(r.status)) }
                     td { @for f in &r.findings { code { (f.code) } " " } }
                 }
@@ -525,14 +525,10 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
     caller.may(Action::ReadFile, Some(&rec.submission.establishment))?;
     let text = if rec.status == Status::Infected { None } else { Some(crate::retrieval::read_text(st.index.as_ref(), &rec, &caller.actor()).await?) };
     let others = st.index.submission(rec.submission.submission_id).await?;
-    let signatures = rec.fields.pointer("/document/signatures").and_then(|s| s.as_array()).cloned().unwrap_or_default();
-    let sig = |s: &serde_json::Value, k: &str| match s.get(k) {
-        Some(serde_json::Value::Null) | None => "—".to_owned(),
-        Some(serde_json::Value::Bool(true)) => "oui".to_owned(),
-        Some(serde_json::Value::Bool(false)) => "non".to_owned(),
-        Some(serde_json::Value::String(v)) => v.clone(),
-        Some(v) => v.to_string(),
-    };
+    let signatures = rec.fields.document.as_ref().map_or(&[][..], |d| d.signatures.as_slice());
+    let text_or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
+    let yes_no = |b: bool| if b { "oui" } else { "non" };
+    let maybe = |b: Option<bool>| b.map_or("—", yes_no);
     let content = html! {
         table #metadata {
             tr { th { "Fichier" } td { (rec.path) } }
@@ -540,7 +536,7 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
             tr { th { "FINESS" } td { (rec.submission.establishment) " (" (region_label(&rec.submission.establishment)) ")" } }
             tr { th { "Objectifs revendiqués" } td { (rec.submission.objectives.join(", ")) } }
             tr { th { "Statut" } td #status { (status_fr(rec.status)) } }
-            tr { th { "Type de pièce" } td { (rec.kind.as_deref().unwrap_or("?")) @if let Some(c) = rec.confidence { " (confiance " (format!("{c:.2}")) ")" } } }
+            tr { th { "Type de pièce" } td { (rec.kind.map_or("?", |k| k.as_str())) @if let Some(c) = rec.confidence { " (confiance " (format!("{c:.2}")) ")" } } }
             tr { th { "Format détecté" } td { (rec.media_type.as_deref().unwrap_or("?")) } }
             tr { th { "Taille" } td { (rec.size) " octets" } }
             tr { th { "SHA-256" } td { code { (rec.sha256.hex()) } } }
@@ -558,8 +554,11 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
             h2 { "Signatures électroniques" }
             table #signatures {
                 tr { th { "Signataire (certificat)" } th { "Signé le" } th { "SubFilter" } th { "Couvre une révision entière" } th { "Modifié après signature" } th { "Empreinte conforme" } th { "Algorithme" } }
-                @for s in &signatures {
-                    tr { td { (sig(s, "signer_subject")) } td { (pdf_date_fr(&sig(s, "signed_at"))) } td { (sig(s, "sub_filter")) } td { (sig(s, "covers_revision")) } td { (sig(s, "changed_after_signing")) } td { (sig(s, "digest_valid")) } td { (sig(s, "digest_algorithm")) } }
+                @for s in signatures {
+                    tr {
+                        td { (text_or_dash(&s.signer_subject)) } td { (pdf_date_fr(&text_or_dash(&s.signed_at))) } td { (text_or_dash(&s.sub_filter)) }
+                        td { (yes_no(s.covers_revision)) } td { (yes_no(s.changed_after_signing)) } td { (maybe(s.digest_valid)) } td { (text_or_dash(&s.digest_algorithm)) }
+                    }
                 }
             }
         }
@@ -584,9 +583,10 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
 
 async fn search_page(State(st): State<AppState>, caller: Caller, Query(params): Query<SearchParams>) -> Result<Html<String>, PageError> {
     caller.may(Action::Search, None)?;
-    let asked = [&params.finess, &params.siren, &params.siret, &params.invoice, &params.objective, &params.kind, &params.status, &params.from, &params.to, &params.q]
-        .iter()
-        .any(|v| given(v).is_some());
+    let asked =
+        [&params.finess, &params.siren, &params.siret, &params.invoice, &params.objective, &params.kind, &params.status, &params.from, &params.to, &params.q]
+            .iter()
+            .any(|v| given(v).is_some());
     let results = if asked {
         let q = params.to_query(&caller.0)?;
         Some(st.index.search(&q).await?.into_iter().filter(|r| caller.0.covers(&r.submission.establishment)).collect::<Vec<_>>())
@@ -619,7 +619,7 @@ async fn search_page(State(st): State<AppState>, caller: Caller, Query(params): 
                     tr {
                         td { (when(r.received_at)) } td { (r.submission.establishment) }
                         td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
-                        td { (r.kind.as_deref().unwrap_or("?")) } td { (status_fr(r.status)) } td { code { (&r.sha256.hex()[..16]) "…" } }
+                        td { (r.kind.map_or("?", |k| k.as_str())) } td { (status_fr(r.status)) } td { code { (&r.sha256.hex()[..16]) "…" } }
                     }
                 }
             }

@@ -11,8 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use caregate_schemas::{
-    Decision, DecisionKind, EvidenceEvent, EvidenceId, EvidenceRecord, Principal, Scope, Status, SubmissionId, SubmissionRef,
-    Verification, REGIONS,
+    Decision, DecisionKind, EvidenceEvent, EvidenceId, EvidenceRecord, Principal, Scope, Status, SubmissionId, SubmissionRef, Verification, REGIONS,
 };
 use caregate_storage::{AccountStore, Announcer, EvidenceIndex, ObjectStore, SearchQuery, StorageError};
 use chrono::{NaiveDate, Utc};
@@ -39,7 +38,7 @@ pub struct AppState {
 
 /// How the HTTP service behaves towards its users.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     pub auth: AuthConfig,
     /// Files larger than this are handed out as an expiring presigned URL of the store
@@ -51,11 +50,7 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self {
-            auth: AuthConfig::default(),
-            presign_above_bytes: 64 * 1024 * 1024,
-            presign_secs: 300,
-        }
+        Self { auth: AuthConfig::default(), presign_above_bytes: 64 * 1024 * 1024, presign_secs: 300 }
     }
 }
 
@@ -120,11 +115,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into() }
     }
 
     pub fn not_found(what: impl std::fmt::Display) -> Self {
@@ -150,10 +141,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(ApiErrorBody {
-            error: self.code.to_owned(),
-            message: self.message,
-        });
+        let body = Json(ApiErrorBody { error: self.code.to_owned(), message: self.message });
         if self.status == StatusCode::TOO_MANY_REQUESTS || self.status == StatusCode::SERVICE_UNAVAILABLE {
             (self.status, [(header::RETRY_AFTER, "5")], body).into_response()
         } else {
@@ -250,10 +238,7 @@ async fn upload(State(st): State<AppState>, caller: Caller, mut form: Multipart)
             "campaign" => campaign = Some(field_text(field).await?.trim().to_owned()),
             "submission_id" => {
                 let raw = field_text(field).await?;
-                let id = raw.trim().parse().map_err(|_| IntakeError::Invalid {
-                    field: "submission_id",
-                    reason: format!("{raw:?} is not a UUID"),
-                })?;
+                let id = raw.trim().parse().map_err(|_| IntakeError::Invalid { field: "submission_id", reason: format!("{raw:?} is not a UUID") })?;
                 submission_id = Some(id);
             }
             "objective" => objectives.push(field_text(field).await?.trim().to_owned()),
@@ -272,10 +257,7 @@ async fn upload(State(st): State<AppState>, caller: Caller, mut form: Multipart)
                         owned_by(&st, id, finess).await?;
                     }
                 }
-                let file_name = field
-                    .file_name()
-                    .ok_or_else(|| IntakeError::Malformed("a `file` part has no file name".into()))?
-                    .to_owned();
+                let file_name = field.file_name().ok_or_else(|| IntakeError::Malformed("a `file` part has no file name".into()))?.to_owned();
                 spooled.push(st.intake.spool(&file_name, field.map_err(multipart_error)).await?);
             }
             other => return Err(IntakeError::Malformed(format!("unexpected field {other:?}")).into()),
@@ -296,21 +278,13 @@ async fn upload(State(st): State<AppState>, caller: Caller, mut form: Multipart)
     for file in spooled {
         evidence.push(st.intake.commit(&sub, file, Some(&caller.actor())).await?);
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(UploadResponse {
-            submission_id: sub.submission_id,
-            evidence,
-        }),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(UploadResponse { submission_id: sub.submission_id, evidence })))
 }
 
 /// Adding to an existing submission: it must be the same establishment's.
 async fn owned_by(st: &AppState, id: SubmissionId, finess: &str) -> Result<(), ApiError> {
     match st.index.submission(id).await?.first() {
-        Some(r) if r.submission.establishment != finess => {
-            Err(ApiError::forbidden(format!("submission {id} belongs to another establishment")))
-        }
+        Some(r) if r.submission.establishment != finess => Err(ApiError::forbidden(format!("submission {id} belongs to another establishment"))),
         _ => Ok(()),
     }
 }
@@ -320,8 +294,7 @@ async fn field_text(field: axum::extract::multipart::Field<'_>) -> Result<String
 }
 
 fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", format!("{raw:?} is not a UUID")))
+    raw.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", format!("{raw:?} is not a UUID")))
 }
 
 /// The record of one file.
@@ -411,11 +384,7 @@ async fn get_submission(State(st): State<AppState>, caller: Caller, Path(id): Pa
         return Err(ApiError::not_found(format!("submission {id}")));
     };
     caller.may(Action::ReadRecords, Some(&first.submission.establishment))?;
-    Ok(Json(SubmissionView {
-        submission_id: id,
-        complete: evidence.iter().all(|r| r.status != Status::Received),
-        evidence,
-    }))
+    Ok(Json(SubmissionView { submission_id: id, complete: evidence.iter().all(|r| r.status != Status::Received), evidence }))
 }
 
 /// The submission's verification as decided (controllers' decisions laid over the
@@ -473,7 +442,12 @@ pub struct DecisionForm {
     request_body = DecisionForm,
     responses((status = 200, description = "the verification as decided now", body = Verification),
         (status = 400, body = ApiErrorBody), (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
-async fn post_decision(State(st): State<AppState>, caller: Caller, Path(id): Path<String>, Json(form): Json<DecisionForm>) -> Result<Json<Verification>, ApiError> {
+async fn post_decision(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(form): Json<DecisionForm>,
+) -> Result<Json<Verification>, ApiError> {
     decide(&st, &caller, &id, form).await.map(Json)
 }
 
@@ -552,25 +526,25 @@ pub(crate) fn parse_day(field: &'static str, raw: &str) -> Result<NaiveDate, Api
 impl SearchParams {
     /// The storage query, limited to the caller's scope.
     pub fn to_query(&self, caller: &Principal) -> Result<SearchQuery, ApiError> {
+        use caregate_schemas::SearchKey;
         let mut keys = Vec::new();
         if let Some(v) = given(&self.siren) {
-            keys.push(format!("siren:{}", v.replace(' ', "")));
+            keys.push(SearchKey::Siren(v.replace(' ', "")));
         }
         if let Some(v) = given(&self.siret) {
-            keys.push(format!("siret:{}", v.replace(' ', "")));
+            keys.push(SearchKey::Siret(v.replace(' ', "")));
         }
         if let Some(v) = given(&self.invoice) {
-            keys.push(format!("invoice_number:{}", caregate_schemas::invoice_number_key(v)));
+            keys.push(SearchKey::InvoiceNumber(caregate_schemas::invoice_number_key(v)));
         }
         if let Some(v) = given(&self.objective) {
-            keys.push(format!("objective:{v}"));
+            keys.push(SearchKey::Objective(v.to_owned()));
         }
         if let Some(v) = given(&self.kind) {
-            keys.push(format!("kind:{v}"));
+            keys.push(SearchKey::Kind(v.to_owned()));
         }
-        let status = given(&self.status)
-            .map(|s| s.parse::<Status>().map_err(|e| ApiError::bad_request("invalid_status", e.to_string())))
-            .transpose()?;
+        let keys: Vec<String> = keys.iter().map(SearchKey::to_string).collect();
+        let status = given(&self.status).map(|s| s.parse::<Status>().map_err(|e| ApiError::bad_request("invalid_status", e.to_string()))).transpose()?;
         let day_start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
         let received_from = given(&self.from).map(|v| parse_day("from", v)).transpose()?.and_then(day_start);
         let received_before = given(&self.to).map(|v| parse_day("to", v)).transpose()?.and_then(|d| d.succ_opt()).and_then(day_start);

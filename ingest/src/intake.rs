@@ -2,9 +2,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use caregate_schemas::{
-    EvidenceId, EvidenceReceived, EvidenceRecord, Sha256Digest, SubmissionId, SubmissionRef,
-};
+use caregate_schemas::{EvidenceId, EvidenceReceived, EvidenceRecord, Sha256Digest, SubmissionId, SubmissionRef};
 use caregate_storage::{Backends, EvidenceIndex, JobQueue, ObjectStore, StorageError};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -15,7 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use utoipa::ToSchema;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct IntakeConfig {
     /// Largest file accepted. Keep it at or below clamd's StreamMaxLength, MaxFileSize and
     /// MaxScanSize, or large files could never be fully scanned.
@@ -30,12 +28,7 @@ pub struct IntakeConfig {
 
 impl Default for IntakeConfig {
     fn default() -> Self {
-        Self {
-            max_file_bytes: 1536 * 1024 * 1024,
-            max_request_bytes: 2048 * 1024 * 1024,
-            max_concurrent_uploads: 64,
-            spool_dir: None,
-        }
+        Self { max_file_bytes: 1536 * 1024 * 1024, max_request_bytes: 2048 * 1024 * 1024, max_concurrent_uploads: 64, spool_dir: None }
     }
 }
 
@@ -126,10 +119,7 @@ pub fn validate_finess(s: &str) -> Result<(), IntakeError> {
     if ok {
         Ok(())
     } else {
-        Err(IntakeError::Invalid {
-            field: "establishment",
-            reason: format!("{s:?} is not a FINESS number (9 digits; 2A/2B first for Corsica)"),
-        })
+        Err(IntakeError::Invalid { field: "establishment", reason: format!("{s:?} is not a FINESS number (9 digits; 2A/2B first for Corsica)") })
     }
 }
 
@@ -137,10 +127,7 @@ fn validate_token(field: &'static str, s: &str, allowed: impl Fn(char) -> bool) 
     if !s.is_empty() && s.len() <= 64 && s.chars().all(allowed) {
         Ok(())
     } else {
-        Err(IntakeError::Invalid {
-            field,
-            reason: format!("{s:?} has characters or a length that are not allowed"),
-        })
+        Err(IntakeError::Invalid { field, reason: format!("{s:?} has characters or a length that are not allowed") })
     }
 }
 
@@ -181,7 +168,7 @@ impl Intake {
             quarantine: backends.quarantine.clone(),
             index: backends.index.clone(),
             queue: backends.queue.clone(),
-            permits: Arc::new(Semaphore::new(config.max_concurrent_uploads.max(1))),
+            permits: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
             spool_dir,
             config,
         })
@@ -214,20 +201,13 @@ impl Intake {
             let chunk = chunk.map_err(Into::into)?;
             size += chunk.len() as u64;
             if size > self.config.max_file_bytes {
-                return Err(IntakeError::TooLarge {
-                    limit: self.config.max_file_bytes,
-                });
+                return Err(IntakeError::TooLarge { limit: self.config.max_file_bytes });
             }
             hasher.update(&chunk);
             file.write_all(&chunk).await?;
         }
         file.flush().await?;
-        Ok(Spooled {
-            path,
-            file: temp,
-            sha256: hasher.into(),
-            size,
-        })
+        Ok(Spooled { path, file: temp, sha256: hasher.into(), size })
     }
 
     /// Hands a spooled file to the pipeline: quarantine, then the record, then the job.
@@ -239,33 +219,12 @@ impl Intake {
         let evidence_id = EvidenceId::new();
         let quarantine_key = evidence_id.quarantine_key();
         self.quarantine.put_owned(&quarantine_key, spooled.file, &spooled.sha256).await?;
-        let mut record = EvidenceRecord::received(
-            evidence_id,
-            sub.clone(),
-            spooled.path.clone(),
-            spooled.sha256,
-            spooled.size,
-            quarantine_key.clone(),
-        );
+        let mut record = EvidenceRecord::received(evidence_id, sub.clone(), spooled.path.clone(), spooled.sha256, spooled.size, quarantine_key.clone());
         record.uploaded_by = uploaded_by.map(str::to_owned);
         self.index.record_received(&record).await?;
-        self.queue
-            .publish(&EvidenceReceived {
-                evidence_id,
-                quarantine_key,
-                sha256: spooled.sha256,
-                size: spooled.size,
-                path: spooled.path.clone(),
-            })
-            .await?;
+        self.queue.publish(&EvidenceReceived { evidence_id, quarantine_key, sha256: spooled.sha256, size: spooled.size, path: spooled.path.clone() }).await?;
         tracing::info!(evidence = %evidence_id, path = %spooled.path, size = spooled.size, "received");
-        Ok(Receipt {
-            evidence_id,
-            submission_id: sub.submission_id,
-            path: spooled.path,
-            sha256: spooled.sha256,
-            size: spooled.size,
-        })
+        Ok(Receipt { evidence_id, submission_id: sub.submission_id, path: spooled.path, sha256: spooled.sha256, size: spooled.size })
     }
 
     /// Spool and commit in one go (command-line submissions, one file at a time).

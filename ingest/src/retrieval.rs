@@ -31,9 +31,9 @@ fn stored_key(rec: &EvidenceRecord) -> Result<&str, ApiError> {
     if rec.status == Status::Infected {
         return Err(conflict("infected", "an infected file never leaves quarantine"));
     }
-    rec.object_key
-        .as_deref()
-        .ok_or_else(|| conflict("not_stored", format!("the file is not in the evidence store (status {}): it is held in quarantine or was deleted", rec.status)))
+    rec.object_key.as_deref().ok_or_else(|| {
+        conflict("not_stored", format!("the file is not in the evidence store (status {}): it is held in quarantine or was deleted", rec.status))
+    })
 }
 
 /// Reads the record's bytes back and checks them; on a mismatch records an
@@ -68,7 +68,10 @@ pub async fn retrieve(
         let detail = json!({"object_key": key, "expected": rec.sha256, "actual": actual, "size": size, "actor": actor, "during": "retrieval"});
         index.record_event(rec.evidence_id, "integrity_failure", detail).await?;
         tracing::error!(evidence = %rec.evidence_id, key, "stored bytes no longer match their hash; retrieval refused");
-        return Err(conflict("integrity_failure", format!("the stored bytes no longer match the SHA-256 recorded at upload ({}); the failure is recorded", rec.sha256.hex())));
+        return Err(conflict(
+            "integrity_failure",
+            format!("the stored bytes no longer match the SHA-256 recorded at upload ({}); the failure is recorded", rec.sha256.hex()),
+        ));
     }
     let how = if url.is_some() { "presigned_url" } else { "download" };
     index.record_event(rec.evidence_id, "file_read", json!({"actor": actor, "via": how, "sha256": actual})).await?;
@@ -126,7 +129,10 @@ pub async fn delete(store: &dyn ObjectStore, index: &dyn EvidenceIndex, rec: &Ev
     let until = rec.retained_until();
     if now < until {
         index.record_event(rec.evidence_id, "deletion_refused", json!({"actor": actor, "retain_until": until})).await?;
-        return Err(conflict("retention_active", format!("kept until {} (10-year retention of accounting proofs); nothing was deleted", until.format("%d/%m/%Y"))));
+        return Err(conflict(
+            "retention_active",
+            format!("kept until {} (10-year retention of accounting proofs); nothing was deleted", until.format("%d/%m/%Y")),
+        ));
     }
     // The nil submission excludes none: every record of these bytes.
     let still_needed = index

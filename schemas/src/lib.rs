@@ -17,9 +17,11 @@ use uuid::Uuid;
 #[macro_use]
 mod named;
 mod access;
+pub mod extracted;
 mod review;
 
 pub use access::{departement_of_finess, region_of_finess, Principal, Role, Scope, UnknownRole, REGIONS};
+pub use extracted::{Content, Fields, Kind, UnknownKind};
 pub use review::{Decision, DecisionKind, UnknownDecision};
 
 macro_rules! id_type {
@@ -187,7 +189,6 @@ impl Status {
     }
 }
 
-
 /// The three answers a scan can give. "Not fully scanned" is its own answer: a file the
 /// engine skipped (size or time limits) is neither clean nor infected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -234,12 +235,7 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(code: &str, severity: Severity, message: impl Into<String>) -> Self {
-        Self {
-            code: code.to_owned(),
-            severity,
-            message: message.into(),
-            pointer: None,
-        }
+        Self { code: code.to_owned(), severity, message: message.into(), pointer: None }
     }
 
     /// The same finding, pointing at what decided it.
@@ -281,7 +277,7 @@ pub struct EvidenceRecord {
     pub media_type: Option<String>,
     pub scan: Option<ScanReport>,
     /// Kind of evidence (`invoice`, `ad_audit_report`...), filled by classification.
-    pub kind: Option<String>,
+    pub kind: Option<Kind>,
     /// How sure the classification is (0 to 1); below 0.5 the file goes to review.
     #[serde(default)]
     pub confidence: Option<f32>,
@@ -295,8 +291,8 @@ pub struct EvidenceRecord {
     #[serde(default)]
     pub parent: Option<EvidenceId>,
     /// Typed data extracted for the kind.
-    #[schema(value_type = Object)]
-    pub fields: serde_json::Value,
+    #[serde(default)]
+    pub fields: Fields,
     pub findings: Vec<Finding>,
     /// Key in the evidence store once stored (content-addressed).
     pub object_key: Option<String>,
@@ -314,14 +310,7 @@ pub struct EvidenceRecord {
 
 impl EvidenceRecord {
     /// A freshly received file, before any stage has looked at it.
-    pub fn received(
-        evidence_id: EvidenceId,
-        submission: SubmissionRef,
-        path: String,
-        sha256: Sha256Digest,
-        size: u64,
-        quarantine_key: String,
-    ) -> Self {
+    pub fn received(evidence_id: EvidenceId, submission: SubmissionRef, path: String, sha256: Sha256Digest, size: u64, quarantine_key: String) -> Self {
         let now = Utc::now();
         Self {
             evidence_id,
@@ -337,7 +326,7 @@ impl EvidenceRecord {
             kind_reasons: Vec::new(),
             uploaded_by: None,
             parent: None,
-            fields: serde_json::Value::Object(Default::default()),
+            fields: Fields::default(),
             findings: Vec::new(),
             object_key: None,
             quarantine_key: Some(quarantine_key),
@@ -356,32 +345,30 @@ impl EvidenceRecord {
         if !self.is_invoice() {
             return None;
         }
-        let text = |k: &str| self.fields.get(k).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
-        let siren = text("seller_siren").or_else(|| text("seller_siret").and_then(|s| s.get(..9)))?;
-        let number = invoice_number_key(text("number")?);
-        (!number.is_empty()).then(|| format!("invoice:{siren}:{number}"))
+        let invoice = self.fields.invoice()?;
+        let siren = invoice.seller_siren()?;
+        let number = invoice_number_key(invoice.number.as_deref()?);
+        (!number.is_empty()).then(|| SearchKey::Invoice { siren: siren.to_owned(), number }.to_string())
     }
 
     /// Every key archivists find this record by (besides its columns): seller SIREN and
     /// SIRET, invoice number, the objectives it was tagged with, its kind, and
     /// [`Self::invoice_key`]. Written once, when the record is finished.
     pub fn search_keys(&self) -> Vec<String> {
-        let text = |k: &str| self.fields.get(k).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
-        let mut keys: Vec<String> = self.submission.objectives.iter().map(|o| format!("objective:{o}")).collect();
-        if let Some(kind) = &self.kind {
-            keys.push(format!("kind:{kind}"));
+        let mut keys: Vec<String> = self.submission.objectives.iter().map(|o| SearchKey::Objective(o.clone()).to_string()).collect();
+        if let Some(kind) = self.kind {
+            keys.push(SearchKey::Kind(kind.as_str().to_owned()).to_string());
         }
-        for field in ["seller_siren", "buyer_siren"] {
-            keys.extend(text(field).map(|s| format!("siren:{s}")));
-        }
-        for field in ["seller_siret", "buyer_siret"] {
-            if let Some(siret) = text(field) {
-                keys.push(format!("siret:{siret}"));
-                keys.extend(siret.get(..9).map(|s| format!("siren:{s}")));
+        if let Some(invoice) = self.fields.invoice() {
+            let given = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+            keys.extend(given(&invoice.seller_siren).map(|s| SearchKey::Siren(s).to_string()));
+            if let Some(siret) = given(&invoice.seller_siret) {
+                keys.extend(siret.get(..9).map(|s| SearchKey::Siren(s.to_owned()).to_string()));
+                keys.push(SearchKey::Siret(siret).to_string());
             }
-        }
-        if let Some(number) = text("number").map(invoice_number_key).filter(|n| !n.is_empty()) {
-            keys.push(format!("invoice_number:{number}"));
+            if let Some(number) = invoice.number.as_deref().map(invoice_number_key).filter(|n| !n.is_empty()) {
+                keys.push(SearchKey::InvoiceNumber(number).to_string());
+            }
         }
         keys.extend(self.invoice_key());
         keys.sort();
@@ -397,7 +384,35 @@ impl EvidenceRecord {
 
     /// An invoice or a credit note: what a claim of costs is made of.
     pub fn is_invoice(&self) -> bool {
-        matches!(self.kind.as_deref(), Some("invoice" | "credit_note"))
+        self.kind.is_some_and(Kind::is_invoice)
+    }
+}
+
+/// One key archivists find records by, written as the index stores it
+/// (`siren:732829320`): the records' side ([`EvidenceRecord::search_keys`]) and the
+/// searchers' side (the API's query) spell it through this one type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchKey {
+    Objective(String),
+    Kind(String),
+    Siren(String),
+    Siret(String),
+    /// As [`invoice_number_key`] normalises it.
+    InvoiceNumber(String),
+    /// The same invoice whatever its file: seller SIREN and normalised number.
+    Invoice { siren: String, number: String },
+}
+
+impl fmt::Display for SearchKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SearchKey::Objective(o) => write!(f, "objective:{o}"),
+            SearchKey::Kind(k) => write!(f, "kind:{k}"),
+            SearchKey::Siren(s) => write!(f, "siren:{s}"),
+            SearchKey::Siret(s) => write!(f, "siret:{s}"),
+            SearchKey::InvoiceNumber(n) => write!(f, "invoice_number:{n}"),
+            SearchKey::Invoice { siren, number } => write!(f, "invoice:{siren}:{number}"),
+        }
     }
 }
 
@@ -486,7 +501,7 @@ pub struct ObjectiveVerdict {
 pub struct EvidenceCheck {
     pub evidence_id: EvidenceId,
     pub path: String,
-    pub kind: Option<String>,
+    pub kind: Option<Kind>,
     pub status: Status,
     pub findings: Vec<Finding>,
 }
@@ -589,10 +604,7 @@ mod tests {
     #[test]
     fn digest_round_trips_and_keys_fan_out() {
         let d = Sha256Digest::of(b"abc");
-        assert_eq!(
-            d.hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(d.hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(d.hex().parse::<Sha256Digest>().unwrap(), d);
         assert!(d.object_key().starts_with("sha256/ba/78/ba7816"));
         assert!("xyz".parse::<Sha256Digest>().is_err());

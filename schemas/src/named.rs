@@ -37,4 +37,3 @@ macro_rules! named_enum {
         }
     };
 }
-

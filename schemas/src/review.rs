@@ -43,7 +43,6 @@ impl DecisionKind {
     }
 }
 
-
 /// A controller's decision on one objective of one submission.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Decision {
@@ -83,10 +82,7 @@ impl Verification {
     /// the overall verdict follows. `decisions` in any order; the latest per objective wins.
     pub fn with_decisions(mut self, decisions: &[Decision]) -> Self {
         for o in &mut self.objectives {
-            let latest = decisions
-                .iter()
-                .filter(|d| d.submission_id == self.submission_id && d.objective == o.objective)
-                .max_by_key(|d| d.decided_at);
+            let latest = decisions.iter().filter(|d| d.submission_id == self.submission_id && d.objective == o.objective).max_by_key(|d| d.decided_at);
             let Some(d) = latest.filter(|d| d.holds_on(&self.basis)) else { continue };
             o.verdict = d.decision.verdict();
             o.reasons.insert(
@@ -123,14 +119,8 @@ mod tests {
     use super::*;
 
     fn verification(basis: &str) -> Verification {
-        let objective = |id: &str, verdict| ObjectiveVerdict {
-            objective: id.into(),
-            title: id.into(),
-            verdict,
-            claimed: true,
-            evidence: vec![],
-            reasons: vec![],
-        };
+        let objective =
+            |id: &str, verdict| ObjectiveVerdict { objective: id.into(), title: id.into(), verdict, claimed: true, evidence: vec![], reasons: vec![] };
         Verification {
             submission_id: SubmissionId(uuid::Uuid::nil()),
             establishment: "750000001".into(),

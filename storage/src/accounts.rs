@@ -141,7 +141,14 @@ impl AccountStore for SqlIndex {
         rows.iter().map(row_to_account).collect()
     }
 
-    async fn add_credential(&self, token_sha256: &str, account: &str, kind: CredentialKind, label: &str, expires_at: Option<DateTime<Utc>>) -> Result<(), StorageError> {
+    async fn add_credential(
+        &self,
+        token_sha256: &str,
+        account: &str,
+        kind: CredentialKind,
+        label: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StorageError> {
         sqlx::query("INSERT INTO credentials (token_sha256, account, kind, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(token_sha256.to_owned())
             .bind(account.to_owned())

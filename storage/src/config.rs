@@ -3,15 +3,14 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AccountStore, Announcer, 
-    AmqpQueue, EvidenceIndex, JobQueue, LocalObjectStore, MemoryQueue, ObjectStore, RetryPolicy,
-    S3ObjectStore, SqlIndex, StorageError,
+use crate::{
+    AccountStore, AmqpQueue, Announcer, EvidenceIndex, JobQueue, LocalObjectStore, MemoryQueue, ObjectStore, RetryPolicy, S3ObjectStore, SqlIndex, StorageError,
 };
 
 /// Which back end serves each boundary. Anything left out falls back to the embedded one
 /// under `data_dir`, so an empty configuration runs with no server at all.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BackendsConfig {
     /// Embedded back ends keep their files here (`quarantine/`, `evidence/`, `index.sqlite`).
     pub data_dir: PathBuf,
@@ -23,18 +22,12 @@ pub struct BackendsConfig {
 
 impl Default for BackendsConfig {
     fn default() -> Self {
-        Self {
-            data_dir: PathBuf::from("./data"),
-            s3: None,
-            database: None,
-            amqp: None,
-            retry: RetryPolicy::default(),
-        }
+        Self { data_dir: PathBuf::from("./data"), s3: None, database: None, amqp: None, retry: RetryPolicy::default() }
     }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     pub endpoint: String,
     pub region: String,
@@ -68,7 +61,7 @@ impl Default for S3Config {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `postgres://...` (or `sqlite://...`).
     pub url: String,
@@ -77,15 +70,12 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self {
-            url: "postgres://postgres@127.0.0.1:5432/test".into(),
-            max_connections: 10,
-        }
+        Self { url: "postgres://postgres@127.0.0.1:5432/test".into(), max_connections: 10 }
     }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AmqpConfig {
     pub url: String,
     /// Prefix of every exchange and queue name, so several deployments (or test runs)
@@ -95,10 +85,7 @@ pub struct AmqpConfig {
 
 impl Default for AmqpConfig {
     fn default() -> Self {
-        Self {
-            url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
-            prefix: "caregate".into(),
-        }
+        Self { url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(), prefix: "caregate".into() }
     }
 }
 
@@ -155,15 +142,7 @@ impl Backends {
                 (q.clone(), q, true)
             }
         };
-        Ok(Self {
-            quarantine,
-            evidence,
-            accounts: index.clone(),
-            index,
-            queue,
-            announcer,
-            in_process_queue,
-        })
+        Ok(Self { quarantine, evidence, accounts: index.clone(), index, queue, announcer, in_process_queue })
     }
 
     /// One line per boundary, for logs and summaries.

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use caregate_schemas::{
-    EvidenceId, EvidenceReceived, EvidenceRecord, ObjectiveVerdict, ScanReport, ScanResult, Sha256Digest, Status,
-    SubmissionId, SubmissionRef, Verdict, Verification,
+    EvidenceId, EvidenceReceived, EvidenceRecord, ObjectiveVerdict, ScanReport, ScanResult, Sha256Digest, Status, SubmissionId, SubmissionRef, Verdict,
+    Verification,
 };
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -56,10 +56,7 @@ pub async fn object_store(store: &dyn ObjectStore) {
     store.delete("conformance/owned").await.expect("delete");
     let bad = tempfile::NamedTempFile::new_in(dir.path()).expect("temp").into_temp_path();
     tokio::fs::write(&bad, b"not what the digest says").await.expect("write");
-    assert!(matches!(
-        store.put_owned("conformance/owned-bad", bad, &owned_digest).await,
-        Err(StorageError::ChecksumMismatch { .. })
-    ));
+    assert!(matches!(store.put_owned("conformance/owned-bad", bad, &owned_digest).await, Err(StorageError::ChecksumMismatch { .. })));
     assert_eq!(store.size("conformance/owned-bad").await.expect("size"), None);
 
     let listed = store.list("sha256/").await.expect("list");
@@ -108,12 +105,7 @@ pub async fn evidence_index(index: &dyn EvidenceIndex) {
     let mut done = got.clone();
     done.status = Status::Stored;
     done.object_key = Some(done.sha256.object_key());
-    done.scan = Some(ScanReport {
-        engine: "test".into(),
-        result: ScanResult::Clean,
-        signature: None,
-        scanned_at: chrono::Utc::now(),
-    });
+    done.scan = Some(ScanReport { engine: "test".into(), result: ScanResult::Clean, signature: None, scanned_at: chrono::Utc::now() });
     assert!(index.finish(&done, json!({"object_key": done.object_key})).await.expect("finish"));
     let mut again = done.clone();
     again.status = Status::Failed;
@@ -145,8 +137,8 @@ fn invoice(submission: SubmissionId, establishment: &str, name: &str, number: &s
     let mut rec = sample_record(submission, name);
     rec.submission.establishment = establishment.into();
     rec.status = Status::Stored;
-    rec.kind = Some("invoice".into());
-    rec.fields = json!({"number": number, "seller_siret": "73282932000074"});
+    rec.kind = Some(caregate_schemas::Kind::Invoice);
+    rec.fields = serde_json::from_value(json!({"content": "invoice", "source": "text", "number": number, "seller_siret": "73282932000074"})).expect("invoice fields");
     rec
 }
 
@@ -164,15 +156,33 @@ pub async fn archive_index(index: &dyn EvidenceIndex) {
     index.put_text(inv.evidence_id, "Factures des prestations d'audit de sécurité réalisées à Lyon").await.expect("text replaced");
     assert_eq!(index.text(inv.evidence_id).await.expect("text").as_deref(), Some("Factures des prestations d'audit de sécurité réalisées à Lyon"));
 
-    let find = |q: SearchQuery| async move { index.search(&SearchQuery { limit: 50, ..q }).await.expect("search").iter().map(|r| r.evidence_id).collect::<Vec<_>>() };
+    let find =
+        |q: SearchQuery| async move { index.search(&SearchQuery { limit: 50, ..q }).await.expect("search").iter().map(|r| r.evidence_id).collect::<Vec<_>>() };
     let one = vec![inv.evidence_id];
-    assert_eq!(find(SearchQuery { keys: vec!["invoice_number:FA20240042".into(), "siren:732829320".into()], establishment: Some("690781810".into()), ..Default::default() }).await, one);
+    assert_eq!(
+        find(SearchQuery {
+            keys: vec!["invoice_number:FA20240042".into(), "siren:732829320".into()],
+            establishment: Some("690781810".into()),
+            ..Default::default()
+        })
+        .await,
+        one
+    );
     assert_eq!(find(SearchQuery { establishment: Some("690781810".into()), status: Some(Status::Stored), ..Default::default() }).await, one);
     assert_eq!(find(SearchQuery { text: Some("sécurité Lyon".into()), establishment: Some("690781810".into()), ..Default::default() }).await, one);
     assert_eq!(find(SearchQuery { text: Some("réalisées".into()), departements: Some(vec!["69".into()]), ..Default::default() }).await, one);
-    assert!(find(SearchQuery { text: Some("réalisées".into()), departements: Some(vec!["75".into()]), ..Default::default() }).await.is_empty(), "another département");
+    assert!(
+        find(SearchQuery { text: Some("réalisées".into()), departements: Some(vec!["75".into()]), ..Default::default() }).await.is_empty(),
+        "another département"
+    );
     assert!(find(SearchQuery { keys: vec!["kind:exposure_scan".into()], establishment: Some("690781810".into()), ..Default::default() }).await.is_empty());
-    assert!(find(SearchQuery { received_from: Some(chrono::Utc::now() + chrono::Duration::days(1)), establishment: Some("690781810".into()), ..Default::default() }).await.is_empty());
+    assert!(find(SearchQuery {
+        received_from: Some(chrono::Utc::now() + chrono::Duration::days(1)),
+        establishment: Some("690781810".into()),
+        ..Default::default()
+    })
+    .await
+    .is_empty());
 
     let decision = |kind: caregate_schemas::DecisionKind, comment: &str| caregate_schemas::Decision {
         submission_id: sub,
@@ -365,10 +375,7 @@ pub async fn job_queue(queue: &dyn JobQueue) {
     let d = tokio::time::timeout(wait, stream.next()).await.expect("delivered").expect("open").expect("ok");
     assert_eq!(d.job(), &second);
     d.ack().await.expect("ack");
-    assert!(
-        tokio::time::timeout(Duration::from_millis(500), stream.next()).await.is_err(),
-        "an acked job is not delivered again"
-    );
+    assert!(tokio::time::timeout(Duration::from_millis(500), stream.next()).await.is_err(), "an acked job is not delivered again");
 }
 
 /// Copies between two stores of the same back end: in place where the back end can (then

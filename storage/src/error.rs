@@ -8,11 +8,7 @@ pub enum StorageError {
     /// The bytes the store received are not the bytes we meant to send: never retried
     /// silently, since it means corruption between us and the store.
     #[error("checksum mismatch for {key:?}: expected {expected}, got {actual}")]
-    ChecksumMismatch {
-        key: String,
-        expected: String,
-        actual: String,
-    },
+    ChecksumMismatch { key: String, expected: String, actual: String },
     /// The service could not be reached or timed out: try again later.
     #[error("{service} unavailable: {reason}")]
     Unavailable { service: &'static str, reason: String },
@@ -32,17 +28,11 @@ impl StorageError {
     }
 
     pub(crate) fn unavailable(service: &'static str, e: impl std::fmt::Display) -> Self {
-        StorageError::Unavailable {
-            service,
-            reason: e.to_string(),
-        }
+        StorageError::Unavailable { service, reason: e.to_string() }
     }
 
     pub(crate) fn rejected(service: &'static str, e: impl std::fmt::Display) -> Self {
-        StorageError::Rejected {
-            service,
-            reason: e.to_string(),
-        }
+        StorageError::Rejected { service, reason: e.to_string() }
     }
 }
 
@@ -50,9 +40,7 @@ impl From<sqlx::Error> for StorageError {
     fn from(e: sqlx::Error) -> Self {
         use sqlx::Error as E;
         match e {
-            E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => {
-                StorageError::unavailable("database", e)
-            }
+            E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => StorageError::unavailable("database", e),
             E::Database(ref db) => {
                 // PostgreSQL class 08 (connection), 53 (resources), 57P (shutdown), 40001
                 // and 40P01 (serialisation, deadlock), and SQLite BUSY/LOCKED with their

@@ -42,21 +42,11 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     async fn submission_ids(&self) -> Result<Vec<SubmissionId>, StorageError>;
     /// Finished records of *other* submissions than `exclude` that hold one of these
     /// contents or one of these invoice keys ([`EvidenceRecord::invoice_key`]).
-    async fn same_documents(
-        &self,
-        exclude: SubmissionId,
-        hashes: &[Sha256Digest],
-        invoice_keys: &[String],
-    ) -> Result<Vec<EvidenceRecord>, StorageError>;
+    async fn same_documents(&self, exclude: SubmissionId, hashes: &[Sha256Digest], invoice_keys: &[String]) -> Result<Vec<EvidenceRecord>, StorageError>;
     /// Records `stored` or `needs_review` (the latter may be held in quarantine: no
     /// `object_key`), received at or after `since`, in receipt order, `limit` at a time
     /// after the record `after` (keyset paging).
-    async fn stored_records(
-        &self,
-        since: Option<DateTime<Utc>>,
-        after: Option<&EvidenceRecord>,
-        limit: u32,
-    ) -> Result<Vec<EvidenceRecord>, StorageError>;
+    async fn stored_records(&self, since: Option<DateTime<Utc>>, after: Option<&EvidenceRecord>, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError>;
     /// Appends an event to an evidence's history (a fixity failure, a decision...).
     async fn record_event(&self, id: EvidenceId, kind: &str, detail: Value) -> Result<(), StorageError>;
     /// Walks the whole history recomputing its hash chain: every event carries the hash
@@ -293,9 +283,7 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
 }
 
 pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>, StorageError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
 }
 
 impl SqlIndex {
@@ -309,16 +297,8 @@ impl SqlIndex {
         } else {
             return Err(StorageError::rejected("database", format!("unsupported database URL scheme in {url:?}")));
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect(url)
-            .await?;
-        let index = Self {
-            pool,
-            dialect,
-            url_redacted: redact(url),
-        };
+        let pool = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(std::time::Duration::from_secs(10)).connect(url).await?;
+        let index = Self { pool, dialect, url_redacted: redact(url) };
         index.migrate().await?;
         Ok(index)
     }
@@ -366,9 +346,9 @@ impl SqlIndex {
     async fn add_chain_columns(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StorageError> {
         for column in ["prev_hash", "hash"] {
             let present: i64 = match self.dialect {
-                Dialect::Postgres => sqlx::query(
-                    "SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_name = 'evidence_events' AND column_name = $1",
-                ),
+                Dialect::Postgres => {
+                    sqlx::query("SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_name = 'evidence_events' AND column_name = $1")
+                }
                 Dialect::Sqlite => sqlx::query("SELECT COUNT(*) AS n FROM pragma_table_info('evidence_events') WHERE name = $1"),
             }
             .bind(column)
@@ -388,8 +368,7 @@ impl SqlIndex {
 
     fn row_to_record(row: &AnyRow) -> Result<EvidenceRecord, StorageError> {
         let json: String = row.try_get("record")?;
-        let mut rec: EvidenceRecord =
-            serde_json::from_str(&json).map_err(|e| StorageError::Corrupt(format!("record: {e}")))?;
+        let mut rec: EvidenceRecord = serde_json::from_str(&json).map_err(|e| StorageError::Corrupt(format!("record: {e}")))?;
         // Columns updated on their own (retries) win over the JSON snapshot.
         let status: String = row.try_get("status")?;
         rec.status = status.parse().map_err(|e| StorageError::Corrupt(format!("{e}")))?;
@@ -437,11 +416,7 @@ fn redact(url: &str) -> String {
 /// The words of a user's query as an FTS5 expression: each word quoted (FTS5 syntax in
 /// the input is not interpreted) and matched as a prefix, all required.
 fn fts5_query(text: &str) -> String {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\"*"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ")
 }
 
 /// `$first, $first+1, ...`: `n` numbered placeholders.
@@ -557,15 +532,13 @@ impl EvidenceIndex for SqlIndex {
     async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
-        let changed = sqlx::query(
-            "UPDATE evidence SET attempts = $1, updated_at = $2 WHERE evidence_id = $3 AND status = 'received'",
-        )
-        .bind(attempts as i64)
-        .bind(ts(now))
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let changed = sqlx::query("UPDATE evidence SET attempts = $1, updated_at = $2 WHERE evidence_id = $3 AND status = 'received'")
+            .bind(attempts as i64)
+            .bind(ts(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if changed == 1 {
             append_event(&mut tx, id, "retry", &json!({"attempt": attempts, "reason": reason}), now).await?;
         }
@@ -574,9 +547,7 @@ impl EvidenceIndex for SqlIndex {
     }
 
     async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError> {
-        let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id = $1 ORDER BY received_at, evidence_id"
-        );
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id = $1 ORDER BY received_at, evidence_id");
         self.select_records(&sql, id.to_string()).await
     }
 
@@ -600,9 +571,7 @@ impl EvidenceIndex for SqlIndex {
     }
 
     async fn unfinished(&self, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
-        let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM evidence WHERE status = $1 ORDER BY received_at, evidence_id LIMIT {limit}"
-        );
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE status = $1 ORDER BY received_at, evidence_id LIMIT {limit}");
         self.select_records(&sql, Status::Received.as_str().to_owned()).await
     }
 
@@ -617,9 +586,7 @@ impl EvidenceIndex for SqlIndex {
     }
 
     async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StorageError> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM evidence GROUP BY status ORDER BY status")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM evidence GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 let st: String = row.try_get("status")?;
@@ -694,12 +661,10 @@ impl EvidenceIndex for SqlIndex {
         let mut after = 0i64;
         // Page by sequence: memory stays flat however long the history.
         loop {
-            let rows = sqlx::query(
-                "SELECT seq, evidence_id, kind, detail, at, prev_hash, hash FROM evidence_events WHERE seq > $1 ORDER BY seq LIMIT 1000",
-            )
-            .bind(after)
-            .fetch_all(&self.pool)
-            .await?;
+            let rows = sqlx::query("SELECT seq, evidence_id, kind, detail, at, prev_hash, hash FROM evidence_events WHERE seq > $1 ORDER BY seq LIMIT 1000")
+                .bind(after)
+                .fetch_all(&self.pool)
+                .await?;
             let Some(last) = rows.last() else { break };
             after = last.try_get("seq")?;
             for row in &rows {
@@ -714,7 +679,13 @@ impl EvidenceIndex for SqlIndex {
                         report.problems.push(ChainProblem::Broken { seq });
                     }
                 }
-                let recomputed = event_hash(&prev_hash, &row.try_get::<String, _>("evidence_id")?, &row.try_get::<String, _>("kind")?, &row.try_get::<String, _>("detail")?, &row.try_get::<String, _>("at")?);
+                let recomputed = event_hash(
+                    &prev_hash,
+                    &row.try_get::<String, _>("evidence_id")?,
+                    &row.try_get::<String, _>("kind")?,
+                    &row.try_get::<String, _>("detail")?,
+                    &row.try_get::<String, _>("at")?,
+                );
                 if recomputed != hash {
                     report.problems.push(ChainProblem::Changed { seq });
                 }
@@ -744,11 +715,7 @@ impl EvidenceIndex for SqlIndex {
             .transpose()?
             .map(|t| parse_ts(&t))
             .transpose()?;
-        Ok(SubmissionProgress {
-            files: row.try_get::<i64, _>("files")? as u64,
-            pending: row.try_get::<i64, _>("pending")? as u64,
-            verified_at,
-        })
+        Ok(SubmissionProgress { files: row.try_get::<i64, _>("files")? as u64, pending: row.try_get::<i64, _>("pending")? as u64, verified_at })
     }
 
     async fn put_verification(&self, v: &Verification) -> Result<bool, StorageError> {

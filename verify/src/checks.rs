@@ -4,22 +4,12 @@
 //! exposed port on a scan that a later scan may show closed) are recorded as `info`; the
 //! objective's verdict weighs them.
 
-use caregate_schemas::{Finding, Severity};
+use caregate_schemas::extracted::{Content, Fields, Scan};
+use caregate_schemas::{Finding, Kind, Severity};
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
-use serde_json::Value;
-use std::str::FromStr;
 
 use crate::identifiers::{siren_valid, siret_valid, vat_id_valid};
 use crate::Referential;
-
-pub(crate) fn text<'a>(fields: &'a Value, key: &str) -> Option<&'a str> {
-    fields.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
-pub(crate) fn amount(fields: &Value, key: &str) -> Option<Decimal> {
-    text(fields, key).and_then(|s| Decimal::from_str(s).ok())
-}
 
 /// The date part of `2024-06-03`, `2024-06-03T09:41:12+02:00`, `Mon Sep 16 14:00:00 2024`.
 pub(crate) fn date_of(s: &str) -> Option<NaiveDate> {
@@ -32,19 +22,20 @@ fn finding(code: &str, severity: Severity, field: &str, message: String) -> Find
     Finding::new(code, severity, message).at(field)
 }
 
-/// The field that dates an evidence of this kind, and the date it holds, when it has one.
-pub fn evidence_date<'a>(kind: &str, fields: &'a Value) -> Option<(&'static str, &'a str, NaiveDate)> {
-    let field = match kind {
-        "invoice" | "credit_note" | "quote" | "purchase_order" => "issue_date",
-        "exposure_scan" | "vulnerability_scan" => "started",
-        _ => "date",
-    };
-    let raw = text(fields, field)?;
-    Some((field, raw, date_of(raw)?))
+/// The field that dates an evidence, and the date it holds, when it has one: an
+/// invoice's issue date, a scan's start, an audit's or an attestation's date.
+pub fn evidence_date(fields: &Fields) -> Option<(&'static str, NaiveDate)> {
+    match &fields.content {
+        Content::Invoice(i) => Some(("issue_date", i.issue_date?)),
+        Content::Scan(s) => Some(("started", date_of(s.started.as_deref()?)?)),
+        Content::AdAudit(a) => Some(("date", date_of(a.date.as_deref()?)?)),
+        Content::Attestation(a) => Some(("date", a.date?)),
+        _ => None,
+    }
 }
 
-fn window_check(r: &Referential, field: &str, value: Option<&str>, what: &str, out: &mut Vec<Finding>) {
-    match value.and_then(date_of) {
+fn window_check(r: &Referential, field: &str, value: Option<NaiveDate>, what: &str, out: &mut Vec<Finding>) {
+    match value {
         Some(d) if !r.window.contains(d) => out.push(finding(
             "date_outside_window",
             Severity::Warning,
@@ -56,95 +47,94 @@ fn window_check(r: &Referential, field: &str, value: Option<&str>, what: &str, o
     }
 }
 
+/// Whether a vulnerability scan item is critical under the referential: severity 4, or
+/// a CVSS score at or above its threshold.
+pub(crate) fn is_critical(r: &Referential, item: &caregate_schemas::extracted::Vulnerability) -> bool {
+    item.severity == 4 || item.cvss.is_some_and(|c| c >= r.parameters.critical_cvss)
+}
+
 /// The findings of one evidence of `kind` with these `fields`.
-pub fn check_evidence(r: &Referential, kind: &str, fields: &Value) -> Vec<Finding> {
+pub fn check_evidence(r: &Referential, kind: Kind, fields: &Fields) -> Vec<Finding> {
     let mut out = Vec::new();
-    match kind {
-        "invoice" | "credit_note" => {
-            window_check(r, "issue_date", text(fields, "issue_date"), "Facture", &mut out);
-            if let Some(siret) = text(fields, "seller_siret") {
-                if !siret_valid(siret) {
+    match (kind, &fields.content) {
+        (Kind::Invoice | Kind::CreditNote, content) => {
+            let invoice = match content {
+                Content::Invoice(i) => Some(i),
+                _ => None,
+            };
+            window_check(r, "issue_date", invoice.and_then(|i| i.issue_date), "Facture", &mut out);
+            let given = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+            if let Some(siret) = invoice.and_then(|i| given(&i.seller_siret)) {
+                if !siret_valid(&siret) {
                     out.push(finding("siret_invalid", Severity::Warning, "seller_siret", format!("SIRET du vendeur {siret} invalide (clé de contrôle)")));
                 }
-            } else if let Some(siren) = text(fields, "seller_siren") {
-                if !siren_valid(siren) {
+            } else if let Some(siren) = invoice.and_then(|i| given(&i.seller_siren)) {
+                if !siren_valid(&siren) {
                     out.push(finding("siret_invalid", Severity::Warning, "seller_siren", format!("SIREN du vendeur {siren} invalide (clé de contrôle)")));
                 }
             }
-            if let Some(vat) = text(fields, "vat_id") {
-                if !vat_id_valid(vat) {
+            if let Some(vat) = invoice.and_then(|i| given(&i.vat_id)) {
+                if !vat_id_valid(&vat) {
                     out.push(finding("vat_id_invalid", Severity::Warning, "vat_id", format!("numéro de TVA {vat} invalide (clé)")));
                 }
             }
-            match (amount(fields, "total_ht"), amount(fields, "total_tva"), amount(fields, "total_ttc")) {
-                (Some(ht), Some(tva), Some(ttc)) if ht + tva != ttc => out.push(finding(
-                    "totals_inconsistent",
-                    Severity::Warning,
-                    "total_ttc",
-                    format!("HT {ht} + TVA {tva} = {} ≠ TTC {ttc}", ht + tva),
-                )),
+            match invoice.map(|i| (i.total_ht, i.total_tva, i.total_ttc)).unwrap_or_default() {
+                (Some(ht), Some(tva), Some(ttc)) if ht + tva != ttc => {
+                    out.push(finding("totals_inconsistent", Severity::Warning, "total_ttc", format!("HT {ht} + TVA {tva} = {} ≠ TTC {ttc}", ht + tva)))
+                }
                 (_, _, None) => out.push(finding("totals_missing", Severity::Warning, "total_ttc", "montant TTC absent".into())),
                 _ => {}
             }
         }
-        "financial_report" => {
-            let rows = fields.get("rows").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-            let sum = |col: &str| -> Option<Decimal> {
-                rows.iter().map(|row| row.get(col).and_then(Value::as_str).and_then(|s| Decimal::from_str(s).ok())).sum()
-            };
-            let listed = fields.get("row_count").and_then(Value::as_u64).unwrap_or(0) as usize == rows.len();
-            if let (Some(stated), Some(sum), true) = (fields.pointer("/totals/ttc").and_then(Value::as_str).and_then(|s| Decimal::from_str(s).ok()), sum("ttc"), listed) {
+        (Kind::FinancialReport, Content::FinancialReport(report)) => {
+            let sum: Option<rust_decimal::Decimal> = report.rows.iter().map(|row| row.ttc).sum();
+            let listed = report.row_count == report.rows.len();
+            if let (Some(stated), Some(sum), true) = (report.totals.ttc, sum, listed) {
                 if stated != sum {
                     out.push(finding("report_mismatch", Severity::Warning, "totals.ttc", format!("total TTC annoncé {stated} ≠ somme des lignes {sum}")));
                 }
             }
-            for (i, row) in rows.iter().enumerate() {
-                if let Some(siret) = row.get("siret").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            for (i, row) in report.rows.iter().enumerate() {
+                if let Some(siret) = row.siret.as_deref().filter(|s| !s.is_empty()) {
                     if !siret_valid(siret) {
                         out.push(finding("siret_invalid", Severity::Warning, &format!("rows.{i}.siret"), format!("SIRET {siret} invalide (ligne {})", i + 1)));
                     }
                 }
             }
         }
-        "ad_audit_report" if fields.get("tool").and_then(Value::as_str) == Some("PingCastle") => {
-            window_check(r, "date", text(fields, "date"), "Audit AD", &mut out);
-            if text(fields, "domain").is_none() {
+        (Kind::AdAuditReport, Content::AdAudit(audit)) if audit.tool == "PingCastle" => {
+            window_check(r, "date", audit.date.as_deref().and_then(date_of), "Audit AD", &mut out);
+            if audit.domain.as_deref().is_none_or(str::is_empty) {
                 out.push(finding("domain_missing", Severity::Warning, "domain", "le rapport ne nomme pas de domaine".into()));
             }
         }
-        "exposure_scan" | "vulnerability_scan" if fields.get("tool").is_some() => {
-            window_check(r, "started", text(fields, "started"), "Scan", &mut out);
-            if fields.get("completed").and_then(Value::as_bool) == Some(false) {
-                out.push(finding("scan_unfinished", Severity::Warning, "completed", "le scan ne s'est pas terminé".into()));
-            }
-            for (h, host) in fields.get("hosts").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                let address = host.get("address").and_then(Value::as_str).unwrap_or("?");
-                for (p, port) in host.get("open_ports").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                    let n = port.get("port").and_then(Value::as_u64).unwrap_or(0);
-                    if r.parameters.high_risk_ports.iter().any(|&hr| u64::from(hr) == n) {
-                        let service = port.get("service").and_then(Value::as_str).unwrap_or("?");
-                        out.push(finding(
-                            "high_risk_service_exposed",
-                            Severity::Info,
-                            &format!("hosts.{h}.open_ports.{p}"),
-                            format!("service à risque exposé : {address} port {n} ({service})"),
-                        ));
-                    }
-                }
-            }
-            for (i, item) in fields.get("items").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                let cvss = item.get("cvss").and_then(Value::as_f64);
-                let critical = item.get("severity").and_then(Value::as_u64) == Some(4) || cvss.is_some_and(|c| c >= r.parameters.critical_cvss);
-                if critical {
-                    let name = item.get("name").and_then(Value::as_str).unwrap_or("?");
-                    let host = item.get("host").and_then(Value::as_str).unwrap_or("?");
-                    out.push(finding("critical_vulnerability", Severity::Info, &format!("items.{i}"), format!("vulnérabilité critique sur {host} : {name}")));
-                }
-            }
-        }
+        (Kind::ExposureScan | Kind::VulnerabilityScan, Content::Scan(scan)) => check_scan(r, scan, &mut out),
         _ => {}
     }
     out
+}
+
+fn check_scan(r: &Referential, scan: &Scan, out: &mut Vec<Finding>) {
+    window_check(r, "started", scan.started.as_deref().and_then(date_of), "Scan", out);
+    if scan.completed == Some(false) {
+        out.push(finding("scan_unfinished", Severity::Warning, "completed", "le scan ne s'est pas terminé".into()));
+    }
+    for (h, host) in scan.hosts.iter().enumerate() {
+        for (p, port) in host.open_ports.iter().enumerate() {
+            if r.parameters.high_risk_ports.iter().any(|&hr| u32::from(hr) == port.port) {
+                let service = port.service.as_deref().unwrap_or("?");
+                out.push(finding(
+                    "high_risk_service_exposed",
+                    Severity::Info,
+                    &format!("hosts.{h}.open_ports.{p}"),
+                    format!("service à risque exposé : {} port {} ({service})", host.address, port.port),
+                ));
+            }
+        }
+    }
+    for (i, item) in scan.items.iter().enumerate().filter(|(_, item)| is_critical(r, item)) {
+        out.push(finding("critical_vulnerability", Severity::Info, &format!("items.{i}"), format!("vulnérabilité critique sur {} : {}", item.host, item.name)));
+    }
 }
 
 #[cfg(test)]
@@ -161,15 +151,20 @@ mod tests {
         f.iter().map(|f| f.code.as_str()).collect()
     }
 
+    /// Fields as a record stores them (JSON), read back typed.
+    fn fields(v: serde_json::Value) -> Fields {
+        serde_json::from_value(v).expect("fields")
+    }
+
     #[test]
     fn invoices() {
         let r = referential();
-        let good = json!({"issue_date": "2024-06-12", "seller_siret": "73282932000074", "vat_id": "FR44732829320",
-                          "total_ht": "8400.00", "total_tva": "1680.00", "total_ttc": "10080.00"});
-        assert!(check_evidence(&r, "invoice", &good).is_empty());
-        let bad = json!({"issue_date": "2023-12-01", "seller_siret": "73282932000075", "vat_id": "FR40732829320",
-                         "total_ht": "8400.00", "total_tva": "1680.00", "total_ttc": "10080.01"});
-        let found = check_evidence(&r, "invoice", &bad);
+        let good = fields(json!({"content": "invoice", "source": "text", "issue_date": "2024-06-12", "seller_siret": "73282932000074", "vat_id": "FR44732829320",
+                          "total_ht": "8400.00", "total_tva": "1680.00", "total_ttc": "10080.00"}));
+        assert!(check_evidence(&r, Kind::Invoice, &good).is_empty());
+        let bad = fields(json!({"content": "invoice", "source": "text", "issue_date": "2023-12-01", "seller_siret": "73282932000075", "vat_id": "FR40732829320",
+                         "total_ht": "8400.00", "total_tva": "1680.00", "total_ttc": "10080.01"}));
+        let found = check_evidence(&r, Kind::Invoice, &bad);
         assert_eq!(codes(&found), ["date_outside_window", "siret_invalid", "vat_id_invalid", "totals_inconsistent"]);
         assert_eq!(found[3].pointer.as_deref(), Some("total_ttc"));
     }
@@ -177,19 +172,19 @@ mod tests {
     #[test]
     fn scans_and_reports() {
         let r = referential();
-        let scan = json!({"tool": "nmap", "started": "2024-05-02T09:10:00+00:00", "completed": true,
-            "hosts": [{"address": "192.0.2.10", "open_ports": [{"port": 443, "service": "https"}, {"port": 3389, "service": "ms-wbt-server"}]}]});
-        let found = check_evidence(&r, "exposure_scan", &scan);
+        let scan = fields(json!({"content": "scan", "tool": "nmap", "started": "2024-05-02T09:10:00+00:00", "completed": true, "host_count": 1, "items": [],
+            "hosts": [{"address": "192.0.2.10", "hostnames": [], "open_ports": [{"port": 443, "protocol": "tcp", "service": "https"}, {"port": 3389, "protocol": "tcp", "service": "ms-wbt-server"}]}]}));
+        let found = check_evidence(&r, Kind::ExposureScan, &scan);
         assert_eq!(codes(&found), ["high_risk_service_exposed"]);
         assert!(found[0].message.contains("192.0.2.10 port 3389"), "{}", found[0].message);
 
-        let report = json!({"row_count": 2, "rows": [{"ttc": "10080.00", "siret": "73282932000074"}, {"ttc": "3000.00", "siret": "44306184100047"}],
-                            "totals": {"ttc": "13080.00"}});
-        assert!(check_evidence(&r, "financial_report", &report).is_empty());
-        let off = json!({"row_count": 1, "rows": [{"ttc": "10080.00"}], "totals": {"ttc": "13080.00"}});
-        assert_eq!(codes(&check_evidence(&r, "financial_report", &off)), ["report_mismatch"]);
+        let report = fields(json!({"content": "financial_report", "columns": [], "row_count": 2, "rows": [{"ttc": "10080.00", "siret": "73282932000074"}, {"ttc": "3000.00", "siret": "44306184100047"}],
+                            "totals": {"ttc": "13080.00"}}));
+        assert!(check_evidence(&r, Kind::FinancialReport, &report).is_empty());
+        let off = fields(json!({"content": "financial_report", "columns": [], "row_count": 1, "rows": [{"ttc": "10080.00"}], "totals": {"ttc": "13080.00"}}));
+        assert_eq!(codes(&check_evidence(&r, Kind::FinancialReport, &off)), ["report_mismatch"]);
 
-        let audit = json!({"tool": "PingCastle", "date": "2024-06-03T09:41:12.0000000+02:00"});
-        assert_eq!(codes(&check_evidence(&r, "ad_audit_report", &audit)), ["domain_missing"]);
+        let audit = fields(json!({"content": "ad_audit", "tool": "PingCastle", "date": "2024-06-03T09:41:12.0000000+02:00", "scores": {}, "rules": [], "integrity": "valid"}));
+        assert_eq!(codes(&check_evidence(&r, Kind::AdAuditReport, &audit)), ["domain_missing"]);
     }
 }

@@ -11,7 +11,11 @@ fn luhn(digits: &[u8]) -> bool {
             let d = u32::from(d - b'0');
             if i % 2 == 1 {
                 let x = d * 2;
-                if x > 9 { x - 9 } else { x }
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
             } else {
                 d
             }

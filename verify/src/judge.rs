@@ -15,14 +15,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use caregate_schemas::{
-    invoice_number_key, EvidenceCheck, EvidenceRecord, ObjectiveVerdict, Reason, Status, SubmissionId, Verdict, Verification,
-};
+use caregate_schemas::extracted::{Host, Integrity, Invoice, Scan};
+use caregate_schemas::{invoice_number_key, Kind, EvidenceCheck, EvidenceRecord, ObjectiveVerdict, Reason, Status, SubmissionId, Verdict, Verification};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde_json::Value;
 
-use crate::checks::{amount, check_evidence, evidence_date, text};
+use crate::checks::{check_evidence, evidence_date, is_critical};
 use crate::{Objective, Referential, Rule};
 
 /// What the judge is given about one submission.
@@ -46,10 +44,10 @@ pub fn judge(r: &Referential, dossier: &Dossier<'_>, now: DateTime<Utc>) -> Veri
         .map(|rec| EvidenceCheck {
             evidence_id: rec.evidence_id,
             path: rec.path.clone(),
-            kind: rec.kind.clone(),
+            kind: rec.kind,
             status: rec.status,
             findings: match (&rec.kind, rec.status) {
-                (Some(kind), Status::Stored | Status::NeedsReview) => check_evidence(r, kind, &rec.fields),
+                (Some(kind), Status::Stored | Status::NeedsReview) => check_evidence(r, *kind, &rec.fields),
                 _ => Vec::new(),
             },
         })
@@ -92,13 +90,7 @@ struct Reasons(Vec<Reason>);
 
 impl Reasons {
     fn add(&mut self, code: &str, verdict: Verdict, message: String, evidence: Option<&EvidenceRecord>, pointer: Option<&str>) {
-        self.0.push(Reason {
-            code: code.to_owned(),
-            verdict,
-            message,
-            evidence_id: evidence.map(|e| e.evidence_id),
-            pointer: pointer.map(str::to_owned),
-        });
+        self.0.push(Reason { code: code.to_owned(), verdict, message, evidence_id: evidence.map(|e| e.evidence_id), pointer: pointer.map(str::to_owned) });
     }
 }
 
@@ -112,13 +104,13 @@ fn fr_amount(d: Decimal) -> String {
 
 /// Amount an invoice adds to the claim: credit notes subtract, whichever sign they state.
 fn signed_ttc(rec: &EvidenceRecord) -> Option<Decimal> {
-    let ttc = amount(&rec.fields, "total_ttc")?;
-    Some(if rec.kind.as_deref() == Some("credit_note") { -ttc.abs() } else { ttc })
+    let ttc = rec.fields.invoice()?.total_ttc?;
+    Some(if rec.kind == Some(Kind::CreditNote) { -ttc.abs() } else { ttc })
 }
 
 /// The order scans were made in: their start date, then when they were received.
 fn scan_order(rec: &EvidenceRecord) -> (Option<chrono::NaiveDate>, DateTime<Utc>) {
-    (evidence_date(rec.kind.as_deref().unwrap_or(""), &rec.fields).map(|d| d.2), rec.received_at)
+    (evidence_date(&rec.fields).map(|d| d.1), rec.received_at)
 }
 
 fn is_public(address: &str) -> bool {
@@ -137,20 +129,20 @@ impl Context<'_> {
 
     fn objective(&self, o: &Objective, claimed: bool) -> ObjectiveVerdict {
         let mut why = Reasons::default();
-        let relevant: Vec<&EvidenceRecord> = self.done.iter().copied().filter(|rec| rec.kind.as_deref().is_some_and(|k| o.accepts(k))).collect();
+        let relevant: Vec<&EvidenceRecord> = self.done.iter().copied().filter(|rec| rec.kind.is_some_and(|k| o.accepts(k))).collect();
         let relevant_ids: std::collections::HashSet<_> = relevant.iter().map(|rec| rec.evidence_id).collect();
 
         // Files tagged for this objective that are not of a kind it accepts: unread ones
         // may be what proves it, read ones are noted and left out.
         for rec in self.done.iter().filter(|rec| rec.submission.objectives.contains(&o.id) && !relevant_ids.contains(&rec.evidence_id)) {
-            if rec.fields.get("member_evidence").is_some() {
+            if rec.fields.member_evidence.is_some() {
                 continue; // an archive: its members are judged, not the archive
             }
             if rec.status == Status::Stored {
                 why.add(
                     "evidence_not_applicable",
                     Verdict::Met,
-                    format!("{} déclarée pour {} mais reconnue comme « {} » : non prise en compte", rec.path, o.id, rec.kind.as_deref().unwrap_or("?")),
+                    format!("{} déclarée pour {} mais reconnue comme « {} » : non prise en compte", rec.path, o.id, rec.kind.map_or("?", Kind::as_str)),
                     Some(rec),
                     None,
                 );
@@ -172,13 +164,7 @@ impl Context<'_> {
                 })
                 .unwrap_or(Verdict::NotMet);
             let declared = if claimed { "objectif déclaré, " } else { "" };
-            why.add(
-                "evidence_missing",
-                otherwise,
-                format!("{declared}aucune pièce recevable ({})", o.kinds.join(", ")),
-                None,
-                None,
-            );
+            why.add("evidence_missing", otherwise, format!("{declared}aucune pièce recevable ({})", o.kinds.join(", ")), None, None);
         } else {
             if o.rules.iter().any(|rule| matches!(rule, Rule::EvidencePresent { .. })) {
                 let names: Vec<&str> = relevant.iter().map(|rec| rec.path.as_str()).collect();
@@ -227,15 +213,15 @@ impl Context<'_> {
             }
             Rule::IntegrityValid => {
                 for rec in relevant {
-                    match text(&rec.fields, "integrity") {
-                        Some("invalid") => why.add(
+                    match rec.fields.ad_audit().map(|a| a.integrity) {
+                        Some(Integrity::Invalid) => why.add(
                             "integrity_mismatch",
                             Verdict::NotMet,
                             format!("{} : les règles du rapport ne correspondent pas à son empreinte d'intégrité (rapport modifié)", rec.path),
                             Some(rec),
                             Some("integrity"),
                         ),
-                        Some("absent") => why.add(
+                        Some(Integrity::Absent) => why.add(
                             "integrity_absent",
                             Verdict::NeedsReview,
                             format!("{} : rapport sans empreinte d'intégrité", rec.path),
@@ -290,17 +276,23 @@ impl Context<'_> {
         let mut inside = None;
         let mut outside = Vec::new();
         let mut undated = Vec::new();
-        for rec in relevant.iter().filter(|rec| rec.kind.as_deref() != Some("financial_report")) {
-            match evidence_date(rec.kind.as_deref().unwrap_or(""), &rec.fields) {
-                Some((field, _, d)) if window.contains(d) => inside = inside.or(Some((*rec, field, d))),
-                Some((field, _, d)) => outside.push((*rec, field, d)),
+        for rec in relevant.iter().filter(|rec| rec.kind != Some(Kind::FinancialReport)) {
+            match evidence_date(&rec.fields) {
+                Some((field, d)) if window.contains(d) => inside = inside.or(Some((*rec, field, d))),
+                Some((field, d)) => outside.push((*rec, field, d)),
                 None => undated.push(*rec),
             }
         }
         let per_item = relevant.iter().any(|rec| rec.is_invoice());
         if per_item {
             for (rec, field, d) in outside {
-                why.add("date_outside_window", Verdict::NotMet, format!("{} datée du {} hors de la période du programme ({span})", rec.path, fr_date(d)), Some(rec), Some(field));
+                why.add(
+                    "date_outside_window",
+                    Verdict::NotMet,
+                    format!("{} datée du {} hors de la période du programme ({span})", rec.path, fr_date(d)),
+                    Some(rec),
+                    Some(field),
+                );
             }
             for rec in undated.into_iter().filter(|rec| rec.is_invoice()) {
                 why.add("date_missing", Verdict::NeedsReview, format!("{} : date absente ou illisible", rec.path), Some(rec), Some("issue_date"));
@@ -308,8 +300,16 @@ impl Context<'_> {
             return;
         }
         match (inside, outside.first()) {
-            (Some((rec, field, d)), _) => why.add("date_in_window", Verdict::Met, format!("{} datée du {} (période {span})", rec.path, fr_date(d)), Some(rec), Some(field)),
-            (None, Some((rec, field, d))) => why.add("date_outside_window", Verdict::NotMet, format!("{} datée du {} hors de la période du programme ({span})", rec.path, fr_date(*d)), Some(rec), Some(field)),
+            (Some((rec, field, d)), _) => {
+                why.add("date_in_window", Verdict::Met, format!("{} datée du {} (période {span})", rec.path, fr_date(d)), Some(rec), Some(field))
+            }
+            (None, Some((rec, field, d))) => why.add(
+                "date_outside_window",
+                Verdict::NotMet,
+                format!("{} datée du {} hors de la période du programme ({span})", rec.path, fr_date(*d)),
+                Some(rec),
+                Some(field),
+            ),
             (None, None) => why.add("date_missing", Verdict::NeedsReview, "aucune pièce ne porte de date lisible".into(), None, None),
         }
     }
@@ -318,18 +318,19 @@ impl Context<'_> {
         // Only reports whose content can be trusted give a level; the latest one counts.
         let mut graded: Vec<(&EvidenceRecord, u8, Vec<String>, Vec<String>)> = Vec::new();
         for rec in relevant {
-            if let Some(level) = rec.fields.get("anssi_level").and_then(Value::as_u64) {
+            let Some(audit) = rec.fields.ad_audit() else { continue };
+            if let Some(level) = audit.anssi_level {
                 graded.push((rec, level.clamp(1, 5) as u8, Vec::new(), Vec::new()));
                 continue;
             }
-            if text(&rec.fields, "tool") != Some("PingCastle") || text(&rec.fields, "integrity") == Some("invalid") {
+            if audit.tool != "PingCastle" || audit.integrity == Integrity::Invalid {
                 continue;
             }
             let mut level = 5u8;
             let mut holding = Vec::new();
             let mut unmapped = Vec::new();
-            for rule in rec.fields.get("rules").and_then(Value::as_array).into_iter().flatten() {
-                let Some(id) = rule.get("risk_id").and_then(Value::as_str) else { continue };
+            for rule in &audit.rules {
+                let id = rule.risk_id.as_str();
                 match self.r.anssi_levels.get(id) {
                     Some(&l) if l < level => {
                         level = l;
@@ -354,7 +355,13 @@ impl Context<'_> {
         };
         let because = if holding.is_empty() { String::new() } else { format!(" (règles : {})", holding.join(", ")) };
         if level < target {
-            why.add("ad_level_below_target", Verdict::NotMet, format!("{} : niveau ANSSI {level} < cible {target}{because}", rec.path), Some(rec), Some("rules"));
+            why.add(
+                "ad_level_below_target",
+                Verdict::NotMet,
+                format!("{} : niveau ANSSI {level} < cible {target}{because}", rec.path),
+                Some(rec),
+                Some("rules"),
+            );
         } else if !unmapped.is_empty() {
             // A triggered rule the referential does not grade could hold the level lower.
             why.add(
@@ -370,19 +377,19 @@ impl Context<'_> {
     }
 
     fn public_host(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
-        let scans: Vec<&&EvidenceRecord> = relevant.iter().filter(|rec| rec.fields.get("hosts").and_then(Value::as_array).is_some_and(|h| !h.is_empty())).collect();
+        let scans: Vec<(&EvidenceRecord, &Scan)> =
+            relevant.iter().filter_map(|rec| rec.fields.scan().filter(|s| !s.hosts.is_empty()).map(|s| (*rec, s))).collect();
         if scans.is_empty() {
             why.add("public_host_unknown", Verdict::NeedsReview, "aucun scan structuré ne liste les hôtes audités".into(), None, None);
             return;
         }
-        for rec in &scans {
-            let hosts = rec.fields["hosts"].as_array().into_iter().flatten();
-            if let Some(addr) = hosts.filter_map(|h| h.get("address").and_then(Value::as_str)).find(|a| is_public(a)) {
+        for (rec, scan) in &scans {
+            if let Some(addr) = scan.hosts.iter().map(|h| h.address.as_str()).find(|a| is_public(a)) {
                 why.add("public_host_scanned", Verdict::Met, format!("{} : hôte exposé {addr} audité", rec.path), Some(rec), Some("hosts"));
                 return;
             }
         }
-        why.add("no_public_host", Verdict::NotMet, "les scans ne portent que sur des adresses privées".into(), Some(scans[0]), Some("hosts"));
+        why.add("no_public_host", Verdict::NotMet, "les scans ne portent que sur des adresses privées".into(), Some(scans[0].0), Some("hosts"));
     }
 
     /// High-risk services open to the internet, judged on the latest scan listing ports,
@@ -390,27 +397,29 @@ impl Context<'_> {
     fn exposure(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
         // Only port scanners say a port is closed; a vulnerability scanner's host list
         // without ports says nothing about them.
-        let lists_ports = |rec: &&EvidenceRecord| {
-            let hosts = rec.fields.get("hosts").and_then(Value::as_array);
-            hosts.is_some()
-                && (text(&rec.fields, "tool") == Some("nmap")
-                    || hosts.into_iter().flatten().any(|h| h.get("open_ports").and_then(Value::as_array).is_some_and(|p| !p.is_empty())))
-        };
+        let lists_ports = |rec: &&EvidenceRecord| rec.fields.scan().is_some_and(|s| s.tool == "nmap" || s.hosts.iter().any(|h| !h.open_ports.is_empty()));
         let mut scans: Vec<&EvidenceRecord> = relevant.iter().copied().filter(lists_ports).collect();
         if scans.is_empty() {
-            why.add("exposure_unknown", Verdict::NeedsReview, "aucun scan structuré (nmap, Nessus, OpenVAS) pour vérifier les services exposés".into(), None, None);
+            why.add(
+                "exposure_unknown",
+                Verdict::NeedsReview,
+                "aucun scan structuré (nmap, Nessus, OpenVAS) pour vérifier les services exposés".into(),
+                None,
+                None,
+            );
             return;
         }
         scans.sort_by_key(|rec| scan_order(rec));
-        let exposed = |rec: &EvidenceRecord| -> BTreeMap<(String, u64), (String, String)> {
+        fn hosts(rec: &EvidenceRecord) -> &[Host] {
+            rec.fields.scan().map_or(&[], |s| s.hosts.as_slice())
+        }
+        let exposed = |rec: &EvidenceRecord| -> BTreeMap<(String, u32), (String, String)> {
             let mut out = BTreeMap::new();
-            for (h, host) in rec.fields["hosts"].as_array().into_iter().flatten().enumerate() {
-                let address = host.get("address").and_then(Value::as_str).unwrap_or("?").to_owned();
-                for (p, port) in host.get("open_ports").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                    let n = port.get("port").and_then(Value::as_u64).unwrap_or(0);
-                    if self.r.parameters.high_risk_ports.iter().any(|&hr| u64::from(hr) == n) {
-                        let service = port.get("service").and_then(Value::as_str).unwrap_or("?").to_owned();
-                        out.insert((address.clone(), n), (service, format!("hosts.{h}.open_ports.{p}")));
+            for (h, host) in hosts(rec).iter().enumerate() {
+                for (p, port) in host.open_ports.iter().enumerate() {
+                    if self.r.parameters.high_risk_ports.iter().any(|&hr| u32::from(hr) == port.port) {
+                        let service = port.service.clone().unwrap_or_else(|| "?".into());
+                        out.insert((host.address.clone(), port.port), (service, format!("hosts.{h}.open_ports.{p}")));
                     }
                 }
             }
@@ -418,8 +427,8 @@ impl Context<'_> {
         };
         let latest = *scans.last().expect("not empty");
         let now_open = exposed(latest);
-        let latest_hosts: BTreeSet<&str> = latest.fields["hosts"].as_array().into_iter().flatten().filter_map(|h| h.get("address").and_then(Value::as_str)).collect();
-        let mut before: BTreeMap<(String, u64), (&EvidenceRecord, String)> = BTreeMap::new();
+        let latest_hosts: BTreeSet<&str> = hosts(latest).iter().map(|h| h.address.as_str()).collect();
+        let mut before: BTreeMap<(String, u32), (&EvidenceRecord, String)> = BTreeMap::new();
         for rec in &scans[..scans.len() - 1] {
             for (key, (service, _)) in exposed(rec) {
                 before.entry(key).or_insert((rec, service));
@@ -465,22 +474,26 @@ impl Context<'_> {
     /// one tool mean nothing to another), compared with that tool's earlier scans.
     fn vulnerabilities(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
         let mut by_tool: BTreeMap<&str, Vec<&EvidenceRecord>> = BTreeMap::new();
-        for rec in relevant.iter().copied().filter(|rec| rec.fields.get("vulnerabilities").is_some_and(|v| !v.is_null())) {
-            by_tool.entry(text(&rec.fields, "tool").unwrap_or("?")).or_default().push(rec);
+        for rec in relevant.iter().copied() {
+            if let Some(scan) = rec.fields.scan().filter(|s| s.vulnerabilities.is_some()) {
+                by_tool.entry(scan.tool.as_str()).or_default().push(rec);
+            }
         }
         if by_tool.is_empty() {
-            why.add("vulnerability_scan_missing", Verdict::NeedsReview, "aucun scan de vulnérabilités (Nessus, OpenVAS) : l'absence de vulnérabilité critique n'est pas démontrée".into(), None, None);
+            why.add(
+                "vulnerability_scan_missing",
+                Verdict::NeedsReview,
+                "aucun scan de vulnérabilités (Nessus, OpenVAS) : l'absence de vulnérabilité critique n'est pas démontrée".into(),
+                None,
+                None,
+            );
             return;
         }
         let critical = |rec: &EvidenceRecord| -> BTreeMap<(String, String), (String, String)> {
             let mut out = BTreeMap::new();
-            for (i, item) in rec.fields.get("items").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                let cvss = item.get("cvss").and_then(Value::as_f64);
-                if item.get("severity").and_then(Value::as_u64) == Some(4) || cvss.is_some_and(|c| c >= self.r.parameters.critical_cvss) {
-                    let host = item.get("host").and_then(Value::as_str).unwrap_or("?").to_owned();
-                    let id = item.get("id").and_then(Value::as_str).unwrap_or("?").to_owned();
-                    let name = item.get("name").and_then(Value::as_str).unwrap_or("?").to_owned();
-                    out.insert((host, id), (name, format!("items.{i}")));
+            for (i, item) in rec.fields.scan().map_or(&[][..], |s| s.items.as_slice()).iter().enumerate() {
+                if is_critical(self.r, item) {
+                    out.insert((item.host.clone(), item.id.clone()), (item.name.clone(), format!("items.{i}")));
                 }
             }
             out
@@ -490,15 +503,33 @@ impl Context<'_> {
             let latest = *scans.last().expect("not empty");
             let now = critical(latest);
             for ((host, _), (name, pointer)) in &now {
-                why.add("critical_vulnerability", Verdict::NotMet, format!("{} : vulnérabilité critique sur {host} : {name}", latest.path), Some(latest), Some(pointer));
+                why.add(
+                    "critical_vulnerability",
+                    Verdict::NotMet,
+                    format!("{} : vulnérabilité critique sur {host} : {name}", latest.path),
+                    Some(latest),
+                    Some(pointer),
+                );
             }
             if now.is_empty() {
-                why.add("no_critical_vulnerability", Verdict::Met, format!("{} : aucune vulnérabilité critique au dernier scan {tool}", latest.path), Some(latest), None);
+                why.add(
+                    "no_critical_vulnerability",
+                    Verdict::Met,
+                    format!("{} : aucune vulnérabilité critique au dernier scan {tool}", latest.path),
+                    Some(latest),
+                    None,
+                );
             }
             for rec in &scans[..scans.len() - 1] {
                 for ((host, id), (name, _)) in critical(rec) {
                     if !now.contains_key(&(host.clone(), id)) {
-                        why.add("vulnerability_fixed", Verdict::Met, format!("{host} : {name} (scan {}) absente du dernier scan {tool} ({})", rec.path, latest.path), Some(latest), None);
+                        why.add(
+                            "vulnerability_fixed",
+                            Verdict::Met,
+                            format!("{host} : {name} (scan {}) absente du dernier scan {tool} ({})", rec.path, latest.path),
+                            Some(latest),
+                            None,
+                        );
                     }
                 }
             }
@@ -507,7 +538,7 @@ impl Context<'_> {
 
     /// The financial report in force: the last one received.
     fn current_report<'r>(&self, relevant: &[&'r EvidenceRecord]) -> Option<&'r EvidenceRecord> {
-        relevant.iter().copied().filter(|rec| rec.kind.as_deref() == Some("financial_report") && rec.status == Status::Stored).max_by_key(|rec| rec.received_at)
+        relevant.iter().copied().filter(|rec| rec.kind == Some(Kind::FinancialReport) && rec.status == Status::Stored).max_by_key(|rec| rec.received_at)
     }
 
     fn report_matches_invoices(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
@@ -515,7 +546,7 @@ impl Context<'_> {
             why.add("report_missing", Verdict::NeedsReview, "aucun bilan financier lisible : les dépenses ne peuvent être rapprochées".into(), None, None);
             return;
         };
-        for other in relevant.iter().filter(|rec| rec.kind.as_deref() == Some("financial_report") && rec.evidence_id != report.evidence_id) {
+        for other in relevant.iter().filter(|rec| rec.kind == Some(Kind::FinancialReport) && rec.evidence_id != report.evidence_id) {
             why.add("report_superseded", Verdict::Met, format!("{} remplacé par {}, reçu après", other.path, report.path), Some(other), None);
         }
         if let Some(f) = self.findings_of(report).iter().find(|f| f.code == "report_mismatch") {
@@ -523,30 +554,41 @@ impl Context<'_> {
         }
         let invoices: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| rec.is_invoice()).collect();
         let mut matched = BTreeSet::new();
-        for (i, row) in report.fields.get("rows").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            let number = row.get("number").and_then(Value::as_str).filter(|s| !s.is_empty());
-            let row_ttc = row.get("ttc").and_then(Value::as_str).and_then(|s| Decimal::from_str(s).ok());
-            let siret = row.get("siret").and_then(Value::as_str).filter(|s| !s.is_empty());
-            let found = invoices.iter().find(|inv| match (number, text(&inv.fields, "number")) {
-                (Some(a), Some(b)) => invoice_number_key(a) == invoice_number_key(b),
+        let sheet = report.fields.financial_report().and_then(|r| r.sheet.as_deref());
+        let rows = report.fields.financial_report().map_or(&[][..], |r| r.rows.as_slice());
+        let invoice_text = |inv: &EvidenceRecord, field: fn(&Invoice) -> &Option<String>| -> Option<String> {
+            inv.fields.invoice().and_then(|i| field(i).clone()).filter(|s| !s.is_empty())
+        };
+        for (i, row) in rows.iter().enumerate() {
+            let number = row.number.as_deref().filter(|s| !s.is_empty());
+            let row_ttc = row.ttc;
+            let siret = row.siret.as_deref().filter(|s| !s.is_empty());
+            let found = invoices.iter().find(|inv| match (number, invoice_text(inv, |i| &i.number)) {
+                (Some(a), Some(b)) => invoice_number_key(a) == invoice_number_key(&b),
                 _ => false,
             });
             // Without a number, the same seller and amount identify the invoice.
             let found = found.or_else(|| {
                 invoices.iter().find(|inv| {
-                    siret.is_some() && text(&inv.fields, "seller_siret") == siret && row_ttc.is_some() && signed_ttc(inv) == row_ttc
+                    siret.is_some() && invoice_text(inv, |i| &i.seller_siret).as_deref() == siret && row_ttc.is_some() && signed_ttc(inv) == row_ttc
                 })
             });
             // The field, and where a person finds the row in the file.
-            let pointer = match (row.get("line").and_then(Value::as_u64), text(&report.fields, "sheet")) {
+            let pointer = match (row.line, sheet) {
                 (Some(l), Some(sheet)) => format!("rows.{i} ({sheet}, ligne {l})"),
                 (Some(l), None) => format!("rows.{i} (ligne {l})"),
                 _ => format!("rows.{i}"),
             };
             let label = number.map(|n| format!("facture {n}")).unwrap_or_else(|| format!("ligne {}", i + 1));
-            let supplier = row.get("supplier").and_then(Value::as_str).map(|s| format!(" ({s})")).unwrap_or_default();
+            let supplier = row.supplier.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
             match found {
-                None => why.add("invoice_missing", Verdict::NeedsReview, format!("{} : {label}{supplier} listée au bilan mais non fournie", report.path), Some(report), Some(&pointer)),
+                None => why.add(
+                    "invoice_missing",
+                    Verdict::NeedsReview,
+                    format!("{} : {label}{supplier} listée au bilan mais non fournie", report.path),
+                    Some(report),
+                    Some(&pointer),
+                ),
                 Some(inv) => {
                     matched.insert(inv.evidence_id);
                     if let (Some(a), Some(b)) = (row_ttc, signed_ttc(inv)) {
@@ -570,7 +612,7 @@ impl Context<'_> {
 
     fn within_ceiling(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
         let report = self.current_report(relevant);
-        let (total, source) = match report.and_then(|rec| rec.fields.pointer("/totals/ttc").and_then(Value::as_str)).and_then(|s| Decimal::from_str(s).ok()) {
+        let (total, source) = match report.and_then(|rec| rec.fields.financial_report()?.totals.ttc) {
             Some(t) => (t, format!("total du bilan {}", report.map(|r| r.path.as_str()).unwrap_or(""))),
             None => {
                 let mut seen = std::collections::HashSet::new();
@@ -579,7 +621,13 @@ impl Context<'_> {
             }
         };
         let Some(category) = self.category else {
-            why.add("ceiling_unknown", Verdict::NeedsReview, format!("catégorie de l'établissement inconnue : plafond non vérifiable ({source} : {})", fr_amount(total)), None, None);
+            why.add(
+                "ceiling_unknown",
+                Verdict::NeedsReview,
+                format!("catégorie de l'établissement inconnue : plafond non vérifiable ({source} : {})", fr_amount(total)),
+                None,
+                None,
+            );
             return;
         };
         let Some(&ceiling) = self.r.ceilings.get(category) else {
@@ -587,7 +635,13 @@ impl Context<'_> {
             return;
         };
         if total > ceiling {
-            why.add("ceiling_exceeded", Verdict::NotMet, format!("{source} : {} > plafond {} ({category})", fr_amount(total), fr_amount(ceiling)), report, Some("totals.ttc"));
+            why.add(
+                "ceiling_exceeded",
+                Verdict::NotMet,
+                format!("{source} : {} > plafond {} ({category})", fr_amount(total), fr_amount(ceiling)),
+                report,
+                Some("totals.ttc"),
+            );
         } else {
             why.add("within_ceiling", Verdict::Met, format!("{source} : {} ≤ plafond {} ({category})", fr_amount(total), fr_amount(ceiling)), report, None);
         }
@@ -617,9 +671,15 @@ impl Context<'_> {
                 }
             }
             if distinct.len() > 1 {
-                let number = text(&distinct[0].fields, "number").unwrap_or("?");
+                let number = distinct[0].fields.invoice().and_then(|i| i.number.as_deref()).unwrap_or("?");
                 let paths: Vec<&str> = distinct.iter().map(|d| d.path.as_str()).collect();
-                why.add("duplicate_submission", Verdict::NeedsReview, format!("facture {number} fournie plusieurs fois dans ce dossier : {}", paths.join(", ")), Some(distinct[1]), Some("number"));
+                why.add(
+                    "duplicate_submission",
+                    Verdict::NeedsReview,
+                    format!("facture {number} fournie plusieurs fois dans ce dossier : {}", paths.join(", ")),
+                    Some(distinct[1]),
+                    Some("number"),
+                );
             }
         }
         for inv in &invoices {
@@ -656,4 +716,3 @@ fn unread_message(rec: &EvidenceRecord) -> String {
         format!("{} : pièce {state} ({})", rec.path, codes.join(", "))
     }
 }
-

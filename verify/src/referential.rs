@@ -4,8 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use caregate_extract::Kind;
-use caregate_schemas::Verdict;
+use caregate_schemas::{Kind, Verdict};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -87,8 +86,8 @@ pub struct Objective {
 }
 
 impl Objective {
-    pub fn accepts(&self, kind: &str) -> bool {
-        self.kinds.iter().any(|k| k == kind)
+    pub fn accepts(&self, kind: Kind) -> bool {
+        self.kinds.iter().any(|k| k == kind.as_str())
     }
 }
 
@@ -121,23 +120,14 @@ impl Referential {
 
     /// Reads and validates a referential; `name` only labels errors.
     pub fn parse(name: &str, bytes: &[u8]) -> Result<Self, ReferentialError> {
-        let text = std::str::from_utf8(bytes).map_err(|e| ReferentialError::Parse {
-            path: name.to_owned(),
-            message: format!("not UTF-8: {e}"),
-        })?;
-        let mut r: Referential = toml::from_str(text).map_err(|e| ReferentialError::Parse {
-            path: name.to_owned(),
-            message: e.to_string(),
-        })?;
+        let text = std::str::from_utf8(bytes).map_err(|e| ReferentialError::Parse { path: name.to_owned(), message: format!("not UTF-8: {e}") })?;
+        let mut r: Referential = toml::from_str(text).map_err(|e| ReferentialError::Parse { path: name.to_owned(), message: e.to_string() })?;
         r.version = hex::encode(Sha256::digest(bytes));
         let problems = r.problems();
         if problems.is_empty() {
             Ok(r)
         } else {
-            Err(ReferentialError::Invalid {
-                path: name.to_owned(),
-                problems,
-            })
+            Err(ReferentialError::Invalid { path: name.to_owned(), problems })
         }
     }
 
@@ -197,10 +187,7 @@ impl Referential {
     }
 
     pub fn objective(&self, id: &str) -> Result<&Objective, ReferentialError> {
-        self.objectives.iter().find(|o| o.id == id).ok_or_else(|| ReferentialError::UnknownObjective {
-            referential: self.id.clone(),
-            objective: id.to_owned(),
-        })
+        self.objectives.iter().find(|o| o.id == id).ok_or_else(|| ReferentialError::UnknownObjective { referential: self.id.clone(), objective: id.to_owned() })
     }
 }
 
@@ -223,17 +210,11 @@ impl Referentials {
     /// with half its rules).
     pub fn load_dir(dir: &Path) -> Result<Self, ReferentialError> {
         let io = |source| ReferentialError::Io { path: dir.display().to_string(), source };
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .map_err(io)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
+        let mut paths: Vec<_> =
+            std::fs::read_dir(dir).map_err(io)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
         paths.sort();
         if paths.is_empty() {
-            return Err(ReferentialError::Invalid {
-                path: dir.display().to_string(),
-                problems: vec!["no referential (*.toml) in this directory".into()],
-            });
+            return Err(ReferentialError::Invalid { path: dir.display().to_string(), problems: vec!["no referential (*.toml) in this directory".into()] });
         }
         Self::from_files(paths.iter().map(|p| Referential::load(p)))
     }
@@ -243,10 +224,7 @@ impl Referentials {
         for r in files {
             let r = r?;
             if by_campaign.contains_key(&r.id) {
-                return Err(ReferentialError::Invalid {
-                    path: r.id.clone(),
-                    problems: vec![format!("two referentials have the id {}", r.id)],
-                });
+                return Err(ReferentialError::Invalid { path: r.id.clone(), problems: vec![format!("two referentials have the id {}", r.id)] });
             }
             by_campaign.insert(r.id.clone(), std::sync::Arc::new(r));
         }
@@ -285,7 +263,7 @@ mod tests {
         assert!(!r.window.contains(NaiveDate::from_ymd_opt(2024, 3, 17).unwrap()));
         assert!(r.parameters.high_risk_ports.contains(&3389));
         assert_eq!(r.version.len(), 64);
-        assert!(r.objective("D1.FIN").unwrap().accepts("invoice"));
+        assert!(r.objective("D1.FIN").unwrap().accepts(Kind::Invoice));
         assert!(matches!(r.objective("D9.X"), Err(ReferentialError::UnknownObjective { .. })));
     }
 

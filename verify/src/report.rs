@@ -75,7 +75,7 @@ pub fn html(v: &Verification, evidence_href: impl Fn(EvidenceId) -> String) -> S
                     @for e in &v.evidence {
                         tr {
                             td { a href=(evidence_href(e.evidence_id)) { (e.path) } }
-                            td { (e.kind.as_deref().unwrap_or("—")) }
+                            td { (e.kind.map_or("—", |k| k.as_str())) }
                             td { (e.status.as_str()) }
                             td {
                                 @for f in &e.findings {

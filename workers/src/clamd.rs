@@ -11,7 +11,7 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClamdConfig {
     /// `host:port` of clamd's TCP socket.
     pub address: String,
@@ -22,10 +22,7 @@ pub struct ClamdConfig {
 
 impl Default for ClamdConfig {
     fn default() -> Self {
-        Self {
-            address: "127.0.0.1:3310".into(),
-            timeout_secs: 180,
-        }
+        Self { address: "127.0.0.1:3310".into(), timeout_secs: 180 }
     }
 }
 
@@ -62,17 +59,9 @@ pub fn parse_reply(raw: &[u8]) -> Result<ClamdReply, ScanError> {
         if sig.is_empty() {
             return Err(ScanError::Engine(format!("FOUND without a signature: {text:?}")));
         }
-        return Ok(if sig.starts_with("Heuristics.Limits.Exceeded") {
-            ClamdReply::LimitsExceeded(sig)
-        } else {
-            ClamdReply::Found(sig)
-        });
+        return Ok(if sig.starts_with("Heuristics.Limits.Exceeded") { ClamdReply::LimitsExceeded(sig) } else { ClamdReply::Found(sig) });
     }
-    Err(ScanError::Engine(if text.is_empty() {
-        "empty reply".to_owned()
-    } else {
-        text.to_owned()
-    }))
+    Err(ScanError::Engine(if text.is_empty() { "empty reply".to_owned() } else { text.to_owned() }))
 }
 
 /// A resident clamd: its signatures are loaded once, not per file.
@@ -87,20 +76,15 @@ const CHUNK: usize = 256 * 1024;
 
 impl Clamd {
     pub fn new(config: ClamdConfig) -> Self {
-        Self {
-            config,
-            version: Mutex::new(None),
-        }
+        Self { config, version: Mutex::new(None) }
     }
 
     fn tcp(&self) -> Tcp<&str> {
-        Tcp {
-            host_address: self.config.address.as_str(),
-        }
+        Tcp { host_address: self.config.address.as_str() }
     }
 
     fn timeout(&self) -> Duration {
-        Duration::from_secs(self.config.timeout_secs.max(1))
+        Duration::from_secs(self.config.timeout_secs)
     }
 
     pub async fn ping(&self) -> Result<(), ScanError> {
@@ -135,12 +119,9 @@ impl Clamd {
     where
         S: Stream<Item = Result<Bytes, std::io::Error>>,
     {
-        let raw = tokio::time::timeout(
-            self.timeout(),
-            clamav_client::tokio::scan_stream(input, self.tcp(), Some(CHUNK)),
-        )
-        .await
-        .map_err(|_| ScanError::Timeout(self.timeout()))??;
+        let raw = tokio::time::timeout(self.timeout(), clamav_client::tokio::scan_stream(input, self.tcp(), Some(CHUNK)))
+            .await
+            .map_err(|_| ScanError::Timeout(self.timeout()))??;
         parse_reply(&raw)
     }
 }
@@ -152,10 +133,7 @@ mod tests {
     #[test]
     fn replies_are_read_three_ways() {
         assert_eq!(parse_reply(b"stream: OK\0").unwrap(), ClamdReply::Clean);
-        assert_eq!(
-            parse_reply(b"stream: Eicar-Test-Signature FOUND\0").unwrap(),
-            ClamdReply::Found("Eicar-Test-Signature".into())
-        );
+        assert_eq!(parse_reply(b"stream: Eicar-Test-Signature FOUND\0").unwrap(), ClamdReply::Found("Eicar-Test-Signature".into()));
         assert_eq!(
             parse_reply(b"stream: Heuristics.Limits.Exceeded.MaxFileSize FOUND\0").unwrap(),
             ClamdReply::LimitsExceeded("Heuristics.Limits.Exceeded.MaxFileSize".into())

@@ -34,10 +34,7 @@ pub struct ExtractStage {
 
 impl ExtractStage {
     pub fn new(limits: Limits, threads: usize) -> Self {
-        Self {
-            limits,
-            slots: Arc::new(Semaphore::new(threads.max(1))),
-        }
+        Self { limits, slots: Arc::new(Semaphore::new(threads)) }
     }
 }
 
@@ -81,10 +78,7 @@ impl Stage for ExtractStage {
                 Outcome::Continue(failed("unreadable", format!("the parser crashed on this file: {msg}")))
             }
             Ok(Err(_)) => Outcome::Continue(failed("unreadable", "the parser thread ended without an answer".into())),
-            Err(_) => Outcome::Continue(failed(
-                "time_budget",
-                format!("reading took longer than {} s; stored unread", grace.as_secs()),
-            )),
+            Err(_) => Outcome::Continue(failed("time_budget", format!("reading took longer than {} s; stored unread", grace.as_secs()))),
         }
     }
 }

@@ -44,9 +44,7 @@ fn is_textual(media: &str) -> bool {
 
 /// Zip-based office formats that a magic-byte check may only see as a zip.
 fn is_zip_container(media: &str) -> bool {
-    media == "application/zip"
-        || media.starts_with("application/vnd.openxmlformats")
-        || media.starts_with("application/vnd.oasis.opendocument")
+    media == "application/zip" || media.starts_with("application/vnd.openxmlformats") || media.starts_with("application/vnd.oasis.opendocument")
 }
 
 fn compatible(expected: &str, detected: &str) -> bool {
@@ -58,9 +56,7 @@ fn compatible(expected: &str, detected: &str) -> bool {
 
 /// The root element of an XML document, if the head of the file is one.
 fn xml_root(head: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(head)
-        .or_else(|e| std::str::from_utf8(&head[..e.valid_up_to()]))
-        .ok()?;
+    let text = std::str::from_utf8(head).or_else(|e| std::str::from_utf8(&head[..e.valid_up_to()])).ok()?;
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     if !trimmed.starts_with('<') {
         return None;
@@ -90,12 +86,7 @@ pub fn identify_file(path: &std::path::Path, name: &str) -> std::io::Result<Iden
 impl Identity {
     /// What the readers need to know about the file at `path`.
     pub fn source<'a>(&'a self, path: &'a std::path::Path, name: &'a str) -> caregate_extract::Source<'a> {
-        caregate_extract::Source {
-            path,
-            name,
-            media_type: &self.media_type,
-            xml_root: self.xml_root.as_deref(),
-        }
+        caregate_extract::Source { path, name, media_type: &self.media_type, xml_root: self.xml_root.as_deref() }
     }
 }
 
@@ -117,8 +108,7 @@ pub fn identify(name: &str, head: &[u8]) -> Identity {
 
     let mut findings = Vec::new();
     if let Some(expected) = expected {
-        let ok = compatible(expected, &media_type)
-            || (is_textual(expected) && is_textual(&media_type) && expected != "application/xml");
+        let ok = compatible(expected, &media_type) || (is_textual(expected) && is_textual(&media_type) && expected != "application/xml");
         if !ok {
             findings.push(Finding::new(
                 "type_mismatch",
@@ -127,11 +117,7 @@ pub fn identify(name: &str, head: &[u8]) -> Identity {
             ));
         }
     }
-    Identity {
-        media_type,
-        xml_root: root,
-        findings,
-    }
+    Identity { media_type, xml_root: root, findings }
 }
 
 #[cfg(test)]

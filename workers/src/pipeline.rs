@@ -4,10 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use caregate_schemas::{
-    EvidenceReceived, EvidenceRecord, Finding, ScanReport, ScanResult, Severity, Sha256Digest, Status,
-};
-use caregate_extract::{Analysis, Limits, Member};
+use caregate_extract::{Analysis, Limits};
+use caregate_schemas::extracted::{Member, MemberEvidence};
+use caregate_schemas::{EvidenceReceived, EvidenceRecord, Finding, ScanReport, ScanResult, Severity, Sha256Digest, Status};
 use caregate_storage::{EvidenceIndex, JobQueue, ObjectStore, StorageError};
 use chrono::Utc;
 use futures::StreamExt;
@@ -69,9 +68,7 @@ impl Stage for ScanStage {
         };
         let reader = match self.quarantine.open(&quarantine_key).await {
             Ok(r) => r,
-            Err(StorageError::NotFound(k)) => {
-                return Outcome::DeadLetter(format!("scan: quarantined object {k} is missing"))
-            }
+            Err(StorageError::NotFound(k)) => return Outcome::DeadLetter(format!("scan: quarantined object {k} is missing")),
             Err(e) => return Outcome::from_storage("scan: reading quarantine", e),
         };
         let (spool_file, spool) = match tempfile::Builder::new().prefix("spool-").tempfile_in(&self.spool_dir) {
@@ -83,20 +80,17 @@ impl Stage for ScanStage {
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let reply = {
-            let tee = futures::stream::unfold(
-                (&mut chunks, &mut file, &mut hasher, &mut size),
-                |(chunks, file, hasher, size)| async move {
-                    let item = match chunks.next().await? {
-                        Ok(chunk) => {
-                            hasher.update(&chunk);
-                            *size += chunk.len() as u64;
-                            file.write_all(&chunk).await.map(|_| chunk)
-                        }
-                        Err(e) => Err(e),
-                    };
-                    Some((item, (chunks, file, hasher, size)))
-                },
-            );
+            let tee = futures::stream::unfold((&mut chunks, &mut file, &mut hasher, &mut size), |(chunks, file, hasher, size)| async move {
+                let item = match chunks.next().await? {
+                    Ok(chunk) => {
+                        hasher.update(&chunk);
+                        *size += chunk.len() as u64;
+                        file.write_all(&chunk).await.map(|_| chunk)
+                    }
+                    Err(e) => Err(e),
+                };
+                Some((item, (chunks, file, hasher, size)))
+            });
             self.clamd.scan(tee).await
         };
         let reply = match reply {
@@ -104,12 +98,7 @@ impl Stage for ScanStage {
             // Never "clean": the file waits in quarantine for clamd to come back.
             Err(e) => return Outcome::Retry(format!("scan: {e}")),
         };
-        let report = |result, signature| ScanReport {
-            engine: engine.clone(),
-            result,
-            signature,
-            scanned_at: Utc::now(),
-        };
+        let report = |result, signature| ScanReport { engine: engine.clone(), result, signature, scanned_at: Utc::now() };
         match reply {
             ClamdReply::Found(sig) => Outcome::Quarantine(Hold {
                 status: Status::Infected,
@@ -129,12 +118,7 @@ impl Stage for ScanStage {
                 if let Err(e) = file.flush().await {
                     return Outcome::Retry(format!("scan: writing working copy: {e}"));
                 }
-                Outcome::Continue(Scanned {
-                    spool,
-                    sha256: hasher.into(),
-                    size,
-                    report: report(ScanResult::Clean, None),
-                })
+                Outcome::Continue(Scanned { spool, sha256: hasher.into(), size, report: report(ScanResult::Clean, None) })
             }
         }
     }
@@ -249,10 +233,7 @@ impl Stage for StoreStage {
 
 impl StoreStage {
     async fn write(&self, input: StoreInput, key: &str) -> Outcome<()> {
-        let copied = self
-            .evidence
-            .copy_from(self.quarantine.as_ref(), &input.quarantine_key, key, &input.sha256)
-            .await;
+        let copied = self.evidence.copy_from(self.quarantine.as_ref(), &input.quarantine_key, key, &input.sha256).await;
         let written = match copied {
             Ok(true) => Ok(()),
             Ok(false) => self.evidence.put_owned(key, input.working_copy, &input.sha256).await,
@@ -270,13 +251,10 @@ impl StoreStage {
 /// Writes what reading the file found into its record.
 fn apply(rec: &mut EvidenceRecord, analysis: Analysis) {
     let c = analysis.classification;
-    rec.kind = Some(c.kind.as_str().to_owned());
+    rec.kind = Some(c.kind);
     rec.confidence = Some(c.confidence);
     rec.kind_reasons = c.reasons;
-    rec.fields = analysis.fields;
-    if let serde_json::Value::Object(f) = &mut rec.fields {
-        f.insert("format".into(), json!(analysis.format));
-    }
+    rec.fields = caregate_schemas::Fields { format: Some(analysis.format.to_owned()), ..analysis.fields };
     rec.findings.extend(analysis.findings);
 }
 
@@ -314,18 +292,12 @@ fn unpack(
     let mut total = 0u64;
     for m in members {
         let (tmp, path) = tempfile::Builder::new().prefix("member-").tempfile_in(dir).map_err(UnpackError::Io)?.into_parts();
-        let mut w = Hashing {
-            inner: std::io::BufWriter::new(tmp),
-            hasher: Sha256::new(),
-        };
+        let mut w = Hashing { inner: std::io::BufWriter::new(tmp), hasher: Sha256::new() };
         let size = archive::copy_member(&mut zip, m.index, limits.max_member_bytes, &mut w).map_err(UnpackError::Limits)?;
         std::io::Write::flush(&mut w).map_err(UnpackError::Io)?;
         total += size;
         if total > limits.max_archive_bytes {
-            return Err(UnpackError::Limits(caregate_extract::ExtractError::ArchiveLimits(format!(
-                "members inflate past {} bytes",
-                limits.max_archive_bytes
-            ))));
+            return Err(UnpackError::Limits(caregate_extract::ExtractError::ArchiveLimits(format!("members inflate past {} bytes", limits.max_archive_bytes))));
         }
         out.push((m.clone(), path, w.hasher.into(), size));
     }
@@ -376,21 +348,13 @@ impl Pipeline {
     ) -> Self {
         Self {
             verifier,
-            scan: ScanStage {
-                clamd,
-                quarantine: quarantine.clone(),
-                spool_dir: spool_dir.clone(),
-            },
+            scan: ScanStage { clamd, quarantine: quarantine.clone(), spool_dir: spool_dir.clone() },
             identify: IdentifyStage,
             extract: ExtractStage::new(limits.clone(), extract_threads),
             queue,
             spool_dir,
             limits,
-            store: StoreStage {
-                quarantine: quarantine.clone(),
-                evidence,
-                retention: chrono::Duration::days(retention_days.into()),
-            },
+            store: StoreStage { quarantine: quarantine.clone(), evidence, retention: chrono::Duration::days(retention_days.into()) },
             quarantine,
             index,
         }
@@ -417,11 +381,7 @@ impl Pipeline {
         let identity = step!(self, rec, self.identify, (scanned.spool.to_path_buf(), rec.path.clone()));
         rec.media_type = Some(identity.media_type.clone());
         rec.findings.extend(identity.findings.iter().cloned());
-        let read = ExtractInput {
-            working_copy: scanned.spool.to_path_buf(),
-            name: rec.path.clone(),
-            identity: identity.clone(),
-        };
+        let read = ExtractInput { working_copy: scanned.spool.to_path_buf(), name: rec.path.clone(), identity: identity.clone() };
         let mut analysis = step!(self, rec, self.extract, read);
         let members = analysis.members.clone();
         let text = std::mem::take(&mut analysis.text);
@@ -431,12 +391,7 @@ impl Pipeline {
                 return self.conclude(rec, "extract", stop).await;
             }
         }
-        let stored = StoreInput {
-            quarantine_key: job.quarantine_key.clone(),
-            working_copy: scanned.spool,
-            sha256: scanned.sha256,
-            size: scanned.size,
-        };
+        let stored = StoreInput { quarantine_key: job.quarantine_key.clone(), working_copy: scanned.spool, sha256: scanned.sha256, size: scanned.size };
         let (key, retain_until) = step!(self, rec, self.store, stored);
         if !text.is_empty() {
             if let Err(stop) = self.keep_text(rec.evidence_id, &text).await.into_result() {
@@ -494,7 +449,7 @@ impl Pipeline {
         let mut listed = Vec::new();
         for (member, file, sha256, size) in unpacked {
             let id = rec.evidence_id.member(&member.name);
-            listed.push(json!({ "name": member.name, "evidence_id": id }));
+            listed.push(MemberEvidence { name: member.name.clone(), evidence_id: id });
             match self.index.get(id).await {
                 Ok(Some(existing)) if existing.status.is_terminal() => continue,
                 Ok(Some(_)) => {}
@@ -502,14 +457,8 @@ impl Pipeline {
                     if let Err(e) = self.quarantine.put_owned(&id.quarantine_key(), file, &sha256).await {
                         return Outcome::from_storage("extract: quarantining an archive member", e);
                     }
-                    let mut child = EvidenceRecord::received(
-                        id,
-                        rec.submission.clone(),
-                        format!("{}/{}", rec.path, member.name),
-                        sha256,
-                        size,
-                        id.quarantine_key(),
-                    );
+                    let mut child =
+                        EvidenceRecord::received(id, rec.submission.clone(), format!("{}/{}", rec.path, member.name), sha256, size, id.quarantine_key());
                     child.parent = Some(rec.evidence_id);
                     child.uploaded_by = rec.uploaded_by.clone();
                     if let Err(e) = self.index.record_received(&child).await {
@@ -518,18 +467,12 @@ impl Pipeline {
                 }
                 Err(e) => return Outcome::from_storage("extract: reading an archive member's record", e),
             }
-            let job = EvidenceReceived {
-                evidence_id: id,
-                quarantine_key: id.quarantine_key(),
-                sha256,
-                size,
-                path: format!("{}/{}", rec.path, member.name),
-            };
+            let job = EvidenceReceived { evidence_id: id, quarantine_key: id.quarantine_key(), sha256, size, path: format!("{}/{}", rec.path, member.name) };
             if let Err(e) = self.queue.publish(&job).await {
                 return Outcome::from_storage("extract: queueing an archive member", e);
             }
         }
-        rec.fields["member_evidence"] = json!(listed);
+        rec.fields.member_evidence = Some(listed);
         Outcome::Continue(())
     }
 

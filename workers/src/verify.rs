@@ -67,13 +67,7 @@ impl Drop for Flight<'_> {
 
 impl Verifier {
     pub fn new(index: Arc<dyn EvidenceIndex>, announcer: Arc<dyn Announcer>, referentials: Referentials) -> Self {
-        Self {
-            index,
-            announcer,
-            referentials,
-            provisional_every: std::time::Duration::from_secs(5),
-            in_flight: Mutex::new(HashMap::new()),
-        }
+        Self { index, announcer, referentials, provisional_every: std::time::Duration::from_secs(5), in_flight: Mutex::new(HashMap::new()) }
     }
 
     /// How often, at most, a submission whose files are still being processed is
@@ -118,9 +112,7 @@ impl Verifier {
 
     async fn judge_if_due(&self, id: SubmissionId) -> Result<Option<Verified>, VerifyError> {
         let progress = self.index.submission_progress(id).await?;
-        let recent = progress
-            .verified_at
-            .is_some_and(|t| (chrono::Utc::now() - t).to_std().unwrap_or_default() < self.provisional_every);
+        let recent = progress.verified_at.is_some_and(|t| (chrono::Utc::now() - t).to_std().unwrap_or_default() < self.provisional_every);
         if progress.pending > 0 && recent {
             return Ok(None);
         }
@@ -143,15 +135,7 @@ impl Verifier {
         let hashes: Vec<_> = done.clone().map(|r| r.sha256).collect();
         let keys: Vec<String> = done.filter_map(|r| r.invoice_key()).collect();
         let related = self.index.same_documents(id, &hashes, &keys).await?;
-        let verification = judge(
-            &referential,
-            &Dossier {
-                submission_id: id,
-                records: &records,
-                related: &related,
-            },
-            chrono::Utc::now(),
-        );
+        let verification = judge(&referential, &Dossier { submission_id: id, records: &records, related: &related }, chrono::Utc::now());
         let changed = self.index.put_verification(&verification).await?;
         if let Some(current) = self.index.unannounced(id).await? {
             self.announce(&current).await?;

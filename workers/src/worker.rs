@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::pipeline::{JobOutcome, Pipeline};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct WorkerConfig {
     /// Jobs in flight at once (the broker's prefetch).
     pub prefetch: u16,
@@ -91,13 +91,7 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(pipeline: Arc<Pipeline>, queue: Arc<dyn JobQueue>, index: Arc<dyn EvidenceIndex>, config: WorkerConfig) -> Self {
-        Self {
-            pipeline,
-            queue,
-            index,
-            config,
-            stats: Arc::default(),
-        }
+        Self { pipeline, queue, index, config, stats: Arc::default() }
     }
 
     /// Consumes jobs until `shutdown` is cancelled (then finishes the jobs in flight) or
@@ -105,7 +99,7 @@ impl Worker {
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), WorkerError> {
         let mut stream = self.queue.consume(self.config.prefetch).await?;
         let mut in_flight = JoinSet::new();
-        let mut stale_check = tokio::time::interval(Duration::from_secs(self.config.stale_check_secs.max(1)));
+        let mut stale_check = tokio::time::interval(Duration::from_secs(self.config.stale_check_secs));
         let result = loop {
             while let Some(done) = in_flight.try_join_next() {
                 log_settle_error(done);
@@ -155,13 +149,11 @@ impl Worker {
     async fn handle(&self, delivery: Box<dyn Delivery>) -> Result<(), StorageError> {
         let job = delivery.job().clone();
         let attempt = delivery.attempt();
-        let timeout = Duration::from_secs(self.config.job_timeout_secs.max(1));
+        let timeout = Duration::from_secs(self.config.job_timeout_secs);
         let run = AssertUnwindSafe(self.pipeline.run(&job, attempt)).catch_unwind();
         let outcome = match tokio::time::timeout(timeout, run).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(panic)) => {
-                JobOutcome::DeadLetter(format!("internal error: {}", crate::stage::panic_message(&*panic)))
-            }
+            Ok(Err(panic)) => JobOutcome::DeadLetter(format!("internal error: {}", crate::stage::panic_message(&*panic))),
             Err(_) => JobOutcome::Retry(format!("job took longer than {timeout:?}")),
         };
         tracing::debug!(evidence = %job.evidence_id, attempt, ?outcome, "job done");

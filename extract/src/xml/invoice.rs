@@ -7,7 +7,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::{walk_rooted, XmlEvent};
-use crate::fields::{Invoice, InvoiceSource};
+use caregate_schemas::extracted::{Invoice, InvoiceSource};
 use crate::french::parse_compact_date;
 use crate::{Budget, ExtractError, Limits};
 
@@ -96,10 +96,7 @@ pub fn parse_cii<R: BufRead>(input: R, source: InvoiceSource, limits: &Limits, b
                     match el.name() {
                         "TaxBasisTotalAmount" => inv.total_ht = amount(text),
                         // Stated twice when the tax currency differs: keep the invoice's.
-                        "TaxTotalAmount"
-                            if inv.total_tva.is_none()
-                                || el.attr("currencyID").is_some() && el.attr("currencyID") == inv.currency.as_deref() =>
-                        {
+                        "TaxTotalAmount" if inv.total_tva.is_none() || el.attr("currencyID").is_some() && el.attr("currencyID") == inv.currency.as_deref() => {
                             inv.total_tva = amount(text)
                         }
                         "GrandTotalAmount" => inv.total_ttc = amount(text),

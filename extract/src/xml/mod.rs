@@ -72,12 +72,7 @@ fn predefined(name: &str) -> Option<char> {
 }
 
 /// Walks a whole document, calling `f` for every element start and end.
-pub fn walk<R: BufRead>(
-    input: R,
-    limits: &Limits,
-    budget: &Budget,
-    mut f: impl FnMut(XmlEvent<'_>) -> Result<(), ExtractError>,
-) -> Result<(), ExtractError> {
+pub fn walk<R: BufRead>(input: R, limits: &Limits, budget: &Budget, mut f: impl FnMut(XmlEvent<'_>) -> Result<(), ExtractError>) -> Result<(), ExtractError> {
     let mut reader = quick_xml::Reader::from_reader(input);
     let mut buf = Vec::new();
     let mut path: Vec<String> = Vec::new();
@@ -112,10 +107,7 @@ pub fn walk<R: BufRead>(
                 path.push(local(e.name().as_ref()));
                 attrs.push(list);
                 texts.push(String::new());
-                f(XmlEvent::Start(Element {
-                    path: &path,
-                    attrs: attrs.last().unwrap(),
-                }))?;
+                f(XmlEvent::Start(Element { path: &path, attrs: attrs.last().unwrap() }))?;
                 if empty {
                     close(&mut path, &mut attrs, &mut texts, &mut f)?;
                 }
@@ -198,13 +190,7 @@ fn close(
     f: &mut impl FnMut(XmlEvent<'_>) -> Result<(), ExtractError>,
 ) -> Result<(), ExtractError> {
     let text = texts.pop().unwrap_or_default();
-    f(XmlEvent::End(
-        Element {
-            path,
-            attrs: attrs.last().map(Vec::as_slice).unwrap_or(&[]),
-        },
-        text.trim(),
-    ))?;
+    f(XmlEvent::End(Element { path, attrs: attrs.last().map(Vec::as_slice).unwrap_or(&[]) }, text.trim()))?;
     path.pop();
     attrs.pop();
     Ok(())

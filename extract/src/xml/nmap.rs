@@ -6,7 +6,7 @@ use std::io::BufRead;
 use chrono::DateTime;
 
 use super::{walk_rooted, XmlEvent};
-use crate::fields::{Host, OpenPort, Scan};
+use caregate_schemas::extracted::{Host, OpenPort, Scan};
 use crate::{Budget, ExtractError, Limits};
 
 fn epoch(s: Option<&str>) -> Option<String> {

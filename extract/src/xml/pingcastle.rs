@@ -7,7 +7,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::{walk_rooted, XmlEvent};
-use crate::fields::{AdAudit, Integrity, RiskRule, Scores};
+use caregate_schemas::extracted::{AdAudit, Integrity, RiskRule, Scores};
 use crate::{Budget, ExtractError, Limits};
 
 /// PingCastle's integrity value: base64 of the SHA-256 of the triggered RiskIds, sorted,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 
 use super::{walk_rooted, XmlEvent};
-use crate::fields::{BySeverity, Host, Scan, Vulnerability};
+use caregate_schemas::extracted::{BySeverity, Host, Scan, Vulnerability};
 use crate::{Budget, ExtractError, Limits};
 
 fn new_scan(tool: &str) -> Scan {
@@ -42,10 +42,7 @@ pub fn parse_nessus<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> R
                     host = el.attr("name").unwrap_or_default().to_owned();
                     scan.host_count += 1;
                     if scan.hosts.len() < limits.max_listed {
-                        scan.hosts.push(Host {
-                            address: host.clone(),
-                            ..Host::default()
-                        });
+                        scan.hosts.push(Host { address: host.clone(), ..Host::default() });
                     }
                 } else if el.at(&["ReportHost", "ReportItem"]) {
                     let port = el.attr("port").filter(|p| *p != "0").map(|p| format!("{p}/{}", el.attr("protocol").unwrap_or("tcp")));
@@ -173,14 +170,7 @@ pub fn parse_openvas<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> 
         Ok(())
     })?;
     scan.host_count = hosts.len();
-    scan.hosts = hosts
-        .into_keys()
-        .take(limits.max_listed)
-        .map(|address| Host {
-            address,
-            ..Host::default()
-        })
-        .collect();
+    scan.hosts = hosts.into_keys().take(limits.max_listed).map(|address| Host { address, ..Host::default() }).collect();
     scan.completed = Some(scan.finished.is_some());
     Ok(scan)
 }

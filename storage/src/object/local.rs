@@ -50,11 +50,7 @@ fn check_digest(key: &str, expected: &Sha256Digest, actual: Sha256Digest) -> Res
     if &actual == expected {
         Ok(())
     } else {
-        Err(StorageError::ChecksumMismatch {
-            key: key.to_owned(),
-            expected: expected.hex(),
-            actual: actual.hex(),
-        })
+        Err(StorageError::ChecksumMismatch { key: key.to_owned(), expected: expected.hex(), actual: actual.hex() })
     }
 }
 
@@ -64,10 +60,7 @@ impl ObjectStore for LocalObjectStore {
         let dest = self.path(key)?;
         // Copy to a temporary name while hashing, then rename: readers see the whole
         // object or nothing, and the digest is checked on the bytes actually written.
-        let tmp = tempfile::Builder::new()
-            .prefix("put-")
-            .tempfile_in(self.root.join(TMP_DIR))?
-            .into_temp_path();
+        let tmp = tempfile::Builder::new().prefix("put-").tempfile_in(self.root.join(TMP_DIR))?.into_temp_path();
         let mut src = fs::File::open(path).await?;
         let mut out = fs::File::create(&tmp).await?;
         let actual = read_hashing(&mut src, Some(&mut out)).await?;

@@ -101,9 +101,7 @@ pub(crate) fn check_key(key: &str) -> Result<(), StorageError> {
         && key.len() <= 512
         && !key.starts_with('/')
         && key.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
     if ok {
         Ok(())
     } else {

@@ -2,10 +2,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_s3::config::{
-    timeout::TimeoutConfig, BehaviorVersion, Credentials, Region, RequestChecksumCalculation,
-    ResponseChecksumValidation,
-};
+use aws_sdk_s3::config::{timeout::TimeoutConfig, BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
@@ -31,32 +28,16 @@ impl S3ObjectStore {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(cfg.region.clone()))
             .endpoint_url(&cfg.endpoint)
-            .credentials_provider(Credentials::new(
-                &cfg.access_key,
-                &cfg.secret_key,
-                None,
-                None,
-                "caregate-config",
-            ))
+            .credentials_provider(Credentials::new(&cfg.access_key, &cfg.secret_key, None, None, "caregate-config"))
             // Self-hosted stores are addressed by path, not by bucket sub-domain.
             .force_path_style(true)
             // We send our own SHA-256 checksum; the SDK's default CRC trailers are not
             // understood by every S3-compatible store.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .read_timeout(Duration::from_secs(60))
-                    .build(),
-            )
+            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(60)).build())
             .build();
-        Self {
-            client: Client::from_conf(conf),
-            bucket: bucket.to_owned(),
-            endpoint: cfg.endpoint.clone(),
-            object_lock: cfg.object_lock,
-        }
+        Self { client: Client::from_conf(conf), bucket: bucket.to_owned(), endpoint: cfg.endpoint.clone(), object_lock: cfg.object_lock }
     }
 
     /// Creates the bucket if it does not exist (deployments create theirs with the store's
@@ -95,11 +76,7 @@ where
             if code == "NoSuchKey" || code == "NotFound" || status == Some(404) {
                 StorageError::NotFound(key.to_owned())
             } else if code == "BadDigest" || code.contains("ChecksumMismatch") || code == "InvalidDigest" {
-                StorageError::ChecksumMismatch {
-                    key: key.to_owned(),
-                    expected: "the digest sent".into(),
-                    actual: format!("store answered {code}"),
-                }
+                StorageError::ChecksumMismatch { key: key.to_owned(), expected: "the digest sent".into(), actual: format!("store answered {code}") }
             } else if status.is_some_and(|s| s >= 500 || s == 429) || code == "SlowDown" {
                 StorageError::unavailable("S3", aws_sdk_s3::error::DisplayErrorContext(&e))
             } else {
@@ -118,9 +95,7 @@ impl ObjectStore for S3ObjectStore {
     async fn put_file(&self, key: &str, path: &Path, sha256: &Sha256Digest) -> Result<(), StorageError> {
         check_key(key)?;
         let len = tokio::fs::metadata(path).await?.len();
-        let body = ByteStream::from_path(path)
-            .await
-            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+        let body = ByteStream::from_path(path).await.map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -155,27 +130,13 @@ impl ObjectStore for S3ObjectStore {
             .mode(aws_sdk_s3::types::ObjectLockRetentionMode::Compliance)
             .retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(until.timestamp()))
             .build();
-        self.client
-            .put_object_retention()
-            .bucket(&self.bucket)
-            .key(key)
-            .retention(retention)
-            .send()
-            .await
-            .map_err(|e| map_err(e, key))?;
+        self.client.put_object_retention().bucket(&self.bucket).key(key).retention(retention).send().await.map_err(|e| map_err(e, key))?;
         Ok(true)
     }
 
     async fn open(&self, key: &str) -> Result<ObjectReader, StorageError> {
         check_key(key)?;
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| map_err(e, key))?;
+        let out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| map_err(e, key))?;
         Ok(Box::new(out.body.into_async_read()))
     }
 
@@ -192,24 +153,12 @@ impl ObjectStore for S3ObjectStore {
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         check_key(key)?;
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| map_err(e, key))?;
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(|e| map_err(e, key))?;
         Ok(())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
         let mut keys = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| map_err(e, prefix))?;

@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use caregate_schemas::{EvidenceReceived, EVIDENCE_RECEIVED, SUBMISSION_NEEDS_REVIEW};
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -56,9 +56,7 @@ impl Names {
 
 fn err(e: lapin::Error) -> StorageError {
     match e {
-        lapin::Error::ProtocolError(_) | lapin::Error::InvalidChannelState(_) => {
-            StorageError::rejected("RabbitMQ", e)
-        }
+        lapin::Error::ProtocolError(_) | lapin::Error::InvalidChannelState(_) => StorageError::rejected("RabbitMQ", e),
         other => StorageError::unavailable("RabbitMQ", other),
     }
 }
@@ -76,10 +74,7 @@ fn long_str(s: &str) -> AMQPValue {
 }
 
 fn durable() -> QueueDeclareOptions {
-    QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    }
+    QueueDeclareOptions { durable: true, ..Default::default() }
 }
 
 impl AmqpQueue {
@@ -90,29 +85,15 @@ impl AmqpQueue {
         publisher.confirm_select(ConfirmSelectOptions::default()).await.map_err(err)?;
         let names = Names::new(prefix);
         publisher
-            .exchange_declare(
-                &names.exchange,
-                ExchangeKind::Topic,
-                ExchangeDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
+            .exchange_declare(&names.exchange, ExchangeKind::Topic, ExchangeDeclareOptions { durable: true, ..Default::default() }, FieldTable::default())
             .await
             .map_err(err)?;
         let quorum = table(&[("x-queue-type", long_str("quorum"))]);
         publisher.queue_declare(&names.work, durable(), quorum.clone()).await.map_err(err)?;
         publisher.queue_declare(&names.dead, durable(), quorum.clone()).await.map_err(err)?;
         publisher.queue_declare(&names.review, durable(), quorum).await.map_err(err)?;
-        publisher
-            .queue_bind(&names.review, &names.exchange, SUBMISSION_NEEDS_REVIEW, QueueBindOptions::default(), FieldTable::default())
-            .await
-            .map_err(err)?;
-        publisher
-            .queue_bind(&names.work, &names.exchange, EVIDENCE_RECEIVED, QueueBindOptions::default(), FieldTable::default())
-            .await
-            .map_err(err)?;
+        publisher.queue_bind(&names.review, &names.exchange, SUBMISSION_NEEDS_REVIEW, QueueBindOptions::default(), FieldTable::default()).await.map_err(err)?;
+        publisher.queue_bind(&names.work, &names.exchange, EVIDENCE_RECEIVED, QueueBindOptions::default(), FieldTable::default()).await.map_err(err)?;
         for &delay in &policy.delays_ms {
             let args = table(&[
                 ("x-message-ttl", AMQPValue::LongLongInt(delay as i64)),
@@ -123,14 +104,7 @@ impl AmqpQueue {
         }
         // Consumers get their own connection so that heavy publishing cannot starve acks.
         let conn_for_consumers = Connection::connect(url, ConnectionProperties::default()).await.map_err(err)?;
-        Ok(Self {
-            _conn: conn,
-            publisher,
-            conn_for_consumers,
-            names,
-            policy,
-            url_redacted: url.split('@').next_back().unwrap_or(url).to_owned(),
-        })
+        Ok(Self { _conn: conn, publisher, conn_for_consumers, names, policy, url_redacted: url.split('@').next_back().unwrap_or(url).to_owned() })
     }
 
     /// Deletes every queue and the exchange of this prefix (tests clean up after themselves).
@@ -147,39 +121,14 @@ impl AmqpQueue {
 
 /// Publishes persistently and waits for the broker's confirm; an unroutable message
 /// (returned) is an error, never a silent loss.
-async fn publish_confirmed(
-    channel: &Channel,
-    exchange: &str,
-    routing_key: &str,
-    payload: &[u8],
-    headers: FieldTable,
-) -> Result<(), StorageError> {
+async fn publish_confirmed(channel: &Channel, exchange: &str, routing_key: &str, payload: &[u8], headers: FieldTable) -> Result<(), StorageError> {
     publish(channel, exchange, routing_key, payload, headers, true).await
 }
 
-async fn publish(
-    channel: &Channel,
-    exchange: &str,
-    routing_key: &str,
-    payload: &[u8],
-    headers: FieldTable,
-    mandatory: bool,
-) -> Result<(), StorageError> {
-    let props = BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_content_type(ShortString::from("application/json"))
-        .with_headers(headers);
+async fn publish(channel: &Channel, exchange: &str, routing_key: &str, payload: &[u8], headers: FieldTable, mandatory: bool) -> Result<(), StorageError> {
+    let props = BasicProperties::default().with_delivery_mode(2).with_content_type(ShortString::from("application/json")).with_headers(headers);
     let confirm = channel
-        .basic_publish(
-            exchange,
-            routing_key,
-            BasicPublishOptions {
-                mandatory,
-                ..Default::default()
-            },
-            payload,
-            props,
-        )
+        .basic_publish(exchange, routing_key, BasicPublishOptions { mandatory, ..Default::default() }, payload, props)
         .await
         .map_err(err)?
         .await
@@ -205,30 +154,15 @@ impl JobQueue for AmqpQueue {
 
     async fn consume(&self, prefetch: u16) -> Result<Box<dyn JobStream>, StorageError> {
         let channel = self.conn_for_consumers.create_channel().await.map_err(err)?;
-        channel.basic_qos(prefetch.max(1), BasicQosOptions::default()).await.map_err(err)?;
-        let consumer = channel
-            .basic_consume(&self.names.work, "", BasicConsumeOptions::default(), FieldTable::default())
-            .await
-            .map_err(err)?;
-        Ok(Box::new(AmqpStream {
-            consumer,
-            publisher: self.publisher.clone(),
-            names: self.names.clone(),
-            policy: self.policy.clone(),
-        }))
+        channel.basic_qos(prefetch, BasicQosOptions::default()).await.map_err(err)?;
+        let consumer = channel.basic_consume(&self.names.work, "", BasicConsumeOptions::default(), FieldTable::default()).await.map_err(err)?;
+        Ok(Box::new(AmqpStream { consumer, publisher: self.publisher.clone(), names: self.names.clone(), policy: self.policy.clone() }))
     }
 
     async fn dead_letter_count(&self) -> Result<u64, StorageError> {
         let q = self
             .publisher
-            .queue_declare(
-                &self.names.dead,
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
+            .queue_declare(&self.names.dead, QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
             .await
             .map_err(err)?;
         Ok(q.message_count() as u64)
@@ -254,31 +188,12 @@ impl Announcer for AmqpQueue {
     async fn subscribe(&self, pattern: &str) -> Result<Box<dyn AnnouncementStream>, StorageError> {
         let channel = self.conn_for_consumers.create_channel().await.map_err(err)?;
         let queue = channel
-            .queue_declare(
-                "",
-                QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
+            .queue_declare("", QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, FieldTable::default())
             .await
             .map_err(err)?;
-        channel
-            .queue_bind(queue.name().as_str(), &self.names.exchange, pattern, QueueBindOptions::default(), FieldTable::default())
-            .await
-            .map_err(err)?;
+        channel.queue_bind(queue.name().as_str(), &self.names.exchange, pattern, QueueBindOptions::default(), FieldTable::default()).await.map_err(err)?;
         let consumer = channel
-            .basic_consume(
-                queue.name().as_str(),
-                "",
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
+            .basic_consume(queue.name().as_str(), "", BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
             .await
             .map_err(err)?;
         Ok(Box::new(AmqpAnnouncements { consumer, _channel: channel }))
@@ -387,10 +302,7 @@ impl Delivery for AmqpDelivery {
     }
 
     async fn dead_letter(self: Box<Self>, reason: &str) -> Result<(), StorageError> {
-        let headers = table(&[
-            (ATTEMPT_HEADER, AMQPValue::LongLongInt(self.attempt as i64)),
-            (REASON_HEADER, long_str(reason)),
-        ]);
+        let headers = table(&[(ATTEMPT_HEADER, AMQPValue::LongLongInt(self.attempt as i64)), (REASON_HEADER, long_str(reason))]);
         publish_confirmed(&self.publisher, "", &self.names.dead, &self.inner.data, headers).await?;
         self.inner.ack(BasicAckOptions::default()).await.map_err(err)
     }

@@ -37,10 +37,7 @@ impl MemoryQueue {
     }
 
     fn send(&self, job: EvidenceReceived, attempt: u32) -> Result<(), StorageError> {
-        self.inner
-            .tx
-            .send((job, attempt))
-            .map_err(|_| StorageError::unavailable("in-process queue", "closed"))
+        self.inner.tx.send((job, attempt)).map_err(|_| StorageError::unavailable("in-process queue", "closed"))
     }
 }
 
@@ -51,10 +48,7 @@ impl JobQueue for MemoryQueue {
     }
 
     async fn consume(&self, prefetch: u16) -> Result<Box<dyn JobStream>, StorageError> {
-        Ok(Box::new(MemoryStream {
-            queue: self.clone(),
-            permits: Arc::new(Semaphore::new(prefetch.max(1) as usize)),
-        }))
+        Ok(Box::new(MemoryStream { queue: self.clone(), permits: Arc::new(Semaphore::new(prefetch as usize)) }))
     }
 
     async fn dead_letter_count(&self) -> Result<u64, StorageError> {
@@ -80,12 +74,7 @@ impl JobStream for MemoryStream {
     async fn next(&mut self) -> Option<Result<Box<dyn Delivery>, StorageError>> {
         let permit = self.permits.clone().acquire_owned().await.ok()?;
         let (job, attempt) = self.queue.inner.rx.lock().await.recv().await?;
-        Some(Ok(Box::new(MemoryDelivery {
-            queue: self.queue.clone(),
-            job,
-            attempt,
-            _permit: permit,
-        })))
+        Some(Ok(Box::new(MemoryDelivery { queue: self.queue.clone(), job, attempt, _permit: permit })))
     }
 }
 
@@ -122,12 +111,7 @@ impl Delivery for MemoryDelivery {
     }
 
     async fn dead_letter(self: Box<Self>, reason: &str) -> Result<(), StorageError> {
-        self.queue
-            .inner
-            .dead
-            .lock()
-            .expect("dead-letter lock")
-            .push((self.job, reason.to_owned()));
+        self.queue.inner.dead.lock().expect("dead-letter lock").push((self.job, reason.to_owned()));
         Ok(())
     }
 }
@@ -141,10 +125,7 @@ impl Announcer for MemoryQueue {
     }
 
     async fn subscribe(&self, pattern: &str) -> Result<Box<dyn AnnouncementStream>, StorageError> {
-        Ok(Box::new(MemoryAnnouncements {
-            rx: self.inner.announcements.subscribe(),
-            pattern: pattern.to_owned(),
-        }))
+        Ok(Box::new(MemoryAnnouncements { rx: self.inner.announcements.subscribe(), pattern: pattern.to_owned() }))
     }
 }
 

@@ -18,16 +18,14 @@ use crate::StorageError;
 /// then it goes to the dead-letter queue. The delays grow, so a service that is down for
 /// a while is not hammered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RetryPolicy {
     pub delays_ms: Vec<u64>,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            delays_ms: vec![1_000, 5_000, 30_000, 120_000, 600_000],
-        }
+        Self { delays_ms: vec![1_000, 5_000, 30_000, 120_000, 600_000] }
     }
 }
 

@@ -1,16 +1,16 @@
 //! A worker killed with SIGKILL in the middle of a batch loses nothing and duplicates
 //! nothing: every file is processed exactly once, whichever process finishes it.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{submission, Stack, TestEnv};
 use caregate::App;
 use caregate_schemas::Status;
-use common::{submission, Stack, TestEnv};
 use rand::{Rng, SeedableRng};
 
 const FILES: usize = 300;
@@ -38,15 +38,7 @@ fn caregate(env: &TestEnv, args: &[&str]) -> Child {
 }
 
 async fn finished(app: &App) -> u64 {
-    app.backends
-        .index
-        .count_by_status()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|(s, _)| s.is_terminal())
-        .map(|(_, n)| n)
-        .sum()
+    app.backends.index.count_by_status().await.unwrap().iter().filter(|(s, _)| s.is_terminal()).map(|(_, n)| n).sum()
 }
 
 /// Waits until at least `n` files are finished, then kills the child with SIGKILL.
@@ -146,35 +138,33 @@ async fn killed_embedded_run_is_finished_by_the_next_one() {
 /// The sweep removes an object left in quarantine by an upload cut off before it was
 /// recorded (after the grace period) and the lingering copy of a file already stored;
 /// files kept in quarantine on purpose (infected) stay.
-#[tokio::test]
-async fn sweep_removes_only_quarantine_leftovers() {
-    for stack in common::stacks() {
-        let env = TestEnv::new(stack).await;
-        let app = env.app().await;
-        let sub = submission();
-        let intake = app.intake().unwrap();
-        let kept = intake.receive(&sub, "eicar.txt", common::bytes_body(common::eicar())).await.unwrap();
-        let stored = intake.receive(&sub, "rapport.txt", common::bytes_body(b"rapport".to_vec())).await.unwrap();
-        let run = common::Running::with_app(app.clone()).await;
-        common::wait_done(&app, sub.submission_id, 2, 60).await;
-        run.stop().await;
-        // As if the process had stopped before deleting the stored file's copy.
-        let copy = env.dir.path().join("copy");
-        std::fs::write(&copy, b"rapport").unwrap();
-        let d = caregate_schemas::Sha256Digest::of(b"rapport");
-        app.backends.quarantine.put_file(&stored.evidence_id.quarantine_key(), &copy, &d).await.unwrap();
-        let orphan = caregate_schemas::EvidenceId::new();
-        let path = env.dir.path().join("orphan");
-        std::fs::write(&path, b"interrupted").unwrap();
-        let digest = caregate_schemas::Sha256Digest::of(b"interrupted");
-        app.backends.quarantine.put_file(&orphan.quarantine_key(), &path, &digest).await.unwrap();
+async fn sweep_removes_only_quarantine_leftovers(stack: common::Stack) {
+    let env = TestEnv::new(stack).await;
+    let app = env.app().await;
+    let sub = submission();
+    let intake = app.intake().unwrap();
+    let kept = intake.receive(&sub, "eicar.txt", common::bytes_body(common::eicar())).await.unwrap();
+    let stored = intake.receive(&sub, "rapport.txt", common::bytes_body(b"rapport".to_vec())).await.unwrap();
+    let run = common::Running::with_app(app.clone()).await;
+    common::wait_done(&app, sub.submission_id, 2, 60).await;
+    run.stop().await;
+    // As if the process had stopped before deleting the stored file's copy.
+    let copy = env.dir.path().join("copy");
+    std::fs::write(&copy, b"rapport").unwrap();
+    let d = caregate_schemas::Sha256Digest::of(b"rapport");
+    app.backends.quarantine.put_file(&stored.evidence_id.quarantine_key(), &copy, &d).await.unwrap();
+    let orphan = caregate_schemas::EvidenceId::new();
+    let path = env.dir.path().join("orphan");
+    std::fs::write(&path, b"interrupted").unwrap();
+    let digest = caregate_schemas::Sha256Digest::of(b"interrupted");
+    app.backends.quarantine.put_file(&orphan.quarantine_key(), &path, &digest).await.unwrap();
 
-        let grace = Duration::from_secs(3600);
-        let q = app.backends.quarantine.as_ref();
-        let idx = app.backends.index.as_ref();
-        assert_eq!(caregate_workers::sweep_orphans(q, idx, grace).await.unwrap(), 1, "the stored file's copy; the orphan is too young");
-        assert_eq!(caregate_workers::sweep_orphans(q, idx, Duration::ZERO).await.unwrap(), 1, "{stack:?}: the orphan");
-        let left = app.backends.quarantine.list("quarantine/").await.unwrap();
-        assert_eq!(left, vec![kept.evidence_id.quarantine_key()]);
-    }
+    let grace = Duration::from_secs(3600);
+    let q = app.backends.quarantine.as_ref();
+    let idx = app.backends.index.as_ref();
+    assert_eq!(caregate_workers::sweep_orphans(q, idx, grace).await.unwrap(), 1, "the stored file's copy; the orphan is too young");
+    assert_eq!(caregate_workers::sweep_orphans(q, idx, Duration::ZERO).await.unwrap(), 1, "{stack:?}: the orphan");
+    let left = app.backends.quarantine.list("quarantine/").await.unwrap();
+    assert_eq!(left, vec![kept.evidence_id.quarantine_key()]);
 }
+common::on_each_stack!(sweep_removes_only_quarantine_leftovers);

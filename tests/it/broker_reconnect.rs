@@ -2,14 +2,14 @@
 //! restart or a network cut): the worker reconnects by itself and every file still ends
 //! stored exactly once. Closing connections from the broker side needs `rabbitmqctl`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{submission, Stack, TestEnv};
 use caregate_schemas::Status;
-use common::{submission, Stack, TestEnv};
 
 /// Local TCP ports of the process's connections to RabbitMQ.
 fn amqp_ports_of(pid: u32) -> HashSet<String> {

@@ -1,13 +1,13 @@
 //! The `caregate` command as people run it: demo, submit (direct and through a server),
 //! report and reverify, keygen, export and verify-bag.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use crate::common::{Stack, TestEnv};
 use caregate_schemas::{EvidenceRecord, Status, Verification};
-use common::{Stack, TestEnv};
 
 fn caregate(env: &TestEnv) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_caregate"));
@@ -16,10 +16,7 @@ fn caregate(env: &TestEnv) -> Command {
 }
 
 fn records(out: &Output) -> Vec<EvidenceRecord> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("JSON line {l:?}: {e}")))
-        .collect()
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("JSON line {l:?}: {e}"))).collect()
 }
 
 #[test]
@@ -51,13 +48,13 @@ fn demo_runs_the_pipeline_on_the_samples() {
     assert!(text.contains("D1.EXP.REMED") && text.contains("Conclusion : non atteint"), "{text}");
     let id = text.lines().find_map(|l| l.strip_prefix("Dossier ")).and_then(|l| l.split_whitespace().next()).expect("dossier id");
     let data = text.lines().find_map(|l| l.split("data kept in ").nth(1)).expect("data dir").trim();
-    let report = caregate(&env).env("CAREGATE_DATA_DIR", data).args(["report", "--json", "--submission", id]).output().unwrap();
+    let report = caregate(&env).env("CAREGATE_BACKENDS__DATA_DIR", data).args(["report", "--json", "--submission", id]).output().unwrap();
     assert_eq!(report.status.code(), Some(1), "not every objective is met: {}", String::from_utf8_lossy(&report.stderr));
     let v: Verification = serde_json::from_slice(&report.stdout).unwrap();
     assert_eq!((v.objectives.len(), v.pending, v.evidence.len()), (6, 0, expected.len() + 3));
-    let html = caregate(&env).env("CAREGATE_DATA_DIR", data).args(["report", "--html", "--submission", id]).output().unwrap();
+    let html = caregate(&env).env("CAREGATE_BACKENDS__DATA_DIR", data).args(["report", "--html", "--submission", id]).output().unwrap();
     assert!(String::from_utf8_lossy(&html.stdout).starts_with("<!DOCTYPE html>"));
-    let again = caregate(&env).env("CAREGATE_DATA_DIR", data).args(["reverify", "--all"]).output().unwrap();
+    let again = caregate(&env).env("CAREGATE_BACKENDS__DATA_DIR", data).args(["reverify", "--all"]).output().unwrap();
     let again = String::from_utf8_lossy(&again.stdout);
     assert!(again.contains("1 submissions: 0 changed, 1 unchanged, 0 skipped"), "{again}");
 
@@ -67,7 +64,13 @@ fn demo_runs_the_pipeline_on_the_samples() {
     let public = String::from_utf8_lossy(&keygen.stdout).trim().to_owned();
     assert_eq!(public.len(), 64, "{public}");
     let bag = env.dir.path().join("dossier.bag");
-    let export = caregate(&env).env("CAREGATE_DATA_DIR", data).env("CAREGATE_ARCHIVE__SIGNING_KEY", &key).args(["export", "--submission", id]).arg(&bag).output().unwrap();
+    let export = caregate(&env)
+        .env("CAREGATE_BACKENDS__DATA_DIR", data)
+        .env("CAREGATE_ARCHIVE__SIGNING_KEY", &key)
+        .args(["export", "--submission", id])
+        .arg(&bag)
+        .output()
+        .unwrap();
     assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
     let check = caregate(&env).arg("verify-bag").arg(&bag).args(["--public-key", &public]).output().unwrap();
     assert!(check.status.success() && String::from_utf8_lossy(&check.stdout).contains("bag valid"), "{}", String::from_utf8_lossy(&check.stdout));
@@ -165,7 +168,7 @@ fn submit_through_a_server_on_the_full_stack() {
         assert_eq!(r.status, Status::Stored, "{}", r.path);
         assert_eq!(r.submission.establishment, "2A0000022");
         let kind = if r.path.contains("ad_hc_") { "ad_audit_report" } else { "exposure_scan" };
-        assert_eq!(r.kind.as_deref(), Some(kind), "{}", r.path);
+        assert_eq!(r.kind.map(|k| k.as_str()), Some(kind), "{}", r.path);
     }
 }
 
@@ -185,4 +188,34 @@ fn accuracy_and_read_on_the_samples() {
     assert_eq!(v["kind"], "invoice");
     assert_eq!(v["fields"]["total_ttc"], "2940.60");
     assert_eq!(v["fields"]["source"], "facturx");
+}
+
+/// A typo in a key, in the file or in a variable, stops `caregate serve` with the key's
+/// name; so does a value that cannot work, with the key it is under.
+#[test]
+fn strict_configuration_names_the_wrong_key() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let env = rt.block_on(TestEnv::new(Stack::Embedded));
+    let refused = |cmd: &mut Command| -> String {
+        let out = cmd.arg("serve").output().unwrap();
+        assert!(!out.status.success(), "serve started with a wrong configuration");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let file = env.dir.path().join("caregate.toml");
+    std::fs::write(&file, "[worker]\nprefech = 32\n").unwrap();
+    let err = refused(caregate(&env).env("CAREGATE_CONFIG", &file));
+    assert!(err.contains("prefech"), "{err}");
+
+    let err = refused(caregate(&env).env("CAREGATE_WORKER__PREFECH", "32"));
+    assert!(err.contains("prefech"), "{err}");
+
+    let err = refused(caregate(&env).env("CAREGATE_WORKER__PREFETCH", "0"));
+    assert!(err.contains("worker.prefetch must be at least 1"), "{err}");
+
+    let err = refused(caregate(&env).env("CAREGATE_WORKER__STALE_AFTER_SECS", "60").env("CAREGATE_BACKENDS__RETRY__DELAYS_MS", "[1000, 600000]"));
+    assert!(err.contains("worker.stale_after_secs (60 s) must be longer than the longest retry delay (600000 ms"), "{err}");
+
+    // The harness's own variables are not configuration, and are not refused.
+    let out = caregate(&env).env("CAREGATE_TEST_STACKS", "embedded").args(["schema"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

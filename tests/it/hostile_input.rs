@@ -3,7 +3,7 @@
 //! through the parser family that reads it. A parser must return, never panic. Deeper,
 //! open-ended runs use the cargo-fuzz targets in fuzz/ (see README).
 
-mod common;
+use crate::common;
 
 use caregate_extract::fuzz;
 
@@ -124,10 +124,5 @@ fn deeply_nested_pdfs_do_not_overflow_the_stack() {
     objects.push(format!("<< /Type /Page /Parent {} 0 R /MediaBox [0 0 10 10] >>", LEVELS + 1));
     // The worker reads on a thread with a 256 MiB stack; so does this test.
     let data = raw_pdf(&objects);
-    std::thread::Builder::new()
-        .stack_size(256 * 1024 * 1024)
-        .spawn(move || fuzz::pdf(&data))
-        .unwrap()
-        .join()
-        .unwrap();
+    std::thread::Builder::new().stack_size(256 * 1024 * 1024).spawn(move || fuzz::pdf(&data)).unwrap().join().unwrap();
 }

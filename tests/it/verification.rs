@@ -3,14 +3,14 @@
 //! verdict table they deserve; a changed referential changes a verdict on `reverify`
 //! without scanning or reading any file again.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::{bytes_body, wait_done, Running, TestEnv};
 use caregate_schemas::{EvidenceRecord, Sha256Digest, Status, SubmissionId, SubmissionRef, Verdict, Verification};
 use caregate_verify::{checks::check_evidence, judge, Dossier, Referential};
-use common::{bytes_body, wait_done, Running, TestEnv};
 use serde_json::{json, Value};
 
 fn shipped_text() -> String {
@@ -36,7 +36,7 @@ fn checks_on_the_samples_flag_only_what_is_wrong_in_them() {
     for path in caregate::accuracy::files_under(&dir).unwrap() {
         let rel = path.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
         let (_, a) = caregate::accuracy::read_file(&path, &rel, &limits).unwrap();
-        for f in check_evidence(&referential, a.classification.kind.as_str(), &a.fields) {
+        for f in check_evidence(&referential, a.classification.kind, &a.fields) {
             assert!(f.pointer.is_some(), "{rel}: {} points at nothing", f.code);
             flagged.push(format!("{rel}: {}", f.code));
         }
@@ -85,10 +85,12 @@ impl Builder {
         let id = caregate_schemas::EvidenceId::new();
         let mut rec = EvidenceRecord::received(id, self.sub.clone(), rel.into(), Sha256Digest::of(&bytes), bytes.len() as u64, id.quarantine_key());
         rec.media_type = Some(identity.media_type);
-        rec.kind = Some(a.classification.kind.as_str().to_owned());
-        rec.fields = a.fields;
+        rec.kind = Some(a.classification.kind);
+        // Edited as JSON, as a record is stored, then read back typed as the index does.
+        let mut fields = a.fields.to_json();
+        edit(&mut fields);
+        rec.fields = serde_json::from_value(fields).expect("edited fields still read");
         rec.findings = a.findings;
-        edit(&mut rec.fields);
         rec.status = Status::for_findings(&rec.findings);
         // Receipt order decides which financial report is in force.
         rec.received_at += chrono::Duration::milliseconds(self.records.len() as i64);
@@ -161,7 +163,9 @@ fn anssi_level_against_the_target() {
     assert_objective(&dossier.judge_with(&lowered, &[]), "D1.AD.LEVEL", Verdict::Met, "ad_level_reached");
     // A triggered rule the referential does not grade could hold the level lower.
     let ungraded = Referential::parse("ungraded", edited_referential("\"P-Delegated\" = 3\n", "").as_bytes()).unwrap();
-    let lowered_ungraded = Referential::parse("lu", edited_referential("\"P-Delegated\" = 3\n", "").replace("target_anssi_level = 3", "target_anssi_level = 2").as_bytes()).unwrap();
+    let lowered_ungraded =
+        Referential::parse("lu", edited_referential("\"P-Delegated\" = 3\n", "").replace("target_anssi_level = 3", "target_anssi_level = 2").as_bytes())
+            .unwrap();
     assert!(!ungraded.anssi_levels.contains_key("P-Delegated"));
     assert_objective(&dossier.judge_with(&lowered_ungraded, &[]), "D1.AD.LEVEL", Verdict::NeedsReview, "ad_level_unconfirmed");
     // A tampered report gives no level: a person decides.
@@ -256,10 +260,8 @@ fn the_same_invoice_twice() {
     let reason = v.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "duplicate_submission").unwrap();
     assert!(reason.message.contains("690000002"), "{}", reason.message);
     // The same invoice in other bytes (another number format) in one dossier.
-    let twice = Builder::new("750000001", Some("public"))
-        .add(INVOICE)
-        .add_edited("factures/facture-FA-2024-0050.xml", |f| f["number"] = json!("FA 2024 0042"))
-        .judge();
+    let twice =
+        Builder::new("750000001", Some("public")).add(INVOICE).add_edited("factures/facture-FA-2024-0050.xml", |f| f["number"] = json!("FA 2024 0042")).judge();
     assert_objective(&twice, "D1.FIN", Verdict::NeedsReview, "duplicate_submission");
 }
 
@@ -292,131 +294,121 @@ fn expect_table(rows: &[(&str, Verdict)]) -> Vec<(String, Verdict)> {
     rows.iter().map(|(o, v)| (o.to_string(), *v)).collect()
 }
 
-#[tokio::test]
-async fn two_establishments_get_the_verdicts_their_dossiers_deserve() {
+async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: common::Stack) {
     use Verdict::*;
-    for stack in common::stacks() {
-        let env = TestEnv::new(stack).await;
-        let run = Running::start(&env).await;
-        let app = run.app.clone();
-        let mut announcements = app.backends.announcer.subscribe("submission.#").await.unwrap();
+    let env = TestEnv::new(stack).await;
+    let run = Running::start(&env).await;
+    let app = run.app.clone();
+    let mut announcements = app.backends.announcer.subscribe("submission.#").await.unwrap();
 
-        // A: a clean dossier. Its directory is at ANSSI level 2, below the target of 3.
-        let a = Builder::new("750000001", Some("public")).sub;
-        upload(&run, &a, "attestation-prerequis.pdf", sample("divers/attestation-prerequis.pdf"), &["D1.PRE"]).await;
-        upload(&run, &a, "ad_hc_ch-exemple.local.xml", sample(PINGCASTLE), &["D1.AD.AUDIT", "D1.AD.LEVEL"]).await;
-        for scan in ["exposition/nmap-2024-05-02.xml", "exposition/nmap-2024-09-16.xml", "vulnerabilites/openvas-ch-exemple.xml"] {
-            upload(&run, &a, scan.rsplit('/').next().unwrap(), sample(scan), &["D1.EXP.AUDIT", "D1.EXP.REMED"]).await;
-        }
-        for doc in [INVOICE, "factures/facture-ubl-FA-2024-0051.xml", "finances/bilan-financier.csv"] {
-            upload(&run, &a, doc.rsplit('/').next().unwrap(), sample(doc), &["D1.FIN"]).await;
-        }
-        let va = wait_verified(&app, a.submission_id, 8).await;
-        let clean = expect_table(&[
+    // A: a clean dossier. Its directory is at ANSSI level 2, below the target of 3.
+    let a = Builder::new("750000001", Some("public")).sub;
+    upload(&run, &a, "attestation-prerequis.pdf", sample("divers/attestation-prerequis.pdf"), &["D1.PRE"]).await;
+    upload(&run, &a, "ad_hc_ch-exemple.local.xml", sample(PINGCASTLE), &["D1.AD.AUDIT", "D1.AD.LEVEL"]).await;
+    for scan in ["exposition/nmap-2024-05-02.xml", "exposition/nmap-2024-09-16.xml", "vulnerabilites/openvas-ch-exemple.xml"] {
+        upload(&run, &a, scan.rsplit('/').next().unwrap(), sample(scan), &["D1.EXP.AUDIT", "D1.EXP.REMED"]).await;
+    }
+    for doc in [INVOICE, "factures/facture-ubl-FA-2024-0051.xml", "finances/bilan-financier.csv"] {
+        upload(&run, &a, doc.rsplit('/').next().unwrap(), sample(doc), &["D1.FIN"]).await;
+    }
+    let va = wait_verified(&app, a.submission_id, 8).await;
+    let clean = expect_table(&[("D1.PRE", Met), ("D1.AD.AUDIT", Met), ("D1.AD.LEVEL", NotMet), ("D1.EXP.AUDIT", Met), ("D1.EXP.REMED", Met), ("D1.FIN", Met)]);
+    assert_eq!(table(&va), clean, "{stack:?} A: {:#?}", va.objectives);
+    assert_eq!(va.referential_version, referential().version);
+
+    // B: the same invoice as A, an invoice with a wrong SIRET, RDP still open, a
+    // tampered PingCastle report.
+    let b = Builder::new("690000002", Some("ebnl")).sub;
+    let bad_siret = String::from_utf8(sample("factures/facture-FA-2024-0050.xml")).unwrap().replace("73282932000074", "73282932000075");
+    upload(&run, &b, "attestation.pdf", sample("divers/attestation-prerequis.pdf"), &["D1.PRE"]).await;
+    upload(&run, &b, "ad_hc_ch-retouche.local.xml", sample("annuaire/ad_hc_ch-retouche.local.xml"), &["D1.AD.AUDIT"]).await;
+    upload(&run, &b, "nmap.xml", sample("exposition/nmap-2024-05-02.xml"), &["D1.EXP.AUDIT", "D1.EXP.REMED"]).await;
+    upload(&run, &b, "facture-0042.pdf", sample(INVOICE), &["D1.FIN"]).await;
+    upload(&run, &b, "facture-0050.xml", bad_siret.into_bytes(), &["D1.FIN"]).await;
+    let vb = wait_verified(&app, b.submission_id, 5).await;
+    assert_eq!(
+        table(&vb),
+        expect_table(&[
             ("D1.PRE", Met),
-            ("D1.AD.AUDIT", Met),
-            ("D1.AD.LEVEL", NotMet),
+            ("D1.AD.AUDIT", NotMet),
+            ("D1.AD.LEVEL", NeedsReview),
             ("D1.EXP.AUDIT", Met),
-            ("D1.EXP.REMED", Met),
-            ("D1.FIN", Met),
-        ]);
-        assert_eq!(table(&va), clean, "{stack:?} A: {:#?}", va.objectives);
-        assert_eq!(va.referential_version, referential().version);
+            ("D1.EXP.REMED", NotMet),
+            ("D1.FIN", NotMet),
+        ]),
+        "{stack:?} B: {:#?}",
+        vb.objectives
+    );
+    assert_objective(&vb, "D1.AD.AUDIT", NotMet, "integrity_mismatch");
+    assert_objective(&vb, "D1.EXP.REMED", NotMet, "high_risk_service_exposed");
+    assert_objective(&vb, "D1.FIN", NotMet, "siret_invalid");
+    assert_objective(&vb, "D1.FIN", NotMet, "duplicate_submission");
+    let dup = vb.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "duplicate_submission").unwrap();
+    assert!(dup.message.contains("750000001") && dup.message.contains(&a.submission_id.to_string()), "{}", dup.message);
+    assert!(dup.evidence_id.is_some(), "each reason names its evidence");
 
-        // B: the same invoice as A, an invoice with a wrong SIRET, RDP still open, a
-        // tampered PingCastle report.
-        let b = Builder::new("690000002", Some("ebnl")).sub;
-        let bad_siret = String::from_utf8(sample("factures/facture-FA-2024-0050.xml")).unwrap().replace("73282932000074", "73282932000075");
-        upload(&run, &b, "attestation.pdf", sample("divers/attestation-prerequis.pdf"), &["D1.PRE"]).await;
-        upload(&run, &b, "ad_hc_ch-retouche.local.xml", sample("annuaire/ad_hc_ch-retouche.local.xml"), &["D1.AD.AUDIT"]).await;
-        upload(&run, &b, "nmap.xml", sample("exposition/nmap-2024-05-02.xml"), &["D1.EXP.AUDIT", "D1.EXP.REMED"]).await;
-        upload(&run, &b, "facture-0042.pdf", sample(INVOICE), &["D1.FIN"]).await;
-        upload(&run, &b, "facture-0050.xml", bad_siret.into_bytes(), &["D1.FIN"]).await;
-        let vb = wait_verified(&app, b.submission_id, 5).await;
-        assert_eq!(
-            table(&vb),
-            expect_table(&[
-                ("D1.PRE", Met),
-                ("D1.AD.AUDIT", NotMet),
-                ("D1.AD.LEVEL", NeedsReview),
-                ("D1.EXP.AUDIT", Met),
-                ("D1.EXP.REMED", NotMet),
-                ("D1.FIN", NotMet),
-            ]),
-            "{stack:?} B: {:#?}",
-            vb.objectives
-        );
-        assert_objective(&vb, "D1.AD.AUDIT", NotMet, "integrity_mismatch");
-        assert_objective(&vb, "D1.EXP.REMED", NotMet, "high_risk_service_exposed");
-        assert_objective(&vb, "D1.FIN", NotMet, "siret_invalid");
-        assert_objective(&vb, "D1.FIN", NotMet, "duplicate_submission");
-        let dup = vb.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "duplicate_submission").unwrap();
-        assert!(dup.message.contains("750000001") && dup.message.contains(&a.submission_id.to_string()), "{}", dup.message);
-        assert!(dup.evidence_id.is_some(), "each reason names its evidence");
-
-        // Downstream systems heard both final verifications, and B went to the review queue.
-        // (Earlier, partial dossiers were announced too when the worker caught up between
-        // two uploads; only the final ones are looked for.)
-        let wanted = [
-            ("submission.verified".to_owned(), a.submission_id),
-            ("submission.verified".to_owned(), b.submission_id),
-            ("submission.needs_review".to_owned(), b.submission_id),
-        ];
-        let mut heard = Vec::new();
-        while !wanted.iter().all(|w| heard.contains(w)) {
-            let next = tokio::time::timeout(Duration::from_secs(20), announcements.next()).await;
-            let (topic, body) = next.unwrap_or_else(|_| panic!("{stack:?}: heard only {heard:?}")).unwrap().unwrap();
-            let v: Verification = serde_json::from_value(body).unwrap();
-            assert_eq!(v.pending, 0, "only final verifications are announced");
-            let files = if v.submission_id == a.submission_id { 8 } else { 5 };
-            if v.evidence.len() == files {
-                heard.push((topic, v.submission_id));
-            }
+    // Downstream systems heard both final verifications, and B went to the review queue.
+    // (Earlier, partial dossiers were announced too when the worker caught up between
+    // two uploads; only the final ones are looked for.)
+    let wanted = [
+        ("submission.verified".to_owned(), a.submission_id),
+        ("submission.verified".to_owned(), b.submission_id),
+        ("submission.needs_review".to_owned(), b.submission_id),
+    ];
+    let mut heard = Vec::new();
+    while !wanted.iter().all(|w| heard.contains(w)) {
+        let next = tokio::time::timeout(Duration::from_secs(20), announcements.next()).await;
+        let (topic, body) = next.unwrap_or_else(|_| panic!("{stack:?}: heard only {heard:?}")).unwrap().unwrap();
+        let v: Verification = serde_json::from_value(body).unwrap();
+        assert_eq!(v.pending, 0, "only final verifications are announced");
+        let files = if v.submission_id == a.submission_id { 8 } else { 5 };
+        if v.evidence.len() == files {
+            heard.push((topic, v.submission_id));
         }
-        assert!(!heard.contains(&("submission.needs_review".to_owned(), a.submission_id)), "A needs no controller");
-
-        // A's record now shares an invoice with B: judged again, A sees it too.
-        let report = caregate::reverify(&app, &[a.submission_id], |_, _| {}).await.unwrap();
-        assert!(report.contains("1 changed"), "{report}");
-        let va2 = app.backends.index.verification(a.submission_id).await.unwrap().unwrap();
-        assert_objective(&va2, "D1.FIN", NeedsReview, "duplicate_submission");
-        run.stop().await;
     }
-}
+    assert!(!heard.contains(&("submission.needs_review".to_owned(), a.submission_id)), "A needs no controller");
 
-#[tokio::test]
-async fn a_changed_referential_changes_the_verdict_without_reading_any_file_again() {
-    for stack in common::stacks() {
-        let env = TestEnv::new(stack).await;
-        let run = Running::start(&env).await;
-        let sub = Builder::new("750000001", Some("public")).sub;
-        upload(&run, &sub, "ad_hc_ch-exemple.local.xml", sample(PINGCASTLE), &["D1.AD.LEVEL"]).await;
-        let before = wait_verified(&run.app, sub.submission_id, 1).await;
-        assert_objective(&before, "D1.AD.LEVEL", Verdict::NotMet, "ad_level_below_target");
-        run.stop().await;
-        let records = env.app().await.backends.index.submission(sub.submission_id).await.unwrap();
-        let events = env.app().await.backends.index.events(records[0].evidence_id).await.unwrap();
-
-        // The operator lowers the target level and judges again; no worker runs, no clamd
-        // is asked, no file is opened: only the index is read.
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("care-d1-2024.toml"), edited_referential("target_anssi_level = 3", "target_anssi_level = 2")).unwrap();
-        let mut config = env.config.clone();
-        config.worker.referentials = Some(dir.path().to_path_buf());
-        config.clamd.address = "127.0.0.1:9".into();
-        let app = caregate::App::open(config).await.unwrap();
-        let summary = caregate::reverify(&app, &app.backends.index.submission_ids().await.unwrap(), |_, _| {}).await.unwrap();
-        assert_eq!(summary, "1 submissions: 1 changed, 0 unchanged, 0 skipped");
-        let after = app.backends.index.verification(sub.submission_id).await.unwrap().unwrap();
-        assert_objective(&after, "D1.AD.LEVEL", Verdict::Met, "ad_level_reached");
-        assert_ne!(after.referential_version, before.referential_version);
-        assert_eq!(after.basis, before.basis, "judged on the same records");
-        assert_eq!(app.backends.index.submission(sub.submission_id).await.unwrap(), records, "records untouched");
-        assert_eq!(app.backends.index.events(records[0].evidence_id).await.unwrap(), events, "no scan, no new event");
-        let history: Vec<Verdict> = app.backends.index.verification_history(sub.submission_id).await.unwrap().iter().map(|v| objective(v, "D1.AD.LEVEL").0).collect();
-        assert_eq!(history, [Verdict::NotMet, Verdict::Met], "the earlier verdict is kept");
-        // Judging again under the same referential changes nothing.
-        let again = caregate::reverify(&app, &[sub.submission_id], |_, _| {}).await.unwrap();
-        assert_eq!(again, "1 submissions: 0 changed, 1 unchanged, 0 skipped");
-    }
+    // A's record now shares an invoice with B: judged again, A sees it too.
+    let report = caregate::reverify(&app, &[a.submission_id], |_, _| {}).await.unwrap();
+    assert!(report.contains("1 changed"), "{report}");
+    let va2 = app.backends.index.verification(a.submission_id).await.unwrap().unwrap();
+    assert_objective(&va2, "D1.FIN", NeedsReview, "duplicate_submission");
+    run.stop().await;
 }
+common::on_each_stack!(two_establishments_get_the_verdicts_their_dossiers_deserve);
+
+async fn a_changed_referential_changes_the_verdict_without_reading_any_file_again(stack: common::Stack) {
+    let env = TestEnv::new(stack).await;
+    let run = Running::start(&env).await;
+    let sub = Builder::new("750000001", Some("public")).sub;
+    upload(&run, &sub, "ad_hc_ch-exemple.local.xml", sample(PINGCASTLE), &["D1.AD.LEVEL"]).await;
+    let before = wait_verified(&run.app, sub.submission_id, 1).await;
+    assert_objective(&before, "D1.AD.LEVEL", Verdict::NotMet, "ad_level_below_target");
+    run.stop().await;
+    let records = env.app().await.backends.index.submission(sub.submission_id).await.unwrap();
+    let events = env.app().await.backends.index.events(records[0].evidence_id).await.unwrap();
+
+    // The operator lowers the target level and judges again; no worker runs, no clamd
+    // is asked, no file is opened: only the index is read.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("care-d1-2024.toml"), edited_referential("target_anssi_level = 3", "target_anssi_level = 2")).unwrap();
+    let mut config = env.config.clone();
+    config.worker.referentials = Some(dir.path().to_path_buf());
+    config.clamd.address = "127.0.0.1:9".into();
+    let app = caregate::App::open(config).await.unwrap();
+    let summary = caregate::reverify(&app, &app.backends.index.submission_ids().await.unwrap(), |_, _| {}).await.unwrap();
+    assert_eq!(summary, "1 submissions: 1 changed, 0 unchanged, 0 skipped");
+    let after = app.backends.index.verification(sub.submission_id).await.unwrap().unwrap();
+    assert_objective(&after, "D1.AD.LEVEL", Verdict::Met, "ad_level_reached");
+    assert_ne!(after.referential_version, before.referential_version);
+    assert_eq!(after.basis, before.basis, "judged on the same records");
+    assert_eq!(app.backends.index.submission(sub.submission_id).await.unwrap(), records, "records untouched");
+    assert_eq!(app.backends.index.events(records[0].evidence_id).await.unwrap(), events, "no scan, no new event");
+    let history: Vec<Verdict> =
+        app.backends.index.verification_history(sub.submission_id).await.unwrap().iter().map(|v| objective(v, "D1.AD.LEVEL").0).collect();
+    assert_eq!(history, [Verdict::NotMet, Verdict::Met], "the earlier verdict is kept");
+    // Judging again under the same referential changes nothing.
+    let again = caregate::reverify(&app, &[sub.submission_id], |_, _| {}).await.unwrap();
+    assert_eq!(again, "1 submissions: 0 changed, 1 unchanged, 0 skipped");
+}
+common::on_each_stack!(a_changed_referential_changes_the_verdict_without_reading_any_file_again);

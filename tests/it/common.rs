@@ -3,9 +3,10 @@
 //! test its own database, queues and buckets, and prints the services' logs when a test
 //! fails. Start the services with `scripts/services.sh`.
 //!
-//! `CAREGATE_TEST_STACKS=embedded` runs only the embedded back ends (no servers but clamd).
-
-#![allow(dead_code)]
+//! Every scenario that runs on both stacks is one `async fn name(stack: Stack)` and a line
+//! `common::on_each_stack!(name)`, which makes the tests `name::embedded` and
+//! `name::full`. `CAREGATE_TEST_STACKS=embedded` runs only the embedded back ends (no
+//! servers but clamd).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,6 +37,40 @@ pub fn stacks() -> Vec<Stack> {
         _ => vec![Stack::Embedded, Stack::Full],
     }
 }
+
+/// Runs one scenario on one stack, unless `CAREGATE_TEST_STACKS` leaves that stack out
+/// (then it says so: a skipped test must not look like a passed one in the log).
+pub async fn run_on<F, Fut>(stack: Stack, scenario: F)
+where
+    F: FnOnce(Stack) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if stacks().contains(&stack) {
+        scenario(stack).await;
+    } else {
+        eprintln!("skipped on the {stack:?} stack (CAREGATE_TEST_STACKS)");
+    }
+}
+
+/// One test per stack for a scenario `async fn name(stack: Stack)`: `name::embedded`
+/// and `name::full`, so a failure names its stack and one stack's failure cannot hide
+/// the other's run.
+macro_rules! on_each_stack {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test]
+            async fn embedded() {
+                $crate::common::run_on($crate::common::Stack::Embedded, super::$scenario).await
+            }
+
+            #[tokio::test]
+            async fn full() {
+                $crate::common::run_on($crate::common::Stack::Full, super::$scenario).await
+            }
+        }
+    };
+}
+pub(crate) use on_each_stack;
 
 fn services_dir() -> PathBuf {
     std::env::var_os("CAREGATE_SERVICES_DIR")
@@ -84,10 +119,7 @@ impl TestEnv {
             let name = unique("cgtest_");
             let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(PG_ADMIN).await.expect("PostgreSQL admin connection");
             sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create test database");
-            config.backends.database = Some(DatabaseConfig {
-                url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
-                max_connections: 8,
-            });
+            config.backends.database = Some(DatabaseConfig { url: format!("postgres://postgres@127.0.0.1:5432/{name}"), max_connections: 8 });
             db_name = Some(name);
             let bucket = unique("cgt-");
             config.backends.s3 = Some(S3Config {
@@ -100,10 +132,7 @@ impl TestEnv {
                 create_buckets: true,
                 object_lock: false,
             });
-            config.backends.amqp = Some(AmqpConfig {
-                url: AMQP.into(),
-                prefix: unique("cgtest."),
-            });
+            config.backends.amqp = Some(AmqpConfig { url: AMQP.into(), prefix: unique("cgtest.") });
         }
         Self { stack, config, dir, db_name }
     }
@@ -116,27 +145,27 @@ impl TestEnv {
     pub fn child_env(&self) -> Vec<(String, String)> {
         let c = &self.config;
         let mut env = vec![
-            ("CAREGATE_DATA_DIR".into(), c.backends.data_dir.display().to_string()),
+            ("CAREGATE_BACKENDS__DATA_DIR".into(), c.backends.data_dir.display().to_string()),
             ("CAREGATE_CLAMD__ADDRESS".into(), c.clamd.address.clone()),
-            ("CAREGATE_RETRY__DELAYS_MS".into(), format!("{:?}", c.backends.retry.delays_ms)),
+            ("CAREGATE_BACKENDS__RETRY__DELAYS_MS".into(), format!("{:?}", c.backends.retry.delays_ms)),
             ("CAREGATE_WORKER__PREFETCH".into(), c.worker.prefetch.to_string()),
             ("CAREGATE_CONFIG".into(), self.dir.path().join("none.toml").display().to_string()),
         ];
         if let Some(db) = &c.backends.database {
-            env.push(("CAREGATE_DATABASE__URL".into(), db.url.clone()));
+            env.push(("CAREGATE_BACKENDS__DATABASE__URL".into(), db.url.clone()));
         }
         if let Some(s3) = &c.backends.s3 {
             env.extend([
-                ("CAREGATE_S3__ENDPOINT".into(), s3.endpoint.clone()),
-                ("CAREGATE_S3__REGION".into(), s3.region.clone()),
-                ("CAREGATE_S3__ACCESS_KEY".into(), s3.access_key.clone()),
-                ("CAREGATE_S3__SECRET_KEY".into(), s3.secret_key.clone()),
-                ("CAREGATE_S3__QUARANTINE_BUCKET".into(), s3.quarantine_bucket.clone()),
-                ("CAREGATE_S3__EVIDENCE_BUCKET".into(), s3.evidence_bucket.clone()),
+                ("CAREGATE_BACKENDS__S3__ENDPOINT".into(), s3.endpoint.clone()),
+                ("CAREGATE_BACKENDS__S3__REGION".into(), s3.region.clone()),
+                ("CAREGATE_BACKENDS__S3__ACCESS_KEY".into(), s3.access_key.clone()),
+                ("CAREGATE_BACKENDS__S3__SECRET_KEY".into(), s3.secret_key.clone()),
+                ("CAREGATE_BACKENDS__S3__QUARANTINE_BUCKET".into(), s3.quarantine_bucket.clone()),
+                ("CAREGATE_BACKENDS__S3__EVIDENCE_BUCKET".into(), s3.evidence_bucket.clone()),
             ]);
         }
         if let Some(a) = &c.backends.amqp {
-            env.extend([("CAREGATE_AMQP__URL".into(), a.url.clone()), ("CAREGATE_AMQP__PREFIX".into(), a.prefix.clone())]);
+            env.extend([("CAREGATE_BACKENDS__AMQP__URL".into(), a.url.clone()), ("CAREGATE_BACKENDS__AMQP__PREFIX".into(), a.prefix.clone())]);
         }
         env
     }
@@ -314,7 +343,8 @@ impl Server {
 
     /// A submitter of 750000001 (the harness's usual establishment) and its client.
     pub async fn submitter(&self) -> reqwest::Client {
-        let token = self.account("depot-750000001", caregate_schemas::Role::Submitter, caregate_schemas::Scope::Establishments(vec!["750000001".into()]), None).await;
+        let token =
+            self.account("depot-750000001", caregate_schemas::Role::Submitter, caregate_schemas::Scope::Establishments(vec!["750000001".into()]), None).await;
         client(&token)
     }
 }

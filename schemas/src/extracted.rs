@@ -1,0 +1,524 @@
+//! What reading a file extracted, as typed data: the contract between the readers
+//! (`caregate-extract`, which fills it) and the judge (`caregate-verify`, which reads it).
+//! A field renamed here is renamed for both, and the compiler finds every reader.
+//!
+//! In JSON a record's `fields` stays flat, as archivists and API clients know it: the
+//! content's own keys (`total_ttc`, `hosts`, `integrity`...) beside the common ones
+//! (`format`, `document`, `member_evidence`...), with `content` naming which content it
+//! is (`invoice`, `scan`...).
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::EvidenceId;
+
+/// Kind of evidence, as the classifier decides it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    AdAuditReport,
+    ExposureScan,
+    VulnerabilityScan,
+    Invoice,
+    CreditNote,
+    Quote,
+    PurchaseOrder,
+    FinancialReport,
+    Attestation,
+    Other,
+}
+
+named_enum!(Kind, UnknownKind, "kind of evidence", {
+    AdAuditReport => "ad_audit_report",
+    ExposureScan => "exposure_scan",
+    VulnerabilityScan => "vulnerability_scan",
+    Invoice => "invoice",
+    CreditNote => "credit_note",
+    Quote => "quote",
+    PurchaseOrder => "purchase_order",
+    FinancialReport => "financial_report",
+    Attestation => "attestation",
+    Other => "other",
+});
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        s.parse().ok()
+    }
+
+    /// An invoice or a credit note: what a claim of costs is made of.
+    pub fn is_invoice(self) -> bool {
+        matches!(self, Kind::Invoice | Kind::CreditNote)
+    }
+
+    /// Documents whose fields are an [`Invoice`]'s (read from a CII/UBL file, a Factur-X
+    /// PDF, or French patterns in their text).
+    pub fn is_commercial_document(self) -> bool {
+        matches!(self, Kind::Invoice | Kind::CreditNote | Kind::Quote | Kind::PurchaseOrder)
+    }
+}
+
+/// Where an invoice's fields were read from, most trustworthy first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceSource {
+    /// The CII XML embedded in a Factur-X / ZUGFeRD PDF.
+    Facturx,
+    Cii,
+    Ubl,
+    /// French field patterns in the document's text.
+    Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Invoice {
+    pub number: Option<String>,
+    /// UNTDID 1001 document type: 380 invoice, 381 credit note, 384 corrected invoice...
+    pub type_code: Option<String>,
+    pub issue_date: Option<NaiveDate>,
+    pub seller_name: Option<String>,
+    pub seller_siret: Option<String>,
+    pub seller_siren: Option<String>,
+    pub vat_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub total_ht: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub total_tva: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub total_ttc: Option<Decimal>,
+    pub currency: Option<String>,
+    /// Factur-X profile (minimum, basicwl, basic, en16931, extended).
+    pub profile: Option<String>,
+    pub source: InvoiceSource,
+}
+
+impl Invoice {
+    /// The seller's SIREN: stated, or the first nine digits of its SIRET.
+    pub fn seller_siren(&self) -> Option<&str> {
+        fn given(s: &Option<String>) -> Option<&str> {
+            s.as_deref().filter(|s| !s.is_empty())
+        }
+        given(&self.seller_siren).or_else(|| given(&self.seller_siret).and_then(|s| s.get(..9)))
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Scores {
+    pub global: Option<u32>,
+    pub stale_objects: Option<u32>,
+    pub privileged_group: Option<u32>,
+    pub trust: Option<u32>,
+    pub anomaly: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RiskRule {
+    pub risk_id: String,
+    pub category: Option<String>,
+    pub model: Option<String>,
+    pub points: Option<u32>,
+    pub rationale: Option<String>,
+}
+
+/// Whether a PingCastle report's `IntegrityRules` matches its own rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Integrity {
+    Valid,
+    Invalid,
+    Absent,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AdAudit {
+    pub tool: String,
+    pub tool_version: Option<String>,
+    pub domain: Option<String>,
+    pub netbios_name: Option<String>,
+    pub forest: Option<String>,
+    /// Generation date as the report states it (ISO 8601).
+    pub date: Option<String>,
+    pub scores: Scores,
+    pub maturity_level: Option<u32>,
+    /// ANSSI level (ORADAD results); PingCastle states a maturity level only.
+    pub anssi_level: Option<u32>,
+    pub rules: Vec<RiskRule>,
+    pub integrity: Integrity,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OpenPort {
+    pub port: u32,
+    pub protocol: String,
+    pub service: Option<String>,
+    pub product: Option<String>,
+    pub version: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Host {
+    pub address: String,
+    pub hostnames: Vec<String>,
+    pub open_ports: Vec<OpenPort>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BySeverity {
+    pub critical: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+    pub info: u32,
+}
+
+impl BySeverity {
+    /// Counts one finding by its severity on the 0–4 scale Nessus uses.
+    pub fn add_level(&mut self, level: u8) {
+        match level {
+            4.. => self.critical += 1,
+            3 => self.high += 1,
+            2 => self.medium += 1,
+            1 => self.low += 1,
+            0 => self.info += 1,
+        }
+    }
+
+    /// Counts one finding by its CVSS score (CVSS v3 bands).
+    pub fn add_cvss(&mut self, score: f64) {
+        self.add_level(match score {
+            s if s >= 9.0 => 4,
+            s if s >= 7.0 => 3,
+            s if s >= 4.0 => 2,
+            s if s > 0.0 => 1,
+            _ => 0,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Vulnerability {
+    pub host: String,
+    pub port: Option<String>,
+    /// Plugin id (Nessus) or NVT OID (OpenVAS).
+    pub id: String,
+    pub name: String,
+    /// 0 info … 4 critical.
+    pub severity: u8,
+    pub cvss: Option<f64>,
+    pub cves: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Scan {
+    pub tool: String,
+    pub tool_version: Option<String>,
+    pub started: Option<String>,
+    pub finished: Option<String>,
+    /// nmap: `runstats/finished/@exit` was `success`.
+    pub completed: Option<bool>,
+    pub hosts: Vec<Host>,
+    pub host_count: usize,
+    /// Counts by severity: present for vulnerability scanners, absent for port scans.
+    pub vulnerabilities: Option<BySeverity>,
+    /// Findings of severity low and above (capped; the counts above are complete).
+    pub items: Vec<Vulnerability>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExpenseRow {
+    /// Row of the sheet (or line of the CSV file) it was read from, counted from 1.
+    pub line: Option<u32>,
+    pub number: Option<String>,
+    pub date: Option<NaiveDate>,
+    pub supplier: Option<String>,
+    pub siret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub ht: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub tva: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub ttc: Option<Decimal>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Totals {
+    #[schema(value_type = Option<String>)]
+    pub ht: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub tva: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub ttc: Option<Decimal>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FinancialReport {
+    pub sheet: Option<String>,
+    pub columns: Vec<String>,
+    pub rows: Vec<ExpenseRow>,
+    pub row_count: usize,
+    pub totals: Totals,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Attestation {
+    pub signed: bool,
+    pub date: Option<NaiveDate>,
+    /// The first sentences of the text.
+    pub summary: String,
+}
+
+/// An archive read as evidence whose content is encrypted to someone else by design
+/// (ORADAD's `.mla`, encrypted to ANSSI): name, size and hash are all that is known.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OpaqueArchive {
+    pub tool: String,
+    pub encrypted_to: String,
+}
+
+/// The data of one file, typed by what it turned out to be.
+///
+/// (De)serialised by serde's derived code (`remote = "Self"`) behind the trait impls
+/// below, which add one thing: fields written before `content` named the content are
+/// read by the keys only that content has.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self", tag = "content", rename_all = "snake_case")]
+pub enum Content {
+    /// Nothing beyond the common fields (unread, other, an archive...).
+    #[default]
+    None,
+    /// An invoice, credit note, quote or purchase order.
+    Invoice(Invoice),
+    AdAudit(AdAudit),
+    /// A port scan (nmap) or a vulnerability scan (Nessus, OpenVAS).
+    Scan(Scan),
+    FinancialReport(FinancialReport),
+    Attestation(Attestation),
+    Opaque(OpaqueArchive),
+}
+
+impl Serialize for Content {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Content::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        if !map.contains_key("content") {
+            let has = |k: &str| map.contains_key(k);
+            let content = if has("source") {
+                "invoice"
+            } else if has("integrity") {
+                "ad_audit"
+            } else if has("host_count") {
+                "scan"
+            } else if has("row_count") {
+                "financial_report"
+            } else if has("summary") {
+                "attestation"
+            } else if has("encrypted_to") {
+                "opaque"
+            } else {
+                "none"
+            };
+            map.insert("content".into(), content.into());
+        }
+        Content::deserialize(serde_json::Value::Object(map)).map_err(D::Error::custom)
+    }
+}
+
+/// One PDF signature dictionary and what its CMS says about the signed bytes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Signature {
+    /// `adbe.pkcs7.detached`, `ETSI.CAdES.detached`, `ETSI.RFC3161`...
+    pub sub_filter: Option<String>,
+    pub byte_range: Vec<i64>,
+    /// The signer's name when the dictionary states it (`/Name`).
+    pub signer: Option<String>,
+    /// `/M`, as written (`D:20240612...`).
+    pub signed_at: Option<String>,
+    /// The signed ranges reach the end of the file: nothing was appended after signing.
+    pub covers_whole_file: bool,
+    /// The ranges cover a whole revision: from the first byte to an `%%EOF`, leaving out
+    /// exactly the hex `/Contents` string and nothing else.
+    #[serde(default)]
+    pub covers_revision: bool,
+    /// Incremental updates were appended after the signed revision (the signature may
+    /// still be valid for what it covers; what came later is not signed).
+    #[serde(default)]
+    pub changed_after_signing: bool,
+    /// Subject of the signing certificate carried in the CMS signature (RFC 4514).
+    pub signer_subject: Option<String>,
+    /// Digest algorithm of the signature (`sha256`...).
+    pub digest_algorithm: Option<String>,
+    /// The digest of the signed byte ranges equals the CMS `messageDigest`: the signed
+    /// bytes are the ones the signer signed. `None` when the CMS could not be read or
+    /// its digest algorithm is not supported. (The certificate chain is not judged.)
+    pub digest_valid: Option<bool>,
+}
+
+/// What the record keeps about a PDF, whatever kind of evidence it is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PdfInfo {
+    pub version: String,
+    pub pages: usize,
+    pub title: Option<String>,
+    pub author: Option<String>,
+    pub producer: Option<String>,
+    pub creator: Option<String>,
+    pub created: Option<String>,
+    /// Encrypted with an empty user password: readable, with restrictions.
+    pub encrypted: bool,
+    pub signatures: Vec<Signature>,
+    pub embedded_files: Vec<String>,
+    /// XMP `fx:ConformanceLevel` of a Factur-X PDF.
+    pub facturx_level: Option<String>,
+    pub active_content: Vec<String>,
+    /// Pages whose text could not be extracted.
+    pub unreadable_pages: usize,
+    /// The cross-reference table had to be rebuilt: a damaged or truncated file.
+    pub repaired: bool,
+}
+
+/// One member of a zip archive, as its directory states it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Member {
+    pub index: usize,
+    pub name: String,
+    pub size: u64,
+    pub compressed_size: u64,
+    pub encrypted: bool,
+}
+
+/// A member of an archive that became its own evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MemberEvidence {
+    pub name: String,
+    pub evidence_id: EvidenceId,
+}
+
+/// One sheet of a workbook (or the table of a CSV file), by its size.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SheetSize {
+    pub name: Option<String>,
+    pub rows: usize,
+    pub columns: usize,
+}
+
+/// A record's `fields`: the typed [`Content`] and what every reader may add beside it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Fields {
+    /// The reader that produced them (`pdf`, `facturx`, `pingcastle`, `nmap`, `cii`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(flatten)]
+    pub content: Content,
+    /// A PDF's structure, whatever it holds: pages, producer, signatures, active content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<PdfInfo>,
+    /// The sheets of a workbook or CSV file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheets: Option<Vec<SheetSize>>,
+    /// The root element of an XML file no reader knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xml_root: Option<String>,
+    /// The media type of a file that is only described (an image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// A zip archive's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<Member>>,
+    /// The evidence made of an archive's members (the archive itself is not judged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_evidence: Option<Vec<MemberEvidence>>,
+}
+
+impl Fields {
+    pub fn of(content: Content) -> Self {
+        Self { content, ..Self::default() }
+    }
+
+    pub fn invoice(&self) -> Option<&Invoice> {
+        match &self.content {
+            Content::Invoice(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    pub fn ad_audit(&self) -> Option<&AdAudit> {
+        match &self.content {
+            Content::AdAudit(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub fn scan(&self) -> Option<&Scan> {
+        match &self.content {
+            Content::Scan(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn financial_report(&self) -> Option<&FinancialReport> {
+        match &self.content {
+            Content::FinancialReport(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn attestation(&self) -> Option<&Attestation> {
+        match &self.content {
+            Content::Attestation(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The fields as JSON, to be walked by key paths (`document.signatures.0.signer`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_stay_flat_in_json_and_read_back_typed() {
+        let invoice = Invoice {
+            number: Some("FA-1".into()),
+            type_code: Some("380".into()),
+            issue_date: NaiveDate::from_ymd_opt(2024, 6, 12),
+            seller_name: None,
+            seller_siret: Some("73282932000074".into()),
+            seller_siren: None,
+            vat_id: None,
+            total_ht: Some("100.00".parse().unwrap()),
+            total_tva: Some("20.00".parse().unwrap()),
+            total_ttc: Some("120.00".parse().unwrap()),
+            currency: Some("EUR".into()),
+            profile: None,
+            source: InvoiceSource::Text,
+        };
+        let fields = Fields { format: Some("pdf".into()), document: Some(PdfInfo { pages: 1, ..PdfInfo::default() }), ..Fields::of(Content::Invoice(invoice)) };
+        let json = serde_json::to_value(&fields).unwrap();
+        assert_eq!(json["content"], "invoice");
+        assert_eq!(json["total_ttc"], "120.00");
+        assert_eq!(json["issue_date"], "2024-06-12");
+        assert_eq!(json["document"]["pages"], 1);
+        let back: Fields = serde_json::from_value(json).unwrap();
+        assert_eq!(back, fields);
+        assert_eq!(back.invoice().unwrap().seller_siren(), Some("732829320"));
+
+        let empty: Fields = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(empty, Fields::default());
+        // Written before `content` named the content: known by its keys.
+        let mut legacy = serde_json::to_value(&fields).unwrap();
+        legacy.as_object_mut().unwrap().remove("content");
+        assert_eq!(serde_json::from_value::<Fields>(legacy).unwrap(), fields);
+    }
+}

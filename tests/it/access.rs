@@ -1,0 +1,201 @@
+//! Access control: every role (and no credential, and a forged one) against every
+//! endpoint, on both stacks. Nothing is read without the right role and scope, and every
+//! file read and decision that was allowed is in the hash-chained audit log.
+
+use crate::common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::common::{client, serve, TestEnv};
+use caregate_schemas::{Role, Scope};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// Who calls.
+const CALLERS: [&str; 9] =
+    ["anonymous", "forged", "submitter", "submitter_other", "controller_idf", "controller_ara", "controller_national", "archivist", "admin"];
+
+async fn each_role_reaches_only_what_it_may(stack: common::Stack) {
+    let env = TestEnv::new(stack).await;
+    let srv = serve(&env).await;
+    let mut tokens: HashMap<&str, String> = HashMap::new();
+    let establishments = |e: &str| Scope::Establishments(vec![e.into()]);
+    tokens.insert("forged", "cg_0000000000000000000000000000000000000000000000000000000000000000".into());
+    tokens.insert("submitter", srv.account("s1", Role::Submitter, establishments("750000001"), None).await);
+    tokens.insert("submitter_other", srv.account("s2", Role::Submitter, establishments("690781810"), None).await);
+    tokens.insert("controller_idf", srv.account("c-idf", Role::Controller, Scope::Regions(vec!["IDF".into()]), None).await);
+    tokens.insert("controller_ara", srv.account("c-ara", Role::Controller, Scope::Regions(vec!["ARA".into()]), None).await);
+    tokens.insert("controller_national", srv.account("c-nat", Role::Controller, Scope::National, None).await);
+    tokens.insert("archivist", srv.account("arch", Role::Archivist, Scope::National, None).await);
+    tokens.insert("admin", srv.account("adm", Role::Admin, Scope::National, None).await);
+    let http = |who: &str| match tokens.get(who) {
+        Some(t) => client(t),
+        None => reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+    };
+
+    // One dossier of 750000001 (Île-de-France), sent by its submitter.
+    let invoice = std::fs::read(common::samples_dir().join("factures/facture-FA-2024-0042.pdf")).unwrap();
+    let form = || {
+        reqwest::multipart::Form::new()
+            .text("establishment", "750000001")
+            .text("campaign", "care-d1-2024")
+            .text("objective", "D1.FIN")
+            .part("file", reqwest::multipart::Part::bytes(invoice.clone()).file_name("facture-FA-2024-0042.pdf"))
+    };
+    let sent: Value = http("submitter").post(format!("{}/api/evidence", srv.base)).multipart(form()).send().await.unwrap().json().await.unwrap();
+    let sub = sent["submission_id"].as_str().unwrap().to_owned();
+    let ev = sent["evidence"][0]["evidence_id"].as_str().unwrap().to_owned();
+    srv.app.wait_for_verification(sub.parse().unwrap(), 1, Duration::from_secs(30)).await.unwrap();
+
+    // Expected status per caller, in CALLERS order. 200* = allowed but scope-limited
+    // to nothing (an empty search).
+    let ok = 200;
+    let routes: Vec<(Method, String, [u16; 9])> = vec![
+        (Method::GET, format!("/api/evidence/{ev}"), [401, 401, ok, 403, ok, 403, ok, ok, 403]),
+        (Method::GET, format!("/api/evidence/{ev}/events"), [401, 401, ok, 403, ok, 403, ok, ok, 403]),
+        (Method::GET, format!("/api/evidence/{ev}/content"), [401, 401, ok, 403, ok, 403, ok, ok, 403]),
+        (Method::GET, format!("/api/evidence/{ev}/text"), [401, 401, ok, 403, ok, 403, ok, ok, 403]),
+        (Method::GET, format!("/api/submissions/{sub}"), [401, 401, ok, 403, ok, 403, ok, ok, 403]),
+        (Method::GET, format!("/api/submissions/{sub}/verification"), [401, 401, ok, 403, ok, 403, ok, ok, 403]),
+        (Method::GET, format!("/submissions/{sub}/verification.html"), [401, 401, ok, 403, ok, 403, ok, ok, 403]),
+        (Method::POST, format!("/api/submissions/{sub}/decisions"), [401, 401, 403, 403, ok, 403, ok, 403, 403]),
+        (Method::GET, "/api/search?finess=750000001".into(), [401, 401, 403, 403, ok, ok, ok, ok, 403]),
+        (Method::POST, "/api/evidence".into(), [401, 401, 202, 403, 403, 403, 403, 403, 403]),
+        (Method::DELETE, format!("/api/evidence/{ev}"), [401, 401, 403, 403, 403, 403, 403, 403, 409]),
+        (Method::GET, "/console".into(), [303, 303, 403, 403, ok, ok, ok, ok, 403]),
+        (Method::GET, format!("/console/evidence/{ev}"), [303, 303, 403, 403, ok, 403, ok, ok, 403]),
+        (Method::GET, format!("/console/submissions/{sub}"), [303, 303, 403, 403, ok, 403, ok, ok, 403]),
+        (Method::GET, "/console/search".into(), [303, 303, 403, 403, ok, ok, ok, ok, 403]),
+        (Method::GET, "/api/whoami".into(), [401, 401, ok, ok, ok, ok, ok, ok, ok]),
+    ];
+    let mut failures = Vec::new();
+    let mut file_reads = 0;
+    let mut text_reads = 0;
+    let mut decisions = 0;
+    for (method, path, expected) in &routes {
+        for (who, want) in CALLERS.iter().zip(expected) {
+            let url = format!("{}{path}", srv.base);
+            let c = http(who);
+            let req = match (method.clone(), path.as_str()) {
+                (Method::POST, "/api/evidence") => c.post(&url).multipart(form()),
+                (Method::POST, _) => c.post(&url).json(&json!({"objective": "D1.FIN", "decision": "accept", "comment": format!("vu par {who}")})),
+                (m, _) => c.request(m, &url),
+            };
+            let resp = req.send().await.unwrap();
+            let status = resp.status();
+            let body = resp.bytes().await.unwrap();
+            if status.as_u16() != *want {
+                failures.push(format!(
+                    "{who} {method} {path}: {status} (expected {want}) {}",
+                    String::from_utf8_lossy(&body).chars().take(160).collect::<String>()
+                ));
+            }
+            if !status.is_success() {
+                // A refusal carries nothing of the dossier.
+                assert!(!body.windows(8).any(|w| w == b"%PDF-1.7") && !String::from_utf8_lossy(&body).contains("FA-2024-0042"), "{who} {path} leaked");
+            }
+            if status == StatusCode::OK {
+                if path.ends_with("/content") {
+                    assert_eq!(&body[..], &invoice[..], "{who}: the file's bytes");
+                    file_reads += 1;
+                }
+                if path.ends_with("/text") || path.starts_with("/console/evidence/") {
+                    text_reads += 1;
+                }
+                if *method == Method::POST && path.ends_with("/decisions") {
+                    decisions += 1;
+                }
+                if path.starts_with("/api/search") && who.ends_with("_ara") {
+                    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!([]), "an ARA controller finds nothing of IDF");
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{stack:?}:\n{}", failures.join("\n"));
+
+    // Every allowed read and decision is an audit event, naming who; so is the upload.
+    let events = srv.app.backends.index.events(ev.parse().unwrap()).await.unwrap();
+    assert_eq!(events[0].kind, "received");
+    assert_eq!(events[0].detail["actor"], "s1 (submitter)");
+    let actors = |kind: &str| events.iter().filter(|e| e.kind == kind).map(|e| e.detail["actor"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>();
+    assert_eq!(actors("file_read").len(), file_reads);
+    assert_eq!(actors("text_read").len(), text_reads);
+    assert!(actors("file_read").contains(&"arch (archivist)".to_owned()), "{:?}", actors("file_read"));
+    assert_eq!(actors("deletion_refused"), vec!["adm (admin)".to_owned()]);
+    let recorded = srv.app.backends.index.decisions(sub.parse().unwrap()).await.unwrap();
+    assert_eq!(recorded.len(), decisions);
+    assert!(recorded.iter().all(|d| d.actor.ends_with("(controller)")));
+    let chain = srv.app.backends.index.verify_event_chain().await.unwrap();
+    assert!(chain.problems.is_empty(), "{chain:?}");
+    srv.stop.cancel();
+}
+common::on_each_stack!(each_role_reaches_only_what_it_may);
+
+/// Console log-in: a session cookie for the right password; after five wrong ones the
+/// name is refused for a while, even with the right password.
+#[tokio::test]
+async fn console_logins_give_a_session_and_guessing_is_stopped() {
+    let env = TestEnv::new(common::Stack::Embedded).await;
+    let srv = serve(&env).await;
+    srv.account("c.martin", Role::Controller, Scope::National, Some("un mot de passe assez long")).await;
+    let browser = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = |password: &'static str| {
+        let url = format!("{}/console/login", srv.base);
+        async move { browser().post(url).form(&[("name", "c.martin"), ("password", password)]).send().await.unwrap() }
+    };
+    let ok = login("un mot de passe assez long").await;
+    assert_eq!(ok.status(), 303);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("caregate_session=cg_") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = browser().get(format!("{}/console", srv.base)).header("cookie", &session).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    for _ in 0..5 {
+        assert_eq!(login("devinette").await.status(), 401);
+    }
+    let refused = login("un mot de passe assez long").await;
+    assert_eq!(refused.status(), 429, "guessing stopped, right password or not");
+    assert!(refused.text().await.unwrap().contains("Trop d'essais"));
+    // Logging out ends the session on the server.
+    browser().post(format!("{}/console/logout", srv.base)).header("cookie", &session).send().await.unwrap();
+    let after = browser().get(format!("{}/console", srv.base)).header("cookie", &session).send().await.unwrap();
+    assert_eq!(after.status(), 303);
+    srv.stop.cancel();
+}
+
+/// A disabled account's tokens stop working at once; a console session expires.
+#[tokio::test]
+async fn disabled_accounts_and_revoked_credentials_are_refused() {
+    let env = TestEnv::new(common::Stack::Embedded).await;
+    let srv = serve(&env).await;
+    let token = srv.account("arch", Role::Archivist, Scope::National, None).await;
+    let who = |t: &str| {
+        let url = format!("{}/api/whoami", srv.base);
+        let c = client(t);
+        async move { c.get(url).send().await.unwrap().status() }
+    };
+    assert_eq!(who(&token).await, 200);
+    let accounts = &srv.app.backends.accounts;
+    let mut a = accounts.account("arch").await.unwrap().unwrap();
+    a.disabled = true;
+    accounts.put_account(&a).await.unwrap();
+    assert_eq!(who(&token).await, 401);
+    a.disabled = false;
+    accounts.put_account(&a).await.unwrap();
+    accounts.revoke_credential(&caregate_ingest::auth::token_digest(&token)).await.unwrap();
+    assert_eq!(who(&token).await, 401);
+    let expired = caregate_ingest::auth::new_token();
+    accounts
+        .add_credential(
+            &caregate_ingest::auth::token_digest(&expired),
+            "arch",
+            caregate_storage::CredentialKind::Session,
+            "console",
+            Some(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(who(&expired).await, 401);
+    srv.stop.cancel();
+}

@@ -1,0 +1,232 @@
+//! The review console in a real browser (Debian's headless Chromium through
+//! chromedriver): a controller logs in, filters the queue, opens an evidence, decides on
+//! an objective (a decision without a comment is refused) and sees the verdict change.
+//! A screenshot of every page is kept under the test output directory.
+
+use crate::common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::common::{serve, Stack, TestEnv};
+use caregate_schemas::{Role, Scope, Verdict};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const PASSWORD: &str = "contrôle-des-preuves-2024";
+
+/// A chromedriver of this test's own, on a free port; killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian package chromium-driver; scripts/services.sh installs it)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Self { child, url: format!("http://127.0.0.1:{port}") }
+    }
+
+    async fn browser(&self) -> Client {
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1100", "--lang=fr-FR"]
+            }
+        });
+        let serde_json::Value::Object(caps) = caps else { unreachable!() };
+        // Two rustls back ends are in the build (the AWS SDK's and reqwest's); chromedriver
+        // is plain HTTP, but the connector wants one chosen.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        ClientBuilder::rustls().expect("TLS roots").capabilities(caps).connect(&self.url).await.expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Shots {
+    dir: PathBuf,
+    n: usize,
+}
+
+impl Shots {
+    fn new(stack: Stack) -> Self {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots").join(format!("{stack:?}").to_lowercase());
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { dir, n: 0 }
+    }
+
+    async fn take(&mut self, browser: &Client, name: &str) {
+        self.n += 1;
+        let png = browser.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let path = self.dir.join(format!("{:02}-{name}.png", self.n));
+        std::fs::write(&path, png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+    }
+}
+
+/// Types into a field, replacing what it held.
+async fn fill(browser: &Client, css: &str, value: &str) {
+    let field = browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+/// Clicks, then waits for the next page (a new document, marked pages are old) to show
+/// `expect`.
+async fn click_then(browser: &Client, css: &str, expect: &str) {
+    browser.execute("document.body.dataset.seen = '1'", vec![]).await.unwrap();
+    browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    for _ in 0..200 {
+        let fresh = browser.execute("return document.readyState === 'complete' && document.body && !document.body.dataset.seen", vec![]).await.ok();
+        if fresh == Some(serde_json::Value::Bool(true)) && browser.find(Locator::Css(expect)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("after clicking {css}, no page with {expect}");
+}
+
+async fn text(browser: &Client, css: &str) -> String {
+    browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+}
+
+async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
+    let driver = Driver::start().await;
+    let env = TestEnv::new(stack).await;
+    let srv = serve(&env).await;
+    srv.account("c.martin", Role::Controller, Scope::Regions(vec!["IDF".into()]), Some(PASSWORD)).await;
+
+    // A dossier of 750000001: an invoice and a photographed attestation (unreadable
+    // without OCR: to review); D1.PRE waits on a controller. Another dossier of the
+    // same establishment holds a signed attestation.
+    let sub = common::submission();
+    let intake = srv.app.intake().unwrap();
+    let sample = |p: &str| std::fs::read(common::samples_dir().join(p)).unwrap();
+    for (name, path) in [("facture-FA-2024-0042.pdf", "factures/facture-FA-2024-0042.pdf"), ("photo-attestation.png", "divers/photo-attestation.png")] {
+        intake.receive(&sub, name, common::bytes_body(sample(path))).await.unwrap();
+    }
+    let signed_sub = common::submission();
+    let signed = intake.receive(&signed_sub, "attestation-signee.pdf", common::bytes_body(sample("divers/attestation-signee.pdf"))).await.unwrap();
+    let before = srv.app.wait_for_verification(sub.submission_id, 2, Duration::from_secs(60)).await.unwrap();
+    common::wait_done(&srv.app, signed_sub.submission_id, 1, 60).await;
+    let pre = before.objectives.iter().find(|o| o.objective == "D1.PRE").unwrap();
+    assert_eq!(pre.verdict, Verdict::NeedsReview, "{stack:?}: {pre:?}");
+
+    let mut announced = srv.app.backends.announcer.subscribe("submission.verified").await.unwrap();
+    let browser = driver.browser().await;
+    let mut shots = Shots::new(stack);
+    let base = &srv.base;
+
+    // Not logged in: sent to the login page; a wrong password is told, in French.
+    browser.goto(&format!("{base}/console")).await.unwrap();
+    assert!(browser.current_url().await.unwrap().as_str().ends_with("/console/login"));
+    fill(&browser, "input[name=name]", "c.martin").await;
+    fill(&browser, "input[name=password]", "mauvais mot de passe").await;
+    click_then(&browser, "button[type=submit]", "p.error").await;
+    assert_eq!(text(&browser, "p.error").await, "Identifiant ou mot de passe incorrect.");
+    shots.take(&browser, "login-refused").await;
+    fill(&browser, "input[name=name]", "c.martin").await;
+    fill(&browser, "input[name=password]", PASSWORD).await;
+    click_then(&browser, "button[type=submit]", "#objectives").await;
+
+    // The queue.
+    assert!(browser.current_url().await.unwrap().as_str().ends_with("/console"));
+    let queue = text(&browser, "#objectives").await;
+    assert!(queue.contains("D1.PRE"), "{queue}");
+    assert!(text(&browser, "#files").await.contains("photo-attestation.png"));
+    shots.take(&browser, "queue").await;
+
+    // Filters: objective and region narrow it; another region empties it.
+    fill(&browser, "form.filters input[name=objective]", "D1.PRE").await;
+    browser.find(Locator::Css("form.filters select[name=region]")).await.unwrap().select_by_value("IDF").await.unwrap();
+    click_then(&browser, "form.filters button[type=submit]", "#objectives").await;
+    let url = browser.current_url().await.unwrap();
+    assert!(url.as_str().contains("objective=D1.PRE") && url.as_str().contains("region=IDF"), "{url}");
+    let rows = browser.find_all(Locator::Css("#objectives tr")).await.unwrap();
+    assert_eq!(rows.len(), 2, "the header and D1.PRE");
+    assert!(text(&browser, "#objectives").await.contains("D1.PRE"));
+    shots.take(&browser, "queue-filtered").await;
+    browser.goto(&format!("{base}/console?region=ARA")).await.unwrap();
+    assert_eq!(text(&browser, "#objective-count").await, "0");
+    assert_eq!(text(&browser, "#file-count").await, "0");
+    browser.goto(&format!("{base}/console?code=no_ocr")).await.unwrap();
+    assert_eq!(text(&browser, "#file-count").await, "1");
+
+    // An evidence: metadata, findings with their code, text, download; then the signed one.
+    click_then(&browser, "#files a", "#metadata").await;
+    assert!(text(&browser, "table.findings").await.contains("no_ocr"));
+    assert!(text(&browser, "#metadata").await.contains("750000001"));
+    shots.take(&browser, "evidence").await;
+    browser.goto(&format!("{base}/console/evidence/{}", signed.evidence_id)).await.unwrap();
+    let sig = text(&browser, "#signatures").await;
+    assert!(sig.contains("ETSI.CAdES.detached") || sig.contains("adbe.pkcs7.detached"), "{sig}");
+    assert!(!text(&browser, "#text").await.is_empty(), "text preview");
+    browser.find(Locator::Id("download")).await.unwrap();
+    shots.take(&browser, "evidence-signed").await;
+
+    // Decide on D1.PRE: without a comment, refused; with one, the verdict changes.
+    browser.goto(&format!("{base}/console/submissions/{}", sub.submission_id)).await.unwrap();
+    assert!(text(&browser, "section[id='D1.PRE'] .objective-verdict").await.contains("À revoir"));
+    shots.take(&browser, "submission").await;
+    let form = "section[id='D1.PRE'] form.decision";
+    browser.find(Locator::Css(&format!("{form} select"))).await.unwrap().select_by_value("accept").await.unwrap();
+    click_then(&browser, &format!("{form} button"), "#decision-error").await;
+    assert!(text(&browser, "#decision-error").await.contains("commentaire est obligatoire"));
+    shots.take(&browser, "comment-required").await;
+    browser.find(Locator::Css(&format!("{form} select"))).await.unwrap().select_by_value("accept").await.unwrap();
+    fill(&browser, &format!("{form} textarea"), "Attestation SUN-ES vérifiée auprès de l'ARS le 12/06/2024").await;
+    click_then(&browser, &format!("{form} button"), "#decisions").await;
+    assert!(text(&browser, "section[id='D1.PRE'] .objective-verdict").await.contains("Atteint"));
+    let decisions = text(&browser, "#decisions").await;
+    assert!(decisions.contains("c.martin (controller)") && decisions.contains("vérifiée auprès de l'ARS"), "{decisions}");
+    shots.take(&browser, "decided").await;
+
+    // Out of the queue, and the API says the same.
+    browser.goto(&format!("{base}/console?objective=D1.PRE")).await.unwrap();
+    assert_eq!(text(&browser, "#objective-count").await, "0");
+    shots.take(&browser, "queue-after").await;
+    browser.close().await.unwrap();
+
+    let token = caregate_ingest::issue_token(srv.app.backends.accounts.as_ref(), "c.martin", "test").await.unwrap();
+    let v: caregate_schemas::Verification =
+        common::client(&token).get(format!("{base}/api/submissions/{}/verification", sub.submission_id)).send().await.unwrap().json().await.unwrap();
+    let pre = v.objectives.iter().find(|o| o.objective == "D1.PRE").unwrap();
+    assert_eq!(pre.verdict, Verdict::Met);
+    assert_eq!(pre.reasons[0].code, "controller_accepted");
+    // Systems following verdicts hear of the decision as of any new verification.
+    let decided = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let (_, body) = announced.next().await.unwrap().unwrap();
+            let v: caregate_schemas::Verification = serde_json::from_value(body).unwrap();
+            if v.submission_id == sub.submission_id && v.objectives.iter().any(|o| o.objective == "D1.PRE" && o.verdict == Verdict::Met) {
+                return v;
+            }
+        }
+    })
+    .await
+    .expect("the decided verification announced");
+    assert_eq!(decided.objectives.iter().find(|o| o.objective == "D1.PRE").unwrap().reasons[0].code, "controller_accepted");
+    srv.stop.cancel();
+}
+common::on_each_stack!(a_controller_reviews_and_decides_in_the_browser);

@@ -1,0 +1,147 @@
+//! Reading and classifying evidence through the whole pipeline and the real services:
+//! every sample (hostile ones included) ends with the kind, status, key fields and
+//! findings its truth file (`samples.expected.json`) states; zip members become their
+//! own evidence, linked to the archive.
+
+use crate::common;
+
+use crate::common::{bytes_body, submission, wait_done, Running, TestEnv};
+use caregate::accuracy::{field_text, load_expected};
+use caregate_schemas::{ScanResult, Status};
+
+/// Records made from the members of submitted zips (two in pieces-justificatives.zip,
+/// one in rapport-renomme.pdf, which is a zip); the zip bomb is refused whole.
+const MEMBERS: usize = 3;
+
+async fn every_sample_is_read_classified_and_stored_as_expected(stack: common::Stack) {
+    let expected = load_expected(&common::samples_dir()).unwrap();
+    let env = TestEnv::new(stack).await;
+    let run = Running::start(&env).await;
+    let app = run.app.clone();
+    let sub = submission();
+    let files = caregate::submit::collect_files(&[common::samples_dir()]).unwrap();
+    assert_eq!(files.len(), expected.len(), "every sample has an expectation");
+    let intake = run.intake();
+    caregate::submit::upload_files(&intake, &sub, &files, &indicatif::ProgressBar::hidden()).await.unwrap();
+    let records = wait_done(&app, sub.submission_id, files.len() + MEMBERS, 120).await;
+    // 16 jobs in flight finishing files of one dossier: it is still judged once complete.
+    let verification = app.wait_for_verification(sub.submission_id, files.len() + MEMBERS, std::time::Duration::from_secs(30)).await.unwrap();
+    assert_eq!(verification.referential_id, "care-d1-2024");
+    run.stop().await;
+    assert_eq!(records.len(), files.len() + MEMBERS, "{stack:?}");
+
+    for rec in &records {
+        let Some(exp) = expected.get(&rec.path) else { continue };
+        let ctx = format!("{stack:?} {}: {:?} {:?}", rec.path, rec.kind_reasons, rec.findings);
+        assert_eq!(rec.kind.map(|k| k.as_str()), Some(exp.kind.as_str()), "{ctx}");
+        assert_eq!(rec.status, exp.status, "{ctx}");
+        for (key, want) in &exp.fields {
+            let want = want.as_str().map(str::to_owned).unwrap_or_else(|| want.to_string());
+            assert_eq!(field_text(&rec.fields.to_json(), key).as_deref(), Some(want.as_str()), "{ctx}: field {key}");
+        }
+        for code in &exp.findings {
+            assert!(rec.findings.iter().any(|f| &f.code == code), "{ctx}: finding {code}");
+        }
+        assert!(rec.confidence.is_some() && !rec.kind_reasons.is_empty(), "{ctx}");
+        assert_eq!(rec.scan.as_ref().unwrap().result, ScanResult::Clean);
+        // Read or not, a clean file is kept, content-addressed, out of quarantine.
+        assert_eq!(rec.object_key.as_deref(), Some(rec.sha256.object_key().as_str()), "{ctx}");
+        assert_eq!(app.backends.evidence.size(&rec.sha256.object_key()).await.unwrap(), Some(rec.size));
+        let history = app.backends.index.events(rec.evidence_id).await.unwrap();
+        let events: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(events, ["received", exp.status.as_str()], "{ctx}: {history:?}");
+    }
+
+    // Members: their own evidence, linked to the archive, read like any file.
+    let by_path = |p: &str| records.iter().find(|r| r.path == p).unwrap_or_else(|| panic!("{p} missing"));
+    let archive = by_path("divers/pieces-justificatives.zip");
+    let invoice = by_path("divers/pieces-justificatives.zip/factures/facture-FA-2024-0050.xml");
+    let audit = by_path("divers/pieces-justificatives.zip/annuaire/ad_hc_ch-exemple.local.xml");
+    for (member, kind) in [(invoice, "invoice"), (audit, "ad_audit_report")] {
+        assert_eq!(member.parent, Some(archive.evidence_id));
+        assert_eq!(member.evidence_id, archive.evidence_id.member(member.path.rsplit_once(".zip/").unwrap().1));
+        assert_eq!(member.status, Status::Stored);
+        assert_eq!(member.kind.map(|k| k.as_str()), Some(kind));
+    }
+    assert_eq!(field_text(&invoice.fields.to_json(), "total_ttc").as_deref(), Some("3600.00"));
+    assert_eq!(field_text(&archive.fields.to_json(), "member_evidence.0.evidence_id").as_deref(), Some(invoice.evidence_id.to_string().as_str()));
+    // Same bytes as the sample sent on its own: one object in the store.
+    assert_eq!(invoice.sha256, by_path("factures/facture-FA-2024-0050.xml").sha256);
+    let bomb = by_path("hostile/bombe.zip");
+    assert!(records.iter().all(|r| r.parent != Some(bomb.evidence_id)), "nothing inflated from the bomb");
+    assert!(app.backends.quarantine.list("quarantine/").await.unwrap().is_empty(), "quarantine emptied");
+}
+common::on_each_stack!(every_sample_is_read_classified_and_stored_as_expected);
+
+/// An archive inside an archive inside an archive... is unpacked to the depth limit and
+/// no further; a redelivery of a finished archive adds no member twice.
+async fn nested_archives_stop_at_the_depth_limit(stack: common::Stack) {
+    fn zip_of(name: &str, content: &[u8]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut z = zip::ZipWriter::new(&mut out);
+        z.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut z, content).unwrap();
+        z.finish().unwrap();
+        out.into_inner()
+    }
+    let mut data = b"FACTURE N\xc2\xb0 FA-1\nTotal TTC : 120,00 \xe2\x82\xac\nNet \xc3\xa0 payer : 120,00 \xe2\x82\xac".to_vec();
+    let mut name = "facture.txt".to_owned();
+    for level in 0..5 {
+        data = zip_of(&name, &data);
+        name = format!("niveau-{level}.zip");
+    }
+    let env = TestEnv::new(stack).await;
+    let run = Running::start(&env).await;
+    let sub = submission();
+    run.intake().receive(&sub, &name, bytes_body(data.clone())).await.unwrap();
+    // The default depth limit (3) unpacks three levels: the top archive and three members.
+    let records = wait_done(&run.app, sub.submission_id, 4, 60).await;
+    run.stop().await;
+    assert_eq!(records.len(), 4, "{stack:?}: {:?}", records.iter().map(|r| &r.path).collect::<Vec<_>>());
+    let deepest = records.iter().max_by_key(|r| r.path.len()).unwrap();
+    assert!(deepest.findings.iter().any(|f| f.code == "archive_limits"), "{stack:?}: {:?}", deepest.findings);
+    assert_eq!(deepest.status, Status::NeedsReview);
+}
+common::on_each_stack!(nested_archives_stop_at_the_depth_limit);
+
+/// A file that takes longer to read than its time budget is stored unread and flagged,
+/// and the worker goes on with the next file.
+async fn a_file_over_its_time_budget_is_stored_unread_and_flagged(stack: common::Stack) {
+    let mut env = TestEnv::new(stack).await;
+    env.config.worker.extract.time_budget_secs = 0;
+    let run = Running::start(&env).await;
+    let sub = submission();
+    let report = std::fs::read(common::samples_dir().join("annuaire/rapport-audit-ad.pdf")).unwrap();
+    run.intake().receive(&sub, "rapport-audit-ad.pdf", bytes_body(report)).await.unwrap();
+    run.intake().receive(&sub, "image.bin", bytes_body(vec![0u8; 1000])).await.unwrap();
+    let records = wait_done(&run.app, sub.submission_id, 2, 60).await;
+    run.stop().await;
+    let pdf = records.iter().find(|r| r.path.ends_with(".pdf")).unwrap();
+    assert_eq!(pdf.status, Status::NeedsReview, "{stack:?}");
+    assert!(pdf.findings.iter().any(|f| f.code == "time_budget"), "{stack:?}: {:?}", pdf.findings);
+    assert!(pdf.object_key.is_some(), "kept in the evidence store");
+    let other = records.iter().find(|r| r.path == "image.bin").unwrap();
+    assert_eq!(other.status, Status::Stored, "{stack:?}: the next file is processed");
+}
+common::on_each_stack!(a_file_over_its_time_budget_is_stored_unread_and_flagged);
+
+/// A signed PDF reports its signer, algorithm and whether the signed bytes are intact; one
+/// changed after signing is flagged `signature_digest_mismatch` and goes to a person.
+async fn a_pdf_altered_after_signing_is_flagged(stack: common::Stack) {
+    let env = TestEnv::new(stack).await;
+    let signed = std::fs::read(common::samples_dir().join("divers/attestation-signee.pdf")).unwrap();
+    let mut tampered = signed.clone();
+    let at = tampered.windows(16).position(|w| w == b"caregate samples").unwrap();
+    tampered[at + 7] = b'X';
+    let (_, _, records) = common::process_files(&env, vec![("signee.pdf", signed), ("signee-modifiee.pdf", tampered)]).await;
+    let by_path = |p: &str| records.iter().find(|r| r.path == p).unwrap();
+    let good = by_path("signee.pdf");
+    assert_eq!(good.status, Status::Stored, "{stack:?}: {:?}", good.findings);
+    assert_eq!(field_text(&good.fields.to_json(), "document.signatures.0.digest_valid").as_deref(), Some("true"));
+    assert_eq!(field_text(&good.fields.to_json(), "document.signatures.0.signer_subject").as_deref(), Some("O=CH Exemple,CN=Jean Exemple (test)"));
+    let bad = by_path("signee-modifiee.pdf");
+    assert_eq!(bad.status, Status::NeedsReview, "{stack:?}");
+    assert!(bad.findings.iter().any(|f| f.code == "signature_digest_mismatch"), "{:?}", bad.findings);
+    assert_eq!(field_text(&bad.fields.to_json(), "document.signatures.0.digest_valid").as_deref(), Some("false"));
+}
+common::on_each_stack!(a_pdf_altered_after_signing_is_flagged);

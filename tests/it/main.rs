@@ -1,0 +1,23 @@
+//! caregate's integration tests, as one test binary (one link against the AWS SDK, sqlx
+//! and lapin instead of one per file): a module per capability, all sharing the
+//! [`common`] harness that finds the real services (clamd, RabbitMQ, PostgreSQL, Garage)
+//! and keeps their logs when a test fails. Start the services with `scripts/services.sh`.
+
+mod common;
+
+mod access;
+mod archive;
+mod audit;
+mod broker_reconnect;
+mod cli;
+mod conformance;
+mod console;
+mod crash_recovery;
+mod export;
+mod extraction;
+mod fixity;
+mod hostile_input;
+mod http_api;
+mod pipeline;
+mod retries;
+mod verification;
