@@ -34,23 +34,23 @@ pub use limits::{Budget, Limits};
 /// Why a file could not be read. Each maps to one stable finding code.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
-    #[error("the file is encrypted and no password is known")]
+    #[error("le fichier est chiffré et aucun mot de passe n'est connu")]
     Encrypted,
-    #[error("the report is encrypted (XML-Enc EncryptedData)")]
+    #[error("le rapport est chiffré (XML-Enc EncryptedData)")]
     EncryptedReport,
-    #[error("{0}")]
+    #[error("illisible : {0}")]
     Unreadable(String),
-    #[error("XML declares entities; DTDs are not processed")]
+    #[error("le XML déclare des entités : les DTD ne sont pas traitées")]
     XmlEntities,
-    #[error("XML nests deeper than {0} levels")]
+    #[error("le XML s'imbrique sur plus de {0} niveaux")]
     XmlTooDeep(usize),
-    #[error("too large to read: {0}")]
+    #[error("trop volumineux pour être lu : {0}")]
     TooLarge(String),
-    #[error("archive limits: {0}")]
+    #[error("limites d'archive : {0}")]
     ArchiveLimits(String),
-    #[error("reading took longer than the time budget")]
+    #[error("la lecture a dépassé le temps alloué")]
     TimeBudget,
-    #[error("reading the working copy: {0}")]
+    #[error("lecture de la copie de travail : {0}")]
     Io(#[from] std::io::Error),
 }
 
@@ -297,10 +297,14 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 findings.push(Finding::new(
                     "integrity_mismatch",
                     Severity::Error,
-                    "IntegrityRules does not match the report's risk rules: the rules were edited after PingCastle wrote them",
+                    "IntegrityRules ne correspond pas aux règles du rapport : elles ont été modifiées après leur écriture par PingCastle",
                 ));
             }
-            done(Classification::structural(Kind::AdAuditReport, "PingCastle healthcheck report (HealthcheckData)"), Fields::of(Content::AdAudit(audit)), findings)
+            done(
+                Classification::structural(Kind::AdAuditReport, "PingCastle healthcheck report (HealthcheckData)"),
+                Fields::of(Content::AdAudit(audit)),
+                findings,
+            )
         }
         Format::Nmap => {
             let scan = xml::nmap::parse(xml_input(src.path, limits)?, limits, budget)?;
@@ -353,7 +357,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 .collect();
             let mut findings = Vec::new();
             if tables.iter().any(|t| t.truncated) {
-                findings.push(warning("too_large", format!("only the first {} cells were read", limits.max_sheet_cells)));
+                findings.push(warning("too_large", format!("seules les {} premières cellules ont été lues", limits.max_sheet_cells)));
             }
             if let Some(report) = tables.iter().find_map(|t| sheet::financial_report(t, limits)) {
                 let c = Classification::structural(
@@ -377,10 +381,17 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             let mut findings = Vec::new();
             let encrypted: Vec<&str> = members.iter().filter(|m| m.encrypted).map(|m| m.name.as_str()).collect();
             if !encrypted.is_empty() {
-                findings.push(warning("encrypted", format!("encrypted members cannot be read: {}", encrypted.join(", "))));
+                findings.push(warning("encrypted", format!("fichiers chiffrés de l'archive illisibles : {}", encrypted.join(", "))));
             }
             let c = Classification::structural(Kind::Other, format!("zip archive: its {} members are processed as their own evidence", members.len()));
-            Analysis { format: format.name(), classification: c, fields: Fields { members: Some(members.clone()), ..Fields::default() }, findings, members, text: String::new() }
+            Analysis {
+                format: format.name(),
+                classification: c,
+                fields: Fields { members: Some(members.clone()), ..Fields::default() },
+                findings,
+                members,
+                text: String::new(),
+            }
         }
         Format::Oradad => done(
             Classification {
@@ -389,12 +400,12 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 reasons: vec!["ORADAD archive (.mla): encrypted to ANSSI by design, recorded unread".into()],
             },
             Fields::of(Content::Opaque(OpaqueArchive { tool: "ORADAD".into(), encrypted_to: "ANSSI".into() })),
-            vec![Finding::new("opaque_content", Severity::Info, "ORADAD archives are encrypted to ANSSI: name, size and hash are recorded")],
+            vec![Finding::new("opaque_content", Severity::Info, "les archives ORADAD sont chiffrées pour l'ANSSI : nom, taille et empreinte sont enregistrés")],
         ),
         Format::Image => done(
             Classification { kind: Kind::Other, confidence: 0.0, reasons: vec!["image: no text recognition yet".into()] },
             Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() },
-            vec![warning("no_ocr", "an image (scan or photo): text recognition is not available yet, a controller must read it")],
+            vec![warning("no_ocr", "une image (scan ou photo) : la reconnaissance de texte n'est pas disponible, un contrôleur doit la lire")],
         ),
         Format::Text => {
             // The head is enough to classify; a huge log is not loaded whole.
@@ -403,7 +414,9 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             let text = sheet::decode_text(&bytes);
             from_text(format, &text, None, Fields::default())?
         }
-        Format::Binary => done(Classification::structural(Kind::Other, format!("{}: not a format caregate reads", src.media_type)), Fields::default(), Vec::new()),
+        Format::Binary => {
+            done(Classification::structural(Kind::Other, format!("{}: not a format caregate reads", src.media_type)), Fields::default(), Vec::new())
+        }
     })
 }
 
@@ -421,7 +434,7 @@ fn from_text(format: Format, text: &str, pdf: Option<&caregate_schemas::extracte
     if c.is_low() && c.kind != Kind::Other {
         findings.push(warning(
             "low_confidence",
-            format!("reads as {} with confidence {:.2} only: a person should confirm the kind", c.kind.as_str(), c.confidence),
+            format!("lu comme « {} » avec une confiance de {:.2} seulement : une personne doit confirmer le type", c.kind.label_fr(), c.confidence),
         ));
     }
     let content = match c.kind {
@@ -447,7 +460,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
     drop(bytes);
     let mut findings = Vec::new();
     if !doc.info.active_content.is_empty() {
-        findings.push(warning("active_content", format!("the PDF carries active content: {}", doc.info.active_content.join(", "))));
+        findings.push(warning("active_content", format!("le PDF contient du contenu actif : {}", doc.info.active_content.join(", "))));
     }
     for sig in doc.info.signatures.iter().filter(|s| s.digest_valid == Some(false)) {
         findings.push(
@@ -455,18 +468,18 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
                 "signature_digest_mismatch",
                 Severity::Error,
                 format!(
-                    "the signed bytes do not match the signature's messageDigest (signer {}): the file was altered after signing",
-                    sig.signer_subject.as_deref().unwrap_or("unknown")
+                    "les octets signés ne correspondent pas au messageDigest de la signature (signataire {}) : le fichier a été modifié après signature",
+                    sig.signer_subject.as_deref().unwrap_or("inconnu")
                 ),
             )
             .at("document.signatures"),
         );
     }
     if doc.info.repaired {
-        findings.push(warning("unreadable", "damaged or truncated PDF: its cross-reference table was rebuilt, content may be missing"));
+        findings.push(warning("unreadable", "PDF endommagé ou tronqué : sa table des références a été reconstruite, du contenu peut manquer"));
     }
     if doc.info.unreadable_pages > 0 {
-        findings.push(warning("unreadable", format!("text of {} of {} pages could not be extracted", doc.info.unreadable_pages, doc.info.pages)));
+        findings.push(warning("unreadable", format!("le texte de {} page(s) sur {} n'a pas pu être extrait", doc.info.unreadable_pages, doc.info.pages)));
     }
     let mut analysis = match doc.invoice {
         Some(Ok(inv)) => {
@@ -487,10 +500,10 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
         }
         other => {
             if let Some(Err(e)) = other {
-                findings.push(Finding::new(e.code(), Severity::Warning, format!("embedded Factur-X invoice: {e}")));
+                findings.push(Finding::new(e.code(), Severity::Warning, format!("facture Factur-X incorporée : {e}")));
             }
             if doc.text_chars < 20 && doc.info.pages > 0 {
-                findings.push(warning("no_text", format!("{} pages and no text: a scanned image, a controller must read it", doc.info.pages)));
+                findings.push(warning("no_text", format!("{} page(s) sans texte : une image scannée, un contrôleur doit la lire", doc.info.pages)));
             }
             from_text(Format::Pdf, &doc.text, Some(&doc.info), Fields::default())?
         }

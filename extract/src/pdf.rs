@@ -9,8 +9,8 @@ use std::sync::LazyLock;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 use regex::bytes::Regex;
 
-use caregate_schemas::extracted::{Invoice, InvoiceSource, PdfInfo, Signature};
 use crate::{xml, Budget, ExtractError, Limits};
+use caregate_schemas::extracted::{Invoice, InvoiceSource, PdfInfo, Signature};
 
 /// Whether `[a b c d]` signs a whole revision of `file`: it starts at 0, the gap between
 /// the ranges is exactly one hex string (`<…>`, the `/Contents`), and the second range

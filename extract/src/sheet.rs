@@ -9,9 +9,9 @@ use calamine::{open_workbook_auto_from_rs, Data, Reader, Sheets};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use caregate_schemas::extracted::{ExpenseRow, FinancialReport, Totals};
 use crate::french::{fold, parse_amount, parse_date};
 use crate::{Budget, ExtractError, Limits};
+use caregate_schemas::extracted::{ExpenseRow, FinancialReport, Totals};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cell {

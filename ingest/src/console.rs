@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
-use caregate_schemas::{EvidenceRecord, Finding, Role, Severity, Status, Verdict, Verification, REGIONS};
+use caregate_schemas::{vocabulary, EvidenceRecord, Finding, Role, Status, Verdict, Verification, REGIONS};
 use chrono::{DateTime, NaiveDate, Utc};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
@@ -126,31 +126,18 @@ fn role_fr(role: Role) -> &'static str {
 }
 
 fn verdict_badge(v: Verdict) -> Markup {
-    let label = match v {
-        Verdict::Met => "Atteint",
-        Verdict::NeedsReview => "À revoir",
-        Verdict::NotMet => "Non atteint",
-    };
-    html! { span class={ "verdict " (v.as_str()) } { (label) } }
+    html! { span class={ "verdict " (v.as_str()) } { (v.label_fr()) } }
 }
 
-fn status_fr(s: Status) -> &'static str {
-    match s {
-        Status::Received => "en cours",
-        Status::Stored => "archivé",
-        Status::Infected => "infecté (quarantaine)",
-        Status::NeedsReview => "à revoir",
-        Status::Failed => "échec",
-    }
+/// A code as a controller reads it: its French label, the explanation on hover, and the
+/// code itself small beside it (what filters and the API use).
+fn code_label(code: &str) -> Markup {
+    let explanation = vocabulary::term(code).map(|t| t.explanation).unwrap_or("");
+    html! { span.code-label title=(explanation) { (vocabulary::label(code)) " " small { code { (code) } } } }
 }
 
-fn severity_fr(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Warning => "avertissement",
-        Severity::Error => "erreur",
-        Severity::Critical => "critique",
-    }
+fn kind_label(kind: Option<caregate_schemas::Kind>) -> Markup {
+    html! { @match kind { Some(k) => { (k.label_fr()) " " small { code { (k.as_str()) } } }, None => "?" } }
 }
 
 fn scan_fr(r: caregate_schemas::ScanResult) -> &'static str {
@@ -178,9 +165,13 @@ fn findings_table(findings: &[Finding]) -> Markup {
     html! {
         @if findings.is_empty() { p { "Aucune observation." } } @else {
             table.findings {
-                tr { th { "Code" } th { "Gravité" } th { "Message" } th { "Emplacement" } }
+                tr { th { "Observation" } th { "Gravité" } th { "Explication" } th { "Détail" } th { "Emplacement" } }
                 @for f in findings {
-                    tr { td { code { (f.code) } } td { (severity_fr(f.severity)) } td { (f.message) } td { @if let Some(p) = &f.pointer { code { (p) } } } }
+                    tr {
+                        td { (code_label(&f.code)) } td { (f.severity.label_fr()) }
+                        td { (vocabulary::term(&f.code).map(|t| t.explanation).unwrap_or("")) }
+                        td { (f.message) } td { @if let Some(p) = &f.pointer { code { (p) } } }
+                    }
                 }
             }
         }
@@ -397,7 +388,7 @@ async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<
                     td { (region_label(&w.v.establishment)) }
                     td { (w.v.establishment) }
                     td { code { (o.objective) } " " (o.title) }
-                    td { @for c in &w.codes { code { (c) } " " } }
+                    td { @for c in &w.codes { (code_label(c)) br; } }
                     td { a href={ "/console/submissions/" (w.v.submission_id) "#" (o.objective) } { "Examiner" } }
                 }
             }
@@ -410,8 +401,8 @@ async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<
                     td { (when(r.received_at)) }
                     td { (r.submission.establishment) }
                     td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
-                    td { (r.kind.map_or("?", |k| k.as_str())) }
-                    td { @for f in &r.findings { code { (f.code) } " " } }
+                    td { (kind_label(r.kind)) }
+                    td { @for f in &r.findings { (code_label(&f.code)) br; } }
                 }
             }
         }
@@ -437,7 +428,7 @@ async fn submission_view(st: &AppState, caller: &Caller, id: &str, error: Option
                 h2 { code { (o.objective) } " " (o.title) " " span.objective-verdict { (verdict_badge(o.verdict)) } }
                 ul {
                     @for r in &o.reasons {
-                        li { code { (r.code) } " — " (r.message)
+                        li { (code_label(&r.code)) " — " (r.message)
                             @if let Some(e) = &r.evidence_id { " (" a href={ "/console/evidence/" (e) } { (name_of(e)) } @if let Some(p) = &r.pointer { ", " code { (p) } } ")" } }
                     }
                 }
@@ -477,9 +468,9 @@ fn evidence_list(records: &[EvidenceRecord], current: Option<caregate_schemas::E
             @for r in records.iter().filter(|r| Some(r.evidence_id) != current) {
                 tr {
                     td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
-                    td { (r.kind.map_or("?", |k| k.as_str())) }
-                    td { (status_fr(r.status)) }
-                    td { @for f in &r.findings { code { (f.code) } " " } }
+                    td { (kind_label(r.kind)) }
+                    td { (Status::label_fr(r.status)) }
+                    td { @for f in &r.findings { (code_label(&f.code)) br; } }
                 }
             }
         }
@@ -535,8 +526,8 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
             tr { th { "Dossier" } td { a href={ "/console/submissions/" (rec.submission.submission_id) } { (rec.submission.submission_id) } } }
             tr { th { "FINESS" } td { (rec.submission.establishment) " (" (region_label(&rec.submission.establishment)) ")" } }
             tr { th { "Objectifs revendiqués" } td { (rec.submission.objectives.join(", ")) } }
-            tr { th { "Statut" } td #status { (status_fr(rec.status)) } }
-            tr { th { "Type de pièce" } td { (rec.kind.map_or("?", |k| k.as_str())) @if let Some(c) = rec.confidence { " (confiance " (format!("{c:.2}")) ")" } } }
+            tr { th { "Statut" } td #status { (Status::label_fr(rec.status)) } }
+            tr { th { "Type de pièce" } td { (kind_label(rec.kind)) @if let Some(c) = rec.confidence { " (confiance " (format!("{c:.2}")) ")" } } }
             tr { th { "Format détecté" } td { (rec.media_type.as_deref().unwrap_or("?")) } }
             tr { th { "Taille" } td { (rec.size) " octets" } }
             tr { th { "SHA-256" } td { code { (rec.sha256.hex()) } } }
@@ -605,7 +596,7 @@ async fn search_page(State(st): State<AppState>, caller: Caller, Query(params): 
             label { "Type" input name="kind" value=(value(&params.kind)) size="12"; }
             label { "Statut" select name="status" {
                 option value="" { "Tous" }
-                @for s in [Status::Stored, Status::NeedsReview, Status::Infected, Status::Failed] { option value=(s.as_str()) selected[given(&params.status) == Some(s.as_str())] { (status_fr(s)) } }
+                @for s in [Status::Stored, Status::NeedsReview, Status::Infected, Status::Failed] { option value=(s.as_str()) selected[given(&params.status) == Some(s.as_str())] { (Status::label_fr(s)) } }
             } }
             label { "Reçu du" input name="from" type="date" value=(value(&params.from)); }
             label { "au" input name="to" type="date" value=(value(&params.to)); }
@@ -619,7 +610,7 @@ async fn search_page(State(st): State<AppState>, caller: Caller, Query(params): 
                     tr {
                         td { (when(r.received_at)) } td { (r.submission.establishment) }
                         td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
-                        td { (r.kind.map_or("?", |k| k.as_str())) } td { (status_fr(r.status)) } td { code { (&r.sha256.hex()[..16]) "…" } }
+                        td { (kind_label(r.kind)) } td { (Status::label_fr(r.status)) } td { code { (&r.sha256.hex()[..16]) "…" } }
                     }
                 }
             }

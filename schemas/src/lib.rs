@@ -19,6 +19,7 @@ mod named;
 mod access;
 pub mod extracted;
 mod review;
+pub mod vocabulary;
 
 pub use access::{departement_of_finess, region_of_finess, Principal, Role, Scope, UnknownRole, REGIONS};
 pub use extracted::{Content, Fields, Kind, UnknownKind};
@@ -400,7 +401,10 @@ pub enum SearchKey {
     /// As [`invoice_number_key`] normalises it.
     InvoiceNumber(String),
     /// The same invoice whatever its file: seller SIREN and normalised number.
-    Invoice { siren: String, number: String },
+    Invoice {
+        siren: String,
+        number: String,
+    },
 }
 
 impl fmt::Display for SearchKey {

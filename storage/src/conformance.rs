@@ -138,7 +138,8 @@ fn invoice(submission: SubmissionId, establishment: &str, name: &str, number: &s
     rec.submission.establishment = establishment.into();
     rec.status = Status::Stored;
     rec.kind = Some(caregate_schemas::Kind::Invoice);
-    rec.fields = serde_json::from_value(json!({"content": "invoice", "source": "text", "number": number, "seller_siret": "73282932000074"})).expect("invoice fields");
+    rec.fields =
+        serde_json::from_value(json!({"content": "invoice", "source": "text", "number": number, "seller_siret": "73282932000074"})).expect("invoice fields");
     rec
 }
 

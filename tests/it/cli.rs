@@ -45,7 +45,7 @@ fn demo_runs_the_pipeline_on_the_samples() {
     assert!(text.contains(&summary), "{summary} in {text}");
 
     // The samples judged as one dossier, then reported and judged again from the index.
-    assert!(text.contains("D1.EXP.REMED") && text.contains("Conclusion : non atteint"), "{text}");
+    assert!(text.contains("D1.EXP.REMED") && text.contains("Conclusion : Non atteint"), "{text}");
     let id = text.lines().find_map(|l| l.strip_prefix("Dossier ")).and_then(|l| l.split_whitespace().next()).expect("dossier id");
     let data = text.lines().find_map(|l| l.split("data kept in ").nth(1)).expect("data dir").trim();
     let report = caregate(&env).env("CAREGATE_BACKENDS__DATA_DIR", data).args(["report", "--json", "--submission", id]).output().unwrap();

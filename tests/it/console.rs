@@ -187,7 +187,7 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
 
     // Decide on D1.PRE: without a comment, refused; with one, the verdict changes.
     browser.goto(&format!("{base}/console/submissions/{}", sub.submission_id)).await.unwrap();
-    assert!(text(&browser, "section[id='D1.PRE'] .objective-verdict").await.contains("À revoir"));
+    assert!(text(&browser, "section[id='D1.PRE'] .objective-verdict").await.contains("À examiner"));
     shots.take(&browser, "submission").await;
     let form = "section[id='D1.PRE'] form.decision";
     browser.find(Locator::Css(&format!("{form} select"))).await.unwrap().select_by_value("accept").await.unwrap();

@@ -76,7 +76,7 @@ async fn upload_then_follow_the_submission(stack: common::Stack) {
     let page = client.get(format!("{}/submissions/{sub}/verification.html", srv.base)).send().await.unwrap();
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
     let page = page.text().await.unwrap();
-    assert!(page.contains("Vérification du dossier") && page.contains("non atteint"), "{page}");
+    assert!(page.contains("Vérification du dossier") && page.contains("Non atteint"), "{page}");
     assert!(page.contains(&format!("href=\"/api/evidence/{id}\"")), "evidence linked");
     let none = client.get(format!("{}/api/submissions/{}/verification", srv.base, uuid::Uuid::new_v4())).send().await.unwrap();
     assert_eq!(none.status(), 404);

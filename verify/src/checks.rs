@@ -40,7 +40,12 @@ fn window_check(r: &Referential, field: &str, value: Option<NaiveDate>, what: &s
             "date_outside_window",
             Severity::Warning,
             field,
-            format!("{what} du {} hors de la période du programme ({} – {})", d.format("%d/%m/%Y"), r.window.start.format("%d/%m/%Y"), r.window.end.format("%d/%m/%Y")),
+            format!(
+                "{what} du {} hors de la période du programme ({} – {})",
+                d.format("%d/%m/%Y"),
+                r.window.start.format("%d/%m/%Y"),
+                r.window.end.format("%d/%m/%Y")
+            ),
         )),
         Some(_) => {}
         None => out.push(finding("date_missing", Severity::Warning, field, format!("{what} : date absente ou illisible"))),
@@ -159,10 +164,12 @@ mod tests {
     #[test]
     fn invoices() {
         let r = referential();
-        let good = fields(json!({"content": "invoice", "source": "text", "issue_date": "2024-06-12", "seller_siret": "73282932000074", "vat_id": "FR44732829320",
+        let good =
+            fields(json!({"content": "invoice", "source": "text", "issue_date": "2024-06-12", "seller_siret": "73282932000074", "vat_id": "FR44732829320",
                           "total_ht": "8400.00", "total_tva": "1680.00", "total_ttc": "10080.00"}));
         assert!(check_evidence(&r, Kind::Invoice, &good).is_empty());
-        let bad = fields(json!({"content": "invoice", "source": "text", "issue_date": "2023-12-01", "seller_siret": "73282932000075", "vat_id": "FR40732829320",
+        let bad =
+            fields(json!({"content": "invoice", "source": "text", "issue_date": "2023-12-01", "seller_siret": "73282932000075", "vat_id": "FR40732829320",
                          "total_ht": "8400.00", "total_tva": "1680.00", "total_ttc": "10080.01"}));
         let found = check_evidence(&r, Kind::Invoice, &bad);
         assert_eq!(codes(&found), ["date_outside_window", "siret_invalid", "vat_id_invalid", "totals_inconsistent"]);
@@ -178,13 +185,17 @@ mod tests {
         assert_eq!(codes(&found), ["high_risk_service_exposed"]);
         assert!(found[0].message.contains("192.0.2.10 port 3389"), "{}", found[0].message);
 
-        let report = fields(json!({"content": "financial_report", "columns": [], "row_count": 2, "rows": [{"ttc": "10080.00", "siret": "73282932000074"}, {"ttc": "3000.00", "siret": "44306184100047"}],
-                            "totals": {"ttc": "13080.00"}}));
+        let report = fields(
+            json!({"content": "financial_report", "columns": [], "row_count": 2, "rows": [{"ttc": "10080.00", "siret": "73282932000074"}, {"ttc": "3000.00", "siret": "44306184100047"}],
+                            "totals": {"ttc": "13080.00"}}),
+        );
         assert!(check_evidence(&r, Kind::FinancialReport, &report).is_empty());
         let off = fields(json!({"content": "financial_report", "columns": [], "row_count": 1, "rows": [{"ttc": "10080.00"}], "totals": {"ttc": "13080.00"}}));
         assert_eq!(codes(&check_evidence(&r, Kind::FinancialReport, &off)), ["report_mismatch"]);
 
-        let audit = fields(json!({"content": "ad_audit", "tool": "PingCastle", "date": "2024-06-03T09:41:12.0000000+02:00", "scores": {}, "rules": [], "integrity": "valid"}));
+        let audit = fields(
+            json!({"content": "ad_audit", "tool": "PingCastle", "date": "2024-06-03T09:41:12.0000000+02:00", "scores": {}, "rules": [], "integrity": "valid"}),
+        );
         assert_eq!(codes(&check_evidence(&r, Kind::AdAuditReport, &audit)), ["domain_missing"]);
     }
 }

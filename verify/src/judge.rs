@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use caregate_schemas::extracted::{Host, Integrity, Invoice, Scan};
-use caregate_schemas::{invoice_number_key, Kind, EvidenceCheck, EvidenceRecord, ObjectiveVerdict, Reason, Status, SubmissionId, Verdict, Verification};
+use caregate_schemas::{invoice_number_key, EvidenceCheck, EvidenceRecord, Kind, ObjectiveVerdict, Reason, Status, SubmissionId, Verdict, Verification};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 

@@ -3,16 +3,13 @@
 //! text table for the terminal. Both show the same things: each objective's verdict,
 //! the reasons behind it, and the evidence they rest on, with links.
 
-use caregate_schemas::{EvidenceId, Verdict, Verification};
+use caregate_schemas::{vocabulary, EvidenceId, Verdict, Verification};
 use maud::{html, Markup, DOCTYPE};
 
 /// French label of a verdict.
+/// The verdict's one French name (see [`caregate_schemas::vocabulary`]).
 pub fn verdict_fr(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Met => "atteint",
-        Verdict::NeedsReview => "à examiner",
-        Verdict::NotMet => "non atteint",
-    }
+    v.label_fr()
 }
 
 fn path_of(v: &Verification, id: EvidenceId) -> &str {
@@ -55,7 +52,7 @@ pub fn html(v: &Verification, evidence_href: impl Fn(EvidenceId) -> String) -> S
                                 ul {
                                     @for r in &o.reasons {
                                         li class=(r.verdict.as_str()) {
-                                            code { (r.code) } " — " (r.message)
+                                            (vocabulary::label(&r.code)) " — " (r.message) " " small { code { (r.code) } }
                                             @if let Some(p) = &r.pointer { " " small { "[" (p) "]" } }
                                         }
                                     }
@@ -75,11 +72,11 @@ pub fn html(v: &Verification, evidence_href: impl Fn(EvidenceId) -> String) -> S
                     @for e in &v.evidence {
                         tr {
                             td { a href=(evidence_href(e.evidence_id)) { (e.path) } }
-                            td { (e.kind.map_or("—", |k| k.as_str())) }
-                            td { (e.status.as_str()) }
+                            td { (e.kind.map_or("—", |k| k.label_fr())) }
+                            td { (e.status.label_fr()) }
                             td {
                                 @for f in &e.findings {
-                                    code { (f.code) } " " (f.message) @if let Some(p) = &f.pointer { " [" (p) "]" } br;
+                                    (vocabulary::label(&f.code)) " : " (f.message) @if let Some(p) = &f.pointer { " [" (p) "]" } " " small { code { (f.code) } } br;
                                 }
                             }
                         }
@@ -105,7 +102,7 @@ pub fn text(v: &Verification) -> String {
     for o in &v.objectives {
         out.push_str(&format!("\n{:<14} {:<12} {}\n", o.objective, verdict_fr(o.verdict), o.title));
         for r in &o.reasons {
-            out.push_str(&format!("    [{}] {} — {}\n", verdict_fr(r.verdict), r.code, r.message));
+            out.push_str(&format!("    [{}] {} — {} ({})\n", verdict_fr(r.verdict), vocabulary::label(&r.code), r.message, r.code));
         }
     }
     out

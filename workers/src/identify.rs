@@ -113,7 +113,7 @@ pub fn identify(name: &str, head: &[u8]) -> Identity {
             findings.push(Finding::new(
                 "type_mismatch",
                 Severity::Warning,
-                format!("file is named .{ext} (expected {expected}) but its content is {media_type}"),
+                format!("le fichier est nommé .{ext} (attendu : {expected}) mais son contenu est {media_type}"),
             ));
         }
     }

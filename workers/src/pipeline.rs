@@ -102,7 +102,7 @@ impl Stage for ScanStage {
         match reply {
             ClamdReply::Found(sig) => Outcome::Quarantine(Hold {
                 status: Status::Infected,
-                findings: vec![Finding::new("infected", Severity::Critical, format!("virus scanner found {sig}"))],
+                findings: vec![Finding::new("infected", Severity::Critical, format!("l'antivirus a détecté {sig}"))],
                 scan: Some(report(ScanResult::Infected, Some(sig))),
             }),
             ClamdReply::LimitsExceeded(limit) => Outcome::Quarantine(Hold {
@@ -110,7 +110,7 @@ impl Stage for ScanStage {
                 findings: vec![Finding::new(
                     "scan_incomplete",
                     Severity::Error,
-                    format!("virus scanner stopped before the end ({limit}): not known to be clean"),
+                    format!("l'antivirus s'est arrêté avant la fin ({limit}) : le fichier n'est pas réputé sain"),
                 )],
                 scan: Some(report(ScanResult::Incomplete, Some(limit))),
             }),
@@ -146,7 +146,7 @@ impl Stage for VerifyHashStage {
                 "hash_mismatch",
                 Severity::Critical,
                 format!(
-                    "quarantined bytes ({} bytes, sha256 {}) differ from the upload ({expected_size} bytes, sha256 {expected})",
+                    "les octets en quarantaine ({} octets, sha256 {}) diffèrent du dépôt ({expected_size} octets, sha256 {expected})",
                     scanned.size, scanned.sha256
                 ),
             )],
@@ -430,7 +430,7 @@ impl Pipeline {
             rec.findings.push(Finding::new(
                 "archive_limits",
                 Severity::Warning,
-                format!("an archive nested {depth} deep: its members are not extracted (limit {})", self.limits.max_archive_depth),
+                format!("archive imbriquée sur {depth} niveaux : ses fichiers ne sont pas extraits (limite {})", self.limits.max_archive_depth),
             ));
             return Outcome::Continue(());
         }

@@ -7,9 +7,9 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::{walk_rooted, XmlEvent};
-use caregate_schemas::extracted::{Invoice, InvoiceSource};
 use crate::french::parse_compact_date;
 use crate::{Budget, ExtractError, Limits};
+use caregate_schemas::extracted::{Invoice, InvoiceSource};
 
 fn empty(source: InvoiceSource) -> Invoice {
     Invoice {

@@ -6,8 +6,8 @@ use std::io::BufRead;
 use chrono::DateTime;
 
 use super::{walk_rooted, XmlEvent};
-use caregate_schemas::extracted::{Host, OpenPort, Scan};
 use crate::{Budget, ExtractError, Limits};
+use caregate_schemas::extracted::{Host, OpenPort, Scan};
 
 fn epoch(s: Option<&str>) -> Option<String> {
     let secs = s?.parse::<i64>().ok()?;

@@ -7,8 +7,8 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::{walk_rooted, XmlEvent};
-use caregate_schemas::extracted::{AdAudit, Integrity, RiskRule, Scores};
 use crate::{Budget, ExtractError, Limits};
+use caregate_schemas::extracted::{AdAudit, Integrity, RiskRule, Scores};
 
 /// PingCastle's integrity value: base64 of the SHA-256 of the triggered RiskIds, sorted,
 /// comma-joined, with `-` and `.` removed.

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 
 use super::{walk_rooted, XmlEvent};
-use caregate_schemas::extracted::{BySeverity, Host, Scan, Vulnerability};
 use crate::{Budget, ExtractError, Limits};
+use caregate_schemas::extracted::{BySeverity, Host, Scan, Vulnerability};
 
 fn new_scan(tool: &str) -> Scan {
     Scan {
