@@ -276,6 +276,47 @@ async fn upload(run: &Running, sub: &SubmissionRef, name: &str, bytes: Vec<u8>, 
     intake.commit(&sub, spooled, None).await.unwrap();
 }
 
+/// The contract between the readers and the judge is a type: an invoice is built here
+/// field by field, with no `..` (a field added to `Invoice` breaks this build until it
+/// is given here), stored and read back as the index does, and each value reaches the
+/// judge typed: the SIRET key, the totals and the date decide the verdicts below.
+#[test]
+fn the_judge_reads_the_invoice_struct_the_extractors_write() {
+    use caregate_schemas::extracted::{Content, Fields, Invoice, InvoiceSource};
+    let invoice = |siret: &str, ttc: &str, day: u32| Invoice {
+        number: Some("FA-2024-0099".into()),
+        type_code: Some("380".into()),
+        issue_date: chrono::NaiveDate::from_ymd_opt(2024, 6, day),
+        seller_name: Some("Réseaux & Défense".into()),
+        seller_siret: Some(siret.into()),
+        seller_siren: None,
+        vat_id: Some("FR44732829320".into()),
+        total_ht: Some("100.00".parse().unwrap()),
+        total_tva: Some("20.00".parse().unwrap()),
+        total_ttc: Some(ttc.parse().unwrap()),
+        currency: Some("EUR".into()),
+        profile: None,
+        source: InvoiceSource::Text,
+    };
+    let judged = |inv: Invoice| {
+        let mut b = Builder::new("750000001", Some("public"));
+        let id = caregate_schemas::EvidenceId::new();
+        let mut rec = EvidenceRecord::received(id, b.sub.clone(), "facture.pdf".into(), Sha256Digest::of(b"x"), 1, id.quarantine_key());
+        rec.kind = Some(caregate_schemas::Kind::Invoice);
+        rec.fields = Fields::of(Content::Invoice(inv));
+        rec.status = Status::Stored;
+        let stored: EvidenceRecord = serde_json::from_value(serde_json::to_value(&rec).unwrap()).unwrap();
+        assert_eq!(stored.fields, rec.fields, "the record keeps its typed fields");
+        assert_eq!(stored.invoice_key().as_deref(), Some("invoice:732829320:FA20240099"));
+        b.records.push(stored);
+        b.judge()
+    };
+    assert_objective(&judged(invoice("73282932000074", "120.00", 12)), "D1.FIN", Verdict::NeedsReview, "report_missing");
+    assert!(!objective(&judged(invoice("73282932000074", "120.00", 12)), "D1.FIN").1.iter().any(|c| c == "siret_invalid" || c == "totals_inconsistent"));
+    assert_objective(&judged(invoice("73282932000075", "120.00", 12)), "D1.FIN", Verdict::NotMet, "siret_invalid");
+    assert_objective(&judged(invoice("73282932000074", "120.01", 12)), "D1.FIN", Verdict::NotMet, "totals_inconsistent");
+}
+
 fn sample(rel: &str) -> Vec<u8> {
     std::fs::read(common::samples_dir().join(rel)).unwrap()
 }
