@@ -152,7 +152,7 @@ async fn retrieve_all(app: &App, records: &[EvidenceRecord]) -> anyhow::Result<f
             caregate_ingest::retrieval::retrieve(app.backends.evidence.as_ref(), app.backends.index.as_ref(), rec, "bench (archivist)", None, &spool).await;
         match got {
             Ok(_) => bytes += rec.size,
-            Err(e) => bail!("retrieving {}: {}", rec.path, e.message()),
+            Err(e) => bail!("retrieving {}: {e}", rec.path),
         }
     }
     Ok(bytes as f64 / MB / start.elapsed().as_secs_f64())

@@ -20,28 +20,12 @@ use caregate_schemas::{Principal, Role, Sha256Digest};
 use caregate_storage::{Account, AccountStore, CredentialKind, StorageError};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 
-use crate::http::{ApiError, AppState};
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The console's session cookie.
 pub const SESSION_COOKIE: &str = "caregate_session";
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    /// How long a console session lasts after logging in.
-    pub session_hours: u32,
-    /// Mark the session cookie `Secure` (sent over HTTPS only). Turn it on whenever
-    /// caregate is reached through TLS, which is every deployment but a local one.
-    pub secure_cookies: bool,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self { session_hours: 8, secure_cookies: false }
-    }
-}
 
 /// What a request wants to do; each handler names one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,52 +212,6 @@ pub async fn log_in(accounts: &Arc<dyn AccountStore>, name: &str, password: &str
     let expires = Utc::now() + chrono::Duration::hours(hours.into());
     accounts.add_credential(&token_digest(&token), &account.name, CredentialKind::Session, "console", Some(expires)).await?;
     Ok(Some((account, token, expires)))
-}
-
-/// Failed console log-ins per account name, to slow password guessing: after
-/// [`LoginThrottle::MAX_FAILURES`] failures within the window, the name is refused until
-/// the window has passed, right password or not. Per process: with several `serve`
-/// processes, each keeps its own count.
-#[derive(Clone, Default)]
-pub struct LoginThrottle {
-    failures: Arc<std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>>,
-}
-
-impl LoginThrottle {
-    pub const MAX_FAILURES: u32 = 5;
-    pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u32, std::time::Instant)>> {
-        // A panic while holding this lock leaves counts that are still counts.
-        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Whether the name may try now.
-    pub fn allows(&self, name: &str) -> bool {
-        let mut map = self.lock();
-        match map.get(name) {
-            Some(&(n, since)) if since.elapsed() < Self::WINDOW => n < Self::MAX_FAILURES,
-            Some(_) => {
-                map.remove(name);
-                true
-            }
-            None => true,
-        }
-    }
-
-    pub fn failed(&self, name: &str) {
-        let mut map = self.lock();
-        // Bounded memory under a flood of invented names: forget expired entries first.
-        if map.len() > 10_000 {
-            map.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
-        }
-        let entry = map.entry(name.to_owned()).or_insert((0, std::time::Instant::now()));
-        entry.0 += 1;
-    }
-
-    pub fn succeeded(&self, name: &str) {
-        self.lock().remove(name);
-    }
 }
 
 /// An argon2id hash of a random password nobody knows, verified against when the account

@@ -20,7 +20,9 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
 use crate::auth::{self, Action, Caller, SESSION_COOKIE};
-use crate::http::{self, given, ApiError, AppState, DecisionForm, SearchParams};
+use crate::error::ApiError;
+use crate::http::{self, given, DecisionForm, SearchParams};
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -514,7 +516,11 @@ const PREVIEW_CHARS: usize = 4000;
 async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Html<String>, PageError> {
     let rec = http::record_for(&st, &caller, Action::Review, &id).await?;
     caller.may(Action::ReadFile, Some(&rec.submission.establishment))?;
-    let text = if rec.status == Status::Infected { None } else { Some(crate::retrieval::read_text(st.index.as_ref(), &rec, &caller.actor()).await?) };
+    let text = if rec.status == Status::Infected {
+        None
+    } else {
+        Some(crate::retrieval::read_text(st.index.as_ref(), &rec, &caller.actor()).await.map_err(ApiError::from)?)
+    };
     let others = st.index.submission(rec.submission.submission_id).await?;
     let signatures = rec.fields.document.as_ref().map_or(&[][..], |d| d.signatures.as_slice());
     let text_or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());

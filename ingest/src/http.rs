@@ -2,57 +2,27 @@
 //! OpenAPI description. Every route but `/healthz` and the OpenAPI document names its
 //! [`Action`] and checks the caller against it before reading anything.
 
-use std::sync::Arc;
-
+use axum::body::Body;
 use axum::extract::multipart::MultipartError;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use caregate_schemas::{
     Decision, DecisionKind, EvidenceEvent, EvidenceId, EvidenceRecord, Principal, Scope, Status, SubmissionId, SubmissionRef, Verification, REGIONS,
 };
-use caregate_storage::{AccountStore, Announcer, EvidenceIndex, ObjectStore, SearchQuery, StorageError};
+use caregate_storage::{SearchQuery, StorageError};
 use chrono::{NaiveDate, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::auth::{Action, AuthConfig, Caller};
-use crate::intake::{validate_submission, Intake, IntakeError, Receipt};
+use crate::auth::{Action, Caller};
+use crate::error::{ApiError, ApiErrorBody};
+use crate::intake::{validate_submission, IntakeError, Receipt};
 use crate::retrieval::{self, Retrieved};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub intake: Intake,
-    pub index: Arc<dyn EvidenceIndex>,
-    pub accounts: Arc<dyn AccountStore>,
-    /// The evidence store files are retrieved from.
-    pub evidence: Arc<dyn ObjectStore>,
-    /// Where decided verifications are announced (`submission.verified`).
-    pub announcer: Arc<dyn Announcer>,
-    pub http: HttpConfig,
-    pub logins: crate::auth::LoginThrottle,
-}
-
-/// How the HTTP service behaves towards its users.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpConfig {
-    pub auth: AuthConfig,
-    /// Files larger than this are handed out as an expiring presigned URL of the store
-    /// (when it can make one) instead of through caregate.
-    pub presign_above_bytes: u64,
-    /// How long a presigned URL works.
-    pub presign_secs: u64,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        Self { auth: AuthConfig::default(), presign_above_bytes: 64 * 1024 * 1024, presign_secs: 300 }
-    }
-}
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -78,8 +48,8 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    let body_limit = state.intake.config().max_request_bytes;
+/// The API's routes (the console adds its own beside them, see [`crate::router`]).
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/evidence", post(upload))
         .route("/api/evidence/{id}", get(get_evidence).delete(delete_evidence))
@@ -92,86 +62,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/search", get(search))
         .route("/api/whoami", get(whoami))
         .route("/submissions/{id}/verification.html", get(get_verification_page))
-        .merge(crate::console::routes())
         .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route("/healthz", get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(usize::try_from(body_limit).unwrap_or(usize::MAX)))
-        .with_state(state)
-}
-
-/// Every error answer: a stable code and a sentence.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ApiErrorBody {
-    pub error: String,
-    pub message: String,
-}
-
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
-    }
-
-    pub fn not_found(what: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
-    }
-
-    pub fn forbidden(why: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", why)
-    }
-
-    pub fn bad_request(code: &'static str, why: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, why)
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = Json(ApiErrorBody { error: self.code.to_owned(), message: self.message });
-        if self.status == StatusCode::TOO_MANY_REQUESTS || self.status == StatusCode::SERVICE_UNAVAILABLE {
-            (self.status, [(header::RETRY_AFTER, "5")], body).into_response()
-        } else {
-            (self.status, body).into_response()
-        }
-    }
-}
-
-impl From<IntakeError> for ApiError {
-    fn from(e: IntakeError) -> Self {
-        let (status, code) = match &e {
-            IntakeError::BadName(..) => (StatusCode::BAD_REQUEST, "bad_file_name"),
-            IntakeError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
-            IntakeError::TooLarge { .. } | IntakeError::RequestTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            IntakeError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_upload"),
-            IntakeError::Busy => (StatusCode::TOO_MANY_REQUESTS, "busy"),
-            IntakeError::Storage(s) if s.is_transient() => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            IntakeError::Storage(_) | IntakeError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        };
-        if status.is_server_error() {
-            tracing::error!(error = %e, "upload failed");
-        }
-        ApiError::new(status, code, e.to_string())
-    }
-}
-
-impl From<StorageError> for ApiError {
-    fn from(e: StorageError) -> Self {
-        IntakeError::Storage(e).into()
-    }
 }
 
 /// axum reports a body over the limit as a multipart error with status 413.
@@ -337,7 +229,7 @@ async fn get_content(State(st): State<AppState>, caller: Caller, Path(id): Path<
     let rec = record_for(&st, &caller, Action::ReadFile, &id).await?;
     let presign = (rec.size > st.http.presign_above_bytes).then(|| std::time::Duration::from_secs(st.http.presign_secs));
     match retrieval::retrieve(st.evidence.as_ref(), st.index.as_ref(), &rec, &caller.actor(), presign, st.intake.spool_dir()).await? {
-        Retrieved::File(file) => Ok(retrieval::attachment(&rec, file)),
+        Retrieved::File(file) => Ok(attachment(&rec, file)),
         Retrieved::Presigned(url) => Ok(Redirect::to(&url).into_response()),
     }
 }
@@ -589,4 +481,33 @@ async fn search(State(st): State<AppState>, caller: Caller, Query(params): Query
 #[utoipa::path(get, path = "/api/whoami", responses((status = 200, body = Principal), (status = 401, body = ApiErrorBody)))]
 async fn whoami(caller: Caller) -> Json<Principal> {
     Json(caller.0)
+}
+
+/// The HTTP answer for a checked file: its bytes as an attachment named as uploaded.
+pub fn attachment(rec: &EvidenceRecord, file: tempfile::NamedTempFile) -> Response {
+    use std::io::Seek;
+    // The spool's name goes now; the open handle keeps the bytes until they are sent.
+    // It shares its offset with the handle that wrote, hence the rewind.
+    let mut std_file = file.into_file();
+    if let Err(e) = std_file.rewind() {
+        return ApiError::from(StorageError::from(e)).into_response();
+    }
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(std_file));
+    let name = rec.path.rsplit('/').next().unwrap_or("evidence").replace(['"', '\\'], "_");
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", name.replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "_")))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    let media = rec.media_type.as_deref().and_then(|m| HeaderValue::from_str(m).ok()).unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
+    (
+        [
+            (header::CONTENT_TYPE, media),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_LENGTH, HeaderValue::from(rec.size)),
+            (header::HeaderName::from_static("x-content-sha256"), HeaderValue::from_str(&rec.sha256.hex()).unwrap_or_else(|_| HeaderValue::from_static(""))),
+            // A stored file is never rendered by the browser as part of caregate's origin.
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox")),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }

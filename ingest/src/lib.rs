@@ -7,12 +7,29 @@
 //! retrieve files re-hashed on the way out, search the archive, and controllers decide on
 //! what the machine flagged, in the console.
 
+//!
+//! Layers, each depending only on those above it: `intake` and `retrieval` (domain,
+//! typed errors, no HTTP), `state` (what handlers share) and `error` (the one HTTP
+//! error, mapped from the domain errors), `auth` (who is calling), `http` (the API) and
+//! `console` (the French pages), joined by [`router`].
+
 pub mod auth;
 mod console;
+pub mod error;
 pub mod http;
 pub mod intake;
 pub mod retrieval;
+pub mod state;
 
-pub use auth::{hash_password, issue_token, Action, AuthConfig, Caller};
-pub use http::{router, ApiDoc, AppState, HttpConfig};
+pub use auth::{hash_password, issue_token, Action, Caller};
+pub use error::{ApiError, ApiErrorBody};
+pub use http::ApiDoc;
+pub use retrieval::RetrievalError;
+pub use state::{AppState, AuthConfig, HttpConfig, LoginThrottle};
+
+/// The whole HTTP service: the API, the console and the limits that apply to both.
+pub fn router(state: AppState) -> axum::Router {
+    let body_limit = state.intake.config().max_request_bytes;
+    http::routes().merge(console::routes()).layer(axum::extract::DefaultBodyLimit::max(usize::try_from(body_limit).unwrap_or(usize::MAX))).with_state(state)
+}
 pub use intake::{sanitize_name, validate_submission, Intake, IntakeConfig, IntakeError, Receipt, Spooled};

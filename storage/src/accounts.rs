@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::index::{parse_ts, ts};
+use crate::sql::{parse_ts, ts};
 use crate::{SqlIndex, StorageError};
 
 /// A local account.
@@ -67,26 +67,6 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn credential_account(&self, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<Account>, StorageError>;
     async fn revoke_credential(&self, token_sha256: &str) -> Result<(), StorageError>;
 }
-
-pub(crate) const ACCOUNTS_DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS accounts (
-        name TEXT PRIMARY KEY,
-        display_name TEXT NOT NULL,
-        role TEXT NOT NULL,
-        scope TEXT NOT NULL,
-        password_hash TEXT,
-        disabled BIGINT NOT NULL DEFAULT 0,
-        updated_at TEXT NOT NULL
-    )",
-    "CREATE TABLE IF NOT EXISTS credentials (
-        token_sha256 TEXT PRIMARY KEY,
-        account TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        label TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        expires_at TEXT
-    )",
-];
 
 fn row_to_account(row: &AnyRow) -> Result<Account, StorageError> {
     let role: String = row.try_get("role")?;

@@ -4,11 +4,12 @@
 
 use async_trait::async_trait;
 use caregate_schemas::{Decision, EvidenceEvent, EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId, Verdict, Verification};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+use crate::sql::{parse_ts, ts};
 use crate::StorageError;
 
 /// Records and their history.
@@ -278,14 +279,6 @@ const SQLITE_DDL: &[&str] = &[
 /// Serialises concurrent schema set-up by several workers starting at once.
 const MIGRATION_LOCK: i64 = 0x6361_7265_6761_7465;
 
-pub(crate) fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>, StorageError> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
-}
-
 impl SqlIndex {
     /// Connects and brings the schema up to date.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StorageError> {
@@ -322,7 +315,7 @@ impl SqlIndex {
         let statements = COMMON_DDL
             .iter()
             .copied()
-            .chain(crate::accounts::ACCOUNTS_DDL.iter().copied())
+            .chain(crate::sql::ACCOUNTS_DDL.iter().copied())
             .chain([events.as_str(), EVENTS_INDEX, history.as_str(), HISTORY_INDEX, decisions.as_str(), DECISIONS_INDEX])
             .chain(extra.iter().copied());
         let mut result = Ok(());

@@ -14,6 +14,7 @@ mod error;
 pub mod index;
 pub mod object;
 pub mod queue;
+mod sql;
 
 pub use accounts::{Account, AccountStore, CredentialKind};
 pub use config::{AmqpConfig, Backends, BackendsConfig, DatabaseConfig, S3Config};

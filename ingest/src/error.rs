@@ -1,0 +1,110 @@
+//! The HTTP edge's one error: a status, a stable code and a sentence. Every library
+//! error (intake, storage, retrieval) is mapped here, once: an outage is 503 with
+//! `Retry-After`, a bug 500, and each is logged as what it is.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use caregate_storage::StorageError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::intake::IntakeError;
+use crate::retrieval::RetrievalError;
+
+/// Every error answer: a stable code and a sentence.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    pub fn forbidden(why: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", why)
+    }
+
+    pub fn bad_request(code: &'static str, why: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, why)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(ApiErrorBody { error: self.code.to_owned(), message: self.message });
+        if self.status == StatusCode::TOO_MANY_REQUESTS || self.status == StatusCode::SERVICE_UNAVAILABLE {
+            (self.status, [(header::RETRY_AFTER, "5")], body).into_response()
+        } else {
+            (self.status, body).into_response()
+        }
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        let (status, code) = match &e {
+            IntakeError::BadName(..) => (StatusCode::BAD_REQUEST, "bad_file_name"),
+            IntakeError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
+            IntakeError::TooLarge { .. } | IntakeError::RequestTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            IntakeError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_upload"),
+            IntakeError::Busy => (StatusCode::TOO_MANY_REQUESTS, "busy"),
+            IntakeError::Storage(s) if s.is_transient() => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            IntakeError::Storage(_) | IntakeError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %e, "upload failed");
+        }
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        if e.is_transient() {
+            tracing::warn!(error = %e, "back end unavailable");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+        } else {
+            tracing::error!(error = %e, "storage failed");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        }
+    }
+}
+
+impl From<RetrievalError> for ApiError {
+    fn from(e: RetrievalError) -> Self {
+        let code = match &e {
+            RetrievalError::Storage(_) => {
+                let RetrievalError::Storage(s) = e else { return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "") };
+                return s.into();
+            }
+            RetrievalError::Infected => "infected",
+            RetrievalError::NotStored(_) => "not_stored",
+            RetrievalError::IntegrityFailure(_) => "integrity_failure",
+            RetrievalError::RetentionActive(_) => "retention_active",
+        };
+        ApiError::new(StatusCode::CONFLICT, code, e.to_string())
+    }
+}
