@@ -5,6 +5,9 @@
 //! submission's records into a verdict per objective with its reasons; [`identifiers`]
 //! holds the checks of French company identifiers.
 //!
+//! It reads the typed fields of `caregate_schemas::extracted` and depends on no reader:
+//! the judge compiles without a PDF or spreadsheet parser.
+//!
 //! Everything here works on stored records, never on files: a submission is judged again
 //! under a changed referential without scanning or parsing anything.
 
