@@ -1,0 +1,28 @@
+//! HTTP API for uploads and status queries (with the embedded queue, also runs the worker).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use caregate::{App, Config};
+use caregate_ingest::router;
+
+use super::{ctrl_c_token, init_tracing};
+
+pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
+    init_tracing("info");
+    let app = App::open(config).await?;
+    let shutdown = ctrl_c_token();
+    let worker = if app.backends.in_process_queue { Some(app.spawn_worker(shutdown.clone()).await?) } else { None };
+    let state = app.http_state()?;
+    if app.backends.accounts.accounts().await?.is_empty() {
+        tracing::warn!("no account yet: every request will be refused; create one with `caregate account add`");
+    }
+    let listener = tokio::net::TcpListener::bind(app.config.listen).await.with_context(|| format!("binding {}", app.config.listen))?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    let s = shutdown.clone();
+    axum::serve(listener, router(state)).with_graceful_shutdown(async move { s.cancelled().await }).await?;
+    if let Some(w) = worker {
+        w.await.ok();
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,67 @@
+//! Upload files and folders for one submission, then print each file's outcome.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use caregate::{report, submit, App, Config};
+use caregate_schemas::{SubmissionId, SubmissionRef};
+
+use super::{init_tracing, print_records};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// FINESS number of the establishment.
+    #[arg(long)]
+    pub establishment: String,
+    #[arg(long, default_value = "care-d1-2024")]
+    pub campaign: String,
+    /// Objective the files claim to prove (repeatable).
+    #[arg(long = "objective")]
+    pub objectives: Vec<String>,
+    /// Funding category of the establishment (ght, public, ebnl, private): sets its ceiling.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Add to an existing submission instead of starting a new one.
+    #[arg(long)]
+    pub submission: Option<SubmissionId>,
+    /// Send through a running `caregate serve` instead of the configured back ends.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// API token of a submitter account, for --server.
+    #[arg(long, env = "CAREGATE_TOKEN", hide_env_values = true, requires = "server")]
+    pub token: Option<String>,
+    /// One JSON record per file (JSON Lines) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up waiting for outcomes after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub wait_secs: u64,
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
+    let Args { establishment, campaign, objectives, category, submission, server, token, json, wait_secs, paths } = args;
+    init_tracing("warn");
+    let files = submit::collect_files(&paths)?;
+    let sub = SubmissionRef { submission_id: submission.unwrap_or_default(), establishment, campaign, objectives, category };
+    caregate_ingest::validate_submission(&sub)?;
+    let wait = Duration::from_secs(wait_secs);
+    let records = match server {
+        Some(url) => {
+            let token = token.context("--server needs an API token (--token or CAREGATE_TOKEN)")?;
+            submit::submit_http(&url, &token, &sub, &files, json, wait).await?
+        }
+        None => {
+            let app = App::open(config).await?;
+            submit::submit_direct(&app, &sub, &files, vec![], json, wait).await?
+        }
+    };
+    if !json {
+        println!("submission {}", sub.submission_id);
+    }
+    print_records(&records, json)?;
+    Ok(if report::all_stored(&records) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
