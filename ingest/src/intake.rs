@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use caregate_schemas::{EvidenceId, EvidenceReceived, EvidenceRecord, Sha256Digest, SubmissionId, SubmissionRef};
+use caregate_schemas::{EvidenceId, EvidenceRecord, Sha256Digest, SubmissionId, SubmissionRef};
 use caregate_storage::{Backends, EvidenceIndex, JobQueue, ObjectStore, StorageError};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -219,10 +219,10 @@ impl Intake {
         let evidence_id = EvidenceId::new();
         let quarantine_key = evidence_id.quarantine_key();
         self.quarantine.put_owned(&quarantine_key, spooled.file, &spooled.sha256).await?;
-        let mut record = EvidenceRecord::received(evidence_id, sub.clone(), spooled.path.clone(), spooled.sha256, spooled.size, quarantine_key.clone());
+        let mut record = EvidenceRecord::received(evidence_id, sub.clone(), spooled.path.clone(), spooled.sha256, spooled.size, quarantine_key);
         record.uploaded_by = uploaded_by.map(str::to_owned);
         self.index.record_received(&record).await?;
-        self.queue.publish(&EvidenceReceived { evidence_id, quarantine_key, sha256: spooled.sha256, size: spooled.size, path: spooled.path.clone() }).await?;
+        self.queue.publish(&record.job()).await?;
         tracing::info!(evidence = %evidence_id, path = %spooled.path, size = spooled.size, "received");
         Ok(Receipt { evidence_id, submission_id: sub.submission_id, path: spooled.path, sha256: spooled.sha256, size: spooled.size })
     }

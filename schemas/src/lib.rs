@@ -440,6 +440,20 @@ pub struct EvidenceReceived {
     pub path: String,
 }
 
+impl EvidenceRecord {
+    /// The job that processes this record (its bytes wait under its quarantine key).
+    pub fn job(&self) -> EvidenceReceived {
+        EvidenceReceived::of(self.evidence_id, self.sha256, self.size, self.path.clone())
+    }
+}
+
+impl EvidenceReceived {
+    /// The job of a file quarantined under its id's key. Every job is built here.
+    pub fn of(evidence_id: EvidenceId, sha256: Sha256Digest, size: u64, path: String) -> Self {
+        Self { evidence_id, quarantine_key: evidence_id.quarantine_key(), sha256, size, path }
+    }
+}
+
 /// The routing key of [`EvidenceReceived`].
 pub const EVIDENCE_RECEIVED: &str = "evidence.received";
 

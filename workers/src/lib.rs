@@ -4,15 +4,15 @@
 //! turns each job's outcome into exactly one queue action.
 
 pub mod clamd;
-pub mod extract;
 pub mod identify;
 pub mod pipeline;
+pub mod read;
 pub mod stage;
 pub mod verify;
 pub mod worker;
 
 pub use clamd::{Clamd, ClamdConfig, ClamdReply, ScanError};
 pub use pipeline::{JobOutcome, Pipeline};
-pub use stage::{Hold, Outcome, Stage, Stop};
+pub use stage::{Hold, Stage, Stop};
 pub use verify::{Verified, Verifier, VerifyError};
 pub use worker::{requeue_unfinished, sweep_orphans, Worker, WorkerConfig, WorkerError, WorkerStats};

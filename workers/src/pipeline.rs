@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use caregate_extract::{Analysis, Limits};
 use caregate_schemas::extracted::{Member, MemberEvidence};
-use caregate_schemas::{EvidenceReceived, EvidenceRecord, Finding, ScanReport, ScanResult, Severity, Sha256Digest, Status};
+use caregate_schemas::{EvidenceId, EvidenceReceived, EvidenceRecord, Finding, ScanReport, ScanResult, Severity, Sha256Digest, Status, SubmissionId};
 use caregate_storage::{EvidenceIndex, JobQueue, ObjectStore, StorageError};
 use chrono::Utc;
 use futures::StreamExt;
@@ -17,9 +17,9 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
 use crate::clamd::{Clamd, ClamdReply};
-use crate::extract::{ExtractInput, ExtractStage};
 use crate::identify::{identify_file, Identity};
-use crate::stage::{Hold, Outcome, Stage, Stop};
+use crate::read::{ReadInput, ReadStage};
+use crate::stage::{Hold, Stage, Stop};
 use crate::verify::Verifier;
 
 /// How a job ended, as far as the queue is concerned.
@@ -31,6 +31,18 @@ pub enum JobOutcome {
     AlreadyDone(Status),
     Retry(String),
     DeadLetter(String),
+}
+
+impl JobOutcome {
+    /// A job a stage ended without a terminal record to write.
+    fn ended(stop: Stop) -> Self {
+        match stop {
+            Stop::Retry(reason) => JobOutcome::Retry(reason),
+            Stop::DeadLetter(reason) => JobOutcome::DeadLetter(reason),
+            // Only stages before the index hold a file; this one came too late to be.
+            Stop::Quarantine(hold) => JobOutcome::DeadLetter(format!("a stage asked to hold the file ({}) after its record was final", hold.status)),
+        }
+    }
 }
 
 /// The bytes of one file after the scan: a local working copy (deleted when dropped),
@@ -52,28 +64,33 @@ pub struct ScanStage {
     spool_dir: PathBuf,
 }
 
+/// What the scan needs: where the file waits in quarantine.
+pub struct ScanInput {
+    pub quarantine_key: String,
+}
+
 #[async_trait]
 impl Stage for ScanStage {
-    type Input = String;
+    type Input = ScanInput;
     type Output = Scanned;
 
     fn name(&self) -> &'static str {
         "scan"
     }
 
-    async fn run(&self, quarantine_key: String) -> Outcome<Scanned> {
+    async fn run(&self, ScanInput { quarantine_key }: ScanInput) -> Result<Scanned, Stop> {
         let engine = match self.clamd.version().await {
             Ok(v) => v,
-            Err(e) => return Outcome::Retry(format!("scan: {e}")),
+            Err(e) => return Err(Stop::Retry(format!("scan: {e}"))),
         };
         let reader = match self.quarantine.open(&quarantine_key).await {
             Ok(r) => r,
-            Err(StorageError::NotFound(k)) => return Outcome::DeadLetter(format!("scan: quarantined object {k} is missing")),
-            Err(e) => return Outcome::from_storage("scan: reading quarantine", e),
+            Err(StorageError::NotFound(k)) => return Err(Stop::DeadLetter(format!("scan: quarantined object {k} is missing"))),
+            Err(e) => return Err(Stop::from_storage("scan: reading quarantine", e)),
         };
         let (spool_file, spool) = match tempfile::Builder::new().prefix("spool-").tempfile_in(&self.spool_dir) {
             Ok(f) => f.into_parts(),
-            Err(e) => return Outcome::Retry(format!("scan: cannot create working copy: {e}")),
+            Err(e) => return Err(Stop::Retry(format!("scan: cannot create working copy: {e}"))),
         };
         let mut file = tokio::fs::File::from_std(spool_file);
         let mut chunks = ReaderStream::with_capacity(reader, CHUNK);
@@ -96,16 +113,16 @@ impl Stage for ScanStage {
         let reply = match reply {
             Ok(r) => r,
             // Never "clean": the file waits in quarantine for clamd to come back.
-            Err(e) => return Outcome::Retry(format!("scan: {e}")),
+            Err(e) => return Err(Stop::Retry(format!("scan: {e}"))),
         };
         let report = |result, signature| ScanReport { engine: engine.clone(), result, signature, scanned_at: Utc::now() };
         match reply {
-            ClamdReply::Found(sig) => Outcome::Quarantine(Hold {
+            ClamdReply::Found(sig) => Err(Stop::Quarantine(Hold {
                 status: Status::Infected,
                 findings: vec![Finding::new("infected", Severity::Critical, format!("l'antivirus a détecté {sig}"))],
                 scan: Some(report(ScanResult::Infected, Some(sig))),
-            }),
-            ClamdReply::LimitsExceeded(limit) => Outcome::Quarantine(Hold {
+            })),
+            ClamdReply::LimitsExceeded(limit) => Err(Stop::Quarantine(Hold {
                 status: Status::NeedsReview,
                 findings: vec![Finding::new(
                     "scan_incomplete",
@@ -113,34 +130,42 @@ impl Stage for ScanStage {
                     format!("l'antivirus s'est arrêté avant la fin ({limit}) : le fichier n'est pas réputé sain"),
                 )],
                 scan: Some(report(ScanResult::Incomplete, Some(limit))),
-            }),
+            })),
             ClamdReply::Clean => {
                 if let Err(e) = file.flush().await {
-                    return Outcome::Retry(format!("scan: writing working copy: {e}"));
+                    return Err(Stop::Retry(format!("scan: writing working copy: {e}")));
                 }
-                Outcome::Continue(Scanned { spool, sha256: hasher.into(), size, report: report(ScanResult::Clean, None) })
+                Ok(Scanned { spool, sha256: hasher.into(), size, report: report(ScanResult::Clean, None) })
             }
         }
     }
 }
 
-/// The bytes scanned must be the bytes uploaded.
-pub struct VerifyHashStage;
+/// The bytes scanned must be the bytes uploaded: their digest and size are checked
+/// against what the intake recorded.
+pub struct CheckDigestStage;
+
+pub struct CheckDigestInput {
+    pub scanned: Scanned,
+    /// The digest and size recorded at upload.
+    pub expected_sha256: Sha256Digest,
+    pub expected_size: u64,
+}
 
 #[async_trait]
-impl Stage for VerifyHashStage {
-    type Input = (Scanned, Sha256Digest, u64);
+impl Stage for CheckDigestStage {
+    type Input = CheckDigestInput;
     type Output = Scanned;
 
     fn name(&self) -> &'static str {
         "hash"
     }
 
-    async fn run(&self, (scanned, expected, expected_size): Self::Input) -> Outcome<Scanned> {
+    async fn run(&self, CheckDigestInput { scanned, expected_sha256: expected, expected_size }: CheckDigestInput) -> Result<Scanned, Stop> {
         if scanned.sha256 == expected && scanned.size == expected_size {
-            return Outcome::Continue(scanned);
+            return Ok(scanned);
         }
-        Outcome::Quarantine(Hold {
+        Err(Stop::Quarantine(Hold {
             status: Status::Failed,
             findings: vec![Finding::new(
                 "hash_mismatch",
@@ -151,27 +176,33 @@ impl Stage for VerifyHashStage {
                 ),
             )],
             scan: Some(scanned.report),
-        })
+        }))
     }
 }
 
 /// Media type from magic bytes, extension and XML root.
 pub struct IdentifyStage;
 
+/// What identification reads: the working copy, and the name it was uploaded under.
+pub struct IdentifyInput {
+    pub working_copy: PathBuf,
+    pub name: String,
+}
+
 #[async_trait]
 impl Stage for IdentifyStage {
-    type Input = (PathBuf, String);
+    type Input = IdentifyInput;
     type Output = Identity;
 
     fn name(&self) -> &'static str {
         "identify"
     }
 
-    async fn run(&self, (path, name): Self::Input) -> Outcome<Identity> {
+    async fn run(&self, IdentifyInput { working_copy: path, name }: IdentifyInput) -> Result<Identity, Stop> {
         match tokio::task::spawn_blocking(move || identify_file(&path, &name)).await {
-            Ok(Ok(identity)) => Outcome::Continue(identity),
-            Ok(Err(e)) => Outcome::Retry(format!("identify: reading working copy: {e}")),
-            Err(e) => Outcome::Retry(format!("identify: {e}")),
+            Ok(Ok(identity)) => Ok(identity),
+            Ok(Err(e)) => Err(Stop::Retry(format!("identify: reading working copy: {e}"))),
+            Err(e) => Err(Stop::Retry(format!("identify: {e}"))),
         }
     }
 }
@@ -183,6 +214,12 @@ pub struct StoreInput {
     pub working_copy: TempPath,
     pub sha256: Sha256Digest,
     pub size: u64,
+}
+
+/// Where a stored file is, and until when it must be kept.
+pub struct Stored {
+    pub object_key: String,
+    pub retain_until: chrono::DateTime<chrono::Utc>,
 }
 
 /// Copies the clean file into the evidence store under its content address; the store
@@ -201,38 +238,33 @@ pub struct StoreStage {
 #[async_trait]
 impl Stage for StoreStage {
     type Input = StoreInput;
-    type Output = (String, chrono::DateTime<chrono::Utc>);
+    type Output = Stored;
 
     fn name(&self) -> &'static str {
         "store"
     }
 
-    async fn run(&self, input: StoreInput) -> Outcome<(String, chrono::DateTime<chrono::Utc>)> {
+    async fn run(&self, input: StoreInput) -> Result<Stored, Stop> {
         let key = input.sha256.object_key();
         let until = chrono::Utc::now() + self.retention;
         let present = match self.evidence.size(&key).await {
             Ok(size) => size == Some(input.size),
-            Err(e) => return Outcome::from_storage("store: checking evidence store", e),
+            Err(e) => return Err(Stop::from_storage("store: checking evidence store", e)),
         };
         if !present {
-            match self.write(input, &key).await {
-                Outcome::Continue(()) => {}
-                Outcome::Quarantine(h) => return Outcome::Quarantine(h),
-                Outcome::Retry(r) => return Outcome::Retry(r),
-                Outcome::DeadLetter(r) => return Outcome::DeadLetter(r),
-            }
+            self.write(input, &key).await?;
         }
         // The same bytes sent again later extend the object's retention (S3 only ever
         // lengthens a compliance-mode lock).
         match self.evidence.retain(&key, until).await {
-            Ok(_) => Outcome::Continue((key, until)),
-            Err(e) => Outcome::from_storage("store: setting the object's retention", e),
+            Ok(_) => Ok(Stored { object_key: key, retain_until: until }),
+            Err(e) => Err(Stop::from_storage("store: setting the object's retention", e)),
         }
     }
 }
 
 impl StoreStage {
-    async fn write(&self, input: StoreInput, key: &str) -> Outcome<()> {
+    async fn write(&self, input: StoreInput, key: &str) -> Result<(), Stop> {
         let copied = self.evidence.copy_from(self.quarantine.as_ref(), &input.quarantine_key, key, &input.sha256).await;
         let written = match copied {
             Ok(true) => Ok(()),
@@ -240,10 +272,10 @@ impl StoreStage {
             Err(e) => Err(e),
         };
         match written {
-            Ok(()) => Outcome::Continue(()),
+            Ok(()) => Ok(()),
             // Our copy was verified; different bytes at the store mean damage in transit.
-            Err(e @ StorageError::ChecksumMismatch { .. }) => Outcome::Retry(format!("store: {e}")),
-            Err(e) => Outcome::from_storage("store: writing evidence", e),
+            Err(e @ StorageError::ChecksumMismatch { .. }) => Err(Stop::Retry(format!("store: {e}"))),
+            Err(e) => Err(Stop::from_storage("store: writing evidence", e)),
         }
     }
 }
@@ -304,28 +336,219 @@ fn unpack(
     Ok(out)
 }
 
-/// The pipeline: scan → hash → identify → extract and classify → store → index → verify.
+/// Makes each member of a submitted zip its own evidence, linked to the archive: its
+/// bytes go to quarantine, its record is written, its job is queued. Member ids are
+/// derived from the archive's, so running this again (a redelivery) adds nothing.
+pub struct ExpandArchiveStage {
+    index: Arc<dyn EvidenceIndex>,
+    quarantine: Arc<dyn ObjectStore>,
+    queue: Arc<dyn JobQueue>,
+    spool_dir: PathBuf,
+    limits: Limits,
+}
+
+pub struct ExpandInput {
+    /// The archive's record as read so far (its id, submission, path and parent).
+    pub archive: EvidenceRecord,
+    pub working_copy: PathBuf,
+    pub members: Vec<Member>,
+}
+
+/// What expanding an archive adds to its record.
+#[derive(Default)]
+pub struct Expansion {
+    /// Limits met (nesting too deep, members inflating past the limits).
+    pub findings: Vec<Finding>,
+    /// The evidence made of its members, when they were unpacked.
+    pub member_evidence: Option<Vec<MemberEvidence>>,
+}
+
+#[async_trait]
+impl Stage for ExpandArchiveStage {
+    type Input = ExpandInput;
+    type Output = Expansion;
+
+    fn name(&self) -> &'static str {
+        "extract"
+    }
+
+    async fn run(&self, ExpandInput { archive: rec, working_copy, members }: ExpandInput) -> Result<Expansion, Stop> {
+        let mut depth = 0;
+        let mut up = rec.parent;
+        while let Some(parent) = up {
+            depth += 1;
+            up = match self.index.get(parent).await {
+                Ok(p) => p.and_then(|p| p.parent),
+                Err(e) => return Err(Stop::from_storage("extract: reading the enclosing archive", e)),
+            };
+        }
+        if depth >= self.limits.max_archive_depth {
+            let finding = Finding::new(
+                "archive_limits",
+                Severity::Warning,
+                format!("archive imbriquée sur {depth} niveaux : ses fichiers ne sont pas extraits (limite {})", self.limits.max_archive_depth),
+            );
+            return Ok(Expansion { findings: vec![finding], member_evidence: None });
+        }
+        let wanted: Vec<Member> = members.into_iter().filter(|m| !m.encrypted).collect();
+        let (dir, limits) = (self.spool_dir.clone(), self.limits.clone());
+        let unpacked = tokio::task::spawn_blocking(move || unpack(&working_copy, &dir, &wanted, &limits)).await;
+        let unpacked = match unpacked {
+            Ok(Ok(files)) => files,
+            Ok(Err(UnpackError::Limits(e))) => return Ok(Expansion { findings: vec![e.finding()], member_evidence: None }),
+            Ok(Err(UnpackError::Io(e))) => return Err(Stop::Retry(format!("extract: unpacking archive: {e}"))),
+            Err(e) => return Err(Stop::Retry(format!("extract: unpacking archive: {e}"))),
+        };
+        let mut listed = Vec::new();
+        for (member, file, sha256, size) in unpacked {
+            let id = rec.evidence_id.member(&member.name);
+            let path = format!("{}/{}", rec.path, member.name);
+            listed.push(MemberEvidence { name: member.name.clone(), evidence_id: id });
+            match self.index.get(id).await {
+                Ok(Some(existing)) if existing.status.is_terminal() => continue,
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    if let Err(e) = self.quarantine.put_owned(&id.quarantine_key(), file, &sha256).await {
+                        return Err(Stop::from_storage("extract: quarantining an archive member", e));
+                    }
+                    let mut child = EvidenceRecord::received(id, rec.submission.clone(), path.clone(), sha256, size, id.quarantine_key());
+                    child.parent = Some(rec.evidence_id);
+                    child.uploaded_by = rec.uploaded_by.clone();
+                    if let Err(e) = self.index.record_received(&child).await {
+                        return Err(Stop::from_storage("extract: recording an archive member", e));
+                    }
+                }
+                Err(e) => return Err(Stop::from_storage("extract: reading an archive member's record", e)),
+            }
+            if let Err(e) = self.queue.publish(&EvidenceReceived::of(id, sha256, size, path)).await {
+                return Err(Stop::from_storage("extract: queueing an archive member", e));
+            }
+        }
+        Ok(Expansion { findings: Vec::new(), member_evidence: Some(listed) })
+    }
+}
+
+/// The extracted text goes beside the record, for search and the console's preview.
+pub struct KeepTextStage {
+    index: Arc<dyn EvidenceIndex>,
+}
+
+pub struct TextInput {
+    pub evidence_id: EvidenceId,
+    pub text: String,
+}
+
+#[async_trait]
+impl Stage for KeepTextStage {
+    type Input = TextInput;
+    type Output = ();
+
+    fn name(&self) -> &'static str {
+        "index"
+    }
+
+    async fn run(&self, input: TextInput) -> Result<(), Stop> {
+        self.index.put_text(input.evidence_id, &input.text).await.map_err(|e| Stop::from_storage("index: keeping the extracted text", e))
+    }
+}
+
+/// Writes the terminal record (and its event in the same transaction), then lets go of
+/// the quarantined copy of a stored file. The quarantine goes last: a crash before leaves
+/// a redelivery that finds the record done and only cleans up.
+pub struct IndexStage {
+    index: Arc<dyn EvidenceIndex>,
+    quarantine: Arc<dyn ObjectStore>,
+}
+
+pub struct IndexInput {
+    /// The record in its terminal state.
+    pub record: EvidenceRecord,
+    /// What the history event says of how it got there.
+    pub detail: serde_json::Value,
+}
+
+#[async_trait]
+impl Stage for IndexStage {
+    type Input = IndexInput;
+    type Output = Status;
+
+    fn name(&self) -> &'static str {
+        "index"
+    }
+
+    async fn run(&self, IndexInput { record, detail }: IndexInput) -> Result<Status, Stop> {
+        self.index.finish(&record, detail).await.map_err(|e| Stop::from_storage("index", e))?;
+        self.release_quarantine(&record).await;
+        Ok(record.status)
+    }
+}
+
+impl IndexStage {
+    async fn release_quarantine(&self, rec: &EvidenceRecord) {
+        // Only files that reached the evidence store leave quarantine.
+        if rec.object_key.is_none() {
+            return;
+        }
+        if let Err(e) = self.quarantine.delete(&rec.evidence_id.quarantine_key()).await {
+            tracing::warn!(evidence = %rec.evidence_id, error = %e, "could not remove quarantined copy");
+        }
+    }
+}
+
+/// Judges the file's submission again now that the file is done. The file's own outcome
+/// stands whatever happens here; a passing failure retries the job, whose redelivery
+/// finds the file done and only judges.
+pub struct VerifyStage {
+    verifier: Arc<Verifier>,
+}
+
+pub struct VerifyInput {
+    pub submission_id: SubmissionId,
+}
+
+#[async_trait]
+impl Stage for VerifyStage {
+    type Input = VerifyInput;
+    type Output = ();
+
+    fn name(&self) -> &'static str {
+        "verify"
+    }
+
+    async fn run(&self, VerifyInput { submission_id }: VerifyInput) -> Result<(), Stop> {
+        match self.verifier.after_file(submission_id).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_transient() => Err(Stop::Retry(format!("verify: {e}"))),
+            Err(e) => {
+                tracing::error!(submission = %submission_id, error = %e, "could not verify the submission");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The pipeline: scan → check the digest → identify → read and classify (→ expand an
+/// archive) → store → keep the text → index → verify.
 ///
 /// Checking against the objectives comes after the index, not before the store: a
 /// verdict belongs to the submission, not to one file, and it must be recomputable from
 /// the stored records alone (when the referential changes) without touching the bytes.
 pub struct Pipeline {
     index: Arc<dyn EvidenceIndex>,
-    quarantine: Arc<dyn ObjectStore>,
-    queue: Arc<dyn JobQueue>,
-    spool_dir: PathBuf,
-    limits: Limits,
     scan: ScanStage,
     identify: IdentifyStage,
-    extract: ExtractStage,
+    read: ReadStage,
+    expand: ExpandArchiveStage,
     store: StoreStage,
-    verifier: Arc<Verifier>,
+    keep_text: KeepTextStage,
+    record: IndexStage,
+    verify: VerifyStage,
 }
 
-/// Runs a stage; anything but `Continue` ends the job through [`Pipeline::conclude`].
+/// Runs a stage; its `Err(Stop)` ends the job through [`Pipeline::conclude`].
 macro_rules! step {
     ($pipeline:expr, $rec:expr, $stage:expr, $input:expr) => {
-        match $stage.run($input).await.into_result() {
+        match $stage.run($input).await {
             Ok(v) => v,
             Err(stop) => return $pipeline.conclude($rec, $stage.name(), stop).await,
         }
@@ -342,20 +565,19 @@ impl Pipeline {
         queue: Arc<dyn JobQueue>,
         spool_dir: PathBuf,
         limits: Limits,
-        extract_threads: usize,
+        read_threads: usize,
         retention_days: u32,
         verifier: Arc<Verifier>,
     ) -> Self {
         Self {
-            verifier,
             scan: ScanStage { clamd, quarantine: quarantine.clone(), spool_dir: spool_dir.clone() },
             identify: IdentifyStage,
-            extract: ExtractStage::new(limits.clone(), extract_threads),
-            queue,
-            spool_dir,
-            limits,
+            read: ReadStage::new(limits.clone(), read_threads),
+            expand: ExpandArchiveStage { index: index.clone(), quarantine: quarantine.clone(), queue, spool_dir, limits },
             store: StoreStage { quarantine: quarantine.clone(), evidence, retention: chrono::Duration::days(retention_days.into()) },
-            quarantine,
+            keep_text: KeepTextStage { index: index.clone() },
+            record: IndexStage { index: index.clone(), quarantine },
+            verify: VerifyStage { verifier },
             index,
         }
     }
@@ -365,183 +587,86 @@ impl Pipeline {
         let mut rec = match self.index.get(job.evidence_id).await {
             Ok(Some(rec)) => rec,
             Ok(None) => return JobOutcome::DeadLetter(format!("no record for evidence {}", job.evidence_id)),
-            Err(e) if e.is_transient() => return JobOutcome::Retry(format!("index: {e}")),
-            Err(e) => return JobOutcome::DeadLetter(format!("index: {e}")),
+            Err(e) => return JobOutcome::ended(Stop::from_storage("index", e)),
         };
         if rec.status.is_terminal() {
-            self.clean_quarantine(&rec).await;
+            self.record.release_quarantine(&rec).await;
             // The verification may be what an earlier attempt did not finish.
-            return self.verify(&rec, JobOutcome::AlreadyDone(rec.status)).await;
+            return self.judge(rec.submission.submission_id, JobOutcome::AlreadyDone(rec.status)).await;
         }
         rec.attempts = attempt;
 
-        let scanned = step!(self, rec, self.scan, job.quarantine_key.clone());
+        let scanned = step!(self, rec, self.scan, ScanInput { quarantine_key: job.quarantine_key.clone() });
         rec.scan = Some(scanned.report.clone());
-        let scanned = step!(self, rec, VerifyHashStage, (scanned, job.sha256, job.size));
-        let identity = step!(self, rec, self.identify, (scanned.spool.to_path_buf(), rec.path.clone()));
+        let scanned = step!(self, rec, CheckDigestStage, CheckDigestInput { scanned, expected_sha256: job.sha256, expected_size: job.size });
+        let identity = step!(self, rec, self.identify, IdentifyInput { working_copy: scanned.spool.to_path_buf(), name: rec.path.clone() });
         rec.media_type = Some(identity.media_type.clone());
         rec.findings.extend(identity.findings.iter().cloned());
-        let read = ExtractInput { working_copy: scanned.spool.to_path_buf(), name: rec.path.clone(), identity: identity.clone() };
-        let mut analysis = step!(self, rec, self.extract, read);
-        let members = analysis.members.clone();
+        let read = ReadInput { working_copy: scanned.spool.to_path_buf(), name: rec.path.clone(), identity: identity.clone() };
+        let mut analysis = step!(self, rec, self.read, read);
+        let members = std::mem::take(&mut analysis.members);
         let text = std::mem::take(&mut analysis.text);
         apply(&mut rec, analysis);
         if !members.is_empty() {
-            if let Err(stop) = self.expand_archive(&mut rec, &scanned.spool, members).await.into_result() {
-                return self.conclude(rec, "extract", stop).await;
+            let expansion = step!(self, rec, self.expand, ExpandInput { archive: rec.clone(), working_copy: scanned.spool.to_path_buf(), members });
+            rec.findings.extend(expansion.findings);
+            if expansion.member_evidence.is_some() {
+                rec.fields.member_evidence = expansion.member_evidence;
             }
         }
         let stored = StoreInput { quarantine_key: job.quarantine_key.clone(), working_copy: scanned.spool, sha256: scanned.sha256, size: scanned.size };
-        let (key, retain_until) = step!(self, rec, self.store, stored);
+        let stored = step!(self, rec, self.store, stored);
         if !text.is_empty() {
-            if let Err(stop) = self.keep_text(rec.evidence_id, &text).await.into_result() {
-                return self.conclude(rec, "index", stop).await;
-            }
+            step!(self, rec, self.keep_text, TextInput { evidence_id: rec.evidence_id, text });
         }
 
-        rec.object_key = Some(key.clone());
-        rec.retain_until = Some(retain_until);
+        rec.object_key = Some(stored.object_key.clone());
+        rec.retain_until = Some(stored.retain_until);
         rec.quarantine_key = None;
         rec.status = Status::for_findings(&rec.findings);
         let detail = json!({
-            "object_key": key,
+            "object_key": stored.object_key,
             "media_type": identity.media_type,
             "xml_root": identity.xml_root,
             "engine": scanned.report.engine,
             "findings": rec.findings.iter().map(|f| &f.code).collect::<Vec<_>>(),
         });
-        self.record(rec, detail).await
+        self.finish(rec, detail).await
     }
 
-    /// Makes each member of a submitted zip its own evidence, linked to the archive: its
-    /// bytes go to quarantine, its record is written, its job is queued. Member ids are
-    /// derived from the archive's, so running this again (a redelivery) adds nothing.
-    async fn expand_archive(&self, rec: &mut EvidenceRecord, archive: &std::path::Path, members: Vec<Member>) -> Outcome<()> {
-        let mut depth = 0;
-        let mut up = rec.parent;
-        while let Some(parent) = up {
-            depth += 1;
-            up = match self.index.get(parent).await {
-                Ok(p) => p.and_then(|p| p.parent),
-                Err(e) => return Outcome::from_storage("extract: reading the enclosing archive", e),
-            };
-        }
-        if depth >= self.limits.max_archive_depth {
-            rec.findings.push(Finding::new(
-                "archive_limits",
-                Severity::Warning,
-                format!("archive imbriquée sur {depth} niveaux : ses fichiers ne sont pas extraits (limite {})", self.limits.max_archive_depth),
-            ));
-            return Outcome::Continue(());
-        }
-        let wanted: Vec<Member> = members.into_iter().filter(|m| !m.encrypted).collect();
-        let (path, dir, limits) = (archive.to_path_buf(), self.spool_dir.clone(), self.limits.clone());
-        let unpacked = tokio::task::spawn_blocking(move || unpack(&path, &dir, &wanted, &limits)).await;
-        let unpacked = match unpacked {
-            Ok(Ok(files)) => files,
-            Ok(Err(UnpackError::Limits(e))) => {
-                rec.findings.push(e.finding());
-                return Outcome::Continue(());
-            }
-            Ok(Err(UnpackError::Io(e))) => return Outcome::Retry(format!("extract: unpacking archive: {e}")),
-            Err(e) => return Outcome::Retry(format!("extract: unpacking archive: {e}")),
-        };
-        let mut listed = Vec::new();
-        for (member, file, sha256, size) in unpacked {
-            let id = rec.evidence_id.member(&member.name);
-            listed.push(MemberEvidence { name: member.name.clone(), evidence_id: id });
-            match self.index.get(id).await {
-                Ok(Some(existing)) if existing.status.is_terminal() => continue,
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    if let Err(e) = self.quarantine.put_owned(&id.quarantine_key(), file, &sha256).await {
-                        return Outcome::from_storage("extract: quarantining an archive member", e);
-                    }
-                    let mut child =
-                        EvidenceRecord::received(id, rec.submission.clone(), format!("{}/{}", rec.path, member.name), sha256, size, id.quarantine_key());
-                    child.parent = Some(rec.evidence_id);
-                    child.uploaded_by = rec.uploaded_by.clone();
-                    if let Err(e) = self.index.record_received(&child).await {
-                        return Outcome::from_storage("extract: recording an archive member", e);
-                    }
-                }
-                Err(e) => return Outcome::from_storage("extract: reading an archive member's record", e),
-            }
-            let job = EvidenceReceived { evidence_id: id, quarantine_key: id.quarantine_key(), sha256, size, path: format!("{}/{}", rec.path, member.name) };
-            if let Err(e) = self.queue.publish(&job).await {
-                return Outcome::from_storage("extract: queueing an archive member", e);
-            }
-        }
-        rec.fields.member_evidence = Some(listed);
-        Outcome::Continue(())
-    }
-
-    /// The extracted text goes beside the record, for search and the console's preview.
-    async fn keep_text(&self, id: caregate_schemas::EvidenceId, text: &str) -> Outcome<()> {
-        match self.index.put_text(id, text).await {
-            Ok(()) => Outcome::Continue(()),
-            Err(e) => Outcome::from_storage("index: keeping the extracted text", e),
-        }
-    }
-
-    /// Ends the job where a stage stopped it.
+    /// Ends the job where a stage stopped it: a file held in quarantine gets its terminal
+    /// record; a passing or permanent failure goes back to the worker as such.
     async fn conclude(&self, mut rec: EvidenceRecord, stage: &str, stop: Stop) -> JobOutcome {
-        match stop {
-            Stop::Retry(reason) => JobOutcome::Retry(reason),
-            Stop::DeadLetter(reason) => JobOutcome::DeadLetter(reason),
-            Stop::Quarantine(hold) => {
-                tracing::info!(evidence = %rec.evidence_id, stage, status = %hold.status, "kept in quarantine");
-                rec.status = hold.status;
-                rec.findings.extend(hold.findings);
-                if hold.scan.is_some() {
-                    rec.scan = hold.scan;
-                }
-                let detail = json!({
-                    "stage": stage,
-                    "quarantine_key": rec.quarantine_key,
-                    "signature": rec.scan.as_ref().and_then(|s| s.signature.clone()),
-                    "findings": rec.findings.iter().map(|f| &f.code).collect::<Vec<_>>(),
-                });
-                self.record(rec, detail).await
-            }
+        let Stop::Quarantine(hold) = stop else { return JobOutcome::ended(stop) };
+        tracing::info!(evidence = %rec.evidence_id, stage, status = %hold.status, "kept in quarantine");
+        rec.status = hold.status;
+        rec.findings.extend(hold.findings);
+        if hold.scan.is_some() {
+            rec.scan = hold.scan;
+        }
+        let detail = json!({
+            "stage": stage,
+            "quarantine_key": rec.quarantine_key,
+            "signature": rec.scan.as_ref().and_then(|s| s.signature.clone()),
+            "findings": rec.findings.iter().map(|f| &f.code).collect::<Vec<_>>(),
+        });
+        self.finish(rec, detail).await
+    }
+
+    /// The last two stages, whatever the file's fate: index its terminal record, then
+    /// judge its submission.
+    async fn finish(&self, record: EvidenceRecord, detail: serde_json::Value) -> JobOutcome {
+        let submission_id = record.submission.submission_id;
+        match self.record.run(IndexInput { record, detail }).await {
+            Ok(status) => self.judge(submission_id, JobOutcome::Finished(status)).await,
+            Err(stop) => JobOutcome::ended(stop),
         }
     }
 
-    /// Writes the terminal record (and its event), then lets go of the quarantined copy
-    /// of a stored file. The quarantine goes last: a crash before leaves a redelivery
-    /// that finds the record done and only cleans up.
-    async fn record(&self, rec: EvidenceRecord, detail: serde_json::Value) -> JobOutcome {
-        match self.index.finish(&rec, detail).await {
-            Ok(_) => {
-                self.clean_quarantine(&rec).await;
-                self.verify(&rec, JobOutcome::Finished(rec.status)).await
-            }
-            Err(e) if e.is_transient() => JobOutcome::Retry(format!("index: {e}")),
-            Err(e) => JobOutcome::DeadLetter(format!("index: {e}")),
-        }
-    }
-
-    /// Judges the file's submission again now that the file is done. The file's own
-    /// outcome stands whatever happens here; a passing failure retries the job, whose
-    /// redelivery finds the file done and only verifies.
-    async fn verify(&self, rec: &EvidenceRecord, done: JobOutcome) -> JobOutcome {
-        match self.verifier.after_file(rec.submission.submission_id).await {
-            Ok(_) => done,
-            Err(e) if e.is_transient() => JobOutcome::Retry(format!("verify: {e}")),
-            Err(e) => {
-                tracing::error!(submission = %rec.submission.submission_id, error = %e, "could not verify the submission");
-                done
-            }
-        }
-    }
-
-    async fn clean_quarantine(&self, rec: &EvidenceRecord) {
-        // Only files that reached the evidence store leave quarantine.
-        if rec.object_key.is_none() {
-            return;
-        }
-        if let Err(e) = self.quarantine.delete(&rec.evidence_id.quarantine_key()).await {
-            tracing::warn!(evidence = %rec.evidence_id, error = %e, "could not remove quarantined copy");
+    async fn judge(&self, submission_id: SubmissionId, done: JobOutcome) -> JobOutcome {
+        match self.verify.run(VerifyInput { submission_id }).await {
+            Ok(()) => done,
+            Err(stop) => JobOutcome::ended(stop),
         }
     }
 }

@@ -13,13 +13,13 @@ pub struct Hold {
     pub scan: Option<ScanReport>,
 }
 
-/// What a stage decided. `Continue` carries the stage's output to the next one; the other
-/// three end the job and are turned into a queue action in one place
-/// ([`crate::worker`]): `Quarantine` and a finished job are acked once their record is
-/// written, `Retry` goes to the delay queue, `DeadLetter` to the dead-letter queue.
+/// Why a stage ends the job short of its next stage. A stage's `Ok` carries its output
+/// to the next one; its `Err(Stop)` ends the job, and the worker ([`crate::worker`]) turns
+/// the job's end into exactly one queue action: a file kept in quarantine (and a
+/// finished job) is acked once its record is written, `Retry` goes to the delay queue,
+/// `DeadLetter` to the dead-letter queue.
 #[derive(Debug)]
-pub enum Outcome<T> {
-    Continue(T),
+pub enum Stop {
     /// Final for this file: keep it in quarantine with this status.
     Quarantine(Hold),
     /// A service we depend on failed in passing (clamd, S3, database): the whole job is
@@ -29,31 +29,13 @@ pub enum Outcome<T> {
     DeadLetter(String),
 }
 
-/// An outcome that ends the job (everything but `Continue`).
-#[derive(Debug)]
-pub enum Stop {
-    Quarantine(Hold),
-    Retry(String),
-    DeadLetter(String),
-}
-
-impl<T> Outcome<T> {
-    /// The stage's output to go on with, or why the job stops here.
-    pub fn into_result(self) -> Result<T, Stop> {
-        match self {
-            Outcome::Continue(v) => Ok(v),
-            Outcome::Quarantine(h) => Err(Stop::Quarantine(h)),
-            Outcome::Retry(r) => Err(Stop::Retry(r)),
-            Outcome::DeadLetter(r) => Err(Stop::DeadLetter(r)),
-        }
-    }
-
+impl Stop {
     /// Sorts a storage error into "try again later" or "give up".
     pub fn from_storage(context: &str, e: StorageError) -> Self {
         if e.is_transient() {
-            Outcome::Retry(format!("{context}: {e}"))
+            Stop::Retry(format!("{context}: {e}"))
         } else {
-            Outcome::DeadLetter(format!("{context}: {e}"))
+            Stop::DeadLetter(format!("{context}: {e}"))
         }
     }
 }
@@ -69,12 +51,12 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// out) and is then run again from the start of the job on another delivery, so it must
 /// be idempotent: writing the same content-addressed object again, or re-reading the same
 /// quarantined bytes, is harmless. A stage never acks or nacks; it says what should happen
-/// through its [`Outcome`].
+/// through its result: `Ok(output)` to go on, `Err(`[`Stop`]`)` to end the job.
 #[async_trait]
 pub trait Stage: Send + Sync {
     type Input: Send;
     type Output: Send;
     /// Stable name, used in logs and in the reasons recorded on retries.
     fn name(&self) -> &'static str;
-    async fn run(&self, input: Self::Input) -> Outcome<Self::Output>;
+    async fn run(&self, input: Self::Input) -> Result<Self::Output, Stop>;
 }

@@ -137,7 +137,7 @@ impl Worker {
         for rec in &stale {
             let reason = format!("no activity for {}s: job queued again", idle.as_secs());
             self.index.record_retry(rec.evidence_id, rec.attempts, &reason).await?;
-            self.queue.publish(&job_for(rec)).await?;
+            self.queue.publish(&rec.job()).await?;
         }
         if !stale.is_empty() {
             tracing::info!(records = stale.len(), "queued stale records again");
@@ -226,20 +226,9 @@ fn log_settle_error(done: Result<Result<(), StorageError>, tokio::task::JoinErro
 pub async fn requeue_unfinished(index: &dyn EvidenceIndex, queue: &dyn JobQueue) -> Result<usize, StorageError> {
     let pending = index.unfinished(1_000_000).await?;
     for rec in &pending {
-        queue.publish(&job_for(rec)).await?;
+        queue.publish(&rec.job()).await?;
     }
     Ok(pending.len())
-}
-
-/// The job that processes a record.
-fn job_for(rec: &caregate_schemas::EvidenceRecord) -> EvidenceReceived {
-    EvidenceReceived {
-        evidence_id: rec.evidence_id,
-        quarantine_key: rec.evidence_id.quarantine_key(),
-        sha256: rec.sha256,
-        size: rec.size,
-        path: rec.path.clone(),
-    }
 }
 
 /// Removes quarantined objects that should no longer be there, and returns how many:
