@@ -15,7 +15,8 @@ use std::fmt;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use caregate_schemas::{EvidenceRecord, Sha256Digest, SubmissionId};
+use caregate_schemas::{EventKind, EvidenceRecord, Sha256Digest, SubmissionId};
+use caregate_storage::{check_stored, Fixity, ReadPurpose};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -97,7 +98,7 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
         // An export discloses the file as a download does: an audit event, in the
         // history the bag itself carries.
         let detail = json!({"actor": local_actor(), "via": "export", "bag": out.display().to_string(), "sha256": digest});
-        app.backends.index.record_event(rec.evidence_id, "file_read", detail).await?;
+        app.backends.index.record_event(rec.evidence_id, EventKind::FileRead, detail).await?;
         manifest.push((digest.hex(), rel));
         bytes += rec.size;
     }
@@ -164,19 +165,23 @@ pub fn local_actor() -> String {
     format!("{user} (local command line)")
 }
 
-/// Streams a stored object to `dest`, hashing it; refuses (and records in the file's
-/// history) bytes that are not the ones received.
+/// Streams a stored object to `dest` through the checked read ([`check_stored`]):
+/// bytes that are not the ones received (digest or size), or a missing object, are
+/// refused and recorded in the file's history.
 async fn copy_verified(app: &App, rec: &EvidenceRecord, key: &str, dest: &Path) -> anyhow::Result<Sha256Digest> {
     let mut file = tokio::fs::File::create(dest).await?;
-    let Some((digest, _)) = crate::fixity::hash_object(app, key, Some(&mut file)).await? else {
-        bail!("{} ({}): its stored object {key} is missing; not exported", rec.path, rec.evidence_id);
-    };
-    if digest != rec.sha256 {
-        let detail = json!({"object_key": key, "expected_sha256": rec.sha256, "actual_sha256": digest, "during": "export"});
-        app.backends.index.record_event(rec.evidence_id, "fixity_failed", detail).await?;
-        bail!("{} ({}): stored bytes hash to {digest}, not {} as received; not exported", rec.path, rec.evidence_id, rec.sha256);
+    let index = app.backends.index.as_ref();
+    match check_stored(app.backends.evidence.as_ref(), index, rec, key, Some(&mut file), ReadPurpose::Export, &local_actor()).await? {
+        Fixity::Intact => Ok(rec.sha256),
+        Fixity::Missing => bail!("{} ({}): its stored object {key} is missing; not exported", rec.path, rec.evidence_id),
+        Fixity::Mismatch { actual_sha256, actual_size } => bail!(
+            "{} ({}): stored bytes hash to {actual_sha256} ({actual_size} bytes), not {} ({} bytes) as received; not exported",
+            rec.path,
+            rec.evidence_id,
+            rec.sha256,
+            rec.size
+        ),
     }
-    Ok(digest)
 }
 
 /// One thing wrong with a bag.

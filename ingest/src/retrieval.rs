@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use caregate_schemas::{EvidenceRecord, Sha256Digest, Status};
-use caregate_storage::{hash_object, EvidenceIndex, ObjectStore, StorageError};
+use caregate_schemas::{EventKind, EvidenceRecord, Sha256Digest, Status};
+use caregate_storage::{check_stored, EvidenceIndex, Fixity, ObjectStore, ReadPurpose, StorageError};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -40,8 +40,8 @@ fn stored_key(rec: &EvidenceRecord) -> Result<&str, RetrievalError> {
     rec.object_key.as_deref().ok_or(RetrievalError::NotStored(rec.status))
 }
 
-/// Reads the record's bytes back and checks them; on a mismatch records an
-/// `integrity_failure` event and refuses with 409. `presign`: hand out an expiring URL of
+/// Reads the record's bytes back and checks them ([`check_stored`]); on a mismatch (or a
+/// missing object) the `fixity_failed` event is written and the file refused. `presign`: hand out an expiring URL of
 /// that lifetime instead of the bytes, when the store can make one. The bytes are spooled
 /// in `spool_dir` while they are checked.
 pub async fn retrieve(
@@ -61,21 +61,18 @@ pub async fn retrieve(
         Some(_) => None,
         None => Some(tempfile::Builder::new().prefix("download-").tempfile_in(spool_dir).map_err(StorageError::from)?),
     };
-    let (actual, size) = match spool.as_mut() {
+    let fixity = match spool.as_mut() {
         Some(f) => {
             let mut file = tokio::fs::File::from_std(f.as_file().try_clone().map_err(StorageError::from)?);
-            hash_object(store, key, Some(&mut file)).await?
+            check_stored(store, index, rec, key, Some(&mut file), ReadPurpose::Retrieval, actor).await?
         }
-        None => hash_object(store, key, None).await?,
+        None => check_stored(store, index, rec, key, None, ReadPurpose::Retrieval, actor).await?,
     };
-    if actual != rec.sha256 || size != rec.size {
-        let detail = json!({"object_key": key, "expected": rec.sha256, "actual": actual, "size": size, "actor": actor, "during": "retrieval"});
-        index.record_event(rec.evidence_id, "integrity_failure", detail).await?;
-        tracing::error!(evidence = %rec.evidence_id, key, "stored bytes no longer match their hash; retrieval refused");
+    if fixity != Fixity::Intact {
         return Err(RetrievalError::IntegrityFailure(rec.sha256));
     }
     let how = if url.is_some() { "presigned_url" } else { "download" };
-    index.record_event(rec.evidence_id, "file_read", json!({"actor": actor, "via": how, "sha256": actual})).await?;
+    index.record_event(rec.evidence_id, EventKind::FileRead, json!({"actor": actor, "via": how, "sha256": rec.sha256})).await?;
     Ok(match (url, spool) {
         (Some(url), _) => Retrieved::Presigned(url),
         (None, Some(file)) => Retrieved::File(file),
@@ -89,7 +86,7 @@ pub async fn read_text(index: &dyn EvidenceIndex, rec: &EvidenceRecord, actor: &
         return Err(RetrievalError::Infected);
     }
     let text = index.text(rec.evidence_id).await?.unwrap_or_default();
-    index.record_event(rec.evidence_id, "text_read", json!({"actor": actor, "chars": text.chars().count()})).await?;
+    index.record_event(rec.evidence_id, EventKind::TextRead, json!({"actor": actor, "chars": text.chars().count()})).await?;
     Ok(text)
 }
 
@@ -100,7 +97,7 @@ pub async fn delete(store: &dyn ObjectStore, index: &dyn EvidenceIndex, rec: &Ev
     let key = stored_key(rec)?.to_owned();
     let until = rec.retained_until();
     if now < until {
-        index.record_event(rec.evidence_id, "deletion_refused", json!({"actor": actor, "retain_until": until})).await?;
+        index.record_event(rec.evidence_id, EventKind::DeletionRefused, json!({"actor": actor, "retain_until": until})).await?;
         return Err(RetrievalError::RetentionActive(until));
     }
     // The nil submission excludes none: every record of these bytes.

@@ -457,12 +457,60 @@ impl EvidenceReceived {
 /// The routing key of [`EvidenceReceived`].
 pub const EVIDENCE_RECEIVED: &str = "evidence.received";
 
+/// What an event of the history says happened. Every event caregate writes is one of
+/// these; the name is what the `kind` column and [`EvidenceEvent::kind`] hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// Uploaded and quarantined.
+    Received,
+    /// A processing attempt failed in passing; another follows.
+    Retry,
+    /// Processing ended with this status (stored, infected, needs review, failed).
+    Finished(Status),
+    /// A file's bytes were handed out (download, presigned URL, export).
+    FileRead,
+    /// A file's extracted text was read.
+    TextRead,
+    /// A stored file was read back and did not match its record (or was gone): during
+    /// a retrieval, a fixity check or an export.
+    FixityFailed,
+    /// A deletion before the end of retention, refused.
+    DeletionRefused,
+    /// The stored bytes were let go of, once retention was over.
+    Deleted,
+    /// A controller's decision on a submission's objective.
+    Decision,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Received => "received",
+            EventKind::Retry => "retry",
+            EventKind::Finished(status) => status.as_str(),
+            EventKind::FileRead => "file_read",
+            EventKind::TextRead => "text_read",
+            EventKind::FixityFailed => "fixity_failed",
+            EventKind::DeletionRefused => "deletion_refused",
+            EventKind::Deleted => "deleted",
+            EventKind::Decision => "decision",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One line of the append-only history of an evidence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EvidenceEvent {
     pub seq: i64,
     pub evidence_id: EvidenceId,
-    /// `received`, `retry`, `stored`, `infected`, `needs_review`, `failed`...
+    /// The [`EventKind`]'s name (`received`, `retry`, `stored`, `file_read`...). Kept as
+    /// text: a history written years ago may name kinds this version no longer writes.
     pub kind: String,
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,

@@ -118,7 +118,7 @@ pub async fn evidence_index(index: &dyn EvidenceIndex) {
     assert!(listed.contains(&a.evidence_id) && !listed.contains(&b.evidence_id), "only finished, kept files");
     let first = index.stored_records(None, None, 1).await.expect("stored");
     assert!(index.stored_records(None, first.last(), 10).await.expect("stored").iter().all(|r| r.evidence_id != first[0].evidence_id), "pages do not overlap");
-    index.record_event(a.evidence_id, "fixity_failed", json!({"found": "missing"})).await.expect("event");
+    index.record_event(a.evidence_id, caregate_schemas::EventKind::FixityFailed, json!({"found": "missing"})).await.expect("event");
     let kinds: Vec<String> = index.events(a.evidence_id).await.expect("events").into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, ["received", "retry", "stored", "fixity_failed"]);
     let chain = index.verify_event_chain().await.expect("chain");

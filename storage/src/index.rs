@@ -3,7 +3,7 @@
 //! sqlx's `Any` driver, so the queries are written once and only the DDL differs.
 
 use async_trait::async_trait;
-use caregate_schemas::{Decision, EvidenceEvent, EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId, Verdict, Verification};
+use caregate_schemas::{Decision, EventKind, EvidenceEvent, EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId, Verdict, Verification};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -49,7 +49,7 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// after the record `after` (keyset paging).
     async fn stored_records(&self, since: Option<DateTime<Utc>>, after: Option<&EvidenceRecord>, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError>;
     /// Appends an event to an evidence's history (a fixity failure, a decision...).
-    async fn record_event(&self, id: EvidenceId, kind: &str, detail: Value) -> Result<(), StorageError>;
+    async fn record_event(&self, id: EvidenceId, kind: EventKind, detail: Value) -> Result<(), StorageError>;
     /// Walks the whole history recomputing its hash chain: every event carries the hash
     /// of the one before, and the chain's head the hash of the last.
     async fn verify_event_chain(&self) -> Result<ChainReport, StorageError>;
@@ -431,7 +431,14 @@ pub fn event_hash(prev_hash: &str, evidence_id: &str, kind: &str, detail: &str, 
 /// the chain head's row first makes concurrent appends wait their turn, so sequence order
 /// is chain order. The subject is an evidence's id, or a submission's for what concerns
 /// the whole dossier (decisions); both are UUIDs that never collide.
-async fn append_event(conn: &mut sqlx::AnyConnection, id: impl std::fmt::Display, kind: &str, detail: &Value, at: DateTime<Utc>) -> Result<(), StorageError> {
+async fn append_event(
+    conn: &mut sqlx::AnyConnection,
+    id: impl std::fmt::Display,
+    kind: EventKind,
+    detail: &Value,
+    at: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    let kind = kind.as_str();
     sqlx::query("UPDATE event_chain SET last_hash = last_hash WHERE id = 1").execute(&mut *conn).await?;
     let prev: String = sqlx::query("SELECT last_hash FROM event_chain WHERE id = 1").fetch_one(&mut *conn).await?.try_get("last_hash")?;
     let (id, detail, at) = (id.to_string(), detail.to_string(), ts(at));
@@ -478,7 +485,7 @@ impl EvidenceIndex for SqlIndex {
         if inserted == 1 {
             let detail = json!({"path": rec.path, "sha256": rec.sha256, "size": rec.size,
                                 "quarantine_key": rec.quarantine_key, "actor": rec.uploaded_by});
-            append_event(&mut tx, rec.evidence_id, "received", &detail, rec.received_at).await?;
+            append_event(&mut tx, rec.evidence_id, EventKind::Received, &detail, rec.received_at).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -508,7 +515,7 @@ impl EvidenceIndex for SqlIndex {
         .await?
         .rows_affected();
         if changed == 1 {
-            append_event(&mut tx, rec.evidence_id, rec.status.as_str(), &detail, now).await?;
+            append_event(&mut tx, rec.evidence_id, EventKind::Finished(rec.status), &detail, now).await?;
             for key in rec.search_keys() {
                 sqlx::query("INSERT INTO evidence_keys (key, evidence_id, submission_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                     .bind(key)
@@ -533,7 +540,7 @@ impl EvidenceIndex for SqlIndex {
             .await?
             .rows_affected();
         if changed == 1 {
-            append_event(&mut tx, id, "retry", &json!({"attempt": attempts, "reason": reason}), now).await?;
+            append_event(&mut tx, id, EventKind::Retry, &json!({"attempt": attempts, "reason": reason}), now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -641,7 +648,7 @@ impl EvidenceIndex for SqlIndex {
         self.select_records_by(&sql, [from_ts, from_id]).await
     }
 
-    async fn record_event(&self, id: EvidenceId, kind: &str, detail: Value) -> Result<(), StorageError> {
+    async fn record_event(&self, id: EvidenceId, kind: EventKind, detail: Value) -> Result<(), StorageError> {
         let mut tx = self.pool.begin().await?;
         append_event(&mut tx, id, kind, &detail, Utc::now()).await?;
         tx.commit().await?;
@@ -790,7 +797,7 @@ impl EvidenceIndex for SqlIndex {
             .bind(ts(d.decided_at))
             .execute(&mut *tx)
             .await?;
-        append_event(&mut tx, d.submission_id, "decision", &document, d.decided_at).await?;
+        append_event(&mut tx, d.submission_id, EventKind::Decision, &document, d.decided_at).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -910,7 +917,7 @@ impl EvidenceIndex for SqlIndex {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        append_event(&mut tx, id, "deleted", &json!({"object_key": key, "actor": actor, "retain_until": rec.retain_until}), now).await?;
+        append_event(&mut tx, id, EventKind::Deleted, &json!({"object_key": key, "actor": actor, "retain_until": rec.retain_until}), now).await?;
         tx.commit().await?;
         Ok(())
     }

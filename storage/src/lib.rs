@@ -11,6 +11,7 @@ mod config;
 #[cfg(feature = "testsuite")]
 pub mod conformance;
 mod error;
+pub mod fixity;
 pub mod index;
 pub mod object;
 pub mod queue;
@@ -19,6 +20,7 @@ mod sql;
 pub use accounts::{Account, AccountStore, CredentialKind};
 pub use config::{AmqpConfig, Backends, BackendsConfig, DatabaseConfig, S3Config};
 pub use error::StorageError;
+pub use fixity::{check_stored, Fixity, ReadPurpose};
 pub use index::{ChainProblem, ChainReport, EvidenceIndex, SearchQuery, SqlIndex, SubmissionProgress};
 pub use object::{hash_object, LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};
 pub use queue::{AmqpQueue, AnnouncementStream, Announcer, Delivery, JobQueue, JobStream, MemoryQueue, RetryPolicy};

@@ -7,7 +7,7 @@ use crate::common;
 
 use crate::common::{client, serve, Server, Stack, TestEnv};
 use caregate_schemas::{Role, Scope, Sha256Digest, Status};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const AD_REPORT: &str = "Rapport de sécurité de l'annuaire Active Directory.\nLes comptes à privilèges ont été réduits de 42 à 7.";
 
@@ -64,8 +64,10 @@ async fn retrieval_rehashes_and_refuses_damaged_or_infected_files(stack: common:
     assert_eq!(body["error"], "integrity_failure");
     let events = srv.app.backends.index.events(damaged.evidence_id).await.unwrap();
     let last = events.last().unwrap();
-    assert_eq!(last.kind, "integrity_failure");
+    assert_eq!(last.kind, "fixity_failed");
     assert_eq!(last.detail["actor"], "arch (archivist)");
+    // One detail shape for every checked read: retrieval here, fixity and export in theirs.
+    assert_eq!((&last.detail["during"], &last.detail["found"]["outcome"]), (&json!("retrieval"), &json!("mismatch")));
     assert!(!events.iter().any(|e| e.kind == "file_read"), "nothing was served");
 
     let infected = by("eicar.txt");

@@ -119,5 +119,6 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: comm
     assert!(err.contains("ad_hc_ch-exemple.local.xml") && err.contains("not exported"), "{err}");
     let last = app.backends.index.events(rec.evidence_id).await.unwrap().pop().unwrap();
     assert_eq!(last.kind, "fixity_failed");
+    assert_eq!((&last.detail["during"], &last.detail["found"]["outcome"]), (&serde_json::json!("export"), &serde_json::json!("mismatch")));
 }
 common::on_each_stack!(a_submission_exports_as_a_signed_bag_and_tampering_is_named);

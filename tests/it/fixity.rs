@@ -32,6 +32,11 @@ async fn fixity_catches_a_damaged_and_a_missing_object(stack: common::Stack) {
     assert!(seen.contains(&("facture.txt".into(), Fixity::Missing)));
     let events: Vec<String> = app.backends.index.events(damaged.evidence_id).await.unwrap().into_iter().map(|e| e.kind).collect();
     assert_eq!(events.last().map(String::as_str), Some("fixity_failed"), "written into the history");
+    let gone = app.backends.index.events(missing.evidence_id).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (gone.kind.as_str(), &gone.detail["during"], &gone.detail["found"]["outcome"]),
+        ("fixity_failed", &serde_json::json!("fixity_check"), &serde_json::json!("missing"))
+    );
 
     // --since: nothing was received tomorrow.
     let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
