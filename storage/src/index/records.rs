@@ -1,0 +1,211 @@
+//! Records: received, finished once, retried, listed and found again.
+
+use caregate_schemas::{EventKind, EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use super::chain::append_event;
+use super::core::{placeholders, to_json, SqlIndex, RECORD_COLUMNS};
+use crate::sql::ts;
+use crate::StorageError;
+
+impl SqlIndex {
+    pub(super) async fn record_received(&self, rec: &EvidenceRecord) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO evidence (evidence_id, submission_id, establishment, campaign, path, status,
+                                   sha256, size, attempts, received_at, updated_at, record)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (evidence_id) DO NOTHING",
+        )
+        .bind(rec.evidence_id.to_string())
+        .bind(rec.submission.submission_id.to_string())
+        .bind(rec.submission.establishment.clone())
+        .bind(rec.submission.campaign.clone())
+        .bind(rec.path.clone())
+        .bind(rec.status.as_str())
+        .bind(rec.sha256.hex())
+        .bind(rec.size as i64)
+        .bind(rec.attempts as i64)
+        .bind(ts(rec.received_at))
+        .bind(ts(rec.updated_at))
+        .bind(to_json(rec)?)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            let detail = json!({"path": rec.path, "sha256": rec.sha256, "size": rec.size,
+                                "quarantine_key": rec.quarantine_key, "actor": rec.uploaded_by});
+            append_event(&mut tx, rec.evidence_id, EventKind::Received, &detail, rec.received_at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn get(&self, id: EvidenceId) -> Result<Option<EvidenceRecord>, StorageError> {
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE evidence_id = $1");
+        Ok(self.select_records(&sql, id.to_string()).await?.pop())
+    }
+
+    pub(super) async fn finish(&self, rec: &EvidenceRecord, detail: Value) -> Result<bool, StorageError> {
+        if !rec.status.is_terminal() {
+            return Err(StorageError::rejected("index", "finish needs a terminal status"));
+        }
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE evidence SET status = $1, attempts = $2, updated_at = $3, record = $4
+             WHERE evidence_id = $5 AND status = 'received'",
+        )
+        .bind(rec.status.as_str())
+        .bind(rec.attempts as i64)
+        .bind(ts(now))
+        .bind(to_json(rec)?)
+        .bind(rec.evidence_id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            append_event(&mut tx, rec.evidence_id, EventKind::Finished(rec.status), &detail, now).await?;
+            for key in rec.search_keys() {
+                sqlx::query("INSERT INTO evidence_keys (key, evidence_id, submission_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(key)
+                    .bind(rec.evidence_id.to_string())
+                    .bind(rec.submission.submission_id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    pub(super) async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query("UPDATE evidence SET attempts = $1, updated_at = $2 WHERE evidence_id = $3 AND status = 'received'")
+            .bind(attempts as i64)
+            .bind(ts(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 1 {
+            append_event(&mut tx, id, EventKind::Retry, &json!({"attempt": attempts, "reason": reason}), now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id = $1 ORDER BY received_at, evidence_id");
+        self.select_records(&sql, id.to_string()).await
+    }
+
+    pub(super) async fn unfinished(&self, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE status = $1 ORDER BY received_at, evidence_id LIMIT {limit}");
+        self.select_records(&sql, Status::Received.as_str().to_owned()).await
+    }
+
+    pub(super) async fn stale(&self, idle: std::time::Duration, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let cutoff = Utc::now() - chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::zero());
+        // Timestamps are written in one fixed RFC 3339 form, so text order is time order.
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM evidence WHERE status = 'received' AND updated_at <= $1
+             ORDER BY updated_at LIMIT {limit}"
+        );
+        self.select_records(&sql, ts(cutoff)).await
+    }
+
+    pub(super) async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StorageError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM evidence GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let st: String = row.try_get("status")?;
+                let n: i64 = row.try_get("n")?;
+                Ok((st.parse().map_err(|e| StorageError::Corrupt(format!("{e}")))?, n as u64))
+            })
+            .collect()
+    }
+
+    pub(super) async fn submission_ids(&self) -> Result<Vec<SubmissionId>, StorageError> {
+        let rows = sqlx::query("SELECT submission_id, MIN(received_at) AS first FROM evidence GROUP BY submission_id ORDER BY first, submission_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("submission_id")?;
+                id.parse().map_err(|e| StorageError::Corrupt(format!("submission id {id:?}: {e}")))
+            })
+            .collect()
+    }
+
+    pub(super) async fn same_documents(
+        &self,
+        exclude: SubmissionId,
+        hashes: &[Sha256Digest],
+        invoice_keys: &[String],
+    ) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let mut found: Vec<EvidenceRecord> = Vec::new();
+        let lookups = [
+            (
+                format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id <> $1 AND status <> 'received' AND sha256 IN"),
+                hashes.iter().map(Sha256Digest::hex).collect::<Vec<_>>(),
+            ),
+            (
+                "SELECT e.record, e.status, e.attempts, e.updated_at FROM evidence_keys k
+                 JOIN evidence e ON e.evidence_id = k.evidence_id WHERE k.submission_id <> $1 AND k.key IN"
+                    .to_owned(),
+                invoice_keys.to_vec(),
+            ),
+        ];
+        for (select, values) in lookups {
+            // A few hundred values per statement: one round trip for a whole dossier.
+            for chunk in values.chunks(200) {
+                let sql = format!("{select} ({})", placeholders(2, chunk.len()));
+                found.extend(self.select_records_by(&sql, std::iter::once(exclude.to_string()).chain(chunk.iter().cloned())).await?);
+            }
+        }
+        found.sort_by_key(|r| (r.received_at, r.evidence_id));
+        found.dedup_by_key(|r| r.evidence_id);
+        Ok(found)
+    }
+
+    pub(super) async fn stored_records(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after: Option<&EvidenceRecord>,
+        limit: u32,
+    ) -> Result<Vec<EvidenceRecord>, StorageError> {
+        // Timestamps are written in one fixed RFC 3339 form, so text order is time order.
+        let (from_ts, from_id) = match after {
+            Some(rec) => (ts(rec.received_at), rec.evidence_id.to_string()),
+            None => (since.map(ts).unwrap_or_default(), String::new()),
+        };
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM evidence
+             WHERE status IN ('stored', 'needs_review') AND (received_at > $1 OR (received_at = $1 AND evidence_id > $2))
+             ORDER BY received_at, evidence_id LIMIT {limit}"
+        );
+        self.select_records_by(&sql, [from_ts, from_id]).await
+    }
+
+    pub(super) async fn mark_deleted(&self, id: EvidenceId, actor: &str) -> Result<(), StorageError> {
+        let Some(mut rec) = self.get(id).await? else {
+            return Err(StorageError::NotFound(format!("evidence {id}")));
+        };
+        let key = rec.object_key.take();
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE evidence SET record = $1, updated_at = $2 WHERE evidence_id = $3")
+            .bind(to_json(&rec)?)
+            .bind(ts(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        append_event(&mut tx, id, EventKind::Deleted, &json!({"object_key": key, "actor": actor, "retain_until": rec.retain_until}), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
