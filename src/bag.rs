@@ -261,7 +261,7 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
 /// Checks every listed hash, the payload against the manifest both ways, the
 /// Payload-Oxum, and the signature of the tag manifest. Works offline, on the bag alone
 /// (and a trusted public key when given).
-pub fn verify_bag(dir: &Path, trusted: Option<&VerifyingKey>) -> (Vec<BagProblem>, Option<KeyUsed>) {
+pub fn check(dir: &Path, trusted: Option<&VerifyingKey>) -> (Vec<BagProblem>, Option<KeyUsed>) {
     let mut problems = Vec::new();
     for name in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", TAG_MANIFEST] {
         if !dir.join(name).is_file() {

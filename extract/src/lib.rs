@@ -1,4 +1,5 @@
-//! Reading evidence: turns one clean file into typed data (`fields`), findings and a kind
+//! Reading evidence: turns one clean file into typed data (`caregate_schemas::Fields`,
+//! the contract the judge reads), findings and a kind
 //! of evidence with a confidence and its reasons. One module per format family (PDF,
 //! XML reports and invoices, spreadsheets and CSV, office text, zip archives), French
 //! text conventions in [`french`], and the classifier in [`classify`].

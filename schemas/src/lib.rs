@@ -1,6 +1,11 @@
 //! The vocabulary every caregate crate speaks: evidence, submissions, scan verdicts,
 //! findings and the per-file record, plus the job message that travels on the queue.
 //!
+//! Every contract between crates is a type here, never a JSON key: the typed data the
+//! readers extract and the judge reads ([`extracted`]), the audit events
+//! ([`EventKind`]), the search keys ([`SearchKey`]), and the one French vocabulary for
+//! every code and verdict a person reads ([`vocabulary`]).
+//!
 //! These types are the public contract of the pipeline: the per-file JSON record is
 //! published as a JSON Schema (`schemas/evidence-record.schema.json`, generated from
 //! these definitions and checked by a test), so changing a field here is an API change.

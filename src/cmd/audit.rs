@@ -17,7 +17,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let Args { command: AuditCommand::Verify } = args;
     init_tracing("warn");
     let app = App::open(config).await?;
-    let report = app.backends.index.verify_event_chain().await?;
+    let report = app.backends.index.check_chain().await?;
     for p in &report.problems {
         println!("{p}");
     }

@@ -18,7 +18,7 @@ pub struct Args {
 pub async fn run(_config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let Args { dir, public_key } = args;
     let trusted = public_key.as_deref().map(caregate::bag::parse_public_key).transpose()?;
-    let (problems, key) = caregate::bag::verify_bag(&dir, trusted.as_ref());
+    let (problems, key) = caregate::bag::check(&dir, trusted.as_ref());
     for p in &problems {
         println!("{p}");
     }

@@ -121,7 +121,7 @@ pub async fn evidence_index(index: &dyn EvidenceIndex) {
     index.record_event(a.evidence_id, caregate_schemas::EventKind::FixityFailed, json!({"found": "missing"})).await.expect("event");
     let kinds: Vec<String> = index.events(a.evidence_id).await.expect("events").into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, ["received", "retry", "stored", "fixity_failed"]);
-    let chain = index.verify_event_chain().await.expect("chain");
+    let chain = index.check_chain().await.expect("chain");
     assert!(chain.problems.is_empty() && chain.events >= 5, "every write is chained: {chain:?}");
 
     let pending: Vec<EvidenceId> = index.unfinished(100).await.expect("unfinished").iter().map(|r| r.evidence_id).collect();
@@ -203,7 +203,7 @@ pub async fn archive_index(index: &dyn EvidenceIndex) {
     let after = index.get(inv.evidence_id).await.expect("get").expect("record kept");
     assert_eq!(after.object_key, None);
     assert_eq!(index.events(inv.evidence_id).await.expect("events").last().map(|e| e.kind.as_str()), Some("deleted"));
-    let chain = index.verify_event_chain().await.expect("chain");
+    let chain = index.check_chain().await.expect("chain");
     assert!(chain.problems.is_empty(), "decisions and deletions are chained: {chain:?}");
 }
 

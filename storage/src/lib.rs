@@ -4,7 +4,10 @@
 //! are told). Each trait has an embedded back end (local
 //! directory, SQLite, in-process queue) and a production one (S3, PostgreSQL, RabbitMQ);
 //! `conformance` (feature `testsuite`, for tests only) holds the one suite every back
-//! end must pass.
+//! end must pass. [`fixity`] is the one checked read of stored bytes (downloads, fixity,
+//! exports). The SQL index is split by concern under `index/` (records, the hash-chained
+//! history, verifications, decisions, search), over a leaf `sql` module it shares with
+//! the account store.
 
 mod accounts;
 mod config;

@@ -126,7 +126,7 @@ async fn each_role_reaches_only_what_it_may(stack: common::Stack) {
     let recorded = srv.app.backends.index.decisions(sub.parse().unwrap()).await.unwrap();
     assert_eq!(recorded.len(), decisions);
     assert!(recorded.iter().all(|d| d.actor.ends_with("(controller)")));
-    let chain = srv.app.backends.index.verify_event_chain().await.unwrap();
+    let chain = srv.app.backends.index.check_chain().await.unwrap();
     assert!(chain.problems.is_empty(), "{chain:?}");
     srv.stop.cancel();
 }

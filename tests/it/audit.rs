@@ -36,21 +36,21 @@ async fn a_changed_or_removed_event_breaks_the_chain(stack: common::Stack) {
     let files = ["a.txt", "b.txt", "c.txt"].map(|n| (n, format!("pièce {n}").into_bytes()));
     let (app, _, _) = process_files(&env, files.to_vec()).await;
     let index = &app.backends.index;
-    let clean = index.verify_event_chain().await.unwrap();
+    let clean = index.check_chain().await.unwrap();
     assert_eq!((clean.events, clean.unchained), (6, 0), "{stack:?}: received + final status per file");
     assert!(clean.problems.is_empty(), "{:?}", clean.problems);
 
     let mut db = admin(&env).await;
     // A status rewritten in place.
     exec(&mut db, "UPDATE evidence_events SET kind = 'stored', detail = '{}' WHERE seq = 2").await;
-    assert_eq!(index.verify_event_chain().await.unwrap().problems, [ChainProblem::Changed { seq: 2 }], "{stack:?}");
+    assert_eq!(index.check_chain().await.unwrap().problems, [ChainProblem::Changed { seq: 2 }], "{stack:?}");
     // An event removed from the middle (the changed one): the next no longer follows.
     exec(&mut db, "DELETE FROM evidence_events WHERE seq = 2").await;
-    assert_eq!(index.verify_event_chain().await.unwrap().problems, [ChainProblem::Broken { seq: 3 }], "{stack:?}");
+    assert_eq!(index.check_chain().await.unwrap().problems, [ChainProblem::Broken { seq: 3 }], "{stack:?}");
     // The newest event removed: only the chain's head knows.
     let last: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM evidence_events").fetch_one(&mut db).await.unwrap();
     exec(&mut db, &format!("DELETE FROM evidence_events WHERE seq = {last}")).await;
-    let problems = index.verify_event_chain().await.unwrap().problems;
+    let problems = index.check_chain().await.unwrap().problems;
     assert_eq!(problems, [ChainProblem::Broken { seq: 3 }, ChainProblem::TailMissing], "{stack:?}");
     assert!(problems[1].to_string().contains("newest events were removed"));
 }

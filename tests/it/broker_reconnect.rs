@@ -91,3 +91,67 @@ async fn worker_survives_lost_broker_connections() {
     }
     assert_eq!(app.backends.evidence.list("sha256/").await.unwrap().len(), FILES);
 }
+
+/// A child process, killed when dropped (a failing assertion leaves nothing running).
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The broker drops `caregate serve`'s connection (as in `rabbitmqctl stop_app;
+/// start_app`): the next upload is still accepted (202), its job is published on a
+/// reopened connection and the file is processed; no restart of `serve`.
+#[tokio::test]
+async fn serve_publishes_again_after_the_broker_dropped_its_connection() {
+    if !common::stacks().contains(&Stack::Full) {
+        return;
+    }
+    let env = TestEnv::new(Stack::Full).await;
+    let app = env.app().await; // declares the queues and buckets first
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let caregate = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_caregate"));
+        cmd.envs(env.child_env()).env("CAREGATE_LOG", "warn");
+        cmd
+    };
+    let serve = Child(caregate().arg("serve").env("CAREGATE_LISTEN", &listen).stdout(Stdio::null()).spawn().unwrap());
+    let _worker = Child(caregate().arg("worker").stdout(Stdio::null()).spawn().unwrap());
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&listen).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(caregate().args(["account", "add", "depot-750000001", "--role", "submitter", "--establishment", "750000001"]).status().unwrap().success());
+    let token = String::from_utf8(caregate().args(["account", "token", "depot-750000001"]).output().unwrap().stdout).unwrap().trim().to_owned();
+    let client = common::client(&token);
+    let sub = caregate_schemas::SubmissionId::new();
+    let upload = |name: &'static str| {
+        let form = reqwest::multipart::Form::new()
+            .text("establishment", "750000001")
+            .text("campaign", "care-d1-2024")
+            .text("submission_id", sub.to_string())
+            .part("file", reqwest::multipart::Part::bytes(format!("pièce {name} — {}", "x".repeat(2000)).into_bytes()).file_name(name));
+        client.post(format!("http://{listen}/api/evidence")).multipart(form).send()
+    };
+    let before = upload("avant.txt").await.unwrap();
+    assert_eq!(before.status(), 202, "token {token:?}: {}", before.text().await.unwrap_or_default());
+
+    let closed = close_connections(&amqp_ports_of(serve.0.id()));
+    assert!(closed >= 1, "closed serve's broker connection");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = upload("apres.txt").await.unwrap();
+    assert_eq!(after.status(), 202, "accepted after the broker dropped the connection: {}", after.text().await.unwrap_or_default());
+
+    let records = common::wait_done(&app, sub, 2, 60).await;
+    assert!(records.iter().all(|r| r.status == Status::Stored), "{:?}", records.iter().map(|r| (&r.path, r.status)).collect::<Vec<_>>());
+    for rec in &records {
+        let stored = app.backends.index.events(rec.evidence_id).await.unwrap().iter().filter(|e| e.kind == "stored").count();
+        assert_eq!(stored, 1, "{} processed once", rec.path);
+    }
+}

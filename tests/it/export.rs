@@ -69,16 +69,16 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: comm
     let decisions: Vec<caregate_schemas::Decision> = serde_json::from_slice(&std::fs::read(out.join("data/metadata/decisions.json")).unwrap()).unwrap();
     assert_eq!(decisions, [decision]);
 
-    let (problems, used) = bag::verify_bag(&out, Some(&public));
+    let (problems, used) = bag::check(&out, Some(&public));
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(used, Some(KeyUsed::Given(hex::encode(public.as_bytes()))));
-    assert!(matches!(bag::verify_bag(&out, None).1, Some(KeyUsed::FromBag(_))));
+    assert!(matches!(bag::check(&out, None).1, Some(KeyUsed::FromBag(_))));
 
     let tampered = |name: &str, edit: &dyn Fn(&Path)| {
         let copy = env.dir.path().join(name);
         copy_dir(&out, &copy);
         edit(&copy);
-        bag::verify_bag(&copy, Some(&public)).0
+        bag::check(&copy, Some(&public)).0
     };
     // A payload file changed.
     let p = tampered("changed", &|b| std::fs::write(b.join("data/files/annuaire/ad_hc_ch-exemple.local.xml"), b"<HealthcheckData/>").unwrap());
@@ -108,7 +108,7 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: comm
     assert!(matches!(&p[..], [BagProblem::PayloadOxum { .. }, BagProblem::BadSignature { .. }]), "{p:?}");
     // Signed by another key than the archive's.
     let other = bag::generate_signing_key(&keys.path().join("other.key")).unwrap();
-    assert!(matches!(&bag::verify_bag(&out, Some(&other)).0[..], [BagProblem::BadSignature { .. }]));
+    assert!(matches!(&bag::check(&out, Some(&other)).0[..], [BagProblem::BadSignature { .. }]));
 
     // Stored bytes damaged since intake: refused, and written into the history.
     let rec = app.backends.index.submission(sub.submission_id).await.unwrap().into_iter().find(|r| r.path.starts_with("annuaire")).unwrap();

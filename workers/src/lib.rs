@@ -1,7 +1,8 @@
 //! The worker side of caregate: the pipeline stages a received file goes through (scan,
-//! verify its hash, identify, read and classify, store, index, then judge its submission
-//! against the objectives) and the loop that takes jobs off the queue, runs them and
-//! turns each job's outcome into exactly one queue action.
+//! check its digest, identify, read and classify, expand an archive, store, keep its
+//! text, index, then verify its submission against the objectives), each a [`Stage`]
+//! with a named input and a `Result<Output, Stop>`, and the loop that takes jobs off the
+//! queue, runs them and turns each job's [`JobOutcome`] into exactly one queue action.
 
 pub mod clamd;
 pub mod identify;

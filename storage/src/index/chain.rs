@@ -104,7 +104,7 @@ impl SqlIndex {
         Ok(())
     }
 
-    pub(super) async fn verify_event_chain(&self) -> Result<ChainReport, StorageError> {
+    pub(super) async fn check_chain(&self) -> Result<ChainReport, StorageError> {
         let mut report = ChainReport::default();
         let mut prev: Option<String> = None;
         let mut after = 0i64;

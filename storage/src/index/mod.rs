@@ -66,7 +66,7 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     async fn record_event(&self, id: EvidenceId, kind: EventKind, detail: Value) -> Result<(), StorageError>;
     /// Walks the whole history recomputing its hash chain: every event carries the hash
     /// of the one before, and the chain's head the hash of the last.
-    async fn verify_event_chain(&self) -> Result<ChainReport, StorageError>;
+    async fn check_chain(&self) -> Result<ChainReport, StorageError>;
     /// How far a submission is: its files, those still pending, and when it was last
     /// judged. Two small queries, for deciding whether to judge it now.
     async fn submission_progress(&self, id: SubmissionId) -> Result<SubmissionProgress, StorageError>;
@@ -157,8 +157,8 @@ impl EvidenceIndex for SqlIndex {
         SqlIndex::record_event(self, id, kind, detail).await
     }
 
-    async fn verify_event_chain(&self) -> Result<ChainReport, StorageError> {
-        SqlIndex::verify_event_chain(self).await
+    async fn check_chain(&self) -> Result<ChainReport, StorageError> {
+        SqlIndex::check_chain(self).await
     }
 
     async fn submission_progress(&self, id: SubmissionId) -> Result<SubmissionProgress, StorageError> {

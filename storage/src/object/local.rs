@@ -2,11 +2,9 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use caregate_schemas::Sha256Digest;
-use sha2::{Digest, Sha256};
 use tokio::fs;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{check_key, ObjectReader, ObjectStore};
+use super::{check_key, hash_copy, ObjectReader, ObjectStore};
 use crate::StorageError;
 
 /// Objects as files under a directory: the embedded back end.
@@ -30,22 +28,6 @@ impl LocalObjectStore {
     }
 }
 
-/// Reads `src` to its end, hashing it, and writes it to `copy` on the way when given.
-async fn read_hashing(src: &mut fs::File, mut copy: Option<&mut fs::File>) -> std::io::Result<Sha256Digest> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = src.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(hasher.into());
-        }
-        hasher.update(&buf[..n]);
-        if let Some(out) = copy.as_deref_mut() {
-            out.write_all(&buf[..n]).await?;
-        }
-    }
-}
-
 fn check_digest(key: &str, expected: &Sha256Digest, actual: Sha256Digest) -> Result<(), StorageError> {
     if &actual == expected {
         Ok(())
@@ -63,7 +45,7 @@ impl ObjectStore for LocalObjectStore {
         let tmp = tempfile::Builder::new().prefix("put-").tempfile_in(self.root.join(TMP_DIR))?.into_temp_path();
         let mut src = fs::File::open(path).await?;
         let mut out = fs::File::create(&tmp).await?;
-        let actual = read_hashing(&mut src, Some(&mut out)).await?;
+        let actual = hash_copy(&mut src, Some(&mut out)).await?.0;
         out.sync_all().await?;
         drop(out);
         check_digest(key, sha256, actual)?;
@@ -78,7 +60,7 @@ impl ObjectStore for LocalObjectStore {
         let dest = self.path(key)?;
         // Reading and hashing is far cheaper than writing and syncing a second copy.
         let mut src = fs::File::open(&file).await?;
-        check_digest(key, sha256, read_hashing(&mut src, None).await?)?;
+        check_digest(key, sha256, hash_copy(&mut src, None).await?.0)?;
         src.sync_all().await?;
         drop(src);
         if let Some(parent) = dest.parent() {

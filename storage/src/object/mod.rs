@@ -70,15 +70,21 @@ pub trait ObjectStore: Send + Sync + 'static {
 /// Streams a stored object through SHA-256, copying it to `copy` on the way when given:
 /// how fixity checks, exports and retrievals read bytes back, never the whole object in
 /// memory. Returns the digest and the size read.
-pub async fn hash_object(store: &dyn ObjectStore, key: &str, mut copy: Option<&mut tokio::fs::File>) -> Result<(Sha256Digest, u64), StorageError> {
+pub async fn hash_object(store: &dyn ObjectStore, key: &str, copy: Option<&mut tokio::fs::File>) -> Result<(Sha256Digest, u64), StorageError> {
+    let reader = store.open(key).await?;
+    Ok(hash_copy(reader, copy).await?)
+}
+
+/// Reads `src` to its end through SHA-256, writing it to `copy` on the way when given;
+/// one 256 KiB buffer whatever the size. The digest and the size read.
+pub(crate) async fn hash_copy(mut src: impl AsyncRead + Unpin, mut copy: Option<&mut tokio::fs::File>) -> std::io::Result<(Sha256Digest, u64)> {
     use sha2::Digest;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut reader = store.open(key).await?;
     let mut hasher = sha2::Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut size = 0u64;
     loop {
-        let n = reader.read(&mut buf).await?;
+        let n = src.read(&mut buf).await?;
         if n == 0 {
             break;
         }

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use caregate_schemas::{EvidenceReceived, EVIDENCE_RECEIVED, SUBMISSION_NEEDS_REVIEW};
 use futures::StreamExt;
@@ -18,8 +20,7 @@ const REASON_HEADER: &str = "x-caregate-dead-reason";
 /// RabbitMQ: a topic exchange, a durable quorum work queue, one delay queue per retry
 /// delay (message TTL, then dead-lettered back to the work queue) and a dead-letter queue.
 pub struct AmqpQueue {
-    _conn: Connection,
-    publisher: Channel,
+    publisher: Arc<Publisher>,
     conn_for_consumers: Connection,
     names: Names,
     policy: RetryPolicy,
@@ -56,8 +57,61 @@ impl Names {
 
 fn err(e: lapin::Error) -> StorageError {
     match e {
-        lapin::Error::ProtocolError(_) | lapin::Error::InvalidChannelState(_) => StorageError::rejected("RabbitMQ", e),
+        lapin::Error::ProtocolError(_) => StorageError::rejected("RabbitMQ", e),
+        // A channel or connection the broker closed (a restart, a cut): an outage, over
+        // once it is reopened, never a refusal of the request.
         other => StorageError::unavailable("RabbitMQ", other),
+    }
+}
+
+/// The publishing connection and its confirm-mode channel, opened again when the broker
+/// closed them (a restart, a network cut), without a process restart. One reconnection at
+/// a time; the outage is logged once when found and once when over, not per message.
+struct Publisher {
+    url: String,
+    open: tokio::sync::Mutex<Option<(Connection, Channel)>>,
+}
+
+impl Publisher {
+    async fn open(url: &str) -> Result<(Connection, Channel), StorageError> {
+        let conn = Connection::connect(url, ConnectionProperties::default()).await.map_err(err)?;
+        let channel = conn.create_channel().await.map_err(err)?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(err)?;
+        Ok((conn, channel))
+    }
+
+    /// A channel that was open when asked for; reopened first when it was not.
+    async fn channel(&self) -> Result<Channel, StorageError> {
+        let mut open = self.open.lock().await;
+        if let Some((conn, channel)) = open.as_ref() {
+            if conn.status().connected() && channel.status().connected() {
+                return Ok(channel.clone());
+            }
+            tracing::warn!("the RabbitMQ publishing connection was closed; reconnecting");
+            *open = None;
+        }
+        let (conn, channel) = Self::open(&self.url).await?;
+        tracing::info!("reconnected to RabbitMQ for publishing");
+        *open = Some((conn, channel.clone()));
+        Ok(channel)
+    }
+
+    /// Publishes persistently and waits for the broker's confirm. A channel found closed
+    /// is reopened and the message sent once more: unconfirmed, it may or may not have
+    /// reached the broker, and every consumer of ours takes a duplicate harmlessly.
+    async fn publish(&self, exchange: &str, routing_key: &str, payload: &[u8], headers: FieldTable, mandatory: bool) -> Result<(), StorageError> {
+        let channel = self.channel().await?;
+        match publish(&channel, exchange, routing_key, payload, headers.clone(), mandatory).await {
+            Err(e) if e.is_transient() && !channel.status().connected() => {
+                let channel = self.channel().await?;
+                publish(&channel, exchange, routing_key, payload, headers, mandatory).await
+            }
+            other => other,
+        }
+    }
+
+    async fn publish_confirmed(&self, exchange: &str, routing_key: &str, payload: &[u8], headers: FieldTable) -> Result<(), StorageError> {
+        self.publish(exchange, routing_key, payload, headers, true).await
     }
 }
 
@@ -80,9 +134,7 @@ fn durable() -> QueueDeclareOptions {
 impl AmqpQueue {
     /// Connects and declares the topology (idempotent: every worker does it at start).
     pub async fn connect(url: &str, prefix: &str, policy: RetryPolicy) -> Result<Self, StorageError> {
-        let conn = Connection::connect(url, ConnectionProperties::default()).await.map_err(err)?;
-        let publisher = conn.create_channel().await.map_err(err)?;
-        publisher.confirm_select(ConfirmSelectOptions::default()).await.map_err(err)?;
+        let (conn, publisher) = Publisher::open(url).await?;
         let names = Names::new(prefix);
         publisher
             .exchange_declare(&names.exchange, ExchangeKind::Topic, ExchangeDeclareOptions { durable: true, ..Default::default() }, FieldTable::default())
@@ -104,27 +156,25 @@ impl AmqpQueue {
         }
         // Consumers get their own connection so that heavy publishing cannot starve acks.
         let conn_for_consumers = Connection::connect(url, ConnectionProperties::default()).await.map_err(err)?;
-        Ok(Self { _conn: conn, publisher, conn_for_consumers, names, policy, url_redacted: url.split('@').next_back().unwrap_or(url).to_owned() })
+        let publisher = Arc::new(Publisher { url: url.to_owned(), open: tokio::sync::Mutex::new(Some((conn, publisher))) });
+        Ok(Self { publisher, conn_for_consumers, names, policy, url_redacted: url.split('@').next_back().unwrap_or(url).to_owned() })
     }
 
     /// Deletes every queue and the exchange of this prefix (tests clean up after themselves).
     pub async fn delete_topology(&self) -> Result<(), StorageError> {
         let mut queues = vec![self.names.work.clone(), self.names.dead.clone(), self.names.review.clone()];
         queues.extend(self.policy.delays_ms.iter().map(|d| self.names.retry(*d)));
+        let channel = self.publisher.channel().await?;
         for q in queues {
-            self.publisher.queue_delete(&q, Default::default()).await.map_err(err)?;
+            channel.queue_delete(&q, Default::default()).await.map_err(err)?;
         }
-        self.publisher.exchange_delete(&self.names.exchange, Default::default()).await.map_err(err)?;
+        channel.exchange_delete(&self.names.exchange, Default::default()).await.map_err(err)?;
         Ok(())
     }
 }
 
-/// Publishes persistently and waits for the broker's confirm; an unroutable message
-/// (returned) is an error, never a silent loss.
-async fn publish_confirmed(channel: &Channel, exchange: &str, routing_key: &str, payload: &[u8], headers: FieldTable) -> Result<(), StorageError> {
-    publish(channel, exchange, routing_key, payload, headers, true).await
-}
-
+/// Publishes persistently and waits for the broker's confirm; with `mandatory`, an
+/// unroutable message (returned) is an error, never a silent loss.
 async fn publish(channel: &Channel, exchange: &str, routing_key: &str, payload: &[u8], headers: FieldTable, mandatory: bool) -> Result<(), StorageError> {
     let props = BasicProperties::default().with_delivery_mode(2).with_content_type(ShortString::from("application/json")).with_headers(headers);
     let confirm = channel
@@ -149,7 +199,7 @@ fn encode(job: &EvidenceReceived) -> Vec<u8> {
 impl JobQueue for AmqpQueue {
     async fn publish(&self, job: &EvidenceReceived) -> Result<(), StorageError> {
         let headers = table(&[(ATTEMPT_HEADER, AMQPValue::LongLongInt(1))]);
-        publish_confirmed(&self.publisher, &self.names.exchange, EVIDENCE_RECEIVED, &encode(job), headers).await
+        self.publisher.publish_confirmed(&self.names.exchange, EVIDENCE_RECEIVED, &encode(job), headers).await
     }
 
     async fn consume(&self, prefetch: u16) -> Result<Box<dyn JobStream>, StorageError> {
@@ -162,6 +212,8 @@ impl JobQueue for AmqpQueue {
     async fn dead_letter_count(&self) -> Result<u64, StorageError> {
         let q = self
             .publisher
+            .channel()
+            .await?
             .queue_declare(&self.names.dead, QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
             .await
             .map_err(err)?;
@@ -182,7 +234,7 @@ impl Announcer for AmqpQueue {
     async fn announce(&self, topic: &str, body: &serde_json::Value) -> Result<(), StorageError> {
         let payload = serde_json::to_vec(body).map_err(|e| StorageError::rejected("RabbitMQ", e))?;
         // Not mandatory: a topic nobody listens to is not an error for a notification.
-        publish(&self.publisher, &self.names.exchange, topic, &payload, FieldTable::default(), false).await
+        self.publisher.publish(&self.names.exchange, topic, &payload, FieldTable::default(), false).await
     }
 
     async fn subscribe(&self, pattern: &str) -> Result<Box<dyn AnnouncementStream>, StorageError> {
@@ -219,7 +271,7 @@ impl AnnouncementStream for AmqpAnnouncements {
 
 struct AmqpStream {
     consumer: Consumer,
-    publisher: Channel,
+    publisher: Arc<Publisher>,
     names: Names,
     policy: RetryPolicy,
 }
@@ -257,7 +309,7 @@ impl JobStream for AmqpStream {
                     // Not ours to process, and not to be lost either: park it with why.
                     tracing::warn!(error = %e, "undecodable job, moving it to the dead-letter queue");
                     let headers = table(&[(REASON_HEADER, long_str(&format!("undecodable job: {e}")))]);
-                    if let Err(e) = publish_confirmed(&self.publisher, "", &self.names.dead, &delivery.data, headers).await {
+                    if let Err(e) = self.publisher.publish_confirmed("", &self.names.dead, &delivery.data, headers).await {
                         return Some(Err(e));
                     }
                     if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
@@ -273,7 +325,7 @@ struct AmqpDelivery {
     job: EvidenceReceived,
     attempt: u32,
     inner: lapin::message::Delivery,
-    publisher: Channel,
+    publisher: Arc<Publisher>,
     names: Names,
     policy: RetryPolicy,
 }
@@ -297,13 +349,13 @@ impl Delivery for AmqpDelivery {
         let headers = table(&[(ATTEMPT_HEADER, AMQPValue::LongLongInt(self.attempt as i64 + 1))]);
         // The copy is safely in the delay queue before this one is acked: a crash in
         // between means one extra (harmless) delivery, never a lost job.
-        publish_confirmed(&self.publisher, "", &self.names.retry(delay), &self.inner.data, headers).await?;
+        self.publisher.publish_confirmed("", &self.names.retry(delay), &self.inner.data, headers).await?;
         self.inner.ack(BasicAckOptions::default()).await.map_err(err)
     }
 
     async fn dead_letter(self: Box<Self>, reason: &str) -> Result<(), StorageError> {
         let headers = table(&[(ATTEMPT_HEADER, AMQPValue::LongLongInt(self.attempt as i64)), (REASON_HEADER, long_str(reason))]);
-        publish_confirmed(&self.publisher, "", &self.names.dead, &self.inner.data, headers).await?;
+        self.publisher.publish_confirmed("", &self.names.dead, &self.inner.data, headers).await?;
         self.inner.ack(BasicAckOptions::default()).await.map_err(err)
     }
 }
