@@ -221,7 +221,38 @@ impl App {
             announcer: self.backends.announcer.clone(),
             http: self.config.http.clone(),
             logins: Default::default(),
+            probes: Arc::new(self.probes()),
         })
+    }
+
+    /// Every dependency `serve` needs, as `/readyz` asks them: clamd answers its
+    /// version, the database a count, both object stores a lookup, the broker a passive
+    /// queue declaration.
+    pub fn probes(&self) -> Vec<caregate_ingest::Probe> {
+        use caregate_ingest::Probe;
+        let b = &self.backends;
+        let (clamd, index, quarantine, evidence, queue) = (self.clamd.clone(), b.index.clone(), b.quarantine.clone(), b.evidence.clone(), b.queue.clone());
+        vec![
+            Probe::new("clamd", move || {
+                let clamd = clamd.clone();
+                async move { clamd.version().await.map(drop).map_err(|e| e.to_string()) }
+            }),
+            Probe::new("database", move || {
+                let index = index.clone();
+                async move { index.count_by_status().await.map(drop).map_err(|e| e.to_string()) }
+            }),
+            Probe::new("object_store", move || {
+                let (quarantine, evidence) = (quarantine.clone(), evidence.clone());
+                async move {
+                    quarantine.size("readiness-probe").await.map_err(|e| format!("quarantine: {e}"))?;
+                    evidence.size("readiness-probe").await.map(drop).map_err(|e| format!("evidence: {e}"))
+                }
+            }),
+            Probe::new("broker", move || {
+                let queue = queue.clone();
+                async move { queue.dead_letter_count().await.map(drop).map_err(|e| e.to_string()) }
+            }),
+        ]
     }
 
     /// The referentials submissions are judged with: the configured directory, or the

@@ -64,6 +64,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/submissions/{id}/verification.html", get(get_verification_page))
         .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
 }
 
 /// axum reports a body over the limit as a multipart error with status 413.
@@ -510,4 +511,29 @@ pub fn attachment(rec: &EvidenceRecord, file: tempfile::NamedTempFile) -> Respon
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// Whether every back end answers now: `200` with each one `ok`, or `503` (with
+/// `Retry-After`) naming the one that does not and why. Each is given 3 seconds, all at
+/// once, so a frozen store makes a slow answer, never a hanging one. No authentication:
+/// load balancers and operators ask it, and it names no dossier.
+async fn readyz(State(st): State<AppState>) -> Response {
+    let checks = futures::future::join_all(st.probes.iter().map(|p| async move {
+        let answer = match tokio::time::timeout(std::time::Duration::from_secs(3), (p.check)()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("no answer within 3 s".to_owned()),
+        };
+        (p.name, answer)
+    }))
+    .await;
+    let ready = checks.iter().all(|(_, a)| a.is_ok());
+    let body: serde_json::Map<String, serde_json::Value> =
+        checks.into_iter().map(|(name, a)| (name.to_owned(), a.map_or_else(|e| format!("unavailable: {e}").into(), |()| "ok".into()))).collect();
+    let body = Json(serde_json::json!({ "ready": ready, "checks": body }));
+    if ready {
+        (StatusCode::OK, body).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], body).into_response()
+    }
 }

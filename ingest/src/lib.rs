@@ -25,7 +25,7 @@ pub use auth::{hash_password, issue_token, Action, Caller};
 pub use error::{ApiError, ApiErrorBody};
 pub use http::ApiDoc;
 pub use retrieval::RetrievalError;
-pub use state::{AppState, AuthConfig, HttpConfig, LoginThrottle};
+pub use state::{AppState, AuthConfig, HttpConfig, LoginThrottle, Probe};
 
 /// The whole HTTP service: the API, the console and the limits that apply to both.
 pub fn router(state: AppState) -> axum::Router {

@@ -20,6 +20,27 @@ pub struct AppState {
     pub announcer: Arc<dyn Announcer>,
     pub http: HttpConfig,
     pub logins: LoginThrottle,
+    /// What `/readyz` asks: every back end `serve` needs, by name.
+    pub probes: Arc<Vec<Probe>>,
+}
+
+/// How to ask one dependency whether it answers now (`/readyz`). The binary builds them,
+/// since it alone knows every dependency (clamd is the workers' crate's).
+#[derive(Clone)]
+pub struct Probe {
+    /// `clamd`, `database`, `object_store`, `broker`.
+    pub name: &'static str,
+    pub check: Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>,
+}
+
+impl Probe {
+    pub fn new<F, Fut>(name: &'static str, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        Self { name, check: Arc::new(move || Box::pin(check())) }
+    }
 }
 
 /// How the HTTP service behaves towards its users.

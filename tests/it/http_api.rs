@@ -189,3 +189,34 @@ async fn openapi_document_describes_the_api() {
     assert_eq!(reqwest::get(format!("{}/healthz", srv.base)).await.unwrap().status(), 200);
     srv.stop.cancel();
 }
+
+/// `/readyz` asks every back end: all `ok` when they answer; a 503 with `Retry-After`
+/// naming clamd when clamd does not (nothing listens on its port), the others still `ok`.
+async fn readiness_names_the_missing_dependency(stack: common::Stack) {
+    let env = TestEnv::new(stack).await;
+    let srv = serve(&env).await;
+    let resp = reqwest::get(format!("{}/readyz", srv.base)).await.unwrap();
+    assert_eq!(resp.status(), 200, "{stack:?}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["ready"], true);
+    for name in ["clamd", "database", "object_store", "broker"] {
+        assert_eq!(body["checks"][name], "ok", "{stack:?} {name}: {body}");
+    }
+    srv.stop.cancel();
+
+    let mut env = TestEnv::new(stack).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    env.config.clamd.address = closed.to_string(); // the listener is dropped: nothing answers
+    let srv = serve(&env).await;
+    let resp = reqwest::get(format!("{}/readyz", srv.base)).await.unwrap();
+    assert_eq!(resp.status(), 503, "{stack:?}");
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["ready"], false);
+    assert!(body["checks"]["clamd"].as_str().unwrap().starts_with("unavailable"), "{body}");
+    for name in ["database", "object_store", "broker"] {
+        assert_eq!(body["checks"][name], "ok", "{stack:?} {name}: {body}");
+    }
+    srv.stop.cancel();
+}
+common::on_each_stack!(readiness_names_the_missing_dependency);
