@@ -1,6 +1,7 @@
 //! `caregate submit`: send files and folders for one submission, then report each file's
 //! outcome. Directly through the configured back ends, or through a server's HTTP API.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -117,8 +118,52 @@ pub async fn submit_direct(
     records
 }
 
+/// The client gave up on an outage: the server (or a back end behind it) stayed
+/// unavailable past the retry limit. What was accepted stays accepted; the same command
+/// with `--submission` sends the rest.
+#[derive(Debug, thiserror::Error)]
+#[error("gave up after {waited:?}: {last}; {accepted} of {total} files were accepted. Resume with: caregate submit --submission {submission} ... (the same files; accepted ones are skipped)")]
+pub struct GaveUp {
+    pub submission: caregate_schemas::SubmissionId,
+    pub accepted: usize,
+    pub total: usize,
+    pub waited: Duration,
+    pub last: String,
+}
+
+/// How long to wait before trying again: the server's `Retry-After` when it gave one,
+/// else 0.5 s doubling to 30 s, each with up to 50 % random jitter (so that clients cut
+/// off together do not come back together).
+fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    use rand::Rng;
+    let base = retry_after.unwrap_or_else(|| Duration::from_millis(500).saturating_mul(1 << attempt.min(6)).min(Duration::from_secs(30)));
+    base + base.mul_f64(rand::rng().random_range(0.0..0.5))
+}
+
+/// A file's idempotency key: the same submission, path and content give the same key, so
+/// a repeat is recognised whoever sends it again and whenever.
+fn idempotency_key(sub: &SubmissionRef, name: &str, sha256: &caregate_schemas::Sha256Digest) -> String {
+    caregate_schemas::Sha256Digest::of(format!("{}\n{name}\n{sha256}", sub.submission_id).as_bytes()).hex()
+}
+
+async fn file_sha256(path: &Path) -> anyhow::Result<caregate_schemas::Sha256Digest> {
+    use sha2::Digest;
+    let file = tokio::fs::File::open(path).await.with_context(|| format!("opening {}", path.display()))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut chunks = ReaderStream::with_capacity(file, 256 * 1024);
+    while let Some(chunk) = chunks.try_next().await? {
+        hasher.update(&chunk);
+    }
+    Ok(hasher.into())
+}
+
 /// Submits through a running `caregate serve`, one request per file, then polls the
 /// submission until every file has a final status.
+///
+/// Each file carries an idempotency key; on 429, 502–504 or a connection error it is
+/// sent again after [`backoff`], for up to `retry_for` in all, and a repeat the server
+/// already accepted gets its first receipt. Files of the submission already on the server
+/// (same path and content) are not sent again, so the same command resumes a dossier.
 pub async fn submit_http(
     server: &str,
     token: &str,
@@ -126,31 +171,73 @@ pub async fn submit_http(
     files: &[LocalFile],
     quiet: bool,
     wait: Duration,
+    retry_for: Duration,
 ) -> anyhow::Result<Vec<EvidenceRecord>> {
     let client = reqwest::Client::new();
     let base = server.trim_end_matches('/');
     let pb = progress_bar(files.iter().map(|f| f.size).sum(), quiet);
     pb.set_message("uploading");
+    let started = std::time::Instant::now();
+    let already = accepted_before(&client, base, token, sub, started, retry_for).await?;
+    let mut accepted = 0;
     for f in files {
-        let file = tokio::fs::File::open(&f.disk).await.with_context(|| format!("opening {}", f.disk.display()))?;
-        let pb2 = pb.clone();
-        let body = ReaderStream::with_capacity(file, 256 * 1024).inspect_ok(move |c| pb2.inc(c.len() as u64));
-        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), f.size).file_name(f.name.clone());
-        let mut form = reqwest::multipart::Form::new()
-            .text("establishment", sub.establishment.clone())
-            .text("campaign", sub.campaign.clone())
-            .text("submission_id", sub.submission_id.to_string());
-        for o in &sub.objectives {
-            form = form.text("objective", o.clone());
+        let sha256 = file_sha256(&f.disk).await?;
+        if already.contains(&(f.name.clone(), sha256)) {
+            pb.inc(f.size);
+            accepted += 1;
+            continue;
         }
-        if let Some(c) = &sub.category {
-            form = form.text("category", c.clone());
+        let key = idempotency_key(sub, &f.name, &sha256);
+        let mut attempt = 0u32;
+        loop {
+            let file = tokio::fs::File::open(&f.disk).await.with_context(|| format!("opening {}", f.disk.display()))?;
+            let pb2 = pb.clone();
+            let body = ReaderStream::with_capacity(file, 256 * 1024).inspect_ok(move |c| pb2.inc(c.len() as u64));
+            let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), f.size).file_name(f.name.clone());
+            let mut form = reqwest::multipart::Form::new()
+                .text("establishment", sub.establishment.clone())
+                .text("campaign", sub.campaign.clone())
+                .text("submission_id", sub.submission_id.to_string());
+            for o in &sub.objectives {
+                form = form.text("objective", o.clone());
+            }
+            if let Some(c) = &sub.category {
+                form = form.text("category", c.clone());
+            }
+            let sent =
+                client.post(format!("{base}/api/evidence")).bearer_auth(token).header("Idempotency-Key", &key).multipart(form.part("file", part)).send().await;
+            let (why, retry_after) = match sent {
+                Ok(resp) if resp.status().is_success() => break,
+                Ok(resp) if matches!(resp.status().as_u16(), 429 | 502 | 503 | 504) => {
+                    let after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).map(Duration::from_secs);
+                    (format!("server answered {}", resp.status()), after)
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    bail!("{}: server answered {status}: {}", f.name, resp.text().await.unwrap_or_default());
+                }
+                Err(e) => (format!("{e}"), None),
+            };
+            // The bytes sent so far are sent again.
+            pb.set_position(pb.position().saturating_sub(f.size.min(pb.position())));
+            let pause = backoff(attempt, retry_after);
+            if started.elapsed() + pause > retry_for {
+                pb.finish_and_clear();
+                return Err(GaveUp {
+                    submission: sub.submission_id,
+                    accepted,
+                    total: files.len(),
+                    waited: started.elapsed(),
+                    last: format!("{}: {why}", f.name),
+                }
+                .into());
+            }
+            attempt += 1;
+            pb.set_message(format!("retry {attempt}"));
+            tokio::time::sleep(pause).await;
         }
-        let resp = client.post(format!("{base}/api/evidence")).bearer_auth(token).multipart(form.part("file", part)).send().await?;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            bail!("{}: server answered {status}: {}", f.name, resp.text().await.unwrap_or_default());
-        }
+        pb.set_message("uploading");
+        accepted += 1;
     }
     pb.finish_and_clear();
     let start = std::time::Instant::now();
@@ -164,5 +251,40 @@ pub async fn submit_http(
             bail!("submission {} not complete after {wait:?}", sub.submission_id);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// What the submission already holds on the server (path and content), when it exists:
+/// those files are not sent again. Retried like an upload while the server is away.
+async fn accepted_before(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    sub: &SubmissionRef,
+    started: std::time::Instant,
+    retry_for: Duration,
+) -> anyhow::Result<HashSet<(String, caregate_schemas::Sha256Digest)>> {
+    let mut attempt = 0;
+    loop {
+        let why = match client.get(format!("{base}/api/submissions/{}", sub.submission_id)).bearer_auth(token).send().await {
+            Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => return Ok(HashSet::new()),
+            Ok(resp) if resp.status().is_success() => {
+                let view: serde_json::Value = resp.json().await?;
+                let records: Vec<EvidenceRecord> = serde_json::from_value(view["evidence"].clone())?;
+                return Ok(records.into_iter().map(|r| (r.path, r.sha256)).collect());
+            }
+            Ok(resp) if matches!(resp.status().as_u16(), 429 | 502 | 503 | 504) => format!("server answered {}", resp.status()),
+            Ok(resp) => {
+                let status = resp.status();
+                bail!("reading submission {}: server answered {status}: {}", sub.submission_id, resp.text().await.unwrap_or_default());
+            }
+            Err(e) => e.to_string(),
+        };
+        let pause = backoff(attempt, None);
+        if started.elapsed() + pause > retry_for {
+            return Err(GaveUp { submission: sub.submission_id, accepted: 0, total: 0, waited: started.elapsed(), last: why }.into());
+        }
+        attempt += 1;
+        tokio::time::sleep(pause).await;
     }
 }

@@ -101,12 +101,16 @@ pub struct UploadResponse {
     pub evidence: Vec<Receipt>,
 }
 
+/// The header a client sends so that retrying an upload never makes a second record.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
 /// Upload files for one submission. All files of the request are received and hashed
 /// before any is handed to the pipeline: a malformed or oversized request stores nothing.
 #[utoipa::path(
     post,
     path = "/api/evidence",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "the client's key for this request (e.g. SHA-256 of submission, path and content): a repeat gets the first receipt instead of a new record")),
     responses(
         (status = 202, description = "files received and queued for checking", body = UploadResponse),
         (status = 400, description = "malformed request, bad field or refused file name", body = ApiErrorBody),
@@ -115,7 +119,12 @@ pub struct UploadResponse {
         (status = 503, description = "a back end is unavailable; see Retry-After", body = ApiErrorBody),
     )
 )]
-async fn upload(State(st): State<AppState>, caller: Caller, mut form: Multipart) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
+async fn upload(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    mut form: Multipart,
+) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
     caller.may(Action::Upload, None)?;
     let _permit = st.intake.try_admit()?;
     let mut establishment = None;
@@ -167,9 +176,16 @@ async fn upload(State(st): State<AppState>, caller: Caller, mut form: Multipart)
         category,
     };
     validate_submission(&sub)?;
+    // Scoped to the caller, and to the file's place in the request.
+    let key = headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str().map(str::trim).unwrap_or_default().to_owned());
+    if key.as_deref().is_some_and(|k| k.is_empty() || k.len() > 200) {
+        return Err(IntakeError::Invalid { field: "Idempotency-Key", reason: "1 to 200 visible ASCII characters".into() }.into());
+    }
+    let actor = caller.actor();
     let mut evidence = Vec::with_capacity(spooled.len());
-    for file in spooled {
-        evidence.push(st.intake.commit(&sub, file, Some(&caller.actor())).await?);
+    for (i, file) in spooled.into_iter().enumerate() {
+        let scoped = key.as_deref().map(|k| format!("{actor}\n{k}\n{i}"));
+        evidence.push(st.intake.commit_keyed(&sub, file, Some(&actor), scoped.as_deref()).await?);
     }
     Ok((StatusCode::ACCEPTED, Json(UploadResponse { submission_id: sub.submission_id, evidence })))
 }

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use caregate_schemas::{EvidenceId, EvidenceRecord, Sha256Digest, SubmissionId, SubmissionRef};
+use caregate_schemas::{EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId, SubmissionRef};
 use caregate_storage::{Backends, EvidenceIndex, JobQueue, ObjectStore, StorageError};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -216,12 +216,52 @@ impl Intake {
     /// `uploaded_by`: the actor of an authenticated upload, kept in the record and its
     /// `received` event.
     pub async fn commit(&self, sub: &SubmissionRef, spooled: Spooled, uploaded_by: Option<&str>) -> Result<Receipt, IntakeError> {
+        self.commit_keyed(sub, spooled, uploaded_by, None).await
+    }
+
+    /// [`Self::commit`] under an idempotency key (already scoped to the caller): the
+    /// first upload under the key is recorded; a repeat of it (a client retrying after a
+    /// lost answer) gets the first one's receipt, and its job is published again while
+    /// that file is still waiting, in case the first answer was lost before the job went
+    /// out. The same key with other bytes is refused.
+    pub async fn commit_keyed(&self, sub: &SubmissionRef, spooled: Spooled, uploaded_by: Option<&str>, key: Option<&str>) -> Result<Receipt, IntakeError> {
         let evidence_id = EvidenceId::new();
         let quarantine_key = evidence_id.quarantine_key();
         self.quarantine.put_owned(&quarantine_key, spooled.file, &spooled.sha256).await?;
-        let mut record = EvidenceRecord::received(evidence_id, sub.clone(), spooled.path.clone(), spooled.sha256, spooled.size, quarantine_key);
+        let mut record = EvidenceRecord::received(evidence_id, sub.clone(), spooled.path.clone(), spooled.sha256, spooled.size, quarantine_key.clone());
         record.uploaded_by = uploaded_by.map(str::to_owned);
-        self.index.record_received(&record).await?;
+        let earlier = match key {
+            Some(key) => self.index.record_received_once(&record, key).await?,
+            None => {
+                self.index.record_received(&record).await?;
+                None
+            }
+        };
+        if let Some(first) = earlier {
+            // This copy is not needed; the sweep would remove it too, later.
+            if let Err(e) = self.quarantine.delete(&quarantine_key).await {
+                tracing::warn!(error = %e, "could not remove the quarantined copy of a repeated upload");
+            }
+            let first =
+                self.index.get(first).await?.ok_or_else(|| IntakeError::Malformed(format!("idempotency key names evidence {first}, which has no record")))?;
+            if first.sha256 != spooled.sha256 {
+                return Err(IntakeError::Invalid {
+                    field: "Idempotency-Key",
+                    reason: format!("already used for other bytes ({}, sha256 {})", first.path, first.sha256),
+                });
+            }
+            if first.status == Status::Received {
+                self.queue.publish(&first.job()).await?;
+            }
+            tracing::info!(evidence = %first.evidence_id, path = %first.path, "repeated upload: the first receipt stands");
+            return Ok(Receipt {
+                evidence_id: first.evidence_id,
+                submission_id: first.submission.submission_id,
+                path: first.path,
+                sha256: first.sha256,
+                size: first.size,
+            });
+        }
         self.queue.publish(&record.job()).await?;
         tracing::info!(evidence = %evidence_id, path = %spooled.path, size = spooled.size, "received");
         Ok(Receipt { evidence_id, submission_id: sub.submission_id, path: spooled.path, sha256: spooled.sha256, size: spooled.size })

@@ -38,12 +38,16 @@ pub struct Args {
     /// Give up waiting for outcomes after this many seconds.
     #[arg(long, default_value_t = 3600)]
     pub wait_secs: u64,
+    /// With --server: keep retrying a file on 429, 502-504 or a lost connection for up to
+    /// this many seconds in all, then stop (exit 3) and say how to resume.
+    #[arg(long, default_value_t = 900)]
+    pub retry_secs: u64,
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
 }
 
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
-    let Args { establishment, campaign, objectives, category, submission, server, token, json, wait_secs, paths } = args;
+    let Args { establishment, campaign, objectives, category, submission, server, token, json, wait_secs, retry_secs, paths } = args;
     init_tracing("warn");
     let files = submit::collect_files(&paths)?;
     let sub = SubmissionRef { submission_id: submission.unwrap_or_default(), establishment, campaign, objectives, category };
@@ -52,7 +56,14 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let records = match server {
         Some(url) => {
             let token = token.context("--server needs an API token (--token or CAREGATE_TOKEN)")?;
-            submit::submit_http(&url, &token, &sub, &files, json, wait).await?
+            match submit::submit_http(&url, &token, &sub, &files, json, wait, Duration::from_secs(retry_secs)).await {
+                Ok(records) => records,
+                Err(e) if e.is::<submit::GaveUp>() => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(3));
+                }
+                Err(e) => return Err(e),
+            }
         }
         None => {
             let app = App::open(config).await?;

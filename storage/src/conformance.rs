@@ -131,6 +131,15 @@ pub async fn evidence_index(index: &dyn EvidenceIndex) {
     assert!(index.stale(Duration::from_secs(3600), 100).await.expect("stale").is_empty(), "b is fresh");
     let counts = index.count_by_status().await.expect("counts");
     assert!(counts.contains(&(Status::Stored, 1)) && counts.contains(&(Status::Received, 1)), "{counts:?}");
+    // Under an idempotency key: the first is recorded, a repeat (another id, same key)
+    // writes nothing and names the first.
+    let other_sub = SubmissionId::new();
+    let keyed = sample_record(other_sub, "repete.pdf");
+    assert_eq!(index.record_received_once(&keyed, "depot\ncle\n0").await.expect("keyed"), None);
+    let repeat = sample_record(other_sub, "repete.pdf");
+    assert_eq!(index.record_received_once(&repeat, "depot\ncle\n0").await.expect("repeat"), Some(keyed.evidence_id));
+    assert_eq!(index.record_received_once(&repeat, "depot\ncle\n1").await.expect("another key"), None);
+    assert_eq!(index.submission(other_sub).await.expect("submission").len(), 2, "one record per key");
 }
 
 fn invoice(submission: SubmissionId, establishment: &str, name: &str, number: &str) -> EvidenceRecord {

@@ -219,3 +219,59 @@ fn strict_configuration_names_the_wrong_key() {
     let out = caregate(&env).env("CAREGATE_TEST_STACKS", "embedded").args(["schema"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `submit --server` rides out an outage and resumes: started while nothing listens yet,
+/// it retries until `serve` is up and finishes the dossier (exit 0); run again with
+/// `--submission`, it sends nothing twice; against a server that never comes, it stops
+/// after `--retry-secs` with exit 3 and says how to resume.
+#[test]
+fn submit_retries_through_an_outage_and_resumes_without_duplicates() {
+    if !common::stacks().contains(&Stack::Full) {
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let env = rt.block_on(TestEnv::new(Stack::Full));
+    let app = rt.block_on(env.app());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    assert!(caregate(&env)
+        .args(["account", "add", "depot-750000001", "--role", "submitter", "--establishment", "750000001"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let token = String::from_utf8(caregate(&env).args(["account", "token", "depot-750000001"]).output().unwrap().stdout).unwrap().trim().to_owned();
+    let sub = caregate_schemas::SubmissionId::new();
+    let submit = |server: &str, retry_secs: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_caregate"));
+        cmd.args(["submit", "--establishment", "750000001", "--json", "--wait-secs", "60", "--retry-secs", retry_secs, "--server", server])
+            .args(["--submission", &sub.to_string()])
+            .arg(common::samples_dir().join("exposition"))
+            .env("CAREGATE_TOKEN", &token)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    // Nothing listens yet: the client keeps trying.
+    let client = submit(&format!("http://{listen}"), "120").spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let _serve = Killed(caregate(&env).arg("serve").env("CAREGATE_LISTEN", &listen).stdout(Stdio::null()).spawn().unwrap());
+    let _worker = Killed(caregate(&env).arg("worker").stdout(Stdio::null()).spawn().unwrap());
+    let out = client.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = records(&out);
+    assert_eq!(first.len(), 3);
+    assert!(first.iter().all(|r| r.status == Status::Stored));
+
+    // Again, as a resume: nothing new is recorded.
+    let out = submit(&format!("http://{listen}"), "30").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(records(&out).len(), 3);
+    assert_eq!(rt.block_on(app.backends.index.submission(sub)).unwrap().len(), 3, "no record twice");
+
+    // A server that never comes: exit 3, and how to resume.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = submit(&format!("http://{gone}"), "2").output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("--submission {sub}")), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -220,3 +220,31 @@ async fn readiness_names_the_missing_dependency(stack: common::Stack) {
     srv.stop.cancel();
 }
 common::on_each_stack!(readiness_names_the_missing_dependency);
+
+/// An upload repeated under the same `Idempotency-Key` (a client retrying after a lost
+/// answer) gets the first receipt and makes no second record; the key with other bytes
+/// is refused.
+async fn a_repeated_upload_returns_its_first_receipt(stack: common::Stack) {
+    let env = TestEnv::new(stack).await;
+    let srv = serve(&env).await;
+    let client = srv.submitter().await;
+    let send = |bytes: &'static [u8], key: &'static str| {
+        client
+            .post(format!("{}/api/evidence", srv.base))
+            .header("Idempotency-Key", key)
+            .multipart(form("750000001").part("file", file_part("rapport.txt", bytes)))
+            .send()
+    };
+    let first: Value = send(b"rapport d'audit", "cle-1").await.unwrap().json().await.unwrap();
+    let again = send(b"rapport d'audit", "cle-1").await.unwrap();
+    assert_eq!(again.status(), 202, "{stack:?}");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["evidence"][0]["evidence_id"], first["evidence"][0]["evidence_id"], "{stack:?}: the first receipt");
+    let other = send(b"un autre rapport", "cle-1").await.unwrap();
+    assert_eq!(other.status(), 400, "{stack:?}: the same key for other bytes");
+    let sub: caregate_schemas::SubmissionId = first["submission_id"].as_str().unwrap().parse().unwrap();
+    let records = srv.app.backends.index.submission(sub).await.unwrap();
+    assert_eq!(records.len(), 1, "{stack:?}: one record");
+    srv.stop.cancel();
+}
+common::on_each_stack!(a_repeated_upload_returns_its_first_receipt);

@@ -38,6 +38,8 @@ const COMMON_DDL: &[&str] = &[
         record TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS evidence_submission ON evidence (submission_id)",
+    // Idempotency keys of uploads (caller, client key, file), each naming its evidence.
+    "CREATE TABLE IF NOT EXISTS upload_keys (key TEXT PRIMARY KEY, evidence_id TEXT NOT NULL)",
     // Counting a submission's pending files after every job reads the index only.
     "CREATE INDEX IF NOT EXISTS evidence_submission_status ON evidence (submission_id, status)",
     "CREATE INDEX IF NOT EXISTS evidence_status ON evidence (status, received_at)",

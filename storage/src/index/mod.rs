@@ -37,6 +37,10 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// Records a file just received in quarantine. Calling it again with the same
     /// evidence id changes nothing.
     async fn record_received(&self, rec: &EvidenceRecord) -> Result<(), StorageError>;
+    /// The same under an uploader's idempotency key, atomically: when the key is already
+    /// taken nothing is written and the evidence it names is returned, so a client that
+    /// retries an upload it got no answer to never makes a second record.
+    async fn record_received_once(&self, rec: &EvidenceRecord, key: &str) -> Result<Option<EvidenceId>, StorageError>;
     async fn get(&self, id: EvidenceId) -> Result<Option<EvidenceRecord>, StorageError>;
     /// Moves a `received` record to the terminal state `rec.status` with its results, and
     /// appends an event of that name with `detail`. Returns `false` if the record was
@@ -107,6 +111,10 @@ pub trait EvidenceIndex: Send + Sync + 'static {
 impl EvidenceIndex for SqlIndex {
     async fn record_received(&self, rec: &EvidenceRecord) -> Result<(), StorageError> {
         SqlIndex::record_received(self, rec).await
+    }
+
+    async fn record_received_once(&self, rec: &EvidenceRecord, key: &str) -> Result<Option<EvidenceId>, StorageError> {
+        SqlIndex::record_received_once(self, rec, key).await
     }
 
     async fn get(&self, id: EvidenceId) -> Result<Option<EvidenceRecord>, StorageError> {

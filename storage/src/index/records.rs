@@ -13,34 +13,31 @@ use crate::StorageError;
 impl SqlIndex {
     pub(super) async fn record_received(&self, rec: &EvidenceRecord) -> Result<(), StorageError> {
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO evidence (evidence_id, submission_id, establishment, campaign, path, status,
-                                   sha256, size, attempts, received_at, updated_at, record)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (evidence_id) DO NOTHING",
-        )
-        .bind(rec.evidence_id.to_string())
-        .bind(rec.submission.submission_id.to_string())
-        .bind(rec.submission.establishment.clone())
-        .bind(rec.submission.campaign.clone())
-        .bind(rec.path.clone())
-        .bind(rec.status.as_str())
-        .bind(rec.sha256.hex())
-        .bind(rec.size as i64)
-        .bind(rec.attempts as i64)
-        .bind(ts(rec.received_at))
-        .bind(ts(rec.updated_at))
-        .bind(to_json(rec)?)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            let detail = json!({"path": rec.path, "sha256": rec.sha256, "size": rec.size,
-                                "quarantine_key": rec.quarantine_key, "actor": rec.uploaded_by});
-            append_event(&mut tx, rec.evidence_id, EventKind::Received, &detail, rec.received_at).await?;
-        }
+        insert_received(&mut tx, rec).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(super) async fn record_received_once(&self, rec: &EvidenceRecord, key: &str) -> Result<Option<EvidenceId>, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        // Taking the key first: a concurrent upload under the same key waits here for
+        // this transaction, then finds the key taken.
+        let taken = sqlx::query("INSERT INTO upload_keys (key, evidence_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key.to_owned())
+            .bind(rec.evidence_id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 0;
+        if taken {
+            let row = sqlx::query("SELECT evidence_id FROM upload_keys WHERE key = $1").bind(key.to_owned()).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            let id: String = row.try_get("evidence_id")?;
+            return id.parse().map(Some).map_err(|e| StorageError::Corrupt(format!("upload key's evidence id {id:?}: {e}")));
+        }
+        insert_received(&mut tx, rec).await?;
+        tx.commit().await?;
+        Ok(None)
     }
 
     pub(super) async fn get(&self, id: EvidenceId) -> Result<Option<EvidenceRecord>, StorageError> {
@@ -208,4 +205,35 @@ impl SqlIndex {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The `received` record and its event, in the caller's transaction.
+async fn insert_received(conn: &mut sqlx::AnyConnection, rec: &EvidenceRecord) -> Result<(), StorageError> {
+    let inserted = sqlx::query(
+        "INSERT INTO evidence (evidence_id, submission_id, establishment, campaign, path, status,
+                               sha256, size, attempts, received_at, updated_at, record)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (evidence_id) DO NOTHING",
+    )
+    .bind(rec.evidence_id.to_string())
+    .bind(rec.submission.submission_id.to_string())
+    .bind(rec.submission.establishment.clone())
+    .bind(rec.submission.campaign.clone())
+    .bind(rec.path.clone())
+    .bind(rec.status.as_str())
+    .bind(rec.sha256.hex())
+    .bind(rec.size as i64)
+    .bind(rec.attempts as i64)
+    .bind(ts(rec.received_at))
+    .bind(ts(rec.updated_at))
+    .bind(to_json(rec)?)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        let detail = json!({"path": rec.path, "sha256": rec.sha256, "size": rec.size,
+                            "quarantine_key": rec.quarantine_key, "actor": rec.uploaded_by});
+        append_event(conn, rec.evidence_id, EventKind::Received, &detail, rec.received_at).await?;
+    }
+    Ok(())
 }
