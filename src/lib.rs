@@ -220,7 +220,7 @@ impl App {
             evidence: self.backends.evidence.clone(),
             announcer: self.backends.announcer.clone(),
             http: self.config.http.clone(),
-            logins: Default::default(),
+            logins: caregate_ingest::LoginThrottle::new(self.backends.accounts.clone()),
             probes: Arc::new(self.probes()),
         })
     }

@@ -217,13 +217,13 @@ async fn login(State(st): State<AppState>, jar: CookieJar, Form(form): Form<Logi
     let accounts = st.accounts.clone();
     let cfg = &st.http.auth;
     let name = form.name.trim();
-    if !st.logins.allows(name) {
+    if !st.logins.allows(name).await? {
         let page = login_form(Some("Trop d'essais infructueux : réessayez dans un quart d'heure."));
         return Ok((StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, "900")], page).into_response());
     }
     match auth::log_in(&accounts, name, &form.password, cfg.session_hours).await {
         Ok(Some((_, token, _))) => {
-            st.logins.succeeded(name);
+            st.logins.succeeded(name).await?;
             let cookie = Cookie::build((SESSION_COOKIE, token))
                 .http_only(true)
                 .same_site(SameSite::Strict)
@@ -235,7 +235,7 @@ async fn login(State(st): State<AppState>, jar: CookieJar, Form(form): Form<Logi
             Ok((jar.add(cookie), Redirect::to("/console")).into_response())
         }
         Ok(None) => {
-            st.logins.failed(name);
+            st.logins.failed(name).await?;
             Ok((StatusCode::UNAUTHORIZED, login_form(Some("Identifiant ou mot de passe incorrect."))).into_response())
         }
         Err(auth::AuthError::Storage(e)) => Err(e.into()),

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use caregate_storage::{AccountStore, Announcer, EvidenceIndex, ObjectStore};
+use caregate_storage::{AccountStore, Announcer, EvidenceIndex, ObjectStore, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::intake::Intake;
@@ -78,47 +78,38 @@ impl Default for AuthConfig {
 }
 
 /// Failed console log-ins per account name, to slow password guessing: after
-/// [`LoginThrottle::MAX_FAILURES`] failures within the window, the name is refused until
-/// the window has passed, right password or not. Per process: with several `serve`
-/// processes, each keeps its own count.
-#[derive(Clone, Default)]
+/// [`LoginThrottle::MAX_FAILURES`] failures within the last [`LoginThrottle::WINDOW`],
+/// the name is refused, right password or not. Counted in the accounts' database, so
+/// that every `serve` process behind a load balancer sees the same count.
+#[derive(Clone)]
 pub struct LoginThrottle {
-    failures: Arc<std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>>,
+    accounts: Arc<dyn AccountStore>,
 }
 
 impl LoginThrottle {
     pub const MAX_FAILURES: u32 = 5;
     pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u32, std::time::Instant)>> {
-        // A panic while holding this lock leaves counts that are still counts.
-        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub fn new(accounts: Arc<dyn AccountStore>) -> Self {
+        Self { accounts }
+    }
+
+    fn window_start(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        now - chrono::Duration::from_std(Self::WINDOW).unwrap_or_else(|_| chrono::Duration::minutes(15))
     }
 
     /// Whether the name may try now.
-    pub fn allows(&self, name: &str) -> bool {
-        let mut map = self.lock();
-        match map.get(name) {
-            Some(&(n, since)) if since.elapsed() < Self::WINDOW => n < Self::MAX_FAILURES,
-            Some(_) => {
-                map.remove(name);
-                true
-            }
-            None => true,
-        }
+    pub async fn allows(&self, name: &str) -> Result<bool, StorageError> {
+        let since = Self::window_start(chrono::Utc::now());
+        Ok(self.accounts.login_failures(name, since).await? < Self::MAX_FAILURES)
     }
 
-    pub fn failed(&self, name: &str) {
-        let mut map = self.lock();
-        // Bounded memory under a flood of invented names: forget expired entries first.
-        if map.len() > 10_000 {
-            map.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
-        }
-        let entry = map.entry(name.to_owned()).or_insert((0, std::time::Instant::now()));
-        entry.0 += 1;
+    pub async fn failed(&self, name: &str) -> Result<(), StorageError> {
+        let now = chrono::Utc::now();
+        self.accounts.record_login_failure(name, now, Self::window_start(now)).await
     }
 
-    pub fn succeeded(&self, name: &str) {
-        self.lock().remove(name);
+    pub async fn succeeded(&self, name: &str) -> Result<(), StorageError> {
+        self.accounts.clear_login_failures(name).await
     }
 }

@@ -66,6 +66,12 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The account a credential belongs to, if it is usable at `now`.
     async fn credential_account(&self, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<Account>, StorageError>;
     async fn revoke_credential(&self, token_sha256: &str) -> Result<(), StorageError>;
+    /// Failed log-ins of this name since `since`.
+    async fn login_failures(&self, name: &str, since: DateTime<Utc>) -> Result<u32, StorageError>;
+    /// One more failed log-in; failures older than `forget_before` (of any name) go.
+    async fn record_login_failure(&self, name: &str, at: DateTime<Utc>, forget_before: DateTime<Utc>) -> Result<(), StorageError>;
+    /// A successful log-in forgets the name's failures.
+    async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError>;
 }
 
 fn row_to_account(row: &AnyRow) -> Result<Account, StorageError> {
@@ -161,6 +167,28 @@ impl AccountStore for SqlIndex {
 
     async fn revoke_credential(&self, token_sha256: &str) -> Result<(), StorageError> {
         sqlx::query("DELETE FROM credentials WHERE token_sha256 = $1").bind(token_sha256.to_owned()).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    async fn login_failures(&self, name: &str, since: DateTime<Utc>) -> Result<u32, StorageError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE name = $1 AND at >= $2")
+            .bind(name.to_owned())
+            .bind(ts(since))
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? as u32)
+    }
+
+    async fn record_login_failure(&self, name: &str, at: DateTime<Utc>, forget_before: DateTime<Utc>) -> Result<(), StorageError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM login_failures WHERE at < $1").bind(ts(forget_before)).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO login_failures (name, at) VALUES ($1, $2)").bind(name.to_owned()).bind(ts(at)).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM login_failures WHERE name = $1").bind(name.to_owned()).execute(self.pool()).await?;
         Ok(())
     }
 }

@@ -244,6 +244,19 @@ pub async fn accounts(store: &dyn AccountStore) {
     store.put_account(&a).await.expect("disable");
     assert!(store.credential_account("bb22", now).await.expect("lookup").is_none(), "disabled account");
     assert_eq!(store.accounts().await.expect("list").len(), 1);
+
+    // Failed log-ins, counted per name within a window, forgotten on success.
+    let now = chrono::Utc::now();
+    let hour_ago = now - chrono::Duration::hours(1);
+    store.record_login_failure("guessed", hour_ago, hour_ago - chrono::Duration::hours(1)).await.expect("old failure");
+    for _ in 0..3 {
+        store.record_login_failure("guessed", now, hour_ago - chrono::Duration::minutes(1)).await.expect("failure");
+    }
+    assert_eq!(store.login_failures("guessed", now - chrono::Duration::minutes(15)).await.expect("count"), 3, "the window counts");
+    assert_eq!(store.login_failures("guessed", hour_ago - chrono::Duration::minutes(1)).await.expect("count"), 4);
+    assert_eq!(store.login_failures("someone-else", hour_ago).await.expect("count"), 0);
+    store.clear_login_failures("guessed").await.expect("clear");
+    assert_eq!(store.login_failures("guessed", hour_ago).await.expect("count"), 0);
 }
 
 fn verification(sub: SubmissionId, basis: &str, verdict: Verdict) -> Verification {

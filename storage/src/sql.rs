@@ -25,6 +25,9 @@ pub(crate) const ACCOUNTS_DDL: &[&str] = &[
         created_at TEXT NOT NULL,
         expires_at TEXT
     )",
+    // Failed console log-ins, shared by every `serve` process of the deployment.
+    "CREATE TABLE IF NOT EXISTS login_failures (name TEXT NOT NULL, at TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS login_failures_name ON login_failures (name, at)",
 ];
 
 pub(crate) fn ts(t: DateTime<Utc>) -> String {

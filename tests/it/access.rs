@@ -199,3 +199,26 @@ async fn disabled_accounts_and_revoked_credentials_are_refused() {
     assert_eq!(who(&expired).await, 401);
     srv.stop.cancel();
 }
+
+/// Two `serve`s behind one load balancer share the log-in throttle: failures made on one
+/// count on the other, because they are counted in the database both use.
+async fn two_servers_share_the_login_throttle(stack: common::Stack) {
+    let env = TestEnv::new(stack).await;
+    let a = serve(&env).await;
+    let b = serve(&env).await;
+    a.account("c.martin", Role::Controller, Scope::National, Some("un mot de passe assez long")).await;
+    let login = |base: String, password: &'static str| async move {
+        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        browser.post(format!("{base}/console/login")).form(&[("name", "c.martin"), ("password", password)]).send().await.unwrap().status()
+    };
+    for i in 0..5 {
+        let srv = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(login(srv.base.clone(), "devinette").await, 401, "{stack:?}");
+    }
+    for srv in [&a, &b] {
+        assert_eq!(login(srv.base.clone(), "un mot de passe assez long").await, 429, "{stack:?}: five failures across both servers");
+    }
+    a.stop.cancel();
+    b.stop.cancel();
+}
+common::on_each_stack!(two_servers_share_the_login_throttle);
