@@ -140,6 +140,19 @@ fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
     base + base.mul_f64(rand::rng().random_range(0.0..0.5))
 }
 
+/// A passing failure worth another try (429, 502–504, or no answer at all): why, and the
+/// server's `Retry-After` when it gave one. `None` for any other answer.
+fn passing_failure(sent: &reqwest::Result<reqwest::Response>) -> Option<(String, Option<Duration>)> {
+    match sent {
+        Ok(resp) if matches!(resp.status().as_u16(), 429 | 502 | 503 | 504) => {
+            let after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).map(Duration::from_secs);
+            Some((format!("server answered {}", resp.status()), after))
+        }
+        Ok(_) => None,
+        Err(e) => Some((e.to_string(), None)),
+    }
+}
+
 /// A file's idempotency key: the same submission, path and content give the same key, so
 /// a repeat is recognised whoever sends it again and whenever.
 fn idempotency_key(sub: &SubmissionRef, name: &str, sha256: &caregate_schemas::Sha256Digest) -> String {
@@ -206,17 +219,13 @@ pub async fn submit_http(
             }
             let sent =
                 client.post(format!("{base}/api/evidence")).bearer_auth(token).header("Idempotency-Key", &key).multipart(form.part("file", part)).send().await;
-            let (why, retry_after) = match sent {
-                Ok(resp) if resp.status().is_success() => break,
-                Ok(resp) if matches!(resp.status().as_u16(), 429 | 502 | 503 | 504) => {
-                    let after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).map(Duration::from_secs);
-                    (format!("server answered {}", resp.status()), after)
+            let Some((why, retry_after)) = passing_failure(&sent) else {
+                let resp = sent?;
+                if resp.status().is_success() {
+                    break;
                 }
-                Ok(resp) => {
-                    let status = resp.status();
-                    bail!("{}: server answered {status}: {}", f.name, resp.text().await.unwrap_or_default());
-                }
-                Err(e) => (format!("{e}"), None),
+                let status = resp.status();
+                bail!("{}: server answered {status}: {}", f.name, resp.text().await.unwrap_or_default());
             };
             // The bytes sent so far are sent again.
             pb.set_position(pb.position().saturating_sub(f.size.min(pb.position())));
@@ -266,21 +275,21 @@ async fn accepted_before(
 ) -> anyhow::Result<HashSet<(String, caregate_schemas::Sha256Digest)>> {
     let mut attempt = 0;
     loop {
-        let why = match client.get(format!("{base}/api/submissions/{}", sub.submission_id)).bearer_auth(token).send().await {
-            Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => return Ok(HashSet::new()),
-            Ok(resp) if resp.status().is_success() => {
-                let view: serde_json::Value = resp.json().await?;
-                let records: Vec<EvidenceRecord> = serde_json::from_value(view["evidence"].clone())?;
-                return Ok(records.into_iter().map(|r| (r.path, r.sha256)).collect());
+        let sent = client.get(format!("{base}/api/submissions/{}", sub.submission_id)).bearer_auth(token).send().await;
+        let Some((why, retry_after)) = passing_failure(&sent) else {
+            let resp = sent?;
+            if resp.status() == reqwest::StatusCode::NOT_FOUND {
+                return Ok(HashSet::new());
             }
-            Ok(resp) if matches!(resp.status().as_u16(), 429 | 502 | 503 | 504) => format!("server answered {}", resp.status()),
-            Ok(resp) => {
+            if !resp.status().is_success() {
                 let status = resp.status();
                 bail!("reading submission {}: server answered {status}: {}", sub.submission_id, resp.text().await.unwrap_or_default());
             }
-            Err(e) => e.to_string(),
+            let view: serde_json::Value = resp.json().await?;
+            let records: Vec<EvidenceRecord> = serde_json::from_value(view["evidence"].clone())?;
+            return Ok(records.into_iter().map(|r| (r.path, r.sha256)).collect());
         };
-        let pause = backoff(attempt, None);
+        let pause = backoff(attempt, retry_after);
         if started.elapsed() + pause > retry_for {
             return Err(GaveUp { submission: sub.submission_id, accepted: 0, total: 0, waited: started.elapsed(), last: why }.into());
         }
