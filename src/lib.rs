@@ -218,7 +218,7 @@ impl App {
             index: self.backends.index.clone(),
             accounts: self.backends.accounts.clone(),
             evidence: self.backends.evidence.clone(),
-            announcer: self.backends.announcer.clone(),
+            outbox: self.backends.outbox.clone(),
             http: self.config.http.clone(),
             logins: caregate_ingest::LoginThrottle::new(self.backends.accounts.clone()),
             probes: Arc::new(self.probes()),
@@ -265,7 +265,7 @@ impl App {
     }
 
     pub fn verifier(&self) -> anyhow::Result<Verifier> {
-        Ok(Verifier::new(self.backends.index.clone(), self.backends.announcer.clone(), self.referentials()?))
+        Ok(Verifier::new(self.backends.index.clone(), self.backends.outbox.clone(), self.referentials()?))
     }
 
     pub fn worker(&self) -> anyhow::Result<Worker> {
@@ -276,7 +276,7 @@ impl App {
             self.backends.quarantine.clone(),
             self.backends.evidence.clone(),
             self.backends.index.clone(),
-            self.backends.queue.clone(),
+            self.backends.outbox.clone(),
             spool_dir,
             self.config.worker.extract.clone(),
             self.config.worker.extract_threads,
@@ -296,8 +296,14 @@ impl App {
         Ok(n)
     }
 
-    /// Starts a worker in the background of this process. With the in-process queue,
-    /// jobs lost by an earlier run (records still `received`) are queued again first.
+    /// Starts the outbox relay in the background of this process, until `shutdown`.
+    pub fn spawn_relay(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        self.backends.outbox.spawn_relay(shutdown)
+    }
+
+    /// Starts a worker, and the outbox relay, in the background of this process. With
+    /// the in-process queue, jobs lost by an earlier run (records still `received`) are
+    /// queued again first.
     pub async fn spawn_worker(&self, shutdown: CancellationToken) -> anyhow::Result<tokio::task::JoinHandle<()>> {
         if self.backends.in_process_queue {
             let n = requeue_unfinished(self.backends.index.as_ref(), self.backends.queue.as_ref()).await?;
@@ -306,10 +312,12 @@ impl App {
             }
         }
         let worker = self.worker()?;
+        let relay = self.spawn_relay(shutdown.clone());
         Ok(tokio::spawn(async move {
             if let Err(e) = worker.run(shutdown).await {
                 tracing::error!(error = %e, "worker stopped");
             }
+            relay.await.ok();
         }))
     }
 

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use caregate_schemas::{
     Decision, DecisionKind, EvidenceEvent, EvidenceId, EvidenceRecord, Principal, Scope, Status, SubmissionId, SubmissionRef, Verification, REGIONS,
 };
-use caregate_storage::{SearchQuery, StorageError};
+use caregate_storage::{Outgoing, SearchQuery, StorageError};
 use chrono::{NaiveDate, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -362,7 +362,7 @@ async fn post_decision(
 
 /// Records a decision after checking it; the verification as decided afterwards.
 pub(crate) async fn decide(st: &AppState, caller: &Caller, id: &str, form: DecisionForm) -> Result<Verification, ApiError> {
-    let (machine, mut decisions) = judged(st, caller, Action::Decide, id).await?;
+    let (machine, decisions) = judged(st, caller, Action::Decide, id).await?;
     let comment = form.comment.trim();
     if comment.is_empty() {
         return Err(ApiError::bad_request("comment_required", "a decision needs a comment saying why"));
@@ -379,20 +379,13 @@ pub(crate) async fn decide(st: &AppState, caller: &Caller, id: &str, form: Decis
         decided_at: Utc::now(),
         basis: machine.basis.clone(),
     };
-    st.index.put_decision(&d).await?;
-    decisions.push(d);
-    let decided = machine.with_decisions(&decisions);
-    // The decision is stored whatever happens here; systems that follow verdicts hear
-    // of it as of any new verification. A lost announcement is logged, not retried: the
-    // verification API always answers with the decided verdicts.
-    match serde_json::to_value(&decided) {
-        Ok(body) => {
-            if let Err(e) = st.announcer.announce(caregate_schemas::SUBMISSION_VERIFIED, &body).await {
-                tracing::warn!(submission = %decided.submission_id, error = %e, "decision stored but not announced");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "decision stored but not announced"),
-    }
+    let decided = machine.with_decisions(&[decisions, vec![d.clone()]].concat());
+    // Systems that follow verdicts hear of a decision as of any new verification; the
+    // announcement is queued with the decision, so a broker outage delays it only.
+    let body =
+        serde_json::to_value(&decided).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("announcing the decision: {e}")))?;
+    let queued = st.index.put_decision(&d, vec![Outgoing::Announcement { topic: caregate_schemas::SUBMISSION_VERIFIED.to_owned(), body }]).await?;
+    st.outbox.send_now(queued).await;
     Ok(decided)
 }
 

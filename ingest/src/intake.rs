@@ -2,8 +2,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use caregate_schemas::{EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId, SubmissionRef};
-use caregate_storage::{Backends, EvidenceIndex, JobQueue, ObjectStore, StorageError};
+use caregate_schemas::{EvidenceId, EvidenceRecord, Sha256Digest, SubmissionId, SubmissionRef};
+use caregate_storage::{Backends, EvidenceIndex, KeyedReceipt, ObjectStore, Outbox, StorageError};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -145,11 +145,15 @@ pub fn validate_submission(sub: &SubmissionRef) -> Result<(), IntakeError> {
 }
 
 /// The intake: uploads become quarantined objects, `received` records and jobs.
+///
+/// Contract: a receipt is returned only once the bytes are in quarantine and the record
+/// with its job is committed; a retried upload without a key makes a new record (the
+/// stale copy of an interrupted one is swept), with a key it returns the first receipt.
 #[derive(Clone)]
 pub struct Intake {
     quarantine: Arc<dyn ObjectStore>,
     index: Arc<dyn EvidenceIndex>,
-    queue: Arc<dyn JobQueue>,
+    outbox: Arc<Outbox>,
     config: IntakeConfig,
     spool_dir: PathBuf,
     permits: Arc<Semaphore>,
@@ -167,7 +171,7 @@ impl Intake {
         Ok(Self {
             quarantine: backends.quarantine.clone(),
             index: backends.index.clone(),
-            queue: backends.queue.clone(),
+            outbox: backends.outbox.clone(),
             permits: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
             spool_dir,
             config,
@@ -210,9 +214,10 @@ impl Intake {
         Ok(Spooled { path, file: temp, sha256: hasher.into(), size })
     }
 
-    /// Hands a spooled file to the pipeline: quarantine, then the record, then the job.
-    /// In that order, a crash leaves at worst a record with no job, which
-    /// `requeue_unfinished` picks up, never a job pointing at nothing.
+    /// Hands a spooled file to the pipeline: quarantine, then the record with its job in
+    /// the outbox (one transaction), then the job sent. In that order a crash leaves at
+    /// worst an unsent job in the outbox, which the relay sends; a broker outage delays
+    /// the job, never the upload.
     /// `uploaded_by`: the actor of an authenticated upload, kept in the record and its
     /// `received` event.
     pub async fn commit(&self, sub: &SubmissionRef, spooled: Spooled, uploaded_by: Option<&str>) -> Result<Receipt, IntakeError> {
@@ -221,50 +226,42 @@ impl Intake {
 
     /// [`Self::commit`] under an idempotency key (already scoped to the caller): the
     /// first upload under the key is recorded; a repeat of it (a client retrying after a
-    /// lost answer) gets the first one's receipt, and its job is published again while
-    /// that file is still waiting, in case the first answer was lost before the job went
-    /// out. The same key with other bytes is refused.
+    /// lost answer) gets the first one's receipt (its job is in the outbox already). The
+    /// same key with other bytes is refused.
     pub async fn commit_keyed(&self, sub: &SubmissionRef, spooled: Spooled, uploaded_by: Option<&str>, key: Option<&str>) -> Result<Receipt, IntakeError> {
         let evidence_id = EvidenceId::new();
         let quarantine_key = evidence_id.quarantine_key();
         self.quarantine.put_owned(&quarantine_key, spooled.file, &spooled.sha256).await?;
         let mut record = EvidenceRecord::received(evidence_id, sub.clone(), spooled.path.clone(), spooled.sha256, spooled.size, quarantine_key.clone());
         record.uploaded_by = uploaded_by.map(str::to_owned);
-        let earlier = match key {
-            Some(key) => self.index.record_received_once(&record, key).await?,
-            None => {
-                self.index.record_received(&record).await?;
-                None
-            }
+        let queued = match key {
+            Some(key) => match self.index.record_received_once(&record, key).await? {
+                KeyedReceipt::Recorded(queued) => queued,
+                KeyedReceipt::Repeat(first) => return self.repeated(first, &quarantine_key, &spooled.sha256).await,
+            },
+            None => self.index.record_received(&record).await?,
         };
-        if let Some(first) = earlier {
-            // This copy is not needed; the sweep would remove it too, later.
-            if let Err(e) = self.quarantine.delete(&quarantine_key).await {
-                tracing::warn!(error = %e, "could not remove the quarantined copy of a repeated upload");
-            }
-            let first =
-                self.index.get(first).await?.ok_or_else(|| IntakeError::Malformed(format!("idempotency key names evidence {first}, which has no record")))?;
-            if first.sha256 != spooled.sha256 {
-                return Err(IntakeError::Invalid {
-                    field: "Idempotency-Key",
-                    reason: format!("already used for other bytes ({}, sha256 {})", first.path, first.sha256),
-                });
-            }
-            if first.status == Status::Received {
-                self.queue.publish(&first.job()).await?;
-            }
-            tracing::info!(evidence = %first.evidence_id, path = %first.path, "repeated upload: the first receipt stands");
-            return Ok(Receipt {
-                evidence_id: first.evidence_id,
-                submission_id: first.submission.submission_id,
-                path: first.path,
-                sha256: first.sha256,
-                size: first.size,
-            });
-        }
-        self.queue.publish(&record.job()).await?;
+        self.outbox.send_now(queued.into_iter().collect()).await;
         tracing::info!(evidence = %evidence_id, path = %spooled.path, size = spooled.size, "received");
         Ok(Receipt { evidence_id, submission_id: sub.submission_id, path: spooled.path, sha256: spooled.sha256, size: spooled.size })
+    }
+
+    /// The receipt of the first upload under a key, for its repeat.
+    async fn repeated(&self, first: EvidenceId, quarantine_key: &str, sha256: &Sha256Digest) -> Result<Receipt, IntakeError> {
+        // This copy is not needed; the sweep would remove it too, later.
+        if let Err(e) = self.quarantine.delete(quarantine_key).await {
+            tracing::warn!(error = %e, "could not remove the quarantined copy of a repeated upload");
+        }
+        let first =
+            self.index.get(first).await?.ok_or_else(|| IntakeError::Malformed(format!("idempotency key names evidence {first}, which has no record")))?;
+        if first.sha256 != *sha256 {
+            return Err(IntakeError::Invalid {
+                field: "Idempotency-Key",
+                reason: format!("already used for other bytes ({}, sha256 {})", first.path, first.sha256),
+            });
+        }
+        tracing::info!(evidence = %first.evidence_id, path = %first.path, "repeated upload: the first receipt stands");
+        Ok(Receipt { evidence_id: first.evidence_id, submission_id: first.submission.submission_id, path: first.path, sha256: first.sha256, size: first.size })
     }
 
     /// Spool and commit in one go (command-line submissions, one file at a time).

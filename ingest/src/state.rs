@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use caregate_storage::{AccountStore, Announcer, EvidenceIndex, ObjectStore, StorageError};
+use caregate_storage::{AccountStore, EvidenceIndex, ObjectStore, Outbox, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::intake::Intake;
@@ -17,7 +17,8 @@ pub struct AppState {
     /// The evidence store files are retrieved from.
     pub evidence: Arc<dyn ObjectStore>,
     /// Where decided verifications are announced (`submission.verified`).
-    pub announcer: Arc<dyn Announcer>,
+    /// Sends the announcements of controllers' decisions (queued with them).
+    pub outbox: Arc<Outbox>,
     pub http: HttpConfig,
     pub logins: LoginThrottle,
     /// What `/readyz` asks: every back end `serve` needs, by name.

@@ -12,7 +12,9 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     init_tracing("info");
     let app = App::open(config).await?;
     let shutdown = ctrl_c_token();
-    let worker = if app.backends.in_process_queue { Some(app.spawn_worker(shutdown.clone()).await?) } else { None };
+    // Uploads' jobs and decisions' announcements go through the outbox; its relay sends
+    // what could not go at once (the broker was down).
+    let worker = if app.backends.in_process_queue { app.spawn_worker(shutdown.clone()).await? } else { app.spawn_relay(shutdown.clone()) };
     let state = app.http_state()?;
     if app.backends.accounts.accounts().await?.is_empty() {
         tracing::warn!("no account yet: every request will be refused; create one with `caregate account add`");
@@ -21,8 +23,6 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     tracing::info!("listening on http://{}", listener.local_addr()?);
     let s = shutdown.clone();
     axum::serve(listener, router(state)).with_graceful_shutdown(async move { s.cancelled().await }).await?;
-    if let Some(w) = worker {
-        w.await.ok();
-    }
+    worker.await.ok();
     Ok(ExitCode::SUCCESS)
 }

@@ -30,7 +30,9 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         shutdown.cancel();
         handle.await.ok();
     } else {
+        let relay = app.spawn_relay(shutdown.clone());
         run_worker_until_stopped(app, shutdown).await;
+        relay.await.ok();
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::sql::{parse_ts, ts};
+use crate::sql::{bounded, parse_ts, ts};
 use crate::{SqlIndex, StorageError};
 
 /// A local account.
@@ -148,21 +148,8 @@ impl AccountStore for SqlIndex {
     }
 
     async fn credential_account(&self, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<Account>, StorageError> {
-        // Timestamps are written in one fixed RFC 3339 form, so text order is time order.
-        let row = sqlx::query(&format!(
-            "SELECT {ACCOUNT_COLUMNS}, c.expires_at FROM credentials c JOIN accounts a ON a.name = c.account
-             WHERE c.token_sha256 = $1 AND a.disabled = 0"
-        ))
-        .bind(token_sha256.to_owned())
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        if let Some(expires) = row.try_get::<Option<String>, _>("expires_at")? {
-            if parse_ts(&expires)? <= now {
-                return Ok(None);
-            }
-        }
-        row_to_account(&row).map(Some)
+        // Asked on every request: bounded, so a frozen database is a 503, not a hang.
+        bounded(credential_account(self, token_sha256, now)).await
     }
 
     async fn revoke_credential(&self, token_sha256: &str) -> Result<(), StorageError> {
@@ -191,4 +178,22 @@ impl AccountStore for SqlIndex {
         sqlx::query("DELETE FROM login_failures WHERE name = $1").bind(name.to_owned()).execute(self.pool()).await?;
         Ok(())
     }
+}
+
+async fn credential_account(index: &SqlIndex, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<Account>, StorageError> {
+    // Timestamps are written in one fixed RFC 3339 form, so text order is time order.
+    let row = sqlx::query(&format!(
+        "SELECT {ACCOUNT_COLUMNS}, c.expires_at FROM credentials c JOIN accounts a ON a.name = c.account
+         WHERE c.token_sha256 = $1 AND a.disabled = 0"
+    ))
+    .bind(token_sha256.to_owned())
+    .fetch_optional(index.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    if let Some(expires) = row.try_get::<Option<String>, _>("expires_at")? {
+        if parse_ts(&expires)? <= now {
+            return Ok(None);
+        }
+    }
+    row_to_account(&row).map(Some)
 }

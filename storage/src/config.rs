@@ -4,7 +4,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AccountStore, AmqpQueue, Announcer, EvidenceIndex, JobQueue, LocalObjectStore, MemoryQueue, ObjectStore, RetryPolicy, S3ObjectStore, SqlIndex, StorageError,
+    AccountStore, AmqpQueue, Announcer, EvidenceIndex, JobQueue, LocalObjectStore, MemoryQueue, ObjectStore, Outbox, RetryPolicy, S3ObjectStore, SqlIndex,
+    StorageError,
 };
 
 /// Which back end serves each boundary. Anything left out falls back to the embedded one
@@ -100,6 +101,8 @@ pub struct Backends {
     pub queue: Arc<dyn JobQueue>,
     /// Announcements to other systems, on the same broker as the jobs.
     pub announcer: Arc<dyn Announcer>,
+    /// Sends what the index queued for the broker (jobs, announcements).
+    pub outbox: Arc<Outbox>,
     /// True when the queue lives in this process: jobs exist only while it runs, so the
     /// process must also run the worker, and unfinished records are requeued at start.
     pub in_process_queue: bool,
@@ -142,7 +145,8 @@ impl Backends {
                 (q.clone(), q, true)
             }
         };
-        Ok(Self { quarantine, evidence, accounts: index.clone(), index, queue, announcer, in_process_queue })
+        let outbox = Arc::new(Outbox::new(index.clone(), queue.clone(), announcer.clone()));
+        Ok(Self { quarantine, evidence, accounts: index.clone(), index, queue, announcer, outbox, in_process_queue })
     }
 
     /// One line per boundary, for logs and summaries.

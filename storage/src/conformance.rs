@@ -11,7 +11,7 @@ use caregate_schemas::{
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
-use crate::{Account, AccountStore, Announcer, CredentialKind, EvidenceIndex, JobQueue, ObjectStore, SearchQuery, StorageError};
+use crate::{Account, AccountStore, Announcer, CredentialKind, EvidenceIndex, JobQueue, KeyedReceipt, ObjectStore, Outgoing, SearchQuery, StorageError};
 
 async fn read_all(store: &dyn ObjectStore, key: &str) -> Vec<u8> {
     let mut out = Vec::new();
@@ -135,10 +135,10 @@ pub async fn evidence_index(index: &dyn EvidenceIndex) {
     // writes nothing and names the first.
     let other_sub = SubmissionId::new();
     let keyed = sample_record(other_sub, "repete.pdf");
-    assert_eq!(index.record_received_once(&keyed, "depot\ncle\n0").await.expect("keyed"), None);
+    assert!(matches!(index.record_received_once(&keyed, "depot\ncle\n0").await.expect("keyed"), KeyedReceipt::Recorded(Some(_))));
     let repeat = sample_record(other_sub, "repete.pdf");
-    assert_eq!(index.record_received_once(&repeat, "depot\ncle\n0").await.expect("repeat"), Some(keyed.evidence_id));
-    assert_eq!(index.record_received_once(&repeat, "depot\ncle\n1").await.expect("another key"), None);
+    assert_eq!(index.record_received_once(&repeat, "depot\ncle\n0").await.expect("repeat"), KeyedReceipt::Repeat(keyed.evidence_id));
+    assert!(matches!(index.record_received_once(&repeat, "depot\ncle\n1").await.expect("another key"), KeyedReceipt::Recorded(Some(_))));
     assert_eq!(index.submission(other_sub).await.expect("submission").len(), 2, "one record per key");
 }
 
@@ -203,8 +203,8 @@ pub async fn archive_index(index: &dyn EvidenceIndex) {
         decided_at: chrono::Utc::now(),
         basis: "b1".into(),
     };
-    index.put_decision(&decision(caregate_schemas::DecisionKind::RequestInformation, "devis manquant")).await.expect("decision");
-    index.put_decision(&decision(caregate_schemas::DecisionKind::Accept, "devis reçu")).await.expect("decision");
+    index.put_decision(&decision(caregate_schemas::DecisionKind::RequestInformation, "devis manquant"), vec![]).await.expect("decision");
+    index.put_decision(&decision(caregate_schemas::DecisionKind::Accept, "devis reçu"), vec![]).await.expect("decision");
     let got = index.decisions(sub).await.expect("decisions");
     assert_eq!(got.iter().map(|d| d.comment.as_str()).collect::<Vec<_>>(), ["devis manquant", "devis reçu"]);
 
@@ -282,6 +282,38 @@ fn verification(sub: SubmissionId, basis: &str, verdict: Verdict) -> Verificatio
     }
 }
 
+/// The outbox: a new record queues its job in the same write, held by its writer; a
+/// relay claims what nobody holds, once while it holds it, again once its lease ran out;
+/// what is sent leaves, and messages come back as they were written.
+pub async fn outbox(index: &dyn EvidenceIndex) {
+    let before = index.outbox_backlog().await.expect("backlog").pending;
+    let rec = sample_record(SubmissionId::new(), "en-attente-du-courtier.pdf");
+    let job = index.record_received(&rec).await.expect("record").expect("a new record queues its job");
+    assert_eq!(job.message, Outgoing::Job(rec.job()));
+    assert!(index.record_received(&rec).await.expect("record").is_none(), "no second job for the same record");
+    let body = json!({"verdict": "needs_review", "texte": "à revoir"});
+    let note = index.enqueue(vec![Outgoing::Announcement { topic: "submission.needs_review".into(), body: body.clone() }]).await.expect("enqueue").remove(0);
+    let backlog = index.outbox_backlog().await.expect("backlog");
+    assert_eq!(backlog.pending, before + 2);
+    assert!(backlog.oldest.is_some_and(|t| t <= chrono::Utc::now()));
+
+    let seqs = |claimed: &[crate::Queued]| claimed.iter().map(|q| q.seq).collect::<Vec<_>>();
+    let held = index.outbox_claim(Duration::from_secs(30), 1000).await.expect("claim");
+    assert!(!seqs(&held).contains(&job.seq) && !seqs(&held).contains(&note.seq), "the writer holds its rows");
+    index.outbox_release(&[job.seq, note.seq]).await.expect("release");
+    let claimed = index.outbox_claim(Duration::from_secs(30), 1000).await.expect("claim");
+    let mine: Vec<_> = claimed.iter().filter(|q| q.seq == job.seq || q.seq == note.seq).cloned().collect();
+    assert_eq!(mine, vec![job.clone(), note.clone()], "released rows are anyone's, oldest first, as written");
+    let again = index.outbox_claim(Duration::from_secs(30), 1000).await.expect("claim");
+    assert!(!seqs(&again).contains(&job.seq), "a held row is not claimed twice");
+    index.outbox_release(&[note.seq]).await.expect("release");
+    assert!(seqs(&index.outbox_claim(Duration::ZERO, 1000).await.expect("claim")).contains(&note.seq));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(seqs(&index.outbox_claim(Duration::ZERO, 1000).await.expect("claim")).contains(&note.seq), "a lease that ran out frees the row");
+    index.outbox_sent(&[job.seq, note.seq]).await.expect("sent");
+    assert_eq!(index.outbox_backlog().await.expect("backlog").pending, before, "sent rows leave");
+}
+
 /// Finds the same document in other submissions (by content or invoice key); keeps the
 /// verification judged on the newest view, stores a redone one only if it says something
 /// new, and keeps every stored one in the history.
@@ -326,7 +358,13 @@ pub async fn verifications(index: &dyn EvidenceIndex) {
     assert!(index.put_verification(&rejudged).await.expect("put"), "the same view judged differently is stored");
     assert_eq!(index.verification(one).await.expect("get"), Some(rejudged.clone()));
     assert_eq!(index.unannounced(one).await.expect("unannounced"), Some(rejudged.clone()));
-    index.mark_announced(one, &rejudged.conclusions_digest()).await.expect("mark");
+    let body = json!({"verdict": "not_met"});
+    let queued = index
+        .announce_verification(one, &rejudged.conclusions_digest(), vec![Outgoing::Announcement { topic: "submission.verified".into(), body: body.clone() }])
+        .await
+        .expect("mark");
+    assert_eq!(queued.len(), 1, "the announcement is queued with the mark");
+    assert_eq!(queued[0].message, Outgoing::Announcement { topic: "submission.verified".into(), body });
     assert_eq!(index.unannounced(one).await.expect("unannounced"), None, "announced once");
     let mut provisional = verification(two, "2024-07-01T00:00:00.000000Z", Verdict::Met);
     provisional.pending = 1;

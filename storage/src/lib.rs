@@ -4,8 +4,9 @@
 //! are told). Each trait has an embedded back end (local
 //! directory, SQLite, in-process queue) and a production one (S3, PostgreSQL, RabbitMQ);
 //! `conformance` (feature `testsuite`, for tests only) holds the one suite every back
-//! end must pass. [`fixity`] is the one checked read of stored bytes (downloads, fixity,
-//! exports). The SQL index is split by concern under `index/` (records, the hash-chained
+//! end must pass. Messages for the broker go through the index's outbox ([`Outbox`]), in
+//! the transaction of the change they carry. [`fixity`] is the one checked read of stored
+//! bytes (downloads, fixity, exports). The SQL index is split by concern under `index/` (records, the hash-chained
 //! history, verifications, decisions, search), over a leaf `sql` module it shares with
 //! the account store.
 
@@ -17,6 +18,7 @@ mod error;
 pub mod fixity;
 pub mod index;
 pub mod object;
+mod outbox;
 pub mod queue;
 mod sql;
 
@@ -24,6 +26,7 @@ pub use accounts::{Account, AccountStore, CredentialKind};
 pub use config::{AmqpConfig, Backends, BackendsConfig, DatabaseConfig, S3Config};
 pub use error::StorageError;
 pub use fixity::{check_stored, Fixity, ReadPurpose};
-pub use index::{ChainProblem, ChainReport, EvidenceIndex, SearchQuery, SqlIndex, SubmissionProgress};
+pub use index::{ChainProblem, ChainReport, EvidenceIndex, KeyedReceipt, OutboxBacklog, SearchQuery, SqlIndex, SubmissionProgress};
 pub use object::{hash_object, LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};
-pub use queue::{AmqpQueue, AnnouncementStream, Announcer, Delivery, JobQueue, JobStream, MemoryQueue, RetryPolicy};
+pub use outbox::Outbox;
+pub use queue::{AmqpQueue, AnnouncementStream, Announcer, Delivery, JobQueue, JobStream, MemoryQueue, Outgoing, Queued, RetryPolicy};

@@ -37,3 +37,15 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
 pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>, StorageError> {
     DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
 }
+
+/// How long one call may wait on the database before it is called unavailable: a
+/// database that froze (or a query stuck behind a lock) must end in a 503 a client can
+/// retry, well within its patience, never in a request that hangs.
+pub(crate) const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(7);
+
+pub(crate) async fn bounded<T>(call: impl std::future::Future<Output = Result<T, StorageError>>) -> Result<T, StorageError> {
+    match tokio::time::timeout(ANSWER_TIMEOUT, call).await {
+        Ok(result) => result,
+        Err(_) => Err(StorageError::Unavailable { service: "database", reason: format!("no answer within {ANSWER_TIMEOUT:?}") }),
+    }
+}

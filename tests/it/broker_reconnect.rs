@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{submission, Stack, TestEnv};
+use crate::common::{submission, Child, Stack, TestEnv};
 use caregate_schemas::Status;
 
 /// Local TCP ports of the process's connections to RabbitMQ.
@@ -90,16 +90,6 @@ async fn worker_survives_lost_broker_connections() {
         assert_eq!(stored, 1, "{}", rec.path);
     }
     assert_eq!(app.backends.evidence.list("sha256/").await.unwrap().len(), FILES);
-}
-
-/// A child process, killed when dropped (a failing assertion leaves nothing running).
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The broker drops `caregate serve`'s connection (as in `rabbitmqctl stop_app;

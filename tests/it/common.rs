@@ -356,3 +356,64 @@ pub fn client(token: &str) -> reqwest::Client {
     headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header"));
     reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
+
+/// A TCP relay to RabbitMQ that a test can cut, as a broker outage seen by one process
+/// only (stopping the shared broker would disturb every other test): while down it
+/// drops the connections it carries and closes new ones at once.
+pub struct BrokerProxy {
+    pub url: String,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl BrokerProxy {
+    pub async fn start(up: bool) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let (tx, rx) = tokio::sync::watch::channel(up);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut state = rx.clone();
+                if !*state.borrow() {
+                    continue; // dropped: closed at once
+                }
+                tokio::spawn(async move {
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect("127.0.0.1:5672").await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = state.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { url: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"), up: tx }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+/// A child process, killed when dropped (a failing assertion leaves nothing running).
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free local port, and the `host:port` to listen on.
+pub fn free_listen_address() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
+    format!("127.0.0.1:{port}")
+}
+
+/// Waits until something listens on `address`.
+pub async fn wait_listening(address: &str, secs: u64) {
+    let start = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(address).await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(secs), "nothing listens on {address} after {secs} s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

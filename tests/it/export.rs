@@ -43,7 +43,7 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: comm
         decided_at: chrono::Utc::now(),
         basis: machine.basis.clone(),
     };
-    app.backends.index.put_decision(&decision).await.unwrap();
+    app.backends.index.put_decision(&decision, vec![]).await.unwrap();
 
     let keys = tempfile::tempdir().unwrap();
     let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use caregate_extract::{Analysis, Limits};
 use caregate_schemas::extracted::{Member, MemberEvidence};
 use caregate_schemas::{EvidenceId, EvidenceReceived, EvidenceRecord, Finding, ScanReport, ScanResult, Severity, Sha256Digest, Status, SubmissionId};
-use caregate_storage::{EvidenceIndex, JobQueue, ObjectStore, StorageError};
+use caregate_storage::{EvidenceIndex, ObjectStore, Outbox, StorageError};
 use chrono::Utc;
 use futures::StreamExt;
 use serde_json::json;
@@ -342,7 +342,7 @@ fn unpack(
 pub struct ExpandArchiveStage {
     index: Arc<dyn EvidenceIndex>,
     quarantine: Arc<dyn ObjectStore>,
-    queue: Arc<dyn JobQueue>,
+    outbox: Arc<Outbox>,
     spool_dir: PathBuf,
     limits: Limits,
 }
@@ -399,14 +399,14 @@ impl Stage for ExpandArchiveStage {
             Ok(Err(UnpackError::Io(e))) => return Err(Stop::Retry(format!("extract: unpacking archive: {e}"))),
             Err(e) => return Err(Stop::Retry(format!("extract: unpacking archive: {e}"))),
         };
-        let mut listed = Vec::new();
+        let (mut listed, mut queued) = (Vec::new(), Vec::new());
         for (member, file, sha256, size) in unpacked {
             let id = rec.evidence_id.member(&member.name);
             let path = format!("{}/{}", rec.path, member.name);
             listed.push(MemberEvidence { name: member.name.clone(), evidence_id: id });
             match self.index.get(id).await {
-                Ok(Some(existing)) if existing.status.is_terminal() => continue,
-                Ok(Some(_)) => {}
+                // Recorded by an earlier try of this job, with its own job queued then.
+                Ok(Some(_)) => continue,
                 Ok(None) => {
                     if let Err(e) = self.quarantine.put_owned(&id.quarantine_key(), file, &sha256).await {
                         return Err(Stop::from_storage("extract: quarantining an archive member", e));
@@ -414,16 +414,15 @@ impl Stage for ExpandArchiveStage {
                     let mut child = EvidenceRecord::received(id, rec.submission.clone(), path.clone(), sha256, size, id.quarantine_key());
                     child.parent = Some(rec.evidence_id);
                     child.uploaded_by = rec.uploaded_by.clone();
-                    if let Err(e) = self.index.record_received(&child).await {
-                        return Err(Stop::from_storage("extract: recording an archive member", e));
+                    match self.index.record_received(&child).await {
+                        Ok(job) => queued.extend(job),
+                        Err(e) => return Err(Stop::from_storage("extract: recording an archive member", e)),
                     }
                 }
                 Err(e) => return Err(Stop::from_storage("extract: reading an archive member's record", e)),
             }
-            if let Err(e) = self.queue.publish(&EvidenceReceived::of(id, sha256, size, path)).await {
-                return Err(Stop::from_storage("extract: queueing an archive member", e));
-            }
         }
+        self.outbox.send_now(queued).await;
         Ok(Expansion { findings: Vec::new(), member_evidence: Some(listed) })
     }
 }
@@ -562,7 +561,7 @@ impl Pipeline {
         quarantine: Arc<dyn ObjectStore>,
         evidence: Arc<dyn ObjectStore>,
         index: Arc<dyn EvidenceIndex>,
-        queue: Arc<dyn JobQueue>,
+        outbox: Arc<Outbox>,
         spool_dir: PathBuf,
         limits: Limits,
         read_threads: usize,
@@ -573,7 +572,7 @@ impl Pipeline {
             scan: ScanStage { clamd, quarantine: quarantine.clone(), spool_dir: spool_dir.clone() },
             identify: IdentifyStage,
             read: ReadStage::new(limits.clone(), read_threads),
-            expand: ExpandArchiveStage { index: index.clone(), quarantine: quarantine.clone(), queue, spool_dir, limits },
+            expand: ExpandArchiveStage { index: index.clone(), quarantine: quarantine.clone(), outbox, spool_dir, limits },
             store: StoreStage { quarantine: quarantine.clone(), evidence, retention: chrono::Duration::days(retention_days.into()) },
             keep_text: KeepTextStage { index: index.clone() },
             record: IndexStage { index: index.clone(), quarantine },

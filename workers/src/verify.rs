@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use caregate_schemas::{SubmissionId, Verdict, Verification, SUBMISSION_NEEDS_REVIEW, SUBMISSION_VERIFIED};
-use caregate_storage::{Announcer, EvidenceIndex, StorageError};
+use caregate_storage::{EvidenceIndex, Outbox, Outgoing, StorageError};
 use caregate_verify::{judge, Dossier, Referentials};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,10 +41,10 @@ pub enum Verified {
 /// Contract: `verify` may run any number of times, concurrently for the same
 /// submission, and be interrupted anywhere: the index keeps the verification made from
 /// the newest view of the submission, and a final verification is announced at least
-/// once (announce first, then mark it announced; a crash in between announces it again).
+/// once (marked announced with its announcements queued in the outbox, one transaction).
 pub struct Verifier {
     index: Arc<dyn EvidenceIndex>,
-    announcer: Arc<dyn Announcer>,
+    outbox: Arc<Outbox>,
     referentials: Referentials,
     provisional_every: std::time::Duration,
     /// Submissions being judged in this process, and whether another file of theirs
@@ -66,8 +66,8 @@ impl Drop for Flight<'_> {
 }
 
 impl Verifier {
-    pub fn new(index: Arc<dyn EvidenceIndex>, announcer: Arc<dyn Announcer>, referentials: Referentials) -> Self {
-        Self { index, announcer, referentials, provisional_every: std::time::Duration::from_secs(5), in_flight: Mutex::new(HashMap::new()) }
+    pub fn new(index: Arc<dyn EvidenceIndex>, outbox: Arc<Outbox>, referentials: Referentials) -> Self {
+        Self { index, outbox, referentials, provisional_every: std::time::Duration::from_secs(5), in_flight: Mutex::new(HashMap::new()) }
     }
 
     /// How often, at most, a submission whose files are still being processed is
@@ -139,17 +139,18 @@ impl Verifier {
         let changed = self.index.put_verification(&verification).await?;
         if let Some(current) = self.index.unannounced(id).await? {
             self.announce(&current).await?;
-            self.index.mark_announced(id, &current.conclusions_digest()).await?;
         }
         Ok(if changed { Verified::Changed(verification) } else { Verified::Unchanged(verification) })
     }
 
     async fn announce(&self, v: &Verification) -> Result<(), VerifyError> {
         let body = serde_json::to_value(v)?;
-        self.announcer.announce(SUBMISSION_VERIFIED, &body).await?;
+        let mut announcements = vec![Outgoing::Announcement { topic: SUBMISSION_VERIFIED.to_owned(), body: body.clone() }];
         if v.objectives.iter().any(|o| o.verdict == Verdict::NeedsReview) {
-            self.announcer.announce(SUBMISSION_NEEDS_REVIEW, &body).await?;
+            announcements.push(Outgoing::Announcement { topic: SUBMISSION_NEEDS_REVIEW.to_owned(), body });
         }
+        let queued = self.index.announce_verification(v.submission_id, &v.conclusions_digest(), announcements).await?;
+        self.outbox.send_now(queued).await;
         tracing::info!(submission = %v.submission_id, verdict = %v.verdict, "submission verified");
         Ok(())
     }

@@ -96,6 +96,15 @@ const DECISIONS_DDL: &str = "CREATE TABLE IF NOT EXISTS decisions (
         document TEXT NOT NULL,
         at TEXT NOT NULL
     )";
+// Messages for the broker, written with the change they carry (see `outbox`).
+const OUTBOX_DDL: &str = "CREATE TABLE IF NOT EXISTS outbox (
+        seq @SEQ@,
+        topic TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        claimed_until TEXT
+    )";
+const OUTBOX_INDEX: &str = "CREATE INDEX IF NOT EXISTS outbox_claim ON outbox (claimed_until, seq)";
 const DECISIONS_INDEX: &str = "CREATE INDEX IF NOT EXISTS decisions_submission ON decisions (submission_id, seq)";
 const HISTORY_INDEX: &str = "CREATE INDEX IF NOT EXISTS verification_history_submission ON verification_history (submission_id, seq)";
 
@@ -153,7 +162,7 @@ impl SqlIndex {
         } else {
             return Err(StorageError::rejected("database", format!("unsupported database URL scheme in {url:?}")));
         };
-        let pool = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(std::time::Duration::from_secs(10)).connect(url).await?;
+        let pool = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(std::time::Duration::from_secs(5)).connect(url).await?;
         let index = Self { pool, dialect, url_redacted: redact(url) };
         index.migrate().await?;
         Ok(index)
@@ -175,11 +184,12 @@ impl SqlIndex {
         let events = EVENTS_DDL.replace("@SEQ@", seq);
         let history = HISTORY_DDL.replace("@SEQ@", seq);
         let decisions = DECISIONS_DDL.replace("@SEQ@", seq);
+        let outbox = OUTBOX_DDL.replace("@SEQ@", seq);
         let statements = COMMON_DDL
             .iter()
             .copied()
             .chain(crate::sql::ACCOUNTS_DDL.iter().copied())
-            .chain([events.as_str(), EVENTS_INDEX, history.as_str(), HISTORY_INDEX, decisions.as_str(), DECISIONS_INDEX])
+            .chain([events.as_str(), EVENTS_INDEX, history.as_str(), HISTORY_INDEX, decisions.as_str(), DECISIONS_INDEX, outbox.as_str(), OUTBOX_INDEX])
             .chain(extra.iter().copied());
         let mut result = Ok(());
         for stmt in statements {

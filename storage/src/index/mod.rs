@@ -10,6 +10,7 @@
 mod chain;
 mod core;
 mod decisions;
+mod outbox;
 mod records;
 mod search;
 mod verifications;
@@ -22,9 +23,22 @@ use serde_json::Value;
 pub use self::chain::{event_hash, ChainProblem, ChainReport};
 use self::core::Dialect;
 pub use self::core::SqlIndex;
+pub use self::outbox::OutboxBacklog;
 pub use self::search::SearchQuery;
 pub use self::verifications::SubmissionProgress;
+use crate::queue::{Outgoing, Queued};
+use crate::sql::bounded;
 use crate::StorageError;
+
+/// What [`EvidenceIndex::record_received_once`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyedReceipt {
+    /// The key was free: the record is written with its job (`None`: the record was
+    /// already there, and so was its job).
+    Recorded(Option<Queued>),
+    /// The key names this earlier evidence; nothing was written.
+    Repeat(EvidenceId),
+}
 
 /// Records and their history.
 ///
@@ -32,15 +46,19 @@ use crate::StorageError;
 /// transaction, so the history never disagrees with the record. Moving a record to a
 /// terminal state happens at most once ([`EvidenceIndex::finish`] returns `false` on a
 /// second call and changes nothing), which is what makes a redelivered job harmless.
+/// Every call is bounded in time (see [`crate::sql::bounded`]) but the chain's check.
+/// Every write that must reach the broker (a job, an announcement) puts its message in
+/// the outbox in that same transaction and returns it [`Queued`], for the caller to send
+/// at once; the [`crate::Outbox`] relay sends whatever a caller could not.
 #[async_trait]
 pub trait EvidenceIndex: Send + Sync + 'static {
-    /// Records a file just received in quarantine. Calling it again with the same
-    /// evidence id changes nothing.
-    async fn record_received(&self, rec: &EvidenceRecord) -> Result<(), StorageError>;
+    /// Records a file just received in quarantine, and queues its job. Calling it again
+    /// with the same evidence id changes nothing (and returns `None`).
+    async fn record_received(&self, rec: &EvidenceRecord) -> Result<Option<Queued>, StorageError>;
     /// The same under an uploader's idempotency key, atomically: when the key is already
     /// taken nothing is written and the evidence it names is returned, so a client that
     /// retries an upload it got no answer to never makes a second record.
-    async fn record_received_once(&self, rec: &EvidenceRecord, key: &str) -> Result<Option<EvidenceId>, StorageError>;
+    async fn record_received_once(&self, rec: &EvidenceRecord, key: &str) -> Result<KeyedReceipt, StorageError>;
     async fn get(&self, id: EvidenceId) -> Result<Option<EvidenceRecord>, StorageError>;
     /// Moves a `received` record to the terminal state `rec.status` with its results, and
     /// appends an event of that name with `detail`. Returns `false` if the record was
@@ -84,16 +102,17 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// The current verification when it is final (no file pending) and has not been
     /// announced yet.
     async fn unannounced(&self, id: SubmissionId) -> Result<Option<Verification>, StorageError>;
-    /// Notes that the verification concluding `conclusions` was announced.
-    async fn mark_announced(&self, id: SubmissionId, conclusions: &str) -> Result<(), StorageError>;
+    /// Notes that the verification concluding `conclusions` is announced, and queues
+    /// its announcements in the same transaction (so it is announced at least once).
+    async fn announce_verification(&self, id: SubmissionId, conclusions: &str, announcements: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError>;
     /// Every verification stored for the submission, oldest first.
     async fn verification_history(&self, id: SubmissionId) -> Result<Vec<Verification>, StorageError>;
     /// Current verifications with this overall verdict, oldest first (the controllers'
     /// work list when `NeedsReview`).
     async fn verifications_with(&self, verdict: Verdict, limit: u32) -> Result<Vec<Verification>, StorageError>;
-    /// Records a controller's decision, and appends it to the audit log (under the
-    /// submission's id) in the same transaction.
-    async fn put_decision(&self, d: &Decision) -> Result<(), StorageError>;
+    /// Records a controller's decision, appends it to the audit log (under the
+    /// submission's id) and queues its announcements, in one transaction.
+    async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError>;
     /// Every decision on the submission, oldest first.
     async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError>;
     /// Keeps the text extracted from a file, for full-text search and the console's
@@ -104,65 +123,75 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     async fn search(&self, q: &SearchQuery) -> Result<Vec<EvidenceRecord>, StorageError>;
     /// Notes that the record's stored object was deleted (after its retention), by whom.
     async fn mark_deleted(&self, id: EvidenceId, actor: &str) -> Result<(), StorageError>;
+    /// Queues messages that go with no other change (a job queued again).
+    async fn enqueue(&self, messages: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError>;
+    /// Takes up to `limit` outbox messages nobody holds, oldest first, and holds them for
+    /// `lease`: sent in that time they are [`Self::outbox_sent`], otherwise free again.
+    async fn outbox_claim(&self, lease: std::time::Duration, limit: u32) -> Result<Vec<Queued>, StorageError>;
+    /// The broker confirmed these: they leave the outbox.
+    async fn outbox_sent(&self, seqs: &[i64]) -> Result<(), StorageError>;
+    /// These could not be sent: free for the next attempt, by anyone.
+    async fn outbox_release(&self, seqs: &[i64]) -> Result<(), StorageError>;
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StorageError>;
     fn describe(&self) -> String;
 }
 
 #[async_trait]
 impl EvidenceIndex for SqlIndex {
-    async fn record_received(&self, rec: &EvidenceRecord) -> Result<(), StorageError> {
-        SqlIndex::record_received(self, rec).await
+    async fn record_received(&self, rec: &EvidenceRecord) -> Result<Option<Queued>, StorageError> {
+        bounded(SqlIndex::record_received(self, rec)).await
     }
 
-    async fn record_received_once(&self, rec: &EvidenceRecord, key: &str) -> Result<Option<EvidenceId>, StorageError> {
-        SqlIndex::record_received_once(self, rec, key).await
+    async fn record_received_once(&self, rec: &EvidenceRecord, key: &str) -> Result<KeyedReceipt, StorageError> {
+        bounded(SqlIndex::record_received_once(self, rec, key)).await
     }
 
     async fn get(&self, id: EvidenceId) -> Result<Option<EvidenceRecord>, StorageError> {
-        SqlIndex::get(self, id).await
+        bounded(SqlIndex::get(self, id)).await
     }
 
     async fn finish(&self, rec: &EvidenceRecord, detail: Value) -> Result<bool, StorageError> {
-        SqlIndex::finish(self, rec, detail).await
+        bounded(SqlIndex::finish(self, rec, detail)).await
     }
 
     async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError> {
-        SqlIndex::record_retry(self, id, attempts, reason).await
+        bounded(SqlIndex::record_retry(self, id, attempts, reason)).await
     }
 
     async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError> {
-        SqlIndex::submission(self, id).await
+        bounded(SqlIndex::submission(self, id)).await
     }
 
     async fn events(&self, id: EvidenceId) -> Result<Vec<EvidenceEvent>, StorageError> {
-        SqlIndex::events(self, id).await
+        bounded(SqlIndex::events(self, id)).await
     }
 
     async fn unfinished(&self, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
-        SqlIndex::unfinished(self, limit).await
+        bounded(SqlIndex::unfinished(self, limit)).await
     }
 
     async fn stale(&self, idle: std::time::Duration, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
-        SqlIndex::stale(self, idle, limit).await
+        bounded(SqlIndex::stale(self, idle, limit)).await
     }
 
     async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StorageError> {
-        SqlIndex::count_by_status(self).await
+        bounded(SqlIndex::count_by_status(self)).await
     }
 
     async fn submission_ids(&self) -> Result<Vec<SubmissionId>, StorageError> {
-        SqlIndex::submission_ids(self).await
+        bounded(SqlIndex::submission_ids(self)).await
     }
 
     async fn same_documents(&self, exclude: SubmissionId, hashes: &[Sha256Digest], invoice_keys: &[String]) -> Result<Vec<EvidenceRecord>, StorageError> {
-        SqlIndex::same_documents(self, exclude, hashes, invoice_keys).await
+        bounded(SqlIndex::same_documents(self, exclude, hashes, invoice_keys)).await
     }
 
     async fn stored_records(&self, since: Option<DateTime<Utc>>, after: Option<&EvidenceRecord>, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
-        SqlIndex::stored_records(self, since, after, limit).await
+        bounded(SqlIndex::stored_records(self, since, after, limit)).await
     }
 
     async fn record_event(&self, id: EvidenceId, kind: EventKind, detail: Value) -> Result<(), StorageError> {
-        SqlIndex::record_event(self, id, kind, detail).await
+        bounded(SqlIndex::record_event(self, id, kind, detail)).await
     }
 
     async fn check_chain(&self) -> Result<ChainReport, StorageError> {
@@ -170,55 +199,75 @@ impl EvidenceIndex for SqlIndex {
     }
 
     async fn submission_progress(&self, id: SubmissionId) -> Result<SubmissionProgress, StorageError> {
-        SqlIndex::submission_progress(self, id).await
+        bounded(SqlIndex::submission_progress(self, id)).await
     }
 
     async fn put_verification(&self, v: &Verification) -> Result<bool, StorageError> {
-        SqlIndex::put_verification(self, v).await
+        bounded(SqlIndex::put_verification(self, v)).await
     }
 
     async fn verification(&self, id: SubmissionId) -> Result<Option<Verification>, StorageError> {
-        SqlIndex::verification(self, id).await
+        bounded(SqlIndex::verification(self, id)).await
     }
 
     async fn unannounced(&self, id: SubmissionId) -> Result<Option<Verification>, StorageError> {
-        SqlIndex::unannounced(self, id).await
+        bounded(SqlIndex::unannounced(self, id)).await
     }
 
-    async fn mark_announced(&self, id: SubmissionId, conclusions: &str) -> Result<(), StorageError> {
-        SqlIndex::mark_announced(self, id, conclusions).await
+    async fn announce_verification(&self, id: SubmissionId, conclusions: &str, announcements: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError> {
+        bounded(SqlIndex::announce_verification(self, id, conclusions, announcements)).await
     }
 
     async fn verification_history(&self, id: SubmissionId) -> Result<Vec<Verification>, StorageError> {
-        SqlIndex::verification_history(self, id).await
+        bounded(SqlIndex::verification_history(self, id)).await
     }
 
     async fn verifications_with(&self, verdict: Verdict, limit: u32) -> Result<Vec<Verification>, StorageError> {
-        SqlIndex::verifications_with(self, verdict, limit).await
+        bounded(SqlIndex::verifications_with(self, verdict, limit)).await
     }
 
-    async fn put_decision(&self, d: &Decision) -> Result<(), StorageError> {
-        SqlIndex::put_decision(self, d).await
+    async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError> {
+        bounded(SqlIndex::put_decision(self, d, announcements)).await
     }
 
     async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError> {
-        SqlIndex::decisions(self, id).await
+        bounded(SqlIndex::decisions(self, id)).await
     }
 
     async fn put_text(&self, id: EvidenceId, text: &str) -> Result<(), StorageError> {
-        SqlIndex::put_text(self, id, text).await
+        bounded(SqlIndex::put_text(self, id, text)).await
     }
 
     async fn text(&self, id: EvidenceId) -> Result<Option<String>, StorageError> {
-        SqlIndex::text(self, id).await
+        bounded(SqlIndex::text(self, id)).await
     }
 
     async fn search(&self, q: &SearchQuery) -> Result<Vec<EvidenceRecord>, StorageError> {
-        SqlIndex::search(self, q).await
+        bounded(SqlIndex::search(self, q)).await
     }
 
     async fn mark_deleted(&self, id: EvidenceId, actor: &str) -> Result<(), StorageError> {
-        SqlIndex::mark_deleted(self, id, actor).await
+        bounded(SqlIndex::mark_deleted(self, id, actor)).await
+    }
+
+    async fn enqueue(&self, messages: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError> {
+        bounded(SqlIndex::enqueue(self, messages)).await
+    }
+
+    async fn outbox_claim(&self, lease: std::time::Duration, limit: u32) -> Result<Vec<Queued>, StorageError> {
+        bounded(SqlIndex::outbox_claim(self, lease, limit)).await
+    }
+
+    async fn outbox_sent(&self, seqs: &[i64]) -> Result<(), StorageError> {
+        bounded(SqlIndex::outbox_sent(self, seqs)).await
+    }
+
+    async fn outbox_release(&self, seqs: &[i64]) -> Result<(), StorageError> {
+        bounded(SqlIndex::outbox_release(self, seqs)).await
+    }
+
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StorageError> {
+        bounded(SqlIndex::outbox_backlog(self)).await
     }
 
     fn describe(&self) -> String {

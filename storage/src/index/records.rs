@@ -7,18 +7,21 @@ use sqlx::Row;
 
 use super::chain::append_event;
 use super::core::{placeholders, to_json, SqlIndex, RECORD_COLUMNS};
+use super::outbox::enqueue;
+use super::KeyedReceipt;
+use crate::queue::{Outgoing, Queued};
 use crate::sql::ts;
 use crate::StorageError;
 
 impl SqlIndex {
-    pub(super) async fn record_received(&self, rec: &EvidenceRecord) -> Result<(), StorageError> {
+    pub(super) async fn record_received(&self, rec: &EvidenceRecord) -> Result<Option<Queued>, StorageError> {
         let mut tx = self.pool.begin().await?;
-        insert_received(&mut tx, rec).await?;
+        let queued = insert_received(&mut tx, rec).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(queued)
     }
 
-    pub(super) async fn record_received_once(&self, rec: &EvidenceRecord, key: &str) -> Result<Option<EvidenceId>, StorageError> {
+    pub(super) async fn record_received_once(&self, rec: &EvidenceRecord, key: &str) -> Result<KeyedReceipt, StorageError> {
         let mut tx = self.pool.begin().await?;
         // Taking the key first: a concurrent upload under the same key waits here for
         // this transaction, then finds the key taken.
@@ -33,11 +36,11 @@ impl SqlIndex {
             let row = sqlx::query("SELECT evidence_id FROM upload_keys WHERE key = $1").bind(key.to_owned()).fetch_one(&mut *tx).await?;
             tx.commit().await?;
             let id: String = row.try_get("evidence_id")?;
-            return id.parse().map(Some).map_err(|e| StorageError::Corrupt(format!("upload key's evidence id {id:?}: {e}")));
+            return id.parse().map(KeyedReceipt::Repeat).map_err(|e| StorageError::Corrupt(format!("upload key's evidence id {id:?}: {e}")));
         }
-        insert_received(&mut tx, rec).await?;
+        let queued = insert_received(&mut tx, rec).await?;
         tx.commit().await?;
-        Ok(None)
+        Ok(KeyedReceipt::Recorded(queued))
     }
 
     pub(super) async fn get(&self, id: EvidenceId) -> Result<Option<EvidenceRecord>, StorageError> {
@@ -207,8 +210,9 @@ impl SqlIndex {
     }
 }
 
-/// The `received` record and its event, in the caller's transaction.
-async fn insert_received(conn: &mut sqlx::AnyConnection, rec: &EvidenceRecord) -> Result<(), StorageError> {
+/// The `received` record, its event and its job, in the caller's transaction; nothing
+/// when the record was already there.
+async fn insert_received(conn: &mut sqlx::AnyConnection, rec: &EvidenceRecord) -> Result<Option<Queued>, StorageError> {
     let inserted = sqlx::query(
         "INSERT INTO evidence (evidence_id, submission_id, establishment, campaign, path, status,
                                sha256, size, attempts, received_at, updated_at, record)
@@ -234,6 +238,7 @@ async fn insert_received(conn: &mut sqlx::AnyConnection, rec: &EvidenceRecord) -
         let detail = json!({"path": rec.path, "sha256": rec.sha256, "size": rec.size,
                             "quarantine_key": rec.quarantine_key, "actor": rec.uploaded_by});
         append_event(conn, rec.evidence_id, EventKind::Received, &detail, rec.received_at).await?;
+        return Ok(Some(enqueue(conn, Outgoing::Job(rec.job())).await?));
     }
-    Ok(())
+    Ok(None)
 }

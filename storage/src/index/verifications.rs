@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::core::SqlIndex;
+use super::outbox::enqueue;
+use crate::queue::{Outgoing, Queued};
 use crate::sql::{parse_ts, ts};
 use crate::StorageError;
 
@@ -87,13 +89,19 @@ impl SqlIndex {
         Ok(self.select_documents(sql, vec![id.to_string()]).await?.pop())
     }
 
-    pub(super) async fn mark_announced(&self, id: SubmissionId, conclusions: &str) -> Result<(), StorageError> {
+    pub(super) async fn announce_verification(&self, id: SubmissionId, conclusions: &str, announcements: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE verifications SET announced = $1 WHERE submission_id = $2")
             .bind(conclusions.to_owned())
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        let mut queued = Vec::with_capacity(announcements.len());
+        for m in announcements {
+            queued.push(enqueue(&mut tx, m).await?);
+        }
+        tx.commit().await?;
+        Ok(queued)
     }
 
     pub(super) async fn verification_history(&self, id: SubmissionId) -> Result<Vec<Verification>, StorageError> {

@@ -2,7 +2,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_s3::config::{timeout::TimeoutConfig, BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
@@ -35,7 +37,11 @@ impl S3ObjectStore {
             // understood by every S3-compatible store.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(60)).build())
+            // A store that froze must give a 503 within a client's patience (under 10 s):
+            // each wait on it is short, and one retry only. Reads of large objects are
+            // not bounded as a whole, only each wait for the store's next bytes.
+            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(3)).read_timeout(Duration::from_secs(3)).build())
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
             .build();
         Self { client: Client::from_conf(conf), bucket: bucket.to_owned(), endpoint: cfg.endpoint.clone(), object_lock: cfg.object_lock }
     }
@@ -86,6 +92,14 @@ where
     }
 }
 
+/// The store answers a PUT only once it has the whole body, and a copy once it has made
+/// it: their wait grows with the size (here at an assumed 20 MB/s at worst), where every
+/// other request keeps the client's short one.
+fn wait_for_answer(len: u64) -> aws_sdk_s3::config::Builder {
+    let wait = Duration::from_secs(3) + Duration::from_millis(len / 20_000);
+    aws_sdk_s3::config::Builder::default().timeout_config(TimeoutConfig::builder().read_timeout(wait).build())
+}
+
 fn b64(sha256: &Sha256Digest) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha256.0)
 }
@@ -107,6 +121,7 @@ impl ObjectStore for S3ObjectStore {
             .checksum_sha256(b64(sha256))
             .body(body)
             .customize()
+            .config_override(wait_for_answer(len))
             .disable_payload_signing()
             .send()
             .await
@@ -185,6 +200,9 @@ impl ObjectStore for S3ObjectStore {
             .bucket(&self.bucket)
             .key(key)
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .customize()
+            // The size is not known here: the wait of the largest file accepted.
+            .config_override(wait_for_answer(2 << 30))
             .send()
             .await
             .map_err(|e| map_err(e, key))?;

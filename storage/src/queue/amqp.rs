@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use caregate_schemas::{EvidenceReceived, EVIDENCE_RECEIVED, SUBMISSION_NEEDS_REVIEW};
@@ -19,9 +20,12 @@ const REASON_HEADER: &str = "x-caregate-dead-reason";
 
 /// RabbitMQ: a topic exchange, a durable quorum work queue, one delay queue per retry
 /// delay (message TTL, then dead-lettered back to the work queue) and a dead-letter queue.
+///
+/// Connections are opened when first needed and again after the broker closed them, so
+/// a process started while the broker is down runs, and resumes when it is back.
 pub struct AmqpQueue {
     publisher: Arc<Publisher>,
-    conn_for_consumers: Connection,
+    consumers: tokio::sync::Mutex<Option<Connection>>,
     names: Names,
     policy: RetryPolicy,
     url_redacted: String,
@@ -64,24 +68,59 @@ fn err(e: lapin::Error) -> StorageError {
     }
 }
 
+/// A broker that does not answer in this time is treated as down: a frozen broker must
+/// not hold a request for longer than a client waits.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+/// After the broker failed to answer, publishing fails at once for this long instead of
+/// waiting on it again: during an outage each upload is not held for the timeout.
+const BREAKER: Duration = Duration::from_secs(1);
+
+async fn answered<T>(what: &str, f: impl std::future::Future<Output = Result<T, StorageError>>) -> Result<T, StorageError> {
+    match tokio::time::timeout(ANSWER_TIMEOUT, f).await {
+        Ok(result) => result,
+        Err(_) => Err(StorageError::unavailable("RabbitMQ", format!("no answer to {what} within {ANSWER_TIMEOUT:?}"))),
+    }
+}
+
 /// The publishing connection and its confirm-mode channel, opened again when the broker
 /// closed them (a restart, a network cut), without a process restart. One reconnection at
-/// a time; the outage is logged once when found and once when over, not per message.
+/// a time; the topology is declared on every connection (idempotent), so a broker that
+/// lost it, or was down when the process started, gets it back.
 struct Publisher {
     url: String,
+    names: Names,
+    policy: RetryPolicy,
     open: tokio::sync::Mutex<Option<(Connection, Channel)>>,
+    /// When the broker last failed to answer (see [`BREAKER`]).
+    failed_at: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Publisher {
-    async fn open(url: &str) -> Result<(Connection, Channel), StorageError> {
-        let conn = Connection::connect(url, ConnectionProperties::default()).await.map_err(err)?;
-        let channel = conn.create_channel().await.map_err(err)?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(err)?;
-        Ok((conn, channel))
+    async fn open(&self) -> Result<(Connection, Channel), StorageError> {
+        answered("a connection", async {
+            let conn = Connection::connect(&self.url, ConnectionProperties::default()).await.map_err(err)?;
+            let channel = conn.create_channel().await.map_err(err)?;
+            channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(err)?;
+            declare_topology(&channel, &self.names, &self.policy).await?;
+            Ok((conn, channel))
+        })
+        .await
+    }
+
+    fn failed_recently(&self) -> Option<Duration> {
+        let at = *self.failed_at.lock().unwrap_or_else(|e| e.into_inner());
+        at.map(|t| t.elapsed()).filter(|d| *d < BREAKER)
+    }
+
+    fn note(&self, failed: bool) {
+        *self.failed_at.lock().unwrap_or_else(|e| e.into_inner()) = failed.then(Instant::now);
     }
 
     /// A channel that was open when asked for; reopened first when it was not.
     async fn channel(&self) -> Result<Channel, StorageError> {
+        if let Some(ago) = self.failed_recently() {
+            return Err(StorageError::unavailable("RabbitMQ", format!("did not answer {} ms ago", ago.as_millis())));
+        }
         let mut open = self.open.lock().await;
         if let Some((conn, channel)) = open.as_ref() {
             if conn.status().connected() && channel.status().connected() {
@@ -90,29 +129,75 @@ impl Publisher {
             tracing::warn!("the RabbitMQ publishing connection was closed; reconnecting");
             *open = None;
         }
-        let (conn, channel) = Self::open(&self.url).await?;
-        tracing::info!("reconnected to RabbitMQ for publishing");
-        *open = Some((conn, channel.clone()));
-        Ok(channel)
+        match self.open().await {
+            Ok((conn, channel)) => {
+                tracing::info!("connected to RabbitMQ for publishing");
+                *open = Some((conn, channel.clone()));
+                self.note(false);
+                Ok(channel)
+            }
+            Err(e) => {
+                self.note(e.is_transient());
+                Err(e)
+            }
+        }
     }
 
     /// Publishes persistently and waits for the broker's confirm. A channel found closed
     /// is reopened and the message sent once more: unconfirmed, it may or may not have
-    /// reached the broker, and every consumer of ours takes a duplicate harmlessly.
+    /// reached the broker, and every consumer of ours takes a duplicate harmlessly. A
+    /// broker that does not confirm in time is dropped, to be reconnected to.
     async fn publish(&self, exchange: &str, routing_key: &str, payload: &[u8], headers: FieldTable, mandatory: bool) -> Result<(), StorageError> {
-        let channel = self.channel().await?;
-        match publish(&channel, exchange, routing_key, payload, headers.clone(), mandatory).await {
-            Err(e) if e.is_transient() && !channel.status().connected() => {
-                let channel = self.channel().await?;
-                publish(&channel, exchange, routing_key, payload, headers, mandatory).await
+        let result = answered("a publish", async {
+            let channel = self.channel().await?;
+            match publish(&channel, exchange, routing_key, payload, headers.clone(), mandatory).await {
+                Err(e) if e.is_transient() && !channel.status().connected() => {
+                    let channel = self.channel().await?;
+                    publish(&channel, exchange, routing_key, payload, headers, mandatory).await
+                }
+                other => other,
             }
-            other => other,
+        })
+        .await;
+        match &result {
+            Err(e) if e.is_transient() => {
+                self.note(true);
+                if let Ok(mut open) = self.open.try_lock() {
+                    *open = None;
+                }
+            }
+            _ => {}
         }
+        result
     }
 
     async fn publish_confirmed(&self, exchange: &str, routing_key: &str, payload: &[u8], headers: FieldTable) -> Result<(), StorageError> {
         self.publish(exchange, routing_key, payload, headers, true).await
     }
+}
+
+/// The exchange and queues, declared on every new connection (declaring again what
+/// exists changes nothing).
+async fn declare_topology(channel: &Channel, names: &Names, policy: &RetryPolicy) -> Result<(), StorageError> {
+    channel
+        .exchange_declare(&names.exchange, ExchangeKind::Topic, ExchangeDeclareOptions { durable: true, ..Default::default() }, FieldTable::default())
+        .await
+        .map_err(err)?;
+    let quorum = table(&[("x-queue-type", long_str("quorum"))]);
+    channel.queue_declare(&names.work, durable(), quorum.clone()).await.map_err(err)?;
+    channel.queue_declare(&names.dead, durable(), quorum.clone()).await.map_err(err)?;
+    channel.queue_declare(&names.review, durable(), quorum).await.map_err(err)?;
+    channel.queue_bind(&names.review, &names.exchange, SUBMISSION_NEEDS_REVIEW, QueueBindOptions::default(), FieldTable::default()).await.map_err(err)?;
+    channel.queue_bind(&names.work, &names.exchange, EVIDENCE_RECEIVED, QueueBindOptions::default(), FieldTable::default()).await.map_err(err)?;
+    for &delay in &policy.delays_ms {
+        let args = table(&[
+            ("x-message-ttl", AMQPValue::LongLongInt(delay as i64)),
+            ("x-dead-letter-exchange", long_str("")),
+            ("x-dead-letter-routing-key", long_str(&names.work)),
+        ]);
+        channel.queue_declare(&names.retry(delay), durable(), args).await.map_err(err)?;
+    }
+    Ok(())
 }
 
 fn table(entries: &[(&str, AMQPValue)]) -> FieldTable {
@@ -133,31 +218,38 @@ fn durable() -> QueueDeclareOptions {
 
 impl AmqpQueue {
     /// Connects and declares the topology (idempotent: every worker does it at start).
+    /// A broker that cannot be reached is not an error: the process starts, messages
+    /// wait in the outbox, and the connection is opened when the broker answers. A
+    /// broker that refuses us (credentials, a bad virtual host) is.
     pub async fn connect(url: &str, prefix: &str, policy: RetryPolicy) -> Result<Self, StorageError> {
-        let (conn, publisher) = Publisher::open(url).await?;
         let names = Names::new(prefix);
-        publisher
-            .exchange_declare(&names.exchange, ExchangeKind::Topic, ExchangeDeclareOptions { durable: true, ..Default::default() }, FieldTable::default())
-            .await
-            .map_err(err)?;
-        let quorum = table(&[("x-queue-type", long_str("quorum"))]);
-        publisher.queue_declare(&names.work, durable(), quorum.clone()).await.map_err(err)?;
-        publisher.queue_declare(&names.dead, durable(), quorum.clone()).await.map_err(err)?;
-        publisher.queue_declare(&names.review, durable(), quorum).await.map_err(err)?;
-        publisher.queue_bind(&names.review, &names.exchange, SUBMISSION_NEEDS_REVIEW, QueueBindOptions::default(), FieldTable::default()).await.map_err(err)?;
-        publisher.queue_bind(&names.work, &names.exchange, EVIDENCE_RECEIVED, QueueBindOptions::default(), FieldTable::default()).await.map_err(err)?;
-        for &delay in &policy.delays_ms {
-            let args = table(&[
-                ("x-message-ttl", AMQPValue::LongLongInt(delay as i64)),
-                ("x-dead-letter-exchange", long_str("")),
-                ("x-dead-letter-routing-key", long_str(&names.work)),
-            ]);
-            publisher.queue_declare(&names.retry(delay), durable(), args).await.map_err(err)?;
+        let publisher = Arc::new(Publisher {
+            url: url.to_owned(),
+            names: names.clone(),
+            policy: policy.clone(),
+            open: tokio::sync::Mutex::new(None),
+            failed_at: std::sync::Mutex::new(None),
+        });
+        match publisher.channel().await {
+            Ok(_) => {}
+            Err(e) if e.is_transient() => tracing::warn!(error = %e, "RabbitMQ does not answer yet; connecting when it does"),
+            Err(e) => return Err(e),
         }
-        // Consumers get their own connection so that heavy publishing cannot starve acks.
-        let conn_for_consumers = Connection::connect(url, ConnectionProperties::default()).await.map_err(err)?;
-        let publisher = Arc::new(Publisher { url: url.to_owned(), open: tokio::sync::Mutex::new(Some((conn, publisher))) });
-        Ok(Self { publisher, conn_for_consumers, names, policy, url_redacted: url.split('@').next_back().unwrap_or(url).to_owned() })
+        let url_redacted = url.split('@').next_back().unwrap_or(url).to_owned();
+        Ok(Self { publisher, consumers: tokio::sync::Mutex::new(None), names, policy, url_redacted })
+    }
+
+    /// The consumers' connection (their own, so that heavy publishing cannot starve
+    /// acks), opened again when it was closed.
+    async fn consumer_channel(&self) -> Result<Channel, StorageError> {
+        let mut conn = self.consumers.lock().await;
+        if !conn.as_ref().is_some_and(|c| c.status().connected()) {
+            let fresh =
+                answered("a connection", async { Connection::connect(&self.publisher.url, ConnectionProperties::default()).await.map_err(err) }).await?;
+            *conn = Some(fresh);
+        }
+        let conn = conn.as_ref().expect("just opened");
+        answered("a channel", async { conn.create_channel().await.map_err(err) }).await
     }
 
     /// Deletes every queue and the exchange of this prefix (tests clean up after themselves).
@@ -203,7 +295,9 @@ impl JobQueue for AmqpQueue {
     }
 
     async fn consume(&self, prefetch: u16) -> Result<Box<dyn JobStream>, StorageError> {
-        let channel = self.conn_for_consumers.create_channel().await.map_err(err)?;
+        // The publisher's connection declares the topology the consumer needs.
+        self.publisher.channel().await?;
+        let channel = self.consumer_channel().await?;
         channel.basic_qos(prefetch, BasicQosOptions::default()).await.map_err(err)?;
         let consumer = channel.basic_consume(&self.names.work, "", BasicConsumeOptions::default(), FieldTable::default()).await.map_err(err)?;
         Ok(Box::new(AmqpStream { consumer, publisher: self.publisher.clone(), names: self.names.clone(), policy: self.policy.clone() }))
@@ -238,7 +332,8 @@ impl Announcer for AmqpQueue {
     }
 
     async fn subscribe(&self, pattern: &str) -> Result<Box<dyn AnnouncementStream>, StorageError> {
-        let channel = self.conn_for_consumers.create_channel().await.map_err(err)?;
+        self.publisher.channel().await?;
+        let channel = self.consumer_channel().await?;
         let queue = channel
             .queue_declare("", QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, FieldTable::default())
             .await

@@ -100,6 +100,35 @@ pub fn topic_matches(pattern: &str, topic: &str) -> bool {
     go(&p, &t)
 }
 
+/// A message for the broker, written to the index's outbox in the same transaction as
+/// the change it carries (see [`crate::Outbox`]), so the change and its message are never
+/// one without the other.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outgoing {
+    /// A file to process, for the work queue.
+    Job(EvidenceReceived),
+    /// A notification to other systems, on the topic exchange.
+    Announcement { topic: String, body: serde_json::Value },
+}
+
+impl Outgoing {
+    /// The topic it travels under (jobs: `evidence.received`).
+    pub fn topic(&self) -> &str {
+        match self {
+            Outgoing::Job(_) => caregate_schemas::EVIDENCE_RECEIVED,
+            Outgoing::Announcement { topic, .. } => topic,
+        }
+    }
+}
+
+/// An outbox row just written and held (leased) by its writer, which tries to send it at
+/// once; if it cannot, the relay sends it after the lease.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Queued {
+    pub seq: i64,
+    pub message: Outgoing,
+}
+
 /// A durable work queue for `evidence.received` jobs.
 ///
 /// Contract: `publish` returns only once the job is safely held (broker confirm); a job is
