@@ -60,11 +60,23 @@ impl Names {
 }
 
 fn err(e: lapin::Error) -> StorageError {
-    match e {
+    use lapin::protocol::{AMQPErrorKind, AMQPHardError, AMQPSoftError};
+    match &e {
+        // The broker closing us for its own reasons (an operator, a restart, a node
+        // under memory or disk alarm, its own fault) is an outage, over once reconnected.
+        lapin::Error::ProtocolError(amqp)
+            if matches!(
+                amqp.kind(),
+                AMQPErrorKind::Hard(AMQPHardError::CONNECTIONFORCED | AMQPHardError::RESOURCEERROR | AMQPHardError::INTERNALERROR)
+                    | AMQPErrorKind::Soft(AMQPSoftError::RESOURCELOCKED)
+            ) =>
+        {
+            StorageError::unavailable("RabbitMQ", e)
+        }
         lapin::Error::ProtocolError(_) => StorageError::rejected("RabbitMQ", e),
         // A channel or connection the broker closed (a restart, a cut): an outage, over
         // once it is reopened, never a refusal of the request.
-        other => StorageError::unavailable("RabbitMQ", other),
+        _ => StorageError::unavailable("RabbitMQ", e),
     }
 }
 
