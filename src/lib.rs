@@ -10,6 +10,7 @@ pub mod demo;
 pub mod fixity;
 pub mod report;
 pub mod submit;
+pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -71,7 +72,7 @@ impl Default for Config {
 /// `CAREGATE_*` variables that are not configuration keys (the config file's name, the
 /// client's token, the log filter, the test harness's settings): skipped by name, so that
 /// any other unknown `CAREGATE_*` variable is refused like an unknown key.
-pub const NON_CONFIG_VARIABLES: &[&str] = &["config", "token", "log", "test_stacks", "services_dir", "real_samples", "seda_schemas"];
+pub const NON_CONFIG_VARIABLES: &[&str] = &["config", "token", "log", "log_format", "test_stacks", "services_dir", "real_samples", "seda_schemas"];
 
 /// A configuration that loaded but cannot work; every problem names its key.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +223,7 @@ impl App {
             http: self.config.http.clone(),
             logins: caregate_ingest::LoginThrottle::new(self.backends.accounts.clone()),
             probes: Arc::new(self.probes()),
+            metrics: telemetry::recorder().map(|handle| telemetry::scrape(self, handle)),
         })
     }
 

@@ -123,6 +123,20 @@ async fn upload(
     State(st): State<AppState>,
     caller: Caller,
     headers: axum::http::HeaderMap,
+    form: Multipart,
+) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
+    let result = receive_upload(st, caller, headers, form).await;
+    match &result {
+        Ok((_, Json(r))) => metrics::counter!("caregate_uploads_total", "outcome" => "accepted").increment(r.evidence.len() as u64),
+        Err(e) => metrics::counter!("caregate_uploads_total", "outcome" => crate::metrics::upload_outcome(e.status())).increment(1),
+    }
+    result
+}
+
+async fn receive_upload(
+    st: AppState,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
     caller.may(Action::Upload, None)?;

@@ -11,13 +11,15 @@
 //! Layers, each depending only on those above it: `intake` and `retrieval` (domain,
 //! typed errors, no HTTP), `state` (what handlers share) and `error` (the one HTTP
 //! error, mapped from the domain errors), `auth` (who is calling), `http` (the API) and
-//! `console` (the French pages), joined by [`router`].
+//! `console` (the French pages), joined by [`router`] with `metrics` (what Prometheus
+//! is told).
 
 pub mod auth;
 mod console;
 pub mod error;
 pub mod http;
 pub mod intake;
+mod metrics;
 pub mod retrieval;
 pub mod state;
 
@@ -25,11 +27,16 @@ pub use auth::{hash_password, issue_token, Action, Caller};
 pub use error::{ApiError, ApiErrorBody};
 pub use http::ApiDoc;
 pub use retrieval::RetrievalError;
-pub use state::{AppState, AuthConfig, HttpConfig, LoginThrottle, Probe};
+pub use state::{AppState, AuthConfig, HttpConfig, LoginThrottle, Probe, Scrape};
 
 /// The whole HTTP service: the API, the console and the limits that apply to both.
 pub fn router(state: AppState) -> axum::Router {
     let body_limit = state.intake.config().max_request_bytes;
-    http::routes().merge(console::routes()).layer(axum::extract::DefaultBodyLimit::max(usize::try_from(body_limit).unwrap_or(usize::MAX))).with_state(state)
+    http::routes()
+        .merge(console::routes())
+        .route("/metrics", axum::routing::get(metrics::scrape))
+        .route_layer(axum::middleware::from_fn(metrics::track_requests))
+        .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(body_limit).unwrap_or(usize::MAX)))
+        .with_state(state)
 }
 pub use intake::{sanitize_name, validate_submission, Intake, IntakeConfig, IntakeError, Receipt, Spooled};

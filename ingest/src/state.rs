@@ -16,13 +16,32 @@ pub struct AppState {
     pub accounts: Arc<dyn AccountStore>,
     /// The evidence store files are retrieved from.
     pub evidence: Arc<dyn ObjectStore>,
-    /// Where decided verifications are announced (`submission.verified`).
     /// Sends the announcements of controllers' decisions (queued with them).
     pub outbox: Arc<Outbox>,
     pub http: HttpConfig,
     pub logins: LoginThrottle,
     /// What `/readyz` asks: every back end `serve` needs, by name.
     pub probes: Arc<Vec<Probe>>,
+    /// What `/metrics` answers; `None` when this process records no metrics (404).
+    pub metrics: Option<Scrape>,
+}
+
+/// Renders this process's metrics in Prometheus' text format, its gauges (queue depth,
+/// outbox backlog, clamd's signatures...) brought up to date first. The binary builds it,
+/// since it alone installs the exporter and knows every back end.
+#[derive(Clone)]
+pub struct Scrape {
+    pub render: Arc<dyn Fn() -> futures::future::BoxFuture<'static, String> + Send + Sync>,
+}
+
+impl Scrape {
+    pub fn new<F, Fut>(render: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = String> + Send + 'static,
+    {
+        Self { render: Arc::new(move || Box::pin(render())) }
+    }
 }
 
 /// How to ask one dependency whether it answers now (`/readyz`). The binary builds them,

@@ -25,8 +25,7 @@ use caregate::App;
 use tokio_util::sync::CancellationToken;
 
 pub fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CAREGATE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    caregate::telemetry::init_logs(default);
 }
 
 pub fn ctrl_c_token() -> CancellationToken {

@@ -10,6 +10,7 @@ use super::{ctrl_c_token, init_tracing};
 
 pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     init_tracing("info");
+    caregate::telemetry::install_metrics();
     let app = App::open(config).await?;
     let shutdown = ctrl_c_token();
     // Uploads' jobs and decisions' announcements go through the outbox; its relay sends

@@ -3,14 +3,19 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use caregate::{App, Config};
 
 use super::{ctrl_c_token, init_tracing, run_worker_until_stopped};
 
 pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     init_tracing("info");
+    let metrics = caregate::telemetry::install_metrics();
     let app = App::open(config).await?;
     let shutdown = ctrl_c_token();
+    if let (Some(address), Some(handle)) = (app.config.worker.metrics_listen, metrics) {
+        serve_metrics(&app, address, handle, shutdown.clone()).await?;
+    }
     app.sweep_orphans().await?;
     if app.backends.in_process_queue {
         // No broker: nothing can reach this process's queue but the records left
@@ -35,4 +40,29 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         relay.await.ok();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `GET /metrics` on its own listener: a worker serves nothing else.
+async fn serve_metrics(
+    app: &App,
+    address: std::net::SocketAddr,
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let scrape = caregate::telemetry::scrape(app, handle);
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let scrape = scrape.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], (scrape.render)().await) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address} for metrics"))?;
+    tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await {
+            tracing::warn!(error = %e, "the metrics listener stopped");
+        }
+    });
+    Ok(())
 }

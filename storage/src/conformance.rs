@@ -407,9 +407,19 @@ fn job(name: &str) -> EvidenceReceived {
 /// The queue must be fresh and use short retry delays (well under a second).
 pub async fn job_queue(queue: &dyn JobQueue) {
     let wait = Duration::from_secs(20);
-    let mut stream = queue.consume(4).await.expect("consume");
     let first = job("first");
     queue.publish(&first).await.expect("publish");
+    // Counted while nobody consumes (RabbitMQ counts asynchronously: poll briefly).
+    let mut waiting = 0;
+    for _ in 0..50 {
+        waiting = queue.waiting_count().await.expect("waiting");
+        if waiting == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(waiting, 1, "a published job waits for a worker");
+    let mut stream = queue.consume(4).await.expect("consume");
     let d = tokio::time::timeout(wait, stream.next()).await.expect("delivered in time").expect("open").expect("ok");
     assert_eq!(d.job(), &first);
     assert_eq!(d.attempt(), 1);

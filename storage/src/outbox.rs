@@ -79,6 +79,7 @@ impl Outbox {
         // Should these fail (the database is down too), the rows stay leased and are sent
         // again after the lease: a duplicate, never a loss.
         self.index.outbox_sent(&sent).await?;
+        metrics::counter!("caregate_outbox_sent_total").increment(sent.len() as u64);
         if !failed.is_empty() {
             self.index.outbox_release(&failed).await?;
         }

@@ -18,6 +18,7 @@ mod extraction;
 mod fixity;
 mod hostile_input;
 mod http_api;
+mod metrics;
 mod outbox;
 mod pipeline;
 mod retries;

@@ -476,7 +476,9 @@ impl Stage for IndexStage {
     }
 
     async fn run(&self, IndexInput { record, detail }: IndexInput) -> Result<Status, Stop> {
-        self.index.finish(&record, detail).await.map_err(|e| Stop::from_storage("index", e))?;
+        if self.index.finish(&record, detail).await.map_err(|e| Stop::from_storage("index", e))? {
+            metrics::counter!("caregate_files_total", "status" => record.status.as_str()).increment(1);
+        }
         self.release_quarantine(&record).await;
         Ok(record.status)
     }
@@ -544,10 +546,18 @@ pub struct Pipeline {
     verify: VerifyStage,
 }
 
+/// Runs a stage, timed in `caregate_stage_duration_seconds{stage}`.
+async fn timed<S: Stage>(stage: &S, input: S::Input) -> Result<S::Output, Stop> {
+    let started = std::time::Instant::now();
+    let result = stage.run(input).await;
+    metrics::histogram!("caregate_stage_duration_seconds", "stage" => stage.name()).record(started.elapsed().as_secs_f64());
+    result
+}
+
 /// Runs a stage; its `Err(Stop)` ends the job through [`Pipeline::conclude`].
 macro_rules! step {
     ($pipeline:expr, $rec:expr, $stage:expr, $input:expr) => {
-        match $stage.run($input).await {
+        match timed(&$stage, $input).await {
             Ok(v) => v,
             Err(stop) => return $pipeline.conclude($rec, $stage.name(), stop).await,
         }
@@ -656,14 +666,14 @@ impl Pipeline {
     /// judge its submission.
     async fn finish(&self, record: EvidenceRecord, detail: serde_json::Value) -> JobOutcome {
         let submission_id = record.submission.submission_id;
-        match self.record.run(IndexInput { record, detail }).await {
+        match timed(&self.record, IndexInput { record, detail }).await {
             Ok(status) => self.judge(submission_id, JobOutcome::Finished(status)).await,
             Err(stop) => JobOutcome::ended(stop),
         }
     }
 
     async fn judge(&self, submission_id: SubmissionId, done: JobOutcome) -> JobOutcome {
-        match self.verify.run(VerifyInput { submission_id }).await {
+        match timed(&self.verify, VerifyInput { submission_id }).await {
             Ok(()) => done,
             Err(stop) => JobOutcome::ended(stop),
         }

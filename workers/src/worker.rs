@@ -46,6 +46,8 @@ pub struct WorkerConfig {
     /// How long stored evidence is kept before it may be deleted: 10 years for
     /// accounting documents and their proofs (Code de commerce L123-22).
     pub retention_days: u32,
+    /// Where `caregate worker` answers `GET /metrics` (Prometheus); none when unset.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for WorkerConfig {
@@ -61,6 +63,7 @@ impl Default for WorkerConfig {
             extract_threads: 4,
             referentials: None,
             retention_days: caregate_schemas::LEGAL_RETENTION_DAYS,
+            metrics_listen: None,
         }
     }
 }
@@ -149,6 +152,8 @@ impl Worker {
     async fn handle(&self, delivery: Box<dyn Delivery>) -> Result<(), StorageError> {
         let job = delivery.job().clone();
         let attempt = delivery.attempt();
+        let _in_flight = InFlight::start();
+        let started = std::time::Instant::now();
         let timeout = Duration::from_secs(self.config.job_timeout_secs);
         let run = AssertUnwindSafe(self.pipeline.run(&job, attempt)).catch_unwind();
         let outcome = match tokio::time::timeout(timeout, run).await {
@@ -157,6 +162,14 @@ impl Worker {
             Err(_) => JobOutcome::Retry(format!("job took longer than {timeout:?}")),
         };
         tracing::debug!(evidence = %job.evidence_id, attempt, ?outcome, "job done");
+        metrics::histogram!("caregate_job_duration_seconds").record(started.elapsed().as_secs_f64());
+        let counted = match &outcome {
+            JobOutcome::Finished(_) => "finished",
+            JobOutcome::AlreadyDone(_) => "redelivered",
+            JobOutcome::Retry(_) if attempt < self.queue.policy().max_attempts() => "retried",
+            JobOutcome::Retry(_) | JobOutcome::DeadLetter(_) => "dead_lettered",
+        };
+        metrics::counter!("caregate_jobs_total", "outcome" => counted).increment(1);
         match outcome {
             JobOutcome::Finished(_) => {
                 self.stats.finished.fetch_add(1, Ordering::Relaxed);
@@ -192,7 +205,11 @@ impl Worker {
                 rec.status = Status::Failed;
                 rec.attempts = attempt;
                 rec.findings.push(Finding::new("processing_failed", Severity::Error, reason.clone()));
-                self.index.finish(&rec, json!({"reason": reason, "attempts": attempt})).await.map(|_| ())
+                let finished = self.index.finish(&rec, json!({"reason": reason, "attempts": attempt})).await;
+                if let Ok(true) = finished {
+                    metrics::counter!("caregate_files_total", "status" => Status::Failed.as_str()).increment(1);
+                }
+                finished.map(|_| ())
             }
             Ok(_) => Ok(()),
             Err(e) => Err(e),
@@ -207,6 +224,22 @@ impl Worker {
                 delivery.retry().await
             }
         }
+    }
+}
+
+/// Counts a job in `caregate_jobs_in_flight` for as long as it runs, however it ends.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::gauge!("caregate_jobs_in_flight").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("caregate_jobs_in_flight").decrement(1.0);
     }
 }
 

@@ -264,6 +264,16 @@ impl AmqpQueue {
         answered("a channel", async { conn.create_channel().await.map_err(err) }).await
     }
 
+    /// Messages ready in a queue (a passive declaration: it creates nothing).
+    async fn message_count(&self, queue: &str) -> Result<u64, StorageError> {
+        let channel = self.publisher.channel().await?;
+        let q = answered("a queue declaration", async {
+            channel.queue_declare(queue, QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default()).await.map_err(err)
+        })
+        .await?;
+        Ok(q.message_count() as u64)
+    }
+
     /// Deletes every queue and the exchange of this prefix (tests clean up after themselves).
     pub async fn delete_topology(&self) -> Result<(), StorageError> {
         let mut queues = vec![self.names.work.clone(), self.names.dead.clone(), self.names.review.clone()];
@@ -315,15 +325,12 @@ impl JobQueue for AmqpQueue {
         Ok(Box::new(AmqpStream { consumer, publisher: self.publisher.clone(), names: self.names.clone(), policy: self.policy.clone() }))
     }
 
+    async fn waiting_count(&self) -> Result<u64, StorageError> {
+        self.message_count(&self.names.work).await
+    }
+
     async fn dead_letter_count(&self) -> Result<u64, StorageError> {
-        let q = self
-            .publisher
-            .channel()
-            .await?
-            .queue_declare(&self.names.dead, QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
-            .await
-            .map_err(err)?;
-        Ok(q.message_count() as u64)
+        self.message_count(&self.names.dead).await
     }
 
     fn policy(&self) -> &RetryPolicy {

@@ -19,6 +19,8 @@ struct Inner {
     rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<(EvidenceReceived, u32)>>,
     dead: Mutex<Vec<(EvidenceReceived, String)>>,
     policy: RetryPolicy,
+    /// Jobs sent and not yet taken by a consumer.
+    waiting: std::sync::atomic::AtomicU64,
     announcements: tokio::sync::broadcast::Sender<(String, serde_json::Value)>,
 }
 
@@ -31,13 +33,16 @@ impl MemoryQueue {
                 rx: tokio::sync::Mutex::new(rx),
                 dead: Mutex::new(Vec::new()),
                 policy,
+                waiting: std::sync::atomic::AtomicU64::new(0),
                 announcements: tokio::sync::broadcast::channel(1024).0,
             }),
         }
     }
 
     fn send(&self, job: EvidenceReceived, attempt: u32) -> Result<(), StorageError> {
-        self.inner.tx.send((job, attempt)).map_err(|_| StorageError::unavailable("in-process queue", "closed"))
+        self.inner.tx.send((job, attempt)).map_err(|_| StorageError::unavailable("in-process queue", "closed"))?;
+        self.inner.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -49,6 +54,10 @@ impl JobQueue for MemoryQueue {
 
     async fn consume(&self, prefetch: u16) -> Result<Box<dyn JobStream>, StorageError> {
         Ok(Box::new(MemoryStream { queue: self.clone(), permits: Arc::new(Semaphore::new(prefetch as usize)) }))
+    }
+
+    async fn waiting_count(&self) -> Result<u64, StorageError> {
+        Ok(self.inner.waiting.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     async fn dead_letter_count(&self) -> Result<u64, StorageError> {
@@ -74,6 +83,7 @@ impl JobStream for MemoryStream {
     async fn next(&mut self) -> Option<Result<Box<dyn Delivery>, StorageError>> {
         let permit = self.permits.clone().acquire_owned().await.ok()?;
         let (job, attempt) = self.queue.inner.rx.lock().await.recv().await?;
+        self.queue.inner.waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         Some(Ok(Box::new(MemoryDelivery { queue: self.queue.clone(), job, attempt, _permit: permit })))
     }
 }

@@ -138,6 +138,8 @@ pub struct Queued {
 pub trait JobQueue: Send + Sync + 'static {
     async fn publish(&self, job: &EvidenceReceived) -> Result<(), StorageError>;
     async fn consume(&self, prefetch: u16) -> Result<Box<dyn JobStream>, StorageError>;
+    /// Jobs waiting for a worker (not those in flight, nor those in a delay queue).
+    async fn waiting_count(&self) -> Result<u64, StorageError>;
     /// Jobs waiting in the dead-letter queue.
     async fn dead_letter_count(&self) -> Result<u64, StorageError>;
     fn policy(&self) -> &RetryPolicy;
