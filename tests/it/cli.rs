@@ -275,3 +275,36 @@ fn submit_retries_through_an_outage_and_resumes_without_duplicates() {
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("--submission {sub}")), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `CAREGATE_LOG_FORMAT=json`: every log line is one JSON object with its level, target
+/// and message (what a log collector ingests).
+#[test]
+fn logs_can_be_json_lines() {
+    use std::io::BufRead;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let env = rt.block_on(TestEnv::new(Stack::Embedded));
+    let mut serve = caregate(&env)
+        .arg("serve")
+        .env("CAREGATE_LISTEN", common::free_listen_address())
+        .env("CAREGATE_LOG", "info")
+        .env("CAREGATE_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = serve.stderr.take().unwrap();
+    let serve = common::Child(serve);
+    let mut seen = Vec::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line: {line:?}: {e}"));
+        assert!(event["level"].is_string() && event["target"].is_string() && event["timestamp"].is_string(), "{line}");
+        let message = event["message"].as_str().unwrap_or_default().to_owned();
+        seen.push(message.clone());
+        if message.starts_with("listening on") {
+            break;
+        }
+    }
+    drop(serve);
+    assert!(seen.iter().any(|m| m.starts_with("no account yet")), "{seen:?}");
+}

@@ -93,7 +93,7 @@ pub struct TestEnv {
     pub stack: Stack,
     pub config: Config,
     pub dir: tempfile::TempDir,
-    db_name: Option<String>,
+    pub db_name: Option<String>,
 }
 
 pub fn unique(tag: &str) -> String {
@@ -357,39 +357,79 @@ pub fn client(token: &str) -> reqwest::Client {
     reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 
-/// A TCP relay to RabbitMQ that a test can cut, as a broker outage seen by one process
-/// only (stopping the shared broker would disturb every other test): while down it
-/// drops the connections it carries and closes new ones at once.
-pub struct BrokerProxy {
-    pub url: String,
-    up: tokio::sync::watch::Sender<bool>,
+/// What a [`Proxy`] does with the connections it carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// Forwards both ways.
+    Up,
+    /// Drops every connection and closes new ones at once (a service stopped).
+    Down,
+    /// Accepts and holds connections, forwarding nothing either way (a service frozen,
+    /// as under SIGSTOP, or a network that swallows packets).
+    Frozen,
 }
 
-impl BrokerProxy {
-    pub async fn start(up: bool) -> Self {
+/// A TCP relay to a real service that a test can cut or freeze: an outage seen by one
+/// process only (stopping or freezing the shared service would disturb every other test).
+pub struct Proxy {
+    pub port: u16,
+    link: tokio::sync::watch::Sender<Link>,
+}
+
+impl Proxy {
+    pub async fn start(target: &'static str, link: Link) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("proxy address").port();
-        let (tx, rx) = tokio::sync::watch::channel(up);
+        let (tx, rx) = tokio::sync::watch::channel(link);
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let mut state = rx.clone();
-                if !*state.borrow() {
+            while let Ok((client, _)) = listener.accept().await {
+                let state = rx.clone();
+                if *state.borrow() == Link::Down {
                     continue; // dropped: closed at once
                 }
                 tokio::spawn(async move {
-                    let Ok(mut upstream) = tokio::net::TcpStream::connect("127.0.0.1:5672").await else { return };
+                    let Ok(upstream) = tokio::net::TcpStream::connect(target).await else { return };
+                    let (cr, cw) = client.into_split();
+                    let (ur, uw) = upstream.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-                        _ = state.wait_for(|up| !*up) => {}
+                        _ = forward(cr, uw, state.clone()) => {}
+                        _ = forward(ur, cw, state) => {}
                     }
                 });
             }
         });
-        Self { url: format!("amqp://guest:guest@127.0.0.1:{port}/%2f"), up: tx }
+        Self { port, link: tx }
     }
 
-    pub fn set_up(&self, up: bool) {
-        self.up.send_replace(up);
+    /// A proxy to the test broker, and the AMQP URL that goes through it.
+    pub async fn broker(link: Link) -> (Self, String) {
+        let proxy = Self::start("127.0.0.1:5672", link).await;
+        let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port);
+        (proxy, url)
+    }
+
+    pub fn set(&self, link: Link) {
+        self.link.send_replace(link);
+    }
+}
+
+/// Copies one direction while the link is up; holds the bytes while it is frozen; ends
+/// (closing the connection) when it goes down.
+async fn forward(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf, mut link: tokio::sync::watch::Receiver<Link>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = tokio::select! {
+            n = from.read(&mut buf) => match n { Ok(0) | Err(_) => return, Ok(n) => n },
+            _ = link.wait_for(|l| *l == Link::Down) => return,
+        };
+        match link.wait_for(|l| *l != Link::Frozen).await.map(|l| *l) {
+            Ok(Link::Up) => {}
+            _ => return,
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }
 

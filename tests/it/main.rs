@@ -19,6 +19,7 @@ mod fixity;
 mod hostile_input;
 mod http_api;
 mod metrics;
+mod outages;
 mod outbox;
 mod pipeline;
 mod retries;

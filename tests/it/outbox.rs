@@ -1,7 +1,7 @@
 //! The outbox: what must reach the broker (uploads' jobs, decisions' announcements) is
 //! written with the change it carries, so a broker outage delays it and loses nothing.
 //! The outage is one process's: its broker connection goes through a proxy the test
-//! cuts ([`BrokerProxy`]), the shared broker stays up for every other test.
+//! cuts ([`Proxy`]), the shared broker stays up for every other test.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use caregate_schemas::{Role, Scope, Status, Verification};
 use serde_json::json;
 
-use crate::common::{self, BrokerProxy, Child, Stack, TestEnv};
+use crate::common::{self, Child, Link, Proxy, Stack, TestEnv};
 
 /// `serve` started while the broker is unreachable accepts uploads (202); their jobs
 /// wait in the outbox, `/readyz` says the broker is down, and once it is back the
@@ -21,12 +21,12 @@ async fn serve_accepts_uploads_while_the_broker_is_down_and_sends_them_when_it_i
     }
     let env = TestEnv::new(Stack::Full).await;
     let app = env.app().await; // declares the queues and buckets, straight to the broker
-    let proxy = BrokerProxy::start(false).await;
+    let (proxy, broker_url) = Proxy::broker(Link::Down).await;
     let listen = common::free_listen_address();
     // Both lose the broker: either's relay would send the other's messages.
     let caregate = || {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_caregate"));
-        cmd.envs(env.child_env()).env("CAREGATE_LOG", "warn").env("CAREGATE_BACKENDS__AMQP__URL", &proxy.url).stdout(Stdio::null());
+        cmd.envs(env.child_env()).env("CAREGATE_LOG", "warn").env("CAREGATE_BACKENDS__AMQP__URL", &broker_url).stdout(Stdio::null());
         cmd
     };
     let _serve = Child(caregate().arg("serve").env("CAREGATE_LISTEN", &listen).spawn().unwrap());
@@ -55,7 +55,7 @@ async fn serve_accepts_uploads_while_the_broker_is_down_and_sends_them_when_it_i
     let backlog = app.backends.index.outbox_backlog().await.unwrap();
     assert_eq!(backlog.pending, FILES as u64, "every job waits in the outbox");
 
-    proxy.set_up(true);
+    proxy.set(Link::Up);
     let records = common::wait_done(&app, sub, FILES, 90).await;
     assert!(records.iter().all(|r| r.status == Status::Stored), "{:?}", records.iter().map(|r| (&r.path, r.status)).collect::<Vec<_>>());
     for rec in &records {
@@ -102,8 +102,8 @@ async fn a_decision_taken_during_a_broker_outage_is_announced_after_it() {
     }
     let mut env = TestEnv::new(Stack::Full).await;
     let direct = env.app().await;
-    let proxy = BrokerProxy::start(true).await;
-    env.config.backends.amqp.as_mut().unwrap().url = proxy.url.clone();
+    let (proxy, broker_url) = Proxy::broker(Link::Up).await;
+    env.config.backends.amqp.as_mut().unwrap().url = broker_url;
     let srv = common::serve(&env).await;
     let token = srv.account("c.martin", Role::Controller, Scope::Establishments(vec!["750000001".into()]), None).await;
     let controller = common::client(&token);
@@ -114,7 +114,7 @@ async fn a_decision_taken_during_a_broker_outage_is_announced_after_it() {
     srv.app.wait_for_verification(sub.submission_id, 1, Duration::from_secs(60)).await.unwrap();
     let mut announced = direct.backends.announcer.subscribe("submission.verified").await.unwrap();
 
-    proxy.set_up(false);
+    proxy.set(Link::Down);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let decision = json!({"objective": "D1.PRE", "decision": "request_information", "comment": "attestation illisible : la renvoyer signée"});
     let answer = controller.post(format!("{}/api/submissions/{}/decisions", srv.base, sub.submission_id)).json(&decision).send().await.unwrap();
@@ -123,7 +123,7 @@ async fn a_decision_taken_during_a_broker_outage_is_announced_after_it() {
     let early = tokio::time::timeout(Duration::from_secs(1), announced.next()).await;
     assert!(early.is_err(), "nothing announced while the broker is out of reach: {early:?}");
 
-    proxy.set_up(true);
+    proxy.set(Link::Up);
     let start = Instant::now();
     let body = loop {
         let next = tokio::time::timeout(Duration::from_secs(60), announced.next()).await.expect("announced after the outage");
