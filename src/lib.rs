@@ -288,6 +288,31 @@ impl App {
         Ok(Worker::new(Arc::new(pipeline), self.backends.queue.clone(), self.backends.index.clone(), self.config.worker.clone()))
     }
 
+    /// Scans kept files again (see [`caregate_workers::Rescanner`]).
+    pub fn rescanner(&self) -> anyhow::Result<caregate_workers::Rescanner> {
+        let spool_dir = self.config.worker.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&spool_dir).with_context(|| format!("creating {}", spool_dir.display()))?;
+        Ok(caregate_workers::Rescanner::new(
+            self.clamd.clone(),
+            self.backends.quarantine.clone(),
+            self.backends.evidence.clone(),
+            self.backends.index.clone(),
+            Arc::new(self.verifier()?),
+            spool_dir,
+            Duration::from_millis(self.config.worker.rescan_pause_ms),
+        ))
+    }
+
+    /// Starts the background rescan on new signatures, unless turned off.
+    pub fn spawn_rescans(&self, shutdown: CancellationToken) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        let every = self.config.worker.rescan_check_secs;
+        if every == 0 {
+            return Ok(None);
+        }
+        let rescanner = self.rescanner()?;
+        Ok(Some(tokio::spawn(rescanner.run(Duration::from_secs(every), shutdown))))
+    }
+
     /// Removes quarantined objects left by interrupted uploads (see [`sweep_orphans`]).
     pub async fn sweep_orphans(&self) -> anyhow::Result<usize> {
         let grace = Duration::from_secs(self.config.worker.orphan_grace_secs);
@@ -315,11 +340,15 @@ impl App {
         }
         let worker = self.worker()?;
         let relay = self.spawn_relay(shutdown.clone());
+        let rescans = self.spawn_rescans(shutdown.clone())?;
         Ok(tokio::spawn(async move {
             if let Err(e) = worker.run(shutdown).await {
                 tracing::error!(error = %e, "worker stopped");
             }
             relay.await.ok();
+            if let Some(r) = rescans {
+                r.await.ok();
+            }
         }))
     }
 

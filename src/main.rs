@@ -32,6 +32,9 @@ enum Command {
     Demo(demo::Args),
     /// Queue a job again for every file still waiting (after a crash or a failed publish).
     Requeue,
+    /// Scan kept files again now (newer signatures), oldest first; a file found infected
+    /// goes back to quarantine and its dossier is judged again. Exit 1 if any was.
+    Rescan(rescan::Args),
     /// Judge submissions again from their stored records (no rescan, no parsing), e.g.
     /// after the referential changed.
     Reverify(reverify::Args),
@@ -72,6 +75,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Submit(args) => submit::run(config, args).await,
         Command::Demo(args) => demo::run(config, args).await,
         Command::Requeue => requeue::run(config).await,
+        Command::Rescan(args) => rescan::run(config, args).await,
         Command::Reverify(args) => reverify::run(config, args).await,
         Command::Report(args) => report::run(config, args).await,
         Command::Fixity(args) => fixity::run(config, args).await,

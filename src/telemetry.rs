@@ -116,7 +116,7 @@ pub async fn refresh_gauges(app: &App) {
     let clamd = Box::pin(async move {
         let version = clamd.version().await;
         metrics::gauge!("caregate_clamd_up").set(if version.is_ok() { 1.0 } else { 0.0 });
-        let signatures = SignatureDatabase::parse(&version.map_err(|e| e.to_string())?);
+        let signatures = caregate_workers::SignatureDatabase::parse(&version.map_err(|e| e.to_string())?);
         metrics::gauge!("caregate_clamd_database_version").set(signatures.version.unwrap_or(0) as f64);
         if let Some(date) = signatures.date {
             metrics::gauge!("caregate_clamd_database_age_seconds").set((chrono::Utc::now() - date).num_seconds().max(0) as f64);
@@ -124,27 +124,6 @@ pub async fn refresh_gauges(app: &App) {
         Ok(())
     });
     futures::future::join4(bound("outbox", outbox), bound("records", records), bound("queue", queue), bound("clamd", clamd)).await;
-}
-
-/// What clamd's `VERSION` says of its signatures: `ClamAV 1.4.6/27423/Mon Oct 14
-/// 08:32:15 2024` with the official databases; only the engine with local ones.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignatureDatabase {
-    pub version: Option<u64>,
-    pub date: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl SignatureDatabase {
-    pub fn parse(version: &str) -> Self {
-        let mut parts = version.trim().splitn(3, '/');
-        let _engine = parts.next();
-        let number = parts.next().and_then(|n| n.trim().parse().ok());
-        let date = parts
-            .next()
-            .and_then(|d| chrono::NaiveDateTime::parse_from_str(&d.split_whitespace().collect::<Vec<_>>().join(" "), "%a %b %d %H:%M:%S %Y").ok())
-            .map(|d| d.and_utc());
-        Self { version: number, date }
-    }
 }
 
 /// Starts the log subscriber: `CAREGATE_LOG` filters (default `default`), and
@@ -157,21 +136,5 @@ pub fn init_logs(default: &str) {
         builder.json().flatten_event(true).init();
     } else {
         builder.init();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::SignatureDatabase;
-
-    #[test]
-    fn clamd_versions_are_read() {
-        let official = SignatureDatabase::parse("ClamAV 1.4.6/27423/Mon Oct 14 08:32:15 2024\n");
-        assert_eq!(official.version, Some(27423));
-        assert_eq!(official.date.map(|d| d.to_rfc3339()), Some("2024-10-14T08:32:15+00:00".to_owned()));
-        let padded = SignatureDatabase::parse("ClamAV 1.0.7/27000/Tue Jun  4 08:19:48 2024");
-        assert_eq!(padded.version, Some(27000));
-        assert!(padded.date.is_some(), "a one-digit day is padded with a space");
-        assert_eq!(SignatureDatabase::parse("ClamAV 1.4.6"), SignatureDatabase { version: None, date: None });
     }
 }

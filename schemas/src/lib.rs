@@ -485,6 +485,10 @@ pub enum EventKind {
     Deleted,
     /// A controller's decision on a submission's objective.
     Decision,
+    /// A kept file scanned again with newer signatures, and still clean.
+    Rescanned,
+    /// A kept file found infected when scanned again: moved back to quarantine.
+    InfectedOnRescan,
 }
 
 impl EventKind {
@@ -499,6 +503,8 @@ impl EventKind {
             EventKind::DeletionRefused => "deletion_refused",
             EventKind::Deleted => "deleted",
             EventKind::Decision => "decision",
+            EventKind::Rescanned => "rescanned",
+            EventKind::InfectedOnRescan => "infected_on_rescan",
         }
     }
 }

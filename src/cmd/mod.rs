@@ -12,6 +12,7 @@ pub mod keygen;
 pub mod read;
 pub mod report;
 pub mod requeue;
+pub mod rescan;
 pub mod reverify;
 pub mod schema;
 pub mod serve;

@@ -36,8 +36,12 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         handle.await.ok();
     } else {
         let relay = app.spawn_relay(shutdown.clone());
+        let rescans = app.spawn_rescans(shutdown.clone())?;
         run_worker_until_stopped(app, shutdown).await;
         relay.await.ok();
+        if let Some(r) = rescans {
+            r.await.ok();
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,5 +22,6 @@ mod metrics;
 mod outages;
 mod outbox;
 mod pipeline;
+mod rescan;
 mod retries;
 mod verification;

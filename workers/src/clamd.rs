@@ -126,6 +126,40 @@ impl Clamd {
     }
 }
 
+/// What clamd's `VERSION` says of its signatures: `ClamAV 1.4.6/27423/Mon Oct 14
+/// 08:32:15 2024` with the official databases; only the engine with local ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureDatabase {
+    pub version: Option<u64>,
+    pub date: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl SignatureDatabase {
+    pub fn parse(version: &str) -> Self {
+        let mut parts = version.trim().splitn(3, '/');
+        let _engine = parts.next();
+        let number = parts.next().and_then(|n| n.trim().parse().ok());
+        let date = parts
+            .next()
+            .and_then(|d| chrono::NaiveDateTime::parse_from_str(&d.split_whitespace().collect::<Vec<_>>().join(" "), "%a %b %d %H:%M:%S %Y").ok())
+            .map(|d| d.and_utc());
+        Self { version: number, date }
+    }
+}
+
+impl SignatureDatabase {
+    /// Whether a file scanned by `scanned_with` (an engine string as recorded in its scan
+    /// report) was scanned with older signatures than these: only a numbered database
+    /// can say so (local databases carry no number; a rescan of them is asked for).
+    pub fn is_newer_than(&self, scanned_with: &str) -> bool {
+        match (self.version, SignatureDatabase::parse(scanned_with).version) {
+            (Some(now), Some(then)) => now > then,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +175,25 @@ mod tests {
         for bad in [&b"INSTREAM size limit exceeded. ERROR\0"[..], b"", b"stream: FOUND\0", b"garbage"] {
             assert!(matches!(parse_reply(bad), Err(ScanError::Engine(_))), "{bad:?} is an error");
         }
+    }
+
+    #[test]
+    fn clamd_versions_are_read() {
+        let official = SignatureDatabase::parse("ClamAV 1.4.6/27423/Mon Oct 14 08:32:15 2024\n");
+        assert_eq!(official.version, Some(27423));
+        assert_eq!(official.date.map(|d| d.to_rfc3339()), Some("2024-10-14T08:32:15+00:00".to_owned()));
+        let padded = SignatureDatabase::parse("ClamAV 1.0.7/27000/Tue Jun  4 08:19:48 2024");
+        assert_eq!(padded.version, Some(27000));
+        assert!(padded.date.is_some(), "a one-digit day is padded with a space");
+        assert_eq!(SignatureDatabase::parse("ClamAV 1.4.6"), SignatureDatabase { version: None, date: None });
+    }
+
+    #[test]
+    fn newer_signatures_are_told() {
+        let now = SignatureDatabase::parse("ClamAV 1.4.6/27423/Mon Oct 14 08:32:15 2024");
+        assert!(now.is_newer_than("ClamAV 1.4.6/27400/Sun Sep 22 08:00:00 2024"));
+        assert!(!now.is_newer_than("ClamAV 1.4.6/27423/Mon Oct 14 08:32:15 2024"));
+        assert!(now.is_newer_than("ClamAV 1.4.6"), "a scan with no numbered database is older");
+        assert!(!SignatureDatabase::parse("ClamAV 1.4.6").is_newer_than("ClamAV 1.4.6/27423/x"), "local databases say nothing");
     }
 }

@@ -8,12 +8,14 @@ pub mod clamd;
 pub mod identify;
 pub mod pipeline;
 pub mod read;
+pub mod rescan;
 pub mod stage;
 pub mod verify;
 pub mod worker;
 
-pub use clamd::{Clamd, ClamdConfig, ClamdReply, ScanError};
+pub use clamd::{Clamd, ClamdConfig, ClamdReply, ScanError, SignatureDatabase};
 pub use pipeline::{JobOutcome, Pipeline};
+pub use rescan::{RescanError, RescanSummary, Rescanner};
 pub use stage::{Hold, Stage, Stop};
 pub use verify::{Verified, Verifier, VerifyError};
 pub use worker::{requeue_unfinished, sweep_orphans, Worker, WorkerConfig, WorkerError, WorkerStats};

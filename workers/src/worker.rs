@@ -48,6 +48,11 @@ pub struct WorkerConfig {
     pub retention_days: u32,
     /// Where `caregate worker` answers `GET /metrics` (Prometheus); none when unset.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How often a worker asks clamd whether its signatures changed, and then scans kept
+    /// files again (see [`crate::Rescanner`]); 0 turns it off.
+    pub rescan_check_secs: u64,
+    /// Pause between two files of a rescan, leaving clamd to new uploads.
+    pub rescan_pause_ms: u64,
 }
 
 impl Default for WorkerConfig {
@@ -64,6 +69,8 @@ impl Default for WorkerConfig {
             referentials: None,
             retention_days: caregate_schemas::LEGAL_RETENTION_DAYS,
             metrics_listen: None,
+            rescan_check_secs: 3600,
+            rescan_pause_ms: 200,
         }
     }
 }

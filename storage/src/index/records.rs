@@ -81,6 +81,27 @@ impl SqlIndex {
         Ok(changed == 1)
     }
 
+    pub(super) async fn record_rescan(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE evidence SET status = $1, updated_at = $2, record = $3
+             WHERE evidence_id = $4 AND status IN ('stored', 'needs_review')",
+        )
+        .bind(rec.status.as_str())
+        .bind(ts(now))
+        .bind(to_json(rec)?)
+        .bind(rec.evidence_id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            append_event(&mut tx, rec.evidence_id, kind, &detail, now).await?;
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
     pub(super) async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
