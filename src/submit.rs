@@ -251,10 +251,13 @@ pub async fn submit_http(
     pb.finish_and_clear();
     let start = std::time::Instant::now();
     loop {
-        let view: serde_json::Value =
-            client.get(format!("{base}/api/submissions/{}", sub.submission_id)).bearer_auth(token).send().await?.error_for_status()?.json().await?;
-        if view["complete"].as_bool() == Some(true) {
-            return Ok(serde_json::from_value(view["evidence"].clone())?);
+        let sent = client.get(format!("{base}/api/submissions/{}", sub.submission_id)).bearer_auth(token).send().await;
+        // An outage while waiting is waited out like the processing itself.
+        if passing_failure(&sent).is_none() {
+            let view: serde_json::Value = sent?.error_for_status()?.json().await?;
+            if view["complete"].as_bool() == Some(true) {
+                return Ok(serde_json::from_value(view["evidence"].clone())?);
+            }
         }
         if start.elapsed() > wait {
             bail!("submission {} not complete after {wait:?}", sub.submission_id);

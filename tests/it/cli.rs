@@ -106,14 +106,6 @@ fn submit_reports_each_file_and_fails_on_infected() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("FINESS"));
 }
 
-struct Killed(std::process::Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `serve` and `worker` as separate processes on RabbitMQ, PostgreSQL and Garage, and an
 /// establishment's `submit --server` talking to them over HTTP.
 #[test]
@@ -127,8 +119,8 @@ fn submit_through_a_server_on_the_full_stack() {
     drop(rt.block_on(env.app()));
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
-    let _serve = Killed(caregate(&env).arg("serve").env("CAREGATE_LISTEN", &listen).stdout(Stdio::null()).spawn().unwrap());
-    let _worker = Killed(caregate(&env).arg("worker").stdout(Stdio::null()).spawn().unwrap());
+    let _serve = common::Child(caregate(&env).arg("serve").env("CAREGATE_LISTEN", &listen).stdout(Stdio::null()).spawn().unwrap());
+    let _worker = common::Child(caregate(&env).arg("worker").stdout(Stdio::null()).spawn().unwrap());
     let mut up = false;
     for _ in 0..100 {
         if std::net::TcpStream::connect(&listen).is_ok() {
@@ -255,8 +247,8 @@ fn submit_retries_through_an_outage_and_resumes_without_duplicates() {
     // Nothing listens yet: the client keeps trying.
     let client = submit(&format!("http://{listen}"), "120").spawn().unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    let _serve = Killed(caregate(&env).arg("serve").env("CAREGATE_LISTEN", &listen).stdout(Stdio::null()).spawn().unwrap());
-    let _worker = Killed(caregate(&env).arg("worker").stdout(Stdio::null()).spawn().unwrap());
+    let _serve = common::Child(caregate(&env).arg("serve").env("CAREGATE_LISTEN", &listen).stdout(Stdio::null()).spawn().unwrap());
+    let _worker = common::Child(caregate(&env).arg("worker").stdout(Stdio::null()).spawn().unwrap());
     let out = client.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let first = records(&out);

@@ -15,6 +15,7 @@ mod console;
 mod crash_recovery;
 mod export;
 mod extraction;
+mod faults;
 mod fixity;
 mod hostile_input;
 mod http_api;
