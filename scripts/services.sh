@@ -138,11 +138,19 @@ install_browser() {
   log "browser: $(chromium --version 2>/dev/null | head -n1), $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2)"
 }
 
+# What reading documents needs beyond our own code: poppler (PDF text with word boxes,
+# page rendering) and Tesseract with its French model (text of scans and photos).
+install_document_tools() {
+  apt_install poppler-utils tesseract-ocr tesseract-ocr-fra
+  log "documents: $(pdftotext -v 2>&1 | head -n1), $(tesseract --version 2>/dev/null | head -n1) ($(tesseract --list-langs 2>/dev/null | grep -c '^fra$') French model)"
+}
+
 what=${1:-all}
 case "$what" in
-  clamd) start_clamd ;;
+  clamd) start_clamd; install_document_tools ;;
   all)
     start_clamd
+    install_document_tools
     start_rabbitmq
     start_postgres
     start_garage
