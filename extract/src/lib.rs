@@ -13,9 +13,11 @@ pub mod archive;
 pub mod classify;
 pub mod french;
 pub mod fuzz;
+pub mod layout;
 mod limits;
 pub mod office;
 pub mod pdf;
+pub mod sandbox;
 pub mod sheet;
 pub mod xml;
 
@@ -457,9 +459,31 @@ fn from_text(format: Format, text: &str, pdf: Option<&caregate_schemas::extracte
 
 fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, ExtractError> {
     let bytes = read_capped(src.path, limits)?;
-    let doc = pdf::parse(&bytes, limits, budget)?;
-    drop(bytes);
+    // The text and its layout come from poppler, which reads every producer's fonts and
+    // repairs damaged files; the structure (signatures, attachments, active content)
+    // from lopdf. Without poppler, lopdf's text is used.
+    let layout = layout::poppler_available().then(|| layout::read_pdf(src.path, limits, budget));
     let mut findings = Vec::new();
+    let doc = match (pdf::parse(&bytes, limits, budget), &layout) {
+        (Ok(doc), _) => doc,
+        // Damaged beyond lopdf's repair, read by poppler: the text, and no structure.
+        (Err(ExtractError::Unreadable(why)), Some(Ok(l))) if l.word_count() > 0 => {
+            findings.push(warning("pdf_repaired", format!("PDF endommagé ({why}) : son texte a été lu après réparation, il peut être incomplet ; sa structure (signatures, pièces jointes) n'a pas pu être lue")));
+            pdf::PdfDocument::text_only(l.pages.len())
+        }
+        (Err(e), _) => return Err(e),
+    };
+    drop(bytes);
+    let mut doc = doc;
+    match layout {
+        Some(Ok(l)) if l.word_count() > 0 => {
+            doc.text = l.text();
+            doc.text.truncate(doc.text.char_indices().nth(limits.max_text_chars).map_or(doc.text.len(), |(i, _)| i));
+            doc.text_chars = doc.text.chars().filter(|c| !c.is_whitespace()).count();
+        }
+        Some(Ok(_)) | None => {}
+        Some(Err(e)) => findings.push(warning("unreadable", format!("le lecteur de texte PDF (poppler) a échoué : {e} ; texte lu par le lecteur de secours, il peut être incomplet"))),
+    }
     if !doc.info.active_content.is_empty() {
         findings.push(warning("active_content", format!("le PDF contient du contenu actif : {}", doc.info.active_content.join(", "))));
     }
@@ -476,8 +500,8 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             .at("document.signatures"),
         );
     }
-    if doc.info.repaired {
-        findings.push(warning("unreadable", "PDF endommagé ou tronqué : sa table des références a été reconstruite, du contenu peut manquer"));
+    if doc.info.repaired && !findings.iter().any(|f| f.code == "pdf_repaired") {
+        findings.push(warning("pdf_repaired", "PDF endommagé ou tronqué : sa table des références a été reconstruite, du contenu peut manquer"));
     }
     if doc.info.unreadable_pages > 0 {
         findings.push(warning("unreadable", format!("le texte de {} page(s) sur {} n'a pas pu être extrait", doc.info.unreadable_pages, doc.info.pages)));

@@ -70,6 +70,11 @@ impl Budget {
         Self { deadline: Instant::now() + limit }
     }
 
+    /// The time left (zero once spent): what an outside reader may take.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
     pub fn check(&self) -> Result<(), ExtractError> {
         if Instant::now() > self.deadline {
             Err(ExtractError::TimeBudget)

@@ -152,6 +152,13 @@ fn dict<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Dictionary> {
     }
 }
 
+impl PdfDocument {
+    /// A document whose structure could not be read, only its text (by another reader).
+    pub fn text_only(pages: usize) -> Self {
+        Self { info: PdfInfo { pages, repaired: true, ..PdfInfo::default() }, text: String::new(), page_starts: Vec::new(), text_chars: 0, invoice: None }
+    }
+}
+
 pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocument, ExtractError> {
     let options = LoadOptions { max_decompressed_size: Some(MAX_STREAM), ..LoadOptions::default() };
     let doc = Document::load_mem_with_options(bytes, options).map_err(|e| match e {

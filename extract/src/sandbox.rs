@@ -1,0 +1,158 @@
+//! Running an outside reader (poppler, Tesseract) on one untrusted file, so that whatever
+//! the file makes it do — crash, loop, allocate without bound — ends that file with a
+//! reason and never the worker: its own process, with limits on memory (address space),
+//! CPU time, file size and open files, a wall-clock timeout, an empty environment, a
+//! temporary directory of its own as working directory, and a cap on what it may print.
+//! Network access is not cut (that needs a network namespace); the tools we run open no
+//! socket.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What one run may use.
+#[derive(Clone, Copy, Debug)]
+pub struct SandboxLimits {
+    pub memory_bytes: u64,
+    pub wall: Duration,
+    /// Most bytes read from its standard output (the rest is an error).
+    pub max_output: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{0} is not installed")]
+    Missing(String),
+    #[error("{tool} ran longer than {limit:?}")]
+    Timeout { tool: String, limit: Duration },
+    #[error("{tool} printed more than {limit} bytes")]
+    TooMuchOutput { tool: String, limit: usize },
+    #[error("{tool} failed ({status}): {stderr}")]
+    Failed { tool: String, status: String, stderr: String },
+    #[error("running {tool}: {error}")]
+    Io { tool: String, error: std::io::Error },
+}
+
+/// Runs `tool args...` in `workdir` under `limits`; its standard output when it exits 0.
+pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: SandboxLimits) -> Result<Vec<u8>, SandboxError> {
+    let io = |error| SandboxError::Io { tool: tool.to_owned(), error };
+    let mut cmd = Command::new(tool);
+    cmd.args(args)
+        .current_dir(workdir)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        // Tesseract: one thread per process; the worker decides how many run at once.
+        .env("OMP_THREAD_LIMIT", "1")
+        .env("TMPDIR", workdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (memory, cpu) = (limits.memory_bytes, limits.wall.as_secs().max(1) + 1);
+    // SAFETY: only async-signal-safe calls (setrlimit, setpgid) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let set = |resource, value: u64| {
+                let lim = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
+                if libc::setrlimit(resource, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            };
+            set(libc::RLIMIT_AS, memory)?;
+            set(libc::RLIMIT_CPU, cpu)?;
+            set(libc::RLIMIT_CORE, 0)?;
+            set(libc::RLIMIT_FSIZE, 512 << 20)?;
+            set(libc::RLIMIT_NOFILE, 64)?;
+            // Its own process group, so a timeout kills whatever it started too.
+            libc::setpgid(0, 0);
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SandboxError::Missing(tool.to_owned())),
+        Err(e) => return Err(io(e)),
+    };
+    let pid = child.id() as i32;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let cap = limits.max_output;
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let n = (&mut stdout).take(cap as u64 + 1).read_to_end(&mut out);
+        if out.len() > cap {
+            // SAFETY: signalling the process group we made for the child.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+        n.map(|_| out)
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut err = Vec::new();
+        let _ = (&mut stderr).take(4096).read_to_end(&mut err);
+        let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+        err
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait().map_err(io)? {
+            Some(status) => break status,
+            None if start.elapsed() > limits.wall => {
+                // SAFETY: signalling the process group we made for the child.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(SandboxError::Timeout { tool: tool.to_owned(), limit: limits.wall });
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let out = reader.join().unwrap_or_else(|_| Ok(Vec::new())).map_err(io)?;
+    let err = err_reader.join().unwrap_or_default();
+    if out.len() > cap {
+        return Err(SandboxError::TooMuchOutput { tool: tool.to_owned(), limit: cap });
+    }
+    if !status.success() {
+        let status = match std::os::unix::process::ExitStatusExt::signal(&status) {
+            Some(sig) => format!("signal {sig}"),
+            None => status.to_string(),
+        };
+        return Err(SandboxError::Failed { tool: tool.to_owned(), status, stderr: String::from_utf8_lossy(&err).trim().chars().take(300).collect() });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(wall_ms: u64) -> SandboxLimits {
+        SandboxLimits { memory_bytes: 256 << 20, wall: Duration::from_millis(wall_ms), max_output: 1 << 20 }
+    }
+
+    #[test]
+    fn a_runaway_tool_is_stopped_and_a_missing_one_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = |script: &str| [std::ffi::OsStr::new("-c"), std::ffi::OsStr::new(script)].map(|s| s.to_owned());
+        let args = sh("echo bonjour");
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+        assert_eq!(run("sh", &refs, dir.path(), limits(5000)).unwrap(), b"bonjour\n");
+        let args = sh("while :; do :; done");
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+        assert!(matches!(run("sh", &refs, dir.path(), limits(300)), Err(SandboxError::Timeout { .. })));
+        // Allocating past the limit fails inside the tool, not in the caller.
+        let args = sh("awk 'BEGIN { s = \"x\"; while (1) s = s s }'");
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+        assert!(run("sh", &refs, dir.path(), limits(20_000)).is_err());
+        assert!(matches!(run("caregate-no-such-tool", &[], dir.path(), limits(1000)), Err(SandboxError::Missing(_))));
+        let args = sh("yes");
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+        assert!(matches!(run("sh", &refs, dir.path(), limits(5000)), Err(SandboxError::TooMuchOutput { .. })));
+    }
+}
