@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use regex::Regex;
 use rust_decimal::Decimal;
 
-use caregate_schemas::extracted::{Invoice, InvoiceSource};
+use caregate_schemas::extracted::Invoice;
 
 /// An amount as written by a French (or English) invoice: spaces, non-breaking spaces,
 /// dots or apostrophes as thousands separators, a comma or a dot as decimal mark, an
@@ -53,7 +53,9 @@ pub fn parse_amount(text: &str) -> Option<Decimal> {
     Some(if negative { -value } else { value })
 }
 
-const MONTHS: [(&str, u32); 14] = [
+/// Month names as folded (lower case, no accents): French first, then English, German and
+/// Dutch, as real invoices print them; abbreviations match by prefix (3 letters or more).
+const MONTHS: &[(&str, u32)] = &[
     ("janvier", 1),
     ("fevrier", 2),
     ("mars", 3),
@@ -68,11 +70,38 @@ const MONTHS: [(&str, u32); 14] = [
     ("decembre", 12),
     ("fevr", 2),
     ("dec", 12),
+    ("january", 1),
+    ("february", 2),
+    ("march", 3),
+    ("april", 4),
+    ("may", 5),
+    ("june", 6),
+    ("july", 7),
+    ("august", 8),
+    ("september", 9),
+    ("october", 10),
+    ("november", 11),
+    ("december", 12),
+    ("januar", 1),
+    ("februar", 2),
+    ("marz", 3),
+    ("maerz", 3),
+    ("juni", 6),
+    ("juli", 7),
+    ("oktober", 10),
+    ("dezember", 12),
+    ("januari", 1),
+    ("februari", 2),
+    ("maart", 3),
+    ("mei", 5),
+    ("augustus", 8),
 ];
 
 static NUMERIC_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})\b").unwrap());
 static ISO_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{2})-(\d{2})\b").unwrap());
-static WORD_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(\d{1,2})(?:er)?\s+([a-zéèûô]{3,9})\.?\s+(\d{4})\b").unwrap());
+static WORD_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(\d{1,2})(?:er|\.)?\s+([a-zéèûôä]{3,9})\.?\s+(\d{4})\b").unwrap());
+/// English order: `August 3, 2014`, `Aug 3 , 2014`.
+static MONTH_FIRST_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b([a-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?\s*,\s*(\d{4})\b").unwrap());
 
 /// Lower case without accents, for matching French words however they were typed.
 pub fn fold(text: &str) -> String {
@@ -117,12 +146,21 @@ pub fn all_dates(text: &str) -> Vec<(usize, NaiveDate)> {
             }
         }
     }
+    let month_of = |name: &str| {
+        let month = fold(name);
+        MONTHS.iter().find(|(n, _)| month == *n).or_else(|| MONTHS.iter().find(|(n, _)| month.len() >= 3 && n.starts_with(&month))).map(|&(_, m)| m)
+    };
     for c in WORD_DATE.captures_iter(text) {
-        let month = fold(&c[2]);
-        let Some(&(_, m)) = MONTHS.iter().find(|(name, _)| month == *name || (month.len() >= 3 && name.starts_with(&month))) else {
-            continue;
-        };
+        let Some(m) = month_of(&c[2]) else { continue };
         if let (Ok(d), Ok(y)) = (c[1].parse(), c[3].parse()) {
+            if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
+                found.push((c.get(0).unwrap().start(), date));
+            }
+        }
+    }
+    for c in MONTH_FIRST_DATE.captures_iter(text) {
+        let Some(m) = month_of(&c[1]) else { continue };
+        if let (Ok(d), Ok(y)) = (c[2].parse(), c[3].parse()) {
             if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
                 found.push((c.get(0).unwrap().start(), date));
             }
@@ -164,42 +202,6 @@ pub fn find_vat_id(text: &str) -> Option<String> {
 }
 
 /// An amount at the end of a line: `1 234,56 €`, `12.500,00 EUR`, `-150,00`.
-static TRAILING_AMOUNT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(-?\(?\d{1,3}(?:[ \u{a0}\u{202f}.']\d{3})*(?:[.,]\d{1,2})?\)?|-?\d+(?:[.,]\d{1,2})?)\s*(?:€|EUR|euros?)?\s*$").unwrap());
-
-/// Labels as they appear on French and English invoices, folded (no accents, lower case).
-const HT_LABELS: [&str; 6] = ["total ht", "montant ht", "total hors taxe", "sous-total ht", "base ht", "subtotal"];
-const TVA_LABELS: [&str; 5] = ["total tva", "montant tva", "tva", "vat", "total vat"];
-const TTC_LABELS: [&str; 5] = ["total ttc", "montant ttc", "net a payer", "total toutes taxes", "total due"];
-
-/// The last amount on the first line whose folded text starts with (or contains, for
-/// labels of two words or more) one of the labels.
-fn labelled_amount(lines: &[(String, &str)], labels: &[&str]) -> Option<Decimal> {
-    for (folded, raw) in lines {
-        let hit = labels.iter().any(|l| {
-            let t = folded.trim_start();
-            t.starts_with(l) || (l.contains(' ') && t.contains(l))
-        });
-        // "TVA intracommunautaire : FR40 552100554" names a number, not an amount.
-        if !hit || folded.contains("intracom") || VAT_ID.is_match(raw) || folded.contains("siret") {
-            continue;
-        }
-        // Ignore rates such as "TVA 20 %" on the label side: take the trailing amount.
-        let raw = raw.trim_end();
-        if let Some(c) = TRAILING_AMOUNT.captures(raw) {
-            let amount = c.get(1).unwrap().as_str();
-            // "TVA 20 %" alone is a rate, not an amount.
-            if raw.ends_with('%') {
-                continue;
-            }
-            if let Some(v) = parse_amount(amount) {
-                return Some(v);
-            }
-        }
-    }
-    None
-}
-
 static SIGNED_AT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\bfait\s+(?:à|a)\s+[^,\n]{1,40},?\s+le\s+").unwrap());
 
 /// The date of "Fait à Lyon, le 30 septembre 2024", the usual close of an attestation.
@@ -210,48 +212,9 @@ pub fn signing_date(text: &str) -> Option<NaiveDate> {
     })
 }
 
-static INVOICE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:facture|invoice|avoir|devis|bon de commande)\s*(?:d'avoir\s*)?(?:n[°ºo]\.?|num[ée]ro|number|no\.?|#)\s*:?\s*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])").unwrap()
-});
-static DATE_LABEL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(?:date\s+(?:de\s+(?:la\s+)?facture|d'[ée]mission|de\s+facturation)|date|[ée]mise?\s+le|le)\s*:?\s*").unwrap());
-
-/// Invoice fields stated in plain text (a PDF without Factur-X, an office document).
+/// An invoice's fields from its running text (see [`crate::invoice_text`]).
 pub fn invoice_from_text(text: &str) -> Invoice {
-    let lines: Vec<(String, &str)> = text.lines().map(|l| (fold(l), l)).filter(|(f, _)| !f.trim().is_empty()).collect();
-    let number = INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned());
-    // The issue date: the first date right after a date label, else the first date.
-    let issue_date = DATE_LABEL
-        .find_iter(text)
-        .find_map(|m| {
-            let rest = &text[m.end()..];
-            let head: String = rest.chars().take(24).collect();
-            all_dates(&head).into_iter().find(|(at, _)| *at == 0).map(|(_, d)| d)
-        })
-        .or_else(|| parse_date(text));
-    let seller_name = lines
-        .iter()
-        .map(|(f, raw)| (f.trim(), raw.trim()))
-        .find(|(f, _)| !["facture", "invoice", "avoir", "devis", "date", "page", "bon de commande"].iter().any(|w| f.starts_with(w)))
-        .map(|(_, raw)| raw.to_owned());
-    let currency = if text.contains('€') || text.contains("EUR") { Some("EUR".to_owned()) } else { None };
-    let total_tva = labelled_amount(&lines, &TVA_LABELS[..2]).or_else(|| labelled_amount(&lines, &TVA_LABELS));
-    let seller_siret = find_siret(text);
-    Invoice {
-        number,
-        type_code: None,
-        issue_date,
-        seller_name,
-        seller_siren: find_siren(text).or_else(|| seller_siret.as_ref().map(|s| s[..9].to_owned())),
-        seller_siret,
-        vat_id: find_vat_id(text),
-        total_ht: labelled_amount(&lines, &HT_LABELS),
-        total_tva,
-        total_ttc: labelled_amount(&lines, &TTC_LABELS),
-        currency,
-        profile: None,
-        source: InvoiceSource::Text,
-    }
+    crate::invoice_text::invoice_from_text(text)
 }
 
 #[cfg(test)]

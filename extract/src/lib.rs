@@ -13,6 +13,7 @@ pub mod archive;
 pub mod classify;
 pub mod french;
 pub mod fuzz;
+pub mod invoice_text;
 pub mod layout;
 mod limits;
 pub mod office;

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use caregate::Config;
 
@@ -10,7 +9,8 @@ use super::init_tracing;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Print a PDF's extracted text instead of the record fields.
+    /// Print the extracted text (as the worker keeps it: a PDF's in reading order)
+    /// instead of the record fields.
     #[arg(long)]
     pub text: bool,
     #[arg(required = true)]
@@ -21,15 +21,12 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let Args { text, paths } = args;
     init_tracing("warn");
     for path in paths {
-        if text {
-            let limits = &config.worker.extract;
-            let budget = caregate_extract::Budget::new(Duration::from_secs(limits.time_budget_secs));
-            let doc = caregate_extract::pdf::parse(&std::fs::read(&path)?, limits, &budget)?;
-            println!("{}", doc.text);
-            continue;
-        }
         let name = path.to_string_lossy().into_owned();
         let (identity, a) = caregate::accuracy::read_file(&path, &name, &config.worker.extract)?;
+        if text {
+            println!("{}", a.text);
+            continue;
+        }
         let out = serde_json::json!({
             "path": name, "media_type": identity.media_type, "format": a.format,
             "kind": a.classification.kind, "confidence": a.classification.confidence,

@@ -1,0 +1,396 @@
+//! Invoice fields from text laid out in rows (see [`crate::layout`]): each row split into
+//! its cells where a column gap was seen, a label's value taken from the rest of its
+//! cell, the next cell of its row, or the cell under it (a header row over a value row).
+//! Labels in French first, then English, German and Dutch, as real invoices print them.
+//! The seller is the issuer: the name beside the legal mentions, the one "sold by", or a
+//! company name heading the page, never a name under "Facturé à", "Client", "Bill to".
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use rust_decimal::Decimal;
+
+use caregate_schemas::extracted::{Invoice, InvoiceSource};
+
+use crate::french::{all_dates, find_siren, find_siret, find_vat_id, fold, parse_amount};
+
+/// Column gaps in [`crate::layout::Row::text`] are three spaces.
+const CELL_GAP: &str = "   ";
+
+struct Cell {
+    folded: String,
+    raw: String,
+}
+
+fn rows_of(text: &str) -> Vec<Vec<Cell>> {
+    text.lines()
+        .map(|line| line.split(CELL_GAP).map(str::trim).filter(|c| !c.is_empty()).map(|c| Cell { folded: fold(c), raw: c.to_owned() }).collect::<Vec<_>>())
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// Where `label` starts `cell` (on a word boundary), the raw rest after it. A label
+/// written `=word` must be the whole cell (but for a colon).
+fn after_label<'a>(cell: &'a Cell, label: &str) -> Option<&'a str> {
+    let folded = cell.folded.trim_start_matches(['*', '-', ' ']);
+    let skipped = cell.folded.chars().count() - folded.chars().count();
+    if let Some(exact) = label.strip_prefix('=') {
+        return (folded.trim_end_matches([':', ' ', '.']) == exact).then_some("");
+    }
+    if !folded.starts_with(label) {
+        return None;
+    }
+    let rest_folded = &folded[label.len()..];
+    if rest_folded.chars().next().is_some_and(char::is_alphanumeric) {
+        return None;
+    }
+    // Folding keeps one character per character: the raw rest starts as many characters in.
+    let chars = skipped + label.chars().count();
+    let at = cell.raw.char_indices().nth(chars).map_or(cell.raw.len(), |(i, _)| i);
+    Some(&cell.raw[at..])
+}
+
+fn clean_value(s: &str) -> &str {
+    s.trim().trim_start_matches([':', '.', '°', '#', ' ']).trim()
+}
+
+/// The value of the first label found, by priority: in the rest of its cell, in the
+/// next cell of its row, or in the cell under it.
+fn labelled<T>(rows: &[Vec<Cell>], labels: &[&str], skip: impl Fn(&Cell) -> bool, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+    for label in labels {
+        for (r, row) in rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let Some(rest) = after_label(cell, label) else { continue };
+                if skip(cell) {
+                    continue;
+                }
+                let rest = clean_value(rest);
+                if !rest.is_empty() {
+                    if let Some(v) = parse(rest) {
+                        return Some(v);
+                    }
+                }
+                if let Some(v) = row.get(c + 1).and_then(|next| parse(clean_value(&next.raw))) {
+                    return Some(v);
+                }
+                // A header row over its values: the same column, one or two rows down.
+                for below in rows.iter().skip(r + 1).take(2) {
+                    if below.len() == row.len() {
+                        if let Some(v) = parse(clean_value(&below[c].raw)) {
+                            return Some(v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+static AMOUNT_CELL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:€|\$|£|EUR|USD|GBP|CHF)?\s*(-?\(?\d{1,3}(?:[ \u{a0}\u{202f}.',]\d{3})*(?:[.,]\d{1,2})?\)?|-?\d+(?:[.,]\d{1,2})?)\s*(?:€|\$|£|EUR|USD|GBP|CHF|euros?)?$")
+        .unwrap()
+});
+
+static RATE_OR_UNIT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(?:\d{1,2}(?:[.,]\d{1,2})?\s*%|\((?:€|EUR|USD|\$|en euros?)\))\s*:?\s*").unwrap());
+
+/// A cell that is an amount and nothing else (a currency sign or code beside it), after
+/// a rate or a unit that may follow the label (`TVA 20 % 2 500,00 €`, `Total (EUR) 12,00`).
+fn amount(s: &str) -> Option<Decimal> {
+    let s = RATE_OR_UNIT.replace(s.trim(), "");
+    AMOUNT_CELL.captures(s.trim()).and_then(|c| parse_amount(&c[1]))
+}
+
+static NUMBER_TOKEN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9\-/_.]*[A-Za-z0-9]$").unwrap());
+
+/// An invoice number: the first token, with a digit, that is not a date.
+fn number(s: &str) -> Option<String> {
+    let token = s.split_whitespace().next()?.trim_end_matches([',', ';']);
+    let ok = token.len() >= 3 && token.chars().any(|c| c.is_ascii_digit()) && NUMBER_TOKEN.is_match(token) && all_dates(token).is_empty();
+    ok.then(|| token.to_owned())
+}
+
+fn date(s: &str) -> Option<chrono::NaiveDate> {
+    all_dates(s).into_iter().find(|(at, _)| *at < 4).map(|(_, d)| d)
+}
+
+// Labels by priority, folded (lower case, no accents).
+const NUMBER_LABELS: &[&str] = &[
+    "n° de facture",
+    "numero de facture",
+    "no de facture",
+    "facture n°",
+    "facture no",
+    "facture n",
+    "facture numero",
+    "avoir n°",
+    "devis n°",
+    "bon de commande n°",
+    "commande n°",
+    "invoice number",
+    "invoice no",
+    "invoice n°",
+    "invoice #",
+    "rechnungsnummer",
+    "rechnungsnr",
+    "rechnung nr",
+    "factuurnummer",
+    "factuurnr",
+    "=factuur",
+    "=facture",
+    "=invoice",
+    "=rechnung",
+];
+const DATE_LABELS: &[&str] = &[
+    "date de facture",
+    "date de facturation",
+    "date d'emission",
+    "date facture",
+    "facture du",
+    "invoice date",
+    "date of issue",
+    "rechnungsdatum",
+    "factuur datum",
+    "factuurdatum",
+    "datum",
+    "date",
+];
+const HT_LABELS: &[&str] = &[
+    "total ht",
+    "montant ht",
+    "total hors taxes",
+    "total hors taxe",
+    "sous-total ht",
+    "base ht",
+    "total net ht",
+    "subtotal",
+    "sub-total",
+    "total excl",
+    "total (excl",
+    "net amount",
+    "nettobetrag",
+    "summe netto",
+    "gesamt netto",
+    "subtotaal",
+    "grondslag",
+];
+const TVA_LABELS: &[&str] = &[
+    "total tva",
+    "montant tva",
+    "montant de la tva",
+    "tva",
+    "total vat",
+    "vat amount",
+    "vat",
+    "tax",
+    "mwst",
+    "ust",
+    "btw bedrag",
+    "btw",
+];
+const TTC_LABELS: &[&str] = &[
+    "total ttc",
+    "montant ttc",
+    "net a payer",
+    "total toutes taxes",
+    "total a payer",
+    "montant a payer",
+    "total amount due",
+    "amount due",
+    "total due",
+    "total for this invoice",
+    "invoice total",
+    "total (incl",
+    "total incl",
+    "gesamtbetrag",
+    "rechnungsbetrag",
+    "endbetrag",
+    "zu zahlen",
+    "factuur totaal",
+    "te betalen",
+    "=total",
+    "=totaal",
+    "=summe",
+];
+
+/// Cells that carry an identifier, never an amount of tax.
+fn is_identifier_cell(cell: &Cell) -> bool {
+    let f = &cell.folded;
+    f.contains("intracom") || f.contains("siret") || f.contains("siren") || f.contains("numero") || f.contains("nummer") || f.contains("number") || f.contains("n°")
+        || f.contains("id") && f.contains("tva")
+        || find_vat_id(&cell.raw).is_some()
+}
+
+const BUYER_LABELS: &[&str] = &[
+    "facture a",
+    "facturer a",
+    "facture au nom",
+    "adresse de facturation",
+    "adresse de livraison",
+    "livre a",
+    "livraison",
+    "client",
+    "destinataire",
+    "bill to",
+    "billed to",
+    "ship to",
+    "sold to",
+    "customer",
+    "kunde",
+    "rechnungsadresse",
+    "lieferadresse",
+    "factuuradres",
+    "afleveradres",
+    "klant",
+    "t.a.v",
+    "attn",
+];
+
+/// Rows that belong to the buyer: a buyer label's own and the four after it.
+fn buyer_rows(rows: &[Vec<Cell>]) -> Vec<bool> {
+    let mut buyer = vec![false; rows.len()];
+    for (r, row) in rows.iter().enumerate() {
+        if row.iter().any(|c| BUYER_LABELS.iter().any(|l| after_label(c, l).is_some() || c.folded.contains(&format!("{l}:")))) {
+            for b in buyer.iter_mut().skip(r).take(5) {
+                *b = true;
+            }
+        }
+    }
+    buyer
+}
+
+static COMPANY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^([A-Z0-9][\w&'’.\-]*(?:[ ,]+[\w&'’.\-()]+){0,6}?,?\s+(?:S\.?A\.?S\.?U?|SARL|EURL|SA|SCOP|SCIC|SNC|GIE|SELARL|Inc\.?|Ltd\.?|LLC|LLP|PLC|GmbH|AG|KG|B\.V\.|N\.V\.|BV|NV|S\.A\.|S\.L\.|SpA|S\.p\.A\.)(?:\s*\([^)]{1,30}\))?)(?:$|[\s,.;])")
+        .unwrap()
+});
+static SOLD_BY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?im)\b(?:sold by|vendu par|verkauft (?:von|durch)|issued by|[ée]mise? par)\s+(.{3,60}?(?:Inc\.|Ltd\.|[^.\s]))(?:\.(?:\s|$)|$)").unwrap());
+const LABEL_WORDS: &[&str] = &["facture", "invoice", "avoir", "devis", "date", "page", "bon de commande", "rechnung", "factuur", "kopie", "copy", "duplicata"];
+
+fn seller(rows: &[Vec<Cell>], text: &str) -> Option<String> {
+    let buyer = buyer_rows(rows);
+    // The legal mentions: the name on the row before "au capital", "siège social"...
+    for (r, row) in rows.iter().enumerate() {
+        let line: String = row.iter().map(|c| c.folded.as_str()).collect::<Vec<_>>().join(" ");
+        if line.contains("au capital") || line.starts_with("siege social") || line.contains("siege social :") {
+            if let Some(name) = COMPANY.captures(&row[0].raw).map(|c| c[1].trim().to_owned()) {
+                return Some(name);
+            }
+            if let Some(prev) = r.checked_sub(1).map(|p| &rows[p]).filter(|p| p.len() == 1 && !buyer[r - 1]) {
+                let name = prev[0].raw.trim();
+                if name.split_whitespace().count() <= 6 && !name.chars().any(|c| c.is_ascii_digit()) {
+                    return Some(name.to_owned());
+                }
+            }
+        }
+    }
+    if let Some(c) = SOLD_BY.captures(text) {
+        return Some(c[1].trim().to_owned());
+    }
+    // A company name heading the page (its own cell, or the first part of one).
+    for (r, row) in rows.iter().enumerate().take(25) {
+        if buyer[r] {
+            continue;
+        }
+        for cell in row {
+            for part in cell.raw.split(" - ").flat_map(|p| p.split(" – ")) {
+                if let Some(c) = COMPANY.captures(part.trim()) {
+                    return Some(c[1].trim().to_owned());
+                }
+            }
+        }
+    }
+    // Else the first row that is not a label, a title or the buyer's.
+    rows.iter()
+        .enumerate()
+        .filter(|(r, _)| !buyer[*r])
+        .map(|(_, row)| &row[0])
+        .find(|c| !LABEL_WORDS.iter().any(|w| c.folded.trim().starts_with(w)) && c.raw.chars().any(char::is_alphabetic))
+        .map(|c| c.raw.trim().to_owned())
+}
+
+fn currency(text: &str) -> Option<String> {
+    let count = |needles: &[&str]| needles.iter().map(|n| text.matches(n).count()).sum::<usize>();
+    let found = [("EUR", count(&["€", "EUR"])), ("USD", count(&["$", "USD", "US Dollars"])), ("GBP", count(&["£", "GBP"])), ("CHF", count(&["CHF"]))];
+    found.iter().filter(|(_, n)| *n > 0).max_by_key(|(_, n)| *n).map(|(c, _)| (*c).to_owned())
+}
+
+static INVOICE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:facture|invoice|avoir|devis|bon de commande)\s*(?:d'avoir\s*)?(?:n[°ºo]\.?|num[ée]ro|number|no\.?|#)\s*:?\s*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])").unwrap()
+});
+
+/// An invoice's fields from its text (rows of cells when it was laid out).
+pub fn invoice_from_text(text: &str) -> Invoice {
+    let rows = rows_of(text);
+    let number = labelled(&rows, NUMBER_LABELS, |_| false, number).or_else(|| INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned()));
+    let issue_date = labelled(&rows, DATE_LABELS, |c| c.folded.contains("echeance") || c.folded.contains("due"), date).or_else(|| crate::french::parse_date(text));
+    let total_ht = labelled(&rows, HT_LABELS, is_identifier_cell, amount);
+    let total_tva = labelled(&rows, TVA_LABELS, is_identifier_cell, amount);
+    let total_ttc = labelled(&rows, TTC_LABELS, is_identifier_cell, amount);
+    let seller_siret = find_siret(text);
+    Invoice {
+        number,
+        type_code: None,
+        issue_date,
+        seller_name: seller(&rows, text),
+        seller_siren: find_siren(text).or_else(|| seller_siret.as_ref().map(|s| s[..9].to_owned())),
+        seller_siret,
+        vat_id: find_vat_id(text),
+        total_ht,
+        total_tva,
+        total_ttc,
+        currency: currency(text),
+        profile: None,
+        source: InvoiceSource::Text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str_exact(s).unwrap()
+    }
+
+    #[test]
+    fn label_and_value_in_separate_cells_and_the_seller_by_its_legal_mentions() {
+        let text = "ALEXINUX\nde Lattre Alexis\n27 rue Henri Rolland\n69100 Villeurbanne\nFacture n° 2022089083\nDate : 28/11/2022\n\
+                    Justificatif PDF   1   0,75 €   0,75 €\nTotal HT :   46,68 €\nTVA 20% :   9,34 €\nTotal TTC :   56,02 €\n\
+                    NETPRESSE\nSiège social : 16 rue Mollien - 92100 BOULOGNE\nSarl au capital de 10 000€ - RSC Paris B 530 848 134 – Siret 53084813400017\n";
+        let inv = invoice_from_text(text);
+        assert_eq!(inv.number.as_deref(), Some("2022089083"));
+        assert_eq!(inv.issue_date, chrono::NaiveDate::from_ymd_opt(2022, 11, 28));
+        assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("46.68")), Some(dec("9.34")), Some(dec("56.02"))));
+        assert_eq!(inv.seller_name.as_deref(), Some("NETPRESSE"), "the issuer, not the buyer heading the page");
+        assert_eq!(inv.currency.as_deref(), Some("EUR"));
+    }
+
+    #[test]
+    fn english_german_and_dutch_layouts() {
+        let aws = "Amazon Web Services Invoice\nInvoice Number:   42183017\nInvoice Date:   August 3 , 2014\nBill to Address:\nATTN: iViveLabs Limited\n\
+                   TOTAL AMOUNT DUE ON August 3 , 2014   $4.11\nCharges   $4.11\nTax *   $0.00\nTotal for this invoice   $4.11\n\
+                   All charges and prices are in US Dollars All AWS Services are sold by Amazon Web Services, Inc.\n";
+        let inv = invoice_from_text(aws);
+        assert_eq!(inv.number.as_deref(), Some("42183017"));
+        assert_eq!(inv.issue_date, chrono::NaiveDate::from_ymd_opt(2014, 8, 3));
+        assert_eq!(inv.total_ttc, Some(dec("4.11")));
+        assert_eq!(inv.total_tva, Some(dec("0.00")));
+        assert_eq!(inv.currency.as_deref(), Some("USD"));
+        assert_eq!(inv.seller_name.as_deref(), Some("Amazon Web Services, Inc."));
+
+        let de = "QualityHosting AG - Uferweg 40-42 - D-63571 Gelnhausen\niViveLabs Ltd.\nRechnung   Seite 1\nRechnungsnr.   30064443   Kundennr.   47774\nRechnungsdatum   7. Mai 2014\nGesamtbetrag   34,73 EUR\n";
+        let inv = invoice_from_text(de);
+        assert_eq!(inv.number.as_deref(), Some("30064443"));
+        assert_eq!(inv.issue_date, chrono::NaiveDate::from_ymd_opt(2014, 5, 7));
+        assert_eq!(inv.seller_name.as_deref(), Some("QualityHosting AG"));
+        assert_eq!(inv.total_ttc, Some(dec("34.73")));
+
+        let nl = "Klant   Order   Factuur datum   Factuur   Vervaldatum\nSCONL0303006280999   SCONL000000444   8-9-2022   VF1005193039   22-9-2022\n\
+                  BTW %   Grondslag   BTW bedrag   Totaal\n21 %   41,31   8,68   49,99\n";
+        let inv = invoice_from_text(nl);
+        assert_eq!(inv.number.as_deref(), Some("VF1005193039"), "the value under its header");
+        assert_eq!(inv.issue_date, chrono::NaiveDate::from_ymd_opt(2022, 9, 8));
+        assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("41.31")), Some(dec("8.68")), Some(dec("49.99"))));
+    }
+}
