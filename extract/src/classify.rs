@@ -21,7 +21,7 @@ pub struct Classification {
     pub reasons: Vec<String>,
 }
 
-/// Below this the kind is a guess, and guesses go to review.
+/// At or below this the kind is a guess, and guesses go to review.
 pub const LOW_CONFIDENCE: f32 = 0.5;
 
 impl Classification {
@@ -29,8 +29,9 @@ impl Classification {
         Self { kind, confidence: 1.0, reasons: vec![reason.into()] }
     }
 
+    /// At the threshold or under it: a guess.
     pub fn is_low(&self) -> bool {
-        self.confidence < LOW_CONFIDENCE
+        self.confidence <= LOW_CONFIDENCE
     }
 }
 
@@ -50,6 +51,10 @@ const fn f(kind: Kind, pattern: &'static str, weight: f32) -> Feature {
 const FEATURES: &[Feature] = &[
     f(Kind::Invoice, r"\bfacture\b", 3.0),
     f(Kind::Invoice, r"\binvoice\b", 3.0),
+    // Suppliers abroad: German, Dutch, Spanish and Italian titles and number labels.
+    f(Kind::Invoice, r"\b(rechnung|factuur|factura|fattura)\b", 3.0),
+    f(Kind::Invoice, r"\b(rechnungs-?(nr|nummer|datum)|factuur ?(nummer|datum)|numero de factura)\b", 2.0),
+    f(Kind::Invoice, r"\b(gesamtbetrag|rechnungsbetrag|mwst|ust-?id|btw|te betalen)\b", 0.5),
     f(Kind::Invoice, r"\b(n[°o]|numero) (de )?facture\b|\bfacture (n[°o]|numero)", 2.0),
     f(Kind::Invoice, r"\btotal ttc\b", 1.5),
     f(Kind::Invoice, r"\bnet a payer\b", 2.0),
@@ -117,7 +122,8 @@ pub fn classify_text(text: &str) -> Classification {
     // Highest score first; ties go to the kind listed first, so the result is stable.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let Some(&(best, s1)) = ranked.first() else {
-        return Classification { kind: Kind::Other, confidence: 1.0, reasons: vec!["no feature of any evidence kind matched".into()] };
+        // Nothing recognised is not a certainty of anything: a person looks.
+        return Classification { kind: Kind::Other, confidence: 0.0, reasons: vec!["no feature of any evidence kind matched".into()] };
     };
     let s2 = ranked.get(1).map(|r| r.1).unwrap_or(0.0);
     // Strong evidence (a title and a second feature) and a clear margin both count.
@@ -157,6 +163,21 @@ mod tests {
 
         let nothing = classify_text("Compte rendu de réunion du comité de pilotage");
         assert_eq!(nothing.kind, Kind::Other);
+        assert!(nothing.is_low(), "an unrecognised document is never certain: {nothing:?}");
+    }
+
+    #[test]
+    fn invoices_from_abroad() {
+        for text in ["Rechnung   Seite 1\nRechnungsnr.   30064443\nRechnungsdatum   7. Mai 2014\nGesamtbetrag 34,73 EUR", "Kopie factuur\nFactuur datum   Factuur\nTotaal 49,99", "FACTURA\nNúmero de factura 12\nTotal 10,00"] {
+            let c = classify_text(text);
+            assert_eq!(c.kind, Kind::Invoice, "{text}: {c:?}");
+            assert!(!c.is_low(), "{text}: {c:?}");
+        }
+    }
+
+    #[test]
+    fn at_the_threshold_is_review() {
+        assert!(Classification { kind: Kind::Invoice, confidence: LOW_CONFIDENCE, reasons: vec![] }.is_low());
     }
 
     #[test]

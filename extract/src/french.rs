@@ -173,6 +173,8 @@ pub fn all_dates(text: &str) -> Vec<(usize, NaiveDate)> {
 /// A date in the CII/UBL formats: `20240612` (format 102) or `2024-06-12`.
 pub fn parse_compact_date(text: &str) -> Option<NaiveDate> {
     let t = text.trim();
+    // CII format 203 (`202003311232`, with the time) and 204 (with seconds): the date first.
+    let t = if t.len() > 8 && t.len() <= 14 && t.bytes().all(|b| b.is_ascii_digit()) { &t[..8] } else { t };
     NaiveDate::parse_from_str(t, "%Y%m%d").or_else(|_| NaiveDate::parse_from_str(t, "%Y-%m-%d")).ok().or_else(|| parse_date(t))
 }
 

@@ -24,7 +24,16 @@ struct Cell {
 
 fn rows_of(text: &str) -> Vec<Vec<Cell>> {
     text.lines()
-        .map(|line| line.split(CELL_GAP).map(str::trim).filter(|c| !c.is_empty()).map(|c| Cell { folded: fold(c), raw: c.to_owned() }).collect::<Vec<_>>())
+        .map(|line| {
+            // A dash or a bar between two phrases separates them as a column gap does
+            // (`FACTURE N° FA-1 - Total TTC : 120,00 EUR`).
+            line.split(CELL_GAP)
+                .flat_map(|c| c.split(" - ").flat_map(|c| c.split(" – ")).flat_map(|c| c.split(" | ")))
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(|c| Cell { folded: fold(c), raw: c.to_owned() })
+                .collect::<Vec<_>>()
+        })
         .filter(|r| !r.is_empty())
         .collect()
 }
@@ -324,9 +333,16 @@ pub fn invoice_from_text(text: &str) -> Invoice {
     let rows = rows_of(text);
     let number = labelled(&rows, NUMBER_LABELS, |_| false, number).or_else(|| INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned()));
     let issue_date = labelled(&rows, DATE_LABELS, |c| c.folded.contains("echeance") || c.folded.contains("due"), date).or_else(|| crate::french::parse_date(text));
-    let total_ht = labelled(&rows, HT_LABELS, is_identifier_cell, amount);
-    let total_tva = labelled(&rows, TVA_LABELS, is_identifier_cell, amount);
-    let total_ttc = labelled(&rows, TTC_LABELS, is_identifier_cell, amount);
+    let mut total_ht = labelled(&rows, HT_LABELS, is_identifier_cell, amount);
+    let mut total_tva = labelled(&rows, TVA_LABELS, is_identifier_cell, amount);
+    let mut total_ttc = labelled(&rows, TTC_LABELS, is_identifier_cell, amount);
+    // Two of the three totals tell the third (an invoice with no tax prints no HT).
+    match (total_ht, total_tva, total_ttc) {
+        (None, Some(tva), Some(ttc)) => total_ht = Some(ttc - tva),
+        (Some(ht), None, Some(ttc)) if ttc >= ht => total_tva = Some(ttc - ht),
+        (Some(ht), Some(tva), None) => total_ttc = Some(ht + tva),
+        _ => {}
+    }
     let seller_siret = find_siret(text);
     Invoice {
         number,
@@ -335,6 +351,7 @@ pub fn invoice_from_text(text: &str) -> Invoice {
         seller_name: seller(&rows, text),
         seller_siren: find_siren(text).or_else(|| seller_siret.as_ref().map(|s| s[..9].to_owned())),
         seller_siret,
+        seller_legal_ids: Vec::new(),
         vat_id: find_vat_id(text),
         total_ht,
         total_tva,

@@ -223,7 +223,7 @@ fn format_of(src: &Source) -> Format {
                 Some("nmaprun") => Format::Nmap,
                 Some("NessusClientData_v2") => Format::Nessus,
                 Some("report") | Some("get_reports_response") => Format::OpenVas,
-                Some("CrossIndustryInvoice") => Format::Cii,
+                Some("CrossIndustryInvoice") | Some("CrossIndustryDocument") | Some("SCRDMCCBDACIOMessageStructure") => Format::Cii,
                 Some("Invoice") | Some("CreditNote") => Format::Ubl,
                 _ => Format::Xml,
             };
@@ -279,6 +279,9 @@ fn warning(code: &str, message: impl Into<String>) -> Finding {
 fn invoice_kind(type_code: Option<&str>) -> Kind {
     match type_code {
         Some("381") | Some("261") | Some("262") | Some("396") | Some("532") => Kind::CreditNote,
+        // Orders (Order-X): 220 order, 227 consignment order, 105 purchase order.
+        Some("220") | Some("227") | Some("105") => Kind::PurchaseOrder,
+        Some("310") => Kind::Quote,
         _ => Kind::Invoice,
     }
 }

@@ -81,6 +81,10 @@ pub struct Invoice {
     pub seller_name: Option<String>,
     pub seller_siret: Option<String>,
     pub seller_siren: Option<String>,
+    /// The seller's other identifiers (a foreign registration, a GLN...), with their
+    /// scheme (ISO 6523 ICD, e.g. `0088` for a GLN): never judged as a SIREN or SIRET.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seller_legal_ids: Vec<LegalId>,
     pub vat_id: Option<String>,
     #[schema(value_type = Option<String>)]
     pub total_ht: Option<Decimal>,
@@ -92,6 +96,13 @@ pub struct Invoice {
     /// Factur-X profile (minimum, basicwl, basic, en16931, extended).
     pub profile: Option<String>,
     pub source: InvoiceSource,
+}
+
+/// An identifier and the scheme it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LegalId {
+    pub id: String,
+    pub scheme: Option<String>,
 }
 
 impl Invoice {
@@ -496,6 +507,7 @@ mod tests {
             seller_name: None,
             seller_siret: Some("73282932000074".into()),
             seller_siren: None,
+            seller_legal_ids: Vec::new(),
             vat_id: None,
             total_ht: Some("100.00".parse().unwrap()),
             total_tva: Some("20.00".parse().unwrap()),

@@ -19,6 +19,7 @@ fn empty(source: InvoiceSource) -> Invoice {
         seller_name: None,
         seller_siret: None,
         seller_siren: None,
+        seller_legal_ids: Vec::new(),
         vat_id: None,
         total_ht: None,
         total_tva: None,
@@ -33,12 +34,50 @@ fn amount(text: &str) -> Option<Decimal> {
     Decimal::from_str(text.trim()).ok()
 }
 
-/// A SIRET starts with its SIREN: state it when the invoice gave only the SIRET.
-fn with_siren_from_siret(mut inv: Invoice) -> Invoice {
-    if inv.seller_siren.is_none() {
-        inv.seller_siren = inv.seller_siret.as_ref().filter(|s| s.len() == 14).map(|s| s[..9].to_owned());
+/// The seller's identifiers as the invoice states them, sorted once the whole party is
+/// read (its country may come after them): SIREN is scheme `0002`, or nine digits with no
+/// scheme for a French seller; SIRET is scheme `0009`, or fourteen digits; anything else
+/// (a foreign registration, a GLN) is kept with its scheme and never judged as French.
+#[derive(Default)]
+struct SellerIds {
+    ids: Vec<(String, Option<String>)>,
+    country: Option<String>,
+}
+
+impl SellerIds {
+    fn push(&mut self, id: &str, scheme: Option<&str>) {
+        let id = id.trim();
+        if !id.is_empty() && !self.ids.iter().any(|(i, _)| i == id) {
+            self.ids.push((id.to_owned(), scheme.map(str::to_owned).filter(|s| !s.is_empty())));
+        }
     }
-    inv
+
+    fn apply(self, inv: &mut Invoice) {
+        let french = self.country.as_deref().is_none_or(|c| c.eq_ignore_ascii_case("FR"));
+        for (id, scheme) in self.ids {
+            let digits: String = id.chars().filter(|c| !c.is_whitespace()).collect();
+            let numeric = digits.chars().all(|c| c.is_ascii_digit());
+            match (scheme.as_deref(), numeric, digits.len()) {
+                (Some("0009"), true, 14) | (None | Some("0002"), true, 14) => {
+                    inv.seller_siret.get_or_insert(digits);
+                }
+                (Some("0002"), true, 9) => {
+                    inv.seller_siren.get_or_insert(digits);
+                }
+                (None, true, 9) if french && self.country.is_some() => {
+                    inv.seller_siren.get_or_insert(digits);
+                }
+                _ => inv.seller_legal_ids.push(caregate_schemas::extracted::LegalId { id, scheme }),
+            }
+        }
+        if inv.seller_siren.is_none() {
+            inv.seller_siren = inv.seller_siret.as_ref().filter(|s| s.len() == 14).map(|s| s[..9].to_owned());
+        }
+        // `FR 32 123 456 789` is `FR32123456789`.
+        if let Some(vat) = inv.vat_id.as_mut() {
+            vat.retain(|c| !c.is_whitespace());
+        }
+    }
 }
 
 /// The Factur-X profile named by a guideline URN.
@@ -62,37 +101,45 @@ pub fn profile_name(urn: &str) -> String {
     name.to_owned()
 }
 
+/// CII in its three shapes: the invoice of Factur-X and ZUGFeRD 2 (`CrossIndustryInvoice`),
+/// ZUGFeRD 1.0 (`CrossIndustryDocument`: `HeaderExchangedDocument`, trade agreement and
+/// settlement, `SpecifiedTradeSettlementMonetarySummation`) and the Order-X purchase order
+/// (`SCRDMCCBDACIOMessageStructure`, TypeCode 220, `OrderCurrencyCode`).
 pub fn parse_cii<R: BufRead>(input: R, source: InvoiceSource, limits: &Limits, budget: &Budget) -> Result<Invoice, ExtractError> {
     let mut inv = empty(source);
-    walk_rooted(input, limits, budget, &["CrossIndustryInvoice"], "a CII invoice", |e| {
+    let mut ids = SellerIds::default();
+    let roots = ["CrossIndustryInvoice", "CrossIndustryDocument", "SCRDMCCBDACIOMessageStructure"];
+    walk_rooted(input, limits, budget, &roots, "a CII invoice", |e| {
         match e {
             XmlEvent::Start(_) | XmlEvent::Text(_) => {}
             XmlEvent::End(el, text) => {
                 let t = || Some(text.to_owned()).filter(|t| !t.is_empty());
+                let document = el.path.get(1).is_some_and(|p| p.as_str() == "ExchangedDocument" || p.as_str() == "HeaderExchangedDocument") && el.path.len() >= 3;
+                // Line items repeat the header's element names (ZUGFeRD 1.0): header only.
+                if el.within("IncludedSupplyChainTradeLineItem") {
+                    return Ok(());
+                }
                 if el.at(&["GuidelineSpecifiedDocumentContextParameter", "ID"]) {
                     inv.profile = Some(profile_name(text));
-                } else if el.at(&["ExchangedDocument", "ID"]) {
+                } else if document && el.path.len() == 3 && el.name() == "ID" {
                     inv.number = t();
-                } else if el.at(&["ExchangedDocument", "TypeCode"]) {
+                } else if document && el.path.len() == 3 && el.name() == "TypeCode" {
                     inv.type_code = t();
-                } else if el.at(&["ExchangedDocument", "IssueDateTime", "DateTimeString"]) {
+                } else if document && el.at(&["IssueDateTime", "DateTimeString"]) {
                     inv.issue_date = parse_compact_date(text);
                 } else if el.within("SellerTradeParty") {
                     if el.at(&["SellerTradeParty", "Name"]) {
                         inv.seller_name = t();
-                    } else if el.at(&["SellerTradeParty", "GlobalID"]) && el.attr("schemeID") == Some("0009") {
-                        inv.seller_siret = t();
-                    } else if el.at(&["SpecifiedLegalOrganization", "ID"]) {
-                        match el.attr("schemeID") {
-                            Some("0009") => inv.seller_siret = t(),
-                            _ => inv.seller_siren = t(),
-                        }
+                    } else if el.at(&["SellerTradeParty", "GlobalID"]) || el.at(&["SpecifiedLegalOrganization", "ID"]) {
+                        ids.push(text, el.attr("schemeID"));
+                    } else if el.at(&["PostalTradeAddress", "CountryID"]) {
+                        ids.country = t();
                     } else if el.at(&["SpecifiedTaxRegistration", "ID"]) && el.attr("schemeID") == Some("VA") {
                         inv.vat_id = t();
                     }
-                } else if el.at(&["ApplicableHeaderTradeSettlement", "InvoiceCurrencyCode"]) {
+                } else if matches!(el.name(), "InvoiceCurrencyCode" | "OrderCurrencyCode") && inv.currency.is_none() {
                     inv.currency = t();
-                } else if el.within("SpecifiedTradeSettlementHeaderMonetarySummation") {
+                } else if el.within("SpecifiedTradeSettlementHeaderMonetarySummation") || el.within("SpecifiedTradeSettlementMonetarySummation") {
                     match el.name() {
                         "TaxBasisTotalAmount" => inv.total_ht = amount(text),
                         // Stated twice when the tax currency differs: keep the invoice's.
@@ -107,11 +154,14 @@ pub fn parse_cii<R: BufRead>(input: R, source: InvoiceSource, limits: &Limits, b
         }
         Ok(())
     })?;
-    Ok(with_siren_from_siret(inv))
+    ids.apply(&mut inv);
+    Ok(inv)
 }
 
 pub fn parse_ubl<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<Invoice, ExtractError> {
     let mut inv = empty(InvoiceSource::Ubl);
+    let mut ids = SellerIds::default();
+    let (mut legal_name, mut tax_company_id) = (false, None::<String>);
     walk_rooted(input, limits, budget, &["Invoice", "CreditNote"], "a UBL invoice", |e| {
         match e {
             XmlEvent::Start(el) if el.path.len() == 1 && el.name() == "CreditNote" => inv.type_code = Some("381".into()),
@@ -127,18 +177,25 @@ pub fn parse_ubl<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Resu
                         "CustomizationID" => inv.profile = Some(profile_name(text)),
                         _ => {}
                     }
-                } else if el.within("AccountingSupplierParty") {
-                    if el.at(&["PartyName", "Name"]) || (el.at(&["PartyLegalEntity", "RegistrationName"]) && inv.seller_name.is_none()) {
+                } else if el.within("AccountingSupplierParty") && !el.within("ServiceProviderParty") && !el.within("AgentParty") {
+                    // The legal name before any trading name (BT-27 over BT-28).
+                    if el.at(&["PartyLegalEntity", "RegistrationName"]) {
                         inv.seller_name = t();
-                    } else if el.at(&["PartyIdentification", "ID"]) && el.attr("schemeID") == Some("0009") {
-                        inv.seller_siret = t();
-                    } else if el.at(&["PartyLegalEntity", "CompanyID"]) {
-                        match el.attr("schemeID") {
-                            Some("0009") => inv.seller_siret = t(),
-                            _ => inv.seller_siren = t(),
-                        }
+                        legal_name = true;
+                    } else if el.at(&["PartyName", "Name"]) && !legal_name {
+                        inv.seller_name = t();
+                    } else if el.at(&["PartyIdentification", "ID"]) || el.at(&["PartyLegalEntity", "CompanyID"]) {
+                        ids.push(text, el.attr("schemeID"));
+                    } else if el.at(&["PostalAddress", "Country", "IdentificationCode"]) {
+                        ids.country = t();
                     } else if el.at(&["PartyTaxScheme", "CompanyID"]) {
-                        inv.vat_id = t();
+                        tax_company_id = t();
+                    } else if el.at(&["PartyTaxScheme", "TaxScheme", "ID"]) {
+                        // Only the VAT scheme's registration is the VAT id.
+                        if text.trim().eq_ignore_ascii_case("VAT") {
+                            inv.vat_id = tax_company_id.take().or(inv.vat_id.take());
+                        }
+                        tax_company_id = None;
                     }
                 } else if el.path.len() == 3 && el.at(&["TaxTotal", "TaxAmount"]) && inv.total_tva.is_none() {
                     inv.total_tva = amount(text);
@@ -153,5 +210,6 @@ pub fn parse_ubl<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Resu
         }
         Ok(())
     })?;
-    Ok(with_siren_from_siret(inv))
+    ids.apply(&mut inv);
+    Ok(inv)
 }
