@@ -23,6 +23,7 @@ mod metrics;
 mod outages;
 mod outbox;
 mod pipeline;
+mod real_samples;
 mod rescan;
 mod retries;
 mod verification;

@@ -290,6 +290,7 @@ fn the_judge_reads_the_invoice_struct_the_extractors_write() {
         seller_name: Some("Réseaux & Défense".into()),
         seller_siret: Some(siret.into()),
         seller_siren: None,
+        seller_legal_ids: Vec::new(),
         vat_id: Some("FR44732829320".into()),
         total_ht: Some("100.00".parse().unwrap()),
         total_tva: Some("20.00".parse().unwrap()),
