@@ -168,7 +168,11 @@ mod tests {
 
     #[test]
     fn invoices_from_abroad() {
-        for text in ["Rechnung   Seite 1\nRechnungsnr.   30064443\nRechnungsdatum   7. Mai 2014\nGesamtbetrag 34,73 EUR", "Kopie factuur\nFactuur datum   Factuur\nTotaal 49,99", "FACTURA\nNúmero de factura 12\nTotal 10,00"] {
+        for text in [
+            "Rechnung   Seite 1\nRechnungsnr.   30064443\nRechnungsdatum   7. Mai 2014\nGesamtbetrag 34,73 EUR",
+            "Kopie factuur\nFactuur datum   Factuur\nTotaal 49,99",
+            "FACTURA\nNúmero de factura 12\nTotal 10,00",
+        ] {
             let c = classify_text(text);
             assert_eq!(c.kind, Kind::Invoice, "{text}: {c:?}");
             assert!(!c.is_low(), "{text}: {c:?}");

@@ -199,8 +199,22 @@ pub fn find_siren(text: &str) -> Option<String> {
 }
 
 /// An intra-community VAT number (`FR` + key + SIREN).
+/// Another country's VAT id, only where a VAT label names it (`UStId DE 232 446 240`,
+/// `VAT No: GB123456789`), and not the buyer's (`Uw BTW nummer`, `your VAT number`).
+static LABELLED_FOREIGN_VAT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(.{0,12})\b(?:ust-?id(?:-?nr)?\.?|vat(?:[ -](?:no\.?|number|reg(?:istration)?\.?(?: no\.?)?|id))?|btw[ -]?(?:nummer|nr\.?|id)?|iva|p\.? ?iva|n° tva|tva intracommunautaire)\s*:?\s*((?:AT|BE|BG|CY|CZ|DE|DK|EE|EL|ES|FI|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK|XI|GB|CH)[ \u{a0}]?[0-9A-Z](?:[ \u{a0}]?[0-9A-Z]){6,13})").unwrap()
+});
+
 pub fn find_vat_id(text: &str) -> Option<String> {
-    VAT_ID.captures(text).map(|c| digits(&c[1]))
+    VAT_ID.captures(text).map(|c| digits(&c[1])).or_else(|| {
+        LABELLED_FOREIGN_VAT.captures_iter(text).find_map(|c| {
+            let before = fold(&c[1]);
+            let buyer = ["uw ", "your", "votre", "client", "kunde", "customer", "acheteur", "ihre"].iter().any(|w| before.contains(w));
+            let id = digits(&c[2]).to_ascii_uppercase();
+            // A VAT id is mostly digits: `DE Deutsche Bank` is not one.
+            (!buyer && id.chars().filter(char::is_ascii_digit).count() >= 6).then_some(id)
+        })
+    })
 }
 
 /// An amount at the end of a line: `1 234,56 €`, `12.500,00 EUR`, `-150,00`.

@@ -44,7 +44,10 @@ fn after_label<'a>(cell: &'a Cell, label: &str) -> Option<&'a str> {
     let folded = cell.folded.trim_start_matches(['*', '-', ' ']);
     let skipped = cell.folded.chars().count() - folded.chars().count();
     if let Some(exact) = label.strip_prefix('=') {
-        return (folded.trim_end_matches([':', ' ', '.']) == exact).then_some("");
+        // `Total`, `Total :`, `Total EUR`, `Total (€)`.
+        let bare = folded.trim_end_matches([':', ' ', '.']);
+        let bare = ["(eur)", "(€)", "eur", "€", "usd", "$", "chf", "gbp"].iter().find_map(|c| bare.strip_suffix(c)).unwrap_or(bare).trim_end();
+        return (bare == exact).then_some("");
     }
     if !folded.starts_with(label) {
         return None;
@@ -183,20 +186,8 @@ const HT_LABELS: &[&str] = &[
     "subtotaal",
     "grondslag",
 ];
-const TVA_LABELS: &[&str] = &[
-    "total tva",
-    "montant tva",
-    "montant de la tva",
-    "tva",
-    "total vat",
-    "vat amount",
-    "vat",
-    "tax",
-    "mwst",
-    "ust",
-    "btw bedrag",
-    "btw",
-];
+const TVA_LABELS: &[&str] =
+    &["total tva", "montant tva", "montant de la tva", "tva", "total vat", "vat amount", "vat", "tax", "mwst", "ust", "btw bedrag", "btw"];
 const TTC_LABELS: &[&str] = &[
     "total ttc",
     "montant ttc",
@@ -225,7 +216,13 @@ const TTC_LABELS: &[&str] = &[
 /// Cells that carry an identifier, never an amount of tax.
 fn is_identifier_cell(cell: &Cell) -> bool {
     let f = &cell.folded;
-    f.contains("intracom") || f.contains("siret") || f.contains("siren") || f.contains("numero") || f.contains("nummer") || f.contains("number") || f.contains("n°")
+    f.contains("intracom")
+        || f.contains("siret")
+        || f.contains("siren")
+        || f.contains("numero")
+        || f.contains("nummer")
+        || f.contains("number")
+        || f.contains("n°")
         || f.contains("id") && f.contains("tva")
         || find_vat_id(&cell.raw).is_some()
 }
@@ -272,8 +269,9 @@ static COMPANY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^([A-Z0-9][\w&'’.\-]*(?:[ ,]+[\w&'’.\-()]+){0,6}?,?\s+(?:S\.?A\.?S\.?U?|SARL|EURL|SA|SCOP|SCIC|SNC|GIE|SELARL|Inc\.?|Ltd\.?|LLC|LLP|PLC|GmbH|AG|KG|B\.V\.|N\.V\.|BV|NV|S\.A\.|S\.L\.|SpA|S\.p\.A\.)(?:\s*\([^)]{1,30}\))?)(?:$|[\s,.;])")
         .unwrap()
 });
-static SOLD_BY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?im)\b(?:sold by|vendu par|verkauft (?:von|durch)|issued by|[ée]mise? par)\s+(.{3,60}?(?:Inc\.|Ltd\.|[^.\s]))(?:\.(?:\s|$)|$)").unwrap());
+static SOLD_BY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?im)\b(?:sold by|vendu par|verkauft (?:von|durch)|issued by|[ée]mise? par)\s+(.{3,60}?(?:Inc\.|Ltd\.|[^.\s]))(?:\.(?:\s|$)|$)").unwrap()
+});
 const LABEL_WORDS: &[&str] = &["facture", "invoice", "avoir", "devis", "date", "page", "bon de commande", "rechnung", "factuur", "kopie", "copy", "duplicata"];
 
 fn seller(rows: &[Vec<Cell>], text: &str) -> Option<String> {
@@ -332,7 +330,8 @@ static INVOICE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 pub fn invoice_from_text(text: &str) -> Invoice {
     let rows = rows_of(text);
     let number = labelled(&rows, NUMBER_LABELS, |_| false, number).or_else(|| INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned()));
-    let issue_date = labelled(&rows, DATE_LABELS, |c| c.folded.contains("echeance") || c.folded.contains("due"), date).or_else(|| crate::french::parse_date(text));
+    let issue_date =
+        labelled(&rows, DATE_LABELS, |c| c.folded.contains("echeance") || c.folded.contains("due"), date).or_else(|| crate::french::parse_date(text));
     let mut total_ht = labelled(&rows, HT_LABELS, is_identifier_cell, amount);
     let mut total_tva = labelled(&rows, TVA_LABELS, is_identifier_cell, amount);
     let mut total_ttc = labelled(&rows, TTC_LABELS, is_identifier_cell, amount);
@@ -402,6 +401,11 @@ mod tests {
         assert_eq!(inv.issue_date, chrono::NaiveDate::from_ymd_opt(2014, 5, 7));
         assert_eq!(inv.seller_name.as_deref(), Some("QualityHosting AG"));
         assert_eq!(inv.total_ttc, Some(dec("34.73")));
+        let legal = "Total EUR   34,73\nQualityHosting AG   Registergericht Hanau | HRB 13302\nIm Internet: www.qualityhosting.de   UStId DE 232 446 240\n";
+        let inv = invoice_from_text(legal);
+        assert_eq!(inv.total_ttc, Some(dec("34.73")), "a total with its currency after the label");
+        assert_eq!(inv.vat_id.as_deref(), Some("DE232446240"), "a foreign VAT id where a VAT label names it");
+        assert_eq!(invoice_from_text("Uw BTW nummer: NL003335996B01\n").vat_id, None, "not the buyer's");
 
         let nl = "Klant   Order   Factuur datum   Factuur   Vervaldatum\nSCONL0303006280999   SCONL000000444   8-9-2022   VF1005193039   22-9-2022\n\
                   BTW %   Grondslag   BTW bedrag   Totaal\n21 %   41,31   8,68   49,99\n";

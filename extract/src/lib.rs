@@ -486,7 +486,10 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             doc.text_chars = doc.text.chars().filter(|c| !c.is_whitespace()).count();
         }
         Some(Ok(_)) | None => {}
-        Some(Err(e)) => findings.push(warning("unreadable", format!("le lecteur de texte PDF (poppler) a échoué : {e} ; texte lu par le lecteur de secours, il peut être incomplet"))),
+        Some(Err(e)) => findings.push(warning(
+            "unreadable",
+            format!("le lecteur de texte PDF (poppler) a échoué : {e} ; texte lu par le lecteur de secours, il peut être incomplet"),
+        )),
     }
     if !doc.info.active_content.is_empty() {
         findings.push(warning("active_content", format!("le PDF contient du contenu actif : {}", doc.info.active_content.join(", "))));

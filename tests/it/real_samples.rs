@@ -9,11 +9,12 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-/// Right fields over all scored, as reached (441/448 when this floor was set).
-const FLOOR: f64 = 0.98;
+/// Right fields over all scored, as reached (444/448 when this floor was set).
+const FLOOR: f64 = 0.99;
 
 fn real_samples() -> Option<PathBuf> {
-    let dir = std::env::var("CAREGATE_REAL_SAMPLES").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/real-samples"));
+    let dir =
+        std::env::var("CAREGATE_REAL_SAMPLES").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/real-samples"));
     dir.join("truth.json").is_file().then_some(dir)
 }
 
@@ -37,7 +38,8 @@ fn same(got: &Value, want: &Value) -> bool {
     }
 }
 
-const INVOICE_FIELDS: [&str; 10] = ["number", "issue_date", "seller_name", "seller_siren", "seller_siret", "vat_id", "total_ht", "total_tva", "total_ttc", "currency"];
+const INVOICE_FIELDS: [&str; 10] =
+    ["number", "issue_date", "seller_name", "seller_siren", "seller_siret", "vat_id", "total_ht", "total_tva", "total_ttc", "currency"];
 
 #[test]
 fn real_third_party_files_read_as_their_truth_says() {

@@ -114,7 +114,8 @@ pub fn parse_cii<R: BufRead>(input: R, source: InvoiceSource, limits: &Limits, b
             XmlEvent::Start(_) | XmlEvent::Text(_) => {}
             XmlEvent::End(el, text) => {
                 let t = || Some(text.to_owned()).filter(|t| !t.is_empty());
-                let document = el.path.get(1).is_some_and(|p| p.as_str() == "ExchangedDocument" || p.as_str() == "HeaderExchangedDocument") && el.path.len() >= 3;
+                let document =
+                    el.path.get(1).is_some_and(|p| p.as_str() == "ExchangedDocument" || p.as_str() == "HeaderExchangedDocument") && el.path.len() >= 3;
                 // Line items repeat the header's element names (ZUGFeRD 1.0): header only.
                 if el.within("IncludedSupplyChainTradeLineItem") {
                     return Ok(());

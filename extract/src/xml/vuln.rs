@@ -147,12 +147,17 @@ pub fn parse_openvas<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> 
                     if let Some(mut v) = item.take() {
                         let mut by_cvss = BySeverity::default();
                         by_cvss.add_cvss(v.cvss.unwrap_or(0.0));
-                        v.severity = match threat.as_str() {
+                        v.severity = match threat.trim() {
                             "Critical" => 4,
                             "High" => 3,
                             "Medium" => 2,
                             "Low" => 1,
+                            "Log" | "Debug" | "False Positive" => 0,
+                            // No threat stated (or one we do not know): the score's band.
                             _ if by_cvss.critical > 0 => 4,
+                            _ if by_cvss.high > 0 => 3,
+                            _ if by_cvss.medium > 0 => 2,
+                            _ if by_cvss.low > 0 => 1,
                             _ => 0,
                         };
                         if v.severity == 3 && v.cvss.is_some_and(|c| c >= 9.0) {
