@@ -86,7 +86,15 @@ async fn metrics_count_what_happened(stack: Stack) {
     let records = common::wait_done(&app, sub, 3, 90).await;
     assert_eq!(records.iter().filter(|r| r.status == Status::Infected).count(), 1);
 
-    let served = scrape(&client, &format!("http://{listen}/metrics")).await;
+    // The dossier's announcements leave the outbox a moment after its last file.
+    let start = Instant::now();
+    let served = loop {
+        let m = scrape(&client, &format!("http://{listen}/metrics")).await;
+        if m.get("caregate_outbox_pending") == Some(&0.0) || start.elapsed() > Duration::from_secs(10) {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let get = |m: &HashMap<String, f64>, series: &str| {
         m.get(series).copied().unwrap_or_else(|| panic!("{stack:?}: no {series} in {:?}", m.keys().collect::<Vec<_>>()))
     };
