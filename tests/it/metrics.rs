@@ -107,19 +107,21 @@ async fn metrics_count_what_happened(stack: Stack) {
     assert_eq!(get(&served, "caregate_clamd_up"), 1.0);
 
     // The processing side: serve itself with the embedded queue, the worker otherwise.
-    let working = match stack {
-        Stack::Embedded => served,
-        Stack::Full => {
-            let start = Instant::now();
-            loop {
-                let m = scrape(&client, &format!("http://{worker_listen}/metrics")).await;
-                if m.get(r#"caregate_files_total{status="stored"}"#) == Some(&2.0) || start.elapsed() > Duration::from_secs(10) {
-                    break m;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
+    // A job is counted once it ends, a moment after its file's record is final.
+    let url = match stack {
+        Stack::Embedded => format!("http://{listen}/metrics"),
+        Stack::Full => format!("http://{worker_listen}/metrics"),
     };
+    let start = Instant::now();
+    let working = loop {
+        let m = scrape(&client, &url).await;
+        let done = m.get(r#"caregate_jobs_total{outcome="finished"}"#) == Some(&3.0) && m.get("caregate_jobs_in_flight") == Some(&0.0);
+        if done || start.elapsed() > Duration::from_secs(10) {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    drop(served);
     assert_eq!(get(&working, r#"caregate_files_total{status="stored"}"#), 2.0, "{stack:?}");
     assert_eq!(get(&working, r#"caregate_files_total{status="infected"}"#), 1.0, "{stack:?}");
     assert_eq!(get(&working, r#"caregate_jobs_total{outcome="finished"}"#), 3.0, "{stack:?}");
