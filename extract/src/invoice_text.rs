@@ -117,7 +117,9 @@ static NUMBER_TOKEN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9
 
 /// An invoice number: the first token, with a digit, that is not a date.
 fn number(s: &str) -> Option<String> {
-    let token = s.split_whitespace().next()?.trim_end_matches([',', ';']);
+    // A colon never belongs to a number; OCR sometimes reads one into it (`FA:-2024-0042`).
+    let token: String = s.split_whitespace().next()?.trim_end_matches([',', ';']).chars().filter(|c| *c != ':').collect();
+    let token = token.as_str();
     let ok = token.len() >= 3 && token.chars().any(|c| c.is_ascii_digit()) && NUMBER_TOKEN.is_match(token) && all_dates(token).is_empty();
     ok.then(|| token.to_owned())
 }

@@ -16,6 +16,7 @@ pub mod fuzz;
 pub mod invoice_text;
 pub mod layout;
 mod limits;
+pub mod ocr;
 pub mod office;
 pub mod pdf;
 pub mod sandbox;
@@ -409,8 +410,28 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             Fields::of(Content::Opaque(OpaqueArchive { tool: "ORADAD".into(), encrypted_to: "ANSSI".into() })),
             vec![Finding::new("opaque_content", Severity::Info, "les archives ORADAD sont chiffrées pour l'ANSSI : nom, taille et empreinte sont enregistrés")],
         ),
+        Format::Image if ocr::tesseract_available() => {
+            let media = Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() };
+            match ocr::image(src.path, budget) {
+                Ok(read) if read.layout.word_count() > 0 => {
+                    let mut a = from_text(format, &read.layout.text(), None, media)?;
+                    a.findings.extend(ocr_findings(&read));
+                    a
+                }
+                Ok(_) => done(
+                    Classification { kind: Kind::Other, confidence: 0.0, reasons: vec!["image: no text recognised".into()] },
+                    media,
+                    vec![warning("no_text", "une image (scan ou photo) sur laquelle aucun texte n'a été reconnu : un contrôleur doit la lire")],
+                ),
+                Err(e) => done(
+                    Classification { kind: Kind::Other, confidence: 0.0, reasons: vec![format!("image: text recognition failed: {e}")] },
+                    media,
+                    vec![warning("unreadable", format!("la reconnaissance de texte (Tesseract) a échoué : {e} ; un contrôleur doit lire l'image"))],
+                ),
+            }
+        }
         Format::Image => done(
-            Classification { kind: Kind::Other, confidence: 0.0, reasons: vec!["image: no text recognition yet".into()] },
+            Classification { kind: Kind::Other, confidence: 0.0, reasons: vec!["image: no text recognition installed".into()] },
             Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() },
             vec![warning("no_ocr", "une image (scan ou photo) : la reconnaissance de texte n'est pas disponible, un contrôleur doit la lire")],
         ),
@@ -425,6 +446,18 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             done(Classification::structural(Kind::Other, format!("{}: not a format caregate reads", src.media_type)), Fields::default(), Vec::new())
         }
     })
+}
+
+/// What OCR's confidence says of the text it read.
+fn ocr_findings(read: &ocr::Ocr) -> Vec<Finding> {
+    if read.mean_confidence < ocr::LOW_CONFIDENCE {
+        vec![warning(
+            "ocr_low_confidence",
+            format!("texte reconnu par OCR avec une confiance moyenne de {:.0} % : un contrôleur doit le relire", read.mean_confidence),
+        )]
+    } else {
+        Vec::new()
+    }
 }
 
 /// An office document's parts are parsed in memory: each part, and all of them together,
@@ -479,6 +512,10 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
     };
     drop(bytes);
     let mut doc = doc;
+    let page_sizes: Vec<(f32, f32)> = match &layout {
+        Some(Ok(l)) => l.pages.iter().map(|p| (p.width, p.height)).collect(),
+        _ => Vec::new(),
+    };
     match layout {
         Some(Ok(l)) if l.word_count() > 0 => {
             doc.text = l.text();
@@ -533,6 +570,18 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
         other => {
             if let Some(Err(e)) = other {
                 findings.push(Finding::new(e.code(), Severity::Warning, format!("facture Factur-X incorporée : {e}")));
+            }
+            if doc.text_chars < 20 && doc.info.pages > 0 && !page_sizes.is_empty() && ocr::tesseract_available() {
+                // A scan: its pages are read by OCR.
+                match ocr::pdf(src.path, &page_sizes, limits, budget) {
+                    Ok(read) if read.layout.word_count() > 0 => {
+                        doc.text = read.layout.text();
+                        doc.text_chars = doc.text.chars().filter(|c| !c.is_whitespace()).count();
+                        findings.extend(ocr_findings(&read));
+                    }
+                    Ok(_) => {}
+                    Err(e) => findings.push(warning("unreadable", format!("la reconnaissance de texte (Tesseract) des pages scannées a échoué : {e}"))),
+                }
             }
             if doc.text_chars < 20 && doc.info.pages > 0 {
                 findings.push(warning("no_text", format!("{} page(s) sans texte : une image scannée, un contrôleur doit la lire", doc.info.pages)));

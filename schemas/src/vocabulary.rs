@@ -64,6 +64,7 @@ terms! {
     "no_ocr" => "Image non lue", "La pièce est une image (scan ou photo) : son texte n'est pas reconnu automatiquement, un contrôleur doit la lire.";
     "no_public_host" => "Aucun hôte public", "Les scans ne portent que sur des adresses privées : l'exposition sur internet n'est pas auditée.";
     "no_text" => "PDF sans texte", "Le PDF ne contient pas de texte (document scanné) : un contrôleur doit le lire.";
+    "ocr_low_confidence" => "Texte reconnu incertain", "Le texte de ce scan ou de cette photo a été reconnu par OCR avec une confiance faible : un contrôleur doit le relire.";
     "opaque_content" => "Contenu opaque", "Le contenu est chiffré par conception (archive ORADAD destinée à l'ANSSI) : seuls le nom, la taille et l'empreinte sont connus.";
     "pdf_repaired" => "PDF réparé", "Le PDF est endommagé (table des références) : il a été réparé pour en lire le texte, qui peut être incomplet.";
     "processing_failed" => "Échec du traitement", "Le traitement a échoué après plusieurs tentatives ; la cause est indiquée dans le détail.";

@@ -117,8 +117,8 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     let srv = serve(&env).await;
     srv.account("c.martin", Role::Controller, Scope::Regions(vec!["IDF".into()]), Some(PASSWORD)).await;
 
-    // A dossier of 750000001: an invoice and a photographed attestation (unreadable
-    // without OCR: to review); D1.PRE waits on a controller. Another dossier of the
+    // A dossier of 750000001: an invoice and a photographed attestation (too small for
+    // OCR to read a word: to review); D1.PRE waits on a controller. Another dossier of the
     // same establishment holds a signed attestation.
     let sub = common::submission();
     let intake = srv.app.intake().unwrap();
@@ -170,12 +170,12 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     browser.goto(&format!("{base}/console?region=ARA")).await.unwrap();
     assert_eq!(text(&browser, "#objective-count").await, "0");
     assert_eq!(text(&browser, "#file-count").await, "0");
-    browser.goto(&format!("{base}/console?code=no_ocr")).await.unwrap();
+    browser.goto(&format!("{base}/console?code=no_text")).await.unwrap();
     assert_eq!(text(&browser, "#file-count").await, "1");
 
     // An evidence: metadata, findings with their code, text, download; then the signed one.
     click_then(&browser, "#files a", "#metadata").await;
-    assert!(text(&browser, "table.findings").await.contains("no_ocr"));
+    assert!(text(&browser, "table.findings").await.contains("no_text"));
     assert!(text(&browser, "#metadata").await.contains("750000001"));
     shots.take(&browser, "evidence").await;
     browser.goto(&format!("{base}/console/evidence/{}", signed.evidence_id)).await.unwrap();

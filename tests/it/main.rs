@@ -20,6 +20,7 @@ mod fixity;
 mod hostile_input;
 mod http_api;
 mod metrics;
+mod ocr;
 mod outages;
 mod outbox;
 mod pipeline;

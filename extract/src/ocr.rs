@@ -1,0 +1,195 @@
+//! Text of pages that have none (scanned PDFs, photos and scans as PNG, JPEG, TIFF):
+//! Tesseract with its French model, in the sandbox, one page at a time. PDF pages are
+//! rendered by poppler at 300 dpi (less when the page would pass the pixel cap);
+//! Tesseract finds the page's orientation itself (`--psm 1`). Its words, boxes and
+//! confidences become the same [`Layout`] as a PDF's own text, so every reader after
+//! this one works alike on both.
+
+use std::path::Path;
+use std::sync::{Condvar, LazyLock, Mutex};
+use std::time::Duration;
+
+use crate::layout::{Layout, Page, Word};
+use crate::sandbox::{self, SandboxError, SandboxLimits};
+use crate::{Budget, Limits};
+
+/// What OCR read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ocr {
+    pub layout: Layout,
+    /// Mean of the words' confidences, 0 to 100 (0 when no word was read).
+    pub mean_confidence: f32,
+    /// Pages read (PDF pages past the OCR page limit are not).
+    pub pages: usize,
+}
+
+/// Under this mean confidence the text is a guess, and a person reads the file.
+pub const LOW_CONFIDENCE: f32 = 70.0;
+/// Rendering resolution of PDF pages.
+const DPI: f32 = 300.0;
+/// Largest page image rendered (pixels): an A4 page at 300 dpi is 8.7 million.
+const MAX_PIXELS: f32 = 40_000_000.0;
+/// Pages of one PDF read by OCR at most.
+const MAX_PAGES: usize = 30;
+/// One page's time, at most.
+const PAGE_TIME: Duration = Duration::from_secs(90);
+
+pub fn tesseract_available() -> bool {
+    static AVAILABLE: LazyLock<bool> = LazyLock::new(|| {
+        std::process::Command::new("tesseract").arg("--version").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().is_ok()
+    });
+    *AVAILABLE
+}
+
+/// Tesseract runs one page per core at most, whatever the number of files read at once.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+static SLOTS: LazyLock<Slots> =
+    LazyLock::new(|| Slots { free: Mutex::new(std::thread::available_parallelism().map_or(1, |n| n.get())), freed: Condvar::new() });
+
+struct Slot;
+
+impl Slot {
+    fn take() -> Self {
+        let mut free = SLOTS.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = SLOTS.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *SLOTS.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        SLOTS.freed.notify_one();
+    }
+}
+
+fn io(tool: &str) -> impl Fn(std::io::Error) -> SandboxError + '_ {
+    move |error| SandboxError::Io { tool: tool.to_owned(), error }
+}
+
+fn page_limits(budget: &Budget) -> SandboxLimits {
+    SandboxLimits { memory_bytes: 2 << 30, wall: budget.remaining().min(PAGE_TIME), max_output: 64 << 20 }
+}
+
+/// Tesseract's TSV: one row per element; level 5 rows are words, with their box in
+/// pixels and a confidence. Boxes are brought to points at `dpi`.
+fn words_of_tsv(tsv: &str, dpi: f32) -> (Vec<Word>, Vec<f32>) {
+    let scale = 72.0 / dpi;
+    let (mut words, mut confidences) = (Vec::new(), Vec::new());
+    for line in tsv.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() < 12 || cols[0] != "5" {
+            continue;
+        }
+        let text = cols[11].trim();
+        let conf: f32 = cols[10].parse().unwrap_or(-1.0);
+        if text.is_empty() || conf < 0.0 {
+            continue;
+        }
+        let n = |i: usize| cols[i].parse::<f32>().unwrap_or(0.0) * scale;
+        let (x, y, w, h) = (n(6), n(7), n(8), n(9));
+        words.push(Word { text: text.to_owned(), x0: x, y0: y, x1: x + w, y1: y + h });
+        confidences.push(conf);
+    }
+    (words, confidences)
+}
+
+fn recognise(image: &Path, dpi: f32, workdir: &Path, budget: &Budget) -> Result<(Page, Vec<f32>), SandboxError> {
+    let _slot = Slot::take();
+    let dpi_arg = format!("{}", dpi.round() as u32);
+    let args: Vec<&std::ffi::OsStr> = vec![
+        image.as_os_str(),
+        "stdout".as_ref(),
+        "-l".as_ref(),
+        "fra".as_ref(),
+        "--psm".as_ref(),
+        "1".as_ref(),
+        "--dpi".as_ref(),
+        dpi_arg.as_ref(),
+        "tsv".as_ref(),
+    ];
+    let out = sandbox::run("tesseract", &args, workdir, page_limits(budget))?;
+    let (words, confidences) = words_of_tsv(&String::from_utf8_lossy(&out), dpi);
+    Ok((Page { width: 0.0, height: 0.0, words }, confidences))
+}
+
+fn finish(pages: Vec<Page>, confidences: Vec<f32>) -> Ocr {
+    let mean_confidence = if confidences.is_empty() { 0.0 } else { confidences.iter().sum::<f32>() / confidences.len() as f32 };
+    Ocr { pages: pages.len(), layout: Layout { pages }, mean_confidence }
+}
+
+/// OCR of one image file (PNG, JPEG, TIFF...). Its resolution is what the file says;
+/// Tesseract assumes 300 dpi when it says none.
+pub fn image(path: &Path, budget: &Budget) -> Result<Ocr, SandboxError> {
+    let workdir = tempfile::tempdir().map_err(io("tesseract"))?;
+    let path = std::path::absolute(path).map_err(io("tesseract"))?;
+    let (page, confidences) = recognise(&path, DPI, workdir.path(), budget)?;
+    Ok(finish(vec![page], confidences))
+}
+
+/// OCR of a PDF's pages (`pages`: their sizes in points, as poppler read them), each
+/// rendered then read, within the file's budget.
+pub fn pdf(path: &Path, pages: &[(f32, f32)], limits: &Limits, budget: &Budget) -> Result<Ocr, SandboxError> {
+    let workdir = tempfile::tempdir().map_err(io("pdftoppm"))?;
+    let path = std::path::absolute(path).map_err(io("pdftoppm"))?;
+    let (mut read, mut confidences) = (Vec::new(), Vec::new());
+    for (i, &(w, h)) in pages.iter().enumerate().take(MAX_PAGES.min(limits.max_pdf_pages)) {
+        if budget.remaining().is_zero() {
+            break;
+        }
+        // The pixel cap: a huge page is rendered at a lower resolution, never unbounded.
+        let full = (w.max(1.0) / 72.0 * DPI) * (h.max(1.0) / 72.0 * DPI);
+        let dpi = if full > MAX_PIXELS { DPI * (MAX_PIXELS / full).sqrt() } else { DPI }.max(50.0);
+        let n = (i + 1).to_string();
+        let prefix = workdir.path().join(format!("page-{n}"));
+        let r = format!("{}", dpi.round() as u32);
+        let args: Vec<&std::ffi::OsStr> = vec![
+            "-q".as_ref(),
+            "-gray".as_ref(),
+            "-png".as_ref(),
+            "-singlefile".as_ref(),
+            "-r".as_ref(),
+            r.as_ref(),
+            "-f".as_ref(),
+            n.as_ref(),
+            "-l".as_ref(),
+            n.as_ref(),
+            path.as_os_str(),
+            prefix.as_os_str(),
+        ];
+        sandbox::run("pdftoppm", &args, workdir.path(), page_limits(budget))?;
+        let image = prefix.with_extension("png");
+        let (mut page, c) = recognise(&image, dpi, workdir.path(), budget)?;
+        let _ = std::fs::remove_file(&image);
+        page.width = w;
+        page.height = h;
+        read.push(page);
+        confidences.extend(c);
+    }
+    Ok(finish(read, confidences))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tesseract_words_become_points() {
+        let tsv = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n\
+                   1\t1\t0\t0\t0\t0\t0\t0\t2480\t3508\t-1\t\n\
+                   5\t1\t1\t1\t1\t1\t300\t600\t250\t50\t96.5\tFACTURE\n\
+                   5\t1\t1\t1\t1\t2\t600\t600\t100\t50\t91.0\tN°\n";
+        let (words, conf) = words_of_tsv(tsv, 300.0);
+        assert_eq!(words.len(), 2);
+        assert_eq!(words[0].text, "FACTURE");
+        assert!((words[0].x0 - 72.0).abs() < 0.01 && (words[0].y1 - 156.0).abs() < 0.01, "{:?}", words[0]);
+        assert_eq!(conf, [96.5, 91.0]);
+    }
+}

@@ -1,0 +1,124 @@
+//! Scans and photos: pages without a text layer are read by Tesseract (French model),
+//! and their invoice fields found as on a PDF's own text. The scans are made here from a
+//! sample invoice by poppler's renderer, at 300 and 200 dpi, as PNG and as an image-only
+//! PDF (what a copier sends).
+
+use std::path::Path;
+use std::process::Command;
+
+use caregate_schemas::{Kind, Status};
+
+use crate::common::{self, Stack, TestEnv};
+
+const INVOICE: &str = "factures/facture-FA-2024-0042.pdf";
+
+/// Renders the sample invoice's first page, grey, at `dpi`: `png` or `pgm`.
+fn render(dir: &Path, dpi: u32, format: &str) -> Vec<u8> {
+    let prefix = dir.join(format!("scan-{dpi}"));
+    let flag = if format == "png" { "-png" } else { "-gray" };
+    let ok = Command::new("pdftoppm")
+        .args(["-gray", flag, "-singlefile", "-r", &dpi.to_string()])
+        .arg(common::samples_dir().join(INVOICE))
+        .arg(&prefix)
+        .status()
+        .expect("pdftoppm (poppler-utils, installed by scripts/services.sh)");
+    assert!(ok.success());
+    std::fs::read(prefix.with_extension(format)).unwrap()
+}
+
+/// An image-only PDF of one A4 page holding a grey PGM image: what a scanner writes.
+fn image_pdf(pgm: &[u8]) -> Vec<u8> {
+    // P5 header: magic, width, height, maximum, each followed by whitespace.
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while pgm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !pgm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8_lossy(&pgm[start..at]).into_owned());
+    }
+    let pixels = &pgm[at + 1..];
+    let (w, h) = (&fields[1], &fields[2]);
+    let content = b"q 595 0 0 842 0 0 cm /Im0 Do Q\n";
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    let mut object = |out: &mut Vec<u8>, body: Vec<u8>| {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", offsets.len()).as_bytes());
+        out.extend_from_slice(&body);
+        out.extend_from_slice(b"\nendobj\n");
+    };
+    object(&mut out, b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
+    object(&mut out, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec());
+    object(&mut out, b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>".to_vec());
+    let mut image =
+        format!("<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Length {} >>\nstream\n", pixels.len())
+            .into_bytes();
+    image.extend_from_slice(pixels);
+    image.extend_from_slice(b"\nendstream");
+    object(&mut out, image);
+    let mut page = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+    page.extend_from_slice(content);
+    page.extend_from_slice(b"endstream");
+    object(&mut out, page);
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes());
+    for o in &offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", offsets.len() + 1).as_bytes());
+    out
+}
+
+fn assert_invoice_fields(what: &str, fields: &serde_json::Value) {
+    for (key, want) in [
+        ("number", "FA-2024-0042"),
+        ("issue_date", "2024-06-12"),
+        ("seller_name", "SECURINFO CONSEIL SAS"),
+        ("seller_siret", "73282932000074"),
+        ("total_ht", "8400.00"),
+        ("total_tva", "1680.00"),
+        ("total_ttc", "10080.00"),
+    ] {
+        assert_eq!(fields[key].as_str(), Some(want), "{what}: {key} in {fields}");
+    }
+}
+
+/// The key fields of a scanned invoice, from a PNG at 300 and 200 dpi and from an
+/// image-only PDF, with no low-confidence finding on a clean scan.
+#[test]
+fn scanned_invoices_are_read_by_ocr() {
+    let dir = tempfile::tempdir().unwrap();
+    let png300 = dir.path().join("facture-scannee-300.png");
+    std::fs::write(&png300, render(dir.path(), 300, "png")).unwrap();
+    let png200 = dir.path().join("facture-scannee-200.png");
+    std::fs::write(&png200, render(dir.path(), 200, "png")).unwrap();
+    let pdf = dir.path().join("facture-scannee.pdf");
+    std::fs::write(&pdf, image_pdf(&render(dir.path(), 200, "pgm"))).unwrap();
+    let limits = caregate_extract::Limits::default();
+    for path in [&png300, &png200, &pdf] {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let (_, a) = caregate::accuracy::read_file(path, &name, &limits).unwrap();
+        assert_eq!(a.classification.kind, Kind::Invoice, "{name}: {:?}", a.classification);
+        let codes: Vec<&str> = a.findings.iter().map(|f| f.code.as_str()).collect();
+        assert!(!codes.contains(&"no_text") && !codes.contains(&"ocr_low_confidence"), "{name}: {codes:?}");
+        assert_invoice_fields(&name, &a.fields.to_json());
+    }
+}
+
+/// Through the pipeline: a photographed invoice uploaded is stored as an invoice with
+/// its fields, on both stacks.
+async fn a_scanned_invoice_goes_through_the_pipeline(stack: Stack) {
+    let env = TestEnv::new(stack).await;
+    let png = render(env.dir.path(), 300, "png");
+    let (_, _, records) = common::process_files(&env, vec![("facture-scannee.png", png)]).await;
+    let rec = &records[0];
+    assert_eq!(rec.kind, Some(Kind::Invoice), "{stack:?}: {:?}", rec.findings);
+    assert_eq!(rec.status, Status::Stored, "{stack:?}: {:?}", rec.findings);
+    assert_invoice_fields("pipeline", &rec.fields.to_json());
+}
+common::on_each_stack!(a_scanned_invoice_goes_through_the_pipeline);
