@@ -315,8 +315,14 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             )
         }
         Format::Nmap => {
-            let scan = xml::nmap::parse(xml_input(src.path, limits)?, limits, budget)?;
-            done(Classification::structural(Kind::ExposureScan, "nmap XML output (nmaprun)"), Fields::of(Content::Scan(scan)), Vec::new())
+            let (scan, truncated) = xml::nmap::parse(xml_input(src.path, limits)?, limits, budget)?;
+            let findings = truncated
+                .map(|why| {
+                    warning("scan_truncated", format!("rapport nmap tronqué ({why}) : seuls les {} hôtes décrits jusqu'au bout ont été lus", scan.host_count))
+                })
+                .into_iter()
+                .collect();
+            done(Classification::structural(Kind::ExposureScan, "nmap XML output (nmaprun)"), Fields::of(Content::Scan(scan)), findings)
         }
         Format::Nessus => {
             let scan = xml::vuln::parse_nessus(xml_input(src.path, limits)?, limits, budget)?;

@@ -79,26 +79,63 @@ fn page_limits(budget: &Budget) -> SandboxLimits {
 }
 
 /// Tesseract's TSV: one row per element; level 5 rows are words, with their box in
-/// pixels and a confidence. Boxes are brought to points at `dpi`.
-fn words_of_tsv(tsv: &str, dpi: f32) -> (Vec<Word>, Vec<f32>) {
-    let scale = 72.0 / dpi;
-    let (mut words, mut confidences) = (Vec::new(), Vec::new());
+/// pixels and a confidence; the level 1 row is the page, its size. Boxes stay in pixels.
+fn words_of_tsv(tsv: &str) -> (Vec<Word>, Vec<f32>, (f32, f32)) {
+    let (mut words, mut confidences, mut size) = (Vec::new(), Vec::new(), (0.0, 0.0));
     for line in tsv.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        if cols.len() < 12 || cols[0] != "5" {
+        if cols.len() < 12 {
+            continue;
+        }
+        let n = |i: usize| cols[i].parse::<f32>().unwrap_or(0.0);
+        if cols[0] == "1" {
+            size = (n(8), n(9));
             continue;
         }
         let text = cols[11].trim();
         let conf: f32 = cols[10].parse().unwrap_or(-1.0);
-        if text.is_empty() || conf < 0.0 {
+        if cols[0] != "5" || text.is_empty() || conf < 0.0 {
             continue;
         }
-        let n = |i: usize| cols[i].parse::<f32>().unwrap_or(0.0) * scale;
         let (x, y, w, h) = (n(6), n(7), n(8), n(9));
         words.push(Word { text: text.to_owned(), x0: x, y0: y, x1: x + w, y1: y + h });
         confidences.push(conf);
     }
-    (words, confidences)
+    (words, confidences, size)
+}
+
+/// A page fed sideways or upside down is read by Tesseract (it finds the orientation),
+/// but its boxes stay those of the image: they are turned upright here, by the rotation
+/// Tesseract's orientation detection says corrects the page (clockwise degrees).
+fn upright(words: &mut [Word], rotate: u32, (w, h): (f32, f32)) {
+    for word in words.iter_mut() {
+        let corners = [(word.x0, word.y0), (word.x1, word.y1)];
+        let turned: Vec<(f32, f32)> = corners
+            .iter()
+            .map(|&(x, y)| match rotate {
+                90 => (h - y, x),
+                180 => (w - x, h - y),
+                270 => (y, w - x),
+                _ => (x, y),
+            })
+            .collect();
+        word.x0 = turned[0].0.min(turned[1].0);
+        word.x1 = turned[0].0.max(turned[1].0);
+        word.y0 = turned[0].1.min(turned[1].1);
+        word.y1 = turned[0].1.max(turned[1].1);
+    }
+}
+
+/// Most words taller than wide: the lines run up or down the image.
+fn sideways(words: &[Word]) -> bool {
+    let long: Vec<&Word> = words.iter().filter(|w| w.text.chars().count() >= 4).collect();
+    !long.is_empty() && long.iter().filter(|w| (w.y1 - w.y0) > (w.x1 - w.x0)).count() * 2 > long.len()
+}
+
+fn orientation(image: &Path, workdir: &Path, budget: &Budget) -> Result<u32, SandboxError> {
+    let args: Vec<&std::ffi::OsStr> = vec![image.as_os_str(), "stdout".as_ref(), "--psm".as_ref(), "0".as_ref()];
+    let out = sandbox::run("tesseract", &args, workdir, page_limits(budget))?;
+    Ok(String::from_utf8_lossy(&out).lines().find_map(|l| l.strip_prefix("Rotate:")).and_then(|r| r.trim().parse().ok()).unwrap_or(0))
 }
 
 fn recognise(image: &Path, dpi: f32, workdir: &Path, budget: &Budget) -> Result<(Page, Vec<f32>), SandboxError> {
@@ -116,7 +153,22 @@ fn recognise(image: &Path, dpi: f32, workdir: &Path, budget: &Budget) -> Result<
         "tsv".as_ref(),
     ];
     let out = sandbox::run("tesseract", &args, workdir, page_limits(budget))?;
-    let (words, confidences) = words_of_tsv(&String::from_utf8_lossy(&out), dpi);
+    let (mut words, confidences, size) = words_of_tsv(&String::from_utf8_lossy(&out));
+    let mut rotate = 0;
+    if sideways(&words) {
+        rotate = orientation(image, workdir, budget).unwrap_or(0);
+    } else if !words.is_empty() && confidences.iter().sum::<f32>() / (confidences.len() as f32) < LOW_CONFIDENCE {
+        // Upside down reads as poorly recognised text: ask which way is up.
+        rotate = orientation(image, workdir, budget).unwrap_or(0);
+    }
+    upright(&mut words, rotate, size);
+    let scale = 72.0 / dpi;
+    for w in &mut words {
+        w.x0 *= scale;
+        w.y0 *= scale;
+        w.x1 *= scale;
+        w.y1 *= scale;
+    }
     Ok((Page { width: 0.0, height: 0.0, words }, confidences))
 }
 
@@ -186,10 +238,14 @@ mod tests {
                    1\t1\t0\t0\t0\t0\t0\t0\t2480\t3508\t-1\t\n\
                    5\t1\t1\t1\t1\t1\t300\t600\t250\t50\t96.5\tFACTURE\n\
                    5\t1\t1\t1\t1\t2\t600\t600\t100\t50\t91.0\tN°\n";
-        let (words, conf) = words_of_tsv(tsv, 300.0);
+        let (mut words, conf, size) = words_of_tsv(tsv);
         assert_eq!(words.len(), 2);
         assert_eq!(words[0].text, "FACTURE");
-        assert!((words[0].x0 - 72.0).abs() < 0.01 && (words[0].y1 - 156.0).abs() < 0.01, "{:?}", words[0]);
+        assert_eq!(size, (2480.0, 3508.0));
+        assert!((words[0].x0 - 300.0).abs() < 0.01 && (words[0].y1 - 650.0).abs() < 0.01, "{:?}", words[0]);
         assert_eq!(conf, [96.5, 91.0]);
+        // Turned a quarter: the box of the image's top right corner goes to the top left.
+        upright(&mut words, 270, size);
+        assert!((words[0].x0 - 600.0).abs() < 0.01 && (words[0].y0 - (2480.0 - 550.0)).abs() < 0.01, "{:?}", words[0]);
     }
 }

@@ -76,6 +76,7 @@ terms! {
     "report_unreadable" => "Rapport illisible", "Aucun rapport dont le contenu soit lisible par la plateforme (chiffré, opaque ou illisible).";
     "same_file_twice" => "Même fichier deux fois", "Le même fichier a été déposé deux fois dans le dossier : il est compté une fois.";
     "scan_incomplete" => "Analyse antivirus incomplète", "L'antivirus s'est arrêté avant la fin (limites de taille ou de temps) : le fichier n'est pas réputé sain.";
+    "scan_truncated" => "Rapport de scan tronqué", "Le rapport de scan s'arrête au milieu (scan interrompu ou fichier coupé) : seuls les hôtes décrits jusqu'au bout ont été lus.";
     "scan_unfinished" => "Scan inachevé", "Le scan réseau ne s'est pas terminé normalement.";
     "signature_digest_mismatch" => "Signature invalide", "Les octets signés ne correspondent pas à l'empreinte de la signature : le fichier a été modifié après signature.";
     "siret_invalid" => "SIRET ou SIREN invalide", "Le numéro SIRET ou SIREN ne respecte pas sa clé de contrôle.";

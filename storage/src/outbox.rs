@@ -96,7 +96,7 @@ impl Outbox {
 
     fn note_outage(&self, e: &StorageError) {
         if !self.down.swap(true, Ordering::Relaxed) {
-            tracing::warn!(error = %e, "cannot reach the broker: messages wait in the outbox (uploads are still accepted)");
+            tracing::warn!(error = %e, "the outbox cannot be sent for now (broker or database unreachable): its messages wait, uploads are still accepted");
         }
     }
 

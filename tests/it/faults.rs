@@ -17,7 +17,8 @@ use crate::common::{self, Child, Link, Proxy, Stack, TestEnv};
 
 const FILES: usize = 300;
 
-#[tokio::test]
+// Several threads: the proxies must keep forwarding while the test waits on a child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dossier_survives_every_outage_while_it_is_sent() {
     if !common::stacks().contains(&Stack::Full) {
         return;

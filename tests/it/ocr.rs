@@ -14,11 +14,15 @@ const INVOICE: &str = "factures/facture-FA-2024-0042.pdf";
 
 /// Renders the sample invoice's first page, grey, at `dpi`: `png` or `pgm`.
 fn render(dir: &Path, dpi: u32, format: &str) -> Vec<u8> {
-    let prefix = dir.join(format!("scan-{dpi}"));
+    render_sample(INVOICE, dir, dpi, format)
+}
+
+fn render_sample(sample: &str, dir: &Path, dpi: u32, format: &str) -> Vec<u8> {
+    let prefix = dir.join(format!("scan-{dpi}-{}", sample.replace(['/', '.'], "-")));
     let flag = if format == "png" { "-png" } else { "-gray" };
     let ok = Command::new("pdftoppm")
         .args(["-gray", flag, "-singlefile", "-r", &dpi.to_string()])
-        .arg(common::samples_dir().join(INVOICE))
+        .arg(common::samples_dir().join(sample))
         .arg(&prefix)
         .status()
         .expect("pdftoppm (poppler-utils, installed by scripts/services.sh)");
@@ -26,8 +30,9 @@ fn render(dir: &Path, dpi: u32, format: &str) -> Vec<u8> {
     std::fs::read(prefix.with_extension(format)).unwrap()
 }
 
-/// An image-only PDF of one A4 page holding a grey PGM image: what a scanner writes.
-fn image_pdf(pgm: &[u8]) -> Vec<u8> {
+/// An image-only PDF of one A4 page holding a grey PGM image: what a scanner writes;
+/// `rotate` turns the page (`/Rotate`), as a sheet fed sideways is.
+fn image_pdf(pgm: &[u8], rotate: u32) -> Vec<u8> {
     // P5 header: magic, width, height, maximum, each followed by whitespace.
     let mut fields = Vec::new();
     let mut at = 0;
@@ -54,7 +59,11 @@ fn image_pdf(pgm: &[u8]) -> Vec<u8> {
     };
     object(&mut out, b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
     object(&mut out, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec());
-    object(&mut out, b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>".to_vec());
+    object(
+        &mut out,
+        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Rotate {rotate} /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>")
+            .into_bytes(),
+    );
     let mut image =
         format!("<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Length {} >>\nstream\n", pixels.len())
             .into_bytes();
@@ -98,9 +107,12 @@ fn scanned_invoices_are_read_by_ocr() {
     let png200 = dir.path().join("facture-scannee-200.png");
     std::fs::write(&png200, render(dir.path(), 200, "png")).unwrap();
     let pdf = dir.path().join("facture-scannee.pdf");
-    std::fs::write(&pdf, image_pdf(&render(dir.path(), 200, "pgm"))).unwrap();
+    std::fs::write(&pdf, image_pdf(&render(dir.path(), 200, "pgm"), 0)).unwrap();
+    // Fed sideways: the page is rendered on its side, Tesseract finds its orientation.
+    let sideways = dir.path().join("facture-scannee-de-travers.pdf");
+    std::fs::write(&sideways, image_pdf(&render(dir.path(), 300, "pgm"), 90)).unwrap();
     let limits = caregate_extract::Limits::default();
-    for path in [&png300, &png200, &pdf] {
+    for path in [&png300, &png200, &pdf, &sideways] {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let (_, a) = caregate::accuracy::read_file(path, &name, &limits).unwrap();
         assert_eq!(a.classification.kind, Kind::Invoice, "{name}: {:?}", a.classification);
@@ -108,6 +120,17 @@ fn scanned_invoices_are_read_by_ocr() {
         assert!(!codes.contains(&"no_text") && !codes.contains(&"ocr_low_confidence"), "{name}: {codes:?}");
         assert_invoice_fields(&name, &a.fields.to_json());
     }
+}
+
+/// A photographed signed attestation reads as an attestation, with its signing date.
+#[test]
+fn a_photographed_attestation_is_an_attestation() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("photo-attestation-signee.png");
+    std::fs::write(&photo, render_sample("divers/attestation-signee.pdf", dir.path(), 200, "png")).unwrap();
+    let (_, a) = caregate::accuracy::read_file(&photo, "photo-attestation-signee.png", &caregate_extract::Limits::default()).unwrap();
+    assert_eq!(a.classification.kind, Kind::Attestation, "{:?}\n{}", a.classification, a.text);
+    assert!(!a.classification.is_low(), "{:?}", a.classification);
 }
 
 /// Through the pipeline: a photographed invoice uploaded is stored as an invoice with

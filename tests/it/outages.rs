@@ -11,7 +11,8 @@ use caregate_storage::DatabaseConfig;
 
 use crate::common::{self, Link, Proxy, Stack, TestEnv};
 
-#[tokio::test]
+// Several threads: the proxy keeps forwarding whatever the test is waiting on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_store_or_database_is_a_quick_503_then_uploads_resume() {
     if !common::stacks().contains(&Stack::Full) {
         return;

@@ -14,7 +14,8 @@ use crate::common::{self, Child, Link, Proxy, Stack, TestEnv};
 /// `serve` started while the broker is unreachable accepts uploads (202); their jobs
 /// wait in the outbox, `/readyz` says the broker is down, and once it is back the
 /// relay sends them: every file processed exactly once, the outbox empty.
-#[tokio::test]
+// Several threads: the proxy keeps forwarding whatever the test is waiting on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_accepts_uploads_while_the_broker_is_down_and_sends_them_when_it_is_back() {
     if !common::stacks().contains(&Stack::Full) {
         return;
@@ -95,7 +96,8 @@ async fn account(app: &caregate::App, name: &str, role: Role) -> String {
 
 /// A controller's decision taken while the broker is unreachable is stored (200) and
 /// announced once the broker is back, carrying the decided verdict.
-#[tokio::test]
+// Several threads: the proxy keeps forwarding whatever the test is waiting on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decision_taken_during_a_broker_outage_is_announced_after_it() {
     if !common::stacks().contains(&Stack::Full) {
         return;

@@ -14,7 +14,9 @@ fn epoch(s: Option<&str>) -> Option<String> {
     DateTime::from_timestamp(secs, 0).map(|d| d.to_rfc3339())
 }
 
-pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<Scan, ExtractError> {
+/// The scan, and why it stops short when the file was cut off (a scan interrupted, a
+/// file truncated in transit): the hosts read to the end are kept, the last one is not.
+pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<(Scan, Option<String>), ExtractError> {
     let mut scan = Scan {
         tool: "nmap".into(),
         tool_version: None,
@@ -30,7 +32,7 @@ pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<S
     let mut host_up = false;
     let mut port: Option<OpenPort> = None;
     let mut port_open = false;
-    walk_rooted(input, limits, budget, &["nmaprun"], "an nmap report", |e| {
+    let walked = walk_rooted(input, limits, budget, &["nmaprun"], "an nmap report", |e| {
         match e {
             XmlEvent::Start(el) => {
                 if el.path.len() == 1 {
@@ -93,6 +95,32 @@ pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<S
             XmlEvent::Text(_) => {}
         }
         Ok(())
-    })?;
-    Ok(scan)
+    });
+    match walked {
+        Ok(()) => Ok((scan, None)),
+        Err(ExtractError::Unreadable(why)) if scan.host_count > 0 => {
+            scan.completed = Some(false);
+            Ok((scan, Some(why)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_truncated_scan_keeps_its_complete_hosts() {
+        let xml = r#"<?xml version="1.0"?><nmaprun scanner="nmap" start="1700000000" version="7.94">
+<host><status state="up"/><address addr="192.0.2.10" addrtype="ipv4"/><ports><port protocol="tcp" portid="443"><state state="open"/><service name="https"/></port></ports></host>
+<host><status state="up"/><address addr="192.0.2.11" addrtype="ipv4"/><ports><port protocol="tcp" portid="3389"><state state="op"#;
+        let budget = Budget::new(std::time::Duration::from_secs(10));
+        let (scan, truncated) = parse(xml.as_bytes(), &Limits::default(), &budget).unwrap();
+        assert!(truncated.is_some());
+        assert_eq!(scan.host_count, 1, "the complete host only");
+        assert_eq!(scan.hosts[0].open_ports[0].port, 443);
+        assert_eq!(scan.completed, Some(false));
+        assert!(parse(&b"<nmaprun><host><status"[..], &Limits::default(), &budget).is_err(), "nothing complete: unreadable");
+    }
 }

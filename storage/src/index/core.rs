@@ -148,8 +148,10 @@ const SQLITE_DDL: &[&str] = &[
      BEGIN SELECT RAISE(ABORT, 'verification_history is append-only'); END",
 ];
 
-/// Serialises concurrent schema set-up by several workers starting at once.
-const MIGRATION_LOCK: i64 = 0x6361_7265_6761_7465;
+/// Serialises concurrent schema set-up by several workers starting at once, per
+/// database: advisory locks are the cluster's, and deployments (or tests) sharing a
+/// server must not wait on each other's migrations.
+const MIGRATION_LOCK: i32 = 0x6361_7265;
 
 impl SqlIndex {
     /// Connects and brings the schema up to date.
@@ -172,7 +174,7 @@ impl SqlIndex {
         let mut conn = self.pool.acquire().await?;
         let (seq, extra) = match self.dialect {
             Dialect::Postgres => {
-                sqlx::query(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(&mut *conn).await?;
+                sqlx::query(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK}, hashtext(current_database()))")).execute(&mut *conn).await?;
                 ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", POSTGRES_DDL)
             }
             Dialect::Sqlite => {
@@ -202,7 +204,7 @@ impl SqlIndex {
             result = self.add_chain_columns(&mut conn).await;
         }
         if self.dialect == Dialect::Postgres {
-            sqlx::query(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(&mut *conn).await?;
+            sqlx::query(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK}, hashtext(current_database()))")).execute(&mut *conn).await?;
         }
         result
     }
