@@ -20,6 +20,60 @@ const CELL_GAP: &str = "   ";
 struct Cell {
     folded: String,
     raw: String,
+    /// Its words and their horizontal extent on the page, when it was laid out.
+    words: Vec<(String, f32, f32)>,
+}
+
+impl Cell {
+    fn span(&self) -> Option<(f32, f32)> {
+        Some((self.words.first()?.1, self.words.last()?.2))
+    }
+
+    /// Where `label` is said by some of the cell's words (from any of them: a header
+    /// cell may hold two column titles), their horizontal extent.
+    fn label_span(&self, label: &str) -> Option<(f32, f32)> {
+        let n = label.split_whitespace().count();
+        (0..self.words.len()).find_map(|i| {
+            let said: Vec<String> = self.words.iter().skip(i).take(n).map(|(w, ..)| fold(w)).collect();
+            (said.len() == n && said.join(" ").trim_end_matches([':', '.']) == label).then(|| (self.words[i].1, self.words[i + n - 1].2))
+        })
+    }
+}
+
+fn cell(text: &str, words: Vec<(String, f32, f32)>) -> Cell {
+    Cell { folded: fold(text), raw: text.to_owned(), words }
+}
+
+/// Rows of cells from a layout: a cell ends where the gap to the next word is a
+/// column's, as in [`crate::layout::Row::text`].
+fn rows_of_layout(layout: &crate::layout::Layout) -> Vec<Vec<Cell>> {
+    layout
+        .rows()
+        .iter()
+        .map(|row| {
+            let mut cells: Vec<Vec<(String, f32, f32)>> = Vec::new();
+            let mut prev: Option<&crate::layout::Word> = None;
+            for w in &row.words {
+                // A lone dash or bar separates two phrases, as in `rows_of`.
+                if matches!(w.text.as_str(), "-" | "–" | "|") {
+                    cells.push(Vec::new());
+                    prev = None;
+                    continue;
+                }
+                let gap = prev.map(|p| w.x0 - p.x1 > (p.y1 - p.y0).max(1.0) * 1.2);
+                if gap.unwrap_or(true) && cells.last().is_none_or(|c| !c.is_empty()) {
+                    cells.push(Vec::new());
+                }
+                cells.last_mut().expect("a cell").push((w.text.clone(), w.x0, w.x1));
+                prev = Some(w);
+            }
+            cells
+                .into_iter()
+                .filter(|words| !words.is_empty())
+                .map(|words| cell(&words.iter().map(|(t, ..)| t.as_str()).collect::<Vec<_>>().join(" "), words))
+                .collect()
+        })
+        .collect()
 }
 
 fn rows_of(text: &str) -> Vec<Vec<Cell>> {
@@ -31,7 +85,7 @@ fn rows_of(text: &str) -> Vec<Vec<Cell>> {
                 .flat_map(|c| c.split(" - ").flat_map(|c| c.split(" – ")).flat_map(|c| c.split(" | ")))
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
-                .map(|c| Cell { folded: fold(c), raw: c.to_owned() })
+                .map(|c| cell(c, Vec::new()))
                 .collect::<Vec<_>>()
         })
         .filter(|r| !r.is_empty())
@@ -86,14 +140,51 @@ fn labelled<T>(rows: &[Vec<Cell>], labels: &[&str], skip: impl Fn(&Cell) -> bool
                     return Some(v);
                 }
                 // A header row over its values: the same column, one or two rows down.
-                for below in rows.iter().skip(r + 1).take(2) {
-                    if below.len() == row.len() {
-                        if let Some(v) = parse(clean_value(&below[c].raw)) {
-                            return Some(v);
-                        }
+                // Not for a bare tax word: it titles line items' rate or tax columns too.
+                if GENERIC_TAX_WORDS.contains(label) {
+                    continue;
+                }
+                if let Some(v) = under(rows, r, c, cell.label_span(label).or(cell.span()), &parse) {
+                    return Some(v);
+                }
+            }
+        }
+        // A column title inside a header cell that holds two (laid out only).
+        if GENERIC_TAX_WORDS.contains(label) {
+            continue;
+        }
+        for (r, row) in rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                if let Some(span) = cell.label_span(label).filter(|_| after_label(cell, label).is_none() && !skip(cell)) {
+                    if let Some(v) = under(rows, r, c, Some(span), &parse) {
+                        return Some(v);
                     }
                 }
             }
+        }
+    }
+    None
+}
+
+/// Tax words that title line items' columns as well as the total's: their value is
+/// taken beside them, never under them.
+const GENERIC_TAX_WORDS: &[&str] = &["tva", "vat", "tax", "mwst", "ust", "btw"];
+
+/// The value under a header cell: by the page's geometry when known (the cell below
+/// that overlaps the title most), else by the column's index.
+fn under<T>(rows: &[Vec<Cell>], r: usize, c: usize, span: Option<(f32, f32)>, parse: &impl Fn(&str) -> Option<T>) -> Option<T> {
+    for below in rows.iter().skip(r + 1).take(2) {
+        let candidate = match span {
+            Some((x0, x1)) => below
+                .iter()
+                .filter_map(|b| b.span().map(|(b0, b1)| (b, x1.min(b1) - x0.max(b0))))
+                .filter(|(_, overlap)| *overlap > 0.0)
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(b, _)| b),
+            None => (below.len() == rows[r].len()).then(|| &below[c]),
+        };
+        if let Some(v) = candidate.and_then(|b| parse(clean_value(&b.raw))) {
+            return Some(v);
         }
     }
     None
@@ -330,7 +421,15 @@ static INVOICE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 
 /// An invoice's fields from its text (rows of cells when it was laid out).
 pub fn invoice_from_text(text: &str) -> Invoice {
-    let rows = rows_of(text);
+    from_rows(rows_of(text), text)
+}
+
+/// The same from a laid-out page: values under their column titles found by geometry.
+pub fn invoice_from_layout(layout: &crate::layout::Layout, text: &str) -> Invoice {
+    from_rows(rows_of_layout(layout), text)
+}
+
+fn from_rows(rows: Vec<Vec<Cell>>, text: &str) -> Invoice {
     let number = labelled(&rows, NUMBER_LABELS, |_| false, number).or_else(|| INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned()));
     let issue_date =
         labelled(&rows, DATE_LABELS, |c| c.folded.contains("echeance") || c.folded.contains("due"), date).or_else(|| crate::french::parse_date(text));
@@ -382,6 +481,30 @@ mod tests {
         assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("46.68")), Some(dec("9.34")), Some(dec("56.02"))));
         assert_eq!(inv.seller_name.as_deref(), Some("NETPRESSE"), "the issuer, not the buyer heading the page");
         assert_eq!(inv.currency.as_deref(), Some("EUR"));
+    }
+
+    #[test]
+    fn values_under_their_column_titles_by_geometry() {
+        use crate::layout::{Layout, Page, Word};
+        let w = |text: &str, x0: f32, y: f32| Word { text: text.into(), x0, y0: y, x1: x0 + 6.0 * text.chars().count() as f32, y1: y + 10.0 };
+        // "Grondslag BTW bedrag" is one header cell over two value columns.
+        let words = vec![
+            w("Factuur", 40.0, 20.0),
+            w("BTW", 40.0, 100.0),
+            w("%", 62.0, 100.0),
+            w("Grondslag", 120.0, 100.0),
+            w("BTW", 176.0, 100.0),
+            w("bedrag", 198.0, 100.0),
+            w("Totaal", 300.0, 100.0),
+            w("21", 40.0, 115.0),
+            w("%", 54.0, 115.0),
+            w("41,31", 120.0, 115.0),
+            w("8,68", 190.0, 115.0),
+            w("49,99", 300.0, 115.0),
+        ];
+        let layout = Layout { pages: vec![Page { width: 595.0, height: 842.0, words }] };
+        let inv = invoice_from_layout(&layout, &layout.text());
+        assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("41.31")), Some(dec("8.68")), Some(dec("49.99"))));
     }
 
     #[test]

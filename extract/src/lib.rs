@@ -420,7 +420,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             let media = Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() };
             match ocr::image(src.path, budget) {
                 Ok(read) if read.layout.word_count() > 0 => {
-                    let mut a = from_text(format, &read.layout.text(), None, media)?;
+                    let mut a = from_laid_out_text(format, &read.layout.text(), Some(&read.layout), None, media)?;
                     a.findings.extend(ocr_findings(&read));
                     a
                 }
@@ -475,6 +475,18 @@ fn office_limits(limits: &Limits) -> Limits {
 /// Kind and fields from running text (PDF without structured data, office documents,
 /// plain text, generic XML); `common` holds what the reader already knows beside.
 fn from_text(format: Format, text: &str, pdf: Option<&caregate_schemas::extracted::PdfInfo>, common: Fields) -> Result<Analysis, ExtractError> {
+    from_laid_out_text(format, text, None, pdf, common)
+}
+
+/// [`from_text`], with the layout the text was made from when there is one (a PDF's,
+/// or OCR's): an invoice's values under their column titles are then found by geometry.
+fn from_laid_out_text(
+    format: Format,
+    text: &str,
+    layout: Option<&layout::Layout>,
+    pdf: Option<&caregate_schemas::extracted::PdfInfo>,
+    common: Fields,
+) -> Result<Analysis, ExtractError> {
     let c = classify::classify_text(text);
     let mut findings = Vec::new();
     if c.is_low() && c.kind != Kind::Other {
@@ -485,7 +497,10 @@ fn from_text(format: Format, text: &str, pdf: Option<&caregate_schemas::extracte
     }
     let content = match c.kind {
         // A report read as text has no table: what its text says of an invoice is all.
-        Kind::Invoice | Kind::CreditNote | Kind::Quote | Kind::PurchaseOrder | Kind::FinancialReport => Content::Invoice(french::invoice_from_text(text)),
+        Kind::Invoice | Kind::CreditNote | Kind::Quote | Kind::PurchaseOrder | Kind::FinancialReport => Content::Invoice(match layout {
+            Some(l) => invoice_text::invoice_from_layout(l, text),
+            None => french::invoice_from_text(text),
+        }),
         Kind::Attestation => {
             let summary: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(400).collect();
             Content::Attestation(Attestation {
@@ -522,9 +537,11 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
         Some(Ok(l)) => l.pages.iter().map(|p| (p.width, p.height)).collect(),
         _ => Vec::new(),
     };
+    let mut text_layout = None;
     match layout {
         Some(Ok(l)) if l.word_count() > 0 => {
             doc.text = l.text();
+            text_layout = Some(l);
             doc.text.truncate(doc.text.char_indices().nth(limits.max_text_chars).map_or(doc.text.len(), |(i, _)| i));
             doc.text_chars = doc.text.chars().filter(|c| !c.is_whitespace()).count();
         }
@@ -584,6 +601,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
                         doc.text = read.layout.text();
                         doc.text_chars = doc.text.chars().filter(|c| !c.is_whitespace()).count();
                         findings.extend(ocr_findings(&read));
+                        text_layout = Some(read.layout);
                     }
                     Ok(_) => {}
                     Err(e) => findings.push(warning("unreadable", format!("la reconnaissance de texte (Tesseract) des pages scannées a échoué : {e}"))),
@@ -592,7 +610,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             if doc.text_chars < 20 && doc.info.pages > 0 {
                 findings.push(warning("no_text", format!("{} page(s) sans texte : une image scannée, un contrôleur doit la lire", doc.info.pages)));
             }
-            from_text(Format::Pdf, &doc.text, Some(&doc.info), Fields::default())?
+            from_laid_out_text(Format::Pdf, &doc.text, text_layout.as_ref(), Some(&doc.info), Fields::default())?
         }
     };
     analysis.fields.document = Some(doc.info);
