@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use rust_decimal::Decimal;
 
-use caregate_schemas::extracted::{Invoice, InvoiceSource};
+use caregate_schemas::extracted::{Invoice, InvoiceSource, Location};
 
 use crate::french::{all_dates, find_siren, find_siret, find_vat_id, fold, parse_amount};
 
@@ -22,9 +22,17 @@ struct Cell {
     raw: String,
     /// Its words and their horizontal extent on the page, when it was laid out.
     words: Vec<(String, f32, f32)>,
+    /// Its page (1-based) and vertical extent, when it was laid out.
+    place: Option<(usize, f32, f32)>,
 }
 
 impl Cell {
+    /// Where the cell is, for a field read from it.
+    fn location(&self) -> Option<Location> {
+        let ((x0, x1), (page, y0, y1)) = (self.span()?, self.place?);
+        Some(Location::Page { page: page as u32, x0: x0.floor() as i32, y0: y0.floor() as i32, x1: x1.ceil() as i32, y1: y1.ceil() as i32 })
+    }
+
     fn span(&self) -> Option<(f32, f32)> {
         Some((self.words.first()?.1, self.words.last()?.2))
     }
@@ -40,8 +48,8 @@ impl Cell {
     }
 }
 
-fn cell(text: &str, words: Vec<(String, f32, f32)>) -> Cell {
-    Cell { folded: fold(text), raw: text.to_owned(), words }
+fn cell(text: &str, words: Vec<(String, f32, f32)>, place: Option<(usize, f32, f32)>) -> Cell {
+    Cell { folded: fold(text), raw: text.to_owned(), words, place }
 }
 
 /// Rows of cells from a layout: a cell ends where the gap to the next word is a
@@ -70,7 +78,7 @@ fn rows_of_layout(layout: &crate::layout::Layout) -> Vec<Vec<Cell>> {
             cells
                 .into_iter()
                 .filter(|words| !words.is_empty())
-                .map(|words| cell(&words.iter().map(|(t, ..)| t.as_str()).collect::<Vec<_>>().join(" "), words))
+                .map(|words| cell(&words.iter().map(|(t, ..)| t.as_str()).collect::<Vec<_>>().join(" "), words, Some((row.page, row.y0(), row.y1()))))
                 .collect()
         })
         .collect()
@@ -85,7 +93,7 @@ fn rows_of(text: &str) -> Vec<Vec<Cell>> {
                 .flat_map(|c| c.split(" - ").flat_map(|c| c.split(" – ")).flat_map(|c| c.split(" | ")))
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
-                .map(|c| cell(c, Vec::new()))
+                .map(|c| cell(c, Vec::new(), None))
                 .collect::<Vec<_>>()
         })
         .filter(|r| !r.is_empty())
@@ -122,7 +130,7 @@ fn clean_value(s: &str) -> &str {
 
 /// The value of the first label found, by priority: in the rest of its cell, in the
 /// next cell of its row, or in the cell under it.
-fn labelled<T>(rows: &[Vec<Cell>], labels: &[&str], skip: impl Fn(&Cell) -> bool, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+fn labelled<T>(rows: &[Vec<Cell>], labels: &[&str], skip: impl Fn(&Cell) -> bool, parse: impl Fn(&str) -> Option<T>) -> Option<(T, Option<Location>)> {
     for label in labels {
         for (r, row) in rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
@@ -133,11 +141,13 @@ fn labelled<T>(rows: &[Vec<Cell>], labels: &[&str], skip: impl Fn(&Cell) -> bool
                 let rest = clean_value(rest);
                 if !rest.is_empty() {
                     if let Some(v) = parse(rest) {
-                        return Some(v);
+                        return Some((v, cell.location()));
                     }
                 }
-                if let Some(v) = row.get(c + 1).and_then(|next| parse(clean_value(&next.raw))) {
-                    return Some(v);
+                if let Some(next) = row.get(c + 1) {
+                    if let Some(v) = parse(clean_value(&next.raw)) {
+                        return Some((v, next.location()));
+                    }
                 }
                 // A header row over its values: the same column, one or two rows down.
                 // Not for a bare tax word: it titles line items' rate or tax columns too.
@@ -172,7 +182,7 @@ const GENERIC_TAX_WORDS: &[&str] = &["tva", "vat", "tax", "mwst", "ust", "btw"];
 
 /// The value under a header cell: by the page's geometry when known (the cell below
 /// that overlaps the title most), else by the column's index.
-fn under<T>(rows: &[Vec<Cell>], r: usize, c: usize, span: Option<(f32, f32)>, parse: &impl Fn(&str) -> Option<T>) -> Option<T> {
+fn under<T>(rows: &[Vec<Cell>], r: usize, c: usize, span: Option<(f32, f32)>, parse: &impl Fn(&str) -> Option<T>) -> Option<(T, Option<Location>)> {
     for below in rows.iter().skip(r + 1).take(2) {
         let candidate = match span {
             Some((x0, x1)) => below
@@ -183,8 +193,10 @@ fn under<T>(rows: &[Vec<Cell>], r: usize, c: usize, span: Option<(f32, f32)>, pa
                 .map(|(b, _)| b),
             None => (below.len() == rows[r].len()).then(|| &below[c]),
         };
-        if let Some(v) = candidate.and_then(|b| parse(clean_value(&b.raw))) {
-            return Some(v);
+        if let Some(b) = candidate {
+            if let Some(v) = parse(clean_value(&b.raw)) {
+                return Some((v, b.location()));
+            }
         }
     }
     None
@@ -430,12 +442,35 @@ pub fn invoice_from_layout(layout: &crate::layout::Layout, text: &str) -> Invoic
 }
 
 fn from_rows(rows: Vec<Vec<Cell>>, text: &str) -> Invoice {
-    let number = labelled(&rows, NUMBER_LABELS, |_| false, number).or_else(|| INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned()));
-    let issue_date =
-        labelled(&rows, DATE_LABELS, |c| c.folded.contains("echeance") || c.folded.contains("due"), date).or_else(|| crate::french::parse_date(text));
-    let mut total_ht = labelled(&rows, HT_LABELS, is_identifier_cell, amount);
-    let mut total_tva = labelled(&rows, TVA_LABELS, is_identifier_cell, amount);
-    let mut total_ttc = labelled(&rows, TTC_LABELS, is_identifier_cell, amount);
+    let mut locations = std::collections::BTreeMap::new();
+    let mut keep = |field: &str, found: Option<(_, Option<Location>)>| {
+        found.map(|(v, at)| {
+            if let Some(at) = at {
+                locations.insert(field.to_owned(), at);
+            }
+            v
+        })
+    };
+    let number = keep("number", labelled(&rows, NUMBER_LABELS, |_| false, number)).or_else(|| INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned()));
+    let issue_date = labelled(&rows, DATE_LABELS, |c| c.folded.contains("echeance") || c.folded.contains("due"), date)
+        .map(|(d, at)| {
+            if let Some(at) = at {
+                locations.insert("issue_date".to_owned(), at);
+            }
+            d
+        })
+        .or_else(|| crate::french::parse_date(text));
+    let mut amount_of = |field: &str, labels: &[&str]| {
+        labelled(&rows, labels, is_identifier_cell, amount).map(|(v, at)| {
+            if let Some(at) = at {
+                locations.insert(field.to_owned(), at);
+            }
+            v
+        })
+    };
+    let mut total_ht = amount_of("total_ht", HT_LABELS);
+    let mut total_tva = amount_of("total_tva", TVA_LABELS);
+    let mut total_ttc = amount_of("total_ttc", TTC_LABELS);
     // Two of the three totals tell the third (an invoice with no tax prints no HT).
     match (total_ht, total_tva, total_ttc) {
         (None, Some(tva), Some(ttc)) => total_ht = Some(ttc - tva),
@@ -443,12 +478,16 @@ fn from_rows(rows: Vec<Vec<Cell>>, text: &str) -> Invoice {
         (Some(ht), Some(tva), None) => total_ttc = Some(ht + tva),
         _ => {}
     }
+    let seller_name = seller(&rows, text);
+    if let Some(at) = seller_name.as_deref().and_then(|name| rows.iter().flatten().find(|c| c.raw.contains(name)).and_then(Cell::location)) {
+        locations.insert("seller_name".to_owned(), at);
+    }
     let seller_siret = find_siret(text);
     Invoice {
         number,
         type_code: None,
         issue_date,
-        seller_name: seller(&rows, text),
+        seller_name,
         seller_siren: find_siren(text).or_else(|| seller_siret.as_ref().map(|s| s[..9].to_owned())),
         seller_siret,
         seller_legal_ids: Vec::new(),
@@ -459,6 +498,7 @@ fn from_rows(rows: Vec<Vec<Cell>>, text: &str) -> Invoice {
         currency: currency(text),
         profile: None,
         source: InvoiceSource::Text,
+        locations,
     }
 }
 
@@ -505,6 +545,8 @@ mod tests {
         let layout = Layout { pages: vec![Page { width: 595.0, height: 842.0, words }] };
         let inv = invoice_from_layout(&layout, &layout.text());
         assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("41.31")), Some(dec("8.68")), Some(dec("49.99"))));
+        // Each field says where it was read, for a verdict to point at.
+        assert_eq!(inv.locations.get("total_tva"), Some(&Location::Page { page: 1, x0: 190, y0: 115, x1: 214, y1: 125 }));
     }
 
     #[test]

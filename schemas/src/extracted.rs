@@ -96,6 +96,20 @@ pub struct Invoice {
     /// Factur-X profile (minimum, basicwl, basic, en16931, extended).
     pub profile: Option<String>,
     pub source: InvoiceSource,
+    /// Where each field was read (by field name): a box on a page, or an XML element,
+    /// so that a verdict can point at it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub locations: std::collections::BTreeMap<String, Location>,
+}
+
+/// Where a value was read in its file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "in", rename_all = "snake_case")]
+pub enum Location {
+    /// A box on a page: 1-based page, PDF points from the page's top-left corner.
+    Page { page: u32, x0: i32, y0: i32, x1: i32, y1: i32 },
+    /// An XML element, by the local names from the root.
+    Xml { path: String },
 }
 
 /// An identifier and the scheme it belongs to.
@@ -515,6 +529,7 @@ mod tests {
             currency: Some("EUR".into()),
             profile: None,
             source: InvoiceSource::Text,
+            locations: Default::default(),
         };
         let fields = Fields { format: Some("pdf".into()), document: Some(PdfInfo { pages: 1, ..PdfInfo::default() }), ..Fields::of(Content::Invoice(invoice)) };
         let json = serde_json::to_value(&fields).unwrap();

@@ -298,6 +298,7 @@ fn the_judge_reads_the_invoice_struct_the_extractors_write() {
         currency: Some("EUR".into()),
         profile: None,
         source: InvoiceSource::Text,
+        locations: Default::default(),
     };
     let judged = |inv: Invoice| {
         let mut b = Builder::new("750000001", Some("public"));

@@ -27,7 +27,13 @@ fn empty(source: InvoiceSource) -> Invoice {
         currency: None,
         profile: None,
         source,
+        locations: Default::default(),
     }
+}
+
+/// Notes where a field was read: the element's path from the root.
+fn located(inv: &mut Invoice, field: &str, path: &[String]) {
+    inv.locations.insert(field.to_owned(), caregate_schemas::extracted::Location::Xml { path: path.join("/") });
 }
 
 fn amount(text: &str) -> Option<Decimal> {
@@ -124,30 +130,41 @@ pub fn parse_cii<R: BufRead>(input: R, source: InvoiceSource, limits: &Limits, b
                     inv.profile = Some(profile_name(text));
                 } else if document && el.path.len() == 3 && el.name() == "ID" {
                     inv.number = t();
+                    located(&mut inv, "number", &el.path);
                 } else if document && el.path.len() == 3 && el.name() == "TypeCode" {
                     inv.type_code = t();
                 } else if document && el.at(&["IssueDateTime", "DateTimeString"]) {
                     inv.issue_date = parse_compact_date(text);
+                    located(&mut inv, "issue_date", &el.path);
                 } else if el.within("SellerTradeParty") {
                     if el.at(&["SellerTradeParty", "Name"]) {
                         inv.seller_name = t();
+                        located(&mut inv, "seller_name", &el.path);
                     } else if el.at(&["SellerTradeParty", "GlobalID"]) || el.at(&["SpecifiedLegalOrganization", "ID"]) {
                         ids.push(text, el.attr("schemeID"));
                     } else if el.at(&["PostalTradeAddress", "CountryID"]) {
                         ids.country = t();
                     } else if el.at(&["SpecifiedTaxRegistration", "ID"]) && el.attr("schemeID") == Some("VA") {
                         inv.vat_id = t();
+                        located(&mut inv, "vat_id", &el.path);
                     }
                 } else if matches!(el.name(), "InvoiceCurrencyCode" | "OrderCurrencyCode") && inv.currency.is_none() {
                     inv.currency = t();
                 } else if el.within("SpecifiedTradeSettlementHeaderMonetarySummation") || el.within("SpecifiedTradeSettlementMonetarySummation") {
                     match el.name() {
-                        "TaxBasisTotalAmount" => inv.total_ht = amount(text),
+                        "TaxBasisTotalAmount" => {
+                            inv.total_ht = amount(text);
+                            located(&mut inv, "total_ht", &el.path);
+                        }
                         // Stated twice when the tax currency differs: keep the invoice's.
                         "TaxTotalAmount" if inv.total_tva.is_none() || el.attr("currencyID").is_some() && el.attr("currencyID") == inv.currency.as_deref() => {
-                            inv.total_tva = amount(text)
+                            inv.total_tva = amount(text);
+                            located(&mut inv, "total_tva", &el.path);
                         }
-                        "GrandTotalAmount" => inv.total_ttc = amount(text),
+                        "GrandTotalAmount" => {
+                            inv.total_ttc = amount(text);
+                            located(&mut inv, "total_ttc", &el.path);
+                        }
                         _ => {}
                     }
                 }
@@ -171,8 +188,14 @@ pub fn parse_ubl<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Resu
                 let t = || Some(text.to_owned()).filter(|t| !t.is_empty());
                 if el.path.len() == 2 {
                     match el.name() {
-                        "ID" => inv.number = t(),
-                        "IssueDate" => inv.issue_date = parse_compact_date(text),
+                        "ID" => {
+                            inv.number = t();
+                            located(&mut inv, "number", &el.path);
+                        }
+                        "IssueDate" => {
+                            inv.issue_date = parse_compact_date(text);
+                            located(&mut inv, "issue_date", &el.path);
+                        }
                         "InvoiceTypeCode" | "CreditNoteTypeCode" => inv.type_code = t(),
                         "DocumentCurrencyCode" => inv.currency = t(),
                         "CustomizationID" => inv.profile = Some(profile_name(text)),
@@ -182,9 +205,11 @@ pub fn parse_ubl<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Resu
                     // The legal name before any trading name (BT-27 over BT-28).
                     if el.at(&["PartyLegalEntity", "RegistrationName"]) {
                         inv.seller_name = t();
+                        located(&mut inv, "seller_name", &el.path);
                         legal_name = true;
                     } else if el.at(&["PartyName", "Name"]) && !legal_name {
                         inv.seller_name = t();
+                        located(&mut inv, "seller_name", &el.path);
                     } else if el.at(&["PartyIdentification", "ID"]) || el.at(&["PartyLegalEntity", "CompanyID"]) {
                         ids.push(text, el.attr("schemeID"));
                     } else if el.at(&["PostalAddress", "Country", "IdentificationCode"]) {
@@ -195,15 +220,26 @@ pub fn parse_ubl<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Resu
                         // Only the VAT scheme's registration is the VAT id.
                         if text.trim().eq_ignore_ascii_case("VAT") {
                             inv.vat_id = tax_company_id.take().or(inv.vat_id.take());
+                            let mut path = el.path.to_vec();
+                            path.truncate(path.len().saturating_sub(2));
+                            path.push("CompanyID".into());
+                            located(&mut inv, "vat_id", &path);
                         }
                         tax_company_id = None;
                     }
                 } else if el.path.len() == 3 && el.at(&["TaxTotal", "TaxAmount"]) && inv.total_tva.is_none() {
                     inv.total_tva = amount(text);
+                    located(&mut inv, "total_tva", &el.path);
                 } else if el.path.len() == 3 && el.within("LegalMonetaryTotal") {
                     match el.name() {
-                        "TaxExclusiveAmount" => inv.total_ht = amount(text),
-                        "TaxInclusiveAmount" => inv.total_ttc = amount(text),
+                        "TaxExclusiveAmount" => {
+                            inv.total_ht = amount(text);
+                            located(&mut inv, "total_ht", &el.path);
+                        }
+                        "TaxInclusiveAmount" => {
+                            inv.total_ttc = amount(text);
+                            located(&mut inv, "total_ttc", &el.path);
+                        }
                         _ => {}
                     }
                 }
