@@ -130,23 +130,23 @@ pub fn parse_cii<R: BufRead>(input: R, source: InvoiceSource, limits: &Limits, b
                     inv.profile = Some(profile_name(text));
                 } else if document && el.path.len() == 3 && el.name() == "ID" {
                     inv.number = t();
-                    located(&mut inv, "number", &el.path);
+                    located(&mut inv, "number", el.path);
                 } else if document && el.path.len() == 3 && el.name() == "TypeCode" {
                     inv.type_code = t();
                 } else if document && el.at(&["IssueDateTime", "DateTimeString"]) {
                     inv.issue_date = parse_compact_date(text);
-                    located(&mut inv, "issue_date", &el.path);
+                    located(&mut inv, "issue_date", el.path);
                 } else if el.within("SellerTradeParty") {
                     if el.at(&["SellerTradeParty", "Name"]) {
                         inv.seller_name = t();
-                        located(&mut inv, "seller_name", &el.path);
+                        located(&mut inv, "seller_name", el.path);
                     } else if el.at(&["SellerTradeParty", "GlobalID"]) || el.at(&["SpecifiedLegalOrganization", "ID"]) {
                         ids.push(text, el.attr("schemeID"));
                     } else if el.at(&["PostalTradeAddress", "CountryID"]) {
                         ids.country = t();
                     } else if el.at(&["SpecifiedTaxRegistration", "ID"]) && el.attr("schemeID") == Some("VA") {
                         inv.vat_id = t();
-                        located(&mut inv, "vat_id", &el.path);
+                        located(&mut inv, "vat_id", el.path);
                     }
                 } else if matches!(el.name(), "InvoiceCurrencyCode" | "OrderCurrencyCode") && inv.currency.is_none() {
                     inv.currency = t();
@@ -154,16 +154,16 @@ pub fn parse_cii<R: BufRead>(input: R, source: InvoiceSource, limits: &Limits, b
                     match el.name() {
                         "TaxBasisTotalAmount" => {
                             inv.total_ht = amount(text);
-                            located(&mut inv, "total_ht", &el.path);
+                            located(&mut inv, "total_ht", el.path);
                         }
                         // Stated twice when the tax currency differs: keep the invoice's.
                         "TaxTotalAmount" if inv.total_tva.is_none() || el.attr("currencyID").is_some() && el.attr("currencyID") == inv.currency.as_deref() => {
                             inv.total_tva = amount(text);
-                            located(&mut inv, "total_tva", &el.path);
+                            located(&mut inv, "total_tva", el.path);
                         }
                         "GrandTotalAmount" => {
                             inv.total_ttc = amount(text);
-                            located(&mut inv, "total_ttc", &el.path);
+                            located(&mut inv, "total_ttc", el.path);
                         }
                         _ => {}
                     }
@@ -190,11 +190,11 @@ pub fn parse_ubl<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Resu
                     match el.name() {
                         "ID" => {
                             inv.number = t();
-                            located(&mut inv, "number", &el.path);
+                            located(&mut inv, "number", el.path);
                         }
                         "IssueDate" => {
                             inv.issue_date = parse_compact_date(text);
-                            located(&mut inv, "issue_date", &el.path);
+                            located(&mut inv, "issue_date", el.path);
                         }
                         "InvoiceTypeCode" | "CreditNoteTypeCode" => inv.type_code = t(),
                         "DocumentCurrencyCode" => inv.currency = t(),
@@ -205,11 +205,11 @@ pub fn parse_ubl<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Resu
                     // The legal name before any trading name (BT-27 over BT-28).
                     if el.at(&["PartyLegalEntity", "RegistrationName"]) {
                         inv.seller_name = t();
-                        located(&mut inv, "seller_name", &el.path);
+                        located(&mut inv, "seller_name", el.path);
                         legal_name = true;
                     } else if el.at(&["PartyName", "Name"]) && !legal_name {
                         inv.seller_name = t();
-                        located(&mut inv, "seller_name", &el.path);
+                        located(&mut inv, "seller_name", el.path);
                     } else if el.at(&["PartyIdentification", "ID"]) || el.at(&["PartyLegalEntity", "CompanyID"]) {
                         ids.push(text, el.attr("schemeID"));
                     } else if el.at(&["PostalAddress", "Country", "IdentificationCode"]) {
@@ -229,16 +229,16 @@ pub fn parse_ubl<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Resu
                     }
                 } else if el.path.len() == 3 && el.at(&["TaxTotal", "TaxAmount"]) && inv.total_tva.is_none() {
                     inv.total_tva = amount(text);
-                    located(&mut inv, "total_tva", &el.path);
+                    located(&mut inv, "total_tva", el.path);
                 } else if el.path.len() == 3 && el.within("LegalMonetaryTotal") {
                     match el.name() {
                         "TaxExclusiveAmount" => {
                             inv.total_ht = amount(text);
-                            located(&mut inv, "total_ht", &el.path);
+                            located(&mut inv, "total_ht", el.path);
                         }
                         "TaxInclusiveAmount" => {
                             inv.total_ttc = amount(text);
-                            located(&mut inv, "total_ttc", &el.path);
+                            located(&mut inv, "total_ttc", el.path);
                         }
                         _ => {}
                     }
