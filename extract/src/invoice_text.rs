@@ -441,36 +441,24 @@ pub fn invoice_from_layout(layout: &crate::layout::Layout, text: &str) -> Invoic
     from_rows(rows_of_layout(layout), text)
 }
 
+/// A value found, with where it was found noted under its field's name.
+fn kept<T>(locations: &mut std::collections::BTreeMap<String, Location>, field: &str, found: Option<(T, Option<Location>)>) -> Option<T> {
+    let (value, at) = found?;
+    if let Some(at) = at {
+        locations.insert(field.to_owned(), at);
+    }
+    Some(value)
+}
+
 fn from_rows(rows: Vec<Vec<Cell>>, text: &str) -> Invoice {
     let mut locations = std::collections::BTreeMap::new();
-    let mut keep = |field: &str, found: Option<(_, Option<Location>)>| {
-        found.map(|(v, at)| {
-            if let Some(at) = at {
-                locations.insert(field.to_owned(), at);
-            }
-            v
-        })
-    };
-    let number = keep("number", labelled(&rows, NUMBER_LABELS, |_| false, number)).or_else(|| INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned()));
-    let issue_date = labelled(&rows, DATE_LABELS, |c| c.folded.contains("echeance") || c.folded.contains("due"), date)
-        .map(|(d, at)| {
-            if let Some(at) = at {
-                locations.insert("issue_date".to_owned(), at);
-            }
-            d
-        })
-        .or_else(|| crate::french::parse_date(text));
-    let mut amount_of = |field: &str, labels: &[&str]| {
-        labelled(&rows, labels, is_identifier_cell, amount).map(|(v, at)| {
-            if let Some(at) = at {
-                locations.insert(field.to_owned(), at);
-            }
-            v
-        })
-    };
-    let mut total_ht = amount_of("total_ht", HT_LABELS);
-    let mut total_tva = amount_of("total_tva", TVA_LABELS);
-    let mut total_ttc = amount_of("total_ttc", TTC_LABELS);
+    let number =
+        kept(&mut locations, "number", labelled(&rows, NUMBER_LABELS, |_| false, number)).or_else(|| INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned()));
+    let dated = labelled(&rows, DATE_LABELS, |c| c.folded.contains("echeance") || c.folded.contains("due"), date);
+    let issue_date = kept(&mut locations, "issue_date", dated).or_else(|| crate::french::parse_date(text));
+    let mut total_ht = kept(&mut locations, "total_ht", labelled(&rows, HT_LABELS, is_identifier_cell, amount));
+    let mut total_tva = kept(&mut locations, "total_tva", labelled(&rows, TVA_LABELS, is_identifier_cell, amount));
+    let mut total_ttc = kept(&mut locations, "total_ttc", labelled(&rows, TTC_LABELS, is_identifier_cell, amount));
     // Two of the three totals tell the third (an invoice with no tax prints no HT).
     match (total_ht, total_tva, total_ttc) {
         (None, Some(tva), Some(ttc)) => total_ht = Some(ttc - tva),
