@@ -190,9 +190,7 @@ pub fn from_bbox_xhtml(xhtml: &str) -> Layout {
 
 /// Whether poppler's `pdftotext` is there to be used (asked once per process).
 pub fn poppler_available() -> bool {
-    static AVAILABLE: LazyLock<bool> = LazyLock::new(|| {
-        std::process::Command::new("pdftotext").arg("-v").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().is_ok()
-    });
+    static AVAILABLE: LazyLock<bool> = LazyLock::new(|| sandbox::installed("pdftotext", "-v"));
     *AVAILABLE
 }
 

@@ -159,6 +159,11 @@ fn text_of(fields: &Value) -> String {
     out
 }
 
+/// Characters that are not white space: how much text a page really has.
+fn visible_chars(text: &str) -> usize {
+    text.chars().filter(|c| !c.is_whitespace()).count()
+}
+
 fn truncate_chars(text: &mut String, max: usize) {
     if let Some((cut, _)) = text.char_indices().nth(max) {
         text.truncate(cut);
@@ -542,8 +547,8 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
         Some(Ok(l)) if l.word_count() > 0 => {
             doc.text = l.text();
             text_layout = Some(l);
-            doc.text.truncate(doc.text.char_indices().nth(limits.max_text_chars).map_or(doc.text.len(), |(i, _)| i));
-            doc.text_chars = doc.text.chars().filter(|c| !c.is_whitespace()).count();
+            truncate_chars(&mut doc.text, limits.max_text_chars);
+            doc.text_chars = visible_chars(&doc.text);
         }
         Some(Ok(_)) | None => {}
         Some(Err(e)) => findings.push(warning(
@@ -599,7 +604,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
                 match ocr::pdf(src.path, &page_sizes, limits, budget) {
                     Ok(read) if read.layout.word_count() > 0 => {
                         doc.text = read.layout.text();
-                        doc.text_chars = doc.text.chars().filter(|c| !c.is_whitespace()).count();
+                        doc.text_chars = visible_chars(&doc.text);
                         findings.extend(ocr_findings(&read));
                         text_layout = Some(read.layout);
                     }

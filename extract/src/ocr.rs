@@ -35,9 +35,7 @@ const MAX_PAGES: usize = 30;
 const PAGE_TIME: Duration = Duration::from_secs(90);
 
 pub fn tesseract_available() -> bool {
-    static AVAILABLE: LazyLock<bool> = LazyLock::new(|| {
-        std::process::Command::new("tesseract").arg("--version").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().is_ok()
-    });
+    static AVAILABLE: LazyLock<bool> = LazyLock::new(|| sandbox::installed("tesseract", "--version"));
     *AVAILABLE
 }
 

@@ -35,6 +35,12 @@ pub enum SandboxError {
     Io { tool: String, error: std::io::Error },
 }
 
+/// Whether `tool` can be started (asked with a harmless `probe` argument such as
+/// `--version`); callers keep the answer for the process's life.
+pub fn installed(tool: &str, probe: &str) -> bool {
+    Command::new(tool).arg(probe).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
 /// Runs `tool args...` in `workdir` under `limits`; its standard output when it exits 0.
 pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: SandboxLimits) -> Result<Vec<u8>, SandboxError> {
     let io = |error| SandboxError::Io { tool: tool.to_owned(), error };
