@@ -9,9 +9,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context;
-use caregate_extract::{analyse, Analysis, Limits};
+use caregate_extract::{Analysis, Limits};
 use caregate_schemas::Status;
 use caregate_workers::identify::{identify_file, Identity};
+use caregate_workers::read::Reader;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -36,9 +37,9 @@ pub fn load_expected(dir: &Path) -> anyhow::Result<BTreeMap<String, Expected>> {
 }
 
 /// Identify, then read, as the pipeline does after a clean scan.
-pub fn read_file(path: &Path, name: &str, limits: &Limits) -> anyhow::Result<(Identity, Analysis)> {
+pub fn read_file(path: &Path, name: &str, reader: &Reader) -> anyhow::Result<(Identity, Analysis)> {
     let identity = identify_file(path, name).with_context(|| format!("reading {}", path.display()))?;
-    let analysis = analyse(&identity.source(path, name), limits);
+    let analysis = reader.read(&identity, path, name)?;
     Ok((identity, analysis))
 }
 
@@ -93,16 +94,15 @@ pub fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-pub fn run(dir: &Path) -> anyhow::Result<Vec<Row>> {
+pub fn run(dir: &Path, reader: &Reader) -> anyhow::Result<Vec<Row>> {
     let expected = load_expected(dir)?;
-    let limits = Limits::default();
     let mut rows = Vec::new();
     for path in files_under(dir)? {
         let rel = path.strip_prefix(dir)?.to_string_lossy().replace('\\', "/");
         let Some(exp) = expected.get(&rel) else {
             anyhow::bail!("{rel} has no entry in expected.json");
         };
-        let (identity, a) = read_file(&path, &rel, &limits)?;
+        let (identity, a) = read_file(&path, &rel, reader)?;
         let mut findings = identity.findings.clone();
         findings.extend(a.findings.iter().cloned());
         let mut wrong = Vec::new();

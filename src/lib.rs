@@ -80,6 +80,21 @@ pub const NON_CONFIG_VARIABLES: &[&str] = &["config", "token", "log", "log_forma
 pub struct InvalidConfig(pub Vec<String>);
 
 impl Config {
+    /// How the worker (and `caregate read`) reads a file: isolated as configured, the
+    /// child being this program unless another is named.
+    pub fn reader(&self) -> anyhow::Result<caregate_workers::read::Reader> {
+        let program = match &self.worker.reader_program {
+            Some(p) => p.clone(),
+            None => std::env::current_exe().context("finding this program, to read files in a child process")?,
+        };
+        Ok(caregate_workers::read::Reader {
+            limits: self.worker.extract.clone(),
+            isolation: self.worker.isolation,
+            program,
+            memory_bytes: self.worker.reader_memory_mb << 20,
+        })
+    }
+
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let file =
             file.map(Path::to_path_buf).or_else(|| std::env::var_os("CAREGATE_CONFIG").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("caregate.toml"));
@@ -118,6 +133,10 @@ impl Config {
         positive("http.presign_secs", self.http.presign_secs);
         if let Some(db) = &self.backends.database {
             positive("backends.database.max_connections", db.max_connections.into());
+        }
+        if self.worker.isolation == caregate_workers::read::Isolation::Process && self.worker.reader_memory_mb < 512 {
+            // The child reserves a 256 MiB stack for deep files before reading anything.
+            problems.push("worker.reader_memory_mb must be at least 512".to_owned());
         }
         let retry = &self.backends.retry.delays_ms;
         if retry.is_empty() {
@@ -280,7 +299,7 @@ impl App {
             self.backends.index.clone(),
             self.backends.outbox.clone(),
             spool_dir,
-            self.config.worker.extract.clone(),
+            self.config.reader()?,
             self.config.worker.extract_threads,
             self.config.worker.retention_days,
             Arc::new(self.verifier()?),

@@ -65,6 +65,10 @@ enum Command {
     /// Measure throughput, latency and memory on a generated corpus, next to sha256sum
     /// and clamdscan on the same files.
     Bench(bench::Args),
+    /// Read one file and print its analysis as JSON: what a worker runs in a child
+    /// process per file, under limits. Not for people.
+    #[command(hide = true)]
+    ReadChild(read_child::Args),
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -88,13 +92,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Read(args) => read::run(config, args).await,
         Command::Accuracy(args) => accuracy::run(config, args).await,
         Command::Bench(args) => bench::run(config, args).await,
+        Command::ReadChild(_) => unreachable!("answered before any runtime or configuration"),
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
+    // A child reading one file: no configuration, no runtime, no logs, started per file.
+    if let Command::ReadChild(args) = cli.command {
+        return read_child::run(args);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

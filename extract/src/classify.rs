@@ -12,7 +12,7 @@ use crate::french::fold;
 
 pub use caregate_schemas::Kind;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Classification {
     pub kind: Kind,
     /// 0 to 1. Below [`LOW_CONFIDENCE`] the file goes to a person.

@@ -91,10 +91,13 @@ impl Source<'_> {
     }
 }
 
-/// What reading one file gave.
-#[derive(Debug)]
+/// What reading one file gave. Serialisable, because a worker reads each file in a
+/// child process (see `caregate_workers::read`) that hands it back as JSON.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Analysis {
-    pub format: &'static str,
+    /// The reader that produced it (`pdf`, `nmap`...); names are static, the owned form
+    /// exists only for what came back from a child process.
+    pub format: std::borrow::Cow<'static, str>,
     pub classification: Classification,
     pub fields: Fields,
     pub findings: Vec<Finding>,
@@ -110,7 +113,7 @@ impl Analysis {
     /// what it is), no fields, the failure as its finding.
     pub fn unread(format: &'static str, hint: Kind, finding: Finding) -> Self {
         Analysis {
-            format,
+            format: format.into(),
             classification: Classification { kind: hint, confidence: 0.0, reasons: vec![format!("content could not be read: {}", finding.message)] },
             fields: Fields::default(),
             findings: vec![finding],
@@ -294,7 +297,7 @@ fn invoice_kind(type_code: Option<&str>) -> Kind {
 
 fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, ExtractError> {
     let done = |classification: Classification, fields: Fields, findings: Vec<Finding>| Analysis {
-        format: format.name(),
+        format: format.name().into(),
         classification,
         fields,
         findings,
@@ -404,7 +407,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             }
             let c = Classification::structural(Kind::Other, format!("zip archive: its {} members are processed as their own evidence", members.len()));
             Analysis {
-                format: format.name(),
+                format: format.name().into(),
                 classification: c,
                 fields: Fields { members: Some(members.clone()), ..Fields::default() },
                 findings,
@@ -517,7 +520,7 @@ fn from_laid_out_text(
         _ => Content::None,
     };
     let fields = Fields { content, ..common };
-    Ok(Analysis { format: format.name(), classification: c, fields, findings, members: Vec::new(), text: text.to_owned() })
+    Ok(Analysis { format: format.name().into(), classification: c, fields, findings, members: Vec::new(), text: text.to_owned() })
 }
 
 fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, ExtractError> {
@@ -587,7 +590,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
                 inv.type_code.as_deref().unwrap_or("absent")
             );
             Analysis {
-                format: "facturx",
+                format: "facturx".into(),
                 classification: Classification::structural(kind, reason),
                 fields: Fields::of(Content::Invoice(inv)),
                 findings: Vec::new(),

@@ -57,11 +57,15 @@ pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: Sandbo
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let (memory, cpu) = (limits.memory_bytes, limits.wall.as_secs().max(1) + 1);
-    // SAFETY: only async-signal-safe calls (setrlimit, setpgid) between fork and exec.
+    // SAFETY: only async-signal-safe calls (getrlimit, setrlimit, setpgid) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             let set = |resource, value: u64| {
-                let lim = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
+                // Never above what this process may use itself: a reader in its own
+                // child process runs tools under the child's own, lower, ceiling.
+                let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                let value = if libc::getrlimit(resource, &mut current) == 0 { (value as libc::rlim_t).min(current.rlim_max) } else { value as libc::rlim_t };
+                let lim = libc::rlimit { rlim_cur: value, rlim_max: value };
                 if libc::setrlimit(resource, &lim) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }

@@ -60,6 +60,7 @@ terms! {
     "invoice_missing" => "Facture non fournie", "Une facture listée au bilan financier n'a pas été fournie.";
     "invoice_not_reported" => "Facture hors bilan", "Une facture fournie n'apparaît pas dans le bilan financier : elle n'est pas comptée.";
     "low_confidence" => "Type incertain", "Le type de la pièce a été deviné avec une confiance faible : un contrôleur doit le confirmer.";
+    "memory_limit" => "Lecture hors limite mémoire", "La lecture du fichier demandait plus de mémoire que la limite fixée (fichier piégé ou démesuré) : il est archivé sans être lu, un contrôleur doit l'ouvrir.";
     "no_critical_vulnerability" => "Aucune vulnérabilité critique", "Le dernier scan de vulnérabilités ne signale aucune vulnérabilité critique.";
     "no_ocr" => "Image non lue", "La pièce est une image (scan ou photo) : son texte n'est pas reconnu automatiquement, un contrôleur doit la lire.";
     "no_public_host" => "Aucun hôte public", "Les scans ne portent que sur des adresses privées : l'exposition sur internet n'est pas auditée.";

@@ -16,11 +16,11 @@ pub struct Args {
     pub pdf_runs: usize,
 }
 
-pub async fn run(_config: Config, args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let Args { dir, pdf_runs } = args;
     init_tracing("warn");
     let dir = dir.unwrap_or_else(|| PathBuf::from("samples"));
-    let rows = caregate::accuracy::run(&dir)?;
+    let rows = caregate::accuracy::run(&dir, &config.reader()?)?;
     println!("{}", caregate::accuracy::markdown(&rows));
     if pdf_runs > 0 {
         println!("{}", caregate::accuracy::pdf_text_bench(&dir, pdf_runs)?);

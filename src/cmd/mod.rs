@@ -10,6 +10,7 @@ pub mod export;
 pub mod fixity;
 pub mod keygen;
 pub mod read;
+pub mod read_child;
 pub mod report;
 pub mod requeue;
 pub mod rescan;

@@ -96,6 +96,13 @@ pub struct TestEnv {
     pub db_name: Option<String>,
 }
 
+/// Reads files as a worker does: each in a child `caregate read-child`, under limits.
+pub fn reader() -> caregate_workers::read::Reader {
+    let mut config = Config::default();
+    config.worker.reader_program = Some(env!("CARGO_BIN_EXE_caregate").into());
+    config.reader().expect("reader")
+}
+
 pub fn unique(tag: &str) -> String {
     format!("{tag}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
@@ -110,6 +117,9 @@ impl TestEnv {
         config.clamd.address = CLAMD.into();
         config.worker.prefetch = 8;
         config.worker.spool_dir = Some(dir.path().join("worker-spool"));
+        // Files are read in a child process, as in production: this test binary is not
+        // one, the caregate binary built beside it is.
+        config.worker.reader_program = Some(env!("CARGO_BIN_EXE_caregate").into());
         config.intake.spool_dir = Some(dir.path().join("intake-spool"));
         let mut db_name = None;
         if stack == Stack::Full {

@@ -61,8 +61,15 @@ const ROUNDS: usize = 150;
 fn damaged_samples_never_crash_a_parser() {
     let mut rng = Rng(0x6361_7265_6761_7465);
     let files = caregate::accuracy::files_under(&common::samples_dir()).unwrap();
+    let expected = caregate::accuracy::load_expected(&common::samples_dir()).unwrap();
     let mut runs = 0;
     for path in files {
+        // A sample made to exhaust the memory of whatever reads it in-process (this test
+        // does) is read by workers in a child process; `isolation` shows that they survive it.
+        let rel = path.strip_prefix(common::samples_dir()).unwrap().to_string_lossy().into_owned();
+        if expected.get(&rel).is_some_and(|e| e.findings.iter().any(|f| f == "memory_limit")) {
+            continue;
+        }
         let data = std::fs::read(&path).unwrap();
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let entry: fn(&[u8]) = match ext.as_str() {

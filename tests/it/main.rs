@@ -19,6 +19,7 @@ mod faults;
 mod fixity;
 mod hostile_input;
 mod http_api;
+mod isolation;
 mod metrics;
 mod ocr;
 mod outages;

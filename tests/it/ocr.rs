@@ -111,10 +111,10 @@ fn scanned_invoices_are_read_by_ocr() {
     // Fed sideways: the page is rendered on its side, Tesseract finds its orientation.
     let sideways = dir.path().join("facture-scannee-de-travers.pdf");
     std::fs::write(&sideways, image_pdf(&render(dir.path(), 300, "pgm"), 90)).unwrap();
-    let limits = caregate_extract::Limits::default();
+    let reader = crate::common::reader();
     for path in [&png300, &png200, &pdf, &sideways] {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let (_, a) = caregate::accuracy::read_file(path, &name, &limits).unwrap();
+        let (_, a) = caregate::accuracy::read_file(path, &name, &reader).unwrap();
         assert_eq!(a.classification.kind, Kind::Invoice, "{name}: {:?}", a.classification);
         let codes: Vec<&str> = a.findings.iter().map(|f| f.code.as_str()).collect();
         assert!(!codes.contains(&"no_text") && !codes.contains(&"ocr_low_confidence"), "{name}: {codes:?}");
@@ -128,7 +128,7 @@ fn a_photographed_attestation_is_an_attestation() {
     let dir = tempfile::tempdir().unwrap();
     let photo = dir.path().join("photo-attestation-signee.png");
     std::fs::write(&photo, render_sample("divers/attestation-signee.pdf", dir.path(), 200, "png")).unwrap();
-    let (_, a) = caregate::accuracy::read_file(&photo, "photo-attestation-signee.png", &caregate_extract::Limits::default()).unwrap();
+    let (_, a) = caregate::accuracy::read_file(&photo, "photo-attestation-signee.png", &crate::common::reader()).unwrap();
     assert_eq!(a.classification.kind, Kind::Attestation, "{:?}\n{}", a.classification, a.text);
     assert!(!a.classification.is_low(), "{:?}", a.classification);
 }

@@ -48,12 +48,12 @@ fn real_third_party_files_read_as_their_truth_says() {
         return;
     };
     let truth: BTreeMap<String, Value> = serde_json::from_str(&std::fs::read_to_string(root.join("truth.json")).unwrap()).unwrap();
-    let limits = caregate_extract::Limits::default();
+    let reader = crate::common::reader();
     let mut score: BTreeMap<(String, String), (u32, u32)> = BTreeMap::new();
     let mut misses = Vec::new();
     for (rel, t) in &truth {
         let family = rel.split('/').next().unwrap_or_default().to_owned();
-        let (_, a) = caregate::accuracy::read_file(&root.join(rel), rel, &limits).unwrap_or_else(|e| panic!("{rel}: {e:#}"));
+        let (_, a) = caregate::accuracy::read_file(&root.join(rel), rel, &reader).unwrap_or_else(|e| panic!("{rel}: {e:#}"));
         let f = a.fields.to_json();
         let mut checks: Vec<(&str, Value, Value)> = vec![("kind", Value::String(a.classification.kind.as_str().into()), t["kind"].clone())];
         let get = |k: &str| f.get(k).cloned().unwrap_or(Value::Null);

@@ -18,7 +18,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::clamd::{Clamd, ClamdReply};
 use crate::identify::{identify_file, Identity};
-use crate::read::{ReadInput, ReadStage};
+use crate::read::{ReadInput, ReadStage, Reader};
 use crate::stage::{Hold, Stage, Stop};
 use crate::verify::Verifier;
 
@@ -286,7 +286,7 @@ fn apply(rec: &mut EvidenceRecord, analysis: Analysis) {
     rec.kind = Some(c.kind);
     rec.confidence = Some(c.confidence);
     rec.kind_reasons = c.reasons;
-    rec.fields = caregate_schemas::Fields { format: Some(analysis.format.to_owned()), ..analysis.fields };
+    rec.fields = caregate_schemas::Fields { format: Some(analysis.format.into_owned()), ..analysis.fields };
     rec.findings.extend(analysis.findings);
 }
 
@@ -573,7 +573,7 @@ impl Pipeline {
         index: Arc<dyn EvidenceIndex>,
         outbox: Arc<Outbox>,
         spool_dir: PathBuf,
-        limits: Limits,
+        reader: Reader,
         read_threads: usize,
         retention_days: u32,
         verifier: Arc<Verifier>,
@@ -581,8 +581,8 @@ impl Pipeline {
         Self {
             scan: ScanStage { clamd, quarantine: quarantine.clone(), spool_dir: spool_dir.clone() },
             identify: IdentifyStage,
-            read: ReadStage::new(limits.clone(), read_threads),
-            expand: ExpandArchiveStage { index: index.clone(), quarantine: quarantine.clone(), outbox, spool_dir, limits },
+            expand: ExpandArchiveStage { index: index.clone(), quarantine: quarantine.clone(), outbox, spool_dir, limits: reader.limits.clone() },
+            read: ReadStage::new(reader, read_threads),
             store: StoreStage { quarantine: quarantine.clone(), evidence, retention: chrono::Duration::days(retention_days.into()) },
             keep_text: KeepTextStage { index: index.clone() },
             record: IndexStage { index: index.clone(), quarantine },

@@ -40,6 +40,15 @@ pub struct WorkerConfig {
     /// Files read at once; a file that overruns its time budget keeps its slot until its
     /// parser returns, so runaway parsers cannot pile up.
     pub extract_threads: usize,
+    /// Where files are read: `process` (a child process per file, under the limits
+    /// below; the default) or `thread` (in the worker: faster, unprotected from a parser
+    /// that aborts or exhausts memory).
+    pub isolation: crate::read::Isolation,
+    /// Memory (address space) a child reading one file may use, tools it starts included:
+    /// the stated cap of what one file can make a worker allocate.
+    pub reader_memory_mb: u64,
+    /// The program run as that child (a `caregate` binary); this one when unset.
+    pub reader_program: Option<PathBuf>,
     /// Directory of the referentials (`*.toml`, one per campaign) submissions are judged
     /// with; the referentials shipped with caregate when unset.
     pub referentials: Option<PathBuf>,
@@ -66,6 +75,9 @@ impl Default for WorkerConfig {
             stale_check_secs: 300,
             extract: caregate_extract::Limits::default(),
             extract_threads: 4,
+            isolation: crate::read::Isolation::Process,
+            reader_memory_mb: 3072,
+            reader_program: None,
             referentials: None,
             retention_days: caregate_schemas::LEGAL_RETENTION_DAYS,
             metrics_listen: None,

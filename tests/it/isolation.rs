@@ -1,0 +1,54 @@
+//! Parsers run in a child process per file: a file that makes a parser allocate without
+//! bound (`hostile/tableau-geant.xlsx`: calamine lays a sheet out as a grid, and this
+//! one's last cell is XFD1048576), or a reader that crashes, ends that file with a
+//! finding; the worker goes on with the others. Read in the worker's own process, the
+//! same sheet aborts it ("memory allocation of 549755813888 bytes failed").
+
+use std::os::unix::fs::PermissionsExt;
+
+use caregate_schemas::{Kind, Status};
+
+use crate::common::{self, Stack, TestEnv};
+
+fn sample(path: &str) -> Vec<u8> {
+    std::fs::read(common::samples_dir().join(path)).unwrap()
+}
+
+async fn a_file_that_exhausts_memory_ends_alone_and_the_worker_goes_on(stack: Stack) {
+    let env = TestEnv::new(stack).await;
+    let files = vec![
+        ("bilan-geant.xlsx", sample("hostile/tableau-geant.xlsx")),
+        ("facture.pdf", sample("factures/facture-FA-2024-0042.pdf")),
+        ("bilan.xlsx", sample("finances/etat-recapitulatif.xlsx")),
+    ];
+    let (app, _, records) = common::process_files(&env, files).await;
+    let by = |name: &str| records.iter().find(|r| r.path == name).unwrap_or_else(|| panic!("{name} missing"));
+    let giant = by("bilan-geant.xlsx");
+    assert_eq!(giant.status, Status::NeedsReview, "{stack:?}: {:?}", giant.findings);
+    let finding = giant.findings.iter().find(|f| f.code == "memory_limit").unwrap_or_else(|| panic!("{stack:?}: {:?}", giant.findings));
+    assert!(finding.message.contains("3072 MiB"), "{}", finding.message);
+    // Kept like any clean file, with its history, for a controller to open.
+    assert_eq!(app.backends.evidence.size(&giant.sha256.object_key()).await.unwrap(), Some(giant.size));
+    let events: Vec<String> = app.backends.index.events(giant.evidence_id).await.unwrap().iter().map(|e| e.kind.as_str().to_owned()).collect();
+    assert_eq!(events, ["received", "needs_review"]);
+    // The files beside it were read by the same worker.
+    assert_eq!(by("facture.pdf").kind, Some(Kind::Invoice));
+    assert_eq!(by("facture.pdf").status, Status::Stored, "{:?}", by("facture.pdf").findings);
+    assert_eq!(by("bilan.xlsx").kind, Some(Kind::FinancialReport), "{:?}", by("bilan.xlsx").findings);
+}
+common::on_each_stack!(a_file_that_exhausts_memory_ends_alone_and_the_worker_goes_on);
+
+#[tokio::test]
+async fn a_reader_that_crashes_ends_its_file_with_the_reason() {
+    let mut env = TestEnv::new(Stack::Embedded).await;
+    // A reader that dies by a signal before answering, as a parser's segfault would.
+    let crasher = env.dir.path().join("crashing-reader");
+    std::fs::write(&crasher, "#!/bin/sh\necho 'reader: segmentation fault' >&2\nkill -SEGV $$\n").unwrap();
+    std::fs::set_permissions(&crasher, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.config.worker.reader_program = Some(crasher);
+    let (_, _, records) = common::process_files(&env, vec![("facture.pdf", sample("factures/facture-FA-2024-0042.pdf"))]).await;
+    let rec = &records[0];
+    assert_eq!(rec.status, Status::NeedsReview);
+    let f = rec.findings.iter().find(|f| f.code == "unreadable").unwrap_or_else(|| panic!("{:?}", rec.findings));
+    assert!(f.message.contains("signal 11") && f.message.contains("segmentation fault"), "{}", f.message);
+}
