@@ -216,3 +216,111 @@ pub fn pdf_text_bench(dir: &Path, runs: usize) -> anyhow::Result<String> {
     );
     Ok(out)
 }
+
+/// Invoice fields a truth file may state, compared when its kind is an invoice's.
+pub const INVOICE_FIELDS: [&str; 10] =
+    ["number", "issue_date", "seller_name", "seller_siren", "seller_siret", "vat_id", "total_ht", "total_tva", "total_ttc", "currency"];
+
+/// A corpus scored against a truth file in the shape of `../shared/real-samples/truth.json`
+/// (per file: `kind` and what the file says), field by field, per folder (the format or
+/// the producer).
+#[derive(Debug, Default)]
+pub struct TruthScore {
+    /// (folder, field) → (right, scored).
+    pub fields: BTreeMap<(String, String), (u32, u32)>,
+    pub misses: Vec<String>,
+}
+
+impl TruthScore {
+    pub fn totals(&self) -> (u32, u32) {
+        self.fields.values().fold((0, 0), |(r, n), (a, b)| (r + a, n + b))
+    }
+
+    /// Right over scored among the fields `keep` selects (folder, field).
+    pub fn share(&self, keep: impl Fn(&str, &str) -> bool) -> (u32, u32) {
+        self.fields.iter().filter(|((fo, fi), _)| keep(fo, fi)).fold((0, 0), |(r, n), (_, (a, b))| (r + a, n + b))
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = String::from("| folder | field | right |\n|---|---|---|\n");
+        for ((folder, field), (r, n)) in &self.fields {
+            out += &format!("| {folder} | {field} | {r}/{n} |\n");
+        }
+        let (right, total) = self.totals();
+        out += &format!("\n{right}/{total} fields right ({:.1} %)\n", 100.0 * right as f64 / total.max(1) as f64);
+        out
+    }
+}
+
+/// Amounts compare as numbers, identifiers without the spaces they are printed with.
+fn same_value(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Null, Value::Null) => true,
+        (Value::Null, _) | (_, Value::Null) => false,
+        (Value::Object(_) | Value::Array(_) | Value::Bool(_), _) => got == want,
+        _ => {
+            let text = |v: &Value| match v {
+                Value::String(s) => s.trim().replace(' ', ""),
+                other => other.to_string(),
+            };
+            let (g, w) = (text(got), text(want));
+            match (g.parse::<f64>(), w.parse::<f64>()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => g == w,
+            }
+        }
+    }
+}
+
+/// Reads every file `truth` names under `root` as the worker does and scores it.
+pub fn score_truth(root: &Path, truth: &BTreeMap<String, Value>, reader: &Reader) -> anyhow::Result<TruthScore> {
+    let mut score = TruthScore::default();
+    for (rel, t) in truth {
+        let folder = rel.split('/').next().unwrap_or_default().to_owned();
+        let (_, a) = read_file(&root.join(rel), rel, reader)?;
+        let f = a.fields.to_json();
+        let get = |k: &str| f.get(k).cloned().unwrap_or(Value::Null);
+        let mut checks: Vec<(&str, Value, Value)> = vec![("kind", Value::String(a.classification.kind.as_str().into()), t["kind"].clone())];
+        if matches!(t["kind"].as_str(), Some("invoice" | "credit_note" | "purchase_order")) {
+            for k in INVOICE_FIELDS.iter().filter(|k| t.get(**k).is_some()) {
+                checks.push((k, get(k), t[*k].clone()));
+            }
+        }
+        if t.get("open_port_count").is_some() {
+            let ports: usize = f["hosts"].as_array().map_or(0, |h| h.iter().map(|h| h["open_ports"].as_array().map_or(0, Vec::len)).sum());
+            checks.push(("host_count", get("host_count"), t["host_count"].clone()));
+            checks.push(("open_port_count", ports.into(), t["open_port_count"].clone()));
+            checks.push(("completed", get("completed"), t["completed"].clone()));
+        } else if t.get("by_severity").is_some() {
+            checks.push(("host_count", get("host_count"), t["host_count"].clone()));
+            checks.push(("by_severity", get("vulnerabilities"), t["by_severity"].clone()));
+        }
+        if t.get("by_severity_score_band").is_some() {
+            checks.push(("by_severity", get("vulnerabilities"), t["by_severity_score_band"].clone()));
+        }
+        for k in ["domain", "maturity_level", "audit_date"] {
+            if t.get(k).is_some() {
+                checks.push((k, get(k), t[k].clone()));
+            }
+        }
+        if t.get("rule_count").is_some() {
+            checks.push(("rule_count", f["rules"].as_array().map_or(0, Vec::len).into(), t["rule_count"].clone()));
+        }
+        for (field, got, want) in checks {
+            let ok = same_value(&got, &want);
+            let s = score.fields.entry((folder.clone(), field.to_owned())).or_default();
+            s.0 += ok as u32;
+            s.1 += 1;
+            if !ok {
+                score.misses.push(format!("{rel}: {field} = {got}, truth {want}"));
+            }
+        }
+    }
+    Ok(score)
+}
+
+/// A truth file: file → what it says.
+pub fn load_truth(path: &Path) -> anyhow::Result<BTreeMap<String, Value>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}

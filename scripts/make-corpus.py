@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Writes a corpus of French CaRE evidence through real producers, and its truth file.
+
+    scripts/make-corpus.py OUT_DIR
+
+Our samples/ come from one producer (reportlab); real evidence does not. Here the same
+kinds of documents go through the producers an establishment's suppliers use, all from
+Debian: Chromium (`--headless --print-to-pdf`, HTML with CSS layouts), LibreOffice
+(HTML -> ODT -> PDF through Writer's own layout and PDF export) and Ghostscript
+(`ps2pdf` on hand-written PostScript); then each invoice is scanned as a copier or a
+phone would (poppler renders the page at 300 or 200 dpi, Pillow turns it slightly, adds
+noise and JPEG compression) and wrapped as PDF, PNG or JPEG.
+
+Four invoice layouts with different wordings ("Facture n°", "N° de facture :", "Date de
+facture", "du 12 juin 2024", "Net à payer", "Total toutes taxes comprises", amounts in
+cells apart from their labels, the seller only in the legal mentions, the buyer's block
+first), an attestation and an AD audit report. Everything is invented: names, example
+addresses, identifiers made with valid check keys.
+
+OUT_DIR/truth.json says, per file, what it really says, in the shape of
+../shared/real-samples/truth.json (kind, number, issue_date, seller_name, seller_siren,
+seller_siret, vat_id, total_ht, total_tva, total_ttc, currency). Deterministic: the same
+script writes the same documents (the scans' noise is seeded).
+Needs: chromium, soffice (libreoffice-writer-nogui), ps2pdf (ghostscript), pdftoppm
+(poppler-utils), Pillow (PyPI) -- scripts/services.sh installs them.
+"""
+import json, os, random, shutil, subprocess, sys, tempfile
+from decimal import Decimal
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else "corpus"
+MOIS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]
+
+
+def luhn_complete(digits):
+    """The digit that makes `digits` + it pass the Luhn check (SIREN, SIRET)."""
+    for d in "0123456789":
+        s = digits + d
+        total = sum(int(c) if i % 2 == 0 else sum(divmod(int(c) * 2, 10)) for i, c in enumerate(reversed(s)))
+        if total % 10 == 0:
+            return s
+
+
+def company(seed, name, city):
+    siren = luhn_complete(f"{seed:08d}")
+    siret = luhn_complete(siren + "0001")
+    vat = f"FR{(12 + 3 * (int(siren) % 97)) % 97:02d}{siren}"
+    return {"name": name, "siren": siren, "siret": siret, "vat": vat, "city": city}
+
+
+SELLERS = [
+    company(73282932, "SECURINFO CONSEIL SAS", "69002 Lyon"),
+    company(41235876, "AUDIT RÉSEAUX OUEST SARL", "44000 Nantes"),
+    company(53084813, "CYBERVIGIE SA", "31000 Toulouse"),
+    company(80512347, "ANNUAIRE EXPERTISE SAS", "67000 Strasbourg"),
+]
+BUYER = ("Centre Hospitalier de Valmont", "12 avenue des Tilleuls", "76540 Valmont", "FINESS 760000001")
+
+
+def fr_amount(v, sep="\u00a0"):
+    whole, cents = f"{v:.2f}".split(".")
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    return sep.join(groups) + "," + cents
+
+
+def spaced(s, parts):
+    out, at = [], 0
+    for n in parts:
+        out.append(s[at:at + n])
+        at += n
+    return " ".join(out)
+
+
+def invoice(i, layout, seller):
+    rnd = random.Random(1000 + i)
+    items = [("Audit de l'Active Directory (PingCastle, ORADAD)", rnd.randint(30, 90) * 100),
+             ("Scan d'exposition sur internet et rapport", rnd.randint(8, 40) * 100),
+             ("Restitution et plan d'action", rnd.randint(5, 20) * 50)]
+    ht = Decimal(sum(p for _, p in items))
+    tva = (ht * Decimal("0.20")).quantize(Decimal("0.01"))
+    ttc = ht + tva
+    day, month = rnd.randint(1, 28), rnd.randint(1, 12)
+    year = 2024 + (i % 2)
+    number = [f"FA-{year}-{rnd.randint(100, 999)}", f"F{year}{rnd.randint(1000, 9999)}", f"{year}/{rnd.randint(10, 99)}/{rnd.randint(100, 999)}", f"VT-{year}-{rnd.randint(1000, 9999)}"][layout]
+    truth = {"kind": "invoice", "number": number, "issue_date": f"{year}-{month:02d}-{day:02d}", "seller_name": seller["name"],
+             "seller_siren": seller["siren"], "seller_siret": seller["siret"], "vat_id": seller["vat"],
+             "total_ht": f"{ht:.2f}", "total_tva": f"{tva:.2f}", "total_ttc": f"{ttc:.2f}", "currency": "EUR"}
+    doc = {"items": items, "ht": ht, "tva": tva, "ttc": ttc, "number": number, "day": day, "month": month, "year": year, "seller": seller}
+    return doc, truth
+
+
+CSS = """body{font-family:'DejaVu Sans',sans-serif;font-size:10pt;margin:0} table{border-collapse:collapse}
+td,th{padding:3pt 6pt;vertical-align:top} .r{text-align:right} .b td,.b th{border:1px solid #444} .small{font-size:8pt;color:#333}"""
+
+
+def html_invoice(d, layout):
+    s, (bn, ba, bc, bf) = d["seller"], BUYER
+    lines = "".join(f"<tr><td>{label}</td><td class=r>1</td><td class=r>{fr_amount(p)} €</td><td class=r>{fr_amount(p)} €</td></tr>" for label, p in d["items"])
+    date_num = f"{d['day']:02d}/{d['month']:02d}/{d['year']}"
+    date_words = f"{d['day']} {MOIS[d['month'] - 1]} {d['year']}"
+    if layout == 0:  # classic: seller top left, buyer right, totals block bottom right
+        body = f"""<table style="width:100%"><tr><td><b>{s['name']}</b><br>8 rue des Lilas<br>{s['city']}<br>SIRET : {spaced(s['siret'], [3, 3, 3, 5])}<br>
+TVA intracommunautaire : {s['vat']}</td><td class=r><b>Client</b><br>{bn}<br>{ba}<br>{bc}<br>{bf}</td></tr></table>
+<h2>FACTURE N° {d['number']}</h2><p>Date : {date_num}</p>
+<table class=b style="width:100%"><tr><th>Désignation</th><th>Qté</th><th>P.U. HT</th><th>Montant HT</th></tr>{lines}</table>
+<table class=b style="margin-left:auto;margin-top:12pt"><tr><td>Total HT</td><td class=r>{fr_amount(d['ht'])} €</td></tr>
+<tr><td>TVA 20 %</td><td class=r>{fr_amount(d['tva'])} €</td></tr><tr><td><b>Total TTC</b></td><td class=r><b>{fr_amount(d['ttc'])} €</b></td></tr></table>
+<p>Conditions : paiement à 30 jours par virement.</p>"""
+    elif layout == 1:  # the buyer's block first, seller on the right, labels in words
+        body = f"""<table style="width:100%"><tr><td style="width:50%"><b>Facturé à</b><br>{bn}<br>{ba}<br>{bc}</td>
+<td><b>{s['name']}</b><br>3 place du Marché<br>{s['city']}<br>N° TVA : {spaced(s['vat'], [4, 3, 3, 3])}<br>SIRET {s['siret']}</td></tr></table>
+<p style="margin-top:20pt"><b>Facture n° {d['number']}</b> du {date_words}</p>
+<table class=b style="width:100%"><tr><th>Prestation</th><th>Quantité</th><th>Prix unitaire</th><th>Total</th></tr>{lines}</table>
+<table style="margin-left:auto;margin-top:12pt"><tr><td>Montant HT</td><td class=r>{fr_amount(d['ht'], ' ')} EUR</td></tr>
+<tr><td>Montant TVA (20 %)</td><td class=r>{fr_amount(d['tva'], ' ')} EUR</td></tr><tr><td><b>Net à payer</b></td><td class=r><b>{fr_amount(d['ttc'], ' ')} EUR</b></td></tr></table>"""
+    elif layout == 2:  # a grid: each label in a cell, its value in the cell below
+        body = f"""<h1 style="text-align:center">FACTURE</h1><table class=b style="width:100%"><tr><th>N° de facture :</th><th>Date de facture</th><th>Client</th></tr>
+<tr><td>{d['number']}</td><td>{date_num}</td><td>{bn}, {bc}</td></tr></table><br>
+<table class=b style="width:100%"><tr><th>Description</th><th>Qté</th><th>Prix HT</th><th>Total HT</th></tr>{lines}
+<tr><td colspan=3>Total hors taxes</td><td class=r>{fr_amount(d['ht'])} €</td></tr><tr><td colspan=3>TVA au taux de 20 %</td><td class=r>{fr_amount(d['tva'])} €</td></tr>
+<tr><td colspan=3><b>Total toutes taxes comprises</b></td><td class=r><b>{fr_amount(d['ttc'])} €</b></td></tr></table>
+<p class=small style="margin-top:30pt">{s['name']} – 5 boulevard Gambetta, {s['city']} – SIRET : {spaced(s['siret'], [3, 3, 3, 5])} – N° TVA intracommunautaire : {s['vat']}</p>"""
+    else:  # a trade name on top, the legal name only in the legal mentions at the foot
+        trade = s["name"].split()[0].capitalize()
+        body = f"""<div style="font-size:20pt;font-weight:bold">{trade}</div><div class=small>Sécurité des systèmes d'information</div>
+<table style="width:100%;margin-top:16pt"><tr><td></td><td style="width:45%"><b>Adresse de facturation</b><br>{bn}<br>{ba}<br>{bc}</td></tr></table>
+<p><b>Facture {d['number']}</b><br>Émise le {date_words}</p>
+<table class=b style="width:100%"><tr><th>Libellé</th><th>Qté</th><th>PU</th><th>Montant</th></tr>{lines}</table>
+<table style="margin-left:auto;margin-top:12pt"><tr><td>Sous-total HT</td><td class=r>{fr_amount(d['ht'])} €</td></tr><tr><td>TVA 20,0 %</td><td class=r>{fr_amount(d['tva'])} €</td></tr>
+<tr><td><b>Total TTC</b></td><td class=r><b>{fr_amount(d['ttc'])} €</b></td></tr></table>
+<p class=small style="margin-top:40pt">{s['name']} au capital de 10 000 € – {s['siren'][:3]} {s['siren'][3:6]} {s['siren'][6:]} R.C.S. {s['city'].split()[1].upper()} – SIRET {s['siret']} – TVA {s['vat']}</p>"""
+    return f"<!doctype html><html lang=fr><head><meta charset=utf-8><style>{CSS}</style></head><body>{body}</body></html>"
+
+
+def html_attestation(seller):
+    return f"""<!doctype html><html lang=fr><head><meta charset=utf-8><style>{CSS}</style></head><body>
+<h1>ATTESTATION DE RÉALISATION</h1><p>Je soussigné, Jean Martin, directeur de {seller['name']}, atteste que l'audit de l'annuaire
+Active Directory du {BUYER[0]} ({BUYER[3]}) a été réalisé du 3 au 14 juin 2024 dans le cadre du programme CaRE, domaine 1.</p>
+<p>Fait à {seller['city'].split()[1]}, le 20 juin 2024.</p><p>Signature et cachet :</p><p style="font-family:serif;font-style:italic;font-size:16pt">J. Martin</p></body></html>"""
+
+
+def html_report(seller):
+    return f"""<!doctype html><html lang=fr><head><meta charset=utf-8><style>{CSS}</style></head><body>
+<h1>Rapport d'audit de sécurité Active Directory</h1><p>Domaine audité : ch-valmont.local</p><p>Date de l'audit : 11/06/2024</p>
+<p>Auditeur : {seller['name']}</p><h2>Synthèse</h2><p>Niveau de maturité ANSSI atteint : niveau 3. Les points de contrôle PingCastle
+et ORADAD ont été relevés ; 4 règles restent à corriger (délégations, comptes à privilèges, politique de mots de passe).</p>
+<table class=b><tr><th>Règle</th><th>Niveau</th><th>Statut</th></tr><tr><td>P-Delegated</td><td>2</td><td>à corriger</td></tr>
+<tr><td>A-Krbtgt</td><td>3</td><td>corrigé</td></tr></table></body></html>"""
+
+
+def ps_invoice(d):
+    """A simple one-column invoice in PostScript (Helvetica re-encoded in Latin-1)."""
+    s = d["seller"]
+    lines = [(14, s["name"]), (10, "8 rue des Lilas, " + s["city"]), (10, f"SIRET : {s['siret']}  -  TVA : {s['vat']}"), (10, ""),
+             (14, f"FACTURE N° {d['number']}"), (10, f"Date de facture : {d['day']:02d}/{d['month']:02d}/{d['year']}"),
+             (10, f"Client : {BUYER[0]}, {BUYER[2]}"), (10, "")]
+    lines += [(10, f"{label}      {fr_amount(p, ' ')} EUR") for label, p in d["items"]]
+    lines += [(10, ""), (11, f"Total HT : {fr_amount(d['ht'], ' ')} EUR"), (11, f"TVA 20 % : {fr_amount(d['tva'], ' ')} EUR"), (11, f"Total TTC : {fr_amount(d['ttc'], ' ')} EUR")]
+
+    def esc(t):
+        return t.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").replace("\u00a0", " ")
+
+    out = ["%!PS-Adobe-3.0", "/reencode { findfont dup length dict begin { 1 index /FID ne { def } { pop pop } ifelse } forall",
+           "/Encoding ISOLatin1Encoding def currentdict end definefont pop } def", "/F /Helvetica reencode", "/y 790 def"]
+    for size, text in lines:
+        out.append(f"/F findfont {size} scalefont setfont 60 y moveto ({esc(text)}) show /y y {size + 8} sub def")
+    out.append("showpage")
+    return "\n".join(out).encode("latin-1")
+
+
+def run(cmd, **kw):
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+
+
+def chromium_pdf(html_path, pdf_path):
+    run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}", "file://" + os.path.abspath(html_path)])
+
+
+def scan(pdf_path, dpi, seed, fmt, out_path):
+    """A page as a scanner or a phone gives it back: grey, turned a little, noisy, JPEG'd."""
+    from PIL import Image, ImageChops, ImageFilter
+    rnd = random.Random(seed)
+    with tempfile.TemporaryDirectory() as t:
+        run(["pdftoppm", "-gray", "-singlefile", "-r", str(dpi), "-png", pdf_path, os.path.join(t, "p")])
+        img = Image.open(os.path.join(t, "p.png")).convert("L")
+    img = img.rotate(rnd.uniform(-1.5, 1.5), resample=Image.BICUBIC, expand=False, fillcolor=255)
+    img = ImageChops.add(img, Image.effect_noise(img.size, 18), 1.0, -128)  # sensor noise
+    px = img.load()
+    w, h = img.size
+    for _ in range(w * h // 400):  # specks, as dust on the glass
+        px[rnd.randrange(w), rnd.randrange(h)] = rnd.choice((0, 90, 255))
+    img = img.filter(ImageFilter.GaussianBlur(0.6))
+    if fmt == "pdf":
+        img.save(out_path, "PDF", resolution=dpi, quality=70)
+    elif fmt == "jpg":
+        img.save(out_path, "JPEG", quality=60, dpi=(dpi, dpi))
+    else:
+        img.save(out_path, "PNG", dpi=(dpi, dpi))
+
+
+def main():
+    for tool in ("chromium", "soffice", "ps2pdf", "pdftoppm"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing (scripts/services.sh installs it)")
+    truth = {}
+    work = tempfile.mkdtemp(prefix="caregate-corpus-")
+    for d in ("chromium", "libreoffice", "ghostscript", "scans"):
+        os.makedirs(os.path.join(OUT, d), exist_ok=True)
+    docs = []
+    for layout in range(4):
+        for k, producer in enumerate(("chromium", "libreoffice")):
+            i = layout * 2 + k
+            d, t = invoice(i, layout, SELLERS[(layout + k) % 4])
+            docs.append((producer, f"facture-{layout + 1}-{d['number'].replace('/', '-')}", html_invoice(d, layout), t))
+    for producer in ("chromium", "libreoffice"):
+        docs.append((producer, "attestation-realisation", html_attestation(SELLERS[0]), {"kind": "attestation"}))
+        docs.append((producer, "rapport-audit-ad", html_report(SELLERS[3]), {"kind": "ad_audit_report"}))
+    lo_inputs = []
+    for producer, name, html, t in docs:
+        src = os.path.join(work, f"{producer}-{name}.html")
+        open(src, "w", encoding="utf-8").write(html)
+        rel = f"{producer}/{name}.pdf"
+        truth[rel] = t
+        if producer == "chromium":
+            chromium_pdf(src, os.path.join(OUT, rel))
+        else:
+            lo_inputs.append((src, rel))
+    # LibreOffice: HTML -> ODT (Writer's document), then ODT -> PDF (its own export).
+    profile = "file://" + os.path.join(work, "lo-profile")
+    soffice = ["soffice", f"-env:UserInstallation={profile}", "--headless", "--norestore"]
+    # Read as a Writer document (not Writer/Web, whose page styles differ from an office's).
+    run(soffice + ["--infilter=HTML (StarWriter)", "--convert-to", "odt:writer8", "--outdir", work] + [s for s, _ in lo_inputs])
+    run(soffice + ["--convert-to", "pdf:writer_pdf_Export", "--outdir", work] + [s[:-5] + ".odt" for s, _ in lo_inputs])
+    for src, rel in lo_inputs:
+        shutil.move(src[:-5] + ".pdf", os.path.join(OUT, rel))
+    # Ghostscript: two plain one-column invoices.
+    for j in range(2):
+        d, t = invoice(20 + j, 0, SELLERS[(j + 1) % 4])
+        ps = os.path.join(work, f"gs-{j}.ps")
+        open(ps, "wb").write(ps_invoice(d))
+        rel = f"ghostscript/facture-{d['number']}.pdf"
+        run(["ps2pdf", ps, os.path.join(OUT, rel)])
+        truth[rel] = t
+    # Scans of the invoices: 300 dpi as the copier's PDF and as a JPEG, 200 dpi as PNG.
+    invoices = sorted(r for r, t in truth.items() if t["kind"] == "invoice" and not r.startswith("ghostscript/"))
+    plan = [(300, "pdf"), (300, "jpg"), (200, "png"), (300, "pdf"), (200, "pdf"), (300, "jpg"), (300, "png"), (200, "jpg")]
+    for n, (rel, (dpi, fmt)) in enumerate(zip(invoices, plan)):
+        out_rel = f"scans/{os.path.basename(rel)[:-4]}-{dpi}dpi.{fmt}"
+        scan(os.path.join(OUT, rel), dpi, n, fmt, os.path.join(OUT, out_rel))
+        truth[out_rel] = dict(truth[rel], scan_dpi=dpi)
+    scan(os.path.join(OUT, "chromium/attestation-realisation.pdf"), 200, 99, "jpg", os.path.join(OUT, "scans/photo-attestation.jpg"))
+    truth["scans/photo-attestation.jpg"] = {"kind": "attestation", "scan_dpi": 200}
+    json.dump(truth, open(os.path.join(OUT, "truth.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"{len(truth)} files in {OUT}")
+
+
+if __name__ == "__main__":
+    main()
