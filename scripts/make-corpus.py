@@ -207,7 +207,7 @@ def main():
             sys.exit(f"{tool} is missing (scripts/services.sh installs it)")
     truth = {}
     work = tempfile.mkdtemp(prefix="caregate-corpus-")
-    for d in ("chromium", "libreoffice", "ghostscript", "scans"):
+    for d in ("chromium", "libreoffice", "ghostscript", "scans-300dpi", "scans-200dpi"):
         os.makedirs(os.path.join(OUT, d), exist_ok=True)
     docs = []
     for layout in range(4):
@@ -248,11 +248,11 @@ def main():
     invoices = sorted(r for r, t in truth.items() if t["kind"] == "invoice" and not r.startswith("ghostscript/"))
     plan = [(300, "pdf"), (300, "jpg"), (200, "png"), (300, "pdf"), (200, "pdf"), (300, "jpg"), (300, "png"), (200, "jpg")]
     for n, (rel, (dpi, fmt)) in enumerate(zip(invoices, plan)):
-        out_rel = f"scans/{os.path.basename(rel)[:-4]}-{dpi}dpi.{fmt}"
+        out_rel = f"scans-{dpi}dpi/{os.path.basename(rel)[:-4]}.{fmt}"
         scan(os.path.join(OUT, rel), dpi, n, fmt, os.path.join(OUT, out_rel))
         truth[out_rel] = dict(truth[rel], scan_dpi=dpi)
-    scan(os.path.join(OUT, "chromium/attestation-realisation.pdf"), 200, 99, "jpg", os.path.join(OUT, "scans/photo-attestation.jpg"))
-    truth["scans/photo-attestation.jpg"] = {"kind": "attestation", "scan_dpi": 200}
+    scan(os.path.join(OUT, "chromium/attestation-realisation.pdf"), 200, 99, "jpg", os.path.join(OUT, "scans-200dpi/photo-attestation.jpg"))
+    truth["scans-200dpi/photo-attestation.jpg"] = {"kind": "attestation", "scan_dpi": 200}
     json.dump(truth, open(os.path.join(OUT, "truth.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
     shutil.rmtree(work, ignore_errors=True)
     print(f"{len(truth)} files in {OUT}")

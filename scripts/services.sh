@@ -145,6 +145,14 @@ install_document_tools() {
   log "documents: $(pdftotext -v 2>&1 | head -n1), $(tesseract --version 2>/dev/null | head -n1) ($(tesseract --list-langs 2>/dev/null | grep -c '^fra$') French model)"
 }
 
+# The producers scripts/make-corpus.py writes the test corpus with (tests/it/corpus.rs):
+# LibreOffice Writer, Ghostscript, Chromium (above), and Pillow for the scans' degradation.
+install_corpus_tools() {
+  apt_install libreoffice-writer-nogui ghostscript fonts-dejavu-core
+  python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow
+  log "corpus producers: $(soffice --version 2>/dev/null | head -n1), Ghostscript $(gs --version 2>/dev/null), Pillow $(python3 -c 'import PIL; print(PIL.__version__)')"
+}
+
 what=${1:-all}
 case "$what" in
   clamd) start_clamd; install_document_tools ;;
@@ -155,6 +163,7 @@ case "$what" in
     start_postgres
     start_garage
     install_browser
+    install_corpus_tools
     ;;
   *) echo "usage: $0 [all|clamd]" >&2; exit 2 ;;
 esac

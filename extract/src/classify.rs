@@ -40,19 +40,27 @@ struct Feature {
     kind: Kind,
     pattern: &'static str,
     weight: f32,
+    /// A document-type word ("FACTURE", "ATTESTATION"): opening a heading line, it names
+    /// the document. A tool's name (PingCastle, Nmap) is not one: it opens an invoice's
+    /// item line as readily as a report's title.
+    title: bool,
 }
 
 const fn f(kind: Kind, pattern: &'static str, weight: f32) -> Feature {
-    Feature { kind, pattern, weight }
+    Feature { kind, pattern, weight, title: false }
+}
+
+const fn t(kind: Kind, pattern: &'static str, weight: f32) -> Feature {
+    Feature { kind, pattern, weight, title: true }
 }
 
 /// The features, French first. Titles weigh most; words common to several kinds (tva,
 /// total) weigh little.
 const FEATURES: &[Feature] = &[
-    f(Kind::Invoice, r"\bfacture\b", 3.0),
-    f(Kind::Invoice, r"\binvoice\b", 3.0),
+    t(Kind::Invoice, r"\bfacture\b", 3.0),
+    t(Kind::Invoice, r"\binvoice\b", 3.0),
     // Suppliers abroad: German, Dutch, Spanish and Italian titles and number labels.
-    f(Kind::Invoice, r"\b(rechnung|factuur|factura|fattura)\b", 3.0),
+    t(Kind::Invoice, r"\b(rechnung|factuur|factura|fattura)\b", 3.0),
     f(Kind::Invoice, r"\b(rechnungs-?(nr|nummer|datum)|factuur ?(nummer|datum)|numero de factura)\b", 2.0),
     f(Kind::Invoice, r"\b(gesamtbetrag|rechnungsbetrag|mwst|ust-?id|btw|te betalen)\b", 0.5),
     f(Kind::Invoice, r"\b(n[°o]|numero) (de )?facture\b|\bfacture (n[°o]|numero)", 2.0),
@@ -60,20 +68,24 @@ const FEATURES: &[Feature] = &[
     f(Kind::Invoice, r"\bnet a payer\b", 2.0),
     f(Kind::Invoice, r"\b(date d'echeance|echeance|conditions de (paiement|reglement))\b", 1.0),
     f(Kind::Invoice, r"\btotal ht\b", 0.5),
-    f(Kind::CreditNote, r"\b(facture d'avoir|avoir (n[°o]|numero)|credit note|note de credit)\b", 5.0),
-    f(Kind::CreditNote, r"^\s*avoir\b", 3.0),
-    f(Kind::Quote, r"\bdevis\b", 3.0),
-    f(Kind::Quote, r"\b(quotation|proposition commerciale|offre de prix)\b", 2.5),
+    // An invoice's item table and totals, whatever it bills (an AD audit, a scan).
+    f(Kind::Invoice, r"\b(prix unitaire|p\.u\.|designation|quantite|qte)\b", 1.0),
+    f(Kind::Invoice, r"\b((sous-)?total|montant) (ht|hors taxes?|toutes taxes comprises)\b", 1.0),
+    t(Kind::CreditNote, r"\b(facture d'avoir|avoir (n[°o]|numero)|credit note|note de credit)\b", 5.0),
+    t(Kind::CreditNote, r"^\s*avoir\b", 3.0),
+    t(Kind::Quote, r"\bdevis\b", 3.0),
+    t(Kind::Quote, r"\b(quotation|proposition commerciale|offre de prix)\b", 2.5),
     f(Kind::Quote, r"\b(bon pour accord|validite de l'offre|offre valable)\b", 2.5),
-    f(Kind::PurchaseOrder, r"\b(bon de commande|purchase order)\b", 5.0),
+    t(Kind::PurchaseOrder, r"\b(bon de commande|purchase order)\b", 5.0),
     f(Kind::PurchaseOrder, r"\bcommande (n[°o]|numero)\b", 1.5),
-    f(Kind::FinancialReport, r"\b(rapport|bilan|etat) (financier|recapitulatif)\b", 4.0),
-    f(Kind::FinancialReport, r"\brecapitulatif des (depenses|factures)\b", 4.0),
+    t(Kind::FinancialReport, r"\b(rapport|bilan|etat) (financier|recapitulatif)\b", 4.0),
+    t(Kind::FinancialReport, r"\brecapitulatif des (depenses|factures)\b", 4.0),
     f(Kind::FinancialReport, r"\b(depenses|montants engages|total general)\b", 1.5),
     f(Kind::FinancialReport, r"\bfournisseur\b.*\b(montant|ht|ttc)\b", 1.0),
-    f(Kind::Attestation, r"\battestation\b", 3.0),
+    t(Kind::Attestation, r"\battestation\b", 3.0),
     f(Kind::Attestation, r"\b(atteste|certifie|je soussigne|nous soussignes)\b", 2.5),
     f(Kind::Attestation, r"\b(pour servir et valoir|fait a [a-z\- ]+,? le)\b", 2.0),
+    t(Kind::AdAuditReport, r"\b(rapport|compte[- ]rendu) d'audit\b", 3.0),
     f(Kind::AdAuditReport, r"\bactive directory\b", 2.0),
     f(Kind::AdAuditReport, r"\b(pingcastle|oradad|purple knight|bloodhound)\b", 3.0),
     f(Kind::AdAuditReport, r"\b(controleurs? de domaine|domain controllers?|krbtgt|comptes a privileges|privileged accounts|gpo)\b", 1.5),
@@ -110,7 +122,7 @@ pub fn classify_text(text: &str) -> Classification {
         }
         let mut weight = feature.weight * hits as f32;
         // A document-type word opening a heading line names the document.
-        if feature.weight >= 2.5 && headings.iter().any(|h| re.find(h).is_some_and(|m| m.start() <= 2)) {
+        if feature.title && headings.iter().any(|h| re.find(h).is_some_and(|m| m.start() <= 2)) {
             weight += 2.0 * feature.weight;
         }
         let k = feature.kind as usize;

@@ -128,11 +128,17 @@ fn clean_value(s: &str) -> &str {
     s.trim().trim_start_matches([':', '.', '°', '#', ' ']).trim()
 }
 
-/// The value of the first label found, by priority: in the rest of its cell, in the
-/// next cell of its row, or in the cell under it.
+/// The value of the first label found, by priority: in the rest of its cell or in the
+/// next cell of its row, for any label; only then in the cell under it. A label with its
+/// value beside it is a total; the same words over a column ("Total HT" heading the
+/// items' amounts) are a title whose first value is an item's.
 fn labelled<T>(rows: &[Vec<Cell>], labels: &[&str], skip: impl Fn(&Cell) -> bool, parse: impl Fn(&str) -> Option<T>) -> Option<(T, Option<Location>)> {
+    beside(rows, labels, &skip, &parse).or_else(|| below(rows, labels, &skip, &parse))
+}
+
+fn beside<T>(rows: &[Vec<Cell>], labels: &[&str], skip: &impl Fn(&Cell) -> bool, parse: &impl Fn(&str) -> Option<T>) -> Option<(T, Option<Location>)> {
     for label in labels {
-        for (r, row) in rows.iter().enumerate() {
+        for row in rows {
             for (c, cell) in row.iter().enumerate() {
                 let Some(rest) = after_label(cell, label) else { continue };
                 if skip(cell) {
@@ -149,12 +155,25 @@ fn labelled<T>(rows: &[Vec<Cell>], labels: &[&str], skip: impl Fn(&Cell) -> bool
                         return Some((v, next.location()));
                     }
                 }
+            }
+        }
+    }
+    None
+}
+
+fn below<T>(rows: &[Vec<Cell>], labels: &[&str], skip: &impl Fn(&Cell) -> bool, parse: &impl Fn(&str) -> Option<T>) -> Option<(T, Option<Location>)> {
+    for label in labels {
+        for (r, row) in rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                if after_label(cell, label).is_none() || skip(cell) {
+                    continue;
+                }
                 // A header row over its values: the same column, one or two rows down.
                 // Not for a bare tax word: it titles line items' rate or tax columns too.
                 if GENERIC_TAX_WORDS.contains(label) {
                     continue;
                 }
-                if let Some(v) = under(rows, r, c, cell.label_span(label).or(cell.span()), &parse) {
+                if let Some(v) = under(rows, r, c, cell.label_span(label).or(cell.span()), parse) {
                     return Some(v);
                 }
             }
@@ -166,7 +185,7 @@ fn labelled<T>(rows: &[Vec<Cell>], labels: &[&str], skip: impl Fn(&Cell) -> bool
         for (r, row) in rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
                 if let Some(span) = cell.label_span(label).filter(|_| after_label(cell, label).is_none() && !skip(cell)) {
-                    if let Some(v) = under(rows, r, c, Some(span), &parse) {
+                    if let Some(v) = under(rows, r, c, Some(span), parse) {
                         return Some(v);
                     }
                 }
@@ -203,7 +222,9 @@ fn under<T>(rows: &[Vec<Cell>], r: usize, c: usize, span: Option<(f32, f32)>, pa
 }
 
 static AMOUNT_CELL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:€|\$|£|EUR|USD|GBP|CHF)?\s*(-?\(?\d{1,3}(?:[ \u{a0}\u{202f}.',]\d{3})*(?:[.,]\d{1,2})?\)?|-?\d+(?:[.,]\d{1,2})?)\s*(?:€|\$|£|EUR|USD|GBP|CHF|euros?)?$")
+    // A negative amount may be written in parentheses, both of them: "(20" is the start
+    // of a rate a narrow column wrapped ("Montant TVA (20 %)"), not an amount.
+    Regex::new(r"^(?:€|\$|£|EUR|USD|GBP|CHF)?\s*(-?\(\d{1,3}(?:[ \u{a0}\u{202f}.',]\d{3})*(?:[.,]\d{1,2})?\)|-?\d{1,3}(?:[ \u{a0}\u{202f}.',]\d{3})*(?:[.,]\d{1,2})?|-?\d+(?:[.,]\d{1,2})?)\s*(?:€|\$|£|EUR|USD|GBP|CHF|euros?)?$")
         .unwrap()
 });
 
@@ -221,7 +242,16 @@ static NUMBER_TOKEN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9
 /// An invoice number: the first token, with a digit, that is not a date.
 fn number(s: &str) -> Option<String> {
     // A colon never belongs to a number; OCR sometimes reads one into it (`FA:-2024-0042`).
-    let token: String = s.split_whitespace().next()?.trim_end_matches([',', ';']).chars().filter(|c| *c != ':').collect();
+    // Producers print a hyphen as a minus sign or a non-breaking hyphen (Ghostscript
+    // maps `-` to U+2212): the number is the same.
+    let token: String = s
+        .split_whitespace()
+        .next()?
+        .trim_end_matches([',', ';'])
+        .chars()
+        .filter(|c| *c != ':')
+        .map(|c| if matches!(c, '\u{2212}' | '\u{2010}' | '\u{2011}' | '\u{2013}') { '-' } else { c })
+        .collect();
     let token = token.as_str();
     let ok = token.len() >= 3 && token.chars().any(|c| c.is_ascii_digit()) && NUMBER_TOKEN.is_match(token) && all_dates(token).is_empty();
     ok.then(|| token.to_owned())
@@ -357,13 +387,31 @@ const BUYER_LABELS: &[&str] = &[
     "attn",
 ];
 
-/// Rows that belong to the buyer: a buyer label's own and the four after it.
-fn buyer_rows(rows: &[Vec<Cell>]) -> Vec<bool> {
-    let mut buyer = vec![false; rows.len()];
+/// Cells that belong to the buyer: under a buyer label, its block. On a laid-out page the
+/// block is a column: the label's cell (and its value close beside it), then for four
+/// rows the cell that starts where the label starts; another column on the same rows
+/// (the seller's address beside the client's) is not the buyer's. Text without
+/// geometry has no columns: the label's row and the four after it.
+fn buyer_cells(rows: &[Vec<Cell>]) -> Vec<Vec<bool>> {
+    let mut buyer: Vec<Vec<bool>> = rows.iter().map(|row| vec![false; row.len()]).collect();
     for (r, row) in rows.iter().enumerate() {
-        if row.iter().any(|c| BUYER_LABELS.iter().any(|l| after_label(c, l).is_some() || c.folded.contains(&format!("{l}:")))) {
+        let Some(c0) = row.iter().position(|c| BUYER_LABELS.iter().any(|l| after_label(c, l).is_some() || c.folded.contains(&format!("{l}:")))) else {
+            continue;
+        };
+        let Some((x0, x1)) = row[c0].span() else {
             for b in buyer.iter_mut().skip(r).take(5) {
-                *b = true;
+                b.iter_mut().for_each(|x| *x = true);
+            }
+            continue;
+        };
+        buyer[r][c0] = true;
+        if let Some((n0, _)) = row.get(c0 + 1).and_then(Cell::span) {
+            buyer[r][c0 + 1] = n0 - x1 < 60.0;
+        }
+        for (below, marks) in rows.iter().zip(buyer.iter_mut()).skip(r + 1).take(4) {
+            let nearest = below.iter().enumerate().filter_map(|(i, c)| c.span().map(|(b0, _)| (i, (b0 - x0).abs()))).min_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((i, _)) = nearest.filter(|(_, d)| *d < 40.0) {
+                marks[i] = true;
             }
         }
     }
@@ -380,7 +428,7 @@ static SOLD_BY: LazyLock<Regex> = LazyLock::new(|| {
 const LABEL_WORDS: &[&str] = &["facture", "invoice", "avoir", "devis", "date", "page", "bon de commande", "rechnung", "factuur", "kopie", "copy", "duplicata"];
 
 fn seller(rows: &[Vec<Cell>], text: &str) -> Option<String> {
-    let buyer = buyer_rows(rows);
+    let buyer = buyer_cells(rows);
     // The legal mentions: the name on the row before "au capital", "siège social"...
     for (r, row) in rows.iter().enumerate() {
         let line: String = row.iter().map(|c| c.folded.as_str()).collect::<Vec<_>>().join(" ");
@@ -388,7 +436,7 @@ fn seller(rows: &[Vec<Cell>], text: &str) -> Option<String> {
             if let Some(name) = COMPANY.captures(&row[0].raw).map(|c| c[1].trim().to_owned()) {
                 return Some(name);
             }
-            if let Some(prev) = r.checked_sub(1).map(|p| &rows[p]).filter(|p| p.len() == 1 && !buyer[r - 1]) {
+            if let Some(prev) = r.checked_sub(1).map(|p| &rows[p]).filter(|p| p.len() == 1 && !buyer[r - 1][0]) {
                 let name = prev[0].raw.trim();
                 if name.split_whitespace().count() <= 6 && !name.chars().any(|c| c.is_ascii_digit()) {
                     return Some(name.to_owned());
@@ -401,23 +449,34 @@ fn seller(rows: &[Vec<Cell>], text: &str) -> Option<String> {
     }
     // A company name heading the page (its own cell, or the first part of one).
     for (r, row) in rows.iter().enumerate().take(25) {
-        if buyer[r] {
-            continue;
-        }
-        for cell in row {
+        for (c, cell) in row.iter().enumerate() {
+            if buyer[r][c] {
+                continue;
+            }
             for part in cell.raw.split(" - ").flat_map(|p| p.split(" – ")) {
-                if let Some(c) = COMPANY.captures(part.trim()) {
-                    return Some(c[1].trim().to_owned());
+                if let Some(m) = COMPANY.captures(part.trim()) {
+                    return Some(m[1].trim().to_owned());
                 }
             }
         }
     }
-    // Else the first row that is not a label, a title or the buyer's.
+    // A company name in the legal mentions at the foot, beside its SIRET or VAT id.
+    for row in rows.iter().rev().take(8) {
+        if row.iter().any(|c| c.folded.contains("siret") || c.folded.contains("siren") || c.folded.contains("r.c.s") || c.folded.contains("tva")) {
+            if let Some(m) = row.iter().find_map(|c| COMPANY.captures(c.raw.trim())) {
+                return Some(m[1].trim().to_owned());
+            }
+        }
+    }
+    // Else the first cell that is not a label, a title, an identifier or the buyer's.
+    let buyer = &buyer;
     rows.iter()
         .enumerate()
-        .filter(|(r, _)| !buyer[*r])
-        .map(|(_, row)| &row[0])
-        .find(|c| !LABEL_WORDS.iter().any(|w| c.folded.trim().starts_with(w)) && c.raw.chars().any(char::is_alphabetic))
+        .flat_map(|(r, row)| row.iter().enumerate().filter(move |(c, _)| !buyer[r][*c]).map(|(_, cell)| cell).take(1))
+        .find(|c| {
+            let f = c.folded.trim();
+            !LABEL_WORDS.iter().chain(BUYER_LABELS).any(|w| f.starts_with(w)) && c.raw.chars().any(char::is_alphabetic) && !is_identifier_cell(c)
+        })
         .map(|c| c.raw.trim().to_owned())
 }
 
@@ -430,6 +489,11 @@ fn currency(text: &str) -> Option<String> {
 static INVOICE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:facture|invoice|avoir|devis|bon de commande)\s*(?:d'avoir\s*)?(?:n[°ºo]\.?|num[ée]ro|number|no\.?|#)\s*:?\s*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])").unwrap()
 });
+
+/// "Facture VT-2024-4436", "Invoice VT/2022/0001": a number right after the title word,
+/// with letters and a separator or a digit run, never a word ("Facture du 12 juin").
+static TITLED_NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?im)^\s*(?:facture|invoice|rechnung|factuur)\s+((?:[A-Z]{1,6}[-/_.]?)?\d[A-Z0-9\-/_.]*[A-Z0-9]|\d+)(?:\s|$)").unwrap());
 
 /// An invoice's fields from its text (rows of cells when it was laid out).
 pub fn invoice_from_text(text: &str) -> Invoice {
@@ -452,8 +516,9 @@ fn kept<T>(locations: &mut std::collections::BTreeMap<String, Location>, field: 
 
 fn from_rows(rows: Vec<Vec<Cell>>, text: &str) -> Invoice {
     let mut locations = std::collections::BTreeMap::new();
-    let number =
-        kept(&mut locations, "number", labelled(&rows, NUMBER_LABELS, |_| false, number)).or_else(|| INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned()));
+    let number = kept(&mut locations, "number", labelled(&rows, NUMBER_LABELS, |_| false, number))
+        .or_else(|| INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned()))
+        .or_else(|| TITLED_NUMBER.captures_iter(text).find_map(|c| number(&c[1])));
     let dated = labelled(&rows, DATE_LABELS, |c| c.folded.contains("echeance") || c.folded.contains("due"), date);
     let issue_date = kept(&mut locations, "issue_date", dated).or_else(|| crate::french::parse_date(text));
     let mut total_ht = kept(&mut locations, "total_ht", labelled(&rows, HT_LABELS, is_identifier_cell, amount));

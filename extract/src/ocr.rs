@@ -78,8 +78,8 @@ fn page_limits(budget: &Budget) -> SandboxLimits {
 
 /// Tesseract's TSV: one row per element; level 5 rows are words, with their box in
 /// pixels and a confidence; the level 1 row is the page, its size. Boxes stay in pixels.
-fn words_of_tsv(tsv: &str) -> (Vec<Word>, Vec<f32>, (f32, f32)) {
-    let (mut words, mut confidences, mut size) = (Vec::new(), Vec::new(), (0.0, 0.0));
+fn words_of_tsv(tsv: &str) -> (Vec<Word>, Vec<f32>, (f32, f32), Vec<(u32, u32, u32)>) {
+    let (mut words, mut confidences, mut size, mut lines) = (Vec::new(), Vec::new(), (0.0, 0.0), Vec::new());
     for line in tsv.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() < 12 {
@@ -98,8 +98,52 @@ fn words_of_tsv(tsv: &str) -> (Vec<Word>, Vec<f32>, (f32, f32)) {
         let (x, y, w, h) = (n(6), n(7), n(8), n(9));
         words.push(Word { text: text.to_owned(), x0: x, y0: y, x1: x + w, y1: y + h });
         confidences.push(conf);
+        let id = |i: usize| cols[i].parse::<u32>().unwrap_or(0);
+        lines.push((id(2), id(3), id(4)));
     }
-    (words, confidences, size)
+    (words, confidences, size, lines)
+}
+
+/// The slope of the page's text lines (dy/dx), from the lines Tesseract found: a sheet
+/// laid a degree askew on the glass puts a total's label and its amount, a page's width
+/// apart, on different rows unless the boxes are turned back. The median over lines
+/// long enough to tell, so a stray line does not decide.
+fn skew(words: &[Word], lines: &[(u32, u32, u32)]) -> f32 {
+    let mut by_line: std::collections::BTreeMap<(u32, u32, u32), Vec<&Word>> = std::collections::BTreeMap::new();
+    for (w, l) in words.iter().zip(lines) {
+        by_line.entry(*l).or_default().push(w);
+    }
+    let mut slopes: Vec<f32> = by_line
+        .values()
+        .filter(|ws| ws.len() >= 3 && ws.last().map(|l| l.x1).unwrap_or(0.0) - ws[0].x0 > 300.0)
+        .filter_map(|ws| {
+            // Least squares of the words' bottoms (their baseline, nearly) against their middles.
+            let pts: Vec<(f32, f32)> = ws.iter().map(|w| ((w.x0 + w.x1) / 2.0, w.y1)).collect();
+            let n = pts.len() as f32;
+            let (mx, my) = (pts.iter().map(|p| p.0).sum::<f32>() / n, pts.iter().map(|p| p.1).sum::<f32>() / n);
+            let (sxy, sxx) = pts.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + (x - mx) * (y - my), b + (x - mx) * (x - mx)));
+            (sxx > 0.0).then(|| sxy / sxx)
+        })
+        .filter(|s| s.abs() < 0.1)
+        .collect();
+    if slopes.len() < 3 {
+        return 0.0;
+    }
+    slopes.sort_by(f32::total_cmp);
+    slopes[slopes.len() / 2]
+}
+
+/// Turns the boxes back by the page's skew, around its centre.
+fn deskew(words: &mut [Word], slope: f32, (w, h): (f32, f32)) {
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    for word in words {
+        let (mx, my) = ((word.x0 + word.x1) / 2.0, (word.y0 + word.y1) / 2.0);
+        let (dx, dy) = (slope * (my - cy), -slope * (mx - cx));
+        word.x0 += dx;
+        word.x1 += dx;
+        word.y0 += dy;
+        word.y1 += dy;
+    }
 }
 
 /// A page fed sideways or upside down is read by Tesseract (it finds the orientation),
@@ -151,13 +195,19 @@ fn recognise(image: &Path, dpi: f32, workdir: &Path, budget: &Budget) -> Result<
         "tsv".as_ref(),
     ];
     let out = sandbox::run("tesseract", &args, workdir, page_limits(budget))?;
-    let (mut words, confidences, size) = words_of_tsv(&String::from_utf8_lossy(&out));
+    let (mut words, confidences, size, lines) = words_of_tsv(&String::from_utf8_lossy(&out));
     let mut rotate = 0;
     if sideways(&words) {
         rotate = orientation(image, workdir, budget).unwrap_or(0);
     } else if !words.is_empty() && confidences.iter().sum::<f32>() / (confidences.len() as f32) < LOW_CONFIDENCE {
         // Upside down reads as poorly recognised text: ask which way is up.
         rotate = orientation(image, workdir, budget).unwrap_or(0);
+    }
+    if rotate == 0 {
+        let slope = skew(&words, &lines);
+        if slope.abs() > 0.002 {
+            deskew(&mut words, slope, size);
+        }
     }
     upright(&mut words, rotate, size);
     let scale = 72.0 / dpi;
@@ -236,7 +286,8 @@ mod tests {
                    1\t1\t0\t0\t0\t0\t0\t0\t2480\t3508\t-1\t\n\
                    5\t1\t1\t1\t1\t1\t300\t600\t250\t50\t96.5\tFACTURE\n\
                    5\t1\t1\t1\t1\t2\t600\t600\t100\t50\t91.0\tN°\n";
-        let (mut words, conf, size) = words_of_tsv(tsv);
+        let (mut words, conf, size, lines) = words_of_tsv(tsv);
+        assert_eq!(lines, [(1, 1, 1), (1, 1, 1)]);
         assert_eq!(words.len(), 2);
         assert_eq!(words[0].text, "FACTURE");
         assert_eq!(size, (2480.0, 3508.0));
@@ -245,5 +296,27 @@ mod tests {
         // Turned a quarter: the box of the image's top right corner goes to the top left.
         upright(&mut words, 270, size);
         assert!((words[0].x0 - 600.0).abs() < 0.01 && (words[0].y0 - (2480.0 - 550.0)).abs() < 0.01, "{:?}", words[0]);
+    }
+
+    #[test]
+    fn a_page_laid_askew_is_levelled() {
+        // Three lines of four words, each falling 1 px every 50 (a 1.15° skew).
+        let mut words = Vec::new();
+        let mut lines = Vec::new();
+        for line in 0..3u32 {
+            for i in 0..4 {
+                let x = 100.0 + 300.0 * i as f32;
+                let y = 500.0 + 200.0 * line as f32 + x / 50.0;
+                words.push(Word { text: "mot".into(), x0: x, y0: y, x1: x + 200.0, y1: y + 40.0 });
+                lines.push((1, 1, line + 1));
+            }
+        }
+        let slope = skew(&words, &lines);
+        assert!((slope - 0.02).abs() < 0.001, "{slope}");
+        deskew(&mut words, slope, (2480.0, 3508.0));
+        for line in words.chunks(4) {
+            let ys: Vec<f32> = line.iter().map(|w| w.y1).collect();
+            assert!(ys.iter().all(|y| (y - ys[0]).abs() < 0.5), "{ys:?}");
+        }
     }
 }

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 
-
 /// Right fields over all scored, as reached (446/448 when this floor was set).
 const FLOOR: f64 = 0.99;
 
