@@ -78,7 +78,10 @@ fn page_limits(budget: &Budget) -> SandboxLimits {
 
 /// Tesseract's TSV: one row per element; level 5 rows are words, with their box in
 /// pixels and a confidence; the level 1 row is the page, its size. Boxes stay in pixels.
-fn words_of_tsv(tsv: &str) -> (Vec<Word>, Vec<f32>, (f32, f32), Vec<(u32, u32, u32)>) {
+/// Which line of which paragraph of which block a word is on, as Tesseract numbers them.
+type LineId = (u32, u32, u32);
+
+fn words_of_tsv(tsv: &str) -> (Vec<Word>, Vec<f32>, (f32, f32), Vec<LineId>) {
     let (mut words, mut confidences, mut size, mut lines) = (Vec::new(), Vec::new(), (0.0, 0.0), Vec::new());
     for line in tsv.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
@@ -108,8 +111,8 @@ fn words_of_tsv(tsv: &str) -> (Vec<Word>, Vec<f32>, (f32, f32), Vec<(u32, u32, u
 /// laid a degree askew on the glass puts a total's label and its amount, a page's width
 /// apart, on different rows unless the boxes are turned back. The median over lines
 /// long enough to tell, so a stray line does not decide.
-fn skew(words: &[Word], lines: &[(u32, u32, u32)]) -> f32 {
-    let mut by_line: std::collections::BTreeMap<(u32, u32, u32), Vec<&Word>> = std::collections::BTreeMap::new();
+fn skew(words: &[Word], lines: &[LineId]) -> f32 {
+    let mut by_line: std::collections::BTreeMap<LineId, Vec<&Word>> = std::collections::BTreeMap::new();
     for (w, l) in words.iter().zip(lines) {
         by_line.entry(*l).or_default().push(w);
     }
