@@ -217,7 +217,8 @@ def main():
             docs.append((producer, f"facture-{layout + 1}-{d['number'].replace('/', '-')}", html_invoice(d, layout), t))
     for producer in ("chromium", "libreoffice"):
         docs.append((producer, "attestation-realisation", html_attestation(SELLERS[0]), {"kind": "attestation"}))
-        docs.append((producer, "rapport-audit-ad", html_report(SELLERS[3]), {"kind": "ad_audit_report"}))
+        docs.append((producer, "rapport-audit-ad", html_report(SELLERS[3]),
+                     {"kind": "ad_audit_report", "anssi_level": 3, "audit_date": "2024-06-11", "domain": "ch-valmont.local"}))
     lo_inputs = []
     for producer, name, html, t in docs:
         src = os.path.join(work, f"{producer}-{name}.html")

@@ -298,10 +298,13 @@ pub fn score_truth(root: &Path, truth: &BTreeMap<String, Value>, reader: &Reader
         if t.get("by_severity_score_band").is_some() {
             checks.push(("by_severity", get("vulnerabilities"), t["by_severity_score_band"].clone()));
         }
-        for k in ["domain", "maturity_level", "audit_date"] {
+        for k in ["domain", "maturity_level", "anssi_level"] {
             if t.get(k).is_some() {
                 checks.push((k, get(k), t[k].clone()));
             }
+        }
+        if t.get("audit_date").is_some() {
+            checks.push(("audit_date", get("date"), t["audit_date"].clone()));
         }
         if t.get("rule_count").is_some() {
             checks.push(("rule_count", f["rules"].as_array().map_or(0, Vec::len).into(), t["rule_count"].clone()));

@@ -284,3 +284,62 @@ mod tests {
         assert_eq!(inv.currency.as_deref(), Some("EUR"));
     }
 }
+
+/// "Niveau de maturité ANSSI atteint : niveau 3", "niveau ANSSI 3", "ANSSI level 3": a
+/// level next to the ANSSI's name or to "maturité", never a rule table's bare "niveau 2".
+static ANSSI_LEVEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:anssi|maturit[ée])[^.\n]{0,60}?\b(?:niveau|level)\s*:?\s*([1-5])\b|\b(?:niveau|level)\s*(?:anssi|de maturit[ée])\s*:?\s*([1-5])\b")
+        .unwrap()
+});
+static AUDIT_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:date de l'audit|date d'audit|date du rapport|audit (?:r[ée]alis[ée] )?(?:le|du)|r[ée]alis[ée] le|audit date|date of (?:the )?audit)\s*:?\s*",
+    )
+    .unwrap()
+});
+static AUDITED_DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:domaine(?: audit[ée]| active directory| ad)?|audited domain|domain)\s*:?\s*([a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)+)\b").unwrap()
+});
+
+/// What an AD audit report in prose (a PDF from an auditor) states of itself: its ANSSI
+/// level, the audit's date and the domain, when it says them; `None` when it says none.
+/// A stated level is the auditor's word, not a computed one (see `caregate-verify`).
+pub fn ad_report_from_text(text: &str) -> Option<caregate_schemas::extracted::AdAudit> {
+    let head: String = text.chars().take(20_000).collect();
+    let anssi_level = ANSSI_LEVEL.captures(&head).and_then(|c| c.get(1).or(c.get(2))).and_then(|m| m.as_str().parse().ok());
+    let date = AUDIT_DATE.find_iter(&head).find_map(|m| {
+        let after: String = head[m.end()..].chars().take(24).collect();
+        all_dates(&after).into_iter().find(|(at, _)| *at == 0).map(|(_, d)| d.to_string())
+    });
+    let domain = AUDITED_DOMAIN.captures(&head).map(|c| c[1].to_ascii_lowercase());
+    if anssi_level.is_none() && date.is_none() && domain.is_none() {
+        return None;
+    }
+    Some(caregate_schemas::extracted::AdAudit {
+        tool: caregate_schemas::extracted::AD_REPORT_TOOL.to_owned(),
+        tool_version: None,
+        domain,
+        netbios_name: None,
+        forest: None,
+        date,
+        scores: Default::default(),
+        maturity_level: None,
+        anssi_level,
+        rules: Vec::new(),
+        integrity: caregate_schemas::extracted::Integrity::Absent,
+    })
+}
+
+#[cfg(test)]
+mod ad_report_tests {
+    use super::*;
+
+    #[test]
+    fn a_report_states_its_level_date_and_domain() {
+        let a = ad_report_from_text("Rapport d'audit\nDomaine audité : CH-Valmont.local\nDate de l'audit : 11/06/2024\nNiveau de maturité ANSSI atteint : niveau 3.\nRègle   Niveau\nP-Delegated   2").unwrap();
+        assert_eq!((a.anssi_level, a.date.as_deref(), a.domain.as_deref()), (Some(3), Some("2024-06-11"), Some("ch-valmont.local")));
+        assert_eq!(ad_report_from_text("AD security assessment, ANSSI level 2 reached").unwrap().anssi_level, Some(2));
+        // A rule table's levels are not the report's.
+        assert!(ad_report_from_text("Règle P-Delegated : niveau 2").is_none());
+    }
+}

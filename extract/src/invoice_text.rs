@@ -104,7 +104,8 @@ fn rows_of(text: &str) -> Vec<Vec<Cell>> {
 /// written `=word` must be the whole cell (but for a colon).
 fn after_label<'a>(cell: &'a Cell, label: &str) -> Option<&'a str> {
     let folded = cell.folded.trim_start_matches(['*', '-', ' ']);
-    let skipped = cell.folded.chars().count() - folded.chars().count();
+    // Characters skipped: the trimmed ones are ASCII, one byte each.
+    let skipped = cell.folded.len() - folded.len();
     if let Some(exact) = label.strip_prefix('=') {
         // `Total`, `Total :`, `Total EUR`, `Total (€)`.
         let bare = folded.trim_end_matches([':', ' ', '.']);

@@ -517,6 +517,7 @@ fn from_laid_out_text(
                 summary,
             })
         }
+        Kind::AdAuditReport => french::ad_report_from_text(text).map(Content::AdAudit).unwrap_or(Content::None),
         _ => Content::None,
     };
     let fields = Fields { content, ..common };

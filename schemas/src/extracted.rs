@@ -156,6 +156,10 @@ pub enum Integrity {
     Absent,
 }
 
+/// The `tool` of an AD audit read from a report's prose (a PDF from an auditor): its
+/// level is the auditor's word, not computed from rules.
+pub const AD_REPORT_TOOL: &str = "rapport PDF";
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AdAudit {
     pub tool: String,

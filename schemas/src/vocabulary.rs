@@ -28,6 +28,7 @@ macro_rules! terms {
 terms! {
     "active_content" => "Contenu actif", "Le PDF contient du JavaScript, des actions automatiques ou des fichiers à lancer : à ouvrir avec précaution.";
     "ad_level_below_target" => "Niveau ANSSI insuffisant", "Le niveau de sécurité de l'annuaire déduit du rapport est inférieur à la cible du programme.";
+    "ad_level_declared" => "Niveau ANSSI déclaré", "Le niveau ANSSI n'est connu que par ce qu'en écrit un rapport d'audit (PDF), sans règles pour le calculer : un contrôleur doit le confirmer sur le rapport.";
     "ad_level_reached" => "Niveau ANSSI atteint", "Le niveau de sécurité de l'annuaire déduit du rapport atteint la cible du programme.";
     "ad_level_unconfirmed" => "Niveau ANSSI non confirmé", "Le niveau semble atteint, mais des règles déclenchées n'ont pas de niveau dans le référentiel.";
     "ad_level_unknown" => "Niveau ANSSI inconnu", "Aucun rapport exploitable ne permet de déduire le niveau ANSSI de l'annuaire.";

@@ -171,6 +171,15 @@ fn anssi_level_against_the_target() {
     // A tampered report gives no level: a person decides.
     let tampered = Builder::new("750000001", None).add("annuaire/ad_hc_ch-retouche.local.xml").judge();
     assert_objective(&tampered, "D1.AD.LEVEL", Verdict::NeedsReview, "ad_level_unknown");
+    // A level a PDF report only states is the auditor's word: a person confirms it; a
+    // stated level under the target is enough to say not met.
+    let report = "annuaire/rapport-audit-ad.pdf";
+    let stated = |level: u32| Builder::new("750000001", None).add_edited(report, |f| f["anssi_level"] = json!(level)).judge();
+    assert_objective(&stated(3), "D1.AD.LEVEL", Verdict::NeedsReview, "ad_level_declared");
+    assert_objective(&stated(2), "D1.AD.LEVEL", Verdict::NotMet, "ad_level_below_target");
+    // Beside a PingCastle report, the computed level decides.
+    let both = Builder::new("750000001", None).add(PINGCASTLE).add_edited(report, |f| f["anssi_level"] = json!(4)).judge();
+    assert_objective(&both, "D1.AD.LEVEL", Verdict::NotMet, "ad_level_below_target");
 }
 
 #[test]

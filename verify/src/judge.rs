@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use caregate_schemas::extracted::{Host, Integrity, Invoice, Scan};
+use caregate_schemas::extracted::{Host, Integrity, Invoice, Scan, AD_REPORT_TOOL};
 use caregate_schemas::{invoice_number_key, EvidenceCheck, EvidenceRecord, Kind, ObjectiveVerdict, Reason, Status, SubmissionId, Verdict, Verification};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -213,7 +213,8 @@ impl Context<'_> {
             }
             Rule::IntegrityValid => {
                 for rec in relevant {
-                    match rec.fields.ad_audit().map(|a| a.integrity) {
+                    // Only PingCastle seals its rules; a report in prose has no seal to check.
+                    match rec.fields.ad_audit().filter(|a| a.tool == "PingCastle").map(|a| a.integrity) {
                         Some(Integrity::Invalid) => why.add(
                             "integrity_mismatch",
                             Verdict::NotMet,
@@ -316,9 +317,18 @@ impl Context<'_> {
 
     fn anssi_level(&self, target: u8, relevant: &[&EvidenceRecord], why: &mut Reasons) {
         // Only reports whose content can be trusted give a level; the latest one counts.
+        // A level stated in a report's prose is the auditor's word: it counts only where no
+        // report gives one that can be computed, and a person confirms it.
         let mut graded: Vec<(&EvidenceRecord, u8, Vec<String>, Vec<String>)> = Vec::new();
+        let mut declared: Vec<(&EvidenceRecord, u8)> = Vec::new();
         for rec in relevant {
             let Some(audit) = rec.fields.ad_audit() else { continue };
+            if audit.tool == AD_REPORT_TOOL {
+                if let Some(level) = audit.anssi_level {
+                    declared.push((rec, level.clamp(1, 5) as u8));
+                }
+                continue;
+            }
             if let Some(level) = audit.anssi_level {
                 graded.push((rec, level.clamp(1, 5) as u8, Vec::new(), Vec::new()));
                 continue;
@@ -342,6 +352,20 @@ impl Context<'_> {
                 }
             }
             graded.push((rec, level, holding, unmapped));
+        }
+        if graded.is_empty() {
+            if let Some((rec, level)) = declared.into_iter().max_by_key(|(rec, _)| scan_order(rec)) {
+                let (code, verdict, cmp) =
+                    if level < target { ("ad_level_below_target", Verdict::NotMet, "<") } else { ("ad_level_declared", Verdict::NeedsReview, "≥") };
+                why.add(
+                    code,
+                    verdict,
+                    format!("{} : niveau ANSSI {level} {cmp} cible {target}, déclaré par le rapport (non calculé)", rec.path),
+                    Some(rec),
+                    Some("anssi_level"),
+                );
+                return;
+            }
         }
         let Some((rec, level, holding, unmapped)) = graded.into_iter().max_by_key(|(rec, ..)| scan_order(rec)) else {
             why.add(
