@@ -22,9 +22,10 @@ fn script() -> PathBuf {
 }
 
 fn producers_missing() -> Vec<&'static str> {
-    let mut missing: Vec<&str> = ["chromium", "soffice", "ps2pdf", "pdftoppm"]
+    let mut missing: Vec<&str> = [("chromium", "--version"), ("soffice", "--version"), ("ps2pdf", "-v"), ("pdftoppm", "-v")]
         .into_iter()
-        .filter(|t| Command::new("sh").args(["-c", &format!("command -v {t}")]).output().map(|o| !o.status.success()).unwrap_or(true))
+        .filter(|(tool, probe)| !caregate_extract::sandbox::installed(tool, probe))
+        .map(|(tool, _)| tool)
         .collect();
     if !Command::new("python3").args(["-c", "import PIL"]).output().map(|o| o.status.success()).unwrap_or(false) {
         missing.push("Pillow");

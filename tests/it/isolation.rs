@@ -52,3 +52,40 @@ async fn a_reader_that_crashes_ends_its_file_with_the_reason() {
     let f = rec.findings.iter().find(|f| f.code == "unreadable").unwrap_or_else(|| panic!("{:?}", rec.findings));
     assert!(f.message.contains("signal 11") && f.message.contains("segmentation fault"), "{}", f.message);
 }
+
+/// The reader itself missing (a broken install, not the file's fault): the job is
+/// retried, nothing is decided about the file, and once the reader is back the file is
+/// read and stored, once.
+async fn a_missing_reader_is_retried_until_it_is_back(stack: Stack) {
+    let mut env = TestEnv::new(stack).await;
+    let reader = env.dir.path().join("reader-not-yet-installed");
+    env.config.worker.reader_program = Some(reader.clone());
+    env.config.backends.retry.delays_ms = vec![500, 1000, 2000, 4000];
+    let run = common::Running::start(&env).await;
+    let app = run.app.clone();
+    let sub = common::submission();
+    let receipt = run.intake().receive(&sub, "facture.pdf", common::bytes_body(sample("factures/facture-FA-2024-0042.pdf"))).await.unwrap();
+    let id = receipt.evidence_id;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let rec = app.backends.index.get(id).await.unwrap().unwrap();
+        if rec.attempts >= 1 {
+            assert_eq!(rec.status, Status::Received, "{stack:?}: nothing decided while the reader is missing: {:?}", rec.findings);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stack:?}: the first attempt never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_caregate"), &reader).unwrap();
+    let records = common::wait_done(&app, sub.submission_id, 1, 60).await;
+    run.stop().await;
+    let rec = &records[0];
+    assert_eq!(rec.status, Status::Stored, "{stack:?}: {:?}", rec.findings);
+    assert_eq!(rec.kind, Some(Kind::Invoice));
+    assert!(rec.attempts >= 2, "{stack:?}: read on a later attempt ({})", rec.attempts);
+    let events: Vec<String> = app.backends.index.events(id).await.unwrap().iter().map(|e| e.kind.as_str().to_owned()).collect();
+    // Each failed attempt is in the history, the file stored once.
+    assert_eq!((events.first().map(String::as_str), events.last().map(String::as_str)), (Some("received"), Some("stored")), "{stack:?}: {events:?}");
+    assert!(events.iter().any(|e| e == "retry") && events.iter().filter(|e| *e == "stored").count() == 1, "{stack:?}: {events:?}");
+}
+common::on_each_stack!(a_missing_reader_is_retried_until_it_is_back);

@@ -21,7 +21,7 @@ use caregate_extract::sandbox::{self, SandboxError, SandboxLimits};
 use caregate_extract::{analyse, Analysis, Kind, Limits, Source};
 use caregate_schemas::{Finding, Severity};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::identify::Identity;
 use crate::stage::{Stage, Stop};
@@ -70,11 +70,6 @@ fn failed(code: &str, message: String) -> Analysis {
 }
 
 impl Reader {
-    /// In-process reading, for tools that read files one at a time on their own.
-    pub fn in_thread(limits: Limits) -> Self {
-        Self { limits, isolation: Isolation::Thread, program: PathBuf::new(), memory_bytes: 0 }
-    }
-
     /// How long one file may take, parsers' own budget plus a grace for a stuck library.
     pub fn deadline(&self) -> Duration {
         Duration::from_secs(self.limits.time_budget_secs + 15)
@@ -193,23 +188,18 @@ impl Stage for ReadStage {
             Err(_) => return Err(Stop::Retry("extract: worker shutting down".into())),
         };
         let reader = self.reader.clone();
-        let (tx, rx) = oneshot::channel();
-        let spawned = std::thread::Builder::new().name("read".into()).spawn(move || {
-            let result = reader.read(&input.identity, &input.working_copy, &input.name);
+        let reading = tokio::task::spawn_blocking(move || {
             // The slot is released when the reading is really done, even after a timeout.
-            drop(permit);
-            let _ = tx.send(result);
+            let _permit = permit;
+            reader.read(&input.identity, &input.working_copy, &input.name)
         });
-        if let Err(e) = spawned {
-            return Err(Stop::Retry(format!("extract: cannot start a reader thread: {e}")));
-        }
         // A child process is killed at its deadline; this catches a parser stuck inside a
         // library on a thread of this process, which cannot be.
         let grace = self.reader.deadline() + Duration::from_secs(5);
-        match tokio::time::timeout(grace, rx).await {
+        match tokio::time::timeout(grace, reading).await {
             Ok(Ok(Ok(analysis))) => Ok(analysis),
             Ok(Ok(Err(e))) => Err(Stop::Retry(format!("extract: {e}"))),
-            Ok(Err(_)) => Ok(failed("unreadable", "the reader thread ended without an answer".into())),
+            Ok(Err(e)) => Ok(failed("unreadable", format!("the reader thread ended without an answer: {e}"))),
             Err(_) => Ok(failed("time_budget", format!("reading took longer than {} s; stored unread", grace.as_secs()))),
         }
     }
