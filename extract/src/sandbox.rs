@@ -57,7 +57,7 @@ pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: Sandbo
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let (memory, cpu) = (limits.memory_bytes, limits.wall.as_secs().max(1) + 1);
-    // SAFETY: only async-signal-safe calls (getrlimit, setrlimit, setpgid) between fork and exec.
+    // SAFETY: only async-signal-safe calls (getrlimit, setrlimit, setpgid, prctl) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             let set = |resource, value: u64| {
@@ -78,6 +78,10 @@ pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: Sandbo
             set(libc::RLIMIT_NOFILE, 64)?;
             // Its own process group, so a timeout kills whatever it started too.
             libc::setpgid(0, 0);
+            // Ended with whoever started it: a worker killed mid-file leaves no reader
+            // running on, nor a reader its tools.
+            #[cfg(target_os = "linux")]
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
     }
