@@ -153,6 +153,13 @@ install_corpus_tools() {
   log "corpus producers: $(soffice --version 2>/dev/null | head -n1), Ghostscript $(gs --version 2>/dev/null), Pillow $(python3 -c 'import PIL; print(PIL.__version__)')"
 }
 
+# What the archive tests need: xmllint validates SEDA 2.3 manifests against the official
+# schemas (tests/it/seda.rs).
+install_archive_tools() {
+  apt_install libxml2-utils
+  log "archives: $(xmllint --version 2>&1 | head -n1)"
+}
+
 what=${1:-all}
 case "$what" in
   clamd) start_clamd; install_document_tools ;;
@@ -164,6 +171,7 @@ case "$what" in
     start_garage
     install_browser
     install_corpus_tools
+    install_archive_tools
     ;;
   *) echo "usage: $0 [all|clamd]" >&2; exit 2 ;;
 esac

@@ -14,14 +14,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use anyhow::{bail, Context};
-use caregate_schemas::{EventKind, EvidenceRecord, Sha256Digest, SubmissionId};
-use caregate_storage::{check_stored, Fixity, ReadPurpose};
+use anyhow::Context;
+use caregate_schemas::{EvidenceRecord, Sha256Digest, SubmissionId};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::App;
+use crate::{dossier, App};
 
 pub const TAG_MANIFEST: &str = "tagmanifest-sha256.txt";
 pub const SIGNATURE: &str = "tagmanifest-sha256.txt.sig";
@@ -75,45 +73,29 @@ pub struct Exported {
 
 /// Writes the bag of one submission into `out` (which must not exist yet).
 pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -> anyhow::Result<Exported> {
-    let records = app.backends.index.submission(id).await?;
-    if records.is_empty() {
-        bail!("submission {id} has no record");
-    }
-    if let Some(r) = records.iter().find(|r| !r.status.is_terminal()) {
-        bail!("{} is still being processed: export once the submission is complete", r.path);
-    }
+    let records = dossier::final_records(app, id).await?;
     std::fs::create_dir(out).with_context(|| format!("creating {} (it must not exist)", out.display()))?;
+    let package = dossier::Package { format: "bag", dir: out };
     let mut manifest: Vec<(String, String)> = Vec::new();
     let mut bytes = 0u64;
     let mut not_packaged = Vec::new();
     for rec in &records {
-        let Some(key) = rec.object_key.as_deref() else {
+        if rec.object_key.is_none() {
             not_packaged.push(rec.path.clone());
             continue;
-        };
+        }
         let rel = format!("data/files/{}", payload_path(rec, &records));
-        let dest = out.join(&rel);
-        tokio::fs::create_dir_all(dest.parent().expect("under data/")).await?;
-        let digest = copy_verified(app, rec, key, &dest).await?;
-        // An export discloses the file as a download does: an audit event, in the
-        // history the bag itself carries.
-        let detail = json!({"actor": local_actor(), "via": "export", "bag": out.display().to_string(), "sha256": digest});
-        app.backends.index.record_event(rec.evidence_id, EventKind::FileRead, detail).await?;
+        let digest = dossier::copy_out(app, rec, &out.join(&rel), &package).await?;
         manifest.push((digest.hex(), rel));
         bytes += rec.size;
     }
-    let mut events = BTreeMap::new();
-    for rec in &records {
-        events.insert(rec.evidence_id.to_string(), app.backends.index.events(rec.evidence_id).await?);
-    }
-    let decisions = app.backends.index.decisions(id).await?;
-    let decided = app.backends.index.verification(id).await?.map(|v| v.with_decisions(&decisions));
+    let history = dossier::History::read(app, id, &records).await?;
     let metadata = [
         ("data/metadata/records.json", serde_json::to_vec_pretty(&records)?),
-        ("data/metadata/verification.json", serde_json::to_vec_pretty(&decided)?),
-        ("data/metadata/decisions.json", serde_json::to_vec_pretty(&decisions)?),
-        ("data/metadata/verification-history.json", serde_json::to_vec_pretty(&app.backends.index.verification_history(id).await?)?),
-        ("data/metadata/events.json", serde_json::to_vec_pretty(&events)?),
+        ("data/metadata/verification.json", serde_json::to_vec_pretty(&history.decided)?),
+        ("data/metadata/decisions.json", serde_json::to_vec_pretty(&history.decisions)?),
+        ("data/metadata/verification-history.json", serde_json::to_vec_pretty(&history.machine)?),
+        ("data/metadata/events.json", serde_json::to_vec_pretty(&history.events)?),
     ];
     for (rel, body) in metadata {
         let dest = out.join(rel);
@@ -140,8 +122,7 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
         tag_manifest += &format!("{}  {name}\n", Sha256Digest::of(body.as_bytes()).hex());
     }
     std::fs::write(out.join(TAG_MANIFEST), &tag_manifest)?;
-    let signature = key.sign(tag_manifest.as_bytes());
-    std::fs::write(out.join(SIGNATURE), format!("{}\n", hex::encode(signature.to_bytes())))?;
+    std::fs::write(out.join(SIGNATURE), sign_hex(key, tag_manifest.as_bytes()))?;
     Ok(Exported { files: records.len() - not_packaged.len(), bytes, not_packaged })
 }
 
@@ -159,29 +140,18 @@ fn payload_path(rec: &EvidenceRecord, records: &[EvidenceRecord]) -> String {
     }
 }
 
-/// How audit events name whoever runs a command on the server itself.
-pub fn local_actor() -> String {
-    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
-    format!("{user} (local command line)")
+/// Signs `bytes` with the archive key: the detached signature's hex text, as written
+/// beside a package.
+pub fn sign_hex(key: &SigningKey, bytes: &[u8]) -> String {
+    format!("{}\n", hex::encode(key.sign(bytes).to_bytes()))
 }
 
-/// Streams a stored object to `dest` through the checked read ([`check_stored`]):
-/// bytes that are not the ones received (digest or size), or a missing object, are
-/// refused and recorded in the file's history.
-async fn copy_verified(app: &App, rec: &EvidenceRecord, key: &str, dest: &Path) -> anyhow::Result<Sha256Digest> {
-    let mut file = tokio::fs::File::create(dest).await?;
-    let index = app.backends.index.as_ref();
-    match check_stored(app.backends.evidence.as_ref(), index, rec, key, Some(&mut file), ReadPurpose::Export, &local_actor()).await? {
-        Fixity::Intact => Ok(rec.sha256),
-        Fixity::Missing => bail!("{} ({}): its stored object {key} is missing; not exported", rec.path, rec.evidence_id),
-        Fixity::Mismatch { actual_sha256, actual_size } => bail!(
-            "{} ({}): stored bytes hash to {actual_sha256} ({actual_size} bytes), not {} ({} bytes) as received; not exported",
-            rec.path,
-            rec.evidence_id,
-            rec.sha256,
-            rec.size
-        ),
-    }
+/// Reads a detached signature written by [`sign_hex`]; `None` when absent or not hex.
+pub fn read_signature(path: &Path) -> Option<ed25519_dalek::Signature> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut bytes = [0u8; 64];
+    hex::decode_to_slice(text.trim(), &mut bytes).ok()?;
+    Some(ed25519_dalek::Signature::from_bytes(&bytes))
 }
 
 /// One thing wrong with a bag.
@@ -251,7 +221,7 @@ pub enum KeyUsed {
     FromBag(String),
 }
 
-fn file_sha256(path: &Path) -> std::io::Result<String> {
+pub(crate) fn file_sha256(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher)?;
@@ -331,11 +301,7 @@ pub fn check(dir: &Path, trusted: Option<&VerifyingKey>) -> (Vec<BagProblem>, Op
             return (problems, None);
         }
     };
-    let signature = std::fs::read_to_string(dir.join(SIGNATURE)).ok().and_then(|s| {
-        let mut bytes = [0u8; 64];
-        hex::decode_to_slice(s.trim(), &mut bytes).ok().map(|_| ed25519_dalek::Signature::from_bytes(&bytes))
-    });
-    match signature {
+    match read_signature(&dir.join(SIGNATURE)) {
         None => problems.push(BagProblem::NoSignature),
         Some(sig) => {
             let signed = std::fs::read(dir.join(TAG_MANIFEST)).unwrap_or_default();

@@ -32,7 +32,7 @@ impl FixityReport {
 /// at a time; `each` sees every result as it comes.
 pub async fn run(app: &App, since: Option<DateTime<Utc>>, mut each: impl FnMut(&EvidenceRecord, &Fixity)) -> anyhow::Result<FixityReport> {
     let mut report = FixityReport::default();
-    let actor = crate::bag::local_actor();
+    let actor = crate::dossier::local_actor();
     let actor = &actor;
     let mut after: Option<EvidenceRecord> = None;
     loop {

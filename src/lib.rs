@@ -7,8 +7,10 @@ pub mod accuracy;
 pub mod bag;
 pub mod bench;
 pub mod demo;
+pub mod dossier;
 pub mod fixity;
 pub mod report;
+pub mod seda;
 pub mod submit;
 pub mod telemetry;
 
@@ -53,6 +55,8 @@ pub struct ArchiveConfig {
     /// File holding the Ed25519 key (64 hex digits) that signs export packages
     /// (`caregate keygen FILE` makes one).
     pub signing_key: Option<PathBuf>,
+    /// Transfers to public archives (`caregate export --format seda`).
+    pub seda: seda::SedaConfig,
 }
 
 impl Default for Config {
@@ -138,6 +142,7 @@ impl Config {
             // The child reserves a 256 MiB stack for deep files before reading anything.
             problems.push("worker.reader_memory_mb must be at least 512".to_owned());
         }
+        problems.extend(self.archive.seda.problems());
         let retry = &self.backends.retry.delays_ms;
         if retry.is_empty() {
             problems.push("backends.retry.delays_ms needs at least one delay".to_owned());

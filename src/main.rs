@@ -45,12 +45,16 @@ enum Command {
     Fixity(fixity::Args),
     /// Make a new Ed25519 key for signing export packages; prints its public key.
     Keygen(keygen::Args),
-    /// Write a submission as a signed BagIt bag (RFC 8493): files, records, verdicts and
-    /// history; every file re-hashed on the way out.
+    /// Write a submission as a signed BagIt bag (RFC 8493, default) or a SEDA 2.3
+    /// transfer for public archives: files, records, verdicts and history; every file
+    /// re-hashed on the way out.
     Export(export::Args),
     /// Check a bag offline: every hash, the payload against its manifest, and the
     /// signature; says exactly what is wrong.
     VerifyBag(verify_bag::Args),
+    /// Check a SEDA transfer offline: schemas, every digest and size, content against
+    /// the manifest, the signature; says exactly what is wrong.
+    VerifyTransfer(verify_transfer::Args),
     /// Local accounts and their API tokens.
     Account(account::Args),
     /// The audit log (every evidence's history, hash-chained).
@@ -86,6 +90,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keygen(args) => keygen::run(config, args).await,
         Command::Export(args) => export::run(config, args).await,
         Command::VerifyBag(args) => verify_bag::run(config, args).await,
+        Command::VerifyTransfer(args) => verify_transfer::run(config, args).await,
         Command::Account(args) => account::run(config, args).await,
         Command::Audit(args) => audit::run(config, args).await,
         Command::Schema(args) => schema::run(config, args).await,

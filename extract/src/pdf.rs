@@ -273,6 +273,7 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
                 signer_subject: cms.signer_subject,
                 digest_algorithm: cms.digest_algorithm,
                 digest_valid: cms.digest_valid,
+                validation: None,
             });
         }
         for key in [&b"JavaScript"[..], b"JS"] {

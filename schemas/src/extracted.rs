@@ -7,7 +7,7 @@
 //! (`format`, `document`, `member_evidence`...), with `content` naming which content it
 //! is (`invoice`, `scan`...).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -386,8 +386,162 @@ pub struct Signature {
     pub digest_algorithm: Option<String>,
     /// The digest of the signed byte ranges equals the CMS `messageDigest`: the signed
     /// bytes are the ones the signer signed. `None` when the CMS could not be read or
-    /// its digest algorithm is not supported. (The certificate chain is not judged.)
+    /// its digest algorithm is not supported.
     pub digest_valid: Option<bool>,
+    /// The signature judged as ETSI EN 319 102-1 does: cryptography, certificate chain,
+    /// time, revocation, what changed after it. Absent in records made before caregate
+    /// validated signatures (`caregate signatures` validates them again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<SignatureValidation>,
+}
+
+/// ETSI EN 319 102-1 main status indication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Indication {
+    TotalPassed,
+    /// The signature is not proven wrong, but not proven right either (unknown CA, no
+    /// proof of time, revocation unknown...): a person decides.
+    Indeterminate,
+    TotalFailed,
+}
+
+/// ETSI EN 319 102-1 sub-indications caregate gives (clause 5.1.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SubIndication {
+    /// The signed bytes do not hash to the digest the signature carries.
+    HashFailure,
+    /// The signature value does not verify with the signer's public key.
+    SigCryptoFailure,
+    /// The PDF or CMS structure does not allow validation; also, changes appended after
+    /// signing that the document's permissions forbid.
+    FormatFailure,
+    /// The CMS carries no certificate matching its signer.
+    NoSigningCertificateFound,
+    /// No chain from the signer to a trust anchor.
+    NoCertificateChainFound,
+    /// A certificate of the chain was outside its validity period at the best proven time.
+    OutOfBoundsNoPoe,
+    /// A certificate of the chain is revoked and no proof of time places the signature
+    /// before the revocation.
+    RevokedNoPoe,
+    /// The chain is not acceptable (key usage, CA constraints...).
+    ChainConstraintsFailure,
+    /// An algorithm caregate does not verify.
+    CryptoConstraintsFailureNoPoe,
+}
+
+impl SubIndication {
+    pub fn code(self) -> &'static str {
+        match self {
+            SubIndication::HashFailure => "HASH_FAILURE",
+            SubIndication::SigCryptoFailure => "SIG_CRYPTO_FAILURE",
+            SubIndication::FormatFailure => "FORMAT_FAILURE",
+            SubIndication::NoSigningCertificateFound => "NO_SIGNING_CERTIFICATE_FOUND",
+            SubIndication::NoCertificateChainFound => "NO_CERTIFICATE_CHAIN_FOUND",
+            SubIndication::OutOfBoundsNoPoe => "OUT_OF_BOUNDS_NO_POE",
+            SubIndication::RevokedNoPoe => "REVOKED_NO_POE",
+            SubIndication::ChainConstraintsFailure => "CHAIN_CONSTRAINTS_FAILURE",
+            SubIndication::CryptoConstraintsFailureNoPoe => "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+        }
+    }
+}
+
+/// What proves when the document was signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSource {
+    /// A valid RFC 3161 timestamp over the signature (or a document timestamp).
+    Timestamp,
+    /// Only the signer's own claim (`/M`, CMS `signingTime`).
+    Claimed,
+    /// Nothing says when.
+    Unknown,
+}
+
+/// PAdES baseline level (ETSI EN 319 142-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+pub enum PadesLevel {
+    #[serde(rename = "B-B")]
+    BB,
+    #[serde(rename = "B-T")]
+    BT,
+    #[serde(rename = "B-LT")]
+    BLt,
+    #[serde(rename = "B-LTA")]
+    BLta,
+}
+
+/// What was appended after the signed revision, from least to most worrying (as
+/// pyhanko's modification levels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModificationLevel {
+    None,
+    /// Validation data (`/DSS`) and document timestamps only.
+    LtaUpdates,
+    /// Form fields filled, other signature fields signed.
+    FormFilling,
+    /// Annotations added or changed.
+    Annotations,
+    /// Anything else: page content, pages, fonts...
+    Other,
+}
+
+/// Revocation as far as the file itself can tell (caregate never fetches CRLs or OCSP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationStatus {
+    /// CRLs in the CMS or `/DSS` cover the chain and none lists it.
+    Good,
+    Revoked,
+    /// No revocation data in the file for the chain.
+    NotChecked,
+}
+
+/// An RFC 3161 timestamp: over a signature (`signatureTimeStampToken`) or over the
+/// document (`ETSI.RFC3161`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TimestampCheck {
+    /// Its imprint is the digest of what it stamps, and its own signature verifies.
+    pub intact: bool,
+    /// The time stamping authority chains to a trust anchor, with the timeStamping
+    /// usage, valid at the stamped time.
+    pub trusted: bool,
+    /// `genTime`.
+    pub time: Option<DateTime<Utc>>,
+    /// Subject of the TSA certificate.
+    pub authority: Option<String>,
+}
+
+/// One signature's validation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SignatureValidation {
+    pub indication: Indication,
+    pub sub_indication: Option<SubIndication>,
+    /// The signed bytes are the ones signed and the signature value verifies with the
+    /// signer's key (pyhanko's "intact" and "valid").
+    pub intact: bool,
+    /// The chain reaches a configured trust anchor and holds at the best proven time.
+    pub trusted: bool,
+    /// Subjects from the signer up to the trust anchor (or as far as the CMS goes).
+    pub chain: Vec<String>,
+    pub revocation: RevocationStatus,
+    pub time_source: TimeSource,
+    /// The time the chain was judged at: a trusted timestamp's, else the validation's.
+    pub judged_at: DateTime<Utc>,
+    pub timestamp: Option<TimestampCheck>,
+    pub pades_level: Option<PadesLevel>,
+    pub modification_level: ModificationLevel,
+    /// DocMDP permission of a certification signature (1 no change, 2 form filling,
+    /// 3 annotations too); `None` for an approval signature.
+    pub certification: Option<u8>,
+    /// What was appended after signing is within what the document permits.
+    pub modifications_permitted: bool,
+    /// When caregate validated it, and against how many trust anchors.
+    pub validated_at: DateTime<Utc>,
+    pub trust_anchors: usize,
 }
 
 /// What the record keeps about a PDF, whatever kind of evidence it is.

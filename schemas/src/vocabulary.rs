@@ -105,6 +105,29 @@ pub fn label(code: &str) -> String {
     term(code).map(|t| t.label.to_owned()).unwrap_or_else(|| format!("Observation « {code} »"))
 }
 
+/// The French name of an event of a file's history, from its stored kind (`received`,
+/// `file_read`...); a kind this version does not write (an old history) is named as such.
+pub fn event_label(kind: &str) -> String {
+    let label = match kind {
+        "received" => "reçu et mis en quarantaine",
+        "retry" => "nouvel essai de traitement",
+        "stored" => "archivé",
+        "needs_review" => "à examiner",
+        "infected" => "infecté (quarantaine)",
+        "failed" => "échec du traitement",
+        "file_read" => "fichier communiqué",
+        "text_read" => "texte extrait consulté",
+        "fixity_failed" => "contrôle d'intégrité en échec",
+        "deletion_refused" => "suppression refusée (durée de conservation)",
+        "deleted" => "supprimé après la durée de conservation",
+        "decision" => "décision d'un contrôleur",
+        "rescanned" => "analysé de nouveau, sain",
+        "infected_on_rescan" => "infecté lors d'une nouvelle analyse (remis en quarantaine)",
+        other => return format!("événement « {other} »"),
+    };
+    label.to_owned()
+}
+
 impl Verdict {
     /// One name per verdict, wherever a person reads it.
     pub fn label_fr(self) -> &'static str {
@@ -160,6 +183,29 @@ impl Kind {
 mod tests {
     use super::*;
     use std::path::{Path, PathBuf};
+
+    #[test]
+    fn every_event_kind_has_a_french_name() {
+        use crate::EventKind;
+        let kinds = [
+            EventKind::Received,
+            EventKind::Retry,
+            EventKind::FileRead,
+            EventKind::TextRead,
+            EventKind::FixityFailed,
+            EventKind::DeletionRefused,
+            EventKind::Deleted,
+            EventKind::Decision,
+            EventKind::Rescanned,
+            EventKind::InfectedOnRescan,
+        ]
+        .into_iter()
+        .chain([Status::Stored, Status::NeedsReview, Status::Infected, Status::Failed].map(EventKind::Finished));
+        for kind in kinds {
+            assert!(!event_label(kind.as_str()).starts_with("événement"), "{kind} has no French name");
+        }
+        assert_eq!(event_label("ancien"), "événement « ancien »");
+    }
 
     #[test]
     fn terms_are_sorted_unique_and_french() {

@@ -1,5 +1,6 @@
-//! Write a submission as a signed BagIt bag (RFC 8493): files, records, verdicts and
-//! history; every file re-hashed on the way out.
+//! Write a submission as an archive package: a signed BagIt bag (RFC 8493, the
+//! default) or a SEDA 2.3 transfer for public archives; every file re-hashed on the
+//! way out.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,10 +10,20 @@ use caregate_schemas::SubmissionId;
 
 use super::init_tracing;
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// BagIt bag: files and JSON records, tag manifest signed.
+    Bag,
+    /// SEDA 2.3 ArchiveTransfer (manifest.xml + content/), manifest signed.
+    Seda,
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     #[arg(long)]
     pub submission: SubmissionId,
+    #[arg(long, value_enum, default_value = "bag")]
+    pub format: Format,
     /// Signing key file (default: `archive.signing_key` of the configuration).
     #[arg(long)]
     pub key: Option<PathBuf>,
@@ -21,16 +32,25 @@ pub struct Args {
 }
 
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
-    let Args { submission, key, out } = args;
+    let Args { submission, format, key, out } = args;
     init_tracing("warn");
     let key_file = key
         .or_else(|| config.archive.signing_key.clone())
         .ok_or_else(|| anyhow::anyhow!("no signing key: pass --key FILE or set archive.signing_key (make one with `caregate keygen FILE`)"))?;
     let key = caregate::bag::load_signing_key(&key_file)?;
     let app = App::open(config).await?;
-    let done = caregate::bag::export(&app, submission, &out, &key).await?;
-    println!("{}: {} files, {} bytes of payload", out.display(), done.files, done.bytes);
-    for p in &done.not_packaged {
+    let (files, bytes, not_packaged) = match format {
+        Format::Bag => {
+            let done = caregate::bag::export(&app, submission, &out, &key).await?;
+            (done.files, done.bytes, done.not_packaged)
+        }
+        Format::Seda => {
+            let done = caregate::seda::export(&app, submission, &out, &key).await?;
+            (done.files, done.bytes, done.not_packaged)
+        }
+    };
+    println!("{}: {files} files, {bytes} bytes of payload", out.display());
+    for p in &not_packaged {
         println!("  not packaged (kept in quarantine): {p}");
     }
     Ok(ExitCode::SUCCESS)

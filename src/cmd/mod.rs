@@ -19,6 +19,7 @@ pub mod schema;
 pub mod serve;
 pub mod submit;
 pub mod verify_bag;
+pub mod verify_transfer;
 pub mod worker;
 
 use std::time::Duration;

@@ -29,4 +29,5 @@ mod pipeline;
 mod real_samples;
 mod rescan;
 mod retries;
+mod seda;
 mod verification;

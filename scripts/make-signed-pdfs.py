@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""A throw-away PKI, PDFs signed under it with pyhanko, and pyhanko's own verdict on each.
+
+    python3 scripts/make-signed-pdfs.py OUT
+
+writes into OUT:
+  pki/          root.pem (the trust anchor), intermediate.pem, other-root.pem (a CA
+                nobody trusts), signer/expired/revoked/tsa certificates, root.crl
+  *.pdf         one attestation per case (below)
+  oracle.json   per PDF: what pyhanko concludes with root.pem trusted and with no trust
+                anchor at all (intact, valid, trusted, revoked, coverage, modification
+                level, DocMDP, timestamp), the oracle tests/it/signatures.rs holds
+                caregate to.
+
+Cases: a plain signature (PAdES B-B); with a signature timestamp from pyhanko's test
+time stamper (B-T); with the chain's revocation data embedded in /DSS (B-LT); with a
+document timestamp over that (B-LTA); a certification signature (DocMDP: form filling
+allowed) whose empty field is then signed; a signed PDF whose page content is changed
+in an appended revision; a signer under an unknown CA; an expired signer; a revoked
+signer (its CRL embedded).
+
+pyhanko is a test-only dependency (PyPI `pyhanko`); caregate never runs it.
+"""
+
+import asyncio
+import datetime as dt
+import io
+import json
+import sys
+from pathlib import Path
+
+from asn1crypto import keys as asn1_keys, x509 as asn1_x509, crl as asn1_crl
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils import generic
+from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+DAY = dt.timedelta(days=1)
+
+
+def name(cn):
+    return x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "caregate PKI de test"),
+        x509.NameAttribute(NameOID.COMMON_NAME, cn),
+    ])
+
+
+def rsa_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def certificate(subject, key, issuer, issuer_key, *, ca=False, not_before=None, not_after=None, eku=None, serial=None, crl_url=None):
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(name(subject))
+        .issuer_name(issuer.subject if issuer is not None else name(subject))
+        .public_key(key.public_key())
+        .serial_number(serial or x509.random_serial_number())
+        .not_valid_before(not_before or NOW - 365 * DAY)
+        .not_valid_after(not_after or NOW + 3 * 365 * DAY)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if issuer is not None:
+        b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    if ca:
+        b = b.add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+    else:
+        b = b.add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False, data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+    if eku:
+        b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=eku == [ExtendedKeyUsageOID.TIME_STAMPING])
+    if crl_url:
+        b = b.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)]), critical=False)
+    return b.sign(issuer_key if issuer_key is not None else key, hashes.SHA256())
+
+
+def to_asn1_cert(c):
+    return asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+
+
+def to_asn1_key(k):
+    return asn1_keys.PrivateKeyInfo.load(k.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+
+def base_pdf(text, with_field=False):
+    """A one-page attestation, written by hand so that no other producer is involved."""
+    content = f"BT /F1 14 Tf 72 760 Td ({text}) Tj 0 -24 Td (Etablissement FINESS 750000001) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % i + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for o in offsets:
+        out.write(b"%010d 00000 n \n" % o)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    data = out.getvalue()
+    if not with_field:
+        return data
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    fields.append_signature_field(w, fields.SigFieldSpec("Validation", box=(72, 600, 272, 660)))
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def main(out):
+    out = Path(out)
+    (out / "pki").mkdir(parents=True, exist_ok=True)
+    root_key, inter_key, other_key = rsa_key(), rsa_key(), rsa_key()
+    root = certificate("Racine de test", root_key, None, None, ca=True, not_before=NOW - 3650 * DAY, not_after=NOW + 3650 * DAY)
+    inter = certificate("Intermédiaire de test", inter_key, root, root_key, ca=True, crl_url="http://pki.invalid/root.crl")
+    other_root = certificate("Racine inconnue", other_key, None, None, ca=True)
+    signer_key = rsa_key()
+    signer = certificate("Directeur CH Exemple", signer_key, inter, inter_key, eku=[ExtendedKeyUsageOID.EMAIL_PROTECTION], crl_url="http://pki.invalid/inter.crl")
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ec_signer = certificate("RSSI CH Exemple (ECDSA)", ec_key, inter, inter_key, crl_url="http://pki.invalid/inter.crl")
+    expired_key = rsa_key()
+    expired = certificate("Signataire expiré", expired_key, inter, inter_key, not_before=NOW - 800 * DAY, not_after=NOW - 30 * DAY, crl_url="http://pki.invalid/inter.crl")
+    revoked_key = rsa_key()
+    revoked = certificate("Signataire révoqué", revoked_key, inter, inter_key, crl_url="http://pki.invalid/inter.crl")
+    unknown_key = rsa_key()
+    unknown = certificate("Signataire d'une AC inconnue", unknown_key, other_root, other_key)
+    tsa_key = rsa_key()
+    tsa = certificate("Horodatage de test", tsa_key, inter, inter_key, eku=[ExtendedKeyUsageOID.TIME_STAMPING], crl_url="http://pki.invalid/inter.crl")
+
+    def crl_of(issuer, key, revoked_serials):
+        b = (
+            x509.CertificateRevocationListBuilder().issuer_name(issuer.subject).last_update(NOW - DAY).next_update(NOW + 30 * DAY)
+            .add_extension(x509.CRLNumber(1), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
+        )
+        for serial in revoked_serials:
+            b = b.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - 2 * DAY).build())
+        return b.sign(key, hashes.SHA256())
+
+    root_crl = crl_of(root, root_key, [])
+    inter_crl = crl_of(inter, inter_key, [revoked.serial_number])
+    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)
+    (out / "pki/root.pem").write_bytes(pem(root))
+    (out / "pki/intermediate.pem").write_bytes(pem(inter))
+    (out / "pki/other-root.pem").write_bytes(pem(other_root))
+    for n, c in [("signer", signer), ("ec-signer", ec_signer), ("expired", expired), ("revoked", revoked), ("unknown", unknown), ("tsa", tsa)]:
+        (out / f"pki/{n}.pem").write_bytes(pem(c))
+    (out / "pki/root.crl").write_bytes(root_crl.public_bytes(serialization.Encoding.DER))
+    (out / "pki/intermediate.crl").write_bytes(inter_crl.public_bytes(serialization.Encoding.DER))
+
+    a_root, a_inter, a_other = to_asn1_cert(root), to_asn1_cert(inter), to_asn1_cert(other_root)
+    crls = [asn1_crl.CertificateList.load(c.public_bytes(serialization.Encoding.DER)) for c in (root_crl, inter_crl)]
+    stamper = timestamps.DummyTimeStamper(tsa_cert=to_asn1_cert(tsa), tsa_key=to_asn1_key(tsa_key), certs_to_embed=SimpleCertificateStore.from_certs([a_inter, a_root]))
+
+    def signer_of(cert, key, chain):
+        return signers.SimpleSigner(signing_cert=to_asn1_cert(cert), signing_key=to_asn1_key(key), cert_registry=SimpleCertificateStore.from_certs(chain))
+
+    def vc(trusted, **kw):
+        return ValidationContext(trust_roots=trusted, crls=crls, allow_fetching=False, other_certs=[a_inter], **kw)
+
+    def sign(data, who, meta, timestamper=None, new_field=True, certify=None):
+        w = IncrementalPdfFileWriter(io.BytesIO(data))
+        pdf_signer = signers.PdfSigner(meta, signer=who, timestamper=timestamper, new_field_spec=fields.SigFieldSpec(meta.field_name, box=(300, 700, 500, 760)) if new_field else None)
+        buf = io.BytesIO()
+        pdf_signer.sign_pdf(w, output=buf)
+        return buf.getvalue()
+
+    main_chain = [a_inter, a_root]
+    cases = {}
+    base = base_pdf("ATTESTATION DE REALISATION - audit de l'annuaire")
+    meta = lambda **kw: signers.PdfSignatureMetadata(field_name=kw.pop("field", "Signature1"), md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES, **kw)
+    cases["simple.pdf"] = sign(base, signer_of(signer, signer_key, main_chain), meta())
+    cases["ecdsa.pdf"] = sign(base, signer_of(ec_signer, ec_key, main_chain), meta())
+    cases["horodatee.pdf"] = sign(base, signer_of(signer, signer_key, main_chain), meta(), timestamper=stamper)
+    cases["long-terme.pdf"] = sign(base, signer_of(signer, signer_key, main_chain), meta(embed_validation_info=True, validation_context=vc([a_root])), timestamper=stamper)
+    cases["archivage.pdf"] = sign(base, signer_of(signer, signer_key, main_chain), meta(embed_validation_info=True, validation_context=vc([a_root]), use_pades_lta=True), timestamper=stamper)
+    # Certified (form filling allowed), then the form's empty field signed by another.
+    form = base_pdf("ATTESTATION - a contresigner", with_field=True)
+    certified = sign(form, signer_of(signer, signer_key, main_chain), meta(certify=True, docmdp_permissions=fields.MDPPerm.FILL_FORMS))
+    cases["certifiee-remplie.pdf"] = sign(certified, signer_of(ec_signer, ec_key, main_chain), meta(field="Validation"), new_field=False)
+    # Signed, then a page content stream appended in a new revision.
+    signed = cases["simple.pdf"]
+    w = IncrementalPdfFileWriter(io.BytesIO(signed))
+    page = w.root["/Pages"]["/Kids"][0]
+    stream = generic.StreamObject(stream_data=b"BT /F1 18 Tf 72 500 Td (MONTANT MODIFIE : 99 999,00 EUR) Tj ET")
+    ref = w.add_object(stream)
+    page_obj = page.get_object()
+    page_obj["/Contents"] = generic.ArrayObject([page_obj.raw_get("/Contents"), ref])
+    w.update_container(page_obj)
+    buf = io.BytesIO()
+    w.write(buf)
+    cases["modifiee-apres-signature.pdf"] = buf.getvalue()
+    cases["ac-inconnue.pdf"] = sign(base, signer_of(unknown, unknown_key, [a_other]), meta())
+    cases["expiree.pdf"] = sign(base, signer_of(expired, expired_key, main_chain), meta())
+    # pyhanko refuses to embed revocation data that condemns its own signer: sign, then
+    # add the CRLs to /DSS in an update, as a later archiving step would.
+    revoked_pdf = sign(base, signer_of(revoked, revoked_key, main_chain), meta(), timestamper=stamper)
+    emb = PdfFileReader(io.BytesIO(revoked_pdf)).embedded_signatures[0]
+    buf = io.BytesIO(revoked_pdf)
+    DocumentSecurityStore.add_dss(buf, emb.pkcs7_content, certs=[to_asn1_cert(revoked), a_inter, a_root], crls=crls)
+    cases["revoquee.pdf"] = buf.getvalue()
+
+    oracle = {}
+    for file, data in cases.items():
+        (out / file).write_bytes(data)
+        oracle[file] = {"with_anchor": verdict(data, vc([a_root])), "without_anchor": verdict(data, vc([]))}
+    (out / "oracle.json").write_text(json.dumps(oracle, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def verdict(data, context):
+    """pyhanko's conclusion on each signature of a PDF, in plain fields."""
+    r = PdfFileReader(io.BytesIO(data))
+    sigs = []
+    for emb in r.embedded_signatures:
+        if emb.sig_object.get("/Type") == "/DocTimeStamp":
+            st = validate_pdf_timestamp(emb, validation_context=context)
+            sigs.append({"field": emb.field_name, "document_timestamp": True, "intact": st.intact, "valid": st.valid, "trusted": st.trusted, "coverage": st.coverage.name if st.coverage else None, "modification_level": st.modification_level.name if st.modification_level else None})
+            continue
+        st = validate_pdf_signature(emb, signer_validation_context=context, ts_validation_context=context)
+        sigs.append({
+            "field": emb.field_name,
+            "document_timestamp": False,
+            "intact": st.intact,
+            "valid": st.valid,
+            "trusted": st.trusted,
+            "revoked": st.revoked,
+            "coverage": st.coverage.name if st.coverage else None,
+            "modification_level": st.modification_level.name if st.modification_level else None,
+            "docmdp_ok": st.docmdp_ok,
+            "bottom_line": st.bottom_line,
+            "timestamp": st.timestamp_validity is not None,
+            "timestamp_trusted": bool(st.timestamp_validity and st.timestamp_validity.trusted),
+            "summary": st.summary(),
+        })
+    return sigs
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])
