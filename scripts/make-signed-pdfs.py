@@ -228,13 +228,16 @@ def verdict(data, context):
     r = PdfFileReader(io.BytesIO(data))
     sigs = []
     for emb in r.embedded_signatures:
+        br = [int(x) for x in emb.sig_object["/ByteRange"]]
+        end = br[2] + br[3]
         if emb.sig_object.get("/Type") == "/DocTimeStamp":
             st = validate_pdf_timestamp(emb, validation_context=context)
-            sigs.append({"field": emb.field_name, "document_timestamp": True, "intact": st.intact, "valid": st.valid, "trusted": st.trusted, "coverage": st.coverage.name if st.coverage else None, "modification_level": st.modification_level.name if st.modification_level else None})
+            sigs.append({"field": emb.field_name, "signed_end": end, "document_timestamp": True, "intact": st.intact, "valid": st.valid, "trusted": st.trusted, "coverage": st.coverage.name if st.coverage else None, "modification_level": st.modification_level.name if st.modification_level else None})
             continue
         st = validate_pdf_signature(emb, signer_validation_context=context, ts_validation_context=context)
         sigs.append({
             "field": emb.field_name,
+            "signed_end": end,
             "document_timestamp": False,
             "intact": st.intact,
             "valid": st.valid,
@@ -248,7 +251,7 @@ def verdict(data, context):
             "timestamp_trusted": bool(st.timestamp_validity and st.timestamp_validity.trusted),
             "summary": st.summary(),
         })
-    return sigs
+    return sorted(sigs, key=lambda s: s["signed_end"])
 
 
 if __name__ == "__main__":

@@ -154,10 +154,12 @@ install_corpus_tools() {
 }
 
 # What the archive tests need: xmllint validates SEDA 2.3 manifests against the official
-# schemas (tests/it/seda.rs).
+# schemas (tests/it/seda.rs); pyhanko (test-only, from PyPI) signs the test PDFs and is
+# the oracle caregate's signature validation is compared with (tests/it/signatures.rs).
 install_archive_tools() {
   apt_install libxml2-utils
-  log "archives: $(xmllint --version 2>&1 | head -n1)"
+  python3 -c 'import pyhanko, cryptography' 2>/dev/null || python3 -m pip install -q pyhanko
+  log "archives: $(xmllint --version 2>&1 | head -n1), pyhanko $(python3 -m pip show pyhanko 2>/dev/null | sed -n 's/^Version: //p')"
 }
 
 what=${1:-all}

@@ -11,6 +11,7 @@ pub mod dossier;
 pub mod fixity;
 pub mod report;
 pub mod seda;
+pub mod signatures;
 pub mod submit;
 pub mod telemetry;
 
@@ -44,6 +45,8 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub intake: IntakeConfig,
     pub archive: ArchiveConfig,
+    /// How PDF signatures are validated.
+    pub signatures: SignaturesConfig,
     /// Sessions, cookies and file retrieval of `caregate serve`.
     pub http: HttpConfig,
 }
@@ -59,6 +62,16 @@ pub struct ArchiveConfig {
     pub seda: seda::SedaConfig,
 }
 
+/// What signatures are validated against.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignaturesConfig {
+    /// Trusted certificates: PEM (or DER) files, or directories of `.pem`/`.crt`/`.cer`
+    /// files. None by default: every signature is then `INDETERMINATE`
+    /// (`NO_CERTIFICATE_CHAIN_FOUND`) until the archive says whom it trusts.
+    pub trust_anchors: Vec<PathBuf>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -68,6 +81,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             intake: IntakeConfig::default(),
             archive: ArchiveConfig::default(),
+            signatures: SignaturesConfig::default(),
             http: HttpConfig::default(),
         }
     }
@@ -92,7 +106,7 @@ impl Config {
             None => std::env::current_exe().context("finding this program, to read files in a child process")?,
         };
         Ok(caregate_workers::read::Reader {
-            limits: self.worker.extract.clone(),
+            limits: caregate_extract::Limits { trust_anchors: self.signatures.trust_anchors.clone(), ..self.worker.extract.clone() },
             isolation: self.worker.isolation,
             program,
             memory_bytes: self.worker.reader_memory_mb << 20,
@@ -143,6 +157,12 @@ impl Config {
             problems.push("worker.reader_memory_mb must be at least 512".to_owned());
         }
         problems.extend(self.archive.seda.problems());
+        if !self.worker.extract.trust_anchors.is_empty() {
+            problems.push("trust anchors are set in signatures.trust_anchors, not worker.extract".to_owned());
+        }
+        if let Err(e) = caregate_extract::signature::TrustAnchors::load(&self.signatures.trust_anchors) {
+            problems.push(format!("signatures.trust_anchors: {e}"));
+        }
         let retry = &self.backends.retry.delays_ms;
         if retry.is_empty() {
             problems.push("backends.retry.delays_ms needs at least one delay".to_owned());

@@ -55,6 +55,9 @@ enum Command {
     /// Check a SEDA transfer offline: schemas, every digest and size, content against
     /// the manifest, the signature; says exactly what is wrong.
     VerifyTransfer(verify_transfer::Args),
+    /// Validate a submission's PDF signatures again with today's trust anchors; the
+    /// result goes into each file's history and the dossier is judged again.
+    Signatures(signatures::Args),
     /// Local accounts and their API tokens.
     Account(account::Args),
     /// The audit log (every evidence's history, hash-chained).
@@ -91,6 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(config, args).await,
         Command::VerifyBag(args) => verify_bag::run(config, args).await,
         Command::VerifyTransfer(args) => verify_transfer::run(config, args).await,
+        Command::Signatures(args) => signatures::run(config, args).await,
         Command::Account(args) => account::run(config, args).await,
         Command::Audit(args) => audit::run(config, args).await,
         Command::Schema(args) => schema::run(config, args).await,

@@ -21,6 +21,7 @@ pub mod office;
 pub mod pdf;
 pub mod sandbox;
 pub mod sheet;
+pub mod signature;
 pub mod xml;
 
 use std::fs::File;
@@ -279,6 +280,39 @@ fn xml_input(path: &Path, limits: &Limits) -> Result<BufReader<File>, ExtractErr
         return Err(ExtractError::TooLarge(format!("{size} bytes of XML (limit {})", limits.max_xml_bytes)));
     }
     Ok(BufReader::with_capacity(64 * 1024, File::open(path)?))
+}
+
+/// What a controller must know of each signature's validation: a signature that fails
+/// (or a document changed beyond what it permits) is an error; one that cannot be
+/// confirmed is noted here and sent to a controller by the verdict.
+fn signature_findings(signatures: &[caregate_schemas::extracted::Signature]) -> Vec<Finding> {
+    use caregate_schemas::extracted::{Indication, SubIndication};
+    let mut findings = Vec::new();
+    for (i, sig) in signatures.iter().enumerate() {
+        let Some(v) = &sig.validation else { continue };
+        let who = v.chain.first().or(sig.signer_subject.as_ref()).map(String::as_str).unwrap_or("inconnu");
+        let pointer = format!("document.signatures.{i}.validation");
+        let why = v.sub_indication.map(SubIndication::label_fr).unwrap_or("");
+        match v.indication {
+            Indication::TotalPassed => {}
+            Indication::TotalFailed if !v.modifications_permitted => findings.push(
+                Finding::new(
+                    "modified_after_signing",
+                    Severity::Error,
+                    format!("signature {} ({who}) : le document a été modifié après signature ({})", i + 1, v.modification_level.label_fr()),
+                )
+                .at(&pointer),
+            ),
+            // Said already, in the words of the digest check.
+            Indication::TotalFailed if v.sub_indication == Some(SubIndication::HashFailure) && sig.digest_valid == Some(false) => {}
+            Indication::TotalFailed => {
+                findings.push(Finding::new("signature_invalid", Severity::Error, format!("signature {} ({who}) invalide : {why}", i + 1)).at(&pointer))
+            }
+            Indication::Indeterminate => findings
+                .push(Finding::new("signature_indeterminate", Severity::Info, format!("signature {} ({who}) non confirmée : {why}", i + 1)).at(&pointer)),
+        }
+    }
+    findings
 }
 
 fn warning(code: &str, message: impl Into<String>) -> Finding {
@@ -576,6 +610,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             .at("document.signatures"),
         );
     }
+    findings.extend(signature_findings(&doc.info.signatures));
     if doc.info.repaired && !findings.iter().any(|f| f.code == "pdf_repaired") {
         findings.push(warning("pdf_repaired", "PDF endommagé ou tronqué : sa table des références a été reconstruite, du contenu peut manquer"));
     }

@@ -36,6 +36,11 @@ pub struct Limits {
     pub max_sheet_cells: u64,
     /// Rows, hosts and findings kept in the record (the rest is counted, not listed).
     pub max_listed: usize,
+    /// Certificates PDF signatures are validated against (PEM files or directories).
+    /// Set from `signatures.trust_anchors`, which the configuration checks; carried
+    /// here so that the reader's child process has it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trust_anchors: Vec<std::path::PathBuf>,
 }
 
 impl Default for Limits {
@@ -54,6 +59,7 @@ impl Default for Limits {
             max_archive_depth: 3,
             max_sheet_cells: 5_000_000,
             max_listed: 500,
+            trust_anchors: Vec::new(),
         }
     }
 }

@@ -9,8 +9,9 @@ use std::sync::LazyLock;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 use regex::bytes::Regex;
 
+use crate::signature::{self, Context, Dss, SignatureInput, TrustAnchors};
 use crate::{xml, Budget, ExtractError, Limits};
-use caregate_schemas::extracted::{Invoice, InvoiceSource, PdfInfo, Signature};
+use caregate_schemas::extracted::{Invoice, InvoiceSource, ModificationLevel, PdfInfo, Signature};
 
 /// Whether `[a b c d]` signs a whole revision of `file`: it starts at 0, the gap between
 /// the ranges is exactly one hex string (`<…>`, the `/Contents`), and the second range
@@ -243,7 +244,9 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
 
     // Offsets in a signature's /ByteRange count from the PDF header.
     let pdf_start = bytes.windows(5).position(|w| w == b"%PDF-").unwrap_or(0);
-    let file_len = (bytes.len() - pdf_start) as i64;
+    let file = &bytes[pdf_start..];
+    let file_len = file.len() as i64;
+    let mut found = Vec::new();
     for (i, obj) in doc.objects.values().enumerate() {
         if i.is_multiple_of(4096) {
             budget.check()?;
@@ -256,13 +259,14 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
         if let (Ok(Object::Array(range)), true) = (d.get(b"ByteRange"), d.has(b"Contents")) {
             let byte_range: Vec<i64> = range.iter().filter_map(|o| o.as_i64().ok()).collect();
             let covers_whole_file = byte_range.len() == 4 && byte_range[0] == 0 && byte_range[2] + byte_range[3] == file_len;
-            let covers_revision = covers_a_revision(&bytes[pdf_start..], &byte_range);
+            let covers_revision = covers_a_revision(file, &byte_range);
             let changed_after_signing = covers_revision && !covers_whole_file;
-            let cms = match d.get(b"Contents") {
-                Ok(Object::String(contents, _)) => check_cms(contents, &bytes[pdf_start..], &byte_range),
-                _ => CmsCheck::default(),
+            let contents = match d.get(b"Contents") {
+                Ok(Object::String(contents, _)) => contents.as_slice(),
+                _ => &[][..],
             };
-            info.signatures.push(Signature {
+            let cms = check_cms(contents, file, &byte_range);
+            let signature = Signature {
                 sub_filter: d.get(b"SubFilter").ok().and_then(name_of),
                 byte_range,
                 signer: d.get(b"Name").ok().and_then(text_of),
@@ -274,7 +278,8 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
                 digest_algorithm: cms.digest_algorithm,
                 digest_valid: cms.digest_valid,
                 validation: None,
-            });
+            };
+            found.push((signature, contents, docmdp_permission(&doc, d)));
         }
         for key in [&b"JavaScript"[..], b"JS"] {
             if d.has(key) {
@@ -293,7 +298,271 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
         }
     }
     info.active_content = active.into_iter().collect();
+    info.signatures = validate_signatures(&doc, file, found, limits, budget)?;
     Ok(PdfDocument { info, text, page_starts, text_chars, invoice })
+}
+
+/// Judges every signature of the document (in file order, the order they were made):
+/// what was appended after each, against the document's permissions, and its
+/// cryptography, chain and time.
+fn validate_signatures(
+    doc: &Document,
+    file: &[u8],
+    found: Vec<(Signature, &[u8], Option<u8>)>,
+    limits: &Limits,
+    budget: &Budget,
+) -> Result<Vec<Signature>, ExtractError> {
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let anchors = TrustAnchors::load(&limits.trust_anchors)?;
+    let dss = document_dss(doc);
+    let now = chrono::Utc::now();
+    let ctx = Context { anchors: &anchors, dss: &dss, now };
+    let end = |s: &Signature| s.byte_range.get(2).zip(s.byte_range.get(3)).map(|(a, b)| a + b).unwrap_or(0);
+    let mut found = found;
+    found.sort_by_key(|(s, _, _)| end(s));
+    // DocMDP binds every later change, whichever signature is judged.
+    let certification = found.iter().find_map(|(_, _, p)| *p);
+    let permitted = match certification {
+        Some(1) => ModificationLevel::LtaUpdates,
+        Some(2) => ModificationLevel::FormFilling,
+        _ => ModificationLevel::Annotations,
+    };
+    let timestamps_end: Vec<i64> = found.iter().filter(|(s, _, _)| s.sub_filter.as_deref() == Some("ETSI.RFC3161")).map(|(s, _, _)| end(s)).collect();
+    let mut out = Vec::with_capacity(found.len());
+    for (mut sig, contents, docmdp) in found {
+        budget.check()?;
+        let signed_end = end(&sig);
+        let modification_level = if sig.covers_whole_file {
+            ModificationLevel::None
+        } else {
+            usize::try_from(signed_end).ok().and_then(|e| file.get(..e)).map(|revision| modification_level(revision, doc)).unwrap_or(ModificationLevel::Other)
+        };
+        let input = SignatureInput {
+            contents,
+            file,
+            byte_range: &sig.byte_range,
+            sub_filter: sig.sub_filter.as_deref(),
+            covers_revision: sig.covers_revision,
+            claimed_time: sig.signed_at.as_deref().and_then(signature::pdf_date),
+            certification: docmdp,
+            modification_level,
+            permitted,
+            later_document_timestamp: timestamps_end.iter().any(|&e| e > signed_end),
+        };
+        sig.validation = Some(signature::validate(&input, &ctx));
+        out.push(sig);
+    }
+    Ok(out)
+}
+
+/// The DocMDP permission (`/P`, 2 when absent) of a certification signature.
+fn docmdp_permission(doc: &Document, sig: &Dictionary) -> Option<u8> {
+    let Ok(Object::Array(refs)) = sig.get(b"Reference").map(|r| resolve(doc, r).unwrap_or(r)) else { return None };
+    refs.iter().filter_map(|r| dict(doc, r)).find(|r| r.get(b"TransformMethod").ok().and_then(name_of).as_deref() == Some("DocMDP")).map(|r| {
+        r.get(b"TransformParams")
+            .ok()
+            .and_then(|p| dict(doc, p))
+            .and_then(|p| p.get(b"P").ok())
+            .and_then(|p| p.as_i64().ok())
+            .and_then(|p| u8::try_from(p).ok())
+            .unwrap_or(2)
+    })
+}
+
+/// The certificates and CRLs of the catalog's `/DSS`, and how many OCSP responses.
+fn document_dss(doc: &Document) -> Dss {
+    let mut dss = Dss::default();
+    let Some(d) = doc.catalog().ok().and_then(|c| c.get(b"DSS").ok()).and_then(|d| dict(doc, d)) else { return dss };
+    let streams = |key: &[u8]| -> Vec<Vec<u8>> {
+        match d.get(key).ok().and_then(|a| resolve(doc, a)) {
+            Some(Object::Array(items)) => items
+                .iter()
+                .filter_map(|i| resolve(doc, i))
+                .filter_map(|o| o.as_stream().ok())
+                .filter_map(|s| s.get_plain_content_with_limit(MAX_STREAM).ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    dss.certs = streams(b"Certs");
+    dss.crls = streams(b"CRLs");
+    dss.ocsps = streams(b"OCSPs").len();
+    dss
+}
+
+/// Every object reachable from `start` (references followed, depth and count bounded).
+fn reachable(doc: &Document, start: &Object, into: &mut HashSet<ObjectId>) {
+    let mut stack = vec![(start, 0usize)];
+    while let Some((obj, depth)) = stack.pop() {
+        if depth > 32 || into.len() > 100_000 {
+            return;
+        }
+        match obj {
+            Object::Reference(id) if into.insert(*id) => {
+                if let Ok(o) = doc.get_object(*id) {
+                    stack.push((o, depth + 1));
+                }
+            }
+            Object::Array(items) => stack.extend(items.iter().map(|i| (i, depth + 1))),
+            Object::Dictionary(d) => stack.extend(d.iter().map(|(_, v)| (v, depth + 1))),
+            Object::Stream(s) => stack.extend(s.dict.iter().map(|(_, v)| (v, depth + 1))),
+            _ => {}
+        }
+    }
+}
+
+fn type_of(obj: &Object) -> Option<String> {
+    let d = match obj {
+        Object::Dictionary(d) => d,
+        Object::Stream(s) => &s.dict,
+        _ => return None,
+    };
+    d.get(b"Type").ok().and_then(name_of)
+}
+
+fn dict_of(obj: &Object) -> Option<&Dictionary> {
+    match obj {
+        Object::Dictionary(d) => Some(d),
+        Object::Stream(s) => Some(&s.dict),
+        _ => None,
+    }
+}
+
+/// Whether two dictionaries are equal but for the keys given.
+fn same_but(a: &Dictionary, b: &Dictionary, except: &[&[u8]]) -> bool {
+    let keys = |d: &Dictionary| d.iter().filter(|(k, _)| !except.contains(&k.as_slice())).map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
+    let (mut ka, mut kb) = (keys(a), keys(b));
+    ka.sort_by(|x, y| x.0.cmp(&y.0));
+    kb.sort_by(|x, y| x.0.cmp(&y.0));
+    ka == kb
+}
+
+/// What the revisions appended after `revision` (the bytes a signature covers) changed,
+/// as pyhanko grades it: validation data and document timestamps; form fields and
+/// signatures; annotations; anything else.
+fn modification_level(revision: &[u8], doc: &Document) -> ModificationLevel {
+    let Ok(old) = Document::load_mem_with_options(revision, LoadOptions { max_decompressed_size: Some(MAX_STREAM), ..LoadOptions::default() }) else {
+        return ModificationLevel::Other;
+    };
+    let catalog_id = doc.trailer.get(b"Root").ok().and_then(|r| r.as_reference().ok());
+    let info_id = doc.trailer.get(b"Info").ok().and_then(|r| r.as_reference().ok());
+    let mut dss = HashSet::new();
+    if let Some(d) = doc.catalog().ok().and_then(|c| c.get(b"DSS").ok()) {
+        reachable(doc, d, &mut dss);
+    }
+    // Objects that belong to a document timestamp (its value, field and widget) and
+    // those drawn by form fields and annotations (appearance streams, their fonts).
+    let mut timestamp_parts = HashSet::new();
+    let mut field_parts = HashSet::new();
+    let mut annotation_parts = HashSet::new();
+    for (id, obj) in &doc.objects {
+        let Some(d) = dict_of(obj) else { continue };
+        let value_type = d.get(b"V").ok().and_then(|v| resolve(doc, v)).and_then(type_of);
+        if value_type.as_deref() == Some("DocTimeStamp") {
+            timestamp_parts.insert(*id);
+            reachable(doc, &Object::Dictionary(d.clone()), &mut timestamp_parts);
+        } else if d.has(b"FT") || d.get(b"Subtype").ok().and_then(name_of).as_deref() == Some("Widget") {
+            field_parts.insert(*id);
+            for key in [&b"V"[..], b"AP", b"DR"] {
+                if let Ok(v) = d.get(key) {
+                    reachable(doc, v, &mut field_parts);
+                }
+            }
+        } else if d.has(b"Subtype") && d.has(b"Rect") {
+            annotation_parts.insert(*id);
+            if let Ok(v) = d.get(b"AP") {
+                reachable(doc, v, &mut annotation_parts);
+            }
+        }
+    }
+    let level_of_new = |id: &ObjectId| -> ModificationLevel {
+        if dss.contains(id) || timestamp_parts.contains(id) {
+            ModificationLevel::LtaUpdates
+        } else if field_parts.contains(id) {
+            ModificationLevel::FormFilling
+        } else if annotation_parts.contains(id) {
+            ModificationLevel::Annotations
+        } else {
+            ModificationLevel::Other
+        }
+    };
+    let mut level = ModificationLevel::None;
+    for (id, obj) in &doc.objects {
+        let before = old.objects.get(id);
+        if before == Some(obj) {
+            continue;
+        }
+        let kind = type_of(obj);
+        if matches!(kind.as_deref(), Some("XRef" | "ObjStm")) || Some(*id) == info_id || kind.as_deref() == Some("Metadata") {
+            // Bookkeeping of the file itself, rewritten by every incremental update.
+            continue;
+        }
+        let this = match (before.and_then(dict_of), dict_of(obj)) {
+            (Some(b), Some(a)) if Some(*id) == catalog_id => {
+                if same_but(a, b, &[b"DSS", b"AcroForm", b"Perms", b"Extensions", b"Version", b"Metadata"]) {
+                    let form_changed = a.get(b"AcroForm").ok() != b.get(b"AcroForm").ok();
+                    let acro = a.get(b"AcroForm").ok().and_then(|f| dict(doc, f));
+                    let acro_before = b.get(b"AcroForm").ok().and_then(|f| dict(&old, f));
+                    match (form_changed, acro, acro_before) {
+                        (false, _, _) => ModificationLevel::LtaUpdates,
+                        (true, Some(a), Some(b)) if a.get(b"AcroForm").is_err() => fields_change(a, b, &level_of_new),
+                        _ => ModificationLevel::FormFilling,
+                    }
+                } else {
+                    ModificationLevel::Other
+                }
+            }
+            (Some(b), Some(a)) if a.has(b"Fields") && !a.has(b"Type") => fields_change(a, b, &level_of_new),
+            (Some(b), Some(a)) if kind.as_deref() == Some("Page") => {
+                if same_but(a, b, &[b"Annots"]) {
+                    let annots = |d: &Dictionary, doc: &Document| -> Vec<Object> {
+                        match d.get(b"Annots").ok().and_then(|a| resolve(doc, a)) {
+                            Some(Object::Array(items)) => items.clone(),
+                            _ => Vec::new(),
+                        }
+                    };
+                    let (now, then) = (annots(a, doc), annots(b, &old));
+                    now.iter()
+                        .filter(|o| !then.contains(o))
+                        .map(|o| o.as_reference().ok().map(|r| level_of_new(&r)).unwrap_or(ModificationLevel::Annotations))
+                        .chain(then.iter().filter(|o| !now.contains(o)).map(|_| ModificationLevel::Annotations))
+                        .max()
+                        .unwrap_or(ModificationLevel::None)
+                } else {
+                    ModificationLevel::Other
+                }
+            }
+            // A field filled (its value and appearance changed) or a widget redrawn.
+            (Some(_), Some(_)) if field_parts.contains(id) => ModificationLevel::FormFilling,
+            (Some(_), Some(_)) if timestamp_parts.contains(id) || dss.contains(id) => ModificationLevel::LtaUpdates,
+            (Some(_), Some(_)) if annotation_parts.contains(id) => ModificationLevel::Annotations,
+            (Some(_), _) | (None, None) if before.is_some() => ModificationLevel::Other,
+            _ => level_of_new(id),
+        };
+        level = level.max(this);
+        if level == ModificationLevel::Other {
+            break;
+        }
+    }
+    level
+}
+
+/// An AcroForm's change: fields added are graded by what they are; other changes to
+/// the form are form filling; a field removed is something else.
+fn fields_change(now: &Dictionary, then: &Dictionary, level_of_new: &dyn Fn(&ObjectId) -> ModificationLevel) -> ModificationLevel {
+    let list = |d: &Dictionary| match d.get(b"Fields") {
+        Ok(Object::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    let (a, b) = (list(now), list(then));
+    if b.iter().any(|f| !a.contains(f)) {
+        return ModificationLevel::Other;
+    }
+    let added = a.iter().filter(|f| !b.contains(f)).map(|f| f.as_reference().ok().map(|r| level_of_new(&r)).unwrap_or(ModificationLevel::FormFilling)).max();
+    let rest = if same_but(now, then, &[b"Fields"]) { ModificationLevel::None } else { ModificationLevel::FormFilling };
+    added.unwrap_or(ModificationLevel::None).max(rest)
 }
 
 /// Embedded files: the catalog's `Names/EmbeddedFiles` name tree and its `/AF` array

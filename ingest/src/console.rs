@@ -524,8 +524,6 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
     let others = st.index.submission(rec.submission.submission_id).await?;
     let signatures = rec.fields.document.as_ref().map_or(&[][..], |d| d.signatures.as_slice());
     let text_or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
-    let yes_no = |b: bool| if b { "oui" } else { "non" };
-    let maybe = |b: Option<bool>| b.map_or("—", yes_no);
     let content = html! {
         table #metadata {
             tr { th { "Fichier" } td { (rec.path) } }
@@ -550,11 +548,43 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
         @if !signatures.is_empty() {
             h2 { "Signatures électroniques" }
             table #signatures {
-                tr { th { "Signataire (certificat)" } th { "Signé le" } th { "SubFilter" } th { "Couvre une révision entière" } th { "Modifié après signature" } th { "Empreinte conforme" } th { "Algorithme" } }
+                tr {
+                    th { "Signataire (certificat)" } th { "Signé le" } th { "Résultat" } th { "Chaîne de certification" } th { "Date prouvée par" }
+                    th { "Niveau PAdES" } th { "Modifications après signature" } th { "Révocation" } th { "SubFilter" }
+                }
                 @for s in signatures {
-                    tr {
-                        td { (text_or_dash(&s.signer_subject)) } td { (pdf_date_fr(&text_or_dash(&s.signed_at))) } td { (text_or_dash(&s.sub_filter)) }
-                        td { (yes_no(s.covers_revision)) } td { (yes_no(s.changed_after_signing)) } td { (maybe(s.digest_valid)) } td { (text_or_dash(&s.digest_algorithm)) }
+                    tr.signature {
+                        td { (text_or_dash(&s.signer_subject)) } td { (pdf_date_fr(&text_or_dash(&s.signed_at))) }
+                        @match &s.validation {
+                            Some(v) => {
+                                td.indication {
+                                    strong { (v.indication.label_fr()) } " " code { (serde_json::to_value(v.indication).ok().and_then(|j| j.as_str().map(str::to_owned)).unwrap_or_default()) }
+                                    @if let Some(sub) = v.sub_indication { br; (sub.label_fr()) " " code { (sub.code()) } }
+                                }
+                                td.chain {
+                                    @for (i, subject) in v.chain.iter().enumerate() { @if i > 0 { " → " } (subject) }
+                                    br; @if v.trusted { "reconnue (" (v.trust_anchors) " autorité(s) de confiance configurée(s))" } @else { "non reconnue (" (v.trust_anchors) " autorité(s) de confiance configurée(s))" }
+                                }
+                                td.time-source {
+                                    @match v.time_source {
+                                        caregate_schemas::extracted::TimeSource::Timestamp => { "horodatage" @if let Some(t) = v.timestamp.as_ref().and_then(|t| t.time) { " du " (when(t)) } }
+                                        caregate_schemas::extracted::TimeSource::Claimed => "déclaration du signataire (non prouvée)",
+                                        caregate_schemas::extracted::TimeSource::Unknown => "rien",
+                                    }
+                                }
+                                td.pades { (v.pades_level.and_then(|l| serde_json::to_value(l).ok()).and_then(|j| j.as_str().map(str::to_owned)).unwrap_or_else(|| "—".into())) }
+                                td.modification { (v.modification_level.label_fr()) @if !v.modifications_permitted { " — " strong { "non permises" } } }
+                                td.revocation {
+                                    @match v.revocation {
+                                        caregate_schemas::extracted::RevocationStatus::Good => "vérifiée (non révoqué)",
+                                        caregate_schemas::extracted::RevocationStatus::Revoked => strong { "révoqué" },
+                                        caregate_schemas::extracted::RevocationStatus::NotChecked => "non vérifiée (aucune donnée dans le fichier)",
+                                    }
+                                }
+                            }
+                            None => { td colspan="6" { "Non validée (pièce lue avant la validation des signatures : " code { "caregate signatures" } ")" } }
+                        }
+                        td { (text_or_dash(&s.sub_filter)) }
                     }
                 }
             }

@@ -489,6 +489,8 @@ pub enum EventKind {
     Rescanned,
     /// A kept file found infected when scanned again: moved back to quarantine.
     InfectedOnRescan,
+    /// A kept file's PDF signatures validated again, with the trust anchors of the day.
+    SignaturesValidated,
 }
 
 impl EventKind {
@@ -505,6 +507,7 @@ impl EventKind {
             EventKind::Decision => "decision",
             EventKind::Rescanned => "rescanned",
             EventKind::InfectedOnRescan => "infected_on_rescan",
+            EventKind::SignaturesValidated => "signatures_validated",
         }
     }
 }

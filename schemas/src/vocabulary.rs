@@ -62,6 +62,7 @@ terms! {
     "invoice_not_reported" => "Facture hors bilan", "Une facture fournie n'apparaît pas dans le bilan financier : elle n'est pas comptée.";
     "low_confidence" => "Type incertain", "Le type de la pièce a été deviné avec une confiance faible : un contrôleur doit le confirmer.";
     "memory_limit" => "Lecture hors limite mémoire", "La lecture du fichier demandait plus de mémoire que la limite fixée (fichier piégé ou démesuré) : il est archivé sans être lu, un contrôleur doit l'ouvrir.";
+    "modified_after_signing" => "Modifié après signature", "Des modifications ont été ajoutées au PDF après sa signature (contenu des pages, pages, polices...) au-delà de ce que le document permet : ce qui est affiché n'est plus ce qui a été signé.";
     "no_critical_vulnerability" => "Aucune vulnérabilité critique", "Le dernier scan de vulnérabilités ne signale aucune vulnérabilité critique.";
     "no_ocr" => "Image non lue", "La pièce est une image (scan ou photo) : son texte n'est pas reconnu automatiquement, un contrôleur doit la lire.";
     "no_public_host" => "Aucun hôte public", "Les scans ne portent que sur des adresses privées : l'exposition sur internet n'est pas auditée.";
@@ -80,7 +81,9 @@ terms! {
     "scan_incomplete" => "Analyse antivirus incomplète", "L'antivirus s'est arrêté avant la fin (limites de taille ou de temps) : le fichier n'est pas réputé sain.";
     "scan_truncated" => "Rapport de scan tronqué", "Le rapport de scan s'arrête au milieu (scan interrompu ou fichier coupé) : seuls les hôtes décrits jusqu'au bout ont été lus.";
     "scan_unfinished" => "Scan inachevé", "Le scan réseau ne s'est pas terminé normalement.";
-    "signature_digest_mismatch" => "Signature invalide", "Les octets signés ne correspondent pas à l'empreinte de la signature : le fichier a été modifié après signature.";
+    "signature_digest_mismatch" => "Empreinte de signature fausse", "Les octets signés ne correspondent pas à l'empreinte de la signature : le fichier a été modifié après signature.";
+    "signature_indeterminate" => "Signature non confirmée", "La signature est intacte mais sa validité n'est pas établie (autorité de certification non reconnue, certificat expiré ou révoqué, date non prouvée) : un contrôleur doit en juger.";
+    "signature_invalid" => "Signature invalide", "La signature ne vérifie pas (empreinte, valeur de signature ou structure) ou le document a été modifié depuis : il n'est pas celui qui a été signé.";
     "siret_invalid" => "SIRET ou SIREN invalide", "Le numéro SIRET ou SIREN ne respecte pas sa clé de contrôle.";
     "time_budget" => "Lecture trop longue", "La lecture du fichier a dépassé le temps alloué : il est archivé sans être lu.";
     "too_large" => "Fichier trop volumineux", "Le fichier dépasse la taille lue par la plateforme : il est archivé sans être lu entièrement.";
@@ -123,6 +126,7 @@ pub fn event_label(kind: &str) -> String {
         "decision" => "décision d'un contrôleur",
         "rescanned" => "analysé de nouveau, sain",
         "infected_on_rescan" => "infecté lors d'une nouvelle analyse (remis en quarantaine)",
+        "signatures_validated" => "signatures validées de nouveau",
         other => return format!("événement « {other} »"),
     };
     label.to_owned()
@@ -158,6 +162,47 @@ impl Severity {
             Severity::Warning => "avertissement",
             Severity::Error => "erreur",
             Severity::Critical => "critique",
+        }
+    }
+}
+
+impl crate::extracted::SubIndication {
+    /// What the ETSI sub-indication means, for a controller.
+    pub fn label_fr(self) -> &'static str {
+        use crate::extracted::SubIndication::*;
+        match self {
+            HashFailure => "les octets signés ne correspondent pas à l'empreinte signée",
+            SigCryptoFailure => "la valeur de signature ne vérifie pas avec la clé du signataire",
+            FormatFailure => "structure de signature invalide ou modifications non permises après signature",
+            NoSigningCertificateFound => "le certificat du signataire est absent de la signature",
+            NoCertificateChainFound => "aucune chaîne vers une autorité de confiance configurée",
+            OutOfBoundsNoPoe => "certificat hors de sa période de validité, sans preuve de date antérieure",
+            RevokedNoPoe => "certificat révoqué, sans preuve que la signature précède la révocation",
+            ChainConstraintsFailure => "chaîne de certification non conforme (usages de clé, contraintes d'autorité)",
+            CryptoConstraintsFailureNoPoe => "algorithme de signature non vérifiable",
+        }
+    }
+}
+
+impl crate::extracted::Indication {
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            crate::extracted::Indication::TotalPassed => "valide",
+            crate::extracted::Indication::Indeterminate => "indéterminée",
+            crate::extracted::Indication::TotalFailed => "invalide",
+        }
+    }
+}
+
+impl crate::extracted::ModificationLevel {
+    pub fn label_fr(self) -> &'static str {
+        use crate::extracted::ModificationLevel::*;
+        match self {
+            None => "aucune",
+            LtaUpdates => "données de validation et horodatages",
+            FormFilling => "remplissage de formulaire, signatures",
+            Annotations => "annotations",
+            Other => "autres modifications (contenu)",
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod rescan;
 pub mod reverify;
 pub mod schema;
 pub mod serve;
+pub mod signatures;
 pub mod submit;
 pub mod verify_bag;
 pub mod verify_transfer;

@@ -30,6 +30,8 @@ pub enum ReadPurpose {
     Retrieval,
     FixityCheck,
     Export,
+    /// Its PDF signatures validated again (`caregate signatures`).
+    SignatureValidation,
 }
 
 /// Reads `key` (the record's object) back, copying it into `copy` when given, and checks

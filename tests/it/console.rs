@@ -164,7 +164,9 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     let url = browser.current_url().await.unwrap();
     assert!(url.as_str().contains("objective=D1.PRE") && url.as_str().contains("region=IDF"), "{url}");
     let rows = browser.find_all(Locator::Css("#objectives tr")).await.unwrap();
-    assert_eq!(rows.len(), 2, "the header and D1.PRE");
+    // Both dossiers' D1.PRE: the signed attestation's signer chains to no trusted
+    // authority (none is configured), so a controller judges it too.
+    assert_eq!(rows.len(), 3, "the header and D1.PRE of both dossiers");
     assert!(text(&browser, "#objectives").await.contains("D1.PRE"));
     shots.take(&browser, "queue-filtered").await;
     browser.goto(&format!("{base}/console?region=ARA")).await.unwrap();
@@ -181,6 +183,8 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     browser.goto(&format!("{base}/console/evidence/{}", signed.evidence_id)).await.unwrap();
     let sig = text(&browser, "#signatures").await;
     assert!(sig.contains("ETSI.CAdES.detached") || sig.contains("adbe.pkcs7.detached"), "{sig}");
+    assert!(sig.contains("indéterminée") && sig.contains("NO_CERTIFICATE_CHAIN_FOUND") && sig.contains("non reconnue"), "{sig}");
+    assert!(sig.contains("déclaration du signataire (non prouvée)") && sig.contains("aucune"), "{sig}");
     assert!(!text(&browser, "#text").await.is_empty(), "text preview");
     browser.find(Locator::Id("download")).await.unwrap();
     shots.take(&browser, "evidence-signed").await;
@@ -202,9 +206,9 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     assert!(decisions.contains("c.martin (controller)") && decisions.contains("vérifiée auprès de l'ARS"), "{decisions}");
     shots.take(&browser, "decided").await;
 
-    // Out of the queue, and the API says the same.
+    // Out of the queue (the signed dossier still waits), and the API says the same.
     browser.goto(&format!("{base}/console?objective=D1.PRE")).await.unwrap();
-    assert_eq!(text(&browser, "#objective-count").await, "0");
+    assert_eq!(text(&browser, "#objective-count").await, "1");
     shots.take(&browser, "queue-after").await;
     browser.close().await.unwrap();
 

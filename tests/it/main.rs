@@ -30,4 +30,5 @@ mod real_samples;
 mod rescan;
 mod retries;
 mod seda;
+mod signatures;
 mod verification;

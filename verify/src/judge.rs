@@ -266,6 +266,7 @@ impl Context<'_> {
             Rule::ReportMatchesInvoices => self.report_matches_invoices(relevant, why),
             Rule::WithinCeiling => self.within_ceiling(relevant, why),
             Rule::NoDuplicate => self.no_duplicate(relevant, why),
+            Rule::SignaturesValid => signatures_valid(relevant, why),
         }
     }
 
@@ -723,6 +724,26 @@ impl Context<'_> {
                     Some("number"),
                 );
             }
+        }
+    }
+}
+
+/// Each signature as validated when the file was read (or re-validated since).
+fn signatures_valid(relevant: &[&EvidenceRecord], why: &mut Reasons) {
+    use caregate_schemas::extracted::Indication;
+    for rec in relevant {
+        let Some(doc) = rec.fields.document.as_ref() else { continue };
+        for (i, sig) in doc.signatures.iter().enumerate() {
+            let Some(v) = &sig.validation else { continue };
+            let signer = v.chain.first().map(String::as_str).unwrap_or("signataire inconnu");
+            let detail = v.sub_indication.map(|s| format!(" : {} ({})", s.label_fr(), s.code())).unwrap_or_default();
+            let pointer = format!("document.signatures.{i}.validation");
+            let (code, verdict) = match v.indication {
+                Indication::TotalPassed => continue,
+                Indication::TotalFailed => ("signature_invalid", Verdict::NotMet),
+                Indication::Indeterminate => ("signature_indeterminate", Verdict::NeedsReview),
+            };
+            why.add(code, verdict, format!("{} : signature {} de {signer} {}{detail}", rec.path, i + 1, v.indication.label_fr()), Some(rec), Some(&pointer));
         }
     }
 }

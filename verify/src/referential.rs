@@ -72,6 +72,9 @@ pub enum Rule {
     ReportMatchesInvoices,
     WithinCeiling,
     NoDuplicate,
+    /// Every signature of the evidence holds: one that fails does not prove the
+    /// objective; one that cannot be confirmed goes to a controller.
+    SignaturesValid,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -140,7 +140,7 @@ impl Rescanner {
             }
             ClamdReply::Clean => {
                 let previous = rec.scan.replace(report(ScanResult::Clean, None)).map(|s| s.engine);
-                self.index.record_rescan(&rec, EventKind::Rescanned, json!({"engine": engine, "previous_engine": previous})).await?;
+                self.index.record_reexamination(&rec, EventKind::Rescanned, json!({"engine": engine, "previous_engine": previous})).await?;
                 Ok(Some(ScanResult::Clean))
             }
             ClamdReply::Found(signature) => {
@@ -160,7 +160,7 @@ impl Rescanner {
                     ),
                 ));
                 let detail = json!({"signature": signature, "engine": engine, "object_key": key, "quarantine_key": rec.quarantine_key});
-                if self.index.record_rescan(&rec, EventKind::InfectedOnRescan, detail).await? {
+                if self.index.record_reexamination(&rec, EventKind::InfectedOnRescan, detail).await? {
                     self.leave_evidence_bucket(&rec, &key).await;
                     self.verifier.verify(rec.submission.submission_id).await?;
                 }

@@ -64,11 +64,12 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// appends an event of that name with `detail`. Returns `false` if the record was
     /// already terminal (nothing is written then).
     async fn finish(&self, rec: &EvidenceRecord, detail: Value) -> Result<bool, StorageError>;
-    /// Writes what scanning a kept file again found: `rec` as it now stands (still
-    /// kept with its new scan report, or `infected` and back in quarantine) and its event,
-    /// in one transaction. Only a kept record (`stored`, `needs_review`) changes;
-    /// `false` when it was not kept any more (rescanned meanwhile by another process).
-    async fn record_rescan(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError>;
+    /// Writes what examining a kept file again found (a rescan with newer signatures,
+    /// its PDF signatures validated again): `rec` as it now stands (still kept with its
+    /// new scan report or validation, or `infected` and back in quarantine) and its
+    /// event, in one transaction. Only a kept record (`stored`, `needs_review`) changes;
+    /// `false` when it was not kept any more (re-examined meanwhile by another process).
+    async fn record_reexamination(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError>;
     /// Notes a failed attempt that will be retried.
     async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError>;
     async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError>;
@@ -159,8 +160,8 @@ impl EvidenceIndex for SqlIndex {
         bounded(SqlIndex::finish(self, rec, detail)).await
     }
 
-    async fn record_rescan(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
-        bounded(SqlIndex::record_rescan(self, rec, kind, detail)).await
+    async fn record_reexamination(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
+        bounded(SqlIndex::record_reexamination(self, rec, kind, detail)).await
     }
 
     async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError> {

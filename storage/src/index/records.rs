@@ -81,7 +81,7 @@ impl SqlIndex {
         Ok(changed == 1)
     }
 
-    pub(super) async fn record_rescan(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
+    pub(super) async fn record_reexamination(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
         let changed = sqlx::query(

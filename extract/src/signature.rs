@@ -1,0 +1,658 @@
+//! PDF signatures judged as ETSI EN 319 102-1 (EU DSS) and pyhanko judge them, offline:
+//! the signed bytes against the CMS digest, the signature value against the signer's
+//! key, the certificate chain to configured trust anchors (rustls-webpki builds the
+//! path, checks validity, CA constraints and the CRLs the file carries), RFC 3161
+//! timestamps over the signature or the document, and what was appended after the
+//! signed revision (pyhanko's modification levels) against what the document permits.
+//!
+//! Nothing is fetched: revocation data comes from the CMS and the document's `/DSS`
+//! only, and a result that needs more says so (`INDETERMINATE`).
+
+use std::path::{Path, PathBuf};
+
+use caregate_schemas::extracted::{
+    Indication, ModificationLevel, PadesLevel, RevocationStatus, SignatureValidation, SubIndication, TimeSource, TimestampCheck,
+};
+use chrono::{DateTime, TimeZone, Utc};
+use cms::cert::CertificateChoices;
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
+use der::asn1::{ObjectIdentifier, OctetString};
+use der::{Decode, Encode, Tagged};
+use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
+use sha2::Digest;
+use webpki::{
+    CertRevocationList, EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter, OwnedCertRevocationList, RevocationCheckDepth, RevocationOptionsBuilder,
+    UnknownStatusPolicy,
+};
+use x509_cert::Certificate;
+
+use crate::ExtractError;
+
+const MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+const TIMESTAMP_TOKEN: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
+const TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+const ADBE_REVOCATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113583.1.1.8");
+const KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
+const SUBJECT_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
+/// id-kp-timeStamping (1.3.6.1.5.5.7.3.8), DER content octets.
+const TIME_STAMPING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
+
+/// The certificates an archivist trusts (`signatures.trust_anchors`), as DER.
+#[derive(Clone, Debug, Default)]
+pub struct TrustAnchors {
+    certs: Vec<Vec<u8>>,
+}
+
+impl TrustAnchors {
+    /// Reads PEM (or DER) certificates from files, or from every `.pem`, `.crt` and
+    /// `.cer` file of a directory.
+    pub fn load(paths: &[PathBuf]) -> Result<Self, ExtractError> {
+        let mut certs = Vec::new();
+        for path in paths {
+            if path.is_dir() {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "pem" | "crt" | "cer")))
+                    .collect();
+                files.sort();
+                for file in files {
+                    certs.extend(read_certificates(&file)?);
+                }
+            } else {
+                certs.extend(read_certificates(path)?);
+            }
+        }
+        Ok(Self { certs })
+    }
+
+    pub fn from_der(certs: Vec<Vec<u8>>) -> Self {
+        Self { certs }
+    }
+
+    pub fn len(&self) -> usize {
+        self.certs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.certs.is_empty()
+    }
+
+    fn anchors(&self) -> Vec<TrustAnchor<'static>> {
+        self.certs.iter().filter_map(|der| webpki::anchor_from_trusted_cert(&CertificateDer::from(der.as_slice())).ok().map(|a| a.to_owned())).collect()
+    }
+}
+
+fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, ExtractError> {
+    let bytes = std::fs::read(path)?;
+    let bad = |why: String| ExtractError::Unreadable(format!("trust anchor {}: {why}", path.display()));
+    if !bytes.starts_with(b"-----BEGIN") && !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        Certificate::from_der(&bytes).map_err(|e| bad(e.to_string()))?;
+        return Ok(vec![bytes]);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut certs = Vec::new();
+    for block in text.split("-----BEGIN CERTIFICATE-----").skip(1) {
+        let body = block.split("-----END CERTIFICATE-----").next().unwrap_or_default();
+        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).map_err(|e| bad(e.to_string()))?;
+        Certificate::from_der(&der).map_err(|e| bad(e.to_string()))?;
+        certs.push(der);
+    }
+    if certs.is_empty() {
+        return Err(bad("no CERTIFICATE block".into()));
+    }
+    Ok(certs)
+}
+
+/// Validation data a document carries in its `/DSS` (PAdES B-LT).
+#[derive(Clone, Debug, Default)]
+pub struct Dss {
+    pub certs: Vec<Vec<u8>>,
+    pub crls: Vec<Vec<u8>>,
+    pub ocsps: usize,
+}
+
+impl Dss {
+    pub fn is_empty(&self) -> bool {
+        self.certs.is_empty() && self.crls.is_empty() && self.ocsps == 0
+    }
+}
+
+/// One signature dictionary, as the PDF reader found it.
+pub struct SignatureInput<'a> {
+    /// The `/Contents` bytes (DER, zero-padded).
+    pub contents: &'a [u8],
+    /// The file from its `%PDF-` header, which `/ByteRange` offsets count from.
+    pub file: &'a [u8],
+    pub byte_range: &'a [i64],
+    pub sub_filter: Option<&'a str>,
+    pub covers_revision: bool,
+    /// `/M`, parsed.
+    pub claimed_time: Option<DateTime<Utc>>,
+    /// DocMDP permission when this is a certification signature.
+    pub certification: Option<u8>,
+    /// What was appended after the revision this signature covers.
+    pub modification_level: ModificationLevel,
+    /// The most a later change may do: the document's certification permission, or
+    /// annotations for a document that is not certified.
+    pub permitted: ModificationLevel,
+    /// A document timestamp was added after this signature (PAdES B-LTA).
+    pub later_document_timestamp: bool,
+}
+
+/// What a signature is judged against.
+pub struct Context<'a> {
+    pub anchors: &'a TrustAnchors,
+    pub dss: &'a Dss,
+    pub now: DateTime<Utc>,
+}
+
+/// Accepts any extended key usage: pyhanko and EU DSS do not require one of a signer
+/// (qualified certificates rarely carry documentSigning).
+struct AnyUsage;
+
+impl ExtendedKeyUsageValidator for AnyUsage {
+    fn validate(&self, iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        for id in iter {
+            id?;
+        }
+        Ok(())
+    }
+}
+
+fn unix(t: DateTime<Utc>) -> UnixTime {
+    UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.timestamp().max(0) as u64))
+}
+
+/// The bytes a `/ByteRange` covers, concatenated lazily into a hasher.
+fn ranges<'f>(file: &'f [u8], byte_range: &[i64]) -> Option<Vec<&'f [u8]>> {
+    if byte_range.is_empty() || !byte_range.len().is_multiple_of(2) {
+        return None;
+    }
+    byte_range
+        .chunks(2)
+        .map(|pair| {
+            let (start, len) = (usize::try_from(pair[0]).ok()?, usize::try_from(pair[1]).ok()?);
+            file.get(start..start.checked_add(len)?)
+        })
+        .collect()
+}
+
+fn digest_of(alg: &ObjectIdentifier, parts: &[&[u8]]) -> Option<Vec<u8>> {
+    fn run<D: Digest>(parts: &[&[u8]]) -> Vec<u8> {
+        let mut h = D::new();
+        for p in parts {
+            h.update(p);
+        }
+        h.finalize().to_vec()
+    }
+    Some(match alg.to_string().as_str() {
+        "2.16.840.1.101.3.4.2.1" => run::<sha2::Sha256>(parts),
+        "2.16.840.1.101.3.4.2.2" => run::<sha2::Sha384>(parts),
+        "2.16.840.1.101.3.4.2.3" => run::<sha2::Sha512>(parts),
+        _ => return None,
+    })
+}
+
+/// Signature algorithms that may have produced a CMS signature value, by its
+/// algorithm identifiers; the key decides among them.
+fn algorithms(signature_alg: &ObjectIdentifier, digest_alg: &ObjectIdentifier) -> Vec<&'static dyn SignatureVerificationAlgorithm> {
+    use webpki::ring as alg;
+    let digest = match digest_alg.to_string().as_str() {
+        "2.16.840.1.101.3.4.2.1" => 256,
+        "2.16.840.1.101.3.4.2.2" => 384,
+        "2.16.840.1.101.3.4.2.3" => 512,
+        _ => 0,
+    };
+    match (signature_alg.to_string().as_str(), digest) {
+        ("1.2.840.113549.1.1.1", 256) | ("1.2.840.113549.1.1.11", _) => vec![alg::RSA_PKCS1_2048_8192_SHA256, alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS],
+        ("1.2.840.113549.1.1.1", 384) | ("1.2.840.113549.1.1.12", _) => vec![alg::RSA_PKCS1_2048_8192_SHA384, alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS],
+        ("1.2.840.113549.1.1.1", 512) | ("1.2.840.113549.1.1.13", _) => vec![alg::RSA_PKCS1_2048_8192_SHA512, alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS],
+        ("1.2.840.113549.1.1.10", 256) => vec![alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+        ("1.2.840.113549.1.1.10", 384) => vec![alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+        ("1.2.840.113549.1.1.10", 512) => vec![alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+        ("1.2.840.10045.2.1", 256) | ("1.2.840.10045.4.3.2", _) => vec![alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
+        ("1.2.840.10045.2.1", 384) | ("1.2.840.10045.4.3.3", _) => vec![alg::ECDSA_P256_SHA384, alg::ECDSA_P384_SHA384],
+        ("1.3.101.112", _) => vec![alg::ED25519],
+        _ => Vec::new(),
+    }
+}
+
+/// Why a CMS signature value did not verify.
+enum Crypto {
+    Valid,
+    Invalid,
+    Unsupported,
+}
+
+fn verify_value(cert_der: &[u8], si: &SignerInfo, message: &[u8]) -> Crypto {
+    let der = CertificateDer::from(cert_der);
+    let Ok(ee) = EndEntityCert::try_from(&der) else { return Crypto::Invalid };
+    let candidates = algorithms(&si.signature_algorithm.oid, &si.digest_alg.oid);
+    if candidates.is_empty() {
+        return Crypto::Unsupported;
+    }
+    let signature = si.signature.as_bytes();
+    let mut outcome = Crypto::Unsupported;
+    for alg in candidates {
+        match ee.verify_signature(alg, message, signature) {
+            Ok(()) => return Crypto::Valid,
+            Err(webpki::Error::InvalidSignatureForPublicKey) => outcome = Crypto::Invalid,
+            Err(_) => {}
+        }
+    }
+    outcome
+}
+
+/// The certificates of a SignedData, as DER and parsed.
+fn certificates(sd: &SignedData) -> Vec<(Vec<u8>, Certificate)> {
+    sd.certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|c| match c {
+            CertificateChoices::Certificate(cert) => cert.to_der().ok().map(|der| (der, cert.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
+    let ext = cert.tbs_certificate.extensions.as_ref()?.iter().find(|e| e.extn_id == SUBJECT_KEY_ID)?;
+    OctetString::from_der(ext.extn_value.as_bytes()).ok().map(|o| o.as_bytes().to_vec())
+}
+
+fn signer_certificate<'c>(si: &SignerInfo, certs: &'c [(Vec<u8>, Certificate)]) -> Option<&'c (Vec<u8>, Certificate)> {
+    certs.iter().find(|(_, c)| match &si.sid {
+        SignerIdentifier::IssuerAndSerialNumber(isn) => c.tbs_certificate.issuer == isn.issuer && c.tbs_certificate.serial_number == isn.serial_number,
+        SignerIdentifier::SubjectKeyIdentifier(ski) => subject_key_id(c).is_some_and(|id| id == ski.0.as_bytes()),
+    })
+}
+
+fn attribute(attrs: Option<&x509_cert::attr::Attributes>, oid: ObjectIdentifier) -> Option<&der::Any> {
+    attrs?.iter().find(|a| a.oid == oid)?.values.iter().next()
+}
+
+/// The signer's key may sign documents: when a key usage is stated, it includes
+/// digitalSignature or nonRepudiation (contentCommitment).
+fn usable_for_signing(cert: &Certificate) -> bool {
+    let Some(ext) = cert.tbs_certificate.extensions.as_ref().and_then(|e| e.iter().find(|e| e.extn_id == KEY_USAGE)) else { return true };
+    match x509_cert::ext::pkix::KeyUsage::from_der(ext.extn_value.as_bytes()) {
+        Ok(ku) => ku.digital_signature() || ku.non_repudiation(),
+        Err(_) => false,
+    }
+}
+
+/// The certificate's extended key usage includes timeStamping.
+fn states_time_stamping(cert: &Certificate) -> bool {
+    const EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+    const TS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+    cert.tbs_certificate
+        .extensions
+        .as_ref()
+        .and_then(|e| e.iter().find(|e| e.extn_id == EKU))
+        .and_then(|e| x509_cert::ext::pkix::ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
+        .is_some_and(|eku| eku.0.contains(&TS))
+}
+
+/// Subjects from `leaf` up through the certificates at hand, as far as issuers are found.
+fn chain_subjects(leaf: &Certificate, pool: &[Certificate]) -> Vec<String> {
+    let mut chain = vec![leaf.tbs_certificate.subject.to_string()];
+    let mut current = leaf;
+    for _ in 0..8 {
+        if current.tbs_certificate.issuer == current.tbs_certificate.subject {
+            break;
+        }
+        match pool.iter().find(|c| c.tbs_certificate.subject == current.tbs_certificate.issuer) {
+            Some(issuer) => {
+                chain.push(issuer.tbs_certificate.subject.to_string());
+                current = issuer;
+            }
+            None => break,
+        }
+    }
+    chain
+}
+
+/// The outcome of building a path for one certificate.
+struct PathOutcome {
+    trusted: bool,
+    sub_indication: Option<SubIndication>,
+    revocation: RevocationStatus,
+}
+
+fn judge_path(
+    leaf_der: &[u8],
+    leaf: &Certificate,
+    intermediates: &[Vec<u8>],
+    crl_ders: &[Vec<u8>],
+    anchors: &TrustAnchors,
+    at: DateTime<Utc>,
+    time_stamping: bool,
+) -> PathOutcome {
+    let anchor_list = anchors.anchors();
+    let crls: Vec<CertRevocationList<'static>> =
+        crl_ders.iter().filter_map(|der| OwnedCertRevocationList::from_der(der).ok().map(CertRevocationList::Owned)).collect();
+    // The signer's own status is known when a CRL of its issuer is at hand, not merely
+    // when nothing lists it.
+    let revocation_known =
+        crl_ders.iter().any(|der| x509_cert::crl::CertificateList::from_der(der).is_ok_and(|c| c.tbs_cert_list.issuer == leaf.tbs_certificate.issuer));
+    if anchor_list.is_empty() {
+        return PathOutcome { trusted: false, sub_indication: Some(SubIndication::NoCertificateChainFound), revocation: RevocationStatus::NotChecked };
+    }
+    let der = CertificateDer::from(leaf_der);
+    let Ok(ee) = EndEntityCert::try_from(&der) else {
+        return PathOutcome { trusted: false, sub_indication: Some(SubIndication::FormatFailure), revocation: RevocationStatus::NotChecked };
+    };
+    let inter: Vec<CertificateDer<'_>> = intermediates.iter().map(|d| CertificateDer::from(d.as_slice())).collect();
+    let crl_refs: Vec<&CertRevocationList<'_>> = crls.iter().collect();
+    let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
+        b.with_depth(RevocationCheckDepth::Chain)
+            .with_status_policy(UnknownStatusPolicy::Allow)
+            .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
+            .build()
+    });
+    let result = if time_stamping {
+        // webpki applies the usage to every certificate of the path; CAs rarely state
+        // one, so it is required where stated and the authority's own certificate is
+        // checked to state it (RFC 3161 §2.3).
+        ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &anchor_list,
+            &inter,
+            unix(at),
+            webpki::KeyUsage::required_if_present(TIME_STAMPING),
+            revocation,
+            None,
+        )
+        .map(|_| ())
+    } else {
+        ee.verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &anchor_list, &inter, unix(at), AnyUsage, revocation, None).map(|_| ())
+    };
+    let revocation = if revocation_known { RevocationStatus::Good } else { RevocationStatus::NotChecked };
+    match result {
+        Ok(()) if if time_stamping { !states_time_stamping(leaf) } else { !usable_for_signing(leaf) } => {
+            PathOutcome { trusted: false, sub_indication: Some(SubIndication::ChainConstraintsFailure), revocation }
+        }
+        Ok(()) => PathOutcome { trusted: true, sub_indication: None, revocation },
+        Err(webpki::Error::CertRevoked) => {
+            PathOutcome { trusted: false, sub_indication: Some(SubIndication::RevokedNoPoe), revocation: RevocationStatus::Revoked }
+        }
+        Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
+            PathOutcome { trusted: false, sub_indication: Some(SubIndication::OutOfBoundsNoPoe), revocation }
+        }
+        Err(webpki::Error::UnknownIssuer) => PathOutcome { trusted: false, sub_indication: Some(SubIndication::NoCertificateChainFound), revocation },
+        Err(_) => PathOutcome { trusted: false, sub_indication: Some(SubIndication::ChainConstraintsFailure), revocation },
+    }
+}
+
+/// What caregate needs of an RFC 3161 TSTInfo. Read by hand rather than with a strict
+/// DER decoder: time stamping authorities commonly give `genTime` with fractions of a
+/// second, which RFC 3161 allows and DER's GeneralizedTime rules reject.
+struct TstInfo {
+    imprint_algorithm: ObjectIdentifier,
+    imprint: Vec<u8>,
+    gen_time: DateTime<Utc>,
+}
+
+impl TstInfo {
+    fn read(der_bytes: &[u8]) -> Option<Self> {
+        let fields = der::asn1::SequenceOf::<der::Any, 12>::from_der(der_bytes).ok()?;
+        let mut it = fields.iter();
+        let (_version, _policy, imprint, _serial, time) = (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
+        let imprint = der::asn1::SequenceOf::<der::Any, 2>::from_der(&imprint.to_der().ok()?).ok()?;
+        let mut parts = imprint.iter();
+        let algorithm = x509_cert::spki::AlgorithmIdentifierOwned::from_der(&parts.next()?.to_der().ok()?).ok()?;
+        let hashed = parts.next()?.decode_as::<OctetString>().ok()?;
+        if time.tag() != der::Tag::GeneralizedTime {
+            return None;
+        }
+        Some(Self { imprint_algorithm: algorithm.oid, imprint: hashed.as_bytes().to_vec(), gen_time: generalized_time(time.value())? })
+    }
+}
+
+/// `YYYYMMDDHHMMSS[.fff]Z`.
+fn generalized_time(value: &[u8]) -> Option<DateTime<Utc>> {
+    let text = std::str::from_utf8(value).ok()?;
+    let text = text.strip_suffix('Z')?;
+    let (whole, _fraction) = text.split_once('.').unwrap_or((text, ""));
+    chrono::NaiveDateTime::parse_from_str(whole, "%Y%m%d%H%M%S").ok().map(|t| t.and_utc())
+}
+
+/// A timestamp token (a CMS SignedData over a TSTInfo) checked against what it stamps.
+fn check_timestamp(token: &[u8], stamped: &[&[u8]], extra_certs: &[Vec<u8>], crls: &[Vec<u8>], anchors: &TrustAnchors) -> TimestampCheck {
+    let mut check = TimestampCheck { intact: false, trusted: false, time: None, authority: None };
+    let Some(sd) =
+        der::SliceReader::new(token).ok().and_then(|mut r| ContentInfo::decode(&mut r).ok()).and_then(|ci| ci.content.decode_as::<SignedData>().ok())
+    else {
+        return check;
+    };
+    if sd.encap_content_info.econtent_type != TST_INFO {
+        return check;
+    }
+    let Some(content) = sd.encap_content_info.econtent.as_ref().and_then(|c| c.decode_as::<OctetString>().ok()) else { return check };
+    let Some(tst) = TstInfo::read(content.as_bytes()) else { return check };
+    check.time = Some(tst.gen_time);
+    let imprint_ok = digest_of(&tst.imprint_algorithm, stamped).is_some_and(|d| d == tst.imprint);
+    let Some(si) = sd.signer_infos.0.iter().next() else { return check };
+    let certs = certificates(&sd);
+    let Some((tsa_der, tsa)) = signer_certificate(si, &certs) else { return check };
+    check.authority = Some(tsa.tbs_certificate.subject.to_string());
+    let content_ok = attribute(si.signed_attrs.as_ref(), MESSAGE_DIGEST)
+        .and_then(|v| v.decode_as::<OctetString>().ok())
+        .is_some_and(|stated| digest_of(&si.digest_alg.oid, &[content.as_bytes()]).is_some_and(|d| d == stated.as_bytes()));
+    let value_ok = si.signed_attrs.as_ref().and_then(|a| a.to_der().ok()).is_some_and(|signed| matches!(verify_value(tsa_der, si, &signed), Crypto::Valid));
+    check.intact = imprint_ok && content_ok && value_ok;
+    if check.intact {
+        let mut pool: Vec<Vec<u8>> = certs.iter().map(|(d, _)| d.clone()).collect();
+        pool.extend(extra_certs.iter().cloned());
+        let at = check.time.unwrap_or_else(Utc::now);
+        check.trusted = judge_path(tsa_der, tsa, &pool, crls, anchors, at, true).trusted;
+    }
+    check
+}
+
+/// CRLs the CMS carries: in its `crls` set, or in Adobe's revocationInfoArchival
+/// signed attribute (`[0] SEQUENCE OF CertificateList`).
+fn cms_crls(sd: &SignedData, si: &SignerInfo) -> Vec<Vec<u8>> {
+    let mut crls: Vec<Vec<u8>> = sd
+        .crls
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|c| match c {
+            cms::revocation::RevocationInfoChoice::Crl(crl) => crl.to_der().ok(),
+            _ => None,
+        })
+        .collect();
+    if let Some(archival) = attribute(si.signed_attrs.as_ref(), ADBE_REVOCATION) {
+        if let Ok(seq) = archival.decode_as::<der::asn1::SequenceOf<der::Any, 3>>() {
+            for item in seq.iter().filter(|a| a.tag() == der::Tag::ContextSpecific { constructed: true, number: der::TagNumber::N0 }) {
+                if let Ok(list) = der::asn1::SequenceOf::<der::Any, 16>::from_der(item.value()) {
+                    crls.extend(list.iter().filter_map(|c| c.to_der().ok()));
+                }
+            }
+        }
+    }
+    crls
+}
+
+fn failed(sub: SubIndication, ctx: &Context<'_>, input: &SignatureInput<'_>) -> SignatureValidation {
+    SignatureValidation {
+        indication: Indication::TotalFailed,
+        sub_indication: Some(sub),
+        intact: false,
+        trusted: false,
+        chain: Vec::new(),
+        revocation: RevocationStatus::NotChecked,
+        time_source: if input.claimed_time.is_some() { TimeSource::Claimed } else { TimeSource::Unknown },
+        judged_at: ctx.now,
+        timestamp: None,
+        pades_level: None,
+        modification_level: input.modification_level,
+        certification: input.certification,
+        modifications_permitted: input.modification_level <= input.permitted,
+        validated_at: ctx.now,
+        trust_anchors: ctx.anchors.len(),
+    }
+}
+
+/// Validates one signature (or document timestamp).
+pub fn validate(input: &SignatureInput<'_>, ctx: &Context<'_>) -> SignatureValidation {
+    let Some(signed) = ranges(input.file, input.byte_range).filter(|_| input.covers_revision) else {
+        return failed(SubIndication::FormatFailure, ctx, input);
+    };
+    if input.sub_filter == Some("ETSI.RFC3161") {
+        return validate_document_timestamp(input, ctx, &signed);
+    }
+    let Some(sd) =
+        der::SliceReader::new(input.contents).ok().and_then(|mut r| ContentInfo::decode(&mut r).ok()).and_then(|ci| ci.content.decode_as::<SignedData>().ok())
+    else {
+        return failed(SubIndication::FormatFailure, ctx, input);
+    };
+    let Some(si) = sd.signer_infos.0.iter().next() else { return failed(SubIndication::FormatFailure, ctx, input) };
+    let certs = certificates(&sd);
+    let mut out = failed(SubIndication::FormatFailure, ctx, input);
+    let claimed = attribute(si.signed_attrs.as_ref(), SIGNING_TIME)
+        .and_then(|v| v.to_der().ok())
+        .and_then(|der| x509_cert::time::Time::from_der(&der).ok())
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t.to_unix_duration().as_secs() as i64, 0))
+        .or(input.claimed_time);
+    out.time_source = if claimed.is_some() { TimeSource::Claimed } else { TimeSource::Unknown };
+    let Some((signer_der, signer)) = signer_certificate(si, &certs) else {
+        out.indication = Indication::Indeterminate;
+        out.sub_indication = Some(SubIndication::NoSigningCertificateFound);
+        return out;
+    };
+    let mut pool: Vec<Certificate> = certs.iter().map(|(_, c)| c.clone()).collect();
+    pool.extend(ctx.dss.certs.iter().filter_map(|d| Certificate::from_der(d).ok()));
+    pool.extend(ctx.anchors.certs.iter().filter_map(|d| Certificate::from_der(d).ok()));
+    out.chain = chain_subjects(signer, &pool);
+
+    let stated = attribute(si.signed_attrs.as_ref(), MESSAGE_DIGEST).and_then(|v| v.decode_as::<OctetString>().ok());
+    let digest_ok = match (stated, digest_of(&si.digest_alg.oid, &signed)) {
+        (Some(stated), Some(computed)) => stated.as_bytes() == computed.as_slice(),
+        (_, None) => {
+            out.indication = Indication::Indeterminate;
+            out.sub_indication = Some(SubIndication::CryptoConstraintsFailureNoPoe);
+            return out;
+        }
+        (None, _) => false,
+    };
+    if !digest_ok {
+        out.sub_indication = Some(SubIndication::HashFailure);
+        return out;
+    }
+    let Some(signed_attrs) = si.signed_attrs.as_ref().and_then(|a| a.to_der().ok()) else { return out };
+    match verify_value(signer_der, si, &signed_attrs) {
+        Crypto::Valid => {}
+        Crypto::Invalid => {
+            out.sub_indication = Some(SubIndication::SigCryptoFailure);
+            return out;
+        }
+        Crypto::Unsupported => {
+            out.indication = Indication::Indeterminate;
+            out.sub_indication = Some(SubIndication::CryptoConstraintsFailureNoPoe);
+            return out;
+        }
+    }
+    out.intact = true;
+
+    let mut intermediates: Vec<Vec<u8>> = certs.iter().map(|(d, _)| d.clone()).collect();
+    intermediates.extend(ctx.dss.certs.iter().cloned());
+    let mut crls = cms_crls(&sd, si);
+    crls.extend(ctx.dss.crls.iter().cloned());
+    let timestamp = attribute(si.unsigned_attrs.as_ref(), TIMESTAMP_TOKEN)
+        .and_then(|v| v.to_der().ok())
+        .map(|token| check_timestamp(&token, &[si.signature.as_bytes()], &intermediates, &crls, ctx.anchors));
+    let proven = timestamp.as_ref().filter(|t| t.intact && t.trusted).and_then(|t| t.time);
+    if proven.is_some() {
+        out.time_source = TimeSource::Timestamp;
+    }
+    // The chain is judged now; where it no longer holds because a certificate expired,
+    // a trusted timestamp from before the expiry proves the signature existed while it
+    // was valid.
+    let mut path = judge_path(signer_der, signer, &intermediates, &crls, ctx.anchors, ctx.now, false);
+    if let (Some(SubIndication::OutOfBoundsNoPoe), Some(at)) = (path.sub_indication, proven) {
+        path = judge_path(signer_der, signer, &intermediates, &crls, ctx.anchors, at, false);
+        out.judged_at = at;
+    }
+    out.trusted = path.trusted;
+    out.revocation = path.revocation;
+    out.pades_level = pades_level(input, timestamp.is_some(), !ctx.dss.is_empty());
+    out.timestamp = timestamp;
+    out.modifications_permitted = input.modification_level <= input.permitted;
+    (out.indication, out.sub_indication) = if !out.modifications_permitted {
+        (Indication::TotalFailed, Some(SubIndication::FormatFailure))
+    } else if path.sub_indication == Some(SubIndication::RevokedNoPoe) && proven.is_none() {
+        (Indication::Indeterminate, path.sub_indication)
+    } else if let Some(sub) = path.sub_indication {
+        (Indication::Indeterminate, Some(sub))
+    } else {
+        (Indication::TotalPassed, None)
+    };
+    out
+}
+
+fn pades_level(input: &SignatureInput<'_>, timestamped: bool, dss: bool) -> Option<PadesLevel> {
+    if input.sub_filter != Some("ETSI.CAdES.detached") {
+        return None;
+    }
+    Some(match (timestamped, dss, input.later_document_timestamp) {
+        (true, true, true) => PadesLevel::BLta,
+        (true, true, false) => PadesLevel::BLt,
+        (true, false, _) => PadesLevel::BT,
+        (false, _, _) => PadesLevel::BB,
+    })
+}
+
+fn validate_document_timestamp(input: &SignatureInput<'_>, ctx: &Context<'_>, signed: &[&[u8]]) -> SignatureValidation {
+    let mut out = failed(SubIndication::FormatFailure, ctx, input);
+    // The imprint of a document timestamp is the digest of the signed ranges.
+    let check = check_timestamp(input.contents, signed, &ctx.dss.certs, &ctx.dss.crls, ctx.anchors);
+    out.intact = check.intact;
+    out.trusted = check.trusted;
+    if let Some(tsa) = &check.authority {
+        out.chain = vec![tsa.clone()];
+    }
+    if let Some(t) = check.time.filter(|_| check.intact) {
+        out.time_source = TimeSource::Timestamp;
+        out.judged_at = t;
+    }
+    (out.indication, out.sub_indication) = match (check.intact, check.trusted, out.modifications_permitted) {
+        (false, _, _) => (Indication::TotalFailed, Some(SubIndication::HashFailure)),
+        (true, _, false) => (Indication::TotalFailed, Some(SubIndication::FormatFailure)),
+        (true, false, true) => (Indication::Indeterminate, Some(SubIndication::NoCertificateChainFound)),
+        (true, true, true) => (Indication::TotalPassed, None),
+    };
+    out.timestamp = Some(check);
+    out
+}
+
+/// `D:YYYYMMDDHHmmSS+HH'mm'` (PDF dates), as far as it goes.
+pub fn pdf_date(text: &str) -> Option<DateTime<Utc>> {
+    let s = text.strip_prefix("D:").unwrap_or(text);
+    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+    let num = |a: usize, b: usize, default: u32| digits.get(a..b).and_then(|d| d.parse().ok()).unwrap_or(default);
+    if digits.len() < 4 {
+        return None;
+    }
+    let local = chrono::NaiveDate::from_ymd_opt(num(0, 4, 0) as i32, num(4, 6, 1), num(6, 8, 1))?.and_hms_opt(num(8, 10, 0), num(10, 12, 0), num(12, 14, 0))?;
+    let rest = &s[digits.len()..];
+    let offset_secs = match rest.chars().next() {
+        Some(sign @ ('+' | '-')) => {
+            let tz: String = rest[1..].chars().filter(char::is_ascii_digit).collect();
+            let h: i32 = tz.get(0..2).and_then(|d| d.parse().ok()).unwrap_or(0);
+            let m: i32 = tz.get(2..4).and_then(|d| d.parse().ok()).unwrap_or(0);
+            let secs = h * 3600 + m * 60;
+            if sign == '-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => 0,
+    };
+    chrono::FixedOffset::east_opt(offset_secs)?.from_local_datetime(&local).single().map(|t| t.with_timezone(&Utc))
+}

@@ -1,0 +1,93 @@
+//! Signatures validated again, years later: trust changes (a CA is added to the trust
+//! list, another is withdrawn), so `caregate signatures --submission ID` reads each
+//! kept PDF back through the checked read, validates its signatures with the trust
+//! anchors configured today, writes the new validation into the record with a
+//! `signatures_validated` event (the one before stays in the history), and judges the
+//! dossier again.
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+use caregate_schemas::extracted::{Indication, Signature};
+use caregate_schemas::{EventKind, EvidenceRecord, Status, SubmissionId};
+use caregate_storage::{check_stored, Fixity, ReadPurpose};
+use serde_json::json;
+
+use crate::{dossier, App};
+
+/// Findings that come from validating signatures, replaced by a new validation.
+const SIGNATURE_CODES: [&str; 3] = ["signature_indeterminate", "signature_invalid", "modified_after_signing"];
+
+/// One file validated again.
+#[derive(Debug)]
+pub struct Revalidated {
+    pub path: String,
+    /// Indications before and after, one per signature.
+    pub before: Vec<Option<Indication>>,
+    pub after: Vec<Option<Indication>>,
+}
+
+fn indications(signatures: &[Signature]) -> Vec<Option<Indication>> {
+    signatures.iter().map(|s| s.validation.as_ref().map(|v| v.indication)).collect()
+}
+
+/// Validates again every signed PDF of a submission; returns what each became.
+pub async fn revalidate(app: &App, id: SubmissionId) -> anyhow::Result<Vec<Revalidated>> {
+    let records = dossier::final_records(app, id).await?;
+    let reader = app.config.reader()?;
+    let spool = tempfile::tempdir().context("a directory for the files read back")?;
+    let mut done = Vec::new();
+    for rec in records.into_iter().filter(|r| matches!(r.status, Status::Stored | Status::NeedsReview)) {
+        let Some(doc) = rec.fields.document.as_ref().filter(|d| !d.signatures.is_empty()) else { continue };
+        let Some(key) = rec.object_key.clone() else { continue };
+        let before = indications(&doc.signatures);
+        let path = spool.path().join(rec.evidence_id.to_string());
+        let mut file = tokio::fs::File::create(&path).await?;
+        let index = app.backends.index.as_ref();
+        match check_stored(app.backends.evidence.as_ref(), index, &rec, &key, Some(&mut file), ReadPurpose::SignatureValidation, &dossier::local_actor())
+            .await?
+        {
+            Fixity::Intact => {}
+            other => anyhow::bail!("{} ({}): stored bytes are not the ones received ({other:?}); not validated", rec.path, rec.evidence_id),
+        }
+        drop(file);
+        let name = rec.path.rsplit('/').next().unwrap_or(&rec.path).to_owned();
+        let reading = {
+            let (path, reader) = (path.clone(), reader.clone());
+            tokio::task::spawn_blocking(move || crate::accuracy::read_file(&path, &name, &reader)).await?
+        };
+        let (_, analysis) = reading?;
+        let Some(signatures) = analysis.fields.document.map(|d| d.signatures) else {
+            anyhow::bail!("{} ({}): its PDF structure could not be read again: {:?}", rec.path, rec.evidence_id, analysis.findings);
+        };
+        let after = indications(&signatures);
+        let updated = with_signatures(rec.clone(), signatures, analysis.findings);
+        let detail = json!({
+            "actor": dossier::local_actor(),
+            "trust_anchors": app.config.signatures.trust_anchors,
+            "before": before,
+            "after": after,
+            "validation": updated.fields.document.as_ref().map(|d| d.signatures.iter().map(|s| s.validation.clone()).collect::<Vec<_>>()),
+        });
+        if app.backends.index.record_reexamination(&updated, EventKind::SignaturesValidated, detail).await? {
+            done.push(Revalidated { path: rec.path.clone(), before, after });
+        }
+    }
+    if !done.is_empty() {
+        app.verifier()?.verify(id).await?;
+    }
+    Ok(done)
+}
+
+/// The record with its new validation: signature findings replaced, the status that
+/// follows from them (a file a person had to see keeps needing it for other reasons).
+fn with_signatures(mut rec: EvidenceRecord, signatures: Vec<Signature>, findings: Vec<caregate_schemas::Finding>) -> EvidenceRecord {
+    if let Some(doc) = rec.fields.document.as_mut() {
+        doc.signatures = signatures;
+    }
+    rec.findings.retain(|f| !SIGNATURE_CODES.contains(&f.code.as_str()));
+    let known: HashSet<String> = rec.findings.iter().map(|f| f.code.clone()).collect();
+    rec.findings.extend(findings.into_iter().filter(|f| SIGNATURE_CODES.contains(&f.code.as_str()) && !known.contains(&f.code)));
+    rec.status = Status::for_findings(&rec.findings);
+    rec
+}
