@@ -146,8 +146,33 @@ pub fn sign_hex(key: &SigningKey, bytes: &[u8]) -> String {
     format!("{}\n", hex::encode(key.sign(bytes).to_bytes()))
 }
 
+/// Why a package's detached signature does not hold.
+pub enum SignatureProblem {
+    /// No key to check with: none given, none named by the package.
+    NoKey,
+    /// The signature file is absent or not hex.
+    NoSignature(KeyUsed),
+    /// Not what the key (hex) signed.
+    BadSignature(KeyUsed, String),
+}
+
+/// Checks `signed` against the detached signature at `signature`, with the trusted key
+/// if given, else the one the package names (which proves integrity, not origin).
+pub fn check_signature(trusted: Option<&VerifyingKey>, named: Option<&str>, signed: &[u8], signature: &Path) -> Result<KeyUsed, SignatureProblem> {
+    let (key, used) = match (trusted, named.and_then(|k| parse_public_key(k).ok())) {
+        (Some(k), _) => (*k, KeyUsed::Given(hex::encode(k.as_bytes()))),
+        (None, Some(k)) => (k, KeyUsed::FromBag(hex::encode(k.as_bytes()))),
+        (None, None) => return Err(SignatureProblem::NoKey),
+    };
+    match read_signature(signature) {
+        None => Err(SignatureProblem::NoSignature(used)),
+        Some(sig) if key.verify_strict(signed, &sig).is_err() => Err(SignatureProblem::BadSignature(used, hex::encode(key.as_bytes()))),
+        Some(_) => Ok(used),
+    }
+}
+
 /// Reads a detached signature written by [`sign_hex`]; `None` when absent or not hex.
-pub fn read_signature(path: &Path) -> Option<ed25519_dalek::Signature> {
+fn read_signature(path: &Path) -> Option<ed25519_dalek::Signature> {
     let text = std::fs::read_to_string(path).ok()?;
     let mut bytes = [0u8; 64];
     hex::decode_to_slice(text.trim(), &mut bytes).ok()?;
@@ -293,22 +318,20 @@ pub fn check(dir: &Path, trusted: Option<&VerifyingKey>) -> (Vec<BagProblem>, Op
             problems.push(BagProblem::PayloadOxum { stated, actual });
         }
     }
-    let (key, used) = match (trusted, field("Caregate-Signing-Key").and_then(|k| parse_public_key(&k).ok())) {
-        (Some(k), _) => (*k, KeyUsed::Given(hex::encode(k.as_bytes()))),
-        (None, Some(k)) => (k, KeyUsed::FromBag(hex::encode(k.as_bytes()))),
-        (None, None) => {
+    let signed = std::fs::read(dir.join(TAG_MANIFEST)).unwrap_or_default();
+    match check_signature(trusted, field("Caregate-Signing-Key").as_deref(), &signed, &dir.join(SIGNATURE)) {
+        Ok(used) => (problems, Some(used)),
+        Err(SignatureProblem::NoKey) => {
             problems.push(BagProblem::NoKey);
-            return (problems, None);
+            (problems, None)
         }
-    };
-    match read_signature(&dir.join(SIGNATURE)) {
-        None => problems.push(BagProblem::NoSignature),
-        Some(sig) => {
-            let signed = std::fs::read(dir.join(TAG_MANIFEST)).unwrap_or_default();
-            if key.verify_strict(&signed, &sig).is_err() {
-                problems.push(BagProblem::BadSignature { key: hex::encode(key.as_bytes()) });
-            }
+        Err(SignatureProblem::NoSignature(used)) => {
+            problems.push(BagProblem::NoSignature);
+            (problems, Some(used))
+        }
+        Err(SignatureProblem::BadSignature(used, key)) => {
+            problems.push(BagProblem::BadSignature { key });
+            (problems, Some(used))
         }
     }
-    (problems, Some(used))
 }

@@ -246,13 +246,7 @@ async fn run_stack(config: &Config, stack: BenchStack, corpora: &[(&'static str,
     };
     let mut results = Vec::new();
     for (name, files) in corpora {
-        let sub = SubmissionRef {
-            submission_id: SubmissionId::new(),
-            establishment: "750000001".into(),
-            campaign: "care-d1-2024".into(),
-            objectives: vec![],
-            category: None,
-        };
+        let sub = bench_submission();
         eprintln!("bench: {stack:?} stack, {name} corpus: {} files", files.len());
         let start = Instant::now();
         upload_all(&app, &sub, files, opts.upload_concurrency).await?;
@@ -276,6 +270,11 @@ async fn run_stack(config: &Config, stack: BenchStack, corpora: &[(&'static str,
     }
     drop(child);
     Ok(results)
+}
+
+/// A dossier of the benchmark's own establishment.
+fn bench_submission() -> SubmissionRef {
+    SubmissionRef { submission_id: SubmissionId::new(), establishment: "750000001".into(), campaign: "care-d1-2024".into(), objectives: vec![], category: None }
 }
 
 fn time_tool(tool: &str, corpus: &'static str, cmd: &mut Command, files: &[LocalFile]) -> anyhow::Result<ToolResult> {
@@ -380,4 +379,138 @@ pub fn markdown(report: &BenchReport) -> String {
         s += &format!("| {} | {} | {:.2} | {:.0} | {:.1} |\n", t.tool, t.corpus, t.seconds, t.files_per_sec, t.mb_per_sec);
     }
     s
+}
+
+/// What archiving costs: PDF signatures validated (next to pyhanko on the same files, in
+/// the same run) and a 40-file dossier written as a SEDA transfer and as a bag, then
+/// checked.
+#[derive(Debug, Serialize)]
+pub struct ArchivesReport {
+    pub signatures: usize,
+    /// `pdf::parse` (structure and validation of every signature) per signature, in
+    /// this process, averaged over repetitions.
+    pub caregate_ms_per_signature: f64,
+    /// pyhanko's `validate_pdf_signature` / `validate_pdf_timestamp` per signature, in
+    /// its own process (interpreter start excluded), same files, same trust anchor.
+    pub pyhanko_ms_per_signature: Option<f64>,
+    pub dossier_files: usize,
+    pub dossier_mb: f64,
+    pub seda_export_ms: f64,
+    pub bag_export_ms: f64,
+    pub verify_transfer_ms: f64,
+    pub xmllint_ms: Option<f64>,
+}
+
+const PYHANKO_TIMING: &str = r#"
+import io, sys, time
+from pathlib import Path
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko_certvalidator import ValidationContext
+from asn1crypto import x509, pem
+d, reps = Path(sys.argv[1]), int(sys.argv[2])
+_, _, der = pem.unarmor((d / "pki/root.pem").read_bytes())
+root = x509.Certificate.load(der)
+files = sorted(d.glob("*.pdf"))
+n, start = 0, time.perf_counter()
+for _ in range(reps):
+    for f in files:
+        r = PdfFileReader(io.BytesIO(f.read_bytes()))
+        for emb in r.embedded_signatures:
+            vc = ValidationContext(trust_roots=[root], allow_fetching=False)
+            if emb.sig_object.get("/Type") == "/DocTimeStamp":
+                validate_pdf_timestamp(emb, validation_context=vc)
+            else:
+                validate_pdf_signature(emb, signer_validation_context=vc, ts_validation_context=vc)
+            n += 1
+print((time.perf_counter() - start) * 1000 / n)
+"#;
+
+pub async fn archives(config: Config, signed: &Path, out: &Path) -> anyhow::Result<ArchivesReport> {
+    const REPS: usize = 20;
+    std::fs::create_dir_all(out)?;
+    let limits = caregate_extract::Limits { trust_anchors: vec![signed.join("pki/root.pem")], ..config.worker.extract.clone() };
+    let pdfs: Vec<Vec<u8>> =
+        collect_files(&[signed.to_path_buf()])?.into_iter().filter(|f| f.name.ends_with(".pdf")).map(|f| std::fs::read(&f.disk)).collect::<Result<_, _>>()?;
+    if pdfs.is_empty() {
+        bail!("no PDF in {} (make them with scripts/make-signed-pdfs.py)", signed.display());
+    }
+    let budget = caregate_extract::Budget::new(Duration::from_secs(60));
+    let mut signatures = 0;
+    let start = Instant::now();
+    for _ in 0..REPS {
+        for pdf in &pdfs {
+            signatures += caregate_extract::pdf::parse(pdf, &limits, &budget)?.info.signatures.len();
+        }
+    }
+    let caregate_ms_per_signature = start.elapsed().as_secs_f64() * 1000.0 / signatures as f64;
+    let pyhanko_ms_per_signature = Command::new("python3")
+        .args(["-c", PYHANKO_TIMING])
+        .arg(signed)
+        .arg("5")
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok());
+
+    // A dossier of 40 files: the samples (hostile ones left out), cycled.
+    let samples = collect_files(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples")])?;
+    let samples: Vec<LocalFile> = samples.into_iter().filter(|f| !f.name.starts_with("hostile/")).collect();
+    let dossier: Vec<LocalFile> = (0..40)
+        .map(|i| {
+            let f = &samples[i % samples.len()];
+            LocalFile { disk: f.disk.clone(), name: format!("{:02}-{}", i, f.name.replace('/', "-")), size: f.size }
+        })
+        .collect();
+    let mut config = config.embedded();
+    config.backends.data_dir = out.join("archives-data");
+    let _ = std::fs::remove_dir_all(&config.backends.data_dir);
+    let app = App::open(config).await?;
+    let shutdown = CancellationToken::new();
+    let worker = app.spawn_worker(shutdown.clone()).await?;
+    let sub = SubmissionRef {
+        submission_id: SubmissionId::new(),
+        establishment: "750000001".into(),
+        campaign: "care-d1-2024".into(),
+        objectives: vec![],
+        category: None,
+    };
+    upload_all(&app, &sub, &dossier, 8).await?;
+    let records = app.wait_for_submission(sub.submission_id, dossier.len(), Duration::from_secs(900), |_| {}).await?;
+    app.wait_for_verification(sub.submission_id, records.len(), Duration::from_secs(60)).await?;
+    shutdown.cancel();
+    worker.await.ok();
+    let key = ed25519_dalek::SigningKey::from_bytes(&rand::random());
+    let (seda_dir, bag_dir) = (out.join("archives-seda"), out.join("archives-bag"));
+    let _ = std::fs::remove_dir_all(&seda_dir);
+    let _ = std::fs::remove_dir_all(&bag_dir);
+    let t = Instant::now();
+    crate::seda::export(&app, sub.submission_id, &seda_dir, &key).await?;
+    let seda_export_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    crate::bag::export(&app, sub.submission_id, &bag_dir, &key).await?;
+    let bag_export_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    let (problems, _) = crate::seda::check(&seda_dir, Some(&key.verifying_key()), None);
+    let verify_transfer_ms = t.elapsed().as_secs_f64() * 1000.0;
+    if !problems.is_empty() {
+        bail!("the benchmark's own transfer does not check: {problems:?}");
+    }
+    let t = Instant::now();
+    let xmllint_ms =
+        crate::seda::validate_schema(&seda_dir.join(crate::seda::MANIFEST), &crate::seda::schemas_dir()).ok().map(|()| t.elapsed().as_secs_f64() * 1000.0);
+    let report = ArchivesReport {
+        signatures: signatures / REPS,
+        caregate_ms_per_signature,
+        pyhanko_ms_per_signature,
+        dossier_files: records.len(),
+        dossier_mb: records.iter().map(|r| r.size).sum::<u64>() as f64 / MB,
+        seda_export_ms,
+        bag_export_ms,
+        verify_transfer_ms,
+        xmllint_ms,
+    };
+    std::fs::write(out.join("archives.json"), serde_json::to_vec_pretty(&report)?)?;
+    Ok(report)
 }

@@ -30,7 +30,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::{Deserialize, Serialize};
 
-use crate::bag::{file_sha256, parse_public_key, read_signature, sign_hex, KeyUsed};
+use crate::bag::{check_signature, file_sha256, sign_hex, KeyUsed, SignatureProblem};
 use crate::{dossier, App};
 
 pub const NAMESPACE: &str = "fr:gouv:culture:archivesdefrance:seda:v2.3";
@@ -746,23 +746,21 @@ pub fn check(dir: &Path, trusted: Option<&VerifyingKey>, schemas: Option<&Path>)
             }
         }
     }
-    let (key, used) = match (trusted, named_key.and_then(|k| parse_public_key(&k).ok())) {
-        (Some(k), _) => (*k, KeyUsed::Given(hex::encode(k.as_bytes()))),
-        (None, Some(k)) => (k, KeyUsed::FromBag(hex::encode(k.as_bytes()))),
-        (None, None) => {
+    match check_signature(trusted, named_key.as_deref(), &manifest, &dir.join(SIGNATURE)) {
+        Ok(used) => (problems, Some(used)),
+        Err(SignatureProblem::NoKey) => {
             problems.push(TransferProblem::NoKey);
-            return (problems, None);
+            (problems, None)
         }
-    };
-    match read_signature(&dir.join(SIGNATURE)) {
-        None => problems.push(TransferProblem::NoSignature),
-        Some(sig) => {
-            if key.verify_strict(&manifest, &sig).is_err() {
-                problems.push(TransferProblem::BadSignature { key: hex::encode(key.as_bytes()) });
-            }
+        Err(SignatureProblem::NoSignature(used)) => {
+            problems.push(TransferProblem::NoSignature);
+            (problems, Some(used))
+        }
+        Err(SignatureProblem::BadSignature(used, key)) => {
+            problems.push(TransferProblem::BadSignature { key });
+            (problems, Some(used))
         }
     }
-    (problems, Some(used))
 }
 
 /// A `Uri` of the manifest as a path inside the transfer: relative, percent-decoded,

@@ -24,11 +24,21 @@ pub struct Args {
     /// Uploads in flight at once.
     #[arg(long, default_value_t = 16)]
     pub upload_concurrency: usize,
+    /// Measure archiving instead: signature validation on the PDFs of DIR (made by
+    /// scripts/make-signed-pdfs.py), next to pyhanko, and a 40-file dossier exported as
+    /// SEDA and as a bag (embedded stack).
+    #[arg(long, value_name = "DIR")]
+    pub archives: Option<PathBuf>,
 }
 
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
-    let Args { files, big_mib, stacks, out, upload_concurrency } = args;
+    let Args { files, big_mib, stacks, out, upload_concurrency, archives } = args;
     init_tracing("warn");
+    if let Some(signed) = archives {
+        let report = caregate::bench::archives(config, &signed, &out).await?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let opts = caregate::bench::BenchOptions { files, big_mib, stacks, out, upload_concurrency };
     let report = caregate::bench::run(config, opts).await?;
     println!("{}", caregate::bench::markdown(&report));

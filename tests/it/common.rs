@@ -467,3 +467,32 @@ pub async fn wait_listening(address: &str, secs: u64) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Copies a directory tree (a package to tamper with).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A controller's rejection of `objective` on the verification it was looking at.
+pub async fn controller_rejects(app: &App, machine: &caregate_schemas::Verification, objective: &str) -> caregate_schemas::Decision {
+    let decision = caregate_schemas::Decision {
+        submission_id: machine.submission_id,
+        objective: objective.into(),
+        decision: caregate_schemas::DecisionKind::Reject,
+        comment: "attestation absente".into(),
+        actor: "c (controller)".into(),
+        decided_at: chrono::Utc::now(),
+        basis: machine.basis.clone(),
+    };
+    app.backends.index.put_decision(&decision, vec![]).await.unwrap();
+    decision
+}

@@ -6,22 +6,9 @@ use crate::common;
 
 use std::path::Path;
 
-use crate::common::{eicar, process_files, TestEnv};
+use crate::common::{controller_rejects, copy_dir, eicar, process_files, TestEnv};
 use caregate::bag::{self, BagProblem, KeyUsed};
 use caregate_schemas::Sha256Digest;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
-    }
-}
 
 async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: common::Stack) {
     let env = TestEnv::new(stack).await;
@@ -34,16 +21,7 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: comm
     let (app, sub, _) = process_files(&env, files).await;
     let machine = app.wait_for_verification(sub.submission_id, 3, std::time::Duration::from_secs(20)).await.unwrap();
     // A controller rejected D1.PRE: the bag holds the decision and the decided verdict.
-    let decision = caregate_schemas::Decision {
-        submission_id: sub.submission_id,
-        objective: "D1.PRE".into(),
-        decision: caregate_schemas::DecisionKind::Reject,
-        comment: "attestation absente".into(),
-        actor: "c (controller)".into(),
-        decided_at: chrono::Utc::now(),
-        basis: machine.basis.clone(),
-    };
-    app.backends.index.put_decision(&decision, vec![]).await.unwrap();
+    let decision = controller_rejects(&app, &machine, "D1.PRE").await;
 
     let keys = tempfile::tempdir().unwrap();
     let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();

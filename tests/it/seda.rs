@@ -9,23 +9,10 @@ use crate::common;
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{eicar, submission, wait_done, Running, TestEnv};
+use crate::common::{controller_rejects, copy_dir, eicar, submission, wait_done, Running, TestEnv};
 use caregate::bag;
 use caregate::seda::{self, SchemaError, TransferProblem};
 use caregate_schemas::Sha256Digest;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
-    }
-}
 
 /// The schemas' verdict on a manifest; `None` (and a note on stderr) where xmllint or
 /// the schemas are absent.
@@ -61,16 +48,7 @@ async fn a_dossier_transfers_as_seda_and_tampering_is_named(stack: common::Stack
     let records = wait_done(&app, sub.submission_id, 6, 90).await;
     let machine = app.wait_for_verification(sub.submission_id, 6, std::time::Duration::from_secs(30)).await.unwrap();
     run.stop().await;
-    let decision = caregate_schemas::Decision {
-        submission_id: sub.submission_id,
-        objective: "D1.PRE".into(),
-        decision: caregate_schemas::DecisionKind::Reject,
-        comment: "attestation absente".into(),
-        actor: "c (controller)".into(),
-        decided_at: chrono::Utc::now(),
-        basis: machine.basis.clone(),
-    };
-    app.backends.index.put_decision(&decision, vec![]).await.unwrap();
+    controller_rejects(&app, &machine, "D1.PRE").await;
 
     let keys = tempfile::tempdir().unwrap();
     let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();
