@@ -151,24 +151,26 @@ pub enum SignatureProblem {
     /// No key to check with: none given, none named by the package.
     NoKey,
     /// The signature file is absent or not hex.
-    NoSignature(KeyUsed),
+    NoSignature,
     /// Not what the key (hex) signed.
-    BadSignature(KeyUsed, String),
+    BadSignature(String),
 }
 
 /// Checks `signed` against the detached signature at `signature`, with the trusted key
-/// if given, else the one the package names (which proves integrity, not origin).
-pub fn check_signature(trusted: Option<&VerifyingKey>, named: Option<&str>, signed: &[u8], signature: &Path) -> Result<KeyUsed, SignatureProblem> {
+/// if given, else the one the package names (which proves integrity, not origin): the
+/// key used, if any, and what is wrong, if anything.
+pub fn check_signature(trusted: Option<&VerifyingKey>, named: Option<&str>, signed: &[u8], signature: &Path) -> (Option<KeyUsed>, Option<SignatureProblem>) {
     let (key, used) = match (trusted, named.and_then(|k| parse_public_key(k).ok())) {
         (Some(k), _) => (*k, KeyUsed::Given(hex::encode(k.as_bytes()))),
         (None, Some(k)) => (k, KeyUsed::FromBag(hex::encode(k.as_bytes()))),
-        (None, None) => return Err(SignatureProblem::NoKey),
+        (None, None) => return (None, Some(SignatureProblem::NoKey)),
     };
-    match read_signature(signature) {
-        None => Err(SignatureProblem::NoSignature(used)),
-        Some(sig) if key.verify_strict(signed, &sig).is_err() => Err(SignatureProblem::BadSignature(used, hex::encode(key.as_bytes()))),
-        Some(_) => Ok(used),
-    }
+    let problem = match read_signature(signature) {
+        None => Some(SignatureProblem::NoSignature),
+        Some(sig) if key.verify_strict(signed, &sig).is_err() => Some(SignatureProblem::BadSignature(hex::encode(key.as_bytes()))),
+        Some(_) => None,
+    };
+    (Some(used), problem)
 }
 
 /// Reads a detached signature written by [`sign_hex`]; `None` when absent or not hex.
@@ -319,19 +321,11 @@ pub fn check(dir: &Path, trusted: Option<&VerifyingKey>) -> (Vec<BagProblem>, Op
         }
     }
     let signed = std::fs::read(dir.join(TAG_MANIFEST)).unwrap_or_default();
-    match check_signature(trusted, field("Caregate-Signing-Key").as_deref(), &signed, &dir.join(SIGNATURE)) {
-        Ok(used) => (problems, Some(used)),
-        Err(SignatureProblem::NoKey) => {
-            problems.push(BagProblem::NoKey);
-            (problems, None)
-        }
-        Err(SignatureProblem::NoSignature(used)) => {
-            problems.push(BagProblem::NoSignature);
-            (problems, Some(used))
-        }
-        Err(SignatureProblem::BadSignature(used, key)) => {
-            problems.push(BagProblem::BadSignature { key });
-            (problems, Some(used))
-        }
-    }
+    let (used, problem) = check_signature(trusted, field("Caregate-Signing-Key").as_deref(), &signed, &dir.join(SIGNATURE));
+    problems.extend(problem.map(|p| match p {
+        SignatureProblem::NoKey => BagProblem::NoKey,
+        SignatureProblem::NoSignature => BagProblem::NoSignature,
+        SignatureProblem::BadSignature(key) => BagProblem::BadSignature { key },
+    }));
+    (problems, used)
 }

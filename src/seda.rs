@@ -746,21 +746,13 @@ pub fn check(dir: &Path, trusted: Option<&VerifyingKey>, schemas: Option<&Path>)
             }
         }
     }
-    match check_signature(trusted, named_key.as_deref(), &manifest, &dir.join(SIGNATURE)) {
-        Ok(used) => (problems, Some(used)),
-        Err(SignatureProblem::NoKey) => {
-            problems.push(TransferProblem::NoKey);
-            (problems, None)
-        }
-        Err(SignatureProblem::NoSignature(used)) => {
-            problems.push(TransferProblem::NoSignature);
-            (problems, Some(used))
-        }
-        Err(SignatureProblem::BadSignature(used, key)) => {
-            problems.push(TransferProblem::BadSignature { key });
-            (problems, Some(used))
-        }
-    }
+    let (used, problem) = check_signature(trusted, named_key.as_deref(), &manifest, &dir.join(SIGNATURE));
+    problems.extend(problem.map(|p| match p {
+        SignatureProblem::NoKey => TransferProblem::NoKey,
+        SignatureProblem::NoSignature => TransferProblem::NoSignature,
+        SignatureProblem::BadSignature(key) => TransferProblem::BadSignature { key },
+    }));
+    (problems, used)
 }
 
 /// A `Uri` of the manifest as a path inside the transfer: relative, percent-decoded,
