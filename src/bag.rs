@@ -248,6 +248,25 @@ pub enum KeyUsed {
     FromBag(String),
 }
 
+/// Every file under `root/sub`, as its path from `root` (with `/`) and its size: what a
+/// package holds, to compare with what its manifest lists.
+pub(crate) fn files_under(root: &Path, sub: &str) -> Vec<(String, u64)> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.join(sub)];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p.strip_prefix(root).expect("under the package").to_string_lossy().replace('\\', "/");
+            files.push((rel, entry.metadata().map(|m| m.len()).unwrap_or(0)));
+        }
+    }
+    files
+}
+
 pub(crate) fn file_sha256(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
@@ -295,23 +314,9 @@ pub fn check(dir: &Path, trusted: Option<&VerifyingKey>) -> (Vec<BagProblem>, Op
             }
         }
     }
-    let (mut octets, mut count) = (0u64, 0usize);
-    let mut stack = vec![dir.join("data")];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let rel = p.strip_prefix(dir).expect("under the bag").to_string_lossy().replace('\\', "/");
-            octets += entry.metadata().map(|m| m.len()).unwrap_or(0);
-            count += 1;
-            if !listed.contains_key(&rel) {
-                problems.push(BagProblem::NotInManifest(rel));
-            }
-        }
-    }
+    let payload = files_under(dir, "data");
+    let (octets, count) = (payload.iter().map(|(_, len)| len).sum::<u64>(), payload.len());
+    problems.extend(payload.into_iter().filter(|(rel, _)| !listed.contains_key(rel)).map(|(rel, _)| BagProblem::NotInManifest(rel)));
     let info = std::fs::read_to_string(dir.join("bag-info.txt")).unwrap_or_default();
     let field = |name: &str| info.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')).map(|v| v.trim().to_owned()));
     let actual = format!("{octets}.{count}");

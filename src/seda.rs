@@ -30,7 +30,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::{Deserialize, Serialize};
 
-use crate::bag::{check_signature, file_sha256, sign_hex, KeyUsed, SignatureProblem};
+use crate::bag::{check_signature, file_sha256, files_under, sign_hex, KeyUsed, SignatureProblem};
 use crate::{dossier, App};
 
 pub const NAMESPACE: &str = "fr:gouv:culture:archivesdefrance:seda:v2.3";
@@ -732,20 +732,7 @@ pub fn check(dir: &Path, trusted: Option<&VerifyingKey>, schemas: Option<&Path>)
             problems.push(TransferProblem::SizeChanged { uri: o.uri.clone(), expected, actual: meta.len() });
         }
     }
-    let mut stack = vec![dir.join(CONTENT)];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let rel = p.strip_prefix(dir).expect("under the transfer").to_string_lossy().replace('\\', "/");
-            if !described.contains(&rel) {
-                problems.push(TransferProblem::NotInManifest(rel));
-            }
-        }
-    }
+    problems.extend(files_under(dir, CONTENT).into_iter().filter(|(rel, _)| !described.contains(rel)).map(|(rel, _)| TransferProblem::NotInManifest(rel)));
     let (used, problem) = check_signature(trusted, named_key.as_deref(), &manifest, &dir.join(SIGNATURE));
     problems.extend(problem.map(|p| match p {
         SignatureProblem::NoKey => TransferProblem::NoKey,

@@ -28,26 +28,22 @@ fn covers_a_revision(file: &[u8], range: &[i64]) -> bool {
     hex_string && tail.ends_with(b"%%EOF")
 }
 
-/// What the CMS blob of a PDF signature says about the signed bytes.
+/// Who the CMS blob of a PDF signature says signed, and with which digest (whether the
+/// digest matches is the validation's: [`signature::validate`]).
 #[derive(Default)]
-struct CmsCheck {
-    signer_subject: Option<String>,
+struct CmsSigner {
+    subject: Option<String>,
     digest_algorithm: Option<String>,
-    digest_valid: Option<bool>,
 }
 
-/// Reads the detached CMS SignedData in a signature's `/Contents` (zero-padded DER) and
-/// compares its `messageDigest` with the digest of the byte ranges it covers.
-fn check_cms(contents: &[u8], file: &[u8], byte_range: &[i64]) -> CmsCheck {
-    use der::asn1::{ObjectIdentifier, OctetString};
+fn cms_signer(contents: &[u8]) -> CmsSigner {
+    use der::asn1::ObjectIdentifier;
     use der::Decode;
-    use sha2::Digest;
-    const MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
     const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
     const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
     const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
 
-    let mut out = CmsCheck::default();
+    let mut out = CmsSigner::default();
     // One DER value, then the zero padding the signer reserved.
     let Some(ci) = der::SliceReader::new(contents).ok().and_then(|mut r| cms::content_info::ContentInfo::decode(&mut r).ok()) else {
         return out;
@@ -55,7 +51,7 @@ fn check_cms(contents: &[u8], file: &[u8], byte_range: &[i64]) -> CmsCheck {
     let Ok(sd) = ci.content.decode_as::<cms::signed_data::SignedData>() else { return out };
     let Some(si) = sd.signer_infos.0.iter().next() else { return out };
     if let (cms::signed_data::SignerIdentifier::IssuerAndSerialNumber(isn), Some(certs)) = (&si.sid, &sd.certificates) {
-        out.signer_subject = certs.0.iter().find_map(|c| match c {
+        out.subject = certs.0.iter().find_map(|c| match c {
             cms::cert::CertificateChoices::Certificate(cert)
                 if cert.tbs_certificate.issuer == isn.issuer && cert.tbs_certificate.serial_number == isn.serial_number =>
             {
@@ -64,40 +60,12 @@ fn check_cms(contents: &[u8], file: &[u8], byte_range: &[i64]) -> CmsCheck {
             _ => None,
         });
     }
-    let signed: Option<Vec<&[u8]>> = byte_range
-        .chunks(2)
-        .map(|pair| {
-            let (start, len) = (usize::try_from(pair[0]).ok()?, usize::try_from(*pair.get(1)?).ok()?);
-            file.get(start..start.checked_add(len)?)
-        })
-        .collect();
-    let digest = |mut h: Box<dyn sha2::digest::DynDigest>| {
-        signed.as_ref().map(|parts| {
-            for p in parts {
-                h.update(p);
-            }
-            h.finalize().to_vec()
-        })
-    };
-    let (name, computed) = match si.digest_alg.oid {
-        SHA256 => ("sha256", digest(Box::new(sha2::Sha256::new()))),
-        SHA384 => ("sha384", digest(Box::new(sha2::Sha384::new()))),
-        SHA512 => ("sha512", digest(Box::new(sha2::Sha512::new()))),
-        other => {
-            out.digest_algorithm = Some(other.to_string());
-            return out;
-        }
-    };
-    out.digest_algorithm = Some(name.to_owned());
-    let stated = si
-        .signed_attrs
-        .as_ref()
-        .and_then(|attrs| attrs.iter().find(|a| a.oid == MESSAGE_DIGEST))
-        .and_then(|a| a.values.iter().next())
-        .and_then(|v| v.decode_as::<OctetString>().ok());
-    if let (Some(stated), Some(computed)) = (stated, computed) {
-        out.digest_valid = Some(stated.as_bytes() == computed.as_slice());
-    }
+    out.digest_algorithm = Some(match si.digest_alg.oid {
+        SHA256 => "sha256".to_owned(),
+        SHA384 => "sha384".to_owned(),
+        SHA512 => "sha512".to_owned(),
+        other => other.to_string(),
+    });
     out
 }
 
@@ -265,7 +233,7 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
                 Ok(Object::String(contents, _)) => contents.as_slice(),
                 _ => &[][..],
             };
-            let cms = check_cms(contents, file, &byte_range);
+            let cms = cms_signer(contents);
             let signature = Signature {
                 sub_filter: d.get(b"SubFilter").ok().and_then(name_of),
                 byte_range,
@@ -274,9 +242,9 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
                 covers_whole_file,
                 covers_revision,
                 changed_after_signing,
-                signer_subject: cms.signer_subject,
+                signer_subject: cms.subject,
                 digest_algorithm: cms.digest_algorithm,
-                digest_valid: cms.digest_valid,
+                digest_valid: None,
                 validation: None,
             };
             found.push((signature, contents, docmdp_permission(&doc, d)));
@@ -351,7 +319,9 @@ fn validate_signatures(
             permitted,
             later_document_timestamp: timestamps_end.iter().any(|&e| e > signed_end),
         };
-        sig.validation = Some(signature::validate(&input, &ctx));
+        let validated = signature::validate(&input, &ctx);
+        sig.digest_valid = validated.digest_valid;
+        sig.validation = Some(validated.validation);
         out.push(sig);
     }
     Ok(out)
@@ -670,7 +640,22 @@ mod tests {
         assert_eq!(later.digest_valid, Some(true));
         assert!(!covers_a_revision(&updated, &[0, 10, 5, 10]) && !covers_a_revision(&updated, &[1, 2]));
         // Garbage where the CMS should be: not judged, never a panic.
-        assert!(check_cms(b"\x30\x82\xff\xff", &tampered, &sig.byte_range).digest_valid.is_none());
+        let garbage = SignatureInput {
+            contents: b"\x30\x82\xff\xff",
+            file: &tampered,
+            byte_range: &sig.byte_range,
+            sub_filter: sig.sub_filter.as_deref(),
+            covers_revision: true,
+            claimed_time: None,
+            certification: None,
+            modification_level: ModificationLevel::None,
+            permitted: ModificationLevel::Annotations,
+            later_document_timestamp: false,
+        };
+        let (anchors, dss) = (TrustAnchors::default(), Dss::default());
+        let judged = signature::validate(&garbage, &Context { anchors: &anchors, dss: &dss, now: chrono::Utc::now() });
+        assert!(judged.digest_valid.is_none());
+        assert!(cms_signer(b"\x30\x82\xff\xff").subject.is_none());
 
         let fx = parse(&sample("factures/facturx-en16931-FA-2024-0063.pdf"), &Limits::default(), &Budget::new(Duration::from_secs(30))).unwrap();
         assert_eq!(fx.info.embedded_files, ["factur-x.xml"]);

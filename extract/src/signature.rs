@@ -422,23 +422,26 @@ fn generalized_time(value: &[u8]) -> Option<DateTime<Utc>> {
 }
 
 /// A timestamp token (a CMS SignedData over a TSTInfo) checked against what it stamps.
-fn check_timestamp(token: &[u8], stamped: &[&[u8]], extra_certs: &[Vec<u8>], crls: &[Vec<u8>], anchors: &TrustAnchors) -> TimestampCheck {
+/// Also says whether its imprint is the digest of what it stamps (`None`: the token
+/// could not be read that far).
+fn check_timestamp(token: &[u8], stamped: &[&[u8]], extra_certs: &[Vec<u8>], crls: &[Vec<u8>], anchors: &TrustAnchors) -> (TimestampCheck, Option<bool>) {
     let mut check = TimestampCheck { intact: false, trusted: false, time: None, authority: None };
     let Some(sd) =
         der::SliceReader::new(token).ok().and_then(|mut r| ContentInfo::decode(&mut r).ok()).and_then(|ci| ci.content.decode_as::<SignedData>().ok())
     else {
-        return check;
+        return (check, None);
     };
     if sd.encap_content_info.econtent_type != TST_INFO {
-        return check;
+        return (check, None);
     }
-    let Some(content) = sd.encap_content_info.econtent.as_ref().and_then(|c| c.decode_as::<OctetString>().ok()) else { return check };
-    let Some(tst) = TstInfo::read(content.as_bytes()) else { return check };
+    let Some(content) = sd.encap_content_info.econtent.as_ref().and_then(|c| c.decode_as::<OctetString>().ok()) else { return (check, None) };
+    let Some(tst) = TstInfo::read(content.as_bytes()) else { return (check, None) };
     check.time = Some(tst.gen_time);
     let imprint_ok = digest_of(&tst.imprint_algorithm, stamped).is_some_and(|d| d == tst.imprint);
-    let Some(si) = sd.signer_infos.0.iter().next() else { return check };
+    let imprint = Some(imprint_ok);
+    let Some(si) = sd.signer_infos.0.iter().next() else { return (check, imprint) };
     let certs = certificates(&sd);
-    let Some((tsa_der, tsa)) = signer_certificate(si, &certs) else { return check };
+    let Some((tsa_der, tsa)) = signer_certificate(si, &certs) else { return (check, imprint) };
     check.authority = Some(tsa.tbs_certificate.subject.to_string());
     let content_ok = attribute(si.signed_attrs.as_ref(), MESSAGE_DIGEST)
         .and_then(|v| v.decode_as::<OctetString>().ok())
@@ -451,7 +454,7 @@ fn check_timestamp(token: &[u8], stamped: &[&[u8]], extra_certs: &[Vec<u8>], crl
         let at = check.time.unwrap_or_else(Utc::now);
         check.trusted = judge_path(tsa_der, tsa, &pool, crls, anchors, at, true).trusted;
     }
-    check
+    (check, imprint)
 }
 
 /// CRLs the CMS carries: in its `crls` set, or in Adobe's revocationInfoArchival
@@ -498,13 +501,27 @@ fn failed(sub: SubIndication, ctx: &Context<'_>, input: &SignatureInput<'_>) -> 
     }
 }
 
+/// A signature's validation, and whether its signed bytes hash to the digest it
+/// carries (a document timestamp: to its imprint); `None` when the CMS could not be
+/// read that far or its digest algorithm is not supported.
+pub struct Validated {
+    pub validation: SignatureValidation,
+    pub digest_valid: Option<bool>,
+}
+
 /// Validates one signature (or document timestamp).
-pub fn validate(input: &SignatureInput<'_>, ctx: &Context<'_>) -> SignatureValidation {
+pub fn validate(input: &SignatureInput<'_>, ctx: &Context<'_>) -> Validated {
+    let mut digest_valid = None;
+    let validation = judge(input, ctx, &mut digest_valid);
+    Validated { validation, digest_valid }
+}
+
+fn judge(input: &SignatureInput<'_>, ctx: &Context<'_>, digest_valid: &mut Option<bool>) -> SignatureValidation {
     let Some(signed) = ranges(input.file, input.byte_range).filter(|_| input.covers_revision) else {
         return failed(SubIndication::FormatFailure, ctx, input);
     };
     if input.sub_filter == Some("ETSI.RFC3161") {
-        return validate_document_timestamp(input, ctx, &signed);
+        return validate_document_timestamp(input, ctx, &signed, digest_valid);
     }
     let Some(sd) =
         der::SliceReader::new(input.contents).ok().and_then(|mut r| ContentInfo::decode(&mut r).ok()).and_then(|ci| ci.content.decode_as::<SignedData>().ok())
@@ -520,6 +537,10 @@ pub fn validate(input: &SignatureInput<'_>, ctx: &Context<'_>) -> SignatureValid
         .and_then(|t| DateTime::<Utc>::from_timestamp(t.to_unix_duration().as_secs() as i64, 0))
         .or(input.claimed_time);
     out.time_source = if claimed.is_some() { TimeSource::Claimed } else { TimeSource::Unknown };
+    // The digest first: whether the bytes are the ones signed does not depend on who
+    // signed them.
+    let stated = attribute(si.signed_attrs.as_ref(), MESSAGE_DIGEST).and_then(|v| v.decode_as::<OctetString>().ok());
+    *digest_valid = digest_of(&si.digest_alg.oid, &signed).map(|computed| stated.is_some_and(|stated| stated.as_bytes() == computed.as_slice()));
     let Some((signer_der, signer)) = signer_certificate(si, &certs) else {
         out.indication = Indication::Indeterminate;
         out.sub_indication = Some(SubIndication::NoSigningCertificateFound);
@@ -530,19 +551,17 @@ pub fn validate(input: &SignatureInput<'_>, ctx: &Context<'_>) -> SignatureValid
     pool.extend(ctx.anchors.certs.iter().filter_map(|d| Certificate::from_der(d).ok()));
     out.chain = chain_subjects(signer, &pool);
 
-    let stated = attribute(si.signed_attrs.as_ref(), MESSAGE_DIGEST).and_then(|v| v.decode_as::<OctetString>().ok());
-    let digest_ok = match (stated, digest_of(&si.digest_alg.oid, &signed)) {
-        (Some(stated), Some(computed)) => stated.as_bytes() == computed.as_slice(),
-        (_, None) => {
+    match *digest_valid {
+        Some(true) => {}
+        Some(false) => {
+            out.sub_indication = Some(SubIndication::HashFailure);
+            return out;
+        }
+        None => {
             out.indication = Indication::Indeterminate;
             out.sub_indication = Some(SubIndication::CryptoConstraintsFailureNoPoe);
             return out;
         }
-        (None, _) => false,
-    };
-    if !digest_ok {
-        out.sub_indication = Some(SubIndication::HashFailure);
-        return out;
     }
     let Some(signed_attrs) = si.signed_attrs.as_ref().and_then(|a| a.to_der().ok()) else { return out };
     match verify_value(signer_der, si, &signed_attrs) {
@@ -565,7 +584,7 @@ pub fn validate(input: &SignatureInput<'_>, ctx: &Context<'_>) -> SignatureValid
     crls.extend(ctx.dss.crls.iter().cloned());
     let timestamp = attribute(si.unsigned_attrs.as_ref(), TIMESTAMP_TOKEN)
         .and_then(|v| v.to_der().ok())
-        .map(|token| check_timestamp(&token, &[si.signature.as_bytes()], &intermediates, &crls, ctx.anchors));
+        .map(|token| check_timestamp(&token, &[si.signature.as_bytes()], &intermediates, &crls, ctx.anchors).0);
     let proven = timestamp.as_ref().filter(|t| t.intact && t.trusted).and_then(|t| t.time);
     if proven.is_some() {
         out.time_source = TimeSource::Timestamp;
@@ -607,10 +626,11 @@ fn pades_level(input: &SignatureInput<'_>, timestamped: bool, dss: bool) -> Opti
     })
 }
 
-fn validate_document_timestamp(input: &SignatureInput<'_>, ctx: &Context<'_>, signed: &[&[u8]]) -> SignatureValidation {
+fn validate_document_timestamp(input: &SignatureInput<'_>, ctx: &Context<'_>, signed: &[&[u8]], digest_valid: &mut Option<bool>) -> SignatureValidation {
     let mut out = failed(SubIndication::FormatFailure, ctx, input);
     // The imprint of a document timestamp is the digest of the signed ranges.
-    let check = check_timestamp(input.contents, signed, &ctx.dss.certs, &ctx.dss.crls, ctx.anchors);
+    let (check, imprint) = check_timestamp(input.contents, signed, &ctx.dss.certs, &ctx.dss.crls, ctx.anchors);
+    *digest_valid = imprint;
     out.intact = check.intact;
     out.trusted = check.trusted;
     if let Some(tsa) = &check.authority {

@@ -71,6 +71,9 @@ fn caregate_agrees_with_pyhanko_on_every_signature() {
                 assert_eq!(sig.covers_whole_file, want["coverage"] == "ENTIRE_FILE", "{ctx}: coverage");
                 assert_eq!(v.modification_level, level(want["modification_level"].as_str().unwrap_or("NONE")), "{ctx}: modification level");
                 assert_eq!(v.trust_anchors, anchors.len(), "{ctx}");
+                // The signed bytes hash to what was signed (a document timestamp: its imprint).
+                assert_eq!(sig.digest_valid, Some(true), "{ctx}: digest");
+                assert!(!analysis.findings.iter().any(|f| f.code == "signature_digest_mismatch"), "{ctx}: {:?}", analysis.findings);
                 if want["document_timestamp"] == true {
                     assert_eq!(sig.sub_filter.as_deref(), Some("ETSI.RFC3161"), "{ctx}");
                     assert_eq!(v.timestamp.as_ref().map(|t| t.trusted), Some(want["trusted"].as_bool().unwrap()), "{ctx}");
