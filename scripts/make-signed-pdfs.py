@@ -17,7 +17,13 @@ time stamper (B-T); with the chain's revocation data embedded in /DSS (B-LT); wi
 document timestamp over that (B-LTA); a certification signature (DocMDP: form filling
 allowed) whose empty field is then signed; a signed PDF whose page content is changed
 in an appended revision; a signer under an unknown CA; an expired signer; a revoked
-signer (its CRL embedded).
+signer (its CRL embedded); a signer whose status comes from an OCSP response (B-LT,
+the intermediate's own answer); a signer revoked by a delegated OCSP responder; a signer
+revoked after a trusted timestamp proved the signature older than the revocation.
+
+Besides pyhanko's plain verdict (validated now), each signature gets pyhanko's
+ETSI EN 319 102-1 "validation with time" result (`ades`: its AdES indication), which
+is where a proof of existence before a revocation counts.
 
 pyhanko is a test-only dependency (PyPI `pyhanko`); caregate never runs it.
 """
@@ -33,14 +39,23 @@ from asn1crypto import keys as asn1_keys, x509 as asn1_x509, crl as asn1_crl
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from asn1crypto import ocsp as asn1_ocsp
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.ades import ades_with_time_validation
+from pyhanko.sign.validation.policy_decl import LocalKnowledge, RevinfoOnlineFetchingRule, RevocationInfoGatheringSpec, SignatureValidationSpec
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
+from pyhanko_certvalidator.registry import SimpleTrustManager
+from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -59,7 +74,7 @@ def rsa_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def certificate(subject, key, issuer, issuer_key, *, ca=False, not_before=None, not_after=None, eku=None, serial=None, crl_url=None):
+def certificate(subject, key, issuer, issuer_key, *, ca=False, not_before=None, not_after=None, eku=None, serial=None, crl_url=None, ocsp_url=None, ocsp_no_check=False):
     b = (
         x509.CertificateBuilder()
         .subject_name(name(subject))
@@ -81,6 +96,10 @@ def certificate(subject, key, issuer, issuer_key, *, ca=False, not_before=None, 
         b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=eku == [ExtendedKeyUsageOID.TIME_STAMPING])
     if crl_url:
         b = b.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)]), critical=False)
+    if ocsp_url:
+        b = b.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))]), critical=False)
+    if ocsp_no_check:
+        b = b.add_extension(x509.OCSPNoCheck(), critical=False)
     return b.sign(issuer_key if issuer_key is not None else key, hashes.SHA256())
 
 
@@ -140,6 +159,17 @@ def main(out):
     revoked = certificate("Signataire révoqué", revoked_key, inter, inter_key, crl_url="http://pki.invalid/inter.crl")
     unknown_key = rsa_key()
     unknown = certificate("Signataire d'une AC inconnue", unknown_key, other_root, other_key)
+    # Revoked two days ago too, but signed (and timestamped) ten days ago.
+    revoked_later_key = rsa_key()
+    revoked_later = certificate("Signataire révoqué après signature", revoked_later_key, inter, inter_key, crl_url="http://pki.invalid/inter.crl")
+    # Status by OCSP: one answered good by the intermediate itself, one answered revoked
+    # by a responder the intermediate delegated (id-kp-OCSPSigning).
+    ocsp_signer_key = rsa_key()
+    ocsp_signer = certificate("Signataire vérifié par OCSP", ocsp_signer_key, inter, inter_key, ocsp_url="http://pki.invalid/ocsp")
+    ocsp_revoked_key = rsa_key()
+    ocsp_revoked = certificate("Signataire révoqué par OCSP", ocsp_revoked_key, inter, inter_key, ocsp_url="http://pki.invalid/ocsp")
+    responder_key = rsa_key()
+    responder = certificate("Répondeur OCSP de test", responder_key, inter, inter_key, eku=[ExtendedKeyUsageOID.OCSP_SIGNING], ocsp_no_check=True)
     tsa_key = rsa_key()
     tsa = certificate("Horodatage de test", tsa_key, inter, inter_key, eku=[ExtendedKeyUsageOID.TIME_STAMPING], crl_url="http://pki.invalid/inter.crl")
 
@@ -154,12 +184,25 @@ def main(out):
         return b.sign(key, hashes.SHA256())
 
     root_crl = crl_of(root, root_key, [])
-    inter_crl = crl_of(inter, inter_key, [revoked.serial_number])
+    inter_crl = crl_of(inter, inter_key, [revoked.serial_number, revoked_later.serial_number])
+
+    def ocsp_of(cert, status, responder_cert, key):
+        b = ocsp.OCSPResponseBuilder().add_response(
+            cert=cert, issuer=inter, algorithm=hashes.SHA1(), cert_status=status, this_update=NOW - DAY, next_update=NOW + 7 * DAY,
+            revocation_time=NOW - 2 * DAY if status == ocsp.OCSPCertStatus.REVOKED else None,
+            revocation_reason=x509.ReasonFlags.key_compromise if status == ocsp.OCSPCertStatus.REVOKED else None,
+        ).responder_id(ocsp.OCSPResponderEncoding.HASH, responder_cert)
+        if responder_cert is not inter:
+            b = b.certificates([responder_cert])
+        return asn1_ocsp.OCSPResponse.load(b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+
+    good_ocsp = ocsp_of(ocsp_signer, ocsp.OCSPCertStatus.GOOD, inter, inter_key)
+    revoked_ocsp = ocsp_of(ocsp_revoked, ocsp.OCSPCertStatus.REVOKED, responder, responder_key)
     pem = lambda c: c.public_bytes(serialization.Encoding.PEM)
     (out / "pki/root.pem").write_bytes(pem(root))
     (out / "pki/intermediate.pem").write_bytes(pem(inter))
     (out / "pki/other-root.pem").write_bytes(pem(other_root))
-    for n, c in [("signer", signer), ("ec-signer", ec_signer), ("expired", expired), ("revoked", revoked), ("unknown", unknown), ("tsa", tsa)]:
+    for n, c in [("signer", signer), ("ec-signer", ec_signer), ("expired", expired), ("revoked", revoked), ("revoked-later", revoked_later), ("ocsp-signer", ocsp_signer), ("ocsp-revoked", ocsp_revoked), ("ocsp-responder", responder), ("unknown", unknown), ("tsa", tsa)]:
         (out / f"pki/{n}.pem").write_bytes(pem(c))
     (out / "pki/root.crl").write_bytes(root_crl.public_bytes(serialization.Encoding.DER))
     (out / "pki/intermediate.crl").write_bytes(inter_crl.public_bytes(serialization.Encoding.DER))
@@ -215,15 +258,60 @@ def main(out):
     buf = io.BytesIO(revoked_pdf)
     DocumentSecurityStore.add_dss(buf, emb.pkcs7_content, certs=[to_asn1_cert(revoked), a_inter, a_root], crls=crls)
     cases["revoquee.pdf"] = buf.getvalue()
+    # The same archiving step, for a signature a timestamp proves older than the revocation.
+    past = NOW - 10 * DAY
+    past_stamper = timestamps.DummyTimeStamper(tsa_cert=to_asn1_cert(tsa), tsa_key=to_asn1_key(tsa_key), certs_to_embed=SimpleCertificateStore.from_certs([a_inter, a_root]), fixed_dt=past)
+    later_pdf = sign(base, signer_of(revoked_later, revoked_later_key, main_chain), meta(), timestamper=past_stamper)
+    emb = PdfFileReader(io.BytesIO(later_pdf)).embedded_signatures[0]
+    buf = io.BytesIO(later_pdf)
+    DocumentSecurityStore.add_dss(buf, emb.pkcs7_content, certs=[to_asn1_cert(revoked_later), a_inter, a_root], crls=crls)
+    cases["revoquee-apres-horodatage.pdf"] = buf.getvalue()
+    # B-LT whose signer's status is an OCSP response (the intermediate's status a CRL).
+    cases["long-terme-ocsp.pdf"] = sign(
+        base, signer_of(ocsp_signer, ocsp_signer_key, main_chain),
+        meta(embed_validation_info=True, validation_context=ValidationContext(trust_roots=[a_root], crls=crls, ocsps=[good_ocsp], allow_fetching=False, other_certs=[a_inter])),
+        timestamper=stamper,
+    )
+    ocsp_pdf = sign(base, signer_of(ocsp_revoked, ocsp_revoked_key, main_chain), meta(), timestamper=stamper)
+    emb = PdfFileReader(io.BytesIO(ocsp_pdf)).embedded_signatures[0]
+    buf = io.BytesIO(ocsp_pdf)
+    DocumentSecurityStore.add_dss(buf, emb.pkcs7_content, certs=[to_asn1_cert(ocsp_revoked), to_asn1_cert(responder), a_inter, a_root], ocsps=[revoked_ocsp], crls=crls)
+    cases["revoquee-ocsp.pdf"] = buf.getvalue()
 
     oracle = {}
     for file, data in cases.items():
         (out / file).write_bytes(data)
-        oracle[file] = {"with_anchor": verdict(data, vc([a_root])), "without_anchor": verdict(data, vc([]))}
+        oracle[file] = {
+            "with_anchor": verdict(data, vc([a_root], ocsps=[good_ocsp, revoked_ocsp]), [a_root]),
+            "without_anchor": verdict(data, vc([], ocsps=[good_ocsp, revoked_ocsp]), []),
+        }
     (out / "oracle.json").write_text(json.dumps(oracle, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
 
 
-def verdict(data, context):
+def ades_indication(emb, roots):
+    """pyhanko's AdES validation with time (ETSI EN 319 102-1 5.5), from what the file holds."""
+    r = emb.reader
+    dss = DocumentSecurityStore.read_dss(r) if "/DSS" in r.root else None
+    load = lambda ref, purpose: ref.get_object().read_data(purpose)
+    crls = [CRLContainer(asn1_crl.CertificateList.load(load(c, DecodePurpose.CRL))) for c in (dss.crls if dss else [])]
+    ocsps = [OCSPContainer(asn1_ocsp.OCSPResponse.load(load(o, DecodePurpose.OCSP_RESPONSE))) for o in (dss.ocsps if dss else [])]
+    certs = list(dss.load_certs()) if dss else []
+    # As pyhanko's plain validation and caregate: revocation data used where the file
+    # has it, its absence not a failure.
+    rule = RevocationCheckingRule.CHECK_IF_DECLARED_SOFT
+    spec = SignatureValidationSpec(
+        cert_validation_policy=CertValidationPolicySpec(
+            trust_manager=SimpleTrustManager.build(trust_roots=roots),
+            revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(ee_certificate_rule=rule, intermediate_ca_cert_rule=rule)),
+        ),
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY),
+        local_knowledge=LocalKnowledge(known_crls=crls, known_ocsps=ocsps, known_certs=certs),
+    )
+    result = asyncio.run(ades_with_time_validation(emb.signed_data, spec, raw_digest=emb.compute_digest()))
+    return str(result.ades_subindic)
+
+
+def verdict(data, context, roots):
     """pyhanko's conclusion on each signature of a PDF, in plain fields."""
     r = PdfFileReader(io.BytesIO(data))
     sigs = []
@@ -250,6 +338,7 @@ def verdict(data, context):
             "timestamp": st.timestamp_validity is not None,
             "timestamp_trusted": bool(st.timestamp_validity and st.timestamp_validity.trusted),
             "summary": st.summary(),
+            "ades": ades_indication(emb, roots),
         })
     return sorted(sigs, key=lambda s: s["signed_end"])
 

@@ -74,8 +74,9 @@ pub struct Exported {
 /// Writes the bag of one submission into `out` (which must not exist yet).
 pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -> anyhow::Result<Exported> {
     let records = dossier::final_records(app, id).await?;
-    std::fs::create_dir(out).with_context(|| format!("creating {} (it must not exist)", out.display()))?;
+    let staging = dossier::Staging::new(out)?;
     let package = dossier::Package { format: "bag", dir: out };
+    let out = staging.dir.as_path();
     let mut manifest: Vec<(String, String)> = Vec::new();
     let mut bytes = 0u64;
     let mut not_packaged = Vec::new();
@@ -123,6 +124,7 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
     }
     std::fs::write(out.join(TAG_MANIFEST), &tag_manifest)?;
     std::fs::write(out.join(SIGNATURE), sign_hex(key, tag_manifest.as_bytes()))?;
+    staging.finish()?;
     Ok(Exported { files: records.len() - not_packaged.len(), bytes, not_packaged })
 }
 

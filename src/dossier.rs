@@ -7,7 +7,7 @@
 //! always carries the record of its own making.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use caregate_schemas::{Decision, EventKind, EvidenceEvent, EvidenceRecord, Sha256Digest, SubmissionId, Verification};
@@ -27,6 +27,48 @@ pub async fn final_records(app: &App, id: SubmissionId) -> anyhow::Result<Vec<Ev
         bail!("{} is still being processed: export once the submission is complete", r.path);
     }
     Ok(records)
+}
+
+/// A package is written beside its destination and moved there whole once complete:
+/// an export cut short (the store or the database gone mid-way, the process killed)
+/// leaves no half package an archivist could take for a transfer, and can simply be
+/// run again. The staging directory (`.<name>.partiel`) is removed when the export
+/// fails, and found and cleared by the next export when the process was killed.
+pub struct Staging {
+    /// Where the package is being written.
+    pub dir: PathBuf,
+    out: PathBuf,
+    done: bool,
+}
+
+impl Staging {
+    pub fn new(out: &Path) -> anyhow::Result<Self> {
+        if out.exists() {
+            bail!("{} already exists: a package is written into a new directory", out.display());
+        }
+        let name = out.file_name().with_context(|| format!("{} names no directory", out.display()))?.to_string_lossy();
+        let dir = out.with_file_name(format!(".{name}.partiel"));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {} left by an interrupted export", dir.display()))?;
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Self { dir, out: out.to_owned(), done: false })
+    }
+
+    /// Moves the complete package to its destination.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        std::fs::rename(&self.dir, &self.out).with_context(|| format!("moving {} to {}", self.dir.display(), self.out.display()))?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 /// Which package a copy went into, for the `file_read` event it leaves.

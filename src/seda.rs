@@ -143,8 +143,9 @@ struct Object {
 /// Writes the SEDA transfer of one submission into `out` (which must not exist yet).
 pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -> anyhow::Result<Transferred> {
     let records = dossier::final_records(app, id).await?;
-    std::fs::create_dir(out).with_context(|| format!("creating {} (it must not exist)", out.display()))?;
+    let staging = dossier::Staging::new(out)?;
     let package = dossier::Package { format: "seda", dir: out };
+    let out = staging.dir.as_path();
     let mut files: HashMap<EvidenceId, Object> = HashMap::new();
     let mut not_packaged = Vec::new();
     for rec in &records {
@@ -186,6 +187,7 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
         Manifest { id, records: &records, files: &files, history: &history, dossier_objects: &dossier_objects, seda, key: &key.verifying_key() }.write()?;
     std::fs::write(out.join(MANIFEST), &manifest)?;
     std::fs::write(out.join(SIGNATURE), sign_hex(key, &manifest))?;
+    staging.finish()?;
     let bytes = files.values().chain(dossier_objects.iter().map(|(_, o)| o)).map(|o| o.size).sum();
     Ok(Transferred { files: files.len() + dossier_objects.len(), bytes, not_packaged })
 }

@@ -32,51 +32,74 @@ fn indications(signatures: &[Signature]) -> Vec<Option<Indication>> {
 }
 
 /// Validates again every signed PDF of a submission; returns what each became.
+///
+/// Each file's new validation is written with its event as one step, so a run cut
+/// short (the store or the database gone) leaves every file either validated again or
+/// as it was. A file that cannot be read back does not stop the others; the dossier is
+/// judged again on what was done, and the run then fails naming what was not, to be
+/// run again once the store answers (a file done twice has two dated events, both
+/// true).
 pub async fn revalidate(app: &App, id: SubmissionId) -> anyhow::Result<Vec<Revalidated>> {
     let records = dossier::final_records(app, id).await?;
     let reader = app.config.reader()?;
     let spool = tempfile::tempdir().context("a directory for the files read back")?;
     let mut done = Vec::new();
+    let mut failed = Vec::new();
     for rec in records.into_iter().filter(|r| matches!(r.status, Status::Stored | Status::NeedsReview)) {
-        let Some(doc) = rec.fields.document.as_ref().filter(|d| !d.signatures.is_empty()) else { continue };
-        let Some(key) = rec.object_key.clone() else { continue };
-        let before = indications(&doc.signatures);
-        let path = spool.path().join(rec.evidence_id.to_string());
-        let mut file = tokio::fs::File::create(&path).await?;
-        let index = app.backends.index.as_ref();
-        match check_stored(app.backends.evidence.as_ref(), index, &rec, &key, Some(&mut file), ReadPurpose::SignatureValidation, &dossier::local_actor())
-            .await?
-        {
-            Fixity::Intact => {}
-            other => anyhow::bail!("{} ({}): stored bytes are not the ones received ({other:?}); not validated", rec.path, rec.evidence_id),
+        if rec.fields.document.as_ref().is_none_or(|d| d.signatures.is_empty()) || rec.object_key.is_none() {
+            continue;
         }
-        drop(file);
-        let name = rec.path.rsplit('/').next().unwrap_or(&rec.path).to_owned();
-        let reading = {
-            let (path, reader) = (path.clone(), reader.clone());
-            tokio::task::spawn_blocking(move || crate::accuracy::read_file(&path, &name, &reader)).await?
-        };
-        let (_, analysis) = reading?;
-        let Some(signatures) = analysis.fields.document.map(|d| d.signatures) else {
-            anyhow::bail!("{} ({}): its PDF structure could not be read again: {:?}", rec.path, rec.evidence_id, analysis.findings);
-        };
-        let after = indications(&signatures);
-        let updated = with_signatures(rec.clone(), signatures, analysis.findings);
-        let detail = json!({
-            "actor": dossier::local_actor(),
-            "trust_anchors": app.config.signatures.trust_anchors,
-            "before": before,
-            "after": after,
-            "validation": updated.fields.document.as_ref().map(|d| d.signatures.iter().map(|s| s.validation.clone()).collect::<Vec<_>>()),
-        });
-        if app.backends.index.record_reexamination(&updated, EventKind::SignaturesValidated, detail).await? {
-            done.push(Revalidated { path: rec.path.clone(), before, after });
+        match revalidate_one(app, &reader, spool.path(), &rec).await {
+            Ok(Some(r)) => done.push(r),
+            Ok(None) => {}
+            Err(e) => failed.push(format!("{} ({}): {e:#}", rec.path, rec.evidence_id)),
         }
     }
     if !done.is_empty() {
         app.verifier()?.verify(id).await?;
     }
+    if !failed.is_empty() {
+        anyhow::bail!("{} file(s) not validated again, to run again: {}", failed.len(), failed.join("; "));
+    }
     Ok(done)
+}
+
+async fn revalidate_one(
+    app: &App,
+    reader: &caregate_workers::read::Reader,
+    spool: &std::path::Path,
+    rec: &EvidenceRecord,
+) -> anyhow::Result<Option<Revalidated>> {
+    let (Some(doc), Some(key)) = (rec.fields.document.as_ref(), rec.object_key.as_deref()) else { return Ok(None) };
+    let before = indications(&doc.signatures);
+    let path = spool.join(rec.evidence_id.to_string());
+    let mut file = tokio::fs::File::create(&path).await?;
+    let index = app.backends.index.as_ref();
+    match check_stored(app.backends.evidence.as_ref(), index, rec, key, Some(&mut file), ReadPurpose::SignatureValidation, &dossier::local_actor()).await? {
+        Fixity::Intact => {}
+        other => anyhow::bail!("stored bytes are not the ones received ({other:?}); not validated"),
+    }
+    drop(file);
+    let name = rec.path.rsplit('/').next().unwrap_or(&rec.path).to_owned();
+    let reading = {
+        let (path, reader) = (path.clone(), reader.clone());
+        tokio::task::spawn_blocking(move || crate::accuracy::read_file(&path, &name, &reader)).await?
+    };
+    let (_, analysis) = reading?;
+    let Some(signatures) = analysis.fields.document.map(|d| d.signatures) else {
+        anyhow::bail!("its PDF structure could not be read again: {:?}", analysis.findings);
+    };
+    let after = indications(&signatures);
+    let updated = with_signatures(rec.clone(), signatures, analysis.findings);
+    let detail = json!({
+        "actor": dossier::local_actor(),
+        "trust_anchors": app.config.signatures.trust_anchors,
+        "before": before,
+        "after": after,
+        "validation": updated.fields.document.as_ref().map(|d| d.signatures.iter().map(|s| s.validation.clone()).collect::<Vec<_>>()),
+    });
+    let recorded = app.backends.index.record_reexamination(&updated, EventKind::SignaturesValidated, detail).await?;
+    Ok(recorded.then(|| Revalidated { path: rec.path.clone(), before, after }))
 }
 
 /// The record with its new validation: signature findings replaced, the status that

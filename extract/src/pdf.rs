@@ -341,7 +341,7 @@ fn docmdp_permission(doc: &Document, sig: &Dictionary) -> Option<u8> {
     })
 }
 
-/// The certificates and CRLs of the catalog's `/DSS`, and how many OCSP responses.
+/// The certificates, CRLs and OCSP responses of the catalog's `/DSS`.
 fn document_dss(doc: &Document) -> Dss {
     let mut dss = Dss::default();
     let Some(d) = doc.catalog().ok().and_then(|c| c.get(b"DSS").ok()).and_then(|d| dict(doc, d)) else { return dss };
@@ -358,7 +358,7 @@ fn document_dss(doc: &Document) -> Dss {
     };
     dss.certs = streams(b"Certs");
     dss.crls = streams(b"CRLs");
-    dss.ocsps = streams(b"OCSPs").len();
+    dss.ocsps = streams(b"OCSPs");
     dss
 }
 

@@ -36,6 +36,7 @@ const TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.
 const ADBE_REVOCATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113583.1.1.8");
 const KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 const SUBJECT_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
+const OCSP_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.9");
 /// id-kp-timeStamping (1.3.6.1.5.5.7.3.8), DER content octets.
 const TIME_STAMPING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
 
@@ -112,12 +113,12 @@ fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, ExtractError> {
 pub struct Dss {
     pub certs: Vec<Vec<u8>>,
     pub crls: Vec<Vec<u8>>,
-    pub ocsps: usize,
+    pub ocsps: Vec<Vec<u8>>,
 }
 
 impl Dss {
     pub fn is_empty(&self) -> bool {
-        self.certs.is_empty() && self.crls.is_empty() && self.ocsps == 0
+        self.certs.is_empty() && self.crls.is_empty() && self.ocsps.is_empty()
     }
 }
 
@@ -197,11 +198,12 @@ fn digest_of(alg: &ObjectIdentifier, parts: &[&[u8]]) -> Option<Vec<u8>> {
     })
 }
 
-/// Signature algorithms that may have produced a CMS signature value, by its
-/// algorithm identifiers; the key decides among them.
-fn algorithms(signature_alg: &ObjectIdentifier, digest_alg: &ObjectIdentifier) -> Vec<&'static dyn SignatureVerificationAlgorithm> {
+/// Signature algorithms that may have produced a signature value, by its algorithm
+/// identifiers (a CMS names the digest apart; a certificate, CRL or OCSP response names
+/// both in one); the key decides among them.
+fn algorithms(signature_alg: &ObjectIdentifier, digest_alg: Option<&ObjectIdentifier>) -> Vec<&'static dyn SignatureVerificationAlgorithm> {
     use webpki::ring as alg;
-    let digest = match digest_alg.to_string().as_str() {
+    let digest = match digest_alg.map(|d| d.to_string()).as_deref().unwrap_or_default() {
         "2.16.840.1.101.3.4.2.1" => 256,
         "2.16.840.1.101.3.4.2.2" => 384,
         "2.16.840.1.101.3.4.2.3" => 512,
@@ -231,7 +233,7 @@ enum Crypto {
 fn verify_value(cert_der: &[u8], si: &SignerInfo, message: &[u8]) -> Crypto {
     let der = CertificateDer::from(cert_der);
     let Ok(ee) = EndEntityCert::try_from(&der) else { return Crypto::Invalid };
-    let candidates = algorithms(&si.signature_algorithm.oid, &si.digest_alg.oid);
+    let candidates = algorithms(&si.signature_algorithm.oid, Some(&si.digest_alg.oid));
     if candidates.is_empty() {
         return Crypto::Unsupported;
     }
@@ -287,14 +289,18 @@ fn usable_for_signing(cert: &Certificate) -> bool {
 
 /// The certificate's extended key usage includes timeStamping.
 fn states_time_stamping(cert: &Certificate) -> bool {
+    states_usage(cert, ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8"))
+}
+
+/// The certificate's extended key usage includes `usage`.
+fn states_usage(cert: &Certificate, usage: ObjectIdentifier) -> bool {
     const EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
-    const TS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
     cert.tbs_certificate
         .extensions
         .as_ref()
         .and_then(|e| e.iter().find(|e| e.extn_id == EKU))
         .and_then(|e| x509_cert::ext::pkix::ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
-        .is_some_and(|eku| eku.0.contains(&TS))
+        .is_some_and(|eku| eku.0.contains(&usage))
 }
 
 /// Subjects from `leaf` up through the certificates at hand, as far as issuers are found.
@@ -321,30 +327,40 @@ struct PathOutcome {
     trusted: bool,
     sub_indication: Option<SubIndication>,
     revocation: RevocationStatus,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl PathOutcome {
+    fn untrusted(sub: SubIndication, revocation: RevocationStatus) -> Self {
+        Self { trusted: false, sub_indication: Some(sub), revocation, revoked_at: None }
+    }
+}
+
+/// Revocation data the file carries, as DER: CRLs and OCSP responses.
+#[derive(Clone, Copy)]
+struct Revocation<'a> {
+    crls: &'a [Vec<u8>],
+    ocsps: &'a [Vec<u8>],
 }
 
 fn judge_path(
     leaf_der: &[u8],
     leaf: &Certificate,
     intermediates: &[Vec<u8>],
-    crl_ders: &[Vec<u8>],
+    revocation_data: Revocation<'_>,
     anchors: &TrustAnchors,
     at: DateTime<Utc>,
     time_stamping: bool,
 ) -> PathOutcome {
     let anchor_list = anchors.anchors();
     let crls: Vec<CertRevocationList<'static>> =
-        crl_ders.iter().filter_map(|der| OwnedCertRevocationList::from_der(der).ok().map(CertRevocationList::Owned)).collect();
-    // The signer's own status is known when a CRL of its issuer is at hand, not merely
-    // when nothing lists it.
-    let revocation_known =
-        crl_ders.iter().any(|der| x509_cert::crl::CertificateList::from_der(der).is_ok_and(|c| c.tbs_cert_list.issuer == leaf.tbs_certificate.issuer));
+        revocation_data.crls.iter().filter_map(|der| OwnedCertRevocationList::from_der(der).ok().map(CertRevocationList::Owned)).collect();
     if anchor_list.is_empty() {
-        return PathOutcome { trusted: false, sub_indication: Some(SubIndication::NoCertificateChainFound), revocation: RevocationStatus::NotChecked };
+        return PathOutcome::untrusted(SubIndication::NoCertificateChainFound, RevocationStatus::NotChecked);
     }
     let der = CertificateDer::from(leaf_der);
     let Ok(ee) = EndEntityCert::try_from(&der) else {
-        return PathOutcome { trusted: false, sub_indication: Some(SubIndication::FormatFailure), revocation: RevocationStatus::NotChecked };
+        return PathOutcome::untrusted(SubIndication::FormatFailure, RevocationStatus::NotChecked);
     };
     let inter: Vec<CertificateDer<'_>> = intermediates.iter().map(|d| CertificateDer::from(d.as_slice())).collect();
     let crl_refs: Vec<&CertRevocationList<'_>> = crls.iter().collect();
@@ -371,21 +387,137 @@ fn judge_path(
     } else {
         ee.verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &anchor_list, &inter, unix(at), AnyUsage, revocation, None).map(|_| ())
     };
-    let revocation = if revocation_known { RevocationStatus::Good } else { RevocationStatus::NotChecked };
-    match result {
-        Ok(()) if if time_stamping { !states_time_stamping(leaf) } else { !usable_for_signing(leaf) } => {
-            PathOutcome { trusted: false, sub_indication: Some(SubIndication::ChainConstraintsFailure), revocation }
+    // The signer's own status: from its issuer's OCSP answer, else from a CRL of its
+    // issuer (known when such a CRL is at hand, not merely when nothing lists it).
+    let mut issuers: Vec<(Vec<u8>, Certificate)> = Vec::new();
+    for d in intermediates.iter().chain(anchors.certs.iter()) {
+        if let Ok(c) = Certificate::from_der(d) {
+            if c.tbs_certificate.subject == leaf.tbs_certificate.issuer && signed_by(leaf, d) {
+                issuers.push((d.clone(), c));
+            }
         }
-        Ok(()) => PathOutcome { trusted: true, sub_indication: None, revocation },
-        Err(webpki::Error::CertRevoked) => {
-            PathOutcome { trusted: false, sub_indication: Some(SubIndication::RevokedNoPoe), revocation: RevocationStatus::Revoked }
-        }
-        Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
-            PathOutcome { trusted: false, sub_indication: Some(SubIndication::OutOfBoundsNoPoe), revocation }
-        }
-        Err(webpki::Error::UnknownIssuer) => PathOutcome { trusted: false, sub_indication: Some(SubIndication::NoCertificateChainFound), revocation },
-        Err(_) => PathOutcome { trusted: false, sub_indication: Some(SubIndication::ChainConstraintsFailure), revocation },
     }
+    let ocsp = issuers.iter().find_map(|(d, c)| ocsp_status(leaf, d, c, revocation_data.ocsps));
+    let crl = crl_status(leaf, revocation_data.crls);
+    let revoked_at = match (ocsp, crl) {
+        (Some(Status::Revoked(t)), _) | (_, Some(Status::Revoked(t))) => Some(t),
+        _ => None,
+    };
+    let revocation = match (ocsp, crl) {
+        (None, None) => RevocationStatus::NotChecked,
+        _ if revoked_at.is_some() => RevocationStatus::Revoked,
+        _ => RevocationStatus::Good,
+    };
+    let revoked = PathOutcome { trusted: false, sub_indication: Some(SubIndication::RevokedNoPoe), revocation: RevocationStatus::Revoked, revoked_at };
+    match result {
+        // webpki holds the chain; an OCSP answer may still say the signer is revoked.
+        Ok(()) if matches!(ocsp, Some(Status::Revoked(_))) => revoked,
+        Ok(()) if if time_stamping { !states_time_stamping(leaf) } else { !usable_for_signing(leaf) } => {
+            PathOutcome::untrusted(SubIndication::ChainConstraintsFailure, revocation)
+        }
+        Ok(()) => PathOutcome { trusted: true, sub_indication: None, revocation, revoked_at: None },
+        Err(webpki::Error::CertRevoked) => revoked,
+        Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => PathOutcome::untrusted(SubIndication::OutOfBoundsNoPoe, revocation),
+        Err(webpki::Error::UnknownIssuer) => PathOutcome::untrusted(SubIndication::NoCertificateChainFound, revocation),
+        Err(_) => PathOutcome::untrusted(SubIndication::ChainConstraintsFailure, revocation),
+    }
+}
+
+/// What a CRL or an OCSP response says of one certificate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Status {
+    Good,
+    Revoked(DateTime<Utc>),
+}
+
+fn chrono_of(t: der::asn1::GeneralizedTime) -> Option<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp(t.to_unix_duration().as_secs() as i64, 0)
+}
+
+/// `cert`'s signature verifies with the key of the certificate `issuer_der`.
+fn signed_by(cert: &Certificate, issuer_der: &[u8]) -> bool {
+    let (Ok(tbs), Some(signature)) = (cert.tbs_certificate.to_der(), cert.signature.as_bytes()) else { return false };
+    verify_with(issuer_der, &cert.signature_algorithm.oid, &tbs, signature)
+}
+
+/// `signature` over `message` verifies with the key of `signer_der`, by an algorithm
+/// that names its digest (sha256WithRSAEncryption, ecdsa-with-SHA256...).
+fn verify_with(signer_der: &[u8], algorithm: &ObjectIdentifier, message: &[u8], signature: &[u8]) -> bool {
+    let der = CertificateDer::from(signer_der);
+    let Ok(signer) = EndEntityCert::try_from(&der) else { return false };
+    algorithms(algorithm, None).into_iter().any(|alg| signer.verify_signature(alg, message, signature).is_ok())
+}
+
+/// The status CRLs of `cert`'s issuer give it. The CRLs' own signatures are webpki's to
+/// check on the path; this says only whether one lists `cert`, and since when.
+fn crl_status(cert: &Certificate, crls: &[Vec<u8>]) -> Option<Status> {
+    let mut status = None;
+    for der in crls {
+        let Ok(list) = x509_cert::crl::CertificateList::from_der(der) else { continue };
+        if list.tbs_cert_list.issuer != cert.tbs_certificate.issuer {
+            continue;
+        }
+        status = Some(Status::Good);
+        let listed = list.tbs_cert_list.revoked_certificates.iter().flatten().find(|r| r.serial_number == cert.tbs_certificate.serial_number);
+        if let Some(entry) = listed {
+            let at = DateTime::<Utc>::from_timestamp(entry.revocation_date.to_unix_duration().as_secs() as i64, 0);
+            return at.map(Status::Revoked);
+        }
+    }
+    status
+}
+
+/// The status OCSP responses give `cert`, issued by `issuer`. A response counts when it
+/// is signed by the issuer itself or by a responder the issuer certified for OCSP
+/// signing (RFC 6960 §4.2.2.2), and names `cert` by its issuer's name and key hashes
+/// and its serial number. A revocation wins over a good answer.
+fn ocsp_status(cert: &Certificate, issuer_der: &[u8], issuer: &Certificate, responses: &[Vec<u8>]) -> Option<Status> {
+    const BASIC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");
+    const SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+    let name = cert.tbs_certificate.issuer.to_der().ok()?;
+    let key = issuer.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
+    let mut status = None;
+    for der in responses {
+        let Ok(response) = x509_ocsp::OcspResponse::from_der(der) else { continue };
+        let Some(bytes) = response.response_bytes.filter(|b| b.response_type == BASIC) else { continue };
+        let Ok(basic) = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()) else { continue };
+        let (Ok(tbs), Some(signature)) = (basic.tbs_response_data.to_der(), basic.signature.as_bytes()) else { continue };
+        let alg = &basic.signature_algorithm.oid;
+        let by_issuer = verify_with(issuer_der, alg, &tbs, signature);
+        let by_delegate = || {
+            basic.certs.iter().flatten().any(|responder| {
+                responder.tbs_certificate.issuer == issuer.tbs_certificate.subject
+                    && states_usage(responder, OCSP_SIGNING)
+                    && signed_by(responder, issuer_der)
+                    && responder.to_der().is_ok_and(|d| verify_with(&d, alg, &tbs, signature))
+            })
+        };
+        if !by_issuer && !by_delegate() {
+            continue;
+        }
+        for single in &basic.tbs_response_data.responses {
+            let id = &single.cert_id;
+            let hash = |data: &[u8]| -> Option<Vec<u8>> {
+                if id.hash_algorithm.oid == SHA1 {
+                    Some(<sha1::Sha1 as Digest>::digest(data).to_vec())
+                } else {
+                    digest_of(&id.hash_algorithm.oid, &[data])
+                }
+            };
+            let names_cert = id.serial_number == cert.tbs_certificate.serial_number
+                && hash(&name).is_some_and(|h| h == id.issuer_name_hash.as_bytes())
+                && hash(key).is_some_and(|h| h == id.issuer_key_hash.as_bytes());
+            if !names_cert {
+                continue;
+            }
+            match single.cert_status {
+                x509_ocsp::CertStatus::Good(_) => status = status.or(Some(Status::Good)),
+                x509_ocsp::CertStatus::Revoked(info) => return chrono_of(info.revocation_time.0).map(Status::Revoked),
+                x509_ocsp::CertStatus::Unknown(_) => {}
+            }
+        }
+    }
+    status
 }
 
 /// What caregate needs of an RFC 3161 TSTInfo. Read by hand rather than with a strict
@@ -424,7 +556,13 @@ fn generalized_time(value: &[u8]) -> Option<DateTime<Utc>> {
 /// A timestamp token (a CMS SignedData over a TSTInfo) checked against what it stamps.
 /// Also says whether its imprint is the digest of what it stamps (`None`: the token
 /// could not be read that far).
-fn check_timestamp(token: &[u8], stamped: &[&[u8]], extra_certs: &[Vec<u8>], crls: &[Vec<u8>], anchors: &TrustAnchors) -> (TimestampCheck, Option<bool>) {
+fn check_timestamp(
+    token: &[u8],
+    stamped: &[&[u8]],
+    extra_certs: &[Vec<u8>],
+    revocation: Revocation<'_>,
+    anchors: &TrustAnchors,
+) -> (TimestampCheck, Option<bool>) {
     let mut check = TimestampCheck { intact: false, trusted: false, time: None, authority: None };
     let Some(sd) =
         der::SliceReader::new(token).ok().and_then(|mut r| ContentInfo::decode(&mut r).ok()).and_then(|ci| ci.content.decode_as::<SignedData>().ok())
@@ -452,33 +590,38 @@ fn check_timestamp(token: &[u8], stamped: &[&[u8]], extra_certs: &[Vec<u8>], crl
         let mut pool: Vec<Vec<u8>> = certs.iter().map(|(d, _)| d.clone()).collect();
         pool.extend(extra_certs.iter().cloned());
         let at = check.time.unwrap_or_else(Utc::now);
-        check.trusted = judge_path(tsa_der, tsa, &pool, crls, anchors, at, true).trusted;
+        check.trusted = judge_path(tsa_der, tsa, &pool, revocation, anchors, at, true).trusted;
     }
     (check, imprint)
 }
 
-/// CRLs the CMS carries: in its `crls` set, or in Adobe's revocationInfoArchival
-/// signed attribute (`[0] SEQUENCE OF CertificateList`).
-fn cms_crls(sd: &SignedData, si: &SignerInfo) -> Vec<Vec<u8>> {
-    let mut crls: Vec<Vec<u8>> = sd
-        .crls
-        .iter()
-        .flat_map(|set| set.0.iter())
-        .filter_map(|c| match c {
-            cms::revocation::RevocationInfoChoice::Crl(crl) => crl.to_der().ok(),
-            _ => None,
-        })
-        .collect();
+/// Revocation data the CMS carries: CRLs in its `crls` set, CRLs and OCSP responses in Adobe's revocationInfoArchival signed attribute (`[0] SEQUENCE OF
+/// CertificateList, [1] SEQUENCE OF OCSPResponse`).
+fn cms_revocation(sd: &SignedData, si: &SignerInfo) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let (mut crls, mut ocsps) = (Vec::new(), Vec::new());
+    for choice in sd.crls.iter().flat_map(|set| set.0.iter()) {
+        match choice {
+            cms::revocation::RevocationInfoChoice::Crl(crl) => crls.extend(crl.to_der().ok()),
+            // RFC 5940's OCSP responses here are not read: cms 0.2 models
+            // OtherRevocationInfoFormat's identifier as an AlgorithmIdentifier.
+            cms::revocation::RevocationInfoChoice::Other(_) => {}
+        }
+    }
     if let Some(archival) = attribute(si.signed_attrs.as_ref(), ADBE_REVOCATION) {
         if let Ok(seq) = archival.decode_as::<der::asn1::SequenceOf<der::Any, 3>>() {
-            for item in seq.iter().filter(|a| a.tag() == der::Tag::ContextSpecific { constructed: true, number: der::TagNumber::N0 }) {
+            for item in seq.iter() {
+                let into = match item.tag() {
+                    der::Tag::ContextSpecific { constructed: true, number: der::TagNumber::N0 } => &mut crls,
+                    der::Tag::ContextSpecific { constructed: true, number: der::TagNumber::N1 } => &mut ocsps,
+                    _ => continue,
+                };
                 if let Ok(list) = der::asn1::SequenceOf::<der::Any, 16>::from_der(item.value()) {
-                    crls.extend(list.iter().filter_map(|c| c.to_der().ok()));
+                    into.extend(list.iter().filter_map(|c| c.to_der().ok()));
                 }
             }
         }
     }
-    crls
+    (crls, ocsps)
 }
 
 fn failed(sub: SubIndication, ctx: &Context<'_>, input: &SignatureInput<'_>) -> SignatureValidation {
@@ -489,6 +632,7 @@ fn failed(sub: SubIndication, ctx: &Context<'_>, input: &SignatureInput<'_>) -> 
         trusted: false,
         chain: Vec::new(),
         revocation: RevocationStatus::NotChecked,
+        revoked_at: None,
         time_source: if input.claimed_time.is_some() { TimeSource::Claimed } else { TimeSource::Unknown },
         judged_at: ctx.now,
         timestamp: None,
@@ -580,11 +724,13 @@ fn judge(input: &SignatureInput<'_>, ctx: &Context<'_>, digest_valid: &mut Optio
 
     let mut intermediates: Vec<Vec<u8>> = certs.iter().map(|(d, _)| d.clone()).collect();
     intermediates.extend(ctx.dss.certs.iter().cloned());
-    let mut crls = cms_crls(&sd, si);
+    let (mut crls, mut ocsps) = cms_revocation(&sd, si);
     crls.extend(ctx.dss.crls.iter().cloned());
+    ocsps.extend(ctx.dss.ocsps.iter().cloned());
+    let revocation = Revocation { crls: &crls, ocsps: &ocsps };
     let timestamp = attribute(si.unsigned_attrs.as_ref(), TIMESTAMP_TOKEN)
         .and_then(|v| v.to_der().ok())
-        .map(|token| check_timestamp(&token, &[si.signature.as_bytes()], &intermediates, &crls, ctx.anchors).0);
+        .map(|token| check_timestamp(&token, &[si.signature.as_bytes()], &intermediates, revocation, ctx.anchors).0);
     let proven = timestamp.as_ref().filter(|t| t.intact && t.trusted).and_then(|t| t.time);
     if proven.is_some() {
         out.time_source = TimeSource::Timestamp;
@@ -592,13 +738,31 @@ fn judge(input: &SignatureInput<'_>, ctx: &Context<'_>, digest_valid: &mut Optio
     // The chain is judged now; where it no longer holds because a certificate expired,
     // a trusted timestamp from before the expiry proves the signature existed while it
     // was valid.
-    let mut path = judge_path(signer_der, signer, &intermediates, &crls, ctx.anchors, ctx.now, false);
+    let mut path = judge_path(signer_der, signer, &intermediates, revocation, ctx.anchors, ctx.now, false);
     if let (Some(SubIndication::OutOfBoundsNoPoe), Some(at)) = (path.sub_indication, proven) {
-        path = judge_path(signer_der, signer, &intermediates, &crls, ctx.anchors, at, false);
+        path = judge_path(signer_der, signer, &intermediates, revocation, ctx.anchors, at, false);
         out.judged_at = at;
+    }
+    // Revoked since a date a trusted timestamp proves the signature older than: the
+    // signature was made while the certificate held (ETSI EN 319 102-1 §5.6.2.4), so the
+    // chain is judged at that time, without the signer's own revocation entry.
+    if let (Some(SubIndication::RevokedNoPoe), Some(at), Some(revoked_at)) = (path.sub_indication, proven, path.revoked_at) {
+        if at < revoked_at {
+            let others: Vec<Vec<u8>> = crls
+                .iter()
+                .filter(|d| x509_cert::crl::CertificateList::from_der(d).is_ok_and(|c| c.tbs_cert_list.issuer != signer.tbs_certificate.issuer))
+                .cloned()
+                .collect();
+            let before = judge_path(signer_der, signer, &intermediates, Revocation { crls: &others, ocsps: &[] }, ctx.anchors, at, false);
+            if before.trusted {
+                path = PathOutcome { revocation: RevocationStatus::Revoked, revoked_at: Some(revoked_at), ..before };
+                out.judged_at = at;
+            }
+        }
     }
     out.trusted = path.trusted;
     out.revocation = path.revocation;
+    out.revoked_at = path.revoked_at;
     out.pades_level = pades_level(input, timestamp.is_some(), !ctx.dss.is_empty());
     out.timestamp = timestamp;
     out.modifications_permitted = input.modification_level <= input.permitted;
@@ -629,7 +793,7 @@ fn pades_level(input: &SignatureInput<'_>, timestamped: bool, dss: bool) -> Opti
 fn validate_document_timestamp(input: &SignatureInput<'_>, ctx: &Context<'_>, signed: &[&[u8]], digest_valid: &mut Option<bool>) -> SignatureValidation {
     let mut out = failed(SubIndication::FormatFailure, ctx, input);
     // The imprint of a document timestamp is the digest of the signed ranges.
-    let (check, imprint) = check_timestamp(input.contents, signed, &ctx.dss.certs, &ctx.dss.crls, ctx.anchors);
+    let (check, imprint) = check_timestamp(input.contents, signed, &ctx.dss.certs, Revocation { crls: &ctx.dss.crls, ocsps: &ctx.dss.ocsps }, ctx.anchors);
     *digest_valid = imprint;
     out.intact = check.intact;
     out.trusted = check.trusted;

@@ -577,7 +577,10 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
                                 td.revocation {
                                     @match v.revocation {
                                         caregate_schemas::extracted::RevocationStatus::Good => "vérifiée (non révoqué)",
-                                        caregate_schemas::extracted::RevocationStatus::Revoked => strong { "révoqué" },
+                                        caregate_schemas::extracted::RevocationStatus::Revoked => {
+                                            strong { "révoqué" } @if let Some(t) = v.revoked_at { " le " (when(t)) }
+                                            @if v.indication == caregate_schemas::extracted::Indication::TotalPassed { " — signature horodatée avant la révocation" }
+                                        }
                                         caregate_schemas::extracted::RevocationStatus::NotChecked => "non vérifiée (aucune donnée dans le fichier)",
                                     }
                                 }

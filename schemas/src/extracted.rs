@@ -493,8 +493,10 @@ pub enum ModificationLevel {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RevocationStatus {
-    /// CRLs in the CMS or `/DSS` cover the chain and none lists it.
+    /// Revocation data in the CMS or `/DSS` (CRLs, OCSP responses) covers the signer
+    /// and does not list it.
     Good,
+    /// A CRL or OCSP response lists it (`revoked_at` says since when).
     Revoked,
     /// No revocation data in the file for the chain.
     NotChecked,
@@ -528,6 +530,11 @@ pub struct SignatureValidation {
     /// Subjects from the signer up to the trust anchor (or as far as the CMS goes).
     pub chain: Vec<String>,
     pub revocation: RevocationStatus,
+    /// When the signer's certificate was revoked, as its CRL or OCSP response states. A
+    /// signature a trusted timestamp proves older than that still passes (ETSI EN 319
+    /// 102-1 §5.6.2.4: proof of existence before the revocation).
+    #[serde(default)]
+    pub revoked_at: Option<DateTime<Utc>>,
     pub time_source: TimeSource,
     /// The time the chain was judged at: a trusted timestamp's, else the validation's.
     pub judged_at: DateTime<Utc>,

@@ -65,3 +65,53 @@ async fn a_frozen_store_or_database_is_a_quick_503_then_uploads_resume() {
     assert!(records.iter().all(|r| r.status == Status::Stored), "{:?}", records.iter().map(|r| (&r.path, r.status)).collect::<Vec<_>>());
     srv.stop.cancel();
 }
+
+/// The archivists' commands meet outages too: an export (BagIt or SEDA) or a new
+/// validation of signatures cut short by the store leaves nothing half done — no
+/// package directory an archivist could take for a transfer, no file half validated —
+/// and says what was not done; run again once the store answers, each completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_or_a_revalidation_cut_short_by_the_store_leaves_nothing_half_done() {
+    use caregate::{bag, seda, signatures};
+    if !common::stacks().contains(&Stack::Full) {
+        return;
+    }
+    let Some(signed) = crate::signatures::signed_pdfs() else { return };
+    let mut env = TestEnv::new(Stack::Full).await;
+    let s3 = Proxy::start("127.0.0.1:3900", Link::Up).await;
+    env.config.backends.s3.as_mut().unwrap().endpoint = format!("http://127.0.0.1:{}", s3.port);
+    let attestation = std::fs::read(signed.path().join("simple.pdf")).unwrap();
+    let files = vec![("attestation.pdf", attestation), ("facture.txt", "FACTURE N° FA-1\nTotal TTC : 1 234,56 €".into())];
+    let (app, sub, records) = common::process_files(&env, files).await;
+    let pdf = records.iter().find(|r| r.path == "attestation.pdf").unwrap().evidence_id;
+    let keys = tempfile::tempdir().unwrap();
+    let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();
+    let key = bag::load_signing_key(&keys.path().join("archive.key")).unwrap();
+    let validations = |events: Vec<caregate_schemas::EvidenceEvent>| events.iter().filter(|e| e.kind == "signatures_validated").count();
+
+    s3.set(Link::Down);
+    for format in ["bag", "seda"] {
+        let out = env.dir.path().join(format);
+        let result = match format {
+            "bag" => bag::export(&app, sub.submission_id, &out, &key).await.map(|_| ()),
+            _ => seda::export(&app, sub.submission_id, &out, &key).await.map(|_| ()),
+        };
+        let err = format!("{:#}", result.expect_err("the store is down"));
+        assert!(!out.exists(), "{format}: no half package ({err})");
+        assert!(!env.dir.path().join(format!(".{format}.partiel")).exists(), "{format}: the staging directory is cleared");
+    }
+    let err = format!("{:#}", signatures::revalidate(&app, sub.submission_id).await.expect_err("the store is down"));
+    assert!(err.contains("attestation.pdf") && err.contains("not validated again"), "{err}");
+    assert_eq!(validations(app.backends.index.events(pdf).await.unwrap()), 0, "nothing recorded for a file not read back");
+
+    s3.set(Link::Up);
+    let out = env.dir.path().join("bag");
+    bag::export(&app, sub.submission_id, &out, &key).await.unwrap();
+    assert!(bag::check(&out, Some(&public)).0.is_empty());
+    let out = env.dir.path().join("seda");
+    seda::export(&app, sub.submission_id, &out, &key).await.unwrap();
+    assert!(seda::check(&out, Some(&public), None).0.is_empty());
+    let done = signatures::revalidate(&app, sub.submission_id).await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(validations(app.backends.index.events(pdf).await.unwrap()), 1);
+}
