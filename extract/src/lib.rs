@@ -19,6 +19,7 @@ mod limits;
 pub mod ocr;
 pub mod office;
 pub mod pdf;
+pub mod render;
 pub mod sandbox;
 pub mod sheet;
 pub mod signature;

@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
+use caregate_schemas::extracted::Location;
 use caregate_schemas::{vocabulary, EvidenceRecord, Finding, Role, Status, Verdict, Verification, REGIONS};
 use chrono::{DateTime, NaiveDate, Utc};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/submissions/{id}", get(submission_page))
         .route("/console/submissions/{id}/decisions", post(decide))
         .route("/console/evidence/{id}", get(evidence_page))
+        .route("/console/evidence/{id}/pages/{page}", get(page_image))
         .route("/console/search", get(search_page))
 }
 
@@ -80,6 +82,12 @@ form.filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end;background:#f
 form.filters label{display:flex;flex-direction:column;font-size:.85rem}
 pre{background:#fff;border:1px solid #d0d3da;padding:.6rem;overflow:auto;max-height:28rem;white-space:pre-wrap}
 textarea{width:100%;min-height:3.5rem}
+#page .sheet{position:relative;display:inline-block;border:1px solid #d0d3da;background:#fff;max-width:none}
+#page .sheet img{display:block}
+#page a.champ{position:absolute;border:2px solid #000091;background:rgba(0,0,145,.08);margin:-3px;padding:2px}
+#page a.champ.signale{border-color:#b00020;background:rgba(176,0,32,.15);box-shadow:0 0 0 3px rgba(176,0,32,.35)}
+#page .pages a,#page .pages strong{margin-right:.4rem}
+#page .viewport{overflow:auto;max-height:70rem}
 .count{font-size:1.1rem}
 ";
 
@@ -163,7 +171,8 @@ fn when(t: DateTime<Utc>) -> String {
     t.format("%d/%m/%Y %H:%M").to_string()
 }
 
-fn findings_table(findings: &[Finding]) -> Markup {
+/// The findings, each pointer to a field located on a page linked to the page view.
+fn findings_table(findings: &[Finding], located: Option<(&EvidenceRecord, &BTreeMap<String, Location>)>) -> Markup {
     html! {
         @if findings.is_empty() { p { "Aucune observation." } } @else {
             table.findings {
@@ -172,7 +181,13 @@ fn findings_table(findings: &[Finding]) -> Markup {
                     tr {
                         td { (code_label(&f.code)) } td { (f.severity.label_fr()) }
                         td { (vocabulary::term(&f.code).map(|t| t.explanation).unwrap_or("")) }
-                        td { (f.message) } td { @if let Some(p) = &f.pointer { code { (p) } } }
+                        td { (f.message) }
+                        td { @if let Some(p) = &f.pointer {
+                            @match located.filter(|(_, l)| matches!(l.get(p), Some(Location::Page { .. }))) {
+                                Some((rec, _)) => a href={ "/console/evidence/" (rec.evidence_id) "?champ=" (p) "#page" } { code { (p) } },
+                                None => code { (p) },
+                            }
+                        } }
                     }
                 }
             }
@@ -431,7 +446,8 @@ async fn submission_view(st: &AppState, caller: &Caller, id: &str, error: Option
                 ul {
                     @for r in &o.reasons {
                         li { (code_label(&r.code)) " — " (r.message)
-                            @if let Some(e) = &r.evidence_id { " (" a href={ "/console/evidence/" (e) } { (name_of(e)) } @if let Some(p) = &r.pointer { ", " code { (p) } } ")" } }
+                            @if let Some(e) = &r.evidence_id { " (" a href={ "/console/evidence/" (e) } { (name_of(e)) }
+                                @if let Some(p) = &r.pointer { ", " a.pointer href={ "/console/evidence/" (e) "?champ=" (p) "#page" } { code { (p) } } } ")" } }
                     }
                 }
                 @if can_decide {
@@ -513,7 +529,14 @@ async fn decide(State(st): State<AppState>, caller: Caller, Path(id): Path<Strin
 /// Characters of extracted text shown on the evidence page.
 const PREVIEW_CHARS: usize = 4000;
 
-async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Html<String>, PageError> {
+/// Which page of an evidence to show, and which field to point at.
+#[derive(Deserialize, Default)]
+struct PageView {
+    page: Option<u32>,
+    champ: Option<String>,
+}
+
+async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Path<String>, Query(view): Query<PageView>) -> Result<Html<String>, PageError> {
     let rec = http::record_for(&st, &caller, Action::Review, &id).await?;
     caller.may(Action::ReadFile, Some(&rec.submission.establishment))?;
     let text = if rec.status == Status::Infected {
@@ -523,6 +546,7 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
     };
     let others = st.index.submission(rec.submission.submission_id).await?;
     let signatures = rec.fields.document.as_ref().map_or(&[][..], |d| d.signatures.as_slice());
+    let locations = rec.fields.invoice().map(|i| &i.locations).filter(|l| !l.is_empty());
     let text_or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
     let content = html! {
         table #metadata {
@@ -544,7 +568,10 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
             None => p { "Pas encore analysé." },
         }
         h2 { "Observations" }
-        (findings_table(&rec.findings))
+        (findings_table(&rec.findings, locations.map(|l| (&rec, l))))
+        @if let Some(pages) = viewable_pages(&rec) {
+            (page_view(&rec, pages, locations, &view))
+        }
         @if !signatures.is_empty() {
             h2 { "Signatures électroniques" }
             table #signatures {
@@ -607,6 +634,100 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
         (evidence_list(&others, Some(rec.evidence_id)))
     };
     Ok(page(&caller, &rec.path, content))
+}
+
+// ---------------------------------------------------------------- page view
+
+/// Pages a person may see rendered: a PDF kept in the evidence store.
+fn viewable_pages(rec: &EvidenceRecord) -> Option<u32> {
+    let pdf = rec.media_type.as_deref() == Some("application/pdf");
+    let pages = rec.fields.document.as_ref().map(|d| d.pages as u32).filter(|&n| n > 0)?;
+    (pdf && rec.object_key.is_some() && rec.status != Status::Infected).then_some(pages)
+}
+
+/// One page of the file, rendered by the server, with the box of every field read on
+/// it; the field asked for (`champ`), and every field a finding points at, stand out.
+fn page_view(rec: &EvidenceRecord, pages: u32, locations: Option<&BTreeMap<String, Location>>, view: &PageView) -> Markup {
+    let boxes: Vec<(&str, u32, [f32; 4])> = locations
+        .into_iter()
+        .flatten()
+        .filter_map(|(field, l)| match *l {
+            Location::Page { page, x0, y0, x1, y1 } => {
+                Some((field.as_str(), page, [x0, y0, x1, y1].map(|v| v as f32 * caregate_extract::render::PIXELS_PER_POINT)))
+            }
+            Location::Xml { .. } => None,
+        })
+        .collect();
+    let asked = view.champ.as_deref();
+    let flagged = |field: &str| asked == Some(field) || rec.findings.iter().any(|f| f.pointer.as_deref() == Some(field));
+    let shown = view
+        .page
+        .or_else(|| asked.and_then(|a| boxes.iter().find(|b| b.0 == a)).map(|b| b.1))
+        .or_else(|| boxes.iter().find(|b| flagged(b.0)).map(|b| b.1))
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let link = |n: u32| format!("/console/evidence/{}?page={n}{}#page", rec.evidence_id, asked.map(|a| format!("&champ={a}")).unwrap_or_default());
+    html! {
+        section #page {
+            h2 { "Page " (shown) " sur " (pages) }
+            @if pages > 1 {
+                p.pages { "Pages : "
+                    @for n in 1..=pages.min(200) { @if n == shown { strong { (n) } } @else { a href=(link(n)) { (n) } } }
+                }
+            }
+            @if !boxes.is_empty() { p { "Encadré : où chaque donnée de la facture a été lue" @if asked.is_some() || boxes.iter().any(|b| flagged(b.0)) { " ; en rouge, celle qui est signalée" } "." } }
+            div.viewport {
+                div.sheet {
+                    img alt={ "Page " (shown) } src={ "/console/evidence/" (rec.evidence_id) "/pages/" (shown) };
+                    @for (field, _, [x0, y0, x1, y1]) in boxes.iter().filter(|b| b.1 == shown) {
+                        a.champ.signale[flagged(field)] data-champ=(field) title=(field_label(field)) href={ "/console/evidence/" (rec.evidence_id) "?champ=" (field) "#page" }
+                            style=(format!("left:{x0:.0}px;top:{y0:.0}px;width:{:.0}px;height:{:.0}px", (x1 - x0).max(4.0), (y1 - y0).max(4.0))) {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A field's name as a controller reads it.
+fn field_label(field: &str) -> String {
+    let label = match field {
+        "number" => "numéro",
+        "issue_date" => "date",
+        "seller_name" => "fournisseur",
+        "seller_siret" => "SIRET du fournisseur",
+        "seller_siren" => "SIREN du fournisseur",
+        "seller_vat_id" => "n° de TVA du fournisseur",
+        "buyer_name" => "client",
+        "total_ht" => "total HT",
+        "total_tva" => "TVA",
+        "total_ttc" => "total TTC",
+        other => other,
+    };
+    format!("{label} ({field})")
+}
+
+/// The page image: the stored bytes read back through the checked read (an audited
+/// read, as a download), rendered by poppler in the sandbox.
+async fn page_image(State(st): State<AppState>, caller: Caller, Path((id, page)): Path<(String, u32)>) -> Result<Response, PageError> {
+    let rec = http::record_for(&st, &caller, Action::Review, &id).await?;
+    caller.may(Action::ReadFile, Some(&rec.submission.establishment))?;
+    let pages = viewable_pages(&rec).ok_or_else(|| ApiError::not_found("a page to show of this file"))?;
+    if page == 0 || page > pages {
+        return Err(ApiError::not_found(format!("page {page} (the file has {pages})")).into());
+    }
+    let detail = serde_json::json!({"page": page});
+    let spool = crate::retrieval::read_for_view(st.evidence.as_ref(), st.index.as_ref(), &rec, &caller.actor(), st.intake.spool_dir(), "console_page", detail)
+        .await
+        .map_err(ApiError::from)?;
+    let rendered = tokio::task::spawn_blocking(move || caregate_extract::render::pdf_page(spool.path(), page))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    match rendered {
+        Ok(png) => Ok(([(axum::http::header::CONTENT_TYPE, "image/png"), (axum::http::header::CACHE_CONTROL, "private, max-age=300")], png).into_response()),
+        // A file poppler cannot draw is a property of the file, not an outage or a bug.
+        Err(e) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "page_unrenderable", format!("la page {page} n'a pas pu être affichée : {e}")).into()),
+    }
 }
 
 // ---------------------------------------------------------------- search

@@ -80,6 +80,28 @@ pub async fn retrieve(
     })
 }
 
+/// The record's bytes, checked ([`check_stored`]) and spooled in `spool_dir`, for the
+/// server itself to show them (a page rendered in the console): an audited read like a
+/// download, its event saying `via` and `detail`.
+pub async fn read_for_view(
+    store: &dyn ObjectStore,
+    index: &dyn EvidenceIndex,
+    rec: &EvidenceRecord,
+    actor: &str,
+    spool_dir: &std::path::Path,
+    via: &str,
+    detail: serde_json::Value,
+) -> Result<tempfile::NamedTempFile, RetrievalError> {
+    let key = stored_key(rec)?;
+    let spool = tempfile::Builder::new().prefix("view-").tempfile_in(spool_dir).map_err(StorageError::from)?;
+    let mut file = tokio::fs::File::from_std(spool.as_file().try_clone().map_err(StorageError::from)?);
+    if check_stored(store, index, rec, key, Some(&mut file), ReadPurpose::Retrieval, actor).await? != Fixity::Intact {
+        return Err(RetrievalError::IntegrityFailure(rec.sha256));
+    }
+    index.record_event(rec.evidence_id, EventKind::FileRead, json!({"actor": actor, "via": via, "sha256": rec.sha256, "detail": detail})).await?;
+    Ok(spool)
+}
+
 /// The extracted text of a file, as an audited read.
 pub async fn read_text(index: &dyn EvidenceIndex, rec: &EvidenceRecord, actor: &str) -> Result<String, RetrievalError> {
     if rec.status == Status::Infected {

@@ -496,3 +496,47 @@ pub async fn controller_rejects(app: &App, machine: &caregate_schemas::Verificat
     app.backends.index.put_decision(&decision, vec![]).await.unwrap();
     decision
 }
+
+/// A one-page PDF of text lines (Helvetica 11 pt, WinAnsi), written by hand so that no
+/// producer's quirks are involved: what a test needs when the words matter, not the look.
+pub fn text_pdf(lines: &[&str]) -> Vec<u8> {
+    let mut content = b"BT /F1 11 Tf 60 790 Td 14 TL\n".to_vec();
+    for line in lines {
+        content.push(b'(');
+        for c in line.chars() {
+            let byte = match c {
+                '€' => 0x80,
+                c if (c as u32) < 256 => c as u8,
+                _ => b'?',
+            };
+            if matches!(byte, b'(' | b')' | b'\\') {
+                content.push(b'\\');
+            }
+            content.push(byte);
+        }
+        content.extend_from_slice(b") Tj T*\n");
+    }
+    content.extend_from_slice(b"ET");
+    let objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>".to_vec(),
+        [format!("<< /Length {} >>\nstream\n", content.len()).into_bytes(), content, b"\nendstream".to_vec()].concat(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes());
+    for o in &offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", offsets.len() + 1).as_bytes());
+    out
+}

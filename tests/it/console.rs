@@ -128,7 +128,25 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     }
     let signed_sub = common::submission();
     let signed = intake.receive(&signed_sub, "attestation-signee.pdf", common::bytes_body(sample("divers/attestation-signee.pdf"))).await.unwrap();
+    // A third: an invoice dated before the programme, its date pointed at.
+    let dated = common::submission();
+    let invoice = common::text_pdf(&[
+        "SECURINFO CONSEIL SAS",
+        "12 rue de la Paix, 75002 Paris",
+        "SIRET : 732 829 320 00074",
+        "",
+        "FACTURE N° FA-2019-0007",
+        "Date de facture : 12/06/2019",
+        "Facturé à : Centre hospitalier Exemple",
+        "",
+        "Audit de l'annuaire Active Directory",
+        "Total HT : 1 000,00 €",
+        "TVA 20 % : 200,00 €",
+        "Total TTC : 1 200,00 €",
+    ]);
+    let dated_invoice = intake.receive(&dated, "facture-2019.pdf", common::bytes_body(invoice)).await.unwrap();
     let before = srv.app.wait_for_verification(sub.submission_id, 2, Duration::from_secs(60)).await.unwrap();
+    srv.app.wait_for_verification(dated.submission_id, 1, Duration::from_secs(60)).await.unwrap();
     common::wait_done(&srv.app, signed_sub.submission_id, 1, 60).await;
     let pre = before.objectives.iter().find(|o| o.objective == "D1.PRE").unwrap();
     assert_eq!(pre.verdict, Verdict::NeedsReview, "{stack:?}: {pre:?}");
@@ -164,9 +182,10 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     let url = browser.current_url().await.unwrap();
     assert!(url.as_str().contains("objective=D1.PRE") && url.as_str().contains("region=IDF"), "{url}");
     let rows = browser.find_all(Locator::Css("#objectives tr")).await.unwrap();
-    // Both dossiers' D1.PRE: the signed attestation's signer chains to no trusted
-    // authority (none is configured), so a controller judges it too.
-    assert_eq!(rows.len(), 3, "the header and D1.PRE of both dossiers");
+    // Every dossier's D1.PRE: the signed attestation's signer chains to no trusted
+    // authority (none is configured), so a controller judges it too; the invoice alone
+    // proves no prerequisite.
+    assert_eq!(rows.len(), 4, "the header and D1.PRE of the three dossiers");
     assert!(text(&browser, "#objectives").await.contains("D1.PRE"));
     shots.take(&browser, "queue-filtered").await;
     browser.goto(&format!("{base}/console?region=ARA")).await.unwrap();
@@ -189,6 +208,31 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     browser.find(Locator::Id("download")).await.unwrap();
     shots.take(&browser, "evidence-signed").await;
 
+    // Where a value was read: the dossier's reason links to the page, rendered by the
+    // server, with the box of every field read and the one pointed at in red.
+    browser.goto(&format!("{base}/console/submissions/{}", dated.submission_id)).await.unwrap();
+    click_then(&browser, "a.pointer[href*='champ=issue_date']", "#page").await;
+    assert!(text(&browser, "#page h2").await.contains("Page 1 sur 1"));
+    browser.find(Locator::Css("#page a.champ.signale[data-champ='issue_date']")).await.unwrap();
+    browser.find(Locator::Css("#page a.champ[data-champ='total_ttc']:not(.signale)")).await.unwrap();
+    let drawn = browser
+        .execute(
+            "const i = document.querySelector('#page img'); const b = document.querySelector(\"#page a.champ[data-champ='issue_date']\").getBoundingClientRect(); const r = i.getBoundingClientRect(); return [i.complete, i.naturalWidth, i.naturalHeight, b.top - r.top, b.left - r.left];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let drawn: (bool, u32, u32, f64, f64) = serde_json::from_value(drawn).unwrap();
+    // A4 at 96 dpi; the date line 114 pt from the top, 60 pt from the left.
+    assert!(drawn.0 && drawn.1.abs_diff(794) <= 1 && drawn.2.abs_diff(1123) <= 1, "{drawn:?}");
+    assert!((drawn.3 - 114.0 * 96.0 / 72.0).abs() < 8.0 && (drawn.4 - 60.0 * 96.0 / 72.0).abs() < 8.0, "{drawn:?}");
+    shots.take(&browser, "evidence-page").await;
+    let seen = srv.app.backends.index.events(dated_invoice.evidence_id).await.unwrap();
+    assert!(
+        seen.iter().any(|e| e.kind == "file_read" && e.detail["via"] == "console_page" && e.detail["actor"].as_str().is_some_and(|a| a.contains("c.martin"))),
+        "{seen:?}"
+    );
+
     // Decide on D1.PRE: without a comment, refused; with one, the verdict changes.
     browser.goto(&format!("{base}/console/submissions/{}", sub.submission_id)).await.unwrap();
     assert!(text(&browser, "section[id='D1.PRE'] .objective-verdict").await.contains("À examiner"));
@@ -206,9 +250,9 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     assert!(decisions.contains("c.martin (controller)") && decisions.contains("vérifiée auprès de l'ARS"), "{decisions}");
     shots.take(&browser, "decided").await;
 
-    // Out of the queue (the signed dossier still waits), and the API says the same.
+    // Out of the queue (the other two still wait), and the API says the same.
     browser.goto(&format!("{base}/console?objective=D1.PRE")).await.unwrap();
-    assert_eq!(text(&browser, "#objective-count").await, "1");
+    assert_eq!(text(&browser, "#objective-count").await, "2");
     shots.take(&browser, "queue-after").await;
     browser.close().await.unwrap();
 
