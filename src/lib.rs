@@ -98,19 +98,38 @@ pub const NON_CONFIG_VARIABLES: &[&str] = &["config", "token", "log", "log_forma
 pub struct InvalidConfig(pub Vec<String>);
 
 impl Config {
-    /// How the worker (and `caregate read`) reads a file: isolated as configured, the
-    /// child being this program unless another is named.
+    /// How the worker reads a file: isolated as configured, the child being this program
+    /// unless another is named; scans are left to the OCR pool when it has threads.
     pub fn reader(&self) -> anyhow::Result<caregate_workers::read::Reader> {
         let program = match &self.worker.reader_program {
             Some(p) => p.clone(),
             None => std::env::current_exe().context("finding this program, to read files in a child process")?,
         };
         Ok(caregate_workers::read::Reader {
-            limits: caregate_extract::Limits { trust_anchors: self.signatures.trust_anchors.clone(), ..self.worker.extract.clone() },
+            limits: caregate_extract::Limits {
+                trust_anchors: self.signatures.trust_anchors.clone(),
+                defer_ocr: self.worker.ocr_threads > 0,
+                ..self.worker.extract.clone()
+            },
             isolation: self.worker.isolation,
             program,
             memory_bytes: self.worker.reader_memory_mb << 20,
         })
+    }
+
+    /// A reader that reads everything now, scans by OCR included (`caregate read`,
+    /// `caregate accuracy`): the worker's otherwise.
+    pub fn inline_reader(&self) -> anyhow::Result<caregate_workers::read::Reader> {
+        let mut reader = self.reader()?;
+        reader.limits.defer_ocr = false;
+        Ok(reader)
+    }
+
+    /// The OCR pool's reader: reading scans now, under the OCR budget.
+    pub fn ocr_reader(&self) -> anyhow::Result<caregate_workers::read::Reader> {
+        let mut reader = self.inline_reader()?;
+        reader.limits.time_budget_secs = self.worker.ocr_time_budget_secs;
+        Ok(reader)
     }
 
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
@@ -140,6 +159,7 @@ impl Config {
         positive("worker.stale_after_secs", self.worker.stale_after_secs);
         positive("worker.stale_check_secs", self.worker.stale_check_secs);
         positive("worker.extract_threads", self.worker.extract_threads as u64);
+        positive("worker.ocr_time_budget_secs", self.worker.ocr_time_budget_secs);
         positive("worker.extract.max_parse_bytes", self.worker.extract.max_parse_bytes);
         positive("worker.extract.max_xml_depth", self.worker.extract.max_xml_depth as u64);
         positive("worker.extract.max_compression_ratio", self.worker.extract.max_compression_ratio);
@@ -357,6 +377,31 @@ impl App {
         Ok(Some(tokio::spawn(rescanner.run(Duration::from_secs(every), shutdown))))
     }
 
+    /// Reads stored scans by OCR (see [`caregate_workers::OcrPool`]).
+    pub fn ocr_pool(&self) -> anyhow::Result<caregate_workers::OcrPool> {
+        let spool_dir = self.config.worker.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
+        std::fs::create_dir_all(&spool_dir).with_context(|| format!("creating {}", spool_dir.display()))?;
+        Ok(caregate_workers::OcrPool::new(
+            self.backends.evidence.clone(),
+            self.backends.index.clone(),
+            Arc::new(self.verifier()?),
+            self.config.ocr_reader()?,
+            spool_dir,
+            self.config.worker.ocr_threads.max(1),
+        ))
+    }
+
+    /// Starts the OCR pool in the background, unless scans are read inline or the pool
+    /// is turned off.
+    pub fn spawn_ocr(&self, shutdown: CancellationToken) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        let every = self.config.worker.ocr_poll_secs;
+        if every == 0 || self.config.worker.ocr_threads == 0 {
+            return Ok(None);
+        }
+        let pool = self.ocr_pool()?;
+        Ok(Some(tokio::spawn(pool.run(Duration::from_secs(every), shutdown))))
+    }
+
     /// Removes quarantined objects left by interrupted uploads (see [`sweep_orphans`]).
     pub async fn sweep_orphans(&self) -> anyhow::Result<usize> {
         let grace = Duration::from_secs(self.config.worker.orphan_grace_secs);
@@ -385,13 +430,14 @@ impl App {
         let worker = self.worker()?;
         let relay = self.spawn_relay(shutdown.clone());
         let rescans = self.spawn_rescans(shutdown.clone())?;
+        let ocr = self.spawn_ocr(shutdown.clone())?;
         Ok(tokio::spawn(async move {
             if let Err(e) = worker.run(shutdown).await {
                 tracing::error!(error = %e, "worker stopped");
             }
             relay.await.ok();
-            if let Some(r) = rescans {
-                r.await.ok();
+            for task in [rescans, ocr].into_iter().flatten() {
+                task.await.ok();
             }
         }))
     }
@@ -422,7 +468,8 @@ impl App {
         let mut pause = Duration::from_millis(20);
         loop {
             let records = self.backends.index.submission(id).await?;
-            let done = records.iter().filter(|r| r.status != Status::Received).count();
+            // A scan waiting for OCR is stored, but what it says is not known yet.
+            let done = records.iter().filter(|r| r.status != Status::Received && !r.awaiting_ocr()).count();
             progress(done);
             if records.len() >= expected && done == records.len() {
                 return Ok(records);

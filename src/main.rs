@@ -35,6 +35,9 @@ enum Command {
     /// Scan kept files again now (newer signatures), oldest first; a file found infected
     /// goes back to quarantine and its dossier is judged again. Exit 1 if any was.
     Rescan(rescan::Args),
+    /// Read by OCR now every stored scan still waiting for it, and judge their dossiers
+    /// again (workers do it in their OCR pool unless `worker.ocr_poll_secs` is 0).
+    Ocr,
     /// Judge submissions again from their stored records (no rescan, no parsing), e.g.
     /// after the referential changed.
     Reverify(reverify::Args),
@@ -87,6 +90,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(config, args).await,
         Command::Requeue => requeue::run(config).await,
         Command::Rescan(args) => rescan::run(config, args).await,
+        Command::Ocr => ocr::run(config).await,
         Command::Reverify(args) => reverify::run(config, args).await,
         Command::Report(args) => report::run(config, args).await,
         Command::Fixity(args) => fixity::run(config, args).await,

@@ -459,6 +459,11 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             Fields::of(Content::Opaque(OpaqueArchive { tool: "ORADAD".into(), encrypted_to: "ANSSI".into() })),
             vec![Finding::new("opaque_content", Severity::Info, "les archives ORADAD sont chiffrées pour l'ANSSI : nom, taille et empreinte sont enregistrés")],
         ),
+        Format::Image if ocr::tesseract_available() && limits.defer_ocr => done(
+            Classification { kind: Kind::Other, confidence: 0.0, reasons: vec!["image: its text is read by the OCR pool".into()] },
+            Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() },
+            vec![ocr_pending("une image (scan ou photo)")],
+        ),
         Format::Image if ocr::tesseract_available() => {
             let media = Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() };
             match ocr::image(src.path, budget) {
@@ -495,6 +500,14 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             done(Classification::structural(Kind::Other, format!("{}: not a format caregate reads", src.media_type)), Fields::default(), Vec::new())
         }
     })
+}
+
+/// A file whose text only OCR can give, left for the OCR pool.
+fn ocr_pending(what: &str) -> Finding {
+    warning(
+        caregate_schemas::OCR_PENDING,
+        format!("{what} : son texte sera reconnu par OCR dans la file qui lui est propre, puis la pièce relue et le dossier jugé de nouveau"),
+    )
 }
 
 /// What OCR's confidence says of the text it read.
@@ -639,7 +652,10 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             if let Some(Err(e)) = other {
                 findings.push(Finding::new(e.code(), Severity::Warning, format!("facture Factur-X incorporée : {e}")));
             }
-            if doc.text_chars < 20 && doc.info.pages > 0 && !page_sizes.is_empty() && ocr::tesseract_available() {
+            let scanned = doc.text_chars < 20 && doc.info.pages > 0 && !page_sizes.is_empty() && ocr::tesseract_available();
+            if scanned && limits.defer_ocr {
+                findings.push(ocr_pending(&format!("{} page(s) sans texte (scan)", doc.info.pages)));
+            } else if scanned {
                 // A scan: its pages are read by OCR.
                 match ocr::pdf(src.path, &page_sizes, limits, budget) {
                     Ok(read) if read.layout.word_count() > 0 => {
@@ -652,7 +668,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
                     Err(e) => findings.push(warning("unreadable", format!("la reconnaissance de texte (Tesseract) des pages scannées a échoué : {e}"))),
                 }
             }
-            if doc.text_chars < 20 && doc.info.pages > 0 {
+            if doc.text_chars < 20 && doc.info.pages > 0 && !(scanned && limits.defer_ocr) {
                 findings.push(warning("no_text", format!("{} page(s) sans texte : une image scannée, un contrôleur doit la lire", doc.info.pages)));
             }
             from_laid_out_text(Format::Pdf, &doc.text, text_layout.as_ref(), Some(&doc.info), Fields::default())?

@@ -41,6 +41,11 @@ pub struct Limits {
     /// here so that the reader's child process has it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trust_anchors: Vec<std::path::PathBuf>,
+    /// Pages without text are not read by OCR here but marked `ocr_pending`, for the
+    /// OCR pool to read once the file is stored (the worker's reader); `false` reads
+    /// them now (`caregate read`, the OCR pool itself).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub defer_ocr: bool,
 }
 
 impl Default for Limits {
@@ -60,6 +65,7 @@ impl Default for Limits {
             max_sheet_cells: 5_000_000,
             max_listed: 500,
             trust_anchors: Vec::new(),
+            defer_ocr: false,
         }
     }
 }

@@ -344,7 +344,16 @@ impl EvidenceRecord {
     }
 }
 
+/// The finding of a file stored before its scanned pages were read by OCR, which reads
+/// them in its own pool and then writes the file's record again.
+pub const OCR_PENDING: &str = "ocr_pending";
+
 impl EvidenceRecord {
+    /// Its pages wait for OCR: what it says is not known yet.
+    pub fn awaiting_ocr(&self) -> bool {
+        self.findings.iter().any(|f| f.code == OCR_PENDING)
+    }
+
     /// The key under which the same invoice is found again whatever its file: the
     /// seller's SIREN and the invoice number (letters and digits only, upper case).
     pub fn invoice_key(&self) -> Option<String> {
@@ -491,6 +500,9 @@ pub enum EventKind {
     InfectedOnRescan,
     /// A kept file's PDF signatures validated again, with the trust anchors of the day.
     SignaturesValidated,
+    /// A scan's pages read by OCR, after the file was stored (OCR has its own pool), and
+    /// the file's kind, fields and findings written from that text.
+    OcrRead,
 }
 
 impl EventKind {
@@ -508,6 +520,7 @@ impl EventKind {
             EventKind::Rescanned => "rescanned",
             EventKind::InfectedOnRescan => "infected_on_rescan",
             EventKind::SignaturesValidated => "signatures_validated",
+            EventKind::OcrRead => "ocr_read",
         }
     }
 }
@@ -600,7 +613,8 @@ pub struct Verification {
     /// an older view of the submission never replaces one made from a newer.
     pub basis: String,
     pub computed_at: DateTime<Utc>,
-    /// Files not processed yet: while any is, the verdicts are provisional.
+    /// Files not processed yet, or whose scanned pages wait for OCR: while any is, the
+    /// verdicts are provisional.
     pub pending: usize,
     /// The worst objective verdict.
     pub verdict: Verdict,

@@ -68,6 +68,7 @@ terms! {
     "no_public_host" => "Aucun hôte public", "Les scans ne portent que sur des adresses privées : l'exposition sur internet n'est pas auditée.";
     "no_text" => "PDF sans texte", "Le PDF ne contient pas de texte (document scanné) : un contrôleur doit le lire.";
     "ocr_low_confidence" => "Texte reconnu incertain", "Le texte de ce scan ou de cette photo a été reconnu par OCR avec une confiance faible : un contrôleur doit le relire.";
+    "ocr_pending" => "Lecture OCR en attente", "La pièce est un scan ou une photo : elle est archivée, et son texte sera reconnu par OCR dans la file qui lui est propre ; le dossier sera jugé de nouveau ensuite.";
     "opaque_content" => "Contenu opaque", "Le contenu est chiffré par conception (archive ORADAD destinée à l'ANSSI) : seuls le nom, la taille et l'empreinte sont connus.";
     "pdf_repaired" => "PDF réparé", "Le PDF est endommagé (table des références) : il a été réparé pour en lire le texte, qui peut être incomplet.";
     "processing_failed" => "Échec du traitement", "Le traitement a échoué après plusieurs tentatives ; la cause est indiquée dans le détail.";
@@ -127,6 +128,7 @@ pub fn event_label(kind: &str) -> String {
         "rescanned" => "analysé de nouveau, sain",
         "infected_on_rescan" => "infecté lors d'une nouvelle analyse (remis en quarantaine)",
         "signatures_validated" => "signatures validées de nouveau",
+        "ocr_read" => "texte reconnu par OCR, pièce relue",
         other => return format!("événement « {other} »"),
     };
     label.to_owned()

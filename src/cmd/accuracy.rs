@@ -28,7 +28,7 @@ pub struct Args {
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let Args { dir, corpus, truth, pdf_runs } = args;
     init_tracing("warn");
-    let reader = config.reader()?;
+    let reader = config.inline_reader()?;
     let (dir, all_right) = match corpus {
         Some(corpus) => {
             let truth = caregate::accuracy::load_truth(&truth.unwrap_or_else(|| corpus.join("truth.json")))?;

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod export;
 pub mod fixity;
 pub mod keygen;
+pub mod ocr;
 pub mod read;
 pub mod read_child;
 pub mod report;

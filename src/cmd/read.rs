@@ -20,7 +20,7 @@ pub struct Args {
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let Args { text, paths } = args;
     init_tracing("warn");
-    let reader = config.reader()?;
+    let reader = config.inline_reader()?;
     for path in paths {
         let name = path.to_string_lossy().into_owned();
         let (identity, a) = caregate::accuracy::read_file(&path, &name, &reader)?;

@@ -25,7 +25,12 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         let pending = counts.iter().find(|(s, _)| *s == caregate_schemas::Status::Received).map_or(0, |(_, n)| *n);
         let handle = app.spawn_worker(shutdown.clone()).await?;
         let start = std::time::Instant::now();
-        while !app.backends.index.unfinished(1).await?.is_empty() && !shutdown.is_cancelled() {
+        // Unfinished records, and scans stored but not yet read by the OCR pool.
+        let ocr = app.config.worker.ocr_threads > 0 && app.config.worker.ocr_poll_secs > 0;
+        while (!app.backends.index.unfinished(1).await?.is_empty()
+            || ocr && !app.backends.index.with_finding(caregate_schemas::OCR_PENDING, 1).await?.is_empty())
+            && !shutdown.is_cancelled()
+        {
             if start.elapsed() > Duration::from_secs(24 * 3600) {
                 break;
             }
@@ -37,10 +42,11 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     } else {
         let relay = app.spawn_relay(shutdown.clone());
         let rescans = app.spawn_rescans(shutdown.clone())?;
+        let ocr = app.spawn_ocr(shutdown.clone())?;
         run_worker_until_stopped(app, shutdown).await;
         relay.await.ok();
-        if let Some(r) = rescans {
-            r.await.ok();
+        for task in [rescans, ocr].into_iter().flatten() {
+            task.await.ok();
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -32,6 +32,8 @@ pub enum ReadPurpose {
     Export,
     /// Its PDF signatures validated again (`caregate signatures`).
     SignatureValidation,
+    /// Its scanned pages read by the OCR pool.
+    Ocr,
 }
 
 /// Reads `key` (the record's object) back, copying it into `copy` when given, and checks

@@ -100,7 +100,7 @@ pub struct TestEnv {
 pub fn reader() -> caregate_workers::read::Reader {
     let mut config = Config::default();
     config.worker.reader_program = Some(env!("CARGO_BIN_EXE_caregate").into());
-    config.reader().expect("reader")
+    config.inline_reader().expect("reader")
 }
 
 pub fn unique(tag: &str) -> String {

@@ -145,3 +145,54 @@ async fn a_scanned_invoice_goes_through_the_pipeline(stack: Stack) {
     assert_invoice_fields("pipeline", &rec.fields.to_json());
 }
 common::on_each_stack!(a_scanned_invoice_goes_through_the_pipeline);
+
+/// OCR has a pool of its own: a scan is stored at once with `ocr_pending`, the other
+/// files of the dossier go through without waiting for Tesseract, and the dossier's
+/// verdicts say they are provisional; the pool then reads the scan, writes its kind and
+/// fields with an `ocr_read` event and its text, and the dossier is judged again. A
+/// second pass finds nothing left to read.
+async fn scans_are_read_by_their_own_pool_then_the_dossier_is_judged_again(stack: Stack) {
+    let mut env = TestEnv::new(stack).await;
+    // No pool in the worker: this test runs the pass itself, once the worker is done.
+    env.config.worker.ocr_poll_secs = 0;
+    let run = common::Running::start(&env).await;
+    let app = run.app.clone();
+    let sub = common::submission();
+    let intake = run.intake();
+    let png = render(env.dir.path(), 300, "png");
+    let scan = intake.receive(&sub, "facture-scannee.png", common::bytes_body(png)).await.unwrap();
+    let audit = std::fs::read(common::samples_dir().join("annuaire/ad_hc_ch-exemple.local.xml")).unwrap();
+    let note = intake.receive(&sub, "ad_hc_ch-exemple.local.xml", common::bytes_body(audit)).await.unwrap();
+    let start = std::time::Instant::now();
+    let records = loop {
+        let records = app.backends.index.submission(sub.submission_id).await.unwrap();
+        if records.len() == 2 && records.iter().all(|r| r.status != Status::Received) {
+            break records;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "{stack:?}: {records:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    run.stop().await;
+    let of = |id| records.iter().find(|r| r.evidence_id == id).unwrap();
+    assert_eq!(of(note.evidence_id).status, Status::Stored, "the other file did not wait");
+    let waiting = of(scan.evidence_id);
+    assert!(waiting.awaiting_ocr() && waiting.status == Status::NeedsReview && waiting.object_key.is_some(), "{stack:?}: {waiting:?}");
+    let v = app.backends.index.verification(sub.submission_id).await.unwrap().expect("judged");
+    assert_eq!(v.pending, 1, "provisional while the scan waits for OCR");
+
+    let pool = app.ocr_pool().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    assert_eq!(pool.pass(&shutdown).await.unwrap().read, 1);
+    let rec = app.backends.index.get(scan.evidence_id).await.unwrap().unwrap();
+    assert_eq!((rec.kind, rec.status), (Some(Kind::Invoice), Status::Stored), "{stack:?}: {:?}", rec.findings);
+    assert!(!rec.awaiting_ocr());
+    assert_invoice_fields("pool", &rec.fields.to_json());
+    let events = app.backends.index.events(scan.evidence_id).await.unwrap();
+    assert_eq!(events.last().unwrap().kind, "ocr_read");
+    assert!(app.backends.index.text(scan.evidence_id).await.unwrap().unwrap_or_default().contains("FA-2024-0042"), "the OCR text is kept and searchable");
+    let v = app.backends.index.verification(sub.submission_id).await.unwrap().unwrap();
+    assert_eq!(v.pending, 0, "judged again once read");
+    assert_eq!(v.evidence.iter().find(|e| e.evidence_id == scan.evidence_id).unwrap().kind, Some(Kind::Invoice));
+    assert_eq!(pool.pass(&shutdown).await.unwrap().read, 0, "nothing left to read");
+}
+common::on_each_stack!(scans_are_read_by_their_own_pool_then_the_dossier_is_judged_again);

@@ -69,7 +69,9 @@ pub fn judge(r: &Referential, dossier: &Dossier<'_>, now: DateTime<Utc>) -> Veri
         referential_version: r.version.clone(),
         basis: latest.map(|rec| rec.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).unwrap_or_default(),
         computed_at: now,
-        pending: records.len() - done.len(),
+        // A scan stored before OCR read it says nothing yet: the dossier is judged again
+        // once it has been read, and until then the verdicts are provisional.
+        pending: records.len() - done.len() + done.iter().filter(|rec| rec.awaiting_ocr()).count(),
         verdict: objectives.iter().map(|o| o.verdict).max().unwrap_or(Verdict::NeedsReview),
         objectives,
         evidence,

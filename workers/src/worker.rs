@@ -62,6 +62,15 @@ pub struct WorkerConfig {
     pub rescan_check_secs: u64,
     /// Pause between two files of a rescan, leaving clamd to new uploads.
     pub rescan_pause_ms: u64,
+    /// Scans read by OCR at once, in the OCR pool, apart from the scan→store path: a
+    /// long scanned report does not hold up other files (see [`crate::OcrPool`]). 0
+    /// reads scans by OCR in the read stage itself, as `caregate read` does.
+    pub ocr_threads: usize,
+    /// How often a worker's OCR pool looks for scans waiting; 0 runs no pool in the
+    /// worker (`caregate ocr` reads them).
+    pub ocr_poll_secs: u64,
+    /// One scan's OCR time, at most (its pages at 300 dpi, one page per core).
+    pub ocr_time_budget_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -83,6 +92,9 @@ impl Default for WorkerConfig {
             metrics_listen: None,
             rescan_check_secs: 3600,
             rescan_pause_ms: 200,
+            ocr_threads: 1,
+            ocr_poll_secs: 2,
+            ocr_time_budget_secs: 900,
         }
     }
 }

@@ -70,6 +70,14 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// event, in one transaction. Only a kept record (`stored`, `needs_review`) changes;
     /// `false` when it was not kept any more (re-examined meanwhile by another process).
     async fn record_reexamination(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError>;
+    /// Kept records carrying the finding `code` ([`caregate_schemas::OCR_PENDING`]: files
+    /// whose pages wait for OCR), oldest first. They are `needs_review` (a warning), so
+    /// the search reads that status only.
+    async fn with_finding(&self, code: &str, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError>;
+    /// As [`EvidenceIndex::record_reexamination`], but only while the stored record still
+    /// carries the finding `code`: of two processes resolving it (two OCR pools reading
+    /// the same scan), one writes; `false` for the other.
+    async fn resolve_finding(&self, rec: &EvidenceRecord, code: &str, kind: EventKind, detail: Value) -> Result<bool, StorageError>;
     /// Notes a failed attempt that will be retried.
     async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError>;
     async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError>;
@@ -162,6 +170,14 @@ impl EvidenceIndex for SqlIndex {
 
     async fn record_reexamination(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
         bounded(SqlIndex::record_reexamination(self, rec, kind, detail)).await
+    }
+
+    async fn with_finding(&self, code: &str, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
+        bounded(SqlIndex::with_finding(self, code, limit)).await
+    }
+
+    async fn resolve_finding(&self, rec: &EvidenceRecord, code: &str, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
+        bounded(SqlIndex::resolve_finding(self, rec, code, kind, detail)).await
     }
 
     async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError> {

@@ -102,6 +102,38 @@ impl SqlIndex {
         Ok(changed == 1)
     }
 
+    pub(super) async fn with_finding(&self, code: &str, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM evidence WHERE status = 'needs_review' AND record LIKE $1
+             ORDER BY received_at, evidence_id LIMIT {limit}"
+        );
+        // LIKE's `_` matches any character: the exact code is checked on the records.
+        let records = self.select_records(&sql, finding_pattern(code)).await?;
+        Ok(records.into_iter().filter(|r| r.findings.iter().any(|f| f.code == code)).collect())
+    }
+
+    pub(super) async fn resolve_finding(&self, rec: &EvidenceRecord, code: &str, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE evidence SET status = $1, updated_at = $2, record = $3
+             WHERE evidence_id = $4 AND status IN ('stored', 'needs_review') AND record LIKE $5",
+        )
+        .bind(rec.status.as_str())
+        .bind(ts(now))
+        .bind(to_json(rec)?)
+        .bind(rec.evidence_id.to_string())
+        .bind(finding_pattern(code))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            append_event(&mut tx, rec.evidence_id, kind, &detail, now).await?;
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
     pub(super) async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
@@ -262,4 +294,9 @@ async fn insert_received(conn: &mut sqlx::AnyConnection, rec: &EvidenceRecord) -
         return Ok(Some(enqueue(conn, Outgoing::Job(rec.job())).await?));
     }
     Ok(None)
+}
+
+/// A record (compact JSON) carrying a finding of this code.
+fn finding_pattern(code: &str) -> String {
+    format!("%\"code\":\"{code}\"%")
 }
