@@ -524,6 +524,12 @@ pub fn text_pdf(lines: &[&str]) -> Vec<u8> {
         [format!("<< /Length {} >>\nstream\n", content.len()).into_bytes(), content, b"\nendstream".to_vec()].concat(),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec(),
     ];
+    pdf_of(&objects)
+}
+
+/// A PDF of these objects (numbered from 1, the first the catalog), with its
+/// cross-reference table.
+pub fn pdf_of(objects: &[Vec<u8>]) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
     for (i, body) in objects.iter().enumerate() {

@@ -49,38 +49,22 @@ fn image_pdf(pgm: &[u8], rotate: u32) -> Vec<u8> {
     let pixels = &pgm[at + 1..];
     let (w, h) = (&fields[1], &fields[2]);
     let content = b"q 595 0 0 842 0 0 cm /Im0 Do Q\n";
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    let mut object = |out: &mut Vec<u8>, body: Vec<u8>| {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n", offsets.len()).as_bytes());
-        out.extend_from_slice(&body);
-        out.extend_from_slice(b"\nendobj\n");
-    };
-    object(&mut out, b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
-    object(&mut out, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec());
-    object(
-        &mut out,
-        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Rotate {rotate} /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>")
-            .into_bytes(),
-    );
     let mut image =
         format!("<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Length {} >>\nstream\n", pixels.len())
             .into_bytes();
     image.extend_from_slice(pixels);
     image.extend_from_slice(b"\nendstream");
-    object(&mut out, image);
     let mut page = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
     page.extend_from_slice(content);
     page.extend_from_slice(b"endstream");
-    object(&mut out, page);
-    let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes());
-    for o in &offsets {
-        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", offsets.len() + 1).as_bytes());
-    out
+    common::pdf_of(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Rotate {rotate} /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>")
+            .into_bytes(),
+        image,
+        page,
+    ])
 }
 
 fn assert_invoice_fields(what: &str, fields: &serde_json::Value) {

@@ -82,19 +82,24 @@ impl SqlIndex {
     }
 
     pub(super) async fn record_reexamination(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
+        self.reexamined(rec, None, kind, detail).await
+    }
+
+    /// A kept record rewritten with its event, in one transaction; with `carrying`, only
+    /// while the stored record still has a finding of that code.
+    async fn reexamined(&self, rec: &EvidenceRecord, carrying: Option<&str>, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
-        let changed = sqlx::query(
+        let condition = if carrying.is_some() { " AND record LIKE $5" } else { "" };
+        let sql = format!(
             "UPDATE evidence SET status = $1, updated_at = $2, record = $3
-             WHERE evidence_id = $4 AND status IN ('stored', 'needs_review')",
-        )
-        .bind(rec.status.as_str())
-        .bind(ts(now))
-        .bind(to_json(rec)?)
-        .bind(rec.evidence_id.to_string())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+             WHERE evidence_id = $4 AND status IN ('stored', 'needs_review'){condition}"
+        );
+        let mut update = sqlx::query(&sql).bind(rec.status.as_str()).bind(ts(now)).bind(to_json(rec)?).bind(rec.evidence_id.to_string());
+        if let Some(code) = carrying {
+            update = update.bind(finding_pattern(code));
+        }
+        let changed = update.execute(&mut *tx).await?.rows_affected();
         if changed == 1 {
             append_event(&mut tx, rec.evidence_id, kind, &detail, now).await?;
         }
@@ -113,25 +118,7 @@ impl SqlIndex {
     }
 
     pub(super) async fn resolve_finding(&self, rec: &EvidenceRecord, code: &str, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
-        let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
-        let changed = sqlx::query(
-            "UPDATE evidence SET status = $1, updated_at = $2, record = $3
-             WHERE evidence_id = $4 AND status IN ('stored', 'needs_review') AND record LIKE $5",
-        )
-        .bind(rec.status.as_str())
-        .bind(ts(now))
-        .bind(to_json(rec)?)
-        .bind(rec.evidence_id.to_string())
-        .bind(finding_pattern(code))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 1 {
-            append_event(&mut tx, rec.evidence_id, kind, &detail, now).await?;
-        }
-        tx.commit().await?;
-        Ok(changed == 1)
+        self.reexamined(rec, Some(code), kind, detail).await
     }
 
     pub(super) async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError> {
