@@ -64,7 +64,8 @@ pub struct WorkerConfig {
     pub rescan_pause_ms: u64,
     /// Scans read by OCR at once, in the OCR pool, apart from the scan→store path: a
     /// long scanned report does not hold up other files (see [`crate::OcrPool`]). 0
-    /// reads scans by OCR in the read stage itself, as `caregate read` does.
+    /// reads scans by OCR in the read stage itself, as `caregate read` does. Default:
+    /// one per core.
     pub ocr_threads: usize,
     /// How often a worker's OCR pool looks for scans waiting; 0 runs no pool in the
     /// worker (`caregate ocr` reads them).
@@ -92,7 +93,8 @@ impl Default for WorkerConfig {
             metrics_listen: None,
             rescan_check_secs: 3600,
             rescan_pause_ms: 200,
-            ocr_threads: 1,
+            // Tesseract reads one page per core at most ([`caregate_extract::ocr`]).
+            ocr_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             ocr_poll_secs: 2,
             ocr_time_budget_secs: 900,
         }
