@@ -506,6 +506,17 @@ pub fn invoice_from_layout(layout: &crate::layout::Layout, text: &str) -> Invoic
     from_rows(rows_of_layout(layout), text)
 }
 
+/// Where the first cell is whose letters and digits contain `value`'s (spaces, dots and
+/// dashes between groups ignored).
+fn holding(rows: &[Vec<Cell>], value: &str) -> Option<Location> {
+    let bare = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect::<String>();
+    let wanted = bare(value);
+    if wanted.is_empty() {
+        return None;
+    }
+    rows.iter().flatten().find(|c| bare(&c.raw).contains(&wanted)).and_then(Cell::location)
+}
+
 /// A value found, with where it was found noted under its field's name.
 fn kept<T>(locations: &mut std::collections::BTreeMap<String, Location>, field: &str, found: Option<(T, Option<Location>)>) -> Option<T> {
     let (value, at) = found?;
@@ -537,15 +548,24 @@ fn from_rows(rows: Vec<Vec<Cell>>, text: &str) -> Invoice {
         locations.insert("seller_name".to_owned(), at);
     }
     let seller_siret = find_siret(text);
+    let seller_siren = find_siren(text).or_else(|| seller_siret.as_ref().map(|s| s[..9].to_owned()));
+    let vat_id = find_vat_id(text);
+    // Identifiers are found in the running text (they are often cut in groups of digits);
+    // their place is the cell that holds them whole, where one does.
+    for (field, value) in [("seller_siret", &seller_siret), ("seller_siren", &seller_siren), ("vat_id", &vat_id)] {
+        if let Some(at) = value.as_deref().and_then(|v| holding(&rows, v)) {
+            locations.insert(field.to_owned(), at);
+        }
+    }
     Invoice {
         number,
         type_code: None,
         issue_date,
         seller_name,
-        seller_siren: find_siren(text).or_else(|| seller_siret.as_ref().map(|s| s[..9].to_owned())),
+        seller_siren,
         seller_siret,
         seller_legal_ids: Vec::new(),
-        vat_id: find_vat_id(text),
+        vat_id,
         total_ht,
         total_tva,
         total_ttc,

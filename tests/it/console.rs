@@ -214,7 +214,9 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     click_then(&browser, "a.pointer[href*='champ=issue_date']", "#page").await;
     assert!(text(&browser, "#page h2").await.contains("Page 1 sur 1"));
     browser.find(Locator::Css("#page a.champ.signale[data-champ='issue_date']")).await.unwrap();
-    browser.find(Locator::Css("#page a.champ[data-champ='total_ttc']:not(.signale)")).await.unwrap();
+    for field in ["total_ttc", "seller_siret", "number", "seller_name"] {
+        browser.find(Locator::Css(&format!("#page a.champ[data-champ='{field}']:not(.signale)"))).await.unwrap_or_else(|e| panic!("{field}: {e}"));
+    }
     let drawn = browser
         .execute(
             "const i = document.querySelector('#page img'); const b = document.querySelector(\"#page a.champ[data-champ='issue_date']\").getBoundingClientRect(); const r = i.getBoundingClientRect(); return [i.complete, i.naturalWidth, i.naturalHeight, b.top - r.top, b.left - r.left];",
