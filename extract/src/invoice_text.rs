@@ -506,6 +506,39 @@ pub fn invoice_from_layout(layout: &crate::layout::Layout, text: &str) -> Invoic
     from_rows(rows_of_layout(layout), text)
 }
 
+/// A French VAT id a narrow column wrapped over two lines ("N° TVA : FR63 530 848"
+/// above "134"): the end of a cell naming the VAT, completed by the digits of the cell
+/// below it in the same column, taken only when together they make an id whose key
+/// checks (FR + key + SIREN, key = (12 + 3 × (SIREN mod 97)) mod 97).
+fn wrapped_vat_id(rows: &[Vec<Cell>]) -> Option<(String, Option<Location>)> {
+    static HEAD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"FR[ \u{a0}]?\d[\d \u{a0}]*$").unwrap());
+    let bare = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).collect::<String>();
+    for (i, row) in rows.iter().enumerate() {
+        for cell in row.iter().filter(|c| c.folded.contains("tva") || c.folded.contains("vat")) {
+            let (Some(head), Some((x0, x1)), Some((page, top, bottom))) = (HEAD.find(cell.raw.trim_end()), cell.span(), cell.place) else { continue };
+            let head = bare(head.as_str());
+            // The next cell down the same column, within a line's height (rows of a
+            // slightly askew scan may put another line in between).
+            let line = bottom - top;
+            let next_down = rows[i + 1..].iter().take(3).flatten().find(|c| {
+                c.span().is_some_and(|(a, b)| a < x1 && b > x0)
+                    && c.place.is_some_and(|(p, t, _)| p == page && t >= bottom - line / 2.0 && t - bottom < line * 1.5)
+            });
+            let Some(rest) = next_down.filter(|c| c.raw.trim().chars().all(|ch| ch.is_ascii_digit() || ch == ' ')) else { continue };
+            let id = head + &bare(&rest.raw);
+            if id.len() == 13 && french_vat_key_checks(&id) {
+                return Some((id, cell.location()));
+            }
+        }
+    }
+    None
+}
+
+fn french_vat_key_checks(id: &str) -> bool {
+    let (Ok(key), Ok(siren)) = (id[2..4].parse::<u64>(), id[4..].parse::<u64>()) else { return false };
+    key == (12 + 3 * (siren % 97)) % 97
+}
+
 /// Where the first cell is whose letters and digits contain `value`'s (spaces, dots and
 /// dashes between groups ignored).
 fn holding(rows: &[Vec<Cell>], value: &str) -> Option<Location> {
@@ -549,7 +582,13 @@ fn from_rows(rows: Vec<Vec<Cell>>, text: &str) -> Invoice {
     }
     let seller_siret = find_siret(text);
     let seller_siren = find_siren(text).or_else(|| seller_siret.as_ref().map(|s| s[..9].to_owned()));
-    let vat_id = find_vat_id(text);
+    let vat_id = find_vat_id(text).or_else(|| {
+        let (id, at) = wrapped_vat_id(&rows)?;
+        if let Some(at) = at {
+            locations.insert("vat_id".to_owned(), at);
+        }
+        Some(id)
+    });
     // Identifiers are found in the running text (they are often cut in groups of digits);
     // their place is the cell that holds them whole, where one does.
     for (field, value) in [("seller_siret", &seller_siret), ("seller_siren", &seller_siren), ("vat_id", &vat_id)] {
@@ -621,6 +660,38 @@ mod tests {
         assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("41.31")), Some(dec("8.68")), Some(dec("49.99"))));
         // Each field says where it was read, for a verdict to point at.
         assert_eq!(inv.locations.get("total_tva"), Some(&Location::Page { page: 1, x0: 190, y0: 115, x1: 214, y1: 125 }));
+    }
+
+    #[test]
+    fn a_vat_id_wrapped_in_a_narrow_column_is_joined_when_its_key_checks() {
+        use crate::layout::{Layout, Page, Word};
+        let w = |text: &str, x0: f32, y: f32| Word { text: text.into(), x0, y0: y, x1: x0 + 6.0 * text.chars().count() as f32, y1: y + 10.0 };
+        let page = |last: &str| {
+            let words = vec![
+                w("Facture", 40.0, 20.0),
+                w("12", 40.0, 60.0),
+                w("avenue", 56.0, 60.0),
+                w("des", 100.0, 60.0),
+                w("Tilleuls", 124.0, 60.0),
+                w("N°", 300.0, 60.0),
+                w("TVA", 316.0, 60.0),
+                w(":", 340.0, 60.0),
+                w("FR63", 348.0, 60.0),
+                w("530", 376.0, 60.0),
+                w("848", 398.0, 60.0),
+                w("76540", 40.0, 74.0),
+                w("Valmont", 74.0, 74.0),
+                w(last, 300.0, 74.0),
+            ];
+            Layout { pages: vec![Page { width: 595.0, height: 842.0, words }] }
+        };
+        let layout = page("134");
+        let inv = invoice_from_layout(&layout, &layout.text());
+        assert_eq!(inv.vat_id.as_deref(), Some("FR63530848134"));
+        assert!(matches!(inv.locations.get("vat_id"), Some(Location::Page { page: 1, y0: 60, .. })));
+        // Digits below that do not complete a valid id are not joined.
+        let layout = page("135");
+        assert_eq!(invoice_from_layout(&layout, &layout.text()).vat_id, None);
     }
 
     #[test]

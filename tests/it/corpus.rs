@@ -11,11 +11,14 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 /// Floors under the shares reached when they were set (only ever raised): all fields
-/// 201/203; plain-PDF invoice fields 99/100 (a VAT id LibreOffice wrapped over two lines
-/// of a narrow column); key fields of 300 dpi scans 49/50 (the same invoice, scanned).
-const FLOOR_ALL: f64 = 0.98;
-const FLOOR_PLAIN_PDF_INVOICES: f64 = 0.95;
-const FLOOR_SCANS_300: f64 = 0.95;
+/// 209/209, plain-PDF invoice fields 100/100 and key fields of 300 dpi scans 50/50 since
+/// a VAT id wrapped over two lines of a narrow column is joined (2026-12-04). The
+/// producers' output is deterministic and the scans' noise seeded, but Tesseract and
+/// the producers change with their Debian versions: one field of slack for all fields
+/// and for the scans, none for the plain PDFs.
+const FLOOR_ALL: f64 = 0.99;
+const FLOOR_PLAIN_PDF_INVOICES: f64 = 1.0;
+const FLOOR_SCANS_300: f64 = 0.98;
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/make-corpus.py")
