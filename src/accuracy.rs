@@ -197,16 +197,13 @@ pub fn pdf_text_bench(dir: &Path, runs: usize) -> anyhow::Result<String> {
             reference = String::from_utf8_lossy(&o.stdout).into_owned();
         }
         let theirs = start.elapsed().as_secs_f64() * 1000.0 / runs as f64;
-        let want = words(&reference);
-        let got = words(&text);
-        let found = want.iter().filter(|w| got.contains(*w)).count();
-        let recall =
-            if want.is_empty() { "n/a (no text)".to_owned() } else { format!("{:.1} % ({found}/{})", 100.0 * found as f64 / want.len() as f64, want.len()) };
+        let (found, want) = recall_of(&text, &reference);
+        let recall = if want == 0 { "n/a (no text)".to_owned() } else { format!("{:.1} % ({found}/{want})", 100.0 * found as f64 / want as f64) };
         out += &format!("| {} | {ours:.2} | {theirs:.2} | {:.2}× | {recall} |\n", p.strip_prefix(dir)?.display(), theirs / ours.max(1e-9));
         ours_total += ours;
         theirs_total += theirs;
         found_total += found;
-        words_total += want.len();
+        words_total += want;
     }
     out += &format!(
         "\n{} PDFs, {runs} runs each: caregate {ours_total:.1} ms, pdftotext {theirs_total:.1} ms (pdftotext time / caregate time = {:.2}; pdftotext includes process start); word recall {:.1} % ({found_total}/{words_total}).\n",
@@ -215,6 +212,24 @@ pub fn pdf_text_bench(dir: &Path, runs: usize) -> anyhow::Result<String> {
         100.0 * found_total as f64 / words_total.max(1) as f64
     );
     Ok(out)
+}
+
+/// Of `reference`'s words, how many `text` has too: (found, all).
+fn recall_of(text: &str, reference: &str) -> (usize, usize) {
+    let want = words(reference);
+    let got = words(text);
+    (want.iter().filter(|w| got.contains(*w)).count(), want.len())
+}
+
+/// The words of `pdftotext`'s text of a PDF that caregate's text has too, as `reader`
+/// reads the file (the worker's text: poppler's layout where it is installed): (found,
+/// all).
+pub fn word_recall(pdf: &Path, reader: &Reader) -> anyhow::Result<(usize, usize)> {
+    let name = pdf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (_, analysis) = read_file(pdf, &name, reader)?;
+    let text = analysis.text;
+    let o = Command::new("pdftotext").arg("-q").arg(pdf).arg("-").output().context("running pdftotext (Debian poppler-utils)")?;
+    Ok(recall_of(&text, &String::from_utf8_lossy(&o.stdout)))
 }
 
 /// Invoice fields a truth file may state, compared when its kind is an invoice's.
