@@ -154,3 +154,29 @@ async fn a_pdf_altered_after_signing_is_flagged(stack: common::Stack) {
     assert_eq!(field_text(&bad.fields.to_json(), "document.signatures.0.digest_valid").as_deref(), Some("false"));
 }
 common::on_each_stack!(a_pdf_altered_after_signing_is_flagged);
+
+/// A PDF whose cross-reference table points at the wrong places (what a rewrite by
+/// PyPDF4 or a transfer that added bytes leaves): the text is still read whole, the
+/// invoice's fields with it, and a `pdf_repaired` finding says the text may be partial.
+#[test]
+fn a_pdf_with_a_damaged_cross_reference_table_is_repaired_and_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(common::samples_dir().join("factures/facture-FA-2024-0042.pdf")).unwrap();
+    // Forty bytes more after the header: every offset of the table is now wrong.
+    let at = good.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let damaged = [&good[..at], &[b'%'; 39][..], b"\n", &good[at..]].concat();
+    let reader = common::reader();
+    let read = |name: &str, body: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        caregate::accuracy::read_file(&path, name, &reader).unwrap().1
+    };
+    let (before, after) = (read("facture.pdf", &good), read("facture-reecrite.pdf", &damaged));
+    assert!(!before.findings.iter().any(|f| f.code == "pdf_repaired"), "{:?}", before.findings);
+    assert!(after.findings.iter().any(|f| f.code == "pdf_repaired"), "{:?}", after.findings);
+    assert!(after.text.contains("FA-2024-0042"), "{}", after.text);
+    for field in ["number", "issue_date", "seller_name", "seller_siret", "total_ht", "total_ttc"] {
+        let (want, got) = (field_text(&before.fields.to_json(), field), field_text(&after.fields.to_json(), field));
+        assert!(want.is_some() && got == want, "{field}: {got:?}, undamaged {want:?}");
+    }
+}
