@@ -577,9 +577,24 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
     // The text and its layout come from poppler, which reads every producer's fonts and
     // repairs damaged files; the structure (signatures, attachments, active content)
     // from lopdf. Without poppler, lopdf's text is used.
-    let layout = layout::poppler_available().then(|| layout::read_pdf(src.path, limits, budget));
+    // poppler runs as its own process: lopdf reads the structure meanwhile, and its own
+    // text only where poppler gave none (not installed, failed, or a scan).
+    let (layout, structure) = std::thread::scope(|scope| {
+        let poppler = layout::poppler_available().then(|| scope.spawn(|| layout::read_pdf(src.path, limits, budget)));
+        let structure = pdf::parse_structure(&bytes, limits, budget);
+        let layout = poppler.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(sandbox::SandboxError::Io { tool: "pdftotext".into(), error: std::io::Error::other("the poppler reader panicked") }))
+        });
+        (layout, structure)
+    });
+    let poppler_read = matches!(&layout, Some(Ok(l)) if l.word_count() > 0);
+    let parsed = match structure {
+        Ok(_) if !poppler_read => pdf::parse(&bytes, limits, budget),
+        other => other,
+    };
     let mut findings = Vec::new();
-    let doc = match (pdf::parse(&bytes, limits, budget), &layout) {
+    let doc = match (parsed, &layout) {
         (Ok(doc), _) => doc,
         // Damaged beyond lopdf's repair, read by poppler: the text, and no structure.
         (Err(ExtractError::Unreadable(why)), Some(Ok(l))) if l.word_count() > 0 => {

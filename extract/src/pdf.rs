@@ -129,6 +129,16 @@ impl PdfDocument {
 }
 
 pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocument, ExtractError> {
+    parse_with(bytes, limits, budget, true)
+}
+
+/// The structure only (pages counted, no text): where poppler gives the text, lopdf's
+/// own pass over every content stream would be thrown away.
+pub fn parse_structure(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocument, ExtractError> {
+    parse_with(bytes, limits, budget, false)
+}
+
+fn parse_with(bytes: &[u8], limits: &Limits, budget: &Budget, with_text: bool) -> Result<PdfDocument, ExtractError> {
     let options = LoadOptions { max_decompressed_size: Some(MAX_STREAM), ..LoadOptions::default() };
     let doc = Document::load_mem_with_options(bytes, options).map_err(|e| match e {
         lopdf::Error::InvalidPassword | lopdf::Error::Decryption(_) => ExtractError::Encrypted,
@@ -159,7 +169,7 @@ pub fn parse(bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<PdfDocume
     let mut text = String::new();
     let mut page_starts = Vec::new();
     let mut text_chars = 0;
-    for &n in pages.keys().take(limits.max_pdf_pages) {
+    for &n in pages.keys().take(if with_text { limits.max_pdf_pages } else { 0 }) {
         budget.check()?;
         page_starts.push(text.len());
         match doc.extract_text_with_limit(&[n], MAX_STREAM) {
