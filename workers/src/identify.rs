@@ -80,7 +80,37 @@ pub fn identify_file(path: &std::path::Path, name: &str) -> std::io::Result<Iden
     use std::io::Read;
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     std::fs::File::open(path)?.take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
-    Ok(identify(name, &head))
+    let mut identity = identify(name, &head);
+    if identity.media_type == "application/zip" {
+        if let Some(office) = office_type(path) {
+            identity.media_type = office.to_owned();
+        }
+    }
+    Ok(identity)
+}
+
+/// The office format a zip is, from its directory: magic bytes see only a zip when the
+/// parts that name the format come after the first ones (LibreOffice's and Word's
+/// `.docx` put `[Content_Types].xml` and `_rels/` first), and an archivist's transfer
+/// must name the format (SEDA `MimeType`), not the container. OpenDocument names itself
+/// in its `mimetype` member.
+fn office_type(path: &std::path::Path) -> Option<&'static str> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).ok()?).ok()?;
+    for (part, media) in [
+        ("word/document.xml", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        ("xl/workbook.xml", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("ppt/presentation.xml", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+    ] {
+        if zip.index_for_name(part).is_some() {
+            return Some(media);
+        }
+    }
+    let mut declared = String::new();
+    zip.by_name("mimetype").ok()?.take(128).read_to_string(&mut declared).ok()?;
+    ["application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet", "application/vnd.oasis.opendocument.presentation"]
+        .into_iter()
+        .find(|m| declared.trim() == *m)
 }
 
 impl Identity {
@@ -144,6 +174,27 @@ mod tests {
         let csv = identify("bilan.csv", "N°;Date;Fournisseur;HT\n1;12/06/2024;Société Générale;1 234,56\n".as_bytes());
         assert_eq!(csv.media_type, "text/csv");
         assert!(csv.findings.is_empty());
+    }
+
+    #[test]
+    fn office_documents_are_named_by_their_format_not_their_container() {
+        let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
+        let docx = identify_file(&samples.join("divers/attestation-realisation.docx"), "attestation-realisation.docx").unwrap();
+        assert_eq!(docx.media_type, "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+        assert!(docx.findings.is_empty(), "{:?}", docx.findings);
+        let zip = identify_file(&samples.join("divers/pieces-justificatives.zip"), "pieces-justificatives.zip").unwrap();
+        assert_eq!(zip.media_type, "application/zip", "an archive stays an archive");
+        // A document written as a zip by hand, named .zip: its format, and no mismatch.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("classeur.zip");
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        w.start_file("[Content_Types].xml", zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut w, &vec![b' '; 20_000]).unwrap();
+        w.start_file("xl/workbook.xml", zip::write::SimpleFileOptions::default()).unwrap();
+        w.finish().unwrap();
+        let xlsx = identify_file(&path, "classeur.zip").unwrap();
+        assert_eq!(xlsx.media_type, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+        assert!(xlsx.findings.is_empty(), "{:?}", xlsx.findings);
     }
 
     #[test]
