@@ -402,6 +402,16 @@ pub async fn verifications(index: &dyn EvidenceIndex) {
     let listed = index.verifications_with(Verdict::NotMet, 10).await.expect("list");
     assert_eq!(listed.iter().map(|v| v.submission_id).collect::<Vec<_>>(), vec![one]);
     assert!(index.verifications_with(Verdict::NeedsReview, 10).await.expect("list").is_empty());
+
+    // A record changed after the view its verification was judged on (2024 here): the
+    // submission is owed a judging, once none of its files is still received.
+    let stale = index.unjudged_submissions(100).await.expect("unjudged");
+    assert!(stale.contains(&one), "{stale:?}");
+    assert!(!stale.contains(&two), "a submission with a file still received is its jobs' to judge");
+    let latest = index.get(a.evidence_id).await.unwrap().unwrap().updated_at;
+    let current = verification(one, &latest.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), Verdict::Met);
+    assert!(index.put_verification(&current).await.expect("put"));
+    assert!(!index.unjudged_submissions(100).await.expect("unjudged").contains(&one), "judged on its latest view");
 }
 
 async fn next_announcement(s: &mut dyn crate::AnnouncementStream) -> (String, serde_json::Value) {

@@ -178,5 +178,17 @@ async fn scans_are_read_by_their_own_pool_then_the_dossier_is_judged_again(stack
     assert_eq!(v.pending, 0, "judged again once read");
     assert_eq!(v.evidence.iter().find(|e| e.evidence_id == scan.evidence_id).unwrap().kind, Some(Kind::Invoice));
     assert_eq!(pool.pass(&shutdown).await.unwrap().read, 0, "nothing left to read");
+
+    // A re-examination whose judging did not follow (the process stopped between the
+    // two, as the database can go between them): the next pass judges the dossier.
+    let mut reviewed = rec.clone();
+    reviewed.findings.push(caregate_schemas::Finding::new("ocr_low_confidence", caregate_schemas::Severity::Warning, "relu"));
+    reviewed.status = Status::NeedsReview;
+    assert!(app.backends.index.record_reexamination(&reviewed, caregate_schemas::EventKind::OcrRead, serde_json::json!({})).await.unwrap());
+    assert_eq!(app.backends.index.unjudged_submissions(10).await.unwrap(), vec![sub.submission_id]);
+    pool.pass(&shutdown).await.unwrap();
+    assert!(app.backends.index.unjudged_submissions(10).await.unwrap().is_empty());
+    let v = app.backends.index.verification(sub.submission_id).await.unwrap().unwrap();
+    assert_eq!(v.evidence.iter().find(|e| e.evidence_id == scan.evidence_id).unwrap().status, Status::NeedsReview, "judged on the record as it now stands");
 }
 common::on_each_stack!(scans_are_read_by_their_own_pool_then_the_dossier_is_judged_again);

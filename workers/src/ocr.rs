@@ -42,7 +42,8 @@ pub enum OcrError {
 /// database gone) and run again, by several processes at once. Nothing is written until
 /// a scan has been read whole; its record is then written with its event in one
 /// transaction, and only while it still waits for OCR, so a scan read by two pools is
-/// recorded once. A scan whose read failed keeps waiting and is tried again next pass.
+/// recorded once. A scan whose read failed keeps waiting and is tried again next pass; a
+/// dossier whose judging did not follow its record is judged at the next pass's start.
 pub struct OcrPool {
     evidence: Arc<dyn ObjectStore>,
     index: Arc<dyn EvidenceIndex>,
@@ -50,9 +51,6 @@ pub struct OcrPool {
     reader: Reader,
     spool_dir: PathBuf,
     threads: usize,
-    /// Dossiers whose scan was recorded but whose judging failed (the database gone in
-    /// between): judged first next pass.
-    unjudged: std::sync::Mutex<std::collections::HashSet<caregate_schemas::SubmissionId>>,
 }
 
 /// What a pass did.
@@ -73,22 +71,16 @@ impl OcrPool {
         spool_dir: PathBuf,
         threads: usize,
     ) -> Self {
-        Self { evidence, index, verifier, reader, spool_dir, threads: threads.max(1), unjudged: Default::default() }
-    }
-
-    fn unjudged(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<caregate_schemas::SubmissionId>> {
-        self.unjudged.lock().unwrap_or_else(|e| e.into_inner())
+        Self { evidence, index, verifier, reader, spool_dir, threads: threads.max(1) }
     }
 
     /// Reads every scan waiting now, `threads` at a time, oldest first.
     pub async fn pass(&self, shutdown: &CancellationToken) -> Result<OcrSummary, OcrError> {
         let mut summary = OcrSummary::default();
-        let owed: Vec<_> = self.unjudged().drain().collect();
-        for (i, id) in owed.iter().enumerate() {
-            if let Err(e) = self.verifier.verify(*id).await {
-                self.unjudged().extend(owed[i..].iter().copied());
-                return Err(e.into());
-            }
+        // Dossiers owed a judging: a scan recorded (or any file re-examined) whose judging
+        // did not happen, the process stopped or the database gone in between.
+        for id in self.index.unjudged_submissions(100).await? {
+            self.verifier.verify(id).await?;
         }
         let mut failed_ids = std::collections::HashSet::new();
         loop {
@@ -170,10 +162,9 @@ impl OcrPool {
             return Ok(false);
         }
         tracing::info!(evidence = %rec.evidence_id, path = %rec.path, kind = ?updated.kind, "scan read by OCR");
-        if let Err(e) = self.verifier.verify(rec.submission.submission_id).await {
-            self.unjudged().insert(rec.submission.submission_id);
-            return Err(e.into());
-        }
+        // Failing here, the dossier is judged at the start of the next pass (its record is
+        // newer than its verification).
+        self.verifier.verify(rec.submission.submission_id).await?;
         Ok(true)
     }
 

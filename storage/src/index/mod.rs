@@ -78,6 +78,11 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// carries the finding `code`: of two processes resolving it (two OCR pools reading
     /// the same scan), one writes; `false` for the other.
     async fn resolve_finding(&self, rec: &EvidenceRecord, code: &str, kind: EventKind, detail: Value) -> Result<bool, StorageError>;
+    /// Complete submissions (no file still `received`) with a record changed after their
+    /// current verification was computed from (its `basis`): a re-examination (OCR, a
+    /// rescan, signatures validated again) whose judging did not happen, the process
+    /// stopped or the database gone between the two. At most `limit`.
+    async fn unjudged_submissions(&self, limit: u32) -> Result<Vec<SubmissionId>, StorageError>;
     /// Notes a failed attempt that will be retried.
     async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError>;
     async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError>;
@@ -178,6 +183,10 @@ impl EvidenceIndex for SqlIndex {
 
     async fn resolve_finding(&self, rec: &EvidenceRecord, code: &str, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
         bounded(SqlIndex::resolve_finding(self, rec, code, kind, detail)).await
+    }
+
+    async fn unjudged_submissions(&self, limit: u32) -> Result<Vec<SubmissionId>, StorageError> {
+        bounded(SqlIndex::unjudged_submissions(self, limit)).await
     }
 
     async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError> {

@@ -19,6 +19,24 @@ pub struct SubmissionProgress {
 }
 
 impl SqlIndex {
+    pub(super) async fn unjudged_submissions(&self, limit: u32) -> Result<Vec<SubmissionId>, StorageError> {
+        // Timestamps are written in one fixed RFC 3339 form (`basis` is a record's
+        // `updated_at`), so text order is time order.
+        let sql = format!(
+            "SELECT DISTINCT e.submission_id FROM evidence e JOIN verifications v ON v.submission_id = e.submission_id
+             WHERE e.updated_at > v.basis
+               AND NOT EXISTS (SELECT 1 FROM evidence r WHERE r.submission_id = e.submission_id AND r.status = 'received')
+             LIMIT {limit}"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("submission_id")?;
+                id.parse().map_err(|e| StorageError::Corrupt(format!("submission id {id}: {e}")))
+            })
+            .collect()
+    }
+
     pub(super) async fn submission_progress(&self, id: SubmissionId) -> Result<SubmissionProgress, StorageError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS files, COALESCE(SUM(CASE WHEN status = 'received' THEN 1 ELSE 0 END), 0) AS pending
