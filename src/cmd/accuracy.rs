@@ -48,7 +48,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     if pdf_runs > 0 {
-        println!("{}", caregate::accuracy::pdf_text_bench(&dir, pdf_runs)?);
+        println!("{}", caregate::accuracy::pdf_text_bench(&dir, pdf_runs, &reader)?);
     }
     Ok(if all_right { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
