@@ -57,27 +57,34 @@ pub async fn retrieve(
         Some(ttl) => store.presigned_get(key, ttl).await?,
         None => None,
     };
-    let mut spool = match url {
-        Some(_) => None,
-        None => Some(tempfile::Builder::new().prefix("download-").tempfile_in(spool_dir).map_err(StorageError::from)?),
+    let Some(url) = url else {
+        let file = checked_spool(store, index, rec, key, actor, spool_dir).await?;
+        index.record_event(rec.evidence_id, EventKind::FileRead, json!({"actor": actor, "via": "download", "sha256": rec.sha256})).await?;
+        return Ok(Retrieved::File(file));
     };
-    let fixity = match spool.as_mut() {
-        Some(f) => {
-            let mut file = tokio::fs::File::from_std(f.as_file().try_clone().map_err(StorageError::from)?);
-            check_stored(store, index, rec, key, Some(&mut file), ReadPurpose::Retrieval, actor).await?
-        }
-        None => check_stored(store, index, rec, key, None, ReadPurpose::Retrieval, actor).await?,
-    };
-    if fixity != Fixity::Intact {
+    if check_stored(store, index, rec, key, None, ReadPurpose::Retrieval, actor).await? != Fixity::Intact {
         return Err(RetrievalError::IntegrityFailure(rec.sha256));
     }
-    let how = if url.is_some() { "presigned_url" } else { "download" };
-    index.record_event(rec.evidence_id, EventKind::FileRead, json!({"actor": actor, "via": how, "sha256": rec.sha256})).await?;
-    Ok(match (url, spool) {
-        (Some(url), _) => Retrieved::Presigned(url),
-        (None, Some(file)) => Retrieved::File(file),
-        (None, None) => unreachable!("a spool is made whenever no URL is"),
-    })
+    index.record_event(rec.evidence_id, EventKind::FileRead, json!({"actor": actor, "via": "presigned_url", "sha256": rec.sha256})).await?;
+    Ok(Retrieved::Presigned(url))
+}
+
+/// The record's bytes read back into a spool file of `spool_dir` and checked on the way
+/// ([`check_stored`]): what was hashed is exactly what the file holds.
+async fn checked_spool(
+    store: &dyn ObjectStore,
+    index: &dyn EvidenceIndex,
+    rec: &EvidenceRecord,
+    key: &str,
+    actor: &str,
+    spool_dir: &std::path::Path,
+) -> Result<tempfile::NamedTempFile, RetrievalError> {
+    let spool = tempfile::Builder::new().prefix("spool-").tempfile_in(spool_dir).map_err(StorageError::from)?;
+    let mut file = tokio::fs::File::from_std(spool.as_file().try_clone().map_err(StorageError::from)?);
+    if check_stored(store, index, rec, key, Some(&mut file), ReadPurpose::Retrieval, actor).await? != Fixity::Intact {
+        return Err(RetrievalError::IntegrityFailure(rec.sha256));
+    }
+    Ok(spool)
 }
 
 /// The record's bytes, checked ([`check_stored`]) and spooled in `spool_dir`, for the
@@ -92,12 +99,7 @@ pub async fn read_for_view(
     via: &str,
     detail: serde_json::Value,
 ) -> Result<tempfile::NamedTempFile, RetrievalError> {
-    let key = stored_key(rec)?;
-    let spool = tempfile::Builder::new().prefix("view-").tempfile_in(spool_dir).map_err(StorageError::from)?;
-    let mut file = tokio::fs::File::from_std(spool.as_file().try_clone().map_err(StorageError::from)?);
-    if check_stored(store, index, rec, key, Some(&mut file), ReadPurpose::Retrieval, actor).await? != Fixity::Intact {
-        return Err(RetrievalError::IntegrityFailure(rec.sha256));
-    }
+    let spool = checked_spool(store, index, rec, stored_key(rec)?, actor, spool_dir).await?;
     index.record_event(rec.evidence_id, EventKind::FileRead, json!({"actor": actor, "via": via, "sha256": rec.sha256, "detail": detail})).await?;
     Ok(spool)
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use caregate_schemas::{EventKind, EvidenceRecord, Fields, Status, OCR_PENDING};
+use caregate_schemas::{EventKind, EvidenceRecord, Status, OCR_PENDING};
 use caregate_storage::{check_stored, EvidenceIndex, Fixity, ObjectStore, ReadPurpose, StorageError};
 use futures::StreamExt;
 use serde_json::json;
@@ -140,14 +140,10 @@ impl OcrPool {
         let (identity, mut analysis) = reading?;
         let text = std::mem::take(&mut analysis.text);
         let mut updated = rec.clone();
-        let c = analysis.classification;
-        updated.kind = Some(c.kind);
-        updated.confidence = Some(c.confidence);
-        updated.kind_reasons = c.reasons;
-        updated.fields = Fields { format: Some(analysis.format.into_owned()), ..analysis.fields };
         // What identifying and reading the file find now, in place of what they found
         // before OCR (`ocr_pending` among them).
-        updated.findings = identity.findings.into_iter().chain(analysis.findings).collect();
+        updated.findings = identity.findings;
+        crate::pipeline::apply(&mut updated, analysis);
         updated.status = Status::for_findings(&updated.findings);
         if !text.is_empty() {
             self.index.put_text(rec.evidence_id, &text).await?;

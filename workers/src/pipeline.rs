@@ -280,8 +280,9 @@ impl StoreStage {
     }
 }
 
-/// Writes what reading the file found into its record.
-fn apply(rec: &mut EvidenceRecord, analysis: Analysis) {
+/// Writes what reading the file found into its record (the pipeline's read, and the OCR
+/// pool's read again).
+pub(crate) fn apply(rec: &mut EvidenceRecord, analysis: Analysis) {
     let c = analysis.classification;
     rec.kind = Some(c.kind);
     rec.confidence = Some(c.confidence);
