@@ -30,6 +30,11 @@ fn render_sample(sample: &str, dir: &Path, dpi: u32, format: &str) -> Vec<u8> {
     std::fs::read(prefix.with_extension(format)).unwrap()
 }
 
+/// The sample invoice scanned at 300 dpi, as a PNG (for other capabilities' tests).
+pub(crate) fn scanned_invoice_png(dir: &Path) -> Vec<u8> {
+    render(dir, 300, "png")
+}
+
 /// An image-only PDF of one A4 page holding a grey PGM image: what a scanner writes;
 /// `rotate` turns the page (`/Rotate`), as a sheet fed sideways is.
 fn image_pdf(pgm: &[u8], rotate: u32) -> Vec<u8> {

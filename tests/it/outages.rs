@@ -115,3 +115,44 @@ async fn an_export_or_a_revalidation_cut_short_by_the_store_leaves_nothing_half_
     assert_eq!(done.len(), 1);
     assert_eq!(validations(app.backends.index.events(pdf).await.unwrap()), 1);
 }
+
+/// The OCR pool meets the store gone: its pass fails and records nothing, the scan keeps
+/// waiting (still `ocr_pending`, nothing lost); once the store is back, the next pass
+/// reads it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ocr_pass_cut_short_by_the_store_leaves_the_scan_waiting() {
+    if !common::stacks().contains(&Stack::Full) {
+        return;
+    }
+    let mut env = TestEnv::new(Stack::Full).await;
+    let s3 = Proxy::start("127.0.0.1:3900", Link::Up).await;
+    env.config.backends.s3.as_mut().unwrap().endpoint = format!("http://127.0.0.1:{}", s3.port);
+    env.config.worker.ocr_poll_secs = 0;
+    let run = common::Running::start(&env).await;
+    let app = run.app.clone();
+    let sub = common::submission();
+    let scan = run.intake().receive(&sub, "facture-scannee.png", common::bytes_body(crate::ocr::scanned_invoice_png(env.dir.path()))).await.unwrap();
+    let start = Instant::now();
+    while app.backends.index.get(scan.evidence_id).await.unwrap().is_none_or(|r| r.status == Status::Received) {
+        assert!(start.elapsed() < Duration::from_secs(60), "the scan was not stored");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    run.stop().await;
+    let pool = app.ocr_pool().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+
+    s3.set(Link::Down);
+    let pass = pool.pass(&shutdown).await;
+    assert!(pass.as_ref().map_or(true, |s| s.read == 0), "{pass:?}");
+    let rec = app.backends.index.get(scan.evidence_id).await.unwrap().unwrap();
+    assert!(rec.awaiting_ocr(), "still waiting: {:?}", rec.findings);
+    let kinds: Vec<String> = app.backends.index.events(scan.evidence_id).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(!kinds.iter().any(|k| k == "ocr_read" || k == "fixity_failed"), "an outage is not a damaged file: {kinds:?}");
+
+    s3.set(Link::Up);
+    assert_eq!(pool.pass(&shutdown).await.unwrap().read, 1);
+    assert_eq!(pool.pass(&shutdown).await.unwrap().read, 0, "read once");
+    let events = app.backends.index.events(scan.evidence_id).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "ocr_read").count(), 1);
+    assert!(!app.backends.index.get(scan.evidence_id).await.unwrap().unwrap().awaiting_ocr());
+}
