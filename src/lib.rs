@@ -105,16 +105,16 @@ impl Config {
             Some(p) => p.clone(),
             None => std::env::current_exe().context("finding this program, to read files in a child process")?,
         };
-        Ok(caregate_workers::read::Reader {
-            limits: caregate_extract::Limits {
+        Ok(caregate_workers::read::Reader::new(
+            caregate_extract::Limits {
                 trust_anchors: self.signatures.trust_anchors.clone(),
                 defer_ocr: self.worker.ocr_threads > 0,
                 ..self.worker.extract.clone()
             },
-            isolation: self.worker.isolation,
+            self.worker.isolation,
             program,
-            memory_bytes: self.worker.reader_memory_mb << 20,
-        })
+            self.worker.reader_memory_mb << 20,
+        ))
     }
 
     /// A reader that reads everything now, scans by OCR included (`caregate read`,

@@ -41,12 +41,15 @@ pub fn installed(tool: &str, probe: &str) -> bool {
     Command::new(tool).arg(probe).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
 
-/// Runs `tool args...` in `workdir` under `limits`; its standard output when it exits 0.
-pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: SandboxLimits) -> Result<Vec<u8>, SandboxError> {
-    let io = |error| SandboxError::Io { tool: tool.to_owned(), error };
+/// A command for `tool` confined as every reader is: `workdir` as working and temporary
+/// directory, an empty environment, `memory_bytes` of address space, `cpu_secs` of CPU
+/// time when given (a lasting child sets its own, per file), no core dump, files of at
+/// most 512 MiB, 64 descriptors, its own process group (a timeout kills whatever it
+/// started too), and killed with the thread that starts it. Standard output and error
+/// are piped; standard input is null.
+pub fn confined(tool: &str, workdir: &Path, memory_bytes: u64, cpu_secs: Option<u64>) -> Command {
     let mut cmd = Command::new(tool);
-    cmd.args(args)
-        .current_dir(workdir)
+    cmd.current_dir(workdir)
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("LANG", "C.UTF-8")
@@ -56,7 +59,6 @@ pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: Sandbo
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let (memory, cpu) = (limits.memory_bytes, limits.wall.as_secs().max(1) + 1);
     // SAFETY: only async-signal-safe calls (getrlimit, setrlimit, setpgid, prctl) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -71,20 +73,55 @@ pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: Sandbo
                 }
                 Ok(())
             };
-            set(libc::RLIMIT_AS, memory)?;
-            set(libc::RLIMIT_CPU, cpu)?;
+            set(libc::RLIMIT_AS, memory_bytes)?;
+            if let Some(cpu) = cpu_secs {
+                set(libc::RLIMIT_CPU, cpu)?;
+            }
             set(libc::RLIMIT_CORE, 0)?;
             set(libc::RLIMIT_FSIZE, 512 << 20)?;
             set(libc::RLIMIT_NOFILE, 64)?;
-            // Its own process group, so a timeout kills whatever it started too.
             libc::setpgid(0, 0);
             // Ended with whoever started it: a worker killed mid-file leaves no reader
-            // running on, nor a reader its tools.
+            // running on, nor a reader its tools. (The signal follows the starting
+            // *thread*: a child meant to outlive one file is started by
+            // [`spawn_lasting`].)
             #[cfg(target_os = "linux")]
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
     }
+    cmd
+}
+
+/// Starts `cmd` from a thread that lives as long as this process. Linux sends a
+/// child's parent-death signal when the thread that forked it ends, and the threads a
+/// file is read on come and go (tokio retires idle blocking threads): a child kept for
+/// many files would be killed between two of them.
+pub fn spawn_lasting(cmd: Command) -> std::io::Result<std::process::Child> {
+    type Job = (Command, std::sync::mpsc::Sender<std::io::Result<std::process::Child>>);
+    static SPAWNER: std::sync::LazyLock<Option<std::sync::mpsc::Sender<Job>>> = std::sync::LazyLock::new(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("caregate-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .ok()
+            .map(|_| tx)
+    });
+    let Some(spawner) = SPAWNER.as_ref() else { return Err(std::io::Error::other("cannot start the spawner thread")) };
+    let (tx, rx) = std::sync::mpsc::channel();
+    spawner.send((cmd, tx)).map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+    rx.recv().map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+}
+
+/// Runs `tool args...` in `workdir` under `limits`; its standard output when it exits 0.
+pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: SandboxLimits) -> Result<Vec<u8>, SandboxError> {
+    let io = |error| SandboxError::Io { tool: tool.to_owned(), error };
+    let mut cmd = confined(tool, workdir, limits.memory_bytes, Some(limits.wall.as_secs().max(1) + 1));
+    cmd.args(args);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SandboxError::Missing(tool.to_owned())),
@@ -111,20 +148,17 @@ pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: Sandbo
         let _ = std::io::copy(&mut stderr, &mut std::io::sink());
         err
     });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait().map_err(io)? {
-            Some(status) => break status,
-            None if start.elapsed() > limits.wall => {
-                // SAFETY: signalling the process group we made for the child.
-                unsafe {
-                    libc::kill(-pid, libc::SIGKILL);
-                }
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(SandboxError::Timeout { tool: tool.to_owned(), limit: limits.wall });
+    let status = match wait_until(&mut child, limits.wall).map_err(io)? {
+        Some(status) => status,
+        None => {
+            // SAFETY: signalling the process group we made for the child, which is not
+            // reaped yet: its pid cannot have been reused.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
             }
-            None => std::thread::sleep(Duration::from_millis(5)),
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(SandboxError::Timeout { tool: tool.to_owned(), limit: limits.wall });
         }
     };
     let out = reader.join().unwrap_or_else(|_| Ok(Vec::new())).map_err(io)?;
@@ -140,6 +174,52 @@ pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: Sandbo
         return Err(SandboxError::Failed { tool: tool.to_owned(), status, stderr: String::from_utf8_lossy(&err).trim().chars().take(300).collect() });
     }
     Ok(out)
+}
+
+/// Waits for `child` to end, at most `wall`: its status, or `None` when it is still
+/// running (not reaped, so its pid and process group can still be signalled). On Linux
+/// the wait is a `poll` on a pidfd, woken the moment the child exits: a reader started
+/// per file must not pay a polling interval each time (a worker's read runs two of them,
+/// nested). Elsewhere, or where pidfds are refused, a short polling loop.
+fn wait_until(child: &mut std::process::Child, wall: Duration) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let start = Instant::now();
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
+        if fd >= 0 {
+            // SAFETY: a descriptor we just opened and own from here on.
+            let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+            loop {
+                let left = wall.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    return child.try_wait();
+                }
+                let mut pfd = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&fd), events: libc::POLLIN, revents: 0 };
+                let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                // SAFETY: one valid pollfd for the duration of the call.
+                let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+                if ready > 0 {
+                    return child.wait().map(Some);
+                }
+                if ready < 0 {
+                    let e = std::io::Error::last_os_error();
+                    if e.kind() != std::io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if start.elapsed() > wall {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 #[cfg(test)]

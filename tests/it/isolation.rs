@@ -89,3 +89,39 @@ async fn a_missing_reader_is_retried_until_it_is_back(stack: Stack) {
     assert!(events.iter().any(|e| e == "retry") && events.iter().filter(|e| *e == "stored").count() == 1, "{stack:?}: {events:?}");
 }
 common::on_each_stack!(a_missing_reader_is_retried_until_it_is_back);
+
+/// Children are kept between files: one reads file after file (starting this program
+/// per file costs more than reading a small PDF). A file that ends its child — here one
+/// that exhausts its memory — ends that file only; the next file is read, by a new child,
+/// as if nothing had happened; and a child killed while idle is replaced, not reported.
+#[test]
+fn a_child_reads_file_after_file_and_one_that_kills_it_is_replaced() {
+    let reader = common::reader();
+    let read = |path: &str| {
+        let p = common::samples_dir().join(path);
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        caregate::accuracy::read_file(&p, &name, &reader).unwrap().1
+    };
+    let invoice = "factures/facture-FA-2024-0042.pdf";
+    for _ in 0..3 {
+        assert_eq!(read(invoice).classification.kind, Kind::Invoice);
+    }
+    assert_eq!(read("finances/etat-recapitulatif.xlsx").classification.kind, Kind::FinancialReport);
+    assert_eq!(reader.children_started(), 1, "one child for four files read one after the other");
+    let giant = read("hostile/tableau-geant.xlsx");
+    assert!(giant.findings.iter().any(|f| f.code == "memory_limit"), "{:?}", giant.findings);
+    let after = read(invoice);
+    assert_eq!(after.classification.kind, Kind::Invoice, "{:?}", after.findings);
+    assert!(after.findings.iter().all(|f| f.code != "unreadable"), "{:?}", after.findings);
+    assert_eq!(reader.children_started(), 2, "the child that ran out of memory was replaced once");
+    // An idle child killed from outside (the OOM killer, an operator) is not the next
+    // file's fault: that file is read by a new child.
+    let idle = reader.idle_children();
+    assert_eq!(idle.len(), 1, "the child waits for the next file");
+    let killed = std::process::Command::new("kill").args(["-KILL", &idle[0].to_string()]).status().unwrap();
+    assert!(killed.success());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let next = read(invoice);
+    assert_eq!(next.classification.kind, Kind::Invoice, "{:?}", next.findings);
+    assert_eq!(reader.children_started(), 3);
+}

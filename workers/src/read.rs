@@ -1,19 +1,23 @@
 //! The read stage (reading and classifying, with `caregate-extract`). A file is read by a
-//! [`Reader`]: by default in a child process of its own (this same program, asked
-//! `caregate read-child`), under a memory ceiling, a CPU limit and a wall-clock timeout,
+//! [`Reader`]: by default in a child process (this same program, asked `caregate
+//! read-child --serve`), under a memory ceiling, a CPU limit and a wall-clock timeout,
 //! in a temporary directory of its own, with an empty environment. Whatever a parser
 //! underneath does with a hostile file — panic, abort, loop, allocate without bound —
 //! ends that one file with a finding that says so, and the worker goes on. The child
-//! hands its [`Analysis`] back as JSON on its standard output.
+//! hands its [`Analysis`] back as JSON on its standard output, and is kept for the next
+//! file unless that file ended it.
 //!
 //! [`Isolation::Thread`] reads on a thread of the worker instead (behind
 //! `catch_unwind` and a timeout): a process start cheaper per file, but an abort or an
 //! exhausted memory in a parser takes the worker down with it.
 
 use std::ffi::OsString;
+use std::io::{BufRead, Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -46,7 +50,7 @@ pub enum Isolation {
     Thread,
 }
 
-/// Reads one file, isolated as configured.
+/// Reads one file, isolated as configured. Clones share their children.
 #[derive(Clone, Debug)]
 pub struct Reader {
     pub limits: Limits,
@@ -55,6 +59,7 @@ pub struct Reader {
     pub program: PathBuf,
     /// Address space the child may use (parsers, their stack, the tools it starts).
     pub memory_bytes: u64,
+    children: Arc<Children>,
 }
 
 /// The reader itself could not be run (not the file's fault): the job is retried.
@@ -70,6 +75,20 @@ fn failed(code: &str, message: String) -> Analysis {
 }
 
 impl Reader {
+    pub fn new(limits: Limits, isolation: Isolation, program: PathBuf, memory_bytes: u64) -> Self {
+        Self { limits, isolation, program, memory_bytes, children: Arc::default() }
+    }
+
+    /// How many child processes this reader (and its clones) started so far.
+    pub fn children_started(&self) -> u64 {
+        self.children.started.load(Ordering::Relaxed)
+    }
+
+    /// The process ids of the children waiting for a file.
+    pub fn idle_children(&self) -> Vec<u32> {
+        self.children.idle.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|c| c.child.id()).collect()
+    }
+
     /// How long one file may take, parsers' own budget plus a grace for a stuck library.
     pub fn deadline(&self) -> Duration {
         Duration::from_secs(self.limits.time_budget_secs + 15)
@@ -80,8 +99,90 @@ impl Reader {
     pub fn read(&self, identity: &Identity, path: &Path, name: &str) -> Result<Analysis, ReaderError> {
         match self.isolation {
             Isolation::Thread => Ok(read_here(&identity.source(path, name), &self.limits)),
-            Isolation::Process => self.read_in_child(identity, path, name),
+            Isolation::Process => self.read_in_lasting_child(identity, path, name),
         }
+    }
+
+    /// Reads in one of the children kept between files (see [`Children`]). A child that
+    /// ends, overruns or misbehaves on a file is gone with it: the next file gets a new one.
+    fn read_in_lasting_child(&self, identity: &Identity, path: &Path, name: &str) -> Result<Analysis, ReaderError> {
+        let program = self.program.to_string_lossy().into_owned();
+        let cannot = |reason: String| ReaderError { program: program.clone(), reason };
+        let path = std::path::absolute(path).map_err(|e| cannot(e.to_string()))?;
+        let request = Request { path: &path, name, media_type: &identity.media_type, xml_root: identity.xml_root.as_deref(), limits: &self.limits };
+        // A path that is not UTF-8 cannot travel in the request: such a file gets a child
+        // of its own, with the path as an argument.
+        let Ok(line) = serde_json::to_string(&request) else { return self.read_in_child(identity, &path, name) };
+        loop {
+            let (mut child, fresh) = match self.children.take(&self.program, self.memory_bytes) {
+                Some(child) => (child, false),
+                None => (self.start_child().map_err(|e| cannot(e.to_string()))?, true),
+            };
+            if let Err(e) = child.send(&line) {
+                if fresh {
+                    // A new child that cannot take a request died starting: like a
+                    // reader that crashes, the file ends with what it said.
+                    let (status, stderr) = child.ended();
+                    tracing::warn!(error = %e, %status, "the reader ended before taking the file");
+                    return Ok(ended(&status, &stderr, self.memory_bytes));
+                }
+                // An idle child that has gone (killed from outside, say): another one.
+                continue;
+            }
+            return Ok(match child.answer(self.deadline()) {
+                Answer::Analysis { json, retire } => {
+                    child.served += 1;
+                    if !retire && child.served < FILES_PER_CHILD {
+                        self.children.put(child);
+                    }
+                    match serde_json::from_slice::<Analysis>(&json) {
+                        Ok(analysis) => analysis,
+                        Err(e) => failed("unreadable", format!("the reader's answer could not be read: {e}")),
+                    }
+                }
+                Answer::Timeout => failed("time_budget", format!("reading took longer than {} s; stored unread", self.deadline().as_secs())),
+                Answer::TooBig => failed("unreadable", format!("the reader's answer exceeded {} MiB; stored unread", MAX_ANSWER >> 20)),
+                Answer::Ended => {
+                    let (status, stderr) = child.ended();
+                    ended(&status, &stderr, self.memory_bytes)
+                }
+            });
+        }
+    }
+
+    fn start_child(&self) -> std::io::Result<LastingChild> {
+        let workdir = tempfile::Builder::new().prefix("caregate-read-").tempdir()?;
+        // No CPU ceiling from here: the child sets its own before each file.
+        let mut cmd = sandbox::confined(&self.program.to_string_lossy(), workdir.path(), self.memory_bytes, None);
+        cmd.args(["read-child", "--serve"]).stdin(Stdio::piped());
+        let mut child = sandbox::spawn_lasting(cmd)?;
+        self.children.started.fetch_add(1, Ordering::Relaxed);
+        let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let (Some(stdin), Some(stdout), Some(mut stderr)) = (stdin, stdout, stderr) else { return Err(std::io::Error::other("the child's pipes are missing")) };
+        let said = Arc::new(Mutex::new(Vec::new()));
+        let (done_tx, stderr_done) = std::sync::mpsc::channel();
+        let tail = said.clone();
+        std::thread::Builder::new().name("reader-stderr".into()).spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stderr.read(&mut buf) {
+                let mut said = tail.lock().unwrap_or_else(|p| p.into_inner());
+                said.extend_from_slice(&buf[..n]);
+                let excess = said.len().saturating_sub(STDERR_KEPT);
+                said.drain(..excess);
+            }
+            let _ = done_tx.send(());
+        })?;
+        Ok(LastingChild {
+            child,
+            stdin,
+            stdout,
+            said,
+            stderr_done,
+            served: 0,
+            program: self.program.clone(),
+            memory_bytes: self.memory_bytes,
+            _workdir: workdir,
+        })
     }
 
     fn read_in_child(&self, identity: &Identity, path: &Path, name: &str) -> Result<Analysis, ReaderError> {
@@ -154,6 +255,265 @@ pub fn read_child(path: &Path, name: &str, media_type: &str, xml_root: Option<&s
     let analysis = read_here(&Source { path, name, media_type, xml_root }, limits);
     let stdout = std::io::stdout().lock();
     serde_json::to_writer(std::io::BufWriter::new(stdout), &analysis).map_err(std::io::Error::other)
+}
+
+/// Files one child reads before it is replaced: whatever a parser leaves behind in a
+/// process (a leak, a cache) does not last.
+const FILES_PER_CHILD: u32 = 200;
+
+/// Idle children kept for the next files; more are let go.
+const IDLE_KEPT: usize = 16;
+
+/// What is kept of a child's standard error: its last words before it ended.
+const STDERR_KEPT: usize = 4096;
+
+/// A child whose memory stays above this after a file (freed memory given back) asks
+/// to be replaced rather than sit idle holding it.
+const RETIRE_RESIDENT_BYTES: u64 = 256 << 20;
+
+/// One file asked of a lasting child, one JSON line on its standard input.
+#[derive(Serialize)]
+struct Request<'a> {
+    path: &'a Path,
+    name: &'a str,
+    media_type: &'a str,
+    xml_root: Option<&'a str>,
+    limits: &'a Limits,
+}
+
+#[derive(Deserialize)]
+struct OwnedRequest {
+    path: PathBuf,
+    name: String,
+    media_type: String,
+    xml_root: Option<String>,
+    limits: Limits,
+}
+
+/// The children that read files, kept between files. Starting this program costs more
+/// than reading a small PDF (it is large, and it starts threads and loads its fonts'
+/// tables once), so a child reads file after file — each in full isolation from the
+/// worker: its crash, overrun or exhausted memory ends that file and that child only.
+/// Contract: a child is handed out to one reader at a time; a child whose file did not
+/// end in an answer is never handed out again (it is killed); a child may be killed
+/// while idle at any moment (it holds nothing).
+#[derive(Default)]
+struct Children {
+    idle: Mutex<Vec<LastingChild>>,
+    started: AtomicU64,
+}
+
+impl std::fmt::Debug for Children {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Children").field("started", &self.started.load(Ordering::Relaxed)).finish_non_exhaustive()
+    }
+}
+
+impl Children {
+    /// An idle child started as `program` with `memory_bytes`, still alive.
+    fn take(&self, program: &Path, memory_bytes: u64) -> Option<LastingChild> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(at) = idle.iter().rposition(|c| c.program == program && c.memory_bytes == memory_bytes) {
+            let mut child = idle.swap_remove(at);
+            if matches!(child.child.try_wait(), Ok(None)) {
+                return Some(child);
+            }
+        }
+        None
+    }
+
+    fn put(&self, child: LastingChild) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < IDLE_KEPT {
+            idle.push(child);
+        }
+    }
+}
+
+/// A child serving `caregate read-child --serve`.
+struct LastingChild {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::process::ChildStdout,
+    /// The end of what it wrote on its standard error (read by a thread of its own, so
+    /// that a talkative library never blocks it).
+    said: Arc<Mutex<Vec<u8>>>,
+    stderr_done: std::sync::mpsc::Receiver<()>,
+    served: u32,
+    program: PathBuf,
+    memory_bytes: u64,
+    _workdir: tempfile::TempDir,
+}
+
+/// How a child's answer to one file came.
+enum Answer {
+    Analysis {
+        json: Vec<u8>,
+        retire: bool,
+    },
+    Timeout,
+    TooBig,
+    /// The child ended (crashed, killed by a limit) before answering in full.
+    Ended,
+}
+
+impl LastingChild {
+    fn send(&mut self, line: &str) -> std::io::Result<()> {
+        self.said.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.stdin.write_all(line.as_bytes())?;
+        self.stdin.write_all(b"\n")?;
+        self.stdin.flush()
+    }
+
+    /// Reads one answer (a 9-byte header: its length, then whether the child asks to be
+    /// replaced; then the analysis as JSON), waiting at most `wall`.
+    fn answer(&mut self, wall: Duration) -> Answer {
+        let deadline = std::time::Instant::now() + wall;
+        let mut header = [0u8; 9];
+        match read_by(&mut self.stdout, &mut header, deadline) {
+            Ok(()) => {}
+            Err(Wait::Timeout) => return Answer::Timeout,
+            Err(Wait::Closed) => return Answer::Ended,
+        }
+        let len = u64::from_le_bytes(header[..8].try_into().unwrap_or_default());
+        if len > MAX_ANSWER as u64 {
+            return Answer::TooBig;
+        }
+        let mut json = vec![0u8; len as usize];
+        match read_by(&mut self.stdout, &mut json, deadline) {
+            Ok(()) => Answer::Analysis { json, retire: header[8] != 0 },
+            Err(Wait::Timeout) => Answer::Timeout,
+            Err(Wait::Closed) => Answer::Ended,
+        }
+    }
+
+    /// How the child ended, and its last words (it is killed if it has not ended).
+    fn ended(mut self) -> (String, String) {
+        self.kill();
+        let status = match self.child.wait() {
+            Ok(status) => match std::os::unix::process::ExitStatusExt::signal(&status) {
+                Some(sig) => format!("signal {sig}"),
+                None => status.to_string(),
+            },
+            Err(e) => format!("unknown ({e})"),
+        };
+        // Its standard error is read to its end (bounded: a tool it started might hold it).
+        let _ = self.stderr_done.recv_timeout(Duration::from_secs(2));
+        let said = self.said.lock().unwrap_or_else(|p| p.into_inner());
+        (status, String::from_utf8_lossy(&said).trim().chars().take(300).collect())
+    }
+
+    fn kill(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            // SAFETY: signalling the process group made for the child, not reaped yet.
+            unsafe {
+                libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for LastingChild {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = self.child.wait();
+    }
+}
+
+enum Wait {
+    Timeout,
+    Closed,
+}
+
+/// Fills `buf` from `from` by `deadline`, `poll`ing so that a stuck child is given up on.
+fn read_by(from: &mut std::process::ChildStdout, buf: &mut [u8], deadline: std::time::Instant) -> Result<(), Wait> {
+    use std::os::fd::AsRawFd;
+    let mut filled = 0;
+    while filled < buf.len() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(Wait::Timeout);
+        }
+        let mut pfd = libc::pollfd { fd: from.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut pfd, 1, left.as_millis().clamp(1, i32::MAX as u128) as i32) };
+        if ready == 0 {
+            continue;
+        }
+        if ready < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(Wait::Closed);
+        }
+        match from.read(&mut buf[filled..]) {
+            Ok(0) => return Err(Wait::Closed),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(Wait::Closed),
+        }
+    }
+    Ok(())
+}
+
+/// The lasting child's side (`caregate read-child --serve`): reads the files asked on
+/// its standard input, one JSON line each, until it closes; answers each with a header
+/// and the analysis. Before each file it sets its own CPU ceiling to what it has used
+/// plus that file's budget, so a runaway parser is stopped by the kernel even if the
+/// worker is gone.
+pub fn serve_child() -> std::io::Result<()> {
+    let mut input = std::io::stdin().lock();
+    let mut out = std::io::stdout().lock();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let request: OwnedRequest = serde_json::from_str(&line).map_err(std::io::Error::other)?;
+        cpu_ceiling(request.limits.time_budget_secs + 15);
+        let source = Source { path: &request.path, name: &request.name, media_type: &request.media_type, xml_root: request.xml_root.as_deref() };
+        let analysis = read_here(&source, &request.limits);
+        let json = serde_json::to_vec(&analysis).map_err(std::io::Error::other)?;
+        drop(analysis);
+        let retire = resident_after_trim() > RETIRE_RESIDENT_BYTES;
+        out.write_all(&(json.len() as u64).to_le_bytes())?;
+        out.write_all(&[u8::from(retire)])?;
+        out.write_all(&json)?;
+        out.flush()?;
+    }
+}
+
+/// Lets this process use `secs` more seconds of CPU from now (SIGXCPU past it).
+fn cpu_ceiling(secs: u64) {
+    // SAFETY: getrusage and setrlimit on this process, with valid pointers.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return;
+        }
+        let used = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) as u64 + 1;
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_CPU, &mut lim) != 0 {
+            return;
+        }
+        lim.rlim_cur = ((used + secs) as libc::rlim_t).min(lim.rlim_max);
+        libc::setrlimit(libc::RLIMIT_CPU, &lim);
+    }
+}
+
+/// This process's resident memory once the allocator has given back what it can.
+fn resident_after_trim() -> u64 {
+    // SAFETY: malloc_trim only returns free memory to the system.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+    // SAFETY: sysconf only reads a system setting.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    pages * page
 }
 
 pub struct ReadInput {
