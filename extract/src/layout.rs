@@ -5,12 +5,7 @@
 //! in separate columns, end up on one row; a value under its label is found by geometry.
 
 use std::path::Path;
-use std::sync::LazyLock;
-use std::time::Duration;
 
-use regex::Regex;
-
-use crate::sandbox::{self, SandboxError, SandboxLimits};
 use crate::{Budget, Limits};
 
 /// One word and its box, in PDF points from the page's top-left corner.
@@ -128,106 +123,120 @@ fn finish_row(page: usize, mut words: Vec<Word>) -> Row {
     Row { page, words }
 }
 
-static PAGE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"<page width="([0-9.]+)" height="([0-9.]+)">"#).unwrap());
-static WORD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"<word xMin="([0-9.\-]+)" yMin="([0-9.\-]+)" xMax="([0-9.\-]+)" yMax="([0-9.\-]+)">([^<]*)</word>"#).unwrap());
-
-fn unescape(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let Some(end) = rest.find(';').filter(|e| *e <= 10) else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..end];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
-            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
-            _ => None,
-        };
-        match decoded {
-            Some(c) => out.push(c),
-            None => out.push_str(&rest[..=end]),
-        }
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
+/// Why poppler gave no layout for a PDF.
+#[derive(Debug, thiserror::Error)]
+pub enum PopplerError {
+    #[error("poppler cannot open the PDF: {0}")]
+    Open(String),
+    #[error("the time budget ran out after {read} page(s) of {pages}")]
+    Budget { read: usize, pages: usize },
+    #[error("the poppler reader panicked")]
+    Panicked,
 }
 
-/// Reads `pdftotext -bbox` output (XHTML: pages, then words with their boxes).
-pub fn from_bbox_xhtml(xhtml: &str) -> Layout {
+/// The words of a PDF with their boxes, read by poppler (its GLib interface, in this
+/// process: files are read in a child process of the worker, under its memory and time
+/// limits, so poppler's own crash or exhausted memory ends that child and that file
+/// only). At most `max_pdf_pages` pages, within the file's time budget.
+///
+/// poppler is linked rather than run as `pdftotext -bbox` per file: starting that
+/// program (loading the library, its global tables) cost more than reading most
+/// invoices' text, and a reader child serves file after file.
+pub fn read_pdf(path: &Path, limits: &Limits, budget: &Budget) -> Result<Layout, PopplerError> {
+    let uri = glib::filename_to_uri(path, None).map_err(|e| PopplerError::Open(e.to_string()))?;
+    let doc = poppler::Document::from_file(&uri, None).map_err(|e| PopplerError::Open(e.to_string()))?;
+    let pages = usize::try_from(doc.n_pages()).unwrap_or(0);
     let mut layout = Layout::default();
-    let mut pages: Vec<(usize, Page)> = PAGE
-        .captures_iter(xhtml)
-        .map(|c| (c.get(0).unwrap().start(), Page { width: c[1].parse().unwrap_or(0.0), height: c[2].parse().unwrap_or(0.0), words: Vec::new() }))
-        .collect();
-    for c in WORD.captures_iter(xhtml) {
-        let at = c.get(0).unwrap().start();
-        let Some(page) = pages.iter_mut().rev().find(|(start, _)| *start < at).map(|(_, p)| p) else { continue };
-        let text = unescape(&c[5]);
-        if text.trim().is_empty() {
+    for index in 0..pages.min(limits.max_pdf_pages) {
+        if budget.remaining().is_zero() {
+            return Err(PopplerError::Budget { read: index, pages });
+        }
+        let Some(page) = doc.page(index as i32) else { continue };
+        layout.pages.push(page_words(&page));
+    }
+    Ok(layout)
+}
+
+/// A page's words: its text in poppler's reading order, cut at white space, each word
+/// boxed by the union of its characters' boxes (poppler gives one box per character of
+/// the text, in the page's top-left-origin points, as `pdftotext -bbox` prints).
+fn page_words(page: &poppler::Page) -> Page {
+    let (width, height) = page.size();
+    let mut out = Page { width: width as f32, height: height as f32, words: Vec::new() };
+    let Some(text) = page.text() else { return out };
+    let mut rects: *mut poppler::ffi::PopplerRectangle = std::ptr::null_mut();
+    let mut n: u32 = 0;
+    // SAFETY: a live page; poppler allocates `n` rectangles (freed below with g_free) or
+    // leaves the pointer null and returns false.
+    let ok = unsafe { poppler::ffi::poppler_page_get_text_layout(glib::translate::ToGlibPtr::to_glib_none(page).0, &mut rects, &mut n) };
+    if ok == 0 || rects.is_null() {
+        return out;
+    }
+    // SAFETY: `n` initialised rectangles at `rects`, read before they are freed.
+    let boxes = unsafe { std::slice::from_raw_parts(rects, n as usize) };
+    let mut word = String::new();
+    let mut bounds: Option<(f64, f64, f64, f64)> = None;
+    let mut flush = |word: &mut String, bounds: &mut Option<(f64, f64, f64, f64)>| {
+        if let Some((x0, y0, x1, y1)) = bounds.take() {
+            if !word.trim().is_empty() {
+                out.words.push(Word { text: std::mem::take(word), x0: x0 as f32, y0: y0 as f32, x1: x1 as f32, y1: y1 as f32 });
+            }
+        }
+        word.clear();
+    };
+    let mut last: Option<(f64, f64, f64, f64)> = None;
+    for (c, r) in text.chars().zip(boxes.iter()) {
+        if c.is_whitespace() {
+            flush(&mut word, &mut bounds);
+            last = None;
             continue;
         }
-        let n = |i: usize| c[i].parse::<f32>().unwrap_or(0.0);
-        page.words.push(Word { text, x0: n(1), y0: n(2), x1: n(3), y1: n(4) });
+        let (x0, x1) = (r.x1.min(r.x2), r.x1.max(r.x2));
+        let (y0, y1) = (r.y1.min(r.y2), r.y1.max(r.y2));
+        // poppler's text joins two words with no space between them when they are
+        // apart on the page (a label and its amount in two columns, two table cells):
+        // a gap wider than a fifth of the letters' height, a step back, or another line
+        // starts a new word, as pdftotext's word boxes do.
+        if let Some((px0, py0, px1, py1)) = last {
+            let height = (y1 - y0).max(py1 - py0).max(1.0);
+            let apart = x0 - px1 > 0.2 * height || x1 < px0 || ((y0 + y1) - (py0 + py1)).abs() / 2.0 > 0.5 * height;
+            if apart {
+                flush(&mut word, &mut bounds);
+            }
+        }
+        last = Some((x0, y0, x1, y1));
+        word.push(c);
+        bounds = Some(match bounds {
+            Some((a, b, c, d)) => (a.min(x0), b.min(y0), c.max(x1), d.max(y1)),
+            None => (x0, y0, x1, y1),
+        });
     }
-    layout.pages = pages.into_iter().map(|(_, p)| p).collect();
-    layout
-}
-
-/// Whether poppler's `pdftotext` is there to be used (asked once per process).
-pub fn poppler_available() -> bool {
-    static AVAILABLE: LazyLock<bool> = LazyLock::new(|| sandbox::installed("pdftotext", "-v"));
-    *AVAILABLE
-}
-
-/// The words of a PDF with their boxes, read by poppler in a sandboxed process: within
-/// the file's time budget, 1 GiB of address space, at most `max_pdf_pages` pages.
-pub fn read_pdf(path: &Path, limits: &Limits, budget: &Budget) -> Result<Layout, SandboxError> {
-    let workdir = tempfile::tempdir().map_err(|error| SandboxError::Io { tool: "pdftotext".into(), error })?;
-    // The tool runs in its own directory: the file is named from the root.
-    let path = std::path::absolute(path).map_err(|error| SandboxError::Io { tool: "pdftotext".into(), error })?;
-    let last = limits.max_pdf_pages.to_string();
-    let args: [&std::ffi::OsStr; 7] = ["-q".as_ref(), "-bbox".as_ref(), "-enc".as_ref(), "UTF-8".as_ref(), "-l".as_ref(), last.as_ref(), path.as_os_str()];
-    let mut args = args.to_vec();
-    args.push("-".as_ref());
-    let wall = budget.remaining().min(Duration::from_secs(limits.time_budget_secs.max(1)));
-    let out = sandbox::run("pdftotext", &args, workdir.path(), SandboxLimits { memory_bytes: 1 << 30, wall, max_output: 256 << 20 })?;
-    Ok(from_bbox_xhtml(&String::from_utf8_lossy(&out)))
+    flush(&mut word, &mut bounds);
+    // SAFETY: the array poppler allocated for us, no longer borrowed.
+    unsafe { glib::ffi::g_free(rects.cast()) };
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = r#"<doc>
-  <page width="595.0" height="842.0">
-    <word xMin="400.0" yMin="500.0" xMax="440.0" yMax="510.0">Total</word>
-    <word xMin="442.0" yMin="500.0" xMax="460.0" yMax="510.0">HT</word>
-    <word xMin="462.0" yMin="500.0" xMax="466.0" yMax="510.0">:</word>
-    <word xMin="520.0" yMin="500.5" xMax="550.0" yMax="510.5">46,68</word>
-    <word xMin="552.0" yMin="500.5" xMax="558.0" yMax="510.5">&#8364;</word>
-    <word xMin="40.0" yMin="40.0" xMax="100.0" yMax="52.0">NETPRESSE</word>
-    <word xMin="40.0" yMin="60.0" xMax="80.0" yMax="70.0">R&amp;D</word>
-  </page>
-</doc>"#;
+    fn word(text: &str, x0: f32, y0: f32, x1: f32, y1: f32) -> Word {
+        Word { text: text.into(), x0, y0, x1, y1 }
+    }
 
     #[test]
     fn words_become_rows_in_reading_order() {
-        let layout = from_bbox_xhtml(SAMPLE);
+        let words = vec![
+            word("Total", 400.0, 500.0, 440.0, 510.0),
+            word("HT", 442.0, 500.0, 460.0, 510.0),
+            word(":", 462.0, 500.0, 466.0, 510.0),
+            word("46,68", 520.0, 500.5, 550.0, 510.5),
+            word("€", 552.0, 500.5, 558.0, 510.5),
+            word("NETPRESSE", 40.0, 40.0, 100.0, 52.0),
+            word("R&D", 40.0, 60.0, 80.0, 70.0),
+        ];
+        let layout = Layout { pages: vec![Page { width: 595.0, height: 842.0, words }] };
         assert_eq!(layout.word_count(), 7);
         assert_eq!(layout.text(), "NETPRESSE\nR&D\nTotal HT :   46,68 €\n");
     }

@@ -576,16 +576,12 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
     let bytes = read_capped(src.path, limits)?;
     // The text and its layout come from poppler, which reads every producer's fonts and
     // repairs damaged files; the structure (signatures, attachments, active content)
-    // from lopdf. Without poppler, lopdf's text is used.
-    // poppler runs as its own process: lopdf reads the structure meanwhile, and its own
-    // text only where poppler gave none (not installed, failed, or a scan).
+    // from lopdf, on another thread meanwhile, and lopdf's own text only where poppler
+    // gave none (it failed, or a scan).
     let (layout, structure) = std::thread::scope(|scope| {
-        let poppler = layout::poppler_available().then(|| scope.spawn(|| layout::read_pdf(src.path, limits, budget)));
+        let poppler = scope.spawn(|| layout::read_pdf(src.path, limits, budget));
         let structure = pdf::parse_structure(&bytes, limits, budget);
-        let layout = poppler.map(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(sandbox::SandboxError::Io { tool: "pdftotext".into(), error: std::io::Error::other("the poppler reader panicked") }))
-        });
+        let layout = Some(poppler.join().unwrap_or(Err(layout::PopplerError::Panicked)));
         (layout, structure)
     });
     let poppler_read = matches!(&layout, Some(Ok(l)) if l.word_count() > 0);
