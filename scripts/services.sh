@@ -3,6 +3,7 @@
 #
 #   scripts/services.sh            # clamd, RabbitMQ, PostgreSQL, Garage (full stack), Chromium
 #   scripts/services.sh clamd      # only clamd: enough for `caregate demo` (embedded back ends)
+#   scripts/services.sh build      # only what building caregate needs (C libraries it links)
 #
 # State (clamd database and log, Garage data and log) lives in $CAREGATE_SERVICES_DIR,
 # default ~/.cache/caregate-services, outside the clone so CI runs reuse it.
@@ -163,9 +164,17 @@ install_archive_tools() {
 }
 
 what=${1:-all}
+# What building caregate needs beside the Rust toolchain: poppler's GLib interface,
+# linked for PDF text (its -dev package brings GLib's and cairo's), found by pkg-config.
+install_build_deps() {
+  apt_install pkg-config libpoppler-glib-dev
+}
+
 case "$what" in
-  clamd) start_clamd; install_document_tools ;;
+  build) install_build_deps; exit 0 ;;
+  clamd) install_build_deps; start_clamd; install_document_tools ;;
   all)
+    install_build_deps
     start_clamd
     install_document_tools
     start_rabbitmq
@@ -175,7 +184,7 @@ case "$what" in
     install_corpus_tools
     install_archive_tools
     ;;
-  *) echo "usage: $0 [all|clamd]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|clamd|build]" >&2; exit 2 ;;
 esac
 
 cat > "$state/env" <<EOF
