@@ -579,9 +579,9 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
     // from lopdf, on another thread meanwhile, and lopdf's own text only where poppler
     // gave none (it failed, or a scan).
     let (layout, structure) = std::thread::scope(|scope| {
-        let poppler = scope.spawn(|| layout::read_pdf(src.path, limits, budget));
+        let poppler = limits.poppler.then(|| scope.spawn(|| layout::read_pdf(src.path, limits, budget)));
         let structure = pdf::parse_structure(&bytes, limits, budget);
-        let layout = Some(poppler.join().unwrap_or(Err(layout::PopplerError::Panicked)));
+        let layout = poppler.map(|h| h.join().unwrap_or(Err(layout::PopplerError::Panicked)));
         (layout, structure)
     });
     let poppler_read = matches!(&layout, Some(Ok(l)) if l.word_count() > 0);

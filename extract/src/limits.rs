@@ -46,6 +46,10 @@ pub struct Limits {
     /// them now (`caregate read`, the OCR pool itself).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub defer_ocr: bool,
+    /// PDF text read by poppler (with lopdf's as the fallback); `false`: by lopdf alone.
+    /// A PDF whose reading ended its child process (poppler crashed on it) is read
+    /// again so.
+    pub poppler: bool,
 }
 
 impl Default for Limits {
@@ -66,6 +70,7 @@ impl Default for Limits {
             max_listed: 500,
             trust_anchors: Vec::new(),
             defer_ocr: false,
+            poppler: true,
         }
     }
 }

@@ -26,7 +26,7 @@ async fn a_file_that_exhausts_memory_ends_alone_and_the_worker_goes_on(stack: St
     let giant = by("bilan-geant.xlsx");
     assert_eq!(giant.status, Status::NeedsReview, "{stack:?}: {:?}", giant.findings);
     let finding = giant.findings.iter().find(|f| f.code == "memory_limit").unwrap_or_else(|| panic!("{stack:?}: {:?}", giant.findings));
-    assert!(finding.message.contains("3072 MiB"), "{}", finding.message);
+    assert!(finding.message.contains("3072 Mio"), "{}", finding.message);
     // Kept like any clean file, with its history, for a controller to open.
     assert_eq!(app.backends.evidence.size(&giant.sha256.object_key()).await.unwrap(), Some(giant.size));
     let events: Vec<String> = app.backends.index.events(giant.evidence_id).await.unwrap().iter().map(|e| e.kind.as_str().to_owned()).collect();
@@ -124,4 +124,27 @@ fn a_child_reads_file_after_file_and_one_that_kills_it_is_replaced() {
     let next = read(invoice);
     assert_eq!(next.classification.kind, Kind::Invoice, "{:?}", next.findings);
     assert_eq!(reader.children_started(), 3);
+}
+
+/// poppler is linked into the reader child: a PDF on which it crashes takes the child
+/// down. That PDF is read again without poppler (lopdf's text), and the crash is said.
+#[tokio::test]
+async fn a_pdf_that_crashes_poppler_is_read_again_without_it() {
+    let mut env = TestEnv::new(Stack::Embedded).await;
+    // A reader that dies as poppler would on every file it is asked to read with
+    // poppler, and reads normally otherwise.
+    let reader = env.dir.path().join("reader-whose-poppler-crashes");
+    let script = format!(
+        "#!/bin/sh\nread -r line\ncase \"$line\" in *'\"poppler\":true'*) echo 'poppler: Segmentation fault' >&2; kill -SEGV $$;; esac\n{{ printf '%s\\n' \"$line\"; cat; }} | exec '{}' read-child --serve\n",
+        env!("CARGO_BIN_EXE_caregate")
+    );
+    std::fs::write(&reader, script).unwrap();
+    std::fs::set_permissions(&reader, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.config.worker.reader_program = Some(reader);
+    let (_, _, records) = common::process_files(&env, vec![("facture.pdf", sample("factures/facture-FA-2024-0042.pdf"))]).await;
+    let rec = &records[0];
+    assert_eq!(rec.kind, Some(Kind::Invoice), "read by lopdf: {:?}", rec.findings);
+    assert_eq!(rec.status, Status::NeedsReview, "the crash is for a person to see");
+    let f = rec.findings.iter().find(|f| f.code == "unreadable").unwrap_or_else(|| panic!("{:?}", rec.findings));
+    assert!(f.message.contains("signal 11") && f.message.contains("sans poppler"), "{}", f.message);
 }

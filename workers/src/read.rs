@@ -137,17 +137,42 @@ impl Reader {
                     }
                     match serde_json::from_slice::<Analysis>(&json) {
                         Ok(analysis) => analysis,
-                        Err(e) => failed("unreadable", format!("the reader's answer could not be read: {e}")),
+                        Err(e) => failed("unreadable", format!("la réponse du lecteur est illisible : {e}")),
                     }
                 }
-                Answer::Timeout => failed("time_budget", format!("reading took longer than {} s; stored unread", self.deadline().as_secs())),
-                Answer::TooBig => failed("unreadable", format!("the reader's answer exceeded {} MiB; stored unread", MAX_ANSWER >> 20)),
+                Answer::Timeout => failed("time_budget", format!("la lecture a dépassé {} s ; fichier conservé sans lecture", self.deadline().as_secs())),
+                Answer::TooBig => failed("unreadable", format!("la réponse du lecteur dépassait {} Mio ; fichier conservé sans lecture", MAX_ANSWER >> 20)),
                 Answer::Ended => {
                     let (status, stderr) = child.ended();
-                    ended(&status, &stderr, self.memory_bytes)
+                    let crash = ended(&status, &stderr, self.memory_bytes);
+                    if identity.media_type == "application/pdf" && self.limits.poppler {
+                        return self.read_without_poppler(identity, &path, name, crash);
+                    }
+                    crash
                 }
             });
         }
+    }
+
+    /// A PDF whose reading ended its child: poppler, linked into it, may have crashed on
+    /// the file. Read again with lopdf alone, the crash recorded beside what it read.
+    fn read_without_poppler(&self, identity: &Identity, path: &Path, name: &str, crash: Analysis) -> Result<Analysis, ReaderError> {
+        let mut plain = self.clone();
+        plain.limits.poppler = false;
+        let mut analysis = plain.read_in_lasting_child(identity, path, name)?;
+        if analysis
+            .findings
+            .iter()
+            .any(|f| matches!(f.code.as_str(), "memory_limit" | "unreadable" | "time_budget") && analysis.classification.kind == Kind::Other)
+        {
+            // lopdf could not read it either: the first reason stands.
+            return Ok(crash);
+        }
+        for f in crash.findings {
+            let message = format!("{} ; texte relu sans poppler (lopdf), il peut être incomplet", f.message);
+            analysis.findings.push(Finding { message, ..f });
+        }
+        Ok(analysis)
     }
 
     fn start_child(&self) -> std::io::Result<LastingChild> {
@@ -204,16 +229,16 @@ impl Reader {
             Err(SandboxError::Missing(_)) => return Err(cannot("not found".into())),
             Err(SandboxError::Io { error, .. }) => return Err(cannot(error.to_string())),
             Err(SandboxError::Timeout { limit, .. }) => {
-                return Ok(failed("time_budget", format!("reading took longer than {} s; stored unread", limit.as_secs())));
+                return Ok(failed("time_budget", format!("la lecture a dépassé {} s ; fichier conservé sans lecture", limit.as_secs())));
             }
             Err(SandboxError::TooMuchOutput { limit, .. }) => {
-                return Ok(failed("unreadable", format!("the reader's answer exceeded {} MiB; stored unread", limit >> 20)));
+                return Ok(failed("unreadable", format!("la réponse du lecteur dépassait {} Mio ; fichier conservé sans lecture", limit >> 20)));
             }
             Err(SandboxError::Failed { status, stderr, .. }) => return Ok(ended(&status, &stderr, self.memory_bytes)),
         };
         match serde_json::from_slice::<Analysis>(&answer) {
             Ok(analysis) => Ok(analysis),
-            Err(e) => Ok(failed("unreadable", format!("the reader's answer could not be read: {e}"))),
+            Err(e) => Ok(failed("unreadable", format!("la réponse du lecteur est illisible : {e}"))),
         }
     }
 }
@@ -224,10 +249,13 @@ fn ended(status: &str, stderr: &str, memory_bytes: u64) -> Analysis {
     let out_of_memory = ["memory allocation of", "out of memory", "bad_alloc", "Cannot allocate memory"].iter().any(|m| stderr.contains(m));
     if out_of_memory {
         tracing::warn!(%status, %stderr, "a parser ran out of memory on this file");
-        return failed("memory_limit", format!("reading this file needed more than {} MiB of memory; stored unread", memory_bytes >> 20));
+        return failed(
+            "memory_limit",
+            format!("la lecture de ce fichier demandait plus de {} Mio de mémoire ; fichier conservé sans lecture", memory_bytes >> 20),
+        );
     }
     tracing::warn!(%status, %stderr, "the reader crashed on this file");
-    failed("unreadable", format!("the reader crashed on this file ({status}): {stderr}"))
+    failed("unreadable", format!("le lecteur s'est arrêté sur ce fichier ({status}) : {stderr}"))
 }
 
 /// Reads on the calling thread's own big-stack helper thread, a panic becoming a
@@ -243,9 +271,9 @@ fn read_here(source: &Source, limits: &Limits) -> Analysis {
             Ok(Ok(Err(panic))) | Ok(Err(panic)) => {
                 let msg = crate::stage::panic_message(&*panic);
                 tracing::warn!(error = %msg, "a parser crashed on this file");
-                failed("unreadable", format!("the parser crashed on this file: {msg}"))
+                failed("unreadable", format!("l'analyseur s'est arrêté sur ce fichier : {msg}"))
             }
-            Err(e) => failed("unreadable", format!("cannot start a parser thread: {e}")),
+            Err(e) => failed("unreadable", format!("impossible de démarrer l'analyseur : {e}")),
         }
     })
 }
@@ -559,8 +587,8 @@ impl Stage for ReadStage {
         match tokio::time::timeout(grace, reading).await {
             Ok(Ok(Ok(analysis))) => Ok(analysis),
             Ok(Ok(Err(e))) => Err(Stop::Retry(format!("extract: {e}"))),
-            Ok(Err(e)) => Ok(failed("unreadable", format!("the reader thread ended without an answer: {e}"))),
-            Err(_) => Ok(failed("time_budget", format!("reading took longer than {} s; stored unread", grace.as_secs()))),
+            Ok(Err(e)) => Ok(failed("unreadable", format!("le lecteur s'est terminé sans réponse : {e}"))),
+            Err(_) => Ok(failed("time_budget", format!("la lecture a dépassé {} s ; fichier conservé sans lecture", grace.as_secs()))),
         }
     }
 }
