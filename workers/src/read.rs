@@ -130,16 +130,17 @@ impl Reader {
                 continue;
             }
             return Ok(match child.answer(self.deadline()) {
-                Answer::Analysis { json, retire } => {
-                    child.served += 1;
-                    if !retire && child.served < FILES_PER_CHILD {
-                        self.children.put(child);
+                Answer::Analysis { json, retire } => match serde_json::from_slice::<Analysis>(&json) {
+                    Ok(analysis) => {
+                        child.served += 1;
+                        if !retire && child.served < FILES_PER_CHILD {
+                            self.children.put(child);
+                        }
+                        analysis
                     }
-                    match serde_json::from_slice::<Analysis>(&json) {
-                        Ok(analysis) => analysis,
-                        Err(e) => failed("unreadable", format!("la réponse du lecteur est illisible : {e}")),
-                    }
-                }
+                    // A child whose answer makes no sense is not asked again.
+                    Err(e) => failed("unreadable", format!("la réponse du lecteur est illisible : {e}")),
+                },
                 Answer::Timeout => failed("time_budget", format!("la lecture a dépassé {} s ; fichier conservé sans lecture", self.deadline().as_secs())),
                 Answer::TooBig => failed("unreadable", format!("la réponse du lecteur dépassait {} Mio ; fichier conservé sans lecture", MAX_ANSWER >> 20)),
                 Answer::Ended => {
@@ -491,7 +492,18 @@ fn read_by(from: &mut std::process::ChildStdout, buf: &mut [u8], deadline: std::
 /// worker is gone.
 pub fn serve_child() -> std::io::Result<()> {
     let mut input = std::io::stdin().lock();
-    let mut out = std::io::stdout().lock();
+    // The answers go to a copy of standard output, and standard output itself to
+    // standard error: a library that prints (GLib's g_print, a stray printf) cannot
+    // slip bytes into an answer's framing.
+    // SAFETY: dup and dup2 on this process's own standard descriptors; the copy is owned
+    // by the File from here on.
+    let mut out = unsafe {
+        let answers = libc::dup(1);
+        if answers < 0 || libc::dup2(2, 1) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        std::io::BufWriter::new(<std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(answers))
+    };
     let mut line = String::new();
     loop {
         line.clear();
