@@ -173,7 +173,7 @@ fn words(text: &str) -> HashSet<String> {
 }
 
 /// PDF text next to `pdftotext` on the same PDFs, each read `runs` times: the worker's
-/// read (`reader`: its child process, poppler's layout in the sandbox, lopdf's structure,
+/// read (`reader`: its lasting child process, started once, poppler linked in it, lopdf's structure,
 /// the classification), and lopdf's in-process text alone (the fallback reader). Scans
 /// (no text for pdftotext) are not timed through the worker, whose OCR they would time.
 pub fn pdf_text_bench(dir: &Path, runs: usize, reader: &Reader) -> anyhow::Result<String> {

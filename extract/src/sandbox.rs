@@ -1,4 +1,5 @@
-//! Running an outside reader (poppler, Tesseract) on one untrusted file, so that whatever
+//! Running an outside reader (Tesseract, poppler's `pdftoppm`, the worker's own reader
+//! child) on untrusted files, so that whatever
 //! the file makes it do — crash, loop, allocate without bound — ends that file with a
 //! reason and never the worker: its own process, with limits on memory (address space),
 //! CPU time, file size and open files, a wall-clock timeout, an empty environment, a
