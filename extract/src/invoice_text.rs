@@ -395,24 +395,26 @@ const BUYER_LABELS: &[&str] = &[
 /// geometry has no columns: the label's row and the four after it.
 fn buyer_cells(rows: &[Vec<Cell>]) -> Vec<Vec<bool>> {
     let mut buyer: Vec<Vec<bool>> = rows.iter().map(|row| vec![false; row.len()]).collect();
+    let is_label = |c: &Cell| BUYER_LABELS.iter().any(|l| after_label(c, l).is_some() || c.folded.contains(&format!("{l}:")));
     for (r, row) in rows.iter().enumerate() {
-        let Some(c0) = row.iter().position(|c| BUYER_LABELS.iter().any(|l| after_label(c, l).is_some() || c.folded.contains(&format!("{l}:")))) else {
-            continue;
-        };
-        let Some((x0, x1)) = row[c0].span() else {
-            for b in buyer.iter_mut().skip(r).take(5) {
-                b.iter_mut().for_each(|x| *x = true);
+        // Every label of the row: a billing and a delivery address often stand side by
+        // side, both the buyer's.
+        for c0 in (0..row.len()).filter(|&c| is_label(&row[c])) {
+            let Some((x0, x1)) = row[c0].span() else {
+                for b in buyer.iter_mut().skip(r).take(5) {
+                    b.iter_mut().for_each(|x| *x = true);
+                }
+                break;
+            };
+            buyer[r][c0] = true;
+            if let Some((n0, _)) = row.get(c0 + 1).and_then(Cell::span) {
+                buyer[r][c0 + 1] |= n0 - x1 < 60.0;
             }
-            continue;
-        };
-        buyer[r][c0] = true;
-        if let Some((n0, _)) = row.get(c0 + 1).and_then(Cell::span) {
-            buyer[r][c0 + 1] = n0 - x1 < 60.0;
-        }
-        for (below, marks) in rows.iter().zip(buyer.iter_mut()).skip(r + 1).take(4) {
-            let nearest = below.iter().enumerate().filter_map(|(i, c)| c.span().map(|(b0, _)| (i, (b0 - x0).abs()))).min_by(|a, b| a.1.total_cmp(&b.1));
-            if let Some((i, _)) = nearest.filter(|(_, d)| *d < 40.0) {
-                marks[i] = true;
+            for (below, marks) in rows.iter().zip(buyer.iter_mut()).skip(r + 1).take(4) {
+                let nearest = below.iter().enumerate().filter_map(|(i, c)| c.span().map(|(b0, _)| (i, (b0 - x0).abs()))).min_by(|a, b| a.1.total_cmp(&b.1));
+                if let Some((i, _)) = nearest.filter(|(_, d)| *d < 40.0) {
+                    marks[i] = true;
+                }
             }
         }
     }
@@ -469,9 +471,13 @@ fn seller(rows: &[Vec<Cell>], text: &str) -> Option<String> {
             }
         }
     }
-    // Else the first cell that is not a label, a title, an identifier or the buyer's.
+    // Else the first cell that is not a label, a title, an identifier or the buyer's, in
+    // the page's head: above the first row of column titles (three cells or more, no
+    // digit), where the body begins — a column title or an item is nobody's name.
     let buyer = &buyer;
-    rows.iter()
+    let head = rows.iter().position(|row| row.len() >= 3 && row.iter().all(|c| !c.raw.chars().any(|ch| ch.is_ascii_digit()))).unwrap_or(rows.len());
+    rows[..head]
+        .iter()
         .enumerate()
         .flat_map(|(r, row)| row.iter().enumerate().filter(move |(c, _)| !buyer[r][*c]).map(|(_, cell)| cell).take(1))
         .find(|c| {
@@ -559,6 +565,33 @@ fn kept<T>(locations: &mut std::collections::BTreeMap<String, Location>, field: 
     Some(value)
 }
 
+/// Mentions that no VAT is charged on the invoice, folded (French, English, German, Dutch,
+/// Spanish).
+const WITHOUT_VAT: &[&str] = &[
+    "tva non applicable",
+    "293 b du cgi",
+    "293b du cgi",
+    "exoneration de tva",
+    "exonere de tva",
+    "exoneree de tva",
+    "autoliquidation",
+    "sans tva",
+    "vat not applicable",
+    "vat exempt",
+    "exempt from vat",
+    "reverse charge",
+    "ohne mwst",
+    "ohne ust",
+    "steuerfrei",
+    "btw verlegd",
+    "exento de iva",
+];
+
+fn without_vat(text: &str) -> bool {
+    let folded = crate::french::fold(text);
+    WITHOUT_VAT.iter().any(|m| folded.contains(m))
+}
+
 fn from_rows(rows: Vec<Vec<Cell>>, text: &str) -> Invoice {
     let mut locations = std::collections::BTreeMap::new();
     let number = kept(&mut locations, "number", labelled(&rows, NUMBER_LABELS, |_| false, number))
@@ -574,6 +607,21 @@ fn from_rows(rows: Vec<Vec<Cell>>, text: &str) -> Invoice {
         (None, Some(tva), Some(ttc)) => total_ht = Some(ttc - tva),
         (Some(ht), None, Some(ttc)) if ttc >= ht => total_tva = Some(ttc - ht),
         (Some(ht), Some(tva), None) => total_ttc = Some(ht + tva),
+        // An invoice that says no VAT applies (a French micro-entrepreneur's "TVA non
+        // applicable, art. 293 B du CGI", an exemption, a reverse charge) prints one
+        // total: it is both.
+        (None, None, Some(ttc)) if without_vat(text) => {
+            total_ht = Some(ttc);
+            if let Some(at) = locations.get("total_ttc").cloned() {
+                locations.insert("total_ht".to_owned(), at);
+            }
+        }
+        (Some(ht), None, None) if without_vat(text) => {
+            total_ttc = Some(ht);
+            if let Some(at) = locations.get("total_ht").cloned() {
+                locations.insert("total_ttc".to_owned(), at);
+            }
+        }
         _ => {}
     }
     let seller_name = seller(&rows, text);
@@ -624,6 +672,17 @@ mod tests {
     }
 
     #[test]
+    fn an_invoice_without_vat_has_one_total_for_both() {
+        let text = "Jeanne Martin - Conseil informatique\nSIRET : 530 848 134 00017\nFacture n° 2024-017\nDate : 03/07/2024\n\
+                    Audit de configuration   1   1 200,00 €\nNet à payer :   1 200,00 €\nTVA non applicable, art. 293 B du CGI\n";
+        let inv = invoice_from_text(text);
+        assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("1200.00")), None, Some(dec("1200.00"))));
+        // With VAT charged, one total says nothing of the other.
+        let inv = invoice_from_text(&text.replace("TVA non applicable, art. 293 B du CGI", "Merci de votre confiance"));
+        assert_eq!((inv.total_ht, inv.total_ttc), (None, Some(dec("1200.00"))));
+    }
+
+    #[test]
     fn label_and_value_in_separate_cells_and_the_seller_by_its_legal_mentions() {
         let text = "ALEXINUX\nde Lattre Alexis\n27 rue Henri Rolland\n69100 Villeurbanne\nFacture n° 2022089083\nDate : 28/11/2022\n\
                     Justificatif PDF   1   0,75 €   0,75 €\nTotal HT :   46,68 €\nTVA 20% :   9,34 €\nTotal TTC :   56,02 €\n\
@@ -660,6 +719,56 @@ mod tests {
         assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("41.31")), Some(dec("8.68")), Some(dec("49.99"))));
         // Each field says where it was read, for a verdict to point at.
         assert_eq!(inv.locations.get("total_tva"), Some(&Location::Page { page: 1, x0: 190, y0: 115, x1: 214, y1: 125 }));
+    }
+
+    #[test]
+    fn a_billing_and_a_delivery_address_side_by_side_are_both_the_buyers() {
+        use crate::layout::{Layout, Page, Word};
+        let w = |text: &str, x0: f32, y: f32| Word { text: text.into(), x0, y0: y, x1: x0 + 6.0 * text.chars().count() as f32, y1: y + 10.0 };
+        let words = vec![
+            w("Adresse", 40.0, 20.0),
+            w("de", 88.0, 20.0),
+            w("facturation", 106.0, 20.0),
+            w("Adresse", 300.0, 20.0),
+            w("de", 348.0, 20.0),
+            w("livraison", 366.0, 20.0),
+            w("Hopital", 40.0, 35.0),
+            w("Nord", 88.0, 35.0),
+            w("Pavillon", 300.0, 35.0),
+            w("B", 354.0, 35.0),
+            w("Facture", 40.0, 80.0),
+            w("FA-77", 90.0, 80.0),
+            w("ACME", 40.0, 700.0),
+            w("SECURITE", 70.0, 700.0),
+            w("SAS", 124.0, 700.0),
+        ];
+        let layout = Layout { pages: vec![Page { width: 595.0, height: 842.0, words }] };
+        let inv = invoice_from_layout(&layout, &layout.text());
+        assert_ne!(inv.seller_name.as_deref(), Some("Pavillon B"), "the delivery address is the buyer's");
+        assert_ne!(inv.seller_name.as_deref(), Some("Hopital Nord"));
+    }
+
+    #[test]
+    fn a_column_title_is_not_the_seller() {
+        use crate::layout::{Layout, Page, Word};
+        let w = |text: &str, x0: f32, y: f32| Word { text: text.into(), x0, y0: y, x1: x0 + 6.0 * text.chars().count() as f32, y1: y + 10.0 };
+        // The issuer's name is in a picture: nothing in the text names it.
+        let words = vec![
+            w("Factuuradres", 40.0, 20.0),
+            w("Strategic", 40.0, 35.0),
+            w("Corp", 100.0, 35.0),
+            w("Klant", 40.0, 80.0),
+            w("Order", 140.0, 80.0),
+            w("Vervaldatum", 240.0, 80.0),
+            w("SC0303", 40.0, 95.0),
+            w("SC0444", 140.0, 95.0),
+            w("22-9-2022", 240.0, 95.0),
+            w("Artikel", 40.0, 130.0),
+            w("Omschrijving", 140.0, 130.0),
+            w("Bedrag", 300.0, 130.0),
+        ];
+        let layout = Layout { pages: vec![Page { width: 595.0, height: 842.0, words }] };
+        assert_eq!(invoice_from_layout(&layout, &layout.text()).seller_name, None);
     }
 
     #[test]
