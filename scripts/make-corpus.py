@@ -53,6 +53,8 @@ SELLERS = [
     company(53084813, "CYBERVIGIE SA", "31000 Toulouse"),
     company(80512347, "ANNUAIRE EXPERTISE SAS", "67000 Strasbourg"),
 ]
+# An individual entrepreneur ("EI", mandatory beside the name since 2022), VAT-exempt.
+MICRO = company(90123456, "CAMILLE ROUX CONSEIL EI", "35000 Rennes")
 BUYER = ("Centre Hospitalier de Valmont", "12 avenue des Tilleuls", "76540 Valmont", "FINESS 760000001")
 
 
@@ -158,7 +160,12 @@ def ps_invoice(d):
              (14, f"FACTURE N° {d['number']}"), (10, f"Date de facture : {d['day']:02d}/{d['month']:02d}/{d['year']}"),
              (10, f"Client : {BUYER[0]}, {BUYER[2]}"), (10, "")]
     lines += [(10, f"{label}      {fr_amount(p, ' ')} EUR") for label, p in d["items"]]
-    lines += [(10, ""), (11, f"Total HT : {fr_amount(d['ht'], ' ')} EUR"), (11, f"TVA 20 % : {fr_amount(d['tva'], ' ')} EUR"), (11, f"Total TTC : {fr_amount(d['ttc'], ' ')} EUR")]
+    if d.get("without_vat"):
+        # A micro-entrepreneur's invoice: no VAT charged, one total, the legal mention.
+        lines[2] = (10, f"SIRET : {s['siret']}")
+        lines += [(10, ""), (11, f"Net à payer : {fr_amount(d['ttc'], ' ')} EUR"), (9, "TVA non applicable, art. 293 B du CGI")]
+    else:
+        lines += [(10, ""), (11, f"Total HT : {fr_amount(d['ht'], ' ')} EUR"), (11, f"TVA 20 % : {fr_amount(d['tva'], ' ')} EUR"), (11, f"Total TTC : {fr_amount(d['ttc'], ' ')} EUR")]
 
     def esc(t):
         return t.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").replace("\u00a0", " ")
@@ -245,6 +252,15 @@ def main():
         rel = f"ghostscript/facture-{d['number']}.pdf"
         run(["ps2pdf", ps, os.path.join(OUT, rel)])
         truth[rel] = t
+    # Ghostscript: a micro-entrepreneur's invoice, without VAT ("TVA non applicable").
+    d, t = invoice(22, 0, MICRO)
+    d.update(without_vat=True, tva=Decimal("0"), ttc=d["ht"])
+    t.update(vat_id=None, total_tva=None, total_ttc=t["total_ht"])
+    ps = os.path.join(work, "gs-micro.ps")
+    open(ps, "wb").write(ps_invoice(d))
+    rel = f"ghostscript/facture-{d['number']}.pdf"
+    run(["ps2pdf", ps, os.path.join(OUT, rel)])
+    truth[rel] = t
     # Scans of the invoices: 300 dpi as the copier's PDF and as a JPEG, 200 dpi as PNG.
     invoices = sorted(r for r, t in truth.items() if t["kind"] == "invoice" and not r.startswith("ghostscript/"))
     plan = [(300, "pdf"), (300, "jpg"), (200, "png"), (300, "pdf"), (200, "pdf"), (300, "jpg"), (300, "png"), (200, "jpg")]

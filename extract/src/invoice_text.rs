@@ -422,7 +422,7 @@ fn buyer_cells(rows: &[Vec<Cell>]) -> Vec<Vec<bool>> {
 }
 
 static COMPANY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^([A-Z0-9][\w&'’.\-]*(?:[ ,]+[\w&'’.\-()]+){0,6}?,?\s+(?:S\.?A\.?S\.?U?|SARL|EURL|SA|SCOP|SCIC|SNC|GIE|SELARL|Inc\.?|Ltd\.?|LLC|LLP|PLC|GmbH|AG|KG|B\.V\.|N\.V\.|BV|NV|S\.A\.|S\.L\.|SpA|S\.p\.A\.)(?:\s*\([^)]{1,30}\))?)(?:$|[\s,.;])")
+    Regex::new(r"^([A-Z0-9][\w&'’.\-]*(?:[ ,]+[\w&'’.\-()]+){0,6}?,?\s+(?:S\.?A\.?S\.?U?|SARL|EURL|EIRL|EI|SA|SCOP|SCIC|SNC|GIE|SELARL|Inc\.?|Ltd\.?|LLC|LLP|PLC|GmbH|AG|KG|B\.V\.|N\.V\.|BV|NV|S\.A\.|S\.L\.|SpA|S\.p\.A\.)(?:\s*\([^)]{1,30}\))?)(?:$|[\s,.;])")
         .unwrap()
 });
 static SOLD_BY: LazyLock<Regex> = LazyLock::new(|| {
