@@ -148,3 +148,67 @@ async fn a_pdf_that_crashes_poppler_is_read_again_without_it() {
     let f = rec.findings.iter().find(|f| f.code == "unreadable").unwrap_or_else(|| panic!("{:?}", rec.findings));
     assert!(f.message.contains("signal 11") && f.message.contains("sans poppler"), "{}", f.message);
 }
+
+/// The children outlive files, not their worker: a worker killed (SIGKILL, no clean-up
+/// of its own) while its child reads a scan by OCR leaves neither the child nor its
+/// Tesseract running on. (An idle child would end anyway, its standard input closed; one
+/// busy in a tool only ends because it is killed with its worker.)
+#[test]
+fn a_killed_worker_leaves_no_reader_child_behind() {
+    if !caregate_extract::ocr::tesseract_available() {
+        eprintln!("skipped: tesseract is not installed (scripts/services.sh installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("facture-scannee.png");
+    std::fs::write(&scan, crate::ocr::scanned_invoice_png(dir.path())).unwrap();
+    let mut reading = std::process::Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .arg("read")
+        .arg(&scan)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let parent = reading.id();
+    let parent_of = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The parent pid is the second field after the command's closing parenthesis.
+        stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    };
+    let processes = || -> Vec<u32> { std::fs::read_dir("/proc").unwrap().flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect() };
+    // Wait for the child to be in Tesseract: the child's own child.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (child, tool) = loop {
+        let all = processes();
+        let child = all.iter().copied().find(|p| parent_of(*p) == Some(parent));
+        if let Some(child) = child {
+            // Tesseract reading a page (not asked for its version or its languages).
+            let reading_a_page = |p: u32| {
+                let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+                args.first().is_some_and(|a| a.ends_with(b"tesseract")) && !args.iter().any(|a| *a == b"--version" || *a == b"--list-langs")
+            };
+            if let Some(tool) = all.iter().copied().find(|p| parent_of(*p) == Some(child) && reading_a_page(*p)) {
+                break (child, tool);
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the reader child never started Tesseract on a page");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    reading.kill().unwrap();
+    reading.wait().unwrap();
+    // Gone, or a zombie waiting for its new parent to reap it.
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    while alive(child) || alive(tool) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "after its worker was killed, reader {child} alive: {}, its tool {tool} alive: {}",
+            alive(child),
+            alive(tool)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
