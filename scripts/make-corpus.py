@@ -165,7 +165,9 @@ def ps_invoice(d):
         lines[2] = (10, f"SIRET : {s['siret']}")
         lines += [(10, ""), (11, f"Net à payer : {fr_amount(d['ttc'], ' ')} EUR"), (9, "TVA non applicable, art. 293 B du CGI")]
     else:
-        lines += [(10, ""), (11, f"Total HT : {fr_amount(d['ht'], ' ')} EUR"), (11, f"TVA 20 % : {fr_amount(d['tva'], ' ')} EUR"), (11, f"Total TTC : {fr_amount(d['ttc'], ' ')} EUR")]
+        # The abbreviations written with their dots on one of them ("Total H.T.", "T.V.A.").
+        ht, tva, ttc = ("Total H.T.", "T.V.A.", "Total T.T.C.") if d.get("dotted") else ("Total HT", "TVA", "Total TTC")
+        lines += [(10, ""), (11, f"{ht} : {fr_amount(d['ht'], ' ')} EUR"), (11, f"{tva} 20 % : {fr_amount(d['tva'], ' ')} EUR"), (11, f"{ttc} : {fr_amount(d['ttc'], ' ')} EUR")]
 
     def esc(t):
         return t.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").replace("\u00a0", " ")
@@ -247,6 +249,7 @@ def main():
     # Ghostscript: two plain one-column invoices.
     for j in range(2):
         d, t = invoice(20 + j, 0, SELLERS[(j + 1) % 4])
+        d["dotted"] = j == 1
         ps = os.path.join(work, f"gs-{j}.ps")
         open(ps, "wb").write(ps_invoice(d))
         rel = f"ghostscript/facture-{d['number']}.pdf"

@@ -112,17 +112,35 @@ fn after_label<'a>(cell: &'a Cell, label: &str) -> Option<&'a str> {
         let bare = ["(eur)", "(€)", "eur", "€", "usd", "$", "chf", "gbp"].iter().find_map(|c| bare.strip_suffix(c)).unwrap_or(bare).trim_end();
         return (bare == exact).then_some("");
     }
-    if !folded.starts_with(label) {
-        return None;
-    }
-    let rest_folded = &folded[label.len()..];
-    if rest_folded.chars().next().is_some_and(char::is_alphanumeric) {
+    let consumed = label_prefix(folded, label)?;
+    if folded.chars().nth(consumed).is_some_and(char::is_alphanumeric) {
         return None;
     }
     // Folding keeps one character per character: the raw rest starts as many characters in.
-    let chars = skipped + label.chars().count();
+    let chars = skipped + consumed;
     let at = cell.raw.char_indices().nth(chars).map_or(cell.raw.len(), |(i, _)| i);
     Some(&cell.raw[at..])
+}
+
+/// How many characters of `folded` spell `label` at its start, the dots of an
+/// abbreviation skipped ("total h.t." is "total ht", "t.v.a." is "tva"): `None` when it
+/// does not start so.
+fn label_prefix(folded: &str, label: &str) -> Option<usize> {
+    let mut text = folded.chars();
+    let mut consumed = 0;
+    for wanted in label.chars() {
+        loop {
+            let c = text.next()?;
+            consumed += 1;
+            if c == wanted {
+                break;
+            }
+            if c != '.' {
+                return None;
+            }
+        }
+    }
+    Some(consumed)
 }
 
 fn clean_value(s: &str) -> &str {
@@ -669,6 +687,13 @@ mod tests {
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str_exact(s).unwrap()
+    }
+
+    #[test]
+    fn abbreviations_with_dots_are_labels() {
+        let text = "ACME SAS\nFacture n° F-2024-12\nDate : 02/07/2024\nTotal H.T. :   1 000,00 €\nT.V.A. 20 % :   200,00 €\nTotal T.T.C. :   1 200,00 €\n";
+        let inv = invoice_from_text(text);
+        assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("1000.00")), Some(dec("200.00")), Some(dec("1200.00"))));
     }
 
     #[test]
