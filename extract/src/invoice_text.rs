@@ -283,6 +283,10 @@ fn date(s: &str) -> Option<chrono::NaiveDate> {
 // Labels by priority, folded (lower case, no accents).
 const NUMBER_LABELS: &[&str] = &[
     "n° de facture",
+    "n° facture",
+    "numero facture",
+    "reference facture",
+    "reference de la facture",
     "numero de facture",
     "no de facture",
     "facture n°",
@@ -309,6 +313,10 @@ const NUMBER_LABELS: &[&str] = &[
 ];
 const DATE_LABELS: &[&str] = &[
     "date de facture",
+    "date de la facture",
+    "date d'edition",
+    "emise le",
+    "emis le",
     "date de facturation",
     "date d'emission",
     "date facture",
@@ -323,6 +331,11 @@ const DATE_LABELS: &[&str] = &[
 ];
 const HT_LABELS: &[&str] = &[
     "total ht",
+    "montant total ht",
+    "prix total ht",
+    "montant hors taxes",
+    "total hors tva",
+    "net ht",
     "montant ht",
     "total hors taxes",
     "total hors taxe",
@@ -344,6 +357,13 @@ const TVA_LABELS: &[&str] =
     &["total tva", "montant tva", "montant de la tva", "tva", "total vat", "vat amount", "vat", "tax", "mwst", "ust", "btw bedrag", "btw"];
 const TTC_LABELS: &[&str] = &[
     "total ttc",
+    "montant total ttc",
+    "prix total ttc",
+    "total net a payer",
+    "total a regler",
+    "montant a regler",
+    "reste a payer",
+    "solde a payer",
     "montant ttc",
     "net a payer",
     "total toutes taxes",
@@ -687,6 +707,16 @@ mod tests {
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str_exact(s).unwrap()
+    }
+
+    #[test]
+    fn french_label_wordings_seen_on_invoices() {
+        let text =
+            "ACME SAS\nN° facture : F-2024-88\nÉmise le 12 juin 2024\nMontant total HT :   1 000,00 €\nTVA 20 % :   200,00 €\nTotal à régler :   1 200,00 €\n";
+        let inv = invoice_from_text(text);
+        assert_eq!(inv.number.as_deref(), Some("F-2024-88"));
+        assert_eq!(inv.issue_date, chrono::NaiveDate::from_ymd_opt(2024, 6, 12));
+        assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("1000.00")), Some(dec("200.00")), Some(dec("1200.00"))));
     }
 
     #[test]
