@@ -331,6 +331,14 @@ const DATE_LABELS: &[&str] = &[
 ];
 const HT_LABELS: &[&str] = &[
     "total ht",
+    "net total",
+    "total before tax",
+    "total excluding",
+    "amount excl",
+    "zwischensumme",
+    "nettosumme",
+    "totaal excl",
+    "base imponible",
     "montant total ht",
     "prix total ht",
     "montant hors taxes",
@@ -353,10 +361,35 @@ const HT_LABELS: &[&str] = &[
     "subtotaal",
     "grondslag",
 ];
-const TVA_LABELS: &[&str] =
-    &["total tva", "montant tva", "montant de la tva", "tva", "total vat", "vat amount", "vat", "tax", "mwst", "ust", "btw bedrag", "btw"];
+const TVA_LABELS: &[&str] = &[
+    "total tva",
+    "montant tva",
+    "montant de la tva",
+    "tva",
+    "total vat",
+    "vat amount",
+    "vat",
+    "tax",
+    "sales tax",
+    "gst",
+    "mwst",
+    "ust",
+    "btw bedrag",
+    "btw",
+    "iva",
+];
 const TTC_LABELS: &[&str] = &[
     "total ttc",
+    "grand total",
+    "total payable",
+    "amount payable",
+    "gesamtsumme",
+    "bruttobetrag",
+    "summe brutto",
+    "gesamt brutto",
+    "totaal incl",
+    "importe total",
+    "total factura",
     "montant total ttc",
     "prix total ttc",
     "total net a payer",
@@ -717,6 +750,17 @@ mod tests {
         assert_eq!(inv.number.as_deref(), Some("F-2024-88"));
         assert_eq!(inv.issue_date, chrono::NaiveDate::from_ymd_opt(2024, 6, 12));
         assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("1000.00")), Some(dec("200.00")), Some(dec("1200.00"))));
+    }
+
+    #[test]
+    fn english_german_and_spanish_total_wordings() {
+        for (ht, tva, ttc) in
+            [("Net total", "VAT 20%", "Grand total"), ("Zwischensumme", "MwSt. 19 %", "Gesamtsumme"), ("Base imponible", "IVA 21 %", "Importe total")]
+        {
+            let text = format!("ACME Ltd\nInvoice number: 2024-5\nDate: 02/07/2024\n{ht}:   1 000,00 €\n{tva}:   200,00 €\n{ttc}:   1 200,00 €\n");
+            let inv = invoice_from_text(&text);
+            assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("1000.00")), Some(dec("200.00")), Some(dec("1200.00"))), "{ht} / {tva} / {ttc}");
+        }
     }
 
     #[test]
