@@ -16,6 +16,9 @@ pub struct Word {
     pub y0: f32,
     pub x1: f32,
     pub y1: f32,
+    /// Its font size in points: as the PDF sets it (poppler), or its box's height where
+    /// it was read by OCR; 0 when unknown.
+    pub size: f32,
 }
 
 impl Word {
@@ -174,20 +177,40 @@ fn page_words(page: &poppler::Page) -> Page {
     }
     // SAFETY: `n` initialised rectangles at `rects`, read before they are freed.
     let boxes = unsafe { std::slice::from_raw_parts(rects, n as usize) };
+    // Font sizes by ranges of the text's characters, in order.
+    let sizes: Vec<(usize, usize, f32)> = page
+        .text_attributes()
+        .iter()
+        .map(|a| {
+            // SAFETY: a live boxed PopplerTextAttributes, read while `a` is borrowed.
+            let ptr: *const poppler::ffi::PopplerTextAttributes = glib::translate::ToGlibPtr::to_glib_none(a).0;
+            // SAFETY: as above.
+            let raw = unsafe { &*ptr };
+            (raw.start_index.max(0) as usize, raw.end_index.max(0) as usize, raw.font_size as f32)
+        })
+        .collect();
+    let mut range = 0;
+    let mut size_at = |i: usize| {
+        while sizes.get(range).is_some_and(|&(_, end, _)| end < i) {
+            range += 1;
+        }
+        sizes.get(range).filter(|&&(start, _, _)| start <= i).map_or(0.0, |&(_, _, size)| size)
+    };
     let mut word = String::new();
+    let mut word_size = 0.0;
     let mut bounds: Option<(f64, f64, f64, f64)> = None;
-    let mut flush = |word: &mut String, bounds: &mut Option<(f64, f64, f64, f64)>| {
+    let mut flush = |word: &mut String, bounds: &mut Option<(f64, f64, f64, f64)>, size: f32| {
         if let Some((x0, y0, x1, y1)) = bounds.take() {
             if !word.trim().is_empty() {
-                out.words.push(Word { text: std::mem::take(word), x0: x0 as f32, y0: y0 as f32, x1: x1 as f32, y1: y1 as f32 });
+                out.words.push(Word { text: std::mem::take(word), x0: x0 as f32, y0: y0 as f32, x1: x1 as f32, y1: y1 as f32, size });
             }
         }
         word.clear();
     };
     let mut last: Option<(f64, f64, f64, f64)> = None;
-    for (c, r) in text.chars().zip(boxes.iter()) {
+    for (i, (c, r)) in text.chars().zip(boxes.iter()).enumerate() {
         if c.is_whitespace() {
-            flush(&mut word, &mut bounds);
+            flush(&mut word, &mut bounds, word_size);
             last = None;
             continue;
         }
@@ -201,17 +224,20 @@ fn page_words(page: &poppler::Page) -> Page {
             let height = (y1 - y0).max(py1 - py0).max(1.0);
             let apart = x0 - px1 > 0.2 * height || x1 < px0 || ((y0 + y1) - (py0 + py1)).abs() / 2.0 > 0.5 * height;
             if apart {
-                flush(&mut word, &mut bounds);
+                flush(&mut word, &mut bounds, word_size);
             }
         }
         last = Some((x0, y0, x1, y1));
+        if word.is_empty() {
+            word_size = size_at(i);
+        }
         word.push(c);
         bounds = Some(match bounds {
             Some((a, b, c, d)) => (a.min(x0), b.min(y0), c.max(x1), d.max(y1)),
             None => (x0, y0, x1, y1),
         });
     }
-    flush(&mut word, &mut bounds);
+    flush(&mut word, &mut bounds, word_size);
     // SAFETY: the array poppler allocated for us, no longer borrowed.
     unsafe { glib::ffi::g_free(rects.cast()) };
     out
@@ -222,7 +248,7 @@ mod tests {
     use super::*;
 
     fn word(text: &str, x0: f32, y0: f32, x1: f32, y1: f32) -> Word {
-        Word { text: text.into(), x0, y0, x1, y1 }
+        Word { text: text.into(), x0, y0, x1, y1, size: y1 - y0 }
     }
 
     #[test]
@@ -239,5 +265,46 @@ mod tests {
         let layout = Layout { pages: vec![Page { width: 595.0, height: 842.0, words }] };
         assert_eq!(layout.word_count(), 7);
         assert_eq!(layout.text(), "NETPRESSE\nR&D\nTotal HT :   46,68 €\n");
+    }
+}
+
+#[cfg(test)]
+mod poppler_tests {
+    use super::*;
+
+    /// A one-page PDF showing `Titre` at 20 points and `ligne` at 10, with its xref.
+    fn two_sizes_pdf() -> Vec<u8> {
+        let content = "BT /F1 20 Tf 50 700 Td (Titre) Tj ET BT /F1 10 Tf 50 650 Td (ligne) Tj ET";
+        let objects = [
+            "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
+            format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+        ];
+        let mut pdf = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        for (n, body) in objects.iter().enumerate() {
+            offsets.push(pdf.len());
+            pdf.extend(format!("{} 0 obj\n{body}\nendobj\n", n + 1).bytes());
+        }
+        let xref = pdf.len();
+        pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
+        for o in offsets {
+            pdf.extend(format!("{o:010} 00000 n \n").bytes());
+        }
+        pdf.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).bytes());
+        pdf
+    }
+
+    /// A PDF's words carry the font size its producer set.
+    #[test]
+    fn words_carry_their_font_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tailles.pdf");
+        std::fs::write(&path, two_sizes_pdf()).unwrap();
+        let layout = read_pdf(&path, &Limits::default(), &Budget::new(std::time::Duration::from_secs(60))).unwrap();
+        let sizes: Vec<(&str, f32)> = layout.pages[0].words.iter().map(|w| (w.text.as_str(), w.size)).collect();
+        assert_eq!(sizes, [("Titre", 20.0), ("ligne", 10.0)]);
     }
 }

@@ -99,7 +99,7 @@ fn words_of_tsv(tsv: &str) -> (Vec<Word>, Vec<f32>, (f32, f32), Vec<LineId>) {
             continue;
         }
         let (x, y, w, h) = (n(6), n(7), n(8), n(9));
-        words.push(Word { text: text.to_owned(), x0: x, y0: y, x1: x + w, y1: y + h });
+        words.push(Word { text: text.to_owned(), x0: x, y0: y, x1: x + w, y1: y + h, size: h });
         confidences.push(conf);
         let id = |i: usize| cols[i].parse::<u32>().unwrap_or(0);
         lines.push((id(2), id(3), id(4)));
@@ -310,7 +310,7 @@ mod tests {
             for i in 0..4 {
                 let x = 100.0 + 300.0 * i as f32;
                 let y = 500.0 + 200.0 * line as f32 + x / 50.0;
-                words.push(Word { text: "mot".into(), x0: x, y0: y, x1: x + 200.0, y1: y + 40.0 });
+                words.push(Word { text: "mot".into(), x0: x, y0: y, x1: x + 200.0, y1: y + 40.0, size: 40.0 });
                 lines.push((1, 1, line + 1));
             }
         }
