@@ -742,6 +742,13 @@ mod tests {
         Decimal::from_str_exact(s).unwrap()
     }
 
+    use crate::layout::{Layout, Page, Word};
+
+    /// A 10-point word at (`x0`, `y`), 6 points a character.
+    fn w(text: &str, x0: f32, y: f32) -> Word {
+        Word { text: text.into(), x0, y0: y, x1: x0 + 6.0 * text.chars().count() as f32, y1: y + 10.0, size: 10.0 }
+    }
+
     #[test]
     fn french_label_wordings_seen_on_invoices() {
         let text =
@@ -796,8 +803,6 @@ mod tests {
 
     #[test]
     fn values_under_their_column_titles_by_geometry() {
-        use crate::layout::{Layout, Page, Word};
-        let w = |text: &str, x0: f32, y: f32| Word { text: text.into(), x0, y0: y, x1: x0 + 6.0 * text.chars().count() as f32, y1: y + 10.0, size: 10.0 };
         // "Grondslag BTW bedrag" is one header cell over two value columns.
         let words = vec![
             w("Factuur", 40.0, 20.0),
@@ -822,8 +827,6 @@ mod tests {
 
     #[test]
     fn a_billing_and_a_delivery_address_side_by_side_are_both_the_buyers() {
-        use crate::layout::{Layout, Page, Word};
-        let w = |text: &str, x0: f32, y: f32| Word { text: text.into(), x0, y0: y, x1: x0 + 6.0 * text.chars().count() as f32, y1: y + 10.0, size: 10.0 };
         let words = vec![
             w("Adresse", 40.0, 20.0),
             w("de", 88.0, 20.0),
@@ -849,8 +852,6 @@ mod tests {
 
     #[test]
     fn a_column_title_is_not_the_seller() {
-        use crate::layout::{Layout, Page, Word};
-        let w = |text: &str, x0: f32, y: f32| Word { text: text.into(), x0, y0: y, x1: x0 + 6.0 * text.chars().count() as f32, y1: y + 10.0, size: 10.0 };
         // The issuer's name is in a picture: nothing in the text names it.
         let words = vec![
             w("Factuuradres", 40.0, 20.0),
@@ -872,8 +873,6 @@ mod tests {
 
     #[test]
     fn a_vat_id_wrapped_in_a_narrow_column_is_joined_when_its_key_checks() {
-        use crate::layout::{Layout, Page, Word};
-        let w = |text: &str, x0: f32, y: f32| Word { text: text.into(), x0, y0: y, x1: x0 + 6.0 * text.chars().count() as f32, y1: y + 10.0, size: 10.0 };
         let page = |last: &str| {
             let words = vec![
                 w("Facture", 40.0, 20.0),
