@@ -168,13 +168,22 @@ pub fn run(tool: &str, args: &[&std::ffi::OsStr], workdir: &Path, limits: Sandbo
         return Err(SandboxError::TooMuchOutput { tool: tool.to_owned(), limit: cap });
     }
     if !status.success() {
-        let status = match std::os::unix::process::ExitStatusExt::signal(&status) {
-            Some(sig) => format!("signal {sig}"),
-            None => status.to_string(),
-        };
-        return Err(SandboxError::Failed { tool: tool.to_owned(), status, stderr: String::from_utf8_lossy(&err).trim().chars().take(300).collect() });
+        return Err(SandboxError::Failed { tool: tool.to_owned(), status: exit_status(&status), stderr: last_words(&err) });
     }
     Ok(out)
+}
+
+/// How a process ended, as a finding says it: `signal 11`, or its exit status.
+pub fn exit_status(status: &std::process::ExitStatus) -> String {
+    match std::os::unix::process::ExitStatusExt::signal(status) {
+        Some(sig) => format!("signal {sig}"),
+        None => status.to_string(),
+    }
+}
+
+/// What a finding keeps of a process's standard error: its first 300 characters.
+pub fn last_words(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr).trim().chars().take(300).collect()
 }
 
 /// Waits for `child` to end, at most `wall`: its status, or `None` when it is still

@@ -141,7 +141,7 @@ impl Reader {
                     // A child whose answer makes no sense is not asked again.
                     Err(e) => failed("unreadable", format!("la réponse du lecteur est illisible : {e}")),
                 },
-                Answer::Timeout => failed("time_budget", format!("la lecture a dépassé {} s ; fichier conservé sans lecture", self.deadline().as_secs())),
+                Answer::Timeout => over_time(self.deadline()),
                 Answer::TooBig => failed("unreadable", format!("la réponse du lecteur dépassait {} Mio ; fichier conservé sans lecture", MAX_ANSWER >> 20)),
                 Answer::Ended => {
                     let (status, stderr) = child.ended();
@@ -230,7 +230,7 @@ impl Reader {
             Err(SandboxError::Missing(_)) => return Err(cannot("not found".into())),
             Err(SandboxError::Io { error, .. }) => return Err(cannot(error.to_string())),
             Err(SandboxError::Timeout { limit, .. }) => {
-                return Ok(failed("time_budget", format!("la lecture a dépassé {} s ; fichier conservé sans lecture", limit.as_secs())));
+                return Ok(over_time(limit));
             }
             Err(SandboxError::TooMuchOutput { limit, .. }) => {
                 return Ok(failed("unreadable", format!("la réponse du lecteur dépassait {} Mio ; fichier conservé sans lecture", limit >> 20)));
@@ -242,6 +242,11 @@ impl Reader {
             Err(e) => Ok(failed("unreadable", format!("la réponse du lecteur est illisible : {e}"))),
         }
     }
+}
+
+/// A file whose reading overran `limit`.
+fn over_time(limit: Duration) -> Analysis {
+    failed("time_budget", format!("la lecture a dépassé {} s ; fichier conservé sans lecture", limit.as_secs()))
 }
 
 /// A child that ended without an answer: out of memory (Rust's allocator says so before
@@ -420,16 +425,13 @@ impl LastingChild {
     fn ended(mut self) -> (String, String) {
         self.kill();
         let status = match self.child.wait() {
-            Ok(status) => match std::os::unix::process::ExitStatusExt::signal(&status) {
-                Some(sig) => format!("signal {sig}"),
-                None => status.to_string(),
-            },
+            Ok(status) => sandbox::exit_status(&status),
             Err(e) => format!("unknown ({e})"),
         };
         // Its standard error is read to its end (bounded: a tool it started might hold it).
         let _ = self.stderr_done.recv_timeout(Duration::from_secs(2));
         let said = self.said.lock().unwrap_or_else(|p| p.into_inner());
-        (status, String::from_utf8_lossy(&said).trim().chars().take(300).collect())
+        (status, sandbox::last_words(&said))
     }
 
     fn kill(&mut self) {
@@ -600,7 +602,7 @@ impl Stage for ReadStage {
             Ok(Ok(Ok(analysis))) => Ok(analysis),
             Ok(Ok(Err(e))) => Err(Stop::Retry(format!("extract: {e}"))),
             Ok(Err(e)) => Ok(failed("unreadable", format!("le lecteur s'est terminé sans réponse : {e}"))),
-            Err(_) => Ok(failed("time_budget", format!("la lecture a dépassé {} s ; fichier conservé sans lecture", grace.as_secs()))),
+            Err(_) => Ok(over_time(grace)),
         }
     }
 }
