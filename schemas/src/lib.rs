@@ -23,6 +23,7 @@ use uuid::Uuid;
 mod named;
 mod access;
 pub mod extracted;
+pub mod names;
 mod review;
 pub mod vocabulary;
 
@@ -80,6 +81,15 @@ impl EvidenceId {
     /// the archive again names its members the same, so a redelivery adds nothing.
     pub fn member(&self, member_path: &str) -> EvidenceId {
         EvidenceId(Uuid::new_v5(&self.0, member_path.as_bytes()))
+    }
+
+    /// The evidence made of a member whose name an earlier member of the same archive
+    /// already bears (a zip may list one name twice): derived from the name and the
+    /// member's place in the archive's directory, so both members are kept and a
+    /// redelivery still names them the same. The first member of a name keeps
+    /// [`Self::member`], the id archives expanded before this rule gave it.
+    pub fn member_at(&self, member_path: &str, index: usize) -> EvidenceId {
+        EvidenceId(Uuid::new_v5(&self.member(member_path).0, format!("#{index}").as_bytes()))
     }
 }
 
@@ -702,6 +712,17 @@ mod tests {
         assert_eq!(d.hex().parse::<Sha256Digest>().unwrap(), d);
         assert!(d.object_key().starts_with("sha256/ba/78/ba7816"));
         assert!("xyz".parse::<Sha256Digest>().is_err());
+    }
+
+    #[test]
+    fn same_named_members_get_distinct_ids_that_do_not_change() {
+        let archive = EvidenceId(Uuid::parse_str("0190a3c2-7d4e-7f00-8000-000000000001").unwrap());
+        let (first, again) = (archive.member("a.txt"), archive.member_at("a.txt", 3));
+        assert_ne!(first, again, "a second member of the same name is its own evidence");
+        assert_ne!(archive.member_at("a.txt", 3), archive.member_at("a.txt", 4));
+        assert_eq!(archive.member_at("a.txt", 3), again, "derived, so a redelivery names it the same");
+        // The first member keeps the id archives expanded before this rule gave it.
+        assert_eq!(first, EvidenceId(Uuid::new_v5(&archive.0, b"a.txt")));
     }
 
     #[test]
