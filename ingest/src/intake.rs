@@ -70,44 +70,14 @@ pub struct Spooled {
     pub size: u64,
 }
 
-/// Cleans a file name as sent by a client (possibly a relative path inside a submitted
-/// folder). Path traversal and absolute paths are refused outright, not repaired: a
-/// client sending them is broken or hostile.
-pub fn sanitize_name(raw: &str) -> Result<String, IntakeError> {
-    let bad = |why| Err(IntakeError::BadName(raw.to_owned(), why));
-    if raw.contains('\0') {
-        return bad("contains a NUL byte");
+/// The name rules are the schemas' (shared with archive expansion); the intake's callers
+/// keep finding them here.
+pub use caregate_schemas::names::sanitize_name;
+
+impl From<caregate_schemas::names::NameError> for IntakeError {
+    fn from(e: caregate_schemas::names::NameError) -> Self {
+        IntakeError::BadName(e.raw, e.reason)
     }
-    let unified = raw.replace('\\', "/");
-    if unified.starts_with('/') || unified.get(1..2) == Some(":") {
-        return bad("absolute path");
-    }
-    let mut parts = Vec::new();
-    for part in unified.split('/') {
-        match part {
-            "" | "." => continue,
-            ".." => return bad("path traversal"),
-            p => {
-                let clean: String = p.chars().filter(|c| !c.is_control()).collect();
-                let clean = clean.trim();
-                if clean.is_empty() {
-                    continue;
-                }
-                if clean.len() > 255 {
-                    return bad("name component longer than 255 bytes");
-                }
-                parts.push(clean.to_owned());
-            }
-        }
-    }
-    if parts.is_empty() {
-        return bad("empty name");
-    }
-    let joined = parts.join("/");
-    if joined.len() > 1024 {
-        return bad("path longer than 1024 bytes");
-    }
-    Ok(joined)
 }
 
 /// FINESS: 9 characters, digits, except Corsica's department code `2A`/`2B` in the first
