@@ -26,7 +26,8 @@ pub struct Account {
     pub disabled: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
     /// Long-lived, for scripts and establishments' tools.
     ApiToken,
@@ -35,23 +36,67 @@ pub enum CredentialKind {
 }
 
 impl CredentialKind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             CredentialKind::ApiToken => "api_token",
             CredentialKind::Session => "session",
         }
     }
+
+    fn parse(s: &str) -> Result<Self, StorageError> {
+        match s {
+            "api_token" => Ok(CredentialKind::ApiToken),
+            "session" => Ok(CredentialKind::Session),
+            other => Err(StorageError::Corrupt(format!("credential kind {other:?}"))),
+        }
+    }
+}
+
+/// How many hex characters of a credential's SHA-256 name it in listings: enough that two
+/// credentials of one account never share it in practice, and the secret cannot be
+/// recovered from it (nor from the whole hash).
+pub const CREDENTIAL_ID_LEN: usize = 12;
+
+/// The shortest id prefix accepted for a revocation, so a slip of the keyboard cannot
+/// match most of an account's credentials.
+pub const CREDENTIAL_ID_MIN_LEN: usize = 6;
+
+/// A credential as listed to administrators: never its secret, nor its whole hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    /// The first [`CREDENTIAL_ID_LEN`] hex characters of the stored SHA-256.
+    pub id: String,
+    pub kind: CredentialKind,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What a revocation by id did. Only a match of exactly one credential revokes anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked(Credential),
+    /// No credential of the account has an id starting so.
+    NoMatch,
+    /// Several do; none was revoked.
+    Ambiguous(Vec<Credential>),
 }
 
 /// Accounts and credentials.
 ///
 /// Contract: a credential is found only while it is unexpired, unrevoked and its
 /// account enabled; disabling an account or revoking a credential takes effect on the
-/// next request.
+/// next request. A password change or a disable ends (deletes) every credential of the
+/// account, sessions and API tokens alike, in the same transaction as the account's
+/// change: nothing issued before it is usable after it, and enabling the account again
+/// revives nothing (it needs new tokens). Any other change (display name, role, scope)
+/// ends nothing.
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
-    /// Creates or replaces the account of that name.
-    async fn put_account(&self, account: &Account) -> Result<(), StorageError>;
+    /// Creates or replaces the account of that name; returns how many credentials it
+    /// ended: all of them when the account is disabled or its password hash changes
+    /// (set, removed or replaced; a new account starts with none), else none.
+    async fn put_account(&self, account: &Account) -> Result<u64, StorageError>;
     async fn account(&self, name: &str) -> Result<Option<Account>, StorageError>;
     async fn accounts(&self) -> Result<Vec<Account>, StorageError>;
     /// Records a credential by the SHA-256 of its secret (hex).
@@ -66,6 +111,12 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The account a credential belongs to, if it is usable at `now`.
     async fn credential_account(&self, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<Account>, StorageError>;
     async fn revoke_credential(&self, token_sha256: &str) -> Result<(), StorageError>;
+    /// Every credential of the account, expired ones included, oldest first.
+    async fn credentials(&self, account: &str) -> Result<Vec<Credential>, StorageError>;
+    /// Revokes the one credential of the account whose id starts with `id_prefix` (hex,
+    /// at least [`CREDENTIAL_ID_MIN_LEN`] characters, any case); refused (`Rejected`)
+    /// when the prefix is not that.
+    async fn revoke_credential_by_id(&self, account: &str, id_prefix: &str) -> Result<Revocation, StorageError>;
     /// Failed log-ins of this name since `since`.
     async fn login_failures(&self, name: &str, since: DateTime<Utc>) -> Result<u32, StorageError>;
     /// One more failed log-in; failures older than `forget_before` (of any name) go.
@@ -87,12 +138,44 @@ fn row_to_account(row: &AnyRow) -> Result<Account, StorageError> {
     })
 }
 
+const CREDENTIAL_COLUMNS: &str = "token_sha256, kind, label, created_at, expires_at";
+
+/// The stored hash (what a revocation deletes by) and the credential as listed.
+fn row_to_credential(row: &AnyRow) -> Result<(String, Credential), StorageError> {
+    let digest: String = row.try_get("token_sha256")?;
+    let kind: String = row.try_get("kind")?;
+    let created: String = row.try_get("created_at")?;
+    let expires: Option<String> = row.try_get("expires_at")?;
+    let credential = Credential {
+        id: digest.chars().take(CREDENTIAL_ID_LEN).collect(),
+        kind: CredentialKind::parse(&kind)?,
+        label: row.try_get("label")?,
+        created_at: parse_ts(&created)?,
+        expires_at: expires.as_deref().map(parse_ts).transpose()?,
+    };
+    Ok((digest, credential))
+}
+
 const ACCOUNT_COLUMNS: &str = "a.name, a.display_name, a.role, a.scope, a.password_hash, a.disabled";
 
 #[async_trait]
 impl AccountStore for SqlIndex {
-    async fn put_account(&self, a: &Account) -> Result<(), StorageError> {
+    async fn put_account(&self, a: &Account) -> Result<u64, StorageError> {
         let scope = serde_json::to_string(&a.scope).map_err(|e| StorageError::Corrupt(format!("scope: {e}")))?;
+        let mut tx = self.pool().begin().await?;
+        // Judged against the row as it was, before the upsert below replaces it; a write
+        // first, so SQLite takes its write lock at once instead of upgrading a read.
+        // Hashes are never empty, so '' stands for "no password" on both databases.
+        let ended = sqlx::query(
+            "DELETE FROM credentials WHERE account = $1
+             AND ($2 = 1 OR NOT EXISTS (SELECT 1 FROM accounts WHERE name = $1 AND COALESCE(password_hash, '') = COALESCE($3, '')))",
+        )
+        .bind(a.name.clone())
+        .bind(a.disabled as i64)
+        .bind(a.password_hash.clone())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         sqlx::query(
             "INSERT INTO accounts (name, display_name, role, scope, password_hash, disabled, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -107,9 +190,10 @@ impl AccountStore for SqlIndex {
         .bind(a.password_hash.clone())
         .bind(a.disabled as i64)
         .bind(ts(Utc::now()))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(ended)
     }
 
     async fn account(&self, name: &str) -> Result<Option<Account>, StorageError> {
@@ -157,6 +241,39 @@ impl AccountStore for SqlIndex {
         Ok(())
     }
 
+    async fn credentials(&self, account: &str) -> Result<Vec<Credential>, StorageError> {
+        let rows = sqlx::query(&format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE account = $1 ORDER BY created_at, token_sha256"))
+            .bind(account.to_owned())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| row_to_credential(r).map(|(_, c)| c)).collect()
+    }
+
+    async fn revoke_credential_by_id(&self, account: &str, id_prefix: &str) -> Result<Revocation, StorageError> {
+        let prefix = id_prefix.trim().to_ascii_lowercase();
+        // Hex only, which also keeps LIKE's wildcards out of the pattern.
+        if prefix.len() < CREDENTIAL_ID_MIN_LEN || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StorageError::rejected(
+                "accounts",
+                format!("{id_prefix:?} is not a credential id: at least {CREDENTIAL_ID_MIN_LEN} hexadecimal characters, as listed"),
+            ));
+        }
+        let mut tx = self.pool().begin().await?;
+        let rows = sqlx::query(&format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE account = $1 AND token_sha256 LIKE $2 ORDER BY created_at"))
+            .bind(account.to_owned())
+            .bind(format!("{prefix}%"))
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut found = rows.iter().map(row_to_credential).collect::<Result<Vec<_>, _>>()?;
+        if found.len() > 1 {
+            return Ok(Revocation::Ambiguous(found.into_iter().map(|(_, c)| c).collect()));
+        }
+        let Some((digest, credential)) = found.pop() else { return Ok(Revocation::NoMatch) };
+        sqlx::query("DELETE FROM credentials WHERE token_sha256 = $1 AND account = $2").bind(digest).bind(account.to_owned()).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Revocation::Revoked(credential))
+    }
+
     async fn login_failures(&self, name: &str, since: DateTime<Utc>) -> Result<u32, StorageError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE name = $1 AND at >= $2")
             .bind(name.to_owned())
@@ -196,4 +313,19 @@ async fn credential_account(index: &SqlIndex, token_sha256: &str, now: DateTime<
         }
     }
     row_to_account(&row).map(Some)
+}
+
+#[cfg(all(test, feature = "testsuite"))]
+mod tests {
+    use crate::{conformance, SqlIndex};
+
+    /// The account suites on SQLite, without the integration harness's services: the
+    /// quick loop while changing this file (PostgreSQL runs them in tests/it).
+    #[tokio::test]
+    async fn sqlite_accounts_conform() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = SqlIndex::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("index.sqlite").display()), 2).await.expect("connect");
+        conformance::accounts(&index).await;
+        conformance::credential_lifecycle(&index).await;
+    }
 }

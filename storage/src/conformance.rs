@@ -11,7 +11,9 @@ use caregate_schemas::{
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
-use crate::{Account, AccountStore, Announcer, CredentialKind, EvidenceIndex, JobQueue, KeyedReceipt, ObjectStore, Outgoing, SearchQuery, StorageError};
+use crate::{
+    Account, AccountStore, Announcer, CredentialKind, EvidenceIndex, JobQueue, KeyedReceipt, ObjectStore, Outgoing, Revocation, SearchQuery, StorageError,
+};
 
 async fn read_all(store: &dyn ObjectStore, key: &str) -> Vec<u8> {
     let mut out = Vec::new();
@@ -284,6 +286,90 @@ pub async fn accounts(store: &dyn AccountStore) {
     assert_eq!(store.login_failures("someone-else", hour_ago).await.expect("count"), 0);
     store.clear_login_failures("guessed").await.expect("clear");
     assert_eq!(store.login_failures("guessed", hour_ago).await.expect("count"), 0);
+}
+
+/// Credentials end with their account's password or its enabling: a password change and
+/// a disable end every session and token at once, enabling again revives none, a display
+/// name change ends nothing. One credential is listed and revoked by its short id, only
+/// among its own account's.
+pub async fn credential_lifecycle(store: &dyn AccountStore) {
+    // Stored hashes are 64 hex characters; these share prefixes on purpose.
+    let digest = |head: &str| format!("{head:0<64}");
+    let usable = |d: String| async move { store.credential_account(&d, chrono::Utc::now()).await.expect("lookup").is_some() };
+    let mut a = Account {
+        name: "l.durand".into(),
+        display_name: "Léa Durand".into(),
+        role: caregate_schemas::Role::Submitter,
+        scope: caregate_schemas::Scope::Establishments(vec!["750000001".into()]),
+        password_hash: Some("$argon2id$v=19$first".into()),
+        disabled: false,
+    };
+    assert_eq!(store.put_account(&a).await.expect("put"), 0, "a new account has nothing to end");
+    let other = Account { name: "m.petit".into(), display_name: "Marc Petit".into(), ..a.clone() };
+    store.put_account(&other).await.expect("put other");
+    let in_hour = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+    store.add_credential(&digest("abcdef01"), "l.durand", CredentialKind::ApiToken, "script", None).await.expect("token");
+    store.add_credential(&digest("abcdef02"), "l.durand", CredentialKind::ApiToken, "ecare", None).await.expect("token");
+    store.add_credential(&digest("123456"), "l.durand", CredentialKind::Session, "console", in_hour).await.expect("session");
+    store.add_credential(&digest("abcdef03"), "m.petit", CredentialKind::ApiToken, "script", None).await.expect("other's token");
+
+    let listed = store.credentials("l.durand").await.expect("list");
+    let mut ids: Vec<&str> = listed.iter().map(|c| c.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["123456000000", "abcdef010000", "abcdef020000"], "the account's own, each by its first 12 hex characters only");
+    let session = listed.iter().find(|c| c.id == "123456000000").expect("session listed");
+    assert_eq!((session.kind, session.label.as_str()), (CredentialKind::Session, "console"));
+    assert_eq!(session.expires_at.map(|t| t.timestamp()), in_hour.map(|t| t.timestamp()));
+    let token = listed.iter().find(|c| c.id == "abcdef010000").expect("token listed");
+    assert_eq!((token.kind, token.label.as_str(), token.expires_at), (CredentialKind::ApiToken, "script", None));
+    assert!((chrono::Utc::now() - token.created_at).num_minutes().abs() < 5, "created now: {}", token.created_at);
+    assert!(store.credentials("nobody").await.expect("list").is_empty());
+
+    a.display_name = "Léa Durand-Moreau".into();
+    assert_eq!(store.put_account(&a).await.expect("rename"), 0, "a new display name ends nothing");
+    for head in ["abcdef01", "abcdef02", "123456"] {
+        assert!(usable(digest(head)).await, "{head} survives a display name change");
+    }
+
+    match store.revoke_credential_by_id("l.durand", "abcdef").await.expect("revoke") {
+        Revocation::Ambiguous(found) => assert_eq!(found.len(), 2, "only the account's own count: {found:?}"),
+        other => panic!("two of the account's ids start with abcdef: {other:?}"),
+    }
+    assert!(usable(digest("abcdef01")).await && usable(digest("abcdef02")).await, "an ambiguous id revokes nothing");
+    assert_eq!(store.revoke_credential_by_id("l.durand", "fedcba").await.expect("revoke"), Revocation::NoMatch);
+    assert_eq!(store.revoke_credential_by_id("m.petit", "123456").await.expect("revoke"), Revocation::NoMatch, "another account's credential");
+    assert!(usable(digest("123456")).await);
+    for bad in ["abc", "abcdef%", "abcde_", ""] {
+        assert!(matches!(store.revoke_credential_by_id("l.durand", bad).await, Err(StorageError::Rejected { .. })), "{bad:?} must be refused");
+    }
+    match store.revoke_credential_by_id("l.durand", "ABCDEF01").await.expect("revoke") {
+        Revocation::Revoked(c) => assert_eq!((c.id.as_str(), c.label.as_str()), ("abcdef010000", "script")),
+        other => panic!("abcdef01 names one credential: {other:?}"),
+    }
+    assert!(!usable(digest("abcdef01")).await, "revoked");
+    assert!(usable(digest("abcdef02")).await && usable(digest("123456")).await, "the others stay");
+    assert!(usable(digest("abcdef03")).await, "another account's credential with the same prefix stays");
+
+    a.scope = caregate_schemas::Scope::Establishments(vec!["750000001".into(), "690781810".into()]);
+    assert_eq!(store.put_account(&a).await.expect("same password"), 0, "the same hash written again is no password change");
+    a.password_hash = Some("$argon2id$v=19$second".into());
+    assert_eq!(store.put_account(&a).await.expect("new password"), 2, "a password change ends the session and the token");
+    assert!(!usable(digest("abcdef02")).await && !usable(digest("123456")).await);
+    assert!(store.credentials("l.durand").await.expect("list").is_empty());
+    assert!(usable(digest("abcdef03")).await, "another account's credentials stay");
+
+    store.add_credential(&digest("c0ffee"), "l.durand", CredentialKind::ApiToken, "after", None).await.expect("token");
+    a.disabled = true;
+    assert_eq!(store.put_account(&a).await.expect("disable"), 1);
+    a.disabled = false;
+    assert_eq!(store.put_account(&a).await.expect("enable"), 0);
+    assert!(!usable(digest("c0ffee")).await, "enabling again revives no credential");
+    assert!(store.credentials("l.durand").await.expect("list").is_empty());
+    store.add_credential(&digest("d00d"), "l.durand", CredentialKind::ApiToken, "new", None).await.expect("token");
+    assert!(usable(digest("d00d")).await, "an enabled account works with new tokens");
+    a.password_hash = None;
+    assert_eq!(store.put_account(&a).await.expect("no password"), 1, "removing the password is a password change");
+    assert!(!usable(digest("d00d")).await);
 }
 
 fn verification(sub: SubmissionId, basis: &str, verdict: Verdict) -> Verification {
