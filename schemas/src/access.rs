@@ -49,6 +49,81 @@ impl Scope {
     }
 }
 
+/// Why a scope makes no sense for a role.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("a {role} must be scoped to {expected}, not to {given}")]
+    Mismatch { role: Role, given: &'static str, expected: &'static str },
+    #[error("a {role} scoped to {what} needs at least one")]
+    Empty { role: Role, what: &'static str },
+    #[error("{0:?} is not a FINESS number (9 digits; 2A/2B first for Corsica)")]
+    NotFiness(String),
+    #[error("unknown region {0:?} (one of {known})", known = REGIONS.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", "))]
+    UnknownRegion(String),
+}
+
+impl Scope {
+    fn kind_name(&self) -> &'static str {
+        match self {
+            Scope::National => "the whole country",
+            Scope::Regions(_) => "regions",
+            Scope::Establishments(_) => "establishments",
+        }
+    }
+}
+
+impl Role {
+    /// Whether `scope` makes sense for the role. A submitter speaks for named
+    /// establishments, never a region (it would upload for establishments it does not
+    /// know); controllers and archivists work on regions or the whole country, never on
+    /// one establishment's dossiers alone; an admin runs the whole service. Lists are
+    /// non-empty, of FINESS numbers or known region codes.
+    pub fn check_scope(self, scope: &Scope) -> Result<(), ScopeError> {
+        let expected = match self {
+            Role::Submitter => "establishments (FINESS numbers)",
+            Role::Controller | Role::Archivist => "regions or the whole country",
+            Role::Admin => "the whole country",
+        };
+        let fits = matches!(
+            (self, scope),
+            (Role::Submitter, Scope::Establishments(_))
+                | (Role::Controller | Role::Archivist, Scope::Regions(_) | Scope::National)
+                | (Role::Admin, Scope::National)
+        );
+        if !fits {
+            return Err(ScopeError::Mismatch { role: self, given: scope.kind_name(), expected });
+        }
+        match scope {
+            Scope::National => Ok(()),
+            Scope::Regions(regions) => {
+                if regions.is_empty() {
+                    return Err(ScopeError::Empty { role: self, what: "regions" });
+                }
+                match regions.iter().find(|r| !REGIONS.iter().any(|(known, _)| known.eq_ignore_ascii_case(r))) {
+                    Some(unknown) => Err(ScopeError::UnknownRegion(unknown.clone())),
+                    None => Ok(()),
+                }
+            }
+            Scope::Establishments(list) => {
+                if list.is_empty() {
+                    return Err(ScopeError::Empty { role: self, what: "establishments" });
+                }
+                match list.iter().find(|e| !is_finess(e)) {
+                    Some(bad) => Err(ScopeError::NotFiness(bad.clone())),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// A FINESS number's shape: 9 digits, or `2A`/`2B` then 7 digits for Corsica (the same
+/// rule the intake applies to uploads).
+pub fn is_finess(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 9 && b.iter().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 1 && b[0] == b'2' && matches!(c, b'A' | b'B')))
+}
+
 /// Someone authenticated: what every authorisation decision is made on, and what every
 /// audit event names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -137,6 +212,32 @@ mod tests {
         assert_eq!(region_of_finess("é90000000"), None);
         let all: usize = REGIONS.iter().map(|(_, d)| d.len()).sum();
         assert_eq!(all, 101, "96 metropolitan and 5 overseas départements");
+    }
+
+    #[test]
+    fn each_role_takes_only_the_scopes_that_make_sense() {
+        let est = |list: &[&str]| Scope::Establishments(list.iter().map(|s| s.to_string()).collect());
+        let reg = |list: &[&str]| Scope::Regions(list.iter().map(|s| s.to_string()).collect());
+        assert_eq!(Role::Submitter.check_scope(&est(&["750000001", "2A0000022"])), Ok(()));
+        assert!(matches!(Role::Submitter.check_scope(&reg(&["IDF"])), Err(ScopeError::Mismatch { given: "regions", .. })));
+        assert!(matches!(Role::Submitter.check_scope(&Scope::National), Err(ScopeError::Mismatch { .. })));
+        assert_eq!(Role::Submitter.check_scope(&est(&[])), Err(ScopeError::Empty { role: Role::Submitter, what: "establishments" }));
+        for bad in ["75000001", "7500000011", "75000000A", "3A0000001", "2C0000001", "75000000١", ""] {
+            assert_eq!(Role::Submitter.check_scope(&est(&["750000001", bad])), Err(ScopeError::NotFiness(bad.into())), "{bad:?}");
+        }
+        for role in [Role::Controller, Role::Archivist] {
+            assert_eq!(role.check_scope(&reg(&["IDF", "ara"])), Ok(()), "{role}");
+            assert_eq!(role.check_scope(&Scope::National), Ok(()), "{role}");
+            assert!(matches!(role.check_scope(&est(&["750000001"])), Err(ScopeError::Mismatch { given: "establishments", .. })), "{role}");
+            assert_eq!(role.check_scope(&reg(&["IDF", "XYZ"])), Err(ScopeError::UnknownRegion("XYZ".into())), "{role}");
+            assert!(matches!(role.check_scope(&reg(&[])), Err(ScopeError::Empty { .. })), "{role}");
+        }
+        assert_eq!(Role::Admin.check_scope(&Scope::National), Ok(()));
+        assert!(matches!(Role::Admin.check_scope(&reg(&["IDF"])), Err(ScopeError::Mismatch { .. })));
+        assert!(matches!(Role::Admin.check_scope(&est(&["750000001"])), Err(ScopeError::Mismatch { .. })));
+        let refusal = Role::Controller.check_scope(&est(&["750000001"])).unwrap_err().to_string();
+        assert_eq!(refusal, "a controller must be scoped to regions or the whole country, not to establishments");
+        assert!(ScopeError::UnknownRegion("XYZ".into()).to_string().contains("IDF"), "the refusal lists the known codes");
     }
 
     #[test]

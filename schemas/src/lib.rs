@@ -27,7 +27,7 @@ pub mod names;
 mod review;
 pub mod vocabulary;
 
-pub use access::{departement_of_finess, region_of_finess, Principal, Role, Scope, UnknownRole, REGIONS};
+pub use access::{departement_of_finess, is_finess, region_of_finess, Principal, Role, Scope, ScopeError, UnknownRole, REGIONS};
 pub use extracted::{Content, Fields, Kind, UnknownKind};
 pub use review::{Decision, DecisionKind, UnknownDecision};
 
