@@ -48,6 +48,12 @@ pub fn zip(data: &[u8]) {
             let _ = archive::copy_member(&mut z, m.index, 1 << 20, &mut std::io::sink());
         }
     }
+    if let Ok(members) = archive::members(Cursor::new(data), &l) {
+        let wanted: Vec<usize> = members.iter().take(16).map(|m| m.index).collect();
+        let _ = archive::for_each_member(Cursor::new(data), Cursor::new(data), &wanted, |_, r| {
+            archive::copy_bounded("fuzz", r, 1 << 20, &mut std::io::sink()).map(drop)
+        });
+    }
     let _ = office::text(Cursor::new(data), &l, &budget());
 }
 

@@ -434,7 +434,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             from_text(format, &text, None, Fields::default())?
         }
         Format::Zip => {
-            let (_, members) = archive::open(File::open(src.path)?, limits)?;
+            let members = archive::members(File::open(src.path)?, limits)?;
             let mut findings = Vec::new();
             let encrypted: Vec<&str> = members.iter().filter(|m| m.encrypted).map(|m| m.name.as_str()).collect();
             if !encrypted.is_empty() {

@@ -63,6 +63,7 @@ terms! {
     "low_confidence" => "Type incertain", "Le type de la pièce a été deviné avec une confiance faible : un contrôleur doit le confirmer.";
     "memory_limit" => "Lecture hors limite mémoire", "La lecture du fichier demandait plus de mémoire que la limite fixée (fichier piégé ou démesuré) : il est archivé sans être lu, un contrôleur doit l'ouvrir.";
     "modified_after_signing" => "Modifié après signature", "Des modifications ont été ajoutées au PDF après sa signature (contenu des pages, pages, polices...) au-delà de ce que le document permet : ce qui est affiché n'est plus ce qui a été signé.";
+    "name_refused" => "Nom de fichier refusé", "Le nom de ce fichier dans l'archive déposée est refusé (chemin qui remonte hors de l'archive, chemin absolu, nom vide une fois nettoyé) : la pièce est conservée sous un nom neutre (member-<n>) et le nom d'origine figure dans le détail.";
     "no_critical_vulnerability" => "Aucune vulnérabilité critique", "Le dernier scan de vulnérabilités ne signale aucune vulnérabilité critique.";
     "no_ocr" => "Image non lue", "La pièce est une image (scan ou photo) : son texte n'est pas reconnu automatiquement, un contrôleur doit la lire.";
     "no_public_host" => "Aucun hôte public", "Les scans ne portent que sur des adresses privées : l'exposition sur internet n'est pas auditée.";

@@ -319,22 +319,31 @@ fn unpack(
             self.inner.flush()
         }
     }
-    let file = std::fs::File::open(archive).map_err(UnpackError::Io)?;
-    let (mut zip, _) = archive::open(file, limits).map_err(UnpackError::Limits)?;
+    let open = || std::fs::File::open(archive).map_err(UnpackError::Io);
+    let by_index: std::collections::HashMap<usize, &Member> = members.iter().map(|m| (m.index, m)).collect();
+    let wanted: Vec<usize> = members.iter().map(|m| m.index).collect();
     let mut out = Vec::new();
     let mut total = 0u64;
-    for m in members {
+    archive::for_each_member(open()?, open()?, &wanted, |index, reader| {
+        let m = by_index[&index];
         let (tmp, path) = tempfile::Builder::new().prefix("member-").tempfile_in(dir).map_err(UnpackError::Io)?.into_parts();
         let mut w = Hashing { inner: std::io::BufWriter::new(tmp), hasher: Sha256::new() };
-        let size = archive::copy_member(&mut zip, m.index, limits.max_member_bytes, &mut w).map_err(UnpackError::Limits)?;
+        let size = archive::copy_bounded(&m.name, reader, limits.max_member_bytes, &mut w)?;
         std::io::Write::flush(&mut w).map_err(UnpackError::Io)?;
         total += size;
         if total > limits.max_archive_bytes {
             return Err(UnpackError::Limits(caregate_extract::ExtractError::ArchiveLimits(format!("members inflate past {} bytes", limits.max_archive_bytes))));
         }
         out.push((m.clone(), path, w.hasher.into(), size));
-    }
+        Ok(())
+    })?;
     Ok(out)
+}
+
+impl From<caregate_extract::ExtractError> for UnpackError {
+    fn from(e: caregate_extract::ExtractError) -> Self {
+        UnpackError::Limits(e)
+    }
 }
 
 /// Makes each member of a submitted zip its own evidence, linked to the archive: its
@@ -401,10 +410,18 @@ impl Stage for ExpandArchiveStage {
             Err(e) => return Err(Stop::Retry(format!("extract: unpacking archive: {e}"))),
         };
         let (mut listed, mut queued) = (Vec::new(), Vec::new());
+        let mut names_seen = std::collections::HashSet::new();
         for (member, file, sha256, size) in unpacked {
-            let id = rec.evidence_id.member(&member.name);
-            let path = format!("{}/{}", rec.path, member.name);
-            listed.push(MemberEvidence { name: member.name.clone(), evidence_id: id });
+            // Ids come from the raw name, as before names were cleaned, so that an archive
+            // expanded by an earlier version and delivered again adds nothing.
+            let id = if names_seen.insert(member.name.clone()) {
+                rec.evidence_id.member(&member.name)
+            } else {
+                rec.evidence_id.member_at(&member.name, member.index)
+            };
+            let (name, refused) = member_name(&member);
+            let path = format!("{}/{name}", rec.path);
+            listed.push(MemberEvidence { name, evidence_id: id });
             match self.index.get(id).await {
                 // Recorded by an earlier try of this job, with its own job queued then.
                 Ok(Some(_)) => continue,
@@ -415,6 +432,7 @@ impl Stage for ExpandArchiveStage {
                     let mut child = EvidenceRecord::received(id, rec.submission.clone(), path.clone(), sha256, size, id.quarantine_key());
                     child.parent = Some(rec.evidence_id);
                     child.uploaded_by = rec.uploaded_by.clone();
+                    child.findings.extend(refused);
                     match self.index.record_received(&child).await {
                         Ok(job) => queued.extend(job),
                         Err(e) => return Err(Stop::from_storage("extract: recording an archive member", e)),
@@ -425,6 +443,22 @@ impl Stage for ExpandArchiveStage {
         }
         self.outbox.send_now(queued).await;
         Ok(Expansion { findings: Vec::new(), member_evidence: Some(listed) })
+    }
+}
+
+/// The name a member is kept under inside its archive: its name in the zip cleaned by
+/// the upload's rules, or, when they refuse it (`..`, absolute, nothing left once
+/// cleaned), `member-<n>` (`n` its place in the zip's directory) and a finding that
+/// keeps the raw name: the member is still evidence, never dropped in silence.
+fn member_name(member: &Member) -> (String, Option<Finding>) {
+    match caregate_schemas::names::sanitize_name(&member.name) {
+        Ok(clean) => (clean, None),
+        Err(e) => {
+            let safe = format!("member-{}", member.index);
+            // `{:?}` escapes what would otherwise reorder or hide the message's text.
+            let message = format!("nom refusé dans l'archive : {:?} ({}) ; la pièce est enregistrée sous le nom « {safe} »", e.raw, e.reason);
+            (safe, Some(Finding::new("name_refused", Severity::Warning, message)))
+        }
     }
 }
 
