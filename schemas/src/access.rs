@@ -52,14 +52,21 @@ impl Scope {
 /// Why a scope makes no sense for a role.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ScopeError {
-    #[error("a {role} must be scoped to {expected}, not to {given}")]
+    #[error("{} {role} must be scoped to {expected}, not to {given}", article(.role))]
     Mismatch { role: Role, given: &'static str, expected: &'static str },
-    #[error("a {role} scoped to {what} needs at least one")]
+    #[error("{} {role} scoped to {what} needs at least one", article(.role))]
     Empty { role: Role, what: &'static str },
     #[error("{0:?} is not a FINESS number (9 digits; 2A/2B first for Corsica)")]
     NotFiness(String),
     #[error("unknown region {0:?} (one of {known})", known = REGIONS.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", "))]
     UnknownRegion(String),
+}
+
+fn article(role: &Role) -> &'static str {
+    match role {
+        Role::Archivist | Role::Admin => "an",
+        Role::Submitter | Role::Controller => "a",
+    }
 }
 
 impl Scope {
@@ -238,6 +245,10 @@ mod tests {
         let refusal = Role::Controller.check_scope(&est(&["750000001"])).unwrap_err().to_string();
         assert_eq!(refusal, "a controller must be scoped to regions or the whole country, not to establishments");
         assert!(ScopeError::UnknownRegion("XYZ".into()).to_string().contains("IDF"), "the refusal lists the known codes");
+        assert_eq!(
+            Role::Admin.check_scope(&Scope::Regions(vec!["IDF".into()])).unwrap_err().to_string(),
+            "an admin must be scoped to the whole country, not to regions"
+        );
     }
 
     #[test]
