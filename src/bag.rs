@@ -9,13 +9,23 @@
 //! controllers' decisions laid over the machine's, which the history keeps). Files are streamed from the evidence store and hashed on the way: an object whose
 //! bytes no longer match its record is refused, never packaged. Infected files never
 //! leave quarantine, so they are listed in the records but not in the payload.
+//!
+//! Every file gets a path of its own, compared without case (archivists unpack on
+//! Windows and macOS): a name two files share (two uploads of `facture.pdf`, `A.pdf` and
+//! `a.pdf`, a file named like another's folder) or a name the upload's rules would not
+//! accept as it is (a record kept from before they applied to zip members) carries the
+//! evidence id: `<folder>/<name>.<evidence id>.<extension>` (see [`payload_paths`]).
+//!
+//! A bag is checked by [`check`], as `caregate verify-bag` would check it, before it is
+//! moved into place: an export that does not pass its own check fails and leaves nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 
-use anyhow::Context;
-use caregate_schemas::{EvidenceRecord, Sha256Digest, SubmissionId};
+use anyhow::{bail, Context};
+use caregate_schemas::names::sanitize_name;
+use caregate_schemas::{EvidenceId, EvidenceRecord, Sha256Digest, SubmissionId};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
@@ -69,6 +79,9 @@ pub struct Exported {
     pub bytes: u64,
     /// Records whose file is not in the payload (infected, held in quarantine).
     pub not_packaged: Vec<String>,
+    /// Files whose payload path is not their path as uploaded (a name shared, or not
+    /// clean): the record's path and where the file is in the bag.
+    pub renamed: Vec<(String, String)>,
 }
 
 /// Writes the bag of one submission into `out` (which must not exist yet).
@@ -80,12 +93,17 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
     let mut manifest: Vec<(String, String)> = Vec::new();
     let mut bytes = 0u64;
     let mut not_packaged = Vec::new();
+    let mut renamed = Vec::new();
+    let paths = payload_paths(&records)?;
     for rec in &records {
-        if rec.object_key.is_none() {
+        let Some(path) = paths.get(&rec.evidence_id) else {
             not_packaged.push(rec.path.clone());
             continue;
+        };
+        if *path != rec.path {
+            renamed.push((rec.path.clone(), path.clone()));
         }
-        let rel = format!("data/files/{}", payload_path(rec, &records));
+        let rel = format!("data/files/{path}");
         let digest = dossier::copy_out(app, rec, &out.join(&rel), &package).await?;
         manifest.push((digest.hex(), rel));
         bytes += rec.size;
@@ -124,21 +142,136 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
     }
     std::fs::write(out.join(TAG_MANIFEST), &tag_manifest)?;
     std::fs::write(out.join(SIGNATURE), sign_hex(key, tag_manifest.as_bytes()))?;
+    checked_before_delivery("bag", check(out, Some(&key.verifying_key())).0)?;
     staging.finish()?;
-    Ok(Exported { files: records.len() - not_packaged.len(), bytes, not_packaged })
+    Ok(Exported { files: records.len() - not_packaged.len(), bytes, not_packaged, renamed })
 }
 
-/// Where a file goes in the payload: its path as uploaded, except that the members of a
-/// submitted archive go under `<archive path>.members/`, beside the archive itself (its
-/// path is a file, not a directory).
-fn payload_path(rec: &EvidenceRecord, records: &[EvidenceRecord]) -> String {
-    let parent = rec.parent.and_then(|id| records.iter().find(|r| r.evidence_id == id));
-    match parent {
+/// Refuses a package its own check finds fault with, naming every fault: the staging
+/// directory it was written in is then removed, and nothing claims to be an export.
+pub(crate) fn checked_before_delivery<P: fmt::Display>(format: &str, problems: Vec<P>) -> anyhow::Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    bail!("the {format} written does not pass its own check, so it is not exported:\n  {}", list.join("\n  "))
+}
+
+/// How a file is named in the payload, from the plainest to the safest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Naming {
+    /// Its path as uploaded (members of a submitted archive under
+    /// `<archive path>.members/`, beside the archive itself, whose path is a file).
+    AsUploaded,
+    /// That path cleaned, the evidence id before the extension:
+    /// `<folder>/<name>.<evidence id>.<extension>`.
+    WithId,
+    /// `<evidence id>.<extension>` at the top of `data/files/`, for a path the rules
+    /// refuse or one that still meets another (only names made to look like another
+    /// file's come this far).
+    IdOnly,
+}
+
+/// Where each stored file goes under `data/files/`, by evidence id (a record absent is
+/// not packaged). A path is kept as uploaded when it is clean and no other file's path
+/// is the same or lies under it, compared without case; otherwise the file takes the
+/// evidence id into its name. The id goes into the name rather than above it
+/// (`<evidence id>/<name>`) so the file stays in its folder beside its neighbours and
+/// keeps its extension (it opens with the right program), and the id in the name is the
+/// key of `records.json` and `events.json`. Every file that shares a path is renamed,
+/// not all but the first: no copy passes for the original by the order of the records.
+fn payload_paths(records: &[EvidenceRecord]) -> anyhow::Result<HashMap<EvidenceId, String>> {
+    let by_id: HashMap<EvidenceId, &EvidenceRecord> = records.iter().map(|r| (r.evidence_id, r)).collect();
+    let packaged: Vec<&EvidenceRecord> = records.iter().filter(|r| r.object_key.is_some()).collect();
+    let mut naming: HashMap<EvidenceId, Naming> = records.iter().map(|r| (r.evidence_id, Naming::AsUploaded)).collect();
+    // Each round renames at least one file one step further, so it ends within two
+    // rounds a file; the bound only guards that reasoning.
+    for _ in 0..=2 * packaged.len() + 1 {
+        let paths: HashMap<EvidenceId, String> = packaged.iter().map(|r| (r.evidence_id, payload_path(r, &by_id, &naming))).collect();
+        let clashing = clashes(&paths, &naming);
+        if clashing.is_empty() {
+            return Ok(paths);
+        }
+        for id in clashing {
+            let n = naming.get_mut(&id).expect("every record has a naming");
+            *n = if *n == Naming::AsUploaded { Naming::WithId } else { Naming::IdOnly };
+        }
+    }
+    bail!("could not give every file of the submission a payload path of its own")
+}
+
+/// The files to rename further: those whose path another file's path equals, without
+/// case, and those whose path is another file's folder (then the folder's files, when the
+/// file itself cannot be renamed further).
+fn clashes(paths: &HashMap<EvidenceId, String>, naming: &HashMap<EvidenceId, Naming>) -> Vec<EvidenceId> {
+    let mut files: HashMap<String, Vec<EvidenceId>> = HashMap::new();
+    let mut folders: HashMap<String, Vec<EvidenceId>> = HashMap::new();
+    for (id, path) in paths {
+        let key = path.to_lowercase();
+        for (at, _) in key.match_indices('/') {
+            folders.entry(key[..at].to_owned()).or_default().push(*id);
+        }
+        files.entry(key).or_default().push(*id);
+    }
+    let further = |id: &EvidenceId| naming[id] != Naming::IdOnly;
+    let mut clashing = Vec::new();
+    for (key, ids) in &files {
+        if ids.len() > 1 {
+            clashing.extend(ids.iter().filter(|id| further(id)));
+        }
+        if let Some(under) = folders.get(key) {
+            if ids.iter().any(further) {
+                clashing.extend(ids.iter().filter(|id| further(id)));
+            } else {
+                clashing.extend(under.iter().filter(|id| further(id)));
+            }
+        }
+    }
+    clashing.sort();
+    clashing.dedup();
+    clashing
+}
+
+/// A file's path in the payload under its current naming.
+fn payload_path(rec: &EvidenceRecord, by_id: &HashMap<EvidenceId, &EvidenceRecord>, naming: &HashMap<EvidenceId, Naming>) -> String {
+    let wanted = match rec.parent.and_then(|id| by_id.get(&id)) {
         Some(p) => {
             let member = rec.path.strip_prefix(&p.path).map(|m| m.trim_start_matches('/')).unwrap_or(&rec.path);
-            format!("{}.members/{member}", payload_path(p, records))
+            format!("{}.members/{member}", payload_path(p, by_id, naming))
         }
         None => rec.path.clone(),
+    };
+    let id_only = || {
+        let (_, extension) = split_extension(wanted.rsplit('/').next().unwrap_or(&wanted));
+        format!("{}{extension}", rec.evidence_id)
+    };
+    match (naming[&rec.evidence_id], sanitize_name(&wanted)) {
+        (Naming::AsUploaded, Ok(clean)) if clean == wanted => wanted,
+        (Naming::AsUploaded | Naming::WithId, Ok(clean)) => with_id(&clean, rec.evidence_id),
+        _ => id_only(),
+    }
+}
+
+/// `<folder>/<name>.<id>.<extension>`, the name shortened (at a character) so that the
+/// file name stays within the 255 bytes file systems allow.
+fn with_id(clean: &str, id: EvidenceId) -> String {
+    let (folder, file) = match clean.rsplit_once('/') {
+        Some((folder, file)) => (format!("{folder}/"), file),
+        None => (String::new(), clean),
+    };
+    let (stem, extension) = split_extension(file);
+    let id = id.to_string();
+    let room = 255 - 1 - id.len() - extension.len();
+    let cut = (0..=room.min(stem.len())).rev().find(|&i| stem.is_char_boundary(i)).unwrap_or(0);
+    format!("{folder}{}.{id}{extension}", &stem[..cut])
+}
+
+/// A file name's stem and its extension with the dot (`("rapport", ".PDF")`), or the
+/// whole name and nothing when what follows its last dot is not a plain extension.
+fn split_extension(file: &str) -> (&str, &str) {
+    match file.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && (1..=8).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric()) => (stem, &file[stem.len()..]),
+        _ => (file, ""),
     }
 }
 
@@ -335,4 +468,91 @@ pub fn check(dir: &Path, trusted: Option<&VerifyingKey>) -> (Vec<BagProblem>, Op
         SignatureProblem::BadSignature(key) => BagProblem::BadSignature { key },
     }));
     (problems, used)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caregate_schemas::SubmissionRef;
+
+    fn stored(path: &str, parent: Option<&EvidenceRecord>) -> EvidenceRecord {
+        let sub = SubmissionRef {
+            submission_id: SubmissionId::new(),
+            establishment: "750000001".into(),
+            campaign: "care-d1-2024".into(),
+            objectives: vec![],
+            category: None,
+        };
+        let id = EvidenceId::new();
+        let mut rec = EvidenceRecord::received(id, sub, path.into(), Sha256Digest::of(path.as_bytes()), 1, id.quarantine_key());
+        rec.object_key = Some(rec.sha256.object_key());
+        rec.parent = parent.map(|p| p.evidence_id);
+        rec
+    }
+
+    fn paths_of(records: &[EvidenceRecord]) -> Vec<String> {
+        let paths = payload_paths(records).unwrap();
+        records.iter().map(|r| paths[&r.evidence_id].clone()).collect()
+    }
+
+    #[test]
+    fn unique_clean_paths_are_kept_as_uploaded() {
+        let zip = stored("divers/pièces.zip", None);
+        let member = stored("divers/pièces.zip/factures/facture.xml", Some(&zip));
+        let records = [stored("factures/facture été 100%.txt", None), member, zip];
+        assert_eq!(paths_of(&records), ["factures/facture été 100%.txt", "divers/pièces.zip.members/factures/facture.xml", "divers/pièces.zip"]);
+    }
+
+    #[test]
+    fn shared_names_all_take_their_id_even_differing_in_case() {
+        let records = [stored("factures/facture.PDF", None), stored("factures/Facture.pdf", None), stored("factures/facture.pdf", None)];
+        let paths = paths_of(&records);
+        for (rec, path) in records.iter().zip(&paths) {
+            let (stem, ext) = split_extension(rec.path.rsplit('/').next().unwrap());
+            assert_eq!(*path, format!("factures/{stem}.{}{ext}", rec.evidence_id));
+        }
+    }
+
+    #[test]
+    fn a_file_named_like_a_folder_takes_its_id() {
+        let records = [stored("Rapports", None), stored("rapports/audit.xml", None)];
+        assert_eq!(paths_of(&records), [format!("Rapports.{}", records[0].evidence_id), "rapports/audit.xml".into()]);
+    }
+
+    #[test]
+    fn unclean_names_are_cleaned_with_the_id_or_replaced_by_it() {
+        let zip = stored("x.zip", None);
+        let records = [stored("x.zip/a/../b.txt", Some(&zip)), stored("x.zip/c\u{202E}fdp.exe", Some(&zip)), stored("x.zip/b.txt", Some(&zip)), zip];
+        let ids: Vec<EvidenceId> = records.iter().map(|r| r.evidence_id).collect();
+        assert_eq!(paths_of(&records), [format!("{}.txt", ids[0]), format!("x.zip.members/cfdp.{}.exe", ids[1]), "x.zip.members/b.txt".into(), "x.zip".into()]);
+    }
+
+    #[test]
+    fn a_name_made_to_meet_a_renamed_one_is_renamed_too() {
+        let first = stored("a.pdf", None);
+        let lookalike = stored(&format!("a.{}.pdf", first.evidence_id), None);
+        let records = [first, stored("A.pdf", None), lookalike];
+        let paths = paths_of(&records);
+        let lowered: std::collections::HashSet<String> = paths.iter().map(|p| p.to_lowercase()).collect();
+        assert_eq!(lowered.len(), 3, "{paths:?}");
+        assert!(paths.iter().zip(&records).all(|(p, r)| p.contains(&r.evidence_id.to_string())), "{paths:?}");
+    }
+
+    #[test]
+    fn long_names_stay_within_255_bytes_with_their_id() {
+        let long = format!("{}.pdf", "é".repeat(120));
+        let records = [stored(&long, None), stored(&long, None)];
+        for (path, rec) in paths_of(&records).iter().zip(&records) {
+            assert!(path.len() <= 255 && path.ends_with(&format!(".{}.pdf", rec.evidence_id)), "{} bytes: {path}", path.len());
+        }
+    }
+
+    #[test]
+    fn a_package_failing_its_own_check_is_refused_naming_each_fault() {
+        assert!(checked_before_delivery::<BagProblem>("bag", vec![]).is_ok());
+        let faults = vec![BagProblem::NotInManifest("data/files/x".into()), BagProblem::NoSignature];
+        let err = checked_before_delivery("bag", faults).unwrap_err().to_string();
+        assert!(err.starts_with("the bag written does not pass its own check, so it is not exported"), "{err}");
+        assert!(err.contains("data/files/x is in the payload but in no manifest") && err.contains(SIGNATURE), "{err}");
+    }
 }

@@ -4,7 +4,9 @@
 //! a transfer (`caregate verify-transfer`).
 //!
 //! A transfer is a directory: `manifest.xml`, `content/` with one file per stored
-//! evidence (named by its evidence id; the name as uploaded is in the manifest) and the
+//! evidence (named by its evidence id and a plain extension — ASCII letters and digits —
+//! so no uploaded name, however hostile, becomes a path, and no two files meet even
+//! without case; the name as uploaded is in the manifest) and the
 //! dossier's own records (`content/dossier/`: verification as decided, the machine's
 //! history, decisions, every file's audit events, the records, and the management rules
 //! the manifest refers to), and `manifest.xml.sig`, the archive key's Ed25519 signature
@@ -128,6 +130,9 @@ pub struct Transferred {
     pub bytes: u64,
     /// Records whose file is described but not packaged (infected: kept in quarantine).
     pub not_packaged: Vec<String>,
+    /// Why the manifest could not be validated against the SEDA 2.3 schemas when it was
+    /// checked before delivery (xmllint or the schemas absent); the rest was checked.
+    pub schemas_unchecked: Option<String>,
 }
 
 /// A file of the transfer, as its `BinaryDataObject` describes it.
@@ -187,9 +192,17 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
         Manifest { id, records: &records, files: &files, history: &history, dossier_objects: &dossier_objects, seda, key: &key.verifying_key() }.write()?;
     std::fs::write(out.join(MANIFEST), &manifest)?;
     std::fs::write(out.join(SIGNATURE), sign_hex(key, &manifest))?;
+    // Checked as `caregate verify-transfer` checks it, schemas included where they can be.
+    let schemas = schemas_dir();
+    let schemas_unchecked = match validate_schema(&out.join(MANIFEST), &schemas) {
+        Err(SchemaError::Unavailable(why)) => Some(why),
+        _ => None,
+    };
+    let (problems, _) = check(out, Some(&key.verifying_key()), schemas_unchecked.is_none().then_some(schemas.as_path()));
+    crate::bag::checked_before_delivery("transfer", problems)?;
     staging.finish()?;
     let bytes = files.values().chain(dossier_objects.iter().map(|(_, o)| o)).map(|o| o.size).sum();
-    Ok(Transferred { files: files.len() + dossier_objects.len(), bytes, not_packaged })
+    Ok(Transferred { files: files.len() + dossier_objects.len(), bytes, not_packaged, schemas_unchecked })
 }
 
 fn write_object(out: &Path, uri: &str, body: &[u8], media_type: &str) -> anyhow::Result<Object> {

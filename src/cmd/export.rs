@@ -39,19 +39,27 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow::anyhow!("no signing key: pass --key FILE or set archive.signing_key (make one with `caregate keygen FILE`)"))?;
     let key = caregate::bag::load_signing_key(&key_file)?;
     let app = App::open(config).await?;
-    let (files, bytes, not_packaged) = match format {
+    // Each export is checked as verify-bag / verify-transfer would check it before it is
+    // moved into place; one that fails its check is an error here, and leaves nothing.
+    let (files, bytes, not_packaged, renamed, schemas_unchecked) = match format {
         Format::Bag => {
             let done = caregate::bag::export(&app, submission, &out, &key).await?;
-            (done.files, done.bytes, done.not_packaged)
+            (done.files, done.bytes, done.not_packaged, done.renamed, None)
         }
         Format::Seda => {
             let done = caregate::seda::export(&app, submission, &out, &key).await?;
-            (done.files, done.bytes, done.not_packaged)
+            (done.files, done.bytes, done.not_packaged, Vec::new(), done.schemas_unchecked)
         }
     };
-    println!("{}: {files} files, {bytes} bytes of payload", out.display());
+    println!("{}: {files} files, {bytes} bytes of payload, checked", out.display());
     for p in &not_packaged {
         println!("  not packaged (kept in quarantine): {p}");
+    }
+    for (path, payload) in &renamed {
+        println!("  renamed (its name is shared or not clean): {path:?} -> data/files/{payload}");
+    }
+    if let Some(why) = schemas_unchecked {
+        println!("  SEDA schemas not checked: {why}");
     }
     Ok(ExitCode::SUCCESS)
 }
