@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use caregate::{App, Config};
+use caregate_storage::{Account, AccountStore, Revocation};
 use clap::Subcommand;
 
 use super::init_tracing;
@@ -24,15 +25,18 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
 #[derive(Subcommand)]
 pub enum AccountCommand {
     /// Create or replace an account. The password, if any, is read from standard input
-    /// (one line), never from the command line.
+    /// (one line), never from the command line. Replacing an account's password (with
+    /// another, or with none) ends all its sessions and API tokens.
     Add {
         name: String,
         #[arg(long)]
         role: caregate_schemas::Role,
-        /// Limit to these regions (ISO codes: IDF, ARA...); controllers. Repeatable.
+        /// Limit to these regions (ISO codes: IDF, ARA...); controllers and archivists.
+        /// Repeatable. Neither this nor --establishment: the whole country.
         #[arg(long = "region", conflicts_with = "establishments")]
         regions: Vec<String>,
-        /// Limit to these establishments (FINESS); submitters. Repeatable.
+        /// Limit to these establishments (FINESS); submitters, who must name theirs.
+        /// Repeatable.
         #[arg(long = "establishment")]
         establishments: Vec<String>,
         #[arg(long)]
@@ -47,10 +51,22 @@ pub enum AccountCommand {
         #[arg(long, default_value = "cli")]
         label: String,
     },
+    /// The account's API tokens and console sessions: id, kind, label, created,
+    /// expires. The id is the start of the stored hash, never the secret.
+    Tokens {
+        name: String,
+    },
+    /// End one API token or session of the account from its next request, by its id as
+    /// `tokens` lists it (or its first characters, at least 6, if they name only one).
+    Revoke {
+        name: String,
+        id: String,
+    },
     /// Every account, its role and scope.
     List,
-    /// Refuse every credential of the account from its next request (its tokens and
-    /// sessions are kept, and work again after `enable`).
+    /// Refuse the account from its next request and end all its API tokens and
+    /// sessions: `enable` revives none, the account needs new tokens (`account token`)
+    /// or a new log-in.
     Disable {
         name: String,
     },
@@ -60,23 +76,18 @@ pub enum AccountCommand {
 }
 
 async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode> {
-    use caregate_schemas::{Role, Scope};
+    use caregate_schemas::Scope;
     let accounts = &app.backends.accounts;
     match command {
         AccountCommand::Add { name, role, regions, establishments, display_name, password_stdin } => {
             let scope = if !regions.is_empty() {
-                let known: Vec<&str> = caregate_schemas::REGIONS.iter().map(|(r, _)| *r).collect();
-                if let Some(bad) = regions.iter().find(|r| !known.contains(&r.to_uppercase().as_str())) {
-                    anyhow::bail!("unknown region {bad:?} (one of {})", known.join(", "));
-                }
                 Scope::Regions(regions.iter().map(|r| r.to_uppercase()).collect())
             } else if !establishments.is_empty() {
                 Scope::Establishments(establishments)
-            } else if role == Role::Submitter {
-                anyhow::bail!("a submitter speaks for named establishments: give --establishment");
             } else {
                 Scope::National
             };
+            role.check_scope(&scope).map_err(|e| anyhow::anyhow!("{e} (--establishment FINESS, --region CODE, or neither for the whole country)"))?;
             let password_hash = if password_stdin {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line)?;
@@ -87,11 +98,35 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
                 None
             };
             let a = caregate_storage::Account { display_name: display_name.unwrap_or_else(|| name.clone()), name, role, scope, password_hash, disabled: false };
-            accounts.put_account(&a).await?;
+            let ended = accounts.put_account(&a).await?;
             println!("account {} ({}, {:?})", a.name, a.role, a.scope);
+            if ended > 0 {
+                println!("password changed: {ended} API token(s) and session(s) ended");
+            }
         }
         AccountCommand::Token { name, label } => {
             println!("{}", caregate_ingest::issue_token(accounts.as_ref(), &name, &label).await?);
+        }
+        AccountCommand::Tokens { name } => {
+            existing(accounts.as_ref(), &name).await?;
+            let now = chrono::Utc::now();
+            let when = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            for c in accounts.credentials(&name).await? {
+                let expires = c.expires_at.map_or_else(|| "never".to_owned(), when);
+                let expired = if c.expires_at.is_some_and(|t| t <= now) { "\texpired" } else { "" };
+                println!("{}\t{}\t{}\tcreated {}\texpires {expires}{expired}", c.id, c.kind.as_str(), c.label, when(c.created_at));
+            }
+        }
+        AccountCommand::Revoke { name, id } => {
+            existing(accounts.as_ref(), &name).await?;
+            match accounts.revoke_credential_by_id(&name, &id).await? {
+                Revocation::Revoked(c) => println!("revoked {} {} ({}) of {name}", c.kind.as_str(), c.id, c.label),
+                Revocation::NoMatch => anyhow::bail!("no API token or session of {name} has the id {id:?} (see `caregate account tokens {name}`)"),
+                Revocation::Ambiguous(found) => {
+                    let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+                    anyhow::bail!("the id {id:?} names {} credentials of {name} ({}): give more of it; nothing was revoked", found.len(), ids.join(", "))
+                }
+            }
         }
         AccountCommand::Disable { name } => set_disabled(accounts.as_ref(), &name, true).await?,
         AccountCommand::Enable { name } => set_disabled(accounts.as_ref(), &name, false).await?,
@@ -105,10 +140,18 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-async fn set_disabled(accounts: &dyn caregate_storage::AccountStore, name: &str, disabled: bool) -> anyhow::Result<()> {
-    let mut a = accounts.account(name).await?.with_context(|| format!("no account {name:?}"))?;
+async fn existing(accounts: &dyn AccountStore, name: &str) -> anyhow::Result<Account> {
+    accounts.account(name).await?.with_context(|| format!("no account {name:?}"))
+}
+
+async fn set_disabled(accounts: &dyn AccountStore, name: &str, disabled: bool) -> anyhow::Result<()> {
+    let mut a = existing(accounts, name).await?;
     a.disabled = disabled;
-    accounts.put_account(&a).await?;
-    println!("account {name} {}", if disabled { "disabled" } else { "enabled" });
+    let ended = accounts.put_account(&a).await?;
+    if disabled {
+        println!("account {name} disabled; {ended} API token(s) and session(s) ended");
+    } else {
+        println!("account {name} enabled; it needs new tokens (`caregate account token {name}`) or a new log-in");
+    }
     Ok(())
 }

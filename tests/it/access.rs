@@ -222,3 +222,106 @@ async fn two_servers_share_the_login_throttle(stack: common::Stack) {
     b.stop.cancel();
 }
 common::on_each_stack!(two_servers_share_the_login_throttle);
+
+/// `caregate account …` as an administrator runs it, against this test's back ends.
+async fn account_cli(env: &TestEnv, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::process::Stdio;
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .envs(env.child_env())
+        .env("CAREGATE_LOG", "warn")
+        .arg("account")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("caregate account");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).await.expect("write stdin");
+    }
+    drop(input);
+    child.wait_with_output().await.expect("caregate account output")
+}
+
+/// A token revoked one by one with `caregate account revoke` is refused (401) from the
+/// next request while the account's other credentials work; a password change ends the
+/// console session and every token; a disabled account enabled again gets none back.
+async fn revoked_tokens_and_password_changes_end_access(stack: common::Stack) {
+    const PASSWORD: &str = "un mot de passe assez long";
+    const NEW_PASSWORD: &str = "un autre mot de passe, plus long";
+    let env = TestEnv::new(stack).await;
+    let srv = serve(&env).await;
+    let accounts = srv.app.backends.accounts.clone();
+    let script = srv.account("c.martin", Role::Controller, Scope::Regions(vec!["IDF".into()]), Some(PASSWORD)).await;
+    let ecare = caregate_ingest::issue_token(accounts.as_ref(), "c.martin", "ecare").await.unwrap();
+    let who = |token: &str| {
+        let (url, c) = (format!("{}/api/whoami", srv.base), client(token));
+        async move { c.get(url).send().await.unwrap().status().as_u16() }
+    };
+    let browser = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let log_in = |password: &'static str| {
+        let url = format!("{}/console/login", srv.base);
+        async move {
+            let resp = browser().post(url).form(&[("name", "c.martin"), ("password", password)]).send().await.unwrap();
+            let cookie = resp.headers().get("set-cookie").map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+            (resp.status().as_u16(), cookie)
+        }
+    };
+    let console = |session: String| {
+        let url = format!("{}/console", srv.base);
+        async move { browser().get(url).header("cookie", session).send().await.unwrap().status().as_u16() }
+    };
+    let (status, session) = log_in(PASSWORD).await;
+    assert_eq!(status, 303);
+    let session = session.expect("a session cookie");
+    assert_eq!((who(&script).await, who(&ecare).await, console(session.clone()).await), (200, 200, 200));
+
+    // Listed by a short id, never the secret nor the whole hash; revoked by that id.
+    let out = account_cli(&env, &["tokens", "c.martin"], None).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listing = String::from_utf8(out.stdout).unwrap();
+    let digest = caregate_ingest::auth::token_digest(&script);
+    let id = &digest[..caregate_storage::CREDENTIAL_ID_LEN];
+    assert_eq!(listing.lines().count(), 3, "two tokens and the session:\n{listing}");
+    let line = listing.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} listed:\n{listing}"));
+    assert!(line.contains("api_token") && line.contains("test") && line.contains("expires never"), "{line}");
+    assert!(listing.lines().any(|l| l.contains("session") && l.contains("console")), "{listing}");
+    assert!(!listing.contains(&digest) && !listing.contains(&script) && !listing.contains(&ecare), "{listing}");
+    let out = account_cli(&env, &["revoke", "c.martin", id], None).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(who(&script).await, 401, "revoked");
+    assert_eq!((who(&ecare).await, console(session.clone()).await), (200, 200), "the account's other credentials still work");
+    let again = account_cli(&env, &["revoke", "c.martin", id], None).await;
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no API token or session of c.martin"), "{}", String::from_utf8_lossy(&again.stderr));
+    let short = account_cli(&env, &["revoke", "c.martin", "ab"], None).await;
+    assert_eq!(short.status.code(), Some(2), "{}", String::from_utf8_lossy(&short.stderr));
+    assert_eq!(who(&ecare).await, 200, "refused revocations revoke nothing");
+
+    // A new display name ends nothing; a new password ends the session and the tokens.
+    let mut a = accounts.account("c.martin").await.unwrap().unwrap();
+    a.display_name = "Claire Martin".into();
+    accounts.put_account(&a).await.unwrap();
+    assert_eq!((who(&ecare).await, console(session.clone()).await), (200, 200));
+    let out = account_cli(&env, &["add", "c.martin", "--role", "controller", "--region", "IDF", "--password-stdin"], Some(&format!("{NEW_PASSWORD}\n"))).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 API token(s) and session(s) ended"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(console(session.clone()).await, 303, "the session ended with the password");
+    assert_eq!(who(&ecare).await, 401, "and so did the token");
+    assert_eq!(log_in(PASSWORD).await.0, 401);
+    let (status, fresh) = log_in(NEW_PASSWORD).await;
+    assert_eq!(status, 303);
+    assert_eq!(console(fresh.clone().expect("a session cookie")).await, 200);
+
+    // Disabled then enabled: nothing issued before comes back.
+    let kept = caregate_ingest::issue_token(accounts.as_ref(), "c.martin", "before").await.unwrap();
+    assert!(account_cli(&env, &["disable", "c.martin"], None).await.status.success());
+    assert!(account_cli(&env, &["enable", "c.martin"], None).await.status.success());
+    assert_eq!((who(&kept).await, console(fresh.unwrap()).await), (401, 303), "enabling again revives nothing");
+    let out = account_cli(&env, &["token", "c.martin"], None).await;
+    assert_eq!(who(String::from_utf8(out.stdout).unwrap().trim()).await, 200, "new tokens work");
+    srv.stop.cancel();
+}
+common::on_each_stack!(revoked_tokens_and_password_changes_end_access);

@@ -300,3 +300,40 @@ fn logs_can_be_json_lines() {
     drop(serve);
     assert!(seen.iter().any(|m| m.starts_with("no account yet")), "{seen:?}");
 }
+
+/// `account add` refuses a scope that makes no sense for the role, with the rule in the
+/// message and exit 2, and writes nothing; sensible ones are accepted.
+#[test]
+fn account_scopes_must_fit_the_role() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let env = rt.block_on(TestEnv::new(Stack::Embedded));
+    let refused: [(&[&str], &str); 6] = [
+        (&["s1", "--role", "submitter", "--region", "IDF"], "a submitter must be scoped to establishments"),
+        (&["s2", "--role", "submitter"], "a submitter must be scoped to establishments (FINESS numbers), not to the whole country"),
+        (&["s3", "--role", "submitter", "--establishment", "750000001", "--establishment", "75000001"], "\"75000001\" is not a FINESS number"),
+        (&["c1", "--role", "controller", "--establishment", "750000001"], "a controller must be scoped to regions or the whole country, not to establishments"),
+        (&["c2", "--role", "controller", "--region", "XYZ"], "unknown region \"XYZ\""),
+        (&["a1", "--role", "admin", "--region", "IDF"], "an admin must be scoped to the whole country"),
+    ];
+    for (args, message) in refused {
+        let out = caregate(&env).arg("account").arg("add").args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    let accepted: [&[&str]; 5] = [
+        &["s1", "--role", "submitter", "--establishment", "750000001", "--establishment", "2A0000022"],
+        &["c1", "--role", "controller", "--region", "idf", "--region", "ARA"],
+        &["c2", "--role", "controller"],
+        &["r1", "--role", "archivist", "--region", "OCC"],
+        &["a1", "--role", "admin"],
+    ];
+    for args in accepted {
+        let out = caregate(&env).arg("account").arg("add").args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let list = caregate(&env).args(["account", "list"]).output().unwrap();
+    let names: Vec<String> = String::from_utf8_lossy(&list.stdout).lines().map(|l| l.split('\t').next().unwrap_or_default().to_owned()).collect();
+    assert_eq!(names, ["a1", "c1", "c2", "r1", "s1"], "only what was accepted");
+    assert!(String::from_utf8_lossy(&list.stdout).contains("Regions([\"IDF\", \"ARA\"])"), "region codes kept in capitals");
+}
