@@ -53,26 +53,19 @@ pub enum AccountCommand {
     },
     /// The account's API tokens and console sessions: id, kind, label, created,
     /// expires. The id is the start of the stored hash, never the secret.
-    Tokens {
-        name: String,
-    },
+    Tokens { name: String },
     /// End one API token or session of the account from its next request, by its id as
     /// `tokens` lists it (or its first characters, at least 6, if they name only one).
-    Revoke {
-        name: String,
-        id: String,
-    },
+    Revoke { name: String, id: String },
     /// Every account, its role and scope.
     List,
     /// Refuse the account from its next request and end all its API tokens and
     /// sessions: `enable` revives none, the account needs new tokens (`account token`)
     /// or a new log-in.
-    Disable {
-        name: String,
-    },
-    Enable {
-        name: String,
-    },
+    Disable { name: String },
+    /// Allow a disabled account again; it signs in anew (log-in or `account token`),
+    /// none of its old credentials come back.
+    Enable { name: String },
 }
 
 async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode> {
