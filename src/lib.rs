@@ -205,6 +205,11 @@ impl Config {
                 self.intake.max_file_bytes, self.intake.max_request_bytes
             ));
         }
+        problems.extend(self.intake.validate().err());
+        problems.extend(self.http.validate().err());
+        if self.http.ops_listen == Some(self.listen) {
+            problems.push("http.ops_listen must differ from listen (leave it unset to serve /metrics and /readyz beside the API)".to_owned());
+        }
         if let Some(s3) = &self.backends.s3 {
             if s3.quarantine_bucket == s3.evidence_bucket {
                 problems.push("backends.s3.quarantine_bucket and backends.s3.evidence_bucket must differ: quarantine must stay apart".to_owned());
@@ -273,7 +278,7 @@ impl App {
     }
 
     pub fn intake(&self) -> anyhow::Result<Intake> {
-        Ok(Intake::new(&self.backends, self.config.intake.clone())?)
+        Ok(Intake::new(&self.backends, self.config.intake.clone(), Arc::new(self.referentials()?))?)
     }
 
     /// What the HTTP service (API and console) runs on.
@@ -284,8 +289,13 @@ impl App {
             accounts: self.backends.accounts.clone(),
             evidence: self.backends.evidence.clone(),
             outbox: self.backends.outbox.clone(),
-            http: self.config.http.clone(),
-            logins: caregate_ingest::LoginThrottle::new(self.backends.accounts.clone()),
+            http: {
+                let mut http = self.config.http.clone();
+                // Cookies go over HTTPS only, unless this is a local run over plain HTTP.
+                http.auth.secure_cookies = Some(http.auth.secure_cookies.unwrap_or(!self.config.listen.ip().is_loopback()));
+                http
+            },
+            logins: caregate_ingest::LoginThrottle::new(self.backends.logins.clone()),
             probes: Arc::new(self.probes()),
             metrics: telemetry::recorder().map(|handle| telemetry::scrape(self, handle)),
         })

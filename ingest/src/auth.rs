@@ -62,9 +62,11 @@ impl Action {
     }
 }
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request, and the CSRF token its pages must post back
+/// when it came with a console session (`None` for an API token, which a browser never
+/// sends on its own).
 #[derive(Clone, Debug)]
-pub struct Caller(pub Principal);
+pub struct Caller(pub Principal, pub Option<String>);
 
 impl Caller {
     /// Refuses (403) unless the caller's role may do `action`, on `establishment` when
@@ -83,6 +85,18 @@ impl Caller {
     pub fn actor(&self) -> String {
         self.0.actor()
     }
+
+    /// The CSRF token of the caller's console session, for the forms of its pages.
+    pub fn csrf(&self) -> &str {
+        self.1.as_deref().unwrap_or_default()
+    }
+}
+
+/// The CSRF token of a console session: derived from its secret, so that only a page
+/// the session itself was served can carry it (a cross-site page can neither read the
+/// cookie nor compute this), and nothing more is stored.
+pub fn csrf_token(session_secret: &str) -> String {
+    Sha256Digest::of(format!("caregate-csrf\n{session_secret}").as_bytes()).hex()
 }
 
 pub fn principal_of(account: &Account) -> Principal {
@@ -136,9 +150,10 @@ impl FromRequestParts<AppState> for Caller {
                 ))
             }
         };
+        let csrf = if bearer.is_none() { cookie.as_deref().map(csrf_token) } else { None };
         let Some(secret) = bearer.or(cookie) else { return Err(missing()) };
         match st.accounts.credential_account(&token_digest(&secret), Utc::now()).await {
-            Ok(Some(account)) => Ok(Caller(principal_of(&account))),
+            Ok(Some(account)) => Ok(Caller(principal_of(&account), csrf)),
             Ok(None) => Err(missing()),
             Err(e) => Err(Unauthenticated::Failed(e.into())),
         }

@@ -112,13 +112,19 @@ fn page(caller: &Caller, title: &str, content: Markup) -> Html<String> {
                     @if Action::Review.roles().contains(&p.role) { a href="/console" { "File de revue" } }
                     @if Action::Search.roles().contains(&p.role) { a href="/console/search" { "Recherche" } }
                     span.who { (p.display_name) " — " (role_fr(p.role)) }
-                    form method="post" action="/console/logout" { button type="submit" { "Se déconnecter" } }
+                    form method="post" action="/console/logout" { (csrf_input(caller)) button type="submit" { "Se déconnecter" } }
                 }
                 main { h1 { (title) } (content) }
             },
         )
         .into_string(),
     )
+}
+
+/// The hidden field every console form posts its session's CSRF token in (checked by
+/// [`crate::guard`]).
+fn csrf_input(caller: &Caller) -> Markup {
+    html! { input type="hidden" name=(crate::guard::CSRF_FIELD) value=(caller.csrf()); }
 }
 
 /// The region a FINESS belongs to, for display.
@@ -228,34 +234,58 @@ async fn login_page() -> Html<String> {
     login_form(None)
 }
 
-async fn login(State(st): State<AppState>, jar: CookieJar, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
+async fn login(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    headers: axum::http::HeaderMap,
+    axum::Extension(peer): axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
     let accounts = st.accounts.clone();
     let cfg = &st.http.auth;
     let name = form.name.trim();
-    if !st.logins.allows(name).await? {
-        let page = login_form(Some("Trop d'essais infructueux : réessayez dans un quart d'heure."));
-        return Ok((StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, "900")], page).into_response());
+    let address = client_address(&st, &headers, peer.0);
+    // Counted before the password is looked at: simultaneous guesses see each other.
+    if let Err(throttled) = st.logins.attempt(name, &address).await? {
+        let minutes = (throttled.until - Utc::now()).num_minutes().max(0) + 1;
+        tracing::warn!(account = name, %address, why = throttled.why, until = %throttled.until, "log-in throttled");
+        let message = format!(
+            "{}. Réessayez dans {minutes} minute{} (après {} UTC). Si ce n'était pas vous, prévenez votre administrateur.",
+            throttled.why,
+            if minutes > 1 { "s" } else { "" },
+            throttled.until.format("%H:%M")
+        );
+        let page = login_form(Some(&message));
+        let retry = (minutes * 60).to_string();
+        return Ok((StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, retry)], page).into_response());
     }
     match auth::log_in(&accounts, name, &form.password, cfg.session_hours).await {
         Ok(Some((_, token, _))) => {
-            st.logins.succeeded(name).await?;
+            st.logins.succeeded(name, &address).await?;
             let cookie = Cookie::build((SESSION_COOKIE, token))
                 .http_only(true)
                 .same_site(SameSite::Strict)
-                .secure(cfg.secure_cookies)
+                .secure(cfg.secure_cookies.unwrap_or(true))
                 .path("/")
                 // No Max-Age: the cookie dies with the browser; the server ends the
                 // session after `session_hours` regardless.
                 .build();
             Ok((jar.add(cookie), Redirect::to("/console")).into_response())
         }
-        Ok(None) => {
-            st.logins.failed(name).await?;
-            Ok((StatusCode::UNAUTHORIZED, login_form(Some("Identifiant ou mot de passe incorrect."))).into_response())
-        }
+        Ok(None) => Ok((StatusCode::UNAUTHORIZED, login_form(Some("Identifiant ou mot de passe incorrect."))).into_response()),
         Err(auth::AuthError::Storage(e)) => Err(e.into()),
         Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into()),
     }
+}
+
+/// The client's address: the connection's peer, or the last entry of the reverse
+/// proxy's header when one is configured (the entry that proxy wrote itself).
+fn client_address(st: &AppState, headers: &axum::http::HeaderMap, peer: std::net::SocketAddr) -> String {
+    st.http
+        .client_address_header
+        .as_deref()
+        .and_then(|h| headers.get_all(h).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim).rfind(|v| !v.is_empty()))
+        .map_or_else(|| peer.ip().to_string(), str::to_owned)
 }
 
 async fn logout(State(st): State<AppState>, jar: CookieJar) -> Result<Response, PageError> {
@@ -452,6 +482,7 @@ async fn submission_view(st: &AppState, caller: &Caller, id: &str, error: Option
                 }
                 @if can_decide {
                     form.decision method="post" action={ "/console/submissions/" (v.submission_id) "/decisions" } {
+                        (csrf_input(caller))
                         input type="hidden" name="objective" value=(o.objective);
                         label { "Décision " select name="decision" {
                             option value="accept" { "Accepter" }

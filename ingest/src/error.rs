@@ -71,6 +71,11 @@ impl From<IntakeError> for ApiError {
             IntakeError::TooLarge { .. } | IntakeError::RequestTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             IntakeError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_upload"),
             IntakeError::Busy => (StatusCode::TOO_MANY_REQUESTS, "busy"),
+            IntakeError::AccountBusy { .. } => (StatusCode::TOO_MANY_REQUESTS, "account_busy"),
+            IntakeError::Stalled(_) => (StatusCode::REQUEST_TIMEOUT, "upload_stalled"),
+            IntakeError::Unknown { .. } => (StatusCode::BAD_REQUEST, "unknown_value"),
+            IntakeError::FieldOrder(_) => (StatusCode::BAD_REQUEST, "field_order"),
+            IntakeError::Storage(StorageError::ForeignSubmission(_)) => (StatusCode::FORBIDDEN, "foreign_submission"),
             IntakeError::Storage(s) if s.is_transient() => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             IntakeError::Storage(_) | IntakeError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
@@ -83,6 +88,9 @@ impl From<IntakeError> for ApiError {
 
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
+        if let StorageError::ForeignSubmission(_) = e {
+            return ApiError::forbidden(e.to_string());
+        }
         if e.is_transient() {
             tracing::warn!(error = %e, "back end unavailable");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())

@@ -3,8 +3,7 @@
 //! [`Action`] and checks the caller against it before reading anything.
 
 use axum::body::Body;
-use axum::extract::multipart::MultipartError;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -14,7 +13,7 @@ use caregate_schemas::{
 };
 use caregate_storage::{Outgoing, SearchQuery, StorageError};
 use chrono::{NaiveDate, Utc};
-use futures::TryStreamExt;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -51,7 +50,6 @@ impl utoipa::Modify for BearerAuth {
 /// The API's routes (the console adds its own beside them, see [`crate::router`]).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/evidence", post(upload))
         .route("/api/evidence/{id}", get(get_evidence).delete(delete_evidence))
         .route("/api/evidence/{id}/events", get(get_events))
         .route("/api/evidence/{id}/content", get(get_content))
@@ -64,16 +62,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/submissions/{id}/verification.html", get(get_verification_page))
         .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-}
-
-/// axum reports a body over the limit as a multipart error with status 413.
-fn multipart_error(e: MultipartError) -> IntakeError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        IntakeError::RequestTooLarge
-    } else {
-        IntakeError::Malformed(e.body_text())
-    }
 }
 
 /// The upload form. Text fields come before the files they apply to.
@@ -119,13 +107,13 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
         (status = 503, description = "a back end is unavailable; see Retry-After", body = ApiErrorBody),
     )
 )]
-async fn upload(
+pub(crate) async fn upload(
     State(st): State<AppState>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    form: Multipart,
+    body: Body,
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
-    let result = receive_upload(st, caller, headers, form).await;
+    let result = receive_upload(st, caller, headers, body).await;
     match &result {
         Ok((_, Json(r))) => metrics::counter!("caregate_uploads_total", "outcome" => "accepted").increment(r.evidence.len() as u64),
         Err(e) => metrics::counter!("caregate_uploads_total", "outcome" => crate::metrics::upload_outcome(e.status())).increment(1),
@@ -133,63 +121,95 @@ async fn upload(
     result
 }
 
-async fn receive_upload(
-    st: AppState,
-    caller: Caller,
-    headers: axum::http::HeaderMap,
-    mut form: Multipart,
-) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
-    caller.may(Action::Upload, None)?;
-    let _permit = st.intake.try_admit()?;
-    let mut establishment = None;
-    let mut campaign = None;
-    let mut submission_id = None;
-    let mut objectives = Vec::new();
-    let mut category = None;
-    let mut spooled = Vec::new();
-    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "establishment" => establishment = Some(field_text(field).await?.trim().to_owned()),
-            "campaign" => campaign = Some(field_text(field).await?.trim().to_owned()),
-            "submission_id" => {
-                let raw = field_text(field).await?;
-                let id = raw.trim().parse().map_err(|_| IntakeError::Invalid { field: "submission_id", reason: format!("{raw:?} is not a UUID") })?;
-                submission_id = Some(id);
+/// The upload's text fields, as sent: each once (but `objective`), all before the first
+/// file, so that what was checked before a byte was spooled is what every file gets.
+#[derive(Default)]
+struct UploadFields {
+    establishment: Option<String>,
+    campaign: Option<String>,
+    submission_id: Option<SubmissionId>,
+    objectives: Vec<String>,
+    category: Option<String>,
+}
+
+impl UploadFields {
+    fn set(&mut self, name: &str, value: String) -> Result<(), IntakeError> {
+        let twice = || IntakeError::FieldOrder(format!("le champ {name} est envoyé deux fois"));
+        let value = value.trim().to_owned();
+        match name {
+            "establishment" if self.establishment.is_none() => self.establishment = Some(value),
+            "campaign" if self.campaign.is_none() => self.campaign = Some(value),
+            "submission_id" if self.submission_id.is_none() => {
+                let id = value.parse().map_err(|_| IntakeError::Invalid { field: "submission_id", reason: format!("{value:?} is not a UUID") })?;
+                self.submission_id = Some(id);
             }
-            "objective" => objectives.push(field_text(field).await?.trim().to_owned()),
-            "category" => category = Some(field_text(field).await?.trim().to_owned()).filter(|c| !c.is_empty()),
-            "file" => {
-                let (Some(finess), Some(_)) = (&establishment, &campaign) else {
-                    return Err(IntakeError::Malformed("`establishment` and `campaign` must come before the files".into()).into());
-                };
-                // Checked before a byte is spooled: nothing is received for an
-                // establishment the caller does not speak for.
-                if spooled.is_empty() {
-                    // A malformed FINESS is a bad request, not someone else's establishment.
-                    crate::intake::validate_finess(finess)?;
-                    caller.may(Action::Upload, Some(finess))?;
-                    if let Some(id) = submission_id {
-                        owned_by(&st, id, finess).await?;
-                    }
-                }
-                let file_name = field.file_name().ok_or_else(|| IntakeError::Malformed("a `file` part has no file name".into()))?.to_owned();
-                spooled.push(st.intake.spool(&file_name, field.map_err(multipart_error)).await?);
-            }
-            other => return Err(IntakeError::Malformed(format!("unexpected field {other:?}")).into()),
+            "objective" => self.objectives.push(value),
+            "category" if self.category.is_none() => self.category = Some(value).filter(|c| !c.is_empty()),
+            "establishment" | "campaign" | "submission_id" | "category" => return Err(twice()),
+            other => return Err(IntakeError::Malformed(format!("unexpected field {other:?}"))),
         }
+        Ok(())
     }
-    if spooled.is_empty() {
+
+    /// The submission the files go to, with a new id when none was given.
+    fn submission(&self) -> Result<SubmissionRef, IntakeError> {
+        let (Some(establishment), Some(campaign)) = (&self.establishment, &self.campaign) else {
+            return Err(IntakeError::Malformed("`establishment` and `campaign` must come before the files".into()));
+        };
+        Ok(SubmissionRef {
+            submission_id: self.submission_id.unwrap_or_default(),
+            establishment: establishment.clone(),
+            campaign: campaign.clone(),
+            objectives: self.objectives.clone(),
+            category: self.category.clone(),
+        })
+    }
+}
+
+async fn receive_upload(st: AppState, caller: Caller, headers: axum::http::HeaderMap, body: Body) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
+    caller.may(Action::Upload, None)?;
+    let _slot = st.intake.try_admit_for(&caller.actor())?;
+    let (mut form, progress) = crate::form::multipart(&headers, body, st.intake.config())?;
+    let mut fields = UploadFields::default();
+    // Fixed, checked and authorised at the first file; never changed after it.
+    let mut sub: Option<SubmissionRef> = None;
+    let mut spooled = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(crate::form::error)? {
+        progress.advanced();
+        let name = field.name().unwrap_or_default().to_owned();
+        if name != "file" {
+            if sub.is_some() {
+                return Err(IntakeError::FieldOrder(format!("le champ {name} arrive après un fichier : les champs précèdent les fichiers")).into());
+            }
+            let value = field.text().await.map_err(crate::form::error)?;
+            progress.advanced();
+            fields.set(&name, value)?;
+            continue;
+        }
+        if sub.is_none() {
+            // Checked before a byte is spooled: nothing is received for an
+            // establishment the caller does not speak for, or a dossier not its own.
+            let s = fields.submission()?;
+            // A malformed FINESS is a bad request, not someone else's establishment.
+            crate::intake::validate_finess(&s.establishment)?;
+            caller.may(Action::Upload, Some(&s.establishment))?;
+            validate_submission(&s)?;
+            st.intake.check_known(&s)?;
+            if fields.submission_id.is_some() {
+                may_add_to(&st, &s).await?;
+            }
+            sub = Some(s);
+        }
+        let file_name = field.file_name().ok_or_else(|| IntakeError::Malformed("a `file` part has no file name".into()))?.to_owned();
+        let chunks = field.map(|chunk| {
+            progress.advanced();
+            chunk.map_err(crate::form::error)
+        });
+        spooled.push(st.intake.spool(&file_name, chunks).await?);
+    }
+    let Some(sub) = sub else {
         return Err(IntakeError::Malformed("no `file` part".into()).into());
-    }
-    let sub = SubmissionRef {
-        submission_id: submission_id.unwrap_or_default(),
-        establishment: establishment.unwrap_or_default(),
-        campaign: campaign.unwrap_or_default(),
-        objectives,
-        category,
     };
-    validate_submission(&sub)?;
     // Scoped to the caller, and to the file's place in the request.
     let key = headers.get(IDEMPOTENCY_KEY).map(|v| v.to_str().map(str::trim).unwrap_or_default().to_owned());
     if key.as_deref().is_some_and(|k| k.is_empty() || k.len() > 200) {
@@ -204,16 +224,27 @@ async fn receive_upload(
     Ok((StatusCode::ACCEPTED, Json(UploadResponse { submission_id: sub.submission_id, evidence })))
 }
 
-/// Adding to an existing submission: it must be the same establishment's.
-async fn owned_by(st: &AppState, id: SubmissionId, finess: &str) -> Result<(), ApiError> {
-    match st.index.submission(id).await?.first() {
-        Some(r) if r.submission.establishment != finess => Err(ApiError::forbidden(format!("submission {id} belongs to another establishment"))),
+/// Adding to an existing submission: it must be this establishment's, in this campaign
+/// (the index refuses it too, see [`caregate_storage::SubmissionOwner`]; checked here
+/// first so that nothing is spooled for it).
+async fn may_add_to(st: &AppState, sub: &SubmissionRef) -> Result<(), ApiError> {
+    match st.index.submission_owner(sub.submission_id).await? {
+        Some(o) if o.establishment != sub.establishment => {
+            Err(ApiError::forbidden(format!("submission {} belongs to another establishment", sub.submission_id)))
+        }
+        Some(o) if o.campaign != sub.campaign => Err(ApiError::forbidden(format!("submission {} belongs to campaign {}", sub.submission_id, o.campaign))),
         _ => Ok(()),
     }
 }
 
-async fn field_text(field: axum::extract::multipart::Field<'_>) -> Result<String, IntakeError> {
-    field.text().await.map_err(multipart_error)
+/// Who a submission belongs to, once the caller is known to be allowed `action` on its
+/// establishment: the one answer every route, the console and the decisions go by.
+pub(crate) async fn owned_submission(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<caregate_storage::SubmissionOwner, ApiError> {
+    caller.may(action, None)?;
+    let id: SubmissionId = parse_id(id)?;
+    let owner = st.index.submission_owner(id).await?.ok_or_else(|| ApiError::not_found(format!("submission {id}")))?;
+    caller.may(action, Some(&owner.establishment))?;
+    Ok(owner)
 }
 
 fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
@@ -300,14 +331,9 @@ pub struct SubmissionView {
     params(("id" = String, Path, description = "submission id")),
     responses((status = 200, body = SubmissionView), (status = 404, body = ApiErrorBody)))]
 async fn get_submission(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<SubmissionView>, ApiError> {
-    caller.may(Action::ReadRecords, None)?;
-    let id: SubmissionId = parse_id(&id)?;
-    let evidence = st.index.submission(id).await?;
-    let Some(first) = evidence.first() else {
-        return Err(ApiError::not_found(format!("submission {id}")));
-    };
-    caller.may(Action::ReadRecords, Some(&first.submission.establishment))?;
-    Ok(Json(SubmissionView { submission_id: id, complete: evidence.iter().all(|r| r.status != Status::Received), evidence }))
+    let owner = owned_submission(&st, &caller, Action::ReadRecords, &id).await?;
+    let evidence = st.index.submission(owner.submission_id).await?;
+    Ok(Json(SubmissionView { submission_id: owner.submission_id, complete: evidence.iter().all(|r| r.status != Status::Received), evidence }))
 }
 
 /// The submission's verification as decided (controllers' decisions laid over the
@@ -320,14 +346,22 @@ pub(crate) async fn verification_of(st: &AppState, caller: &Caller, action: Acti
 /// The machine's verification and the decisions on it, once the caller is known to be
 /// allowed `action` on the submission.
 async fn judged(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<(Verification, Vec<Decision>), ApiError> {
-    caller.may(action, None)?;
-    let id: SubmissionId = parse_id(id)?;
+    let owner = owned_submission(st, caller, action, id).await?;
+    let id = owner.submission_id;
     let v = st
         .index
         .verification(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("verification of submission {id} (unknown submission, or no referential for its campaign)")))?;
-    caller.may(action, Some(&v.establishment))?;
+    if v.establishment != owner.establishment {
+        // Only a dossier judged before owners were fixed can disagree: never shown, never
+        // decided on, under another establishment's name.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "owner_mismatch",
+            format!("the verification of submission {id} names another establishment than its owner; judge it again (caregate reverify)"),
+        ));
+    }
     let decisions = st.index.decisions(id).await?;
     Ok((v, decisions))
 }
@@ -540,7 +574,7 @@ pub fn attachment(rec: &EvidenceRecord, file: tempfile::NamedTempFile) -> Respon
 /// `Retry-After`) naming the one that does not and why. Each is given 3 seconds, all at
 /// once, so a frozen store makes a slow answer, never a hanging one. No authentication:
 /// load balancers and operators ask it, and it names no dossier.
-async fn readyz(State(st): State<AppState>) -> Response {
+pub(crate) async fn readyz(State(st): State<AppState>) -> Response {
     let checks = futures::future::join_all(st.probes.iter().map(|p| async move {
         let answer = match tokio::time::timeout(std::time::Duration::from_secs(3), (p.check)()).await {
             Ok(Ok(())) => Ok(()),

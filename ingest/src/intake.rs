@@ -22,13 +22,54 @@ pub struct IntakeConfig {
     pub max_request_bytes: u64,
     /// Upload requests handled at once; more get 429 with Retry-After.
     pub max_concurrent_uploads: usize,
+    /// Of those, held at once by one account: a single client (or a stalled script)
+    /// never takes every slot.
+    pub max_uploads_per_account: usize,
+    /// Longest text field of an upload form (`establishment`, `campaign`...), in bytes.
+    pub max_field_bytes: u64,
+    /// Most bytes read between two parts' contents, which a part's header block must
+    /// fit in (with the boundary): headers are buffered whole while they are parsed.
+    pub max_part_header_bytes: u64,
+    /// Slowest upload kept, in bytes per second on average, once it has run for a
+    /// minute: a client trickling bytes to hold its slot is cut off (408).
+    pub min_upload_bytes_per_sec: u64,
     /// Where uploads are spooled while hashed; the system temp dir when unset.
     pub spool_dir: Option<PathBuf>,
 }
 
 impl Default for IntakeConfig {
     fn default() -> Self {
-        Self { max_file_bytes: 1536 * 1024 * 1024, max_request_bytes: 2048 * 1024 * 1024, max_concurrent_uploads: 64, spool_dir: None }
+        Self {
+            max_file_bytes: 1536 * 1024 * 1024,
+            max_request_bytes: 2048 * 1024 * 1024,
+            max_concurrent_uploads: 64,
+            max_uploads_per_account: 8,
+            max_field_bytes: 1024,
+            max_part_header_bytes: 64 * 1024,
+            min_upload_bytes_per_sec: 1024,
+            spool_dir: None,
+        }
+    }
+}
+
+impl IntakeConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        // The sizes and the slot count are checked with the rest of the configuration.
+        if self.max_uploads_per_account == 0 || self.max_uploads_per_account > self.max_concurrent_uploads {
+            problems.push("intake.max_uploads_per_account must be between 1 and intake.max_concurrent_uploads".to_owned());
+        }
+        if !(64..=65536).contains(&self.max_field_bytes) {
+            problems.push(format!("intake.max_field_bytes = {} (64 to 65536)", self.max_field_bytes));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.max_part_header_bytes) {
+            problems.push(format!("intake.max_part_header_bytes = {} (1 KiB to 16 MiB)", self.max_part_header_bytes));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 }
 
@@ -46,6 +87,19 @@ pub enum IntakeError {
     Malformed(String),
     #[error("too many uploads in progress, try again shortly")]
     Busy,
+    /// One account holds its whole share of the upload slots.
+    #[error("trop d'envois en cours pour ce compte ({limit} au plus) : réessayez quand les précédents sont terminés")]
+    AccountBusy { limit: usize },
+    /// The client stopped sending, or sends too slowly to ever finish.
+    #[error("envoi interrompu : {0}")]
+    Stalled(String),
+    /// A campaign, objective or category the deployment does not know, or an id that
+    /// cannot be a submission's.
+    #[error("{field} inconnu : {reason}")]
+    Unknown { field: &'static str, reason: String },
+    /// A form field sent twice, or after the first file.
+    #[error("formulaire mal ordonné : {0}")]
+    FieldOrder(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("spooling the upload: {0}")]
@@ -114,6 +168,30 @@ pub fn validate_submission(sub: &SubmissionRef) -> Result<(), IntakeError> {
     Ok(())
 }
 
+/// What [`Intake::check_known`] checks, against these referentials.
+pub fn known(referentials: &caregate_verify::Referentials, sub: &SubmissionRef) -> Result<(), IntakeError> {
+    if sub.submission_id.0.is_nil() {
+        return Err(IntakeError::Unknown { field: "submission_id", reason: "l'identifiant nul ne désigne aucun dossier".into() });
+    }
+    let Some(r) = referentials.for_campaign(&sub.campaign) else {
+        let known: Vec<&str> = referentials.campaigns().collect();
+        return Err(IntakeError::Unknown { field: "campaign", reason: format!("{:?} (campagnes ouvertes : {})", sub.campaign, known.join(", ")) });
+    };
+    for o in &sub.objectives {
+        if !r.objectives.iter().any(|x| &x.id == o) {
+            let ids: Vec<&str> = r.objectives.iter().map(|x| x.id.as_str()).collect();
+            return Err(IntakeError::Unknown { field: "objective", reason: format!("{o:?} n'est pas un objectif de {} ({})", r.id, ids.join(", ")) });
+        }
+    }
+    if let Some(c) = &sub.category {
+        if !r.ceilings.contains_key(c) {
+            let names: Vec<&str> = r.ceilings.keys().map(String::as_str).collect();
+            return Err(IntakeError::Unknown { field: "category", reason: format!("{c:?} n'est pas une catégorie de {} ({})", r.id, names.join(", ")) });
+        }
+    }
+    Ok(())
+}
+
 /// The intake: uploads become quarantined objects, `received` records and jobs.
 ///
 /// Contract: a receipt is returned only once the bytes are in quarantine and the record
@@ -127,6 +205,29 @@ pub struct Intake {
     config: IntakeConfig,
     spool_dir: PathBuf,
     permits: Arc<Semaphore>,
+    /// Upload slots held per account (entries leave at zero).
+    held: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    /// What may be submitted to: each campaign's objectives and categories.
+    referentials: Arc<caregate_verify::Referentials>,
+}
+
+/// One upload slot, and the account's share of it; both are given back on drop.
+pub struct UploadSlot {
+    _permit: OwnedSemaphorePermit,
+    account: String,
+    held: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = held.get_mut(&self.account) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.account);
+            }
+        }
+    }
 }
 
 impl Intake {
@@ -135,7 +236,7 @@ impl Intake {
         &self.spool_dir
     }
 
-    pub fn new(backends: &Backends, config: IntakeConfig) -> Result<Self, IntakeError> {
+    pub fn new(backends: &Backends, config: IntakeConfig, referentials: Arc<caregate_verify::Referentials>) -> Result<Self, IntakeError> {
         let spool_dir = config.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
         std::fs::create_dir_all(&spool_dir)?;
         Ok(Self {
@@ -143,6 +244,8 @@ impl Intake {
             index: backends.index.clone(),
             outbox: backends.outbox.clone(),
             permits: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
+            held: Arc::default(),
+            referentials,
             spool_dir,
             config,
         })
@@ -156,6 +259,26 @@ impl Intake {
     /// time out).
     pub fn try_admit(&self) -> Result<OwnedSemaphorePermit, IntakeError> {
         self.permits.clone().try_acquire_owned().map_err(|_| IntakeError::Busy)
+    }
+
+    /// [`Self::try_admit`] for one account, within its share
+    /// ([`IntakeConfig::max_uploads_per_account`]): past it, that account is told to wait
+    /// while everyone else still gets in.
+    pub fn try_admit_for(&self, account: &str) -> Result<UploadSlot, IntakeError> {
+        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = held.entry(account.to_owned()).or_insert(0);
+        if *n >= self.config.max_uploads_per_account {
+            return Err(IntakeError::AccountBusy { limit: self.config.max_uploads_per_account });
+        }
+        let permit = self.permits.clone().try_acquire_owned().map_err(|_| IntakeError::Busy)?;
+        *n += 1;
+        Ok(UploadSlot { _permit: permit, account: account.to_owned(), held: self.held.clone() })
+    }
+
+    /// Refuses what this deployment cannot judge: an unknown campaign, an objective
+    /// that is not the campaign's, a category it sets no ceiling for, the nil id.
+    pub fn check_known(&self, sub: &SubmissionRef) -> Result<(), IntakeError> {
+        known(&self.referentials, sub)
     }
 
     /// Streams a file to local disk while hashing it, enforcing the size limit. Only the
@@ -241,6 +364,7 @@ impl Intake {
         E: Into<IntakeError>,
     {
         validate_submission(sub)?;
+        self.check_known(sub)?;
         let spooled = self.spool(name, body).await?;
         self.commit(sub, spooled, None).await
     }

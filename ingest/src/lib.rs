@@ -17,26 +17,48 @@
 pub mod auth;
 mod console;
 pub mod error;
+mod form;
+pub mod guard;
 pub mod http;
 pub mod intake;
 mod metrics;
 pub mod retrieval;
+pub mod serve;
 pub mod state;
 
 pub use auth::{hash_password, issue_token, Action, Caller};
 pub use error::{ApiError, ApiErrorBody};
 pub use http::ApiDoc;
 pub use retrieval::RetrievalError;
+pub use serve::{serve, ServeConfig};
 pub use state::{AppState, AuthConfig, HttpConfig, LoginThrottle, Probe, Scrape};
 
-/// The whole HTTP service: the API, the console and the limits that apply to both.
+/// The whole HTTP service: the API, the console and the limits that apply to both. The
+/// operations endpoints (`/metrics`, `/readyz`) are in it unless `http.ops_listen` puts
+/// them on their own address ([`ops_router`]).
 pub fn router(state: AppState) -> axum::Router {
-    let body_limit = state.intake.config().max_request_bytes;
-    http::routes()
-        .merge(console::routes())
-        .route("/metrics", axum::routing::get(metrics::scrape))
-        .route_layer(axum::middleware::from_fn(metrics::track_requests))
-        .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(body_limit).unwrap_or(usize::MAX)))
+    use axum::extract::DefaultBodyLimit;
+    // An upload reads its body as a stream, under the intake's own limits
+    // (`intake.max_request_bytes`, per file, per field: see `form`).
+    let mut app = http::routes().route("/api/evidence", axum::routing::post(http::upload)).merge(console::routes());
+    if state.http.ops_listen.is_none() {
+        app = app.merge(ops_routes());
+    }
+    app.route_layer(axum::middleware::from_fn(metrics::track_requests))
+        // Every body but an upload's is a small form or JSON document.
+        .layer(DefaultBodyLimit::max(state.http.max_form_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::protect))
+        // A body that stops coming ends its request, and frees its upload slot.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(std::time::Duration::from_secs(state.http.serve.body_idle_secs)))
         .with_state(state)
+}
+
+/// `/metrics` and `/readyz` alone, for `http.ops_listen`.
+pub fn ops_router(state: AppState) -> axum::Router {
+    ops_routes().with_state(state)
+}
+
+fn ops_routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/metrics", axum::routing::get(metrics::scrape)).route("/readyz", axum::routing::get(http::readyz))
 }
 pub use intake::{sanitize_name, validate_submission, Intake, IntakeConfig, IntakeError, Receipt, Spooled};

@@ -29,6 +29,7 @@ pub(crate) fn upload_outcome(status: StatusCode) -> &'static str {
     match status.as_u16() {
         200..=299 => "accepted",
         401 | 403 => "forbidden",
+        408 => "stalled",
         413 => "too_large",
         429 => "busy",
         503 => "unavailable",

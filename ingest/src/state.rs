@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use caregate_storage::{AccountStore, EvidenceIndex, ObjectStore, Outbox, StorageError};
+use caregate_storage::{AccountStore, EvidenceIndex, LoginAttempts, ObjectStore, Outbox, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::intake::Intake;
@@ -73,11 +73,62 @@ pub struct HttpConfig {
     pub presign_above_bytes: u64,
     /// How long a presigned URL works.
     pub presign_secs: u64,
+    /// Largest body of every request but an upload (log-in, decisions...), in bytes.
+    pub max_form_bytes: usize,
+    /// Connection time limits.
+    pub serve: crate::serve::ServeConfig,
+    /// The origin browsers reach caregate at (`https://caregate.example.fr`), which a
+    /// console POST's `Origin` must be. Unset: the request's own `Host`.
+    pub public_origin: Option<String>,
+    /// Behind a reverse proxy: the header it writes the client's address in (e.g.
+    /// `x-forwarded-for`, whose last entry is taken: the one the proxy added). Unset:
+    /// the connection's peer. Only set it when every request comes through the proxy.
+    pub client_address_header: Option<String>,
+    /// Where `/metrics` and `/readyz` are served. Unset: on the service's own address,
+    /// beside the API; set (e.g. `127.0.0.1:9090`): only there.
+    pub ops_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { auth: AuthConfig::default(), presign_above_bytes: 64 * 1024 * 1024, presign_secs: 300 }
+        Self {
+            auth: AuthConfig::default(),
+            presign_above_bytes: 64 * 1024 * 1024,
+            presign_secs: 300,
+            max_form_bytes: 16 * 1024,
+            serve: crate::serve::ServeConfig::default(),
+            public_origin: None,
+            client_address_header: None,
+            ops_listen: None,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if !(1024..=1024 * 1024).contains(&self.max_form_bytes) {
+            problems.push(format!("http.max_form_bytes = {} (1 KiB to 1 MiB)", self.max_form_bytes));
+        }
+        if let Err(e) = self.serve.validate() {
+            problems.push(e);
+        }
+        if let Some(o) = &self.public_origin {
+            let ok = (o.starts_with("https://") || o.starts_with("http://")) && !o.trim_end_matches('/').contains(['?', '#']) && o.matches('/').count() <= 3;
+            if !ok {
+                problems.push(format!("http.public_origin = {o:?}: a scheme and a host, e.g. https://caregate.example.fr"));
+            }
+        }
+        if let Some(h) = &self.client_address_header {
+            if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                problems.push(format!("http.client_address_header = {h:?} is not a header name"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 }
 
@@ -86,50 +137,77 @@ impl Default for HttpConfig {
 pub struct AuthConfig {
     /// How long a console session lasts after logging in.
     pub session_hours: u32,
-    /// Mark the session cookie `Secure` (sent over HTTPS only). Turn it on whenever
-    /// caregate is reached through TLS, which is every deployment but a local one.
-    pub secure_cookies: bool,
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Unset: on, unless
+    /// `serve` listens on a loopback address (a local run over plain HTTP).
+    pub secure_cookies: Option<bool>,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { session_hours: 8, secure_cookies: false }
+        Self { session_hours: 8, secure_cookies: None }
     }
 }
 
-/// Failed console log-ins per account name, to slow password guessing: after
-/// [`LoginThrottle::MAX_FAILURES`] failures within the last [`LoginThrottle::WINDOW`],
-/// the name is refused, right password or not. Counted in the accounts' database, so
-/// that every `serve` process behind a load balancer sees the same count.
+/// Console log-ins, throttled per account name from one client address (the guessing
+/// one sees), per client address (one client guessing many names) and per name from
+/// everywhere (a guess spread over many addresses), so that nobody can lock an account's
+/// owner out from another address by guessing its name. Counted in the accounts'
+/// database before the password is checked ([`LoginAttempts`]), so every `serve`
+/// process sees the same counts and simultaneous guesses cannot all pass.
 #[derive(Clone)]
 pub struct LoginThrottle {
-    accounts: Arc<dyn AccountStore>,
+    attempts: Arc<dyn LoginAttempts>,
+}
+
+/// Why a log-in is not even checked, and until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Throttled {
+    pub until: chrono::DateTime<chrono::Utc>,
+    /// In French, for the page: what was counted.
+    pub why: &'static str,
 }
 
 impl LoginThrottle {
-    pub const MAX_FAILURES: u32 = 5;
+    /// Attempts of one name from one address within [`Self::WINDOW`].
+    pub const MAX_PER_NAME_AND_ADDRESS: u32 = 5;
+    /// Attempts from one address, whatever the names.
+    pub const MAX_PER_ADDRESS: u32 = 30;
+    /// Attempts of one name from every address.
+    pub const MAX_PER_NAME: u32 = 50;
     pub const WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-    pub fn new(accounts: Arc<dyn AccountStore>) -> Self {
-        Self { accounts }
+    pub fn new(attempts: Arc<dyn LoginAttempts>) -> Self {
+        Self { attempts }
     }
 
-    fn window_start(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-        now - chrono::Duration::from_std(Self::WINDOW).unwrap_or_else(|_| chrono::Duration::minutes(15))
+    fn keys(name: &str, address: &str) -> [String; 3] {
+        [format!("name-from\n{name}\n{address}"), format!("from\n{address}"), format!("name\n{name}")]
     }
 
-    /// Whether the name may try now.
-    pub async fn allows(&self, name: &str) -> Result<bool, StorageError> {
-        let since = Self::window_start(chrono::Utc::now());
-        Ok(self.accounts.login_failures(name, since).await? < Self::MAX_FAILURES)
-    }
-
-    pub async fn failed(&self, name: &str) -> Result<(), StorageError> {
+    /// Counts an attempt of `name` from `address` (before its password is checked);
+    /// `Err(Throttled)` when one of the limits is passed, and the password must not be
+    /// checked at all.
+    pub async fn attempt(&self, name: &str, address: &str) -> Result<Result<(), Throttled>, StorageError> {
         let now = chrono::Utc::now();
-        self.accounts.record_login_failure(name, now, Self::window_start(now)).await
+        let window = chrono::Duration::from_std(Self::WINDOW).unwrap_or_else(|_| chrono::Duration::minutes(15));
+        let counts = self.attempts.attempt(&Self::keys(name, address), now, now - window).await?;
+        let limits = [
+            (Self::MAX_PER_NAME_AND_ADDRESS, "Trop d'essais infructueux pour cet identifiant depuis votre adresse"),
+            (Self::MAX_PER_ADDRESS, "Trop d'essais de connexion depuis votre adresse"),
+            (Self::MAX_PER_NAME, "Trop d'essais pour cet identifiant, depuis de nombreuses adresses"),
+        ];
+        for (count, (max, why)) in counts.iter().zip(limits) {
+            if count.attempts > max {
+                return Ok(Err(Throttled { until: count.window_start + window, why }));
+            }
+        }
+        Ok(Ok(()))
     }
 
-    pub async fn succeeded(&self, name: &str) -> Result<(), StorageError> {
-        self.accounts.clear_login_failures(name).await
+    /// The right password: this name's counts start again, and the address is not held
+    /// to the attempt.
+    pub async fn succeeded(&self, name: &str, address: &str) -> Result<(), StorageError> {
+        let [pair, from, alone] = Self::keys(name, address);
+        self.attempts.succeeded(&[pair, alone], &[from]).await
     }
 }

@@ -43,6 +43,7 @@ terms! {
     "date_missing" => "Date absente", "Aucune date lisible sur la pièce : la période ne peut être vérifiée.";
     "date_outside_window" => "Date hors période", "La pièce est datée hors de la période du programme.";
     "domain_missing" => "Domaine non nommé", "Le rapport d'audit ne nomme pas le domaine audité.";
+    "dossier_mixed_establishments" => "Dossier mélangé", "Des pièces du dossier ont été déposées pour un autre établissement ou une autre campagne : aucun objectif n'est atteint tant qu'un contrôleur n'a pas tranché.";
     "duplicate_submission" => "Pièce en double", "La même facture (ou le même fichier) a déjà été fournie, dans ce dossier ou un autre.";
     "encrypted" => "Fichier chiffré", "Le fichier est protégé par un mot de passe inconnu : son contenu n'a pas pu être lu.";
     "encrypted_report" => "Rapport chiffré", "Le rapport est chiffré (XML-Enc) : son contenu ne peut être vérifié par la plateforme.";

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use caregate::{App, Config};
-use caregate_ingest::router;
+use caregate_ingest::{ops_router, router, serve};
 
 use super::{ctrl_c_token, init_tracing};
 
@@ -22,8 +22,19 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     }
     let listener = tokio::net::TcpListener::bind(app.config.listen).await.with_context(|| format!("binding {}", app.config.listen))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    let s = shutdown.clone();
-    axum::serve(listener, router(state)).with_graceful_shutdown(async move { s.cancelled().await }).await?;
+    let ops = match app.config.http.ops_listen {
+        Some(address) => {
+            let ops_listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address} (http.ops_listen)"))?;
+            tracing::info!("/metrics and /readyz on http://{}", ops_listener.local_addr()?);
+            let (ops_app, limits, stop) = (ops_router(state.clone()), app.config.http.serve.clone(), shutdown.clone());
+            Some(tokio::spawn(async move { serve(ops_listener, ops_app, &limits, stop).await }))
+        }
+        None => None,
+    };
+    serve(listener, router(state), &app.config.http.serve, shutdown.clone()).await?;
+    if let Some(ops) = ops {
+        ops.await??;
+    }
     worker.await.ok();
     Ok(ExitCode::SUCCESS)
 }

@@ -70,7 +70,7 @@ async fn serve_metrics(
     let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address} for metrics"))?;
     tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await {
+        if let Err(e) = caregate_ingest::serve(listener, router, &caregate_ingest::ServeConfig::default(), shutdown).await {
             tracing::warn!(error = %e, "the metrics listener stopped");
         }
     });

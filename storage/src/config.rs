@@ -98,6 +98,8 @@ pub struct Backends {
     pub index: Arc<dyn EvidenceIndex>,
     /// Local accounts and credentials, in the index's database.
     pub accounts: Arc<dyn AccountStore>,
+    /// Log-in attempts, in the index's database.
+    pub logins: Arc<dyn crate::LoginAttempts>,
     pub queue: Arc<dyn JobQueue>,
     /// Announcements to other systems, on the same broker as the jobs.
     pub announcer: Arc<dyn Announcer>,
@@ -146,7 +148,7 @@ impl Backends {
             }
         };
         let outbox = Arc::new(Outbox::new(index.clone(), queue.clone(), announcer.clone()));
-        Ok(Self { quarantine, evidence, accounts: index.clone(), index, queue, announcer, outbox, in_process_queue })
+        Ok(Self { quarantine, evidence, accounts: index.clone(), logins: index.clone(), index, queue, announcer, outbox, in_process_queue })
     }
 
     /// One line per boundary, for logs and summaries.

@@ -101,6 +101,21 @@ pub async fn evidence_index(index: &dyn EvidenceIndex) {
     assert_eq!(index.submission(sub).await.expect("submission").len(), 2);
     assert!(index.get(EvidenceId::new()).await.expect("get").is_none());
 
+    // A submission is its first file's establishment's, in its campaign, forever: a
+    // record naming another is refused and nothing of it is written.
+    let owner = index.submission_owner(sub).await.expect("owner").expect("a submission with files has an owner");
+    assert_eq!((owner.establishment.as_str(), owner.campaign.as_str()), ("750000001", "care-d1-2024"));
+    assert_eq!(index.submission_owner(SubmissionId::new()).await.expect("owner"), None);
+    for (establishment, campaign) in [("690781810", "care-d1-2024"), ("750000001", "care-d2-2025")] {
+        let mut foreign = sample_record(sub, "intrus.pdf");
+        foreign.submission.establishment = establishment.into();
+        foreign.submission.campaign = campaign.into();
+        let refused = index.record_received(&foreign).await;
+        assert!(matches!(refused, Err(StorageError::ForeignSubmission(_))), "{establishment} {campaign}: {refused:?}");
+        assert!(index.get(foreign.evidence_id).await.expect("get").is_none(), "nothing of a refused record is written");
+    }
+    assert_eq!(index.submission(sub).await.expect("submission").len(), 2);
+
     index.record_retry(a.evidence_id, 2, "clamd unavailable").await.expect("retry");
     assert_eq!(index.get(a.evidence_id).await.unwrap().unwrap().attempts, 2);
 
@@ -290,8 +305,8 @@ pub async fn accounts(store: &dyn AccountStore) {
 
 /// Credentials end with their account's password or its enabling: a password change and
 /// a disable end every session and token at once, enabling again revives none, a display
-/// name change ends nothing. One credential is listed and revoked by its short id, only
-/// among its own account's.
+/// name change ends nothing, and a disabled account is given none. One credential is
+/// listed and revoked by its short id, only among its own account's.
 pub async fn credential_lifecycle(store: &dyn AccountStore) {
     // Stored hashes are 64 hex characters; these share prefixes on purpose.
     let digest = |head: &str| format!("{head:0<64}");
@@ -361,9 +376,13 @@ pub async fn credential_lifecycle(store: &dyn AccountStore) {
     store.add_credential(&digest("c0ffee"), "l.durand", CredentialKind::ApiToken, "after", None).await.expect("token");
     a.disabled = true;
     assert_eq!(store.put_account(&a).await.expect("disable"), 1);
+    let while_disabled = store.add_credential(&digest("bad"), "l.durand", CredentialKind::Session, "console", in_hour).await;
+    assert!(matches!(while_disabled, Err(StorageError::Rejected { .. })), "a disabled account gets no credential: {while_disabled:?}");
+    let unknown = store.add_credential(&digest("bad"), "nobody", CredentialKind::ApiToken, "script", None).await;
+    assert!(matches!(unknown, Err(StorageError::Rejected { .. })), "nor does an unknown one: {unknown:?}");
     a.disabled = false;
     assert_eq!(store.put_account(&a).await.expect("enable"), 0);
-    assert!(!usable(digest("c0ffee")).await, "enabling again revives no credential");
+    assert!(!usable(digest("c0ffee")).await && !usable(digest("bad")).await, "enabling again revives no credential");
     assert!(store.credentials("l.durand").await.expect("list").is_empty());
     store.add_credential(&digest("d00d"), "l.durand", CredentialKind::ApiToken, "new", None).await.expect("token");
     assert!(usable(digest("d00d")).await, "an enabled account works with new tokens");

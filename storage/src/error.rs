@@ -15,6 +15,10 @@ pub enum StorageError {
     /// The service answered, but with a refusal that a retry will not change.
     #[error("{service} refused the request: {reason}")]
     Rejected { service: &'static str, reason: String },
+    /// A record for a submission that belongs to another establishment or campaign: a
+    /// dossier is one establishment's, in one campaign, forever.
+    #[error("submission {0} belongs to another establishment or campaign")]
+    ForeignSubmission(String),
     #[error("invalid stored data: {0}")]
     Corrupt(String),
     #[error("I/O error: {0}")]

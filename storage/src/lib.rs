@@ -17,6 +17,7 @@ pub mod conformance;
 mod error;
 pub mod fixity;
 pub mod index;
+mod logins;
 pub mod object;
 mod outbox;
 pub mod queue;
@@ -26,7 +27,8 @@ pub use accounts::{Account, AccountStore, Credential, CredentialKind, Revocation
 pub use config::{AmqpConfig, Backends, BackendsConfig, DatabaseConfig, S3Config};
 pub use error::StorageError;
 pub use fixity::{check_stored, Fixity, ReadPurpose};
-pub use index::{ChainProblem, ChainReport, EvidenceIndex, KeyedReceipt, OutboxBacklog, SearchQuery, SqlIndex, SubmissionProgress};
+pub use index::{ChainProblem, ChainReport, EvidenceIndex, KeyedReceipt, OutboxBacklog, SearchQuery, SqlIndex, SubmissionOwner, SubmissionProgress};
+pub use logins::{AttemptCount, LoginAttempts};
 pub use object::{hash_object, LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};
 pub use outbox::Outbox;
 pub use queue::{AmqpQueue, AnnouncementStream, Announcer, Delivery, JobQueue, JobStream, MemoryQueue, Outgoing, Queued, RetryPolicy};

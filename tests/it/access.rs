@@ -151,6 +151,9 @@ async fn console_logins_give_a_session_and_guessing_is_stopped() {
     let session = cookie.split(';').next().unwrap().to_owned();
     let page = browser().get(format!("{}/console", srv.base)).header("cookie", &session).send().await.unwrap();
     assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    let at = page.find("name=\"_csrf\" value=\"").expect("the log-out form carries the session's CSRF token") + "name=\"_csrf\" value=\"".len();
+    let csrf = page[at..].split('"').next().unwrap().to_owned();
     for _ in 0..5 {
         assert_eq!(login("devinette").await.status(), 401);
     }
@@ -158,7 +161,15 @@ async fn console_logins_give_a_session_and_guessing_is_stopped() {
     assert_eq!(refused.status(), 429, "guessing stopped, right password or not");
     assert!(refused.text().await.unwrap().contains("Trop d'essais"));
     // Logging out ends the session on the server.
-    browser().post(format!("{}/console/logout", srv.base)).header("cookie", &session).send().await.unwrap();
+    let out = browser()
+        .post(format!("{}/console/logout", srv.base))
+        .header("cookie", &session)
+        .header("origin", &srv.base)
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
     let after = browser().get(format!("{}/console", srv.base)).header("cookie", &session).send().await.unwrap();
     assert_eq!(after.status(), 303);
     srv.stop.cancel();
@@ -318,6 +329,9 @@ async fn revoked_tokens_and_password_changes_end_access(stack: common::Stack) {
     // Disabled then enabled: nothing issued before comes back.
     let kept = caregate_ingest::issue_token(accounts.as_ref(), "c.martin", "before").await.unwrap();
     assert!(account_cli(&env, &["disable", "c.martin"], None).await.status.success());
+    let refused = account_cli(&env, &["token", "c.martin"], None).await;
+    assert_eq!(refused.status.code(), Some(2), "a disabled account is given no token: {}", String::from_utf8_lossy(&refused.stdout));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no enabled account"), "{}", String::from_utf8_lossy(&refused.stderr));
     assert!(account_cli(&env, &["enable", "c.martin"], None).await.status.success());
     assert_eq!((who(&kept).await, console(fresh.unwrap()).await), (401, 303), "enabling again revives nothing");
     let out = account_cli(&env, &["token", "c.martin"], None).await;

@@ -326,8 +326,9 @@ pub async fn serve(env: &TestEnv) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let s = stop.clone();
+    let limits = state.http.serve.clone();
     tokio::spawn(async move {
-        axum::serve(listener, caregate_ingest::router(state)).with_graceful_shutdown(async move { s.cancelled().await }).await.expect("serve");
+        caregate_ingest::serve(listener, caregate_ingest::router(state), &limits, s).await.expect("serve");
     });
     Server { base, app, stop }
 }

@@ -30,5 +30,6 @@ mod real_samples;
 mod rescan;
 mod retries;
 mod seda;
+mod security;
 mod signatures;
 mod verification;

@@ -37,7 +37,14 @@ pub struct Dossier<'a> {
 pub fn judge(r: &Referential, dossier: &Dossier<'_>, now: DateTime<Utc>) -> Verification {
     let records = dossier.records;
     let latest = records.iter().max_by_key(|rec| rec.updated_at);
-    let sub = latest.map(|rec| &rec.submission);
+    // The dossier is its first file's establishment's, in its campaign (as the index
+    // fixes it); never the latest file's, which anyone could have sent last.
+    let sub = records.iter().min_by_key(|rec| (rec.received_at, rec.evidence_id.to_string())).map(|rec| &rec.submission);
+    let strangers: BTreeSet<(&str, &str)> = records
+        .iter()
+        .map(|rec| (rec.submission.establishment.as_str(), rec.submission.campaign.as_str()))
+        .filter(|found| sub.is_some_and(|s| *found != (s.establishment.as_str(), s.campaign.as_str())))
+        .collect();
     let done: Vec<&EvidenceRecord> = records.iter().filter(|rec| rec.status.is_terminal()).collect();
     let evidence: Vec<EvidenceCheck> = done
         .iter()
@@ -59,6 +66,7 @@ pub fn judge(r: &Referential, dossier: &Dossier<'_>, now: DateTime<Utc>) -> Veri
         checks: evidence.iter().map(|c| (c.evidence_id, c.findings.as_slice())).collect(),
         related: dossier.related,
         category: records.iter().rev().find_map(|rec| rec.submission.category.as_deref()),
+        strangers: (!strangers.is_empty()).then(|| strangers.iter().map(|(e, c)| format!("{e} ({c})")).collect::<Vec<_>>().join(", ")),
     };
     let objectives: Vec<ObjectiveVerdict> = r.objectives.iter().map(|o| ctx.objective(o, claimed.contains(o.id.as_str()))).collect();
     Verification {
@@ -84,6 +92,9 @@ struct Context<'a> {
     checks: std::collections::HashMap<caregate_schemas::EvidenceId, &'a [caregate_schemas::Finding]>,
     related: &'a [EvidenceRecord],
     category: Option<&'a str>,
+    /// Other establishments or campaigns named by some of the dossier's records: such a
+    /// dossier is never met (a database from before owners were fixed may hold one).
+    strangers: Option<String>,
 }
 
 /// Reasons being gathered for one objective.
@@ -131,6 +142,15 @@ impl Context<'_> {
 
     fn objective(&self, o: &Objective, claimed: bool) -> ObjectiveVerdict {
         let mut why = Reasons::default();
+        if let Some(strangers) = &self.strangers {
+            why.add(
+                "dossier_mixed_establishments",
+                Verdict::NeedsReview,
+                format!("le dossier contient des pièces déposées pour un autre établissement ou une autre campagne : {strangers}"),
+                None,
+                None,
+            );
+        }
         let relevant: Vec<&EvidenceRecord> = self.done.iter().copied().filter(|rec| rec.kind.is_some_and(|k| o.accepts(k))).collect();
         let relevant_ids: std::collections::HashSet<_> = relevant.iter().map(|rec| rec.evidence_id).collect();
 

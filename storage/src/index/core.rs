@@ -70,6 +70,20 @@ const COMMON_DDL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS event_chain (id INTEGER PRIMARY KEY, last_hash TEXT NOT NULL)",
     "INSERT INTO event_chain (id, last_hash) VALUES (1, '') ON CONFLICT DO NOTHING",
     "CREATE INDEX IF NOT EXISTS evidence_keys_evidence ON evidence_keys (evidence_id)",
+    // Each submission's owner, fixed by its first file (see `submissions`).
+    "CREATE TABLE IF NOT EXISTS submissions (
+        submission_id TEXT PRIMARY KEY,
+        establishment TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )",
+    // Databases made before the table: each submission is its first file's.
+    "INSERT INTO submissions (submission_id, establishment, campaign, created_at)
+     SELECT e.submission_id, e.establishment, e.campaign, e.received_at FROM evidence e
+     WHERE NOT EXISTS (SELECT 1 FROM submissions s WHERE s.submission_id = e.submission_id)
+       AND NOT EXISTS (SELECT 1 FROM evidence f WHERE f.submission_id = e.submission_id
+                       AND (f.received_at < e.received_at OR (f.received_at = e.received_at AND f.evidence_id < e.evidence_id)))
+     ON CONFLICT (submission_id) DO NOTHING",
 ];
 
 /// The events table; only its sequence column is written differently by each engine.
@@ -128,6 +142,19 @@ const POSTGRES_DDL: &[&str] = &[
     "DROP TRIGGER IF EXISTS decisions_append_only ON decisions",
     "CREATE TRIGGER decisions_append_only BEFORE UPDATE OR DELETE ON decisions
      FOR EACH ROW EXECUTE FUNCTION caregate_append_only()",
+    // A record names its submission's owner, or is refused: no mixed dossier, whoever
+    // writes (check_violation, so it is a refusal, never a retry).
+    "CREATE OR REPLACE FUNCTION caregate_submission_owner() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       IF NOT EXISTS (SELECT 1 FROM submissions s WHERE s.submission_id = NEW.submission_id
+                      AND s.establishment = NEW.establishment AND s.campaign = NEW.campaign) THEN
+         RAISE EXCEPTION 'submission % belongs to another establishment or campaign', NEW.submission_id USING ERRCODE = '23514';
+       END IF;
+       RETURN NEW;
+     END $$",
+    "DROP TRIGGER IF EXISTS evidence_submission_owner ON evidence",
+    "CREATE TRIGGER evidence_submission_owner BEFORE INSERT OR UPDATE OF submission_id, establishment, campaign ON evidence
+     FOR EACH ROW EXECUTE FUNCTION caregate_submission_owner()",
 ];
 
 const SQLITE_DDL: &[&str] = &[
@@ -146,6 +173,14 @@ const SQLITE_DDL: &[&str] = &[
      BEGIN SELECT RAISE(ABORT, 'verification_history is append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS verification_history_no_delete BEFORE DELETE ON verification_history
      BEGIN SELECT RAISE(ABORT, 'verification_history is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS evidence_submission_owner_insert BEFORE INSERT ON evidence
+     WHEN NOT EXISTS (SELECT 1 FROM submissions s WHERE s.submission_id = NEW.submission_id
+                      AND s.establishment = NEW.establishment AND s.campaign = NEW.campaign)
+     BEGIN SELECT RAISE(ABORT, 'submission belongs to another establishment or campaign'); END",
+    "CREATE TRIGGER IF NOT EXISTS evidence_submission_owner_update BEFORE UPDATE OF submission_id, establishment, campaign ON evidence
+     WHEN NOT EXISTS (SELECT 1 FROM submissions s WHERE s.submission_id = NEW.submission_id
+                      AND s.establishment = NEW.establishment AND s.campaign = NEW.campaign)
+     BEGIN SELECT RAISE(ABORT, 'submission belongs to another establishment or campaign'); END",
 ];
 
 /// Serialises concurrent schema set-up by several workers starting at once, per
@@ -191,6 +226,7 @@ impl SqlIndex {
             .iter()
             .copied()
             .chain(crate::sql::ACCOUNTS_DDL.iter().copied())
+            .chain([crate::logins::LOGINS_DDL])
             .chain([events.as_str(), EVENTS_INDEX, history.as_str(), HISTORY_INDEX, decisions.as_str(), DECISIONS_INDEX, outbox.as_str(), OUTBOX_INDEX])
             .chain(extra.iter().copied());
         let mut result = Ok(());

@@ -13,6 +13,7 @@ mod decisions;
 mod outbox;
 mod records;
 mod search;
+mod submissions;
 mod verifications;
 
 use async_trait::async_trait;
@@ -25,6 +26,7 @@ use self::core::Dialect;
 pub use self::core::SqlIndex;
 pub use self::outbox::OutboxBacklog;
 pub use self::search::SearchQuery;
+pub use self::submissions::SubmissionOwner;
 pub use self::verifications::SubmissionProgress;
 use crate::queue::{Outgoing, Queued};
 use crate::sql::bounded;
@@ -86,6 +88,10 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// Notes a failed attempt that will be retried.
     async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError>;
     async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError>;
+    /// Who the submission belongs to: the establishment and campaign of its first file,
+    /// never changed. Every record of it names them ([`Self::record_received`] refuses
+    /// another with [`StorageError::ForeignSubmission`]). `None`: no file yet.
+    async fn submission_owner(&self, id: SubmissionId) -> Result<Option<SubmissionOwner>, StorageError>;
     async fn events(&self, id: EvidenceId) -> Result<Vec<EvidenceEvent>, StorageError>;
     /// Records still `received`, oldest first.
     async fn unfinished(&self, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError>;
@@ -195,6 +201,10 @@ impl EvidenceIndex for SqlIndex {
 
     async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError> {
         bounded(SqlIndex::submission(self, id)).await
+    }
+
+    async fn submission_owner(&self, id: SubmissionId) -> Result<Option<SubmissionOwner>, StorageError> {
+        bounded(SqlIndex::submission_owner(self, id)).await
     }
 
     async fn events(&self, id: EvidenceId) -> Result<Vec<EvidenceEvent>, StorageError> {

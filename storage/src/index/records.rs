@@ -253,6 +253,8 @@ impl SqlIndex {
 /// The `received` record, its event and its job, in the caller's transaction; nothing
 /// when the record was already there.
 async fn insert_received(conn: &mut sqlx::AnyConnection, rec: &EvidenceRecord) -> Result<Option<Queued>, StorageError> {
+    let sub = &rec.submission;
+    super::submissions::claim(conn, sub.submission_id, &sub.establishment, &sub.campaign, rec.received_at).await?;
     let inserted = sqlx::query(
         "INSERT INTO evidence (evidence_id, submission_id, establishment, campaign, path, status,
                                sha256, size, attempts, received_at, updated_at, record)
