@@ -99,7 +99,9 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn put_account(&self, account: &Account) -> Result<u64, StorageError>;
     async fn account(&self, name: &str) -> Result<Option<Account>, StorageError>;
     async fn accounts(&self) -> Result<Vec<Account>, StorageError>;
-    /// Records a credential by the SHA-256 of its secret (hex).
+    /// Records a credential by the SHA-256 of its secret (hex); refused (`Rejected`)
+    /// unless the account exists and is enabled, so a disabled account gets nothing that
+    /// enabling it would revive.
     async fn add_credential(
         &self,
         token_sha256: &str,
@@ -219,15 +221,24 @@ impl AccountStore for SqlIndex {
         label: &str,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<(), StorageError> {
-        sqlx::query("INSERT INTO credentials (token_sha256, account, kind, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(token_sha256.to_owned())
-            .bind(account.to_owned())
-            .bind(kind.as_str())
-            .bind(label.to_owned())
-            .bind(ts(Utc::now()))
-            .bind(expires_at.map(ts))
-            .execute(self.pool())
-            .await?;
+        // Checked in the insert itself: a log-in that checked the password just before a
+        // disable must not leave a session behind it.
+        let added = sqlx::query(
+            "INSERT INTO credentials (token_sha256, account, kind, label, created_at, expires_at)
+             SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM accounts WHERE name = $2 AND disabled = 0)",
+        )
+        .bind(token_sha256.to_owned())
+        .bind(account.to_owned())
+        .bind(kind.as_str())
+        .bind(label.to_owned())
+        .bind(ts(Utc::now()))
+        .bind(expires_at.map(ts))
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if added == 0 {
+            return Err(StorageError::rejected("accounts", format!("no enabled account {account:?} to give a credential to")));
+        }
         Ok(())
     }
 
