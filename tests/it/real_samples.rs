@@ -6,8 +6,10 @@
 
 use std::path::PathBuf;
 
-/// Right fields over all scored, as reached (447/448 when this floor was set).
-const FLOOR: f64 = 0.997;
+/// Right fields over all scored, as reached: 734/809 on the 108 files of 2026-12-07
+/// (447/448 on the first 61; the 47 new ones, photographed and scanned invoices, plain
+/// PDFs of unseen producers, signed PDFs, are where the misses are).
+const FLOOR: f64 = 0.907;
 
 fn real_samples() -> Option<PathBuf> {
     let dir =
