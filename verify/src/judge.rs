@@ -783,3 +783,47 @@ fn unread_message(rec: &EvidenceRecord) -> String {
         format!("{} : pièce {state} ({})", rec.path, codes.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caregate_schemas::{EvidenceId, Sha256Digest, SubmissionRef};
+
+    fn record(submission: SubmissionId, establishment: &str, received_at: DateTime<Utc>) -> EvidenceRecord {
+        let sub = SubmissionRef {
+            submission_id: submission,
+            establishment: establishment.into(),
+            campaign: "care-d1-2024".into(),
+            objectives: vec!["D1.PRE".into()],
+            category: None,
+        };
+        let mut rec = EvidenceRecord::received(EvidenceId::new(), sub, "attestation.pdf".into(), Sha256Digest::of(establishment.as_bytes()), 1, "q".into());
+        rec.status = Status::Stored;
+        rec.kind = Some(Kind::Attestation);
+        rec.received_at = received_at;
+        rec.updated_at = received_at;
+        rec
+    }
+
+    /// A dossier is its first file's establishment's, whoever sent the latest file, and a
+    /// dossier naming two establishments meets nothing.
+    #[test]
+    fn a_mixed_dossier_is_its_first_establishments_and_meets_nothing() {
+        let referentials = crate::Referentials::shipped().unwrap();
+        let r = referentials.for_campaign("care-d1-2024").unwrap();
+        let id = SubmissionId::new();
+        let t0 = Utc::now() - chrono::Duration::hours(1);
+        let own = record(id, "750000001", t0);
+        let alone = judge(&r, &Dossier { submission_id: id, records: std::slice::from_ref(&own), related: &[] }, Utc::now());
+        assert_eq!(alone.establishment, "750000001");
+        assert!(alone.objectives.iter().all(|o| o.reasons.iter().all(|x| x.code != "dossier_mixed_establishments")));
+
+        let foreign = record(id, "690781810", t0 + chrono::Duration::minutes(5));
+        let mixed = judge(&r, &Dossier { submission_id: id, records: &[foreign, own], related: &[] }, Utc::now());
+        assert_eq!(mixed.establishment, "750000001", "the first file's, not the latest's");
+        for o in &mixed.objectives {
+            assert_ne!(o.verdict, Verdict::Met, "{}", o.objective);
+            assert!(o.reasons.iter().any(|x| x.code == "dossier_mixed_establishments" && x.message.contains("690781810")), "{}", o.objective);
+        }
+    }
+}
