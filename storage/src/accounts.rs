@@ -119,12 +119,6 @@ pub trait AccountStore: Send + Sync + 'static {
     /// at least [`CREDENTIAL_ID_MIN_LEN`] characters, any case); refused (`Rejected`)
     /// when the prefix is not that.
     async fn revoke_credential_by_id(&self, account: &str, id_prefix: &str) -> Result<Revocation, StorageError>;
-    /// Failed log-ins of this name since `since`.
-    async fn login_failures(&self, name: &str, since: DateTime<Utc>) -> Result<u32, StorageError>;
-    /// One more failed log-in; failures older than `forget_before` (of any name) go.
-    async fn record_login_failure(&self, name: &str, at: DateTime<Utc>, forget_before: DateTime<Utc>) -> Result<(), StorageError>;
-    /// A successful log-in forgets the name's failures.
-    async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError>;
 }
 
 fn row_to_account(row: &AnyRow) -> Result<Account, StorageError> {
@@ -284,28 +278,6 @@ impl AccountStore for SqlIndex {
         tx.commit().await?;
         Ok(Revocation::Revoked(credential))
     }
-
-    async fn login_failures(&self, name: &str, since: DateTime<Utc>) -> Result<u32, StorageError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE name = $1 AND at >= $2")
-            .bind(name.to_owned())
-            .bind(ts(since))
-            .fetch_one(self.pool())
-            .await?;
-        Ok(row.try_get::<i64, _>("n")? as u32)
-    }
-
-    async fn record_login_failure(&self, name: &str, at: DateTime<Utc>, forget_before: DateTime<Utc>) -> Result<(), StorageError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM login_failures WHERE at < $1").bind(ts(forget_before)).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO login_failures (name, at) VALUES ($1, $2)").bind(name.to_owned()).bind(ts(at)).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn clear_login_failures(&self, name: &str) -> Result<(), StorageError> {
-        sqlx::query("DELETE FROM login_failures WHERE name = $1").bind(name.to_owned()).execute(self.pool()).await?;
-        Ok(())
-    }
 }
 
 async fn credential_account(index: &SqlIndex, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<Account>, StorageError> {
@@ -338,5 +310,6 @@ mod tests {
         let index = SqlIndex::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("index.sqlite").display()), 2).await.expect("connect");
         conformance::accounts(&index).await;
         conformance::credential_lifecycle(&index).await;
+        conformance::login_attempts(&index).await;
     }
 }

@@ -288,19 +288,31 @@ pub async fn accounts(store: &dyn AccountStore) {
     store.put_account(&a).await.expect("disable");
     assert!(store.credential_account("bb22", now).await.expect("lookup").is_none(), "disabled account");
     assert_eq!(store.accounts().await.expect("list").len(), 1);
+}
 
-    // Failed log-ins, counted per name within a window, forgotten on success.
+/// Log-in attempts: counted per key within a window, atomically (twenty at once get
+/// twenty different counts), a new window after the old one, and a success clears or
+/// takes back an attempt.
+pub async fn login_attempts(store: &dyn crate::LoginAttempts) {
     let now = chrono::Utc::now();
-    let hour_ago = now - chrono::Duration::hours(1);
-    store.record_login_failure("guessed", hour_ago, hour_ago - chrono::Duration::hours(1)).await.expect("old failure");
-    for _ in 0..3 {
-        store.record_login_failure("guessed", now, hour_ago - chrono::Duration::minutes(1)).await.expect("failure");
-    }
-    assert_eq!(store.login_failures("guessed", now - chrono::Duration::minutes(15)).await.expect("count"), 3, "the window counts");
-    assert_eq!(store.login_failures("guessed", hour_ago - chrono::Duration::minutes(1)).await.expect("count"), 4);
-    assert_eq!(store.login_failures("someone-else", hour_ago).await.expect("count"), 0);
-    store.clear_login_failures("guessed").await.expect("clear");
-    assert_eq!(store.login_failures("guessed", hour_ago).await.expect("count"), 0);
+    let window = |at: chrono::DateTime<chrono::Utc>| at - chrono::Duration::minutes(15);
+    let key = format!("name\n{}", uuid::Uuid::new_v4());
+    let address = format!("from\n{}", uuid::Uuid::new_v4());
+    let keys = [key.clone(), address.clone()];
+    let at_once = futures::future::join_all((0..20).map(|_| store.attempt(&keys, now, window(now)))).await;
+    let mut seen: Vec<u32> = at_once.into_iter().map(|c| c.expect("attempt")[0].attempts).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=20).collect::<Vec<_>>(), "each attempt is counted before the next one reads the count");
+    let counts = store.attempt(&keys, now, window(now)).await.expect("attempt");
+    assert_eq!((counts[0].attempts, counts[1].attempts), (21, 21));
+    let first_start = counts[0].window_start;
+    store.succeeded(std::slice::from_ref(&key), std::slice::from_ref(&address)).await.expect("success");
+    let after = store.attempt(&keys, now, window(now)).await.expect("attempt");
+    assert_eq!((after[0].attempts, after[1].attempts), (1, 21), "the name starts again; the address gets its attempt back");
+    let later = now + chrono::Duration::minutes(16);
+    let next = store.attempt(&keys, later, window(later)).await.expect("attempt");
+    assert_eq!(next[1].attempts, 1, "a new window");
+    assert!(next[1].window_start > first_start);
 }
 
 /// Credentials end with their account's password or its enabling: a password change and

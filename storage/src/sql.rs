@@ -27,9 +27,8 @@ pub(crate) const ACCOUNTS_DDL: &[&str] = &[
     )",
     // A password change, a disable and `account tokens` find an account's credentials.
     "CREATE INDEX IF NOT EXISTS credentials_account ON credentials (account)",
-    // Failed console log-ins, shared by every `serve` process of the deployment.
-    "CREATE TABLE IF NOT EXISTS login_failures (name TEXT NOT NULL, at TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS login_failures_name ON login_failures (name, at)",
+    // Failures counted after the password check, replaced by `login_attempts`.
+    "DROP TABLE IF EXISTS login_failures",
 ];
 
 pub(crate) fn ts(t: DateTime<Utc>) -> String {

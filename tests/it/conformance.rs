@@ -44,6 +44,7 @@ async fn indexes_conform(stack: common::Stack) {
     conformance::archive_index(&index).await;
     conformance::accounts(&index).await;
     conformance::credential_lifecycle(&index).await;
+    conformance::login_attempts(&index).await;
     conformance::outbox(&index).await;
     // Opening again (a second worker starting) must find the schema in place.
     let again = SqlIndex::connect(&url, 2).await.unwrap();
