@@ -180,3 +180,51 @@ fn a_pdf_with_a_damaged_cross_reference_table_is_repaired_and_flagged() {
         assert!(want.is_some() && got == want, "{field}: {got:?}, undamaged {want:?}");
     }
 }
+
+/// Every member of a zip is evidence whatever its name: `../evil.txt` and `a/../b.txt`
+/// (refused by the upload's rules) are kept as `member-<n>` with a finding naming the
+/// raw name, a name hiding a right-to-left override is cleaned of it, and two members of
+/// one name are two records with their own bytes and ids derived from name and place
+/// (so a redelivery names them the same).
+async fn zip_members_with_refused_hidden_or_shared_names_are_all_kept(stack: common::Stack) {
+    let members: [(&str, &[u8]); 6] = [
+        ("a/../b.txt", b"contenu a/../b"),
+        ("b.txt", b"contenu b"),
+        ("facture\u{202E}fdp.exe", b"contenu bidi"),
+        ("dup.txt", b"premier dup"),
+        ("../evil.txt", b"contenu evil"),
+        ("dup.txt", b"second dup"),
+    ];
+    let env = TestEnv::new(stack).await;
+    let run = Running::start(&env).await;
+    let sub = submission();
+    run.intake().receive(&sub, "pieces.zip", bytes_body(crate::export::zip_with(&members))).await.unwrap();
+    let records = wait_done(&run.app, sub.submission_id, 7, 60).await;
+    run.stop().await;
+    let paths: Vec<&str> = records.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(records.len(), 7, "{stack:?}: {paths:?}");
+    let archive = records.iter().find(|r| r.path == "pieces.zip").unwrap();
+    let by_bytes = |body: &[u8]| records.iter().find(|r| r.sha256 == caregate_schemas::Sha256Digest::of(body)).unwrap_or_else(|| panic!("{paths:?}"));
+
+    for (index, raw) in [(0, "a/../b.txt"), (4, "../evil.txt")] {
+        let rec = by_bytes(members[index].1);
+        assert_eq!(rec.path, format!("pieces.zip/member-{index}"), "{stack:?}");
+        let refused = rec.findings.iter().find(|f| f.code == "name_refused").unwrap_or_else(|| panic!("{:?}", rec.findings));
+        assert!(refused.message.contains(&format!("{raw:?}")) && refused.message.contains(&format!("member-{index}")), "{}", refused.message);
+        assert_eq!(rec.status, Status::NeedsReview);
+        assert_eq!(rec.evidence_id, archive.evidence_id.member(raw));
+    }
+    assert_eq!(by_bytes(b"contenu b").path, "pieces.zip/b.txt");
+    assert_eq!(by_bytes(b"contenu bidi").path, "pieces.zip/facturefdp.exe", "no override left to show the name reversed");
+    assert!(records.iter().all(|r| !r.path.contains('\u{202E}')));
+
+    let (first, second) = (by_bytes(b"premier dup"), by_bytes(b"second dup"));
+    assert_eq!((first.path.as_str(), second.path.as_str()), ("pieces.zip/dup.txt", "pieces.zip/dup.txt"));
+    assert_eq!(first.evidence_id, archive.evidence_id.member("dup.txt"), "the first keeps the id it always had");
+    assert_eq!(second.evidence_id, archive.evidence_id.member_at("dup.txt", 5), "the second's id comes from its place in the zip");
+    assert!(records.iter().filter(|r| r.parent == Some(archive.evidence_id)).all(|r| r.object_key.is_some()), "every member stored");
+    let listed = archive.fields.member_evidence.as_ref().expect("the archive lists its members' evidence");
+    assert_eq!(listed.len(), 6);
+    assert!(listed.iter().any(|m| m.name == "member-4" && m.evidence_id == archive.evidence_id.member("../evil.txt")), "{listed:?}");
+}
+common::on_each_stack!(zip_members_with_refused_hidden_or_shared_names_are_all_kept);
