@@ -225,7 +225,16 @@ pub async fn log_in(accounts: &Arc<dyn AccountStore>, name: &str, password: &str
     let Some(account) = account.filter(|_| ok) else { return Ok(None) };
     let token = new_token();
     let expires = Utc::now() + chrono::Duration::hours(hours.into());
-    accounts.add_credential(&token_digest(&token), &account.name, CredentialKind::Session, "console", Some(expires)).await?;
+    let digest = token_digest(&token);
+    accounts.add_credential(&digest, &account.name, CredentialKind::Session, "console", Some(expires)).await?;
+    // A password change or a disable that committed between the check and the session
+    // ended every credential but this one, made after it: it goes too. (One committed
+    // after the session ends it by itself.)
+    let now = accounts.account(&account.name).await?;
+    if now.as_ref().is_none_or(|a| a.disabled || a.password_hash != account.password_hash) {
+        accounts.revoke_credential(&digest).await?;
+        return Ok(None);
+    }
     Ok(Some((account, token, expires)))
 }
 
