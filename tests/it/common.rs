@@ -107,8 +107,23 @@ pub fn unique(tag: &str) -> String {
     format!("{tag}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
+/// The back ends a test uses are its own: a shell that sourced the services' `env` file
+/// (as README's "Using it" does) must not point the `caregate` children of an embedded
+/// test at PostgreSQL or RabbitMQ. Done once, before any test has spawned a child.
+fn forget_inherited_backends() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("CAREGATE_BACKENDS__") {
+                std::env::remove_var(key);
+            }
+        }
+    });
+}
+
 impl TestEnv {
     pub async fn new(stack: Stack) -> Self {
+        forget_inherited_backends();
         wait_tcp(CLAMD, "clamd").await;
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::default();
