@@ -492,3 +492,53 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every leaf key of the configuration, dotted, with every optional section present
+    /// (what an operator may set).
+    fn code_keys() -> std::collections::BTreeSet<String> {
+        fn walk(prefix: &str, v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        walk(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
+                    }
+                }
+                _ => {
+                    out.insert(prefix.to_owned());
+                }
+            }
+        }
+        let mut config = Config::default();
+        config.backends.s3 = Some(Default::default());
+        config.backends.database = Some(Default::default());
+        config.backends.amqp = Some(Default::default());
+        let mut out = std::collections::BTreeSet::new();
+        walk("", &serde_json::to_value(&config).unwrap(), &mut out);
+        out
+    }
+
+    /// docs/configuration.md names every key the code has, by its full dotted path, and
+    /// no key the code does not have.
+    #[test]
+    fn config_keys_are_documented() {
+        let doc = include_str!("../docs/configuration.md");
+        let documented: std::collections::BTreeSet<String> = doc
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .flat_map(|l| l.split('|').nth(1).unwrap_or_default().split('`').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        let code = code_keys();
+        let missing: Vec<&String> = code.iter().filter(|k| !documented.contains(*k)).collect();
+        let unknown: Vec<&String> = documented.iter().filter(|k| !code.contains(*k)).collect();
+        assert!(missing.is_empty() && unknown.is_empty(), "keys in the code but not in docs/configuration.md: {missing:?}\nkeys documented but not in the code: {unknown:?}");
+    }
+
+    #[test]
+    fn the_default_configuration_is_valid() {
+        Config::default().validate().unwrap();
+    }
+}

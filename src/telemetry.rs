@@ -42,7 +42,7 @@ pub fn recorder() -> Option<PrometheusHandle> {
     RECORDER.get().cloned().flatten()
 }
 
-/// The metrics' help texts (in `# HELP` lines; README's *Operations* lists them too).
+/// The metrics' help texts (in `# HELP` lines; docs/operations.md lists them too).
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!("caregate_uploads_total", "Files accepted, or upload requests refused, by outcome");

@@ -108,7 +108,7 @@ pub fn unique(tag: &str) -> String {
 }
 
 /// The back ends a test uses are its own: a shell that sourced the services' `env` file
-/// (as README's "Using it" does) must not point the `caregate` children of an embedded
+/// (as docs/usage.md does) must not point the `caregate` children of an embedded
 /// test at PostgreSQL or RabbitMQ. Done once, before any test has spawned a child.
 fn forget_inherited_backends() {
     static ONCE: std::sync::Once = std::sync::Once::new();

@@ -1,7 +1,7 @@
 //! Bounded fuzzing that runs with every test run: each sample, damaged in many
 //! deterministic ways (bit flips, truncation, spliced bytes, repeated chunks), goes
 //! through the parser family that reads it. A parser must return, never panic. Deeper,
-//! open-ended runs use the cargo-fuzz targets in fuzz/ (see README).
+//! open-ended runs use the cargo-fuzz targets in fuzz/ (see docs/development.md).
 
 use crate::common;
 
