@@ -30,7 +30,7 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 use std::time::Duration;
 
-use caregate_schemas::extracted::{Attestation, Content, Fields, Integrity, InvoiceSource, OpaqueArchive, SheetSize};
+use caregate_schemas::extracted::{Attestation, Content, Fields, InvoiceSource, OpaqueArchive, SheetSize};
 use caregate_schemas::{Finding, Severity};
 use serde_json::Value;
 
@@ -343,14 +343,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
         Format::Pdf => return read_pdf(src, limits, budget),
         Format::PingCastle => {
             let audit = xml::pingcastle::parse(xml_input(src.path, limits)?, limits, budget)?;
-            let mut findings = Vec::new();
-            if audit.integrity == Integrity::Invalid {
-                findings.push(Finding::new(
-                    "integrity_mismatch",
-                    Severity::Error,
-                    "IntegrityRules ne correspond pas aux règles du rapport : elles ont été modifiées après leur écriture par PingCastle",
-                ));
-            }
+            let findings = xml::pingcastle::seal_findings(&audit);
             done(
                 Classification::structural(Kind::AdAuditReport, "PingCastle healthcheck report (HealthcheckData)"),
                 Fields::of(Content::AdAudit(audit)),

@@ -1,5 +1,9 @@
 //! PingCastle healthcheck reports (`ad_hc_<domain>.xml`): scores, maturity, risk rules,
 //! and the report's own `IntegrityRules` recomputed to see whether rules were edited.
+//!
+//! PingCastle serialises `IntegrityRules` as an attribute of the root `HealthcheckData`
+//! (`[XmlAttribute]` in its `HealthcheckData.cs`); some writers put it in a child element
+//! instead, so both are read.
 
 use std::io::BufRead;
 
@@ -9,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::{walk_rooted, XmlEvent};
 use crate::{Budget, ExtractError, Limits};
 use caregate_schemas::extracted::{AdAudit, Integrity, RiskRule, Scores};
+use caregate_schemas::{Finding, Severity};
 
 /// How PingCastle orders the rule ids it hashes: `List<string>.Sort()`, .NET's
 /// culture-sensitive comparison (`ComputeIntegrity` in its `HealthcheckData.cs`), not
@@ -48,6 +53,50 @@ fn integrity_matches(stated: &str, rules: &[RiskRule]) -> bool {
     stated == integrity_of(rules) || stated == integrity_sorted(rules, |a, b| a.cmp(b))
 }
 
+/// Whether PingCastle seals reports of this engine version and checks the seal when it
+/// loads one: `CheckIntegrity` compares only when `EngineVersion` is above 3.0, as .NET
+/// compares versions (a missing component ranks below 0, so `3.0.0.1` is above `3.0` and
+/// `3.0` is not). An unreadable version is not assumed to seal.
+pub fn engine_seals(engine_version: &str) -> bool {
+    let Some(word) = engine_version.split_whitespace().next() else { return false };
+    let parts: Option<Vec<i64>> = word.split('.').map(|p| p.parse::<u32>().ok().map(i64::from)).collect();
+    match parts {
+        // .NET's `Version` takes two to four components.
+        Some(mut v) if (2..=4).contains(&v.len()) => {
+            v.resize(4, -1);
+            v.as_slice() > [3, 0, -1, -1].as_slice()
+        }
+        _ => false,
+    }
+}
+
+/// What a controller must know of the report's seal: rules that no longer match it, or
+/// no seal on a report from an engine that always writes one (PingCastle itself refuses
+/// such a report as not verified).
+pub fn seal_findings(audit: &AdAudit) -> Vec<Finding> {
+    match audit.integrity {
+        Integrity::Invalid => vec![Finding::new(
+            "integrity_mismatch",
+            Severity::Error,
+            format!(
+                "IntegrityRules ne correspond pas aux {} règles du rapport : elles ont été modifiées après leur écriture par PingCastle",
+                audit.rules.len()
+            ),
+        )
+        .at("integrity")],
+        Integrity::Absent if audit.tool_version.as_deref().is_some_and(engine_seals) => vec![Finding::new(
+            "integrity_absent",
+            Severity::Warning,
+            format!(
+                "rapport de PingCastle {} sans IntegrityRules : cette version scelle toujours ses règles, le sceau a été retiré",
+                audit.tool_version.as_deref().unwrap_or_default()
+            ),
+        )
+        .at("integrity")],
+        _ => Vec::new(),
+    }
+}
+
 pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<AdAudit, ExtractError> {
     let mut audit = AdAudit {
         tool: "PingCastle".into(),
@@ -62,13 +111,18 @@ pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<A
         rules: Vec::new(),
         integrity: Integrity::Absent,
     };
-    let mut stated_integrity: Option<String> = None;
+    // Every seal the report states: the root's attribute (PingCastle 3.x), a child
+    // element (other writers). A report stating two must match both.
+    let mut stated: Vec<String> = Vec::new();
     let mut rule = RiskRule::default();
     walk_rooted(input, limits, budget, &["HealthcheckData", "EncryptedData"], "a PingCastle report", |e| {
         match e {
             XmlEvent::Start(el) => {
-                if el.path.len() == 1 && el.name() == "EncryptedData" {
-                    return Err(ExtractError::EncryptedReport);
+                if el.path.len() == 1 {
+                    if el.name() == "EncryptedData" {
+                        return Err(ExtractError::EncryptedReport);
+                    }
+                    stated.extend(el.attr("IntegrityRules").map(str::to_owned));
                 }
                 if el.at(&["RiskRules", "HealthcheckRiskRule"]) {
                     rule = RiskRule::default();
@@ -76,10 +130,9 @@ pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<A
             }
             XmlEvent::End(el, text) => {
                 let n = || text.parse::<u32>().ok();
-                if el.name() == "IntegrityRules" {
-                    stated_integrity = Some(text.to_owned());
-                } else if el.path.len() == 2 {
+                if el.path.len() == 2 {
                     match el.name() {
+                        "IntegrityRules" => stated.push(text.to_owned()),
                         "EngineVersion" => audit.tool_version = Some(text.to_owned()),
                         "GenerationDate" => audit.date = Some(text.to_owned()),
                         "DomainFQDN" => audit.domain = Some(text.to_owned()),
@@ -111,10 +164,12 @@ pub fn parse<R: BufRead>(input: R, limits: &Limits, budget: &Budget) -> Result<A
         }
         Ok(())
     })?;
-    audit.integrity = match stated_integrity {
-        None => Integrity::Absent,
-        Some(s) if integrity_matches(&s, &audit.rules) => Integrity::Valid,
-        Some(_) => Integrity::Invalid,
+    audit.integrity = if stated.is_empty() {
+        Integrity::Absent
+    } else if stated.iter().all(|s| integrity_matches(s, &audit.rules)) {
+        Integrity::Valid
+    } else {
+        Integrity::Invalid
     };
     Ok(audit)
 }
@@ -146,5 +201,104 @@ mod tests {
         assert!(integrity_matches(&ordinal, &both), "the same rules in byte order");
         assert!(!integrity_matches(&genuine, &rules(&["A-DCLdapSign"])), "a rule removed is seen");
         assert!(!integrity_matches(&genuine, &rules(&["A-DCLdapSign", "A-DCLdapsChannelBinding", "P-Kerberoasting"])), "a rule added is seen");
+    }
+
+    const RULE_IDS: [&str; 5] = ["P-Delegated", "A-DCLdapSign", "S-PwdNeverExpires", "A-LAPS-Not-Installed", "A-DCLdapsChannelBinding"];
+
+    /// PingCastle's seal of [`RULE_IDS`], written out by hand as `ComputeIntegrity` builds
+    /// it: ids without `-` and `.`, in .NET's culture order, comma-joined, SHA-256, base64.
+    fn sealed() -> String {
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b"ADCLdapsChannelBinding,ADCLdapSign,ALAPSNotInstalled,PDelegated,SPwdNeverExpires"))
+    }
+
+    /// A report as PingCastle writes it: `seal` where the writer puts it, rules in the
+    /// order they were found (not sorted).
+    fn report(engine: &str, root_seal: Option<&str>, element_seal: Option<&str>, ids: &[&str]) -> String {
+        let attr = root_seal.map(|s| format!(" IntegrityRules=\"{s}\"")).unwrap_or_default();
+        let rules: String = ids
+            .iter()
+            .map(|id| format!("<HealthcheckRiskRule><Points>10</Points><Category>Anomalies</Category><RiskId>{id}</RiskId></HealthcheckRiskRule>"))
+            .collect();
+        let element = element_seal.map(|s| format!("<IntegrityRules>{s}</IntegrityRules>")).unwrap_or_default();
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<HealthcheckData xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" \
+             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"{attr}>\n<EngineVersion>{engine}</EngineVersion>\n\
+             <GenerationDate>2024-06-06T13:01:09.2643869+02:00</GenerationDate>\n<Level>Normal</Level>\n<MaturityLevel>2</MaturityLevel>\n\
+             <DomainFQDN>ch-exemple.local</DomainFQDN>\n<GlobalScore>40</GlobalScore>\n<RiskRules>{rules}</RiskRules>\n{element}</HealthcheckData>\n"
+        )
+    }
+
+    fn read(xml: &str) -> AdAudit {
+        parse(xml.as_bytes(), &Limits::default(), &Budget::new(std::time::Duration::from_secs(10))).unwrap()
+    }
+
+    fn codes(audit: &AdAudit) -> Vec<String> {
+        seal_findings(audit).into_iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn a_3x_report_sealed_on_its_root_verifies_and_keeps_its_own_levels() {
+        let audit = read(&report("3.2.0.1", Some(&sealed()), None, &RULE_IDS));
+        assert_eq!(audit.integrity, Integrity::Valid);
+        assert!(codes(&audit).is_empty());
+        assert_eq!(audit.rules.len(), 5);
+        assert_eq!(audit.maturity_level, Some(2), "the report's own MaturityLevel");
+        assert_eq!(audit.tool_version.as_deref(), Some("3.2.0.1"));
+        assert_eq!(audit.date.as_deref(), Some("2024-06-06T13:01:09.2643869+02:00"));
+        // No rule triggered: the seal of the empty string.
+        let none = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b""));
+        assert_eq!(read(&report("3.3.0.1", Some(&none), None, &[])).integrity, Integrity::Valid);
+    }
+
+    #[test]
+    fn a_3x_report_with_one_rule_edited_does_not_verify() {
+        let seal = sealed();
+        let removed = read(&report("3.2.0.1", Some(&seal), None, &RULE_IDS[1..]));
+        assert_eq!(removed.integrity, Integrity::Invalid, "a rule removed");
+        assert_eq!(codes(&removed), ["integrity_mismatch"]);
+        assert_eq!(seal_findings(&removed)[0].severity, Severity::Error, "sends the file to a controller");
+        let renamed = ["P-Kerberoasting", RULE_IDS[1], RULE_IDS[2], RULE_IDS[3], RULE_IDS[4]];
+        assert_eq!(read(&report("3.2.0.1", Some(&seal), None, &renamed)).integrity, Integrity::Invalid, "a rule replaced by another");
+        let added = [&RULE_IDS[..], &["S-SMB-v1"]].concat();
+        assert_eq!(read(&report("3.2.0.1", Some(&seal), None, &added)).integrity, Integrity::Invalid, "a rule added");
+        assert_eq!(read(&report("3.2.0.1", Some("a7F9k2LmPqX8vTz1R4sYbC0N3dE5gH6j"), None, &RULE_IDS)).integrity, Integrity::Invalid, "a made-up seal");
+    }
+
+    #[test]
+    fn a_seal_in_an_element_is_read_too() {
+        assert_eq!(read(&report("2.10.1.0", None, Some(&sealed()), &RULE_IDS)).integrity, Integrity::Valid);
+        let edited = read(&report("2.10.1.0", None, Some(&sealed()), &RULE_IDS[..4]));
+        assert_eq!(edited.integrity, Integrity::Invalid);
+        assert_eq!(codes(&edited), ["integrity_mismatch"]);
+        // Stated twice, the two must hold.
+        assert_eq!(read(&report("3.2.0.1", Some(&sealed()), Some("bm90IHRoZSBzZWFs"), &RULE_IDS)).integrity, Integrity::Invalid);
+    }
+
+    #[test]
+    fn no_seal_is_a_finding_only_where_pingcastle_always_writes_one() {
+        let stripped = read(&report("3.2.0.1", None, None, &RULE_IDS));
+        assert_eq!(stripped.integrity, Integrity::Absent);
+        assert_eq!(codes(&stripped), ["integrity_absent"]);
+        let old = read(&report("2.9.2.0", None, None, &RULE_IDS));
+        assert_eq!(old.integrity, Integrity::Absent);
+        assert!(codes(&old).is_empty(), "2.x reports were never sealed");
+    }
+
+    #[test]
+    fn engine_versions_compare_as_dotnet_compares_them() {
+        for (v, seals) in [
+            ("3.2.0.1", true),
+            ("3.0.0.1", true),
+            ("3.0.0", true),
+            ("3.0", false),
+            ("2.11.0.0", false),
+            ("10.0", true),
+            ("3.5.0.40 beta", true),
+            ("3", false),
+            ("trois", false),
+            ("", false),
+        ] {
+            assert_eq!(engine_seals(v), seals, "{v}");
+        }
     }
 }
