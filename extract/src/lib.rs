@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod classify;
+pub mod facturx;
 pub mod french;
 pub mod fuzz;
 pub mod invoice_text;
@@ -637,6 +638,15 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
     }
     let mut analysis = match doc.invoice {
         Some(Ok(inv)) => {
+            // The page read as a plain PDF's would be, to hold it against the XML; a page
+            // without text (an image) says nothing rather than a guess.
+            if doc.text_chars >= 20 {
+                let page = match &text_layout {
+                    Some(l) => invoice_text::invoice_from_layout(l, &doc.text),
+                    None => french::invoice_from_text(&doc.text),
+                };
+                findings.extend(facturx::page_mismatches(&page, &doc.text, &inv));
+            }
             let kind = invoice_kind(inv.type_code.as_deref());
             let reason = format!(
                 "Factur-X PDF: embedded CII invoice, profile {}, TypeCode {}",

@@ -54,6 +54,7 @@ terms! {
     "exposure_fixed" => "Exposition corrigée", "Un service à risque ouvert lors d'un scan précédent est fermé au dernier scan.";
     "exposure_not_rescanned" => "Exposition non revérifiée", "Un hôte exposé lors d'un scan précédent n'apparaît pas dans le dernier scan.";
     "exposure_unknown" => "Exposition non vérifiable", "Aucun scan structuré ne permet de vérifier les services exposés sur internet.";
+    "facturx_page_mismatch" => "Page et XML Factur-X divergents", "La page de la facture Factur-X ne dit pas la même chose que le XML incorporé (numéro, date, identifiants du vendeur ou totaux) : les champs retenus sont ceux du XML, un contrôleur doit vérifier que la page lue et le XML décrivent la même facture.";
     "hash_mismatch" => "Empreinte différente", "Les octets reçus par le traitement ne correspondent pas à l'empreinte calculée au dépôt.";
     "high_risk_service_exposed" => "Service à risque exposé", "Un service à risque (bureau à distance, partage de fichiers...) est accessible depuis internet.";
     "infected" => "Fichier infecté", "L'antivirus a détecté une signature : le fichier reste en quarantaine et n'est jamais ouvert.";
