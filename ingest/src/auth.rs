@@ -62,6 +62,11 @@ impl Action {
     }
 }
 
+/// Why a caller may not do what it asked: its role, or its scope.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub String);
+
 /// The authenticated caller of a request, and the CSRF token its pages must post back
 /// when it came with a console session (`None` for an API token, which a browser never
 /// sends on its own).
@@ -69,15 +74,15 @@ impl Action {
 pub struct Caller(pub Principal, pub Option<String>);
 
 impl Caller {
-    /// Refuses (403) unless the caller's role may do `action`, on `establishment` when
-    /// the action concerns one.
-    pub fn may(&self, action: Action, establishment: Option<&str>) -> Result<(), ApiError> {
+    /// Refuses unless the caller's role may do `action`, on `establishment` when the
+    /// action concerns one (403 at the HTTP edge).
+    pub fn may(&self, action: Action, establishment: Option<&str>) -> Result<(), Denied> {
         let p = &self.0;
         if !action.roles().contains(&p.role) {
-            return Err(ApiError::forbidden(format!("a {} may not do this", p.role)));
+            return Err(Denied(format!("a {} may not do this", p.role)));
         }
         match establishment {
-            Some(finess) if !p.covers(finess) => Err(ApiError::forbidden(format!("establishment {finess} is outside your scope"))),
+            Some(finess) if !p.covers(finess) => Err(Denied(format!("establishment {finess} is outside your scope"))),
             _ => Ok(()),
         }
     }

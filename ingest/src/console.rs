@@ -22,7 +22,8 @@ use serde::Deserialize;
 
 use crate::auth::{self, Action, Caller, SESSION_COOKIE};
 use crate::error::ApiError;
-use crate::http::{self, given, DecisionForm, SearchParams};
+use crate::http::{self, given, SearchParams};
+use crate::review::{self, DecisionForm, ReviewError};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -46,6 +47,18 @@ impl From<ApiError> for PageError {
     }
 }
 
+impl From<crate::auth::Denied> for PageError {
+    fn from(e: crate::auth::Denied) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl From<ReviewError> for PageError {
+    fn from(e: ReviewError) -> Self {
+        PageError(e.into())
+    }
+}
+
 impl From<caregate_storage::StorageError> for PageError {
     fn from(e: caregate_storage::StorageError) -> Self {
         PageError(e.into())
@@ -62,7 +75,8 @@ impl IntoResponse for PageError {
             s if s.is_client_error() => "Demande invalide",
             _ => "Erreur",
         };
-        let body = bare(title, html! { main { h1 { (title) } p.error { (self.0.message()) } p { a href="/console" { "Retour à la file de revue" } } } });
+        let (_, said, _) = self.0.public();
+        let body = bare(title, html! { main { h1 { (title) } p.error { (said.message) } p { a href="/console" { "Retour à la file de revue" } } } });
         (status, Html(body.into_string())).into_response()
     }
 }
@@ -460,7 +474,7 @@ async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<
 // ---------------------------------------------------------------- submission
 
 async fn submission_view(st: &AppState, caller: &Caller, id: &str, error: Option<&str>) -> Result<Html<String>, PageError> {
-    let v = http::verification_of(st, caller, Action::Review, id).await?;
+    let v = review::verification_of(st, caller, Action::Review, id).await?;
     let records = st.index.submission(v.submission_id).await?;
     let decisions = st.index.decisions(v.submission_id).await?;
     let can_decide = Action::Decide.roles().contains(&caller.0.role);
@@ -544,15 +558,14 @@ async fn decide(State(st): State<AppState>, caller: Caller, Path(id): Path<Strin
         Err(e) => return Err(ApiError::bad_request("invalid_decision", format!("{e}")).into()),
     };
     let form = DecisionForm { objective: f.objective.clone(), decision, comment: f.comment };
-    match http::decide(&st, &caller, &id, form).await {
-        Ok(v) => Ok(Redirect::to(&format!("/console/submissions/{}#{}", v.submission_id, f.objective)).into_response()),
-        Err(e) if e.status() == StatusCode::BAD_REQUEST => {
-            let message = if e.message().contains("comment") { "Le commentaire est obligatoire : dites pourquoi." } else { e.message() };
-            let page = submission_view(&st, &caller, &id, Some(message)).await?;
-            Ok((StatusCode::BAD_REQUEST, page).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let message = match review::decide(&st, &caller, &id, form).await {
+        Ok(v) => return Ok(Redirect::to(&format!("/console/submissions/{}#{}", v.submission_id, f.objective)).into_response()),
+        Err(ReviewError::CommentRequired) => "Le commentaire est obligatoire : dites pourquoi.".to_owned(),
+        Err(ReviewError::UnknownObjective(o)) => format!("« {o} » n'est pas un objectif de ce dossier."),
+        Err(e) => return Err(e.into()),
+    };
+    let page = submission_view(&st, &caller, &id, Some(&message)).await?;
+    Ok((StatusCode::BAD_REQUEST, page).into_response())
 }
 
 // ---------------------------------------------------------------- evidence

@@ -9,8 +9,10 @@ use caregate_storage::StorageError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::Denied;
 use crate::intake::IntakeError;
 use crate::retrieval::RetrievalError;
+use crate::review::ReviewError;
 
 /// Every error answer: a stable code and a sentence.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -50,16 +52,40 @@ impl ApiError {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// The stable code (`not_found`, `comment_required`...), what clients match on.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl ApiError {
+    /// What the caller is told: the code and message, except for a bug, whose detail
+    /// (paths, queries, internal state) goes to the log only and the caller gets a
+    /// reference to quote (also in `x-request-id`).
+    pub fn public(self) -> (StatusCode, ApiErrorBody, Option<String>) {
+        if self.status == StatusCode::INTERNAL_SERVER_ERROR {
+            let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+            tracing::error!(reference = %reference, code = self.code, detail = %self.message, "internal error answered");
+            let body = ApiErrorBody { error: "internal".to_owned(), message: format!("erreur interne ; référence {reference}") };
+            return (self.status, body, Some(reference));
+        }
+        (self.status, ApiErrorBody { error: self.code.to_owned(), message: self.message }, None)
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(ApiErrorBody { error: self.code.to_owned(), message: self.message });
-        if self.status == StatusCode::TOO_MANY_REQUESTS || self.status == StatusCode::SERVICE_UNAVAILABLE {
-            (self.status, [(header::RETRY_AFTER, "5")], body).into_response()
+        let (status, body, reference) = self.public();
+        let mut response = if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            (status, [(header::RETRY_AFTER, "5")], Json(body)).into_response()
         } else {
-            (self.status, body).into_response()
+            (status, Json(body)).into_response()
+        };
+        if let Some(r) = reference.and_then(|r| header::HeaderValue::from_str(&r).ok()) {
+            response.headers_mut().insert(header::HeaderName::from_static("x-request-id"), r);
         }
+        response
     }
 }
 
@@ -114,5 +140,41 @@ impl From<RetrievalError> for ApiError {
             RetrievalError::RetentionActive(_) => "retention_active",
         };
         ApiError::new(StatusCode::CONFLICT, code, e.to_string())
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> Self {
+        ApiError::forbidden(e.to_string())
+    }
+}
+
+impl From<ReviewError> for ApiError {
+    fn from(e: ReviewError) -> Self {
+        match e {
+            ReviewError::Denied(d) => d.into(),
+            ReviewError::InvalidId(_) => ApiError::bad_request("invalid_id", e.to_string()),
+            ReviewError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            ReviewError::OwnerMismatch(_) => ApiError::new(StatusCode::CONFLICT, "owner_mismatch", e.to_string()),
+            ReviewError::CommentRequired => ApiError::bad_request("comment_required", e.to_string()),
+            ReviewError::UnknownObjective(_) => ApiError::bad_request("unknown_objective", e.to_string()),
+            ReviewError::Storage(s) => s.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bugs_detail_stays_in_the_log() {
+        let (status, body, reference) = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "query failed on /var/lib/caregate/index.sqlite").public();
+        assert_eq!(status, 500);
+        assert_eq!(body.error, "internal");
+        assert!(!body.message.contains("/var/lib"), "{}", body.message);
+        assert!(body.message.contains(reference.as_deref().unwrap()), "the caller can quote the reference");
+        let (_, body, reference) = ApiError::bad_request("comment_required", "a decision needs a comment").public();
+        assert_eq!((body.error.as_str(), reference), ("comment_required", None));
     }
 }

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use caregate_schemas::{
     Decision, DecisionKind, EvidenceEvent, EvidenceId, EvidenceRecord, Principal, Scope, Status, SubmissionId, SubmissionRef, Verification, REGIONS,
 };
-use caregate_storage::{Outgoing, SearchQuery, StorageError};
+use caregate_storage::{SearchQuery, StorageError};
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ use crate::auth::{Action, Caller};
 use crate::error::{ApiError, ApiErrorBody};
 use crate::intake::{validate_submission, IntakeError, Receipt};
 use crate::retrieval::{self, Retrieved};
+use crate::review::{self, DecisionForm};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -237,16 +238,6 @@ async fn may_add_to(st: &AppState, sub: &SubmissionRef) -> Result<(), ApiError> 
     }
 }
 
-/// Who a submission belongs to, once the caller is known to be allowed `action` on its
-/// establishment: the one answer every route, the console and the decisions go by.
-pub(crate) async fn owned_submission(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<caregate_storage::SubmissionOwner, ApiError> {
-    caller.may(action, None)?;
-    let id: SubmissionId = parse_id(id)?;
-    let owner = st.index.submission_owner(id).await?.ok_or_else(|| ApiError::not_found(format!("submission {id}")))?;
-    caller.may(action, Some(&owner.establishment))?;
-    Ok(owner)
-}
-
 fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
     raw.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", format!("{raw:?} is not a UUID")))
 }
@@ -331,39 +322,9 @@ pub struct SubmissionView {
     params(("id" = String, Path, description = "submission id")),
     responses((status = 200, body = SubmissionView), (status = 404, body = ApiErrorBody)))]
 async fn get_submission(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<SubmissionView>, ApiError> {
-    let owner = owned_submission(&st, &caller, Action::ReadRecords, &id).await?;
+    let owner = review::owned_submission(&st, &caller, Action::ReadRecords, &id).await?;
     let evidence = st.index.submission(owner.submission_id).await?;
     Ok(Json(SubmissionView { submission_id: owner.submission_id, complete: evidence.iter().all(|r| r.status != Status::Received), evidence }))
-}
-
-/// The submission's verification as decided (controllers' decisions laid over the
-/// machine's), once the caller is known to be allowed `action` on it.
-pub(crate) async fn verification_of(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<Verification, ApiError> {
-    let (machine, decisions) = judged(st, caller, action, id).await?;
-    Ok(machine.with_decisions(&decisions))
-}
-
-/// The machine's verification and the decisions on it, once the caller is known to be
-/// allowed `action` on the submission.
-async fn judged(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<(Verification, Vec<Decision>), ApiError> {
-    let owner = owned_submission(st, caller, action, id).await?;
-    let id = owner.submission_id;
-    let v = st
-        .index
-        .verification(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("verification of submission {id} (unknown submission, or no referential for its campaign)")))?;
-    if v.establishment != owner.establishment {
-        // Only a dossier judged before owners were fixed can disagree: never shown, never
-        // decided on, under another establishment's name.
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "owner_mismatch",
-            format!("the verification of submission {id} names another establishment than its owner; judge it again (caregate reverify)"),
-        ));
-    }
-    let decisions = st.index.decisions(id).await?;
-    Ok((v, decisions))
 }
 
 /// The submission judged against its campaign's referential: a verdict per objective
@@ -373,22 +334,14 @@ async fn judged(st: &AppState, caller: &Caller, action: Action, id: &str) -> Res
     params(("id" = String, Path, description = "submission id")),
     responses((status = 200, body = Verification), (status = 404, body = ApiErrorBody)))]
 async fn get_verification(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Verification>, ApiError> {
-    verification_of(&st, &caller, Action::ReadRecords, &id).await.map(Json)
+    Ok(Json(review::verification_of(&st, &caller, Action::ReadRecords, &id).await?))
 }
 
 /// The same, as the French report people read.
 async fn get_verification_page(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let v = verification_of(&st, &caller, Action::ReadRecords, &id).await?;
+    let v = review::verification_of(&st, &caller, Action::ReadRecords, &id).await?;
     let page = caregate_verify::report::html(&v, |e| format!("/api/evidence/{e}"));
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DecisionForm {
-    pub objective: String,
-    pub decision: DecisionKind,
-    /// Mandatory.
-    pub comment: String,
 }
 
 /// A controller decides on one objective: accept, reject, or ask the establishment for
@@ -405,36 +358,7 @@ async fn post_decision(
     Path(id): Path<String>,
     Json(form): Json<DecisionForm>,
 ) -> Result<Json<Verification>, ApiError> {
-    decide(&st, &caller, &id, form).await.map(Json)
-}
-
-/// Records a decision after checking it; the verification as decided afterwards.
-pub(crate) async fn decide(st: &AppState, caller: &Caller, id: &str, form: DecisionForm) -> Result<Verification, ApiError> {
-    let (machine, decisions) = judged(st, caller, Action::Decide, id).await?;
-    let comment = form.comment.trim();
-    if comment.is_empty() {
-        return Err(ApiError::bad_request("comment_required", "a decision needs a comment saying why"));
-    }
-    if !machine.objectives.iter().any(|o| o.objective == form.objective) {
-        return Err(ApiError::bad_request("unknown_objective", format!("{:?} is not an objective of this submission's referential", form.objective)));
-    }
-    let d = Decision {
-        submission_id: machine.submission_id,
-        objective: form.objective,
-        decision: form.decision,
-        comment: comment.to_owned(),
-        actor: caller.actor(),
-        decided_at: Utc::now(),
-        basis: machine.basis.clone(),
-    };
-    let decided = machine.with_decisions(&[decisions, vec![d.clone()]].concat());
-    // Systems that follow verdicts hear of a decision as of any new verification; the
-    // announcement is queued with the decision, so a broker outage delays it only.
-    let body =
-        serde_json::to_value(&decided).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("announcing the decision: {e}")))?;
-    let queued = st.index.put_decision(&d, vec![Outgoing::Announcement { topic: caregate_schemas::SUBMISSION_VERIFIED.to_owned(), body }]).await?;
-    st.outbox.send_now(queued).await;
-    Ok(decided)
+    Ok(Json(review::decide(&st, &caller, &id, form).await?))
 }
 
 /// Search criteria; all optional, all must match. Dates as `YYYY-MM-DD` or `dd/mm/yyyy`.

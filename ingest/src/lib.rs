@@ -23,6 +23,7 @@ pub mod http;
 pub mod intake;
 mod metrics;
 pub mod retrieval;
+pub mod review;
 pub mod serve;
 pub mod state;
 

@@ -1,0 +1,103 @@
+//! Review: what a caller may load of a dossier (its owner, its verification as decided)
+//! and controllers' decisions on it. The API and the console both go through here, and
+//! get a typed [`ReviewError`] that each maps to its own answer (JSON, a French page);
+//! nothing here speaks HTTP.
+
+use caregate_schemas::{Decision, DecisionKind, SubmissionId, Verification};
+use caregate_storage::{Outgoing, StorageError, SubmissionOwner};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{Action, Caller, Denied};
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error("{0:?} is not a UUID")]
+    InvalidId(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Only a dossier judged before owners were fixed can disagree with its owner: never
+    /// shown, never decided on, under another establishment's name.
+    #[error("the verification of submission {0} names another establishment than its owner; judge it again (caregate reverify)")]
+    OwnerMismatch(SubmissionId),
+    #[error("a decision needs a comment saying why")]
+    CommentRequired,
+    #[error("{0:?} is not an objective of this submission's referential")]
+    UnknownObjective(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DecisionForm {
+    pub objective: String,
+    pub decision: DecisionKind,
+    /// Mandatory.
+    pub comment: String,
+}
+
+/// Who a submission belongs to, once the caller is known to be allowed `action` on its
+/// establishment: the one answer every route, the console and the decisions go by.
+pub async fn owned_submission(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<SubmissionOwner, ReviewError> {
+    caller.may(action, None)?;
+    let id: SubmissionId = id.parse().map_err(|_| ReviewError::InvalidId(id.to_owned()))?;
+    let owner = st.index.submission_owner(id).await?.ok_or_else(|| ReviewError::NotFound(format!("submission {id}")))?;
+    caller.may(action, Some(&owner.establishment))?;
+    Ok(owner)
+}
+
+/// The machine's verification and the decisions on it, once the caller is known to be
+/// allowed `action` on the submission.
+pub async fn judged(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<(Verification, Vec<Decision>), ReviewError> {
+    let owner = owned_submission(st, caller, action, id).await?;
+    let id = owner.submission_id;
+    let v = st
+        .index
+        .verification(id)
+        .await?
+        .ok_or_else(|| ReviewError::NotFound(format!("verification of submission {id} (unknown submission, or no referential for its campaign)")))?;
+    if v.establishment != owner.establishment {
+        return Err(ReviewError::OwnerMismatch(id));
+    }
+    let decisions = st.index.decisions(id).await?;
+    Ok((v, decisions))
+}
+
+/// The submission's verification as decided (controllers' decisions laid over the
+/// machine's), once the caller is known to be allowed `action` on it.
+pub async fn verification_of(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<Verification, ReviewError> {
+    let (machine, decisions) = judged(st, caller, action, id).await?;
+    Ok(machine.with_decisions(&decisions))
+}
+
+/// Records a decision after checking it; the verification as decided afterwards.
+pub async fn decide(st: &AppState, caller: &Caller, id: &str, form: DecisionForm) -> Result<Verification, ReviewError> {
+    let (machine, decisions) = judged(st, caller, Action::Decide, id).await?;
+    let comment = form.comment.trim();
+    if comment.is_empty() {
+        return Err(ReviewError::CommentRequired);
+    }
+    if !machine.objectives.iter().any(|o| o.objective == form.objective) {
+        return Err(ReviewError::UnknownObjective(form.objective));
+    }
+    let d = Decision {
+        submission_id: machine.submission_id,
+        objective: form.objective,
+        decision: form.decision,
+        comment: comment.to_owned(),
+        actor: caller.actor(),
+        decided_at: Utc::now(),
+        basis: machine.basis.clone(),
+    };
+    let decided = machine.with_decisions(&[decisions, vec![d.clone()]].concat());
+    // Systems that follow verdicts hear of a decision as of any new verification; the
+    // announcement is queued with the decision, so a broker outage delays it only.
+    let body = serde_json::to_value(&decided).map_err(|e| StorageError::Corrupt(format!("the decided verification as JSON: {e}")))?;
+    let queued = st.index.put_decision(&d, vec![Outgoing::Announcement { topic: caregate_schemas::SUBMISSION_VERIFIED.to_owned(), body }]).await?;
+    st.outbox.send_now(queued).await;
+    Ok(decided)
+}
