@@ -1,11 +1,18 @@
 # Image for `caregate serve` and `caregate worker` (see compose.yaml).
 FROM rust:1-bookworm AS build
+# poppler's GLib interface is linked for PDF text (found by pkg-config).
+RUN apt-get update && apt-get install -y --no-install-recommends pkg-config libpoppler-glib-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin caregate
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+# What reading evidence needs at run time: poppler's GLib library (linked), its tools
+# (pages rendered for the console and OCR), Tesseract with its French model (scans and
+# photos).
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libpoppler-glib8 poppler-utils \
+        tesseract-ocr tesseract-ocr-fra \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/caregate /usr/local/bin/caregate
 RUN useradd --system --home /var/lib/caregate caregate && mkdir -p /var/lib/caregate && chown caregate /var/lib/caregate
 USER caregate
