@@ -70,6 +70,9 @@ pub enum InvoiceSource {
     Ubl,
     /// French field patterns in the document's text.
     Text,
+    /// The same patterns in the text OCR recognised on a scan or a photo: a figure may
+    /// be misread (6 000,00 read 6), so arithmetic it breaks is checked by a person.
+    Ocr,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -61,7 +61,7 @@ terms! {
     "integrity_absent" => "Empreinte d'intégrité absente", "Le rapport PingCastle ne porte pas d'empreinte d'intégrité : ses règles ne peuvent être authentifiées.";
     "integrity_mismatch" => "Rapport modifié", "Les règles du rapport PingCastle ne correspondent pas à son empreinte d'intégrité : il a été modifié après sa production.";
     "invoice_missing" => "Facture non fournie", "Une facture listée au bilan financier n'a pas été fournie.";
-    "invoice_not_reported" => "Facture hors bilan", "Une facture fournie n'apparaît pas dans le bilan financier : elle n'est pas comptée.";
+    "invoice_not_reported" => "Facture hors bilan", "Une facture fournie n'apparaît pas dans le bilan financier : un contrôleur vérifie si elle fait partie des dépenses déclarées (bilan incomplet) ou non.";
     "low_confidence" => "Type incertain", "Le type de la pièce a été deviné avec une confiance faible : un contrôleur doit le confirmer.";
     "memory_limit" => "Lecture hors limite mémoire", "La lecture du fichier demandait plus de mémoire que la limite fixée (fichier piégé ou démesuré) : il est archivé sans être lu, un contrôleur doit l'ouvrir.";
     "modified_after_signing" => "Modifié après signature", "Des modifications ont été ajoutées au PDF après sa signature (contenu des pages, pages, polices...) au-delà de ce que le document permet : ce qui est affiché n'est plus ce qui a été signé.";
@@ -72,6 +72,7 @@ terms! {
     "no_text" => "PDF sans texte", "Le PDF ne contient pas de texte (document scanné) : un contrôleur doit le lire.";
     "ocr_low_confidence" => "Texte reconnu incertain", "Le texte de ce scan ou de cette photo a été reconnu par OCR avec une confiance faible : un contrôleur doit le relire.";
     "ocr_pending" => "Lecture OCR en attente", "La pièce est un scan ou une photo : elle est archivée, et son texte sera reconnu par OCR dans la file qui lui est propre ; le dossier sera jugé de nouveau ensuite.";
+    "ocr_totals_inconsistent" => "Totaux lus par OCR à vérifier", "HT + TVA ne font pas le TTC tels que l'OCR les a lus sur ce scan : un chiffre est probablement mal reconnu. Les deux lectures sont indiquées ; un contrôleur lit le bon montant sur la facture.";
     "opaque_content" => "Contenu opaque", "Le contenu est chiffré par conception (archive ORADAD destinée à l'ANSSI) : seuls le nom, la taille et l'empreinte sont connus.";
     "pdf_repaired" => "PDF réparé", "Le PDF est endommagé (table des références) : il a été réparé pour en lire le texte, qui peut être incomplet.";
     "processing_failed" => "Échec du traitement", "Le traitement a échoué après plusieurs tentatives ; la cause est indiquée dans le détail.";
@@ -81,13 +82,18 @@ terms! {
     "report_missing" => "Bilan manquant", "Aucun bilan financier lisible : les dépenses ne peuvent être rapprochées des factures.";
     "report_superseded" => "Bilan remplacé", "Un bilan financier plus récent remplace celui-ci.";
     "report_unreadable" => "Rapport illisible", "Aucun rapport dont le contenu soit lisible par la plateforme (chiffré, opaque ou illisible).";
+    "report_without_rows" => "Bilan sans tableau", "La pièce a été classée bilan financier mais ne contient ni lignes de dépenses ni montants (un courrier, une page de texte) : elle ne remplace pas un bilan et n'est pas rapprochée des factures.";
     "same_file_twice" => "Même fichier deux fois", "Le même fichier a été déposé deux fois dans le dossier : il est compté une fois.";
     "scan_incomplete" => "Analyse antivirus incomplète", "L'antivirus s'est arrêté avant la fin (limites de taille ou de temps) : le fichier n'est pas réputé sain.";
+    "scan_not_public" => "Scan interne", "Le scan ne porte que sur des adresses privées : il ne dit rien de ce qui est exposé sur internet et n'est pas pris en compte pour cet objectif.";
     "scan_truncated" => "Rapport de scan tronqué", "Le rapport de scan s'arrête au milieu (scan interrompu ou fichier coupé) : seuls les hôtes décrits jusqu'au bout ont été lus.";
     "scan_unfinished" => "Scan inachevé", "Le scan réseau ne s'est pas terminé normalement.";
+    "signature_absent" => "Pièce non signée", "La pièce ne porte aucune signature électronique : elle ne prouve pas l'objectif à elle seule ; un contrôleur décide s'il l'accepte (une signature manuscrite se vérifie sur la pièce).";
     "signature_digest_mismatch" => "Empreinte de signature fausse", "Les octets signés ne correspondent pas à l'empreinte de la signature : le fichier a été modifié après signature.";
+    "signature_holds" => "Signature valide", "La pièce porte une signature électronique valide (intacte, d'un signataire reconnu, document non modifié depuis) : elle prouve l'objectif.";
     "signature_indeterminate" => "Signature non confirmée", "La signature est intacte mais sa validité n'est pas établie (autorité de certification non reconnue, certificat expiré ou révoqué, date non prouvée) : un contrôleur doit en juger.";
     "signature_invalid" => "Signature invalide", "La signature ne vérifie pas (empreinte, valeur de signature ou structure) ou le document a été modifié depuis : il n'est pas celui qui a été signé.";
+    "signature_unconfirmed" => "Signature à confirmer", "La signature électronique de la pièce n'est pas confirmée (non validée, indéterminée ou invalide) : un contrôleur décide s'il accepte la pièce.";
     "siret_invalid" => "SIRET ou SIREN invalide", "Le numéro SIRET ou SIREN ne respecte pas sa clé de contrôle.";
     "time_budget" => "Lecture trop longue", "La lecture du fichier a dépassé le temps alloué : il est archivé sans être lu.";
     "too_large" => "Fichier trop volumineux", "Le fichier dépasse la taille lue par la plateforme : il est archivé sans être lu entièrement.";

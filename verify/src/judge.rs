@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use caregate_schemas::extracted::{Host, Integrity, Invoice, Scan, AD_REPORT_TOOL};
+use caregate_schemas::extracted::{Host, Integrity, Invoice, InvoiceSource, Scan, AD_REPORT_TOOL};
 use caregate_schemas::{invoice_number_key, EvidenceCheck, EvidenceRecord, Kind, ObjectiveVerdict, Reason, Status, SubmissionId, Verdict, Verification};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -86,6 +86,24 @@ pub fn judge(r: &Referential, dossier: &Dossier<'_>, now: DateTime<Utc>) -> Veri
     }
 }
 
+/// The same invoice: the same bytes, or the same seller SIREN and invoice number.
+fn same_invoice(inv: &EvidenceRecord, other: &EvidenceRecord) -> bool {
+    other.sha256 == inv.sha256 || inv.invoice_key().is_some_and(|key| other.invoice_key().as_deref() == Some(key.as_str()))
+}
+
+/// The other dossiers that hold one of this dossier's invoices, as `no_duplicate` finds
+/// them. Each of them is judged on the same pair of files: the one sent first learns
+/// of the second only if it is judged again too.
+pub fn dossiers_sharing_invoices(dossier: &Dossier<'_>) -> BTreeSet<SubmissionId> {
+    let invoices: Vec<&EvidenceRecord> = dossier.records.iter().filter(|rec| rec.status.is_terminal() && rec.is_invoice()).collect();
+    dossier
+        .related
+        .iter()
+        .filter(|other| other.submission.submission_id != dossier.submission_id && invoices.iter().any(|inv| same_invoice(inv, other)))
+        .map(|other| other.submission.submission_id)
+        .collect()
+}
+
 struct Context<'a> {
     r: &'a Referential,
     done: &'a [&'a EvidenceRecord],
@@ -135,6 +153,39 @@ fn is_public(address: &str) -> bool {
     }
 }
 
+/// A scan that reached a public address: a listed host, or a host its findings name.
+fn reaches_public(scan: &Scan) -> bool {
+    scan.hosts.iter().any(|h| is_public(&h.address)) || scan.items.iter().any(|i| is_public(&i.host))
+}
+
+/// An invoice whose figures OCR recognised: the extractor says so, it is an image, or
+/// the recognition itself said it was unsure.
+fn read_by_ocr(rec: &EvidenceRecord) -> bool {
+    rec.fields.invoice().is_some_and(|i| i.source == InvoiceSource::Ocr)
+        || [rec.media_type.as_deref(), rec.fields.media_type.as_deref()].into_iter().flatten().any(|m| m.starts_with("image/"))
+        || rec.findings.iter().any(|f| f.code == "ocr_low_confidence")
+}
+
+/// An OCR reading whose totals break arithmetic: the TTC as read, and HT + TVA. Either
+/// may be the misread figure, so neither decides alone.
+fn doubtful_totals(rec: &EvidenceRecord) -> Option<(Decimal, Decimal)> {
+    let inv = rec.fields.invoice()?;
+    let (ht, tva, ttc) = (inv.total_ht?, inv.total_tva?, inv.total_ttc?);
+    (ht + tva != ttc && read_by_ocr(rec)).then_some((ttc, ht + tva))
+}
+
+/// The same as [`signed_ttc`] for the other reading of a doubtful invoice.
+fn signed_alternative(rec: &EvidenceRecord) -> Option<Decimal> {
+    let (_, sum) = doubtful_totals(rec)?;
+    Some(if rec.kind == Some(Kind::CreditNote) { -sum.abs() } else { sum })
+}
+
+/// A financial report is a table of expenses: rows with amounts. A page of prose taken
+/// for one (a cover letter) has none, and replaces nothing.
+fn has_report_rows(rec: &EvidenceRecord) -> bool {
+    rec.fields.financial_report().is_some_and(|r| r.rows.iter().any(|row| row.ttc.is_some() || row.ht.is_some()))
+}
+
 impl Context<'_> {
     fn findings_of(&self, rec: &EvidenceRecord) -> &[caregate_schemas::Finding] {
         self.checks.get(&rec.evidence_id).copied().unwrap_or(&[])
@@ -175,8 +226,10 @@ impl Context<'_> {
         for rec in relevant.iter().filter(|rec| rec.status != Status::Stored) {
             why.add("evidence_needs_review", Verdict::NeedsReview, unread_message(rec), Some(rec), None);
         }
+        let (relevant, private) = if o.public_scans_only { self.public_scans(relevant, &o.id, &mut why) } else { (relevant, Vec::new()) };
 
-        if relevant.is_empty() {
+        // Only scans of private addresses: `no_public_host` already says why nothing proves it.
+        if relevant.is_empty() && private.is_empty() {
             let otherwise = o
                 .rules
                 .iter()
@@ -187,7 +240,7 @@ impl Context<'_> {
                 .unwrap_or(Verdict::NotMet);
             let declared = if claimed { "objectif déclaré, " } else { "" };
             why.add("evidence_missing", otherwise, format!("{declared}aucune pièce recevable ({})", o.kinds.join(", ")), None, None);
-        } else {
+        } else if !relevant.is_empty() {
             if o.rules.iter().any(|rule| matches!(rule, Rule::EvidencePresent { .. })) {
                 let names: Vec<&str> = relevant.iter().map(|rec| rec.path.as_str()).collect();
                 why.add("evidence_present", Verdict::Met, format!("{} pièce(s) recevable(s) : {}", relevant.len(), names.join(", ")), None, None);
@@ -205,6 +258,41 @@ impl Context<'_> {
             evidence: relevant.iter().map(|rec| rec.evidence_id).collect(),
             reasons: why.0,
         }
+    }
+
+    /// Splits an objective's evidence into what it is judged on and the scans left out
+    /// because they reached no public address (each said; `no_public_host` when no
+    /// structured scan is left). Evidence that is not a structured scan stays: the rules
+    /// say what they can of it.
+    fn public_scans<'r>(&self, relevant: Vec<&'r EvidenceRecord>, objective: &str, why: &mut Reasons) -> (Vec<&'r EvidenceRecord>, Vec<&'r EvidenceRecord>) {
+        let (kept, private): (Vec<&EvidenceRecord>, Vec<&EvidenceRecord>) = relevant.into_iter().partition(|rec| rec.fields.scan().is_none_or(reaches_public));
+        if private.is_empty() {
+            return (kept, private);
+        }
+        if kept.iter().any(|rec| rec.fields.scan().is_some()) {
+            for rec in &private {
+                why.add(
+                    "scan_not_public",
+                    Verdict::Met,
+                    format!(
+                        "{} ne porte que sur des adresses privées : il ne dit rien de l'exposition sur internet, non pris en compte pour {objective}",
+                        rec.path
+                    ),
+                    Some(rec),
+                    Some("hosts"),
+                );
+            }
+        } else {
+            let names: Vec<&str> = private.iter().map(|rec| rec.path.as_str()).collect();
+            why.add(
+                "no_public_host",
+                Verdict::NotMet,
+                format!("les scans ne portent que sur des adresses privées ({}) : l'exposition sur internet n'est pas démontrée", names.join(", ")),
+                Some(private[0]),
+                Some("hosts"),
+            );
+        }
+        (kept, private)
     }
 
     fn rule(&self, rule: &Rule, relevant: &[&EvidenceRecord], why: &mut Reasons) {
@@ -273,7 +361,7 @@ impl Context<'_> {
                     }
                 }
             }
-            Rule::TotalsConsistent => {
+            Rule::TotalsConsistent { ocr } => {
                 for rec in relevant {
                     for f in self.findings_of(rec) {
                         let verdict = match f.code.as_str() {
@@ -281,14 +369,30 @@ impl Context<'_> {
                             "totals_missing" => Verdict::NeedsReview,
                             _ => continue,
                         };
+                        if let (Some((ttc, sum)), "totals_inconsistent") = (doubtful_totals(rec), f.code.as_str()) {
+                            why.add(
+                                "ocr_totals_inconsistent",
+                                ocr.unwrap_or(Verdict::NeedsReview),
+                                format!(
+                                    "{} : totaux lus par OCR incohérents, deux lectures possibles : TTC lu {}, ou HT + TVA = {} ; quel montant porte la facture ?",
+                                    rec.path,
+                                    fr_amount(ttc),
+                                    fr_amount(sum)
+                                ),
+                                Some(rec),
+                                f.pointer.as_deref(),
+                            );
+                            continue;
+                        }
                         why.add(&f.code, verdict, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
                     }
                 }
             }
-            Rule::ReportMatchesInvoices => self.report_matches_invoices(relevant, why),
+            Rule::ReportMatchesInvoices { unreported } => self.report_matches_invoices(relevant, unreported.unwrap_or(Verdict::NeedsReview), why),
             Rule::WithinCeiling => self.within_ceiling(relevant, why),
             Rule::NoDuplicate => self.no_duplicate(relevant, why),
             Rule::SignaturesValid => signatures_valid(relevant, why),
+            Rule::SignatureHolds { otherwise } => signature_holds(relevant, otherwise.unwrap_or(Verdict::NeedsReview), why),
         }
     }
 
@@ -583,19 +687,36 @@ impl Context<'_> {
         }
     }
 
-    /// The financial report in force: the last one received.
+    /// The financial report in force: the last one received among those that are one
+    /// by their content (rows with amounts).
     fn current_report<'r>(&self, relevant: &[&'r EvidenceRecord]) -> Option<&'r EvidenceRecord> {
-        relevant.iter().copied().filter(|rec| rec.kind == Some(Kind::FinancialReport) && rec.status == Status::Stored).max_by_key(|rec| rec.received_at)
+        relevant
+            .iter()
+            .copied()
+            .filter(|rec| rec.kind == Some(Kind::FinancialReport) && rec.status == Status::Stored && has_report_rows(rec))
+            .max_by_key(|rec| (rec.received_at, rec.evidence_id.to_string()))
     }
 
-    fn report_matches_invoices(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
-        let Some(report) = self.current_report(relevant) else {
+    fn report_matches_invoices(&self, relevant: &[&EvidenceRecord], unreported: Verdict, why: &mut Reasons) {
+        let report = self.current_report(relevant);
+        for other in relevant.iter().filter(|rec| rec.kind == Some(Kind::FinancialReport) && report.is_none_or(|r| r.evidence_id != rec.evidence_id)) {
+            if !has_report_rows(other) {
+                let instead = report.map(|r| format!(" ; le bilan retenu reste {}", r.path)).unwrap_or_default();
+                why.add(
+                    "report_without_rows",
+                    Verdict::Met,
+                    format!("{} classé bilan financier mais sans lignes de dépenses ni montants (un courrier ?) : ce n'est pas un bilan{instead}", other.path),
+                    Some(other),
+                    Some("rows"),
+                );
+            } else if let Some(report) = report {
+                why.add("report_superseded", Verdict::Met, format!("{} remplacé par {}, reçu après", other.path, report.path), Some(other), None);
+            }
+        }
+        let Some(report) = report else {
             why.add("report_missing", Verdict::NeedsReview, "aucun bilan financier lisible : les dépenses ne peuvent être rapprochées".into(), None, None);
             return;
         };
-        for other in relevant.iter().filter(|rec| rec.kind == Some(Kind::FinancialReport) && rec.evidence_id != report.evidence_id) {
-            why.add("report_superseded", Verdict::Met, format!("{} remplacé par {}, reçu après", other.path, report.path), Some(other), None);
-        }
         if let Some(f) = self.findings_of(report).iter().find(|f| f.code == "report_mismatch") {
             why.add("report_mismatch", Verdict::NotMet, format!("{} : {}", report.path, f.message), Some(report), f.pointer.as_deref());
         }
@@ -639,7 +760,24 @@ impl Context<'_> {
                 Some(inv) => {
                     matched.insert(inv.evidence_id);
                     if let (Some(a), Some(b)) = (row_ttc, signed_ttc(inv)) {
-                        if a != b {
+                        if a != b && signed_alternative(inv).is_some() {
+                            // The invoice's own figures disagree, as OCR read them: the
+                            // report may well be right.
+                            why.add(
+                                "report_mismatch",
+                                Verdict::NeedsReview,
+                                format!(
+                                    "{} : {label} à {} au bilan ; la facture {} lue par OCR donne {} TTC, ou {} par HT + TVA : laquelle est juste ?",
+                                    report.path,
+                                    fr_amount(a),
+                                    inv.path,
+                                    fr_amount(b),
+                                    fr_amount(signed_alternative(inv).unwrap_or(b))
+                                ),
+                                Some(report),
+                                Some(&pointer),
+                            );
+                        } else if a != b {
                             why.add(
                                 "report_mismatch",
                                 Verdict::NotMet,
@@ -653,7 +791,13 @@ impl Context<'_> {
             }
         }
         for inv in invoices.iter().filter(|inv| !matched.contains(&inv.evidence_id)) {
-            why.add("invoice_not_reported", Verdict::Met, format!("{} fournie mais absente du bilan : non comptée", inv.path), Some(inv), None);
+            why.add(
+                "invoice_not_reported",
+                unreported,
+                format!("{} fournie mais absente du bilan {} : fait-elle partie des dépenses déclarées ?", inv.path, report.path),
+                Some(inv),
+                None,
+            );
         }
     }
 
@@ -667,6 +811,16 @@ impl Context<'_> {
                 (sum, "somme des factures".to_owned())
             }
         };
+        // Invoices whose OCR-read totals disagree count with their other reading too: the
+        // ceiling is exceeded only if it is by both.
+        let alternative = report.and_then(|rec| rec.fields.financial_report()?.totals.ttc).is_none().then(|| {
+            let mut seen = std::collections::HashSet::new();
+            let invoices: Vec<&&EvidenceRecord> = relevant.iter().filter(|rec| rec.is_invoice() && seen.insert(rec.sha256)).collect();
+            invoices
+                .iter()
+                .any(|rec| signed_alternative(rec).is_some())
+                .then(|| invoices.iter().filter_map(|rec| signed_alternative(rec).or_else(|| signed_ttc(rec))).sum::<Decimal>())
+        });
         let Some(category) = self.category else {
             why.add(
                 "ceiling_unknown",
@@ -681,7 +835,20 @@ impl Context<'_> {
             why.add("ceiling_unknown", Verdict::NeedsReview, format!("catégorie « {category} » sans plafond dans le référentiel"), None, None);
             return;
         };
-        if total > ceiling {
+        if let Some(other) = alternative.flatten().filter(|other| total > ceiling && *other <= ceiling) {
+            why.add(
+                "ceiling_exceeded",
+                Verdict::NeedsReview,
+                format!(
+                    "{source} : {} > plafond {} ({category}) tel que l'OCR a lu les totaux, mais {} en prenant HT + TVA des factures incohérentes : quelle lecture est la bonne ?",
+                    fr_amount(total),
+                    fr_amount(ceiling),
+                    fr_amount(other)
+                ),
+                None,
+                None,
+            );
+        } else if total > ceiling {
             why.add(
                 "ceiling_exceeded",
                 Verdict::NotMet,
@@ -730,8 +897,7 @@ impl Context<'_> {
             }
         }
         for inv in &invoices {
-            let key = inv.invoice_key();
-            for other in self.related.iter().filter(|o| o.sha256 == inv.sha256 || (key.is_some() && o.invoice_key() == key)) {
+            for other in self.related.iter().filter(|o| same_invoice(inv, o)) {
                 let same = if other.sha256 == inv.sha256 { "le même fichier" } else { "la même facture (même vendeur et numéro)" };
                 let who = if other.submission.establishment == self.done.first().map(|r| r.submission.establishment.as_str()).unwrap_or("") {
                     "dans un autre dossier du même établissement".to_owned()
@@ -767,6 +933,55 @@ fn signatures_valid(relevant: &[&EvidenceRecord], why: &mut Reasons) {
             };
             why.add(code, verdict, format!("{} : signature {} de {signer} {}{detail}", rec.path, i + 1, v.indication.label_fr()), Some(rec), Some(&pointer));
         }
+    }
+}
+
+/// An evidence proves the objective only when one of its electronic signatures holds;
+/// otherwise the controller is asked whether to accept it anyway.
+fn signature_holds(relevant: &[&EvidenceRecord], otherwise: Verdict, why: &mut Reasons) {
+    use caregate_schemas::extracted::Indication;
+    let signatures = |rec: &EvidenceRecord| rec.fields.document.as_ref().map_or(Vec::new(), |d| d.signatures.clone());
+    let holding = relevant.iter().find_map(|rec| {
+        let signatures = signatures(rec);
+        let i = signatures.iter().position(|s| s.validation.as_ref().is_some_and(|v| v.indication == Indication::TotalPassed))?;
+        let v = signatures[i].validation.clone()?;
+        Some((*rec, i, v))
+    });
+    if let Some((rec, i, v)) = holding {
+        let signer = v.chain.first().map(String::as_str).unwrap_or("signataire inconnu");
+        why.add(
+            "signature_holds",
+            Verdict::Met,
+            format!("{} : signature {} de {signer} valide", rec.path, i + 1),
+            Some(rec),
+            Some(&format!("document.signatures.{i}.validation")),
+        );
+        return;
+    }
+    for rec in relevant {
+        let this = if rec.kind == Some(Kind::Attestation) { "cette attestation" } else { "cette pièce" };
+        let signatures = signatures(rec);
+        let Some(first) = signatures.first() else {
+            why.add(
+                "signature_absent",
+                otherwise,
+                format!("{} : aucune signature électronique ; {this} n'est pas signée : l'accepter ?", rec.path),
+                Some(rec),
+                Some("document.signatures"),
+            );
+            continue;
+        };
+        let state = match &first.validation {
+            Some(v) => format!("signature {}{}", v.indication.label_fr(), v.sub_indication.map(|s| format!(", {}", s.code())).unwrap_or_default()),
+            None => "signature non validée".to_owned(),
+        };
+        why.add(
+            "signature_unconfirmed",
+            otherwise,
+            format!("{} : {state} ; la signature de {this} n'est pas confirmée : l'accepter ?", rec.path),
+            Some(rec),
+            Some("document.signatures.0.validation"),
+        );
     }
 }
 
@@ -825,5 +1040,235 @@ mod tests {
             assert_ne!(o.verdict, Verdict::Met, "{}", o.objective);
             assert!(o.reasons.iter().any(|x| x.code == "dossier_mixed_establishments" && x.message.contains("690781810")), "{}", o.objective);
         }
+    }
+    /// A stored record of `kind` with these fields (as JSON, read back typed as the index
+    /// does), received `order` seconds after the first.
+    fn evidence(sub: SubmissionId, path: &str, kind: Kind, fields: serde_json::Value, order: i64) -> EvidenceRecord {
+        let t0 = DateTime::parse_from_rfc3339("2024-10-01T09:00:00Z").unwrap().with_timezone(&Utc);
+        let mut rec = record(sub, "750000001", t0 + chrono::Duration::seconds(order));
+        rec.submission.category = Some("public".into());
+        rec.path = path.into();
+        rec.sha256 = Sha256Digest::of(path.as_bytes());
+        rec.kind = Some(kind);
+        rec.fields = serde_json::from_value(fields).expect("fields");
+        rec
+    }
+
+    fn judged(records: &[EvidenceRecord], related: &[EvidenceRecord]) -> Verification {
+        let referentials = crate::Referentials::shipped().unwrap();
+        let r = referentials.for_campaign("care-d1-2024").unwrap();
+        judge(&r, &Dossier { submission_id: records[0].submission.submission_id, records, related }, Utc::now())
+    }
+
+    /// An objective's verdict and its reasons.
+    fn objective<'v>(v: &'v Verification, id: &str) -> (Verdict, Vec<&'v Reason>) {
+        let o = v.objectives.iter().find(|o| o.objective == id).unwrap();
+        (o.verdict, o.reasons.iter().collect())
+    }
+
+    #[track_caller]
+    fn reason<'v>(v: &'v Verification, id: &str, verdict: Verdict, code: &str) -> &'v Reason {
+        let (got, reasons) = objective(v, id);
+        let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(got, verdict, "{id}: {codes:?}");
+        reasons.into_iter().find(|r| r.code == code).unwrap_or_else(|| panic!("{id}: no {code} in {codes:?}"))
+    }
+
+    fn has(v: &Verification, id: &str, code: &str) -> bool {
+        objective(v, id).1.iter().any(|r| r.code == code)
+    }
+
+    fn attestation(sub: SubmissionId, signatures: serde_json::Value) -> EvidenceRecord {
+        let mut fields =
+            serde_json::json!({"content": "attestation", "signed": false, "date": "2024-09-02", "summary": "J'atteste que les prérequis sont remplis."});
+        if signatures.as_array().is_some_and(|s| !s.is_empty()) {
+            fields["signed"] = true.into();
+            fields["document"] = serde_json::json!({"version": "1.7", "pages": 1, "encrypted": false, "signatures": signatures, "embedded_files": [],
+                                                     "active_content": [], "unreadable_pages": 0, "repaired": false});
+        }
+        evidence(sub, "attestation.pdf", Kind::Attestation, fields, 0)
+    }
+
+    fn signature(indication: &str, sub_indication: Option<&str>) -> serde_json::Value {
+        serde_json::json!({
+            "sub_filter": "ETSI.CAdES.detached", "byte_range": [0, 10, 20, 30], "covers_whole_file": true, "covers_revision": true,
+            "validation": {"indication": indication, "sub_indication": sub_indication, "intact": true, "trusted": indication == "TOTAL_PASSED",
+                           "chain": ["CN=Directrice, O=CH Exemple"], "revocation": "not_checked", "time_source": "claimed",
+                           "judged_at": "2024-09-02T10:00:00Z", "timestamp": null, "pades_level": "B-B", "modification_level": "none",
+                           "certification": null, "modifications_permitted": true, "validated_at": "2024-10-01T09:00:00Z", "trust_anchors": 1}
+        })
+    }
+
+    /// D1.PRE is met on an attestation whose signature holds, and on nothing weaker: an
+    /// unsigned one, or one whose signature is not confirmed, asks the controller.
+    #[test]
+    fn an_attestation_meets_its_objective_only_when_its_signature_holds() {
+        let id = SubmissionId::new();
+        let unsigned = judged(&[attestation(id, serde_json::json!([]))], &[]);
+        let why = reason(&unsigned, "D1.PRE", Verdict::NeedsReview, "signature_absent");
+        assert!(why.message.ends_with("cette attestation n'est pas signée : l'accepter ?"), "{}", why.message);
+        assert_eq!(why.pointer.as_deref(), Some("document.signatures"));
+        assert!(why.evidence_id.is_some());
+
+        let unknown_ca = judged(&[attestation(id, serde_json::json!([signature("INDETERMINATE", Some("NO_CERTIFICATE_CHAIN_FOUND"))]))], &[]);
+        let why = reason(&unknown_ca, "D1.PRE", Verdict::NeedsReview, "signature_unconfirmed");
+        assert!(why.message.contains("NO_CERTIFICATE_CHAIN_FOUND") && why.message.ends_with("l'accepter ?"), "{}", why.message);
+        let mut never_validated = signature("TOTAL_PASSED", None);
+        never_validated.as_object_mut().unwrap().remove("validation");
+        let old = judged(&[attestation(id, serde_json::json!([never_validated]))], &[]);
+        assert!(reason(&old, "D1.PRE", Verdict::NeedsReview, "signature_unconfirmed").message.contains("non validée"));
+
+        let holds = judged(&[attestation(id, serde_json::json!([signature("TOTAL_PASSED", None)]))], &[]);
+        let why = reason(&holds, "D1.PRE", Verdict::Met, "signature_holds");
+        assert!(why.message.contains("CN=Directrice"), "{}", why.message);
+        // A signature that fails is not met, whatever the controller is asked.
+        let failed = judged(&[attestation(id, serde_json::json!([signature("TOTAL_FAILED", Some("HASH_FAILURE"))]))], &[]);
+        reason(&failed, "D1.PRE", Verdict::NotMet, "signature_invalid");
+    }
+
+    fn nmap(sub: SubmissionId, path: &str, address: &str, ports: &[u32], order: i64) -> EvidenceRecord {
+        let open: Vec<serde_json::Value> = ports.iter().map(|p| serde_json::json!({"port": p, "protocol": "tcp", "service": "svc"})).collect();
+        let fields = serde_json::json!({"content": "scan", "tool": "nmap", "started": "2024-09-16T09:00:00+00:00", "completed": true, "host_count": 1, "items": [],
+                                        "hosts": [{"address": address, "hostnames": [], "open_ports": open}]});
+        evidence(sub, path, Kind::ExposureScan, fields, order)
+    }
+
+    fn nessus(sub: SubmissionId, address: &str, order: i64) -> EvidenceRecord {
+        let fields = serde_json::json!({"content": "scan", "tool": "Nessus", "started": "2024-09-16T10:00:00+00:00", "completed": true, "host_count": 1,
+                                        "hosts": [{"address": address, "hostnames": [], "open_ports": []}], "items": [],
+                                        "vulnerabilities": {"critical": 0, "high": 0, "medium": 0, "low": 0, "info": 0}});
+        evidence(sub, "interne.nessus", Kind::VulnerabilityScan, fields, order)
+    }
+
+    /// Remediation is judged on what the internet sees: scans of private addresses alone
+    /// leave it not met, as the audit; beside a public scan they are left out, said.
+    #[test]
+    fn remediation_is_judged_on_scans_that_reached_a_public_address() {
+        let id = SubmissionId::new();
+        let internal = [nmap(id, "interne.xml", "10.1.2.3", &[443], 0), nessus(id, "10.1.2.3", 1)];
+        let v = judged(&internal, &[]);
+        reason(&v, "D1.EXP.AUDIT", Verdict::NotMet, "no_public_host");
+        let why = reason(&v, "D1.EXP.REMED", Verdict::NotMet, "no_public_host");
+        assert!(why.message.contains("interne.xml") && why.message.contains("interne.nessus"), "{}", why.message);
+        assert!(!has(&v, "D1.EXP.REMED", "no_critical_vulnerability") && !has(&v, "D1.EXP.REMED", "evidence_missing"));
+
+        // RDP open on an internal host says nothing of the internet; the public host's
+        // scan decides.
+        let both = [nmap(id, "interne.xml", "10.1.2.3", &[3389], 0), nmap(id, "externe.xml", "203.0.113.7", &[443], 1), nessus(id, "203.0.113.7", 2)];
+        let v = judged(&both, &[]);
+        let (verdict, reasons) = objective(&v, "D1.EXP.REMED");
+        assert_eq!(verdict, Verdict::Met, "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.code == "scan_not_public" && r.message.starts_with("interne.xml")), "{reasons:?}");
+        assert!(!reasons.iter().any(|r| r.code == "high_risk_service_exposed"), "{reasons:?}");
+        assert_eq!(v.objectives.iter().find(|o| o.objective == "D1.EXP.REMED").unwrap().evidence.len(), 2, "judged on the public scans");
+        // A public host still exposed is still not met.
+        let exposed = judged(&[nmap(id, "externe.xml", "203.0.113.7", &[3389], 0), nessus(id, "203.0.113.7", 1)], &[]);
+        reason(&exposed, "D1.EXP.REMED", Verdict::NotMet, "high_risk_service_exposed");
+    }
+
+    fn invoice(sub: SubmissionId, path: &str, number: &str, totals: (&str, &str, &str), source: &str, order: i64) -> EvidenceRecord {
+        let fields = serde_json::json!({"content": "invoice", "source": source, "number": number, "type_code": "380", "issue_date": "2024-06-12",
+                                        "seller_siret": "73282932000074", "total_ht": totals.0, "total_tva": totals.1, "total_ttc": totals.2});
+        evidence(sub, path, Kind::Invoice, fields, order)
+    }
+
+    fn report(sub: SubmissionId, path: &str, rows: &[(&str, &str)], order: i64) -> EvidenceRecord {
+        let rows: Vec<serde_json::Value> =
+            rows.iter().enumerate().map(|(i, (n, ttc))| serde_json::json!({"line": i + 2, "number": n, "siret": "73282932000074", "ttc": ttc})).collect();
+        let total: Decimal = rows.iter().map(|r| r["ttc"].as_str().unwrap().parse::<Decimal>().unwrap()).sum();
+        let fields = serde_json::json!({"content": "financial_report", "columns": ["Numéro", "SIRET", "TTC"], "row_count": rows.len(), "rows": rows,
+                                        "totals": {"ttc": total.to_string()}});
+        evidence(sub, path, Kind::FinancialReport, fields, order)
+    }
+
+    /// The report in force is the latest that is one by its content: a cover letter
+    /// taken for a report (prose, read as text) replaces nothing; an invoice the report
+    /// does not list is a question for the controller, not "not counted".
+    #[test]
+    fn a_report_is_chosen_by_its_content_and_an_unlisted_invoice_is_looked_at() {
+        let id = SubmissionId::new();
+        let a = invoice(id, "fa-1.pdf", "FA-1", ("100.00", "20.00", "120.00"), "text", 0);
+        let b = invoice(id, "fa-2.pdf", "FA-2", ("200.00", "40.00", "240.00"), "text", 1);
+        let real = report(id, "bilan.csv", &[("FA-1", "120.00"), ("FA-2", "240.00")], 2);
+        let clean = judged(&[a.clone(), b.clone(), real.clone()], &[]);
+        assert_eq!(objective(&clean, "D1.FIN").0, Verdict::Met, "{:?}", objective(&clean, "D1.FIN").1);
+
+        // The cover letter, as the text reader gives it, and as a report without rows.
+        let letter = |content: serde_json::Value| evidence(id, "courrier.pdf", Kind::FinancialReport, content, 3);
+        for content in [
+            serde_json::json!({"content": "invoice", "source": "text", "number": "FA-1", "total_ttc": "360.00"}),
+            serde_json::json!({"content": "financial_report", "columns": [], "rows": [], "row_count": 0, "totals": {"ttc": "360.00"}}),
+        ] {
+            let v = judged(&[a.clone(), b.clone(), real.clone(), letter(content)], &[]);
+            let why = reason(&v, "D1.FIN", Verdict::Met, "report_without_rows");
+            assert!(why.message.contains("courrier.pdf") && why.message.contains("bilan.csv"), "{}", why.message);
+            assert!(!has(&v, "D1.FIN", "report_superseded") && !has(&v, "D1.FIN", "invoice_not_reported"));
+            assert!(reason(&v, "D1.FIN", Verdict::Met, "within_ceiling").message.contains("bilan.csv"));
+            // Alone, it is no report at all.
+            let alone = judged(&[a.clone(), letter(serde_json::json!({"content": "invoice", "source": "text"}))], &[]);
+            reason(&alone, "D1.FIN", Verdict::NeedsReview, "report_missing");
+        }
+
+        // A later report that is one replaces the earlier.
+        let newer = report(id, "bilan-v2.csv", &[("FA-1", "120.00"), ("FA-2", "240.00")], 4);
+        let v = judged(&[a.clone(), b.clone(), real.clone(), newer], &[]);
+        assert!(reason(&v, "D1.FIN", Verdict::Met, "report_superseded").message.contains("bilan.csv remplacé par bilan-v2.csv"));
+
+        // An invoice beside the report, not listed in it.
+        let listed_one = report(id, "bilan.csv", &[("FA-1", "120.00")], 2);
+        let v = judged(&[a, b, listed_one], &[]);
+        let why = reason(&v, "D1.FIN", Verdict::NeedsReview, "invoice_not_reported");
+        assert!(why.message.starts_with("fa-2.pdf") && why.message.ends_with('?'), "{}", why.message);
+    }
+
+    /// Figures OCR read that break arithmetic are a misreading to check, with both
+    /// readings, never "not met"; the same figures from a text layer stay not met.
+    #[test]
+    fn totals_broken_by_an_ocr_reading_go_to_a_controller_with_both_readings() {
+        let id = SubmissionId::new();
+        // 12 700,00 read 128700.00 on a scan.
+        let misread = ("10583.33", "2116.67", "128700.00");
+        let scanned = invoice(id, "scan-facture.pdf", "FA-7", misread, "ocr", 0);
+        let v = judged(std::slice::from_ref(&scanned), &[]);
+        let why = reason(&v, "D1.FIN", Verdict::NeedsReview, "ocr_totals_inconsistent");
+        assert!(why.message.contains("128700.00 €") && why.message.contains("12700.00 €"), "{}", why.message);
+        assert_eq!(why.pointer.as_deref(), Some("total_ttc"));
+        assert!(!has(&v, "D1.FIN", "totals_inconsistent"));
+        // The misread TTC is over the ceiling (100 000 €), the other reading is not.
+        assert!(reason(&v, "D1.FIN", Verdict::NeedsReview, "ceiling_exceeded").message.contains("12700.00 €"));
+        // Against a report: the row agrees with HT + TVA, the controller is asked.
+        let v = judged(&[scanned.clone(), report(id, "bilan.csv", &[("FA-7", "12700.00")], 1)], &[]);
+        assert!(reason(&v, "D1.FIN", Verdict::NeedsReview, "report_mismatch").message.contains("lue par OCR"));
+
+        // A photo, or a reading OCR itself doubted, without the extractor's mark.
+        let mut photo = invoice(id, "photo.jpg", "FA-7", misread, "text", 0);
+        photo.media_type = Some("image/jpeg".into());
+        reason(&judged(&[photo], &[]), "D1.FIN", Verdict::NeedsReview, "ocr_totals_inconsistent");
+        let mut doubted = invoice(id, "scan.pdf", "FA-7", misread, "text", 0);
+        doubted.findings.push(caregate_schemas::Finding::new("ocr_low_confidence", caregate_schemas::Severity::Warning, "confiance 55 %"));
+        reason(&judged(&[doubted], &[]), "D1.FIN", Verdict::NeedsReview, "ocr_totals_inconsistent");
+
+        // The same figures from a PDF's text are the invoice's own error.
+        let typed = invoice(id, "facture.pdf", "FA-7", misread, "text", 0);
+        let v = judged(&[typed], &[]);
+        reason(&v, "D1.FIN", Verdict::NotMet, "totals_inconsistent");
+        reason(&v, "D1.FIN", Verdict::NotMet, "ceiling_exceeded");
+    }
+
+    /// The dossiers to judge again after this one: those holding one of its invoices
+    /// (same bytes, or same seller and number), not those sharing another file.
+    #[test]
+    fn the_dossiers_sharing_an_invoice_are_named() {
+        let (mine, theirs, other) = (SubmissionId::new(), SubmissionId::new(), SubmissionId::new());
+        let records = [invoice(mine, "fa-1.pdf", "FA-1", ("100.00", "20.00", "120.00"), "text", 0), attestation(mine, serde_json::json!([]))];
+        let same_number = invoice(theirs, "facture 1.pdf", "FA 1", ("100.00", "20.00", "120.00"), "ocr", 0);
+        let same_attestation = attestation(other, serde_json::json!([]));
+        let dossier = Dossier { submission_id: mine, records: &records, related: &[same_number.clone(), same_attestation.clone()] };
+        assert_eq!(dossiers_sharing_invoices(&dossier).into_iter().collect::<Vec<_>>(), [theirs]);
+        // And the judge tells this dossier of it.
+        let v = judged(&records, &[same_number]);
+        assert!(reason(&v, "D1.FIN", Verdict::NeedsReview, "duplicate_submission").message.contains(&theirs.to_string()));
+        let alone = Dossier { submission_id: mine, records: &records, related: &[same_attestation] };
+        assert!(dossiers_sharing_invoices(&alone).is_empty());
     }
 }

@@ -17,5 +17,5 @@ pub mod judge;
 pub mod referential;
 pub mod report;
 
-pub use judge::{judge, Dossier};
+pub use judge::{dossiers_sharing_invoices, judge, Dossier};
 pub use referential::{Objective, Parameters, Referential, ReferentialError, Referentials, Rule, Window};

@@ -68,13 +68,43 @@ pub enum Rule {
     NoHighRiskService,
     NoCriticalVulnerability,
     IdentifiersValid,
-    TotalsConsistent,
-    ReportMatchesInvoices,
+    /// HT + TVA = TTC on every invoice. Totals an OCR reading broke are a misreading
+    /// as often as an error of the invoice: they give `ocr` (`needs_review` unless stated).
+    TotalsConsistent {
+        #[serde(default)]
+        ocr: Option<Verdict>,
+    },
+    /// The financial report in force (the latest received that has rows with amounts)
+    /// against the invoices; an invoice the report does not list gives `unreported`
+    /// (`needs_review` unless stated).
+    ReportMatchesInvoices {
+        #[serde(default)]
+        unreported: Option<Verdict>,
+    },
     WithinCeiling,
     NoDuplicate,
     /// Every signature of the evidence holds: one that fails does not prove the
     /// objective; one that cannot be confirmed goes to a controller.
     SignaturesValid,
+    /// Met only on an evidence carrying an electronic signature that holds (ETSI
+    /// TOTAL-PASSED); unsigned or unconfirmed evidence gives `otherwise` (`needs_review`
+    /// unless stated), with the question a controller answers.
+    SignatureHolds {
+        #[serde(default)]
+        otherwise: Option<Verdict>,
+    },
+}
+
+impl Rule {
+    /// The verdicts a rule gives evidence weaker than it asks for: never `met`.
+    fn fallbacks(&self) -> Vec<(&'static str, Verdict)> {
+        match self {
+            Rule::TotalsConsistent { ocr } => ocr.map(|v| ("ocr", v)).into_iter().collect(),
+            Rule::ReportMatchesInvoices { unreported } => unreported.map(|v| ("unreported", v)).into_iter().collect(),
+            Rule::SignatureHolds { otherwise } => otherwise.map(|v| ("otherwise", v)).into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,6 +116,11 @@ pub struct Objective {
     /// Kinds of evidence that can prove it (`invoice`, `ad_audit_report`...).
     pub kinds: Vec<String>,
     pub rules: Vec<Rule>,
+    /// Scans count only when they reached a public address: a scan of private addresses
+    /// says nothing of what the internet sees (the objective is judged on the others,
+    /// `no_public_host` when none is left).
+    #[serde(default)]
+    pub public_scans_only: bool,
 }
 
 impl Objective {
@@ -184,6 +219,11 @@ impl Referential {
                         p.push(format!("objective {}: ANSSI level {l} is not 1 to 5", o.id));
                     }
                 }
+                for (field, verdict) in rule.fallbacks() {
+                    if verdict == Verdict::Met {
+                        p.push(format!("objective {}: {field} = \"met\" would say met on evidence the rule does not accept", o.id));
+                    }
+                }
             }
         }
         p
@@ -267,6 +307,8 @@ mod tests {
         assert!(r.parameters.high_risk_ports.contains(&3389));
         assert_eq!(r.version.len(), 64);
         assert!(r.objective("D1.FIN").unwrap().accepts(Kind::Invoice));
+        assert!(r.objective("D1.EXP.REMED").unwrap().public_scans_only && !r.objective("D1.EXP.AUDIT").unwrap().public_scans_only);
+        assert!(r.objective("D1.PRE").unwrap().rules.contains(&Rule::SignatureHolds { otherwise: Some(Verdict::NeedsReview) }));
         assert!(matches!(r.objective("D9.X"), Err(ReferentialError::UnknownObjective { .. })));
     }
 
@@ -289,6 +331,16 @@ mod tests {
 
         let e = edited("{ rule = \"anssi_level_at_least\" }", "{ rule = \"anssi_level_at_least\", level = 7 }").unwrap_err().to_string();
         assert!(e.contains("ANSSI level 7"), "{e}");
+
+        // A rule's verdict for evidence weaker than it asks for is never "met".
+        let e = edited("{ rule = \"signature_holds\", otherwise = \"needs_review\" }", "{ rule = \"signature_holds\", otherwise = \"met\" }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("objective D1.PRE: otherwise = \"met\""), "{e}");
+        let e = edited("unreported = \"needs_review\"", "unreported = \"met\"").unwrap_err().to_string();
+        assert!(e.contains("objective D1.FIN: unreported = \"met\""), "{e}");
+        let e = edited("ocr = \"needs_review\"", "ocr = \"met\"").unwrap_err().to_string();
+        assert!(e.contains("objective D1.FIN: ocr = \"met\""), "{e}");
     }
 
     #[test]
