@@ -129,8 +129,11 @@ const INVOICE: &str = "factures/facture-FA-2024-0042.pdf";
 
 #[test]
 fn evidence_present() {
+    // An attestation is there, but it is not signed: the controller is asked whether to
+    // accept it (it met D1.PRE on its presence alone before #24).
     let v = Builder::new("750000001", None).add("divers/attestation-prerequis.pdf").judge();
-    assert_objective(&v, "D1.PRE", Verdict::Met, "evidence_present");
+    assert_objective(&v, "D1.PRE", Verdict::NeedsReview, "evidence_present");
+    assert_objective(&v, "D1.PRE", Verdict::NeedsReview, "signature_absent");
     // No attestation: the referential sends D1.PRE to a controller; no audit: not met.
     let v = Builder::new("750000001", None).add(INVOICE).judge();
     assert_objective(&v, "D1.PRE", Verdict::NeedsReview, "evidence_missing");
@@ -353,7 +356,8 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
     let app = run.app.clone();
     let mut announcements = app.backends.announcer.subscribe("submission.#").await.unwrap();
 
-    // A: a clean dossier. Its directory is at ANSSI level 2, below the target of 3.
+    // A: a clean dossier. Its directory is at ANSSI level 2, below the target of 3; its
+    // attestation is not signed, so a controller is asked whether to accept it.
     let a = Builder::new("750000001", Some("public")).sub;
     upload(&run, &a, "attestation-prerequis.pdf", sample("divers/attestation-prerequis.pdf"), &["D1.PRE"]).await;
     upload(&run, &a, "ad_hc_ch-exemple.local.xml", sample(PINGCASTLE), &["D1.AD.AUDIT", "D1.AD.LEVEL"]).await;
@@ -364,8 +368,10 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
         upload(&run, &a, doc.rsplit('/').next().unwrap(), sample(doc), &["D1.FIN"]).await;
     }
     let va = wait_verified(&app, a.submission_id, 8).await;
-    let clean = expect_table(&[("D1.PRE", Met), ("D1.AD.AUDIT", Met), ("D1.AD.LEVEL", NotMet), ("D1.EXP.AUDIT", Met), ("D1.EXP.REMED", Met), ("D1.FIN", Met)]);
+    let clean =
+        expect_table(&[("D1.PRE", NeedsReview), ("D1.AD.AUDIT", Met), ("D1.AD.LEVEL", NotMet), ("D1.EXP.AUDIT", Met), ("D1.EXP.REMED", Met), ("D1.FIN", Met)]);
     assert_eq!(table(&va), clean, "{stack:?} A: {:#?}", va.objectives);
+    assert_objective(&va, "D1.PRE", NeedsReview, "signature_absent");
     assert_eq!(va.referential_version, referential().version);
 
     // B: the same invoice as A, an invoice with a wrong SIRET, RDP still open, a
@@ -381,7 +387,7 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
     assert_eq!(
         table(&vb),
         expect_table(&[
-            ("D1.PRE", Met),
+            ("D1.PRE", NeedsReview),
             ("D1.AD.AUDIT", NotMet),
             ("D1.AD.LEVEL", NeedsReview),
             ("D1.EXP.AUDIT", Met),
@@ -399,13 +405,32 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
     assert!(dup.message.contains("750000001") && dup.message.contains(&a.submission_id.to_string()), "{}", dup.message);
     assert!(dup.evidence_id.is_some(), "each reason names its evidence");
 
-    // Downstream systems heard both final verifications, and B went to the review queue.
-    // (Earlier, partial dossiers were announced too when the worker caught up between
-    // two uploads; only the final ones are looked for.)
+    // B's invoice is A's: A was judged again when B sent it, with no reverify, so the
+    // establishment that sent it first learns of the duplicate too.
+    let started = std::time::Instant::now();
+    let va2 = loop {
+        let v = app.backends.index.verification(a.submission_id).await.unwrap().unwrap();
+        if objective(&v, "D1.FIN").0 != Met || started.elapsed() > Duration::from_secs(20) {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_objective(&va2, "D1.FIN", NeedsReview, "duplicate_submission");
+    let dup = va2.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "duplicate_submission").unwrap();
+    assert!(dup.message.contains("690000002") && dup.message.contains(&b.submission_id.to_string()), "{}", dup.message);
+    assert_eq!(va2.basis, va.basis, "judged again on the same files of A");
+    let history = app.backends.index.verification_history(a.submission_id).await.unwrap();
+    assert_eq!(objective(history.last().unwrap(), "D1.FIN").0, NeedsReview, "the new verdict is in A's history");
+
+    // Downstream systems heard both final verifications, B went to the review queue, and
+    // A was announced again with the duplicate. (Earlier, partial dossiers were announced
+    // too when the worker caught up between two uploads; only the final ones are looked
+    // for.)
     let wanted = [
-        ("submission.verified".to_owned(), a.submission_id),
-        ("submission.verified".to_owned(), b.submission_id),
-        ("submission.needs_review".to_owned(), b.submission_id),
+        ("submission.verified".to_owned(), a.submission_id, false),
+        ("submission.verified".to_owned(), b.submission_id, true),
+        ("submission.needs_review".to_owned(), b.submission_id, true),
+        ("submission.needs_review".to_owned(), a.submission_id, true),
     ];
     let mut heard = Vec::new();
     while !wanted.iter().all(|w| heard.contains(w)) {
@@ -415,16 +440,13 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
         assert_eq!(v.pending, 0, "only final verifications are announced");
         let files = if v.submission_id == a.submission_id { 8 } else { 5 };
         if v.evidence.len() == files {
-            heard.push((topic, v.submission_id));
+            heard.push((topic, v.submission_id, objective(&v, "D1.FIN").1.iter().any(|c| c == "duplicate_submission")));
         }
     }
-    assert!(!heard.contains(&("submission.needs_review".to_owned(), a.submission_id)), "A needs no controller");
 
-    // A's record now shares an invoice with B: judged again, A sees it too.
-    let report = caregate::reverify(&app, &[a.submission_id], |_, _| {}).await.unwrap();
-    assert!(report.contains("1 changed"), "{report}");
-    let va2 = app.backends.index.verification(a.submission_id).await.unwrap().unwrap();
-    assert_objective(&va2, "D1.FIN", NeedsReview, "duplicate_submission");
+    // Nothing is left for a reverify to find.
+    let report = caregate::reverify(&app, &[a.submission_id, b.submission_id], |_, _| {}).await.unwrap();
+    assert_eq!(report, "2 submissions: 0 changed, 2 unchanged, 0 skipped");
     run.stop().await;
 }
 common::on_each_stack!(two_establishments_get_the_verdicts_their_dossiers_deserve);

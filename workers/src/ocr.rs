@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use caregate_schemas::extracted::{Content, InvoiceSource};
 use caregate_schemas::{EventKind, EvidenceRecord, Status, OCR_PENDING};
 use caregate_storage::{check_stored, EvidenceIndex, Fixity, ObjectStore, ReadPurpose, StorageError};
 use futures::StreamExt;
@@ -144,6 +145,13 @@ impl OcrPool {
         // before OCR (`ocr_pending` among them).
         updated.findings = identity.findings;
         crate::pipeline::apply(&mut updated, analysis);
+        // Every figure of an invoice read here was recognised by OCR: the judge weighs a
+        // misreading against the invoice's own arithmetic.
+        if let Content::Invoice(invoice) = &mut updated.fields.content {
+            if invoice.source == InvoiceSource::Text {
+                invoice.source = InvoiceSource::Ocr;
+            }
+        }
         updated.status = Status::for_findings(&updated.findings);
         if !text.is_empty() {
             self.index.put_text(rec.evidence_id, &text).await?;

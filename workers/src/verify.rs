@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use caregate_schemas::{SubmissionId, Verdict, Verification, SUBMISSION_NEEDS_REVIEW, SUBMISSION_VERIFIED};
 use caregate_storage::{EvidenceIndex, Outbox, Outgoing, StorageError};
-use caregate_verify::{judge, Dossier, Referentials};
+use caregate_verify::{dossiers_sharing_invoices, judge, Dossier, Referentials};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -123,24 +123,41 @@ impl Verifier {
         &self.referentials
     }
 
+    /// Judges the submission, then every other submission holding one of its invoices:
+    /// the one that sent it first must learn of the duplicate too (and be announced
+    /// again), without waiting for a `reverify`. Those are judged once, not followed
+    /// further: what they share with others was judged when those others' files came.
     pub async fn verify(&self, id: SubmissionId) -> Result<Verified, VerifyError> {
+        let (verified, sharing) = self.verify_one(id).await?;
+        for other in sharing {
+            if let (Verified::Changed(v), _) = self.verify_one(other).await? {
+                tracing::info!(submission = %other, by = %id, verdict = %v.verdict, "judged again: it shares an invoice with another submission");
+            }
+        }
+        Ok(verified)
+    }
+
+    /// Judges one submission; also returns the other submissions holding one of its invoices.
+    async fn verify_one(&self, id: SubmissionId) -> Result<(Verified, std::collections::BTreeSet<SubmissionId>), VerifyError> {
         let records = self.index.submission(id).await?;
         let Some(campaign) = records.first().map(|r| r.submission.campaign.clone()) else {
-            return Ok(Verified::Empty);
+            return Ok((Verified::Empty, Default::default()));
         };
         let Some(referential) = self.referentials.for_campaign(&campaign) else {
-            return Ok(Verified::NoReferential(campaign));
+            return Ok((Verified::NoReferential(campaign), Default::default()));
         };
         let done = records.iter().filter(|r| r.status.is_terminal());
         let hashes: Vec<_> = done.clone().map(|r| r.sha256).collect();
         let keys: Vec<String> = done.filter_map(|r| r.invoice_key()).collect();
         let related = self.index.same_documents(id, &hashes, &keys).await?;
-        let verification = judge(&referential, &Dossier { submission_id: id, records: &records, related: &related }, chrono::Utc::now());
+        let dossier = Dossier { submission_id: id, records: &records, related: &related };
+        let verification = judge(&referential, &dossier, chrono::Utc::now());
+        let sharing = dossiers_sharing_invoices(&dossier);
         let changed = self.index.put_verification(&verification).await?;
         if let Some(current) = self.index.unannounced(id).await? {
             self.announce(&current).await?;
         }
-        Ok(if changed { Verified::Changed(verification) } else { Verified::Unchanged(verification) })
+        Ok((if changed { Verified::Changed(verification) } else { Verified::Unchanged(verification) }, sharing))
     }
 
     async fn announce(&self, v: &Verification) -> Result<(), VerifyError> {
