@@ -56,8 +56,9 @@ impl IntakeConfig {
     pub fn validate(&self) -> Result<(), String> {
         let mut problems = Vec::new();
         // The sizes and the slot count are checked with the rest of the configuration.
-        if self.max_uploads_per_account == 0 || self.max_uploads_per_account > self.max_concurrent_uploads {
-            problems.push("intake.max_uploads_per_account must be between 1 and intake.max_concurrent_uploads".to_owned());
+        // Above `max_concurrent_uploads` it simply never binds.
+        if self.max_uploads_per_account == 0 {
+            problems.push("intake.max_uploads_per_account must be at least 1".to_owned());
         }
         if !(64..=65536).contains(&self.max_field_bytes) {
             problems.push(format!("intake.max_field_bytes = {} (64 to 65536)", self.max_field_bytes));

@@ -19,6 +19,6 @@ pub use clamd::{Clamd, ClamdConfig, ClamdReply, ScanError, SignatureDatabase};
 pub use ocr::{OcrError, OcrPool};
 pub use pipeline::{JobOutcome, Pipeline};
 pub use rescan::{RescanError, RescanSummary, Rescanner};
-pub use stage::{Hold, Stage, Stop};
+pub use stage::{Hold, Stage, StageName, Stop};
 pub use verify::{Verified, Verifier, VerifyError};
 pub use worker::{requeue_unfinished, sweep_orphans, Worker, WorkerConfig, WorkerError, WorkerStats};

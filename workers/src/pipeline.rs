@@ -19,7 +19,7 @@ use tokio_util::io::ReaderStream;
 use crate::clamd::{Clamd, ClamdReply};
 use crate::identify::{identify_file, Identity};
 use crate::read::{ReadInput, ReadStage, Reader};
-use crate::stage::{Hold, Stage, Stop};
+use crate::stage::{Hold, Stage, StageName, Stop};
 use crate::verify::Verifier;
 
 /// How a job ended, as far as the queue is concerned.
@@ -74,8 +74,8 @@ impl Stage for ScanStage {
     type Input = ScanInput;
     type Output = Scanned;
 
-    fn name(&self) -> &'static str {
-        "scan"
+    fn name(&self) -> StageName {
+        StageName::Scan
     }
 
     async fn run(&self, ScanInput { quarantine_key }: ScanInput) -> Result<Scanned, Stop> {
@@ -157,8 +157,8 @@ impl Stage for CheckDigestStage {
     type Input = CheckDigestInput;
     type Output = Scanned;
 
-    fn name(&self) -> &'static str {
-        "hash"
+    fn name(&self) -> StageName {
+        StageName::CheckDigest
     }
 
     async fn run(&self, CheckDigestInput { scanned, expected_sha256: expected, expected_size }: CheckDigestInput) -> Result<Scanned, Stop> {
@@ -194,8 +194,8 @@ impl Stage for IdentifyStage {
     type Input = IdentifyInput;
     type Output = Identity;
 
-    fn name(&self) -> &'static str {
-        "identify"
+    fn name(&self) -> StageName {
+        StageName::Identify
     }
 
     async fn run(&self, IdentifyInput { working_copy: path, name }: IdentifyInput) -> Result<Identity, Stop> {
@@ -240,8 +240,8 @@ impl Stage for StoreStage {
     type Input = StoreInput;
     type Output = Stored;
 
-    fn name(&self) -> &'static str {
-        "store"
+    fn name(&self) -> StageName {
+        StageName::Store
     }
 
     async fn run(&self, input: StoreInput) -> Result<Stored, Stop> {
@@ -378,8 +378,8 @@ impl Stage for ExpandArchiveStage {
     type Input = ExpandInput;
     type Output = Expansion;
 
-    fn name(&self) -> &'static str {
-        "extract"
+    fn name(&self) -> StageName {
+        StageName::Expand
     }
 
     async fn run(&self, ExpandInput { archive: rec, working_copy, members }: ExpandInput) -> Result<Expansion, Stop> {
@@ -477,8 +477,8 @@ impl Stage for KeepTextStage {
     type Input = TextInput;
     type Output = ();
 
-    fn name(&self) -> &'static str {
-        "index"
+    fn name(&self) -> StageName {
+        StageName::KeepText
     }
 
     async fn run(&self, input: TextInput) -> Result<(), Stop> {
@@ -506,8 +506,8 @@ impl Stage for IndexStage {
     type Input = IndexInput;
     type Output = Status;
 
-    fn name(&self) -> &'static str {
-        "index"
+    fn name(&self) -> StageName {
+        StageName::Index
     }
 
     async fn run(&self, IndexInput { record, detail }: IndexInput) -> Result<Status, Stop> {
@@ -547,8 +547,8 @@ impl Stage for VerifyStage {
     type Input = VerifyInput;
     type Output = ();
 
-    fn name(&self) -> &'static str {
-        "verify"
+    fn name(&self) -> StageName {
+        StageName::Verify
     }
 
     async fn run(&self, VerifyInput { submission_id }: VerifyInput) -> Result<(), Stop> {
@@ -585,7 +585,7 @@ pub struct Pipeline {
 async fn timed<S: Stage>(stage: &S, input: S::Input) -> Result<S::Output, Stop> {
     let started = std::time::Instant::now();
     let result = stage.run(input).await;
-    metrics::histogram!("caregate_stage_duration_seconds", "stage" => stage.name()).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("caregate_stage_duration_seconds", "stage" => stage.name().as_str()).record(started.elapsed().as_secs_f64());
     result
 }
 
@@ -680,16 +680,16 @@ impl Pipeline {
 
     /// Ends the job where a stage stopped it: a file held in quarantine gets its terminal
     /// record; a passing or permanent failure goes back to the worker as such.
-    async fn conclude(&self, mut rec: EvidenceRecord, stage: &str, stop: Stop) -> JobOutcome {
+    async fn conclude(&self, mut rec: EvidenceRecord, stage: StageName, stop: Stop) -> JobOutcome {
         let Stop::Quarantine(hold) = stop else { return JobOutcome::ended(stop) };
-        tracing::info!(evidence = %rec.evidence_id, stage, status = %hold.status, "kept in quarantine");
+        tracing::info!(evidence = %rec.evidence_id, stage = stage.as_str(), status = %hold.status, "kept in quarantine");
         rec.status = hold.status;
         rec.findings.extend(hold.findings);
         if hold.scan.is_some() {
             rec.scan = hold.scan;
         }
         let detail = json!({
-            "stage": stage,
+            "stage": stage.as_str(),
             "quarantine_key": rec.quarantine_key,
             "signature": rec.scan.as_ref().and_then(|s| s.signature.clone()),
             "findings": rec.findings.iter().map(|f| &f.code).collect::<Vec<_>>(),

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::identify::Identity;
-use crate::stage::{Stage, Stop};
+use crate::stage::{Stage, StageName, Stop};
 
 /// Parsers recurse (lopdf on nested objects, calamine, zip); a deep file gets a deep
 /// stack rather than a crash. Only touched pages are committed, so this costs address
@@ -580,8 +580,8 @@ impl Stage for ReadStage {
     type Input = ReadInput;
     type Output = Analysis;
 
-    fn name(&self) -> &'static str {
-        "extract"
+    fn name(&self) -> StageName {
+        StageName::Read
     }
 
     async fn run(&self, input: ReadInput) -> Result<Analysis, Stop> {

@@ -56,7 +56,73 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 pub trait Stage: Send + Sync {
     type Input: Send;
     type Output: Send;
-    /// Stable name, used in logs and in the reasons recorded on retries.
-    fn name(&self) -> &'static str;
+    /// Stable name, used in logs, metrics and the reasons recorded on retries.
+    fn name(&self) -> StageName;
     async fn run(&self, input: Self::Input) -> Result<Self::Output, Stop>;
+}
+
+/// The stages' names, one each: the `stage` label of `caregate_stage_duration_seconds`
+/// and the stage a retry's reason names. Two stages never share one (a label shared by
+/// two stages sums their times into one meaningless series).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StageName {
+    Scan,
+    CheckDigest,
+    Identify,
+    Read,
+    Expand,
+    Store,
+    KeepText,
+    Index,
+    Verify,
+}
+
+impl StageName {
+    pub const ALL: [StageName; 9] = [
+        StageName::Scan,
+        StageName::CheckDigest,
+        StageName::Identify,
+        StageName::Read,
+        StageName::Expand,
+        StageName::Store,
+        StageName::KeepText,
+        StageName::Index,
+        StageName::Verify,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageName::Scan => "scan",
+            StageName::CheckDigest => "check_digest",
+            StageName::Identify => "identify",
+            StageName::Read => "read",
+            StageName::Expand => "expand",
+            StageName::Store => "store",
+            StageName::KeepText => "keep_text",
+            StageName::Index => "index",
+            StageName::Verify => "verify",
+        }
+    }
+}
+
+impl std::fmt::Display for StageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod stage_name_tests {
+    use super::StageName;
+
+    /// docs/operations.md lists the `stage` label's values as the code emits them.
+    #[test]
+    fn documented_stage_labels_are_the_codes() {
+        let doc = include_str!("../../docs/operations.md");
+        let at =
+            doc.find("caregate_stage_duration_seconds{stage}` (").expect("the stage metric is documented") + "caregate_stage_duration_seconds{stage}` (".len();
+        let listed: Vec<String> = doc[at..].split(')').next().unwrap().split(',').map(|s| s.split_whitespace().collect::<String>()).collect();
+        let code: Vec<&str> = StageName::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(listed, code);
+    }
 }
