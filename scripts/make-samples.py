@@ -196,7 +196,15 @@ out("annuaire/ad_hc_ch-chiffre.local.xml", """<?xml version="1.0" encoding="utf-
   <CipherData><CipherValue>""" + base64.b64encode(hashlib.sha512(b"caregate").digest() * 4).decode() + """</CipherValue></CipherData>
 </EncryptedData>
 """)
-out("annuaire/oradad-ch-exemple.mla", b"MLA\x01" + hashlib.sha512(b"oradad").digest() * 64)
+# An ORADAD archive as MLA 1.x writes it (ANSSI-FR/MLA FORMAT.md, mla-1.4.0): "MLA", format
+# version 1 (u32 LE), layers ENCRYPT|COMPRESS, the encryption config present, an ephemeral
+# X25519 key, one recipient (ANSSI's key: wrapped key and tag), the nonce, then the
+# encrypted blocks (here a single short one ending with its tag). Key bytes are stand-ins.
+def oradad_mla():
+    stream = b"".join(hashlib.sha512(b"oradad %d" % i).digest() for i in range(64))
+    header = b"MLA" + (1).to_bytes(4, "little") + bytes([0x03, 0x01]) + stream[:32] + (1).to_bytes(8, "little") + stream[32:80] + stream[80:88]
+    return header + stream[88:88 + 4100 - len(header)]
+out("annuaire/oradad-ch-exemple.mla", oradad_mla())
 
 # --- nmap after remediation -------------------------------------------------
 out("exposition/nmap-2024-09-16.xml", """<?xml version="1.0" encoding="UTF-8"?>

@@ -17,6 +17,7 @@ pub mod fuzz;
 pub mod invoice_text;
 pub mod layout;
 mod limits;
+pub mod mla;
 pub mod ocr;
 pub mod office;
 pub mod pdf;
@@ -31,7 +32,7 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 use std::time::Duration;
 
-use caregate_schemas::extracted::{Attestation, Content, Fields, InvoiceSource, OpaqueArchive, SheetSize};
+use caregate_schemas::extracted::{Attestation, Content, Fields, InvoiceSource, SheetSize};
 use caregate_schemas::{Finding, Severity};
 use serde_json::Value;
 
@@ -139,11 +140,13 @@ pub fn analyse(src: &Source, limits: &Limits) -> Analysis {
             truncate_chars(&mut a.text, limits.max_text_chars);
             a
         }
-        Err(e) => {
-            let hint = if matches!(e, ExtractError::EncryptedReport) { Kind::AdAuditReport } else { Kind::Other };
-            Analysis::unread(format.name(), hint, e.finding())
-        }
+        Err(e) => unread(format, &e),
     }
+}
+
+fn unread(format: Format, e: &ExtractError) -> Analysis {
+    let hint = if matches!(e, ExtractError::EncryptedReport) { Kind::AdAuditReport } else { Kind::Other };
+    Analysis::unread(format.name(), hint, e.finding())
 }
 
 /// The text values of extracted fields, one per line: what a structured file (a
@@ -220,11 +223,17 @@ impl Format {
 }
 
 fn format_of(src: &Source) -> Format {
-    let ext = src.ext();
-    let m = src.media_type;
-    if ext == "mla" {
+    // The name says ORADAD; the header decides (see `Format::Oradad` in `read`).
+    if src.ext() == "mla" {
         return Format::Oradad;
     }
+    format_by_content(src)
+}
+
+/// The format the bytes say, the name helping only where they are ambiguous.
+fn format_by_content(src: &Source) -> Format {
+    let ext = src.ext();
+    let m = src.media_type;
     match m {
         "application/pdf" => return Format::Pdf,
         "application/xml" => {
@@ -444,15 +453,21 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 text: String::new(),
             }
         }
-        Format::Oradad => done(
-            Classification {
-                kind: Kind::AdAuditReport,
-                confidence: 0.9,
-                reasons: vec!["ORADAD archive (.mla): encrypted to ANSSI by design, recorded unread".into()],
-            },
-            Fields::of(Content::Opaque(OpaqueArchive { tool: "ORADAD".into(), encrypted_to: "ANSSI".into() })),
-            vec![Finding::new("opaque_content", Severity::Info, "les archives ORADAD sont chiffrées pour l'ANSSI : nom, taille et empreinte sont enregistrés")],
-        ),
+        Format::Oradad => match mla::read_header(src.path) {
+            Err(mla::MlaError::Io(e)) => return Err(e.into()),
+            // Named as ORADAD names its archives, but something else: read for what it is.
+            Err(e @ (mla::MlaError::NotMla | mla::MlaError::BadHeader(_))) => {
+                let real = format_by_content(src);
+                let mut a = read(real, src, limits, budget).unwrap_or_else(|e| unread(real, &e));
+                let why = format!("le fichier est nommé .mla comme une archive ORADAD, mais {e} ; son contenu est {}", src.media_type);
+                a.findings.insert(0, warning("type_mismatch", why));
+                a
+            }
+            header => {
+                let (classification, fields, findings) = mla::recorded(src.name, header);
+                done(classification, fields, findings)
+            }
+        },
         Format::Image if ocr::tesseract_available() && limits.defer_ocr => done(
             Classification { kind: Kind::Other, confidence: 0.0, reasons: vec!["image: its text is read by the OCR pool".into()] },
             Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() },

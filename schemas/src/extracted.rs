@@ -302,11 +302,42 @@ pub struct Attestation {
 }
 
 /// An archive read as evidence whose content is encrypted to someone else by design
-/// (ORADAD's `.mla`, encrypted to ANSSI): name, size and hash are all that is known.
+/// (ORADAD's `.mla`, encrypted to ANSSI): its header in clear, name, size and hash are
+/// all that is known.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct OpaqueArchive {
     pub tool: String,
     pub encrypted_to: String,
+    /// What the MLA header says. Absent in records made before caregate read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mla: Option<MlaHeader>,
+    /// What ORADAD's file name says, when it has ORADAD's shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_hint: Option<OradadNameHint>,
+}
+
+/// An MLA archive's header (ANSSI-FR/MLA), read without the key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MlaHeader {
+    /// 1 (MLA 1.x, what ORADAD writes) or 2 (MLA 2.x).
+    pub format_version: u32,
+    /// The layers the header shows, outermost first (`signature`, `encryption`,
+    /// `compression`); under a v2 archive's encryption nothing more is visible.
+    pub layers: Vec<String>,
+    /// How many keys the content key is wrapped for when encrypted: 1 is ANSSI's alone,
+    /// more are ORADAD's `additionalMLAKeys`. Whose keys cannot be read.
+    pub recipients: Option<u64>,
+}
+
+/// ORADAD's file name, `<rootDNS>_<YYYYMMDD-HHMMSS>.mla`: a hint, not proof, since
+/// ORADAD's `-name` replaces the time and anyone can rename a file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OradadNameHint {
+    pub forest: String,
+    /// The run's time, UTC (ISO 8601).
+    pub generated_at: Option<String>,
+    /// What stands in place of the time when it is not one (`-name`).
+    pub label: Option<String>,
 }
 
 /// The data of one file, typed by what it turned out to be.
