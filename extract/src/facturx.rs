@@ -94,6 +94,24 @@ fn amount_fr(d: Decimal) -> String {
     format!("{:.2}", d).replace('.', ",")
 }
 
+/// Every date a numeric word can mean: CII's own `20240718`, which some renderings print
+/// as is, and `07/08/2024` or `18.07.24` read day first and month first, since the page
+/// may follow another country's order than the reader's.
+fn numeric_dates(word: &str) -> Vec<NaiveDate> {
+    if word.len() == 8 && word.bytes().all(|b| b.is_ascii_digit()) {
+        return NaiveDate::parse_from_str(word, "%Y%m%d").ok().into_iter().collect();
+    }
+    let parts: Vec<&str> = word.split(['/', '.', '-']).collect();
+    let [a, b, y] = parts[..] else { return Vec::new() };
+    let (Ok(a), Ok(b), Ok(year)) = (a.parse::<u32>(), b.parse::<u32>(), y.parse::<i32>()) else { return Vec::new() };
+    let year = match y.len() {
+        4 => year,
+        2 => 2000 + year,
+        _ => return Vec::new(),
+    };
+    [(a, b), (b, a)].into_iter().filter_map(|(day, month)| NaiveDate::from_ymd_opt(year, month, day)).collect()
+}
+
 /// What the page prints, in the forms the XML's values are compared with.
 struct Printed {
     amounts: HashSet<Decimal>,
@@ -104,12 +122,15 @@ struct Printed {
     compact: String,
 }
 
-/// Words an amount, a number or a date is printed over at most: `1 234,56`, `FA 2024 0042`.
-const MAX_WORDS: usize = 3;
+/// Words an amount or a number is printed over at most: `1 234 567,89`, `F 2024 / 0062`.
+const MAX_WORDS: usize = 4;
 
 impl Printed {
     fn of(text: &str) -> Self {
-        let words: Vec<&str> = text.split_whitespace().map(|w| w.trim_matches(|c: char| matches!(c, ':' | ';' | '*' | '|' | '"' | '«' | '»'))).collect();
+        let words: Vec<&str> = text
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c: char| matches!(c, ':' | ';' | '*' | '|' | '"' | '«' | '»')).trim_end_matches(['.', ',']))
+            .collect();
         let mut amounts = HashSet::new();
         let mut numbers = HashSet::new();
         let mut dates: HashSet<NaiveDate> = french::all_dates(text).into_iter().map(|(_, d)| d).collect();
@@ -124,10 +145,7 @@ impl Printed {
                     numbers.insert(key);
                 }
             }
-            // CII's own date form, which some renderings print as is.
-            if words[start].len() == 8 && words[start].bytes().all(|b| b.is_ascii_digit()) {
-                dates.extend(NaiveDate::parse_from_str(words[start], "%Y%m%d").ok());
-            }
+            dates.extend(numeric_dates(words[start]));
         }
         Printed { amounts, dates, numbers, compact: identifier(text) }
     }
@@ -300,5 +318,17 @@ mod tests {
         // And the number is not found inside a longer one.
         let text = "Rechnung Nr. 2013112242";
         assert_eq!(fields(&page_mismatches(&Invoice { number: Some("2013112242".into()), ..blank() }, text, &xml)), ["number"]);
+    }
+
+    #[test]
+    fn dates_month_first_or_with_two_digit_years_and_numbers_over_four_words_are_found() {
+        let xml = Invoice { number: Some("F-2024-0062".into()), issue_date: date("2024-07-08"), total_ttc: dec("2940.60"), ..blank() };
+        let page = Invoice { number: Some("0062".into()), issue_date: date("2024-08-07"), total_ttc: dec("2450.50"), ..blank() };
+        for text in ["Invoice F 2024 / 0062 of 07/08/2024. Total 2,940.60.", "Rechnung F 2024 / 0062 vom 08.07.24 Gesamt 2.940,60"] {
+            assert!(page_mismatches(&page, text, &xml).is_empty(), "{text}");
+        }
+        // Neither reading of the printed date is the XML's.
+        let text = "Invoice F 2024 / 0062 of 09/10/2024, total 2,940.60";
+        assert_eq!(fields(&page_mismatches(&Invoice { issue_date: date("2024-10-09"), ..page }, text, &xml)), ["issue_date"]);
     }
 }
