@@ -344,6 +344,17 @@ pub fn score_truth(root: &Path, truth: &BTreeMap<String, Value>, reader: &Reader
         if t.get("audit_date").is_some() {
             checks.push(("audit_date", get("date"), t["audit_date"].clone()));
         }
+        // A PingCastle report's own engine, date and seal, as `real-samples` states them.
+        if t["kind"] == "ad_audit_report" {
+            for (field, key) in [("tool_version", "engine_version"), ("date", "date")] {
+                if t.get(key).is_some() {
+                    checks.push((field, get(field), t[key].clone()));
+                }
+            }
+        }
+        if t.get("integrity_expected").is_some() {
+            checks.push(("integrity", get("integrity"), t["integrity_expected"].clone()));
+        }
         if t.get("rule_count").is_some() {
             checks.push(("rule_count", f["rules"].as_array().map_or(0, Vec::len).into(), t["rule_count"].clone()));
         }

@@ -6,10 +6,11 @@
 
 use std::path::PathBuf;
 
-/// Right fields over all scored, as reached: 734/809 on the 108 files of 2026-12-07
-/// (447/448 on the first 61; the 47 new ones, photographed and scanned invoices, plain
-/// PDFs of unseen producers, signed PDFs, are where the misses are).
-const FLOOR: f64 = 0.907;
+/// Right fields over all scored, as reached: 734/809 on the 108 files of 2026-12-07,
+/// then 749/824 with PingCastle's engine, date and seal scored, all 15 right (447/448 on
+/// the first 61; the 47 new ones, photographed and scanned invoices, plain PDFs of
+/// unseen producers, signed PDFs, are where the misses are).
+const FLOOR: f64 = 0.909;
 
 fn real_samples() -> Option<PathBuf> {
     let dir =
