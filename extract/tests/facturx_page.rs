@@ -1,12 +1,19 @@
-//! Factur-X page against XML on the real samples (`../shared/real-samples`, or
-//! `CAREGATE_REAL_SAMPLES`): every Factur-X of `facturx/` that `truth.json` marks
-//! `needs_review` (its page shows another invoice than its XML) is flagged
-//! `facturx_page_mismatch`, and no Factur-X whose page and XML agree is, wherever it
-//! sits. A clone without the directory says so and skips.
+//! Factur-X page against XML, on files nobody here tuned for: the real samples
+//! (`../shared/real-samples`, or `CAREGATE_REAL_SAMPLES`), where every Factur-X of
+//! `facturx/` that `truth.json` marks `needs_review` (its page shows another invoice than
+//! its XML) is flagged `facturx_page_mismatch` and no Factur-X whose page and XML agree
+//! is, wherever it sits; one of our samples with its XML swapped for other totals; and
+//! the generated corpus's pages against their own invoice and another. A clone without
+//! the real samples or the corpus says so and skips.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
+use caregate_extract::facturx::page_mismatches;
 use caregate_extract::{analyse, Limits, Source};
+use caregate_schemas::extracted::{Invoice, InvoiceSource};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
 
 fn real_samples() -> Option<PathBuf> {
     let dir = std::env::var("CAREGATE_REAL_SAMPLES")
@@ -22,7 +29,8 @@ fn every_factur_x_whose_page_and_xml_disagree_is_flagged_and_no_other() {
         return;
     };
     let truth: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&std::fs::read(root.join("truth.json")).unwrap()).unwrap();
-    let limits = Limits::default();
+    // Scans are left to the OCR pool: a Factur-X's page is compared only where it has text.
+    let limits = Limits { defer_ocr: true, ..Limits::default() };
     let (mut flagged, mut agreeing, mut wrong) = (0, 0, Vec::new());
     for (rel, t) in truth.iter().filter(|(rel, _)| rel.ends_with(".pdf")) {
         let path = root.join(rel);
@@ -88,4 +96,87 @@ fn a_factur_x_whose_xml_states_other_totals_than_its_page_is_flagged() {
     assert_eq!(caregate_schemas::Status::for_findings(&a.findings), caregate_schemas::Status::NeedsReview);
     let fields = a.fields.to_json();
     assert_eq!((fields["number"].as_str(), fields["total_ttc"].as_str()), (Some("FA-2024-0062"), Some("4140.60")), "the fields stay the XML's");
+}
+
+/// A corpus `scripts/make-corpus.py` wrote (`CAREGATE_CORPUS`, or one under
+/// `~/.cache/caregate-corpus/`, as `tests/it/corpus.rs` makes it): any version will do,
+/// its truth file says what its own pages print.
+fn generated_corpus() -> Option<PathBuf> {
+    if let Ok(dir) = std::env::var("CAREGATE_CORPUS") {
+        return Some(PathBuf::from(dir));
+    }
+    let cache = PathBuf::from(std::env::var("HOME").ok()?).join(".cache/caregate-corpus");
+    let mut made: Vec<PathBuf> = std::fs::read_dir(cache).ok()?.filter_map(|e| e.ok().map(|e| e.path())).filter(|d| d.join("truth.json").is_file()).collect();
+    made.sort();
+    made.pop()
+}
+
+/// Each text invoice of the generated corpus (Chromium, LibreOffice, Ghostscript
+/// layouts) held against an XML that says what its page says is left alone; against an
+/// XML of another invoice (number, date, seller, total), each of those fields the page
+/// gives is flagged.
+#[test]
+fn the_corpus_pages_against_their_own_invoice_and_another() {
+    let Some(dir) = generated_corpus() else {
+        eprintln!("no generated corpus (CAREGATE_CORPUS or ~/.cache/caregate-corpus, made by tests/it/corpus.rs): skipped");
+        return;
+    };
+    let truth: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
+    let limits = Limits::default();
+    let (mut pages, mut wrong) = (0, Vec::new());
+    for (rel, t) in truth.iter().filter(|(rel, t)| t["kind"] == "invoice" && rel.ends_with(".pdf") && !rel.starts_with("scans")) {
+        let layout = caregate_extract::layout::read_pdf(&dir.join(rel), &limits, &caregate_extract::Budget::new(std::time::Duration::from_secs(60))).unwrap();
+        let text = layout.text();
+        let page = caregate_extract::invoice_text::invoice_from_layout(&layout, &text);
+        let said = |k: &str| t[k].as_str().map(str::to_owned);
+        let amount = |k: &str| t[k].as_str().map(|v| Decimal::from_str(v).unwrap());
+        let xml = Invoice {
+            number: said("number"),
+            type_code: Some("380".into()),
+            issue_date: said("issue_date").map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").unwrap()),
+            seller_name: said("seller_name"),
+            seller_siret: said("seller_siret"),
+            seller_siren: said("seller_siren"),
+            seller_legal_ids: Vec::new(),
+            vat_id: said("vat_id"),
+            total_ht: amount("total_ht"),
+            total_tva: amount("total_tva"),
+            total_ttc: amount("total_ttc"),
+            currency: said("currency"),
+            profile: None,
+            source: InvoiceSource::Facturx,
+            locations: Default::default(),
+        };
+        let agree = page_mismatches(&page, &text, &xml);
+        if !agree.is_empty() {
+            wrong.push(format!("{rel}: its own invoice flagged: {:?}", agree.iter().map(|f| &f.message).collect::<Vec<_>>()));
+        }
+        let other = Invoice {
+            number: Some("ZZ-1999-0001".into()),
+            issue_date: NaiveDate::from_ymd_opt(2019, 3, 4),
+            seller_siret: Some("99999999800010".into()),
+            seller_siren: Some("999999998".into()),
+            vat_id: xml.vat_id.as_ref().map(|_| "FR11999999998".to_owned()),
+            total_ttc: xml.total_ttc.map(|ttc| ttc + Decimal::from(1000)),
+            ..xml.clone()
+        };
+        let flagged: Vec<String> = page_mismatches(&page, &text, &other).into_iter().filter_map(|f| f.pointer).collect();
+        let expected: Vec<&str> = [
+            ("number", page.number.is_some()),
+            ("issue_date", page.issue_date.is_some()),
+            ("seller_siren", page.seller_siren().is_some()),
+            ("seller_siret", page.seller_siret.is_some()),
+            ("vat_id", page.vat_id.is_some() && xml.vat_id.is_some()),
+            ("total_ttc", page.total_ttc.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, read)| read.then_some(field))
+        .collect();
+        if flagged != expected || expected.len() < 4 {
+            wrong.push(format!("{rel}: another invoice gives {flagged:?}, the page read {expected:?}"));
+        }
+        pages += 1;
+    }
+    assert!(pages >= 8, "{pages} text invoices in {}", dir.display());
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
