@@ -27,6 +27,12 @@ pub enum Kind {
     PurchaseOrder,
     FinancialReport,
     Attestation,
+    /// What comes with the proofs but proves nothing (issue #24): the letter that sends
+    /// them, a network diagram, a slide deck, a contract. No objective accepts them.
+    CoverLetter,
+    Diagram,
+    SlideDeck,
+    Contract,
     Other,
 }
 
@@ -40,6 +46,10 @@ named_enum!(Kind, UnknownKind, "kind of evidence", {
     PurchaseOrder => "purchase_order",
     FinancialReport => "financial_report",
     Attestation => "attestation",
+    CoverLetter => "cover_letter",
+    Diagram => "diagram",
+    SlideDeck => "slide_deck",
+    Contract => "contract",
     Other => "other",
 });
 

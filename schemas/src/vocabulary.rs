@@ -230,6 +230,10 @@ impl Kind {
             Kind::PurchaseOrder => "bon de commande",
             Kind::FinancialReport => "bilan financier",
             Kind::Attestation => "attestation",
+            Kind::CoverLetter => "courrier d'accompagnement",
+            Kind::Diagram => "schéma",
+            Kind::SlideDeck => "présentation (diaporama)",
+            Kind::Contract => "contrat",
             Kind::Other => "autre",
         }
     }
