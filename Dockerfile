@@ -9,9 +9,9 @@ RUN cargo build --release --locked --bin caregate
 FROM debian:bookworm-slim
 # What reading evidence needs at run time: poppler's GLib library (linked), its tools
 # (pages rendered for the console and OCR), Tesseract with its French model (scans and
-# photos).
+# photos), ImageMagick to prepare photos for it (extract/src/ocr.rs).
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libpoppler-glib8 poppler-utils \
-        tesseract-ocr tesseract-ocr-fra \
+        tesseract-ocr tesseract-ocr-fra imagemagick \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/caregate /usr/local/bin/caregate
 RUN useradd --system --home /var/lib/caregate caregate && mkdir -p /var/lib/caregate && chown caregate /var/lib/caregate

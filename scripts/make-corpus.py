@@ -9,7 +9,8 @@ Debian: Chromium (`--headless --print-to-pdf`, HTML with CSS layouts), LibreOffi
 (HTML -> ODT -> PDF through Writer's own layout and PDF export) and Ghostscript
 (`ps2pdf` on hand-written PostScript); then each invoice is scanned as a copier or a
 phone would (poppler renders the page at 300 or 200 dpi, Pillow turns it slightly, adds
-noise and JPEG compression) and wrapped as PDF, PNG or JPEG.
+noise and JPEG compression) and wrapped as PDF, PNG or JPEG; and four are photographed
+(`photos/`: perspective, shadow, grey paper, blur, phone JPEG at 150 to 200 dpi).
 
 Four invoice layouts with different wordings ("Facture n°", "N° de facture :", "Date de
 facture", "du 12 juin 2024", "Net à payer", "Total toutes taxes comprises", amounts in
@@ -210,13 +211,66 @@ def scan(pdf_path, dpi, seed, fmt, out_path):
         img.save(out_path, "PNG", dpi=(dpi, dpi))
 
 
+def perspective_coeffs(dst, src):
+    """Pillow's PERSPECTIVE data mapping each output corner `dst[i]` to the input corner
+    `src[i]`: the eight unknowns of the homography, by Gaussian elimination (no numpy)."""
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(dst, src):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y]); rhs.append(u)
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y]); rhs.append(v)
+    m = [r + [b] for r, b in zip(rows, rhs)]
+    for c in range(8):
+        p = max(range(c, 8), key=lambda r: abs(m[r][c]))
+        m[c], m[p] = m[p], m[c]
+        for r in range(8):
+            if r != c:
+                f = m[r][c] / m[c][c]
+                m[r] = [a - f * b for a, b in zip(m[r], m[c])]
+    return [m[i][8] / m[i][i] for i in range(8)]
+
+
+def photo(pdf_path, dpi, seed, out_path):
+    """A page as a phone photographs it on a desk: colour, the sheet smaller than the
+    frame on a darker table, seen a little from the side (perspective), turned a few
+    degrees, a shadow across it, grey paper and grey ink (low contrast), out of focus,
+    JPEG at 150 to 200 dpi with the 72 dpi a phone writes in the file."""
+    from PIL import Image, ImageChops, ImageFilter
+    rnd = random.Random(seed)
+    with tempfile.TemporaryDirectory() as t:
+        run(["pdftoppm", "-singlefile", "-r", str(dpi), "-png", pdf_path, os.path.join(t, "p")])
+        page = Image.open(os.path.join(t, "p.png")).convert("RGB")
+    # Low contrast: ink never black, paper never white, a warm tint.
+    lo, hi = rnd.randint(40, 70), rnd.randint(190, 215)
+    page = page.point(lambda v: lo + v * (hi - lo) // 255)
+    page = ImageChops.multiply(page, Image.new("RGB", page.size, (255, 246, 230)))
+    w, h = page.size
+    mx, my = int(w * 0.08), int(h * 0.06)
+    W, H = w + 2 * mx, h + 2 * my
+    table = Image.new("RGB", (W, H), (rnd.randint(60, 90), rnd.randint(50, 70), rnd.randint(40, 55)))
+    table.paste(page, (mx, my))
+    # Seen from the side: the sheet's corners pulled in by up to 4 % of the frame.
+    j = lambda a: rnd.uniform(0, 0.04) * a
+    dst = [(mx + j(W), my + j(H)), (mx + w - j(W), my + j(H)), (mx + w - j(W), my + h - j(H)), (mx + j(W), my + h - j(H))]
+    src = [(mx, my), (mx + w, my), (mx + w, my + h), (mx, my + h)]
+    img = table.transform((W, H), Image.PERSPECTIVE, perspective_coeffs(dst, src), Image.BICUBIC, fillcolor=(70, 60, 50))
+    img = img.rotate(rnd.choice((-1, 1)) * rnd.uniform(1.5, 3.5), resample=Image.BICUBIC, expand=False, fillcolor=(70, 60, 50))
+    # A shadow (the phone, a hand) darkening one side of the sheet by up to 45 %.
+    ramp = Image.linear_gradient("L").resize((W, H)).rotate(rnd.choice((0, 90, 180, 270)), expand=False)
+    depth = rnd.uniform(0.3, 0.45)
+    shade = ramp.point(lambda v: int(255 * (1 - depth * max(0, v - 128) / 127)))
+    img = ImageChops.multiply(img, Image.merge("RGB", (shade, shade, shade)))
+    img = ImageChops.add(img, Image.effect_noise((W, H), 10).convert("RGB"), 1.0, -128)
+    img = img.filter(ImageFilter.GaussianBlur(rnd.uniform(0.7, 1.1)))
+    img.save(out_path, "JPEG", quality=rnd.randint(65, 80), dpi=(72, 72))
+
+
 def main():
     for tool in ("chromium", "soffice", "ps2pdf", "pdftoppm"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing (scripts/services.sh installs it)")
     truth = {}
     work = tempfile.mkdtemp(prefix="caregate-corpus-")
-    for d in ("chromium", "libreoffice", "ghostscript", "scans-300dpi", "scans-200dpi"):
+    for d in ("chromium", "libreoffice", "ghostscript", "scans-300dpi", "scans-200dpi", "photos"):
         os.makedirs(os.path.join(OUT, d), exist_ok=True)
     docs = []
     for layout in range(4):
@@ -271,6 +325,12 @@ def main():
         out_rel = f"scans-{dpi}dpi/{os.path.basename(rel)[:-4]}.{fmt}"
         scan(os.path.join(OUT, rel), dpi, n, fmt, os.path.join(OUT, out_rel))
         truth[out_rel] = dict(truth[rel], scan_dpi=dpi)
+    # Phone photos of one invoice of each layout, both producers, at 150 to 200 dpi.
+    for n, rel in enumerate(invoices[::2]):
+        dpi = (150, 175, 200)[n % 3]
+        out_rel = f"photos/{os.path.basename(rel)[:-4]}.jpg"
+        photo(os.path.join(OUT, rel), dpi, 50 + n, os.path.join(OUT, out_rel))
+        truth[out_rel] = dict(truth[rel], scan_dpi=dpi, capture="phone")
     scan(os.path.join(OUT, "chromium/attestation-realisation.pdf"), 200, 99, "jpg", os.path.join(OUT, "scans-200dpi/photo-attestation.jpg"))
     truth["scans-200dpi/photo-attestation.jpg"] = {"kind": "attestation", "scan_dpi": 200}
     json.dump(truth, open(os.path.join(OUT, "truth.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)

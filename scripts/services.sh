@@ -141,9 +141,12 @@ install_browser() {
 
 # What reading documents needs beyond our own code: poppler (PDF text with word boxes,
 # page rendering) and Tesseract with its French model (text of scans and photos).
+# ImageMagick prepares photos and scans before Tesseract (extract/src/ocr.rs: EXIF
+# orientation, grey, deskew, small text enlarged): Debian's, with its security policy,
+# rather than an image crate's code of our own to build and keep.
 install_document_tools() {
-  apt_install poppler-utils tesseract-ocr tesseract-ocr-fra
-  log "documents: $(pdftotext -v 2>&1 | head -n1), $(tesseract --version 2>/dev/null | head -n1) ($(tesseract --list-langs 2>/dev/null | grep -c '^fra$') French model)"
+  apt_install poppler-utils tesseract-ocr tesseract-ocr-fra imagemagick
+  log "documents: $(pdftotext -v 2>&1 | head -n1), $(tesseract --version 2>/dev/null | head -n1) ($(tesseract --list-langs 2>/dev/null | grep -c '^fra$') French model), $(convert-im6.q16 -version 2>/dev/null | head -n1)"
 }
 
 # The producers scripts/make-corpus.py writes the test corpus with (tests/it/corpus.rs):

@@ -80,6 +80,12 @@ const FEATURES: &[Feature] = &[
     // An invoice's item table and totals, whatever it bills (an AD audit, a scan).
     f(Kind::Invoice, r"\b(prix unitaire|p\.u\.|designation|quantite|qte)\b", 1.0),
     f(Kind::Invoice, r"\b((sous-)?total|montant) (ht|hors taxes?|toutes taxes comprises)\b", 1.0),
+    // Till receipts and tickets: their title, and the lines that close them (the total,
+    // how it was paid, the change), in French and English; what a shop or a taxi gives.
+    t(Kind::Invoice, r"\b(ticket de caisse|ticket (n[°o]|numero)|receipt)\b", 3.0),
+    f(Kind::Invoice, r"^\s*(net )?total\b.{0,30}\d[.,]\d{2}\s*$", 1.0),
+    f(Kind::Invoice, r"^\s*(cash|change|especes|rendu|a rendre|cb|carte (bancaire|bleue)|visa|mastercard)\b.{0,30}\d[.,]\d{2}\s*$", 1.5),
+    f(Kind::Invoice, r"\b(caisse|caissier|cashier)\b", 0.5),
     t(Kind::CreditNote, r"\b(facture d'avoir|avoir (n[°o]|numero)|credit note|note de credit)\b", 5.0),
     t(Kind::CreditNote, r"^\s*avoir\b", 3.0),
     t(Kind::Quote, r"\bdevis\b", 3.0),
@@ -527,6 +533,18 @@ mod tests {
              quatre règles restent à corriger (délégations, comptes à privilèges, politique de mots de passe).",
             Kind::AdAuditReport,
         );
+    }
+
+    #[test]
+    fn till_receipts_are_invoices() {
+        for text in [
+            "SUPERETTE DU MARCHE\nTICKET DE CAISSE N° 0421   Caisse 2\nPAIN   1,20\nCAFE   4,50\nTOTAL   5,70\nCB   5,70\nTVA 5,5 %   0,30",
+            "AIK HUAT HARDWARE\nSIMPLIFIED TAX INVOICE\nRECEIPT #: CSP0393921   DATE: 15/06/2017\nTOTAL   15.00\nCASH   15.00\nCHANGE   0.00",
+        ] {
+            let c = classify_text(text);
+            assert_eq!(c.kind, Kind::Invoice, "{text}: {c:?}");
+            assert!(!c.is_low(), "{text}: {c:?}");
+        }
     }
 
     #[test]

@@ -519,16 +519,17 @@ fn ocr_pending(what: &str) -> Finding {
     )
 }
 
-/// What OCR's confidence says of the text it read.
+/// What OCR's confidence says of the text it read, and what the reading itself found
+/// (several documents in one file, pages read without preparation).
 fn ocr_findings(read: &ocr::Ocr) -> Vec<Finding> {
+    let mut findings = read.findings.clone();
     if read.mean_confidence < ocr::LOW_CONFIDENCE {
-        vec![warning(
+        findings.push(warning(
             "ocr_low_confidence",
             format!("texte reconnu par OCR avec une confiance moyenne de {:.0} % : un contrôleur doit le relire", read.mean_confidence),
-        )]
-    } else {
-        Vec::new()
+        ));
     }
+    findings
 }
 
 /// An office document's parts are parsed in memory: each part, and all of them together,

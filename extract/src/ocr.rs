@@ -1,13 +1,17 @@
 //! Text of pages that have none (scanned PDFs, photos and scans as PNG, JPEG, TIFF):
 //! Tesseract with its French model, in the sandbox, one page at a time. PDF pages are
 //! rendered by poppler at 300 dpi (less when the page would pass the pixel cap);
-//! Tesseract finds the page's orientation itself (`--psm 1`). Its words, boxes and
-//! confidences become the same [`Layout`] as a PDF's own text, so every reader after
-//! this one works alike on both.
+//! Tesseract finds the page's orientation itself (`--psm 1`). Photos are prepared by
+//! ImageMagick first (see [`prepare`]). Its words, boxes and confidences become the same
+//! [`Layout`] as a PDF's own text, so every reader after this one works alike on both.
+//! A file whose pages are several documents (a second invoice from page 2) gives the
+//! first document's pages only, and says so (see [`documents`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Condvar, LazyLock, Mutex};
 use std::time::Duration;
+
+use caregate_schemas::{Finding, Severity};
 
 use crate::layout::{Layout, Page, Word};
 use crate::sandbox::{self, SandboxError, SandboxLimits};
@@ -19,8 +23,11 @@ pub struct Ocr {
     pub layout: Layout,
     /// Mean of the words' confidences, 0 to 100 (0 when no word was read).
     pub mean_confidence: f32,
-    /// Pages read (PDF pages past the OCR page limit are not).
+    /// Pages read (PDF pages past the OCR page limit are not), all documents included.
     pub pages: usize,
+    /// What the reading itself says: other documents after the first
+    /// (`several_documents`), pages read without preparation (`ocr_unprepared`).
+    pub findings: Vec<Finding>,
 }
 
 /// Under this mean confidence the text is a guess, and a person reads the file.
@@ -33,6 +40,15 @@ const MAX_PIXELS: f32 = 40_000_000.0;
 const MAX_PAGES: usize = 30;
 /// One page's time, at most.
 const PAGE_TIME: Duration = Duration::from_secs(90);
+
+/// Under this median word height (pixels, ascenders included) Tesseract misses letters:
+/// it is trained on text about 30 px high, what 10 pt gives at 300 dpi. A phone photo
+/// of a whole page, or a page saved as a small PNG, holds its text at 12 to 18 px.
+const SMALL_TEXT: f32 = 20.0;
+/// The height small text is enlarged to, and the most it is enlarged (past 3 times the
+/// letters are guesses of the resampling, not of the capture).
+const TEXT_HEIGHT: f32 = 30.0;
+const MAX_ENLARGE: f32 = 3.0;
 
 pub fn tesseract_available() -> bool {
     static AVAILABLE: LazyLock<bool> = LazyLock::new(|| sandbox::installed("tesseract", "--version"));
@@ -183,7 +199,156 @@ fn orientation(image: &Path, workdir: &Path, budget: &Budget) -> Result<u32, San
     Ok(String::from_utf8_lossy(&out).lines().find_map(|l| l.strip_prefix("Rotate:")).and_then(|r| r.trim().parse().ok()).unwrap_or(0))
 }
 
-fn recognise(image: &Path, dpi: f32, workdir: &Path, budget: &Budget) -> Result<(Page, Vec<f32>), SandboxError> {
+/// ImageMagick, to prepare photos before Tesseract: chosen over `unpaper` (made for
+/// flatbed scans of book pages: it reads only PNM, and neither enlarges nor honours a
+/// phone's EXIF orientation) and over an image crate (the same operations to write and
+/// build; these are ImageMagick's own, kept by Debian's security team). Named by the
+/// versioned command (Debian bookworm's ImageMagick 6) or `magick` (ImageMagick 7),
+/// never the bare `convert`, which other tools also install. `None` when absent: pages
+/// are then read as they come, and each reading says so (`ocr_unprepared`).
+pub fn magick() -> Option<&'static str> {
+    static TOOL: LazyLock<Option<&'static str>> =
+        LazyLock::new(|| ["magick", "convert-im6.q16", "convert-im6"].into_iter().find(|tool| sandbox::installed(tool, "-version")));
+    *TOOL
+}
+
+/// Most frames of one image file read (a multi-page TIFF is a scanner's image set).
+const MAX_FRAMES: usize = 30;
+
+/// A page as Tesseract gets it: `scale` times the source's pixels, turned by `rotate`
+/// clockwise degrees.
+struct Prepared {
+    path: PathBuf,
+    /// The frame of the source it was made from.
+    frame: usize,
+    scale: f32,
+    rotate: u32,
+}
+
+/// Writes frame `frame` of `src`, or each frame (at most [`MAX_FRAMES`]) when `None`,
+/// enlarged by `scale` and turned by `rotate` (clockwise degrees), as `<stem>-NNN.png` in
+/// `workdir`, ready for Tesseract, in the sandbox under the same limits as Tesseract
+/// (and ImageMagick's own resource limits, so it spills to its temporary directory
+/// rather than failing on a large page). What it does, and why:
+/// - `-auto-orient`: a phone writes how it was held in EXIF and leaves the pixels
+///   sideways; Tesseract reads no EXIF.
+/// - transparency flattened on white: a PNG saved with an alpha channel reads as black
+///   text on black to a reader that drops the channel.
+/// - grey, one channel: what Tesseract binarises anyway, a third of the pixels.
+/// - `-deskew`: a photo is often held a few degrees off; Tesseract's lines then break
+///   into rows a total's label and its amount no longer share (the boxes are also
+///   levelled after, by [`skew`], for what remains).
+/// - `-resize`, only by `scale` > 1: small text enlarged (see [`SMALL_TEXT`]).
+///
+/// Contrast stretching (`-normalize`, `-auto-level`) and flattening the light (dividing
+/// by a blurred copy) were measured on the real scans and the corpus photos (shadows,
+/// grey paper): no better, sometimes worse, and slower, as Tesseract's own Otsu
+/// threshold already adapts to the page; they are not done.
+fn prepare(
+    tool: &str,
+    src: &Path,
+    frame: Option<usize>,
+    (scale, rotate): (f32, u32),
+    stem: &str,
+    workdir: &Path,
+    budget: &Budget,
+) -> Result<Vec<Prepared>, SandboxError> {
+    let limits = page_limits(budget);
+    let time = limits.wall.as_secs().max(1).to_string();
+    // ImageMagick reads dozens of formats, some of them scripts (MVG, MSL, SVG with
+    // references): it is told which raster coder to use, from the file's magic bytes,
+    // and given the file under a plain name of our own, so nothing in the name (a
+    // `coder:` prefix, `[...]`, `%d`) is read as an instruction.
+    let Some(coder) = coder(src) else { return Ok(Vec::new()) };
+    let link = workdir.join(format!("{stem}-source"));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(src, &link).map_err(io(tool))?;
+    let name = link.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let input = match frame {
+        Some(k) => format!("{coder}:{name}[{k}]"),
+        None => format!("{coder}:{name}[0-{}]", MAX_FRAMES - 1),
+    };
+    let out = workdir.join(format!("{stem}-%03d.png"));
+    let mut args: Vec<String> = Vec::new();
+    for (what, value) in [("memory", "256MiB"), ("map", "512MiB"), ("disk", "1GiB"), ("area", "128MP"), ("thread", "1"), ("time", time.as_str())] {
+        args.extend(["-limit", what, value].map(String::from));
+    }
+    args.extend(
+        [input.as_str(), "-quiet", "-auto-orient", "-background", "white", "-alpha", "remove", "-alpha", "off", "-colorspace", "Gray"].map(String::from),
+    );
+    if rotate != 0 {
+        args.extend(["-rotate".to_owned(), rotate.to_string()]);
+    }
+    args.extend(["-deskew", "40%", "+repage"].map(String::from));
+    if scale > 1.0 {
+        args.extend(["-resize".to_owned(), format!("{:.0}%", scale * 100.0)]);
+    }
+    args.push(out.to_string_lossy().into_owned());
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let ran = sandbox::run(tool, &args, workdir, SandboxLimits { memory_bytes: 1 << 30, ..limits });
+    let _ = std::fs::remove_file(&link);
+    ran?;
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(workdir)
+        .map_err(io(tool))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("{stem}-")) && n.ends_with(".png")))
+        .collect();
+    pages.sort();
+    Ok(pages.into_iter().enumerate().map(|(i, path)| Prepared { path, frame: frame.unwrap_or(i), scale, rotate }).collect())
+}
+
+/// The raster format of `path` by its magic bytes, as ImageMagick names its coder.
+fn coder(path: &Path) -> Option<&'static str> {
+    let mut head = [0u8; 12];
+    let n = std::io::Read::read(&mut std::fs::File::open(path).ok()?, &mut head).ok()?;
+    let head = &head[..n];
+    Some(match head {
+        [0x89, b'P', b'N', b'G', ..] => "png",
+        [0xff, 0xd8, 0xff, ..] => "jpeg",
+        [b'I', b'I', 42, 0, ..] | [b'M', b'M', 0, 42, ..] => "tiff",
+        [b'G', b'I', b'F', b'8', ..] => "gif",
+        [b'B', b'M', ..] => "bmp",
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P'] => "webp",
+        _ => return None,
+    })
+}
+
+/// What one reading of a page gave: its words in the prepared image's pixels.
+struct Reading {
+    words: Vec<Word>,
+    confidences: Vec<f32>,
+    size: (f32, f32),
+    lines: Vec<LineId>,
+}
+
+impl Reading {
+    /// How much text was read and how surely: the sum of the words' confidences. The
+    /// mean alone would prefer a reading that kept ten sure words of a hundred.
+    fn worth(&self) -> f32 {
+        self.confidences.iter().sum()
+    }
+
+    fn mean_confidence(&self) -> f32 {
+        if self.confidences.is_empty() {
+            0.0
+        } else {
+            self.confidences.iter().sum::<f32>() / self.confidences.len() as f32
+        }
+    }
+
+    /// The median height of the words long enough and sure enough to tell.
+    fn text_height(&self) -> Option<f32> {
+        let mut heights: Vec<f32> =
+            self.words.iter().zip(&self.confidences).filter(|(w, c)| w.text.chars().count() >= 3 && **c > 30.0).map(|(w, _)| w.y1 - w.y0).collect();
+        if heights.len() < 5 {
+            return None;
+        }
+        heights.sort_by(f32::total_cmp);
+        Some(heights[heights.len() / 2])
+    }
+}
+
+fn tesseract(image: &Path, dpi: f32, workdir: &Path, budget: &Budget) -> Result<Reading, SandboxError> {
     let _slot = Slot::take();
     let dpi_arg = format!("{}", dpi.round() as u32);
     let args: Vec<&std::ffi::OsStr> = vec![
@@ -198,7 +363,79 @@ fn recognise(image: &Path, dpi: f32, workdir: &Path, budget: &Budget) -> Result<
         "tsv".as_ref(),
     ];
     let out = sandbox::run("tesseract", &args, workdir, page_limits(budget))?;
-    let (mut words, confidences, size, lines) = words_of_tsv(&String::from_utf8_lossy(&out));
+    let (words, confidences, size, lines) = words_of_tsv(&String::from_utf8_lossy(&out));
+    Ok(Reading { words, confidences, size, lines })
+}
+
+/// Reads one prepared page (`dpi`: its source's resolution, for the boxes in points),
+/// then again from `source` through ImageMagick, enlarged when its text is small and
+/// turned when Tesseract says it is upside down or sideways; the reading kept is the
+/// one that read more text more surely ([`Reading::worth`]): Tesseract's orientation
+/// guess is wrong on narrow till receipts in dot-matrix print, and enlarging a textured
+/// background makes more noise, not more text.
+fn recognise_prepared(tool: &str, source: &Path, page: Prepared, dpi: f32, workdir: &Path, budget: &Budget) -> Result<(Page, Vec<f32>), SandboxError> {
+    let mut best = (tesseract(&page.path, dpi * page.scale, workdir, budget)?, page);
+    let mut tried = vec![(best.1.scale, best.1.rotate)];
+    // At most three more readings: enlarged, turned, both.
+    for _ in 0..3 {
+        let (reading, kept) = &best;
+        let mut next = None;
+        if let Some(h) = reading.text_height().filter(|h| *h < SMALL_TEXT && kept.scale == 1.0) {
+            let (w, hgt) = reading.size;
+            let cap = (MAX_PIXELS / (w * hgt).max(1.0)).sqrt();
+            let scale = (TEXT_HEIGHT / h).min(MAX_ENLARGE).min(cap);
+            if scale > 1.2 {
+                next = Some((scale, kept.rotate));
+            }
+        }
+        if next.is_none() && (sideways(&reading.words) || (!reading.words.is_empty() && reading.mean_confidence() < LOW_CONFIDENCE)) {
+            let rotate = orientation(&kept.path, workdir, budget).unwrap_or(0);
+            if rotate != 0 {
+                next = Some((kept.scale, (kept.rotate + rotate) % 360));
+            }
+        }
+        let Some((scale, rotate)) = next.filter(|n| !tried.contains(n)) else { break };
+        tried.push((scale, rotate));
+        if budget.remaining().is_zero() {
+            break;
+        }
+        let stem = format!("again-{}-{}-{rotate}", kept.frame, (scale * 100.0) as u32);
+        let Some(candidate) = prepare(tool, source, Some(kept.frame), (scale, rotate), &stem, workdir, budget)?.pop() else { break };
+        let reading = tesseract(&candidate.path, dpi * scale, workdir, budget)?;
+        if reading.worth() > best.0.worth() {
+            if best.1.path != source {
+                let _ = std::fs::remove_file(&best.1.path);
+            }
+            best = (reading, candidate);
+        } else {
+            let _ = std::fs::remove_file(&candidate.path);
+        }
+    }
+    let (mut reading, kept) = best;
+    if kept.path != source {
+        let _ = std::fs::remove_file(&kept.path);
+    }
+    let slope = skew(&reading.words, &reading.lines);
+    if slope.abs() > 0.002 {
+        deskew(&mut reading.words, slope, reading.size);
+    }
+    Ok((to_points(reading.words, dpi * kept.scale), reading.confidences))
+}
+
+fn to_points(mut words: Vec<Word>, dpi: f32) -> Page {
+    let scale = 72.0 / dpi;
+    for w in &mut words {
+        w.x0 *= scale;
+        w.y0 *= scale;
+        w.x1 *= scale;
+        w.y1 *= scale;
+    }
+    Page { width: 0.0, height: 0.0, words }
+}
+
+/// A page read as it comes (no ImageMagick).
+fn recognise_as_is(image: &Path, dpi: f32, workdir: &Path, budget: &Budget) -> Result<(Page, Vec<f32>), SandboxError> {
+    let Reading { mut words, confidences, size, lines } = tesseract(image, dpi, workdir, budget)?;
     let mut rotate = 0;
     if sideways(&words) {
         rotate = orientation(image, workdir, budget).unwrap_or(0);
@@ -213,28 +450,126 @@ fn recognise(image: &Path, dpi: f32, workdir: &Path, budget: &Budget) -> Result<
         }
     }
     upright(&mut words, rotate, size);
-    let scale = 72.0 / dpi;
-    for w in &mut words {
-        w.x0 *= scale;
-        w.y0 *= scale;
-        w.x1 *= scale;
-        w.y1 *= scale;
-    }
-    Ok((Page { width: 0.0, height: 0.0, words }, confidences))
+    Ok((to_points(words, dpi), confidences))
 }
 
 fn finish(pages: Vec<Page>, confidences: Vec<f32>) -> Ocr {
     let mean_confidence = if confidences.is_empty() { 0.0 } else { confidences.iter().sum::<f32>() / confidences.len() as f32 };
-    Ocr { pages: pages.len(), layout: Layout { pages }, mean_confidence }
+    let read = pages.len();
+    let (layout, mut findings) = first_document(Layout { pages });
+    if magick().is_none() {
+        findings.push(Finding::new(
+            "ocr_unprepared",
+            Severity::Info,
+            "ImageMagick n'est pas installé : les pages ont été lues sans préparation (redressement, agrandissement), la lecture d'une photo peut en souffrir",
+        ));
+    }
+    Ocr { pages: read, layout, mean_confidence, findings }
 }
 
-/// OCR of one image file (PNG, JPEG, TIFF...). Its resolution is what the file says;
-/// Tesseract assumes 300 dpi when it says none.
+/// An invoice's number as printed, for comparing two readings of it: letters and
+/// digits, upper case, the letters OCR confuses with digits read as those digits.
+fn number_key(number: &str) -> String {
+    number
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' | 'Q' | 'D' => '0',
+            'I' | 'L' | '|' => '1',
+            'S' => '5',
+            'B' => '8',
+            'Z' => '2',
+            c => c,
+        })
+        .collect()
+}
+
+/// Two readings of one number: equal once keyed. Never "one character apart": the
+/// next invoice of a series is exactly that.
+fn same_number(a: &str, b: &str) -> bool {
+    number_key(a) == number_key(b)
+}
+
+/// Where the documents after the first begin, when a file's pages are several (a copier
+/// scanning a stack in one go; a phone's photos of two invoices sent as one file): the
+/// index of each page (from 0) that opens another invoice, with that invoice's number
+/// and total. A page opens another invoice when it prints an invoice number that is not
+/// the first document's and totals of its own: the second page of one long invoice
+/// repeats its number, or prints none, and a page of line items has no total.
+pub fn documents(layout: &Layout) -> Vec<(usize, String, Option<rust_decimal::Decimal>)> {
+    if layout.pages.len() < 2 {
+        return Vec::new();
+    }
+    let page_invoice = |page: &Page| {
+        let one = Layout { pages: vec![page.clone()] };
+        crate::invoice_text::invoice_from_layout(&one, &one.text())
+    };
+    let mut current = page_invoice(&layout.pages[0]).number;
+    let mut starts = Vec::new();
+    for (i, page) in layout.pages.iter().enumerate().skip(1) {
+        let invoice = page_invoice(page);
+        let Some(number) = invoice.number else { continue };
+        let own_totals = invoice.total_ttc.is_some() || invoice.total_ht.is_some();
+        match &current {
+            Some(first) if !same_number(first, &number) && own_totals => {
+                starts.push((i, number.clone(), invoice.total_ttc.or(invoice.total_ht)));
+                current = Some(number);
+            }
+            Some(_) => {}
+            // The first page printed no number: the first one printed is its document's.
+            None => current = Some(number),
+        }
+    }
+    starts
+}
+
+/// The first document's pages, and a finding naming the others, so that no field is
+/// taken from another document's page (the second invoice's totals for the first's).
+fn first_document(mut layout: Layout) -> (Layout, Vec<Finding>) {
+    let starts = documents(&layout);
+    let Some(&(first_other, _, _)) = starts.first() else { return (layout, Vec::new()) };
+    let others: Vec<String> = starts
+        .iter()
+        .map(|(page, number, total)| match total {
+            Some(t) => format!("page {} : facture n° {number}, total {t}", page + 1),
+            None => format!("page {} : facture n° {number}", page + 1),
+        })
+        .collect();
+    let message = format!(
+        "ce fichier réunit plusieurs documents ({}) : seuls les champs du premier (page{} 1{}) sont lus ; un contrôleur doit vérifier les autres, qui devraient être déposés à part",
+        others.join(" ; "),
+        if first_other > 1 { "s" } else { "" },
+        if first_other > 1 { format!(" à {first_other}") } else { String::new() },
+    );
+    layout.pages.truncate(first_other);
+    (layout, vec![Finding::new("several_documents", Severity::Warning, message)])
+}
+
+/// OCR of one image file (PNG, JPEG, TIFF...): each of its frames is a page (a
+/// multi-page TIFF, at most [`MAX_FRAMES`]). Tesseract assumes 300 dpi: a phone writes
+/// 72 in its photos whatever the page's size, so what the file says is not trusted.
 pub fn image(path: &Path, budget: &Budget) -> Result<Ocr, SandboxError> {
     let workdir = tempfile::tempdir().map_err(io("tesseract"))?;
     let path = std::path::absolute(path).map_err(io("tesseract"))?;
-    let (page, confidences) = recognise(&path, DPI, workdir.path(), budget)?;
-    Ok(finish(vec![page], confidences))
+    let Some(tool) = magick() else {
+        let (page, confidences) = recognise_as_is(&path, DPI, workdir.path(), budget)?;
+        return Ok(finish(vec![page], confidences));
+    };
+    let frames = prepare(tool, &path, None, (1.0, 0), "frame", workdir.path(), budget).unwrap_or_default();
+    if frames.is_empty() {
+        let (page, confidences) = recognise_as_is(&path, DPI, workdir.path(), budget)?;
+        return Ok(finish(vec![page], confidences));
+    }
+    let (mut pages, mut confidences) = (Vec::new(), Vec::new());
+    for frame in frames {
+        if budget.remaining().is_zero() {
+            break;
+        }
+        let (page, c) = recognise_prepared(tool, &path, frame, DPI, workdir.path(), budget)?;
+        pages.push(page);
+        confidences.extend(c);
+    }
+    Ok(finish(pages, confidences))
 }
 
 /// OCR of a PDF's pages (`pages`: their sizes in points, as poppler read them), each
@@ -269,7 +604,16 @@ pub fn pdf(path: &Path, pages: &[(f32, f32)], limits: &Limits, budget: &Budget) 
         ];
         sandbox::run("pdftoppm", &args, workdir.path(), page_limits(budget))?;
         let image = prefix.with_extension("png");
-        let (mut page, c) = recognise(&image, dpi, workdir.path(), budget)?;
+        // A rendered page is already grey, upright as the PDF says and without alpha:
+        // read as it is, ImageMagick only for a second reading (enlarged, turned), as
+        // preparing every page of a long scan would double its time.
+        let (mut page, c) = match magick() {
+            Some(tool) => {
+                let rendered = Prepared { path: image.clone(), frame: 0, scale: 1.0, rotate: 0 };
+                recognise_prepared(tool, &image, rendered, dpi, workdir.path(), budget)?
+            }
+            None => recognise_as_is(&image, dpi, workdir.path(), budget)?,
+        };
         let _ = std::fs::remove_file(&image);
         page.width = w;
         page.height = h;
@@ -321,5 +665,12 @@ mod tests {
             let ys: Vec<f32> = line.iter().map(|w| w.y1).collect();
             assert!(ys.iter().all(|y| (y - ys[0]).abs() < 0.5), "{ys:?}");
         }
+    }
+
+    #[test]
+    fn numbers_compare_through_ocr_confusions_but_not_across_a_series() {
+        assert!(same_number("FA-2024-0042", "FA-2O24-OO42"));
+        assert!(same_number("F 2024 0042", "f-2024-0042"));
+        assert!(!same_number("FA-2024-0042", "FA-2024-0043"), "the next invoice of a series is another invoice");
     }
 }

@@ -73,6 +73,7 @@ terms! {
     "ocr_low_confidence" => "Texte reconnu incertain", "Le texte de ce scan ou de cette photo a été reconnu par OCR avec une confiance faible : un contrôleur doit le relire.";
     "ocr_pending" => "Lecture OCR en attente", "La pièce est un scan ou une photo : elle est archivée, et son texte sera reconnu par OCR dans la file qui lui est propre ; le dossier sera jugé de nouveau ensuite.";
     "ocr_totals_inconsistent" => "Totaux lus par OCR à vérifier", "HT + TVA ne font pas le TTC tels que l'OCR les a lus sur ce scan : un chiffre est probablement mal reconnu. Les deux lectures sont indiquées ; un contrôleur lit le bon montant sur la facture.";
+    "ocr_unprepared" => "Photo lue sans préparation", "ImageMagick n'est pas installé sur le serveur : les pages de ce scan ou de cette photo ont été lues par OCR telles quelles, sans redressement ni agrandissement ; une photo peut en être moins bien lue.";
     "opaque_content" => "Contenu opaque", "Le contenu est chiffré par conception (archive ORADAD destinée à l'ANSSI) : seuls le nom, la taille et l'empreinte sont connus.";
     "pdf_repaired" => "PDF réparé", "Le PDF est endommagé (table des références) : il a été réparé pour en lire le texte, qui peut être incomplet.";
     "processing_failed" => "Échec du traitement", "Le traitement a échoué après plusieurs tentatives ; la cause est indiquée dans le détail.";
@@ -88,6 +89,7 @@ terms! {
     "scan_not_public" => "Scan interne", "Le scan ne porte que sur des adresses privées : il ne dit rien de ce qui est exposé sur internet et n'est pas pris en compte pour cet objectif.";
     "scan_truncated" => "Rapport de scan tronqué", "Le rapport de scan s'arrête au milieu (scan interrompu ou fichier coupé) : seuls les hôtes décrits jusqu'au bout ont été lus.";
     "scan_unfinished" => "Scan inachevé", "Le scan réseau ne s'est pas terminé normalement.";
+    "several_documents" => "Plusieurs documents dans un fichier", "Les pages de ce fichier appartiennent à des documents différents (une autre facture, avec son numéro et ses totaux, commence à la page indiquée) : seuls les champs du premier document sont lus ; un contrôleur vérifie les autres, qui devraient être déposés chacun à part.";
     "signature_absent" => "Pièce non signée", "La pièce ne porte aucune signature électronique : elle ne prouve pas l'objectif à elle seule ; un contrôleur décide s'il l'accepte (une signature manuscrite se vérifie sur la pièce).";
     "signature_digest_mismatch" => "Empreinte de signature fausse", "Les octets signés ne correspondent pas à l'empreinte de la signature : le fichier a été modifié après signature.";
     "signature_holds" => "Signature valide", "La pièce porte une signature électronique valide (intacte, d'un signataire reconnu, document non modifié depuis) : elle prouve l'objectif.";

@@ -38,38 +38,148 @@ pub(crate) fn scanned_invoice_png(dir: &Path) -> Vec<u8> {
 /// An image-only PDF of one A4 page holding a grey PGM image: what a scanner writes;
 /// `rotate` turns the page (`/Rotate`), as a sheet fed sideways is.
 fn image_pdf(pgm: &[u8], rotate: u32) -> Vec<u8> {
-    // P5 header: magic, width, height, maximum, each followed by whitespace.
-    let mut fields = Vec::new();
-    let mut at = 0;
-    while fields.len() < 4 {
-        while pgm[at].is_ascii_whitespace() {
-            at += 1;
+    images_pdf(&[pgm], rotate)
+}
+
+/// An image-only PDF of A4 pages, one grey PGM image each: a copier's scan of a stack.
+fn images_pdf(pgms: &[&[u8]], rotate: u32) -> Vec<u8> {
+    let n = pgms.len();
+    let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 3 + 3 * i)).collect();
+    let mut objects = vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(), format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")).into_bytes()];
+    for (i, pgm) in pgms.iter().enumerate() {
+        // P5 header: magic, width, height, maximum, each followed by whitespace.
+        let mut fields = Vec::new();
+        let mut at = 0;
+        while fields.len() < 4 {
+            while pgm[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            let start = at;
+            while !pgm[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            fields.push(String::from_utf8_lossy(&pgm[start..at]).into_owned());
         }
-        let start = at;
-        while !pgm[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        fields.push(String::from_utf8_lossy(&pgm[start..at]).into_owned());
+        let pixels = &pgm[at + 1..];
+        let (w, h) = (&fields[1], &fields[2]);
+        let content = b"q 595 0 0 842 0 0 cm /Im0 Do Q\n";
+        let mut image = format!(
+            "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Length {} >>\nstream\n",
+            pixels.len()
+        )
+        .into_bytes();
+        image.extend_from_slice(pixels);
+        image.extend_from_slice(b"\nendstream");
+        let mut page = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+        page.extend_from_slice(content);
+        page.extend_from_slice(b"endstream");
+        let (img, cont) = (4 + 3 * i, 5 + 3 * i);
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Rotate {rotate} /Resources << /XObject << /Im0 {img} 0 R >> >> /Contents {cont} 0 R >>"
+            )
+            .into_bytes(),
+        );
+        objects.push(image);
+        objects.push(page);
     }
-    let pixels = &pgm[at + 1..];
-    let (w, h) = (&fields[1], &fields[2]);
-    let content = b"q 595 0 0 842 0 0 cm /Im0 Do Q\n";
-    let mut image =
-        format!("<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Length {} >>\nstream\n", pixels.len())
-            .into_bytes();
-    image.extend_from_slice(pixels);
-    image.extend_from_slice(b"\nendstream");
-    let mut page = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
-    page.extend_from_slice(content);
-    page.extend_from_slice(b"endstream");
-    common::pdf_of(&[
+    common::pdf_of(&objects)
+}
+
+/// ImageMagick (scripts/services.sh installs it): the photos below are made with it.
+fn magick() -> &'static str {
+    caregate_extract::ocr::magick().expect("ImageMagick (Debian imagemagick, installed by scripts/services.sh)")
+}
+
+/// The sample invoice as a phone photographs it: in colour at 150 dpi, grey paper and
+/// grey ink (low contrast), on a dark desk, seen a little from the side, turned 3°, out
+/// of focus, JPEG with the 72 dpi a phone writes.
+fn photographed(dir: &Path, sample: &str) -> std::path::PathBuf {
+    let prefix = dir.join(format!("photo-src-{}", sample.replace(['/', '.'], "-")));
+    let ok = Command::new("pdftoppm").args(["-png", "-singlefile", "-r", "150"]).arg(common::samples_dir().join(sample)).arg(&prefix).status().unwrap();
+    assert!(ok.success());
+    let out = dir.join(format!("photo-{}.jpg", sample.replace(['/', '.'], "-")));
+    let ok = Command::new(magick())
+        .arg(prefix.with_extension("png"))
+        .args(["+level", "22%,80%", "-bordercolor", "#4a3c30", "-border", "8%x6%", "-virtual-pixel", "background", "-background", "#4a3c30"])
+        .args(["-distort", "Perspective", "0,0 30,20  1399,0 1370,0  1399,1349 1399,1349  0,1349 0,1320"])
+        .args(["-rotate", "3", "-blur", "0x0.7", "-quality", "70", "-density", "72", "-units", "PixelsPerInch"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    out
+}
+
+/// A phone photo of an invoice (skewed, low contrast, 150 dpi): its key fields as on
+/// the PDF. Without preparation the small grey letters read poorly.
+#[test]
+fn a_photographed_invoice_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = photographed(dir.path(), INVOICE);
+    let (_, a) = caregate::accuracy::read_file(&photo, "photo-facture.jpg", &crate::common::reader()).unwrap();
+    assert_eq!(a.classification.kind, Kind::Invoice, "{:?}\n{}", a.classification, a.text);
+    assert_invoice_fields("photo", &a.fields.to_json());
+}
+
+/// Two invoices scanned in one go: the second page is another invoice (its own number
+/// and totals). Said with `several_documents`, and the fields are the first invoice's,
+/// none taken from the second page.
+#[test]
+fn a_two_invoice_scan_is_flagged_with_the_first_invoices_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = render(dir.path(), 200, "pgm");
+    let second = render_sample("factures/facturx-basic-FA-2024-0062.pdf", dir.path(), 200, "pgm");
+    let pdf = dir.path().join("deux-factures.pdf");
+    std::fs::write(&pdf, images_pdf(&[&first, &second], 0)).unwrap();
+    let (_, a) = caregate::accuracy::read_file(&pdf, "deux-factures.pdf", &crate::common::reader()).unwrap();
+    assert_eq!(a.classification.kind, Kind::Invoice, "{:?}", a.classification);
+    let several: Vec<&caregate_schemas::Finding> = a.findings.iter().filter(|f| f.code == "several_documents").collect();
+    assert_eq!(several.len(), 1, "{:?}", a.findings);
+    assert!(several[0].message.contains("page 2") && several[0].message.contains("FA-2024-0062"), "{}", several[0].message);
+    assert_invoice_fields("two invoices", &a.fields.to_json());
+    // One invoice over two pages is one document: its second page repeats its number.
+    let one = dir.path().join("une-facture-deux-pages.pdf");
+    std::fs::write(&one, images_pdf(&[&first, &first], 0)).unwrap();
+    let (_, a) = caregate::accuracy::read_file(&one, "une-facture-deux-pages.pdf", &crate::common::reader()).unwrap();
+    assert!(a.findings.iter().all(|f| f.code != "several_documents"), "{:?}", a.findings);
+}
+
+/// A till receipt (a shop's ticket: TOTAL, CB, TVA, caisse), scanned: an invoice.
+#[test]
+fn a_till_receipt_is_an_invoice() {
+    let lines = [
+        "SUPERETTE DU MARCHE",
+        "12 rue des Lilas 76540 Valmont",
+        "SIRET 732 829 320 00074",
+        "TICKET NO 0421    CAISSE 2",
+        "12/06/2024 10:42",
+        "PAIN DE CAMPAGNE        2,40",
+        "CAFE MOULU 250G         4,50",
+        "TOTAL EUR               6,90",
+        "CB                      6,90",
+        "TVA 5,5%  HT 6,54  TVA 0,36",
+        "MERCI DE VOTRE VISITE",
+    ];
+    let mut content = String::from("BT /F1 9 Tf 11 TL 12 380 Td\n");
+    for l in lines {
+        content += &format!("({l}) Tj T*\n");
+    }
+    content += "ET";
+    let pdf = common::pdf_of(&[
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Rotate {rotate} /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>")
-            .into_bytes(),
-        image,
-        page,
-    ])
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 226 400] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>".to_vec(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>".to_vec(),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len() + 1).into_bytes(),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("ticket.pdf");
+    std::fs::write(&src, pdf).unwrap();
+    let prefix = dir.path().join("ticket");
+    assert!(Command::new("pdftoppm").args(["-gray", "-png", "-singlefile", "-r", "200"]).arg(&src).arg(&prefix).status().unwrap().success());
+    let (_, a) = caregate::accuracy::read_file(&prefix.with_extension("png"), "ticket.png", &crate::common::reader()).unwrap();
+    assert_eq!(a.classification.kind, Kind::Invoice, "{:?}\n{}", a.classification, a.text);
 }
 
 fn assert_invoice_fields(what: &str, fields: &serde_json::Value) {
