@@ -202,7 +202,14 @@ impl Context<'_> {
                 None,
             );
         }
-        let relevant: Vec<&EvidenceRecord> = self.done.iter().copied().filter(|rec| rec.kind.is_some_and(|k| o.accepts(k))).collect();
+        // A kind that is only a guess (`low_confidence`) counts where the uploader put the
+        // file, not elsewhere: a diagram guessed to be an AD audit, tagged for D1.FIN,
+        // neither proves the AD objectives nor holds them up for review.
+        let guessed_elsewhere = |rec: &EvidenceRecord| {
+            !rec.submission.objectives.is_empty() && !rec.submission.objectives.contains(&o.id) && rec.findings.iter().any(|f| f.code == "low_confidence")
+        };
+        let relevant: Vec<&EvidenceRecord> =
+            self.done.iter().copied().filter(|rec| rec.kind.is_some_and(|k| o.accepts(k)) && !guessed_elsewhere(rec)).collect();
         let relevant_ids: std::collections::HashSet<_> = relevant.iter().map(|rec| rec.evidence_id).collect();
 
         // Files tagged for this objective that are not of a kind it accepts: unread ones
@@ -1041,6 +1048,31 @@ mod tests {
             assert!(o.reasons.iter().any(|x| x.code == "dossier_mixed_establishments" && x.message.contains("690781810")), "{}", o.objective);
         }
     }
+    /// A file whose kind is a guess sends to review only the objectives it was tagged
+    /// for: a diagram guessed to be an AD audit report, tagged D1.FIN, leaves the AD
+    /// objectives as they were, and holds D1.FIN up.
+    #[test]
+    fn a_guessed_kind_affects_only_the_objectives_the_file_was_tagged_for() {
+        let id = SubmissionId::new();
+        let report = evidence(id, "ad_hc.xml", Kind::AdAuditReport, serde_json::json!({"content": "none"}), 1);
+        let before = judged(std::slice::from_ref(&report), &[]);
+        let mut diagram = evidence(id, "schema.png", Kind::AdAuditReport, serde_json::json!({"content": "none"}), 2);
+        diagram.status = Status::NeedsReview;
+        diagram.submission.objectives = vec!["D1.FIN".into()];
+        diagram.findings.push(caregate_schemas::Finding::new("low_confidence", caregate_schemas::Severity::Warning, "lu comme « rapport d'audit AD »"));
+        let after = judged(&[report.clone(), diagram.clone()], &[]);
+        for id in ["D1.AD.AUDIT", "D1.AD.LEVEL"] {
+            assert_eq!(objective(&after, id).0, objective(&before, id).0, "{id}");
+            assert!(!has(&after, id, "evidence_needs_review"), "{id}");
+        }
+        assert!(has(&after, "D1.FIN", "evidence_needs_review"));
+        // Untagged, or tagged for them, it holds the AD objectives up as before.
+        diagram.submission.objectives = vec!["D1.AD.AUDIT".into()];
+        assert!(has(&judged(&[report.clone(), diagram.clone()], &[]), "D1.AD.AUDIT", "evidence_needs_review"));
+        diagram.submission.objectives.clear();
+        assert!(has(&judged(&[report, diagram], &[]), "D1.AD.LEVEL", "evidence_needs_review"));
+    }
+
     /// A stored record of `kind` with these fields (as JSON, read back typed as the index
     /// does), received `order` seconds after the first.
     fn evidence(sub: SubmissionId, path: &str, kind: Kind, fields: serde_json::Value, order: i64) -> EvidenceRecord {
