@@ -63,6 +63,12 @@ impl Kind {
         matches!(self, Kind::Invoice | Kind::CreditNote)
     }
 
+    /// What comes with the proofs and proves nothing by itself (a quote, an order, a
+    /// cover letter, a diagram, slides, a contract): no objective may accept it.
+    pub fn proves_nothing(self) -> bool {
+        matches!(self, Kind::Quote | Kind::PurchaseOrder | Kind::CoverLetter | Kind::Diagram | Kind::SlideDeck | Kind::Contract)
+    }
+
     /// Documents whose fields are an [`Invoice`]'s (read from a CII/UBL file, a Factur-X
     /// PDF, or French patterns in their text).
     pub fn is_commercial_document(self) -> bool {

@@ -205,9 +205,13 @@ impl Referential {
                 p.push(format!("objective {} accepts no kind of evidence", o.id));
             }
             for k in &o.kinds {
-                if Kind::parse(k).is_none() {
-                    let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-                    p.push(format!("objective {}: unknown evidence kind {k:?} (known: {})", o.id, known.join(", ")));
+                match Kind::parse(k) {
+                    None => {
+                        let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                        p.push(format!("objective {}: unknown evidence kind {k:?} (known: {})", o.id, known.join(", ")));
+                    }
+                    Some(kind) if kind.proves_nothing() => p.push(format!("objective {}: a {k} proves nothing by itself, no objective accepts it", o.id)),
+                    Some(_) => {}
                 }
             }
             if o.rules.is_empty() {
@@ -316,6 +320,11 @@ mod tests {
     fn mistakes_are_reported_clearly() {
         let e = edited("kinds = [\"attestation\"]", "kinds = [\"attestaion\"]").unwrap_err().to_string();
         assert!(e.contains("unknown evidence kind \"attestaion\""), "{e}");
+        // What accompanies the proofs is never one (issue #24).
+        for kind in ["cover_letter", "quote", "purchase_order", "diagram", "slide_deck", "contract"] {
+            let e = edited("kinds = [\"attestation\"]", &format!("kinds = [\"attestation\", \"{kind}\"]")).unwrap_err().to_string();
+            assert!(e.contains(&format!("a {kind} proves nothing")), "{e}");
+        }
 
         let e = edited("start = \"2024-03-18\"", "start = \"2024-13-18\"").unwrap_err().to_string();
         assert!(e.contains("edited.toml"), "{e}");
