@@ -19,6 +19,12 @@ use sha2::{Digest, Sha256};
 const FLOOR_ALL: f64 = 0.99;
 const FLOOR_PLAIN_PDF_INVOICES: f64 = 1.0;
 const FLOOR_SCANS_300: f64 = 0.98;
+/// Key fields of the phone photos (perspective, shadow, grey paper, blur, JPEG at 150
+/// to 200 dpi), as issue #23 names them: 26/28 when they were added (2026-12-07; the
+/// seller of the layout that prints it only in the legal mentions is missed on one).
+/// They have their own floor and stay out of `FLOOR_ALL`, set before there were photos.
+const FLOOR_PHOTOS: f64 = 0.92;
+const KEY_FIELDS: [&str; 7] = ["number", "issue_date", "seller_name", "seller_siret", "total_ht", "total_tva", "total_ttc"];
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/make-corpus.py")
@@ -67,13 +73,15 @@ fn documents_from_real_producers_and_their_scans_read_as_their_truth_says() {
     let score = caregate::accuracy::score_truth(&root, &truth, &crate::common::reader()).unwrap();
     println!("{}\nwrong:\n  {}", score.markdown(), score.misses.join("\n  "));
     let share = |(r, n): (u32, u32)| r as f64 / n.max(1) as f64;
-    let all = share(score.totals());
+    let all = share(score.share(|folder, _| folder != "photos"));
     let plain = share(score.share(|folder, field| ["chromium", "libreoffice", "ghostscript"].contains(&folder) && field != "kind"));
     let scans = share(score.share(|folder, field| folder == "scans-300dpi" && field != "kind"));
+    let photos = share(score.share(|folder, field| folder == "photos" && KEY_FIELDS.contains(&field)));
     let kinds = score.share(|_, field| field == "kind");
     assert!(all >= FLOOR_ALL, "all fields {all:.3} under {FLOOR_ALL}:\n  {}", score.misses.join("\n  "));
     assert!(plain >= FLOOR_PLAIN_PDF_INVOICES, "plain-PDF invoice fields {plain:.3} under {FLOOR_PLAIN_PDF_INVOICES}:\n  {}", score.misses.join("\n  "));
     assert!(scans >= FLOOR_SCANS_300, "300 dpi scans' fields {scans:.3} under {FLOOR_SCANS_300}:\n  {}", score.misses.join("\n  "));
+    assert!(photos >= FLOOR_PHOTOS, "phone photos' key fields {photos:.3} under {FLOOR_PHOTOS}:\n  {}", score.misses.join("\n  "));
     // Every document is of its kind, the photo of the signed attestation included.
     assert_eq!(kinds.0, kinds.1, "{}", score.misses.join("\n  "));
 }
