@@ -479,6 +479,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 Ok(read) if read.layout.word_count() > 0 => {
                     let mut a = from_laid_out_text(format, &read.layout.text(), Some(&read.layout), None, media)?;
                     a.findings.extend(ocr_findings(&read));
+                    read_by_ocr(&mut a.fields);
                     a
                 }
                 Ok(_) => done(
@@ -512,6 +513,16 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
 }
 
 /// A file whose text only OCR can give, left for the OCR pool.
+/// Every figure of an invoice read from OCR's text was recognised, not printed: the judge
+/// weighs a misreading against the invoice's own arithmetic (as the OCR pool marks it).
+fn read_by_ocr(fields: &mut Fields) {
+    if let Content::Invoice(invoice) = &mut fields.content {
+        if invoice.source == InvoiceSource::Text {
+            invoice.source = InvoiceSource::Ocr;
+        }
+    }
+}
+
 fn ocr_pending(what: &str) -> Finding {
     warning(
         caregate_schemas::OCR_PENDING,
@@ -683,12 +694,14 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
                 findings.push(Finding::new(e.code(), Severity::Warning, format!("facture Factur-X incorporée : {e}")));
             }
             let scanned = doc.text_chars < 20 && doc.info.pages > 0 && !page_sizes.is_empty() && ocr::tesseract_available();
+            let mut ocr_read = false;
             if scanned && limits.defer_ocr {
                 findings.push(ocr_pending(&format!("{} page(s) sans texte (scan)", doc.info.pages)));
             } else if scanned {
                 // A scan: its pages are read by OCR.
                 match ocr::pdf(src.path, &page_sizes, limits, budget) {
                     Ok(read) if read.layout.word_count() > 0 => {
+                        ocr_read = true;
                         doc.text = read.layout.text();
                         doc.text_chars = visible_chars(&doc.text);
                         findings.extend(ocr_findings(&read));
@@ -701,7 +714,11 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             if doc.text_chars < 20 && doc.info.pages > 0 && !(scanned && limits.defer_ocr) {
                 findings.push(warning("no_text", format!("{} page(s) sans texte : une image scannée, un contrôleur doit la lire", doc.info.pages)));
             }
-            from_laid_out_text(Format::Pdf, &doc.text, text_layout.as_ref(), Some(&doc.info), Fields::default())?
+            let mut a = from_laid_out_text(Format::Pdf, &doc.text, text_layout.as_ref(), Some(&doc.info), Fields::default())?;
+            if ocr_read {
+                read_by_ocr(&mut a.fields);
+            }
+            a
         }
     };
     analysis.fields.document = Some(doc.info);
