@@ -127,13 +127,22 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     all_dates(text).into_iter().next().map(|(_, d)| d)
 }
 
+/// A month's number from its name or abbreviation, in any language [`MONTHS`] knows.
+pub fn month_number(name: &str) -> Option<u32> {
+    let month = fold(name);
+    let month = month.trim_end_matches('.');
+    MONTHS.iter().find(|(n, _)| month == *n).or_else(|| MONTHS.iter().find(|(n, _)| month.len() >= 3 && n.starts_with(month))).map(|&(_, m)| m)
+}
+
 /// Every date in `text` with its byte offset, in order.
 pub fn all_dates(text: &str) -> Vec<(usize, NaiveDate)> {
     let mut found = Vec::new();
     for c in NUMERIC_DATE.captures_iter(text) {
         let (d, m, y) = (c[1].parse().ok(), c[2].parse().ok(), c[3].parse().ok());
         if let (Some(d), Some(m), Some(y)) = (d, m, y) {
-            if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
+            // Day first, as in French; an American month first (`03/20/2023`) only where
+            // the day-first reading cannot be a date, so no French date is ever turned.
+            if let Some(date) = NaiveDate::from_ymd_opt(y, m, d).or_else(|| NaiveDate::from_ymd_opt(y, d, m)) {
                 found.push((c.get(0).unwrap().start(), date));
             }
         }
@@ -146,10 +155,7 @@ pub fn all_dates(text: &str) -> Vec<(usize, NaiveDate)> {
             }
         }
     }
-    let month_of = |name: &str| {
-        let month = fold(name);
-        MONTHS.iter().find(|(n, _)| month == *n).or_else(|| MONTHS.iter().find(|(n, _)| month.len() >= 3 && n.starts_with(&month))).map(|&(_, m)| m)
-    };
+    let month_of = month_number;
     for c in WORD_DATE.captures_iter(text) {
         let Some(m) = month_of(&c[2]) else { continue };
         if let (Ok(d), Ok(y)) = (c[1].parse(), c[3].parse()) {
@@ -180,9 +186,15 @@ pub fn parse_compact_date(text: &str) -> Option<NaiveDate> {
 
 static SIRET: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\bSIRET\s*(?:n[°o]\s*)?:?\s*(\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{5})\b").unwrap());
-static SIREN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(?:SIREN|RCS [A-Za-zé\- ]+?)\s*(?:n[°o]\s*)?:?\s*(\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3})\b").unwrap());
+static SIREN: LazyLock<Regex> = LazyLock::new(|| {
+    // The registry's own order too: `B 421 938 861 RCS Paris`, `421 938 861 R.C.S. Paris`.
+    Regex::new(r"(?i)\b(?:SIREN|RCS [A-Za-zé\- ]+?)\s*(?:n[°o]\s*)?:?\s*(\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3})\b|\b(\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3})\s*R\.?C\.?S\.?\b")
+        .unwrap()
+});
 static VAT_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(FR[ \u{a0}]?[0-9A-HJ-NP-Z]{2}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3}[ \u{a0}]?\d{3})\b").unwrap());
+/// A French VAT id grouped otherwise (`FR 604 219 388 61`): taken only when its key checks,
+/// since eleven digits grouped at random may be anything.
+static VAT_ID_REGROUPED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bFR[ \u{a0}]?\d(?:[ \u{a0}]?\d){10}\b").unwrap());
 
 fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_alphanumeric).collect()
@@ -190,31 +202,97 @@ fn digits(s: &str) -> String {
 
 /// The SIRET stated after a `SIRET` label (14 digits, spaces removed).
 pub fn find_siret(text: &str) -> Option<String> {
-    SIRET.captures(text).map(|c| digits(&c[1]))
+    all_sirets(text).into_iter().next()
 }
 
-/// The SIREN stated after a `SIREN` or `RCS <ville>` label.
+/// Every SIRET stated after a `SIRET` label, in order.
+pub fn all_sirets(text: &str) -> Vec<String> {
+    SIRET.captures_iter(text).map(|c| digits(&c[1])).collect()
+}
+
+/// The SIREN stated after a `SIREN` or `RCS <ville>` label, or before `RCS`.
 pub fn find_siren(text: &str) -> Option<String> {
-    SIREN.captures(text).map(|c| digits(&c[1]))
+    all_sirens(text).into_iter().next()
+}
+
+/// Every SIREN stated so, in order.
+pub fn all_sirens(text: &str) -> Vec<String> {
+    SIREN.captures_iter(text).filter_map(|c| c.get(1).or(c.get(2)).map(|m| digits(m.as_str()))).collect()
+}
+
+/// The Luhn check SIREN and SIRET numbers carry (La Poste's establishments, SIREN
+/// 356 000 000, sum their digits to a multiple of 5 instead).
+pub fn luhn_checks(id: &str) -> bool {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    if id.len() == 14 && id.starts_with("356000000") {
+        return id.bytes().map(|b| u32::from(b - b'0')).sum::<u32>().is_multiple_of(5);
+    }
+    let sum: u32 = id
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| (u32::from(b - b'0'), i % 2 == 1))
+        .map(|(d, double)| if double { (d * 2) / 10 + (d * 2) % 10 } else { d })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// Whether a French VAT id's key agrees with the SIREN it holds: key = (12 + 3 × (SIREN
+/// mod 97)) mod 97. Ids with a letter key (the old alphanumeric scheme) are not checked.
+pub fn french_vat_key_checks(id: &str) -> bool {
+    let (Some(key), Some(siren)) = (id.get(2..4), id.get(4..)) else { return false };
+    if !id.starts_with("FR") || siren.len() != 9 {
+        return false;
+    }
+    match (key.parse::<u64>(), siren.parse::<u64>()) {
+        (Ok(key), Ok(siren)) => key == (12 + 3 * (siren % 97)) % 97,
+        (Err(_), Ok(_)) => true,
+        _ => false,
+    }
+}
+
+/// The SIREN inside a French VAT id (`FR` + key + SIREN).
+pub fn siren_of_vat_id(id: &str) -> Option<&str> {
+    id.strip_prefix("FR").and_then(|rest| rest.get(2..)).filter(|s| s.len() == 9 && s.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// An intra-community VAT number (`FR` + key + SIREN).
-/// Another country's VAT id, only where a VAT label names it (`UStId DE 232 446 240`,
-/// `VAT No: GB123456789`), and not the buyer's (`Uw BTW nummer`, `your VAT number`).
+/// Another country's VAT id, only where a VAT label names it on its line (`UStId DE 232
+/// 446 240`, `VAT No: GB123456789`, `ATU62353134`, `CHE-123.456.789`), and not the
+/// buyer's (`Uw BTW nummer`, `your VAT number`): the country code, at most one letter,
+/// then digits (a label on the next line, `FINESS 760000001`, is none).
 static LABELLED_FOREIGN_VAT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(.{0,12})\b(?:ust-?id(?:-?nr)?\.?|vat(?:[ -](?:no\.?|number|reg(?:istration)?\.?(?: no\.?)?|id))?|btw[ -]?(?:nummer|nr\.?|id)?|iva|p\.? ?iva|n° tva|tva intracommunautaire)\s*:?\s*((?:AT|BE|BG|CY|CZ|DE|DK|EE|EL|ES|FI|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK|XI|GB|CH)[ \u{a0}]?[0-9A-Z](?:[ \u{a0}]?[0-9A-Z]){6,13})").unwrap()
+    Regex::new(r"(?i)(.{0,12})\b(?:ust-?id(?:-?nr)?\.?|vat(?:[ -](?:no\.?|number|reg(?:istration)?\.?(?: no\.?)?|id))?|btw[ -]?(?:nummer|nr\.?|id)?|iva|p\.? ?iva|n° tva|tva intracommunautaire)[^\S\n]*:?[^\S\n]*((?:AT|BE|BG|CY|CZ|DE|DK|EE|EL|ES|FI|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK|XI|GB|CH)[ \u{a0}]?[A-Z]?[ \u{a0}-]?\d(?:[ \u{a0}]?[0-9A-Z]){5,12})").unwrap()
 });
 
 pub fn find_vat_id(text: &str) -> Option<String> {
-    VAT_ID.captures(text).map(|c| digits(&c[1])).or_else(|| {
-        LABELLED_FOREIGN_VAT.captures_iter(text).find_map(|c| {
+    all_vat_ids(text).into_iter().next()
+}
+
+/// Every VAT id in `text`: the French ones in order, then the foreign ones a VAT label
+/// names.
+pub fn all_vat_ids(text: &str) -> Vec<String> {
+    let mut found: Vec<(usize, String)> = VAT_ID.captures_iter(text).map(|c| (c.get(1).unwrap().start(), digits(&c[1]))).collect();
+    for m in VAT_ID_REGROUPED.find_iter(text) {
+        let id = digits(m.as_str());
+        if french_vat_key_checks(&id) && !found.iter().any(|(_, f)| *f == id) {
+            found.push((m.start(), id));
+        }
+    }
+    found.sort_by_key(|(at, _)| *at);
+    let mut ids: Vec<String> = found.into_iter().map(|(_, id)| id).collect();
+    if ids.is_empty() {
+        ids.extend(LABELLED_FOREIGN_VAT.captures_iter(text).filter_map(|c| {
             let before = fold(&c[1]);
             let buyer = ["uw ", "your", "votre", "client", "kunde", "customer", "acheteur", "ihre"].iter().any(|w| before.contains(w));
             let id = digits(&c[2]).to_ascii_uppercase();
             // A VAT id is mostly digits: `DE Deutsche Bank` is not one.
             (!buyer && id.chars().filter(char::is_ascii_digit).count() >= 6).then_some(id)
-        })
-    })
+        }));
+    }
+    ids
 }
 
 /// An amount at the end of a line: `1 234,56 €`, `12.500,00 EUR`, `-150,00`.
@@ -266,6 +344,24 @@ mod tests {
         assert_eq!(parse_date("le 17 août 2024"), Some(d(2024, 8, 17)));
         assert_eq!(parse_date("31/02/2024"), None);
         assert_eq!(parse_compact_date("20240612"), Some(d(2024, 6, 12)));
+        // Month first only where day first cannot be a date.
+        assert_eq!(parse_date("Invoice Date: 03/20/2023"), Some(d(2023, 3, 20)));
+        assert_eq!(parse_date("04/03/2023"), Some(d(2023, 3, 4)));
+    }
+
+    #[test]
+    fn identifiers_and_their_keys() {
+        assert_eq!(all_vat_ids("N° de TVA intra communautaire: FR 604 219 388 61"), ["FR60421938861"]);
+        // Regrouped digits whose key does not check are no VAT id.
+        assert!(all_vat_ids("FR 614 219 388 61").is_empty());
+        assert_eq!(find_siren("Free SAS au capital de 3.441.812 Euros - B 421 938 861 RCS Paris"), Some("421938861".into()));
+        assert_eq!(all_sirets("SIRET 552 100 554 00025, SIRET : 73282932000014"), ["55210055400025", "73282932000014"]);
+        assert!(luhn_checks("552100554") && luhn_checks("55210055400021") && !luhn_checks("552100555"));
+        assert!(luhn_checks("35600000000015"), "La Poste's establishments sum to a multiple of 5");
+        assert!(french_vat_key_checks("FR96552100554") && !french_vat_key_checks("FR40552100554"));
+        assert_eq!(siren_of_vat_id("FR96552100554"), Some("552100554"));
+        assert_eq!(all_vat_ids("USt-ID : ATU62353134"), ["ATU62353134"]);
+        assert!(all_vat_ids("TVA intracommunautaire :\nFINESS 760000001").is_empty(), "a word on the next line is no VAT id");
     }
 
     #[test]

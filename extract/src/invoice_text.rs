@@ -5,14 +5,18 @@
 //! The seller is the issuer: the name beside the legal mentions, the one "sold by", or a
 //! company name heading the page, never a name under "Facturé à", "Client", "Bill to".
 
+mod totals;
+
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
 use rust_decimal::Decimal;
 
 use caregate_schemas::extracted::{Invoice, InvoiceSource, Location};
+use caregate_schemas::Finding;
 
-use crate::french::{all_dates, find_siren, find_siret, find_vat_id, fold, parse_amount};
+use crate::french::{all_dates, all_sirens, all_sirets, all_vat_ids, find_vat_id, fold, french_vat_key_checks, parse_amount, siren_of_vat_id};
 
 /// Column gaps in [`crate::layout::Row::text`] are three spaces.
 const CELL_GAP: &str = "   ";
@@ -152,10 +156,23 @@ fn clean_value(s: &str) -> &str {
 /// value beside it is a total; the same words over a column ("Total HT" heading the
 /// items' amounts) are a title whose first value is an item's.
 fn labelled<T>(rows: &[Vec<Cell>], labels: &[&str], skip: impl Fn(&Cell) -> bool, parse: impl Fn(&str) -> Option<T>) -> Option<(T, Option<Location>)> {
-    beside(rows, labels, &skip, &parse).or_else(|| below(rows, labels, &skip, &parse))
+    let mut first = beside(rows, labels, &skip, &parse, false);
+    if first.is_empty() {
+        first = below(rows, labels, &skip, &parse, false);
+    }
+    first.into_iter().next()
 }
 
-fn beside<T>(rows: &[Vec<Cell>], labels: &[&str], skip: &impl Fn(&Cell) -> bool, parse: &impl Fn(&str) -> Option<T>) -> Option<(T, Option<Location>)> {
+/// Every value some label gives, in the same order of priority as [`labelled`]: the
+/// candidates for a field, the first one being what the labels alone would choose.
+fn labelled_all<T>(rows: &[Vec<Cell>], labels: &[&str], skip: impl Fn(&Cell) -> bool, parse: impl Fn(&str) -> Option<T>) -> Vec<(T, Option<Location>)> {
+    let mut all = beside(rows, labels, &skip, &parse, true);
+    all.extend(below(rows, labels, &skip, &parse, true));
+    all
+}
+
+fn beside<T>(rows: &[Vec<Cell>], labels: &[&str], skip: &impl Fn(&Cell) -> bool, parse: &impl Fn(&str) -> Option<T>, all: bool) -> Vec<(T, Option<Location>)> {
+    let mut found = Vec::new();
     for label in labels {
         for row in rows {
             for (c, cell) in row.iter().enumerate() {
@@ -164,23 +181,24 @@ fn beside<T>(rows: &[Vec<Cell>], labels: &[&str], skip: &impl Fn(&Cell) -> bool,
                     continue;
                 }
                 let rest = clean_value(rest);
-                if !rest.is_empty() {
-                    if let Some(v) = parse(rest) {
-                        return Some((v, cell.location()));
-                    }
-                }
-                if let Some(next) = row.get(c + 1) {
-                    if let Some(v) = parse(clean_value(&next.raw)) {
-                        return Some((v, next.location()));
+                let value = (!rest.is_empty()).then(|| parse(rest).map(|v| (v, cell.location()))).flatten().or_else(|| {
+                    let next = row.get(c + 1)?;
+                    parse(clean_value(&next.raw)).map(|v| (v, next.location()))
+                });
+                if let Some(v) = value {
+                    found.push(v);
+                    if !all {
+                        return found;
                     }
                 }
             }
         }
     }
-    None
+    found
 }
 
-fn below<T>(rows: &[Vec<Cell>], labels: &[&str], skip: &impl Fn(&Cell) -> bool, parse: &impl Fn(&str) -> Option<T>) -> Option<(T, Option<Location>)> {
+fn below<T>(rows: &[Vec<Cell>], labels: &[&str], skip: &impl Fn(&Cell) -> bool, parse: &impl Fn(&str) -> Option<T>, all: bool) -> Vec<(T, Option<Location>)> {
+    let mut found = Vec::new();
     for label in labels {
         for (r, row) in rows.iter().enumerate() {
             for (c, cell) in row.iter().enumerate() {
@@ -193,7 +211,10 @@ fn below<T>(rows: &[Vec<Cell>], labels: &[&str], skip: &impl Fn(&Cell) -> bool, 
                     continue;
                 }
                 if let Some(v) = under(rows, r, c, cell.label_span(label).or(cell.span()), parse) {
-                    return Some(v);
+                    found.push(v);
+                    if !all {
+                        return found;
+                    }
                 }
             }
         }
@@ -205,13 +226,16 @@ fn below<T>(rows: &[Vec<Cell>], labels: &[&str], skip: &impl Fn(&Cell) -> bool, 
             for (c, cell) in row.iter().enumerate() {
                 if let Some(span) = cell.label_span(label).filter(|_| after_label(cell, label).is_none() && !skip(cell)) {
                     if let Some(v) = under(rows, r, c, Some(span), parse) {
-                        return Some(v);
+                        found.push(v);
+                        if !all {
+                            return found;
+                        }
                     }
                 }
             }
         }
     }
-    None
+    found
 }
 
 /// Tax words that title line items' columns as well as the total's: their value is
@@ -277,7 +301,18 @@ fn number(s: &str) -> Option<String> {
 }
 
 fn date(s: &str) -> Option<chrono::NaiveDate> {
-    all_dates(s).into_iter().find(|(at, _)| *at < 4).map(|(_, d)| d)
+    all_dates(s).into_iter().find(|(at, _)| *at < 4).map(|(_, d)| d).or_else(|| short_year_date(s))
+}
+
+/// A date with a two-digit year (`28 Jan 15`, `15/06/17`), as receipts and some
+/// invoices print it: read only where a date label announces it, never in running text
+/// where "12 mai 20" may be anything.
+fn short_year_date(s: &str) -> Option<chrono::NaiveDate> {
+    static SHORT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(\d{1,2})(?:[/.\-]|\.?\s+)([0-9]{1,2}|[A-Za-zéèûô]{3,9})\.?(?:[/.\-]|\s+)(\d{2})(?:\s|$)").unwrap());
+    let c = SHORT.captures(s.trim())?;
+    let month = c[2].parse().ok().or_else(|| crate::french::month_number(&c[2]))?;
+    chrono::NaiveDate::from_ymd_opt(2000 + c[3].parse::<i32>().ok()?, month, c[1].parse().ok()?)
 }
 
 // Labels by priority, folded (lower case, no accents).
@@ -328,7 +363,28 @@ const DATE_LABELS: &[&str] = &[
     "factuurdatum",
     "datum",
     "date",
+    // An order's date only where nothing dates the invoice itself (receipts, marketplaces).
+    "order date",
+    "date de commande",
+    "bestelldatum",
+    "besteldatum",
+    "orderdatum",
 ];
+/// Labels of the date payment is due: never the issue date, and after it.
+const DUE_LABELS: &[&str] = &[
+    "date d'echeance",
+    "echeance",
+    "date limite de paiement",
+    "a payer avant le",
+    "due date",
+    "payment due",
+    "falligkeitsdatum",
+    "faelligkeitsdatum",
+    "zahlbar bis",
+    "vervaldatum",
+];
+/// Words of a cell that dates something else than the invoice's issue.
+const NOT_ISSUE_DATE: &[&str] = &["echeance", "due", "limite", "avant le", "vervaldatum", "falligkeit", "faelligkeit", "zahlbar", "expir", "valable", "valid"];
 const HT_LABELS: &[&str] = &[
     "total ht",
     "net total",
@@ -360,6 +416,12 @@ const HT_LABELS: &[&str] = &[
     "gesamt netto",
     "subtotaal",
     "grondslag",
+    "montant hors tva",
+    "sous-total",
+    "sous total",
+    "totaal exclusief btw",
+    "exclusief btw",
+    "=netto",
 ];
 const TVA_LABELS: &[&str] = &[
     "total tva",
@@ -377,6 +439,7 @@ const TVA_LABELS: &[&str] = &[
     "btw bedrag",
     "btw",
     "iva",
+    "taxe sur la valeur ajoutee",
 ];
 const TTC_LABELS: &[&str] = &[
     "total ttc",
@@ -418,6 +481,9 @@ const TTC_LABELS: &[&str] = &[
     "=total",
     "=totaal",
     "=summe",
+    "bedrag inclusief btw",
+    "totaal inclusief btw",
+    "=brutto",
 ];
 
 /// Cells that carry an identifier, never an amount of tax.
@@ -499,27 +565,52 @@ static COMPANY: LazyLock<Regex> = LazyLock::new(|| {
 static SOLD_BY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?im)\b(?:sold by|vendu par|verkauft (?:von|durch)|issued by|[ée]mise? par)\s+(.{3,60}?(?:Inc\.|Ltd\.|[^.\s]))(?:\.(?:\s|$)|$)").unwrap()
 });
-const LABEL_WORDS: &[&str] = &["facture", "invoice", "avoir", "devis", "date", "page", "bon de commande", "rechnung", "factuur", "kopie", "copy", "duplicata"];
+/// A page's titles and running heads: never a name ("Tax Invoice", "Seite 1 von 1").
+const LABEL_WORDS: &[&str] = &[
+    "facture",
+    "invoice",
+    "avoir",
+    "devis",
+    "date",
+    "page",
+    "bon de commande",
+    "rechnung",
+    "factuur",
+    "kopie",
+    "copy",
+    "duplicata",
+    "tax invoice",
+    "retail invoice",
+    "receipt",
+    "recu",
+    "seite",
+    "pagina",
+    "quittung",
+];
 
-fn seller(rows: &[Vec<Cell>], text: &str) -> Option<String> {
-    let buyer = buyer_cells(rows);
+/// The seller's name and how sure the rule that found it is.
+fn seller(rows: &[Vec<Cell>], buyer: &[Vec<bool>], text: &str) -> Option<(String, f32)> {
+    seller_name(rows, buyer, text).map(|(name, confidence)| (name.trim_start_matches([':', ' ']).to_owned(), confidence))
+}
+
+fn seller_name(rows: &[Vec<Cell>], buyer: &[Vec<bool>], text: &str) -> Option<(String, f32)> {
     // The legal mentions: the name on the row before "au capital", "siège social"...
     for (r, row) in rows.iter().enumerate() {
         let line: String = row.iter().map(|c| c.folded.as_str()).collect::<Vec<_>>().join(" ");
         if line.contains("au capital") || line.starts_with("siege social") || line.contains("siege social :") {
             if let Some(name) = COMPANY.captures(&row[0].raw).map(|c| c[1].trim().to_owned()) {
-                return Some(name);
+                return Some((name, 0.85));
             }
             if let Some(prev) = r.checked_sub(1).map(|p| &rows[p]).filter(|p| p.len() == 1 && !buyer[r - 1][0]) {
                 let name = prev[0].raw.trim();
                 if name.split_whitespace().count() <= 6 && !name.chars().any(|c| c.is_ascii_digit()) {
-                    return Some(name.to_owned());
+                    return Some((name.to_owned(), 0.8));
                 }
             }
         }
     }
     if let Some(c) = SOLD_BY.captures(text) {
-        return Some(c[1].trim().to_owned());
+        return Some((c[1].trim().to_owned(), 0.8));
     }
     // A company name heading the page (its own cell, or the first part of one).
     for (r, row) in rows.iter().enumerate().take(25) {
@@ -529,7 +620,7 @@ fn seller(rows: &[Vec<Cell>], text: &str) -> Option<String> {
             }
             for part in cell.raw.split(" - ").flat_map(|p| p.split(" – ")) {
                 if let Some(m) = COMPANY.captures(part.trim()) {
-                    return Some(m[1].trim().to_owned());
+                    return Some((m[1].trim().to_owned(), 0.7));
                 }
             }
         }
@@ -538,14 +629,13 @@ fn seller(rows: &[Vec<Cell>], text: &str) -> Option<String> {
     for row in rows.iter().rev().take(8) {
         if row.iter().any(|c| c.folded.contains("siret") || c.folded.contains("siren") || c.folded.contains("r.c.s") || c.folded.contains("tva")) {
             if let Some(m) = row.iter().find_map(|c| COMPANY.captures(c.raw.trim())) {
-                return Some(m[1].trim().to_owned());
+                return Some((m[1].trim().to_owned(), 0.7));
             }
         }
     }
     // Else the first cell that is not a label, a title, an identifier or the buyer's, in
     // the page's head: above the first row of column titles (three cells or more, no
     // digit), where the body begins — a column title or an item is nobody's name.
-    let buyer = &buyer;
     let head = rows.iter().position(|row| row.len() >= 3 && row.iter().all(|c| !c.raw.chars().any(|ch| ch.is_ascii_digit()))).unwrap_or(rows.len());
     rows[..head]
         .iter()
@@ -555,7 +645,7 @@ fn seller(rows: &[Vec<Cell>], text: &str) -> Option<String> {
             let f = c.folded.trim();
             !LABEL_WORDS.iter().chain(BUYER_LABELS).any(|w| f.starts_with(w)) && c.raw.chars().any(char::is_alphabetic) && !is_identifier_cell(c)
         })
-        .map(|c| c.raw.trim().to_owned())
+        .map(|c| (c.raw.trim().to_owned(), 0.4))
 }
 
 fn currency(text: &str) -> Option<String> {
@@ -565,7 +655,8 @@ fn currency(text: &str) -> Option<String> {
 }
 
 static INVOICE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:facture|invoice|avoir|devis|bon de commande)\s*(?:d'avoir\s*)?(?:n[°ºo]\.?|num[ée]ro|number|no\.?|#)\s*:?\s*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])").unwrap()
+    // Within one line: a header row "Facture n°   Date" over its values is no "Facture n° Date".
+    Regex::new(r"(?i)\b(?:facture|invoice|avoir|devis|bon de commande)[^\S\n]*(?:d'avoir[^\S\n]*)?(?:n[°ºo]\.?|num[ée]ro|number|no\.?|#)[^\S\n]*:?[^\S\n]*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])").unwrap()
 });
 
 /// "Facture VT-2024-4436", "Invoice VT/2022/0001": a number right after the title word,
@@ -573,25 +664,47 @@ static INVOICE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 static TITLED_NUMBER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?im)^\s*(?:facture|invoice|rechnung|factuur)\s+((?:[A-Z]{1,6}[-/_.]?)?\d[A-Z0-9\-/_.]*[A-Z0-9]|\d+)(?:\s|$)").unwrap());
 
+/// What reading an invoice's text gave: its fields, how sure each is, and what a
+/// controller must look at (a field left empty because the page contradicts itself).
+#[derive(Clone, Debug)]
+pub struct InvoiceReading {
+    pub invoice: Invoice,
+    /// By field name (as in `Invoice.locations`), from 0 to 1: how well the page's own
+    /// evidence supports the value (its label, the arithmetic, the check keys).
+    pub confidence: BTreeMap<String, f32>,
+    /// `invoice_fields_inconsistent` for each set of fields left empty.
+    pub findings: Vec<Finding>,
+}
+
+/// An invoice's fields, their confidence and findings, from its laid-out pages when
+/// there are some (values under their column titles found by geometry), else its text.
+pub fn read_invoice(layout: Option<&crate::layout::Layout>, text: &str) -> InvoiceReading {
+    let rows = match layout {
+        Some(l) => rows_of_layout(l),
+        None => rows_of(text),
+    };
+    read_rows(rows, text)
+}
+
 /// An invoice's fields from its text (rows of cells when it was laid out).
 pub fn invoice_from_text(text: &str) -> Invoice {
-    from_rows(rows_of(text), text)
+    read_invoice(None, text).invoice
 }
 
 /// The same from a laid-out page: values under their column titles found by geometry.
 pub fn invoice_from_layout(layout: &crate::layout::Layout, text: &str) -> Invoice {
-    from_rows(rows_of_layout(layout), text)
+    read_invoice(Some(layout), text).invoice
 }
 
 /// A French VAT id a narrow column wrapped over two lines ("N° TVA : FR63 530 848"
 /// above "134"): the end of a cell naming the VAT, completed by the digits of the cell
 /// below it in the same column, taken only when together they make an id whose key
 /// checks (FR + key + SIREN, key = (12 + 3 × (SIREN mod 97)) mod 97).
-fn wrapped_vat_id(rows: &[Vec<Cell>]) -> Option<(String, Option<Location>)> {
+fn wrapped_vat_id(rows: &[Vec<Cell>], buyer: &[Vec<bool>]) -> Option<(String, Option<Location>)> {
     static HEAD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"FR[ \u{a0}]?\d[\d \u{a0}]*$").unwrap());
     let bare = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).collect::<String>();
     for (i, row) in rows.iter().enumerate() {
-        for cell in row.iter().filter(|c| c.folded.contains("tva") || c.folded.contains("vat")) {
+        for (_, cell) in row.iter().enumerate().filter(|(c, cell)| !buyer[i][*c] && (cell.folded.contains("tva") || cell.folded.contains("vat"))) {
             let (Some(head), Some((x0, x1)), Some((page, top, bottom))) = (HEAD.find(cell.raw.trim_end()), cell.span(), cell.place) else { continue };
             let head = bare(head.as_str());
             // The next cell down the same column, within a line's height (rows of a
@@ -609,11 +722,6 @@ fn wrapped_vat_id(rows: &[Vec<Cell>]) -> Option<(String, Option<Location>)> {
         }
     }
     None
-}
-
-fn french_vat_key_checks(id: &str) -> bool {
-    let (Ok(key), Ok(siren)) = (id[2..4].parse::<u64>(), id[4..].parse::<u64>()) else { return false };
-    key == (12 + 3 * (siren % 97)) % 97
 }
 
 /// Where the first cell is whose letters and digits contain `value`'s (spaces, dots and
@@ -663,74 +771,275 @@ fn without_vat(text: &str) -> bool {
     WITHOUT_VAT.iter().any(|m| folded.contains(m))
 }
 
-fn from_rows(rows: Vec<Vec<Cell>>, text: &str) -> Invoice {
-    let mut locations = std::collections::BTreeMap::new();
-    let number = kept(&mut locations, "number", labelled(&rows, NUMBER_LABELS, |_| false, number))
-        .or_else(|| INVOICE_NUMBER.captures(text).map(|c| c[1].to_owned()))
-        .or_else(|| TITLED_NUMBER.captures_iter(text).find_map(|c| number(&c[1])));
-    let dated = labelled(&rows, DATE_LABELS, |c| c.folded.contains("echeance") || c.folded.contains("due"), date);
-    let issue_date = kept(&mut locations, "issue_date", dated).or_else(|| crate::french::parse_date(text));
-    let mut total_ht = kept(&mut locations, "total_ht", labelled(&rows, HT_LABELS, is_identifier_cell, amount));
-    let mut total_tva = kept(&mut locations, "total_tva", labelled(&rows, TVA_LABELS, is_identifier_cell, amount));
-    let mut total_ttc = kept(&mut locations, "total_ttc", labelled(&rows, TTC_LABELS, is_identifier_cell, amount));
-    // Two of the three totals tell the third (an invoice with no tax prints no HT).
-    match (total_ht, total_tva, total_ttc) {
-        (None, Some(tva), Some(ttc)) => total_ht = Some(ttc - tva),
-        (Some(ht), None, Some(ttc)) if ttc >= ht => total_tva = Some(ttc - ht),
-        (Some(ht), Some(tva), None) => total_ttc = Some(ht + tva),
-        // An invoice that says no VAT applies (a French micro-entrepreneur's "TVA non
-        // applicable, art. 293 B du CGI", an exemption, a reverse charge) prints one
-        // total: it is both.
-        (None, None, Some(ttc)) if without_vat(text) => {
-            total_ht = Some(ttc);
-            if let Some(at) = locations.get("total_ttc").cloned() {
-                locations.insert("total_ht".to_owned(), at);
+/// Words of a cell that names the buyer's identifier ("N° TVA client", "your VAT number").
+const BUYER_WORDS: &[&str] = &["client", "acheteur", "destinataire", "customer", "buyer", "kunde", "klant", "votre", "your", "uw ", "ihre"];
+/// Words of the legal mentions, where the issuer states its own identifiers.
+const LEGAL_WORDS: &[&str] = &[
+    "au capital",
+    "capital social",
+    "rcs",
+    "r.c.s",
+    "siege social",
+    "code ape",
+    "naf",
+    "hrb",
+    "registergericht",
+    "amtsgericht",
+    "handelsregister",
+    "geschaftsfuhrer",
+    "kvk",
+    "company number",
+    "registered office",
+];
+
+/// The seller's identifiers and what disagreed among them.
+#[derive(Default)]
+struct Identifiers {
+    siret: Option<String>,
+    siren: Option<String>,
+    vat_id: Option<String>,
+    confidence: f32,
+    finding: Option<Finding>,
+}
+
+/// The seller's SIRET, SIREN and VAT id: never from the buyer's block or a cell naming
+/// the buyer's ("N° TVA client"); those in the legal mentions first (the issuer's own,
+/// where a header may show the customer's); and agreeing: the SIREN is the one inside a
+/// French VAT id, and the SIRET starts with it. A page whose identifiers name two
+/// companies with nothing to tell which is the seller's gives none.
+fn seller_identifiers(rows: &[Vec<Cell>], buyer: &[Vec<bool>]) -> Identifiers {
+    let legal: Vec<bool> = rows.iter().map(|row| row.iter().any(|c| LEGAL_WORDS.iter().any(|w| c.folded.contains(w)))).collect();
+    let near_legal = |r: usize| (r.saturating_sub(2)..=(r + 2).min(rows.len().saturating_sub(1))).any(|i| legal[i]);
+    let line = |r: usize| -> String {
+        let cells = rows[r].iter().enumerate().filter(|(c, cell)| !buyer[r][*c] && !BUYER_WORDS.iter().any(|w| cell.folded.contains(w)));
+        cells.map(|(_, cell)| cell.raw.as_str()).collect::<Vec<_>>().join("   ")
+    };
+    let (first, then): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|r| near_legal(*r));
+    let text = |which: &[usize]| which.iter().map(|r| line(*r)).collect::<Vec<_>>().join("\n");
+    let (first, then) = (text(&first), text(&then));
+    let both = |f: fn(&str) -> Vec<String>| {
+        let mut all = f(&first);
+        for v in f(&then) {
+            if !all.contains(&v) {
+                all.push(v);
             }
         }
-        (Some(ht), None, None) if without_vat(text) => {
-            total_ttc = Some(ht);
-            if let Some(at) = locations.get("total_ht").cloned() {
-                locations.insert("total_ttc".to_owned(), at);
-            }
-        }
-        _ => {}
+        all
+    };
+    let (sirets, sirens, mut vats) = (both(all_sirets), both(all_sirens), both(all_vat_ids));
+    if vats.is_empty() {
+        vats.extend(wrapped_vat_id(rows, buyer).map(|(id, _)| id));
     }
-    let seller_name = seller(&rows, text);
+    // Every SIREN the page states for someone not the buyer, in order of trust.
+    let mut stated: Vec<String> = sirens.clone();
+    stated.extend(sirets.iter().filter_map(|s| s.get(..9)).map(str::to_owned).filter(|s| !sirens.contains(s)));
+    let french_vat = vats.iter().find(|v| siren_of_vat_id(v).is_some() && french_vat_key_checks(v)).cloned();
+    let mut ids = Identifiers { vat_id: vats.first().cloned(), confidence: 0.7, ..Identifiers::default() };
+    let siren = match french_vat.as_deref().and_then(siren_of_vat_id) {
+        Some(inside) if stated.is_empty() || stated.iter().any(|s| s == inside) => {
+            ids.vat_id = french_vat.clone();
+            ids.confidence = if stated.is_empty() { 0.8 } else { 0.95 };
+            Some(inside.to_owned())
+        }
+        Some(inside) => {
+            // The VAT id and the SIREN name two companies: another VAT id may be the
+            // stated SIREN's; else nothing tells which is the seller's.
+            match vats.iter().find(|v| siren_of_vat_id(v).is_some_and(|s| s == stated[0])) {
+                Some(v) => {
+                    ids.vat_id = Some(v.clone());
+                    ids.confidence = 0.85;
+                    Some(stated[0].clone())
+                }
+                None => {
+                    ids.vat_id = None;
+                    ids.finding = Some(
+                        totals::inconsistent(format!(
+                            "identifiants du vendeur incohérents : le SIREN {} ne correspond pas au n° de TVA {} (SIREN {inside}) ; SIREN, SIRET et n° de TVA laissés vides — à relire sur la pièce",
+                            stated.join(" ou "),
+                            french_vat.as_deref().unwrap_or_default()
+                        ))
+                        .at("/seller_siren"),
+                    );
+                    return ids;
+                }
+            }
+        }
+        None => stated.first().cloned(),
+    };
+    ids.siret = match &siren {
+        Some(siren) => sirets.iter().find(|s| s.starts_with(siren.as_str())).cloned(),
+        None => sirets.first().cloned(),
+    };
+    ids.siren = siren;
+    ids
+}
+
+fn read_rows(rows: Vec<Vec<Cell>>, text: &str) -> InvoiceReading {
+    let mut locations = BTreeMap::new();
+    let mut confidence: BTreeMap<String, f32> = BTreeMap::new();
+    let mut findings = Vec::new();
+    let mut sure = |field: &str, value: f32| {
+        confidence.insert(field.to_owned(), value);
+    };
+    let number = match labelled(&rows, NUMBER_LABELS, |_| false, number).or_else(|| beside(&rows, BARE_NUMBER_LABELS, &|_| false, &number, false).pop()) {
+        found @ Some(_) => {
+            sure("number", 0.9);
+            kept(&mut locations, "number", found)
+        }
+        None => {
+            let titled =
+                INVOICE_NUMBER.captures_iter(text).find_map(|c| number(&c[1])).or_else(|| TITLED_NUMBER.captures_iter(text).find_map(|c| number(&c[1])));
+            if titled.is_some() {
+                sure("number", 0.7);
+            }
+            titled
+        }
+    };
+    let issue_date = issue_date(&rows, text, &mut locations, &mut sure, &mut findings);
+    let totals = totals::choose(&totals_evidence(&rows, text));
+    let [total_ht, total_tva, total_ttc] = totals.fields.map(|f| f.map(|c| (c.value, c.at, c.confidence)));
+    let mut chosen = |field: &str, found: Option<(Decimal, Option<Location>, f32)>| {
+        let (value, at, c) = found?;
+        sure(field, c);
+        kept(&mut locations, field, Some((value, at)))
+    };
+    let (total_ht, total_tva, total_ttc) = (chosen("total_ht", total_ht), chosen("total_tva", total_tva), chosen("total_ttc", total_ttc));
+    findings.extend(totals.finding);
+    let buyer = buyer_cells(&rows);
+    let seller_name = seller(&rows, &buyer, text).map(|(name, c)| {
+        sure("seller_name", c);
+        name
+    });
     if let Some(at) = seller_name.as_deref().and_then(|name| rows.iter().flatten().find(|c| c.raw.contains(name)).and_then(Cell::location)) {
         locations.insert("seller_name".to_owned(), at);
     }
-    let seller_siret = find_siret(text);
-    let seller_siren = find_siren(text).or_else(|| seller_siret.as_ref().map(|s| s[..9].to_owned()));
-    let vat_id = find_vat_id(text).or_else(|| {
-        let (id, at) = wrapped_vat_id(&rows)?;
-        if let Some(at) = at {
-            locations.insert("vat_id".to_owned(), at);
-        }
-        Some(id)
-    });
+    let ids = seller_identifiers(&rows, &buyer);
+    findings.extend(ids.finding);
     // Identifiers are found in the running text (they are often cut in groups of digits);
     // their place is the cell that holds them whole, where one does.
-    for (field, value) in [("seller_siret", &seller_siret), ("seller_siren", &seller_siren), ("vat_id", &vat_id)] {
-        if let Some(at) = value.as_deref().and_then(|v| holding(&rows, v)) {
-            locations.insert(field.to_owned(), at);
+    for (field, value) in [("seller_siret", &ids.siret), ("seller_siren", &ids.siren), ("vat_id", &ids.vat_id)] {
+        if let Some(v) = value.as_deref() {
+            sure(field, ids.confidence);
+            if let Some(at) = holding(&rows, v).or_else(|| (field == "vat_id").then(|| wrapped_vat_id(&rows, &buyer).and_then(|(_, at)| at)).flatten()) {
+                locations.insert(field.to_owned(), at);
+            }
         }
     }
-    Invoice {
+    let currency = currency(text);
+    if currency.is_some() {
+        sure("currency", 0.8);
+    }
+    let invoice = Invoice {
         number,
         type_code: None,
         issue_date,
         seller_name,
-        seller_siren,
-        seller_siret,
+        seller_siren: ids.siren,
+        seller_siret: ids.siret,
         seller_legal_ids: Vec::new(),
-        vat_id,
+        vat_id: ids.vat_id,
         total_ht,
         total_tva,
         total_ttc,
-        currency: currency(text),
+        currency,
         profile: None,
         source: InvoiceSource::Text,
         locations,
+    };
+    InvoiceReading { invoice, confidence, findings }
+}
+
+/// Cells that are a bare number label, their value beside them only ("N°   FA-12" in a
+/// label/value table): under such a title stand line items' numbers.
+const BARE_NUMBER_LABELS: &[&str] = &["=n°", "=no", "=numero", "=number", "=nummer", "=nr"];
+
+/// The issue date: labelled, and before the date payment is due; else the first date
+/// of the text that does not say a due or expiry date. A labelled date after the due
+/// date is not taken.
+fn issue_date(
+    rows: &[Vec<Cell>],
+    text: &str,
+    locations: &mut BTreeMap<String, Location>,
+    sure: &mut impl FnMut(&str, f32),
+    findings: &mut Vec<Finding>,
+) -> Option<chrono::NaiveDate> {
+    let not_issue = |c: &Cell| NOT_ISSUE_DATE.iter().any(|w| c.folded.contains(w));
+    let due = labelled(rows, DUE_LABELS, |_| false, date).map(|(d, _)| d);
+    let dated = labelled_all(rows, DATE_LABELS, not_issue, date);
+    if let Some((d, at)) = dated.iter().find(|(d, _)| due.is_none_or(|due| *d <= due)).cloned() {
+        sure("issue_date", 0.9);
+        return kept(locations, "issue_date", Some((d, at)));
+    }
+    if let (Some((d, _)), Some(due)) = (dated.first(), due) {
+        findings.push(
+            totals::inconsistent(format!(
+                "date de facture incohérente : le {d} est postérieur à l'échéance du {due} ; date laissée vide — à relire sur la pièce"
+            ))
+            .at("/issue_date"),
+        );
+        return None;
+    }
+    let running = all_dates(text).into_iter().find(|(at, d)| {
+        let line_start = text[..*at].rfind('\n').map_or(0, |i| i + 1);
+        let before = fold(&text[line_start..*at]);
+        !NOT_ISSUE_DATE.iter().any(|w| before.contains(w)) && due.is_none_or(|due| *d <= due)
+    });
+    running.map(|(_, d)| {
+        sure("issue_date", 0.5);
+        d
+    })
+}
+
+/// Rates the page prints (`TVA 20 %`, `21%`, `USt. (19 %)`), as fractions, with the French ones.
+fn vat_rates(text: &str) -> Vec<Decimal> {
+    static RATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2}(?:[.,]\d{1,2})?)[ \u{a0}]?%").unwrap());
+    let mut rates: Vec<Decimal> = totals::FRENCH_RATES.iter().filter_map(|r| Decimal::from_str_exact(r).ok()).collect();
+    for c in RATE.captures_iter(text) {
+        if let Some(r) = parse_amount(&c[1]).map(|r| r / Decimal::ONE_HUNDRED).filter(|r| r.is_sign_positive() && !r.is_zero() && *r <= Decimal::new(27, 2)) {
+            if !rates.contains(&r) {
+                rates.push(r);
+            }
+        }
+    }
+    rates
+}
+
+/// An amount printed as one: two decimals or a currency beside it (a quantity, a year
+/// or a postcode is not), at the end of its cell (`Item purchase $80.80`).
+fn printed_amount(raw: &str) -> Option<Decimal> {
+    static TRAILING: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?:^|\s)((?:€|\$|£|EUR|USD|GBP|CHF)?\s?-?\(?\d{1,3}(?:[ \u{a0}\u{202f}.',]\d{3})*(?:[.,]\d{2})?\)?\s?(?:€|\$|£|EUR|USD|GBP|CHF|euros?)?)\s*(?:TTC|HT)?$").unwrap()
+    });
+    let raw = raw.trim();
+    let c = TRAILING.captures(raw)?;
+    let found = c[1].trim();
+    let decimals = found.trim_end_matches(|c: char| !c.is_ascii_digit() && c != ')').trim_end_matches(')');
+    let two = decimals.len() > 3 && matches!(decimals.as_bytes()[decimals.len() - 3], b',' | b'.');
+    let currency = found.chars().any(|c| matches!(c, '€' | '$' | '£')) || found.contains("EUR") || found.contains("USD");
+    if !(two || currency) {
+        return None;
+    }
+    amount(found)
+}
+
+/// What the page says about its totals: every label's value by field, every amount
+/// printed, the rates, and whether it says no VAT is charged.
+fn totals_evidence(rows: &[Vec<Cell>], text: &str) -> totals::Evidence {
+    let candidates = |labels: &[&str]| -> Vec<totals::Candidate> {
+        labelled_all(rows, labels, is_identifier_cell, amount).into_iter().map(|(value, at)| totals::Candidate { value, at, row: None }).collect()
+    };
+    let printed = rows
+        .iter()
+        .enumerate()
+        .flat_map(|(r, row)| {
+            row.iter().filter_map(move |cell| printed_amount(&cell.raw).map(|value| totals::Candidate { value, at: cell.location(), row: Some(r) }))
+        })
+        .collect();
+    totals::Evidence {
+        labelled: [candidates(HT_LABELS), candidates(TVA_LABELS), candidates(TTC_LABELS)],
+        printed,
+        rates: vat_rates(text),
+        without_vat: without_vat(text),
     }
 }
 
@@ -932,5 +1241,140 @@ mod tests {
         assert_eq!(inv.number.as_deref(), Some("VF1005193039"), "the value under its header");
         assert_eq!(inv.issue_date, chrono::NaiveDate::from_ymd_opt(2022, 9, 8));
         assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("41.31")), Some(dec("8.68")), Some(dec("49.99"))));
+    }
+
+    /// A 10-point page from rows of (x, text) cells, one row every 15 points.
+    fn page(rows: &[&[(f32, &str)]]) -> Layout {
+        let mut words = Vec::new();
+        for (r, cells) in rows.iter().enumerate() {
+            for (x, text) in cells.iter() {
+                let mut x = *x;
+                for word in text.split(' ') {
+                    words.push(w(word, x, 20.0 + 15.0 * r as f32));
+                    x += 6.0 * word.chars().count() as f32 + 4.0;
+                }
+            }
+        }
+        Layout { pages: vec![Page { width: 595.0, height: 842.0, words }] }
+    }
+
+    fn read(layout: &Layout) -> InvoiceReading {
+        read_invoice(Some(layout), &layout.text())
+    }
+
+    #[test]
+    fn identifiers_in_the_buyers_block_are_never_the_sellers() {
+        // The establishment's own SIRET and VAT id under "Facturé à", printed before the
+        // seller's in the legal mentions at the foot.
+        let layout = page(&[
+            &[(40.0, "SECURINFO CONSEIL")],
+            &[(40.0, "Facture n° FA-2024-0042")],
+            &[(300.0, "Facturé à :")],
+            &[(300.0, "Centre Hospitalier de Valmont")],
+            &[(300.0, "12 avenue des Tilleuls")],
+            &[(300.0, "76540 Valmont")],
+            &[(300.0, "SIRET : 267 600 005 00016")],
+            &[(300.0, "TVA : FR91267600005")],
+            &[(40.0, "Total HT"), (300.0, "1 000,00 €")],
+            &[(40.0, "TVA 20 %"), (300.0, "200,00 €")],
+            &[(40.0, "Total TTC"), (300.0, "1 200,00 €")],
+            &[(40.0, "SAS au capital de 10 000 € - RCS Lyon 732 829 320 - SIRET 732 829 320 00017 - TVA FR44732829320")],
+        ]);
+        let inv = read(&layout).invoice;
+        assert_eq!(
+            (inv.seller_siret.as_deref(), inv.seller_siren.as_deref(), inv.vat_id.as_deref()),
+            (Some("73282932000017"), Some("732829320"), Some("FR44732829320"))
+        );
+        // With the seller's identifiers nowhere, none: the buyer's are not a fallback.
+        let layout = page(&[
+            &[(40.0, "SECURINFO CONSEIL")],
+            &[(40.0, "Client :"), (300.0, "Facture n° FA-2024-0042")],
+            &[(40.0, "Centre Hospitalier de Valmont")],
+            &[(40.0, "SIRET : 267 600 005 00016")],
+        ]);
+        let inv = read(&layout).invoice;
+        assert_eq!((inv.seller_siret, inv.seller_siren, inv.vat_id), (None, None, None));
+        // Nor a cell that names the buyer's number outside its block.
+        assert_eq!(invoice_from_text("ACME SAS\nN° TVA client : FR91267600005\nTotal TTC :   12,00 €\n").vat_id, None);
+    }
+
+    #[test]
+    fn the_siren_is_the_one_inside_the_vat_id() {
+        // Only the VAT id states it: the SIREN is read from it.
+        let inv = invoice_from_text("Akretion France\nInvoice VT/2022/0001\ncontact@akretion.com   VAT: FR86792377731\n");
+        assert_eq!((inv.seller_siren.as_deref(), inv.vat_id.as_deref()), (Some("792377731"), Some("FR86792377731")));
+        // Two companies' numbers, neither in a buyer's block: when another VAT id on the
+        // page is the SIREN's, that one is the seller's.
+        let inv = invoice_from_text("ACME SAS\nSIREN 732 829 320\nTVA FR96552100554\nTVA intracommunautaire FR44732829320\n");
+        assert_eq!((inv.seller_siren.as_deref(), inv.vat_id.as_deref()), (Some("732829320"), Some("FR44732829320")));
+        // Else nothing tells which is the seller's: all three are left empty, and the
+        // finding shows both.
+        let reading = read_invoice(None, "ACME SAS\nSIRET : 267 600 005 00016\nN° TVA : FR96552100554\nTotal TTC :   12,00 €\n");
+        let inv = &reading.invoice;
+        assert_eq!((&inv.seller_siret, &inv.seller_siren, &inv.vat_id), (&None, &None, &None));
+        let finding = reading.findings.iter().find(|f| f.code == "invoice_fields_inconsistent").expect("a finding");
+        assert!(finding.message.contains("267600005") && finding.message.contains("FR96552100554"), "{}", finding.message);
+        // Agreeing, each is kept with a high confidence.
+        let reading = read_invoice(None, "ACME SAS\nSIRET 552 100 554 00021 - TVA FR96 552100554\n");
+        assert_eq!(reading.invoice.seller_siret.as_deref(), Some("55210055400021"));
+        assert!(reading.confidence["seller_siren"] >= 0.9);
+    }
+
+    #[test]
+    fn ht_and_ttc_are_told_apart_by_arithmetic() {
+        // A subtotal label over the amount with VAT, the HT printed under no known label.
+        let text = "ACME SAS\nFacture n° FA-1\nAudit   1 000,00 €\nSous-total   1 200,00 €\nTVA 20 %   200,00 €\nTotal TTC   1 200,00 €\nDont prestations   1 000,00 €\n";
+        let reading = read_invoice(None, text);
+        let inv = &reading.invoice;
+        assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("1000.00")), Some(dec("200.00")), Some(dec("1200.00"))));
+        assert!(reading.findings.is_empty());
+        // A group's subtotal is not the invoice's HT when the totals say otherwise.
+        let text = "ACME SAS\nLicences   112,00 €\nSubtotal   112,00 €\nFormation   150,90 €\nSubtotal   150,90 €\nSubtotal   262,90 €\nTax 15%   39,44 €\nTotal   302,34 €\n";
+        let inv = invoice_from_text(text);
+        assert_eq!((inv.total_ht, inv.total_tva, inv.total_ttc), (Some(dec("262.90")), Some(dec("39.44")), Some(dec("302.34"))));
+        // HT equal to TTC with VAT charged: the HT is left empty, with a finding.
+        let reading = read_invoice(None, "ACME SAS\nTotal HT :   1 200,00 €\nTotal TTC :   1 200,00 €\n");
+        assert_eq!((reading.invoice.total_ht, reading.invoice.total_ttc), (None, Some(dec("1200.00"))));
+        assert!(reading.findings.iter().any(|f| f.code == "invoice_fields_inconsistent" && f.message.contains("1\u{a0}200,00")));
+        // Three labelled totals that nothing reconciles: none is given.
+        let reading = read_invoice(None, "ACME SAS\nTotal HT :   1 000,00 €\nTVA :   230,00 €\nTotal TTC :   1 300,00 €\n");
+        assert_eq!((reading.invoice.total_ht, reading.invoice.total_tva, reading.invoice.total_ttc), (None, None, None));
+        assert_eq!(reading.findings.len(), 1);
+    }
+
+    #[test]
+    fn a_label_word_is_never_the_number() {
+        // A header row over fewer values: nothing under "Facture n°" lines up in plain
+        // text, and the next title is not its value.
+        let text = "ACME SAS\nFacture n°   Date   Client\nFA-2024-0042   12/06/2024\n";
+        assert_ne!(invoice_from_text(text).number.as_deref(), Some("Date"));
+        assert_ne!(invoice_from_text("ACME SAS\nFacture n°\nDate : 12/06/2024\n").number.as_deref(), Some("Date"));
+        // Laid out, the value under the title is found by geometry.
+        let layout =
+            page(&[&[(40.0, "ACME SAS")], &[(40.0, "Facture n°"), (200.0, "Date"), (300.0, "Client")], &[(40.0, "FA-2024-0042"), (200.0, "12/06/2024")]]);
+        assert_eq!(read(&layout).invoice.number.as_deref(), Some("FA-2024-0042"));
+        // A label/value table (LibreOffice, Ghostscript): labels in one column, values in the next.
+        let layout = page(&[
+            &[(40.0, "ACME SAS")],
+            &[(40.0, "FACTURE")],
+            &[(40.0, "N° :"), (160.0, "2024-117")],
+            &[(40.0, "Date :"), (160.0, "12/06/2024")],
+            &[(40.0, "Échéance :"), (160.0, "12/07/2024")],
+        ]);
+        let inv = read(&layout).invoice;
+        assert_eq!((inv.number.as_deref(), inv.issue_date), (Some("2024-117"), chrono::NaiveDate::from_ymd_opt(2024, 6, 12)));
+    }
+
+    #[test]
+    fn the_issue_date_comes_before_the_due_date() {
+        // The due date first in the text, unlabelled as an issue date.
+        let inv = invoice_from_text("ACME SAS\nÀ payer avant le 12/07/2024\nFacture n° FA-1 du 12/06/2024\n");
+        assert_eq!(inv.issue_date, chrono::NaiveDate::from_ymd_opt(2024, 6, 12));
+        // A labelled date after the due date is left empty, with a finding.
+        let reading = read_invoice(None, "ACME SAS\nDate : 12/08/2024\nDate d'échéance : 12/07/2024\n");
+        assert_eq!(reading.invoice.issue_date, None);
+        assert!(reading.findings.iter().any(|f| f.code == "invoice_fields_inconsistent"));
+        // A receipt's two-digit year where a date label announces it.
+        assert_eq!(invoice_from_text("Envato\nOrder date: 28 Jan 15\n").issue_date, chrono::NaiveDate::from_ymd_opt(2015, 1, 28));
     }
 }

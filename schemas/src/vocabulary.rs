@@ -60,6 +60,7 @@ terms! {
     "infected" => "Fichier infecté", "L'antivirus a détecté une signature : le fichier reste en quarantaine et n'est jamais ouvert.";
     "integrity_absent" => "Empreinte d'intégrité absente", "Le rapport PingCastle ne porte pas d'empreinte d'intégrité : ses règles ne peuvent être authentifiées.";
     "integrity_mismatch" => "Rapport modifié", "Les règles du rapport PingCastle ne correspondent pas à son empreinte d'intégrité : il a été modifié après sa production.";
+    "invoice_fields_inconsistent" => "Champs de facture incohérents", "Des montants ou des identifiants lus sur la facture se contredisent (HT + TVA ≠ TTC, TVA hors de tout taux, SIREN différent de celui du n° de TVA, date après l'échéance) : les champs en désaccord sont laissés vides et les valeurs lues sont données ; un contrôleur les relit sur la pièce.";
     "invoice_missing" => "Facture non fournie", "Une facture listée au bilan financier n'a pas été fournie.";
     "invoice_not_reported" => "Facture hors bilan", "Une facture fournie n'apparaît pas dans le bilan financier : un contrôleur vérifie si elle fait partie des dépenses déclarées (bilan incomplet) ou non.";
     "low_confidence" => "Type incertain", "Le type de la pièce a été deviné avec une confiance faible : un contrôleur doit le confirmer.";
