@@ -15,8 +15,12 @@ noise and JPEG compression) and wrapped as PDF, PNG or JPEG; and four are photog
 Four invoice layouts with different wordings ("Facture n°", "N° de facture :", "Date de
 facture", "du 12 juin 2024", "Net à payer", "Total toutes taxes comprises", amounts in
 cells apart from their labels, the seller only in the legal mentions, the buyer's block
-first), an attestation and an AD audit report. Everything is invented: names, example
-addresses, identifiers made with valid check keys.
+first), an attestation and an AD audit report. Beside the proofs, what establishments
+send with them and what proves nothing (issue #24): cover letters (a formal letter, one
+listing the invoices with their amounts, a short message), quotes, purchase orders, a
+contract, a slide deck, network diagrams (a PDF and a PNG of boxes and addresses), and
+invoices whose every line is about an AD audit or an exposure scan. Everything is
+invented: names, example addresses, identifiers made with valid check keys.
 
 OUT_DIR/truth.json says, per file, what it really says, in the shape of
 ../shared/real-samples/truth.json (kind, number, issue_date, seller_name, seller_siren,
@@ -181,6 +185,123 @@ def ps_invoice(d):
     return "\n".join(out).encode("latin-1")
 
 
+def page(body, css=""):
+    return f"<!doctype html><html lang=fr><head><meta charset=utf-8><style>{CSS}{css}</style></head><body>{body}</body></html>"
+
+
+def audit_invoice(i, layout, seller, items):
+    """An invoice whose lines all name what it pays for (an AD audit, an exposure scan):
+    still an invoice, whatever its lines say."""
+    d, t = invoice(i, layout, seller)
+    ht = Decimal(sum(p for _, p in items))
+    tva = (ht * Decimal("0.20")).quantize(Decimal("0.01"))
+    d.update(items=items, ht=ht, tva=tva, ttc=ht + tva)
+    t.update(total_ht=f"{ht:.2f}", total_tva=f"{tva:.2f}", total_ttc=f"{ht + tva:.2f}")
+    return d, t
+
+
+AD_AUDIT_ITEMS = [("Audit de sécurité de l'Active Directory : collecte PingCastle et ORADAD, analyse des contrôleurs de domaine", 6400),
+                  ("Revue des comptes à privilèges, des délégations et des GPO ; rédaction du rapport d'audit", 3200),
+                  ("Restitution du rapport d'audit Active Directory au RSSI", 900)]
+SCAN_ITEMS = [("Scan d'exposition sur internet (nmap) : ports ouverts et services exposés", 2800),
+              ("Scan de vulnérabilités (Nessus) des adresses publiques et rapport", 3500)]
+
+
+def cover_letter(style, invoices, report_total):
+    """What an establishment writes to send its proofs: prose around the invoices."""
+    b = BUYER
+    listed = "".join(f"<li>facture n° {n} de {s} du {'/'.join(reversed(dt.split('-')))}, d'un montant de {fr_amount(v)} € TTC ;</li>" for n, s, dt, v in invoices)
+    if style == "formal":
+        body = f"""<p><b>{b[0]}</b><br>Direction des systèmes d'information<br>{b[1]}<br>{b[2]}</p>
+<p style="margin-left:55%">Agence régionale de santé Normandie<br>Pôle numérique en santé<br>Esplanade de l'Ourse<br>14000 Caen</p>
+<p style="margin-left:55%">Valmont, le 2 septembre 2024</p><p><b>Objet :</b> Courrier de transmission – programme CaRE, domaine 1<br>
+<b>Réf. :</b> dossier CaRE-D1-2024-0117</p><p>Madame, Monsieur,</p>
+<p>Dans le cadre du programme CaRE (Cyber Accélération et Résilience des Établissements), j'ai l'honneur de vous transmettre les pièces
+justificatives relatives au domaine 1 « Annuaires techniques et exposition sur internet » : le bilan financier des dépenses engagées,
+les factures correspondantes, le rapport d'audit de l'Active Directory et les résultats des scans d'exposition.</p>
+<p>Le montant total des dépenses présentées s'élève à {fr_amount(report_total)} € TTC, conformément au bilan financier joint. Les factures ont été
+acquittées et les prestations réalisées entre juin et août 2024.</p>
+<p>Je reste à votre disposition pour tout complément d'information et vous prie d'agréer, Madame, Monsieur, l'expression de mes salutations
+distinguées.</p><p style="margin-left:55%">Le directeur,<br>Paul Lemoine</p>
+<p class=small>P.J. : bilan financier, {len(invoices)} factures, rapport d'audit, scans d'exposition</p>"""
+    elif style == "list":
+        body = f"""<p>{b[0]} – {b[3]}<br>{b[1]}, {b[2]}</p><h2>Lettre de transmission des pièces justificatives</h2>
+<p>Madame la Directrice,</p><p>Nous vous prions de trouver ci-joint les pièces justifiant les dépenses engagées au titre du programme CaRE pour
+le domaine 1, à savoir :</p><ul>{listed}<li>le bilan financier récapitulatif signé par l'ordonnateur.</li></ul>
+<p>Ces dépenses, d'un montant total de {fr_amount(report_total)} € TTC, ont été imputées sur le budget d'investissement 2024. Nous vous remercions
+de bien vouloir procéder à l'instruction de notre dossier.</p><p>Veuillez agréer, Madame la Directrice, nos salutations respectueuses.</p>
+<p>Pour le directeur et par délégation,<br>la directrice des finances</p>"""
+    else:
+        body = f"""<p>Bonjour,</p><p>Veuillez trouver ci-joint les factures des prestations d'audit de l'Active Directory et de scan d'exposition
+réalisées pour le {b[0]}, ainsi que le rapport d'audit. Le bilan financier suivra dans la journée.</p>
+<p>Vous en souhaitant bonne réception, nous restons à votre disposition pour toute question.</p><p>Cordialement,</p>
+<p>Service informatique – {b[0]}</p>"""
+    return page(body)
+
+
+def commercial(title, number, seller, items, when, extra):
+    """A quote or a purchase order: an invoice's layout, not an invoice."""
+    ht = Decimal(sum(p for _, p in items))
+    tva = (ht * Decimal("0.20")).quantize(Decimal("0.01"))
+    rows = "".join(f"<tr><td>{label}</td><td class=r>1</td><td class=r>{fr_amount(p)} €</td><td class=r>{fr_amount(p)} €</td></tr>" for label, p in items)
+    return page(f"""<table style="width:100%"><tr><td><b>{seller['name']}</b><br>{seller['city']}<br>SIRET : {seller['siret']}</td>
+<td class=r>{BUYER[0]}<br>{BUYER[1]}<br>{BUYER[2]}</td></tr></table><h2>{title} N° {number}</h2><p>Date : {when}</p>
+<table class=b style="width:100%"><tr><th>Désignation</th><th>Qté</th><th>P.U. HT</th><th>Montant HT</th></tr>{rows}</table>
+<table class=b style="margin-left:auto;margin-top:12pt"><tr><td>Total HT</td><td class=r>{fr_amount(ht)} €</td></tr>
+<tr><td>TVA 20 %</td><td class=r>{fr_amount(tva)} €</td></tr><tr><td><b>Total TTC</b></td><td class=r><b>{fr_amount(ht + tva)} €</b></td></tr></table>{extra}""")
+
+
+def contract(seller):
+    arts = [("Objet", "Le présent contrat a pour objet la réalisation par le Prestataire d'un audit de sécurité de l'annuaire Active Directory du Client et d'un scan de son exposition sur internet."),
+            ("Durée", "Le contrat prend effet à sa signature et prend fin à la remise du rapport d'audit, au plus tard le 31 décembre 2024."),
+            ("Prix et modalités de paiement", "Le prix forfaitaire est fixé à 12 500,00 € HT. Il est payé à réception de la facture, par virement, dans un délai de 30 jours."),
+            ("Confidentialité", "Le Prestataire s'engage à ne divulguer aucune information relative au système d'information du Client."),
+            ("Résiliation", "En cas de manquement de l'une des parties à ses obligations, l'autre partie pourra résilier le contrat après mise en demeure restée sans effet.")]
+    body = "".join(f"<h3>Article {n} – {t}</h3><p>{x}</p>" for n, (t, x) in enumerate(arts, 1))
+    return page(f"""<h1 style="text-align:center">CONTRAT DE PRESTATION DE SERVICES</h1><p>Entre les soussignés :</p>
+<p>{BUYER[0]}, {BUYER[1]}, {BUYER[2]}, représenté par son directeur, ci-après dénommé « le Client »,</p><p>et</p>
+<p>{seller['name']}, SIRET {seller['siret']}, {seller['city']}, ci-après dénommée « le Prestataire »,</p><p>il a été convenu ce qui suit :</p>
+{body}<p>Fait à Valmont, le 2 mai 2024, en deux exemplaires originaux.</p><table style="width:100%"><tr><td>Pour le Client</td><td>Pour le Prestataire</td></tr></table>""")
+
+
+def slide_deck(seller):
+    slides = [("Restitution de l'audit Active Directory", [BUYER[0], f"{seller['name']}", "Comité de pilotage – 14 juin 2024"]),
+              ("Sommaire", ["Contexte et périmètre", "Démarche (PingCastle, ORADAD)", "Constats principaux", "Plan d'action"]),
+              ("Constats principaux", ["Comptes à privilèges trop nombreux", "Délégations non contraintes", "Mot de passe krbtgt ancien"]),
+              ("Plan d'action", ["Court terme : comptes à privilèges", "Moyen terme : niveaux d'administration", "Suivi trimestriel"]),
+              ("Merci de votre attention", ["Questions ?"])]
+    css = "@page{size:297mm 167mm;margin:0} .slide{height:167mm;padding:18mm 24mm;box-sizing:border-box;page-break-after:always} .slide h1{font-size:26pt} .slide li{font-size:18pt}"
+    body = "".join(f"<div class=slide><h1>{t}</h1><ul>{''.join(f'<li>{x}</li>' for x in xs)}</ul></div>" for t, xs in slides)
+    return page(body, css)
+
+
+def diagram(title):
+    """A network diagram: boxes with a name and an address, arrows, no sentence."""
+    boxes = [(40, 20, "Internet"), (40, 110, "Pare-feu FW-01<br>203.0.113.1"), (10, 210, "DMZ – VLAN 20<br>Reverse proxy 203.0.113.10"),
+             (300, 210, "Messagerie<br>203.0.113.25"), (10, 330, "LAN – VLAN 10<br>Switch cœur SW-01"),
+             (300, 330, "Contrôleur de domaine DC01<br>10.10.0.10"), (300, 420, "DC02<br>10.10.0.11"), (10, 420, "Serveur de fichiers<br>10.10.0.20"),
+             (10, 510, "Postes de travail<br>10.10.64.0/20"), (300, 510, "Accès VPN<br>10.10.200.0/24")]
+    divs = "".join(f'<div style="position:absolute;left:{x}pt;top:{y + 40}pt;width:220pt;border:1.5pt solid #225;padding:6pt;text-align:center">{t}</div>' for x, y, t in boxes)
+    head = f'<div style="font-size:16pt;font-weight:bold">{title}</div>' if title else ""
+    return page(f'{head}<div style="position:relative">{divs}</div>')
+
+
+def ps_letter():
+    """A plain cover letter in PostScript, as a typewriter-like office tool prints it."""
+    lines = [BUYER[0], BUYER[1] + ", " + BUYER[2], "", "Valmont, le 5 septembre 2024", "",
+             "Objet : transmission des justificatifs CaRE (domaine 1)", "", "Madame, Monsieur,", "",
+             "Je vous adresse ci-joint les factures et le bilan financier des dépenses", "engagées pour l'audit de notre Active Directory et le scan de notre",
+             "exposition sur internet, ainsi que les rapports correspondants.", "",
+             "Je vous prie de croire, Madame, Monsieur, à l'assurance de ma considération", "distinguée.", "", "Le directeur du système d'information"]
+    out = ["%!PS-Adobe-3.0", "/reencode { findfont dup length dict begin { 1 index /FID ne { def } { pop pop } ifelse } forall",
+           "/Encoding ISOLatin1Encoding def currentdict end definefont pop } def", "/F /Times-Roman reencode", "/F findfont 11 scalefont setfont", "/y 780 def"]
+    for text in lines:
+        t = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        out.append(f"60 y moveto ({t}) show /y y 16 sub def")
+    out.append("showpage")
+    return "\n".join(out).encode("latin-1")
+
+
 def run(cmd, **kw):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
 
@@ -282,6 +403,26 @@ def main():
         docs.append((producer, "attestation-realisation", html_attestation(SELLERS[0]), {"kind": "attestation"}))
         docs.append((producer, "rapport-audit-ad", html_report(SELLERS[3]),
                      {"kind": "ad_audit_report", "anssi_level": 3, "audit_date": "2024-06-11", "domain": "ch-valmont.local"}))
+    # Invoices about an audit or a scan: their lines name an AD audit, a rapport d'audit,
+    # ports and services; they are invoices all the same.
+    for k, (producer, items) in enumerate((("chromium", AD_AUDIT_ITEMS), ("libreoffice", AD_AUDIT_ITEMS), ("chromium", SCAN_ITEMS))):
+        d, t = audit_invoice(30 + k, k % 2, SELLERS[(k + 2) % 4], items)
+        docs.append((producer, f"facture-audit-{d['number'].replace('/', '-')}", html_invoice(d, k % 2), t))
+    # What comes with the proofs and proves nothing: kinds of their own, accepted by no objective.
+    sent = [(t["number"], t["seller_name"], t["issue_date"], Decimal(t["total_ttc"])) for _, _, _, t in docs if t["kind"] == "invoice"][:3]
+    total = sum(v for _, _, _, v in sent)
+    docs += [("chromium", "courrier-transmission", cover_letter("formal", sent, total), {"kind": "cover_letter"}),
+             ("libreoffice", "lettre-transmission-factures", cover_letter("list", sent, total), {"kind": "cover_letter"}),
+             ("chromium", "message-envoi", cover_letter("short", sent, total), {"kind": "cover_letter"}),
+             ("libreoffice", "devis-DE-2024-031", commercial("DEVIS", "DE-2024-031", SELLERS[0], AD_AUDIT_ITEMS, "15/04/2024",
+                                                             "<p>Validité de l'offre : 60 jours.</p><p>Bon pour accord (date, signature, cachet) :</p>"), {"kind": "quote"}),
+             ("chromium", "devis-scan-DV2024-77", commercial("Devis", "DV2024-77", SELLERS[2], SCAN_ITEMS, "3 mai 2024",
+                                                              "<p>Offre valable 90 jours. Acompte de 30 % à la commande.</p>"), {"kind": "quote"}),
+             ("chromium", "bon-de-commande-BC-2024-118", commercial("BON DE COMMANDE", "BC-2024-118", SELLERS[1], AD_AUDIT_ITEMS, "22/04/2024",
+                                                                     "<p>Adresse de livraison : DSI, bâtiment B. Imputation : compte 2183.</p><p>L'ordonnateur</p>"), {"kind": "purchase_order"}),
+             ("libreoffice", "contrat-prestation", contract(SELLERS[0]), {"kind": "contract"}),
+             ("chromium", "restitution-copil", slide_deck(SELLERS[3]), {"kind": "slide_deck"}),
+             ("chromium", "schema-reseau", diagram("Schéma d'architecture réseau – CH de Valmont"), {"kind": "diagram"})]
     lo_inputs = []
     for producer, name, html, t in docs:
         src = os.path.join(work, f"{producer}-{name}.html")
@@ -318,8 +459,12 @@ def main():
     rel = f"ghostscript/facture-{d['number']}.pdf"
     run(["ps2pdf", ps, os.path.join(OUT, rel)])
     truth[rel] = t
+    ps = os.path.join(work, "gs-letter.ps")
+    open(ps, "wb").write(ps_letter())
+    run(["ps2pdf", ps, os.path.join(OUT, "ghostscript/courrier-envoi.pdf")])
+    truth["ghostscript/courrier-envoi.pdf"] = {"kind": "cover_letter"}
     # Scans of the invoices: 300 dpi as the copier's PDF and as a JPEG, 200 dpi as PNG.
-    invoices = sorted(r for r, t in truth.items() if t["kind"] == "invoice" and not r.startswith("ghostscript/"))
+    invoices = sorted(r for r, t in truth.items() if t["kind"] == "invoice" and not r.startswith("ghostscript/") and "facture-audit-" not in r)
     plan = [(300, "pdf"), (300, "jpg"), (200, "png"), (300, "pdf"), (200, "pdf"), (300, "jpg"), (300, "png"), (200, "jpg")]
     for n, (rel, (dpi, fmt)) in enumerate(zip(invoices, plan)):
         out_rel = f"scans-{dpi}dpi/{os.path.basename(rel)[:-4]}.{fmt}"
@@ -333,6 +478,16 @@ def main():
         truth[out_rel] = dict(truth[rel], scan_dpi=dpi, capture="phone")
     scan(os.path.join(OUT, "chromium/attestation-realisation.pdf"), 200, 99, "jpg", os.path.join(OUT, "scans-200dpi/photo-attestation.jpg"))
     truth["scans-200dpi/photo-attestation.jpg"] = {"kind": "attestation", "scan_dpi": 200}
+    # A diagram exported as an image, without a title: boxes, names and addresses only.
+    src = os.path.join(work, "diagram.html")
+    open(src, "w", encoding="utf-8").write(diagram(""))
+    chromium_pdf(src, os.path.join(work, "diagram.pdf"))
+    run(["pdftoppm", "-singlefile", "-r", "150", "-png", os.path.join(work, "diagram.pdf"), os.path.join(OUT, "scans-200dpi/schema-reseau")])
+    truth["scans-200dpi/schema-reseau.png"] = {"kind": "diagram"}
+    # An audit invoice as the copier gives it back: its kind from OCR's text.
+    audit = sorted(r for r in truth if "facture-audit-" in r)[0]
+    scan(os.path.join(OUT, audit), 300, 77, "pdf", os.path.join(OUT, "scans-300dpi/" + os.path.basename(audit)))
+    truth["scans-300dpi/" + os.path.basename(audit)] = dict(truth[audit], scan_dpi=300)
     json.dump(truth, open(os.path.join(OUT, "truth.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
     shutil.rmtree(work, ignore_errors=True)
     print(f"{len(truth)} files in {OUT}")
