@@ -287,10 +287,10 @@ pub(crate) fn recorded(name: &str, header: Result<MlaHeader, MlaError>) -> (Clas
             };
             (
                 format!(
-                    "ORADAD archive: MLA v{} header ({}), {:?} recipients; encrypted to ANSSI by design, recorded unread",
+                    "ORADAD archive: MLA v{} header ({}), {} recipient(s); encrypted to ANSSI by design, recorded unread",
                     h.format_version,
                     h.layers.join(", "),
-                    h.recipients
+                    h.recipients.map_or("no".to_owned(), |n| n.to_string())
                 ),
                 Finding::new(
                     "opaque_content",
