@@ -574,10 +574,15 @@ fn from_laid_out_text(
     }
     let content = match c.kind {
         // A report read as text has no table: what its text says of an invoice is all.
-        Kind::Invoice | Kind::CreditNote | Kind::Quote | Kind::PurchaseOrder | Kind::FinancialReport => Content::Invoice(match layout {
-            Some(l) => invoice_text::invoice_from_layout(l, text),
-            None => french::invoice_from_text(text),
-        }),
+        Kind::Invoice | Kind::CreditNote | Kind::Quote | Kind::PurchaseOrder | Kind::FinancialReport => {
+            let reading = invoice_text::read_invoice(layout, text);
+            // Fields left empty because the page contradicts itself are a controller's
+            // question on an invoice; on a quote or a report they prove nothing anyway.
+            if matches!(c.kind, Kind::Invoice | Kind::CreditNote) {
+                findings.extend(reading.findings);
+            }
+            Content::Invoice(reading.invoice)
+        }
         Kind::Attestation => {
             let summary: String = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(400).collect();
             Content::Attestation(Attestation {
