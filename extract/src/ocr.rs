@@ -412,13 +412,20 @@ fn recognise_prepared(tool: &str, source: &Path, page: Prepared, dpi: f32, workd
         }
     }
     let (mut reading, kept) = best;
+    // Read on its side still (the turned page read no better): Tesseract found the
+    // lines, but their boxes run up the page; they are turned upright, as without
+    // ImageMagick.
+    let rotate = if sideways(&reading.words) { orientation(&kept.path, workdir, budget).unwrap_or(0) } else { 0 };
     if kept.path != source {
         let _ = std::fs::remove_file(&kept.path);
     }
-    let slope = skew(&reading.words, &reading.lines);
-    if slope.abs() > 0.002 {
-        deskew(&mut reading.words, slope, reading.size);
+    if rotate == 0 {
+        let slope = skew(&reading.words, &reading.lines);
+        if slope.abs() > 0.002 {
+            deskew(&mut reading.words, slope, reading.size);
+        }
     }
+    upright(&mut reading.words, rotate, reading.size);
     Ok((to_points(reading.words, dpi * kept.scale), reading.confidences))
 }
 
