@@ -1,7 +1,8 @@
 //! Kind, status and key fields of every file in samples/ (or DIR) against its truth file
 //! (samples.expected.json); or, with `--corpus DIR --truth FILE`, every file a truth file
-//! in the shape of `../shared/real-samples/truth.json` names, per folder and field. Then
-//! PDF text speed and word recall next to pdftotext on the same PDFs.
+//! in the shape of `../shared/real-samples/truth.json` names, per folder and field, then
+//! per producer family and per source, worst first. Then PDF text speed and word recall
+//! next to pdftotext on the same PDFs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
