@@ -476,7 +476,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
         Format::Image if ocr::tesseract_available() => {
             let media = Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() };
             match ocr::image(src.path, budget) {
-                Ok(read) if read.layout.word_count() > 0 => {
+                Ok(read) if read.read_text() => {
                     let mut a = from_laid_out_text(format, &read.layout.text(), Some(&read.layout), None, media)?;
                     a.findings.extend(ocr_findings(&read));
                     read_by_ocr(&mut a.fields);
@@ -705,7 +705,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             } else if scanned {
                 // A scan: its pages are read by OCR.
                 match ocr::pdf(src.path, &page_sizes, limits, budget) {
-                    Ok(read) if read.layout.word_count() > 0 => {
+                    Ok(read) if read.read_text() => {
                         ocr_read = true;
                         doc.text = read.layout.text();
                         doc.text_chars = visible_chars(&doc.text);

@@ -32,6 +32,18 @@ pub struct Ocr {
 
 /// Under this mean confidence the text is a guess, and a person reads the file.
 pub const LOW_CONFIDENCE: f32 = 70.0;
+
+/// Under this mean confidence what Tesseract "read" is noise (shapes, a gradient, a
+/// photo of nothing written): the file is said to have no text rather than given words
+/// that were never on it.
+pub const NOISE: f32 = 30.0;
+
+impl Ocr {
+    /// Whether anything was read that may be text.
+    pub fn read_text(&self) -> bool {
+        self.layout.word_count() > 0 && self.mean_confidence >= NOISE
+    }
+}
 /// Rendering resolution of PDF pages.
 const DPI: f32 = 300.0;
 /// Largest page image rendered (pixels): an A4 page at 300 dpi is 8.7 million.
