@@ -534,7 +534,10 @@ mod tests {
         let code = code_keys();
         let missing: Vec<&String> = code.iter().filter(|k| !documented.contains(*k)).collect();
         let unknown: Vec<&String> = documented.iter().filter(|k| !code.contains(*k)).collect();
-        assert!(missing.is_empty() && unknown.is_empty(), "keys in the code but not in docs/configuration.md: {missing:?}\nkeys documented but not in the code: {unknown:?}");
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "keys in the code but not in docs/configuration.md: {missing:?}\nkeys documented but not in the code: {unknown:?}"
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ mod pipeline;
 mod real_samples;
 mod rescan;
 mod retries;
-mod seda;
 mod security;
+mod seda;
 mod signatures;
 mod verification;
