@@ -166,23 +166,7 @@ mod tests {
     }
 
     fn blank() -> Invoice {
-        Invoice {
-            number: None,
-            type_code: None,
-            issue_date: None,
-            seller_name: None,
-            seller_siret: None,
-            seller_siren: None,
-            seller_legal_ids: Vec::new(),
-            vat_id: None,
-            total_ht: None,
-            total_tva: None,
-            total_ttc: None,
-            currency: None,
-            profile: None,
-            source: caregate_schemas::extracted::InvoiceSource::Text,
-            locations: Default::default(),
-        }
+        Invoice::empty(caregate_schemas::extracted::InvoiceSource::Text)
     }
 
     fn date(s: &str) -> Option<NaiveDate> {

@@ -121,6 +121,29 @@ pub struct Invoice {
     pub locations: std::collections::BTreeMap<String, Location>,
 }
 
+impl Invoice {
+    /// An invoice of which nothing is known yet, read from `source`.
+    pub fn empty(source: InvoiceSource) -> Self {
+        Invoice {
+            number: None,
+            type_code: None,
+            issue_date: None,
+            seller_name: None,
+            seller_siret: None,
+            seller_siren: None,
+            seller_legal_ids: Vec::new(),
+            vat_id: None,
+            total_ht: None,
+            total_tva: None,
+            total_ttc: None,
+            currency: None,
+            profile: None,
+            source,
+            locations: Default::default(),
+        }
+    }
+}
+
 /// Where a value was read in its file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "in", rename_all = "snake_case")]

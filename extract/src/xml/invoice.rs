@@ -12,23 +12,7 @@ use crate::{Budget, ExtractError, Limits};
 use caregate_schemas::extracted::{Invoice, InvoiceSource};
 
 fn empty(source: InvoiceSource) -> Invoice {
-    Invoice {
-        number: None,
-        type_code: None,
-        issue_date: None,
-        seller_name: None,
-        seller_siret: None,
-        seller_siren: None,
-        seller_legal_ids: Vec::new(),
-        vat_id: None,
-        total_ht: None,
-        total_tva: None,
-        total_ttc: None,
-        currency: None,
-        profile: None,
-        source,
-        locations: Default::default(),
-    }
+    Invoice::empty(source)
 }
 
 /// Notes where a field was read: the element's path from the root.
