@@ -32,6 +32,7 @@ terms! {
     "ad_level_reached" => "Niveau ANSSI atteint", "Le niveau de sécurité de l'annuaire déduit du rapport atteint la cible du programme.";
     "ad_level_unconfirmed" => "Niveau ANSSI non confirmé", "Le niveau semble atteint, mais des règles déclenchées n'ont pas de niveau dans le référentiel.";
     "ad_level_unknown" => "Niveau ANSSI inconnu", "Aucun rapport exploitable ne permet de déduire le niveau ANSSI de l'annuaire.";
+    "ad_maturity_mismatch" => "Niveau de maturité différent", "Le niveau de maturité écrit dans le rapport PingCastle n'est pas celui que donnent ses règles déclenchées selon le référentiel : la table du référentiel ne correspond peut-être pas à la version de PingCastle.";
     "archive_limits" => "Archive hors limites", "L'archive dépasse les limites de décompression (taille, nombre de fichiers, imbrication) : son contenu n'est pas extrait.";
     "ceiling_exceeded" => "Plafond dépassé", "Le montant total demandé dépasse le plafond de la catégorie de l'établissement.";
     "ceiling_unknown" => "Plafond non vérifiable", "La catégorie de l'établissement est inconnue ou sans plafond : le montant doit être vérifié par un contrôleur.";

@@ -164,13 +164,18 @@ fn anssi_level_against_the_target() {
     assert_objective(&v, "D1.AD.LEVEL", Verdict::NotMet, "ad_level_below_target");
     let lowered = Referential::parse("lowered", edited_referential("target_anssi_level = 3", "target_anssi_level = 2").as_bytes()).unwrap();
     assert_objective(&dossier.judge_with(&lowered, &[]), "D1.AD.LEVEL", Verdict::Met, "ad_level_reached");
-    // A triggered rule the referential does not grade could hold the level lower.
-    let ungraded = Referential::parse("ungraded", edited_referential("\"P-Delegated\" = 3\n", "").as_bytes()).unwrap();
-    let lowered_ungraded =
-        Referential::parse("lu", edited_referential("\"P-Delegated\" = 3\n", "").replace("target_anssi_level = 3", "target_anssi_level = 2").as_bytes())
-            .unwrap();
-    assert!(!ungraded.anssi_levels.contains_key("P-Delegated"));
-    assert_objective(&dossier.judge_with(&lowered_ungraded, &[]), "D1.AD.LEVEL", Verdict::NeedsReview, "ad_level_unconfirmed");
+    // A triggered rule the table does not grade could hold the level lower, unless the
+    // report's own MaturityLevel (3 here) bounds it at or above the target (issue #24).
+    let ungraded = Referential::parse("ungraded", edited_referential("\"P-Delegated\" = { maturity = 3 }\n", "").as_bytes()).unwrap();
+    let lowered_ungraded = Referential::parse(
+        "lu",
+        edited_referential("\"P-Delegated\" = { maturity = 3 }\n", "").replace("target_anssi_level = 3", "target_anssi_level = 2").as_bytes(),
+    )
+    .unwrap();
+    assert!(ungraded.pingcastle_levels.values().all(|t| !t.contains_key("P-Delegated")));
+    assert_objective(&dossier.judge_with(&lowered_ungraded, &[]), "D1.AD.LEVEL", Verdict::Met, "ad_level_reached");
+    let unbounded = Builder::new("750000001", None).add_edited(PINGCASTLE, |f| f["maturity_level"] = Value::Null);
+    assert_objective(&unbounded.judge_with(&lowered_ungraded, &[]), "D1.AD.LEVEL", Verdict::NeedsReview, "ad_level_unconfirmed");
     // A tampered report gives no level: a person decides.
     let tampered = Builder::new("750000001", None).add("annuaire/ad_hc_ch-retouche.local.xml").judge();
     assert_objective(&tampered, "D1.AD.LEVEL", Verdict::NeedsReview, "ad_level_unknown");

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use caregate_schemas::extracted::{Host, Integrity, Invoice, InvoiceSource, Scan, AD_REPORT_TOOL};
+use caregate_schemas::extracted::{AdAudit, Host, Integrity, Invoice, InvoiceSource, Scan, AD_REPORT_TOOL};
 use caregate_schemas::{invoice_number_key, EvidenceCheck, EvidenceRecord, Kind, ObjectiveVerdict, Reason, Status, SubmissionId, Verdict, Verification};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -140,6 +140,29 @@ fn signed_ttc(rec: &EvidenceRecord) -> Option<Decimal> {
 }
 
 /// The order scans were made in: their start date, then when they were received.
+/// What the judge makes of one audit report's level.
+struct GradedReport {
+    /// ANSSI level: the lowest among triggered rules with one, 5 when none.
+    level: u8,
+    /// The triggered rules at that level.
+    holding: Vec<String>,
+    /// Triggered rules the table does not list.
+    unknown: Vec<String>,
+    /// PingCastle's MaturityLevel as the table computes it; `None` when a rule is unknown.
+    maturity: Option<u8>,
+    /// The report's own MaturityLevel.
+    stated_maturity: Option<u8>,
+    /// Version key of the table used.
+    table: Option<String>,
+}
+
+impl GradedReport {
+    /// A level the tool computed itself (ORADAD's results).
+    fn stated(level: u8) -> Self {
+        Self { level, holding: Vec::new(), unknown: Vec::new(), maturity: None, stated_maturity: None, table: None }
+    }
+}
+
 fn scan_order(rec: &EvidenceRecord) -> (Option<chrono::NaiveDate>, DateTime<Utc>) {
     (evidence_date(&rec.fields).map(|d| d.1), rec.received_at)
 }
@@ -453,7 +476,7 @@ impl Context<'_> {
         // Only reports whose content can be trusted give a level; the latest one counts.
         // A level stated in a report's prose is the auditor's word: it counts only where no
         // report gives one that can be computed, and a person confirms it.
-        let mut graded: Vec<(&EvidenceRecord, u8, Vec<String>, Vec<String>)> = Vec::new();
+        let mut graded: Vec<(&EvidenceRecord, GradedReport)> = Vec::new();
         let mut declared: Vec<(&EvidenceRecord, u8)> = Vec::new();
         for rec in relevant {
             let Some(audit) = rec.fields.ad_audit() else { continue };
@@ -464,28 +487,13 @@ impl Context<'_> {
                 continue;
             }
             if let Some(level) = audit.anssi_level {
-                graded.push((rec, level.clamp(1, 5) as u8, Vec::new(), Vec::new()));
+                graded.push((rec, GradedReport::stated(level.clamp(1, 5) as u8)));
                 continue;
             }
             if audit.tool != "PingCastle" || audit.integrity == Integrity::Invalid {
                 continue;
             }
-            let mut level = 5u8;
-            let mut holding = Vec::new();
-            let mut unmapped = Vec::new();
-            for rule in &audit.rules {
-                let id = rule.risk_id.as_str();
-                match self.r.anssi_levels.get(id) {
-                    Some(&l) if l < level => {
-                        level = l;
-                        holding = vec![id.to_owned()];
-                    }
-                    Some(&l) if l == level => holding.push(id.to_owned()),
-                    Some(_) => {}
-                    None => unmapped.push(id.to_owned()),
-                }
-            }
-            graded.push((rec, level, holding, unmapped));
+            graded.push((rec, self.pingcastle_level(audit)));
         }
         if graded.is_empty() {
             if let Some((rec, level)) = declared.into_iter().max_by_key(|(rec, _)| scan_order(rec)) {
@@ -501,7 +509,7 @@ impl Context<'_> {
                 return;
             }
         }
-        let Some((rec, level, holding, unmapped)) = graded.into_iter().max_by_key(|(rec, ..)| scan_order(rec)) else {
+        let Some((rec, graded)) = graded.into_iter().max_by_key(|(rec, _)| scan_order(rec)) else {
             why.add(
                 "ad_level_unknown",
                 Verdict::NeedsReview,
@@ -511,27 +519,86 @@ impl Context<'_> {
             );
             return;
         };
-        let because = if holding.is_empty() { String::new() } else { format!(" (règles : {})", holding.join(", ")) };
+        let level = graded.level;
+        let because = if graded.holding.is_empty() { String::new() } else { format!(" (règles : {})", graded.holding.join(", ")) };
+        let table = graded.table.map(|v| format!(", niveaux de PingCastle {v}")).unwrap_or_default();
+        if let (Some(stated), Some(computed)) = (graded.stated_maturity, graded.maturity) {
+            // The report's MaturityLevel is PingCastle's minimum over the same rules: another
+            // value means the table does not grade this report's rules as its engine did. Only
+            // a report graded under the target while we reach it leaves the level in doubt.
+            if stated != computed {
+                let verdict = if stated < target && level >= target { Verdict::NeedsReview } else { Verdict::Met };
+                why.add(
+                    "ad_maturity_mismatch",
+                    verdict,
+                    format!("{} : le rapport indique un niveau de maturité {stated}, les règles déclenchées donnent {computed}{table}", rec.path),
+                    Some(rec),
+                    Some("maturity_level"),
+                );
+            }
+        }
+        // A rule the table does not grade could be at any level: it leaves the level in doubt
+        // only when the level reaches the target and the rule could hold it under it, which
+        // the report's own MaturityLevel rules out when it reaches the target (a rule's
+        // maturity is never above its ANSSI level).
+        let doubtful = !graded.unknown.is_empty() && level >= target && target > 1 && graded.stated_maturity.is_none_or(|m| m < target);
         if level < target {
             why.add(
                 "ad_level_below_target",
                 Verdict::NotMet,
-                format!("{} : niveau ANSSI {level} < cible {target}{because}", rec.path),
+                format!("{} : niveau ANSSI {level} < cible {target}{because}{table}", rec.path),
                 Some(rec),
                 Some("rules"),
             );
-        } else if !unmapped.is_empty() {
-            // A triggered rule the referential does not grade could hold the level lower.
+        } else if doubtful {
             why.add(
                 "ad_level_unconfirmed",
                 Verdict::NeedsReview,
-                format!("{} : niveau ANSSI {level} ≥ cible {target}{because}, mais règles sans niveau dans le référentiel : {}", rec.path, unmapped.join(", ")),
+                format!("{} : niveau ANSSI {level} ≥ cible {target}{because}, mais règles sans niveau connu{table} : {}", rec.path, graded.unknown.join(", ")),
                 Some(rec),
                 Some("rules"),
             );
         } else {
-            why.add("ad_level_reached", Verdict::Met, format!("{} : niveau ANSSI {level} ≥ cible {target}{because}", rec.path), Some(rec), Some("rules"));
+            why.add(
+                "ad_level_reached",
+                Verdict::Met,
+                format!("{} : niveau ANSSI {level} ≥ cible {target}{because}{table}", rec.path),
+                Some(rec),
+                Some("rules"),
+            );
         }
+    }
+
+    /// A PingCastle report's ANSSI level from the referential's table for its version.
+    fn pingcastle_level(&self, audit: &AdAudit) -> GradedReport {
+        let found = self.r.pingcastle_table(audit.tool_version.as_deref());
+        let mut g = GradedReport {
+            level: 5,
+            holding: Vec::new(),
+            unknown: Vec::new(),
+            maturity: Some(5),
+            stated_maturity: audit.maturity_level.map(|m| m.clamp(1, 5) as u8),
+            table: found.map(|(v, _)| v.to_owned()),
+        };
+        for rule in &audit.rules {
+            let id = rule.risk_id.as_str();
+            let Some(levels) = found.and_then(|(_, t)| t.get(id)) else {
+                g.unknown.push(id.to_owned());
+                // Its maturity is unknown too: no computed MaturityLevel to compare.
+                g.maturity = None;
+                continue;
+            };
+            g.maturity = g.maturity.zip(levels.maturity()).map(|(a, b)| a.min(b));
+            match levels.anssi {
+                Some(l) if l < g.level => {
+                    g.level = l;
+                    g.holding = vec![id.to_owned()];
+                }
+                Some(l) if l == g.level => g.holding.push(id.to_owned()),
+                _ => {}
+            }
+        }
+        g
     }
 
     fn public_host(&self, relevant: &[&EvidenceRecord], why: &mut Reasons) {
@@ -1302,5 +1369,117 @@ mod tests {
         assert!(reason(&v, "D1.FIN", Verdict::NeedsReview, "duplicate_submission").message.contains(&theirs.to_string()));
         let alone = Dossier { submission_id: mine, records: &records, related: &[same_attestation] };
         assert!(dossiers_sharing_invoices(&alone).is_empty());
+    }
+
+    fn pingcastle(sub: SubmissionId, version: &str, maturity: Option<u32>, rules: &[&str]) -> EvidenceRecord {
+        let rules: Vec<serde_json::Value> =
+            rules.iter().map(|r| serde_json::json!({"risk_id": r, "category": null, "model": null, "points": 0, "rationale": null})).collect();
+        let fields = serde_json::json!({"content": "ad_audit", "tool": "PingCastle", "tool_version": version, "domain": "ch.local", "netbios_name": null, "forest": null,
+                                        "date": "2024-10-01T09:00:00+00:00", "scores": {"global": null, "stale_objects": null, "privileged_group": null, "trust": null, "anomaly": null},
+                                        "maturity_level": maturity, "anssi_level": null, "rules": rules, "integrity": "valid"});
+        evidence(sub, "ad_hc_ch.local.xml", Kind::AdAuditReport, fields, 1)
+    }
+
+    fn with_tables(target: u8, tables: &str) -> Referential {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/referentials/care-d1-2024.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let text = text.replace("target_anssi_level = 3", &format!("target_anssi_level = {target}"));
+        let start = text.find("[pingcastle_levels.").unwrap();
+        Referential::parse("tables.toml", format!("{}{tables}", &text[..start]).as_bytes()).unwrap()
+    }
+
+    fn level(r: &Referential, rec: &EvidenceRecord) -> (Verdict, Vec<Reason>) {
+        let v = judge(r, &Dossier { submission_id: rec.submission.submission_id, records: std::slice::from_ref(rec), related: &[] }, Utc::now());
+        let (verdict, reasons) = objective(&v, "D1.AD.LEVEL");
+        (verdict, reasons.into_iter().cloned().collect())
+    }
+
+    #[track_caller]
+    fn code_of(got: &(Verdict, Vec<Reason>), verdict: Verdict, code: &str) -> String {
+        assert_eq!(got.0, verdict, "{:?}", got.1);
+        got.1.iter().find(|r| r.code == code).unwrap_or_else(|| panic!("no {code} in {:?}", got.1)).message.clone()
+    }
+
+    /// The level is PingCastle's ANSSI level of the triggered rules (S-Inactive is level 1,
+    /// A-Krbtgt 2, from PingCastle's source); a rule PingCastle grades only on its own
+    /// maturity scale (S-SMB-v1) is no ANSSI checkpoint and does not lower it.
+    #[test]
+    fn the_ad_level_comes_from_pingcastles_own_levels() {
+        let r = crate::Referentials::shipped().unwrap().for_campaign("care-d1-2024").unwrap();
+        let (version, table) = r.pingcastle_table(Some("3.2.0.1")).unwrap();
+        assert_eq!(table["S-Inactive"].anssi, Some(1));
+        assert_eq!(table["A-Krbtgt"].anssi, Some(2));
+        assert_eq!(table["S-SMB-v1"].anssi, None);
+        let sub = SubmissionId::new();
+        let m = code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(1), &["S-Inactive", "S-SMB-v1"])), Verdict::NotMet, "ad_level_below_target");
+        assert!(m.contains("niveau ANSSI 1 < cible 3 (règles : S-Inactive)") && m.contains(&format!("PingCastle {version}")), "{m}");
+        let m = code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(3), &["S-SMB-v1", "P-RecycleBin"])), Verdict::Met, "ad_level_reached");
+        assert!(m.contains("niveau ANSSI 5 ≥ cible 3"), "{m}");
+    }
+
+    /// The report's MaturityLevel is PingCastle's minimum over the same rules: a different
+    /// one is shown, and blocks "met" only when it is under the target while ours is not.
+    #[test]
+    fn the_reports_maturity_level_is_compared_with_ours() {
+        let r = with_tables(
+            3,
+            "[pingcastle_levels.\"3.0\"]\n\"A-Krbtgt\" = { anssi = 2 }\n\"S-SMB-v1\" = { maturity = 3 }\n\"P-Delegated\" = { anssi = 4, maturity = 3 }\n",
+        );
+        let sub = SubmissionId::new();
+        // Agreeing: nothing said.
+        let agree = level(&r, &pingcastle(sub, "3.2.0.1", Some(3), &["S-SMB-v1", "P-Delegated"]));
+        code_of(&agree, Verdict::Met, "ad_level_reached");
+        assert!(agree.1.iter().all(|x| x.code != "ad_maturity_mismatch"), "{:?}", agree.1);
+        // The report says 4 where the rules give 3: shown, the level still decides.
+        let higher = level(&r, &pingcastle(sub, "3.2.0.1", Some(4), &["S-SMB-v1", "P-Delegated"]));
+        assert!(code_of(&higher, Verdict::Met, "ad_maturity_mismatch").contains("maturité 4, les règles déclenchées donnent 3"));
+        // The report says 1 under the target, the table reaches it: PingCastle graded a rule
+        // lower than the table does, perhaps as an ANSSI checkpoint.
+        let lower = level(&r, &pingcastle(sub, "3.2.0.1", Some(1), &["S-SMB-v1", "P-Delegated"]));
+        code_of(&lower, Verdict::NeedsReview, "ad_maturity_mismatch");
+        code_of(&lower, Verdict::NeedsReview, "ad_level_reached");
+        // Already under the target: the mismatch changes nothing.
+        let under = level(&r, &pingcastle(sub, "3.2.0.1", Some(1), &["A-Krbtgt"]));
+        code_of(&under, Verdict::NotMet, "ad_maturity_mismatch");
+        code_of(&under, Verdict::NotMet, "ad_level_below_target");
+    }
+
+    /// A triggered rule the table does not list could be at any level: it holds the
+    /// objective for a controller only when it could take the level under the target.
+    #[test]
+    fn an_unknown_rule_blocks_met_only_when_it_could_lower_the_level_below_the_target() {
+        let tables = "[pingcastle_levels.\"3.0\"]\n\"A-Krbtgt\" = { anssi = 2 }\n\"S-SMB-v1\" = { maturity = 3 }\n";
+        let sub = SubmissionId::new();
+        let r = with_tables(3, tables);
+        // Already under the target: an unknown rule cannot raise it.
+        code_of(&level(&r, &pingcastle(sub, "3.2.0.1", None, &["A-Krbtgt", "X-New"])), Verdict::NotMet, "ad_level_below_target");
+        // At the target, with no MaturityLevel to bound it: a controller looks, told which rule.
+        let m = code_of(&level(&r, &pingcastle(sub, "3.2.0.1", None, &["S-SMB-v1", "X-New"])), Verdict::NeedsReview, "ad_level_unconfirmed");
+        assert!(m.contains("X-New") && !m.contains("S-SMB-v1 "), "{m}");
+        // The report's MaturityLevel at the target bounds every triggered rule's ANSSI level.
+        let bounded = level(&r, &pingcastle(sub, "3.2.0.1", Some(3), &["S-SMB-v1", "X-New"]));
+        code_of(&bounded, Verdict::Met, "ad_level_reached");
+        assert!(bounded.1.iter().all(|x| x.code != "ad_maturity_mismatch"), "no computed maturity with an unknown rule: {:?}", bounded.1);
+        // ... and under it, it does not.
+        code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(2), &["S-SMB-v1", "X-New"])), Verdict::NeedsReview, "ad_level_unconfirmed");
+        // No level is under 1: nothing can lower a target of 1.
+        code_of(&level(&with_tables(1, tables), &pingcastle(sub, "3.2.0.1", None, &["X-New"])), Verdict::Met, "ad_level_reached");
+    }
+
+    /// Levels move between PingCastle versions: a report is graded with the table of the
+    /// highest version not above its own, an older one with the oldest table.
+    #[test]
+    fn the_table_follows_the_reports_pingcastle_version() {
+        let r = with_tables(
+            3,
+            "[pingcastle_levels.\"2.9\"]\n\"S-Inactive\" = { anssi = 4 }\n[pingcastle_levels.\"3.1\"]\n\"S-Inactive\" = { anssi = 1 }\n[pingcastle_levels.\"3.10\"]\n\"S-Inactive\" = { anssi = 3 }\n",
+        );
+        assert_eq!(r.pingcastle_table(Some("3.2.0.1")).unwrap().0, "3.1");
+        assert_eq!(r.pingcastle_table(Some("3.10.0.0")).unwrap().0, "3.10", "numbers, not text");
+        assert_eq!(r.pingcastle_table(Some("2.5.0.0")).unwrap().0, "2.9");
+        assert_eq!(r.pingcastle_table(None).unwrap().0, "2.9");
+        let sub = SubmissionId::new();
+        code_of(&level(&r, &pingcastle(sub, "3.2.0.1", None, &["S-Inactive"])), Verdict::NotMet, "ad_level_below_target");
+        code_of(&level(&r, &pingcastle(sub, "2.9.1.0", None, &["S-Inactive"])), Verdict::Met, "ad_level_reached");
     }
 }

@@ -129,6 +129,34 @@ impl Objective {
     }
 }
 
+/// The levels PingCastle gives one rule: the ANSSI checkpoint's (`RuleDurANSSI`), absent
+/// when the rule is no ANSSI checkpoint, and PingCastle's own (`RuleMaturityLevel`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleLevels {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anssi: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maturity: Option<u8>,
+}
+
+impl RuleLevels {
+    /// The level the rule gives the report's `MaturityLevel`: PingCastle's `RuleBase`
+    /// takes the lower of the two.
+    pub fn maturity(&self) -> Option<u8> {
+        match (self.anssi, self.maturity) {
+            (Some(a), Some(m)) => Some(a.min(m)),
+            (a, m) => a.or(m),
+        }
+    }
+}
+
+/// A PingCastle version as dotted numbers (`3.2.0.1`); `None` when it is not one.
+pub fn pingcastle_version(v: &str) -> Option<Vec<u32>> {
+    let parts: Option<Vec<u32>> = v.trim().split('.').map(|p| p.parse().ok()).collect();
+    parts.filter(|p| !p.is_empty())
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Referential {
@@ -139,10 +167,11 @@ pub struct Referential {
     /// Ceiling per establishment category, euros TTC.
     #[serde(default)]
     pub ceilings: BTreeMap<String, Decimal>,
-    /// ANSSI level of each audit-tool rule: a directory where a rule is triggered is at
-    /// most at that level (the lowest such level; 5 when none is triggered).
+    /// PingCastle's own levels of its rules, per PingCastle version (the lowest version
+    /// the table holds for; generated from PingCastle's source by
+    /// `scripts/pingcastle-levels.py`, not typed).
     #[serde(default)]
-    pub anssi_levels: BTreeMap<String, u8>,
+    pub pingcastle_levels: BTreeMap<String, BTreeMap<String, RuleLevels>>,
     pub objectives: Vec<Objective>,
     /// SHA-256 of the file it was read from.
     #[serde(skip)]
@@ -183,9 +212,19 @@ impl Referential {
         if !(0.0..=10.0).contains(&self.parameters.critical_cvss) {
             p.push(format!("critical_cvss {} is not a CVSS score (0 to 10)", self.parameters.critical_cvss));
         }
-        for (rule, level) in &self.anssi_levels {
-            if !(1..=5).contains(level) {
-                p.push(format!("anssi_levels: {rule} = {level} is not an ANSSI level (1 to 5)"));
+        for (version, rules) in &self.pingcastle_levels {
+            if pingcastle_version(version).is_none() {
+                p.push(format!("pingcastle_levels: {version:?} is not a PingCastle version (numbers and dots)"));
+            }
+            for (rule, levels) in rules {
+                if levels.anssi.is_none() && levels.maturity.is_none() {
+                    p.push(format!("pingcastle_levels.{version}: {rule} has no level"));
+                }
+                for (name, level) in [("anssi", levels.anssi), ("maturity", levels.maturity)] {
+                    if let Some(l) = level.filter(|l| !(1..=5).contains(l)) {
+                        p.push(format!("pingcastle_levels.{version}: {rule} {name} = {l} is not a level (1 to 5)"));
+                    }
+                }
             }
         }
         for (category, ceiling) in &self.ceilings {
@@ -231,6 +270,17 @@ impl Referential {
             }
         }
         p
+    }
+
+    /// The table for a report of PingCastle `version`: the one of the highest version not
+    /// above it, else (an older report or no version) the oldest table. `None` without any.
+    pub fn pingcastle_table(&self, version: Option<&str>) -> Option<(&str, &BTreeMap<String, RuleLevels>)> {
+        let mut tables: Vec<(Vec<u32>, &str, &BTreeMap<String, RuleLevels>)> =
+            self.pingcastle_levels.iter().filter_map(|(v, t)| pingcastle_version(v).map(|n| (n, v.as_str(), t))).collect();
+        tables.sort_by(|a, b| a.0.cmp(&b.0));
+        let wanted = version.and_then(pingcastle_version);
+        let fit = wanted.and_then(|w| tables.iter().rev().find(|(n, ..)| *n <= w));
+        fit.or(tables.first()).map(|(_, v, t)| (*v, *t))
     }
 
     pub fn objective(&self, id: &str) -> Result<&Objective, ReferentialError> {
@@ -337,6 +387,13 @@ mod tests {
 
         let e = edited("id = \"D1.AD.LEVEL\"", "id = \"D1.PRE\"").unwrap_err().to_string();
         assert!(e.contains("listed twice"), "{e}");
+
+        let e = edited("\"S-Inactive\" = { anssi = 1 }", "\"S-Inactive\" = { anssi = 6 }").unwrap_err().to_string();
+        assert!(e.contains("S-Inactive anssi = 6 is not a level"), "{e}");
+        let e = edited("\"S-Inactive\" = { anssi = 1 }", "\"S-Inactive\" = {}").unwrap_err().to_string();
+        assert!(e.contains("S-Inactive has no level"), "{e}");
+        let e = edited("[pingcastle_levels.\"", "[pingcastle_levels.\"v").unwrap_err().to_string();
+        assert!(e.contains("is not a PingCastle version"), "{e}");
 
         let e = edited("{ rule = \"anssi_level_at_least\" }", "{ rule = \"anssi_level_at_least\", level = 7 }").unwrap_err().to_string();
         assert!(e.contains("ANSSI level 7"), "{e}");
