@@ -597,7 +597,7 @@ mod tests {
     }
 
     fn analysis(format: &'static str, finding: Option<&str>, producer: Option<&str>) -> Analysis {
-        let mut a = Analysis::unread(format, Kind::Other, Finding::new("x", Severity::Info, "x"));
+        let mut a = Analysis::unread(format, Kind::Other, Finding::new("unreadable", Severity::Info, "x"));
         a.findings = finding.into_iter().map(|code| Finding::new(code, Severity::Warning, "x")).collect();
         a.fields = Fields { document: Some(PdfInfo { producer: producer.map(str::to_owned), ..PdfInfo::default() }), ..Fields::default() };
         a
