@@ -16,7 +16,9 @@ Cases: a plain signature (PAdES B-B); with a signature timestamp from pyhanko's 
 time stamper (B-T); with the chain's revocation data embedded in /DSS (B-LT); with a
 document timestamp over that (B-LTA); a certification signature (DocMDP: form filling
 allowed) whose empty field is then signed; a signed PDF whose page content is changed
-in an appended revision; a signer under an unknown CA; an expired signer; a revoked
+in an appended revision; a PDF signed twice, and the same with the first signature's
+appearance stream then rewritten in place (pyhanko's difference analysis refuses it
+for both signatures); a signer under an unknown CA; an expired signer; a revoked
 signer (its CRL embedded); a signer whose status comes from an OCSP response (B-LT,
 the intermediate's own answer); a signer revoked by a delegated OCSP responder; a signer
 revoked after a trusted timestamp proved the signature older than the revocation.
@@ -249,6 +251,20 @@ def main(out):
     buf = io.BytesIO()
     w.write(buf)
     cases["modifiee-apres-signature.pdf"] = buf.getvalue()
+    # Signed twice (a second signature field added), then the first signature's
+    # appearance stream rewritten in place: what is shown under the first signature is
+    # no longer what its signer saw.
+    cases["deux-signatures.pdf"] = twice = sign(cases["simple.pdf"], signer_of(ec_signer, ec_key, main_chain), meta(field="Signature2"))
+    w = IncrementalPdfFileWriter(io.BytesIO(twice))
+    first = next(f.get_object() for f in w.root["/AcroForm"]["/Fields"] if f.get_object()["/T"] == "Signature1")
+    ap = first["/AP"].raw_get("/N")
+    shown = ap.get_object()
+    shown._data, shown._encoded_data = b"BT /F1 18 Tf 10 20 Td (Signe : autre signataire) Tj ET", None
+    shown.pop("/Filter", None)
+    w.mark_update(ap)
+    buf = io.BytesIO()
+    w.write(buf)
+    cases["apparence-remplacee.pdf"] = buf.getvalue()
     cases["ac-inconnue.pdf"] = sign(base, signer_of(unknown, unknown_key, [a_other]), meta())
     cases["expiree.pdf"] = sign(base, signer_of(expired, expired_key, main_chain), meta())
     # pyhanko refuses to embed revocation data that condemns its own signer: sign, then

@@ -8,6 +8,7 @@
 //! Nothing is fetched: revocation data comes from the CMS and the document's `/DSS`
 //! only, and a result that needs more says so (`INDETERMINATE`).
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use caregate_schemas::extracted::{
@@ -19,6 +20,7 @@ use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use der::asn1::{ObjectIdentifier, OctetString};
 use der::{Decode, Encode, Tagged};
+use lopdf::{Document, LoadOptions, Object, ObjectId};
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
 use sha2::Digest;
 use webpki::{
@@ -29,6 +31,8 @@ use x509_cert::Certificate;
 
 use crate::ExtractError;
 
+/// Decompressed size allowed per stream when the revisions are compared (as the PDF reader).
+const MAX_STREAM: usize = 64 * 1024 * 1024;
 const MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 const SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
 const TIMESTAMP_TOKEN: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
@@ -655,8 +659,19 @@ pub struct Validated {
 
 /// Validates one signature (or document timestamp).
 pub fn validate(input: &SignatureInput<'_>, ctx: &Context<'_>) -> Validated {
+    let signed_end = input.byte_range.get(2).zip(input.byte_range.get(3)).and_then(|(a, b)| usize::try_from(a + b).ok());
+    // The grading of what was appended judges by kind of object (a widget's appearance is
+    // form filling); pyhanko also refuses what the signer saw being rewritten in place, and
+    // bytes that are no revision, whatever the document permits.
+    let forbidden = input.covers_revision && signed_end.is_some_and(|end| end < input.file.len() && forbidden_after(input.file, end));
+    let input = &SignatureInput { modification_level: if forbidden { ModificationLevel::Other } else { input.modification_level }, ..*input };
     let mut digest_valid = None;
-    let validation = judge(input, ctx, &mut digest_valid);
+    let mut validation = judge(input, ctx, &mut digest_valid);
+    // A change the document does not permit fails the signature even where its
+    // cryptography could not be judged (an unsupported digest, no signer certificate).
+    if !validation.modifications_permitted && validation.indication != Indication::TotalFailed {
+        (validation.indication, validation.sub_indication) = (Indication::TotalFailed, Some(SubIndication::FormatFailure));
+    }
     Validated { validation, digest_valid }
 }
 
@@ -814,6 +829,205 @@ fn validate_document_timestamp(input: &SignatureInput<'_>, ctx: &Context<'_>, si
     out
 }
 
+/// Streams any update may rewrite in place: the file's own bookkeeping (cross-reference
+/// and object streams) and its XMP metadata.
+fn bookkeeping(dict: &lopdf::Dictionary) -> bool {
+    matches!(dict.get(b"Type").and_then(Object::as_name), Ok(b"XRef" | b"ObjStm" | b"Metadata"))
+}
+
+/// Whether what follows the first `signed_end` bytes of `file` is something pyhanko's
+/// difference analysis refuses whatever the document permits: bytes that are not
+/// incremental updates; an object of a field already signed changed (its widget, its
+/// appearance, its value); a stream that existed at signing time rewritten in place
+/// (page content, an XObject, an appearance) unless it is the appearance of one field
+/// still open to filling, used nowhere else, that the update fills; any other object the
+/// signer saw rewritten but the document's structure (catalog, pages, form, fields,
+/// annotations, `/DSS`), which the grading by kind of change judges.
+fn forbidden_after(file: &[u8], signed_end: usize) -> bool {
+    let Some(tail) = file.get(signed_end..) else { return true };
+    // Each update ends on its own `%%EOF` after its `startxref`; anything else after the
+    // signed revision is bytes no reader shows as a revision.
+    let tail = tail.trim_ascii();
+    if !tail.is_empty() {
+        if !tail.ends_with(b"%%EOF") {
+            return true;
+        }
+        let mut rest = tail;
+        while let Some(at) = find(rest, b"%%EOF") {
+            if find(&rest[..at], b"startxref").is_none() {
+                return true;
+            }
+            rest = &rest[at + 5..];
+        }
+    }
+    let options = || LoadOptions { max_decompressed_size: Some(MAX_STREAM), ..LoadOptions::default() };
+    let (Ok(old), Ok(new)) = (Document::load_mem_with_options(&file[..signed_end], options()), Document::load_mem_with_options(file, options())) else {
+        // Said by the grading already (an unreadable revision is "other").
+        return false;
+    };
+    let dict_in = |doc: &Document, id: ObjectId| -> Option<lopdf::Dictionary> {
+        match doc.get_object(id).ok()? {
+            Object::Dictionary(d) => Some(d.clone()),
+            Object::Stream(s) => Some(s.dict.clone()),
+            _ => None,
+        }
+    };
+    // A field's type and value may sit on its parent (a widget kid of a field).
+    let inherited = |doc: &Document, id: ObjectId, key: &[u8]| -> Option<Object> {
+        let mut at = dict_in(doc, id)?;
+        for _ in 0..8 {
+            if let Ok(v) = at.get(key) {
+                return Some(v.clone());
+            }
+            at = dict_in(doc, at.get(b"Parent").and_then(Object::as_reference).ok()?)?;
+        }
+        None
+    };
+    let is_sig = |doc: &Document, id: ObjectId| inherited(doc, id, b"FT").is_some_and(|t| t.as_name().ok() == Some(b"Sig"));
+    let signed = |doc: &Document, id: ObjectId| is_sig(doc, id) && inherited(doc, id, b"V").is_some_and(|v| !matches!(v, Object::Null));
+    let mut uses: HashMap<ObjectId, usize> = HashMap::new();
+    for obj in old.objects.values() {
+        count_references(obj, &mut uses, 0);
+    }
+    // Appearances at signing time: each stream (and indirect /AP dictionary) with the
+    // fields that show it, whether it is one state of several (/AS), and what belongs
+    // to a field already signed.
+    let mut shown_by: HashMap<ObjectId, Vec<(ObjectId, bool)>> = HashMap::new();
+    let mut locked: HashSet<ObjectId> = HashSet::new();
+    for (&id, obj) in &old.objects {
+        let Some(d) = (match obj {
+            Object::Dictionary(d) => Some(d),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let widget = d.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Widget");
+        if !widget && !d.has(b"FT") {
+            continue;
+        }
+        let is_locked = signed(&old, id);
+        if is_locked {
+            locked.insert(id);
+            locked.extend(d.get(b"Parent").and_then(Object::as_reference).ok());
+            locked.extend(inherited(&old, id, b"V").and_then(|v| v.as_reference().ok()));
+        }
+        let Ok(ap) = d.get(b"AP") else { continue };
+        let ap_id = ap.as_reference().ok();
+        let Some(ap) = (match ap {
+            Object::Reference(r) => old.get_dictionary(*r).ok(),
+            Object::Dictionary(a) => Some(a),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let stateful = d.has(b"AS");
+        let mut streams: Vec<ObjectId> = ap_id.into_iter().collect();
+        for key in [&b"N"[..], b"R", b"D"] {
+            match ap.get(key) {
+                Ok(Object::Reference(r)) => streams.push(*r),
+                Ok(Object::Dictionary(states)) => streams.extend(states.iter().filter_map(|(_, v)| v.as_reference().ok())),
+                _ => {}
+            }
+        }
+        for s in streams {
+            shown_by.entry(s).or_default().push((id, stateful));
+            if is_locked {
+                locked.insert(s);
+            }
+        }
+    }
+    // Dictionaries and arrays an update may rewrite, graded then by what changed in them:
+    // the catalog and document information, pages (their /Annots), the form and its
+    // fields and widgets, annotations, the /DSS; an object anything else uses (a font
+    // of the form's /DR and of an appearance, a resource, an XObject) is not one.
+    let mut rewritable: HashSet<ObjectId> = HashSet::new();
+    for doc in [&old, &new] {
+        for key in [&b"Root"[..], b"Info"] {
+            rewritable.extend(doc.trailer.get(key).and_then(Object::as_reference).ok());
+        }
+        let Ok(catalog) = doc.catalog() else { continue };
+        if let Ok(dss) = catalog.get(b"DSS") {
+            reachable(doc, dss, &mut rewritable);
+        }
+        if let Ok(form) = catalog.get(b"AcroForm") {
+            rewritable.extend(form.as_reference().ok());
+            let form = match form {
+                Object::Reference(r) => doc.get_dictionary(*r).ok(),
+                Object::Dictionary(d) => Some(d),
+                _ => None,
+            };
+            rewritable.extend(form.and_then(|f| f.get(b"Fields").ok()).and_then(|f| f.as_reference().ok()));
+        }
+    }
+    for (&id, obj) in &old.objects {
+        let Object::Dictionary(d) = obj else { continue };
+        let page = d.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page");
+        let field = d.has(b"FT") || d.has(b"T") || d.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Widget");
+        let annotation = d.has(b"Subtype") && d.has(b"Rect");
+        if page || field || annotation {
+            rewritable.insert(id);
+            for key in [&b"Annots"[..], b"Kids"] {
+                rewritable.extend(d.get(key).and_then(Object::as_reference).ok());
+            }
+        }
+    }
+    old.objects.iter().any(|(id, before)| {
+        let Some(after) = new.objects.get(id).filter(|after| *after != before) else { return false };
+        if locked.contains(id) {
+            return true;
+        }
+        let appearance_of = match shown_by.get(id).map(Vec::as_slice) {
+            Some(&[(field, false)]) if uses.get(id) == Some(&1) => Some(field),
+            _ => None,
+        };
+        // An empty signature field gets its appearance when it is signed; another field
+        // when it is filled.
+        let filled = appearance_of.is_some_and(|field| !is_sig(&old, field) || signed(&new, field));
+        match before {
+            Object::Stream(stream) if bookkeeping(&stream.dict) => false,
+            Object::Stream(_) => !filled || !matches!(after, Object::Stream(_)),
+            _ if rewritable.contains(id) => false,
+            // An indirect /AP dictionary of the field being filled.
+            Object::Dictionary(_) => !filled,
+            _ => true,
+        }
+    })
+}
+
+/// Every object reachable from `start` (references followed, depth and count bounded).
+fn reachable(doc: &Document, start: &Object, into: &mut HashSet<ObjectId>) {
+    let mut stack = vec![(start, 0usize)];
+    while let Some((obj, depth)) = stack.pop() {
+        if depth > 32 || into.len() > 100_000 {
+            return;
+        }
+        match obj {
+            Object::Reference(id) if into.insert(*id) => stack.extend(doc.get_object(*id).ok().map(|o| (o, depth + 1))),
+            Object::Array(items) => stack.extend(items.iter().map(|i| (i, depth + 1))),
+            Object::Dictionary(d) => stack.extend(d.iter().map(|(_, v)| (v, depth + 1))),
+            Object::Stream(s) => stack.extend(s.dict.iter().map(|(_, v)| (v, depth + 1))),
+            _ => {}
+        }
+    }
+}
+
+fn count_references(obj: &Object, uses: &mut HashMap<ObjectId, usize>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    match obj {
+        Object::Reference(r) => *uses.entry(*r).or_default() += 1,
+        Object::Array(items) => items.iter().for_each(|i| count_references(i, uses, depth + 1)),
+        Object::Dictionary(d) => d.iter().for_each(|(_, v)| count_references(v, uses, depth + 1)),
+        Object::Stream(s) => s.dict.iter().for_each(|(_, v)| count_references(v, uses, depth + 1)),
+        _ => {}
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// `D:YYYYMMDDHHmmSS+HH'mm'` (PDF dates), as far as it goes.
 pub fn pdf_date(text: &str) -> Option<DateTime<Utc>> {
     let s = text.strip_prefix("D:").unwrap_or(text);
@@ -839,4 +1053,122 @@ pub fn pdf_date(text: &str) -> Option<DateTime<Utc>> {
         _ => 0,
     };
     chrono::FixedOffset::east_opt(offset_secs)?.from_local_datetime(&local).single().map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Appends a revision holding `objects` (number, body) to `base` (empty: a new file),
+    /// with its own cross-reference section, as an incremental update.
+    fn revision(base: &[u8], objects: &[(u32, &str)]) -> Vec<u8> {
+        let mut out = if base.is_empty() { b"%PDF-1.7\n".to_vec() } else { base.to_vec() };
+        let prev = base.windows(9).rposition(|w| w == b"startxref").map(|at| {
+            let digits: String = base[at + 9..].iter().map(|&b| b as char).skip_while(|c| c.is_whitespace()).take_while(char::is_ascii_digit).collect();
+            digits
+        });
+        let mut offsets = Vec::new();
+        for (n, body) in objects {
+            offsets.push((*n, out.len()));
+            out.extend_from_slice(format!("{n} 0 obj\n{body}\nendobj\n").as_bytes());
+        }
+        let xref = out.len();
+        out.extend_from_slice(b"xref\n0 1\n0000000000 65535 f \n");
+        for (n, at) in offsets {
+            out.extend_from_slice(format!("{n} 1\n{at:010} 00000 n \n").as_bytes());
+        }
+        let prev = prev.map(|p| format!(" /Prev {p}")).unwrap_or_default();
+        out.extend_from_slice(format!("trailer\n<< /Size 20 /Root 1 0 R{prev} >>\nstartxref\n{xref}\n%%EOF\n").as_bytes());
+        out
+    }
+
+    fn stream(content: &str) -> String {
+        format!("<< /Type /XObject /Subtype /Form /BBox [0 0 200 60] /Length {} >>\nstream\n{content}\nendstream", content.len())
+    }
+
+    /// A page with a signature field signed (its appearance 7) and a text field (its
+    /// appearance 9), the form's font 10: the revision a signature covers.
+    fn signed() -> Vec<u8> {
+        revision(
+            b"",
+            &[
+                (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 8 0 R] /SigFlags 3 /DR << /Font << /Helv 10 0 R >> >> >> >>"),
+                (2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>"),
+                (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Annots [5 0 R 8 0 R] >>"),
+                (4, &stream("BT /F1 14 Tf 72 760 Td (ATTESTATION) Tj ET")),
+                (5, "<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature1) /Rect [300 700 500 760] /P 3 0 R /V 6 0 R /AP << /N 7 0 R >> >>"),
+                (6, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange [0 0 0 0] /Contents <00> >>"),
+                (7, &stream("BT (Signe : Directeur) Tj ET")),
+                (8, "<< /Type /Annot /Subtype /Widget /FT /Tx /T (Montant) /Rect [72 600 272 640] /P 3 0 R /AP << /N 9 0 R >> >>"),
+                (9, &stream("")),
+                (10, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"),
+            ],
+        )
+    }
+
+    #[test]
+    fn changes_pyhanko_refuses_after_a_signature() {
+        let base = signed();
+        let end = base.len();
+        // The signed appearance drawn again under the same object number.
+        let overridden = revision(&base, &[(7, &stream("BT (Signe : un autre) Tj ET"))]);
+        assert!(forbidden_after(&overridden, end));
+        // The page's content stream rewritten.
+        assert!(forbidden_after(&revision(&base, &[(4, &stream("BT (MONTANT MODIFIE) Tj ET"))]), end));
+        // The signed field pointed at another appearance.
+        let repointed = "<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature1) /Rect [300 700 500 760] /P 3 0 R /V 6 0 R /AP << /N 10 0 R >> >>";
+        assert!(forbidden_after(&revision(&base, &[(10, &stream("BT (autre) Tj ET")), (5, repointed)]), end));
+        // The form's font redefined (digitorus' multi.pdf: what a later signer's tool did).
+        assert!(forbidden_after(&revision(&base, &[(10, "<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>")]), end));
+        // Bytes after the signed revision that are no revision.
+        let mut trailing = base.clone();
+        trailing.extend_from_slice(b"\n% MONTANT MODIFIE : 99 999,00 EUR\n");
+        assert!(forbidden_after(&trailing, end));
+        let mut half = base.clone();
+        half.extend_from_slice(b"7 0 obj\n<< >>\nendobj\n%%EOF\n");
+        assert!(forbidden_after(&half, end));
+    }
+
+    #[test]
+    fn form_filling_and_bookkeeping_are_not_refused() {
+        let base = signed();
+        let end = base.len();
+        // Read as a PDF at all, or nothing below would be compared.
+        assert_eq!(Document::load_mem(&base).map(|d| d.objects.len()).ok(), Some(10));
+        assert!(!forbidden_after(&base, end));
+        // The text field filled: its value set and its own appearance drawn in place.
+        let filled = "<< /Type /Annot /Subtype /Widget /FT /Tx /T (Montant) /Rect [72 600 272 640] /P 3 0 R /V (1 200,00) /AP << /N 9 0 R >> >>";
+        assert!(!forbidden_after(&revision(&base, &[(8, filled), (9, &stream("BT (1 200,00) Tj ET"))]), end));
+        // Document information and trailing line ends.
+        let mut info = revision(&base, &[(11, "<< /Producer (caregate test) >>")]);
+        assert!(!forbidden_after(&info, end));
+        info.extend_from_slice(b"\r\n");
+        assert!(!forbidden_after(&info, end));
+    }
+
+    #[test]
+    fn a_forbidden_change_fails_the_signature() {
+        let base = signed();
+        let overridden = revision(&base, &[(7, &stream("BT (Signe : un autre) Tj ET"))]);
+        let range = [0, 10, 20, base.len() as i64 - 20];
+        let input = SignatureInput {
+            contents: b"",
+            file: &overridden,
+            byte_range: &range,
+            sub_filter: Some("ETSI.CAdES.detached"),
+            covers_revision: true,
+            claimed_time: None,
+            certification: None,
+            // What the grading by kind of object says: a widget's appearance redrawn.
+            modification_level: ModificationLevel::FormFilling,
+            permitted: ModificationLevel::Annotations,
+            later_document_timestamp: false,
+        };
+        let anchors = TrustAnchors::from_der(Vec::new());
+        let dss = Dss::default();
+        let v = validate(&input, &Context { anchors: &anchors, dss: &dss, now: Utc::now() }).validation;
+        assert_eq!(v.modification_level, ModificationLevel::Other);
+        assert!(!v.modifications_permitted);
+        assert_eq!(v.indication, Indication::TotalFailed);
+    }
 }
