@@ -373,7 +373,7 @@ fn document_dss(doc: &Document) -> Dss {
 }
 
 /// Every object reachable from `start` (references followed, depth and count bounded).
-fn reachable(doc: &Document, start: &Object, into: &mut HashSet<ObjectId>) {
+pub(crate) fn reachable(doc: &Document, start: &Object, into: &mut HashSet<ObjectId>) {
     let mut stack = vec![(start, 0usize)];
     while let Some((obj, depth)) = stack.pop() {
         if depth > 32 || into.len() > 100_000 {

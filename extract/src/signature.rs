@@ -947,7 +947,7 @@ fn forbidden_after(file: &[u8], signed_end: usize) -> bool {
         }
         let Ok(catalog) = doc.catalog() else { continue };
         if let Ok(dss) = catalog.get(b"DSS") {
-            reachable(doc, dss, &mut rewritable);
+            crate::pdf::reachable(doc, dss, &mut rewritable);
         }
         if let Ok(form) = catalog.get(b"AcroForm") {
             rewritable.extend(form.as_reference().ok());
@@ -992,23 +992,6 @@ fn forbidden_after(file: &[u8], signed_end: usize) -> bool {
             _ => true,
         }
     })
-}
-
-/// Every object reachable from `start` (references followed, depth and count bounded).
-fn reachable(doc: &Document, start: &Object, into: &mut HashSet<ObjectId>) {
-    let mut stack = vec![(start, 0usize)];
-    while let Some((obj, depth)) = stack.pop() {
-        if depth > 32 || into.len() > 100_000 {
-            return;
-        }
-        match obj {
-            Object::Reference(id) if into.insert(*id) => stack.extend(doc.get_object(*id).ok().map(|o| (o, depth + 1))),
-            Object::Array(items) => stack.extend(items.iter().map(|i| (i, depth + 1))),
-            Object::Dictionary(d) => stack.extend(d.iter().map(|(_, v)| (v, depth + 1))),
-            Object::Stream(s) => stack.extend(s.dict.iter().map(|(_, v)| (v, depth + 1))),
-            _ => {}
-        }
-    }
 }
 
 fn count_references(obj: &Object, uses: &mut HashMap<ObjectId, usize>, depth: usize) {
