@@ -32,6 +32,20 @@ fn establishments(e: &str) -> Scope {
     Scope::Establishments(vec![e.into()])
 }
 
+/// One invoice sent for 750000001 by `c`, judged; its dossier's id.
+async fn judged_dossier(c: &reqwest::Client, srv: &Server) -> String {
+    let (status, sent) = post(
+        c,
+        srv,
+        Form::new().text("establishment", "750000001").text("campaign", "care-d1-2024").text("objective", "D1.FIN").part("file", file("facture.pdf")),
+    )
+    .await;
+    assert_eq!(status, 202, "{sent}");
+    let sub = sent["submission_id"].as_str().unwrap().to_owned();
+    srv.app.wait_for_verification(sub.parse().unwrap(), 1, Duration::from_secs(60)).await.unwrap();
+    sub
+}
+
 /// The fields of an upload are fixed before its first file: sent again after it (or
 /// twice), the request is refused and nothing is recorded, for either establishment.
 async fn upload_fields_cannot_change_after_the_first_file(stack: common::Stack) {
@@ -107,15 +121,7 @@ async fn a_dossier_belongs_to_its_first_establishment(stack: common::Stack) {
     let intruder = client(&srv.account("s2", Role::Submitter, establishments("690781810"), None).await);
     let idf = client(&srv.account("c-idf", Role::Controller, Scope::Regions(vec!["IDF".into()]), None).await);
     let ara = client(&srv.account("c-ara", Role::Controller, Scope::Regions(vec!["ARA".into()]), None).await);
-    let (status, sent) = post(
-        &owner,
-        &srv,
-        Form::new().text("establishment", "750000001").text("campaign", "care-d1-2024").text("objective", "D1.FIN").part("file", file("facture.pdf")),
-    )
-    .await;
-    assert_eq!(status, 202);
-    let sub = sent["submission_id"].as_str().unwrap().to_owned();
-    srv.app.wait_for_verification(sub.parse().unwrap(), 1, Duration::from_secs(60)).await.unwrap();
+    let sub = judged_dossier(&owner, &srv).await;
 
     // Its own establishment, someone else's dossier: refused before a byte is kept.
     let (status, body) = post(
@@ -261,9 +267,8 @@ fn from(address: [u8; 4]) -> reqwest::Client {
 /// Guesses sent at once are counted before any password is checked: of 20 simultaneous
 /// wrong log-ins at most 5 are checked, the rest throttled, and the right password then
 /// too — from that address. The account's owner, elsewhere, still logs in.
-#[tokio::test]
-async fn simultaneous_guesses_are_throttled_without_locking_the_owner_out() {
-    let env = TestEnv::new(common::Stack::Embedded).await;
+async fn simultaneous_guesses_are_throttled_without_locking_the_owner_out(stack: common::Stack) {
+    let env = TestEnv::new(stack).await;
     let srv = serve(&env).await;
     srv.account("c.martin", Role::Controller, Scope::National, Some("un mot de passe assez long")).await;
     let url = format!("{}/console/login", srv.base);
@@ -284,6 +289,7 @@ async fn simultaneous_guesses_are_throttled_without_locking_the_owner_out() {
     assert_eq!(owner.status(), 303, "guessing from one address does not lock the owner out from another");
     srv.stop.cancel();
 }
+common::on_each_stack!(simultaneous_guesses_are_throttled_without_locking_the_owner_out);
 
 /// The hidden CSRF field of a console page.
 fn csrf_of(page: &str) -> String {
@@ -300,15 +306,7 @@ async fn console_posts_come_from_console_pages_only() {
     let srv = serve(&env).await;
     srv.account("c.martin", Role::Controller, Scope::National, Some("un mot de passe assez long")).await;
     let submitter = srv.submitter().await;
-    let (status, sent) = post(
-        &submitter,
-        &srv,
-        Form::new().text("establishment", "750000001").text("campaign", "care-d1-2024").text("objective", "D1.FIN").part("file", file("facture.pdf")),
-    )
-    .await;
-    assert_eq!(status, 202);
-    let sub = sent["submission_id"].as_str().unwrap().to_owned();
-    srv.app.wait_for_verification(sub.parse().unwrap(), 1, Duration::from_secs(60)).await.unwrap();
+    let sub = judged_dossier(&submitter, &srv).await;
 
     let origin = srv.base.clone();
     let browser = from([127, 0, 0, 1]);
