@@ -77,6 +77,10 @@ impl IntoResponse for PageError {
         };
         let (_, said, _) = self.0.public();
         let body = bare(title, html! { main { h1 { (title) } p.error { (said.message) } p { a href="/console" { "Retour à la file de revue" } } } });
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+            // An outage is said to a person as to a program: come back in a moment.
+            return (status, [(axum::http::header::RETRY_AFTER, "5")], Html(body.into_string())).into_response();
+        }
         (status, Html(body.into_string())).into_response()
     }
 }

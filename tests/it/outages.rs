@@ -156,3 +156,49 @@ async fn an_ocr_pass_cut_short_by_the_store_leaves_the_scan_waiting() {
     assert_eq!(events.iter().filter(|e| e.kind == "ocr_read").count(), 1);
     assert!(!app.backends.index.get(scan.evidence_id).await.unwrap().unwrap().awaiting_ocr());
 }
+
+/// A console log-in while the database is frozen is a quick 503 with `Retry-After` (a
+/// page, for a person), never a hang or a wrong "incorrect password"; thawed, the same
+/// log-in succeeds: the attempt the freeze cut short did not lock anyone out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_in_during_a_database_freeze_is_a_quick_503_then_works() {
+    if !common::stacks().contains(&Stack::Full) {
+        return;
+    }
+    let mut env = TestEnv::new(Stack::Full).await;
+    let db = Proxy::start("127.0.0.1:5432", Link::Up).await;
+    let name = env.db_name.clone().unwrap();
+    env.config.backends.database = Some(DatabaseConfig { url: format!("postgres://postgres@127.0.0.1:{}/{name}", db.port), max_connections: 8 });
+    let srv = common::serve(&env).await;
+    srv.account("c.martin", caregate_schemas::Role::Controller, caregate_schemas::Scope::National, Some("un mot de passe assez long")).await;
+    let log_in = || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/console/login", srv.base))
+            .form(&[("name", "c.martin"), ("password", "un mot de passe assez long")])
+            .timeout(Duration::from_secs(60))
+            .send()
+    };
+    db.set(Link::Frozen);
+    let start = Instant::now();
+    let answer = log_in().await.unwrap();
+    let took = start.elapsed();
+    assert_eq!(answer.status(), 503);
+    assert!(answer.headers().contains_key(reqwest::header::RETRY_AFTER));
+    assert!(took < Duration::from_secs(10), "answered after {took:?}");
+    assert!(answer.text().await.unwrap().contains("<html"), "a page for a person");
+    db.set(Link::Up);
+    let start = Instant::now();
+    loop {
+        let status = log_in().await.unwrap().status();
+        if status == 303 {
+            break;
+        }
+        assert_eq!(status, 503, "thawed");
+        assert!(start.elapsed() < Duration::from_secs(60), "still refused after the thaw");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    srv.stop.cancel();
+}
