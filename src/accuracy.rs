@@ -3,6 +3,7 @@
 //! and key fields with the corpus's truth file (`samples.expected.json`). Also times PDF text extraction next
 //! to `pdftotext` on the same PDFs and measures word recall against it.
 
+use caregate_schemas::FindingCode;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,7 +26,7 @@ pub struct Expected {
     pub fields: BTreeMap<String, Value>,
     /// Finding codes that must be present.
     #[serde(default)]
-    pub findings: Vec<String>,
+    pub findings: Vec<caregate_schemas::FindingCode>,
 }
 
 /// The truth file of a corpus sits next to it (`samples` → `samples.expected.json`), so
@@ -118,7 +119,7 @@ pub fn run(dir: &Path, reader: &Reader) -> anyhow::Result<Vec<Row>> {
             }
         }
         for code in &exp.findings {
-            if !findings.iter().any(|f| &f.code == code) {
+            if !findings.iter().any(|f| f.code == *code) {
                 wrong.push(format!("finding {code} missing"));
             }
         }
@@ -325,9 +326,9 @@ pub fn producer_family(producer: Option<&str>, creator: Option<&str>) -> &'stati
 /// A PDF is image-only when OCR read it (or waits to): a page without text that OCR found
 /// nothing on either is as likely blank as scanned, and keeps its producer.
 pub fn family(media_type: &str, analysis: &Analysis) -> &'static str {
-    let ocr_codes = [caregate_schemas::OCR_PENDING, "ocr_low_confidence", "ocr_unprepared", "several_documents"];
+    let ocr_codes = [FindingCode::OcrPending, FindingCode::OcrLowConfidence, FindingCode::OcrUnprepared, FindingCode::SeveralDocuments];
     let by_ocr = analysis.fields.invoice().is_some_and(|i| i.source == caregate_schemas::extracted::InvoiceSource::Ocr)
-        || analysis.findings.iter().any(|f| ocr_codes.contains(&f.code.as_str()));
+        || analysis.findings.iter().any(|f| ocr_codes.contains(&f.code));
     match (analysis.format.as_ref(), media_type) {
         ("facturx", _) => "Factur-X",
         ("cii", _) => "CII",
@@ -596,8 +597,8 @@ mod tests {
         }
     }
 
-    fn analysis(format: &'static str, finding: Option<&str>, producer: Option<&str>) -> Analysis {
-        let mut a = Analysis::unread(format, Kind::Other, Finding::new("unreadable", Severity::Info, "x"));
+    fn analysis(format: &'static str, finding: Option<FindingCode>, producer: Option<&str>) -> Analysis {
+        let mut a = Analysis::unread(format, Kind::Other, Finding::new(FindingCode::Unreadable, Severity::Info, "x"));
         a.findings = finding.into_iter().map(|code| Finding::new(code, Severity::Warning, "x")).collect();
         a.fields = Fields { document: Some(PdfInfo { producer: producer.map(str::to_owned), ..PdfInfo::default() }), ..Fields::default() };
         a
@@ -606,10 +607,10 @@ mod tests {
     #[test]
     fn a_scan_is_of_its_capture_and_structured_data_of_its_format() {
         // A scan wrapped by FOP: OCR reads it, whatever wrote the wrapper.
-        assert_eq!(family("application/pdf", &analysis("pdf", Some("ocr_low_confidence"), Some("Apache FOP Version 1.0"))), "image-only PDF");
+        assert_eq!(family("application/pdf", &analysis("pdf", Some(FindingCode::OcrLowConfidence), Some("Apache FOP Version 1.0"))), "image-only PDF");
         assert_eq!(family("application/pdf", &analysis("pdf", None, Some("Apache FOP Version 1.0"))), "Apache FOP");
         // A blank page LibreOffice wrote has no text and nothing for OCR either.
-        assert_eq!(family("application/pdf", &analysis("pdf", Some("no_text"), Some("LibreOffice 6.2"))), "LibreOffice/OpenOffice");
+        assert_eq!(family("application/pdf", &analysis("pdf", Some(FindingCode::NoText), Some("LibreOffice 6.2"))), "LibreOffice/OpenOffice");
         assert_eq!(family("application/pdf", &analysis("facturx", None, Some("PyPDF4"))), "Factur-X");
         assert_eq!(family("image/jpeg", &analysis("image", None, None)), "JPEG image (photo or scan)");
         assert_eq!(family("application/xml", &analysis("openvas", None, None)), "OpenVAS");

@@ -31,7 +31,7 @@ pub fn table(records: &[EvidenceRecord], out: &mut impl Write) -> std::io::Resul
         if let Some(sig) = rec.scan.as_ref().and_then(|s| s.signature.as_deref()) {
             details.push(sig.to_owned());
         }
-        details.extend(rec.findings.iter().map(|f| f.code.clone()));
+        details.extend(rec.findings.iter().map(|f| f.code.to_string()));
         writeln!(
             out,
             "{:<44} {:<13} {:<28} {:>10}  {:<12} {}",

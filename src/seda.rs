@@ -481,7 +481,7 @@ impl Manifest<'_> {
         x.text("Title", &format!("Objectif {} — {}", o.objective, o.title))?;
         let mut text = format!("Verdict : {}{}.", o.verdict.label_fr(), if o.claimed { "" } else { " (objectif non revendiqué)" });
         for r in &o.reasons {
-            text += &format!(" {} : {}", vocabulary::label(&r.code), r.message.trim_end_matches('.'));
+            text += &format!(" {} : {}", r.code.label(), r.message.trim_end_matches('.'));
             text.push('.');
         }
         x.text("Description", &text)?;
@@ -513,7 +513,7 @@ impl Manifest<'_> {
         x.leaf("DescriptionLanguage", "fr")?;
         x.leaf("Status", rec.status.as_str())?;
         for f in &rec.findings {
-            x.leaf("Tag", &f.code)?;
+            x.leaf("Tag", f.code.as_str())?;
         }
         if let Some(who) = &rec.uploaded_by {
             x.open("Sender", &[])?.leaf("FullName", who)?.close()?;
@@ -555,7 +555,7 @@ fn describe(rec: &EvidenceRecord, packaged: bool) -> String {
     }
     text += &format!(" ; statut : {} ; SHA-256 {} ; {} octets.", rec.status.label_fr(), rec.sha256, rec.size);
     for f in &rec.findings {
-        text += &format!(" {} ({}) : {}", vocabulary::label(&f.code), f.severity.label_fr(), f.message.trim_end_matches('.'));
+        text += &format!(" {} ({}) : {}", f.code.label(), f.severity.label_fr(), f.message.trim_end_matches('.'));
         text.push('.');
     }
     if rec.status == Status::Infected {

@@ -5,6 +5,7 @@
 //! `signatures_validated` event (the one before stays in the history), and judges the
 //! dossier again.
 
+use caregate_schemas::FindingCode;
 use std::collections::HashSet;
 
 use anyhow::Context;
@@ -16,7 +17,7 @@ use serde_json::json;
 use crate::{dossier, App};
 
 /// Findings that come from validating signatures, replaced by a new validation.
-const SIGNATURE_CODES: [&str; 3] = ["signature_indeterminate", "signature_invalid", "modified_after_signing"];
+const SIGNATURE_CODES: [FindingCode; 3] = [FindingCode::SignatureIndeterminate, FindingCode::SignatureInvalid, FindingCode::ModifiedAfterSigning];
 
 /// One file validated again.
 #[derive(Debug)]
@@ -108,9 +109,9 @@ fn with_signatures(mut rec: EvidenceRecord, signatures: Vec<Signature>, findings
     if let Some(doc) = rec.fields.document.as_mut() {
         doc.signatures = signatures;
     }
-    rec.findings.retain(|f| !SIGNATURE_CODES.contains(&f.code.as_str()));
-    let known: HashSet<String> = rec.findings.iter().map(|f| f.code.clone()).collect();
-    rec.findings.extend(findings.into_iter().filter(|f| SIGNATURE_CODES.contains(&f.code.as_str()) && !known.contains(&f.code)));
+    rec.findings.retain(|f| !SIGNATURE_CODES.contains(&f.code));
+    let known: HashSet<FindingCode> = rec.findings.iter().map(|f| f.code).collect();
+    rec.findings.extend(findings.into_iter().filter(|f| SIGNATURE_CODES.contains(&f.code) && !known.contains(&f.code)));
     rec.status = Status::for_findings(&rec.findings);
     rec
 }

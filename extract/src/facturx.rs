@@ -10,6 +10,7 @@
 //! nowhere on the page either; a controller reading that page would not find what the
 //! XML says. A field the page did not give is not a disagreement.
 
+use caregate_schemas::FindingCode;
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
@@ -27,7 +28,7 @@ pub fn page_mismatches(page: &Invoice, page_text: &str, xml: &Invoice) -> Vec<Fi
     let mut differ = |field: &str, what: &str, page: String, xml: String| {
         out.push(
             Finding::new(
-                "facturx_page_mismatch",
+                FindingCode::FacturxPageMismatch,
                 Severity::Warning,
                 format!("Factur-X : {what} diffère entre la page (« {page} ») et le XML incorporé (« {xml} »)"),
             )
@@ -218,7 +219,7 @@ mod tests {
         let text = "FACTURE N° FA 2024/0042\nDate : 12/06/2024\nSIRET 123 456 782 00077\nTotal HT 1 234,50 €\nTVA 246,90 €\nTotal TTC 1 581,40 €";
         let found = page_mismatches(&page, text, &xml);
         assert_eq!(fields(&found), ["total_ttc"]);
-        assert_eq!(found[0].code, "facturx_page_mismatch");
+        assert_eq!(found[0].code, FindingCode::FacturxPageMismatch);
         assert!(found[0].severity >= Severity::Warning, "sends the file to a controller");
         assert!(found[0].message.contains("1581,40") && found[0].message.contains("1481,40"), "{}", found[0].message);
     }

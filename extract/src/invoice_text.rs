@@ -1046,6 +1046,7 @@ fn totals_evidence(rows: &[Vec<Cell>], text: &str) -> totals::Evidence {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use caregate_schemas::FindingCode;
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str_exact(s).unwrap()
@@ -1312,7 +1313,7 @@ mod tests {
         let reading = read_invoice(None, "ACME SAS\nSIRET : 267 600 005 00016\nN° TVA : FR96552100554\nTotal TTC :   12,00 €\n");
         let inv = &reading.invoice;
         assert_eq!((&inv.seller_siret, &inv.seller_siren, &inv.vat_id), (&None, &None, &None));
-        let finding = reading.findings.iter().find(|f| f.code == "invoice_fields_inconsistent").expect("a finding");
+        let finding = reading.findings.iter().find(|f| f.code == FindingCode::InvoiceFieldsInconsistent).expect("a finding");
         assert!(finding.message.contains("267600005") && finding.message.contains("FR96552100554"), "{}", finding.message);
         // Agreeing, each is kept with a high confidence.
         let reading = read_invoice(None, "ACME SAS\nSIRET 552 100 554 00021 - TVA FR96 552100554\n");
@@ -1335,7 +1336,7 @@ mod tests {
         // HT equal to TTC with VAT charged: the HT is left empty, with a finding.
         let reading = read_invoice(None, "ACME SAS\nTotal HT :   1 200,00 €\nTotal TTC :   1 200,00 €\n");
         assert_eq!((reading.invoice.total_ht, reading.invoice.total_ttc), (None, Some(dec("1200.00"))));
-        assert!(reading.findings.iter().any(|f| f.code == "invoice_fields_inconsistent" && f.message.contains("1\u{a0}200,00")));
+        assert!(reading.findings.iter().any(|f| f.code == FindingCode::InvoiceFieldsInconsistent && f.message.contains("1\u{a0}200,00")));
         // Three labelled totals that nothing reconciles: none is given.
         let reading = read_invoice(None, "ACME SAS\nTotal HT :   1 000,00 €\nTVA :   230,00 €\nTotal TTC :   1 300,00 €\n");
         assert_eq!((reading.invoice.total_ht, reading.invoice.total_tva, reading.invoice.total_ttc), (None, None, None));
@@ -1373,7 +1374,7 @@ mod tests {
         // A labelled date after the due date is left empty, with a finding.
         let reading = read_invoice(None, "ACME SAS\nDate : 12/08/2024\nDate d'échéance : 12/07/2024\n");
         assert_eq!(reading.invoice.issue_date, None);
-        assert!(reading.findings.iter().any(|f| f.code == "invoice_fields_inconsistent"));
+        assert!(reading.findings.iter().any(|f| f.code == FindingCode::InvoiceFieldsInconsistent));
         // A receipt's two-digit year where a date label announces it.
         assert_eq!(invoice_from_text("Envato\nOrder date: 28 Jan 15\n").issue_date, chrono::NaiveDate::from_ymd_opt(2015, 1, 28));
     }

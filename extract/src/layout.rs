@@ -4,6 +4,9 @@
 //! visual rows a reader sees. A label and its value drawn as separate text objects, or
 //! in separate columns, end up on one row; a value under its label is found by geometry.
 
+// Unsafe code allowed here only: poppler-rs has no safe binding for poppler_page_get_text_layout: one FFI call, its array freed as GLib says.
+#![allow(unsafe_code)]
+
 use std::path::Path;
 
 use crate::{Budget, Limits};

@@ -27,6 +27,7 @@ pub mod sheet;
 pub mod signature;
 pub mod xml;
 
+use caregate_schemas::FindingCode;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -64,14 +65,14 @@ pub enum ExtractError {
 }
 
 impl ExtractError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> FindingCode {
         match self {
-            ExtractError::Encrypted => "encrypted",
-            ExtractError::EncryptedReport => "encrypted_report",
-            ExtractError::Unreadable(_) | ExtractError::XmlEntities | ExtractError::XmlTooDeep(_) | ExtractError::Io(_) => "unreadable",
-            ExtractError::TooLarge(_) => "too_large",
-            ExtractError::ArchiveLimits(_) => "archive_limits",
-            ExtractError::TimeBudget => "time_budget",
+            ExtractError::Encrypted => FindingCode::Encrypted,
+            ExtractError::EncryptedReport => FindingCode::EncryptedReport,
+            ExtractError::Unreadable(_) | ExtractError::XmlEntities | ExtractError::XmlTooDeep(_) | ExtractError::Io(_) => FindingCode::Unreadable,
+            ExtractError::TooLarge(_) => FindingCode::TooLarge,
+            ExtractError::ArchiveLimits(_) => FindingCode::ArchiveLimits,
+            ExtractError::TimeBudget => FindingCode::TimeBudget,
         }
     }
 
@@ -308,7 +309,7 @@ fn signature_findings(signatures: &[caregate_schemas::extracted::Signature]) -> 
             Indication::TotalPassed => {}
             Indication::TotalFailed if !v.modifications_permitted => findings.push(
                 Finding::new(
-                    "modified_after_signing",
+                    FindingCode::ModifiedAfterSigning,
                     Severity::Error,
                     format!("signature {} ({who}) : le document a été modifié après signature ({})", i + 1, v.modification_level.label_fr()),
                 )
@@ -316,17 +317,17 @@ fn signature_findings(signatures: &[caregate_schemas::extracted::Signature]) -> 
             ),
             // Said already, in the words of the digest check.
             Indication::TotalFailed if v.sub_indication == Some(SubIndication::HashFailure) && sig.digest_valid == Some(false) => {}
-            Indication::TotalFailed => {
-                findings.push(Finding::new("signature_invalid", Severity::Error, format!("signature {} ({who}) invalide : {why}", i + 1)).at(&pointer))
-            }
-            Indication::Indeterminate => findings
-                .push(Finding::new("signature_indeterminate", Severity::Info, format!("signature {} ({who}) non confirmée : {why}", i + 1)).at(&pointer)),
+            Indication::TotalFailed => findings
+                .push(Finding::new(FindingCode::SignatureInvalid, Severity::Error, format!("signature {} ({who}) invalide : {why}", i + 1)).at(&pointer)),
+            Indication::Indeterminate => findings.push(
+                Finding::new(FindingCode::SignatureIndeterminate, Severity::Info, format!("signature {} ({who}) non confirmée : {why}", i + 1)).at(&pointer),
+            ),
         }
     }
     findings
 }
 
-fn warning(code: &str, message: impl Into<String>) -> Finding {
+fn warning(code: FindingCode, message: impl Into<String>) -> Finding {
     Finding::new(code, Severity::Warning, message)
 }
 
@@ -364,7 +365,10 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             let (scan, truncated) = xml::nmap::parse(xml_input(src.path, limits)?, limits, budget)?;
             let findings = truncated
                 .map(|why| {
-                    warning("scan_truncated", format!("rapport nmap tronqué ({why}) : seuls les {} hôtes décrits jusqu'au bout ont été lus", scan.host_count))
+                    warning(
+                        FindingCode::ScanTruncated,
+                        format!("rapport nmap tronqué ({why}) : seuls les {} hôtes décrits jusqu'au bout ont été lus", scan.host_count),
+                    )
                 })
                 .into_iter()
                 .collect();
@@ -417,7 +421,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 .collect();
             let mut findings = Vec::new();
             if tables.iter().any(|t| t.truncated) {
-                findings.push(warning("too_large", format!("seules les {} premières cellules ont été lues", limits.max_sheet_cells)));
+                findings.push(warning(FindingCode::TooLarge, format!("seules les {} premières cellules ont été lues", limits.max_sheet_cells)));
             }
             if let Some(report) = tables.iter().find_map(|t| sheet::financial_report(t, limits)) {
                 let c = Classification::structural(
@@ -441,7 +445,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             let mut findings = Vec::new();
             let encrypted: Vec<&str> = members.iter().filter(|m| m.encrypted).map(|m| m.name.as_str()).collect();
             if !encrypted.is_empty() {
-                findings.push(warning("encrypted", format!("fichiers chiffrés de l'archive illisibles : {}", encrypted.join(", "))));
+                findings.push(warning(FindingCode::Encrypted, format!("fichiers chiffrés de l'archive illisibles : {}", encrypted.join(", "))));
             }
             let c = Classification::structural(Kind::Other, format!("zip archive: its {} members are processed as their own evidence", members.len()));
             Analysis {
@@ -460,7 +464,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 let real = format_by_content(src);
                 let mut a = read(real, src, limits, budget).unwrap_or_else(|e| unread(real, &e));
                 let why = format!("le fichier est nommé .mla comme une archive ORADAD, mais {e} ; son contenu est {}", src.media_type);
-                a.findings.insert(0, warning("type_mismatch", why));
+                a.findings.insert(0, warning(FindingCode::TypeMismatch, why));
                 a
             }
             header => {
@@ -485,19 +489,19 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 Ok(_) => done(
                     Classification { kind: Kind::Other, confidence: 0.0, reasons: vec!["image: no text recognised".into()] },
                     media,
-                    vec![warning("no_text", "une image (scan ou photo) sur laquelle aucun texte n'a été reconnu : un contrôleur doit la lire")],
+                    vec![warning(FindingCode::NoText, "une image (scan ou photo) sur laquelle aucun texte n'a été reconnu : un contrôleur doit la lire")],
                 ),
                 Err(e) => done(
                     Classification { kind: Kind::Other, confidence: 0.0, reasons: vec![format!("image: text recognition failed: {e}")] },
                     media,
-                    vec![warning("unreadable", format!("la reconnaissance de texte (Tesseract) a échoué : {e} ; un contrôleur doit lire l'image"))],
+                    vec![warning(FindingCode::Unreadable, format!("la reconnaissance de texte (Tesseract) a échoué : {e} ; un contrôleur doit lire l'image"))],
                 ),
             }
         }
         Format::Image => done(
             Classification { kind: Kind::Other, confidence: 0.0, reasons: vec!["image: no text recognition installed".into()] },
             Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() },
-            vec![warning("no_ocr", "une image (scan ou photo) : la reconnaissance de texte n'est pas disponible, un contrôleur doit la lire")],
+            vec![warning(FindingCode::NoOcr, "une image (scan ou photo) : la reconnaissance de texte n'est pas disponible, un contrôleur doit la lire")],
         ),
         Format::Text => {
             // The head is enough to classify; a huge log is not loaded whole.
@@ -525,7 +529,7 @@ fn read_by_ocr(fields: &mut Fields) {
 
 fn ocr_pending(what: &str) -> Finding {
     warning(
-        caregate_schemas::OCR_PENDING,
+        FindingCode::OcrPending,
         format!("{what} : son texte sera reconnu par OCR dans la file qui lui est propre, puis la pièce relue et le dossier jugé de nouveau"),
     )
 }
@@ -536,7 +540,7 @@ fn ocr_findings(read: &ocr::Ocr) -> Vec<Finding> {
     let mut findings = read.findings.clone();
     if read.mean_confidence < ocr::LOW_CONFIDENCE {
         findings.push(warning(
-            "ocr_low_confidence",
+            FindingCode::OcrLowConfidence,
             format!("texte reconnu par OCR avec une confiance moyenne de {:.0} % : un contrôleur doit le relire", read.mean_confidence),
         ));
     }
@@ -568,7 +572,7 @@ fn from_laid_out_text(
     let mut findings = Vec::new();
     if c.is_low() && c.kind != Kind::Other {
         findings.push(warning(
-            "low_confidence",
+            FindingCode::LowConfidence,
             format!("lu comme « {} » avec une confiance de {:.2} seulement : une personne doit confirmer le type", c.kind.label_fr(), c.confidence),
         ));
     }
@@ -620,7 +624,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
         (Ok(doc), _) => doc,
         // Damaged beyond lopdf's repair, read by poppler: the text, and no structure.
         (Err(ExtractError::Unreadable(why)), Some(Ok(l))) if l.word_count() > 0 => {
-            findings.push(warning("pdf_repaired", format!("PDF endommagé ({why}) : son texte a été lu après réparation, il peut être incomplet ; sa structure (signatures, pièces jointes) n'a pas pu être lue")));
+            findings.push(warning(FindingCode::PdfRepaired, format!("PDF endommagé ({why}) : son texte a été lu après réparation, il peut être incomplet ; sa structure (signatures, pièces jointes) n'a pas pu être lue")));
             pdf::PdfDocument::text_only(l.pages.len())
         }
         (Err(e), _) => return Err(e),
@@ -641,17 +645,17 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
         }
         Some(Ok(_)) | None => {}
         Some(Err(e)) => findings.push(warning(
-            "unreadable",
+            FindingCode::Unreadable,
             format!("le lecteur de texte PDF (poppler) a échoué : {e} ; texte lu par le lecteur de secours, il peut être incomplet"),
         )),
     }
     if !doc.info.active_content.is_empty() {
-        findings.push(warning("active_content", format!("le PDF contient du contenu actif : {}", doc.info.active_content.join(", "))));
+        findings.push(warning(FindingCode::ActiveContent, format!("le PDF contient du contenu actif : {}", doc.info.active_content.join(", "))));
     }
     for sig in doc.info.signatures.iter().filter(|s| s.digest_valid == Some(false)) {
         findings.push(
             Finding::new(
-                "signature_digest_mismatch",
+                FindingCode::SignatureDigestMismatch,
                 Severity::Error,
                 format!(
                     "les octets signés ne correspondent pas au messageDigest de la signature (signataire {}) : le fichier a été modifié après signature",
@@ -662,11 +666,14 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
         );
     }
     findings.extend(signature_findings(&doc.info.signatures));
-    if doc.info.repaired && !findings.iter().any(|f| f.code == "pdf_repaired") {
-        findings.push(warning("pdf_repaired", "PDF endommagé ou tronqué : sa table des références a été reconstruite, du contenu peut manquer"));
+    if doc.info.repaired && !findings.iter().any(|f| f.code == FindingCode::PdfRepaired) {
+        findings.push(warning(FindingCode::PdfRepaired, "PDF endommagé ou tronqué : sa table des références a été reconstruite, du contenu peut manquer"));
     }
     if doc.info.unreadable_pages > 0 {
-        findings.push(warning("unreadable", format!("le texte de {} page(s) sur {} n'a pas pu être extrait", doc.info.unreadable_pages, doc.info.pages)));
+        findings.push(warning(
+            FindingCode::Unreadable,
+            format!("le texte de {} page(s) sur {} n'a pas pu être extrait", doc.info.unreadable_pages, doc.info.pages),
+        ));
     }
     let mut analysis = match doc.invoice {
         Some(Ok(inv)) => {
@@ -713,11 +720,13 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
                         text_layout = Some(read.layout);
                     }
                     Ok(_) => {}
-                    Err(e) => findings.push(warning("unreadable", format!("la reconnaissance de texte (Tesseract) des pages scannées a échoué : {e}"))),
+                    Err(e) => {
+                        findings.push(warning(FindingCode::Unreadable, format!("la reconnaissance de texte (Tesseract) des pages scannées a échoué : {e}")))
+                    }
                 }
             }
             if doc.text_chars < 20 && doc.info.pages > 0 && !(scanned && limits.defer_ocr) {
-                findings.push(warning("no_text", format!("{} page(s) sans texte : une image scannée, un contrôleur doit la lire", doc.info.pages)));
+                findings.push(warning(FindingCode::NoText, format!("{} page(s) sans texte : une image scannée, un contrôleur doit la lire", doc.info.pages)));
             }
             let mut a = from_laid_out_text(Format::Pdf, &doc.text, text_layout.as_ref(), Some(&doc.info), Fields::default())?;
             if ocr_read {

@@ -75,6 +75,40 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Bounds that would make every file fail or loop rather than be read: zero sizes,
+    /// depths, budgets and ratios, and a member larger than its whole archive. Each
+    /// problem names its key under `[worker.extract]`.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        for (key, value) in [
+            ("max_parse_bytes", self.max_parse_bytes),
+            ("max_xml_bytes", self.max_xml_bytes),
+            ("max_xml_depth", self.max_xml_depth as u64),
+            ("time_budget_secs", self.time_budget_secs),
+            ("max_pdf_pages", self.max_pdf_pages as u64),
+            ("max_compression_ratio", self.max_compression_ratio),
+            ("max_member_bytes", self.max_member_bytes),
+            ("max_sheet_cells", self.max_sheet_cells),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key} must be at least 1"));
+            }
+        }
+        if self.max_member_bytes > self.max_archive_bytes {
+            problems.push(format!("max_member_bytes ({}) is larger than max_archive_bytes ({})", self.max_member_bytes, self.max_archive_bytes));
+        }
+        if !self.trust_anchors.is_empty() {
+            problems.push("trust_anchors: set them in signatures.trust_anchors instead".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}
+
 /// The time left for one file. Parsers call [`Budget::check`] inside their loops; a
 /// parser stuck inside a library call is cut off by the caller's own timeout instead.
 #[derive(Clone, Copy, Debug)]
@@ -98,5 +132,20 @@ impl Budget {
         } else {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_bounds_and_a_member_over_its_archive_are_refused() {
+        assert!(Limits::default().validate().is_ok());
+        let bad = Limits { max_xml_depth: 0, max_member_bytes: 10, max_archive_bytes: 5, trust_anchors: vec!["ca.pem".into()], ..Limits::default() };
+        let problems = bad.validate().unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems[0], "max_xml_depth must be at least 1");
+        assert!(problems[1].starts_with("max_member_bytes (10) is larger"), "{problems:?}");
     }
 }

@@ -11,6 +11,7 @@
 //! layers each named by an 8-byte magic (`SIGMLAAA`, `ENCMLAAA`, `COMLAAAA`, the entries'
 //! `MLAENAAA`), and `EMLAAAAA` as the file's last 8 bytes.
 
+use caregate_schemas::FindingCode;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -293,13 +294,13 @@ pub(crate) fn recorded(name: &str, header: Result<MlaHeader, MlaError>) -> (Clas
                     h.recipients.map_or("no".to_owned(), |n| n.to_string())
                 ),
                 Finding::new(
-                    "opaque_content",
+                    FindingCode::OpaqueContent,
                     Severity::Info,
                     format!("archive MLA v{} ({layers}) {sealed} : nom, taille, empreinte et en-tête sont enregistrés{hint}", h.format_version),
                 ),
             )
         }
-        Err(e) => (format!("ORADAD archive: {e}"), Finding::new("unreadable", Severity::Warning, format!("archive ORADAD : {e}{hint}")).at("mla")),
+        Err(e) => (format!("ORADAD archive: {e}"), Finding::new(FindingCode::Unreadable, Severity::Warning, format!("archive ORADAD : {e}{hint}")).at("mla")),
     };
     let archive = OpaqueArchive { tool: "ORADAD".into(), encrypted_to: "ANSSI".into(), mla: header.ok(), name_hint };
     (Classification { kind: Kind::AdAuditReport, confidence: 0.9, reasons: vec![reason] }, Fields::of(Content::Opaque(archive)), vec![finding])
@@ -461,8 +462,8 @@ mod tests {
         a
     }
 
-    fn codes(a: &crate::Analysis) -> Vec<&str> {
-        a.findings.iter().map(|f| f.code.as_str()).collect()
+    fn codes(a: &crate::Analysis) -> Vec<FindingCode> {
+        a.findings.iter().map(|f| f.code).collect()
     }
 
     #[test]
@@ -472,7 +473,7 @@ mod tests {
         let Content::Opaque(o) = &a.fields.content else { panic!("{:?}", a.fields) };
         assert_eq!(o.mla.as_ref().map(|h| (h.format_version, h.recipients)), Some((1, Some(1))));
         assert_eq!(o.name_hint.as_ref().map(|h| h.forest.as_str()), Some("ch-exemple.local"));
-        assert_eq!(codes(&a), ["opaque_content"]);
+        assert_eq!(codes(&a), [FindingCode::OpaqueContent]);
         assert!(a.findings[0].message.contains("forêt ch-exemple.local, produite le 2024-06-03T09:41:12Z"), "{}", a.findings[0].message);
 
         let v2 = analysed("ch-exemple.local_20240603-094112.mla", &v2(true, 1, true), "application/octet-stream");
@@ -481,24 +482,24 @@ mod tests {
 
         // An MLA cut short is still ORADAD's, and said to be incomplete.
         let cut = analysed("ch-exemple.local_20240603-094112.mla", &v1(0x03, 1, 28509)[..80], "application/octet-stream");
-        assert_eq!((cut.classification.kind, codes(&cut)), (Kind::AdAuditReport, vec!["unreadable"]));
+        assert_eq!((cut.classification.kind, codes(&cut)), (Kind::AdAuditReport, vec![FindingCode::Unreadable]));
     }
 
     #[test]
     fn a_pdf_or_a_text_named_mla_is_a_type_mismatch_read_for_what_it_is() {
         let text = analysed("ch-exemple.local_20240603-094112.mla", "Rapport de collecte ORADAD\nforêt ch-exemple.local\n".as_bytes(), "text/plain");
         assert_eq!(text.format, "text");
-        assert_eq!(codes(&text)[0], "type_mismatch");
+        assert_eq!(codes(&text)[0], FindingCode::TypeMismatch);
         assert!(!matches!(text.fields.content, Content::Opaque(_)));
 
         let pdf = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/factures/facture-FA-2024-0042.pdf")).unwrap();
         let pdf = analysed("oradad.mla", &pdf, "application/pdf");
         assert_eq!((pdf.format.as_ref(), pdf.classification.kind), ("pdf", Kind::Invoice));
-        assert_eq!(codes(&pdf)[0], "type_mismatch");
+        assert_eq!(codes(&pdf)[0], FindingCode::TypeMismatch);
         assert_eq!(pdf.findings[0].severity, Severity::Warning, "sends the file to a controller");
 
         let impossible = analysed("oradad.mla", &v1(0x07, 1, 100), "application/octet-stream");
-        assert_eq!((impossible.format.as_ref(), codes(&impossible)), ("binary", vec!["type_mismatch"]));
+        assert_eq!((impossible.format.as_ref(), codes(&impossible)), ("binary", vec![FindingCode::TypeMismatch]));
     }
 
     #[test]

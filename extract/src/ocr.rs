@@ -7,6 +7,7 @@
 //! A file whose pages are several documents (a second invoice from page 2) gives the
 //! first document's pages only, and says so (see [`documents`]).
 
+use caregate_schemas::FindingCode;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, LazyLock, Mutex};
 use std::time::Duration;
@@ -478,7 +479,7 @@ fn finish(pages: Vec<Page>, confidences: Vec<f32>) -> Ocr {
     let (layout, mut findings) = first_document(Layout { pages });
     if magick().is_none() {
         findings.push(Finding::new(
-            "ocr_unprepared",
+            FindingCode::OcrUnprepared,
             Severity::Info,
             "ImageMagick n'est pas installé : les pages ont été lues sans préparation (redressement, agrandissement), la lecture d'une photo peut en souffrir",
         ));
@@ -561,7 +562,7 @@ fn first_document(mut layout: Layout) -> (Layout, Vec<Finding>) {
         if first_other > 1 { format!(" à {first_other}") } else { String::new() },
     );
     layout.pages.truncate(first_other);
-    (layout, vec![Finding::new("several_documents", Severity::Warning, message)])
+    (layout, vec![Finding::new(FindingCode::SeveralDocuments, Severity::Warning, message)])
 }
 
 /// OCR of one image file (PNG, JPEG, TIFF...): each of its frames is a page (a

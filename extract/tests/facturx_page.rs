@@ -6,6 +6,7 @@
 //! the generated corpus's pages against their own invoice and another. A clone without
 //! the real samples or the corpus says so and skips.
 
+use caregate_schemas::FindingCode;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -39,7 +40,7 @@ fn every_factur_x_whose_page_and_xml_disagree_is_flagged_and_no_other() {
         if a.format != "facturx" {
             continue;
         }
-        let said: Vec<&str> = a.findings.iter().filter(|f| f.code == "facturx_page_mismatch").map(|f| f.message.as_str()).collect();
+        let said: Vec<&str> = a.findings.iter().filter(|f| f.code == FindingCode::FacturxPageMismatch).map(|f| f.message.as_str()).collect();
         let disagree = rel.starts_with("facturx/") && t["status"] == "needs_review";
         println!("{rel}: {}", if said.is_empty() { "page and XML agree".to_owned() } else { said.join(" | ") });
         match (disagree, said.is_empty()) {
@@ -63,7 +64,7 @@ fn a_factur_x_whose_xml_states_other_totals_than_its_page_is_flagged() {
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples/factures/facturx-basic-FA-2024-0062.pdf");
     let read = |path: &Path| analyse(&Source { path, name: "facture.pdf", media_type: "application/pdf", xml_root: None }, &Limits::default());
     let mismatches = |a: &caregate_extract::Analysis| -> Vec<(String, String)> {
-        a.findings.iter().filter(|f| f.code == "facturx_page_mismatch").map(|f| (f.pointer.clone().unwrap_or_default(), f.message.clone())).collect()
+        a.findings.iter().filter(|f| f.code == FindingCode::FacturxPageMismatch).map(|f| (f.pointer.clone().unwrap_or_default(), f.message.clone())).collect()
     };
     let original = read(&sample);
     assert_eq!(original.format, "facturx");

@@ -15,7 +15,7 @@ use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use caregate_schemas::extracted::Location;
-use caregate_schemas::{vocabulary, EvidenceRecord, Finding, Role, Status, Verdict, Verification, REGIONS};
+use caregate_schemas::{EvidenceRecord, Finding, FindingCode, Role, Status, Verdict, Verification, REGIONS};
 use chrono::{DateTime, NaiveDate, Utc};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
@@ -165,9 +165,8 @@ fn verdict_badge(v: Verdict) -> Markup {
 
 /// A code as a controller reads it: its French label, the explanation on hover, and the
 /// code itself small beside it (what filters and the API use).
-fn code_label(code: &str) -> Markup {
-    let explanation = vocabulary::term(code).map(|t| t.explanation).unwrap_or("");
-    html! { span.code-label title=(explanation) { (vocabulary::label(code)) " " small { code { (code) } } } }
+fn code_label(code: FindingCode) -> Markup {
+    html! { span.code-label title=(code.explanation()) { (code.label()) " " small { code { (code) } } } }
 }
 
 fn kind_label(kind: Option<caregate_schemas::Kind>) -> Markup {
@@ -203,8 +202,8 @@ fn findings_table(findings: &[Finding], located: Option<(&EvidenceRecord, &BTree
                 tr { th { "Observation" } th { "Gravité" } th { "Explication" } th { "Détail" } th { "Emplacement" } }
                 @for f in findings {
                     tr {
-                        td { (code_label(&f.code)) } td { (f.severity.label_fr()) }
-                        td { (vocabulary::term(&f.code).map(|t| t.explanation).unwrap_or("")) }
+                        td { (code_label(f.code)) } td { (f.severity.label_fr()) }
+                        td { (f.code.explanation()) }
                         td { (f.message) }
                         td { @if let Some(p) = &f.pointer {
                             @match located.filter(|(_, l)| matches!(l.get(p), Some(Location::Page { .. }))) {
@@ -329,7 +328,7 @@ struct QueueFilter {
 struct Waiting {
     v: Arc<Verification>,
     objective: usize,
-    codes: Vec<String>,
+    codes: Vec<FindingCode>,
 }
 
 /// The queue's filters, checked and parsed once.
@@ -337,7 +336,7 @@ struct Filter<'a> {
     region: Option<&'a str>,
     finess: Option<&'a str>,
     objective: Option<&'a str>,
-    code: Option<&'a str>,
+    code: Option<FindingCode>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 }
@@ -348,7 +347,9 @@ impl QueueFilter {
             region: given(&self.region),
             finess: given(&self.finess),
             objective: given(&self.objective),
-            code: given(&self.code),
+            code: given(&self.code)
+                .map(|c| c.parse::<FindingCode>().map_err(|_| ApiError::bad_request("unknown_value", format!("code d'observation inconnu : {c:?}"))))
+                .transpose()?,
             from: given(&self.from).map(|d| http::parse_day("from", d)).transpose()?,
             to: given(&self.to).map(|d| http::parse_day("to", d)).transpose()?,
         })
@@ -358,13 +359,13 @@ impl QueueFilter {
 impl Filter<'_> {
     /// Whether an objective or a file of this establishment, dated `at`, tagged with
     /// `objectives` and carrying these finding codes, passes every filter.
-    fn keeps(&self, finess: &str, at: DateTime<Utc>, objectives: &[String], codes: impl IntoIterator<Item = impl AsRef<str>>) -> bool {
+    fn keeps(&self, finess: &str, at: DateTime<Utc>, objectives: &[String], codes: impl IntoIterator<Item = FindingCode>) -> bool {
         let date = at.date_naive();
         let mut codes = codes.into_iter();
         self.region.is_none_or(|r| caregate_schemas::region_of_finess(finess).is_some_and(|x| x.eq_ignore_ascii_case(r)))
             && self.finess.is_none_or(|f| f == finess)
             && self.objective.is_none_or(|o| objectives.iter().any(|x| x == o))
-            && self.code.is_none_or(|c| codes.any(|x| x.as_ref() == c))
+            && self.code.is_none_or(|c| codes.any(|x| x == c))
             && self.from.is_none_or(|d| date >= d)
             && self.to.is_none_or(|d| date <= d)
     }
@@ -384,11 +385,11 @@ async fn waiting_objectives(st: &AppState, caller: &Caller, filter: &Filter<'_>)
             let decisions = st.index.decisions(v.submission_id).await?;
             let v = Arc::new(v.with_decisions(&decisions));
             for (i, o) in v.objectives.iter().enumerate().filter(|(_, o)| o.awaits_controller()) {
-                let mut codes: Vec<String> = o.reasons.iter().map(|r| r.code.clone()).collect();
-                codes.extend(v.evidence.iter().filter(|e| o.evidence.contains(&e.evidence_id)).flat_map(|e| e.findings.iter().map(|f| f.code.clone())));
+                let mut codes: Vec<FindingCode> = o.reasons.iter().map(|r| r.code).collect();
+                codes.extend(v.evidence.iter().filter(|e| o.evidence.contains(&e.evidence_id)).flat_map(|e| e.findings.iter().map(|f| f.code)));
                 codes.sort();
                 codes.dedup();
-                if filter.keeps(&v.establishment, v.computed_at, std::slice::from_ref(&o.objective), &codes) {
+                if filter.keeps(&v.establishment, v.computed_at, std::slice::from_ref(&o.objective), codes.iter().copied()) {
                     out.push(Waiting { v: Arc::clone(&v), objective: i, codes });
                 }
             }
@@ -418,7 +419,7 @@ async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<
         .await?
         .into_iter()
         .filter(|r| caller.0.covers(&r.submission.establishment))
-        .filter(|r| parsed.keeps(&r.submission.establishment, r.received_at, &r.submission.objectives, r.findings.iter().map(|f| &f.code)))
+        .filter(|r| parsed.keeps(&r.submission.establishment, r.received_at, &r.submission.objectives, r.findings.iter().map(|f| f.code)))
         .collect();
     let mut per_objective: BTreeMap<&str, usize> = BTreeMap::new();
     for w in &waiting {
@@ -453,7 +454,7 @@ async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<
                     td { (region_label(&w.v.establishment)) }
                     td { (w.v.establishment) }
                     td { code { (o.objective) } " " (o.title) }
-                    td { @for c in &w.codes { (code_label(c)) br; } }
+                    td { @for c in &w.codes { (code_label(*c)) br; } }
                     td { a href={ "/console/submissions/" (w.v.submission_id) "#" (o.objective) } { "Examiner" } }
                 }
             }
@@ -467,7 +468,7 @@ async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<
                     td { (r.submission.establishment) }
                     td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
                     td { (kind_label(r.kind)) }
-                    td { @for f in &r.findings { (code_label(&f.code)) br; } }
+                    td { @for f in &r.findings { (code_label(f.code)) br; } }
                 }
             }
         }
@@ -493,7 +494,7 @@ async fn submission_view(st: &AppState, caller: &Caller, id: &str, error: Option
                 h2 { code { (o.objective) } " " (o.title) " " span.objective-verdict { (verdict_badge(o.verdict)) } }
                 ul {
                     @for r in &o.reasons {
-                        li { (code_label(&r.code)) " — " (r.message)
+                        li { (code_label(r.code)) " — " (r.message)
                             @if let Some(e) = &r.evidence_id { " (" a href={ "/console/evidence/" (e) } { (name_of(e)) }
                                 @if let Some(p) = &r.pointer { ", " a.pointer href={ "/console/evidence/" (e) "?champ=" (p) "#page" } { code { (p) } } } ")" } }
                     }
@@ -537,7 +538,7 @@ fn evidence_list(records: &[EvidenceRecord], current: Option<caregate_schemas::E
                     td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
                     td { (kind_label(r.kind)) }
                     td { (Status::label_fr(r.status)) }
-                    td { @for f in &r.findings { (code_label(&f.code)) br; } }
+                    td { @for f in &r.findings { (code_label(f.code)) br; } }
                 }
             }
         }

@@ -10,6 +10,8 @@
 //! published as a JSON Schema (`schemas/evidence-record.schema.json`, generated from
 //! these definitions and checked by a test), so changing a field here is an API change.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -30,6 +32,7 @@ pub mod vocabulary;
 pub use access::{departement_of_finess, is_finess, region_of_finess, Principal, Role, Scope, ScopeError, UnknownRole, REGIONS};
 pub use extracted::{Content, Fields, Kind, UnknownKind};
 pub use review::{Decision, DecisionKind, UnknownDecision};
+pub use vocabulary::{FindingCode, UnknownCode};
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -240,7 +243,7 @@ pub enum Severity {
 /// `scan_incomplete`...) that controllers filter on and later rules match.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Finding {
-    pub code: String,
+    pub code: FindingCode,
     pub severity: Severity,
     pub message: String,
     /// What decided it, inside the file: a field of the extracted data (`total_ttc`,
@@ -250,8 +253,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(code: &str, severity: Severity, message: impl Into<String>) -> Self {
-        Self { code: code.to_owned(), severity, message: message.into(), pointer: None }
+    pub fn new(code: FindingCode, severity: Severity, message: impl Into<String>) -> Self {
+        Self { code, severity, message: message.into(), pointer: None }
     }
 
     /// The same finding, pointing at what decided it.
@@ -354,14 +357,10 @@ impl EvidenceRecord {
     }
 }
 
-/// The finding of a file stored before its scanned pages were read by OCR, which reads
-/// them in its own pool and then writes the file's record again.
-pub const OCR_PENDING: &str = "ocr_pending";
-
 impl EvidenceRecord {
     /// Its pages wait for OCR: what it says is not known yet.
     pub fn awaiting_ocr(&self) -> bool {
-        self.findings.iter().any(|f| f.code == OCR_PENDING)
+        self.findings.iter().any(|f| f.code == FindingCode::OcrPending)
     }
 
     /// The key under which the same invoice is found again whatever its file: the
@@ -576,7 +575,7 @@ named_enum!(Verdict, UnknownVerdict, "verdict", {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Reason {
     /// Stable code (`evidence_missing`, `ad_level_below_target`, `exposure_fixed`...).
-    pub code: String,
+    pub code: FindingCode,
     /// What this reason alone would make of the objective.
     pub verdict: Verdict,
     /// In French, for establishments and controllers.

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{ObjectiveVerdict, Reason, SubmissionId, Verdict, Verification};
+use crate::{FindingCode, ObjectiveVerdict, Reason, SubmissionId, Verdict, Verification};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -67,11 +67,11 @@ impl Decision {
         self.decision != DecisionKind::RequestInformation || self.basis.as_str() >= basis
     }
 
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> FindingCode {
         match self.decision {
-            DecisionKind::Accept => "controller_accepted",
-            DecisionKind::Reject => "controller_rejected",
-            DecisionKind::RequestInformation => "controller_requested_information",
+            DecisionKind::Accept => FindingCode::ControllerAccepted,
+            DecisionKind::Reject => FindingCode::ControllerRejected,
+            DecisionKind::RequestInformation => FindingCode::ControllerRequestedInformation,
         }
     }
 }
@@ -88,7 +88,7 @@ impl Verification {
             o.reasons.insert(
                 0,
                 Reason {
-                    code: d.reason_code().to_owned(),
+                    code: d.reason_code(),
                     verdict: o.verdict,
                     message: format!("{} par {} le {} : {}", d.decision.label_fr(), d.actor, d.decided_at.format("%d/%m/%Y %H:%M"), d.comment),
                     evidence_id: None,
@@ -110,7 +110,11 @@ impl ObjectiveVerdict {
     /// The machine could not settle it and nobody has decided (after a request for
     /// information it waits on the establishment instead).
     pub fn awaits_controller(&self) -> bool {
-        self.verdict == Verdict::NeedsReview && !self.reasons.iter().any(|r| r.code.starts_with("controller_"))
+        self.verdict == Verdict::NeedsReview
+            && !self
+                .reasons
+                .iter()
+                .any(|r| matches!(r.code, FindingCode::ControllerAccepted | FindingCode::ControllerRejected | FindingCode::ControllerRequestedInformation))
     }
 }
 
@@ -152,7 +156,7 @@ mod tests {
     fn the_latest_decision_sets_the_objective_and_the_overall_verdict() {
         let v = verification("1").with_decisions(&[decision(DecisionKind::Reject, "1", 0), decision(DecisionKind::Accept, "1", 5)]);
         assert_eq!(v.objectives[1].verdict, Verdict::Met);
-        assert_eq!(v.objectives[1].reasons[0].code, "controller_accepted");
+        assert_eq!(v.objectives[1].reasons[0].code, FindingCode::ControllerAccepted);
         assert_eq!(v.verdict, Verdict::Met);
         assert!(!v.awaits_controller("B"));
     }

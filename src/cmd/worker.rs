@@ -28,7 +28,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         // Unfinished records, and scans stored but not yet read by the OCR pool.
         let ocr = app.config.worker.ocr_threads > 0 && app.config.worker.ocr_poll_secs > 0;
         while (!app.backends.index.unfinished(1).await?.is_empty()
-            || ocr && !app.backends.index.with_finding(caregate_schemas::OCR_PENDING, 1).await?.is_empty())
+            || ocr && !app.backends.index.with_finding(caregate_schemas::FindingCode::OcrPending, 1).await?.is_empty())
             && !shutdown.is_cancelled()
         {
             if start.elapsed() > Duration::from_secs(24 * 3600) {

@@ -164,24 +164,25 @@ pub async fn evidence_index(index: &dyn EvidenceIndex) {
     index.record_received(&scan).await.expect("record scan");
     scan.status = Status::NeedsReview;
     scan.object_key = Some(scan.sha256.object_key());
-    scan.findings.push(caregate_schemas::Finding::new(caregate_schemas::OCR_PENDING, caregate_schemas::Severity::Warning, "en attente"));
+    scan.findings.push(caregate_schemas::Finding::new(caregate_schemas::FindingCode::OcrPending, caregate_schemas::Severity::Warning, "en attente"));
     assert!(index.finish(&scan, json!({})).await.expect("finish scan"));
-    // A lookalike code (LIKE's `_` is a wildcard) is not taken for it.
+    // Another code of the same family is not taken for it (the SQL pre-filter is a LIKE;
+    // the exact code is checked on the record).
     let mut other = sample_record(ocr_sub, "autre.pdf");
     index.record_received(&other).await.expect("record other");
     other.status = Status::NeedsReview;
-    other.findings.push(caregate_schemas::Finding::new("ocrXpending", caregate_schemas::Severity::Warning, "autre"));
+    other.findings.push(caregate_schemas::Finding::new(caregate_schemas::FindingCode::OcrLowConfidence, caregate_schemas::Severity::Warning, "autre"));
     assert!(index.finish(&other, json!({})).await.expect("finish other"));
     let waiting = |rs: Vec<EvidenceRecord>| rs.into_iter().filter(|r| r.submission.submission_id == ocr_sub).map(|r| r.evidence_id).collect::<Vec<_>>();
-    assert_eq!(waiting(index.with_finding(caregate_schemas::OCR_PENDING, 100).await.expect("with finding")), vec![scan.evidence_id]);
+    assert_eq!(waiting(index.with_finding(caregate_schemas::FindingCode::OcrPending, 100).await.expect("with finding")), vec![scan.evidence_id]);
     let mut read = scan.clone();
     read.findings.clear();
     read.status = Status::Stored;
     let kind = caregate_schemas::EventKind::OcrRead;
-    assert!(index.resolve_finding(&read, caregate_schemas::OCR_PENDING, kind, json!({"pages": 1})).await.expect("resolve"));
-    assert!(!index.resolve_finding(&read, caregate_schemas::OCR_PENDING, kind, json!({"pages": 1})).await.expect("resolve again"), "resolved once");
+    assert!(index.resolve_finding(&read, caregate_schemas::FindingCode::OcrPending, kind, json!({"pages": 1})).await.expect("resolve"));
+    assert!(!index.resolve_finding(&read, caregate_schemas::FindingCode::OcrPending, kind, json!({"pages": 1})).await.expect("resolve again"), "resolved once");
     assert_eq!(index.get(scan.evidence_id).await.unwrap().unwrap().status, Status::Stored);
-    assert!(waiting(index.with_finding(caregate_schemas::OCR_PENDING, 100).await.expect("with finding")).is_empty());
+    assert!(waiting(index.with_finding(caregate_schemas::FindingCode::OcrPending, 100).await.expect("with finding")).is_empty());
     let kinds: Vec<String> = index.events(scan.evidence_id).await.expect("events").into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, ["received", "needs_review", "ocr_read"]);
 }

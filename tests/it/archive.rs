@@ -74,7 +74,7 @@ async fn retrieval_rehashes_and_refuses_damaged_or_infected_files(stack: common:
     assert_eq!(infected.status, Status::Infected);
     let resp = arch.get(url(&infected)).send().await.unwrap();
     assert_eq!(resp.status(), 409);
-    assert_eq!(resp.json::<Value>().await.unwrap()["error"], "infected");
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"], "infected", "an API error code, not a finding");
     srv.stop.cancel();
 }
 common::on_each_stack!(retrieval_rehashes_and_refuses_damaged_or_infected_files);

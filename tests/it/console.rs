@@ -4,6 +4,7 @@
 //! A screenshot of every page is kept under the test output directory.
 
 use crate::common;
+use caregate_schemas::FindingCode;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -196,7 +197,7 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
 
     // An evidence: metadata, findings with their code, text, download; then the signed one.
     click_then(&browser, "#files a", "#metadata").await;
-    assert!(text(&browser, "table.findings").await.contains("no_text"));
+    assert!(text(&browser, "table.findings").await.contains(FindingCode::NoText.as_str()));
     assert!(text(&browser, "#metadata").await.contains("750000001"));
     shots.take(&browser, "evidence").await;
     browser.goto(&format!("{base}/console/evidence/{}", signed.evidence_id)).await.unwrap();
@@ -263,7 +264,7 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
         common::client(&token).get(format!("{base}/api/submissions/{}/verification", sub.submission_id)).send().await.unwrap().json().await.unwrap();
     let pre = v.objectives.iter().find(|o| o.objective == "D1.PRE").unwrap();
     assert_eq!(pre.verdict, Verdict::Met);
-    assert_eq!(pre.reasons[0].code, "controller_accepted");
+    assert_eq!(pre.reasons[0].code, FindingCode::ControllerAccepted);
     // Systems following verdicts hear of the decision as of any new verification.
     let decided = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -276,7 +277,7 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     })
     .await
     .expect("the decided verification announced");
-    assert_eq!(decided.objectives.iter().find(|o| o.objective == "D1.PRE").unwrap().reasons[0].code, "controller_accepted");
+    assert_eq!(decided.objectives.iter().find(|o| o.objective == "D1.PRE").unwrap().reasons[0].code, FindingCode::ControllerAccepted);
     srv.stop.cancel();
 }
 common::on_each_stack!(a_controller_reviews_and_decides_in_the_browser);

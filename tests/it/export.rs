@@ -3,6 +3,7 @@
 //! packaged.
 
 use crate::common;
+use caregate_schemas::FindingCode;
 
 use std::path::Path;
 
@@ -39,7 +40,7 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: comm
     let verification: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("data/metadata/verification.json")).unwrap()).unwrap();
     assert_eq!(verification["submission_id"], sub.submission_id.to_string());
     let pre = verification["objectives"].as_array().unwrap().iter().find(|o| o["objective"] == "D1.PRE").unwrap();
-    assert_eq!((pre["verdict"].as_str(), pre["reasons"][0]["code"].as_str()), (Some("not_met"), Some("controller_rejected")));
+    assert_eq!((pre["verdict"].as_str(), pre["reasons"][0]["code"].as_str()), (Some("not_met"), Some(FindingCode::ControllerRejected.as_str())));
     let events: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("data/metadata/events.json")).unwrap()).unwrap();
     let audit_id = app.backends.index.submission(sub.submission_id).await.unwrap().into_iter().find(|r| r.path.starts_with("annuaire/")).unwrap().evidence_id;
     let last = events[audit_id.to_string()].as_array().unwrap().last().unwrap().clone();

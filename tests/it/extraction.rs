@@ -4,6 +4,7 @@
 //! own evidence, linked to the archive.
 
 use crate::common;
+use caregate_schemas::FindingCode;
 
 use crate::common::{bytes_body, submission, wait_done, Running, TestEnv};
 use caregate::accuracy::{field_text, load_expected};
@@ -108,7 +109,7 @@ async fn nested_archives_stop_at_the_depth_limit(stack: common::Stack) {
     run.stop().await;
     assert_eq!(records.len(), 4, "{stack:?}: {:?}", records.iter().map(|r| &r.path).collect::<Vec<_>>());
     let deepest = records.iter().max_by_key(|r| r.path.len()).unwrap();
-    assert!(deepest.findings.iter().any(|f| f.code == "archive_limits"), "{stack:?}: {:?}", deepest.findings);
+    assert!(deepest.findings.iter().any(|f| f.code == FindingCode::ArchiveLimits), "{stack:?}: {:?}", deepest.findings);
     assert_eq!(deepest.status, Status::NeedsReview);
 }
 common::on_each_stack!(nested_archives_stop_at_the_depth_limit);
@@ -127,7 +128,7 @@ async fn a_file_over_its_time_budget_is_stored_unread_and_flagged(stack: common:
     run.stop().await;
     let pdf = records.iter().find(|r| r.path.ends_with(".pdf")).unwrap();
     assert_eq!(pdf.status, Status::NeedsReview, "{stack:?}");
-    assert!(pdf.findings.iter().any(|f| f.code == "time_budget"), "{stack:?}: {:?}", pdf.findings);
+    assert!(pdf.findings.iter().any(|f| f.code == FindingCode::TimeBudget), "{stack:?}: {:?}", pdf.findings);
     assert!(pdf.object_key.is_some(), "kept in the evidence store");
     let other = records.iter().find(|r| r.path == "image.bin").unwrap();
     assert_eq!(other.status, Status::Stored, "{stack:?}: the next file is processed");
@@ -150,7 +151,7 @@ async fn a_pdf_altered_after_signing_is_flagged(stack: common::Stack) {
     assert_eq!(field_text(&good.fields.to_json(), "document.signatures.0.signer_subject").as_deref(), Some("O=CH Exemple,CN=Jean Exemple (test)"));
     let bad = by_path("signee-modifiee.pdf");
     assert_eq!(bad.status, Status::NeedsReview, "{stack:?}");
-    assert!(bad.findings.iter().any(|f| f.code == "signature_digest_mismatch"), "{:?}", bad.findings);
+    assert!(bad.findings.iter().any(|f| f.code == FindingCode::SignatureDigestMismatch), "{:?}", bad.findings);
     assert_eq!(field_text(&bad.fields.to_json(), "document.signatures.0.digest_valid").as_deref(), Some("false"));
 }
 common::on_each_stack!(a_pdf_altered_after_signing_is_flagged);
@@ -172,8 +173,8 @@ fn a_pdf_with_a_damaged_cross_reference_table_is_repaired_and_flagged() {
         caregate::accuracy::read_file(&path, name, &reader).unwrap().1
     };
     let (before, after) = (read("facture.pdf", &good), read("facture-reecrite.pdf", &damaged));
-    assert!(!before.findings.iter().any(|f| f.code == "pdf_repaired"), "{:?}", before.findings);
-    assert!(after.findings.iter().any(|f| f.code == "pdf_repaired"), "{:?}", after.findings);
+    assert!(!before.findings.iter().any(|f| f.code == FindingCode::PdfRepaired), "{:?}", before.findings);
+    assert!(after.findings.iter().any(|f| f.code == FindingCode::PdfRepaired), "{:?}", after.findings);
     assert!(after.text.contains("FA-2024-0042"), "{}", after.text);
     for field in ["number", "issue_date", "seller_name", "seller_siret", "total_ht", "total_ttc"] {
         let (want, got) = (field_text(&before.fields.to_json(), field), field_text(&after.fields.to_json(), field));
@@ -209,7 +210,7 @@ async fn zip_members_with_refused_hidden_or_shared_names_are_all_kept(stack: com
     for (index, raw) in [(0, "a/../b.txt"), (4, "../evil.txt")] {
         let rec = by_bytes(members[index].1);
         assert_eq!(rec.path, format!("pieces.zip/member-{index}"), "{stack:?}");
-        let refused = rec.findings.iter().find(|f| f.code == "name_refused").unwrap_or_else(|| panic!("{:?}", rec.findings));
+        let refused = rec.findings.iter().find(|f| f.code == FindingCode::NameRefused).unwrap_or_else(|| panic!("{:?}", rec.findings));
         assert!(refused.message.contains(&format!("{raw:?}")) && refused.message.contains(&format!("member-{index}")), "{}", refused.message);
         assert_eq!(rec.status, Status::NeedsReview);
         assert_eq!(rec.evidence_id, archive.evidence_id.member(raw));

@@ -4,6 +4,7 @@
 //! open-ended runs use the cargo-fuzz targets in fuzz/ (see docs/development.md).
 
 use crate::common;
+use caregate_schemas::FindingCode;
 
 use caregate_extract::fuzz;
 
@@ -67,7 +68,7 @@ fn damaged_samples_never_crash_a_parser() {
         // A sample made to exhaust the memory of whatever reads it in-process (this test
         // does) is read by workers in a child process; `isolation` shows that they survive it.
         let rel = path.strip_prefix(common::samples_dir()).unwrap().to_string_lossy().into_owned();
-        if expected.get(&rel).is_some_and(|e| e.findings.iter().any(|f| f == "memory_limit")) {
+        if expected.get(&rel).is_some_and(|e| e.findings.contains(&FindingCode::MemoryLimit)) {
             continue;
         }
         let data = std::fs::read(&path).unwrap();

@@ -4,6 +4,7 @@
 //! finding; the worker goes on with the others. Read in the worker's own process, the
 //! same sheet aborts it ("memory allocation of 549755813888 bytes failed").
 
+use caregate_schemas::FindingCode;
 use std::os::unix::fs::PermissionsExt;
 
 use caregate_schemas::{Kind, Status};
@@ -25,7 +26,7 @@ async fn a_file_that_exhausts_memory_ends_alone_and_the_worker_goes_on(stack: St
     let by = |name: &str| records.iter().find(|r| r.path == name).unwrap_or_else(|| panic!("{name} missing"));
     let giant = by("bilan-geant.xlsx");
     assert_eq!(giant.status, Status::NeedsReview, "{stack:?}: {:?}", giant.findings);
-    let finding = giant.findings.iter().find(|f| f.code == "memory_limit").unwrap_or_else(|| panic!("{stack:?}: {:?}", giant.findings));
+    let finding = giant.findings.iter().find(|f| f.code == FindingCode::MemoryLimit).unwrap_or_else(|| panic!("{stack:?}: {:?}", giant.findings));
     assert!(finding.message.contains("3072 Mio"), "{}", finding.message);
     // Kept like any clean file, with its history, for a controller to open.
     assert_eq!(app.backends.evidence.size(&giant.sha256.object_key()).await.unwrap(), Some(giant.size));
@@ -49,7 +50,7 @@ async fn a_reader_that_crashes_ends_its_file_with_the_reason() {
     let (_, _, records) = common::process_files(&env, vec![("facture.pdf", sample("factures/facture-FA-2024-0042.pdf"))]).await;
     let rec = &records[0];
     assert_eq!(rec.status, Status::NeedsReview);
-    let f = rec.findings.iter().find(|f| f.code == "unreadable").unwrap_or_else(|| panic!("{:?}", rec.findings));
+    let f = rec.findings.iter().find(|f| f.code == FindingCode::Unreadable).unwrap_or_else(|| panic!("{:?}", rec.findings));
     assert!(f.message.contains("signal 11") && f.message.contains("segmentation fault"), "{}", f.message);
 }
 
@@ -109,10 +110,10 @@ fn a_child_reads_file_after_file_and_one_that_kills_it_is_replaced() {
     assert_eq!(read("finances/etat-recapitulatif.xlsx").classification.kind, Kind::FinancialReport);
     assert_eq!(reader.children_started(), 1, "one child for four files read one after the other");
     let giant = read("hostile/tableau-geant.xlsx");
-    assert!(giant.findings.iter().any(|f| f.code == "memory_limit"), "{:?}", giant.findings);
+    assert!(giant.findings.iter().any(|f| f.code == FindingCode::MemoryLimit), "{:?}", giant.findings);
     let after = read(invoice);
     assert_eq!(after.classification.kind, Kind::Invoice, "{:?}", after.findings);
-    assert!(after.findings.iter().all(|f| f.code != "unreadable"), "{:?}", after.findings);
+    assert!(after.findings.iter().all(|f| f.code != FindingCode::Unreadable), "{:?}", after.findings);
     assert_eq!(reader.children_started(), 2, "the child that ran out of memory was replaced once");
     // An idle child killed from outside (the OOM killer, an operator) is not the next
     // file's fault: that file is read by a new child.
@@ -145,7 +146,7 @@ async fn a_pdf_that_crashes_poppler_is_read_again_without_it() {
     let rec = &records[0];
     assert_eq!(rec.kind, Some(Kind::Invoice), "read by lopdf: {:?}", rec.findings);
     assert_eq!(rec.status, Status::NeedsReview, "the crash is for a person to see");
-    let f = rec.findings.iter().find(|f| f.code == "unreadable").unwrap_or_else(|| panic!("{:?}", rec.findings));
+    let f = rec.findings.iter().find(|f| f.code == FindingCode::Unreadable).unwrap_or_else(|| panic!("{:?}", rec.findings));
     assert!(f.message.contains("signal 11") && f.message.contains("sans poppler"), "{}", f.message);
 }
 

@@ -3,6 +3,7 @@
 //! sample invoice by poppler's renderer, at 300 and 200 dpi, as PNG and as an image-only
 //! PDF (what a copier sends).
 
+use caregate_schemas::FindingCode;
 use std::path::Path;
 use std::process::Command;
 
@@ -134,7 +135,7 @@ fn a_two_invoice_scan_is_flagged_with_the_first_invoices_fields() {
     std::fs::write(&pdf, images_pdf(&[&first, &second], 0)).unwrap();
     let (_, a) = caregate::accuracy::read_file(&pdf, "deux-factures.pdf", &crate::common::reader()).unwrap();
     assert_eq!(a.classification.kind, Kind::Invoice, "{:?}", a.classification);
-    let several: Vec<&caregate_schemas::Finding> = a.findings.iter().filter(|f| f.code == "several_documents").collect();
+    let several: Vec<&caregate_schemas::Finding> = a.findings.iter().filter(|f| f.code == FindingCode::SeveralDocuments).collect();
     assert_eq!(several.len(), 1, "{:?}", a.findings);
     assert!(several[0].message.contains("page 2") && several[0].message.contains("FA-2024-0062"), "{}", several[0].message);
     assert_invoice_fields("two invoices", &a.fields.to_json());
@@ -142,7 +143,7 @@ fn a_two_invoice_scan_is_flagged_with_the_first_invoices_fields() {
     let one = dir.path().join("une-facture-deux-pages.pdf");
     std::fs::write(&one, images_pdf(&[&first, &first], 0)).unwrap();
     let (_, a) = caregate::accuracy::read_file(&one, "une-facture-deux-pages.pdf", &crate::common::reader()).unwrap();
-    assert!(a.findings.iter().all(|f| f.code != "several_documents"), "{:?}", a.findings);
+    assert!(a.findings.iter().all(|f| f.code != FindingCode::SeveralDocuments), "{:?}", a.findings);
 }
 
 /// A till receipt (a shop's ticket: TOTAL, CB, TVA, caisse), scanned: an invoice.
@@ -297,7 +298,7 @@ async fn scans_are_read_by_their_own_pool_then_the_dossier_is_judged_again(stack
     // A re-examination whose judging did not follow (the process stopped between the
     // two, as the database can go between them): the next pass judges the dossier.
     let mut reviewed = rec.clone();
-    reviewed.findings.push(caregate_schemas::Finding::new("ocr_low_confidence", caregate_schemas::Severity::Warning, "relu"));
+    reviewed.findings.push(caregate_schemas::Finding::new(FindingCode::OcrLowConfidence, caregate_schemas::Severity::Warning, "relu"));
     reviewed.status = Status::NeedsReview;
     assert!(app.backends.index.record_reexamination(&reviewed, caregate_schemas::EventKind::OcrRead, serde_json::json!({})).await.unwrap());
     assert_eq!(app.backends.index.unjudged_submissions(10).await.unwrap(), vec![sub.submission_id]);

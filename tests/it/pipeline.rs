@@ -2,6 +2,7 @@
 //! and classifying the samples: tests/extraction.rs.)
 
 use crate::common;
+use caregate_schemas::FindingCode;
 
 use crate::common::{bytes_body, submission, wait_done, Running, TestEnv};
 use caregate_schemas::{ScanResult, Status};
@@ -75,7 +76,7 @@ async fn bytes_changed_in_quarantine_fail(stack: common::Stack) {
     let records = wait_done(&app, sub.submission_id, 1, 60).await;
     run.stop().await;
     assert_eq!(records[0].status, Status::Failed, "{stack:?}");
-    assert_eq!(records[0].findings[0].code, "hash_mismatch");
+    assert_eq!(records[0].findings[0].code, FindingCode::HashMismatch);
     assert!(app.backends.evidence.list("").await.unwrap().is_empty());
 }
 common::on_each_stack!(bytes_changed_in_quarantine_fail);

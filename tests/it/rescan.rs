@@ -5,6 +5,7 @@
 //! The signature matches this test's own bytes only (a SHA-256 hash signature, `.hsb`),
 //! so the other tests, scanning through the same clamd, are not disturbed.
 
+use caregate_schemas::FindingCode;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -94,7 +95,7 @@ async fn new_signatures_find_an_old_file_infected(stack: Stack) {
     let scan = infected.scan.as_ref().unwrap();
     assert_eq!(scan.result, ScanResult::Infected);
     assert!(scan.signature.as_deref().is_some_and(|s| s.starts_with(&signature)), "{scan:?}");
-    assert!(infected.findings.iter().any(|f| f.code == "infected"));
+    assert!(infected.findings.iter().any(|f| f.code == FindingCode::Infected));
     assert_eq!(app.backends.evidence.size(&object_key).await.unwrap(), None, "{stack:?}: out of the evidence bucket");
     assert_eq!(app.backends.quarantine.size(&audit_rec.evidence_id.quarantine_key()).await.unwrap(), Some(audit.len() as u64), "back in quarantine");
     let kinds: Vec<String> = app.backends.index.events(audit_rec.evidence_id).await.unwrap().into_iter().map(|e| e.kind).collect();

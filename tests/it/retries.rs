@@ -2,6 +2,7 @@
 //! cannot succeed ends failed with its reason and in the dead-letter queue.
 
 use crate::common;
+use caregate_schemas::FindingCode;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -93,7 +94,7 @@ async fn exhausted_retries_end_failed_and_dead_lettered(stack: common::Stack) {
     let rec = &records[0];
     assert_eq!(rec.status, Status::Failed, "{stack:?}");
     assert_eq!(rec.attempts, 3, "first try plus one per delay");
-    let finding = rec.findings.iter().find(|f| f.code == "processing_failed").expect("reason recorded");
+    let finding = rec.findings.iter().find(|f| f.code == FindingCode::ProcessingFailed).expect("reason recorded");
     assert!(finding.message.contains("gave up after 3 attempts") && finding.message.contains("clamd"), "{}", finding.message);
     let mut dead = 0;
     for _ in 0..50 {

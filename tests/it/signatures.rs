@@ -8,6 +8,7 @@
 //! Then through the pipeline: the verdict follows the validation.
 
 use crate::common;
+use caregate_schemas::FindingCode;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -79,12 +80,12 @@ fn caregate_agrees_with_pyhanko_on_every_signature() {
                 assert_eq!(v.trust_anchors, anchors.len(), "{ctx}");
                 // The signed bytes hash to what was signed (a document timestamp: its imprint).
                 assert_eq!(sig.digest_valid, Some(true), "{ctx}: digest");
-                assert!(!analysis.findings.iter().any(|f| f.code == "signature_digest_mismatch"), "{ctx}: {:?}", analysis.findings);
+                assert!(!analysis.findings.iter().any(|f| f.code == FindingCode::SignatureDigestMismatch), "{ctx}: {:?}", analysis.findings);
                 // What pyhanko's difference analysis refuses is said, and only that.
                 let said = analysis
                     .findings
                     .iter()
-                    .any(|f| f.code == "modified_after_signing" && f.pointer.as_deref() == Some(&format!("document.signatures.{i}.validation")));
+                    .any(|f| f.code == FindingCode::ModifiedAfterSigning && f.pointer.as_deref() == Some(&format!("document.signatures.{i}.validation")));
                 if want["document_timestamp"] != true {
                     assert_eq!(said, !want["docmdp_ok"].as_bool().unwrap(), "{ctx}: modified_after_signing {:?}", analysis.findings);
                 }
@@ -140,7 +141,7 @@ fn caregate_agrees_with_pyhanko_on_every_signature() {
             "CN=Racine de test,O=caregate PKI de test,C=FR"
         ]
     );
-    assert!(findings.iter().all(|f| !f.code.starts_with("signature")), "{findings:?}");
+    assert!(findings.iter().all(|f| !f.code.as_str().starts_with("signature")), "{findings:?}");
     let (v, _, _) = first("horodatee.pdf");
     assert_eq!((v.pades_level, v.time_source), (Some(PadesLevel::BT), TimeSource::Timestamp));
     assert!(v.timestamp.unwrap().authority.unwrap().contains("Horodatage de test"));
@@ -150,7 +151,7 @@ fn caregate_agrees_with_pyhanko_on_every_signature() {
     assert_eq!((v.pades_level, n), (Some(PadesLevel::BLta), 2));
     let (v, findings, _) = first("revoquee.pdf");
     assert_eq!((v.indication, v.sub_indication), (Indication::Indeterminate, Some(SubIndication::RevokedNoPoe)));
-    assert!(findings.iter().any(|f| f.code == "signature_indeterminate" && f.message.contains("révoqué")), "{findings:?}");
+    assert!(findings.iter().any(|f| f.code == FindingCode::SignatureIndeterminate && f.message.contains("révoqué")), "{findings:?}");
     // Status by OCSP: the intermediate's own answer (good), a delegated responder's
     // (revoked, with its date); revoked two days ago but timestamped ten days ago.
     let (v, _, _) = first("long-terme-ocsp.pdf");
@@ -163,24 +164,24 @@ fn caregate_agrees_with_pyhanko_on_every_signature() {
     assert_eq!((v.indication, v.revocation, v.time_source), (Indication::TotalPassed, RevocationStatus::Revoked, TimeSource::Timestamp));
     let (stamped, revoked_at) = (v.timestamp.unwrap().time.unwrap(), v.revoked_at.expect("the CRL's revocation date"));
     assert!(stamped < revoked_at && v.judged_at == stamped, "{stamped} {revoked_at} {}", v.judged_at);
-    assert!(findings.iter().all(|f| !f.code.starts_with("signature")), "{findings:?}");
+    assert!(findings.iter().all(|f| !f.code.as_str().starts_with("signature")), "{findings:?}");
     let (v, _, _) = first("expiree.pdf");
     assert_eq!(v.sub_indication, Some(SubIndication::OutOfBoundsNoPoe));
     let (v, _, _) = first("ac-inconnue.pdf");
     assert_eq!(v.sub_indication, Some(SubIndication::NoCertificateChainFound));
     let (v, findings, _) = first("modifiee-apres-signature.pdf");
     assert_eq!((v.indication, v.modification_level), (Indication::TotalFailed, ModificationLevel::Other));
-    assert!(findings.iter().any(|f| f.code == "modified_after_signing" && f.severity == caregate_schemas::Severity::Error), "{findings:?}");
+    assert!(findings.iter().any(|f| f.code == FindingCode::ModifiedAfterSigning && f.severity == caregate_schemas::Severity::Error), "{findings:?}");
     let (v, _, _) = first("certifiee-remplie.pdf");
     assert_eq!((v.certification, v.modification_level, v.indication), (Some(2), ModificationLevel::FormFilling, Indication::TotalPassed));
     // A second signature is form filling for the first; the first one's appearance
     // rewritten afterwards fails both, whatever the grading by kind of object would say.
     let (v, findings, n) = first("deux-signatures.pdf");
     assert_eq!((v.modification_level, v.indication, n), (ModificationLevel::FormFilling, Indication::TotalPassed, 2));
-    assert!(findings.iter().all(|f| !f.code.starts_with("signature") && f.code != "modified_after_signing"), "{findings:?}");
+    assert!(findings.iter().all(|f| !f.code.as_str().starts_with("signature") && f.code != FindingCode::ModifiedAfterSigning), "{findings:?}");
     let (v, findings, _) = first("apparence-remplacee.pdf");
     assert_eq!((v.indication, v.modification_level, v.modifications_permitted), (Indication::TotalFailed, ModificationLevel::Other, false));
-    assert_eq!(findings.iter().filter(|f| f.code == "modified_after_signing").count(), 2, "{findings:?}");
+    assert_eq!(findings.iter().filter(|f| f.code == FindingCode::ModifiedAfterSigning).count(), 2, "{findings:?}");
 }
 
 fn copy(dir: &Path, file: &str) -> Vec<u8> {
@@ -193,9 +194,9 @@ fn copy(dir: &Path, file: &str) -> Vec<u8> {
 async fn the_verdict_follows_the_signature(stack: common::Stack) {
     let Some(dir) = signed_pdfs() else { return };
     for (file, verdict, code) in [
-        ("simple.pdf", Verdict::Met, "evidence_present"),
-        ("modifiee-apres-signature.pdf", Verdict::NotMet, "signature_invalid"),
-        ("ac-inconnue.pdf", Verdict::NeedsReview, "signature_indeterminate"),
+        ("simple.pdf", Verdict::Met, FindingCode::EvidencePresent),
+        ("modifiee-apres-signature.pdf", Verdict::NotMet, FindingCode::SignatureInvalid),
+        ("ac-inconnue.pdf", Verdict::NeedsReview, FindingCode::SignatureIndeterminate),
     ] {
         let mut env = common::TestEnv::new(stack).await;
         env.config.signatures.trust_anchors = vec![dir.path().join("pki/root.pem")];
@@ -204,7 +205,7 @@ async fn the_verdict_follows_the_signature(stack: common::Stack) {
         let pre = v.objectives.iter().find(|o| o.objective == "D1.PRE").unwrap();
         assert_eq!(pre.verdict, verdict, "{stack:?} {file}: {:?}", pre.reasons);
         let reason = pre.reasons.iter().find(|r| r.code == code).unwrap_or_else(|| panic!("{file}: {:?}", pre.reasons));
-        if code == "signature_indeterminate" {
+        if code == FindingCode::SignatureIndeterminate {
             assert!(
                 reason.message.contains("aucune chaîne vers une autorité de confiance") && reason.message.contains("NO_CERTIFICATE_CHAIN_FOUND"),
                 "{}",
@@ -235,7 +236,7 @@ async fn signatures_are_validated_again_with_todays_anchors(stack: common::Stack
     let rec = later.backends.index.get(records[0].evidence_id).await.unwrap().unwrap();
     let validation = rec.fields.document.as_ref().unwrap().signatures[0].validation.clone().unwrap();
     assert!(validation.trusted && validation.trust_anchors >= 1, "{validation:?}");
-    assert!(!rec.findings.iter().any(|f| f.code == "signature_indeterminate"), "{:?}", rec.findings);
+    assert!(!rec.findings.iter().any(|f| f.code == FindingCode::SignatureIndeterminate), "{:?}", rec.findings);
     let events = later.backends.index.events(rec.evidence_id).await.unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.kind, "signatures_validated");

@@ -4,6 +4,7 @@
 //! without scanning or reading any file again.
 
 use crate::common;
+use caregate_schemas::FindingCode;
 
 use std::path::Path;
 use std::time::Duration;
@@ -112,16 +113,16 @@ impl Builder {
 }
 
 /// An objective's verdict and its reason codes.
-fn objective(v: &Verification, id: &str) -> (Verdict, Vec<String>) {
+fn objective(v: &Verification, id: &str) -> (Verdict, Vec<FindingCode>) {
     let o = v.objectives.iter().find(|o| o.objective == id).unwrap_or_else(|| panic!("{id} not judged"));
-    (o.verdict, o.reasons.iter().map(|r| r.code.clone()).collect())
+    (o.verdict, o.reasons.iter().map(|r| r.code).collect())
 }
 
 #[track_caller]
-fn assert_objective(v: &Verification, id: &str, verdict: Verdict, code: &str) {
+fn assert_objective(v: &Verification, id: &str, verdict: Verdict, code: FindingCode) {
     let (got, codes) = objective(v, id);
     assert_eq!(got, verdict, "{id}: {codes:?}");
-    assert!(codes.iter().any(|c| c == code), "{id}: expected reason {code} in {codes:?}");
+    assert!(codes.contains(&code), "{id}: expected reason {code} in {codes:?}");
 }
 
 const PINGCASTLE: &str = "annuaire/ad_hc_ch-exemple.local.xml";
@@ -132,28 +133,28 @@ fn evidence_present() {
     // An attestation is there, but it is not signed: the controller is asked whether to
     // accept it (it met D1.PRE on its presence alone before #24).
     let v = Builder::new("750000001", None).add("divers/attestation-prerequis.pdf").judge();
-    assert_objective(&v, "D1.PRE", Verdict::NeedsReview, "evidence_present");
-    assert_objective(&v, "D1.PRE", Verdict::NeedsReview, "signature_absent");
+    assert_objective(&v, "D1.PRE", Verdict::NeedsReview, FindingCode::EvidencePresent);
+    assert_objective(&v, "D1.PRE", Verdict::NeedsReview, FindingCode::SignatureAbsent);
     // No attestation: the referential sends D1.PRE to a controller; no audit: not met.
     let v = Builder::new("750000001", None).add(INVOICE).judge();
-    assert_objective(&v, "D1.PRE", Verdict::NeedsReview, "evidence_missing");
-    assert_objective(&v, "D1.AD.AUDIT", Verdict::NotMet, "evidence_missing");
+    assert_objective(&v, "D1.PRE", Verdict::NeedsReview, FindingCode::EvidenceMissing);
+    assert_objective(&v, "D1.AD.AUDIT", Verdict::NotMet, FindingCode::EvidenceMissing);
 }
 
 #[test]
 fn audit_date_domain_readability_and_integrity() {
     let v = Builder::new("750000001", None).add(PINGCASTLE).judge();
-    assert_objective(&v, "D1.AD.AUDIT", Verdict::Met, "date_in_window");
+    assert_objective(&v, "D1.AD.AUDIT", Verdict::Met, FindingCode::DateInWindow);
     let old = Builder::new("750000001", None).add_edited(PINGCASTLE, |f| f["date"] = json!("2023-11-02T10:00:00+01:00")).judge();
-    assert_objective(&old, "D1.AD.AUDIT", Verdict::NotMet, "date_outside_window");
+    assert_objective(&old, "D1.AD.AUDIT", Verdict::NotMet, FindingCode::DateOutsideWindow);
     let anonymous = Builder::new("750000001", None).add_edited(PINGCASTLE, |f| f["domain"] = Value::Null).judge();
-    assert_objective(&anonymous, "D1.AD.AUDIT", Verdict::NeedsReview, "domain_missing");
+    assert_objective(&anonymous, "D1.AD.AUDIT", Verdict::NeedsReview, FindingCode::DomainMissing);
     let oradad = Builder::new("750000001", None).add("annuaire/oradad-ch-exemple.mla").judge();
-    assert_objective(&oradad, "D1.AD.AUDIT", Verdict::NeedsReview, "report_unreadable");
+    assert_objective(&oradad, "D1.AD.AUDIT", Verdict::NeedsReview, FindingCode::ReportUnreadable);
     let tampered = Builder::new("750000001", None).add("annuaire/ad_hc_ch-retouche.local.xml").judge();
-    assert_objective(&tampered, "D1.AD.AUDIT", Verdict::NotMet, "integrity_mismatch");
+    assert_objective(&tampered, "D1.AD.AUDIT", Verdict::NotMet, FindingCode::IntegrityMismatch);
     let encrypted = Builder::new("750000001", None).add("annuaire/ad_hc_ch-chiffre.local.xml").judge();
-    assert_objective(&encrypted, "D1.AD.AUDIT", Verdict::NeedsReview, "evidence_needs_review");
+    assert_objective(&encrypted, "D1.AD.AUDIT", Verdict::NeedsReview, FindingCode::EvidenceNeedsReview);
 }
 
 #[test]
@@ -161,9 +162,9 @@ fn anssi_level_against_the_target() {
     // S-PwdNeverExpires holds the directory at level 2.
     let dossier = Builder::new("750000001", None).add(PINGCASTLE);
     let v = dossier.judge();
-    assert_objective(&v, "D1.AD.LEVEL", Verdict::NotMet, "ad_level_below_target");
+    assert_objective(&v, "D1.AD.LEVEL", Verdict::NotMet, FindingCode::AdLevelBelowTarget);
     let lowered = Referential::parse("lowered", edited_referential("target_anssi_level = 3", "target_anssi_level = 2").as_bytes()).unwrap();
-    assert_objective(&dossier.judge_with(&lowered, &[]), "D1.AD.LEVEL", Verdict::Met, "ad_level_reached");
+    assert_objective(&dossier.judge_with(&lowered, &[]), "D1.AD.LEVEL", Verdict::Met, FindingCode::AdLevelReached);
     // A triggered rule the table does not grade could hold the level lower, unless the
     // report's own MaturityLevel (3 here) bounds it at or above the target (issue #24).
     let ungraded = Referential::parse("ungraded", edited_referential("\"P-Delegated\" = { maturity = 3 }\n", "").as_bytes()).unwrap();
@@ -173,21 +174,21 @@ fn anssi_level_against_the_target() {
     )
     .unwrap();
     assert!(ungraded.pingcastle_levels.values().all(|t| !t.contains_key("P-Delegated")));
-    assert_objective(&dossier.judge_with(&lowered_ungraded, &[]), "D1.AD.LEVEL", Verdict::Met, "ad_level_reached");
+    assert_objective(&dossier.judge_with(&lowered_ungraded, &[]), "D1.AD.LEVEL", Verdict::Met, FindingCode::AdLevelReached);
     let unbounded = Builder::new("750000001", None).add_edited(PINGCASTLE, |f| f["maturity_level"] = Value::Null);
-    assert_objective(&unbounded.judge_with(&lowered_ungraded, &[]), "D1.AD.LEVEL", Verdict::NeedsReview, "ad_level_unconfirmed");
+    assert_objective(&unbounded.judge_with(&lowered_ungraded, &[]), "D1.AD.LEVEL", Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
     // A tampered report gives no level: a person decides.
     let tampered = Builder::new("750000001", None).add("annuaire/ad_hc_ch-retouche.local.xml").judge();
-    assert_objective(&tampered, "D1.AD.LEVEL", Verdict::NeedsReview, "ad_level_unknown");
+    assert_objective(&tampered, "D1.AD.LEVEL", Verdict::NeedsReview, FindingCode::AdLevelUnknown);
     // A level a PDF report only states is the auditor's word: a person confirms it; a
     // stated level under the target is enough to say not met.
     let report = "annuaire/rapport-audit-ad.pdf";
     let stated = |level: u32| Builder::new("750000001", None).add_edited(report, |f| f["anssi_level"] = json!(level)).judge();
-    assert_objective(&stated(3), "D1.AD.LEVEL", Verdict::NeedsReview, "ad_level_declared");
-    assert_objective(&stated(2), "D1.AD.LEVEL", Verdict::NotMet, "ad_level_below_target");
+    assert_objective(&stated(3), "D1.AD.LEVEL", Verdict::NeedsReview, FindingCode::AdLevelDeclared);
+    assert_objective(&stated(2), "D1.AD.LEVEL", Verdict::NotMet, FindingCode::AdLevelBelowTarget);
     // Beside a PingCastle report, the computed level decides.
     let both = Builder::new("750000001", None).add(PINGCASTLE).add_edited(report, |f| f["anssi_level"] = json!(4)).judge();
-    assert_objective(&both, "D1.AD.LEVEL", Verdict::NotMet, "ad_level_below_target");
+    assert_objective(&both, "D1.AD.LEVEL", Verdict::NotMet, FindingCode::AdLevelBelowTarget);
 }
 
 #[test]
@@ -195,41 +196,47 @@ fn exposure_scans() {
     let may = "exposition/nmap-2024-05-02.xml";
     let september = "exposition/nmap-2024-09-16.xml";
     let v = Builder::new("750000001", None).add(may).add(september).add("vulnerabilites/openvas-ch-exemple.xml").judge();
-    assert_objective(&v, "D1.EXP.AUDIT", Verdict::Met, "public_host_scanned");
-    assert_objective(&v, "D1.EXP.REMED", Verdict::Met, "exposure_fixed");
-    let fixed = v.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "exposure_fixed").unwrap();
+    assert_objective(&v, "D1.EXP.AUDIT", Verdict::Met, FindingCode::PublicHostScanned);
+    assert_objective(&v, "D1.EXP.REMED", Verdict::Met, FindingCode::ExposureFixed);
+    let fixed = v.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == FindingCode::ExposureFixed).unwrap();
     assert!(fixed.message.contains("fermé au scan du 16/09/2024"), "judged on the later port scan, not on OpenVAS's host list: {}", fixed.message);
-    assert_objective(&v, "D1.EXP.REMED", Verdict::Met, "no_critical_vulnerability");
+    assert_objective(&v, "D1.EXP.REMED", Verdict::Met, FindingCode::NoCriticalVulnerability);
 
     let open = Builder::new("750000001", None).add(may).judge();
-    assert_objective(&open, "D1.EXP.REMED", Verdict::NotMet, "high_risk_service_exposed");
+    assert_objective(&open, "D1.EXP.REMED", Verdict::NotMet, FindingCode::HighRiskServiceExposed);
     let reason = &open.objectives.iter().find(|o| o.objective == "D1.EXP.REMED").unwrap().reasons[0];
     assert!(reason.message.contains("192.0.2.10 port 3389"), "{}", reason.message);
     assert_eq!(reason.pointer.as_deref(), Some("hosts.0.open_ports.1"));
 
     let unfinished = Builder::new("750000001", None).add_edited(september, |f| f["completed"] = json!(false)).judge();
-    assert_objective(&unfinished, "D1.EXP.AUDIT", Verdict::NeedsReview, "scan_unfinished");
+    assert_objective(&unfinished, "D1.EXP.AUDIT", Verdict::NeedsReview, FindingCode::ScanUnfinished);
     let private = Builder::new("750000001", None).add_edited(september, |f| f["hosts"][0]["address"] = json!("10.1.2.3")).judge();
-    assert_objective(&private, "D1.EXP.AUDIT", Verdict::NotMet, "no_public_host");
+    assert_objective(&private, "D1.EXP.AUDIT", Verdict::NotMet, FindingCode::NoPublicHost);
     let nessus = Builder::new("750000001", None).add(september).add("vulnerabilites/ch-exemple.nessus").judge();
-    assert_objective(&nessus, "D1.EXP.REMED", Verdict::NotMet, "critical_vulnerability");
+    assert_objective(&nessus, "D1.EXP.REMED", Verdict::NotMet, FindingCode::CriticalVulnerability);
 }
 
 #[test]
 fn invoices_identifiers_dates_and_totals() {
     let clean = Builder::new("750000001", Some("public")).add(INVOICE).judge();
     let (_, codes) = objective(&clean, "D1.FIN");
-    for bad in ["siret_invalid", "vat_id_invalid", "date_outside_window", "totals_inconsistent", "duplicate_submission"] {
-        assert!(!codes.iter().any(|c| c == bad), "{bad} in {codes:?}");
+    for bad in [
+        FindingCode::SiretInvalid,
+        FindingCode::VatIdInvalid,
+        FindingCode::DateOutsideWindow,
+        FindingCode::TotalsInconsistent,
+        FindingCode::DuplicateSubmission,
+    ] {
+        assert!(!codes.iter().any(|&c| c == bad), "{bad} in {codes:?}");
     }
     let siret = Builder::new("750000001", Some("public")).add_edited(INVOICE, |f| f["seller_siret"] = json!("73282932000075")).judge();
-    assert_objective(&siret, "D1.FIN", Verdict::NotMet, "siret_invalid");
+    assert_objective(&siret, "D1.FIN", Verdict::NotMet, FindingCode::SiretInvalid);
     let vat = Builder::new("750000001", Some("public")).add_edited(INVOICE, |f| f["vat_id"] = json!("FR40732829320")).judge();
-    assert_objective(&vat, "D1.FIN", Verdict::NotMet, "vat_id_invalid");
+    assert_objective(&vat, "D1.FIN", Verdict::NotMet, FindingCode::VatIdInvalid);
     let early = Builder::new("750000001", Some("public")).add_edited(INVOICE, |f| f["issue_date"] = json!("2024-03-01")).judge();
-    assert_objective(&early, "D1.FIN", Verdict::NotMet, "date_outside_window");
+    assert_objective(&early, "D1.FIN", Verdict::NotMet, FindingCode::DateOutsideWindow);
     let totals = Builder::new("750000001", Some("public")).add_edited(INVOICE, |f| f["total_ttc"] = json!("10080.01")).judge();
-    assert_objective(&totals, "D1.FIN", Verdict::NotMet, "totals_inconsistent");
+    assert_objective(&totals, "D1.FIN", Verdict::NotMet, FindingCode::TotalsInconsistent);
 }
 
 #[test]
@@ -240,13 +247,13 @@ fn financial_report_against_the_invoices_and_the_ceiling() {
     // under another number: found by SIRET and amount.
     let full = Builder::new("750000001", Some("public")).add(INVOICE).add(ubl).add(report);
     let v = full.judge();
-    assert_objective(&v, "D1.FIN", Verdict::Met, "within_ceiling");
+    assert_objective(&v, "D1.FIN", Verdict::Met, FindingCode::WithinCeiling);
     let (_, codes) = objective(&v, "D1.FIN");
-    assert!(!codes.iter().any(|c| c == "invoice_missing" || c == "report_mismatch"), "{codes:?}");
+    assert!(!codes.iter().any(|&c| c == FindingCode::InvoiceMissing || c == FindingCode::ReportMismatch), "{codes:?}");
 
     let missing = Builder::new("750000001", Some("public")).add(INVOICE).add(report).judge();
-    assert_objective(&missing, "D1.FIN", Verdict::NeedsReview, "invoice_missing");
-    let reason = missing.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "invoice_missing").unwrap();
+    assert_objective(&missing, "D1.FIN", Verdict::NeedsReview, FindingCode::InvoiceMissing);
+    let reason = missing.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == FindingCode::InvoiceMissing).unwrap();
     assert_eq!(reason.pointer.as_deref(), Some("rows.1 (ligne 3)"), "the CSV line a person looks at");
     assert!(reason.message.contains("2024-118") && reason.message.contains("Réseaux & Défense"), "{}", reason.message);
     let differs = Builder::new("750000001", Some("public"))
@@ -257,29 +264,29 @@ fn financial_report_against_the_invoices_and_the_ceiling() {
             f["totals"]["ttc"] = json!("13800.00");
         })
         .judge();
-    assert_objective(&differs, "D1.FIN", Verdict::NotMet, "report_mismatch");
+    assert_objective(&differs, "D1.FIN", Verdict::NotMet, FindingCode::ReportMismatch);
     let no_report = Builder::new("750000001", Some("public")).add(INVOICE).judge();
-    assert_objective(&no_report, "D1.FIN", Verdict::NeedsReview, "report_missing");
+    assert_objective(&no_report, "D1.FIN", Verdict::NeedsReview, FindingCode::ReportMissing);
 
     let low = Referential::parse("low", edited_referential("public = \"100000.00\"", "public = \"10000.00\"").as_bytes()).unwrap();
-    assert_objective(&full.judge_with(&low, &[]), "D1.FIN", Verdict::NotMet, "ceiling_exceeded");
+    assert_objective(&full.judge_with(&low, &[]), "D1.FIN", Verdict::NotMet, FindingCode::CeilingExceeded);
     let unknown = Builder::new("750000001", None).add(INVOICE).add(ubl).add(report).judge();
-    assert_objective(&unknown, "D1.FIN", Verdict::NeedsReview, "ceiling_unknown");
+    assert_objective(&unknown, "D1.FIN", Verdict::NeedsReview, FindingCode::CeilingUnknown);
 }
 
 #[test]
 fn the_same_invoice_twice() {
     let other = Builder::new("690000002", Some("ebnl")).add(INVOICE);
     let mine = Builder::new("750000001", Some("public")).add(INVOICE).add("factures/facture-ubl-FA-2024-0051.xml").add("finances/bilan-financier.csv");
-    assert!(!objective(&mine.judge(), "D1.FIN").1.iter().any(|c| c == "duplicate_submission"));
+    assert!(!objective(&mine.judge(), "D1.FIN").1.iter().any(|&c| c == FindingCode::DuplicateSubmission));
     let v = mine.judge_with(&referential(), &other.records);
-    assert_objective(&v, "D1.FIN", Verdict::NeedsReview, "duplicate_submission");
-    let reason = v.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "duplicate_submission").unwrap();
+    assert_objective(&v, "D1.FIN", Verdict::NeedsReview, FindingCode::DuplicateSubmission);
+    let reason = v.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == FindingCode::DuplicateSubmission).unwrap();
     assert!(reason.message.contains("690000002"), "{}", reason.message);
     // The same invoice in other bytes (another number format) in one dossier.
     let twice =
         Builder::new("750000001", Some("public")).add(INVOICE).add_edited("factures/facture-FA-2024-0050.xml", |f| f["number"] = json!("FA 2024 0042")).judge();
-    assert_objective(&twice, "D1.FIN", Verdict::NeedsReview, "duplicate_submission");
+    assert_objective(&twice, "D1.FIN", Verdict::NeedsReview, FindingCode::DuplicateSubmission);
 }
 
 // ---- Through the real services ----
@@ -330,10 +337,13 @@ fn the_judge_reads_the_invoice_struct_the_extractors_write() {
         b.records.push(stored);
         b.judge()
     };
-    assert_objective(&judged(invoice("73282932000074", "120.00", 12)), "D1.FIN", Verdict::NeedsReview, "report_missing");
-    assert!(!objective(&judged(invoice("73282932000074", "120.00", 12)), "D1.FIN").1.iter().any(|c| c == "siret_invalid" || c == "totals_inconsistent"));
-    assert_objective(&judged(invoice("73282932000075", "120.00", 12)), "D1.FIN", Verdict::NotMet, "siret_invalid");
-    assert_objective(&judged(invoice("73282932000074", "120.01", 12)), "D1.FIN", Verdict::NotMet, "totals_inconsistent");
+    assert_objective(&judged(invoice("73282932000074", "120.00", 12)), "D1.FIN", Verdict::NeedsReview, FindingCode::ReportMissing);
+    assert!(!objective(&judged(invoice("73282932000074", "120.00", 12)), "D1.FIN")
+        .1
+        .iter()
+        .any(|&c| c == FindingCode::SiretInvalid || c == FindingCode::TotalsInconsistent));
+    assert_objective(&judged(invoice("73282932000075", "120.00", 12)), "D1.FIN", Verdict::NotMet, FindingCode::SiretInvalid);
+    assert_objective(&judged(invoice("73282932000074", "120.01", 12)), "D1.FIN", Verdict::NotMet, FindingCode::TotalsInconsistent);
 }
 
 fn sample(rel: &str) -> Vec<u8> {
@@ -376,7 +386,7 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
     let clean =
         expect_table(&[("D1.PRE", NeedsReview), ("D1.AD.AUDIT", Met), ("D1.AD.LEVEL", NotMet), ("D1.EXP.AUDIT", Met), ("D1.EXP.REMED", Met), ("D1.FIN", Met)]);
     assert_eq!(table(&va), clean, "{stack:?} A: {:#?}", va.objectives);
-    assert_objective(&va, "D1.PRE", NeedsReview, "signature_absent");
+    assert_objective(&va, "D1.PRE", NeedsReview, FindingCode::SignatureAbsent);
     assert_eq!(va.referential_version, referential().version);
 
     // B: the same invoice as A, an invoice with a wrong SIRET, RDP still open, a
@@ -402,11 +412,11 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
         "{stack:?} B: {:#?}",
         vb.objectives
     );
-    assert_objective(&vb, "D1.AD.AUDIT", NotMet, "integrity_mismatch");
-    assert_objective(&vb, "D1.EXP.REMED", NotMet, "high_risk_service_exposed");
-    assert_objective(&vb, "D1.FIN", NotMet, "siret_invalid");
-    assert_objective(&vb, "D1.FIN", NotMet, "duplicate_submission");
-    let dup = vb.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "duplicate_submission").unwrap();
+    assert_objective(&vb, "D1.AD.AUDIT", NotMet, FindingCode::IntegrityMismatch);
+    assert_objective(&vb, "D1.EXP.REMED", NotMet, FindingCode::HighRiskServiceExposed);
+    assert_objective(&vb, "D1.FIN", NotMet, FindingCode::SiretInvalid);
+    assert_objective(&vb, "D1.FIN", NotMet, FindingCode::DuplicateSubmission);
+    let dup = vb.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == FindingCode::DuplicateSubmission).unwrap();
     assert!(dup.message.contains("750000001") && dup.message.contains(&a.submission_id.to_string()), "{}", dup.message);
     assert!(dup.evidence_id.is_some(), "each reason names its evidence");
 
@@ -420,8 +430,8 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_objective(&va2, "D1.FIN", NeedsReview, "duplicate_submission");
-    let dup = va2.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == "duplicate_submission").unwrap();
+    assert_objective(&va2, "D1.FIN", NeedsReview, FindingCode::DuplicateSubmission);
+    let dup = va2.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == FindingCode::DuplicateSubmission).unwrap();
     assert!(dup.message.contains("690000002") && dup.message.contains(&b.submission_id.to_string()), "{}", dup.message);
     assert_eq!(va2.basis, va.basis, "judged again on the same files of A");
     let history = app.backends.index.verification_history(a.submission_id).await.unwrap();
@@ -445,7 +455,7 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
         assert_eq!(v.pending, 0, "only final verifications are announced");
         let files = if v.submission_id == a.submission_id { 8 } else { 5 };
         if v.evidence.len() == files {
-            heard.push((topic, v.submission_id, objective(&v, "D1.FIN").1.iter().any(|c| c == "duplicate_submission")));
+            heard.push((topic, v.submission_id, objective(&v, "D1.FIN").1.iter().any(|&c| c == FindingCode::DuplicateSubmission)));
         }
     }
 
@@ -462,7 +472,7 @@ async fn a_changed_referential_changes_the_verdict_without_reading_any_file_agai
     let sub = Builder::new("750000001", Some("public")).sub;
     upload(&run, &sub, "ad_hc_ch-exemple.local.xml", sample(PINGCASTLE), &["D1.AD.LEVEL"]).await;
     let before = wait_verified(&run.app, sub.submission_id, 1).await;
-    assert_objective(&before, "D1.AD.LEVEL", Verdict::NotMet, "ad_level_below_target");
+    assert_objective(&before, "D1.AD.LEVEL", Verdict::NotMet, FindingCode::AdLevelBelowTarget);
     run.stop().await;
     let records = env.app().await.backends.index.submission(sub.submission_id).await.unwrap();
     let events = env.app().await.backends.index.events(records[0].evidence_id).await.unwrap();
@@ -478,7 +488,7 @@ async fn a_changed_referential_changes_the_verdict_without_reading_any_file_agai
     let summary = caregate::reverify(&app, &app.backends.index.submission_ids().await.unwrap(), |_, _| {}).await.unwrap();
     assert_eq!(summary, "1 submissions: 1 changed, 0 unchanged, 0 skipped");
     let after = app.backends.index.verification(sub.submission_id).await.unwrap().unwrap();
-    assert_objective(&after, "D1.AD.LEVEL", Verdict::Met, "ad_level_reached");
+    assert_objective(&after, "D1.AD.LEVEL", Verdict::Met, FindingCode::AdLevelReached);
     assert_ne!(after.referential_version, before.referential_version);
     assert_eq!(after.basis, before.basis, "judged on the same records");
     assert_eq!(app.backends.index.submission(sub.submission_id).await.unwrap(), records, "records untouched");

@@ -5,6 +5,7 @@
 //! objective's verdict weighs them.
 
 use caregate_schemas::extracted::{Content, Fields, Scan};
+use caregate_schemas::FindingCode;
 use caregate_schemas::{Finding, Kind, Severity};
 use chrono::NaiveDate;
 
@@ -18,7 +19,7 @@ pub(crate) fn date_of(s: &str) -> Option<NaiveDate> {
         .or_else(|| chrono::NaiveDateTime::parse_from_str(s.trim(), "%a %b %e %H:%M:%S %Y").ok().map(|d| d.date()))
 }
 
-fn finding(code: &str, severity: Severity, field: &str, message: String) -> Finding {
+fn finding(code: FindingCode, severity: Severity, field: &str, message: String) -> Finding {
     Finding::new(code, severity, message).at(field)
 }
 
@@ -37,7 +38,7 @@ pub fn evidence_date(fields: &Fields) -> Option<(&'static str, NaiveDate)> {
 fn window_check(r: &Referential, field: &str, value: Option<NaiveDate>, what: &str, out: &mut Vec<Finding>) {
     match value {
         Some(d) if !r.window.contains(d) => out.push(finding(
-            "date_outside_window",
+            FindingCode::DateOutsideWindow,
             Severity::Warning,
             field,
             format!(
@@ -48,7 +49,7 @@ fn window_check(r: &Referential, field: &str, value: Option<NaiveDate>, what: &s
             ),
         )),
         Some(_) => {}
-        None => out.push(finding("date_missing", Severity::Warning, field, format!("{what} : date absente ou illisible"))),
+        None => out.push(finding(FindingCode::DateMissing, Severity::Warning, field, format!("{what} : date absente ou illisible"))),
     }
 }
 
@@ -71,23 +72,36 @@ pub fn check_evidence(r: &Referential, kind: Kind, fields: &Fields) -> Vec<Findi
             let given = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
             if let Some(siret) = invoice.and_then(|i| given(&i.seller_siret)) {
                 if !siret_valid(&siret) {
-                    out.push(finding("siret_invalid", Severity::Warning, "seller_siret", format!("SIRET du vendeur {siret} invalide (clé de contrôle)")));
+                    out.push(finding(
+                        FindingCode::SiretInvalid,
+                        Severity::Warning,
+                        "seller_siret",
+                        format!("SIRET du vendeur {siret} invalide (clé de contrôle)"),
+                    ));
                 }
             } else if let Some(siren) = invoice.and_then(|i| given(&i.seller_siren)) {
                 if !siren_valid(&siren) {
-                    out.push(finding("siret_invalid", Severity::Warning, "seller_siren", format!("SIREN du vendeur {siren} invalide (clé de contrôle)")));
+                    out.push(finding(
+                        FindingCode::SiretInvalid,
+                        Severity::Warning,
+                        "seller_siren",
+                        format!("SIREN du vendeur {siren} invalide (clé de contrôle)"),
+                    ));
                 }
             }
             if let Some(vat) = invoice.and_then(|i| given(&i.vat_id)) {
                 if !vat_id_valid(&vat) {
-                    out.push(finding("vat_id_invalid", Severity::Warning, "vat_id", format!("numéro de TVA {vat} invalide (clé)")));
+                    out.push(finding(FindingCode::VatIdInvalid, Severity::Warning, "vat_id", format!("numéro de TVA {vat} invalide (clé)")));
                 }
             }
             match invoice.map(|i| (i.total_ht, i.total_tva, i.total_ttc)).unwrap_or_default() {
-                (Some(ht), Some(tva), Some(ttc)) if ht + tva != ttc => {
-                    out.push(finding("totals_inconsistent", Severity::Warning, "total_ttc", format!("HT {ht} + TVA {tva} = {} ≠ TTC {ttc}", ht + tva)))
-                }
-                (_, _, None) => out.push(finding("totals_missing", Severity::Warning, "total_ttc", "montant TTC absent".into())),
+                (Some(ht), Some(tva), Some(ttc)) if ht + tva != ttc => out.push(finding(
+                    FindingCode::TotalsInconsistent,
+                    Severity::Warning,
+                    "total_ttc",
+                    format!("HT {ht} + TVA {tva} = {} ≠ TTC {ttc}", ht + tva),
+                )),
+                (_, _, None) => out.push(finding(FindingCode::TotalsMissing, Severity::Warning, "total_ttc", "montant TTC absent".into())),
                 _ => {}
             }
         }
@@ -96,13 +110,23 @@ pub fn check_evidence(r: &Referential, kind: Kind, fields: &Fields) -> Vec<Findi
             let listed = report.row_count == report.rows.len();
             if let (Some(stated), Some(sum), true) = (report.totals.ttc, sum, listed) {
                 if stated != sum {
-                    out.push(finding("report_mismatch", Severity::Warning, "totals.ttc", format!("total TTC annoncé {stated} ≠ somme des lignes {sum}")));
+                    out.push(finding(
+                        FindingCode::ReportMismatch,
+                        Severity::Warning,
+                        "totals.ttc",
+                        format!("total TTC annoncé {stated} ≠ somme des lignes {sum}"),
+                    ));
                 }
             }
             for (i, row) in report.rows.iter().enumerate() {
                 if let Some(siret) = row.siret.as_deref().filter(|s| !s.is_empty()) {
                     if !siret_valid(siret) {
-                        out.push(finding("siret_invalid", Severity::Warning, &format!("rows.{i}.siret"), format!("SIRET {siret} invalide (ligne {})", i + 1)));
+                        out.push(finding(
+                            FindingCode::SiretInvalid,
+                            Severity::Warning,
+                            &format!("rows.{i}.siret"),
+                            format!("SIRET {siret} invalide (ligne {})", i + 1),
+                        ));
                     }
                 }
             }
@@ -110,7 +134,7 @@ pub fn check_evidence(r: &Referential, kind: Kind, fields: &Fields) -> Vec<Findi
         (Kind::AdAuditReport, Content::AdAudit(audit)) if audit.tool == "PingCastle" => {
             window_check(r, "date", audit.date.as_deref().and_then(date_of), "Audit AD", &mut out);
             if audit.domain.as_deref().is_none_or(str::is_empty) {
-                out.push(finding("domain_missing", Severity::Warning, "domain", "le rapport ne nomme pas de domaine".into()));
+                out.push(finding(FindingCode::DomainMissing, Severity::Warning, "domain", "le rapport ne nomme pas de domaine".into()));
             }
         }
         (Kind::ExposureScan | Kind::VulnerabilityScan, Content::Scan(scan)) => check_scan(r, scan, &mut out),
@@ -122,14 +146,14 @@ pub fn check_evidence(r: &Referential, kind: Kind, fields: &Fields) -> Vec<Findi
 fn check_scan(r: &Referential, scan: &Scan, out: &mut Vec<Finding>) {
     window_check(r, "started", scan.started.as_deref().and_then(date_of), "Scan", out);
     if scan.completed == Some(false) {
-        out.push(finding("scan_unfinished", Severity::Warning, "completed", "le scan ne s'est pas terminé".into()));
+        out.push(finding(FindingCode::ScanUnfinished, Severity::Warning, "completed", "le scan ne s'est pas terminé".into()));
     }
     for (h, host) in scan.hosts.iter().enumerate() {
         for (p, port) in host.open_ports.iter().enumerate() {
             if r.parameters.high_risk_ports.iter().any(|&hr| u32::from(hr) == port.port) {
                 let service = port.service.as_deref().unwrap_or("?");
                 out.push(finding(
-                    "high_risk_service_exposed",
+                    FindingCode::HighRiskServiceExposed,
                     Severity::Info,
                     &format!("hosts.{h}.open_ports.{p}"),
                     format!("service à risque exposé : {} port {} ({service})", host.address, port.port),
@@ -138,7 +162,12 @@ fn check_scan(r: &Referential, scan: &Scan, out: &mut Vec<Finding>) {
         }
     }
     for (i, item) in scan.items.iter().enumerate().filter(|(_, item)| is_critical(r, item)) {
-        out.push(finding("critical_vulnerability", Severity::Info, &format!("items.{i}"), format!("vulnérabilité critique sur {} : {}", item.host, item.name)));
+        out.push(finding(
+            FindingCode::CriticalVulnerability,
+            Severity::Info,
+            &format!("items.{i}"),
+            format!("vulnérabilité critique sur {} : {}", item.host, item.name),
+        ));
     }
 }
 
@@ -152,8 +181,8 @@ mod tests {
         Referential::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/referentials/care-d1-2024.toml")).unwrap()
     }
 
-    fn codes(f: &[Finding]) -> Vec<&str> {
-        f.iter().map(|f| f.code.as_str()).collect()
+    fn codes(f: &[Finding]) -> Vec<FindingCode> {
+        f.iter().map(|f| f.code).collect()
     }
 
     /// Fields as a record stores them (JSON), read back typed.
@@ -172,7 +201,7 @@ mod tests {
             fields(json!({"content": "invoice", "source": "text", "issue_date": "2023-12-01", "seller_siret": "73282932000075", "vat_id": "FR40732829320",
                          "total_ht": "8400.00", "total_tva": "1680.00", "total_ttc": "10080.01"}));
         let found = check_evidence(&r, Kind::Invoice, &bad);
-        assert_eq!(codes(&found), ["date_outside_window", "siret_invalid", "vat_id_invalid", "totals_inconsistent"]);
+        assert_eq!(codes(&found), [FindingCode::DateOutsideWindow, FindingCode::SiretInvalid, FindingCode::VatIdInvalid, FindingCode::TotalsInconsistent]);
         assert_eq!(found[3].pointer.as_deref(), Some("total_ttc"));
     }
 
@@ -182,7 +211,7 @@ mod tests {
         let scan = fields(json!({"content": "scan", "tool": "nmap", "started": "2024-05-02T09:10:00+00:00", "completed": true, "host_count": 1, "items": [],
             "hosts": [{"address": "192.0.2.10", "hostnames": [], "open_ports": [{"port": 443, "protocol": "tcp", "service": "https"}, {"port": 3389, "protocol": "tcp", "service": "ms-wbt-server"}]}]}));
         let found = check_evidence(&r, Kind::ExposureScan, &scan);
-        assert_eq!(codes(&found), ["high_risk_service_exposed"]);
+        assert_eq!(codes(&found), [FindingCode::HighRiskServiceExposed]);
         assert!(found[0].message.contains("192.0.2.10 port 3389"), "{}", found[0].message);
 
         let report = fields(
@@ -191,11 +220,11 @@ mod tests {
         );
         assert!(check_evidence(&r, Kind::FinancialReport, &report).is_empty());
         let off = fields(json!({"content": "financial_report", "columns": [], "row_count": 1, "rows": [{"ttc": "10080.00"}], "totals": {"ttc": "13080.00"}}));
-        assert_eq!(codes(&check_evidence(&r, Kind::FinancialReport, &off)), ["report_mismatch"]);
+        assert_eq!(codes(&check_evidence(&r, Kind::FinancialReport, &off)), [FindingCode::ReportMismatch]);
 
         let audit = fields(
             json!({"content": "ad_audit", "tool": "PingCastle", "date": "2024-06-03T09:41:12.0000000+02:00", "scores": {}, "rules": [], "integrity": "valid"}),
         );
-        assert_eq!(codes(&check_evidence(&r, Kind::AdAuditReport, &audit)), ["domain_missing"]);
+        assert_eq!(codes(&check_evidence(&r, Kind::AdAuditReport, &audit)), [FindingCode::DomainMissing]);
     }
 }

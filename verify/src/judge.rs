@@ -11,6 +11,7 @@
 //! could not be read, or that a person must look at, always adds a `needs_review` reason,
 //! so such an objective is never `met`.
 
+use caregate_schemas::FindingCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -120,8 +121,8 @@ struct Context<'a> {
 struct Reasons(Vec<Reason>);
 
 impl Reasons {
-    fn add(&mut self, code: &str, verdict: Verdict, message: String, evidence: Option<&EvidenceRecord>, pointer: Option<&str>) {
-        self.0.push(Reason { code: code.to_owned(), verdict, message, evidence_id: evidence.map(|e| e.evidence_id), pointer: pointer.map(str::to_owned) });
+    fn add(&mut self, code: FindingCode, verdict: Verdict, message: String, evidence: Option<&EvidenceRecord>, pointer: Option<&str>) {
+        self.0.push(Reason { code, verdict, message, evidence_id: evidence.map(|e| e.evidence_id), pointer: pointer.map(str::to_owned) });
     }
 }
 
@@ -186,7 +187,7 @@ fn reaches_public(scan: &Scan) -> bool {
 fn read_by_ocr(rec: &EvidenceRecord) -> bool {
     rec.fields.invoice().is_some_and(|i| i.source == InvoiceSource::Ocr)
         || [rec.media_type.as_deref(), rec.fields.media_type.as_deref()].into_iter().flatten().any(|m| m.starts_with("image/"))
-        || rec.findings.iter().any(|f| f.code == "ocr_low_confidence")
+        || rec.findings.iter().any(|f| f.code == FindingCode::OcrLowConfidence)
 }
 
 /// An OCR reading whose totals break arithmetic: the TTC as read, and HT + TVA. Either
@@ -218,7 +219,7 @@ impl Context<'_> {
         let mut why = Reasons::default();
         if let Some(strangers) = &self.strangers {
             why.add(
-                "dossier_mixed_establishments",
+                FindingCode::DossierMixedEstablishments,
                 Verdict::NeedsReview,
                 format!("le dossier contient des pièces déposées pour un autre établissement ou une autre campagne : {strangers}"),
                 None,
@@ -229,7 +230,9 @@ impl Context<'_> {
         // file, not elsewhere: a diagram guessed to be an AD audit, tagged for D1.FIN,
         // neither proves the AD objectives nor holds them up for review.
         let guessed_elsewhere = |rec: &EvidenceRecord| {
-            !rec.submission.objectives.is_empty() && !rec.submission.objectives.contains(&o.id) && rec.findings.iter().any(|f| f.code == "low_confidence")
+            !rec.submission.objectives.is_empty()
+                && !rec.submission.objectives.contains(&o.id)
+                && rec.findings.iter().any(|f| f.code == FindingCode::LowConfidence)
         };
         let relevant: Vec<&EvidenceRecord> =
             self.done.iter().copied().filter(|rec| rec.kind.is_some_and(|k| o.accepts(k)) && !guessed_elsewhere(rec)).collect();
@@ -243,18 +246,18 @@ impl Context<'_> {
             }
             if rec.status == Status::Stored {
                 why.add(
-                    "evidence_not_applicable",
+                    FindingCode::EvidenceNotApplicable,
                     Verdict::Met,
                     format!("{} déclarée pour {} mais reconnue comme « {} » : non prise en compte", rec.path, o.id, rec.kind.map_or("?", Kind::as_str)),
                     Some(rec),
                     None,
                 );
             } else {
-                why.add("evidence_needs_review", Verdict::NeedsReview, unread_message(rec), Some(rec), None);
+                why.add(FindingCode::EvidenceNeedsReview, Verdict::NeedsReview, unread_message(rec), Some(rec), None);
             }
         }
         for rec in relevant.iter().filter(|rec| rec.status != Status::Stored) {
-            why.add("evidence_needs_review", Verdict::NeedsReview, unread_message(rec), Some(rec), None);
+            why.add(FindingCode::EvidenceNeedsReview, Verdict::NeedsReview, unread_message(rec), Some(rec), None);
         }
         let (relevant, private) = if o.public_scans_only { self.public_scans(relevant, &o.id, &mut why) } else { (relevant, Vec::new()) };
 
@@ -269,11 +272,11 @@ impl Context<'_> {
                 })
                 .unwrap_or(Verdict::NotMet);
             let declared = if claimed { "objectif déclaré, " } else { "" };
-            why.add("evidence_missing", otherwise, format!("{declared}aucune pièce recevable ({})", o.kinds.join(", ")), None, None);
+            why.add(FindingCode::EvidenceMissing, otherwise, format!("{declared}aucune pièce recevable ({})", o.kinds.join(", ")), None, None);
         } else if !relevant.is_empty() {
             if o.rules.iter().any(|rule| matches!(rule, Rule::EvidencePresent { .. })) {
                 let names: Vec<&str> = relevant.iter().map(|rec| rec.path.as_str()).collect();
-                why.add("evidence_present", Verdict::Met, format!("{} pièce(s) recevable(s) : {}", relevant.len(), names.join(", ")), None, None);
+                why.add(FindingCode::EvidencePresent, Verdict::Met, format!("{} pièce(s) recevable(s) : {}", relevant.len(), names.join(", ")), None, None);
             }
             for rule in &o.rules {
                 self.rule(rule, &relevant, &mut why);
@@ -302,7 +305,7 @@ impl Context<'_> {
         if kept.iter().any(|rec| rec.fields.scan().is_some()) {
             for rec in &private {
                 why.add(
-                    "scan_not_public",
+                    FindingCode::ScanNotPublic,
                     Verdict::Met,
                     format!(
                         "{} ne porte que sur des adresses privées : il ne dit rien de l'exposition sur internet, non pris en compte pour {objective}",
@@ -315,7 +318,7 @@ impl Context<'_> {
         } else {
             let names: Vec<&str> = private.iter().map(|rec| rec.path.as_str()).collect();
             why.add(
-                "no_public_host",
+                FindingCode::NoPublicHost,
                 Verdict::NotMet,
                 format!("les scans ne portent que sur des adresses privées ({}) : l'exposition sur internet n'est pas démontrée", names.join(", ")),
                 Some(private[0]),
@@ -331,19 +334,25 @@ impl Context<'_> {
             Rule::DateInWindow => self.date_in_window(relevant, why),
             Rule::DomainNamed => {
                 for rec in relevant {
-                    if let Some(f) = self.findings_of(rec).iter().find(|f| f.code == "domain_missing") {
-                        why.add("domain_missing", Verdict::NeedsReview, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
+                    if let Some(f) = self.findings_of(rec).iter().find(|f| f.code == FindingCode::DomainMissing) {
+                        why.add(FindingCode::DomainMissing, Verdict::NeedsReview, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
                     }
                 }
             }
             Rule::ReportReadable => {
-                for rec in relevant.iter().filter(|rec| rec.findings.iter().any(|f| f.code == "encrypted_report")) {
-                    why.add("encrypted_report", Verdict::NeedsReview, format!("{} : rapport chiffré, contenu non vérifiable", rec.path), Some(rec), None);
+                for rec in relevant.iter().filter(|rec| rec.findings.iter().any(|f| f.code == FindingCode::EncryptedReport)) {
+                    why.add(
+                        FindingCode::EncryptedReport,
+                        Verdict::NeedsReview,
+                        format!("{} : rapport chiffré, contenu non vérifiable", rec.path),
+                        Some(rec),
+                        None,
+                    );
                 }
-                let readable = relevant.iter().any(|rec| rec.status == Status::Stored && !rec.findings.iter().any(|f| f.code == "opaque_content"));
+                let readable = relevant.iter().any(|rec| rec.status == Status::Stored && !rec.findings.iter().any(|f| f.code == FindingCode::OpaqueContent));
                 if !readable {
                     why.add(
-                        "report_unreadable",
+                        FindingCode::ReportUnreadable,
                         Verdict::NeedsReview,
                         "aucun rapport dont le contenu soit lisible par la plateforme (chiffré, opaque ou illisible)".into(),
                         None,
@@ -356,14 +365,14 @@ impl Context<'_> {
                     // Only PingCastle seals its rules; a report in prose has no seal to check.
                     match rec.fields.ad_audit().filter(|a| a.tool == "PingCastle").map(|a| a.integrity) {
                         Some(Integrity::Invalid) => why.add(
-                            "integrity_mismatch",
+                            FindingCode::IntegrityMismatch,
                             Verdict::NotMet,
                             format!("{} : les règles du rapport ne correspondent pas à son empreinte d'intégrité (rapport modifié)", rec.path),
                             Some(rec),
                             Some("integrity"),
                         ),
                         Some(Integrity::Absent) => why.add(
-                            "integrity_absent",
+                            FindingCode::IntegrityAbsent,
                             Verdict::NeedsReview,
                             format!("{} : rapport sans empreinte d'intégrité", rec.path),
                             Some(rec),
@@ -376,8 +385,14 @@ impl Context<'_> {
             Rule::AnssiLevelAtLeast { level } => self.anssi_level(level.unwrap_or(self.r.parameters.target_anssi_level), relevant, why),
             Rule::ScanFinished => {
                 for rec in relevant {
-                    if self.findings_of(rec).iter().any(|f| f.code == "scan_unfinished") {
-                        why.add("scan_unfinished", Verdict::NeedsReview, format!("{} : le scan ne s'est pas terminé", rec.path), Some(rec), Some("completed"));
+                    if self.findings_of(rec).iter().any(|f| f.code == FindingCode::ScanUnfinished) {
+                        why.add(
+                            FindingCode::ScanUnfinished,
+                            Verdict::NeedsReview,
+                            format!("{} : le scan ne s'est pas terminé", rec.path),
+                            Some(rec),
+                            Some("completed"),
+                        );
                     }
                 }
             }
@@ -386,22 +401,22 @@ impl Context<'_> {
             Rule::NoCriticalVulnerability => self.vulnerabilities(relevant, why),
             Rule::IdentifiersValid => {
                 for rec in relevant {
-                    for f in self.findings_of(rec).iter().filter(|f| f.code == "siret_invalid" || f.code == "vat_id_invalid") {
-                        why.add(&f.code, Verdict::NotMet, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
+                    for f in self.findings_of(rec).iter().filter(|f| f.code == FindingCode::SiretInvalid || f.code == FindingCode::VatIdInvalid) {
+                        why.add(f.code, Verdict::NotMet, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
                     }
                 }
             }
             Rule::TotalsConsistent { ocr } => {
                 for rec in relevant {
                     for f in self.findings_of(rec) {
-                        let verdict = match f.code.as_str() {
-                            "totals_inconsistent" => Verdict::NotMet,
-                            "totals_missing" => Verdict::NeedsReview,
+                        let verdict = match f.code {
+                            FindingCode::TotalsInconsistent => Verdict::NotMet,
+                            FindingCode::TotalsMissing => Verdict::NeedsReview,
                             _ => continue,
                         };
-                        if let (Some((ttc, sum)), "totals_inconsistent") = (doubtful_totals(rec), f.code.as_str()) {
+                        if let (Some((ttc, sum)), FindingCode::TotalsInconsistent) = (doubtful_totals(rec), f.code) {
                             why.add(
-                                "ocr_totals_inconsistent",
+                                FindingCode::OcrTotalsInconsistent,
                                 ocr.unwrap_or(Verdict::NeedsReview),
                                 format!(
                                     "{} : totaux lus par OCR incohérents, deux lectures possibles : TTC lu {}, ou HT + TVA = {} ; quel montant porte la facture ?",
@@ -414,7 +429,7 @@ impl Context<'_> {
                             );
                             continue;
                         }
-                        why.add(&f.code, verdict, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
+                        why.add(f.code, verdict, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
                     }
                 }
             }
@@ -445,7 +460,7 @@ impl Context<'_> {
         if per_item {
             for (rec, field, d) in outside {
                 why.add(
-                    "date_outside_window",
+                    FindingCode::DateOutsideWindow,
                     Verdict::NotMet,
                     format!("{} datée du {} hors de la période du programme ({span})", rec.path, fr_date(d)),
                     Some(rec),
@@ -453,22 +468,22 @@ impl Context<'_> {
                 );
             }
             for rec in undated.into_iter().filter(|rec| rec.is_invoice()) {
-                why.add("date_missing", Verdict::NeedsReview, format!("{} : date absente ou illisible", rec.path), Some(rec), Some("issue_date"));
+                why.add(FindingCode::DateMissing, Verdict::NeedsReview, format!("{} : date absente ou illisible", rec.path), Some(rec), Some("issue_date"));
             }
             return;
         }
         match (inside, outside.first()) {
             (Some((rec, field, d)), _) => {
-                why.add("date_in_window", Verdict::Met, format!("{} datée du {} (période {span})", rec.path, fr_date(d)), Some(rec), Some(field))
+                why.add(FindingCode::DateInWindow, Verdict::Met, format!("{} datée du {} (période {span})", rec.path, fr_date(d)), Some(rec), Some(field))
             }
             (None, Some((rec, field, d))) => why.add(
-                "date_outside_window",
+                FindingCode::DateOutsideWindow,
                 Verdict::NotMet,
                 format!("{} datée du {} hors de la période du programme ({span})", rec.path, fr_date(*d)),
                 Some(rec),
                 Some(field),
             ),
-            (None, None) => why.add("date_missing", Verdict::NeedsReview, "aucune pièce ne porte de date lisible".into(), None, None),
+            (None, None) => why.add(FindingCode::DateMissing, Verdict::NeedsReview, "aucune pièce ne porte de date lisible".into(), None, None),
         }
     }
 
@@ -497,8 +512,11 @@ impl Context<'_> {
         }
         if graded.is_empty() {
             if let Some((rec, level)) = declared.into_iter().max_by_key(|(rec, _)| scan_order(rec)) {
-                let (code, verdict, cmp) =
-                    if level < target { ("ad_level_below_target", Verdict::NotMet, "<") } else { ("ad_level_declared", Verdict::NeedsReview, "≥") };
+                let (code, verdict, cmp) = if level < target {
+                    (FindingCode::AdLevelBelowTarget, Verdict::NotMet, "<")
+                } else {
+                    (FindingCode::AdLevelDeclared, Verdict::NeedsReview, "≥")
+                };
                 why.add(
                     code,
                     verdict,
@@ -511,7 +529,7 @@ impl Context<'_> {
         }
         let Some((rec, graded)) = graded.into_iter().max_by_key(|(rec, _)| scan_order(rec)) else {
             why.add(
-                "ad_level_unknown",
+                FindingCode::AdLevelUnknown,
                 Verdict::NeedsReview,
                 "aucun rapport d'audit dont on puisse déduire le niveau ANSSI (rapport PDF, ORADAD chiffré ou rapport modifié)".into(),
                 None,
@@ -529,7 +547,7 @@ impl Context<'_> {
             if stated != computed {
                 let verdict = if stated < target && level >= target { Verdict::NeedsReview } else { Verdict::Met };
                 why.add(
-                    "ad_maturity_mismatch",
+                    FindingCode::AdMaturityMismatch,
                     verdict,
                     format!("{} : le rapport indique un niveau de maturité {stated}, les règles déclenchées donnent {computed}{table}", rec.path),
                     Some(rec),
@@ -544,7 +562,7 @@ impl Context<'_> {
         let doubtful = !graded.unknown.is_empty() && level >= target && target > 1 && graded.stated_maturity.is_none_or(|m| m < target);
         if level < target {
             why.add(
-                "ad_level_below_target",
+                FindingCode::AdLevelBelowTarget,
                 Verdict::NotMet,
                 format!("{} : niveau ANSSI {level} < cible {target}{because}{table}", rec.path),
                 Some(rec),
@@ -552,7 +570,7 @@ impl Context<'_> {
             );
         } else if doubtful {
             why.add(
-                "ad_level_unconfirmed",
+                FindingCode::AdLevelUnconfirmed,
                 Verdict::NeedsReview,
                 format!("{} : niveau ANSSI {level} ≥ cible {target}{because}, mais règles sans niveau connu{table} : {}", rec.path, graded.unknown.join(", ")),
                 Some(rec),
@@ -560,7 +578,7 @@ impl Context<'_> {
             );
         } else {
             why.add(
-                "ad_level_reached",
+                FindingCode::AdLevelReached,
                 Verdict::Met,
                 format!("{} : niveau ANSSI {level} ≥ cible {target}{because}{table}", rec.path),
                 Some(rec),
@@ -605,16 +623,16 @@ impl Context<'_> {
         let scans: Vec<(&EvidenceRecord, &Scan)> =
             relevant.iter().filter_map(|rec| rec.fields.scan().filter(|s| !s.hosts.is_empty()).map(|s| (*rec, s))).collect();
         if scans.is_empty() {
-            why.add("public_host_unknown", Verdict::NeedsReview, "aucun scan structuré ne liste les hôtes audités".into(), None, None);
+            why.add(FindingCode::PublicHostUnknown, Verdict::NeedsReview, "aucun scan structuré ne liste les hôtes audités".into(), None, None);
             return;
         }
         for (rec, scan) in &scans {
             if let Some(addr) = scan.hosts.iter().map(|h| h.address.as_str()).find(|a| is_public(a)) {
-                why.add("public_host_scanned", Verdict::Met, format!("{} : hôte exposé {addr} audité", rec.path), Some(rec), Some("hosts"));
+                why.add(FindingCode::PublicHostScanned, Verdict::Met, format!("{} : hôte exposé {addr} audité", rec.path), Some(rec), Some("hosts"));
                 return;
             }
         }
-        why.add("no_public_host", Verdict::NotMet, "les scans ne portent que sur des adresses privées".into(), Some(scans[0].0), Some("hosts"));
+        why.add(FindingCode::NoPublicHost, Verdict::NotMet, "les scans ne portent que sur des adresses privées".into(), Some(scans[0].0), Some("hosts"));
     }
 
     /// High-risk services open to the internet, judged on the latest scan listing ports,
@@ -626,7 +644,7 @@ impl Context<'_> {
         let mut scans: Vec<&EvidenceRecord> = relevant.iter().copied().filter(lists_ports).collect();
         if scans.is_empty() {
             why.add(
-                "exposure_unknown",
+                FindingCode::ExposureUnknown,
                 Verdict::NeedsReview,
                 "aucun scan structuré (nmap, Nessus, OpenVAS) pour vérifier les services exposés".into(),
                 None,
@@ -667,7 +685,7 @@ impl Context<'_> {
                 None => "aucun scan ultérieur".into(),
             };
             why.add(
-                "high_risk_service_exposed",
+                FindingCode::HighRiskServiceExposed,
                 Verdict::NotMet,
                 format!("service à risque exposé : {address} port {port} ({service}) au scan du {}, {history}", when(latest)),
                 Some(latest),
@@ -677,7 +695,7 @@ impl Context<'_> {
         for ((address, port), (earlier, service)) in before.iter().filter(|(k, _)| !now_open.contains_key(*k)) {
             if latest_hosts.contains(address.as_str()) {
                 why.add(
-                    "exposure_fixed",
+                    FindingCode::ExposureFixed,
                     Verdict::Met,
                     format!("{address} port {port} ({service}) ouvert au scan du {}, fermé au scan du {}", when(earlier), when(latest)),
                     Some(latest),
@@ -685,7 +703,7 @@ impl Context<'_> {
                 );
             } else {
                 why.add(
-                    "exposure_not_rescanned",
+                    FindingCode::ExposureNotRescanned,
                     Verdict::NeedsReview,
                     format!("{address} port {port} ({service}) ouvert au scan du {} ; l'hôte n'apparaît pas dans le scan du {}", when(earlier), when(latest)),
                     Some(earlier),
@@ -706,7 +724,7 @@ impl Context<'_> {
         }
         if by_tool.is_empty() {
             why.add(
-                "vulnerability_scan_missing",
+                FindingCode::VulnerabilityScanMissing,
                 Verdict::NeedsReview,
                 "aucun scan de vulnérabilités (Nessus, OpenVAS) : l'absence de vulnérabilité critique n'est pas démontrée".into(),
                 None,
@@ -729,7 +747,7 @@ impl Context<'_> {
             let now = critical(latest);
             for ((host, _), (name, pointer)) in &now {
                 why.add(
-                    "critical_vulnerability",
+                    FindingCode::CriticalVulnerability,
                     Verdict::NotMet,
                     format!("{} : vulnérabilité critique sur {host} : {name}", latest.path),
                     Some(latest),
@@ -738,7 +756,7 @@ impl Context<'_> {
             }
             if now.is_empty() {
                 why.add(
-                    "no_critical_vulnerability",
+                    FindingCode::NoCriticalVulnerability,
                     Verdict::Met,
                     format!("{} : aucune vulnérabilité critique au dernier scan {tool}", latest.path),
                     Some(latest),
@@ -749,7 +767,7 @@ impl Context<'_> {
                 for ((host, id), (name, _)) in critical(rec) {
                     if !now.contains_key(&(host.clone(), id)) {
                         why.add(
-                            "vulnerability_fixed",
+                            FindingCode::VulnerabilityFixed,
                             Verdict::Met,
                             format!("{host} : {name} (scan {}) absente du dernier scan {tool} ({})", rec.path, latest.path),
                             Some(latest),
@@ -777,22 +795,28 @@ impl Context<'_> {
             if !has_report_rows(other) {
                 let instead = report.map(|r| format!(" ; le bilan retenu reste {}", r.path)).unwrap_or_default();
                 why.add(
-                    "report_without_rows",
+                    FindingCode::ReportWithoutRows,
                     Verdict::Met,
                     format!("{} classé bilan financier mais sans lignes de dépenses ni montants (un courrier ?) : ce n'est pas un bilan{instead}", other.path),
                     Some(other),
                     Some("rows"),
                 );
             } else if let Some(report) = report {
-                why.add("report_superseded", Verdict::Met, format!("{} remplacé par {}, reçu après", other.path, report.path), Some(other), None);
+                why.add(FindingCode::ReportSuperseded, Verdict::Met, format!("{} remplacé par {}, reçu après", other.path, report.path), Some(other), None);
             }
         }
         let Some(report) = report else {
-            why.add("report_missing", Verdict::NeedsReview, "aucun bilan financier lisible : les dépenses ne peuvent être rapprochées".into(), None, None);
+            why.add(
+                FindingCode::ReportMissing,
+                Verdict::NeedsReview,
+                "aucun bilan financier lisible : les dépenses ne peuvent être rapprochées".into(),
+                None,
+                None,
+            );
             return;
         };
-        if let Some(f) = self.findings_of(report).iter().find(|f| f.code == "report_mismatch") {
-            why.add("report_mismatch", Verdict::NotMet, format!("{} : {}", report.path, f.message), Some(report), f.pointer.as_deref());
+        if let Some(f) = self.findings_of(report).iter().find(|f| f.code == FindingCode::ReportMismatch) {
+            why.add(FindingCode::ReportMismatch, Verdict::NotMet, format!("{} : {}", report.path, f.message), Some(report), f.pointer.as_deref());
         }
         let invoices: Vec<&EvidenceRecord> = relevant.iter().copied().filter(|rec| rec.is_invoice()).collect();
         let mut matched = BTreeSet::new();
@@ -825,7 +849,7 @@ impl Context<'_> {
             let supplier = row.supplier.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
             match found {
                 None => why.add(
-                    "invoice_missing",
+                    FindingCode::InvoiceMissing,
                     Verdict::NeedsReview,
                     format!("{} : {label}{supplier} listée au bilan mais non fournie", report.path),
                     Some(report),
@@ -838,7 +862,7 @@ impl Context<'_> {
                             // The invoice's own figures disagree, as OCR read them: the
                             // report may well be right.
                             why.add(
-                                "report_mismatch",
+                                FindingCode::ReportMismatch,
                                 Verdict::NeedsReview,
                                 format!(
                                     "{} : {label} à {} au bilan ; la facture {} lue par OCR donne {} TTC, ou {} par HT + TVA : laquelle est juste ?",
@@ -853,7 +877,7 @@ impl Context<'_> {
                             );
                         } else if a != b {
                             why.add(
-                                "report_mismatch",
+                                FindingCode::ReportMismatch,
                                 Verdict::NotMet,
                                 format!("{} : {label} à {} au bilan, {} sur la facture {}", report.path, fr_amount(a), fr_amount(b), inv.path),
                                 Some(report),
@@ -866,7 +890,7 @@ impl Context<'_> {
         }
         for inv in invoices.iter().filter(|inv| !matched.contains(&inv.evidence_id)) {
             why.add(
-                "invoice_not_reported",
+                FindingCode::InvoiceNotReported,
                 unreported,
                 format!("{} fournie mais absente du bilan {} : fait-elle partie des dépenses déclarées ?", inv.path, report.path),
                 Some(inv),
@@ -897,7 +921,7 @@ impl Context<'_> {
         });
         let Some(category) = self.category else {
             why.add(
-                "ceiling_unknown",
+                FindingCode::CeilingUnknown,
                 Verdict::NeedsReview,
                 format!("catégorie de l'établissement inconnue : plafond non vérifiable ({source} : {})", fr_amount(total)),
                 None,
@@ -906,12 +930,12 @@ impl Context<'_> {
             return;
         };
         let Some(&ceiling) = self.r.ceilings.get(category) else {
-            why.add("ceiling_unknown", Verdict::NeedsReview, format!("catégorie « {category} » sans plafond dans le référentiel"), None, None);
+            why.add(FindingCode::CeilingUnknown, Verdict::NeedsReview, format!("catégorie « {category} » sans plafond dans le référentiel"), None, None);
             return;
         };
         if let Some(other) = alternative.flatten().filter(|other| total > ceiling && *other <= ceiling) {
             why.add(
-                "ceiling_exceeded",
+                FindingCode::CeilingExceeded,
                 Verdict::NeedsReview,
                 format!(
                     "{source} : {} > plafond {} ({category}) tel que l'OCR a lu les totaux, mais {} en prenant HT + TVA des factures incohérentes : quelle lecture est la bonne ?",
@@ -924,14 +948,20 @@ impl Context<'_> {
             );
         } else if total > ceiling {
             why.add(
-                "ceiling_exceeded",
+                FindingCode::CeilingExceeded,
                 Verdict::NotMet,
                 format!("{source} : {} > plafond {} ({category})", fr_amount(total), fr_amount(ceiling)),
                 report,
                 Some("totals.ttc"),
             );
         } else {
-            why.add("within_ceiling", Verdict::Met, format!("{source} : {} ≤ plafond {} ({category})", fr_amount(total), fr_amount(ceiling)), report, None);
+            why.add(
+                FindingCode::WithinCeiling,
+                Verdict::Met,
+                format!("{source} : {} ≤ plafond {} ({category})", fr_amount(total), fr_amount(ceiling)),
+                report,
+                None,
+            );
         }
     }
 
@@ -948,7 +978,13 @@ impl Context<'_> {
         }
         for (i, inv) in invoices.iter().enumerate() {
             if let Some(first) = invoices[..i].iter().find(|o| o.sha256 == inv.sha256) {
-                why.add("same_file_twice", Verdict::Met, format!("{} et {} sont le même fichier : compté une fois", first.path, inv.path), Some(inv), None);
+                why.add(
+                    FindingCode::SameFileTwice,
+                    Verdict::Met,
+                    format!("{} et {} sont le même fichier : compté une fois", first.path, inv.path),
+                    Some(inv),
+                    None,
+                );
             }
         }
         for group in by_key.values() {
@@ -962,7 +998,7 @@ impl Context<'_> {
                 let number = distinct[0].fields.invoice().and_then(|i| i.number.as_deref()).unwrap_or("?");
                 let paths: Vec<&str> = distinct.iter().map(|d| d.path.as_str()).collect();
                 why.add(
-                    "duplicate_submission",
+                    FindingCode::DuplicateSubmission,
                     Verdict::NeedsReview,
                     format!("facture {number} fournie plusieurs fois dans ce dossier : {}", paths.join(", ")),
                     Some(distinct[1]),
@@ -979,7 +1015,7 @@ impl Context<'_> {
                     format!("par l'établissement {}", other.submission.establishment)
                 };
                 why.add(
-                    "duplicate_submission",
+                    FindingCode::DuplicateSubmission,
                     Verdict::NeedsReview,
                     format!("{} : {same} a déjà été soumis {who} (dossier {}, pièce {})", inv.path, other.submission.submission_id, other.path),
                     Some(inv),
@@ -1002,8 +1038,8 @@ fn signatures_valid(relevant: &[&EvidenceRecord], why: &mut Reasons) {
             let pointer = format!("document.signatures.{i}.validation");
             let (code, verdict) = match v.indication {
                 Indication::TotalPassed => continue,
-                Indication::TotalFailed => ("signature_invalid", Verdict::NotMet),
-                Indication::Indeterminate => ("signature_indeterminate", Verdict::NeedsReview),
+                Indication::TotalFailed => (FindingCode::SignatureInvalid, Verdict::NotMet),
+                Indication::Indeterminate => (FindingCode::SignatureIndeterminate, Verdict::NeedsReview),
             };
             why.add(code, verdict, format!("{} : signature {} de {signer} {}{detail}", rec.path, i + 1, v.indication.label_fr()), Some(rec), Some(&pointer));
         }
@@ -1024,7 +1060,7 @@ fn signature_holds(relevant: &[&EvidenceRecord], otherwise: Verdict, why: &mut R
     if let Some((rec, i, v)) = holding {
         let signer = v.chain.first().map(String::as_str).unwrap_or("signataire inconnu");
         why.add(
-            "signature_holds",
+            FindingCode::SignatureHolds,
             Verdict::Met,
             format!("{} : signature {} de {signer} valide", rec.path, i + 1),
             Some(rec),
@@ -1037,7 +1073,7 @@ fn signature_holds(relevant: &[&EvidenceRecord], otherwise: Verdict, why: &mut R
         let signatures = signatures(rec);
         let Some(first) = signatures.first() else {
             why.add(
-                "signature_absent",
+                FindingCode::SignatureAbsent,
                 otherwise,
                 format!("{} : aucune signature électronique ; {this} n'est pas signée : l'accepter ?", rec.path),
                 Some(rec),
@@ -1050,7 +1086,7 @@ fn signature_holds(relevant: &[&EvidenceRecord], otherwise: Verdict, why: &mut R
             None => "signature non validée".to_owned(),
         };
         why.add(
-            "signature_unconfirmed",
+            FindingCode::SignatureUnconfirmed,
             otherwise,
             format!("{} : {state} ; la signature de {this} n'est pas confirmée : l'accepter ?", rec.path),
             Some(rec),
@@ -1105,14 +1141,14 @@ mod tests {
         let own = record(id, "750000001", t0);
         let alone = judge(&r, &Dossier { submission_id: id, records: std::slice::from_ref(&own), related: &[] }, Utc::now());
         assert_eq!(alone.establishment, "750000001");
-        assert!(alone.objectives.iter().all(|o| o.reasons.iter().all(|x| x.code != "dossier_mixed_establishments")));
+        assert!(alone.objectives.iter().all(|o| o.reasons.iter().all(|x| x.code != FindingCode::DossierMixedEstablishments)));
 
         let foreign = record(id, "690781810", t0 + chrono::Duration::minutes(5));
         let mixed = judge(&r, &Dossier { submission_id: id, records: &[foreign, own], related: &[] }, Utc::now());
         assert_eq!(mixed.establishment, "750000001", "the first file's, not the latest's");
         for o in &mixed.objectives {
             assert_ne!(o.verdict, Verdict::Met, "{}", o.objective);
-            assert!(o.reasons.iter().any(|x| x.code == "dossier_mixed_establishments" && x.message.contains("690781810")), "{}", o.objective);
+            assert!(o.reasons.iter().any(|x| x.code == FindingCode::DossierMixedEstablishments && x.message.contains("690781810")), "{}", o.objective);
         }
     }
     /// A file whose kind is a guess sends to review only the objectives it was tagged
@@ -1126,18 +1162,22 @@ mod tests {
         let mut diagram = evidence(id, "schema.png", Kind::AdAuditReport, serde_json::json!({"content": "none"}), 2);
         diagram.status = Status::NeedsReview;
         diagram.submission.objectives = vec!["D1.FIN".into()];
-        diagram.findings.push(caregate_schemas::Finding::new("low_confidence", caregate_schemas::Severity::Warning, "lu comme « rapport d'audit AD »"));
+        diagram.findings.push(caregate_schemas::Finding::new(
+            FindingCode::LowConfidence,
+            caregate_schemas::Severity::Warning,
+            "lu comme « rapport d'audit AD »",
+        ));
         let after = judged(&[report.clone(), diagram.clone()], &[]);
         for id in ["D1.AD.AUDIT", "D1.AD.LEVEL"] {
             assert_eq!(objective(&after, id).0, objective(&before, id).0, "{id}");
-            assert!(!has(&after, id, "evidence_needs_review"), "{id}");
+            assert!(!has(&after, id, FindingCode::EvidenceNeedsReview), "{id}");
         }
-        assert!(has(&after, "D1.FIN", "evidence_needs_review"));
+        assert!(has(&after, "D1.FIN", FindingCode::EvidenceNeedsReview));
         // Untagged, or tagged for them, it holds the AD objectives up as before.
         diagram.submission.objectives = vec!["D1.AD.AUDIT".into()];
-        assert!(has(&judged(&[report.clone(), diagram.clone()], &[]), "D1.AD.AUDIT", "evidence_needs_review"));
+        assert!(has(&judged(&[report.clone(), diagram.clone()], &[]), "D1.AD.AUDIT", FindingCode::EvidenceNeedsReview));
         diagram.submission.objectives.clear();
-        assert!(has(&judged(&[report, diagram], &[]), "D1.AD.LEVEL", "evidence_needs_review"));
+        assert!(has(&judged(&[report, diagram], &[]), "D1.AD.LEVEL", FindingCode::EvidenceNeedsReview));
     }
 
     /// A stored record of `kind` with these fields (as JSON, read back typed as the index
@@ -1166,14 +1206,14 @@ mod tests {
     }
 
     #[track_caller]
-    fn reason<'v>(v: &'v Verification, id: &str, verdict: Verdict, code: &str) -> &'v Reason {
+    fn reason<'v>(v: &'v Verification, id: &str, verdict: Verdict, code: FindingCode) -> &'v Reason {
         let (got, reasons) = objective(v, id);
         let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
         assert_eq!(got, verdict, "{id}: {codes:?}");
         reasons.into_iter().find(|r| r.code == code).unwrap_or_else(|| panic!("{id}: no {code} in {codes:?}"))
     }
 
-    fn has(v: &Verification, id: &str, code: &str) -> bool {
+    fn has(v: &Verification, id: &str, code: FindingCode) -> bool {
         objective(v, id).1.iter().any(|r| r.code == code)
     }
 
@@ -1204,25 +1244,25 @@ mod tests {
     fn an_attestation_meets_its_objective_only_when_its_signature_holds() {
         let id = SubmissionId::new();
         let unsigned = judged(&[attestation(id, serde_json::json!([]))], &[]);
-        let why = reason(&unsigned, "D1.PRE", Verdict::NeedsReview, "signature_absent");
+        let why = reason(&unsigned, "D1.PRE", Verdict::NeedsReview, FindingCode::SignatureAbsent);
         assert!(why.message.ends_with("cette attestation n'est pas signée : l'accepter ?"), "{}", why.message);
         assert_eq!(why.pointer.as_deref(), Some("document.signatures"));
         assert!(why.evidence_id.is_some());
 
         let unknown_ca = judged(&[attestation(id, serde_json::json!([signature("INDETERMINATE", Some("NO_CERTIFICATE_CHAIN_FOUND"))]))], &[]);
-        let why = reason(&unknown_ca, "D1.PRE", Verdict::NeedsReview, "signature_unconfirmed");
+        let why = reason(&unknown_ca, "D1.PRE", Verdict::NeedsReview, FindingCode::SignatureUnconfirmed);
         assert!(why.message.contains("NO_CERTIFICATE_CHAIN_FOUND") && why.message.ends_with("l'accepter ?"), "{}", why.message);
         let mut never_validated = signature("TOTAL_PASSED", None);
         never_validated.as_object_mut().unwrap().remove("validation");
         let old = judged(&[attestation(id, serde_json::json!([never_validated]))], &[]);
-        assert!(reason(&old, "D1.PRE", Verdict::NeedsReview, "signature_unconfirmed").message.contains("non validée"));
+        assert!(reason(&old, "D1.PRE", Verdict::NeedsReview, FindingCode::SignatureUnconfirmed).message.contains("non validée"));
 
         let holds = judged(&[attestation(id, serde_json::json!([signature("TOTAL_PASSED", None)]))], &[]);
-        let why = reason(&holds, "D1.PRE", Verdict::Met, "signature_holds");
+        let why = reason(&holds, "D1.PRE", Verdict::Met, FindingCode::SignatureHolds);
         assert!(why.message.contains("CN=Directrice"), "{}", why.message);
         // A signature that fails is not met, whatever the controller is asked.
         let failed = judged(&[attestation(id, serde_json::json!([signature("TOTAL_FAILED", Some("HASH_FAILURE"))]))], &[]);
-        reason(&failed, "D1.PRE", Verdict::NotMet, "signature_invalid");
+        reason(&failed, "D1.PRE", Verdict::NotMet, FindingCode::SignatureInvalid);
     }
 
     fn nmap(sub: SubmissionId, path: &str, address: &str, ports: &[u32], order: i64) -> EvidenceRecord {
@@ -1246,10 +1286,10 @@ mod tests {
         let id = SubmissionId::new();
         let internal = [nmap(id, "interne.xml", "10.1.2.3", &[443], 0), nessus(id, "10.1.2.3", 1)];
         let v = judged(&internal, &[]);
-        reason(&v, "D1.EXP.AUDIT", Verdict::NotMet, "no_public_host");
-        let why = reason(&v, "D1.EXP.REMED", Verdict::NotMet, "no_public_host");
+        reason(&v, "D1.EXP.AUDIT", Verdict::NotMet, FindingCode::NoPublicHost);
+        let why = reason(&v, "D1.EXP.REMED", Verdict::NotMet, FindingCode::NoPublicHost);
         assert!(why.message.contains("interne.xml") && why.message.contains("interne.nessus"), "{}", why.message);
-        assert!(!has(&v, "D1.EXP.REMED", "no_critical_vulnerability") && !has(&v, "D1.EXP.REMED", "evidence_missing"));
+        assert!(!has(&v, "D1.EXP.REMED", FindingCode::NoCriticalVulnerability) && !has(&v, "D1.EXP.REMED", FindingCode::EvidenceMissing));
 
         // RDP open on an internal host says nothing of the internet; the public host's
         // scan decides.
@@ -1257,12 +1297,12 @@ mod tests {
         let v = judged(&both, &[]);
         let (verdict, reasons) = objective(&v, "D1.EXP.REMED");
         assert_eq!(verdict, Verdict::Met, "{reasons:?}");
-        assert!(reasons.iter().any(|r| r.code == "scan_not_public" && r.message.starts_with("interne.xml")), "{reasons:?}");
-        assert!(!reasons.iter().any(|r| r.code == "high_risk_service_exposed"), "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.code == FindingCode::ScanNotPublic && r.message.starts_with("interne.xml")), "{reasons:?}");
+        assert!(!reasons.iter().any(|r| r.code == FindingCode::HighRiskServiceExposed), "{reasons:?}");
         assert_eq!(v.objectives.iter().find(|o| o.objective == "D1.EXP.REMED").unwrap().evidence.len(), 2, "judged on the public scans");
         // A public host still exposed is still not met.
         let exposed = judged(&[nmap(id, "externe.xml", "203.0.113.7", &[3389], 0), nessus(id, "203.0.113.7", 1)], &[]);
-        reason(&exposed, "D1.EXP.REMED", Verdict::NotMet, "high_risk_service_exposed");
+        reason(&exposed, "D1.EXP.REMED", Verdict::NotMet, FindingCode::HighRiskServiceExposed);
     }
 
     fn invoice(sub: SubmissionId, path: &str, number: &str, totals: (&str, &str, &str), source: &str, order: i64) -> EvidenceRecord {
@@ -1299,24 +1339,24 @@ mod tests {
             serde_json::json!({"content": "financial_report", "columns": [], "rows": [], "row_count": 0, "totals": {"ttc": "360.00"}}),
         ] {
             let v = judged(&[a.clone(), b.clone(), real.clone(), letter(content)], &[]);
-            let why = reason(&v, "D1.FIN", Verdict::Met, "report_without_rows");
+            let why = reason(&v, "D1.FIN", Verdict::Met, FindingCode::ReportWithoutRows);
             assert!(why.message.contains("courrier.pdf") && why.message.contains("bilan.csv"), "{}", why.message);
-            assert!(!has(&v, "D1.FIN", "report_superseded") && !has(&v, "D1.FIN", "invoice_not_reported"));
-            assert!(reason(&v, "D1.FIN", Verdict::Met, "within_ceiling").message.contains("bilan.csv"));
+            assert!(!has(&v, "D1.FIN", FindingCode::ReportSuperseded) && !has(&v, "D1.FIN", FindingCode::InvoiceNotReported));
+            assert!(reason(&v, "D1.FIN", Verdict::Met, FindingCode::WithinCeiling).message.contains("bilan.csv"));
             // Alone, it is no report at all.
             let alone = judged(&[a.clone(), letter(serde_json::json!({"content": "invoice", "source": "text"}))], &[]);
-            reason(&alone, "D1.FIN", Verdict::NeedsReview, "report_missing");
+            reason(&alone, "D1.FIN", Verdict::NeedsReview, FindingCode::ReportMissing);
         }
 
         // A later report that is one replaces the earlier.
         let newer = report(id, "bilan-v2.csv", &[("FA-1", "120.00"), ("FA-2", "240.00")], 4);
         let v = judged(&[a.clone(), b.clone(), real.clone(), newer], &[]);
-        assert!(reason(&v, "D1.FIN", Verdict::Met, "report_superseded").message.contains("bilan.csv remplacé par bilan-v2.csv"));
+        assert!(reason(&v, "D1.FIN", Verdict::Met, FindingCode::ReportSuperseded).message.contains("bilan.csv remplacé par bilan-v2.csv"));
 
         // An invoice beside the report, not listed in it.
         let listed_one = report(id, "bilan.csv", &[("FA-1", "120.00")], 2);
         let v = judged(&[a, b, listed_one], &[]);
-        let why = reason(&v, "D1.FIN", Verdict::NeedsReview, "invoice_not_reported");
+        let why = reason(&v, "D1.FIN", Verdict::NeedsReview, FindingCode::InvoiceNotReported);
         assert!(why.message.starts_with("fa-2.pdf") && why.message.ends_with('?'), "{}", why.message);
     }
 
@@ -1329,29 +1369,29 @@ mod tests {
         let misread = ("10583.33", "2116.67", "128700.00");
         let scanned = invoice(id, "scan-facture.pdf", "FA-7", misread, "ocr", 0);
         let v = judged(std::slice::from_ref(&scanned), &[]);
-        let why = reason(&v, "D1.FIN", Verdict::NeedsReview, "ocr_totals_inconsistent");
+        let why = reason(&v, "D1.FIN", Verdict::NeedsReview, FindingCode::OcrTotalsInconsistent);
         assert!(why.message.contains("128700.00 €") && why.message.contains("12700.00 €"), "{}", why.message);
         assert_eq!(why.pointer.as_deref(), Some("total_ttc"));
-        assert!(!has(&v, "D1.FIN", "totals_inconsistent"));
+        assert!(!has(&v, "D1.FIN", FindingCode::TotalsInconsistent));
         // The misread TTC is over the ceiling (100 000 €), the other reading is not.
-        assert!(reason(&v, "D1.FIN", Verdict::NeedsReview, "ceiling_exceeded").message.contains("12700.00 €"));
+        assert!(reason(&v, "D1.FIN", Verdict::NeedsReview, FindingCode::CeilingExceeded).message.contains("12700.00 €"));
         // Against a report: the row agrees with HT + TVA, the controller is asked.
         let v = judged(&[scanned.clone(), report(id, "bilan.csv", &[("FA-7", "12700.00")], 1)], &[]);
-        assert!(reason(&v, "D1.FIN", Verdict::NeedsReview, "report_mismatch").message.contains("lue par OCR"));
+        assert!(reason(&v, "D1.FIN", Verdict::NeedsReview, FindingCode::ReportMismatch).message.contains("lue par OCR"));
 
         // A photo, or a reading OCR itself doubted, without the extractor's mark.
         let mut photo = invoice(id, "photo.jpg", "FA-7", misread, "text", 0);
         photo.media_type = Some("image/jpeg".into());
-        reason(&judged(&[photo], &[]), "D1.FIN", Verdict::NeedsReview, "ocr_totals_inconsistent");
+        reason(&judged(&[photo], &[]), "D1.FIN", Verdict::NeedsReview, FindingCode::OcrTotalsInconsistent);
         let mut doubted = invoice(id, "scan.pdf", "FA-7", misread, "text", 0);
-        doubted.findings.push(caregate_schemas::Finding::new("ocr_low_confidence", caregate_schemas::Severity::Warning, "confiance 55 %"));
-        reason(&judged(&[doubted], &[]), "D1.FIN", Verdict::NeedsReview, "ocr_totals_inconsistent");
+        doubted.findings.push(caregate_schemas::Finding::new(FindingCode::OcrLowConfidence, caregate_schemas::Severity::Warning, "confiance 55 %"));
+        reason(&judged(&[doubted], &[]), "D1.FIN", Verdict::NeedsReview, FindingCode::OcrTotalsInconsistent);
 
         // The same figures from a PDF's text are the invoice's own error.
         let typed = invoice(id, "facture.pdf", "FA-7", misread, "text", 0);
         let v = judged(&[typed], &[]);
-        reason(&v, "D1.FIN", Verdict::NotMet, "totals_inconsistent");
-        reason(&v, "D1.FIN", Verdict::NotMet, "ceiling_exceeded");
+        reason(&v, "D1.FIN", Verdict::NotMet, FindingCode::TotalsInconsistent);
+        reason(&v, "D1.FIN", Verdict::NotMet, FindingCode::CeilingExceeded);
     }
 
     /// The dossiers to judge again after this one: those holding one of its invoices
@@ -1366,7 +1406,7 @@ mod tests {
         assert_eq!(dossiers_sharing_invoices(&dossier).into_iter().collect::<Vec<_>>(), [theirs]);
         // And the judge tells this dossier of it.
         let v = judged(&records, &[same_number]);
-        assert!(reason(&v, "D1.FIN", Verdict::NeedsReview, "duplicate_submission").message.contains(&theirs.to_string()));
+        assert!(reason(&v, "D1.FIN", Verdict::NeedsReview, FindingCode::DuplicateSubmission).message.contains(&theirs.to_string()));
         let alone = Dossier { submission_id: mine, records: &records, related: &[same_attestation] };
         assert!(dossiers_sharing_invoices(&alone).is_empty());
     }
@@ -1395,7 +1435,7 @@ mod tests {
     }
 
     #[track_caller]
-    fn code_of(got: &(Verdict, Vec<Reason>), verdict: Verdict, code: &str) -> String {
+    fn code_of(got: &(Verdict, Vec<Reason>), verdict: Verdict, code: FindingCode) -> String {
         assert_eq!(got.0, verdict, "{:?}", got.1);
         got.1.iter().find(|r| r.code == code).unwrap_or_else(|| panic!("no {code} in {:?}", got.1)).message.clone()
     }
@@ -1411,9 +1451,9 @@ mod tests {
         assert_eq!(table["A-Krbtgt"].anssi, Some(2));
         assert_eq!(table["S-SMB-v1"].anssi, None);
         let sub = SubmissionId::new();
-        let m = code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(1), &["S-Inactive", "S-SMB-v1"])), Verdict::NotMet, "ad_level_below_target");
+        let m = code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(1), &["S-Inactive", "S-SMB-v1"])), Verdict::NotMet, FindingCode::AdLevelBelowTarget);
         assert!(m.contains("niveau ANSSI 1 < cible 3 (règles : S-Inactive)") && m.contains(&format!("PingCastle {version}")), "{m}");
-        let m = code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(3), &["S-SMB-v1", "P-RecycleBin"])), Verdict::Met, "ad_level_reached");
+        let m = code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(3), &["S-SMB-v1", "P-RecycleBin"])), Verdict::Met, FindingCode::AdLevelReached);
         assert!(m.contains("niveau ANSSI 5 ≥ cible 3"), "{m}");
     }
 
@@ -1428,20 +1468,20 @@ mod tests {
         let sub = SubmissionId::new();
         // Agreeing: nothing said.
         let agree = level(&r, &pingcastle(sub, "3.2.0.1", Some(3), &["S-SMB-v1", "P-Delegated"]));
-        code_of(&agree, Verdict::Met, "ad_level_reached");
-        assert!(agree.1.iter().all(|x| x.code != "ad_maturity_mismatch"), "{:?}", agree.1);
+        code_of(&agree, Verdict::Met, FindingCode::AdLevelReached);
+        assert!(agree.1.iter().all(|x| x.code != FindingCode::AdMaturityMismatch), "{:?}", agree.1);
         // The report says 4 where the rules give 3: shown, the level still decides.
         let higher = level(&r, &pingcastle(sub, "3.2.0.1", Some(4), &["S-SMB-v1", "P-Delegated"]));
-        assert!(code_of(&higher, Verdict::Met, "ad_maturity_mismatch").contains("maturité 4, les règles déclenchées donnent 3"));
+        assert!(code_of(&higher, Verdict::Met, FindingCode::AdMaturityMismatch).contains("maturité 4, les règles déclenchées donnent 3"));
         // The report says 1 under the target, the table reaches it: PingCastle graded a rule
         // lower than the table does, perhaps as an ANSSI checkpoint.
         let lower = level(&r, &pingcastle(sub, "3.2.0.1", Some(1), &["S-SMB-v1", "P-Delegated"]));
-        code_of(&lower, Verdict::NeedsReview, "ad_maturity_mismatch");
-        code_of(&lower, Verdict::NeedsReview, "ad_level_reached");
+        code_of(&lower, Verdict::NeedsReview, FindingCode::AdMaturityMismatch);
+        code_of(&lower, Verdict::NeedsReview, FindingCode::AdLevelReached);
         // Already under the target: the mismatch changes nothing.
         let under = level(&r, &pingcastle(sub, "3.2.0.1", Some(1), &["A-Krbtgt"]));
-        code_of(&under, Verdict::NotMet, "ad_maturity_mismatch");
-        code_of(&under, Verdict::NotMet, "ad_level_below_target");
+        code_of(&under, Verdict::NotMet, FindingCode::AdMaturityMismatch);
+        code_of(&under, Verdict::NotMet, FindingCode::AdLevelBelowTarget);
     }
 
     /// A triggered rule the table does not list could be at any level: it holds the
@@ -1452,18 +1492,18 @@ mod tests {
         let sub = SubmissionId::new();
         let r = with_tables(3, tables);
         // Already under the target: an unknown rule cannot raise it.
-        code_of(&level(&r, &pingcastle(sub, "3.2.0.1", None, &["A-Krbtgt", "X-New"])), Verdict::NotMet, "ad_level_below_target");
+        code_of(&level(&r, &pingcastle(sub, "3.2.0.1", None, &["A-Krbtgt", "X-New"])), Verdict::NotMet, FindingCode::AdLevelBelowTarget);
         // At the target, with no MaturityLevel to bound it: a controller looks, told which rule.
-        let m = code_of(&level(&r, &pingcastle(sub, "3.2.0.1", None, &["S-SMB-v1", "X-New"])), Verdict::NeedsReview, "ad_level_unconfirmed");
+        let m = code_of(&level(&r, &pingcastle(sub, "3.2.0.1", None, &["S-SMB-v1", "X-New"])), Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
         assert!(m.contains("X-New") && !m.contains("S-SMB-v1 "), "{m}");
         // The report's MaturityLevel at the target bounds every triggered rule's ANSSI level.
         let bounded = level(&r, &pingcastle(sub, "3.2.0.1", Some(3), &["S-SMB-v1", "X-New"]));
-        code_of(&bounded, Verdict::Met, "ad_level_reached");
-        assert!(bounded.1.iter().all(|x| x.code != "ad_maturity_mismatch"), "no computed maturity with an unknown rule: {:?}", bounded.1);
+        code_of(&bounded, Verdict::Met, FindingCode::AdLevelReached);
+        assert!(bounded.1.iter().all(|x| x.code != FindingCode::AdMaturityMismatch), "no computed maturity with an unknown rule: {:?}", bounded.1);
         // ... and under it, it does not.
-        code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(2), &["S-SMB-v1", "X-New"])), Verdict::NeedsReview, "ad_level_unconfirmed");
+        code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(2), &["S-SMB-v1", "X-New"])), Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
         // No level is under 1: nothing can lower a target of 1.
-        code_of(&level(&with_tables(1, tables), &pingcastle(sub, "3.2.0.1", None, &["X-New"])), Verdict::Met, "ad_level_reached");
+        code_of(&level(&with_tables(1, tables), &pingcastle(sub, "3.2.0.1", None, &["X-New"])), Verdict::Met, FindingCode::AdLevelReached);
     }
 
     /// Levels move between PingCastle versions: a report is graded with the table of the
@@ -1479,7 +1519,7 @@ mod tests {
         assert_eq!(r.pingcastle_table(Some("2.5.0.0")).unwrap().0, "2.9");
         assert_eq!(r.pingcastle_table(None).unwrap().0, "2.9");
         let sub = SubmissionId::new();
-        code_of(&level(&r, &pingcastle(sub, "3.2.0.1", None, &["S-Inactive"])), Verdict::NotMet, "ad_level_below_target");
-        code_of(&level(&r, &pingcastle(sub, "2.9.1.0", None, &["S-Inactive"])), Verdict::Met, "ad_level_reached");
+        code_of(&level(&r, &pingcastle(sub, "3.2.0.1", None, &["S-Inactive"])), Verdict::NotMet, FindingCode::AdLevelBelowTarget);
+        code_of(&level(&r, &pingcastle(sub, "2.9.1.0", None, &["S-Inactive"])), Verdict::Met, FindingCode::AdLevelReached);
     }
 }

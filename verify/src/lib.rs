@@ -11,6 +11,8 @@
 //! Everything here works on stored records, never on files: a submission is judged again
 //! under a changed referential without scanning or parsing anything.
 
+#![forbid(unsafe_code)]
+
 pub mod checks;
 pub mod identifiers;
 pub mod judge;

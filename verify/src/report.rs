@@ -3,7 +3,7 @@
 //! text table for the terminal. Both show the same things: each objective's verdict,
 //! the reasons behind it, and the evidence they rest on, with links.
 
-use caregate_schemas::{vocabulary, EvidenceId, Verdict, Verification};
+use caregate_schemas::{EvidenceId, Verdict, Verification};
 use maud::{html, Markup, DOCTYPE};
 
 /// French label of a verdict.
@@ -52,7 +52,7 @@ pub fn html(v: &Verification, evidence_href: impl Fn(EvidenceId) -> String) -> S
                                 ul {
                                     @for r in &o.reasons {
                                         li class=(r.verdict.as_str()) {
-                                            (vocabulary::label(&r.code)) " — " (r.message) " " small { code { (r.code) } }
+                                            (r.code.label()) " — " (r.message) " " small { code { (r.code) } }
                                             @if let Some(p) = &r.pointer { " " small { "[" (p) "]" } }
                                         }
                                     }
@@ -76,7 +76,7 @@ pub fn html(v: &Verification, evidence_href: impl Fn(EvidenceId) -> String) -> S
                             td { (e.status.label_fr()) }
                             td {
                                 @for f in &e.findings {
-                                    (vocabulary::label(&f.code)) " : " (f.message) @if let Some(p) = &f.pointer { " [" (p) "]" } " " small { code { (f.code) } } br;
+                                    (f.code.label()) " : " (f.message) @if let Some(p) = &f.pointer { " [" (p) "]" } " " small { code { (f.code) } } br;
                                 }
                             }
                         }
@@ -102,7 +102,7 @@ pub fn text(v: &Verification) -> String {
     for o in &v.objectives {
         out.push_str(&format!("\n{:<14} {:<12} {}\n", o.objective, verdict_fr(o.verdict), o.title));
         for r in &o.reasons {
-            out.push_str(&format!("    [{}] {} — {} ({})\n", verdict_fr(r.verdict), vocabulary::label(&r.code), r.message, r.code));
+            out.push_str(&format!("    [{}] {} — {} ({})\n", verdict_fr(r.verdict), r.code.label(), r.message, r.code));
         }
     }
     out

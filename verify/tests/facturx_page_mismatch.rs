@@ -2,6 +2,7 @@
 //! the extractor) goes to a controller, and so does D1.FIN with it: the XML's fields may
 //! all be right, the judge never lets such an invoice meet the objective on its own.
 
+use caregate_schemas::FindingCode;
 use std::str::FromStr;
 
 use caregate_schemas::extracted::{Content, Fields, Invoice, InvoiceSource};
@@ -53,10 +54,10 @@ fn d1_fin(rec: &EvidenceRecord) -> caregate_schemas::ObjectiveVerdict {
 #[test]
 fn a_factur_x_whose_page_and_xml_disagree_cannot_meet_d1_fin() {
     let agreeing = d1_fin(&facturx(Vec::new()));
-    assert!(!agreeing.reasons.iter().any(|r| r.code == "evidence_needs_review"), "{:#?}", agreeing.reasons);
+    assert!(!agreeing.reasons.iter().any(|r| r.code == FindingCode::EvidenceNeedsReview), "{:#?}", agreeing.reasons);
 
     let page = Finding::new(
-        "facturx_page_mismatch",
+        FindingCode::FacturxPageMismatch,
         Severity::Warning,
         "Factur-X : le total TTC diffère entre la page (« 3940,60 ») et le XML incorporé (« 2940,60 »)",
     )
@@ -65,7 +66,7 @@ fn a_factur_x_whose_page_and_xml_disagree_cannot_meet_d1_fin() {
     assert_eq!(rec.status, Status::NeedsReview, "the file goes to a controller");
     let o = d1_fin(&rec);
     assert_ne!(o.verdict, Verdict::Met);
-    let why = o.reasons.iter().find(|r| r.code == "evidence_needs_review").unwrap_or_else(|| panic!("{:#?}", o.reasons));
+    let why = o.reasons.iter().find(|r| r.code == FindingCode::EvidenceNeedsReview).unwrap_or_else(|| panic!("{:#?}", o.reasons));
     assert_eq!(why.verdict, Verdict::NeedsReview);
-    assert!(why.message.contains("facturx_page_mismatch"), "the controller is told why: {}", why.message);
+    assert!(why.message.contains(FindingCode::FacturxPageMismatch.as_str()), "the controller is told why: {}", why.message);
 }

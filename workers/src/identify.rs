@@ -1,6 +1,7 @@
 //! What a file is: magic bytes first (infer), then the name's extension, then, for XML,
 //! the root element. A name that says one thing and bytes that say another is a finding.
 
+use caregate_schemas::FindingCode;
 use caregate_schemas::{Finding, Severity};
 use quick_xml::events::Event;
 
@@ -141,7 +142,7 @@ pub fn identify(name: &str, head: &[u8]) -> Identity {
         let ok = compatible(expected, &media_type) || (is_textual(expected) && is_textual(&media_type) && expected != "application/xml");
         if !ok {
             findings.push(Finding::new(
-                "type_mismatch",
+                FindingCode::TypeMismatch,
                 Severity::Warning,
                 format!("le fichier est nommé .{ext} (attendu : {expected}) mais son contenu est {media_type}"),
             ));
@@ -201,12 +202,12 @@ mod tests {
     fn a_name_that_lies_is_a_finding() {
         let fake = identify("facture.pdf", b"PK\x03\x04\x14\x00\x00\x00\x08\x00");
         assert_eq!(fake.media_type, "application/zip");
-        assert_eq!(fake.findings[0].code, "type_mismatch");
+        assert_eq!(fake.findings[0].code, FindingCode::TypeMismatch);
 
         let text_as_pdf = identify("rapport.pdf", b"just some text");
-        assert_eq!(text_as_pdf.findings[0].code, "type_mismatch");
+        assert_eq!(text_as_pdf.findings[0].code, FindingCode::TypeMismatch);
 
         let not_xml = identify("scan.xml", b"host,port\n10.0.0.1,3389\n");
-        assert_eq!(not_xml.findings[0].code, "type_mismatch");
+        assert_eq!(not_xml.findings[0].code, FindingCode::TypeMismatch);
     }
 }

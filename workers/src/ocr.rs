@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caregate_schemas::extracted::{Content, InvoiceSource};
-use caregate_schemas::{EventKind, EvidenceRecord, Status, OCR_PENDING};
+use caregate_schemas::{EventKind, EvidenceRecord, FindingCode, Status};
 use caregate_storage::{check_stored, EvidenceIndex, Fixity, ObjectStore, ReadPurpose, StorageError};
 use futures::StreamExt;
 use serde_json::json;
@@ -87,7 +87,7 @@ impl OcrPool {
         loop {
             let waiting: Vec<EvidenceRecord> = self
                 .index
-                .with_finding(OCR_PENDING, (self.threads * 4) as u32 + failed_ids.len() as u32)
+                .with_finding(FindingCode::OcrPending, (self.threads * 4) as u32 + failed_ids.len() as u32)
                 .await?
                 .into_iter()
                 .filter(|r| !failed_ids.contains(&r.evidence_id))
@@ -162,7 +162,7 @@ impl OcrPool {
             "findings": updated.findings.iter().map(|f| &f.code).collect::<Vec<_>>(),
             "text_chars": text.chars().count(),
         });
-        if !self.index.resolve_finding(&updated, OCR_PENDING, EventKind::OcrRead, detail).await? {
+        if !self.index.resolve_finding(&updated, FindingCode::OcrPending, EventKind::OcrRead, detail).await? {
             return Ok(false);
         }
         tracing::info!(evidence = %rec.evidence_id, path = %rec.path, kind = ?updated.kind, "scan read by OCR");

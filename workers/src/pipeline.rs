@@ -1,5 +1,6 @@
 //! The stages a received file goes through, and their order.
 
+use caregate_schemas::FindingCode;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -119,13 +120,13 @@ impl Stage for ScanStage {
         match reply {
             ClamdReply::Found(sig) => Err(Stop::Quarantine(Hold {
                 status: Status::Infected,
-                findings: vec![Finding::new("infected", Severity::Critical, format!("l'antivirus a détecté {sig}"))],
+                findings: vec![Finding::new(FindingCode::Infected, Severity::Critical, format!("l'antivirus a détecté {sig}"))],
                 scan: Some(report(ScanResult::Infected, Some(sig))),
             })),
             ClamdReply::LimitsExceeded(limit) => Err(Stop::Quarantine(Hold {
                 status: Status::NeedsReview,
                 findings: vec![Finding::new(
-                    "scan_incomplete",
+                    FindingCode::ScanIncomplete,
                     Severity::Error,
                     format!("l'antivirus s'est arrêté avant la fin ({limit}) : le fichier n'est pas réputé sain"),
                 )],
@@ -168,7 +169,7 @@ impl Stage for CheckDigestStage {
         Err(Stop::Quarantine(Hold {
             status: Status::Failed,
             findings: vec![Finding::new(
-                "hash_mismatch",
+                FindingCode::HashMismatch,
                 Severity::Critical,
                 format!(
                     "les octets en quarantaine ({} octets, sha256 {}) diffèrent du dépôt ({expected_size} octets, sha256 {expected})",
@@ -394,7 +395,7 @@ impl Stage for ExpandArchiveStage {
         }
         if depth >= self.limits.max_archive_depth {
             let finding = Finding::new(
-                "archive_limits",
+                FindingCode::ArchiveLimits,
                 Severity::Warning,
                 format!("archive imbriquée sur {depth} niveaux : ses fichiers ne sont pas extraits (limite {})", self.limits.max_archive_depth),
             );
@@ -457,7 +458,7 @@ fn member_name(member: &Member) -> (String, Option<Finding>) {
             let safe = format!("member-{}", member.index);
             // `{:?}` escapes what would otherwise reorder or hide the message's text.
             let message = format!("nom refusé dans l'archive : {:?} ({}) ; la pièce est enregistrée sous le nom « {safe} »", e.raw, e.reason);
-            (safe, Some(Finding::new("name_refused", Severity::Warning, message)))
+            (safe, Some(Finding::new(FindingCode::NameRefused, Severity::Warning, message)))
         }
     }
 }

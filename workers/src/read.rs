@@ -11,6 +11,11 @@
 //! `catch_unwind` and a timeout): a process start cheaper per file, but an abort or an
 //! exhausted memory in a parser takes the worker down with it.
 
+// Unsafe code allowed here only: signalling the reader's process group, its CPU limit
+// and memory trim are system calls with no safe wrapper in std.
+#![allow(unsafe_code)]
+
+use caregate_schemas::FindingCode;
 use std::ffi::OsString;
 use std::io::{BufRead, Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -70,7 +75,7 @@ pub struct ReaderError {
     pub reason: String,
 }
 
-fn failed(code: &str, message: String) -> Analysis {
+fn failed(code: FindingCode, message: String) -> Analysis {
     Analysis::unread("unknown", Kind::Other, Finding::new(code, Severity::Warning, message))
 }
 
@@ -139,10 +144,12 @@ impl Reader {
                         analysis
                     }
                     // A child whose answer makes no sense is not asked again.
-                    Err(e) => failed("unreadable", format!("la réponse du lecteur est illisible : {e}")),
+                    Err(e) => failed(FindingCode::Unreadable, format!("la réponse du lecteur est illisible : {e}")),
                 },
                 Answer::Timeout => over_time(self.deadline()),
-                Answer::TooBig => failed("unreadable", format!("la réponse du lecteur dépassait {} Mio ; fichier conservé sans lecture", MAX_ANSWER >> 20)),
+                Answer::TooBig => {
+                    failed(FindingCode::Unreadable, format!("la réponse du lecteur dépassait {} Mio ; fichier conservé sans lecture", MAX_ANSWER >> 20))
+                }
                 Answer::Ended => {
                     let (status, stderr) = child.ended();
                     let crash = ended(&status, &stderr, self.memory_bytes);
@@ -161,11 +168,9 @@ impl Reader {
         let mut plain = self.clone();
         plain.limits.poppler = false;
         let mut analysis = plain.read_in_lasting_child(identity, path, name)?;
-        if analysis
-            .findings
-            .iter()
-            .any(|f| matches!(f.code.as_str(), "memory_limit" | "unreadable" | "time_budget") && analysis.classification.kind == Kind::Other)
-        {
+        if analysis.findings.iter().any(|f| {
+            matches!(f.code, FindingCode::MemoryLimit | FindingCode::Unreadable | FindingCode::TimeBudget) && analysis.classification.kind == Kind::Other
+        }) {
             // lopdf could not read it either: the first reason stands.
             return Ok(crash);
         }
@@ -233,20 +238,20 @@ impl Reader {
                 return Ok(over_time(limit));
             }
             Err(SandboxError::TooMuchOutput { limit, .. }) => {
-                return Ok(failed("unreadable", format!("la réponse du lecteur dépassait {} Mio ; fichier conservé sans lecture", limit >> 20)));
+                return Ok(failed(FindingCode::Unreadable, format!("la réponse du lecteur dépassait {} Mio ; fichier conservé sans lecture", limit >> 20)));
             }
             Err(SandboxError::Failed { status, stderr, .. }) => return Ok(ended(&status, &stderr, self.memory_bytes)),
         };
         match serde_json::from_slice::<Analysis>(&answer) {
             Ok(analysis) => Ok(analysis),
-            Err(e) => Ok(failed("unreadable", format!("la réponse du lecteur est illisible : {e}"))),
+            Err(e) => Ok(failed(FindingCode::Unreadable, format!("la réponse du lecteur est illisible : {e}"))),
         }
     }
 }
 
 /// A file whose reading overran `limit`.
 fn over_time(limit: Duration) -> Analysis {
-    failed("time_budget", format!("la lecture a dépassé {} s ; fichier conservé sans lecture", limit.as_secs()))
+    failed(FindingCode::TimeBudget, format!("la lecture a dépassé {} s ; fichier conservé sans lecture", limit.as_secs()))
 }
 
 /// A child that ended without an answer: out of memory (Rust's allocator says so before
@@ -256,12 +261,12 @@ fn ended(status: &str, stderr: &str, memory_bytes: u64) -> Analysis {
     if out_of_memory {
         tracing::warn!(%status, %stderr, "a parser ran out of memory on this file");
         return failed(
-            "memory_limit",
+            FindingCode::MemoryLimit,
             format!("la lecture de ce fichier demandait plus de {} Mio de mémoire ; fichier conservé sans lecture", memory_bytes >> 20),
         );
     }
     tracing::warn!(%status, %stderr, "the reader crashed on this file");
-    failed("unreadable", format!("le lecteur s'est arrêté sur ce fichier ({status}) : {stderr}"))
+    failed(FindingCode::Unreadable, format!("le lecteur s'est arrêté sur ce fichier ({status}) : {stderr}"))
 }
 
 /// Reads on the calling thread's own big-stack helper thread, a panic becoming a
@@ -277,9 +282,9 @@ fn read_here(source: &Source, limits: &Limits) -> Analysis {
             Ok(Ok(Err(panic))) | Ok(Err(panic)) => {
                 let msg = crate::stage::panic_message(&*panic);
                 tracing::warn!(error = %msg, "a parser crashed on this file");
-                failed("unreadable", format!("l'analyseur s'est arrêté sur ce fichier : {msg}"))
+                failed(FindingCode::Unreadable, format!("l'analyseur s'est arrêté sur ce fichier : {msg}"))
             }
-            Err(e) => failed("unreadable", format!("impossible de démarrer l'analyseur : {e}")),
+            Err(e) => failed(FindingCode::Unreadable, format!("impossible de démarrer l'analyseur : {e}")),
         }
     })
 }
@@ -601,7 +606,7 @@ impl Stage for ReadStage {
         match tokio::time::timeout(grace, reading).await {
             Ok(Ok(Ok(analysis))) => Ok(analysis),
             Ok(Ok(Err(e))) => Err(Stop::Retry(format!("extract: {e}"))),
-            Ok(Err(e)) => Ok(failed("unreadable", format!("le lecteur s'est terminé sans réponse : {e}"))),
+            Ok(Err(e)) => Ok(failed(FindingCode::Unreadable, format!("le lecteur s'est terminé sans réponse : {e}"))),
             Err(_) => Ok(over_time(grace)),
         }
     }

@@ -3,6 +3,7 @@
 //! goes back to quarantine with status `infected`, leaves the evidence bucket, and its
 //! dossier is judged again (and announced).
 
+use caregate_schemas::FindingCode;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,7 +154,7 @@ impl Rescanner {
                 rec.quarantine_key = Some(rec.evidence_id.quarantine_key());
                 rec.scan = Some(report(ScanResult::Infected, Some(signature.clone())));
                 rec.findings.push(Finding::new(
-                    "infected",
+                    FindingCode::Infected,
                     Severity::Critical,
                     format!(
                         "l'antivirus a détecté {signature} lors d'un nouvel examen avec des signatures plus récentes ; le fichier est retourné en quarantaine"

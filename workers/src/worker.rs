@@ -1,6 +1,7 @@
 //! The worker loop: take a job, run the pipeline, and turn the outcome into exactly one
 //! queue action. This is the only place where acks, retries and dead letters are decided.
 
+use caregate_schemas::FindingCode;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,6 +98,39 @@ impl Default for WorkerConfig {
             ocr_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             ocr_poll_secs: 2,
             ocr_time_budget_secs: 900,
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// Values that would make the worker misbehave rather than fail: zero counts and
+    /// timeouts (a zero prefetch consumes nothing, a zero timeout abandons every job), and
+    /// a child too small to start. Each problem names its key under `[worker]`.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        for (key, value) in [
+            ("prefetch", u64::from(self.prefetch)),
+            ("job_timeout_secs", self.job_timeout_secs),
+            ("stale_after_secs", self.stale_after_secs),
+            ("stale_check_secs", self.stale_check_secs),
+            ("extract_threads", self.extract_threads as u64),
+            ("ocr_time_budget_secs", self.ocr_time_budget_secs),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key} must be at least 1"));
+            }
+        }
+        if self.isolation == crate::read::Isolation::Process && self.reader_memory_mb < 512 {
+            // The child reserves a 256 MiB stack for deep files before reading anything.
+            problems.push("reader_memory_mb must be at least 512".to_owned());
+        }
+        if let Err(extract) = self.extract.validate() {
+            problems.extend(extract.into_iter().map(|p| format!("extract.{p}")));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
         }
     }
 }
@@ -237,7 +271,7 @@ impl Worker {
             Ok(Some(mut rec)) if !rec.status.is_terminal() => {
                 rec.status = Status::Failed;
                 rec.attempts = attempt;
-                rec.findings.push(Finding::new("processing_failed", Severity::Error, reason.clone()));
+                rec.findings.push(Finding::new(FindingCode::ProcessingFailed, Severity::Error, reason.clone()));
                 let finished = self.index.finish(&rec, json!({"reason": reason, "attempts": attempt})).await;
                 if let Ok(true) = finished {
                     metrics::counter!("caregate_files_total", "status" => Status::Failed.as_str()).increment(1);
@@ -327,4 +361,24 @@ pub async fn sweep_orphans(quarantine: &dyn ObjectStore, index: &dyn EvidenceInd
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_config_names_each_bad_key() {
+        assert!(WorkerConfig::default().validate().is_ok());
+        let mut c = WorkerConfig { prefetch: 0, reader_memory_mb: 100, ..Default::default() };
+        c.extract.max_xml_depth = 0;
+        assert_eq!(
+            c.validate().unwrap_err(),
+            vec!["prefetch must be at least 1", "reader_memory_mb must be at least 512", "extract.max_xml_depth must be at least 1"]
+        );
+        c.isolation = crate::read::Isolation::Thread;
+        c.prefetch = 1;
+        c.extract.max_xml_depth = 1;
+        assert!(c.validate().is_ok(), "a thread reader has no child to size");
+    }
 }

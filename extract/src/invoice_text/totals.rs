@@ -6,6 +6,7 @@
 //! best supported by labels, rates and rows. When no choice holds, the fields in
 //! disagreement are left empty and a controller is told what was read.
 
+use caregate_schemas::FindingCode;
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
@@ -20,7 +21,7 @@ pub(super) const FIELD_NAMES: [&str; 3] = ["total_ht", "total_tva", "total_ttc"]
 
 /// The finding for fields left empty because the page contradicts itself.
 pub(super) fn inconsistent(message: String) -> Finding {
-    Finding::new("invoice_fields_inconsistent", Severity::Warning, message)
+    Finding::new(FindingCode::InvoiceFieldsInconsistent, Severity::Warning, message)
 }
 
 /// One amount and where it was read.
@@ -459,7 +460,7 @@ mod tests {
         let ev = evidence(&["1200.00"], &[], &["1200.00"], &[("1200.00", 3)]);
         let t = choose(&ev);
         assert_eq!(values(&t), [None, None, Some(dec("1200.00"))]);
-        assert_eq!(t.finding.as_ref().map(|f| f.code.as_str()), Some("invoice_fields_inconsistent"));
+        assert_eq!(t.finding.as_ref().map(|f| f.code), Some(FindingCode::InvoiceFieldsInconsistent));
         let mut ev = ev;
         ev.without_vat = true;
         let t = choose(&ev);
@@ -474,7 +475,7 @@ mod tests {
         let t = choose(&ev);
         assert_eq!(values(&t), [None, None, None]);
         let f = t.finding.unwrap();
-        assert_eq!(f.code, "invoice_fields_inconsistent");
+        assert_eq!(f.code, FindingCode::InvoiceFieldsInconsistent);
         assert!(f.message.contains("1\u{a0}000,00") && f.message.contains("1\u{a0}300,00") && f.message.contains("230,00"), "{}", f.message);
         // Two that agree by a French rate keep their values; the third is the odd one.
         let ev = evidence(&["1000.00"], &["200.00"], &["1300.00"], &[("1000.00", 1), ("200.00", 2), ("1300.00", 3)]);

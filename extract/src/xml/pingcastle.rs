@@ -5,6 +5,7 @@
 //! (`[XmlAttribute]` in its `HealthcheckData.cs`); some writers put it in a child element
 //! instead, so both are read.
 
+use caregate_schemas::FindingCode;
 use std::io::BufRead;
 
 use base64::Engine;
@@ -76,7 +77,7 @@ pub fn engine_seals(engine_version: &str) -> bool {
 pub fn seal_findings(audit: &AdAudit) -> Vec<Finding> {
     match audit.integrity {
         Integrity::Invalid => vec![Finding::new(
-            "integrity_mismatch",
+            FindingCode::IntegrityMismatch,
             Severity::Error,
             format!(
                 "IntegrityRules ne correspond pas aux {} règles du rapport : elles ont été modifiées après leur écriture par PingCastle",
@@ -85,7 +86,7 @@ pub fn seal_findings(audit: &AdAudit) -> Vec<Finding> {
         )
         .at("integrity")],
         Integrity::Absent if audit.tool_version.as_deref().is_some_and(engine_seals) => vec![Finding::new(
-            "integrity_absent",
+            FindingCode::IntegrityAbsent,
             Severity::Warning,
             format!(
                 "rapport de PingCastle {} sans IntegrityRules : cette version scelle toujours ses règles, le sceau a été retiré",
@@ -232,7 +233,7 @@ mod tests {
         parse(xml.as_bytes(), &Limits::default(), &Budget::new(std::time::Duration::from_secs(10))).unwrap()
     }
 
-    fn codes(audit: &AdAudit) -> Vec<String> {
+    fn codes(audit: &AdAudit) -> Vec<FindingCode> {
         seal_findings(audit).into_iter().map(|f| f.code).collect()
     }
 
@@ -255,7 +256,7 @@ mod tests {
         let seal = sealed();
         let removed = read(&report("3.2.0.1", Some(&seal), None, &RULE_IDS[1..]));
         assert_eq!(removed.integrity, Integrity::Invalid, "a rule removed");
-        assert_eq!(codes(&removed), ["integrity_mismatch"]);
+        assert_eq!(codes(&removed), [FindingCode::IntegrityMismatch]);
         assert_eq!(seal_findings(&removed)[0].severity, Severity::Error, "sends the file to a controller");
         let renamed = ["P-Kerberoasting", RULE_IDS[1], RULE_IDS[2], RULE_IDS[3], RULE_IDS[4]];
         assert_eq!(read(&report("3.2.0.1", Some(&seal), None, &renamed)).integrity, Integrity::Invalid, "a rule replaced by another");
@@ -269,7 +270,7 @@ mod tests {
         assert_eq!(read(&report("2.10.1.0", None, Some(&sealed()), &RULE_IDS)).integrity, Integrity::Valid);
         let edited = read(&report("2.10.1.0", None, Some(&sealed()), &RULE_IDS[..4]));
         assert_eq!(edited.integrity, Integrity::Invalid);
-        assert_eq!(codes(&edited), ["integrity_mismatch"]);
+        assert_eq!(codes(&edited), [FindingCode::IntegrityMismatch]);
         // Stated twice, the two must hold.
         assert_eq!(read(&report("3.2.0.1", Some(&sealed()), Some("bm90IHRoZSBzZWFs"), &RULE_IDS)).integrity, Integrity::Invalid);
     }
@@ -278,7 +279,7 @@ mod tests {
     fn no_seal_is_a_finding_only_where_pingcastle_always_writes_one() {
         let stripped = read(&report("3.2.0.1", None, None, &RULE_IDS));
         assert_eq!(stripped.integrity, Integrity::Absent);
-        assert_eq!(codes(&stripped), ["integrity_absent"]);
+        assert_eq!(codes(&stripped), [FindingCode::IntegrityAbsent]);
         let old = read(&report("2.9.2.0", None, None, &RULE_IDS));
         assert_eq!(old.integrity, Integrity::Absent);
         assert!(codes(&old).is_empty(), "2.x reports were never sealed");

@@ -17,7 +17,9 @@ mod submissions;
 mod verifications;
 
 use async_trait::async_trait;
-use caregate_schemas::{Decision, EventKind, EvidenceEvent, EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId, Verdict, Verification};
+use caregate_schemas::{
+    Decision, EventKind, EvidenceEvent, EvidenceId, EvidenceRecord, FindingCode, Sha256Digest, Status, SubmissionId, Verdict, Verification,
+};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -72,14 +74,14 @@ pub trait EvidenceIndex: Send + Sync + 'static {
     /// event, in one transaction. Only a kept record (`stored`, `needs_review`) changes;
     /// `false` when it was not kept any more (re-examined meanwhile by another process).
     async fn record_reexamination(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError>;
-    /// Kept records carrying the finding `code` ([`caregate_schemas::OCR_PENDING`]: files
+    /// Kept records carrying the finding `code` ([`FindingCode::OcrPending`]: files
     /// whose pages wait for OCR), oldest first. They are `needs_review` (a warning), so
     /// the search reads that status only.
-    async fn with_finding(&self, code: &str, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError>;
+    async fn with_finding(&self, code: FindingCode, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError>;
     /// As [`EvidenceIndex::record_reexamination`], but only while the stored record still
     /// carries the finding `code`: of two processes resolving it (two OCR pools reading
     /// the same scan), one writes; `false` for the other.
-    async fn resolve_finding(&self, rec: &EvidenceRecord, code: &str, kind: EventKind, detail: Value) -> Result<bool, StorageError>;
+    async fn resolve_finding(&self, rec: &EvidenceRecord, code: FindingCode, kind: EventKind, detail: Value) -> Result<bool, StorageError>;
     /// Complete submissions (no file still `received`) with a record changed after their
     /// current verification was computed from (its `basis`): a re-examination (OCR, a
     /// rescan, signatures validated again) whose judging did not happen, the process
@@ -183,11 +185,11 @@ impl EvidenceIndex for SqlIndex {
         bounded(SqlIndex::record_reexamination(self, rec, kind, detail)).await
     }
 
-    async fn with_finding(&self, code: &str, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
+    async fn with_finding(&self, code: FindingCode, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
         bounded(SqlIndex::with_finding(self, code, limit)).await
     }
 
-    async fn resolve_finding(&self, rec: &EvidenceRecord, code: &str, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
+    async fn resolve_finding(&self, rec: &EvidenceRecord, code: FindingCode, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
         bounded(SqlIndex::resolve_finding(self, rec, code, kind, detail)).await
     }
 

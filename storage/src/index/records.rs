@@ -1,6 +1,6 @@
 //! Records: received, finished once, retried, listed and found again.
 
-use caregate_schemas::{EventKind, EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId};
+use caregate_schemas::{EventKind, EvidenceId, EvidenceRecord, FindingCode, Sha256Digest, Status, SubmissionId};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -87,7 +87,7 @@ impl SqlIndex {
 
     /// A kept record rewritten with its event, in one transaction; with `carrying`, only
     /// while the stored record still has a finding of that code.
-    async fn reexamined(&self, rec: &EvidenceRecord, carrying: Option<&str>, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
+    async fn reexamined(&self, rec: &EvidenceRecord, carrying: Option<FindingCode>, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
         let condition = if carrying.is_some() { " AND record LIKE $5" } else { "" };
@@ -107,7 +107,7 @@ impl SqlIndex {
         Ok(changed == 1)
     }
 
-    pub(super) async fn with_finding(&self, code: &str, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
+    pub(super) async fn with_finding(&self, code: FindingCode, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM evidence WHERE status = 'needs_review' AND record LIKE $1
              ORDER BY received_at, evidence_id LIMIT {limit}"
@@ -117,7 +117,7 @@ impl SqlIndex {
         Ok(records.into_iter().filter(|r| r.findings.iter().any(|f| f.code == code)).collect())
     }
 
-    pub(super) async fn resolve_finding(&self, rec: &EvidenceRecord, code: &str, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
+    pub(super) async fn resolve_finding(&self, rec: &EvidenceRecord, code: FindingCode, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
         self.reexamined(rec, Some(code), kind, detail).await
     }
 
@@ -286,6 +286,6 @@ async fn insert_received(conn: &mut sqlx::AnyConnection, rec: &EvidenceRecord) -
 }
 
 /// A record (compact JSON) carrying a finding of this code.
-fn finding_pattern(code: &str) -> String {
+fn finding_pattern(code: FindingCode) -> String {
     format!("%\"code\":\"{code}\"%")
 }
