@@ -3,6 +3,8 @@
 //! This is the binary's edge: errors here are `anyhow`, the libraries below use
 //! typed errors.
 
+#![forbid(unsafe_code)]
+
 pub mod accuracy;
 pub mod bag;
 pub mod bench;
@@ -144,76 +146,40 @@ impl Config {
         Ok(config)
     }
 
-    /// Every value that would make a component misbehave rather than fail: zero counts
-    /// and timeouts (a zero prefetch consumes nothing, a zero timeout fails every scan),
-    /// and limits that contradict each other.
+    /// Every value that would make a component misbehave rather than fail. Each section
+    /// checks itself (its `validate()`, beside its struct, names keys under it); what
+    /// spans sections is checked here.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
+        fn under(section: &str, checked: Result<(), Vec<String>>) -> Vec<String> {
+            checked.err().into_iter().flatten().map(|p| format!("{section}.{p}")).collect()
+        }
         let mut problems = Vec::new();
-        let mut positive = |key: &str, value: u64| {
-            if value == 0 {
-                problems.push(format!("{key} must be at least 1"));
-            }
-        };
-        positive("worker.prefetch", self.worker.prefetch.into());
-        positive("worker.job_timeout_secs", self.worker.job_timeout_secs);
-        positive("worker.stale_after_secs", self.worker.stale_after_secs);
-        positive("worker.stale_check_secs", self.worker.stale_check_secs);
-        positive("worker.extract_threads", self.worker.extract_threads as u64);
-        positive("worker.ocr_time_budget_secs", self.worker.ocr_time_budget_secs);
-        positive("worker.extract.max_parse_bytes", self.worker.extract.max_parse_bytes);
-        positive("worker.extract.max_xml_depth", self.worker.extract.max_xml_depth as u64);
-        positive("worker.extract.max_compression_ratio", self.worker.extract.max_compression_ratio);
-        positive("clamd.timeout_secs", self.clamd.timeout_secs);
-        positive("intake.max_file_bytes", self.intake.max_file_bytes);
-        positive("intake.max_request_bytes", self.intake.max_request_bytes);
-        positive("intake.max_concurrent_uploads", self.intake.max_concurrent_uploads as u64);
-        positive("http.auth.session_hours", self.http.auth.session_hours.into());
-        positive("http.presign_secs", self.http.presign_secs);
-        if let Some(db) = &self.backends.database {
-            positive("backends.database.max_connections", db.max_connections.into());
+        problems.extend(under("backends", self.backends.validate()));
+        problems.extend(under("clamd", self.clamd.validate()));
+        problems.extend(under("worker", self.worker.validate()));
+        problems.extend(under("intake", self.intake.validate()));
+        if self.http.auth.session_hours == 0 {
+            problems.push("http.auth.session_hours must be at least 1".to_owned());
         }
-        if self.worker.isolation == caregate_workers::read::Isolation::Process && self.worker.reader_memory_mb < 512 {
-            // The child reserves a 256 MiB stack for deep files before reading anything.
-            problems.push("worker.reader_memory_mb must be at least 512".to_owned());
+        if self.http.presign_secs == 0 {
+            problems.push("http.presign_secs must be at least 1".to_owned());
         }
+        problems.extend(self.http.validate().err());
         problems.extend(self.archive.seda.problems());
-        if !self.worker.extract.trust_anchors.is_empty() {
-            problems.push("trust anchors are set in signatures.trust_anchors, not worker.extract".to_owned());
-        }
         if let Err(e) = caregate_extract::signature::TrustAnchors::load(&self.signatures.trust_anchors) {
             problems.push(format!("signatures.trust_anchors: {e}"));
         }
-        let retry = &self.backends.retry.delays_ms;
-        if retry.is_empty() {
-            problems.push("backends.retry.delays_ms needs at least one delay".to_owned());
-        }
-        if retry.contains(&0) {
-            problems.push("backends.retry.delays_ms: a delay of 0 ms retries at once, in a loop".to_owned());
-        }
         // A record waiting out its last retry delay is not stale: requeueing it would
         // run the job twice at once.
-        let longest_retry_ms = retry.iter().max().copied().unwrap_or(0);
+        let longest_retry_ms = self.backends.retry.delays_ms.iter().max().copied().unwrap_or(0);
         if self.worker.stale_after_secs.saturating_mul(1000) <= longest_retry_ms {
             problems.push(format!(
                 "worker.stale_after_secs ({} s) must be longer than the longest retry delay ({longest_retry_ms} ms in backends.retry.delays_ms)",
                 self.worker.stale_after_secs
             ));
         }
-        if self.intake.max_file_bytes > self.intake.max_request_bytes {
-            problems.push(format!(
-                "intake.max_file_bytes ({}) is larger than intake.max_request_bytes ({}): such a file could never be uploaded",
-                self.intake.max_file_bytes, self.intake.max_request_bytes
-            ));
-        }
-        problems.extend(self.intake.validate().err());
-        problems.extend(self.http.validate().err());
         if self.http.ops_listen == Some(self.listen) {
             problems.push("http.ops_listen must differ from listen (leave it unset to serve /metrics and /readyz beside the API)".to_owned());
-        }
-        if let Some(s3) = &self.backends.s3 {
-            if s3.quarantine_bucket == s3.evidence_bucket {
-                problems.push("backends.s3.quarantine_bucket and backends.s3.evidence_bucket must differ: quarantine must stay apart".to_owned());
-            }
         }
         if problems.is_empty() {
             Ok(())

@@ -53,23 +53,37 @@ impl Default for IntakeConfig {
 }
 
 impl IntakeConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Limits that would refuse every upload or never bind; each problem names its key
+    /// under `[intake]`.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
-        // The sizes and the slot count are checked with the rest of the configuration.
-        // Above `max_concurrent_uploads` it simply never binds.
-        if self.max_uploads_per_account == 0 {
-            problems.push("intake.max_uploads_per_account must be at least 1".to_owned());
+        for (key, value) in [
+            ("max_file_bytes", self.max_file_bytes),
+            ("max_request_bytes", self.max_request_bytes),
+            ("max_concurrent_uploads", self.max_concurrent_uploads as u64),
+            // Above `max_concurrent_uploads` it simply never binds.
+            ("max_uploads_per_account", self.max_uploads_per_account as u64),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key} must be at least 1"));
+            }
+        }
+        if self.max_file_bytes > self.max_request_bytes {
+            problems.push(format!(
+                "max_file_bytes ({}) is larger than max_request_bytes ({}): such a file could never be uploaded",
+                self.max_file_bytes, self.max_request_bytes
+            ));
         }
         if !(64..=65536).contains(&self.max_field_bytes) {
-            problems.push(format!("intake.max_field_bytes = {} (64 to 65536)", self.max_field_bytes));
+            problems.push(format!("max_field_bytes = {} (64 to 65536)", self.max_field_bytes));
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.max_part_header_bytes) {
-            problems.push(format!("intake.max_part_header_bytes = {} (1 KiB to 16 MiB)", self.max_part_header_bytes));
+            problems.push(format!("max_part_header_bytes = {} (1 KiB to 16 MiB)", self.max_part_header_bytes));
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(problems.join("; "))
+            Err(problems)
         }
     }
 }
@@ -374,6 +388,17 @@ impl Intake {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intake_config_names_each_bad_key() {
+        assert!(IntakeConfig::default().validate().is_ok());
+        let bad = IntakeConfig { max_concurrent_uploads: 0, max_file_bytes: 10, max_request_bytes: 5, max_field_bytes: 1, ..IntakeConfig::default() };
+        let problems = bad.validate().unwrap_err();
+        assert_eq!(problems[0], "max_concurrent_uploads must be at least 1");
+        assert!(problems[1].starts_with("max_file_bytes (10) is larger than max_request_bytes (5)"), "{problems:?}");
+        assert_eq!(problems[2], "max_field_bytes = 1 (64 to 65536)");
+        assert_eq!(problems.len(), 3);
+    }
 
     #[test]
     fn names_are_cleaned_and_traversal_refused() {

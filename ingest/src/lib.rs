@@ -7,6 +7,8 @@
 //! retrieve files re-hashed on the way out, search the archive, and controllers decide on
 //! what the machine flagged, in the console.
 
+#![forbid(unsafe_code)]
+
 //!
 //! Layers, each depending only on those above it: `intake` and `retrieval` (domain,
 //! typed errors, no HTTP), `state` (what handlers share) and `error` (the one HTTP

@@ -27,6 +27,34 @@ impl Default for BackendsConfig {
     }
 }
 
+impl BackendsConfig {
+    /// Back ends that would open but misbehave: quarantine and evidence in one bucket
+    /// (quarantine must stay apart), a pool of no connection, retries that never wait.
+    /// Each problem names its key under `[backends]`.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        if let Some(s3) = &self.s3 {
+            if s3.quarantine_bucket == s3.evidence_bucket {
+                problems.push("s3.quarantine_bucket and s3.evidence_bucket must differ: quarantine must stay apart".to_owned());
+            }
+        }
+        if self.database.as_ref().is_some_and(|db| db.max_connections == 0) {
+            problems.push("database.max_connections must be at least 1".to_owned());
+        }
+        if self.retry.delays_ms.is_empty() {
+            problems.push("retry.delays_ms needs at least one delay".to_owned());
+        }
+        if self.retry.delays_ms.contains(&0) {
+            problems.push("retry.delays_ms: a delay of 0 ms retries at once, in a loop".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct S3Config {
@@ -160,5 +188,29 @@ impl Backends {
             self.index.describe(),
             self.queue.describe()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_config_names_each_bad_key() {
+        assert!(BackendsConfig::default().validate().is_ok());
+        let s3 = S3Config { evidence_bucket: "same".into(), quarantine_bucket: "same".into(), ..S3Config::default() };
+        let bad = BackendsConfig {
+            s3: Some(s3),
+            database: Some(DatabaseConfig { max_connections: 0, ..DatabaseConfig::default() }),
+            retry: RetryPolicy { delays_ms: vec![0] },
+            ..BackendsConfig::default()
+        };
+        let problems = bad.validate().unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("s3.quarantine_bucket and s3.evidence_bucket must differ"));
+        assert_eq!(problems[1], "database.max_connections must be at least 1");
+        assert!(problems[2].starts_with("retry.delays_ms: a delay of 0 ms"));
+        let none = BackendsConfig { retry: RetryPolicy { delays_ms: vec![] }, ..BackendsConfig::default() };
+        assert_eq!(none.validate().unwrap_err(), vec!["retry.delays_ms needs at least one delay"]);
     }
 }

@@ -10,6 +10,8 @@
 //! history, verifications, decisions, search), over a leaf `sql` module it shares with
 //! the account store.
 
+#![forbid(unsafe_code)]
+
 mod accounts;
 mod config;
 #[cfg(feature = "testsuite")]

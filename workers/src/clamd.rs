@@ -2,6 +2,7 @@
 //! fully scanned. Anything else (refused connection, timeout, `size limit exceeded`,
 //! an unknown answer) is an error, and an error is never "clean".
 
+use std::num::NonZeroU64;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -16,13 +17,27 @@ pub struct ClamdConfig {
     /// `host:port` of clamd's TCP socket.
     pub address: String,
     /// Client-side limit for one scan; must exceed clamd's MaxScanTime, so that clamd
-    /// answers first with a `Heuristics.Limits.Exceeded.MaxScanTime` verdict.
-    pub timeout_secs: u64,
+    /// answers first with a `Heuristics.Limits.Exceeded.MaxScanTime` verdict. Zero
+    /// cannot be written: it would fail every scan.
+    pub timeout_secs: NonZeroU64,
 }
 
 impl Default for ClamdConfig {
     fn default() -> Self {
-        Self { address: "127.0.0.1:3310".into(), timeout_secs: 180 }
+        Self { address: "127.0.0.1:3310".into(), timeout_secs: NonZeroU64::new(180).expect("not zero") }
+    }
+}
+
+impl ClamdConfig {
+    /// What would make every scan fail rather than the start-up; each problem names its
+    /// key under `[clamd]`.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        // Checked by its shape, not resolved: a host name (a compose service) may not
+        // resolve yet when the worker starts.
+        match self.address.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => Ok(()),
+            _ => Err(vec![format!("address {:?} is not host:port", self.address)]),
+        }
     }
 }
 
@@ -84,7 +99,7 @@ impl Clamd {
     }
 
     fn timeout(&self) -> Duration {
-        Duration::from_secs(self.config.timeout_secs)
+        Duration::from_secs(self.config.timeout_secs.get())
     }
 
     pub async fn ping(&self) -> Result<(), ScanError> {
@@ -195,5 +210,19 @@ mod tests {
         assert!(!now.is_newer_than("ClamAV 1.4.6/27423/Mon Oct 14 08:32:15 2024"));
         assert!(now.is_newer_than("ClamAV 1.4.6"), "a scan with no numbered database is older");
         assert!(!SignatureDatabase::parse("ClamAV 1.4.6").is_newer_than("ClamAV 1.4.6/27423/x"), "local databases say nothing");
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn an_address_that_is_not_host_port_is_refused() {
+        assert!(ClamdConfig::default().validate().is_ok());
+        let bad = ClamdConfig { address: "clamd".into(), ..ClamdConfig::default() };
+        assert_eq!(bad.validate().unwrap_err(), vec!["address \"clamd\" is not host:port".to_owned()]);
+        let zero: Result<ClamdConfig, _> = serde_json::from_str(r#"{"timeout_secs": 0}"#);
+        assert!(zero.unwrap_err().to_string().contains("nonzero"), "zero cannot be written");
     }
 }
