@@ -587,7 +587,7 @@ impl Context<'_> {
             table: found.map(|(v, _)| v.to_owned()),
             untabled: found.is_none().then(|| match audit.tool_version.as_deref() {
                 Some(v) if crate::referential::pingcastle_version(v).is_some() => {
-                    format!("aucune table de niveaux pour PingCastle {v}, plus ancien que celles du référentiel")
+                    format!("aucune table de niveaux pour PingCastle {v}, version plus ancienne que celles du référentiel")
                 }
                 Some(v) => format!("version de PingCastle illisible ({v}), aucune table de niveaux"),
                 None => "version de PingCastle absente du rapport, aucune table de niveaux".into(),
