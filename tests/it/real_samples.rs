@@ -82,3 +82,63 @@ fn each_defect_named_on_a_real_file_stays_fixed() {
         }
     }
 }
+
+/// Rules PingCastle added after 2.9, its only complete table here (issue #24), with the
+/// version its changelog.txt names: a report may trigger them and the judge leaves them
+/// unknown. Any other rule a real report triggers must be in its version's table.
+const ADDED_AFTER_THE_TABLE: [(&str, &str); 9] = [
+    ("A-PreWin2000AuthenticatedUsers", "2.10.0.0"),
+    ("A-HardenedPaths", "2.10.1.0"),
+    ("A-DsHeuristicsLDAPSecurity", "2.10.1.0"),
+    ("A-DnsZoneAUCreateChild", "2.10.1.0"),
+    ("S-KerberosArmoring", "3.0.0.0"),
+    ("S-KerberosArmoringDC", "3.0.0.0"),
+    ("S-OldNtlm", "3.0.0.0"),
+    ("P-UnprotectedOU", "3.1.0.0"),
+    ("A-DC-Coerce", "3.2.0.0"),
+];
+
+/// Every rule the PingCastle reports of the real set and of samples/ trigger is graded by
+/// the referential's table for their EngineVersion, but for rules PingCastle added after
+/// that table's version.
+#[test]
+fn the_rules_real_pingcastle_reports_trigger_are_in_their_versions_table() {
+    let Some(root) = real_samples() else {
+        eprintln!("no real samples (../shared/real-samples or CAREGATE_REAL_SAMPLES): skipped");
+        return;
+    };
+    let referentials = caregate_verify::Referentials::shipped().unwrap();
+    let r = referentials.for_campaign("care-d1-2024").unwrap();
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/annuaire");
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in [root.join("pingcastle"), samples] {
+        files.extend(std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "xml")));
+    }
+    files.sort();
+    let reader = crate::common::reader();
+    let (mut graded, mut rules) = (0, 0);
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let (_, a) = caregate::accuracy::read_file(path, &name, &reader).unwrap();
+        let Some(audit) = a.fields.ad_audit().filter(|a| a.tool == "PingCastle" && !a.rules.is_empty()) else { continue };
+        let version = audit.tool_version.as_deref().unwrap_or_else(|| panic!("{name}: rules without an EngineVersion"));
+        let (table_version, table) = r.pingcastle_table(Some(version)).unwrap_or_else(|| panic!("{name}: no table for PingCastle {version}"));
+        let table_n = caregate_verify::referential::pingcastle_version(table_version).unwrap();
+        for rule in &audit.rules {
+            let id = rule.risk_id.as_str();
+            if table.contains_key(id) {
+                continue;
+            }
+            let added = ADDED_AFTER_THE_TABLE.iter().find(|(r, _)| *r == id).map(|(_, v)| caregate_verify::referential::pingcastle_version(v).unwrap());
+            assert!(
+                added.is_some_and(|added| added > table_n),
+                "{name} (PingCastle {version}) triggers {id}, which the {table_version} table does not grade and PingCastle did not add after it"
+            );
+            println!("{name}: {id} added after PingCastle {table_version}, left unknown");
+        }
+        graded += 1;
+        rules += audit.rules.len();
+    }
+    println!("{graded} PingCastle reports, {rules} triggered rules checked against their version's table");
+    assert!(graded >= 5, "the real set and samples/ hold PingCastle reports with rules: {graded}");
+}

@@ -155,12 +155,14 @@ struct GradedReport {
     stated_maturity: Option<u8>,
     /// Version key of the table used.
     table: Option<String>,
+    /// Why a PingCastle report was graded with no table.
+    untabled: Option<String>,
 }
 
 impl GradedReport {
     /// A level the tool computed itself (ORADAD's results).
     fn stated(level: u8) -> Self {
-        Self { level, holding: Vec::new(), unknown: Vec::new(), maturity: None, stated_maturity: None, table: None }
+        Self { level, holding: Vec::new(), unknown: Vec::new(), maturity: None, stated_maturity: None, table: None, untabled: None }
     }
 }
 
@@ -539,7 +541,11 @@ impl Context<'_> {
         };
         let level = graded.level;
         let because = if graded.holding.is_empty() { String::new() } else { format!(" (règles : {})", graded.holding.join(", ")) };
-        let table = graded.table.map(|v| format!(", niveaux de PingCastle {v}")).unwrap_or_default();
+        let table = match (graded.table, graded.untabled) {
+            (Some(v), _) => format!(", niveaux de PingCastle {v}"),
+            (None, Some(why)) => format!(", {why}"),
+            (None, None) => String::new(),
+        };
         if let (Some(stated), Some(computed)) = (graded.stated_maturity, graded.maturity) {
             // The report's MaturityLevel is PingCastle's minimum over the same rules: another
             // value means the table does not grade this report's rules as its engine did. Only
@@ -597,6 +603,13 @@ impl Context<'_> {
             maturity: Some(5),
             stated_maturity: audit.maturity_level.map(|m| m.clamp(1, 5) as u8),
             table: found.map(|(v, _)| v.to_owned()),
+            untabled: found.is_none().then(|| match audit.tool_version.as_deref() {
+                Some(v) if crate::referential::pingcastle_version(v).is_some() => {
+                    format!("aucune table de niveaux pour PingCastle {v}, version plus ancienne que celles du référentiel")
+                }
+                Some(v) => format!("version de PingCastle illisible ({v}), aucune table de niveaux"),
+                None => "version de PingCastle absente du rapport, aucune table de niveaux".into(),
+            }),
         };
         for rule in &audit.rules {
             let id = rule.risk_id.as_str();
@@ -606,7 +619,7 @@ impl Context<'_> {
                 g.maturity = None;
                 continue;
             };
-            g.maturity = g.maturity.zip(levels.maturity()).map(|(a, b)| a.min(b));
+            g.maturity = g.maturity.map(|m| m.min(levels.maturity()));
             match levels.anssi {
                 Some(l) if l < g.level => {
                     g.level = l;
@@ -1506,8 +1519,74 @@ mod tests {
         code_of(&level(&with_tables(1, tables), &pingcastle(sub, "3.2.0.1", None, &["X-New"])), Verdict::Met, FindingCode::AdLevelReached);
     }
 
+    /// The shipped tables are PingCastle's whole rule set, not a sample: a report whose
+    /// rules they all know is decided without a controller, met or not.
+    #[test]
+    fn the_full_table_decides_a_report_whose_rules_it_knows() {
+        let r = crate::Referentials::shipped().unwrap().for_campaign("care-d1-2024").unwrap();
+        let (version, table) = r.pingcastle_table(Some("3.2.0.1")).unwrap();
+        assert!(table.len() > 100, "PingCastle {version} has more than {} rules", table.len());
+        let sub = SubmissionId::new();
+        // Rules PingCastle grades on its own scale only, the report's MaturityLevel agreeing.
+        let own = ["A-AuditDC", "A-LAPS-Not-Installed", "P-RecycleBin", "S-DC-SubnetMissing", "S-SMB-v1", "T-Downlevel"];
+        let met = level(&r, &pingcastle(sub, "3.2.0.1", Some(3), &own));
+        assert!(code_of(&met, Verdict::Met, FindingCode::AdLevelReached).contains("niveau ANSSI 5 ≥ cible 3"));
+        assert_eq!(met.1.len(), 1, "{:?}", met.1);
+        // ANSSI checkpoints under the target: the lowest holds the level, each one named.
+        let below = level(&r, &pingcastle(sub, "3.2.0.1", Some(1), &["A-AuditDC", "S-PwdNeverExpires", "P-Kerberoasting", "S-Inactive"]));
+        let m = code_of(&below, Verdict::NotMet, FindingCode::AdLevelBelowTarget);
+        assert!(m.contains("niveau ANSSI 1 < cible 3 (règles : P-Kerberoasting, S-Inactive)"), "{m}");
+        assert_eq!(below.1.len(), 1, "MaturityLevel 1 agrees: {:?}", below.1);
+        // A rule PingCastle knows but grades at neither level (P-SchemaAdmin in 2.9) lowers
+        // nothing and leaves the computed MaturityLevel known, here to compare with a report
+        // saying 4.
+        assert_eq!((table["P-SchemaAdmin"].anssi, table["P-SchemaAdmin"].maturity()), (None, 5));
+        let neither = level(&r, &pingcastle(sub, "3.2.0.1", Some(4), &["P-SchemaAdmin", "A-AuditDC"]));
+        code_of(&neither, Verdict::Met, FindingCode::AdLevelReached);
+        assert!(code_of(&neither, Verdict::Met, FindingCode::AdMaturityMismatch).contains("les règles déclenchées donnent 3"));
+    }
+
+    /// A newer PingCastle than the table may grade a rule differently: A-AdminSDHolder is a
+    /// maturity-3 rule in 2.9 and an ANSSI level-2 checkpoint in later sources. The report's
+    /// own MaturityLevel then disagrees with the table's, and the level goes to a controller.
+    #[test]
+    fn a_report_graded_otherwise_than_the_table_is_shown_to_a_controller() {
+        let r = crate::Referentials::shipped().unwrap().for_campaign("care-d1-2024").unwrap();
+        let sub = SubmissionId::new();
+        let regraded = level(&r, &pingcastle(sub, "3.3.0.1", Some(2), &["A-AdminSDHolder", "A-AuditDC"]));
+        let m = code_of(&regraded, Verdict::NeedsReview, FindingCode::AdMaturityMismatch);
+        assert!(m.contains("niveau de maturité 2, les règles déclenchées donnent 3, niveaux de PingCastle 2.9"), "{m}");
+        code_of(&regraded, Verdict::NeedsReview, FindingCode::AdLevelReached);
+        // The same report graded 3 by its engine: nothing to say.
+        let agreed = level(&r, &pingcastle(sub, "3.3.0.1", Some(3), &["A-AdminSDHolder", "A-AuditDC"]));
+        code_of(&agreed, Verdict::Met, FindingCode::AdLevelReached);
+        assert!(agreed.1.iter().all(|x| x.code != FindingCode::AdMaturityMismatch), "{:?}", agreed.1);
+    }
+
+    /// Rules added after the table's version (A-DC-Coerce, S-OldNtlm: PingCastle 3.x) are
+    /// unknown to it; they hold the objective only when they could lower the level below
+    /// the target.
+    #[test]
+    fn a_rule_newer_than_the_table_blocks_only_what_it_could_lower() {
+        let r = crate::Referentials::shipped().unwrap().for_campaign("care-d1-2024").unwrap();
+        let (_, table) = r.pingcastle_table(Some("3.2.0.1")).unwrap();
+        assert!(!table.contains_key("A-DC-Coerce") && !table.contains_key("S-OldNtlm"));
+        let sub = SubmissionId::new();
+        let newer = ["A-DC-Coerce", "S-OldNtlm", "A-AuditDC"];
+        // The report's MaturityLevel at the target bounds the unknown rules: met.
+        let bounded = level(&r, &pingcastle(sub, "3.2.0.1", Some(3), &newer));
+        assert!(code_of(&bounded, Verdict::Met, FindingCode::AdLevelReached).contains("niveaux de PingCastle 2.9"));
+        assert!(bounded.1.iter().all(|x| x.code != FindingCode::AdMaturityMismatch), "{:?}", bounded.1);
+        // Already under the target through a known checkpoint: not met, unknown or not.
+        code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(1), &["A-DC-Coerce", "S-Inactive"])), Verdict::NotMet, FindingCode::AdLevelBelowTarget);
+        // Nothing bounds them: a controller, told which rules.
+        let open = level(&r, &pingcastle(sub, "3.2.0.1", Some(2), &newer));
+        let m = code_of(&open, Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
+        assert!(m.contains("A-DC-Coerce, S-OldNtlm") && !m.contains("A-AuditDC"), "{m}");
+    }
+
     /// Levels move between PingCastle versions: a report is graded with the table of the
-    /// highest version not above its own, an older one with the oldest table.
+    /// highest version not above its own; an older one, or one without a version, with none.
     #[test]
     fn the_table_follows_the_reports_pingcastle_version() {
         let r = with_tables(
@@ -1516,10 +1595,24 @@ mod tests {
         );
         assert_eq!(r.pingcastle_table(Some("3.2.0.1")).unwrap().0, "3.1");
         assert_eq!(r.pingcastle_table(Some("3.10.0.0")).unwrap().0, "3.10", "numbers, not text");
-        assert_eq!(r.pingcastle_table(Some("2.5.0.0")).unwrap().0, "2.9");
-        assert_eq!(r.pingcastle_table(None).unwrap().0, "2.9");
+        assert_eq!(r.pingcastle_table(Some("2.9")).unwrap().0, "2.9");
+        assert!(r.pingcastle_table(Some("2.8.0.0")).is_none());
+        assert!(r.pingcastle_table(Some("3.x")).is_none());
+        assert!(r.pingcastle_table(None).is_none());
         let sub = SubmissionId::new();
         code_of(&level(&r, &pingcastle(sub, "3.2.0.1", None, &["S-Inactive"])), Verdict::NotMet, FindingCode::AdLevelBelowTarget);
         code_of(&level(&r, &pingcastle(sub, "2.9.1.0", None, &["S-Inactive"])), Verdict::Met, FindingCode::AdLevelReached);
+        // Older than every table: its rules are unknown, and said why.
+        let m = code_of(&level(&r, &pingcastle(sub, "2.8.0.0", None, &["S-Inactive"])), Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
+        assert!(m.contains("aucune table de niveaux pour PingCastle 2.8.0.0") && m.contains("S-Inactive"), "{m}");
+        // ... unless its own MaturityLevel bounds them, or it triggers nothing.
+        code_of(&level(&r, &pingcastle(sub, "2.8.0.0", Some(3), &["S-Inactive"])), Verdict::Met, FindingCode::AdLevelReached);
+        code_of(&level(&r, &pingcastle(sub, "2.8.0.0", None, &[])), Verdict::Met, FindingCode::AdLevelReached);
+        let mut unversioned = pingcastle(sub, "", None, &["S-Inactive"]);
+        if let caregate_schemas::extracted::Content::AdAudit(a) = &mut unversioned.fields.content {
+            a.tool_version = None;
+        }
+        let m = code_of(&level(&r, &unversioned), Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
+        assert!(m.contains("version de PingCastle absente du rapport"), "{m}");
     }
 }

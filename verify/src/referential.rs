@@ -130,7 +130,8 @@ impl Objective {
 }
 
 /// The levels PingCastle gives one rule: the ANSSI checkpoint's (`RuleDurANSSI`), absent
-/// when the rule is no ANSSI checkpoint, and PingCastle's own (`RuleMaturityLevel`).
+/// when the rule is no ANSSI checkpoint, and PingCastle's own (`RuleMaturityLevel`). Both
+/// absent (`{}`): a rule PingCastle knows but grades at neither level.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleLevels {
@@ -142,12 +143,9 @@ pub struct RuleLevels {
 
 impl RuleLevels {
     /// The level the rule gives the report's `MaturityLevel`: PingCastle's `RuleBase`
-    /// takes the lower of the two.
-    pub fn maturity(&self) -> Option<u8> {
-        match (self.anssi, self.maturity) {
-            (Some(a), Some(m)) => Some(a.min(m)),
-            (a, m) => a.or(m),
-        }
+    /// takes the lower of the two, 5 (which lowers nothing) for a rule with neither.
+    pub fn maturity(&self) -> u8 {
+        self.anssi.into_iter().chain(self.maturity).min().unwrap_or(5)
     }
 }
 
@@ -217,9 +215,6 @@ impl Referential {
                 p.push(format!("pingcastle_levels: {version:?} is not a PingCastle version (numbers and dots)"));
             }
             for (rule, levels) in rules {
-                if levels.anssi.is_none() && levels.maturity.is_none() {
-                    p.push(format!("pingcastle_levels.{version}: {rule} has no level"));
-                }
                 for (name, level) in [("anssi", levels.anssi), ("maturity", levels.maturity)] {
                     if let Some(l) = level.filter(|l| !(1..=5).contains(l)) {
                         p.push(format!("pingcastle_levels.{version}: {rule} {name} = {l} is not a level (1 to 5)"));
@@ -273,14 +268,17 @@ impl Referential {
     }
 
     /// The table for a report of PingCastle `version`: the one of the highest version not
-    /// above it, else (an older report or no version) the oldest table. `None` without any.
+    /// above it. `None` for a report older than every table or stating no version: levels
+    /// move between versions, and a newer table could grade its rules higher than its own
+    /// engine did, so its rules are left unknown rather than guessed.
     pub fn pingcastle_table(&self, version: Option<&str>) -> Option<(&str, &BTreeMap<String, RuleLevels>)> {
-        let mut tables: Vec<(Vec<u32>, &str, &BTreeMap<String, RuleLevels>)> =
-            self.pingcastle_levels.iter().filter_map(|(v, t)| pingcastle_version(v).map(|n| (n, v.as_str(), t))).collect();
-        tables.sort_by(|a, b| a.0.cmp(&b.0));
-        let wanted = version.and_then(pingcastle_version);
-        let fit = wanted.and_then(|w| tables.iter().rev().find(|(n, ..)| *n <= w));
-        fit.or(tables.first()).map(|(_, v, t)| (*v, *t))
+        let wanted = pingcastle_version(version?)?;
+        self.pingcastle_levels
+            .iter()
+            .filter_map(|(v, t)| pingcastle_version(v).map(|n| (n, v.as_str(), t)))
+            .filter(|(n, ..)| *n <= wanted)
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, v, t)| (v, t))
     }
 
     pub fn objective(&self, id: &str) -> Result<&Objective, ReferentialError> {
@@ -390,8 +388,10 @@ mod tests {
 
         let e = edited("\"S-Inactive\" = { anssi = 1 }", "\"S-Inactive\" = { anssi = 6 }").unwrap_err().to_string();
         assert!(e.contains("S-Inactive anssi = 6 is not a level"), "{e}");
-        let e = edited("\"S-Inactive\" = { anssi = 1 }", "\"S-Inactive\" = {}").unwrap_err().to_string();
-        assert!(e.contains("S-Inactive has no level"), "{e}");
+        // A rule PingCastle grades at neither level is listed, known, with no level.
+        let r = edited("\"S-Inactive\" = { anssi = 1 }", "\"S-Inactive\" = {}").unwrap();
+        let neither = r.pingcastle_levels.values().find_map(|t| t.get("S-Inactive")).unwrap();
+        assert_eq!((neither.anssi, neither.maturity()), (None, 5));
         let e = edited("[pingcastle_levels.\"", "[pingcastle_levels.\"v").unwrap_err().to_string();
         assert!(e.contains("is not a PingCastle version"), "{e}");
 
