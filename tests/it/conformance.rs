@@ -4,7 +4,7 @@
 use crate::common;
 
 use crate::common::{unique, Stack, TestEnv};
-use caregate_storage::{conformance, AmqpQueue, EvidenceIndex, JobQueue, LocalObjectStore, MemoryQueue, RetryPolicy, S3ObjectStore, SqlIndex};
+use caregate_storage::{conformance, AmqpQueue, JobQueue, LocalObjectStore, MemoryQueue, Records, RetryPolicy, S3ObjectStore, SqlIndex};
 
 fn fast_retries() -> RetryPolicy {
     RetryPolicy { delays_ms: vec![100, 300] }
