@@ -298,7 +298,7 @@ async fn credential_account(index: &SqlIndex, token_sha256: &str, now: DateTime<
     row_to_account(&row).map(Some)
 }
 
-#[cfg(all(test, feature = "testsuite"))]
+#[cfg(test)]
 mod tests {
     use crate::{conformance, SqlIndex};
 

@@ -12,7 +12,8 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 
 use crate::{
-    Account, AccountStore, Announcer, CredentialKind, EvidenceIndex, JobQueue, KeyedReceipt, ObjectStore, Outgoing, Revocation, SearchQuery, StorageError,
+    Account, AccountStore, Announcer, AuditLog, CredentialKind, EvidenceIndex, JobQueue, KeyedReceipt, ObjectStore, OutboxStore, Outgoing, Records, Revocation,
+    SearchQuery, SqlIndex, StorageError, Submissions,
 };
 
 async fn read_all(store: &dyn ObjectStore, key: &str) -> Vec<u8> {
@@ -630,4 +631,44 @@ pub async fn object_copy(src: &dyn ObjectStore, dst: &dyn ObjectStore) -> bool {
     }
     src.delete("quarantine/copy-source").await.expect("delete source");
     in_place
+}
+
+/// The schema as caregate created it before versioned migrations, frozen (one file per
+/// database): what [`upgrade_from_before_migrations`] starts from.
+pub const PRE_MIGRATIONS_SQLITE: &str = include_str!("../tests/fixtures/pre-migrations-sqlite.sql");
+pub const PRE_MIGRATIONS_POSTGRES: &str = include_str!("../tests/fixtures/pre-migrations-postgres.sql");
+
+/// A database created by caregate before versioned migrations (`old_url`, empty: given the
+/// frozen schema of that time here, and a record written by the index's queries), opened
+/// by this code: the record reads back with its history and its job, every migration is
+/// recorded as applied, the schema is exactly the one a new database (`new_url`, empty)
+/// gets, and opening it again changes nothing.
+pub async fn upgrade_from_before_migrations(old_url: &str, new_url: &str) {
+    let fixture = if old_url.starts_with("sqlite:") { PRE_MIGRATIONS_SQLITE } else { PRE_MIGRATIONS_POSTGRES };
+    let old = SqlIndex::open(old_url, 2).await.expect("open the old database");
+    sqlx::raw_sql(fixture).execute(old.pool()).await.expect("the schema of before migrations");
+    assert!(old.applied_migrations().await.expect("applied").is_empty(), "the old schema has no migrations table");
+    let rec = sample_record(SubmissionId::new(), "attestation-2024.pdf");
+    old.record_received(&rec).await.expect("a record in the old schema").expect("its job");
+    let summary = |r: EvidenceRecord| (r.evidence_id, r.path, r.status, r.sha256);
+
+    let upgraded = SqlIndex::connect(old_url, 2).await.expect("the old database opened by this code");
+    assert_eq!(upgraded.get(rec.evidence_id).await.expect("get").map(summary), Some(summary(rec.clone())), "the record reads back");
+    let events = upgraded.events(rec.evidence_id).await.expect("events");
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["received"]);
+    let chain = upgraded.check_chain().await.expect("chain");
+    assert_eq!((chain.events, chain.unchained, chain.problems), (1, 0, vec![]), "the history's chain holds");
+    assert_eq!(upgraded.outbox_backlog().await.expect("backlog").pending, 1, "its job still waits");
+    assert_eq!(upgraded.submission_owner(rec.submission.submission_id).await.expect("owner").map(|o| o.establishment), Some("750000001".into()));
+    let applied = upgraded.applied_migrations().await.expect("applied");
+    assert_eq!(applied.iter().map(|m| m.0).collect::<Vec<_>>(), upgraded.migrations(), "every migration recorded as applied");
+
+    let new = SqlIndex::connect(new_url, 2).await.expect("a new database");
+    let shape = upgraded.schema_shape().await.expect("shape");
+    assert_eq!(shape, new.schema_shape().await.expect("shape"), "the upgraded schema is a new database's");
+
+    let again = SqlIndex::connect(old_url, 2).await.expect("opened again");
+    assert_eq!(again.applied_migrations().await.expect("applied"), applied, "a second opening applies nothing");
+    assert_eq!(again.schema_shape().await.expect("shape"), shape, "a second opening changes no table");
+    assert_eq!(again.get(rec.evidence_id).await.expect("get").map(summary), Some(summary(rec)));
 }

@@ -6,15 +6,18 @@
 //! `conformance` (feature `testsuite`, for tests only) holds the one suite every back
 //! end must pass. Messages for the broker go through the index's outbox ([`Outbox`]), in
 //! the transaction of the change they carry. [`fixity`] is the one checked read of stored
-//! bytes (downloads, fixity, exports). The SQL index is split by concern under `index/` (records, the hash-chained
-//! history, verifications, decisions, search), over a leaf `sql` module it shares with
-//! the account store.
+//! bytes (downloads, fixity, exports). The index is split by concern under `index/`, one
+//! small trait each (records, submissions, the hash-chained history, verifications,
+//! decisions, search, the outbox) behind the umbrella [`EvidenceIndex`], over a leaf
+//! `sql` module the SQL index shares with the account store.
 
 #![forbid(unsafe_code)]
 
 mod accounts;
 mod config;
-#[cfg(feature = "testsuite")]
+// Also in this crate's own unit tests, so `cargo test -p caregate-storage --lib` runs the
+// suite on SQLite and the local directory with no service.
+#[cfg(any(test, feature = "testsuite"))]
 pub mod conformance;
 mod error;
 pub mod fixity;
@@ -29,7 +32,10 @@ pub use accounts::{Account, AccountStore, Credential, CredentialKind, Revocation
 pub use config::{AmqpConfig, Backends, BackendsConfig, DatabaseConfig, S3Config};
 pub use error::StorageError;
 pub use fixity::{check_stored, Fixity, ReadPurpose};
-pub use index::{ChainProblem, ChainReport, EvidenceIndex, KeyedReceipt, OutboxBacklog, SearchQuery, SqlIndex, SubmissionOwner, SubmissionProgress};
+pub use index::{
+    AuditLog, ChainProblem, ChainReport, Decisions, EvidenceIndex, KeyedReceipt, OutboxBacklog, OutboxStore, Records, SearchQuery, SqlIndex, SubmissionOwner,
+    SubmissionProgress, Submissions, TextSearch, Verifications,
+};
 pub use logins::{AttemptCount, LoginAttempts};
 pub use object::{hash_object, LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};
 pub use outbox::Outbox;

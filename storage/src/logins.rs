@@ -14,13 +14,6 @@ use sqlx::Row;
 use crate::sql::{bounded, parse_ts, ts};
 use crate::{SqlIndex, StorageError};
 
-/// The attempts counting table.
-pub(crate) const LOGINS_DDL: &str = "CREATE TABLE IF NOT EXISTS login_attempts (
-        key TEXT PRIMARY KEY,
-        attempts BIGINT NOT NULL,
-        window_start TEXT NOT NULL
-    )";
-
 /// One key's count after an attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttemptCount {

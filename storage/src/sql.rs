@@ -1,35 +1,11 @@
-//! What the SQL back end's parts share, below all of them: timestamps as stored, and the
-//! accounts' tables (created with the index's, in the same database). A leaf, so that the
-//! index and the account store depend on it and never on each other.
+//! What the SQL back end's parts share, below all of them: timestamps as stored and the
+//! time bound of a call. A leaf, so that the index and the account store (whose tables
+//! the index's migrations create, in the same database) depend on it and never on each
+//! other.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::StorageError;
-
-/// The accounts' and credentials' tables.
-pub(crate) const ACCOUNTS_DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS accounts (
-        name TEXT PRIMARY KEY,
-        display_name TEXT NOT NULL,
-        role TEXT NOT NULL,
-        scope TEXT NOT NULL,
-        password_hash TEXT,
-        disabled BIGINT NOT NULL DEFAULT 0,
-        updated_at TEXT NOT NULL
-    )",
-    "CREATE TABLE IF NOT EXISTS credentials (
-        token_sha256 TEXT PRIMARY KEY,
-        account TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        label TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        expires_at TEXT
-    )",
-    // A password change, a disable and `account tokens` find an account's credentials.
-    "CREATE INDEX IF NOT EXISTS credentials_account ON credentials (account)",
-    // Failures counted after the password check, replaced by `login_attempts`.
-    "DROP TABLE IF EXISTS login_failures",
-];
 
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)

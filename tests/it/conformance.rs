@@ -4,7 +4,7 @@
 use crate::common;
 
 use crate::common::{unique, Stack, TestEnv};
-use caregate_storage::{conformance, AmqpQueue, EvidenceIndex, JobQueue, LocalObjectStore, MemoryQueue, RetryPolicy, S3ObjectStore, SqlIndex};
+use caregate_storage::{conformance, AmqpQueue, JobQueue, LocalObjectStore, MemoryQueue, Records, RetryPolicy, S3ObjectStore, SqlIndex};
 
 fn fast_retries() -> RetryPolicy {
     RetryPolicy { delays_ms: vec![100, 300] }
@@ -51,6 +51,33 @@ async fn indexes_conform(stack: common::Stack) {
     assert!(!again.count_by_status().await.unwrap().is_empty());
 }
 common::on_each_stack!(indexes_conform);
+
+/// A database created before versioned migrations, with a record, upgrades in place to
+/// exactly a new database's schema (storage's unit tests do the same on SQLite alone).
+/// Only the database is needed, so no `TestEnv`.
+async fn indexes_upgrade_from_before_migrations(stack: common::Stack) {
+    match stack {
+        Stack::Embedded => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
+            conformance::upgrade_from_before_migrations(&url("old.sqlite"), &url("new.sqlite")).await;
+        }
+        Stack::Full => {
+            // Two fresh databases: the old one, and a new one to compare it with.
+            let (old, new) = (unique("cgtest_"), unique("cgtest_"));
+            let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(common::PG_ADMIN).await.expect("PostgreSQL admin connection");
+            for name in [&old, &new] {
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create a test database");
+            }
+            let url = |name: &str| format!("postgres://postgres@127.0.0.1:5432/{name}");
+            conformance::upgrade_from_before_migrations(&url(&old), &url(&new)).await;
+            for name in [&old, &new] {
+                sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.expect("drop a test database");
+            }
+        }
+    }
+}
+common::on_each_stack!(indexes_upgrade_from_before_migrations);
 
 #[tokio::test]
 async fn queues_conform() {

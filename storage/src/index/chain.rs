@@ -1,13 +1,14 @@
 //! The history as a hash chain: appending an event chained to the one before, reading
 //! an evidence's events, and walking the whole chain to prove nothing was changed.
 
+use async_trait::async_trait;
 use caregate_schemas::{EventKind, EvidenceEvent, EvidenceId, Sha256Digest};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
 
 use super::core::SqlIndex;
-use crate::sql::{parse_ts, ts};
+use crate::sql::{bounded, parse_ts, ts};
 use crate::StorageError;
 
 /// What the hash chain check found.
@@ -77,34 +78,61 @@ pub(super) async fn append_event(
     Ok(())
 }
 
-impl SqlIndex {
-    pub(super) async fn events(&self, id: EvidenceId) -> Result<Vec<EvidenceEvent>, StorageError> {
-        let rows = sqlx::query("SELECT seq, kind, detail, at FROM evidence_events WHERE evidence_id = $1 ORDER BY seq")
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let detail: String = row.try_get("detail")?;
-                Ok(EvidenceEvent {
-                    seq: row.try_get("seq")?,
-                    evidence_id: id,
-                    kind: row.try_get("kind")?,
-                    detail: serde_json::from_str(&detail).map_err(|e| StorageError::Corrupt(format!("event: {e}")))?,
-                    at: parse_ts(&row.try_get::<String, _>("at")?)?,
+/// The history: every event of every evidence (and of every dossier, for decisions),
+/// append-only and hash-chained.
+///
+/// Contract: an event is appended in its own transaction (or in the one of the change it
+/// records, by the other concerns): interrupted, nothing of it is written. Calling
+/// [`AuditLog::record_event`] again after an `Unavailable` error may leave the event twice
+/// in the history, which is harmless to a reader and to the chain (each copy is chained).
+/// [`AuditLog::check_chain`] only reads; it is not bounded in time (it walks the whole
+/// history, page by page) and may be interrupted anywhere and run again.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// An evidence's events, oldest first.
+    async fn events(&self, id: EvidenceId) -> Result<Vec<EvidenceEvent>, StorageError>;
+    /// Appends an event to an evidence's history (a fixity failure, a decision...).
+    async fn record_event(&self, id: EvidenceId, kind: EventKind, detail: Value) -> Result<(), StorageError>;
+    /// Walks the whole history recomputing its hash chain: every event carries the hash
+    /// of the one before, and the chain's head the hash of the last.
+    async fn check_chain(&self) -> Result<ChainReport, StorageError>;
+}
+
+#[async_trait]
+impl AuditLog for SqlIndex {
+    async fn events(&self, id: EvidenceId) -> Result<Vec<EvidenceEvent>, StorageError> {
+        bounded(async move {
+            let rows = sqlx::query("SELECT seq, kind, detail, at FROM evidence_events WHERE evidence_id = $1 ORDER BY seq")
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let detail: String = row.try_get("detail")?;
+                    Ok(EvidenceEvent {
+                        seq: row.try_get("seq")?,
+                        evidence_id: id,
+                        kind: row.try_get("kind")?,
+                        detail: serde_json::from_str(&detail).map_err(|e| StorageError::Corrupt(format!("event: {e}")))?,
+                        at: parse_ts(&row.try_get::<String, _>("at")?)?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
+        .await
     }
 
-    pub(super) async fn record_event(&self, id: EvidenceId, kind: EventKind, detail: Value) -> Result<(), StorageError> {
-        let mut tx = self.pool.begin().await?;
-        append_event(&mut tx, id, kind, &detail, Utc::now()).await?;
-        tx.commit().await?;
-        Ok(())
+    async fn record_event(&self, id: EvidenceId, kind: EventKind, detail: Value) -> Result<(), StorageError> {
+        bounded(async move {
+            let mut tx = self.pool.begin().await?;
+            append_event(&mut tx, id, kind, &detail, Utc::now()).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
-    pub(super) async fn check_chain(&self) -> Result<ChainReport, StorageError> {
+    async fn check_chain(&self) -> Result<ChainReport, StorageError> {
         let mut report = ChainReport::default();
         let mut prev: Option<String> = None;
         let mut after = 0i64;

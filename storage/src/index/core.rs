@@ -1,8 +1,10 @@
-//! The SQL index's own ground: the connection pool and dialect, the schema and its
-//! migration, and the row helpers every concern's queries share.
+//! The SQL index's own ground: the connection pool and dialect, the schema's migrations
+//! (`storage/migrations/`, one set per database), and the row helpers every concern's
+//! queries share.
 
 use caregate_schemas::EvidenceRecord;
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyPool, Row};
 
 use crate::sql::parse_ts;
@@ -22,166 +24,11 @@ pub struct SqlIndex {
     pub(super) url_redacted: String,
 }
 
-const COMMON_DDL: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS evidence (
-        evidence_id TEXT PRIMARY KEY,
-        submission_id TEXT NOT NULL,
-        establishment TEXT NOT NULL,
-        campaign TEXT NOT NULL,
-        path TEXT NOT NULL,
-        status TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        size BIGINT NOT NULL,
-        attempts BIGINT NOT NULL DEFAULT 0,
-        received_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        record TEXT NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS evidence_submission ON evidence (submission_id)",
-    // Idempotency keys of uploads (caller, client key, file), each naming its evidence.
-    "CREATE TABLE IF NOT EXISTS upload_keys (key TEXT PRIMARY KEY, evidence_id TEXT NOT NULL)",
-    // Counting a submission's pending files after every job reads the index only.
-    "CREATE INDEX IF NOT EXISTS evidence_submission_status ON evidence (submission_id, status)",
-    "CREATE INDEX IF NOT EXISTS evidence_status ON evidence (status, received_at)",
-    "CREATE INDEX IF NOT EXISTS evidence_sha256 ON evidence (sha256)",
-    // Keys that find the same document in other files (seller SIREN + invoice number).
-    "CREATE TABLE IF NOT EXISTS evidence_keys (
-        key TEXT NOT NULL,
-        evidence_id TEXT NOT NULL,
-        submission_id TEXT NOT NULL,
-        PRIMARY KEY (key, evidence_id)
-    )",
-    "CREATE TABLE IF NOT EXISTS verifications (
-        submission_id TEXT PRIMARY KEY,
-        establishment TEXT NOT NULL,
-        campaign TEXT NOT NULL,
-        referential_version TEXT NOT NULL,
-        basis TEXT NOT NULL,
-        conclusions TEXT NOT NULL,
-        verdict TEXT NOT NULL,
-        pending BIGINT NOT NULL,
-        computed_at TEXT NOT NULL,
-        document TEXT NOT NULL,
-        announced TEXT
-    )",
-    "CREATE INDEX IF NOT EXISTS verifications_verdict ON verifications (verdict, computed_at)",
-    // The head of the events' hash chain: the hash of the last event appended. Every
-    // event-writing transaction updates this one row first, which serialises appends.
-    "CREATE TABLE IF NOT EXISTS event_chain (id INTEGER PRIMARY KEY, last_hash TEXT NOT NULL)",
-    "INSERT INTO event_chain (id, last_hash) VALUES (1, '') ON CONFLICT DO NOTHING",
-    "CREATE INDEX IF NOT EXISTS evidence_keys_evidence ON evidence_keys (evidence_id)",
-    // Each submission's owner, fixed by its first file (see `submissions`).
-    "CREATE TABLE IF NOT EXISTS submissions (
-        submission_id TEXT PRIMARY KEY,
-        establishment TEXT NOT NULL,
-        campaign TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    )",
-    // Databases made before the table: each submission is its first file's.
-    "INSERT INTO submissions (submission_id, establishment, campaign, created_at)
-     SELECT e.submission_id, e.establishment, e.campaign, e.received_at FROM evidence e
-     WHERE NOT EXISTS (SELECT 1 FROM submissions s WHERE s.submission_id = e.submission_id)
-       AND NOT EXISTS (SELECT 1 FROM evidence f WHERE f.submission_id = e.submission_id
-                       AND (f.received_at < e.received_at OR (f.received_at = e.received_at AND f.evidence_id < e.evidence_id)))
-     ON CONFLICT (submission_id) DO NOTHING",
-];
-
-/// The events table; only its sequence column is written differently by each engine.
-const EVENTS_DDL: &str = "CREATE TABLE IF NOT EXISTS evidence_events (
-        seq @SEQ@,
-        evidence_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        at TEXT NOT NULL,
-        prev_hash TEXT,
-        hash TEXT
-    )";
-const EVENTS_INDEX: &str = "CREATE INDEX IF NOT EXISTS evidence_events_evidence ON evidence_events (evidence_id, seq)";
-const HISTORY_DDL: &str = "CREATE TABLE IF NOT EXISTS verification_history (
-        seq @SEQ@,
-        submission_id TEXT NOT NULL,
-        document TEXT NOT NULL,
-        at TEXT NOT NULL
-    )";
-const DECISIONS_DDL: &str = "CREATE TABLE IF NOT EXISTS decisions (
-        seq @SEQ@,
-        submission_id TEXT NOT NULL,
-        objective TEXT NOT NULL,
-        document TEXT NOT NULL,
-        at TEXT NOT NULL
-    )";
-// Messages for the broker, written with the change they carry (see `outbox`).
-const OUTBOX_DDL: &str = "CREATE TABLE IF NOT EXISTS outbox (
-        seq @SEQ@,
-        topic TEXT NOT NULL,
-        body TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        claimed_until TEXT
-    )";
-const OUTBOX_INDEX: &str = "CREATE INDEX IF NOT EXISTS outbox_claim ON outbox (claimed_until, seq)";
-const DECISIONS_INDEX: &str = "CREATE INDEX IF NOT EXISTS decisions_submission ON decisions (submission_id, seq)";
-const HISTORY_INDEX: &str = "CREATE INDEX IF NOT EXISTS verification_history_submission ON verification_history (submission_id, seq)";
-
-const POSTGRES_DDL: &[&str] = &[
-    // Full text with the French configuration: stemming (`factures` finds `facture`) and
-    // French stop words.
-    "CREATE TABLE IF NOT EXISTS evidence_text (
-        evidence_id TEXT PRIMARY KEY,
-        body TEXT NOT NULL,
-        tsv tsvector GENERATED ALWAYS AS (to_tsvector('french', body)) STORED
-    )",
-    "CREATE INDEX IF NOT EXISTS evidence_text_tsv ON evidence_text USING GIN (tsv)",
-    "CREATE OR REPLACE FUNCTION caregate_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-     BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
-    "DROP TRIGGER IF EXISTS evidence_events_append_only ON evidence_events",
-    "CREATE TRIGGER evidence_events_append_only BEFORE UPDATE OR DELETE ON evidence_events
-     FOR EACH ROW EXECUTE FUNCTION caregate_append_only()",
-    "DROP TRIGGER IF EXISTS verification_history_append_only ON verification_history",
-    "CREATE TRIGGER verification_history_append_only BEFORE UPDATE OR DELETE ON verification_history
-     FOR EACH ROW EXECUTE FUNCTION caregate_append_only()",
-    "DROP TRIGGER IF EXISTS decisions_append_only ON decisions",
-    "CREATE TRIGGER decisions_append_only BEFORE UPDATE OR DELETE ON decisions
-     FOR EACH ROW EXECUTE FUNCTION caregate_append_only()",
-    // A record names its submission's owner, or is refused: no mixed dossier, whoever
-    // writes (check_violation, so it is a refusal, never a retry).
-    "CREATE OR REPLACE FUNCTION caregate_submission_owner() RETURNS trigger LANGUAGE plpgsql AS $$
-     BEGIN
-       IF NOT EXISTS (SELECT 1 FROM submissions s WHERE s.submission_id = NEW.submission_id
-                      AND s.establishment = NEW.establishment AND s.campaign = NEW.campaign) THEN
-         RAISE EXCEPTION 'submission % belongs to another establishment or campaign', NEW.submission_id USING ERRCODE = '23514';
-       END IF;
-       RETURN NEW;
-     END $$",
-    "DROP TRIGGER IF EXISTS evidence_submission_owner ON evidence",
-    "CREATE TRIGGER evidence_submission_owner BEFORE INSERT OR UPDATE OF submission_id, establishment, campaign ON evidence
-     FOR EACH ROW EXECUTE FUNCTION caregate_submission_owner()",
-];
-
-const SQLITE_DDL: &[&str] = &[
-    // SQLite has no French stemmer: accents and case are folded and words match by
-    // prefix instead (see `fts5_query`).
-    "CREATE VIRTUAL TABLE IF NOT EXISTS evidence_fts USING fts5(evidence_id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
-     BEGIN SELECT RAISE(ABORT, 'decisions is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
-     BEGIN SELECT RAISE(ABORT, 'decisions is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS evidence_events_no_update BEFORE UPDATE ON evidence_events
-     BEGIN SELECT RAISE(ABORT, 'evidence_events is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS evidence_events_no_delete BEFORE DELETE ON evidence_events
-     BEGIN SELECT RAISE(ABORT, 'evidence_events is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS verification_history_no_update BEFORE UPDATE ON verification_history
-     BEGIN SELECT RAISE(ABORT, 'verification_history is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS verification_history_no_delete BEFORE DELETE ON verification_history
-     BEGIN SELECT RAISE(ABORT, 'verification_history is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS evidence_submission_owner_insert BEFORE INSERT ON evidence
-     WHEN NOT EXISTS (SELECT 1 FROM submissions s WHERE s.submission_id = NEW.submission_id
-                      AND s.establishment = NEW.establishment AND s.campaign = NEW.campaign)
-     BEGIN SELECT RAISE(ABORT, 'submission belongs to another establishment or campaign'); END",
-    "CREATE TRIGGER IF NOT EXISTS evidence_submission_owner_update BEFORE UPDATE OF submission_id, establishment, campaign ON evidence
-     WHEN NOT EXISTS (SELECT 1 FROM submissions s WHERE s.submission_id = NEW.submission_id
-                      AND s.establishment = NEW.establishment AND s.campaign = NEW.campaign)
-     BEGIN SELECT RAISE(ABORT, 'submission belongs to another establishment or campaign'); END",
-];
+/// The schema of each database, as versioned migrations (`storage/migrations/`), embedded
+/// in the binary and applied in order at start-up: what is applied is recorded, with a
+/// checksum, in the `_sqlx_migrations` table.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Serialises concurrent schema set-up by several workers starting at once, per
 /// database: advisory locks are the cluster's, and deployments (or tests) sharing a
@@ -191,6 +38,13 @@ const MIGRATION_LOCK: i32 = 0x6361_7265;
 impl SqlIndex {
     /// Connects and brings the schema up to date.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StorageError> {
+        let index = Self::open(url, max_connections).await?;
+        index.migrate().await?;
+        Ok(index)
+    }
+
+    /// Connects, and leaves the schema as it finds it.
+    pub(crate) async fn open(url: &str, max_connections: u32) -> Result<Self, StorageError> {
         sqlx::any::install_default_drivers();
         let dialect = if url.starts_with("sqlite:") {
             Dialect::Sqlite
@@ -200,44 +54,40 @@ impl SqlIndex {
             return Err(StorageError::rejected("database", format!("unsupported database URL scheme in {url:?}")));
         };
         let pool = AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(std::time::Duration::from_secs(5)).connect(url).await?;
-        let index = Self { pool, dialect, url_redacted: redact(url) };
-        index.migrate().await?;
-        Ok(index)
+        Ok(Self { pool, dialect, url_redacted: redact(url) })
     }
 
+    /// Applies the migrations not applied yet, on one connection.
+    ///
+    /// A database created before migrations existed has the tables but no
+    /// `_sqlx_migrations`: its events table may lack the hash chain's two columns, which
+    /// the code of that time added by probing (no `ADD COLUMN IF NOT EXISTS` in SQLite),
+    /// and that probe runs here one last time. Migration 1 is today's schema written
+    /// idempotently, so it then runs over such a database as over an empty one, and is
+    /// recorded as applied like anywhere else; from there on every database is the same.
     async fn migrate(&self) -> Result<(), StorageError> {
         let mut conn = self.pool.acquire().await?;
-        let (seq, extra) = match self.dialect {
+        let migrator = match self.dialect {
             Dialect::Postgres => {
                 sqlx::query(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK}, hashtext(current_database()))")).execute(&mut *conn).await?;
-                ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", POSTGRES_DDL)
+                &POSTGRES_MIGRATIONS
             }
             Dialect::Sqlite => {
                 // WAL lets readers (status polls) run while the worker writes.
                 sqlx::query("PRAGMA journal_mode=WAL").execute(&mut *conn).await?;
-                ("INTEGER PRIMARY KEY AUTOINCREMENT", SQLITE_DDL)
+                &SQLITE_MIGRATIONS
             }
         };
-        let events = EVENTS_DDL.replace("@SEQ@", seq);
-        let history = HISTORY_DDL.replace("@SEQ@", seq);
-        let decisions = DECISIONS_DDL.replace("@SEQ@", seq);
-        let outbox = OUTBOX_DDL.replace("@SEQ@", seq);
-        let statements = COMMON_DDL
-            .iter()
-            .copied()
-            .chain(crate::sql::ACCOUNTS_DDL.iter().copied())
-            .chain([crate::logins::LOGINS_DDL])
-            .chain([events.as_str(), EVENTS_INDEX, history.as_str(), HISTORY_INDEX, decisions.as_str(), DECISIONS_INDEX, outbox.as_str(), OUTBOX_INDEX])
-            .chain(extra.iter().copied());
-        let mut result = Ok(());
-        for stmt in statements {
-            if let Err(e) = sqlx::query(stmt).execute(&mut *conn).await {
-                result = Err(e.into());
-                break;
-            }
-        }
+        let mut result = self.upgrade_unversioned(&mut conn).await;
         if result.is_ok() {
-            result = self.add_chain_columns(&mut conn).await;
+            result = migrator.run(&mut *conn).await.map_err(migration_error);
+            // SQLite has no lock for the migrator: of two processes creating one file at
+            // once, one records migration 1 and the other fails to; the second attempt
+            // finds it applied.
+            if result.is_err() && self.dialect == Dialect::Sqlite {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                result = migrator.run(&mut *conn).await.map_err(migration_error);
+            }
         }
         if self.dialect == Dialect::Postgres {
             sqlx::query(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK}, hashtext(current_database()))")).execute(&mut *conn).await?;
@@ -245,14 +95,19 @@ impl SqlIndex {
         result
     }
 
-    /// Event tables made before the hash chain lack its two columns; their old events
-    /// stay unchained (reported as such by the chain check).
-    async fn add_chain_columns(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StorageError> {
+    /// A database from before migrations: the hash chain's columns, where missing.
+    async fn upgrade_unversioned(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StorageError> {
+        if self.has_table(conn, "_sqlx_migrations").await? || !self.has_table(conn, "evidence_events").await? {
+            return Ok(());
+        }
+        // Event tables made before the hash chain lack its two columns; their old events
+        // stay unchained (reported as such by the chain check).
         for column in ["prev_hash", "hash"] {
             let present: i64 = match self.dialect {
-                Dialect::Postgres => {
-                    sqlx::query("SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_name = 'evidence_events' AND column_name = $1")
-                }
+                Dialect::Postgres => sqlx::query(
+                    "SELECT COUNT(*) AS n FROM information_schema.columns
+                     WHERE table_schema = current_schema() AND table_name = 'evidence_events' AND column_name = $1",
+                ),
                 Dialect::Sqlite => sqlx::query("SELECT COUNT(*) AS n FROM pragma_table_info('evidence_events') WHERE name = $1"),
             }
             .bind(column)
@@ -264,6 +119,63 @@ impl SqlIndex {
             }
         }
         Ok(())
+    }
+
+    async fn has_table(&self, conn: &mut sqlx::AnyConnection, table: &str) -> Result<bool, StorageError> {
+        let sql = match self.dialect {
+            Dialect::Postgres => "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
+            Dialect::Sqlite => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = $1",
+        };
+        let n: i64 = sqlx::query(sql).bind(table.to_owned()).fetch_one(&mut *conn).await?.try_get("n")?;
+        Ok(n > 0)
+    }
+
+    /// The migrations this code applies, by version.
+    #[cfg(any(test, feature = "testsuite"))]
+    pub(crate) fn migrations(&self) -> Vec<i64> {
+        let migrator = match self.dialect {
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+        };
+        migrator.iter().map(|m| m.version).collect()
+    }
+
+    /// The migrations recorded as applied: version, when, and how long it took.
+    #[cfg(any(test, feature = "testsuite"))]
+    pub(crate) async fn applied_migrations(&self) -> Result<Vec<(i64, String, i64)>, StorageError> {
+        if !self.has_table(&mut *self.pool.acquire().await?, "_sqlx_migrations").await? {
+            return Ok(Vec::new());
+        }
+        let rows =
+            sqlx::query("SELECT version, CAST(installed_on AS TEXT) AS installed_on, execution_time FROM _sqlx_migrations WHERE success ORDER BY version")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|r| Ok((r.try_get("version")?, r.try_get("installed_on")?, r.try_get("execution_time")?))).collect()
+    }
+
+    /// The schema as a sorted list of its parts (each table's columns with their types,
+    /// indexes, triggers): two databases with the same list have the same shape, however
+    /// their statements were written.
+    #[cfg(any(test, feature = "testsuite"))]
+    pub(crate) async fn schema_shape(&self) -> Result<Vec<String>, StorageError> {
+        let sql = match self.dialect {
+            Dialect::Postgres => {
+                "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable AS item
+                   FROM information_schema.columns WHERE table_schema = current_schema()
+                 UNION ALL SELECT 'index ' || tablename || '.' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
+                 UNION ALL SELECT 'trigger ' || event_object_table || '.' || trigger_name || ' ' || event_manipulation || ' ' || action_timing
+                   FROM information_schema.triggers WHERE trigger_schema = current_schema()
+                 UNION ALL SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()
+                 ORDER BY item"
+            }
+            Dialect::Sqlite => {
+                "SELECT m.type || ' ' || m.name || COALESCE(' ' || p.name || ' ' || p.type || ' ' || p.\"notnull\" || ' ' || p.pk, '') AS item
+                   FROM sqlite_master m LEFT JOIN pragma_table_info(m.name) p ON m.type = 'table'
+                 ORDER BY item"
+            }
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(r.try_get("item")?)).collect()
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -310,6 +222,15 @@ impl SqlIndex {
     }
 }
 
+/// A migration that failed is the database's answer (a refusal, or an outage while it
+/// ran), as any query's would be.
+fn migration_error(e: MigrateError) -> StorageError {
+    match e {
+        MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => e.into(),
+        other => StorageError::rejected("database", format!("schema migration: {other}")),
+    }
+}
+
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
@@ -327,3 +248,49 @@ pub(super) fn to_json(rec: &EvidenceRecord) -> Result<String, StorageError> {
 }
 
 pub(super) const RECORD_COLUMNS: &str = "record, status, attempts, updated_at";
+
+#[cfg(test)]
+mod tests {
+    use caregate_schemas::{EventKind, EvidenceId};
+
+    use super::SqlIndex;
+    use crate::{conformance, AuditLog};
+
+    /// A SQLite database from before migrations upgrades in place (the PostgreSQL case is
+    /// in tests/it/conformance.rs).
+    #[tokio::test]
+    async fn a_sqlite_database_from_before_migrations_upgrades() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
+        conformance::upgrade_from_before_migrations(&url("old.sqlite"), &url("new.sqlite")).await;
+    }
+
+    /// Older still: an events table from before the hash chain (no `prev_hash`, `hash`)
+    /// gets the chain's columns before migration 1 runs; its old events stay unchained,
+    /// the new ones are chained.
+    #[tokio::test]
+    async fn an_events_table_from_before_the_chain_gets_its_columns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.sqlite").display());
+        let id = EvidenceId::new();
+        let old = SqlIndex::open(&url, 1).await.expect("open");
+        sqlx::raw_sql(conformance::PRE_MIGRATIONS_SQLITE).execute(old.pool()).await.expect("the schema of before migrations");
+        sqlx::raw_sql(&format!(
+            "ALTER TABLE evidence_events DROP COLUMN prev_hash;
+             ALTER TABLE evidence_events DROP COLUMN hash;
+             INSERT INTO evidence_events (evidence_id, kind, detail, at) VALUES ('{id}', 'received', '{{}}', '2024-06-12T08:00:00.000000Z')"
+        ))
+        .execute(old.pool())
+        .await
+        .expect("an events table from before the chain");
+        old.pool().close().await;
+
+        let index = SqlIndex::connect(&url, 1).await.expect("upgraded");
+        let report = index.check_chain().await.expect("chain");
+        assert_eq!((report.events, report.unchained, report.problems), (0, 1, vec![]));
+        index.record_event(id, EventKind::Retry, serde_json::json!({"attempt": 1})).await.expect("a new event");
+        let report = index.check_chain().await.expect("chain");
+        assert_eq!((report.events, report.unchained, report.problems), (1, 1, vec![]));
+        assert_eq!(index.events(id).await.expect("events").len(), 2);
+    }
+}

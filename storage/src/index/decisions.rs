@@ -1,36 +1,56 @@
 //! Controllers' decisions: append-only, each an event of the chain under the
 //! submission's id.
 
+use async_trait::async_trait;
 use caregate_schemas::{Decision, EventKind, SubmissionId};
 
 use super::chain::append_event;
 use super::core::SqlIndex;
 use super::outbox::enqueue;
 use crate::queue::{Outgoing, Queued};
-use crate::sql::ts;
+use crate::sql::{bounded, ts};
 use crate::StorageError;
 
-impl SqlIndex {
-    pub(super) async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError> {
-        let document = serde_json::to_value(d).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))?;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO decisions (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
-            .bind(d.submission_id.to_string())
-            .bind(d.objective.clone())
-            .bind(document.to_string())
-            .bind(ts(d.decided_at))
-            .execute(&mut *tx)
-            .await?;
-        append_event(&mut tx, d.submission_id, EventKind::Decision, &document, d.decided_at).await?;
-        let mut queued = Vec::with_capacity(announcements.len());
-        for m in announcements {
-            queued.push(enqueue(&mut tx, m).await?);
-        }
-        tx.commit().await?;
-        Ok(queued)
+/// Controllers' decisions on dossiers.
+///
+/// Contract: a decision, its event in the history and its announcements are one
+/// transaction: interrupted, nothing of it is written. It is not idempotent: calling
+/// [`Decisions::put_decision`] again after an `Unavailable` error may record the decision
+/// twice (two identical entries in the dossier's decisions and history). Reads may be interrupted anywhere and retried at will.
+#[async_trait]
+pub trait Decisions: Send + Sync {
+    /// Records a controller's decision, appends it to the audit log (under the
+    /// submission's id) and queues its announcements, in one transaction.
+    async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError>;
+    /// Every decision on the submission, oldest first.
+    async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError>;
+}
+
+#[async_trait]
+impl Decisions for SqlIndex {
+    async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError> {
+        bounded(async move {
+            let document = serde_json::to_value(d).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))?;
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("INSERT INTO decisions (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
+                .bind(d.submission_id.to_string())
+                .bind(d.objective.clone())
+                .bind(document.to_string())
+                .bind(ts(d.decided_at))
+                .execute(&mut *tx)
+                .await?;
+            append_event(&mut tx, d.submission_id, EventKind::Decision, &document, d.decided_at).await?;
+            let mut queued = Vec::with_capacity(announcements.len());
+            for m in announcements {
+                queued.push(enqueue(&mut tx, m).await?);
+            }
+            tx.commit().await?;
+            Ok(queued)
+        })
+        .await
     }
 
-    pub(super) async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError> {
-        self.select_documents("SELECT document FROM decisions WHERE submission_id = $1 ORDER BY seq", vec![id.to_string()]).await
+    async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError> {
+        bounded(async move { self.select_documents("SELECT document FROM decisions WHERE submission_id = $1 ORDER BY seq", vec![id.to_string()]).await }).await
     }
 }

@@ -1,14 +1,16 @@
-//! Who a submission belongs to: the establishment and campaign of its first file,
-//! fixed forever. Every record is written against this row in the same transaction, and
-//! the database itself refuses a record naming another establishment or campaign than
-//! its submission's (a trigger), so a mixed dossier cannot exist whatever the caller.
+//! Submissions: who each belongs to (the establishment and campaign of its first file,
+//! fixed forever) and their records. Every record is written against the owner's row in
+//! the same transaction, and the database itself refuses a record naming another
+//! establishment or campaign than its submission's (a trigger), so a mixed dossier cannot
+//! exist whatever the caller.
 
-use caregate_schemas::SubmissionId;
+use async_trait::async_trait;
+use caregate_schemas::{EvidenceRecord, SubmissionId};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::core::SqlIndex;
-use crate::sql::{parse_ts, ts};
+use super::core::{SqlIndex, RECORD_COLUMNS};
+use crate::sql::{bounded, parse_ts, ts};
 use crate::StorageError;
 
 /// The owner of a submission, as fixed when its first file was received.
@@ -21,10 +23,53 @@ pub struct SubmissionOwner {
     pub created_at: DateTime<Utc>,
 }
 
-impl SqlIndex {
-    pub(super) async fn submission_owner(&self, id: SubmissionId) -> Result<Option<SubmissionOwner>, StorageError> {
-        let mut conn = self.pool.acquire().await?;
-        owner(&mut conn, id).await
+/// A dossier as a whole: its owner and its records.
+///
+/// Contract: reads only (the owner is fixed by [`Records::record_received`](super::Records::record_received),
+/// in the record's transaction); they may be interrupted anywhere and retried at will.
+#[async_trait]
+pub trait Submissions: Send + Sync {
+    /// Every record of the submission, in receipt order.
+    async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError>;
+    /// Who the submission belongs to: the establishment and campaign of its first file,
+    /// never changed. Every record of it names them ([`Records::record_received`](super::Records::record_received)
+    /// refuses another with [`StorageError::ForeignSubmission`]). `None`: no file yet.
+    async fn submission_owner(&self, id: SubmissionId) -> Result<Option<SubmissionOwner>, StorageError>;
+    /// Every submission with at least one record, oldest first.
+    async fn submission_ids(&self) -> Result<Vec<SubmissionId>, StorageError>;
+}
+
+#[async_trait]
+impl Submissions for SqlIndex {
+    async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError> {
+        bounded(async move {
+            let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id = $1 ORDER BY received_at, evidence_id");
+            self.select_records(&sql, id.to_string()).await
+        })
+        .await
+    }
+
+    async fn submission_ids(&self) -> Result<Vec<SubmissionId>, StorageError> {
+        bounded(async move {
+            let rows = sqlx::query("SELECT submission_id, MIN(received_at) AS first FROM evidence GROUP BY submission_id ORDER BY first, submission_id")
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let id: String = row.try_get("submission_id")?;
+                    id.parse().map_err(|e| StorageError::Corrupt(format!("submission id {id:?}: {e}")))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn submission_owner(&self, id: SubmissionId) -> Result<Option<SubmissionOwner>, StorageError> {
+        bounded(async move {
+            let mut conn = self.pool.acquire().await?;
+            owner(&mut conn, id).await
+        })
+        .await
     }
 }
 
