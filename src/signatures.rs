@@ -83,7 +83,7 @@ async fn revalidate_one(
     let name = rec.path.rsplit('/').next().unwrap_or(&rec.path).to_owned();
     let reading = {
         let (path, reader) = (path.clone(), reader.clone());
-        tokio::task::spawn_blocking(move || crate::accuracy::read_file(&path, &name, &reader)).await?
+        tokio::task::spawn_blocking(move || reader.read_file(&path, &name)).await?
     };
     let (_, analysis) = reading?;
     let Some(signatures) = analysis.fields.document.map(|d| d.signatures) else {

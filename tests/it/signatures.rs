@@ -60,7 +60,7 @@ fn caregate_agrees_with_pyhanko_on_every_signature() {
         let reader = reader(anchors.clone());
         for (file, cases) in oracle {
             let path = dir.path().join(file);
-            let (_, analysis) = caregate::accuracy::read_file(&path, file, &reader).unwrap();
+            let (_, analysis) = reader.read_file(&path, file).unwrap();
             let doc = analysis.fields.document.as_ref().unwrap_or_else(|| panic!("{file}: no PDF structure: {:?}", analysis.findings));
             let expected = cases[key].as_array().unwrap();
             assert_eq!(doc.signatures.len(), expected.len(), "{file} {key}");
@@ -124,7 +124,7 @@ fn caregate_agrees_with_pyhanko_on_every_signature() {
     // The ETSI terms an archivist reads, case by case, with the root trusted.
     let reader = reader(vec![root]);
     let first = |file: &str| {
-        let (_, a) = caregate::accuracy::read_file(&dir.path().join(file), file, &reader).unwrap();
+        let (_, a) = reader.read_file(&dir.path().join(file), file).unwrap();
         let doc = a.fields.document.unwrap();
         let v = doc.signatures[0].validation.clone().unwrap();
         (v, a.findings, doc.signatures.len())
