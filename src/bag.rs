@@ -29,7 +29,7 @@ use caregate_schemas::{EvidenceId, EvidenceRecord, Sha256Digest, SubmissionId};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::{dossier, App};
+use crate::dossier::{self, Stores};
 
 pub const TAG_MANIFEST: &str = "tagmanifest-sha256.txt";
 pub const SIGNATURE: &str = "tagmanifest-sha256.txt.sig";
@@ -85,8 +85,8 @@ pub struct Exported {
 }
 
 /// Writes the bag of one submission into `out` (which must not exist yet).
-pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -> anyhow::Result<Exported> {
-    let records = dossier::final_records(app, id).await?;
+pub async fn export(stores: Stores<'_>, id: SubmissionId, out: &Path, key: &SigningKey) -> anyhow::Result<Exported> {
+    let records = dossier::final_records(stores.index, id).await?;
     let staging = dossier::Staging::new(out)?;
     let package = dossier::Package { format: "bag", dir: out };
     let out = staging.dir.as_path();
@@ -104,11 +104,11 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
             renamed.push((rec.path.clone(), path.clone()));
         }
         let rel = format!("data/files/{path}");
-        let digest = dossier::copy_out(app, rec, &out.join(&rel), &package).await?;
+        let digest = dossier::copy_out(stores, rec, &out.join(&rel), &package).await?;
         manifest.push((digest.hex(), rel));
         bytes += rec.size;
     }
-    let history = dossier::History::read(app, id, &records).await?;
+    let history = dossier::History::read(stores.index, id, &records).await?;
     let metadata = [
         ("data/metadata/records.json", serde_json::to_vec_pretty(&records)?),
         ("data/metadata/verification.json", serde_json::to_vec_pretty(&history.decided)?),

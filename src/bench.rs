@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::dossier::Stores;
 use crate::submit::{collect_files, LocalFile};
 use crate::{App, Config};
 
@@ -486,10 +487,10 @@ pub async fn archives(config: Config, signed: &Path, out: &Path) -> anyhow::Resu
     let _ = std::fs::remove_dir_all(&seda_dir);
     let _ = std::fs::remove_dir_all(&bag_dir);
     let t = Instant::now();
-    crate::seda::export(&app, sub.submission_id, &seda_dir, &key).await?;
+    crate::seda::export(Stores::of(&app.backends), &app.config.archive.seda, app.config.worker.retention_days, sub.submission_id, &seda_dir, &key).await?;
     let seda_export_ms = t.elapsed().as_secs_f64() * 1000.0;
     let t = Instant::now();
-    crate::bag::export(&app, sub.submission_id, &bag_dir, &key).await?;
+    crate::bag::export(Stores::of(&app.backends), sub.submission_id, &bag_dir, &key).await?;
     let bag_export_ms = t.elapsed().as_secs_f64() * 1000.0;
     let t = Instant::now();
     let (problems, _) = crate::seda::check(&seda_dir, Some(&key.verifying_key()), None);

@@ -11,15 +11,28 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use caregate_schemas::{Decision, EventKind, EvidenceEvent, EvidenceRecord, Sha256Digest, SubmissionId, Verification};
-use caregate_storage::{check_stored, Fixity, ReadPurpose};
+use caregate_storage::{check_stored, Backends, EvidenceIndex, Fixity, ObjectStore, ReadPurpose};
 use serde_json::json;
 
-use crate::App;
+/// The back ends archive work goes through: the index (records and their history) and
+/// the evidence store (the bytes kept). Borrowed: a command opens them once and lends
+/// them; nothing here needs the quarantine, the queue or the accounts.
+#[derive(Clone, Copy)]
+pub struct Stores<'a> {
+    pub index: &'a dyn EvidenceIndex,
+    pub evidence: &'a dyn ObjectStore,
+}
+
+impl<'a> Stores<'a> {
+    pub fn of(backends: &'a Backends) -> Self {
+        Self { index: backends.index.as_ref(), evidence: backends.evidence.as_ref() }
+    }
+}
 
 /// The records of a submission that may be packaged: every file has reached its final
 /// status (an export of a submission still being read would be incomplete).
-pub async fn final_records(app: &App, id: SubmissionId) -> anyhow::Result<Vec<EvidenceRecord>> {
-    let records = app.backends.index.submission(id).await?;
+pub async fn final_records(index: &dyn EvidenceIndex, id: SubmissionId) -> anyhow::Result<Vec<EvidenceRecord>> {
+    let records = index.submission(id).await?;
     if records.is_empty() {
         bail!("submission {id} has no record");
     }
@@ -82,14 +95,13 @@ pub struct Package<'a> {
 /// records the disclosure as a `file_read` event. Bytes that are not the ones received
 /// (digest or size), or a missing object, are refused and recorded in the file's
 /// history; nothing is written in their place.
-pub async fn copy_out(app: &App, rec: &EvidenceRecord, dest: &Path, package: &Package<'_>) -> anyhow::Result<Sha256Digest> {
+pub async fn copy_out(stores: Stores<'_>, rec: &EvidenceRecord, dest: &Path, package: &Package<'_>) -> anyhow::Result<Sha256Digest> {
     let Some(key) = rec.object_key.as_deref() else {
         bail!("{} ({}) has no stored object", rec.path, rec.evidence_id);
     };
     tokio::fs::create_dir_all(dest.parent().context("a package file has a directory")?).await?;
     let mut file = tokio::fs::File::create(dest).await.with_context(|| format!("creating {}", dest.display()))?;
-    let index = app.backends.index.as_ref();
-    match check_stored(app.backends.evidence.as_ref(), index, rec, key, Some(&mut file), ReadPurpose::Export, &local_actor()).await? {
+    match check_stored(stores.evidence, stores.index, rec, key, Some(&mut file), ReadPurpose::Export, &local_actor()).await? {
         Fixity::Intact => {}
         Fixity::Missing => bail!("{} ({}): its stored object {key} is missing; not exported", rec.path, rec.evidence_id),
         Fixity::Mismatch { actual_sha256, actual_size } => bail!(
@@ -103,7 +115,7 @@ pub async fn copy_out(app: &App, rec: &EvidenceRecord, dest: &Path, package: &Pa
     // Kept under the key the first exports used (`bag`), so old and new histories read alike.
     let place = if package.format == "bag" { "bag" } else { "transfer" };
     let detail = json!({"actor": local_actor(), "via": "export", "format": package.format, place: package.dir.display().to_string(), "sha256": rec.sha256});
-    app.backends.index.record_event(rec.evidence_id, EventKind::FileRead, detail).await?;
+    stores.index.record_event(rec.evidence_id, EventKind::FileRead, detail).await?;
     Ok(rec.sha256)
 }
 
@@ -119,14 +131,14 @@ pub struct History {
 }
 
 impl History {
-    pub async fn read(app: &App, id: SubmissionId, records: &[EvidenceRecord]) -> anyhow::Result<Self> {
+    pub async fn read(index: &dyn EvidenceIndex, id: SubmissionId, records: &[EvidenceRecord]) -> anyhow::Result<Self> {
         let mut events = BTreeMap::new();
         for rec in records {
-            events.insert(rec.evidence_id.to_string(), app.backends.index.events(rec.evidence_id).await?);
+            events.insert(rec.evidence_id.to_string(), index.events(rec.evidence_id).await?);
         }
-        let decisions = app.backends.index.decisions(id).await?;
-        let decided = app.backends.index.verification(id).await?.map(|v| v.with_decisions(&decisions));
-        let machine = app.backends.index.verification_history(id).await?;
+        let decisions = index.decisions(id).await?;
+        let decided = index.verification(id).await?.map(|v| v.with_decisions(&decisions));
+        let machine = index.verification_history(id).await?;
         Ok(Self { events, decisions, decided, machine })
     }
 }

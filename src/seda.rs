@@ -33,7 +33,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::{Deserialize, Serialize};
 
 use crate::bag::{check_signature, file_sha256, files_under, sign_hex, KeyUsed, SignatureProblem};
-use crate::{dossier, App};
+use crate::dossier::{self, Stores};
 
 pub const NAMESPACE: &str = "fr:gouv:culture:archivesdefrance:seda:v2.3";
 pub const MANIFEST: &str = "manifest.xml";
@@ -145,9 +145,11 @@ struct Object {
     filename: String,
 }
 
-/// Writes the SEDA transfer of one submission into `out` (which must not exist yet).
-pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -> anyhow::Result<Transferred> {
-    let records = dossier::final_records(app, id).await?;
+/// Writes the SEDA transfer of one submission into `out` (which must not exist yet), with
+/// the rules agreed with the archives and the retention the store enforces
+/// (`worker.retention_days`), which is the appraisal period.
+pub async fn export(stores: Stores<'_>, seda: &SedaConfig, retention_days: u32, id: SubmissionId, out: &Path, key: &SigningKey) -> anyhow::Result<Transferred> {
+    let records = dossier::final_records(stores.index, id).await?;
     let staging = dossier::Staging::new(out)?;
     let package = dossier::Package { format: "seda", dir: out };
     let out = staging.dir.as_path();
@@ -159,7 +161,7 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
             continue;
         }
         let uri = format!("{CONTENT}/{}{}", rec.evidence_id, extension(&rec.path));
-        let sha256 = dossier::copy_out(app, rec, &out.join(&uri), &package).await?;
+        let sha256 = dossier::copy_out(stores, rec, &out.join(&uri), &package).await?;
         let object = Object {
             id: format!("BDO-{}", rec.evidence_id),
             uri,
@@ -170,9 +172,7 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
         };
         files.insert(rec.evidence_id, object);
     }
-    let history = dossier::History::read(app, id, &records).await?;
-    let retention_days = app.config.worker.retention_days;
-    let seda = &app.config.archive.seda;
+    let history = dossier::History::read(stores.index, id, &records).await?;
     let records_out = [
         ("verification", "Vérification telle que décidée", serde_json::to_vec_pretty(&history.decided)?),
         ("verification-history", "Vérifications successives de la machine", serde_json::to_vec_pretty(&history.machine)?),

@@ -13,7 +13,10 @@ use caregate_schemas::{EventKind, EvidenceRecord, Status, SubmissionId};
 use caregate_storage::{check_stored, Fixity, ReadPurpose};
 use serde_json::json;
 
-use crate::{dossier, App};
+use caregate_workers::read::Reader;
+use caregate_workers::Verifier;
+
+use crate::dossier::{self, Stores};
 
 /// Findings that come from validating signatures, replaced by a new validation.
 const SIGNATURE_CODES: [&str; 3] = ["signature_indeterminate", "signature_invalid", "modified_after_signing"];
@@ -39,9 +42,11 @@ fn indications(signatures: &[Signature]) -> Vec<Option<Indication>> {
 /// judged again on what was done, and the run then fails naming what was not, to be
 /// run again once the store answers (a file done twice has two dated events, both
 /// true).
-pub async fn revalidate(app: &App, id: SubmissionId) -> anyhow::Result<Vec<Revalidated>> {
-    let records = dossier::final_records(app, id).await?;
-    let reader = app.config.reader()?;
+///
+/// `reader` reads with the trust anchors configured today (its `limits.trust_anchors`,
+/// which the event names); `verifier` judges the dossier again.
+pub async fn revalidate(stores: Stores<'_>, reader: &Reader, verifier: &Verifier, id: SubmissionId) -> anyhow::Result<Vec<Revalidated>> {
+    let records = dossier::final_records(stores.index, id).await?;
     let spool = tempfile::tempdir().context("a directory for the files read back")?;
     let mut done = Vec::new();
     let mut failed = Vec::new();
@@ -49,14 +54,14 @@ pub async fn revalidate(app: &App, id: SubmissionId) -> anyhow::Result<Vec<Reval
         if rec.fields.document.as_ref().is_none_or(|d| d.signatures.is_empty()) || rec.object_key.is_none() {
             continue;
         }
-        match revalidate_one(app, &reader, spool.path(), &rec).await {
+        match revalidate_one(stores, reader, spool.path(), &rec).await {
             Ok(Some(r)) => done.push(r),
             Ok(None) => {}
             Err(e) => failed.push(format!("{} ({}): {e:#}", rec.path, rec.evidence_id)),
         }
     }
     if !done.is_empty() {
-        app.verifier()?.verify(id).await?;
+        verifier.verify(id).await?;
     }
     if !failed.is_empty() {
         anyhow::bail!("{} file(s) not validated again, to run again: {}", failed.len(), failed.join("; "));
@@ -64,18 +69,12 @@ pub async fn revalidate(app: &App, id: SubmissionId) -> anyhow::Result<Vec<Reval
     Ok(done)
 }
 
-async fn revalidate_one(
-    app: &App,
-    reader: &caregate_workers::read::Reader,
-    spool: &std::path::Path,
-    rec: &EvidenceRecord,
-) -> anyhow::Result<Option<Revalidated>> {
+async fn revalidate_one(stores: Stores<'_>, reader: &Reader, spool: &std::path::Path, rec: &EvidenceRecord) -> anyhow::Result<Option<Revalidated>> {
     let (Some(doc), Some(key)) = (rec.fields.document.as_ref(), rec.object_key.as_deref()) else { return Ok(None) };
     let before = indications(&doc.signatures);
     let path = spool.join(rec.evidence_id.to_string());
     let mut file = tokio::fs::File::create(&path).await?;
-    let index = app.backends.index.as_ref();
-    match check_stored(app.backends.evidence.as_ref(), index, rec, key, Some(&mut file), ReadPurpose::SignatureValidation, &dossier::local_actor()).await? {
+    match check_stored(stores.evidence, stores.index, rec, key, Some(&mut file), ReadPurpose::SignatureValidation, &dossier::local_actor()).await? {
         Fixity::Intact => {}
         other => anyhow::bail!("stored bytes are not the ones received ({other:?}); not validated"),
     }
@@ -93,12 +92,12 @@ async fn revalidate_one(
     let updated = with_signatures(rec.clone(), signatures, analysis.findings);
     let detail = json!({
         "actor": dossier::local_actor(),
-        "trust_anchors": app.config.signatures.trust_anchors,
+        "trust_anchors": reader.limits.trust_anchors,
         "before": before,
         "after": after,
         "validation": updated.fields.document.as_ref().map(|d| d.signatures.iter().map(|s| s.validation.clone()).collect::<Vec<_>>()),
     });
-    let recorded = app.backends.index.record_reexamination(&updated, EventKind::SignaturesValidated, detail).await?;
+    let recorded = stores.index.record_reexamination(&updated, EventKind::SignaturesValidated, detail).await?;
     Ok(recorded.then(|| Revalidated { path: rec.path.clone(), before, after }))
 }
 

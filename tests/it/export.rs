@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::common::{controller_rejects, copy_dir, eicar, process_files, TestEnv};
 use caregate::bag::{self, BagProblem, KeyUsed};
+use caregate::dossier::Stores;
 use caregate_schemas::Sha256Digest;
 
 async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: common::Stack) {
@@ -27,7 +28,7 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: comm
     let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();
     let key = bag::load_signing_key(&keys.path().join("archive.key")).unwrap();
     let out = env.dir.path().join("bag");
-    let done = bag::export(&app, sub.submission_id, &out, &key).await.unwrap();
+    let done = bag::export(Stores::of(&app.backends), sub.submission_id, &out, &key).await.unwrap();
     assert_eq!(done.files, 2, "{stack:?}");
     assert_eq!(done.not_packaged, ["eicar.com"], "infected files never leave quarantine");
     assert_eq!(std::fs::read(out.join("data/files/annuaire/ad_hc_ch-exemple.local.xml")).unwrap(), audit);
@@ -93,7 +94,7 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: comm
     let changed = env.dir.path().join("changed-object");
     std::fs::write(&changed, b"<HealthcheckData/>").unwrap();
     app.backends.evidence.put_file(rec.object_key.as_deref().unwrap(), &changed, &Sha256Digest::of(b"<HealthcheckData/>")).await.unwrap();
-    let err = bag::export(&app, sub.submission_id, &env.dir.path().join("bag2"), &key).await.unwrap_err().to_string();
+    let err = bag::export(Stores::of(&app.backends), sub.submission_id, &env.dir.path().join("bag2"), &key).await.unwrap_err().to_string();
     assert!(err.contains("ad_hc_ch-exemple.local.xml") && err.contains("not exported"), "{err}");
     let last = app.backends.index.events(rec.evidence_id).await.unwrap().pop().unwrap();
     assert_eq!(last.kind, "fixity_failed");

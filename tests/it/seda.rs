@@ -11,6 +11,7 @@ use std::process::Command;
 
 use crate::common::{controller_rejects, copy_dir, eicar, submission, wait_done, Running, TestEnv};
 use caregate::bag;
+use caregate::dossier::Stores;
 use caregate::seda::{self, SchemaError, TransferProblem};
 use caregate_schemas::Sha256Digest;
 
@@ -54,7 +55,8 @@ async fn a_dossier_transfers_as_seda_and_tampering_is_named(stack: common::Stack
     let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();
     let key = bag::load_signing_key(&keys.path().join("archive.key")).unwrap();
     let out = env.dir.path().join("transfert");
-    let done = seda::export(&app, sub.submission_id, &out, &key).await.unwrap();
+    let done =
+        seda::export(Stores::of(&app.backends), &app.config.archive.seda, app.config.worker.retention_days, sub.submission_id, &out, &key).await.unwrap();
     assert_eq!(done.not_packaged, ["eicar.com"], "infected files never leave quarantine");
     // Five clean files, and the dossier's six records (verification, its history,
     // decisions, events, records, rules).
