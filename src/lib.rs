@@ -4,14 +4,9 @@
 //! typed errors.
 
 pub mod accuracy;
-pub mod bag;
 pub mod bench;
 pub mod demo;
-pub mod dossier;
-pub mod fixity;
 pub mod report;
-pub mod seda;
-pub mod signatures;
 pub mod submit;
 pub mod telemetry;
 
@@ -21,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use caregate_archive::ArchiveConfig;
 use caregate_ingest::{AppState, HttpConfig, Intake, IntakeConfig};
 use caregate_schemas::{EvidenceRecord, Status, SubmissionId, Verification};
 use caregate_storage::{Backends, BackendsConfig};
@@ -49,17 +45,6 @@ pub struct Config {
     pub signatures: SignaturesConfig,
     /// Sessions, cookies and file retrieval of `caregate serve`.
     pub http: HttpConfig,
-}
-
-/// What archivists' exports need.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ArchiveConfig {
-    /// File holding the Ed25519 key (64 hex digits) that signs export packages
-    /// (`caregate keygen FILE` makes one).
-    pub signing_key: Option<PathBuf>,
-    /// Transfers to public archives (`caregate export --format seda`).
-    pub seda: seda::SedaConfig,
 }
 
 /// What signatures are validated against.

@@ -7,8 +7,8 @@ use crate::common;
 use std::path::Path;
 
 use crate::common::{controller_rejects, copy_dir, eicar, process_files, TestEnv};
-use caregate::bag::{self, BagProblem, KeyUsed};
-use caregate::dossier::Stores;
+use caregate_archive::bag::{self, BagProblem, KeyUsed};
+use caregate_archive::Stores;
 use caregate_schemas::Sha256Digest;
 
 async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: common::Stack) {

@@ -4,8 +4,8 @@
 use crate::common;
 
 use crate::common::{process_files, TestEnv};
-use caregate::dossier::Stores;
-use caregate::fixity::{self, Fixity};
+use caregate_archive::fixity::{self, Fixity};
+use caregate_archive::Stores;
 use caregate_schemas::Sha256Digest;
 
 async fn fixity_catches_a_damaged_and_a_missing_object(stack: common::Stack) {

@@ -72,8 +72,8 @@ async fn a_frozen_store_or_database_is_a_quick_503_then_uploads_resume() {
 /// and says what was not done; run again once the store answers, each completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_or_a_revalidation_cut_short_by_the_store_leaves_nothing_half_done() {
-    use caregate::dossier::Stores;
-    use caregate::{bag, seda, signatures};
+    use caregate_archive::Stores;
+    use caregate_archive::{bag, seda, signatures};
     if !common::stacks().contains(&Stack::Full) {
         return;
     }

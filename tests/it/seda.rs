@@ -10,9 +10,9 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::{controller_rejects, copy_dir, eicar, submission, wait_done, Running, TestEnv};
-use caregate::bag;
-use caregate::dossier::Stores;
-use caregate::seda::{self, SchemaError, TransferProblem};
+use caregate_archive::bag;
+use caregate_archive::seda::{self, SchemaError, TransferProblem};
+use caregate_archive::Stores;
 use caregate_schemas::Sha256Digest;
 
 /// The schemas' verdict on a manifest; `None` (and a note on stderr) where xmllint or

@@ -12,7 +12,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use caregate::dossier::Stores;
+use caregate_archive::Stores;
 use caregate_schemas::extracted::{Indication, ModificationLevel, RevocationStatus, SubIndication};
 use caregate_schemas::Verdict;
 use serde_json::Value;
@@ -230,9 +230,10 @@ async fn signatures_are_validated_again_with_todays_anchors(stack: common::Stack
     let mut config = env.config.clone();
     config.signatures.trust_anchors = vec![dir.path().join("pki")];
     let later = caregate::App::open(config).await.unwrap();
-    let done = caregate::signatures::revalidate(Stores::of(&later.backends), &later.config.reader().unwrap(), &later.verifier().unwrap(), sub.submission_id)
-        .await
-        .unwrap();
+    let done =
+        caregate_archive::signatures::revalidate(Stores::of(&later.backends), &later.config.reader().unwrap(), &later.verifier().unwrap(), sub.submission_id)
+            .await
+            .unwrap();
     assert_eq!(done.len(), 1, "{stack:?}");
     assert_eq!((done[0].before.as_slice(), done[0].after.as_slice()), (&[Some(Indication::Indeterminate)][..], &[Some(Indication::TotalPassed)][..]));
     let rec = later.backends.index.get(records[0].evidence_id).await.unwrap().unwrap();

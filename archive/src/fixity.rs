@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use crate::dossier::Stores;
+use crate::Stores;
 
 pub use caregate_storage::Fixity;
 
@@ -32,7 +32,7 @@ impl FixityReport {
 /// at a time; `each` sees every result as it comes.
 pub async fn run(stores: Stores<'_>, since: Option<DateTime<Utc>>, mut each: impl FnMut(&EvidenceRecord, &Fixity)) -> anyhow::Result<FixityReport> {
     let mut report = FixityReport::default();
-    let actor = crate::dossier::local_actor();
+    let actor = crate::package::local_actor();
     let actor = &actor;
     let mut after: Option<EvidenceRecord> = None;
     loop {

@@ -16,7 +16,8 @@ use serde_json::json;
 use caregate_workers::read::Reader;
 use caregate_workers::Verifier;
 
-use crate::dossier::{self, Stores};
+use crate::package;
+use crate::Stores;
 
 /// Findings that come from validating signatures, replaced by a new validation.
 const SIGNATURE_CODES: [&str; 3] = ["signature_indeterminate", "signature_invalid", "modified_after_signing"];
@@ -46,7 +47,7 @@ fn indications(signatures: &[Signature]) -> Vec<Option<Indication>> {
 /// `reader` reads with the trust anchors configured today (its `limits.trust_anchors`,
 /// which the event names); `verifier` judges the dossier again.
 pub async fn revalidate(stores: Stores<'_>, reader: &Reader, verifier: &Verifier, id: SubmissionId) -> anyhow::Result<Vec<Revalidated>> {
-    let records = dossier::final_records(stores.index, id).await?;
+    let records = package::final_records(stores.index, id).await?;
     let spool = tempfile::tempdir().context("a directory for the files read back")?;
     let mut done = Vec::new();
     let mut failed = Vec::new();
@@ -74,7 +75,7 @@ async fn revalidate_one(stores: Stores<'_>, reader: &Reader, spool: &std::path::
     let before = indications(&doc.signatures);
     let path = spool.join(rec.evidence_id.to_string());
     let mut file = tokio::fs::File::create(&path).await?;
-    match check_stored(stores.evidence, stores.index, rec, key, Some(&mut file), ReadPurpose::SignatureValidation, &dossier::local_actor()).await? {
+    match check_stored(stores.evidence, stores.index, rec, key, Some(&mut file), ReadPurpose::SignatureValidation, &package::local_actor()).await? {
         Fixity::Intact => {}
         other => anyhow::bail!("stored bytes are not the ones received ({other:?}); not validated"),
     }
@@ -91,7 +92,7 @@ async fn revalidate_one(stores: Stores<'_>, reader: &Reader, spool: &std::path::
     let after = indications(&signatures);
     let updated = with_signatures(rec.clone(), signatures, analysis.findings);
     let detail = json!({
-        "actor": dossier::local_actor(),
+        "actor": package::local_actor(),
         "trust_anchors": reader.limits.trust_anchors,
         "before": before,
         "after": after,

@@ -11,23 +11,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use caregate_schemas::{Decision, EventKind, EvidenceEvent, EvidenceRecord, Sha256Digest, SubmissionId, Verification};
-use caregate_storage::{check_stored, Backends, EvidenceIndex, Fixity, ObjectStore, ReadPurpose};
+use caregate_storage::{check_stored, EvidenceIndex, Fixity, ReadPurpose};
 use serde_json::json;
 
-/// The back ends archive work goes through: the index (records and their history) and
-/// the evidence store (the bytes kept). Borrowed: a command opens them once and lends
-/// them; nothing here needs the quarantine, the queue or the accounts.
-#[derive(Clone, Copy)]
-pub struct Stores<'a> {
-    pub index: &'a dyn EvidenceIndex,
-    pub evidence: &'a dyn ObjectStore,
-}
-
-impl<'a> Stores<'a> {
-    pub fn of(backends: &'a Backends) -> Self {
-        Self { index: backends.index.as_ref(), evidence: backends.evidence.as_ref() }
-    }
-}
+use crate::Stores;
 
 /// The records of a submission that may be packaged: every file has reached its final
 /// status (an export of a submission still being read would be incomplete).

@@ -33,7 +33,8 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::{Deserialize, Serialize};
 
 use crate::bag::{check_signature, file_sha256, files_under, sign_hex, KeyUsed, SignatureProblem};
-use crate::dossier::{self, Stores};
+use crate::package;
+use crate::Stores;
 
 pub const NAMESPACE: &str = "fr:gouv:culture:archivesdefrance:seda:v2.3";
 pub const MANIFEST: &str = "manifest.xml";
@@ -149,9 +150,9 @@ struct Object {
 /// the rules agreed with the archives and the retention the store enforces
 /// (`worker.retention_days`), which is the appraisal period.
 pub async fn export(stores: Stores<'_>, seda: &SedaConfig, retention_days: u32, id: SubmissionId, out: &Path, key: &SigningKey) -> anyhow::Result<Transferred> {
-    let records = dossier::final_records(stores.index, id).await?;
-    let staging = dossier::Staging::new(out)?;
-    let package = dossier::Package { format: "seda", dir: out };
+    let records = package::final_records(stores.index, id).await?;
+    let staging = package::Staging::new(out)?;
+    let target = package::Package { format: "seda", dir: out };
     let out = staging.dir.as_path();
     let mut files: HashMap<EvidenceId, Object> = HashMap::new();
     let mut not_packaged = Vec::new();
@@ -161,7 +162,7 @@ pub async fn export(stores: Stores<'_>, seda: &SedaConfig, retention_days: u32, 
             continue;
         }
         let uri = format!("{CONTENT}/{}{}", rec.evidence_id, extension(&rec.path));
-        let sha256 = dossier::copy_out(stores, rec, &out.join(&uri), &package).await?;
+        let sha256 = package::copy_out(stores, rec, &out.join(&uri), &target).await?;
         let object = Object {
             id: format!("BDO-{}", rec.evidence_id),
             uri,
@@ -172,7 +173,7 @@ pub async fn export(stores: Stores<'_>, seda: &SedaConfig, retention_days: u32, 
         };
         files.insert(rec.evidence_id, object);
     }
-    let history = dossier::History::read(stores.index, id, &records).await?;
+    let history = package::History::read(stores.index, id, &records).await?;
     let records_out = [
         ("verification", "Vérification telle que décidée", serde_json::to_vec_pretty(&history.decided)?),
         ("verification-history", "Vérifications successives de la machine", serde_json::to_vec_pretty(&history.machine)?),
@@ -330,7 +331,7 @@ struct Manifest<'a> {
     id: SubmissionId,
     records: &'a [EvidenceRecord],
     files: &'a HashMap<EvidenceId, Object>,
-    history: &'a dossier::History,
+    history: &'a package::History,
     dossier_objects: &'a [(&'static str, Object)],
     seda: &'a SedaConfig,
     key: &'a VerifyingKey,
@@ -790,10 +791,13 @@ pub enum SchemaError {
 }
 
 /// Where the SEDA 2.3 schemas are: `CAREGATE_SEDA_SCHEMAS`, else the reference copy
-/// beside the repository (`../shared/reference/seda-2.3`). They are the archives'
+/// beside the repository (`../shared/reference/seda-2.3` from its root; this crate is one
+/// level down). They are the archives'
 /// official files and are never copied into caregate.
 pub fn schemas_dir() -> PathBuf {
-    std::env::var_os("CAREGATE_SEDA_SCHEMAS").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/seda-2.3"))
+    std::env::var_os("CAREGATE_SEDA_SCHEMAS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/seda-2.3"))
 }
 
 /// Validates a manifest against `seda-2.3-main.xsd` in `schemas` with xmllint — the

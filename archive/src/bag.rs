@@ -29,7 +29,8 @@ use caregate_schemas::{EvidenceId, EvidenceRecord, Sha256Digest, SubmissionId};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::dossier::{self, Stores};
+use crate::package;
+use crate::Stores;
 
 pub const TAG_MANIFEST: &str = "tagmanifest-sha256.txt";
 pub const SIGNATURE: &str = "tagmanifest-sha256.txt.sig";
@@ -86,9 +87,9 @@ pub struct Exported {
 
 /// Writes the bag of one submission into `out` (which must not exist yet).
 pub async fn export(stores: Stores<'_>, id: SubmissionId, out: &Path, key: &SigningKey) -> anyhow::Result<Exported> {
-    let records = dossier::final_records(stores.index, id).await?;
-    let staging = dossier::Staging::new(out)?;
-    let package = dossier::Package { format: "bag", dir: out };
+    let records = package::final_records(stores.index, id).await?;
+    let staging = package::Staging::new(out)?;
+    let target = package::Package { format: "bag", dir: out };
     let out = staging.dir.as_path();
     let mut manifest: Vec<(String, String)> = Vec::new();
     let mut bytes = 0u64;
@@ -104,11 +105,11 @@ pub async fn export(stores: Stores<'_>, id: SubmissionId, out: &Path, key: &Sign
             renamed.push((rec.path.clone(), path.clone()));
         }
         let rel = format!("data/files/{path}");
-        let digest = dossier::copy_out(stores, rec, &out.join(&rel), &package).await?;
+        let digest = package::copy_out(stores, rec, &out.join(&rel), &target).await?;
         manifest.push((digest.hex(), rel));
         bytes += rec.size;
     }
-    let history = dossier::History::read(stores.index, id, &records).await?;
+    let history = package::History::read(stores.index, id, &records).await?;
     let metadata = [
         ("data/metadata/records.json", serde_json::to_vec_pretty(&records)?),
         ("data/metadata/verification.json", serde_json::to_vec_pretty(&history.decided)?),
