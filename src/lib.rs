@@ -161,7 +161,7 @@ impl Config {
             // The child reserves a 256 MiB stack for deep files before reading anything.
             problems.push("worker.reader_memory_mb must be at least 512".to_owned());
         }
-        problems.extend(self.archive.seda.problems());
+        problems.extend(self.archive.validate().err());
         if !self.worker.extract.trust_anchors.is_empty() {
             problems.push("trust anchors are set in signatures.trust_anchors, not worker.extract".to_owned());
         }

@@ -5,7 +5,7 @@
 //! read as downloads and exports ([`caregate_storage::check_stored`]).
 
 use caregate_schemas::EvidenceRecord;
-use caregate_storage::{check_stored, ReadPurpose};
+use caregate_storage::{check_stored, ReadPurpose, StorageError};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -29,8 +29,9 @@ impl FixityReport {
 }
 
 /// Checks every stored object of records received since `since` (all when `None`), four
-/// at a time; `each` sees every result as it comes.
-pub async fn run(stores: Stores<'_>, since: Option<DateTime<Utc>>, mut each: impl FnMut(&EvidenceRecord, &Fixity)) -> anyhow::Result<FixityReport> {
+/// at a time; `each` sees every result as it comes. Only an outage stops it: a damaged
+/// or missing object is a result.
+pub async fn run(stores: Stores<'_>, since: Option<DateTime<Utc>>, mut each: impl FnMut(&EvidenceRecord, &Fixity)) -> Result<FixityReport, StorageError> {
     let mut report = FixityReport::default();
     let actor = crate::package::local_actor();
     let actor = &actor;

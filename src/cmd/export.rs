@@ -38,7 +38,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let key_file = key
         .or_else(|| config.archive.signing_key.clone())
         .ok_or_else(|| anyhow::anyhow!("no signing key: pass --key FILE or set archive.signing_key (make one with `caregate keygen FILE`)"))?;
-    let key = caregate_archive::bag::load_signing_key(&key_file)?;
+    let key = caregate_archive::signing::load_signing_key(&key_file)?;
     let (seda, retention_days) = (config.archive.seda.clone(), config.worker.retention_days);
     let app = App::open(config).await?;
     // Each export is checked as verify-bag / verify-transfer would check it before it is

@@ -73,7 +73,7 @@ async fn a_frozen_store_or_database_is_a_quick_503_then_uploads_resume() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_or_a_revalidation_cut_short_by_the_store_leaves_nothing_half_done() {
     use caregate_archive::Stores;
-    use caregate_archive::{bag, seda, signatures};
+    use caregate_archive::{bag, seda, signatures, signing};
     if !common::stacks().contains(&Stack::Full) {
         return;
     }
@@ -86,8 +86,8 @@ async fn an_export_or_a_revalidation_cut_short_by_the_store_leaves_nothing_half_
     let (app, sub, records) = common::process_files(&env, files).await;
     let pdf = records.iter().find(|r| r.path == "attestation.pdf").unwrap().evidence_id;
     let keys = tempfile::tempdir().unwrap();
-    let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();
-    let key = bag::load_signing_key(&keys.path().join("archive.key")).unwrap();
+    let public = signing::generate_signing_key(&keys.path().join("archive.key")).unwrap();
+    let key = signing::load_signing_key(&keys.path().join("archive.key")).unwrap();
     let validations = |events: Vec<caregate_schemas::EvidenceEvent>| events.iter().filter(|e| e.kind == "signatures_validated").count();
 
     s3.set(Link::Down);
