@@ -22,6 +22,9 @@ pub mod seda;
 pub mod signatures;
 pub mod signing;
 
+#[cfg(test)]
+mod on_embedded_stores;
+
 pub use package::{ExportError, RecordsError};
 pub use signatures::RevalidateError;
 pub use signing::KeyError;
