@@ -12,7 +12,6 @@ use std::time::Instant;
 use anyhow::Context;
 use caregate_extract::{Analysis, Limits};
 use caregate_schemas::Status;
-use caregate_workers::identify::{identify_file, Identity};
 use caregate_workers::read::Reader;
 use serde::Deserialize;
 use serde_json::Value;
@@ -35,13 +34,6 @@ pub fn load_expected(dir: &Path) -> anyhow::Result<BTreeMap<String, Expected>> {
     let path = dir.with_extension("expected.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-}
-
-/// Identify, then read, as the pipeline does after a clean scan.
-pub fn read_file(path: &Path, name: &str, reader: &Reader) -> anyhow::Result<(Identity, Analysis)> {
-    let identity = identify_file(path, name).with_context(|| format!("reading {}", path.display()))?;
-    let analysis = reader.read(&identity, path, name)?;
-    Ok((identity, analysis))
 }
 
 /// A field of the record as text, for comparison: `"a.b"` walks into objects.
@@ -103,7 +95,7 @@ pub fn run(dir: &Path, reader: &Reader) -> anyhow::Result<Vec<Row>> {
         let Some(exp) = expected.get(&rel) else {
             anyhow::bail!("{rel} has no entry in expected.json");
         };
-        let (identity, a) = read_file(&path, &rel, reader)?;
+        let (identity, a) = reader.read_file(&path, &rel)?;
         let mut findings = identity.findings.clone();
         findings.extend(a.findings.iter().cloned());
         let mut wrong = Vec::new();
@@ -212,7 +204,7 @@ pub fn pdf_text_bench(dir: &Path, runs: usize, reader: &Reader) -> anyhow::Resul
         let start = Instant::now();
         let mut worker_text = String::new();
         for _ in 0..runs {
-            worker_text = read_file(p, &name, reader)?.1.text;
+            worker_text = reader.read_file(p, &name)?.1.text;
         }
         let worker = start.elapsed().as_secs_f64() * 1000.0 / runs as f64;
         let (worker_found, _) = recall_of(&worker_text, &reference);
@@ -250,7 +242,7 @@ fn recall_of(text: &str, reference: &str) -> (usize, usize) {
 /// all).
 pub fn word_recall(pdf: &Path, reader: &Reader) -> anyhow::Result<(usize, usize)> {
     let name = pdf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (_, analysis) = read_file(pdf, &name, reader)?;
+    let (_, analysis) = reader.read_file(pdf, &name)?;
     let text = analysis.text;
     let o = Command::new("pdftotext").arg("-q").arg(pdf).arg("-").output().context("running pdftotext (Debian poppler-utils)")?;
     Ok(recall_of(&text, &String::from_utf8_lossy(&o.stdout)))
@@ -472,7 +464,7 @@ pub fn score_truth(root: &Path, truth: &BTreeMap<String, Value>, reader: &Reader
     let mut score = TruthScore::default();
     for (rel, t) in truth {
         let folder = rel.split('/').next().unwrap_or_default().to_owned();
-        let (identity, a) = read_file(&root.join(rel), rel, reader)?;
+        let (identity, a) = reader.read_file(&root.join(rel), rel)?;
         let family = family(&identity.media_type, &a).to_owned();
         score.files.insert(rel.clone(), (folder.clone(), family.clone()));
         let f = a.fields.to_json();

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::submit::{collect_files, LocalFile};
 use crate::{App, Config};
+use caregate_archive::Stores;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -486,20 +487,22 @@ pub async fn archives(config: Config, signed: &Path, out: &Path) -> anyhow::Resu
     let _ = std::fs::remove_dir_all(&seda_dir);
     let _ = std::fs::remove_dir_all(&bag_dir);
     let t = Instant::now();
-    crate::seda::export(&app, sub.submission_id, &seda_dir, &key).await?;
+    caregate_archive::seda::export(Stores::of(&app.backends), &app.config.archive.seda, app.config.worker.retention_days, sub.submission_id, &seda_dir, &key)
+        .await?;
     let seda_export_ms = t.elapsed().as_secs_f64() * 1000.0;
     let t = Instant::now();
-    crate::bag::export(&app, sub.submission_id, &bag_dir, &key).await?;
+    caregate_archive::bag::export(Stores::of(&app.backends), sub.submission_id, &bag_dir, &key).await?;
     let bag_export_ms = t.elapsed().as_secs_f64() * 1000.0;
     let t = Instant::now();
-    let (problems, _) = crate::seda::check(&seda_dir, Some(&key.verifying_key()), None);
+    let (problems, _) = caregate_archive::seda::check(&seda_dir, Some(&key.verifying_key()), None);
     let verify_transfer_ms = t.elapsed().as_secs_f64() * 1000.0;
     if !problems.is_empty() {
         bail!("the benchmark's own transfer does not check: {problems:?}");
     }
     let t = Instant::now();
-    let xmllint_ms =
-        crate::seda::validate_schema(&seda_dir.join(crate::seda::MANIFEST), &crate::seda::schemas_dir()).ok().map(|()| t.elapsed().as_secs_f64() * 1000.0);
+    let xmllint_ms = caregate_archive::seda::validate_schema(&seda_dir.join(caregate_archive::seda::MANIFEST), &caregate_archive::seda::schemas_dir())
+        .ok()
+        .map(|()| t.elapsed().as_secs_f64() * 1000.0);
     let report = ArchivesReport {
         signatures: signatures / REPS,
         caregate_ms_per_signature,

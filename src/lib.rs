@@ -6,14 +6,9 @@
 #![forbid(unsafe_code)]
 
 pub mod accuracy;
-pub mod bag;
 pub mod bench;
 pub mod demo;
-pub mod dossier;
-pub mod fixity;
 pub mod report;
-pub mod seda;
-pub mod signatures;
 pub mod submit;
 pub mod telemetry;
 
@@ -23,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use caregate_archive::ArchiveConfig;
 use caregate_ingest::{AppState, HttpConfig, Intake, IntakeConfig};
 use caregate_schemas::{EvidenceRecord, Status, SubmissionId, Verification};
 use caregate_storage::{Backends, BackendsConfig};
@@ -51,17 +47,6 @@ pub struct Config {
     pub signatures: SignaturesConfig,
     /// Sessions, cookies and file retrieval of `caregate serve`.
     pub http: HttpConfig,
-}
-
-/// What archivists' exports need.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ArchiveConfig {
-    /// File holding the Ed25519 key (64 hex digits) that signs export packages
-    /// (`caregate keygen FILE` makes one).
-    pub signing_key: Option<PathBuf>,
-    /// Transfers to public archives (`caregate export --format seda`).
-    pub seda: seda::SedaConfig,
 }
 
 /// What signatures are validated against.
@@ -165,7 +150,7 @@ impl Config {
             problems.push("http.presign_secs must be at least 1".to_owned());
         }
         problems.extend(self.http.validate().err());
-        problems.extend(self.archive.seda.problems());
+        problems.extend(self.archive.validate().err());
         if let Err(e) = caregate_extract::signature::TrustAnchors::load(&self.signatures.trust_anchors) {
             problems.push(format!("signatures.trust_anchors: {e}"));
         }

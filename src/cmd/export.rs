@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use caregate::{App, Config};
+use caregate_archive::Stores;
 use caregate_schemas::SubmissionId;
 
 use super::init_tracing;
@@ -37,17 +38,18 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let key_file = key
         .or_else(|| config.archive.signing_key.clone())
         .ok_or_else(|| anyhow::anyhow!("no signing key: pass --key FILE or set archive.signing_key (make one with `caregate keygen FILE`)"))?;
-    let key = caregate::bag::load_signing_key(&key_file)?;
+    let key = caregate_archive::signing::load_signing_key(&key_file)?;
+    let (seda, retention_days) = (config.archive.seda.clone(), config.worker.retention_days);
     let app = App::open(config).await?;
     // Each export is checked as verify-bag / verify-transfer would check it before it is
     // moved into place; one that fails its check is an error here, and leaves nothing.
     let (files, bytes, not_packaged, renamed, schemas_unchecked) = match format {
         Format::Bag => {
-            let done = caregate::bag::export(&app, submission, &out, &key).await?;
+            let done = caregate_archive::bag::export(Stores::of(&app.backends), submission, &out, &key).await?;
             (done.files, done.bytes, done.not_packaged, done.renamed, None)
         }
         Format::Seda => {
-            let done = caregate::seda::export(&app, submission, &out, &key).await?;
+            let done = caregate_archive::seda::export(Stores::of(&app.backends), &seda, retention_days, submission, &out, &key).await?;
             (done.files, done.bytes, done.not_packaged, Vec::new(), done.schemas_unchecked)
         }
     };

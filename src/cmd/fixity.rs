@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use caregate::{App, Config};
+use caregate_archive::Stores;
 
 use super::init_tracing;
 
@@ -25,10 +26,10 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     init_tracing("warn");
     let app = App::open(config).await?;
     let since = since.map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
-    let report = caregate::fixity::run(&app, since, |rec, fixity| {
+    let report = caregate_archive::fixity::run(Stores::of(&app.backends), since, |rec, fixity| {
         if json {
             println!("{}", serde_json::json!({"evidence_id": rec.evidence_id, "path": rec.path, "sha256": rec.sha256, "fixity": fixity}));
-        } else if *fixity != caregate::fixity::Fixity::Intact {
+        } else if *fixity != caregate_archive::fixity::Fixity::Intact {
             println!("{}  {}  {:?}", rec.evidence_id, rec.path, fixity);
         }
     })

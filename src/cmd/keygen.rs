@@ -12,7 +12,7 @@ pub struct Args {
 
 pub async fn run(_config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let Args { file } = args;
-    let public = caregate::bag::generate_signing_key(&file)?;
+    let public = caregate_archive::signing::generate_signing_key(&file)?;
     println!("{}", hex::encode(public.as_bytes()));
     Ok(ExitCode::SUCCESS)
 }

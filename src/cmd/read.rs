@@ -23,7 +23,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let reader = config.inline_reader()?;
     for path in paths {
         let name = path.to_string_lossy().into_owned();
-        let (identity, a) = caregate::accuracy::read_file(&path, &name, &reader)?;
+        let (identity, a) = reader.read_file(&path, &name)?;
         if text {
             println!("{}", a.text);
             continue;

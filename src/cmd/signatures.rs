@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use caregate::{App, Config};
+use caregate_archive::Stores;
 use caregate_schemas::SubmissionId;
 
 use super::init_tracing;
@@ -18,7 +19,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     init_tracing("warn");
     let anchors = config.signatures.trust_anchors.len();
     let app = App::open(config).await?;
-    let done = caregate::signatures::revalidate(&app, args.submission).await?;
+    let done = caregate_archive::signatures::revalidate(Stores::of(&app.backends), &app.config.reader()?, &app.verifier()?, args.submission).await?;
     let name = |i: &Option<caregate_schemas::extracted::Indication>| i.map(|i| i.label_fr()).unwrap_or("non validée");
     for r in &done {
         let before: Vec<&str> = r.before.iter().map(name).collect();

@@ -17,15 +17,15 @@ pub struct Args {
 
 pub async fn run(_config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let Args { dir, public_key } = args;
-    let trusted = public_key.as_deref().map(caregate::bag::parse_public_key).transpose()?;
-    let (problems, key) = caregate::bag::check(&dir, trusted.as_ref());
+    let trusted = public_key.as_deref().map(caregate_archive::signing::parse_public_key).transpose()?;
+    let (problems, key) = caregate_archive::bag::check(&dir, trusted.as_ref());
     for p in &problems {
         println!("{p}");
     }
     if problems.is_empty() {
         match key {
-            Some(caregate::bag::KeyUsed::Given(k)) => println!("bag valid; signed by the given key {k}"),
-            Some(caregate::bag::KeyUsed::FromBag(k)) => {
+            Some(caregate_archive::signing::KeyUsed::Given(k)) => println!("bag valid; signed by the given key {k}"),
+            Some(caregate_archive::signing::KeyUsed::FromBag(k)) => {
                 println!("bag valid; signed by {k}, the key the bag names (pass --public-key to check its origin)")
             }
             None => {}

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use caregate::seda::{self, SchemaError};
 use caregate::Config;
+use caregate_archive::seda::{self, SchemaError};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,7 +23,7 @@ pub struct Args {
 
 pub async fn run(_config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let Args { dir, public_key, schemas } = args;
-    let trusted = public_key.as_deref().map(caregate::bag::parse_public_key).transpose()?;
+    let trusted = public_key.as_deref().map(caregate_archive::signing::parse_public_key).transpose()?;
     let schemas = schemas.unwrap_or_else(seda::schemas_dir);
     // Say when the schema could not be checked at all, rather than pass in silence.
     let schema_checked = match seda::validate_schema(&dir.join(seda::MANIFEST), &schemas) {
@@ -42,8 +42,8 @@ pub async fn run(_config: Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     let schema = if schema_checked { "conforme aux schémas SEDA 2.3, " } else { "" };
     match key {
-        Some(caregate::bag::KeyUsed::Given(k)) => println!("transfert valide ({schema}fichiers intacts) ; signé par la clé donnée {k}"),
-        Some(caregate::bag::KeyUsed::FromBag(k)) => {
+        Some(caregate_archive::signing::KeyUsed::Given(k)) => println!("transfert valide ({schema}fichiers intacts) ; signé par la clé donnée {k}"),
+        Some(caregate_archive::signing::KeyUsed::FromBag(k)) => {
             println!("transfert valide ({schema}fichiers intacts) ; signé par {k}, la clé que nomme le bordereau (--public-key pour en vérifier l'origine)")
         }
         None => {}

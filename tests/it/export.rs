@@ -8,7 +8,9 @@ use caregate_schemas::FindingCode;
 use std::path::Path;
 
 use crate::common::{controller_rejects, copy_dir, eicar, process_files, TestEnv};
-use caregate::bag::{self, BagProblem, KeyUsed};
+use caregate_archive::bag::{self, BagProblem};
+use caregate_archive::signing::{self, KeyUsed};
+use caregate_archive::Stores;
 use caregate_schemas::Sha256Digest;
 
 async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: common::Stack) {
@@ -25,10 +27,10 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: comm
     let decision = controller_rejects(&app, &machine, "D1.PRE").await;
 
     let keys = tempfile::tempdir().unwrap();
-    let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();
-    let key = bag::load_signing_key(&keys.path().join("archive.key")).unwrap();
+    let public = signing::generate_signing_key(&keys.path().join("archive.key")).unwrap();
+    let key = signing::load_signing_key(&keys.path().join("archive.key")).unwrap();
     let out = env.dir.path().join("bag");
-    let done = bag::export(&app, sub.submission_id, &out, &key).await.unwrap();
+    let done = bag::export(Stores::of(&app.backends), sub.submission_id, &out, &key).await.unwrap();
     assert_eq!(done.files, 2, "{stack:?}");
     assert_eq!(done.not_packaged, ["eicar.com"], "infected files never leave quarantine");
     assert_eq!(std::fs::read(out.join("data/files/annuaire/ad_hc_ch-exemple.local.xml")).unwrap(), audit);
@@ -86,7 +88,7 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: comm
     });
     assert!(matches!(&p[..], [BagProblem::PayloadOxum { .. }, BagProblem::BadSignature { .. }]), "{p:?}");
     // Signed by another key than the archive's.
-    let other = bag::generate_signing_key(&keys.path().join("other.key")).unwrap();
+    let other = signing::generate_signing_key(&keys.path().join("other.key")).unwrap();
     assert!(matches!(&bag::check(&out, Some(&other)).0[..], [BagProblem::BadSignature { .. }]));
 
     // Stored bytes damaged since intake: refused, and written into the history.
@@ -94,7 +96,7 @@ async fn a_submission_exports_as_a_signed_bag_and_tampering_is_named(stack: comm
     let changed = env.dir.path().join("changed-object");
     std::fs::write(&changed, b"<HealthcheckData/>").unwrap();
     app.backends.evidence.put_file(rec.object_key.as_deref().unwrap(), &changed, &Sha256Digest::of(b"<HealthcheckData/>")).await.unwrap();
-    let err = bag::export(&app, sub.submission_id, &env.dir.path().join("bag2"), &key).await.unwrap_err().to_string();
+    let err = bag::export(Stores::of(&app.backends), sub.submission_id, &env.dir.path().join("bag2"), &key).await.unwrap_err().to_string();
     assert!(err.contains("ad_hc_ch-exemple.local.xml") && err.contains("not exported"), "{err}");
     let last = app.backends.index.events(rec.evidence_id).await.unwrap().pop().unwrap();
     assert_eq!(last.kind, "fixity_failed");
@@ -172,7 +174,7 @@ async fn colliding_payload_paths_are_packaged_apart_and_the_bag_verifies(stack: 
 
     let keys = tempfile::tempdir().unwrap();
     let key_file = keys.path().join("archive.key");
-    let public = hex::encode(bag::generate_signing_key(&key_file).unwrap().as_bytes());
+    let public = hex::encode(signing::generate_signing_key(&key_file).unwrap().as_bytes());
     let out = env.dir.path().join("bag");
     let caregate = |args: &[&std::ffi::OsStr]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_caregate")).envs(env.child_env()).env("CAREGATE_LOG", "warn").args(args).output().unwrap()

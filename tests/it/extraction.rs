@@ -170,7 +170,7 @@ fn a_pdf_with_a_damaged_cross_reference_table_is_repaired_and_flagged() {
     let read = |name: &str, body: &[u8]| {
         let path = dir.path().join(name);
         std::fs::write(&path, body).unwrap();
-        caregate::accuracy::read_file(&path, name, &reader).unwrap().1
+        reader.read_file(&path, name).unwrap().1
     };
     let (before, after) = (read("facture.pdf", &good), read("facture-reecrite.pdf", &damaged));
     assert!(!before.findings.iter().any(|f| f.code == FindingCode::PdfRepaired), "{:?}", before.findings);

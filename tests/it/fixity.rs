@@ -4,7 +4,8 @@
 use crate::common;
 
 use crate::common::{process_files, TestEnv};
-use caregate::fixity::{self, Fixity};
+use caregate_archive::fixity::{self, Fixity};
+use caregate_archive::Stores;
 use caregate_schemas::Sha256Digest;
 
 async fn fixity_catches_a_damaged_and_a_missing_object(stack: common::Stack) {
@@ -12,7 +13,7 @@ async fn fixity_catches_a_damaged_and_a_missing_object(stack: common::Stack) {
     let files = [("rapport.txt", "rapport d'audit AD"), ("facture.txt", "FACTURE N° FA-9\nTotal TTC : 12,00 €"), ("note.txt", "note")];
     let (app, _, records) = process_files(&env, files.iter().map(|(n, b)| (*n, b.as_bytes().to_vec())).collect()).await;
 
-    let all = fixity::run(&app, None, |_, _| {}).await.unwrap();
+    let all = fixity::run(Stores::of(&app.backends), None, |_, _| {}).await.unwrap();
     assert_eq!((all.checked, all.intact), (3, 3), "{stack:?}: {:?}", all.problems);
 
     // Years later: one object's bytes changed under its key, another gone.
@@ -26,7 +27,7 @@ async fn fixity_catches_a_damaged_and_a_missing_object(stack: common::Stack) {
     app.backends.evidence.delete(missing.object_key.as_deref().unwrap()).await.unwrap();
 
     let mut seen = Vec::new();
-    let report = fixity::run(&app, None, |rec, f| seen.push((rec.path.clone(), f.clone()))).await.unwrap();
+    let report = fixity::run(Stores::of(&app.backends), None, |rec, f| seen.push((rec.path.clone(), f.clone()))).await.unwrap();
     assert_eq!((report.checked, report.intact, report.problems.len()), (3, 1, 2), "{stack:?}");
     assert!(seen.contains(&("rapport.txt".into(), Fixity::Mismatch { actual_sha256: Sha256Digest::of(b"rapport d'audit AD, modifie").hex(), actual_size: 27 })));
     assert!(seen.contains(&("facture.txt".into(), Fixity::Missing)));
@@ -40,6 +41,6 @@ async fn fixity_catches_a_damaged_and_a_missing_object(stack: common::Stack) {
 
     // --since: nothing was received tomorrow.
     let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
-    assert_eq!(fixity::run(&app, Some(tomorrow), |_, _| {}).await.unwrap().checked, 0);
+    assert_eq!(fixity::run(Stores::of(&app.backends), Some(tomorrow), |_, _| {}).await.unwrap().checked, 0);
 }
 common::on_each_stack!(fixity_catches_a_damaged_and_a_missing_object);

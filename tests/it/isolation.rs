@@ -101,7 +101,7 @@ fn a_child_reads_file_after_file_and_one_that_kills_it_is_replaced() {
     let read = |path: &str| {
         let p = common::samples_dir().join(path);
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        caregate::accuracy::read_file(&p, &name, &reader).unwrap().1
+        reader.read_file(&p, &name).unwrap().1
     };
     let invoice = "factures/facture-FA-2024-0042.pdf";
     for _ in 0..3 {

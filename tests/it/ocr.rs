@@ -118,7 +118,7 @@ fn photographed(dir: &Path, sample: &str) -> std::path::PathBuf {
 fn a_photographed_invoice_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let photo = photographed(dir.path(), INVOICE);
-    let (_, a) = caregate::accuracy::read_file(&photo, "photo-facture.jpg", &crate::common::reader()).unwrap();
+    let (_, a) = crate::common::reader().read_file(&photo, "photo-facture.jpg").unwrap();
     assert_eq!(a.classification.kind, Kind::Invoice, "{:?}\n{}", a.classification, a.text);
     assert_invoice_fields("photo", &a.fields.to_json());
 }
@@ -133,7 +133,7 @@ fn a_two_invoice_scan_is_flagged_with_the_first_invoices_fields() {
     let second = render_sample("factures/facturx-basic-FA-2024-0062.pdf", dir.path(), 200, "pgm");
     let pdf = dir.path().join("deux-factures.pdf");
     std::fs::write(&pdf, images_pdf(&[&first, &second], 0)).unwrap();
-    let (_, a) = caregate::accuracy::read_file(&pdf, "deux-factures.pdf", &crate::common::reader()).unwrap();
+    let (_, a) = crate::common::reader().read_file(&pdf, "deux-factures.pdf").unwrap();
     assert_eq!(a.classification.kind, Kind::Invoice, "{:?}", a.classification);
     let several: Vec<&caregate_schemas::Finding> = a.findings.iter().filter(|f| f.code == FindingCode::SeveralDocuments).collect();
     assert_eq!(several.len(), 1, "{:?}", a.findings);
@@ -142,7 +142,7 @@ fn a_two_invoice_scan_is_flagged_with_the_first_invoices_fields() {
     // One invoice over two pages is one document: its second page repeats its number.
     let one = dir.path().join("une-facture-deux-pages.pdf");
     std::fs::write(&one, images_pdf(&[&first, &first], 0)).unwrap();
-    let (_, a) = caregate::accuracy::read_file(&one, "une-facture-deux-pages.pdf", &crate::common::reader()).unwrap();
+    let (_, a) = crate::common::reader().read_file(&one, "une-facture-deux-pages.pdf").unwrap();
     assert!(a.findings.iter().all(|f| f.code != FindingCode::SeveralDocuments), "{:?}", a.findings);
 }
 
@@ -179,7 +179,7 @@ fn a_till_receipt_is_an_invoice() {
     std::fs::write(&src, pdf).unwrap();
     let prefix = dir.path().join("ticket");
     assert!(Command::new("pdftoppm").args(["-gray", "-png", "-singlefile", "-r", "200"]).arg(&src).arg(&prefix).status().unwrap().success());
-    let (_, a) = caregate::accuracy::read_file(&prefix.with_extension("png"), "ticket.png", &crate::common::reader()).unwrap();
+    let (_, a) = crate::common::reader().read_file(&prefix.with_extension("png"), "ticket.png").unwrap();
     assert_eq!(a.classification.kind, Kind::Invoice, "{:?}\n{}", a.classification, a.text);
 }
 
@@ -214,7 +214,7 @@ fn scanned_invoices_are_read_by_ocr() {
     let reader = crate::common::reader();
     for path in [&png300, &png200, &pdf, &sideways] {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let (_, a) = caregate::accuracy::read_file(path, &name, &reader).unwrap();
+        let (_, a) = reader.read_file(path, &name).unwrap();
         assert_eq!(a.classification.kind, Kind::Invoice, "{name}: {:?}", a.classification);
         let codes: Vec<&str> = a.findings.iter().map(|f| f.code.as_str()).collect();
         assert!(!codes.contains(&"no_text") && !codes.contains(&"ocr_low_confidence"), "{name}: {codes:?}");
@@ -228,7 +228,7 @@ fn a_photographed_attestation_is_an_attestation() {
     let dir = tempfile::tempdir().unwrap();
     let photo = dir.path().join("photo-attestation-signee.png");
     std::fs::write(&photo, render_sample("divers/attestation-signee.pdf", dir.path(), 200, "png")).unwrap();
-    let (_, a) = caregate::accuracy::read_file(&photo, "photo-attestation-signee.png", &crate::common::reader()).unwrap();
+    let (_, a) = crate::common::reader().read_file(&photo, "photo-attestation-signee.png").unwrap();
     assert_eq!(a.classification.kind, Kind::Attestation, "{:?}\n{}", a.classification, a.text);
     assert!(!a.classification.is_low(), "{:?}", a.classification);
 }

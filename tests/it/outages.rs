@@ -72,7 +72,8 @@ async fn a_frozen_store_or_database_is_a_quick_503_then_uploads_resume() {
 /// and says what was not done; run again once the store answers, each completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_or_a_revalidation_cut_short_by_the_store_leaves_nothing_half_done() {
-    use caregate::{bag, seda, signatures};
+    use caregate_archive::Stores;
+    use caregate_archive::{bag, seda, signatures, signing};
     if !common::stacks().contains(&Stack::Full) {
         return;
     }
@@ -85,33 +86,40 @@ async fn an_export_or_a_revalidation_cut_short_by_the_store_leaves_nothing_half_
     let (app, sub, records) = common::process_files(&env, files).await;
     let pdf = records.iter().find(|r| r.path == "attestation.pdf").unwrap().evidence_id;
     let keys = tempfile::tempdir().unwrap();
-    let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();
-    let key = bag::load_signing_key(&keys.path().join("archive.key")).unwrap();
+    let public = signing::generate_signing_key(&keys.path().join("archive.key")).unwrap();
+    let key = signing::load_signing_key(&keys.path().join("archive.key")).unwrap();
     let validations = |events: Vec<caregate_schemas::EvidenceEvent>| events.iter().filter(|e| e.kind == "signatures_validated").count();
 
     s3.set(Link::Down);
     for format in ["bag", "seda"] {
         let out = env.dir.path().join(format);
         let result = match format {
-            "bag" => bag::export(&app, sub.submission_id, &out, &key).await.map(|_| ()),
-            _ => seda::export(&app, sub.submission_id, &out, &key).await.map(|_| ()),
+            "bag" => bag::export(Stores::of(&app.backends), sub.submission_id, &out, &key).await.map(|_| ()),
+            _ => seda::export(Stores::of(&app.backends), &app.config.archive.seda, app.config.worker.retention_days, sub.submission_id, &out, &key)
+                .await
+                .map(|_| ()),
         };
         let err = format!("{:#}", result.expect_err("the store is down"));
         assert!(!out.exists(), "{format}: no half package ({err})");
         assert!(!env.dir.path().join(format!(".{format}.partiel")).exists(), "{format}: the staging directory is cleared");
     }
-    let err = format!("{:#}", signatures::revalidate(&app, sub.submission_id).await.expect_err("the store is down"));
+    let err = format!(
+        "{:#}",
+        signatures::revalidate(Stores::of(&app.backends), &app.config.reader().unwrap(), &app.verifier().unwrap(), sub.submission_id)
+            .await
+            .expect_err("the store is down")
+    );
     assert!(err.contains("attestation.pdf") && err.contains("not validated again"), "{err}");
     assert_eq!(validations(app.backends.index.events(pdf).await.unwrap()), 0, "nothing recorded for a file not read back");
 
     s3.set(Link::Up);
     let out = env.dir.path().join("bag");
-    bag::export(&app, sub.submission_id, &out, &key).await.unwrap();
+    bag::export(Stores::of(&app.backends), sub.submission_id, &out, &key).await.unwrap();
     assert!(bag::check(&out, Some(&public)).0.is_empty());
     let out = env.dir.path().join("seda");
-    seda::export(&app, sub.submission_id, &out, &key).await.unwrap();
+    seda::export(Stores::of(&app.backends), &app.config.archive.seda, app.config.worker.retention_days, sub.submission_id, &out, &key).await.unwrap();
     assert!(seda::check(&out, Some(&public), None).0.is_empty());
-    let done = signatures::revalidate(&app, sub.submission_id).await.unwrap();
+    let done = signatures::revalidate(Stores::of(&app.backends), &app.config.reader().unwrap(), &app.verifier().unwrap(), sub.submission_id).await.unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(validations(app.backends.index.events(pdf).await.unwrap()), 1);
 }

@@ -68,7 +68,7 @@ fn each_defect_named_on_a_real_file_stays_fixed() {
         assert!(total >= 2 && right + u32::from(explained.is_some()) >= total, "{file}: {right}/{total}");
         if file == "openvas/dd_many_vuln.xml" {
             // Each result counted once, by its numeric score when `<threat>` is empty.
-            let (_, a) = caregate::accuracy::read_file(&root.join(file), file, &reader).unwrap();
+            let (_, a) = reader.read_file(&root.join(file), file).unwrap();
             let items = a.fields.to_json()["items"].as_array().cloned().unwrap_or_default();
             let band = |n: u64| items.iter().filter(|i| i["severity"].as_u64() == Some(n)).count() as u64;
             let want = &one[file]["by_severity_score_band"];

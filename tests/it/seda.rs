@@ -10,8 +10,9 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::{controller_rejects, copy_dir, eicar, submission, wait_done, Running, TestEnv};
-use caregate::bag;
-use caregate::seda::{self, SchemaError, TransferProblem};
+use caregate_archive::seda::{self, SchemaError, TransferProblem};
+use caregate_archive::signing;
+use caregate_archive::Stores;
 use caregate_schemas::Sha256Digest;
 
 /// The schemas' verdict on a manifest; `None` (and a note on stderr) where xmllint or
@@ -51,10 +52,11 @@ async fn a_dossier_transfers_as_seda_and_tampering_is_named(stack: common::Stack
     controller_rejects(&app, &machine, "D1.PRE").await;
 
     let keys = tempfile::tempdir().unwrap();
-    let public = bag::generate_signing_key(&keys.path().join("archive.key")).unwrap();
-    let key = bag::load_signing_key(&keys.path().join("archive.key")).unwrap();
+    let public = signing::generate_signing_key(&keys.path().join("archive.key")).unwrap();
+    let key = signing::load_signing_key(&keys.path().join("archive.key")).unwrap();
     let out = env.dir.path().join("transfert");
-    let done = seda::export(&app, sub.submission_id, &out, &key).await.unwrap();
+    let done =
+        seda::export(Stores::of(&app.backends), &app.config.archive.seda, app.config.worker.retention_days, sub.submission_id, &out, &key).await.unwrap();
     assert_eq!(done.not_packaged, ["eicar.com"], "infected files never leave quarantine");
     // Five clean files, and the dossier's six records (verification, its history,
     // decisions, events, records, rules).
@@ -114,8 +116,8 @@ async fn a_dossier_transfers_as_seda_and_tampering_is_named(stack: common::Stack
 
     let (problems, used) = seda::check(&out, Some(&public), None);
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(used, Some(bag::KeyUsed::Given(hex::encode(public.as_bytes()))));
-    assert!(matches!(seda::check(&out, None, None), (p, Some(bag::KeyUsed::FromBag(_))) if p.is_empty()));
+    assert_eq!(used, Some(signing::KeyUsed::Given(hex::encode(public.as_bytes()))));
+    assert!(matches!(seda::check(&out, None, None), (p, Some(signing::KeyUsed::FromBag(_))) if p.is_empty()));
 
     let tampered = |name: &str, edit: &dyn Fn(&Path)| {
         let copy = env.dir.path().join(name);
@@ -141,7 +143,7 @@ async fn a_dossier_transfers_as_seda_and_tampering_is_named(stack: common::Stack
     });
     assert!(p.iter().any(|p| matches!(p, TransferProblem::BadSignature { .. })), "{p:?}");
     assert!(!p.iter().any(|p| matches!(p, TransferProblem::Changed { .. })), "the digest matches the rewritten manifest: {p:?}");
-    let other = bag::generate_signing_key(&keys.path().join("other.key")).unwrap();
+    let other = signing::generate_signing_key(&keys.path().join("other.key")).unwrap();
     assert!(matches!(&seda::check(&out, Some(&other), None).0[..], [TransferProblem::BadSignature { .. }]));
     // A manifest that is no longer SEDA: the schemas say so (where they can be run).
     let broken = env.dir.path().join("broken");

@@ -13,6 +13,7 @@ use caregate_schemas::FindingCode;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use caregate_archive::Stores;
 use caregate_schemas::extracted::{Indication, ModificationLevel, RevocationStatus, SubIndication};
 use caregate_schemas::Verdict;
 use serde_json::Value;
@@ -61,7 +62,7 @@ fn caregate_agrees_with_pyhanko_on_every_signature() {
         let reader = reader(anchors.clone());
         for (file, cases) in oracle {
             let path = dir.path().join(file);
-            let (_, analysis) = caregate::accuracy::read_file(&path, file, &reader).unwrap();
+            let (_, analysis) = reader.read_file(&path, file).unwrap();
             let doc = analysis.fields.document.as_ref().unwrap_or_else(|| panic!("{file}: no PDF structure: {:?}", analysis.findings));
             let expected = cases[key].as_array().unwrap();
             assert_eq!(doc.signatures.len(), expected.len(), "{file} {key}");
@@ -125,7 +126,7 @@ fn caregate_agrees_with_pyhanko_on_every_signature() {
     // The ETSI terms an archivist reads, case by case, with the root trusted.
     let reader = reader(vec![root]);
     let first = |file: &str| {
-        let (_, a) = caregate::accuracy::read_file(&dir.path().join(file), file, &reader).unwrap();
+        let (_, a) = reader.read_file(&dir.path().join(file), file).unwrap();
         let doc = a.fields.document.unwrap();
         let v = doc.signatures[0].validation.clone().unwrap();
         (v, a.findings, doc.signatures.len())
@@ -230,7 +231,10 @@ async fn signatures_are_validated_again_with_todays_anchors(stack: common::Stack
     let mut config = env.config.clone();
     config.signatures.trust_anchors = vec![dir.path().join("pki")];
     let later = caregate::App::open(config).await.unwrap();
-    let done = caregate::signatures::revalidate(&later, sub.submission_id).await.unwrap();
+    let done =
+        caregate_archive::signatures::revalidate(Stores::of(&later.backends), &later.config.reader().unwrap(), &later.verifier().unwrap(), sub.submission_id)
+            .await
+            .unwrap();
     assert_eq!(done.len(), 1, "{stack:?}");
     assert_eq!((done[0].before.as_slice(), done[0].after.as_slice()), (&[Some(Indication::Indeterminate)][..], &[Some(Indication::TotalPassed)][..]));
     let rec = later.backends.index.get(records[0].evidence_id).await.unwrap().unwrap();

@@ -36,7 +36,7 @@ fn checks_on_the_samples_flag_only_what_is_wrong_in_them() {
     let mut flagged = Vec::new();
     for path in caregate::accuracy::files_under(&dir).unwrap() {
         let rel = path.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
-        let (_, a) = caregate::accuracy::read_file(&path, &rel, &reader).unwrap();
+        let (_, a) = reader.read_file(&path, &rel).unwrap();
         for f in check_evidence(&referential, a.classification.kind, &a.fields) {
             assert!(f.pointer.is_some(), "{rel}: {} points at nothing", f.code);
             flagged.push(format!("{rel}: {}", f.code));
@@ -82,7 +82,7 @@ impl Builder {
     fn add_edited(mut self, rel: &str, edit: impl FnOnce(&mut Value)) -> Self {
         let path = common::samples_dir().join(rel);
         let bytes = std::fs::read(&path).unwrap();
-        let (identity, a) = caregate::accuracy::read_file(&path, rel, &crate::common::reader()).unwrap();
+        let (identity, a) = crate::common::reader().read_file(&path, rel).unwrap();
         let id = caregate_schemas::EvidenceId::new();
         let mut rec = EvidenceRecord::received(id, self.sub.clone(), rel.into(), Sha256Digest::of(&bytes), bytes.len() as u64, id.quarantine_key());
         rec.media_type = Some(identity.media_type);

@@ -32,7 +32,7 @@ use caregate_schemas::{Finding, Severity};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use crate::identify::Identity;
+use crate::identify::{identify_file, Identity};
 use crate::stage::{Stage, StageName, Stop};
 
 /// Parsers recurse (lopdf on nested objects, calamine, zip); a deep file gets a deep
@@ -75,6 +75,16 @@ pub struct ReaderError {
     pub reason: String,
 }
 
+/// A file on disk that could not be read, for a reason that is not its content's.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadFileError {
+    /// Its first bytes could not be read to identify it.
+    #[error("reading {}: {error}", path.display())]
+    Identify { path: PathBuf, error: std::io::Error },
+    #[error(transparent)]
+    Reader(#[from] ReaderError),
+}
+
 fn failed(code: FindingCode, message: String) -> Analysis {
     Analysis::unread("unknown", Kind::Other, Finding::new(code, Severity::Warning, message))
 }
@@ -106,6 +116,15 @@ impl Reader {
             Isolation::Thread => Ok(read_here(&identity.source(path, name), &self.limits)),
             Isolation::Process => self.read_in_lasting_child(identity, path, name),
         }
+    }
+
+    /// Identifies a file on disk, then reads it, as the pipeline does after a clean scan:
+    /// what `caregate read` and `caregate accuracy` show, and how signatures are validated
+    /// again from a stored copy. Blocks, like [`Reader::read`].
+    pub fn read_file(&self, path: &Path, name: &str) -> Result<(Identity, Analysis), ReadFileError> {
+        let identity = identify_file(path, name).map_err(|error| ReadFileError::Identify { path: path.to_owned(), error })?;
+        let analysis = self.read(&identity, path, name)?;
+        Ok((identity, analysis))
     }
 
     /// Reads in one of the children kept between files (see [`Children`]). A child that

@@ -23,45 +23,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 
-use anyhow::{bail, Context};
 use caregate_schemas::names::sanitize_name;
 use caregate_schemas::{EvidenceId, EvidenceRecord, Sha256Digest, SubmissionId};
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
-use sha2::{Digest, Sha256};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use crate::{dossier, App};
+use crate::package::{self, checked_before_delivery, file_sha256, files_under, write_file, ExportError};
+use crate::signing::{check_signature, sign_hex, KeyUsed, SignatureProblem};
+use crate::Stores;
 
 pub const TAG_MANIFEST: &str = "tagmanifest-sha256.txt";
 pub const SIGNATURE: &str = "tagmanifest-sha256.txt.sig";
 const BAGIT_TXT: &str = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
-
-/// An Ed25519 signing key kept as 64 hex digits (its 32-byte seed) in a file readable by
-/// the archive service only.
-pub fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading signing key {}", path.display()))?;
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut seed).with_context(|| format!("{}: not 64 hex digits", path.display()))?;
-    Ok(SigningKey::from_bytes(&seed))
-}
-
-/// Writes a new signing key (mode 0600) and returns its public half.
-pub fn generate_signing_key(path: &Path) -> anyhow::Result<VerifyingKey> {
-    let seed: [u8; 32] = rand::random();
-    let key = SigningKey::from_bytes(&seed);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("creating {} (it must not exist)", path.display()))?;
-    std::io::Write::write_all(&mut file, format!("{}\n", hex::encode(seed)).as_bytes())?;
-    Ok(key.verifying_key())
-}
-
-pub fn parse_public_key(hex_key: &str) -> anyhow::Result<VerifyingKey> {
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(hex_key.trim(), &mut bytes).context("a public key is 64 hex digits")?;
-    Ok(VerifyingKey::from_bytes(&bytes)?)
-}
 
 /// RFC 8493 §2.1.3: CR, LF and `%` in a payload path are percent-encoded.
 fn encode_path(p: &str) -> String {
@@ -85,10 +57,10 @@ pub struct Exported {
 }
 
 /// Writes the bag of one submission into `out` (which must not exist yet).
-pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -> anyhow::Result<Exported> {
-    let records = dossier::final_records(app, id).await?;
-    let staging = dossier::Staging::new(out)?;
-    let package = dossier::Package { format: "bag", dir: out };
+pub async fn export(stores: Stores<'_>, id: SubmissionId, out: &Path, key: &SigningKey) -> Result<Exported, ExportError> {
+    let records = package::final_records(stores.index, id).await?;
+    let staging = package::Staging::new(out)?;
+    let target = package::Package { format: "bag", dir: out };
     let out = staging.dir.as_path();
     let mut manifest: Vec<(String, String)> = Vec::new();
     let mut bytes = 0u64;
@@ -104,11 +76,11 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
             renamed.push((rec.path.clone(), path.clone()));
         }
         let rel = format!("data/files/{path}");
-        let digest = dossier::copy_out(app, rec, &out.join(&rel), &package).await?;
+        let digest = package::copy_out(stores, rec, &out.join(&rel), &target).await?;
         manifest.push((digest.hex(), rel));
         bytes += rec.size;
     }
-    let history = dossier::History::read(app, id, &records).await?;
+    let history = package::History::read(stores.index, id, &records).await?;
     let metadata = [
         ("data/metadata/records.json", serde_json::to_vec_pretty(&records)?),
         ("data/metadata/verification.json", serde_json::to_vec_pretty(&history.decided)?),
@@ -117,9 +89,7 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
         ("data/metadata/events.json", serde_json::to_vec_pretty(&history.events)?),
     ];
     for (rel, body) in metadata {
-        let dest = out.join(rel);
-        std::fs::create_dir_all(dest.parent().expect("under data/"))?;
-        std::fs::write(&dest, &body)?;
+        write_file(&out.join(rel), &body)?;
         manifest.push((Sha256Digest::of(&body).hex(), rel.to_owned()));
         bytes += body.len() as u64;
     }
@@ -137,24 +107,14 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
     let tags = [("bagit.txt", BAGIT_TXT.to_owned()), ("bag-info.txt", bag_info), ("manifest-sha256.txt", manifest_txt)];
     let mut tag_manifest = String::new();
     for (name, body) in &tags {
-        std::fs::write(out.join(name), body)?;
+        write_file(&out.join(name), body.as_bytes())?;
         tag_manifest += &format!("{}  {name}\n", Sha256Digest::of(body.as_bytes()).hex());
     }
-    std::fs::write(out.join(TAG_MANIFEST), &tag_manifest)?;
-    std::fs::write(out.join(SIGNATURE), sign_hex(key, tag_manifest.as_bytes()))?;
+    write_file(&out.join(TAG_MANIFEST), tag_manifest.as_bytes())?;
+    write_file(&out.join(SIGNATURE), sign_hex(key, tag_manifest.as_bytes()).as_bytes())?;
     checked_before_delivery("bag", check(out, Some(&key.verifying_key())).0)?;
     staging.finish()?;
     Ok(Exported { files: records.len() - not_packaged.len(), bytes, not_packaged, renamed })
-}
-
-/// Refuses a package its own check finds fault with, naming every fault: the staging
-/// directory it was written in is then removed, and nothing claims to be an export.
-pub(crate) fn checked_before_delivery<P: fmt::Display>(format: &str, problems: Vec<P>) -> anyhow::Result<()> {
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    bail!("the {format} written does not pass its own check, so it is not exported:\n  {}", list.join("\n  "))
 }
 
 /// How a file is named in the payload, from the plainest to the safest.
@@ -180,7 +140,7 @@ enum Naming {
 /// keeps its extension (it opens with the right program), and the id in the name is the
 /// key of `records.json` and `events.json`. Every file that shares a path is renamed,
 /// not all but the first: no copy passes for the original by the order of the records.
-fn payload_paths(records: &[EvidenceRecord]) -> anyhow::Result<HashMap<EvidenceId, String>> {
+fn payload_paths(records: &[EvidenceRecord]) -> Result<HashMap<EvidenceId, String>, ExportError> {
     let by_id: HashMap<EvidenceId, &EvidenceRecord> = records.iter().map(|r| (r.evidence_id, r)).collect();
     let packaged: Vec<&EvidenceRecord> = records.iter().filter(|r| r.object_key.is_some()).collect();
     let mut naming: HashMap<EvidenceId, Naming> = records.iter().map(|r| (r.evidence_id, Naming::AsUploaded)).collect();
@@ -197,7 +157,7 @@ fn payload_paths(records: &[EvidenceRecord]) -> anyhow::Result<HashMap<EvidenceI
             *n = if *n == Naming::AsUploaded { Naming::WithId } else { Naming::IdOnly };
         }
     }
-    bail!("could not give every file of the submission a payload path of its own")
+    Err(ExportError::NoPayloadPaths)
 }
 
 /// The files to rename further: those whose path another file's path equals, without
@@ -275,47 +235,6 @@ fn split_extension(file: &str) -> (&str, &str) {
     }
 }
 
-/// Signs `bytes` with the archive key: the detached signature's hex text, as written
-/// beside a package.
-pub fn sign_hex(key: &SigningKey, bytes: &[u8]) -> String {
-    format!("{}\n", hex::encode(key.sign(bytes).to_bytes()))
-}
-
-/// Why a package's detached signature does not hold.
-pub enum SignatureProblem {
-    /// No key to check with: none given, none named by the package.
-    NoKey,
-    /// The signature file is absent or not hex.
-    NoSignature,
-    /// Not what the key (hex) signed.
-    BadSignature(String),
-}
-
-/// Checks `signed` against the detached signature at `signature`, with the trusted key
-/// if given, else the one the package names (which proves integrity, not origin): the
-/// key used, if any, and what is wrong, if anything.
-pub fn check_signature(trusted: Option<&VerifyingKey>, named: Option<&str>, signed: &[u8], signature: &Path) -> (Option<KeyUsed>, Option<SignatureProblem>) {
-    let (key, used) = match (trusted, named.and_then(|k| parse_public_key(k).ok())) {
-        (Some(k), _) => (*k, KeyUsed::Given(hex::encode(k.as_bytes()))),
-        (None, Some(k)) => (k, KeyUsed::FromBag(hex::encode(k.as_bytes()))),
-        (None, None) => return (None, Some(SignatureProblem::NoKey)),
-    };
-    let problem = match read_signature(signature) {
-        None => Some(SignatureProblem::NoSignature),
-        Some(sig) if key.verify_strict(signed, &sig).is_err() => Some(SignatureProblem::BadSignature(hex::encode(key.as_bytes()))),
-        Some(_) => None,
-    };
-    (Some(used), problem)
-}
-
-/// Reads a detached signature written by [`sign_hex`]; `None` when absent or not hex.
-fn read_signature(path: &Path) -> Option<ed25519_dalek::Signature> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut bytes = [0u8; 64];
-    hex::decode_to_slice(text.trim(), &mut bytes).ok()?;
-    Some(ed25519_dalek::Signature::from_bytes(&bytes))
-}
-
 /// One thing wrong with a bag.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BagProblem {
@@ -372,41 +291,6 @@ impl fmt::Display for BagProblem {
             BagProblem::NoKey => write!(f, "no public key to check the signature with"),
         }
     }
-}
-
-/// How a verified bag's signature was checked.
-#[derive(Debug, PartialEq, Eq)]
-pub enum KeyUsed {
-    /// The key the caller trusts.
-    Given(String),
-    /// Only the key the bag itself names: proves integrity since export, not origin.
-    FromBag(String),
-}
-
-/// Every file under `root/sub`, as its path from `root` (with `/`) and its size: what a
-/// package holds, to compare with what its manifest lists.
-pub(crate) fn files_under(root: &Path, sub: &str) -> Vec<(String, u64)> {
-    let mut files = Vec::new();
-    let mut stack = vec![root.join(sub)];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let rel = p.strip_prefix(root).expect("under the package").to_string_lossy().replace('\\', "/");
-            files.push((rel, entry.metadata().map(|m| m.len()).unwrap_or(0)));
-        }
-    }
-    files
-}
-
-pub(crate) fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Checks every listed hash, the payload against the manifest both ways, the
@@ -545,14 +429,5 @@ mod tests {
         for (path, rec) in paths_of(&records).iter().zip(&records) {
             assert!(path.len() <= 255 && path.ends_with(&format!(".{}.pdf", rec.evidence_id)), "{} bytes: {path}", path.len());
         }
-    }
-
-    #[test]
-    fn a_package_failing_its_own_check_is_refused_naming_each_fault() {
-        assert!(checked_before_delivery::<BagProblem>("bag", vec![]).is_ok());
-        let faults = vec![BagProblem::NotInManifest("data/files/x".into()), BagProblem::NoSignature];
-        let err = checked_before_delivery("bag", faults).unwrap_err().to_string();
-        assert!(err.starts_with("the bag written does not pass its own check, so it is not exported"), "{err}");
-        assert!(err.contains("data/files/x is in the payload but in no manifest") && err.contains(SIGNATURE), "{err}");
     }
 }

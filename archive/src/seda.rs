@@ -24,7 +24,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::Context;
 use caregate_schemas::vocabulary;
 use caregate_schemas::{EvidenceId, EvidenceRecord, ObjectiveVerdict, Sha256Digest, Status, SubmissionId};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -32,8 +31,9 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde::{Deserialize, Serialize};
 
-use crate::bag::{check_signature, file_sha256, files_under, sign_hex, KeyUsed, SignatureProblem};
-use crate::{dossier, App};
+use crate::package::{self, checked_before_delivery, file_sha256, files_under, write_file, ExportError};
+use crate::signing::{check_signature, sign_hex, KeyUsed, SignatureProblem};
+use crate::Stores;
 
 pub const NAMESPACE: &str = "fr:gouv:culture:archivesdefrance:seda:v2.3";
 pub const MANIFEST: &str = "manifest.xml";
@@ -102,9 +102,9 @@ impl Default for SedaConfig {
 }
 
 impl SedaConfig {
-    /// Problems, each naming its key; identifiers are XML tokens, so neither empty nor
-    /// spaced.
-    pub fn problems(&self) -> Vec<String> {
+    /// Every problem, each naming its key (`; ` between them); identifiers are XML
+    /// tokens, so neither empty nor spaced.
+    pub fn validate(&self) -> Result<(), String> {
         let mut problems = Vec::new();
         let mut token = |key: &str, value: &str| {
             if value.is_empty() || value.chars().any(char::is_whitespace) {
@@ -118,7 +118,11 @@ impl SedaConfig {
         if let Some(agreement) = &self.archival_agreement {
             token("archival_agreement", agreement);
         }
-        problems
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 }
 
@@ -145,11 +149,20 @@ struct Object {
     filename: String,
 }
 
-/// Writes the SEDA transfer of one submission into `out` (which must not exist yet).
-pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -> anyhow::Result<Transferred> {
-    let records = dossier::final_records(app, id).await?;
-    let staging = dossier::Staging::new(out)?;
-    let package = dossier::Package { format: "seda", dir: out };
+/// Writes the SEDA transfer of one submission into `out` (which must not exist yet), with
+/// the rules agreed with the archives and the retention the store enforces
+/// (`worker.retention_days`), which is the appraisal period.
+pub async fn export(
+    stores: Stores<'_>,
+    seda: &SedaConfig,
+    retention_days: u32,
+    id: SubmissionId,
+    out: &Path,
+    key: &SigningKey,
+) -> Result<Transferred, ExportError> {
+    let records = package::final_records(stores.index, id).await?;
+    let staging = package::Staging::new(out)?;
+    let target = package::Package { format: "seda", dir: out };
     let out = staging.dir.as_path();
     let mut files: HashMap<EvidenceId, Object> = HashMap::new();
     let mut not_packaged = Vec::new();
@@ -159,7 +172,7 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
             continue;
         }
         let uri = format!("{CONTENT}/{}{}", rec.evidence_id, extension(&rec.path));
-        let sha256 = dossier::copy_out(app, rec, &out.join(&uri), &package).await?;
+        let sha256 = package::copy_out(stores, rec, &out.join(&uri), &target).await?;
         let object = Object {
             id: format!("BDO-{}", rec.evidence_id),
             uri,
@@ -170,9 +183,7 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
         };
         files.insert(rec.evidence_id, object);
     }
-    let history = dossier::History::read(app, id, &records).await?;
-    let retention_days = app.config.worker.retention_days;
-    let seda = &app.config.archive.seda;
+    let history = package::History::read(stores.index, id, &records).await?;
     let records_out = [
         ("verification", "Vérification telle que décidée", serde_json::to_vec_pretty(&history.decided)?),
         ("verification-history", "Vérifications successives de la machine", serde_json::to_vec_pretty(&history.machine)?),
@@ -190,8 +201,8 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
 
     let manifest =
         Manifest { id, records: &records, files: &files, history: &history, dossier_objects: &dossier_objects, seda, key: &key.verifying_key() }.write()?;
-    std::fs::write(out.join(MANIFEST), &manifest)?;
-    std::fs::write(out.join(SIGNATURE), sign_hex(key, &manifest))?;
+    write_file(&out.join(MANIFEST), &manifest)?;
+    write_file(&out.join(SIGNATURE), sign_hex(key, &manifest).as_bytes())?;
     // Checked as `caregate verify-transfer` checks it, schemas included where they can be.
     let schemas = schemas_dir();
     let schemas_unchecked = match validate_schema(&out.join(MANIFEST), &schemas) {
@@ -199,16 +210,14 @@ pub async fn export(app: &App, id: SubmissionId, out: &Path, key: &SigningKey) -
         _ => None,
     };
     let (problems, _) = check(out, Some(&key.verifying_key()), schemas_unchecked.is_none().then_some(schemas.as_path()));
-    crate::bag::checked_before_delivery("transfer", problems)?;
+    checked_before_delivery("transfer", problems)?;
     staging.finish()?;
     let bytes = files.values().chain(dossier_objects.iter().map(|(_, o)| o)).map(|o| o.size).sum();
     Ok(Transferred { files: files.len() + dossier_objects.len(), bytes, not_packaged, schemas_unchecked })
 }
 
-fn write_object(out: &Path, uri: &str, body: &[u8], media_type: &str) -> anyhow::Result<Object> {
-    let dest = out.join(uri);
-    std::fs::create_dir_all(dest.parent().expect("under content/"))?;
-    std::fs::write(&dest, body)?;
+fn write_object(out: &Path, uri: &str, body: &[u8], media_type: &str) -> Result<Object, ExportError> {
+    write_file(&out.join(uri), body)?;
     let filename = file_name(uri).to_owned();
     Ok(Object {
         id: format!("BDO-dossier-{}", filename.replace('.', "-")),
@@ -277,6 +286,18 @@ fn xml_safe(text: &str) -> String {
     text.chars().filter(|&c| matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')).collect()
 }
 
+/// The manifest could not be written: a bug (elements that do not balance, a detail
+/// that is not JSON), never the dossier's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("writing the SEDA manifest: {0}")]
+    Write(#[from] std::io::Error),
+    #[error("the SEDA manifest's elements do not balance: {0}")]
+    Unbalanced(String),
+    #[error("writing an event's detail into the SEDA manifest: {0}")]
+    Detail(#[from] serde_json::Error),
+}
+
 /// A little writer over quick-xml that keeps the element stack, so the manifest reads
 /// as the tree it writes.
 struct Xml {
@@ -285,41 +306,43 @@ struct Xml {
 }
 
 impl Xml {
-    fn new() -> anyhow::Result<Self> {
+    fn new() -> Result<Self, ManifestError> {
         let mut w = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
         Ok(Self { w, open: Vec::new() })
     }
 
-    fn open(&mut self, name: &'static str, attrs: &[(&str, &str)]) -> anyhow::Result<&mut Self> {
+    fn open(&mut self, name: &'static str, attrs: &[(&str, &str)]) -> Result<&mut Self, ManifestError> {
         let attrs: Vec<(&str, String)> = attrs.iter().map(|(k, v)| (*k, xml_safe(v))).collect();
         self.w.write_event(Event::Start(BytesStart::new(name).with_attributes(attrs.iter().map(|(k, v)| (*k, v.as_str())))))?;
         self.open.push(name);
         Ok(self)
     }
 
-    fn close(&mut self) -> anyhow::Result<&mut Self> {
-        let name = self.open.pop().context("closing an element never opened")?;
+    fn close(&mut self) -> Result<&mut Self, ManifestError> {
+        let name = self.open.pop().ok_or(ManifestError::Unbalanced("closing an element never opened".into()))?;
         self.w.write_event(Event::End(BytesEnd::new(name)))?;
         Ok(self)
     }
 
-    fn leaf_with(&mut self, name: &'static str, attrs: &[(&str, &str)], text: &str) -> anyhow::Result<&mut Self> {
+    fn leaf_with(&mut self, name: &'static str, attrs: &[(&str, &str)], text: &str) -> Result<&mut Self, ManifestError> {
         self.open(name, attrs)?;
         self.w.write_event(Event::Text(BytesText::new(&xml_safe(text))))?;
         self.close()
     }
 
-    fn leaf(&mut self, name: &'static str, text: &str) -> anyhow::Result<&mut Self> {
+    fn leaf(&mut self, name: &'static str, text: &str) -> Result<&mut Self, ManifestError> {
         self.leaf_with(name, &[], text)
     }
 
-    fn text(&mut self, name: &'static str, text: &str) -> anyhow::Result<&mut Self> {
+    fn text(&mut self, name: &'static str, text: &str) -> Result<&mut Self, ManifestError> {
         self.leaf_with(name, &[("xml:lang", "fr")], text)
     }
 
-    fn finish(self) -> anyhow::Result<Vec<u8>> {
-        anyhow::ensure!(self.open.is_empty(), "elements left open: {:?}", self.open);
+    fn finish(self) -> Result<Vec<u8>, ManifestError> {
+        if !self.open.is_empty() {
+            return Err(ManifestError::Unbalanced(format!("elements left open: {:?}", self.open)));
+        }
         let mut bytes = self.w.into_inner();
         bytes.push(b'\n');
         Ok(bytes)
@@ -330,14 +353,14 @@ struct Manifest<'a> {
     id: SubmissionId,
     records: &'a [EvidenceRecord],
     files: &'a HashMap<EvidenceId, Object>,
-    history: &'a dossier::History,
+    history: &'a package::History,
     dossier_objects: &'a [(&'static str, Object)],
     seda: &'a SedaConfig,
     key: &'a VerifyingKey,
 }
 
 impl Manifest<'_> {
-    fn write(&self) -> anyhow::Result<Vec<u8>> {
+    fn write(&self) -> Result<Vec<u8>, ManifestError> {
         let first = &self.records[0];
         let finess = first.submission.establishment.as_str();
         let now = Utc::now();
@@ -379,7 +402,7 @@ impl Manifest<'_> {
         x.finish()
     }
 
-    fn data_object(&self, x: &mut Xml, o: &Object) -> anyhow::Result<()> {
+    fn data_object(&self, x: &mut Xml, o: &Object) -> Result<(), ManifestError> {
         x.open("DataObjectGroup", &[("id", &format!("GOT-{}", &o.id[4..]))])?;
         x.open("BinaryDataObject", &[("id", &o.id)])?;
         x.leaf("DataObjectVersion", "BinaryMaster_1")?;
@@ -395,7 +418,7 @@ impl Manifest<'_> {
         Ok(())
     }
 
-    fn dossier_unit(&self, x: &mut Xml, finess: &str) -> anyhow::Result<()> {
+    fn dossier_unit(&self, x: &mut Xml, finess: &str) -> Result<(), ManifestError> {
         let first = &self.records[0];
         let received: Vec<DateTime<Utc>> = self.records.iter().map(|r| r.received_at).collect();
         let start = received.iter().min().copied().unwrap_or_else(Utc::now);
@@ -474,7 +497,7 @@ impl Manifest<'_> {
         Ok(())
     }
 
-    fn objective_unit(&self, x: &mut Xml, o: &ObjectiveVerdict) -> anyhow::Result<()> {
+    fn objective_unit(&self, x: &mut Xml, o: &ObjectiveVerdict) -> Result<(), ManifestError> {
         x.open("ArchiveUnit", &[("id", &format!("AU-objectif-{}", o.objective.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")))])?;
         x.open("Content", &[])?;
         x.leaf("DescriptionLevel", "SubGrp")?;
@@ -500,7 +523,7 @@ impl Manifest<'_> {
         Ok(())
     }
 
-    fn evidence_unit(&self, x: &mut Xml, rec: &EvidenceRecord) -> anyhow::Result<()> {
+    fn evidence_unit(&self, x: &mut Xml, rec: &EvidenceRecord) -> Result<(), ManifestError> {
         x.open("ArchiveUnit", &[("id", &unit_id(rec.evidence_id))])?;
         x.open("Content", &[])?;
         x.leaf("DescriptionLevel", "Item")?;
@@ -790,10 +813,13 @@ pub enum SchemaError {
 }
 
 /// Where the SEDA 2.3 schemas are: `CAREGATE_SEDA_SCHEMAS`, else the reference copy
-/// beside the repository (`../shared/reference/seda-2.3`). They are the archives'
+/// beside the repository (`../shared/reference/seda-2.3` from its root; this crate is one
+/// level down). They are the archives'
 /// official files and are never copied into caregate.
 pub fn schemas_dir() -> PathBuf {
-    std::env::var_os("CAREGATE_SEDA_SCHEMAS").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/seda-2.3"))
+    std::env::var_os("CAREGATE_SEDA_SCHEMAS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/seda-2.3"))
 }
 
 /// Validates a manifest against `seda-2.3-main.xsd` in `schemas` with xmllint — the

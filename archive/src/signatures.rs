@@ -8,13 +8,59 @@
 use caregate_schemas::FindingCode;
 use std::collections::HashSet;
 
-use anyhow::Context;
 use caregate_schemas::extracted::{Indication, Signature};
-use caregate_schemas::{EventKind, EvidenceRecord, Status, SubmissionId};
-use caregate_storage::{check_stored, Fixity, ReadPurpose};
+use caregate_schemas::{EventKind, EvidenceId, EvidenceRecord, Finding, Status, SubmissionId};
+use caregate_storage::{check_stored, Fixity, ReadPurpose, StorageError};
+use caregate_workers::read::{ReadFileError, Reader};
+use caregate_workers::{Verifier, VerifyError};
 use serde_json::json;
 
-use crate::{dossier, App};
+use crate::package::{self, RecordsError};
+use crate::Stores;
+
+/// Why a new validation of a dossier's signatures did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RevalidateError {
+    #[error(transparent)]
+    Records(#[from] RecordsError),
+    #[error("a directory for the files read back: {0}")]
+    Spool(std::io::Error),
+    /// The dossier could not be judged again after its files were.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// Files not validated again (the others were, and the dossier judged again): to
+    /// run again once what stopped them is mended.
+    #[error("{} file(s) not validated again, to run again: {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Incomplete(Vec<NotRevalidated>),
+}
+
+/// One file not validated again, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{path} ({evidence_id}): {why}")]
+pub struct NotRevalidated {
+    pub path: String,
+    pub evidence_id: EvidenceId,
+    pub why: FileError,
+}
+
+/// Why one file could not be validated again.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The bytes read back are not the ones received (recorded as `fixity_failed`).
+    #[error("stored bytes are not the ones received ({0:?}); not validated")]
+    Damaged(Fixity),
+    #[error("copying it out to read: {0}")]
+    Spool(std::io::Error),
+    #[error(transparent)]
+    Read(#[from] ReadFileError),
+    #[error("its reading stopped: {0}")]
+    Interrupted(#[from] tokio::task::JoinError),
+    /// Read again, it has no PDF structure any more (what the reader found instead).
+    #[error("its PDF structure could not be read again: {0:?}")]
+    NoStructure(Vec<Finding>),
+}
 
 /// Findings that come from validating signatures, replaced by a new validation.
 const SIGNATURE_CODES: [FindingCode; 3] = [FindingCode::SignatureIndeterminate, FindingCode::SignatureInvalid, FindingCode::ModifiedAfterSigning];
@@ -40,72 +86,68 @@ fn indications(signatures: &[Signature]) -> Vec<Option<Indication>> {
 /// judged again on what was done, and the run then fails naming what was not, to be
 /// run again once the store answers (a file done twice has two dated events, both
 /// true).
-pub async fn revalidate(app: &App, id: SubmissionId) -> anyhow::Result<Vec<Revalidated>> {
-    let records = dossier::final_records(app, id).await?;
-    let reader = app.config.reader()?;
-    let spool = tempfile::tempdir().context("a directory for the files read back")?;
+///
+/// `reader` reads with the trust anchors configured today (its `limits.trust_anchors`,
+/// which the event names); `verifier` judges the dossier again.
+pub async fn revalidate(stores: Stores<'_>, reader: &Reader, verifier: &Verifier, id: SubmissionId) -> Result<Vec<Revalidated>, RevalidateError> {
+    let records = package::final_records(stores.index, id).await?;
+    let spool = tempfile::tempdir().map_err(RevalidateError::Spool)?;
     let mut done = Vec::new();
     let mut failed = Vec::new();
     for rec in records.into_iter().filter(|r| matches!(r.status, Status::Stored | Status::NeedsReview)) {
         if rec.fields.document.as_ref().is_none_or(|d| d.signatures.is_empty()) || rec.object_key.is_none() {
             continue;
         }
-        match revalidate_one(app, &reader, spool.path(), &rec).await {
+        match revalidate_one(stores, reader, spool.path(), &rec).await {
             Ok(Some(r)) => done.push(r),
             Ok(None) => {}
-            Err(e) => failed.push(format!("{} ({}): {e:#}", rec.path, rec.evidence_id)),
+            Err(why) => failed.push(NotRevalidated { path: rec.path.clone(), evidence_id: rec.evidence_id, why }),
         }
     }
     if !done.is_empty() {
-        app.verifier()?.verify(id).await?;
+        verifier.verify(id).await?;
     }
     if !failed.is_empty() {
-        anyhow::bail!("{} file(s) not validated again, to run again: {}", failed.len(), failed.join("; "));
+        return Err(RevalidateError::Incomplete(failed));
     }
     Ok(done)
 }
 
-async fn revalidate_one(
-    app: &App,
-    reader: &caregate_workers::read::Reader,
-    spool: &std::path::Path,
-    rec: &EvidenceRecord,
-) -> anyhow::Result<Option<Revalidated>> {
+async fn revalidate_one(stores: Stores<'_>, reader: &Reader, spool: &std::path::Path, rec: &EvidenceRecord) -> Result<Option<Revalidated>, FileError> {
     let (Some(doc), Some(key)) = (rec.fields.document.as_ref(), rec.object_key.as_deref()) else { return Ok(None) };
     let before = indications(&doc.signatures);
     let path = spool.join(rec.evidence_id.to_string());
-    let mut file = tokio::fs::File::create(&path).await?;
-    let index = app.backends.index.as_ref();
-    match check_stored(app.backends.evidence.as_ref(), index, rec, key, Some(&mut file), ReadPurpose::SignatureValidation, &dossier::local_actor()).await? {
+    let mut file = tokio::fs::File::create(&path).await.map_err(FileError::Spool)?;
+    match check_stored(stores.evidence, stores.index, rec, key, Some(&mut file), ReadPurpose::SignatureValidation, &package::local_actor()).await? {
         Fixity::Intact => {}
-        other => anyhow::bail!("stored bytes are not the ones received ({other:?}); not validated"),
+        other => return Err(FileError::Damaged(other)),
     }
     drop(file);
     let name = rec.path.rsplit('/').next().unwrap_or(&rec.path).to_owned();
     let reading = {
         let (path, reader) = (path.clone(), reader.clone());
-        tokio::task::spawn_blocking(move || crate::accuracy::read_file(&path, &name, &reader)).await?
+        tokio::task::spawn_blocking(move || reader.read_file(&path, &name)).await?
     };
     let (_, analysis) = reading?;
     let Some(signatures) = analysis.fields.document.map(|d| d.signatures) else {
-        anyhow::bail!("its PDF structure could not be read again: {:?}", analysis.findings);
+        return Err(FileError::NoStructure(analysis.findings));
     };
     let after = indications(&signatures);
     let updated = with_signatures(rec.clone(), signatures, analysis.findings);
     let detail = json!({
-        "actor": dossier::local_actor(),
-        "trust_anchors": app.config.signatures.trust_anchors,
+        "actor": package::local_actor(),
+        "trust_anchors": reader.limits.trust_anchors,
         "before": before,
         "after": after,
         "validation": updated.fields.document.as_ref().map(|d| d.signatures.iter().map(|s| s.validation.clone()).collect::<Vec<_>>()),
     });
-    let recorded = app.backends.index.record_reexamination(&updated, EventKind::SignaturesValidated, detail).await?;
+    let recorded = stores.index.record_reexamination(&updated, EventKind::SignaturesValidated, detail).await?;
     Ok(recorded.then(|| Revalidated { path: rec.path.clone(), before, after }))
 }
 
 /// The record with its new validation: signature findings replaced, the status that
 /// follows from them (a file a person had to see keeps needing it for other reasons).
-fn with_signatures(mut rec: EvidenceRecord, signatures: Vec<Signature>, findings: Vec<caregate_schemas::Finding>) -> EvidenceRecord {
+fn with_signatures(mut rec: EvidenceRecord, signatures: Vec<Signature>, findings: Vec<Finding>) -> EvidenceRecord {
     if let Some(doc) = rec.fields.document.as_mut() {
         doc.signatures = signatures;
     }

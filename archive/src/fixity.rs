@@ -5,12 +5,12 @@
 //! read as downloads and exports ([`caregate_storage::check_stored`]).
 
 use caregate_schemas::EvidenceRecord;
-use caregate_storage::{check_stored, ReadPurpose};
+use caregate_storage::{check_stored, ReadPurpose, StorageError};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use crate::App;
+use crate::Stores;
 
 pub use caregate_storage::Fixity;
 
@@ -29,18 +29,19 @@ impl FixityReport {
 }
 
 /// Checks every stored object of records received since `since` (all when `None`), four
-/// at a time; `each` sees every result as it comes.
-pub async fn run(app: &App, since: Option<DateTime<Utc>>, mut each: impl FnMut(&EvidenceRecord, &Fixity)) -> anyhow::Result<FixityReport> {
+/// at a time; `each` sees every result as it comes. Only an outage stops it: a damaged
+/// or missing object is a result.
+pub async fn run(stores: Stores<'_>, since: Option<DateTime<Utc>>, mut each: impl FnMut(&EvidenceRecord, &Fixity)) -> Result<FixityReport, StorageError> {
     let mut report = FixityReport::default();
-    let actor = crate::dossier::local_actor();
+    let actor = crate::package::local_actor();
     let actor = &actor;
     let mut after: Option<EvidenceRecord> = None;
     loop {
-        let page = app.backends.index.stored_records(since, after.as_ref(), 500).await?;
+        let page = stores.index.stored_records(since, after.as_ref(), 500).await?;
         let Some(last) = page.last().cloned() else { break };
         let checks = futures::stream::iter(page.iter().filter_map(|rec| rec.object_key.as_deref().map(|key| (rec, key))))
             .map(|(rec, key)| async move {
-                let checked = check_stored(app.backends.evidence.as_ref(), app.backends.index.as_ref(), rec, key, None, ReadPurpose::FixityCheck, actor).await;
+                let checked = check_stored(stores.evidence, stores.index, rec, key, None, ReadPurpose::FixityCheck, actor).await;
                 checked.map(|f| (rec, f))
             })
             .buffered(4);
