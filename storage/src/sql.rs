@@ -15,7 +15,9 @@ pub(crate) const ACCOUNTS_DDL: &[&str] = &[
         scope TEXT NOT NULL,
         password_hash TEXT,
         disabled BIGINT NOT NULL DEFAULT 0,
-        updated_at TEXT NOT NULL
+        updated_at TEXT NOT NULL,
+        issuer TEXT,
+        subject TEXT
     )",
     "CREATE TABLE IF NOT EXISTS credentials (
         token_sha256 TEXT PRIMARY KEY,

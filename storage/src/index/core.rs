@@ -246,21 +246,21 @@ impl SqlIndex {
     }
 
     /// Event tables made before the hash chain lack its two columns; their old events
-    /// stay unchained (reported as such by the chain check).
+    /// stay unchained (reported as such by the chain check). Account tables made before
+    /// OpenID sign-in lack the federated identity's two; their accounts are local.
     async fn add_chain_columns(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StorageError> {
-        for column in ["prev_hash", "hash"] {
+        for (table, column) in [("evidence_events", "prev_hash"), ("evidence_events", "hash"), ("accounts", "issuer"), ("accounts", "subject")] {
             let present: i64 = match self.dialect {
-                Dialect::Postgres => {
-                    sqlx::query("SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_name = 'evidence_events' AND column_name = $1")
-                }
-                Dialect::Sqlite => sqlx::query("SELECT COUNT(*) AS n FROM pragma_table_info('evidence_events') WHERE name = $1"),
+                Dialect::Postgres => sqlx::query("SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_name = $1 AND column_name = $2"),
+                Dialect::Sqlite => sqlx::query("SELECT COUNT(*) AS n FROM pragma_table_info($1) WHERE name = $2"),
             }
+            .bind(table)
             .bind(column)
             .fetch_one(&mut *conn)
             .await?
             .try_get("n")?;
             if present == 0 {
-                sqlx::query(&format!("ALTER TABLE evidence_events ADD COLUMN {column} TEXT")).execute(&mut *conn).await?;
+                sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT")).execute(&mut *conn).await?;
             }
         }
         Ok(())
