@@ -341,3 +341,29 @@ async fn sign_ins_that_must_not_open_a_session_are_refused_in_french(stack: Stac
     );
 }
 common::on_each_stack!(sign_ins_that_must_not_open_a_session_are_refused_in_french);
+
+/// In Chromium: the button, the provider's pages, and back in the console. What only a
+/// real browser says: the pending sign-in's `SameSite=Lax` cookie comes back with the
+/// provider's redirect, and the `SameSite=Strict` session cookie is sent on the way from
+/// the callback to the console.
+async fn a_browser_signs_in_through_the_button(stack: Stack) {
+    use crate::console::{click_then, fill, text, Driver};
+    let env = TestEnv::new(stack).await;
+    let s = setup(&env).await;
+    let driver = Driver::start().await;
+    let browser = driver.browser().await;
+    browser.goto(&format!("{}/console/login", s.caregate.base)).await.unwrap();
+    click_then(&browser, "a.provider[href='/console/oidc/proconnect']", "input[name=login]").await;
+    fill(&browser, "input[name=login]", "agent-ars-idf").await;
+    fill(&browser, "input[name=password]", "n'importe").await;
+    click_then(&browser, "button[type=submit]", "input[name=prompt][value=consent]").await;
+    click_then(&browser, "button[type=submit]", "span.who").await;
+    assert_eq!(text(&browser, "span.who").await, "Camille Durand — contrôleur");
+    assert_eq!(browser.current_url().await.unwrap().path(), "/console");
+    let _ = browser.close().await;
+}
+
+#[tokio::test]
+async fn a_browser_signs_in_through_the_button_embedded() {
+    common::run_on(Stack::Embedded, a_browser_signs_in_through_the_button).await
+}
