@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts the services caregate talks to, only what is missing; safe to run twice.
 #
-#   scripts/services.sh            # clamd, RabbitMQ, PostgreSQL, Garage (full stack), Chromium
+#   scripts/services.sh            # clamd, RabbitMQ, PostgreSQL, Garage (full stack), Chromium,
+#                                  # and the OpenID provider the sign-in tests start
 #   scripts/services.sh clamd      # only clamd: enough for `caregate demo` (embedded back ends)
 #   scripts/services.sh build      # only what building caregate needs (C libraries it links)
 #
@@ -166,6 +167,23 @@ install_archive_tools() {
   log "archives: $(xmllint --version 2>&1 | head -n1), pyhanko $(python3 -m pip show pyhanko 2>/dev/null | sed -n 's/^Version: //p')"
 }
 
+# The OpenID provider the console's sign-in tests start (tests/it/oidc.rs runs
+# tests/oidc/provider.mjs): node's oidc-provider, an OpenID-certified implementation,
+# from npm into the services' directory, outside the clone; installed only when that
+# version is not there already.
+OIDC_PROVIDER_VERSION=9.13.3
+install_oidc_provider() {
+  command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+  local dir="$state/oidc-provider" have
+  have=$(node -p "require('$dir/node_modules/oidc-provider/package.json').version" 2>/dev/null || true)
+  if [ "$have" != "$OIDC_PROVIDER_VERSION" ]; then
+    log "installing oidc-provider $OIDC_PROVIDER_VERSION (npm, into $dir)"
+    mkdir -p "$dir"
+    (cd "$dir" && npm install --no-audit --no-fund --silent "oidc-provider@$OIDC_PROVIDER_VERSION" >/dev/null)
+  fi
+  log "OpenID provider for the tests: oidc-provider $OIDC_PROVIDER_VERSION on node $(node --version)"
+}
+
 what=${1:-all}
 # What building caregate needs beside the Rust toolchain: poppler's GLib interface,
 # linked for PDF text (its -dev package brings GLib's and cairo's), found by pkg-config.
@@ -186,6 +204,7 @@ case "$what" in
     install_browser
     install_corpus_tools
     install_archive_tools
+    install_oidc_provider
     ;;
   *) echo "usage: $0 [all|clamd|build]" >&2; exit 2 ;;
 esac

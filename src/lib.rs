@@ -458,6 +458,12 @@ mod tests {
                         walk(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
                     }
                 }
+                // A list of tables (`[[http.auth.oidc]]`): the list itself, and its
+                // tables' keys under the same prefix.
+                serde_json::Value::Array(items) if items.first().is_some_and(serde_json::Value::is_object) => {
+                    out.insert(prefix.to_owned());
+                    walk(prefix, &items[0], out);
+                }
                 _ => {
                     out.insert(prefix.to_owned());
                 }
@@ -467,6 +473,16 @@ mod tests {
         config.backends.s3 = Some(Default::default());
         config.backends.database = Some(Default::default());
         config.backends.amqp = Some(Default::default());
+        config.http.auth.oidc = vec![caregate_ingest::oidc::OidcProvider {
+            organisation_claim: Some("siret".into()),
+            organisations: vec![caregate_ingest::oidc::OrganisationRole {
+                organisation: "13002526500013".into(),
+                role: caregate_schemas::Role::Controller,
+                regions: vec![],
+            }],
+            finess_claim: Some("finess".into()),
+            ..Default::default()
+        }];
         let mut out = std::collections::BTreeSet::new();
         walk("", &serde_json::to_value(&config).unwrap(), &mut out);
         out

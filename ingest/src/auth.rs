@@ -104,14 +104,14 @@ pub fn csrf_token(session_secret: &str) -> String {
     Sha256Digest::of(format!("caregate-csrf\n{session_secret}").as_bytes()).hex()
 }
 
+/// The principal an account acts as: for a federated one, the person its OpenID
+/// provider vouches for (issuer and `sub`), whatever the account's name.
 pub fn principal_of(account: &Account) -> Principal {
-    Principal {
-        subject: account.name.clone(),
-        issuer: "local".into(),
-        display_name: account.display_name.clone(),
-        role: account.role,
-        scope: account.scope.clone(),
-    }
+    let (subject, issuer) = match &account.federated {
+        Some(f) => (f.subject.clone(), f.issuer.clone()),
+        None => (account.name.clone(), "local".into()),
+    };
+    Principal { subject, issuer, display_name: account.display_name.clone(), role: account.role, scope: account.scope.clone() }
 }
 
 /// Why a request has no caller. The console sends people to its login page; the API
@@ -186,6 +186,8 @@ pub enum AuthError {
     UnknownAccount(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    SignIn(crate::oidc::SignInError),
 }
 
 /// An argon2id PHC string of the password, with a random salt.
@@ -241,6 +243,28 @@ pub async fn log_in(accounts: &Arc<dyn AccountStore>, name: &str, password: &str
         return Ok(None);
     }
     Ok(Some((account, token, expires)))
+}
+
+/// Opens a console session for a person an OpenID provider vouched for, as their claims
+/// map them: their account is made or brought up to date first (never re-enabled).
+pub async fn open_federated_session(accounts: &Arc<dyn AccountStore>, account: &Account, hours: u32) -> Result<(Account, String), AuthError> {
+    use crate::oidc::SignInError;
+    let stored = match accounts.put_federated_account(account).await {
+        Ok(stored) => stored,
+        Err(StorageError::Rejected { .. }) => return Err(AuthError::SignIn(SignInError::NameTaken(account.name.clone()))),
+        Err(e) => return Err(e.into()),
+    };
+    if stored.disabled {
+        return Err(AuthError::SignIn(SignInError::Disabled));
+    }
+    let token = new_token();
+    let expires = Utc::now() + chrono::Duration::hours(hours.into());
+    // Refused in the insert itself if a disable committed since.
+    match accounts.add_credential(&token_digest(&token), &stored.name, CredentialKind::Session, "console (OpenID)", Some(expires)).await {
+        Ok(()) => Ok((stored, token)),
+        Err(StorageError::Rejected { .. }) => Err(AuthError::SignIn(SignInError::Disabled)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// An argon2id hash of a random password nobody knows, verified against when the account

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use crate::auth::{self, Action, Caller, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::http::{self, given, SearchParams};
+use crate::oidc::{self, OidcProvider};
 use crate::review::{self, DecisionForm, ReviewError};
 use crate::state::AppState;
 
@@ -31,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console", get(queue))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
+        .route("/console/oidc/{name}", get(oidc_start))
+        .route("/console/oidc/{name}/callback", get(oidc_callback))
         .route("/console/submissions/{id}", get(submission_page))
         .route("/console/submissions/{id}/decisions", post(decide))
         .route("/console/evidence/{id}", get(evidence_page))
@@ -110,10 +113,14 @@ textarea{width:100%;min-height:3.5rem}
 ";
 
 fn bare(title: &str, body: Markup) -> Markup {
+    bare_with_head(title, html! {}, body)
+}
+
+fn bare_with_head(title: &str, head: Markup, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="fr" {
-            head { meta charset="utf-8"; title { (title) " — caregate" } style { (PreEscaped(STYLE)) } }
+            head { meta charset="utf-8"; (head) title { (title) " — caregate" } style { (PreEscaped(STYLE)) } }
             body { (body) }
         }
     }
@@ -226,7 +233,7 @@ struct LoginForm {
     password: String,
 }
 
-fn login_form(error: Option<&str>) -> Html<String> {
+fn login_form(providers: &[OidcProvider], error: Option<&str>) -> Html<String> {
     Html(
         bare(
             "Connexion",
@@ -234,7 +241,17 @@ fn login_form(error: Option<&str>) -> Html<String> {
                 header { strong { "caregate" } }
                 main {
                     h1 { "Connexion à la console" }
-                    @if let Some(e) = error { p.error { (e) } }
+                    @if let Some(e) = error { p.error role="alert" { (e) } }
+                    @if !providers.is_empty() {
+                        // Links, not forms: the provider is another origin, which the
+                        // pages' `form-action 'self'` would refuse to be redirected to.
+                        ul.providers {
+                            @for p in providers {
+                                li { a.provider href={ "/console/oidc/" (p.name) } { "Se connecter avec " (p.label) } }
+                            }
+                        }
+                        p { "ou avec un compte local :" }
+                    }
                     form method="post" action="/console/login" {
                         p { label { "Identifiant " input name="name" autocomplete="username" required; } }
                         p { label { "Mot de passe " input name="password" type="password" autocomplete="current-password" required; } }
@@ -247,8 +264,20 @@ fn login_form(error: Option<&str>) -> Html<String> {
     )
 }
 
-async fn login_page() -> Html<String> {
-    login_form(None)
+async fn login_page(State(st): State<AppState>) -> Html<String> {
+    login_form(&st.http.auth.oidc, None)
+}
+
+/// The console session's cookie: the same for a local log-in and an OpenID sign-in.
+fn session_cookie(st: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(st.http.auth.secure_cookies.unwrap_or(true))
+        .path("/")
+        // No Max-Age: the cookie dies with the browser; the server ends the session
+        // after `session_hours` regardless.
+        .build()
 }
 
 async fn login(
@@ -272,24 +301,16 @@ async fn login(
             if minutes > 1 { "s" } else { "" },
             throttled.until.format("%H:%M")
         );
-        let page = login_form(Some(&message));
+        let page = login_form(&st.http.auth.oidc, Some(&message));
         let retry = (minutes * 60).to_string();
         return Ok((StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, retry)], page).into_response());
     }
     match auth::log_in(&accounts, name, &form.password, cfg.session_hours).await {
         Ok(Some((_, token, _))) => {
             st.logins.succeeded(name, &address).await?;
-            let cookie = Cookie::build((SESSION_COOKIE, token))
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .secure(cfg.secure_cookies.unwrap_or(true))
-                .path("/")
-                // No Max-Age: the cookie dies with the browser; the server ends the
-                // session after `session_hours` regardless.
-                .build();
-            Ok((jar.add(cookie), Redirect::to("/console")).into_response())
+            Ok((jar.add(session_cookie(&st, token)), Redirect::to("/console")).into_response())
         }
-        Ok(None) => Ok((StatusCode::UNAUTHORIZED, login_form(Some("Identifiant ou mot de passe incorrect."))).into_response()),
+        Ok(None) => Ok((StatusCode::UNAUTHORIZED, login_form(&st.http.auth.oidc, Some("Identifiant ou mot de passe incorrect."))).into_response()),
         Err(auth::AuthError::Storage(e)) => Err(e.into()),
         Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into()),
     }
@@ -310,6 +331,107 @@ async fn logout(State(st): State<AppState>, jar: CookieJar) -> Result<Response, 
         st.accounts.revoke_credential(&auth::token_digest(c.value())).await?;
     }
     Ok((jar.remove(Cookie::build(SESSION_COOKIE).path("/")), Redirect::to("/console/login")).into_response())
+}
+
+// ---------------------------------------------------------------- OpenID sign-in
+
+/// What a sign-in started keeps in the browser until the provider sends the person
+/// back ([`oidc::Pending`]).
+const PENDING_COOKIE: &str = "caregate_oidc";
+
+/// The pending sign-in's cookie. `SameSite=Lax`, not `Strict`: the provider's redirect
+/// back is a navigation from another site, which must carry it; only to the callbacks,
+/// and for ten minutes.
+fn pending_cookie(st: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((PENDING_COOKIE, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(st.http.auth.secure_cookies.unwrap_or(true))
+        .path("/console/oidc")
+        .max_age(time::Duration::minutes(10))
+        .build()
+}
+
+/// A refused sign-in: said on the log-in page, logged with its reason.
+fn refused(st: &AppState, provider: &OidcProvider, e: &oidc::SignInError) -> Response {
+    tracing::warn!(provider = %provider.name, issuer = %provider.issuer, reason = e.reason(), detail = %e, "OpenID sign-in refused");
+    let page = login_form(&st.http.auth.oidc, Some(&e.message_fr(&provider.label)));
+    if e.status() == StatusCode::SERVICE_UNAVAILABLE {
+        return (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "30")], page).into_response();
+    }
+    (e.status(), page).into_response()
+}
+
+fn unknown_provider(name: &str) -> PageError {
+    ApiError::not_found(format!("le fournisseur d'identité {name:?}")).into()
+}
+
+/// The button: off to the provider, with a fresh state, nonce and PKCE challenge.
+async fn oidc_start(State(st): State<AppState>, jar: CookieJar, Path(name): Path<String>) -> Result<Response, PageError> {
+    let provider = st.http.auth.provider(&name).ok_or_else(|| unknown_provider(&name))?;
+    match oidc::start(provider).await {
+        Ok((url, pending)) => Ok((jar.add(pending_cookie(&st, pending.encode())), Redirect::to(url.as_str())).into_response()),
+        Err(e) => Ok(refused(&st, provider, &e)),
+    }
+}
+
+/// The provider sends the person back here: checked, mapped to a role, and given the
+/// same console session as a local log-in.
+async fn oidc_callback(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    Path(name): Path<String>,
+    Query(answer): Query<oidc::Callback>,
+) -> Result<Response, PageError> {
+    let provider = st.http.auth.provider(&name).ok_or_else(|| unknown_provider(&name))?;
+    let pending = jar.get(PENDING_COOKIE).and_then(|c| oidc::Pending::decode(c.value()));
+    // Used once, whatever comes of it.
+    let jar = jar.remove(Cookie::build(PENDING_COOKIE).path("/console/oidc"));
+    let identity = match oidc::finish(provider, pending, &answer).await {
+        Ok(identity) => identity,
+        Err(e) => return Ok((jar, refused(&st, provider, &e)).into_response()),
+    };
+    let opened = match provider.map(&identity.claims) {
+        Ok((role, scope)) => {
+            let account = caregate_storage::Account {
+                name: format!("{}:{}", provider.name, identity.subject),
+                display_name: provider.display_name(&identity.claims),
+                role,
+                scope,
+                password_hash: None,
+                disabled: false,
+                federated: Some(caregate_storage::FederatedIdentity { issuer: identity.issuer.clone(), subject: identity.subject.clone() }),
+            };
+            auth::open_federated_session(&st.accounts, &account, st.http.auth.session_hours).await
+        }
+        Err(why) => Err(auth::AuthError::SignIn(oidc::SignInError::Unmapped(why))),
+    };
+    match opened {
+        Ok((account, token)) => {
+            tracing::info!(provider = %provider.name, subject = %identity.subject, account = %account.name, role = %account.role, "OpenID sign-in");
+            // A page rather than a redirect: the session cookie is `SameSite=Strict`, and
+            // a browser does not send it on a redirect chain another site started; the
+            // page's own move to the console is caregate's.
+            let page = bare_with_head(
+                "Connexion réussie",
+                html! { meta http-equiv="refresh" content="0;url=/console"; },
+                html! {
+                    header { strong { "caregate" } }
+                    main {
+                        h1 { "Connexion réussie" }
+                        p { "Bonjour " (account.display_name) ". " a #continue href="/console" { "Continuer vers la console" } }
+                    }
+                },
+            );
+            Ok((jar.add(session_cookie(&st, token)), Html(page.into_string())).into_response())
+        }
+        Err(auth::AuthError::SignIn(e)) => {
+            tracing::warn!(subject = %identity.subject, "OpenID sign-in refused for this subject");
+            Ok((jar, refused(&st, provider, &e)).into_response())
+        }
+        Err(auth::AuthError::Storage(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into()),
+    }
 }
 
 // ---------------------------------------------------------------- queue

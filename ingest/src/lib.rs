@@ -24,6 +24,7 @@ pub mod guard;
 pub mod http;
 pub mod intake;
 mod metrics;
+pub mod oidc;
 pub mod retrieval;
 pub mod review;
 pub mod serve;

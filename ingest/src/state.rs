@@ -113,6 +113,9 @@ impl HttpConfig {
         if let Err(e) = self.serve.validate() {
             problems.push(e);
         }
+        if let Err(e) = self.auth.validate() {
+            problems.push(e);
+        }
         if let Some(o) = &self.public_origin {
             let ok = (o.starts_with("https://") || o.starts_with("http://")) && !o.trim_end_matches('/').contains(['?', '#']) && o.matches('/').count() <= 3;
             if !ok {
@@ -140,11 +143,25 @@ pub struct AuthConfig {
     /// Mark the session cookie `Secure` (sent over HTTPS only). Unset: on, unless
     /// `serve` listens on a loopback address (a local run over plain HTTP).
     pub secure_cookies: Option<bool>,
+    /// OpenID providers people may also sign in through (`[[http.auth.oidc]]`), one
+    /// button each on the log-in page.
+    pub oidc: Vec<crate::oidc::OidcProvider>,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { session_hours: 8, secure_cookies: None }
+        Self { session_hours: 8, secure_cookies: None, oidc: Vec::new() }
+    }
+}
+
+impl AuthConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        crate::oidc::validate_providers(&self.oidc)
+    }
+
+    /// The provider of that name, if one is configured.
+    pub fn provider(&self, name: &str) -> Option<&crate::oidc::OidcProvider> {
+        self.oidc.iter().find(|p| p.name == name)
     }
 }
 

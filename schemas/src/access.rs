@@ -1,6 +1,6 @@
 //! Who may do what: the four roles, the scope each is limited to, and the principal an
-//! authenticated request acts as. Identity providers (local accounts and API tokens now,
-//! OIDC later) all end in a [`Principal`], so authorisation never asks how someone
+//! authenticated request acts as. Identity providers (local accounts and API tokens,
+//! OpenID providers) all end in a [`Principal`], so authorisation never asks how someone
 //! logged in.
 
 use serde::{Deserialize, Serialize};

@@ -80,6 +80,12 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
             } else {
                 Scope::National
             };
+            if let Some(f) = accounts.account(&name).await?.and_then(|a| a.federated) {
+                anyhow::bail!(
+                    "{name} signs in through its OpenID provider ({}): its role and scope come from http.auth.oidc, not from here (disable or enable it instead)",
+                    f.issuer
+                );
+            }
             role.check_scope(&scope).map_err(|e| anyhow::anyhow!("{e} (--establishment FINESS, --region CODE, or neither for the whole country)"))?;
             let password_hash = if password_stdin {
                 let mut line = String::new();
@@ -90,7 +96,15 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
             } else {
                 None
             };
-            let a = caregate_storage::Account { display_name: display_name.unwrap_or_else(|| name.clone()), name, role, scope, password_hash, disabled: false };
+            let a = caregate_storage::Account {
+                display_name: display_name.unwrap_or_else(|| name.clone()),
+                name,
+                role,
+                scope,
+                password_hash,
+                disabled: false,
+                federated: None,
+            };
             let ended = accounts.put_account(&a).await?;
             println!("account {} ({}, {:?})", a.name, a.role, a.scope);
             if ended > 0 {
@@ -125,7 +139,11 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
         AccountCommand::Enable { name } => set_disabled(accounts.as_ref(), &name, false).await?,
         AccountCommand::List => {
             for a in accounts.accounts().await? {
-                let login = if a.password_hash.is_some() { "password" } else { "token only" };
+                let login = match (&a.federated, &a.password_hash) {
+                    (Some(f), _) => format!("OpenID {}", f.issuer),
+                    (None, Some(_)) => "password".to_owned(),
+                    (None, None) => "token only".to_owned(),
+                };
                 println!("{}\t{}\t{:?}\t{}{}", a.name, a.role, a.scope, login, if a.disabled { "\tdisabled" } else { "" });
             }
         }

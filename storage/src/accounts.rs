@@ -2,6 +2,11 @@
 //! database as the index. Only hashes are stored: a password's argon2 PHC string, a
 //! token's SHA-256. Hashing and checking are the caller's (the HTTP edge): the store
 //! never sees a secret.
+//!
+//! A person an OpenID provider vouches for (ProConnect, Pro Santé Connect) has an account
+//! too, made and kept up to date by their sign-ins ([`AccountStore::put_federated_account`]):
+//! their sessions are credentials like any other, listed, revoked and ended by a disable
+//! the same way.
 
 use async_trait::async_trait;
 use caregate_schemas::{Role, Scope};
@@ -21,9 +26,23 @@ pub struct Account {
     pub display_name: String,
     pub role: Role,
     pub scope: Scope,
-    /// Argon2 PHC string; `None`: the account signs in with API tokens only.
+    /// Argon2 PHC string; `None`: the account signs in with API tokens only (or
+    /// through its OpenID provider).
     pub password_hash: Option<String>,
     pub disabled: bool,
+    /// `None`: a local account. `Some`: a person an OpenID provider vouches for; the
+    /// account (named `<provider>:<sub>`) has no password, and its role and scope are
+    /// what the provider's claims map to at each sign-in.
+    #[serde(default)]
+    pub federated: Option<FederatedIdentity>,
+}
+
+/// Who vouches for a federated account: the OpenID provider's issuer, and the person's
+/// identifier (`sub`) there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederatedIdentity {
+    pub issuer: String,
+    pub subject: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +116,13 @@ pub trait AccountStore: Send + Sync + 'static {
     /// ended: all of them when the account is disabled or its password hash changes
     /// (set, removed or replaced; a new account starts with none), else none.
     async fn put_account(&self, account: &Account) -> Result<u64, StorageError>;
+    /// Creates the account of a person an OpenID provider vouches for
+    /// (`account.federated` set, no password), or brings its display name, role and
+    /// scope up to date, in one statement that never touches `disabled`: a disable made
+    /// by an administrator holds whatever the provider says. Returns the account as
+    /// stored (disabled or not). Refused (`Rejected`) when the name belongs to a local
+    /// account or to another identity.
+    async fn put_federated_account(&self, account: &Account) -> Result<Account, StorageError>;
     async fn account(&self, name: &str) -> Result<Option<Account>, StorageError>;
     async fn accounts(&self) -> Result<Vec<Account>, StorageError>;
     /// Records a credential by the SHA-256 of its secret (hex); refused (`Rejected`)
@@ -131,6 +157,10 @@ fn row_to_account(row: &AnyRow) -> Result<Account, StorageError> {
         scope: serde_json::from_str(&scope).map_err(|e| StorageError::Corrupt(format!("scope: {e}")))?,
         password_hash: row.try_get("password_hash")?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
+        federated: match (row.try_get::<Option<String>, _>("issuer")?, row.try_get::<Option<String>, _>("subject")?) {
+            (Some(issuer), Some(subject)) => Some(FederatedIdentity { issuer, subject }),
+            _ => None,
+        },
     })
 }
 
@@ -152,7 +182,7 @@ fn row_to_credential(row: &AnyRow) -> Result<(String, Credential), StorageError>
     Ok((digest, credential))
 }
 
-const ACCOUNT_COLUMNS: &str = "a.name, a.display_name, a.role, a.scope, a.password_hash, a.disabled";
+const ACCOUNT_COLUMNS: &str = "a.name, a.display_name, a.role, a.scope, a.password_hash, a.disabled, a.issuer, a.subject";
 
 #[async_trait]
 impl AccountStore for SqlIndex {
@@ -173,11 +203,11 @@ impl AccountStore for SqlIndex {
         .await?
         .rows_affected();
         sqlx::query(
-            "INSERT INTO accounts (name, display_name, role, scope, password_hash, disabled, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO accounts (name, display_name, role, scope, password_hash, disabled, updated_at, issuer, subject)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name, role = excluded.role,
                 scope = excluded.scope, password_hash = excluded.password_hash, disabled = excluded.disabled,
-                updated_at = excluded.updated_at",
+                updated_at = excluded.updated_at, issuer = excluded.issuer, subject = excluded.subject",
         )
         .bind(a.name.clone())
         .bind(a.display_name.clone())
@@ -186,10 +216,41 @@ impl AccountStore for SqlIndex {
         .bind(a.password_hash.clone())
         .bind(a.disabled as i64)
         .bind(ts(Utc::now()))
+        .bind(a.federated.as_ref().map(|f| f.issuer.clone()))
+        .bind(a.federated.as_ref().map(|f| f.subject.clone()))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(ended)
+    }
+
+    async fn put_federated_account(&self, a: &Account) -> Result<Account, StorageError> {
+        let Some(identity) = a.federated.clone().filter(|_| a.password_hash.is_none()) else {
+            return Err(StorageError::rejected("accounts", format!("{:?} is not a federated account without a password", a.name)));
+        };
+        let scope = serde_json::to_string(&a.scope).map_err(|e| StorageError::Corrupt(format!("scope: {e}")))?;
+        // The update applies only to the same identity's row: a local account of that
+        // name (or another person's) is left as it is, and refused below.
+        sqlx::query(
+            "INSERT INTO accounts (name, display_name, role, scope, password_hash, disabled, updated_at, issuer, subject)
+             VALUES ($1, $2, $3, $4, NULL, 0, $5, $6, $7)
+             ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name, role = excluded.role,
+                scope = excluded.scope, updated_at = excluded.updated_at
+             WHERE accounts.issuer = excluded.issuer AND accounts.subject = excluded.subject AND accounts.password_hash IS NULL",
+        )
+        .bind(a.name.clone())
+        .bind(a.display_name.clone())
+        .bind(a.role.as_str())
+        .bind(scope)
+        .bind(ts(Utc::now()))
+        .bind(identity.issuer.clone())
+        .bind(identity.subject.clone())
+        .execute(self.pool())
+        .await?;
+        match self.account(&a.name).await? {
+            Some(stored) if stored.federated.as_ref() == Some(&identity) && stored.password_hash.is_none() => Ok(stored),
+            _ => Err(StorageError::rejected("accounts", format!("the account {:?} belongs to someone else", a.name))),
+        }
     }
 
     async fn account(&self, name: &str) -> Result<Option<Account>, StorageError> {

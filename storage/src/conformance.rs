@@ -271,6 +271,7 @@ pub async fn accounts(store: &dyn AccountStore) {
         scope: caregate_schemas::Scope::Regions(vec!["IDF".into(), "ARA".into()]),
         password_hash: Some("$argon2id$v=19$...".into()),
         disabled: false,
+        federated: None,
     };
     store.put_account(&a).await.expect("put");
     assert_eq!(store.account("c.martin").await.expect("get"), Some(a.clone()));
@@ -290,6 +291,34 @@ pub async fn accounts(store: &dyn AccountStore) {
     store.put_account(&a).await.expect("disable");
     assert!(store.credential_account("bb22", now).await.expect("lookup").is_none(), "disabled account");
     assert_eq!(store.accounts().await.expect("list").len(), 1);
+
+    // A person an OpenID provider vouches for: made by the first sign-in, kept up to
+    // date by the next ones, never re-enabled by them, never taking a local account's
+    // name.
+    let identity = crate::FederatedIdentity { issuer: "https://auth.example.fr".into(), subject: "4f2a".into() };
+    let mut f = Account {
+        name: "proconnect:4f2a".into(),
+        display_name: "Camille Durand".into(),
+        role: caregate_schemas::Role::Controller,
+        scope: caregate_schemas::Scope::Regions(vec!["IDF".into()]),
+        password_hash: None,
+        disabled: false,
+        federated: Some(identity.clone()),
+    };
+    assert_eq!(store.put_federated_account(&f).await.expect("first sign-in"), f);
+    f.scope = caregate_schemas::Scope::National;
+    f.display_name = "Camille Durand-Petit".into();
+    assert_eq!(store.put_federated_account(&f).await.expect("next sign-in"), f, "brought up to date");
+    store.add_credential("ff66", "proconnect:4f2a", CredentialKind::Session, "console", Some(now + chrono::Duration::hours(1))).await.expect("session");
+    assert_eq!(store.credential_account("ff66", now).await.expect("lookup").and_then(|a| a.federated), Some(identity.clone()));
+    store.put_account(&Account { disabled: true, ..f.clone() }).await.expect("disable");
+    assert!(store.credential_account("ff66", now).await.expect("lookup").is_none(), "a disable ends its sessions");
+    assert!(store.put_federated_account(&f).await.expect("sign-in while disabled").disabled, "a sign-in does not re-enable");
+    let other = Account { federated: Some(crate::FederatedIdentity { subject: "9999".into(), ..identity.clone() }), ..f.clone() };
+    assert!(matches!(store.put_federated_account(&other).await, Err(crate::StorageError::Rejected { .. })), "another identity under that name");
+    let local = Account { name: "c.martin".into(), ..f.clone() };
+    assert!(matches!(store.put_federated_account(&local).await, Err(crate::StorageError::Rejected { .. })), "a local account's name");
+    assert_eq!(store.account("c.martin").await.expect("get").and_then(|a| a.federated), None, "the local account is untouched");
 }
 
 /// Log-in attempts: counted per key within a window, atomically (twenty at once get
@@ -332,6 +361,7 @@ pub async fn credential_lifecycle(store: &dyn AccountStore) {
         scope: caregate_schemas::Scope::Establishments(vec!["750000001".into()]),
         password_hash: Some("$argon2id$v=19$first".into()),
         disabled: false,
+        federated: None,
     };
     assert_eq!(store.put_account(&a).await.expect("put"), 0, "a new account has nothing to end");
     let other = Account { name: "m.petit".into(), display_name: "Marc Petit".into(), ..a.clone() };

@@ -28,7 +28,7 @@ mod outbox;
 pub mod queue;
 mod sql;
 
-pub use accounts::{Account, AccountStore, Credential, CredentialKind, Revocation, CREDENTIAL_ID_LEN, CREDENTIAL_ID_MIN_LEN};
+pub use accounts::{Account, AccountStore, Credential, CredentialKind, FederatedIdentity, Revocation, CREDENTIAL_ID_LEN, CREDENTIAL_ID_MIN_LEN};
 pub use config::{AmqpConfig, Backends, BackendsConfig, DatabaseConfig, S3Config};
 pub use error::StorageError;
 pub use fixity::{check_stored, Fixity, ReadPurpose};

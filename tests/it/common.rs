@@ -72,7 +72,7 @@ macro_rules! on_each_stack {
 }
 pub(crate) use on_each_stack;
 
-fn services_dir() -> PathBuf {
+pub fn services_dir() -> PathBuf {
     std::env::var_os("CAREGATE_SERVICES_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cache/caregate-services"))
@@ -361,6 +361,7 @@ impl Server {
                 scope,
                 password_hash: password.map(|p| caregate_ingest::hash_password(p).expect("hash")),
                 disabled: false,
+                federated: None,
             })
             .await
             .expect("put account");

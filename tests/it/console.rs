@@ -18,13 +18,13 @@ use serde_json::json;
 const PASSWORD: &str = "contrôle-des-preuves-2024";
 
 /// A chromedriver of this test's own, on a free port; killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
 
 impl Driver {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -41,7 +41,7 @@ impl Driver {
         Self { child, url: format!("http://127.0.0.1:{port}") }
     }
 
-    async fn browser(&self) -> Client {
+    pub(crate) async fn browser(&self) -> Client {
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
@@ -87,7 +87,7 @@ impl Shots {
 }
 
 /// Types into a field, replacing what it held.
-async fn fill(browser: &Client, css: &str, value: &str) {
+pub(crate) async fn fill(browser: &Client, css: &str, value: &str) {
     let field = browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
@@ -95,7 +95,7 @@ async fn fill(browser: &Client, css: &str, value: &str) {
 
 /// Clicks, then waits for the next page (a new document, marked pages are old) to show
 /// `expect`.
-async fn click_then(browser: &Client, css: &str, expect: &str) {
+pub(crate) async fn click_then(browser: &Client, css: &str, expect: &str) {
     browser.execute("document.body.dataset.seen = '1'", vec![]).await.unwrap();
     browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
     for _ in 0..200 {
@@ -108,7 +108,7 @@ async fn click_then(browser: &Client, css: &str, expect: &str) {
     panic!("after clicking {css}, no page with {expect}");
 }
 
-async fn text(browser: &Client, css: &str) -> String {
+pub(crate) async fn text(browser: &Client, css: &str) -> String {
     browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
 }
 

@@ -23,6 +23,7 @@ mod http_api;
 mod isolation;
 mod metrics;
 mod ocr;
+mod oidc;
 mod outages;
 mod outbox;
 mod pipeline;

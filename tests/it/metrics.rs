@@ -65,6 +65,7 @@ async fn metrics_count_what_happened(stack: Stack) {
             scope: Scope::Establishments(vec!["750000001".into()]),
             password_hash: None,
             disabled: false,
+            federated: None,
         })
         .await
         .unwrap();

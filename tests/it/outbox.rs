@@ -88,6 +88,7 @@ async fn account(app: &caregate::App, name: &str, role: Role) -> String {
             scope: Scope::Establishments(vec!["750000001".into()]),
             password_hash: None,
             disabled: false,
+            federated: None,
         })
         .await
         .unwrap();
