@@ -3,6 +3,8 @@
 //! and key fields with the corpus's truth file (`samples.expected.json`). Also times PDF text extraction next
 //! to `pdftotext` on the same PDFs and measures word recall against it.
 
+pub mod dossiers;
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
