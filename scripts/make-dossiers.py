@@ -17,8 +17,8 @@ scanned attestations, one modified after signing, one signed under an unknown au
 PingCastle before/after pairs with realistic rules (levels from PingCastle's own
 `RuleDurANSSI`, ../shared/reference/care-programme-2026.md appendix A), a report edited by
 hand (its IntegrityRules no longer match), encrypted reports and ORADAD archives, a
-consultancy PDF report stating its level; nmap and Nessus before/after, scans of private
-addresses only, a critical vulnerability left; invoices through Chromium, LibreOffice and
+consultancy PDF report stating its level; nmap and Nessus before/after, nmap without a
+vulnerability scan, scans of private addresses only, a critical vulnerability left; invoices through Chromium, LibreOffice and
 Ghostscript, scans of them (Pillow as make-corpus.py does, and ImageMagick), one with a
 stain over its total, invoices about an AD audit, one dated before the programme, one
 whose totals do not add up, one sent by two establishments, a ceiling exceeded; CSV and
@@ -279,7 +279,7 @@ corbeille AD, sites sans sous-réseau).</p><h2>Recommandations</h2><ol><li>Activ
 def stained(html, d):
     """A brown stain (coffee) over the invoice's total TTC: what it says cannot be read
     on the scan, by a machine or a person."""
-    ttc = corpus.fr_amount(d["ttc"])
+    ttc = next(t for t in (corpus.fr_amount(d["ttc"]), corpus.fr_amount(d["ttc"], " ")) if t in html)
     at = html.rindex(ttc)
     blot = '<span style="background:#2e1d0c;color:#24160a;border-radius:40%;padding:4pt 10pt;box-shadow:0 0 8pt 6pt #3b2612">'
     return html[:at] + blot + ttc + "</span>" + html[at + len(ttc):]
@@ -494,6 +494,8 @@ def exp_case(case, dz):
     e = dz.e
     pub, pub2 = e["net"], e["net6"]
     web = [(443, "https"), (80, "http")]
+    # What a vulnerability scan of a tidy front finds: nothing above medium.
+    clean_vulns = [(pub, 443, 2, 5.3, "SSL Medium Strength Cipher Suites Supported (SWEET32)"), (pub, 80, 1, 2.6, "HTTP TRACE / TRACK Methods Allowed")]
 
     def nmap(name, date, hosts, finished=True):
         Path(dz.path(name)).write_text(nmap_xml(e, date, hosts, finished), encoding="utf-8")
@@ -506,12 +508,19 @@ def exp_case(case, dz):
     if case == "before_after":
         nmap("nmap-2024-05-06.xml", (2024, 5, 6), [(pub, web + [(3389, "ms-wbt-server")]), (pub2, [(443, "https"), (445, "microsoft-ds")])])
         nmap("nmap-2024-10-21.xml", (2024, 10, 21), [(pub, web), (pub2, [(443, "https")])])
-        dz.expect("D1.EXP.AUDIT", MET, "scans nmap des adresses publiques, terminés, dans la période")
-        dz.expect("D1.EXP.REMED", MET, "RDP (3389) et SMB (445) fermés au scan d'octobre 2024")
+        nessus("nessus-2024-10-22.nessus", (2024, 10, 22), clean_vulns)
+        dz.expect("D1.EXP.AUDIT", MET, "scans nmap et Nessus des adresses publiques, terminés, dans la période")
+        dz.expect("D1.EXP.REMED", MET, "RDP (3389) et SMB (445) fermés au scan d'octobre 2024, aucune vulnérabilité critique")
     elif case == "single_clean":
         nmap("scan-exposition.xml", (2024, 6, 17), [(pub, web), (pub2, [(443, "https"), (22, "ssh")])])
+        nessus("scan-vulnerabilites.nessus", (2024, 6, 18), clean_vulns)
+        dz.expect("D1.EXP.AUDIT", MET, "scans nmap et Nessus des adresses publiques, terminés, dans la période")
+        dz.expect("D1.EXP.REMED", MET, "aucun service à risque exposé, aucune vulnérabilité critique")
+    elif case == "nmap_only":
+        # Ports, but no vulnerability scan: whether a critical flaw is left is not known.
+        nmap("scan-exposition.xml", (2024, 6, 17), [(pub, web), (pub2, [(443, "https"), (22, "ssh")])])
         dz.expect("D1.EXP.AUDIT", MET, "scan nmap des adresses publiques, terminé, dans la période")
-        dz.expect("D1.EXP.REMED", MET, "aucun service à risque exposé")
+        dz.expect("D1.EXP.REMED", REVIEW, "aucun service à risque ouvert, mais pas de scan de vulnérabilités : l'absence de faille critique reste à établir")
     elif case == "rdp_left":
         nmap("nmap-2024-05-06.xml", (2024, 5, 6), [(pub, web + [(3389, "ms-wbt-server")])])
         nmap("nmap-2024-10-21.xml", (2024, 10, 21), [(pub, web + [(3389, "ms-wbt-server")])])
@@ -534,9 +543,10 @@ def exp_case(case, dz):
         dz.expect("D1.EXP.REMED", NOT_MET, "aucun scan d'adresse publique : l'absence d'exposition n'est pas démontrée")
     elif case == "with_diagram":
         nmap("nmap-exposition.xml", (2024, 7, 1), [(pub, web)])
+        nessus("nessus-exposition.nessus", (2024, 7, 2), clean_vulns)
         dz.html("schema-reseau.pdf", corpus.diagram(f"Schéma d'architecture – {e['name']}"), "chromium", ["D1.EXP.AUDIT"], "schéma réseau")
-        dz.expect("D1.EXP.AUDIT", MET, "scan nmap de l'adresse publique, terminé, dans la période (le schéma ne prouve rien)")
-        dz.expect("D1.EXP.REMED", MET, "aucun service à risque exposé")
+        dz.expect("D1.EXP.AUDIT", MET, "scans nmap et Nessus de l'adresse publique, dans la période (le schéma ne prouve rien)")
+        dz.expect("D1.EXP.REMED", MET, "aucun service à risque exposé, aucune vulnérabilité critique")
     dz.cases["D1.EXP"] = case
 
 
@@ -704,7 +714,7 @@ def fin_case(case, dz, shared):
 # --- the plan -----------------------------------------------------------------------------
 PRE = ["signed", "unsigned", "signed", "scan_hand_signed", "signed", "absent", "signed", "modified_after_signing", "signed", "unknown_ca"]
 ADS = ["clean", "before_after", "krbtgt_left", "clean", "min_pwd_len", "tampered", "before_after", "encrypted", "consultancy_pdf", "invoice_only"]
-EXPS = ["before_after", "single_clean", "rdp_left", "critical_vuln", "before_after", "vuln_fixed", "private_only", "with_diagram"]
+EXPS = ["before_after", "single_clean", "rdp_left", "critical_vuln", "nmap_only", "vuln_fixed", "private_only", "with_diagram"]
 FINS = ["clean", "cover_letter_after", "scanned", "unreported_invoice", "gs_and_micro", "stained_total", "row_without_invoice", "duplicate",
         "before_window", "clean", "pdf_report", "audit_invoices", "scanned", "totals_wrong", "duplicate", "no_report", "quote_and_order", "scanned"]
 CATEGORIES = ["public", "ght", "ebnl", "private"]

@@ -21,10 +21,12 @@ use crate::common::{Stack, TestEnv};
 /// PDF audit report, scans of private addresses only, a report row with no invoice (6);
 /// an unsigned attestation, a network diagram, invoices about an audit (11).
 const SUBSET: &str = "0,5,6,11";
-/// As measured when the test was written (2026-12-07): see the report of the run. The
-/// floor only goes up, the ceiling only down, as the judge improves.
-const FLOOR_RIGHT: usize = 0;
-const MOST_WRONG_MET: usize = 24;
+/// As measured when the test was written (2026-12-07): 23 of the 24 verdicts right (the
+/// level of the dossier whose only PingCastle report was edited by hand goes to review
+/// where a controller says not met), none of them a wrong « met ». The floor only goes
+/// up as the judge improves; a wrong « met » is never allowed.
+const FLOOR_RIGHT: usize = 23;
+const MOST_WRONG_MET: usize = 0;
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/make-dossiers.py")
