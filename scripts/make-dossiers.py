@@ -392,6 +392,7 @@ class Dossier:
 def pre_case(case, dz, pki):
     e = dz.e
     seller = corpus.SELLERS[dz.n % 4]
+    dz.cases["D1.PRE"] = case
     if case == "absent":
         dz.expect("D1.PRE", REVIEW, "aucune attestation : les prérequis SUN-ES sont à vérifier par le contrôleur")
         return
@@ -415,7 +416,6 @@ def pre_case(case, dz, pki):
     elif case == "unknown_ca":
         dz.prod.then(pki.sign, dz.path(name), True)
         dz.expect("D1.PRE", REVIEW, "signée sous une autorité inconnue : signataire à confirmer par le contrôleur")
-    dz.cases["D1.PRE"] = case
 
 
 AD = ["D1.AD.AUDIT", "D1.AD.LEVEL"]
