@@ -47,6 +47,8 @@ from decimal import Decimal
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# The sibling scripts are loaded as modules: no __pycache__ left in scripts/.
+sys.dont_write_bytecode = True
 
 
 def load(name, file):
