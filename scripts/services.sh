@@ -151,7 +151,9 @@ install_document_tools() {
 }
 
 # The producers scripts/make-corpus.py writes the test corpus with (tests/it/corpus.rs):
-# LibreOffice Writer, Ghostscript, Chromium (above), and Pillow for the scans' degradation.
+# LibreOffice Writer, Ghostscript, Chromium (above), and Pillow for the scans' degradation;
+# scripts/make-dossiers.py (tests/it/dossiers.rs) uses them too, with ImageMagick (above)
+# and pyhanko (below).
 install_corpus_tools() {
   apt_install libreoffice-writer-nogui ghostscript fonts-dejavu-core
   python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow

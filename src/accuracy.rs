@@ -3,7 +3,8 @@
 //! and key fields with the corpus's truth file (`samples.expected.json`). Also times PDF text extraction next
 //! to `pdftotext` on the same PDFs and measures word recall against it.
 
-use caregate_schemas::FindingCode;
+pub mod dossiers;
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use caregate_extract::{Analysis, Limits};
-use caregate_schemas::Status;
+use caregate_schemas::{FindingCode, Status};
 use caregate_workers::read::Reader;
 use serde::Deserialize;
 use serde_json::Value;

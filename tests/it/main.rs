@@ -14,6 +14,7 @@ mod conformance;
 mod console;
 mod corpus;
 mod crash_recovery;
+mod dossiers;
 mod export;
 mod extraction;
 mod faults;
