@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use caregate_schemas::{EvidenceId, EvidenceRecord, Sha256Digest, Status, SubmissionId, SubmissionRef};
-use caregate_storage::{EvidenceIndex, Fixity, LocalObjectStore, ObjectStore, SqlIndex};
+use caregate_storage::{AuditLog, Fixity, LocalObjectStore, ObjectStore, Records, SqlIndex};
 use ed25519_dalek::SigningKey;
 use serde_json::json;
 

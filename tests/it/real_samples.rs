@@ -119,7 +119,7 @@ fn the_rules_real_pingcastle_reports_trigger_are_in_their_versions_table() {
     let (mut graded, mut rules) = (0, 0);
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let (_, a) = caregate::accuracy::read_file(path, &name, &reader).unwrap();
+        let (_, a) = reader.read_file(path, &name).unwrap();
         let Some(audit) = a.fields.ad_audit().filter(|a| a.tool == "PingCastle" && !a.rules.is_empty()) else { continue };
         let version = audit.tool_version.as_deref().unwrap_or_else(|| panic!("{name}: rules without an EngineVersion"));
         let (table_version, table) = r.pingcastle_table(Some(version)).unwrap_or_else(|| panic!("{name}: no table for PingCastle {version}"));

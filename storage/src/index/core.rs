@@ -110,13 +110,12 @@ impl SqlIndex {
                 ),
                 Dialect::Sqlite => sqlx::query("SELECT COUNT(*) AS n FROM pragma_table_info('evidence_events') WHERE name = $1"),
             }
-            .bind(table)
             .bind(column)
             .fetch_one(&mut *conn)
             .await?
             .try_get("n")?;
             if present == 0 {
-                sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT")).execute(&mut *conn).await?;
+                sqlx::query(&format!("ALTER TABLE evidence_events ADD COLUMN {column} TEXT")).execute(&mut *conn).await?;
             }
         }
         Ok(())
