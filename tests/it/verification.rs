@@ -227,7 +227,7 @@ fn invoices_identifiers_dates_and_totals() {
         FindingCode::TotalsInconsistent,
         FindingCode::DuplicateSubmission,
     ] {
-        assert!(!codes.iter().any(|&c| c == bad), "{bad} in {codes:?}");
+        assert!(!codes.contains(&bad), "{bad} in {codes:?}");
     }
     let siret = Builder::new("750000001", Some("public")).add_edited(INVOICE, |f| f["seller_siret"] = json!("73282932000075")).judge();
     assert_objective(&siret, "D1.FIN", Verdict::NotMet, FindingCode::SiretInvalid);
@@ -278,7 +278,7 @@ fn financial_report_against_the_invoices_and_the_ceiling() {
 fn the_same_invoice_twice() {
     let other = Builder::new("690000002", Some("ebnl")).add(INVOICE);
     let mine = Builder::new("750000001", Some("public")).add(INVOICE).add("factures/facture-ubl-FA-2024-0051.xml").add("finances/bilan-financier.csv");
-    assert!(!objective(&mine.judge(), "D1.FIN").1.iter().any(|&c| c == FindingCode::DuplicateSubmission));
+    assert!(!objective(&mine.judge(), "D1.FIN").1.contains(&FindingCode::DuplicateSubmission));
     let v = mine.judge_with(&referential(), &other.records);
     assert_objective(&v, "D1.FIN", Verdict::NeedsReview, FindingCode::DuplicateSubmission);
     let reason = v.objectives.iter().flat_map(|o| &o.reasons).find(|r| r.code == FindingCode::DuplicateSubmission).unwrap();
@@ -455,7 +455,7 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
         assert_eq!(v.pending, 0, "only final verifications are announced");
         let files = if v.submission_id == a.submission_id { 8 } else { 5 };
         if v.evidence.len() == files {
-            heard.push((topic, v.submission_id, objective(&v, "D1.FIN").1.iter().any(|&c| c == FindingCode::DuplicateSubmission)));
+            heard.push((topic, v.submission_id, objective(&v, "D1.FIN").1.contains(&FindingCode::DuplicateSubmission)));
         }
     }
 
