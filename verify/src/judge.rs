@@ -888,6 +888,22 @@ impl Context<'_> {
                                 Some(report),
                                 Some(&pointer),
                             );
+                        } else if a != b && read_by_ocr(inv) {
+                            // A figure OCR read (a stain, a fold) against the report: a
+                            // misreading is likelier than a false claim, so a person looks.
+                            why.add(
+                                FindingCode::ReportMismatch,
+                                Verdict::NeedsReview,
+                                format!(
+                                    "{} : {label} à {} au bilan ; la facture {} lue par OCR donne {} TTC : le chiffre a-t-il été mal lu ?",
+                                    report.path,
+                                    fr_amount(a),
+                                    inv.path,
+                                    fr_amount(b)
+                                ),
+                                Some(report),
+                                Some(&pointer),
+                            );
                         } else if a != b {
                             why.add(
                                 FindingCode::ReportMismatch,
@@ -1391,6 +1407,14 @@ mod tests {
         // Against a report: the row agrees with HT + TVA, the controller is asked.
         let v = judged(&[scanned.clone(), report(id, "bilan.csv", &[("FA-7", "12700.00")], 1)], &[]);
         assert!(reason(&v, "D1.FIN", Verdict::NeedsReview, FindingCode::ReportMismatch).message.contains("lue par OCR"));
+
+        // A TTC read by OCR that only the report contradicts (HT + TVA agree with it, a
+        // stain on the total): a question for a controller, never a "not met".
+        let stained = invoice(id, "tache.pdf", "FA-8", ("7083.33", "1416.67", "8500.00"), "ocr", 0);
+        let v = judged(&[stained, report(id, "bilan.csv", &[("FA-8", "10200.00")], 1)], &[]);
+        let m = reason(&v, "D1.FIN", Verdict::NeedsReview, FindingCode::ReportMismatch).message.clone();
+        assert!(m.contains("mal lu") && m.contains("10200.00 €") && m.contains("8500.00 €"), "{m}");
+        assert!(objective(&v, "D1.FIN").1.iter().all(|r| r.verdict != Verdict::NotMet), "{:?}", objective(&v, "D1.FIN").1);
 
         // A photo, or a reading OCR itself doubted, without the extractor's mark.
         let mut photo = invoice(id, "photo.jpg", "FA-7", misread, "text", 0);
