@@ -329,7 +329,7 @@ impl App {
     }
 
     /// Starts the background rescan on new signatures, unless turned off.
-    pub fn spawn_rescans(&self, shutdown: CancellationToken) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    fn spawn_rescans(&self, shutdown: CancellationToken) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
         let every = self.config.worker.rescan_check_secs;
         if every == 0 {
             return Ok(None);
@@ -354,7 +354,7 @@ impl App {
 
     /// Starts the OCR pool in the background, unless scans are read inline or the pool
     /// is turned off.
-    pub fn spawn_ocr(&self, shutdown: CancellationToken) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    fn spawn_ocr(&self, shutdown: CancellationToken) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
         let every = self.config.worker.ocr_poll_secs;
         if every == 0 || self.config.worker.ocr_threads == 0 {
             return Ok(None);
@@ -389,18 +389,23 @@ impl App {
             }
         }
         let worker = self.worker()?;
-        let relay = self.spawn_relay(shutdown.clone());
-        let rescans = self.spawn_rescans(shutdown.clone())?;
-        let ocr = self.spawn_ocr(shutdown.clone())?;
+        let background = self.spawn_background(shutdown.clone())?;
         Ok(tokio::spawn(async move {
             if let Err(e) = worker.run(shutdown).await {
                 tracing::error!(error = %e, "worker stopped");
             }
-            relay.await.ok();
-            for task in [rescans, ocr].into_iter().flatten() {
-                task.await.ok();
-            }
+            background.join().await;
         }))
+    }
+
+    /// Starts the loops a worker process runs beside its jobs, each until `shutdown`: the
+    /// outbox relay, the rescan on new signatures and the OCR pool (each unless turned
+    /// off). The worker's own stale sweep runs inside [`caregate_workers::Worker::run`].
+    pub fn spawn_background(&self, shutdown: CancellationToken) -> anyhow::Result<Background> {
+        let mut tasks = vec![("relay", self.spawn_relay(shutdown.clone()))];
+        tasks.extend(self.spawn_rescans(shutdown.clone())?.map(|t| ("rescan", t)));
+        tasks.extend(self.spawn_ocr(shutdown)?.map(|t| ("ocr", t)));
+        Ok(Background { tasks })
     }
 
     /// Waits for the final verification of a submission of `files` files (it follows the
@@ -440,6 +445,24 @@ impl App {
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+}
+
+/// The background loops of one process ([`App::spawn_background`]), waited for together
+/// once their shutdown is signalled.
+pub struct Background {
+    tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
+}
+
+impl Background {
+    /// Waits for every loop to end; one that panicked is logged, not propagated, so the
+    /// others still finish their current item.
+    pub async fn join(self) {
+        for (name, task) in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(task = name, error = %e, "background loop ended abnormally");
+            }
         }
     }
 }

@@ -40,14 +40,9 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         shutdown.cancel();
         handle.await.ok();
     } else {
-        let relay = app.spawn_relay(shutdown.clone());
-        let rescans = app.spawn_rescans(shutdown.clone())?;
-        let ocr = app.spawn_ocr(shutdown.clone())?;
+        let background = app.spawn_background(shutdown.clone())?;
         run_worker_until_stopped(app, shutdown).await;
-        relay.await.ok();
-        for task in [rescans, ocr].into_iter().flatten() {
-            task.await.ok();
-        }
+        background.join().await;
     }
     Ok(ExitCode::SUCCESS)
 }
