@@ -143,12 +143,6 @@ impl Config {
         problems.extend(under("clamd", self.clamd.validate()));
         problems.extend(under("worker", self.worker.validate()));
         problems.extend(under("intake", self.intake.validate()));
-        if self.http.auth.session_hours == 0 {
-            problems.push("http.auth.session_hours must be at least 1".to_owned());
-        }
-        if self.http.presign_secs == 0 {
-            problems.push("http.presign_secs must be at least 1".to_owned());
-        }
         problems.extend(self.http.validate().err());
         problems.extend(self.archive.validate().err());
         if let Err(e) = caregate_extract::signature::TrustAnchors::load(&self.signatures.trust_anchors) {

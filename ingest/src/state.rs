@@ -110,6 +110,12 @@ impl HttpConfig {
         if !(1024..=1024 * 1024).contains(&self.max_form_bytes) {
             problems.push(format!("http.max_form_bytes = {} (1 KiB to 1 MiB)", self.max_form_bytes));
         }
+        if self.auth.session_hours == 0 {
+            problems.push("http.auth.session_hours must be at least 1".to_owned());
+        }
+        if self.presign_secs == 0 {
+            problems.push("http.presign_secs must be at least 1".to_owned());
+        }
         if let Err(e) = self.serve.validate() {
             problems.push(e);
         }
