@@ -31,7 +31,7 @@ pub mod vocabulary;
 
 pub use access::{departement_of_finess, is_finess, region_of_finess, Principal, Role, Scope, ScopeError, UnknownRole, REGIONS};
 pub use extracted::{Content, Fields, Kind, UnknownKind};
-pub use review::{Decision, DecisionKind, UnknownDecision};
+pub use review::{Answer, Decision, DecisionKind, UnknownDecision, Withdrawal};
 pub use vocabulary::{FindingCode, UnknownCode};
 
 macro_rules! id_type {
@@ -512,6 +512,12 @@ pub enum EventKind {
     /// A scan's pages read by OCR, after the file was stored (OCR has its own pool), and
     /// the file's kind, fields and findings written from that text.
     OcrRead,
+    /// The establishment answered a controller's request for information (under the
+    /// submission's id).
+    InformationAnswered,
+    /// The establishment took the file out of its dossier (replaced or withdrawn): no
+    /// longer judged, still kept until its retention is over.
+    Withdrawn,
 }
 
 impl EventKind {
@@ -530,6 +536,8 @@ impl EventKind {
             EventKind::InfectedOnRescan => "infected_on_rescan",
             EventKind::SignaturesValidated => "signatures_validated",
             EventKind::OcrRead => "ocr_read",
+            EventKind::InformationAnswered => "information_answered",
+            EventKind::Withdrawn => "withdrawn",
         }
     }
 }

@@ -118,6 +118,35 @@ impl ObjectiveVerdict {
     }
 }
 
+/// An establishment's answer to a controller's request for information on one
+/// objective: its words, and the files of the dossier it points at (sent before, or with
+/// the answer). Shown to controllers on the dossier; kept in the history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Answer {
+    pub submission_id: SubmissionId,
+    pub objective: String,
+    pub comment: String,
+    pub evidence: Vec<crate::EvidenceId>,
+    /// Who answered ([`crate::Principal::actor`]).
+    pub actor: String,
+    pub answered_at: DateTime<Utc>,
+}
+
+/// A file the establishment took out of its dossier, replaced by another or withdrawn:
+/// the dossier is judged without it from then on, but the file and its record are kept
+/// (never deleted before their retention is over) and its history says so.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Withdrawal {
+    pub evidence_id: crate::EvidenceId,
+    pub submission_id: SubmissionId,
+    /// The file that takes its place, when it was replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<crate::EvidenceId>,
+    /// Who withdrew it ([`crate::Principal::actor`]).
+    pub actor: String,
+    pub withdrawn_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,6 +165,8 @@ pub fn event_label(kind: &str) -> String {
         "infected_on_rescan" => "infecté lors d'une nouvelle analyse (remis en quarantaine)",
         "signatures_validated" => "signatures validées de nouveau",
         "ocr_read" => "texte reconnu par OCR, pièce relue",
+        "information_answered" => "réponse de l'établissement à une demande de complément",
+        "withdrawn" => "retiré du dossier par l'établissement (conservé)",
         other => return format!("événement « {other} »"),
     };
     label.to_owned()
@@ -284,6 +286,8 @@ mod tests {
             EventKind::Decision,
             EventKind::Rescanned,
             EventKind::InfectedOnRescan,
+            EventKind::InformationAnswered,
+            EventKind::Withdrawn,
         ]
         .into_iter()
         .chain([Status::Stored, Status::NeedsReview, Status::Infected, Status::Failed].map(EventKind::Finished));

@@ -139,7 +139,13 @@ impl Verifier {
 
     /// Judges one submission; also returns the other submissions holding one of its invoices.
     async fn verify_one(&self, id: SubmissionId) -> Result<(Verified, std::collections::BTreeSet<SubmissionId>), VerifyError> {
-        let records = self.index.submission(id).await?;
+        let all = self.index.submission(id).await?;
+        // Files the establishment took out of its dossier (replaced or withdrawn) are
+        // kept, but no longer judged; their withdrawal is part of the view judged, so a
+        // verification without them replaces the one made with them.
+        let out: std::collections::HashSet<_> = self.index.withdrawals(id).await?.into_iter().map(|w| w.evidence_id).collect();
+        let withdrawn_at = all.iter().filter(|r| out.contains(&r.evidence_id)).map(|r| r.updated_at).max();
+        let records: Vec<_> = all.into_iter().filter(|r| !out.contains(&r.evidence_id)).collect();
         let Some(campaign) = records.first().map(|r| r.submission.campaign.clone()) else {
             return Ok((Verified::Empty, Default::default()));
         };
@@ -151,7 +157,10 @@ impl Verifier {
         let keys: Vec<String> = done.filter_map(|r| r.invoice_key()).collect();
         let related = self.index.same_documents(id, &hashes, &keys).await?;
         let dossier = Dossier { submission_id: id, records: &records, related: &related };
-        let verification = judge(&referential, &dossier, chrono::Utc::now());
+        let mut verification = judge(&referential, &dossier, chrono::Utc::now());
+        if let Some(t) = withdrawn_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).filter(|t| *t > verification.basis) {
+            verification.basis = t;
+        }
         let sharing = dossiers_sharing_invoices(&dossier);
         let changed = self.index.put_verification(&verification).await?;
         if let Some(current) = self.index.unannounced(id).await? {

@@ -13,6 +13,7 @@
 mod chain;
 mod core;
 mod decisions;
+mod establishments;
 mod outbox;
 mod records;
 mod search;
@@ -22,6 +23,7 @@ mod verifications;
 pub use self::chain::{event_hash, AuditLog, ChainProblem, ChainReport};
 pub use self::core::SqlIndex;
 pub use self::decisions::Decisions;
+pub use self::establishments::Establishments;
 pub use self::outbox::{OutboxBacklog, OutboxStore};
 pub use self::records::{KeyedReceipt, Records};
 pub use self::search::{SearchQuery, TextSearch};
@@ -47,9 +49,9 @@ pub use self::verifications::{SubmissionProgress, Verifications};
 ///
 /// Implemented by whatever implements every concern (the blanket impl below); code that
 /// needs one concern only may ask for that trait alone.
-pub trait EvidenceIndex: Records + Submissions + AuditLog + Verifications + Decisions + TextSearch + OutboxStore {}
+pub trait EvidenceIndex: Records + Submissions + AuditLog + Verifications + Decisions + Establishments + TextSearch + OutboxStore {}
 
-impl<T: Records + Submissions + AuditLog + Verifications + Decisions + TextSearch + OutboxStore + ?Sized> EvidenceIndex for T {}
+impl<T: Records + Submissions + AuditLog + Verifications + Decisions + Establishments + TextSearch + OutboxStore + ?Sized> EvidenceIndex for T {}
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,95 @@
+//! What establishments do on their own dossiers (their space, `/espace`): answer a
+//! controller's request for information, and take a file out of a dossier (replaced or
+//! withdrawn). Both append-only, each an event of the chain: an answer under the
+//! submission's id, a withdrawal under the file's.
+
+use async_trait::async_trait;
+use caregate_schemas::{Answer, EventKind, SubmissionId, Withdrawal};
+
+use super::chain::append_event;
+use super::core::{to_json, SqlIndex};
+use super::records::Records;
+use crate::sql::{bounded, ts};
+use crate::StorageError;
+
+/// Establishments' answers and withdrawals.
+///
+/// Contract: each write and its event are one transaction: interrupted, nothing of it is
+/// written. [`Establishments::withdraw`] is idempotent (a file is withdrawn once; again,
+/// nothing is written and `false` says so); [`Establishments::put_answer`] is not (called
+/// again after an `Unavailable` error, the answer may be there twice). A withdrawal also
+/// touches the file's record (`updated_at`), so that the dossier is judged again on a newer
+/// view ([`super::Verifications::unjudged_submissions`]). Reads may be interrupted anywhere
+/// and retried at will.
+#[async_trait]
+pub trait Establishments: Send + Sync {
+    async fn put_answer(&self, a: &Answer) -> Result<(), StorageError>;
+    /// Every answer on the submission, oldest first.
+    async fn answers(&self, id: SubmissionId) -> Result<Vec<Answer>, StorageError>;
+    /// Takes the file out of its dossier; `false` when it already was.
+    async fn withdraw(&self, w: &Withdrawal) -> Result<bool, StorageError>;
+    /// Every file taken out of the submission, oldest first.
+    async fn withdrawals(&self, id: SubmissionId) -> Result<Vec<Withdrawal>, StorageError>;
+}
+
+#[async_trait]
+impl Establishments for SqlIndex {
+    async fn put_answer(&self, a: &Answer) -> Result<(), StorageError> {
+        bounded(async move {
+            let document = serde_json::to_value(a).map_err(|e| StorageError::Corrupt(format!("answer: {e}")))?;
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("INSERT INTO answers (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
+                .bind(a.submission_id.to_string())
+                .bind(a.objective.clone())
+                .bind(document.to_string())
+                .bind(ts(a.answered_at))
+                .execute(&mut *tx)
+                .await?;
+            append_event(&mut tx, a.submission_id, EventKind::InformationAnswered, &document, a.answered_at).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn answers(&self, id: SubmissionId) -> Result<Vec<Answer>, StorageError> {
+        bounded(async move { self.select_documents("SELECT document FROM answers WHERE submission_id = $1 ORDER BY seq", vec![id.to_string()]).await }).await
+    }
+
+    async fn withdraw(&self, w: &Withdrawal) -> Result<bool, StorageError> {
+        bounded(async move {
+            let Some(mut rec) = self.get(w.evidence_id).await? else {
+                return Err(StorageError::NotFound(format!("evidence {}", w.evidence_id)));
+            };
+            let document = serde_json::to_value(w).map_err(|e| StorageError::Corrupt(format!("withdrawal: {e}")))?;
+            let mut tx = self.pool.begin().await?;
+            let inserted =
+                sqlx::query("INSERT INTO withdrawals (evidence_id, submission_id, document, at) VALUES ($1, $2, $3, $4) ON CONFLICT (evidence_id) DO NOTHING")
+                    .bind(w.evidence_id.to_string())
+                    .bind(w.submission_id.to_string())
+                    .bind(document.to_string())
+                    .bind(ts(w.withdrawn_at))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if inserted == 0 {
+                return Ok(false);
+            }
+            rec.updated_at = w.withdrawn_at;
+            sqlx::query("UPDATE evidence SET record = $1, updated_at = $2 WHERE evidence_id = $3")
+                .bind(to_json(&rec)?)
+                .bind(ts(w.withdrawn_at))
+                .bind(w.evidence_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            append_event(&mut tx, w.evidence_id, EventKind::Withdrawn, &document, w.withdrawn_at).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn withdrawals(&self, id: SubmissionId) -> Result<Vec<Withdrawal>, StorageError> {
+        bounded(async move { self.select_documents("SELECT document FROM withdrawals WHERE submission_id = $1 ORDER BY at", vec![id.to_string()]).await }).await
+    }
+}
