@@ -5,6 +5,7 @@
 #                                  # and the OpenID provider the sign-in tests start
 #   scripts/services.sh clamd      # only clamd: enough for `caregate demo` (embedded back ends)
 #   scripts/services.sh build      # only what building caregate needs (C libraries it links)
+#   scripts/services.sh dsfr       # only the DSFR (served by the web pages) and axe-core
 #
 # State (clamd database and log, Garage data and log) lives in $CAREGATE_SERVICES_DIR,
 # default ~/.cache/caregate-services, outside the clone so CI runs reuse it.
@@ -186,6 +187,29 @@ install_oidc_provider() {
   log "OpenID provider for the tests: oidc-provider $OIDC_PROVIDER_VERSION on node $(node --version)"
 }
 
+# The French state's design system (DSFR, Etalab 2.0 licence), which the console and the
+# establishments' space are built on, and axe-core, which the browser tests inject into
+# every page to check it against WCAG 2.1 AA: both from npm into the services' directory,
+# never into the clone. `caregate serve` serves DSFR's dist/ from `http.dsfr_dir`
+# (see docs/configuration.md); pinned versions, installed only when that one is missing.
+DSFR_VERSION=1.15.3
+AXE_CORE_VERSION=4.14.1
+install_dsfr() {
+  command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+  local dir="$state/dsfr" have_dsfr have_axe
+  have_dsfr=$(node -p "require('$dir/node_modules/@gouvfr/dsfr/package.json').version" 2>/dev/null || true)
+  have_axe=$(node -p "require('$dir/node_modules/axe-core/package.json').version" 2>/dev/null || true)
+  if [ "$have_dsfr" != "$DSFR_VERSION" ] || [ "$have_axe" != "$AXE_CORE_VERSION" ]; then
+    log "installing @gouvfr/dsfr $DSFR_VERSION and axe-core $AXE_CORE_VERSION (npm, into $dir)"
+    mkdir -p "$dir"
+    # --ignore-scripts: the DSFR's install script wants a DSFR project set up around it
+    # (a configuration file to build from); only its published dist/ is used here.
+    [ -f "$dir/package.json" ] || echo '{"private": true}' > "$dir/package.json"
+    (cd "$dir" && npm install --no-audit --no-fund --silent --ignore-scripts "@gouvfr/dsfr@$DSFR_VERSION" "axe-core@$AXE_CORE_VERSION" >/dev/null)
+  fi
+  log "DSFR $DSFR_VERSION in $dir/node_modules/@gouvfr/dsfr/dist, axe-core $AXE_CORE_VERSION"
+}
+
 what=${1:-all}
 # What building caregate needs beside the Rust toolchain: poppler's GLib interface,
 # linked for PDF text (its -dev package brings GLib's and cairo's), found by pkg-config.
@@ -207,8 +231,10 @@ case "$what" in
     install_corpus_tools
     install_archive_tools
     install_oidc_provider
+    install_dsfr
     ;;
-  *) echo "usage: $0 [all|clamd|build]" >&2; exit 2 ;;
+  dsfr) install_dsfr; exit 0 ;;
+  *) echo "usage: $0 [all|clamd|build|dsfr]" >&2; exit 2 ;;
 esac
 
 cat > "$state/env" <<EOF

@@ -243,6 +243,13 @@ impl App {
             logins: caregate_ingest::LoginThrottle::new(self.backends.logins.clone()),
             probes: Arc::new(self.probes()),
             metrics: telemetry::recorder().map(|handle| telemetry::scrape(self, handle)),
+            rejudge: {
+                let verifier = Arc::new(self.verifier()?);
+                caregate_ingest::Rejudge::new(move |id| {
+                    let verifier = verifier.clone();
+                    async move { verifier.verify(id).await.map(drop).map_err(|e| e.to_string()) }
+                })
+            },
         })
     }
 

@@ -143,7 +143,8 @@ impl FromRequestParts<AppState> for Caller {
         let bearer =
             parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).map(str::to_owned);
         let cookie = CookieJar::from_headers(&parts.headers).get(SESSION_COOKIE).map(|c| c.value().to_owned());
-        let console = parts.uri.path().starts_with("/console");
+        // Pages (the console, the establishments' space) send people to the log-in page.
+        let console = parts.uri.path().starts_with("/console") || parts.uri.path().starts_with("/espace");
         let missing = || {
             if console {
                 Unauthenticated::Console

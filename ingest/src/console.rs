@@ -15,9 +15,9 @@ use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use caregate_schemas::extracted::Location;
-use caregate_schemas::{EvidenceRecord, Finding, FindingCode, Role, Status, Verdict, Verification, REGIONS};
+use caregate_schemas::{EvidenceRecord, Finding, FindingCode, Status, Verdict, Verification, REGIONS};
 use chrono::{DateTime, NaiveDate, Utc};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup};
 use serde::Deserialize;
 
 use crate::auth::{self, Action, Caller, SESSION_COOKIE};
@@ -79,7 +79,7 @@ impl IntoResponse for PageError {
             _ => "Erreur",
         };
         let (_, said, _) = self.0.public();
-        let body = bare(title, html! { main { h1 { (title) } p.error { (said.message) } p { a href="/console" { "Retour à la file de revue" } } } });
+        let body = bare(title, html! { h1 { (title) } p.error { (said.message) } p { a href="/console" { "Retour à la file de revue" } } });
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             // An outage is said to a person as to a program: come back in a moment.
             return (status, [(axum::http::header::RETRY_AFTER, "5")], Html(body.into_string())).into_response();
@@ -88,61 +88,45 @@ impl IntoResponse for PageError {
     }
 }
 
+/// What the console shows that the DSFR has no component for: verdict colours, the
+/// page view's field boxes. The rest is the DSFR's ([`crate::ui`]).
 const STYLE: &str = "
-body{font-family:system-ui,sans-serif;margin:0;color:#1d1d1f;background:#f6f7f9}
-header{background:#000091;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2rem;align-items:center}
-header a{color:#fff}header .who{margin-left:auto}
-main{padding:1rem 1.5rem;max-width:80rem}
-table{border-collapse:collapse;width:100%;background:#fff;margin:.5rem 0 1.2rem}
-th,td{border:1px solid #d0d3da;padding:.35rem .5rem;text-align:left;vertical-align:top;font-size:.92rem}
-th{background:#eef0f4}
 .verdict{padding:.1rem .45rem;border-radius:.3rem;font-weight:600;white-space:nowrap}
-.met{background:#c7f0d2}.needs_review{background:#ffe9a8}.not_met{background:#ffc9c9}
-.error{color:#b00020;font-weight:600}
-form.filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end;background:#fff;padding:.6rem;border:1px solid #d0d3da}
+.met{background:#b8fec9;color:#18753c}.needs_review{background:#feecc2;color:#716043}.not_met{background:#ffe9e9;color:#ce0500}
+.error{color:#ce0500;font-weight:600}
+form.filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end;padding:.6rem;border:1px solid #ddd}
 form.filters label{display:flex;flex-direction:column;font-size:.85rem}
-pre{background:#fff;border:1px solid #d0d3da;padding:.6rem;overflow:auto;max-height:28rem;white-space:pre-wrap}
+pre{border:1px solid #ddd;padding:.6rem;overflow:auto;max-height:28rem;white-space:pre-wrap}
 textarea{width:100%;min-height:3.5rem}
-#page .sheet{position:relative;display:inline-block;border:1px solid #d0d3da;background:#fff;max-width:none}
-#page .sheet img{display:block}
+#page .sheet{position:relative;display:inline-block;border:1px solid #ddd;background:#fff;max-width:none}
+#page .sheet img{display:block;max-width:none}
 #page a.champ{position:absolute;border:2px solid #000091;background:rgba(0,0,145,.08);margin:-3px;padding:2px}
-#page a.champ.signale{border-color:#b00020;background:rgba(176,0,32,.15);box-shadow:0 0 0 3px rgba(176,0,32,.35)}
+#page a.champ.signale{border-color:#ce0500;background:rgba(206,5,0,.15);box-shadow:0 0 0 3px rgba(206,5,0,.35)}
 #page .pages a,#page .pages strong{margin-right:.4rem}
 #page .viewport{overflow:auto;max-height:70rem}
 .count{font-size:1.1rem}
 ";
 
+/// A page with no one signed in (log-in, errors): the DSFR shell ([`crate::ui`]) around
+/// `body`, the content of its `main`.
 fn bare(title: &str, body: Markup) -> Markup {
     bare_with_head(title, html! {}, body)
 }
 
 fn bare_with_head(title: &str, head: Markup, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            head { meta charset="utf-8"; (head) title { (title) " — caregate" } style { (PreEscaped(STYLE)) } }
-            body { (body) }
-        }
-    }
+    crate::ui::render(crate::ui::Page { title, viewer: None, current: None, head: html! { (head) (crate::ui::style(STYLE)) }, content: body })
 }
 
 fn page(caller: &Caller, title: &str, content: Markup) -> Html<String> {
-    let p = &caller.0;
+    let current = match title {
+        "File de revue" => Some("/console"),
+        "Recherche dans les archives" => Some("/console/search"),
+        _ => None,
+    };
+    let viewer = crate::ui::Viewer { principal: &caller.0, csrf: caller.csrf() };
     Html(
-        bare(
-            title,
-            html! {
-                header {
-                    strong { "caregate" }
-                    @if Action::Review.roles().contains(&p.role) { a href="/console" { "File de revue" } }
-                    @if Action::Search.roles().contains(&p.role) { a href="/console/search" { "Recherche" } }
-                    span.who { (p.display_name) " — " (role_fr(p.role)) }
-                    form method="post" action="/console/logout" { (csrf_input(caller)) button type="submit" { "Se déconnecter" } }
-                }
-                main { h1 { (title) } (content) }
-            },
-        )
-        .into_string(),
+        crate::ui::render(crate::ui::Page { title, viewer: Some(viewer), current, head: crate::ui::style(STYLE), content: html! { h1 { (title) } (content) } })
+            .into_string(),
     )
 }
 
@@ -155,15 +139,6 @@ fn csrf_input(caller: &Caller) -> Markup {
 /// The region a FINESS belongs to, for display.
 fn region_label(finess: &str) -> &'static str {
     caregate_schemas::region_of_finess(finess).unwrap_or("?")
-}
-
-fn role_fr(role: Role) -> &'static str {
-    match role {
-        Role::Submitter => "déposant",
-        Role::Controller => "contrôleur",
-        Role::Archivist => "archiviste",
-        Role::Admin => "administrateur",
-    }
 }
 
 fn verdict_badge(v: Verdict) -> Markup {
@@ -238,8 +213,7 @@ fn login_form(providers: &[OidcProvider], error: Option<&str>) -> Html<String> {
         bare(
             "Connexion",
             html! {
-                header { strong { "caregate" } }
-                main {
+                div.connexion {
                     h1 { "Connexion à la console" }
                     @if let Some(e) = error { p.error role="alert" { (e) } }
                     @if !providers.is_empty() {
@@ -306,9 +280,9 @@ async fn login(
         return Ok((StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, retry)], page).into_response());
     }
     match auth::log_in(&accounts, name, &form.password, cfg.session_hours).await {
-        Ok(Some((_, token, _))) => {
+        Ok(Some((account, token, _))) => {
             st.logins.succeeded(name, &address).await?;
-            Ok((jar.add(session_cookie(&st, token)), Redirect::to("/console")).into_response())
+            Ok((jar.add(session_cookie(&st, token)), Redirect::to(crate::ui::home(account.role))).into_response())
         }
         Ok(None) => Ok((StatusCode::UNAUTHORIZED, login_form(&st.http.auth.oidc, Some("Identifiant ou mot de passe incorrect."))).into_response()),
         Err(auth::AuthError::Storage(e)) => Err(e.into()),
@@ -416,8 +390,7 @@ async fn oidc_callback(
                 "Connexion réussie",
                 html! { meta http-equiv="refresh" content="0;url=/console"; },
                 html! {
-                    header { strong { "caregate" } }
-                    main {
+                    div.connexion {
                         h1 { "Connexion réussie" }
                         p { "Bonjour " (account.display_name) ". " a #continue href="/console" { "Continuer vers la console" } }
                     }
@@ -605,6 +578,7 @@ async fn submission_view(st: &AppState, caller: &Caller, id: &str, error: Option
     let records = st.index.submission(v.submission_id).await?;
     let decisions = st.index.decisions(v.submission_id).await?;
     let can_decide = Action::Decide.roles().contains(&caller.0.role);
+    let establishment_side = crate::espace::for_controllers(st, v.submission_id, &records).await?;
     let name_of = |e: &caregate_schemas::EvidenceId| records.iter().find(|r| &r.evidence_id == e).map(|r| r.path.clone()).unwrap_or_else(|| e.to_string());
     let content = html! {
         p { "Établissement " strong { (v.establishment) } " (région " (region_label(&v.establishment)) "), campagne " (v.campaign)
@@ -645,6 +619,7 @@ async fn submission_view(st: &AppState, caller: &Caller, id: &str, error: Option
                 }
             }
         }
+        (establishment_side)
         h2 { "Pièces du dossier" }
         (evidence_list(&records, None))
     };

@@ -53,8 +53,10 @@ pub fn multipart(headers: &HeaderMap, body: Body, config: &IntakeConfig) -> Resu
     for name in TEXT_FIELDS {
         sizes = sizes.for_field(name, config.max_field_bytes);
     }
+    sizes = sizes.for_field(crate::guard::CSRF_FIELD, config.max_field_bytes);
     let mut allowed: Vec<&str> = TEXT_FIELDS.to_vec();
-    allowed.push("file");
+    // The token of the establishments' plain upload form, checked by the handler.
+    allowed.extend(["file", crate::guard::CSRF_FIELD]);
     let constraints = multer::Constraints::new().allowed_fields(allowed).size_limit(sizes);
     let progress = Progress::default();
     let stream = guarded(body, progress.clone(), config.max_part_header_bytes, config.min_upload_bytes_per_sec);

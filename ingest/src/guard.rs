@@ -22,11 +22,12 @@ pub const CSRF_FIELD: &str = "_csrf";
 /// The header any other cookie-authenticated request sends it in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The console is server-rendered with no script: nothing runs, nothing is fetched
-/// from elsewhere, forms post only to caregate, and no one may frame it. Styles are
-/// inline (the page's own, and the field boxes' positions).
-const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The pages are server-rendered: nothing is fetched from elsewhere, forms post only
+/// to caregate, and no one may frame it. Scripts are caregate's own files only (the
+/// DSFR's, and the establishments' upload), never inline; fonts and icons are the
+/// DSFR's, served by caregate (its CSS draws some as `data:` images). Styles are inline
+/// too (the page's own, and the field boxes' positions).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; font-src 'self'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Refuses a forged state-changing request, then adds the security headers to the
 /// answer.
@@ -83,6 +84,13 @@ async fn check_forgery(st: &AppState, request: Request) -> Result<Request, ApiEr
     let expected = csrf_token(&session);
     if let Some(given) = request.headers().get(CSRF_HEADER) {
         return if given.as_bytes() == expected.as_bytes() { Ok(request) } else { Err(csrf_refused()) };
+    }
+    let multipart = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart && request.uri().path() == crate::espace::PLAIN_UPLOAD {
+        // The establishments' upload form without a script: files cannot be read here
+        // to find the token; its handler refuses the request unless the token is the
+        // form's first field, before it reads anything else.
+        return Ok(request);
     }
     let form = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !form {

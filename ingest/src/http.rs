@@ -168,6 +168,20 @@ impl UploadFields {
 }
 
 async fn receive_upload(st: AppState, caller: Caller, headers: axum::http::HeaderMap, body: Body) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
+    receive_form_upload(st, caller, headers, body, None).await
+}
+
+/// An upload, from a form that carries its CSRF token in its first field (`_csrf`) when
+/// `csrf` is expected: the establishments' plain form, posted without a script, which
+/// [`crate::guard`] cannot read without reading the files. Nothing else is read before
+/// the token is checked.
+pub(crate) async fn receive_form_upload(
+    st: AppState,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    body: Body,
+    csrf: Option<&str>,
+) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
     caller.may(Action::Upload, None)?;
     let _slot = st.intake.try_admit_for(&caller.actor())?;
     let (mut form, progress) = crate::form::multipart(&headers, body, st.intake.config())?;
@@ -175,9 +189,19 @@ async fn receive_upload(st: AppState, caller: Caller, headers: axum::http::Heade
     // Fixed, checked and authorised at the first file; never changed after it.
     let mut sub: Option<SubmissionRef> = None;
     let mut spooled = Vec::new();
+    let mut token_checked = csrf.is_none();
     while let Some(field) = form.next_field().await.map_err(crate::form::error)? {
         progress.advanced();
         let name = field.name().unwrap_or_default().to_owned();
+        if !token_checked {
+            let given = if name == crate::guard::CSRF_FIELD { Some(field.text().await.map_err(crate::form::error)?) } else { None };
+            if given.as_deref() != csrf {
+                return Err(ApiError::forbidden("formulaire expiré ou venu d'ailleurs : rechargez la page et recommencez"));
+            }
+            progress.advanced();
+            token_checked = true;
+            continue;
+        }
         if name != "file" {
             if sub.is_some() {
                 return Err(IntakeError::FieldOrder(format!("le champ {name} arrive après un fichier : les champs précèdent les fichiers")).into());

@@ -270,6 +270,11 @@ impl Intake {
         &self.config
     }
 
+    /// What may be submitted to: each campaign's objectives and categories.
+    pub fn referentials(&self) -> &caregate_verify::Referentials {
+        &self.referentials
+    }
+
     /// Admits one upload, or says at once that we are busy (never queue work that will
     /// time out).
     pub fn try_admit(&self) -> Result<OwnedSemaphorePermit, IntakeError> {

@@ -19,6 +19,7 @@
 pub mod auth;
 mod console;
 pub mod error;
+mod espace;
 mod form;
 pub mod guard;
 pub mod http;
@@ -29,13 +30,14 @@ pub mod retrieval;
 pub mod review;
 pub mod serve;
 pub mod state;
+mod ui;
 
 pub use auth::{hash_password, issue_token, Action, Caller};
 pub use error::{ApiError, ApiErrorBody};
 pub use http::ApiDoc;
 pub use retrieval::RetrievalError;
 pub use serve::{serve, ServeConfig};
-pub use state::{AppState, AuthConfig, HttpConfig, LoginThrottle, Probe, Scrape};
+pub use state::{AppState, AuthConfig, HttpConfig, LoginThrottle, Probe, Rejudge, Scrape};
 
 /// The whole HTTP service: the API, the console and the limits that apply to both. The
 /// operations endpoints (`/metrics`, `/readyz`) are in it unless `http.ops_listen` puts
@@ -44,7 +46,11 @@ pub fn router(state: AppState) -> axum::Router {
     use axum::extract::DefaultBodyLimit;
     // An upload reads its body as a stream, under the intake's own limits
     // (`intake.max_request_bytes`, per file, per field: see `form`).
-    let mut app = http::routes().route("/api/evidence", axum::routing::post(http::upload)).merge(console::routes());
+    let mut app = http::routes().route("/api/evidence", axum::routing::post(http::upload)).merge(console::routes()).merge(espace::routes());
+    match &state.http.dsfr_dir {
+        Some(dir) => app = app.nest_service(ui::DSFR_PATH, ui::dsfr_files(dir)),
+        None => tracing::warn!("http.dsfr_dir is not set: the console and the establishments' space are served without the DSFR's styles"),
+    }
     if state.http.ops_listen.is_none() {
         app = app.merge(ops_routes());
     }

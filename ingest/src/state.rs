@@ -24,6 +24,25 @@ pub struct AppState {
     pub probes: Arc<Vec<Probe>>,
     /// What `/metrics` answers; `None` when this process records no metrics (404).
     pub metrics: Option<Scrape>,
+    /// Judges a dossier again at once, when an establishment takes a file out of it.
+    pub rejudge: Rejudge,
+}
+
+/// Judges one dossier again now and announces the result (the workers' verifier). The
+/// binary builds it, since it alone knows the verifier and the referentials.
+#[derive(Clone)]
+pub struct Rejudge {
+    pub run: Arc<dyn Fn(caregate_schemas::SubmissionId) -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>,
+}
+
+impl Rejudge {
+    pub fn new<F, Fut>(run: F) -> Self
+    where
+        F: Fn(caregate_schemas::SubmissionId) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        Self { run: Arc::new(move |id| Box::pin(run(id))) }
+    }
 }
 
 /// Renders this process's metrics in Prometheus' text format, its gauges (queue depth,
@@ -87,6 +106,10 @@ pub struct HttpConfig {
     /// Where `/metrics` and `/readyz` are served. Unset: on the service's own address,
     /// beside the API; set (e.g. `127.0.0.1:9090`): only there.
     pub ops_listen: Option<std::net::SocketAddr>,
+    /// The DSFR's `dist/` directory (npm `@gouvfr/dsfr`), served under `/dsfr/` for the
+    /// console and the establishments' space. Set but missing: `serve` refuses to start.
+    /// Unset: the pages work unstyled and say so on screen.
+    pub dsfr_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -100,6 +123,7 @@ impl Default for HttpConfig {
             public_origin: None,
             client_address_header: None,
             ops_listen: None,
+            dsfr_dir: None,
         }
     }
 }
@@ -131,6 +155,16 @@ impl HttpConfig {
         if let Some(h) = &self.client_address_header {
             if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
                 problems.push(format!("http.client_address_header = {h:?} is not a header name"));
+            }
+        }
+        if let Some(dir) = &self.dsfr_dir {
+            // A path set and wrong is a mistake to stop at, not to serve bare pages
+            // from: the operator meant the pages to be styled.
+            if !dir.join("dsfr.min.css").is_file() {
+                problems.push(format!(
+                    "http.dsfr_dir = {}: no dsfr.min.css there (the dist/ directory of the npm package @gouvfr/dsfr; `bash scripts/services.sh dsfr` installs it)",
+                    dir.display()
+                ));
             }
         }
         if problems.is_empty() {

@@ -78,6 +78,11 @@ pub fn services_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cache/caregate-services"))
 }
 
+/// The DSFR's `dist/`, as `scripts/services.sh dsfr` installs it.
+pub fn dsfr_dist() -> PathBuf {
+    services_dir().join("dsfr/node_modules/@gouvfr/dsfr/dist")
+}
+
 async fn wait_tcp(addr: &str, what: &str) {
     for _ in 0..150 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
@@ -136,6 +141,9 @@ impl TestEnv {
         // one, the caregate binary built beside it is.
         config.worker.reader_program = Some(env!("CARGO_BIN_EXE_caregate").into());
         config.intake.spool_dir = Some(dir.path().join("intake-spool"));
+        // The pages' design system, when scripts/services.sh installed it (the browser
+        // tests of the pages require it; the others do not care).
+        config.http.dsfr_dir = Some(dsfr_dist()).filter(|d| d.join("dsfr.min.css").is_file());
         let mut db_name = None;
         if stack == Stack::Full {
             wait_tcp("127.0.0.1:5672", "RabbitMQ").await;

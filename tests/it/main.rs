@@ -15,6 +15,7 @@ mod console;
 mod corpus;
 mod crash_recovery;
 mod dossiers;
+mod espace;
 mod export;
 mod extraction;
 mod faults;
