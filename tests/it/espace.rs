@@ -314,10 +314,20 @@ async fn an_establishment_answers_a_request_for_information(stack: Stack) {
     assert_accessible(&browser, &axe, "dossier avec demande de complément").await;
     shots.take(&browser, "demande").await;
 
-    // The signed attestation, then the answer pointing at it.
-    let files = tempfile::tempdir().unwrap();
-    let signed = write(files.path(), "attestation-signee.pdf", &sample("divers/attestation-signee.pdf"));
-    browser.find(Locator::Id("fichiers")).await.unwrap().send_keys(&signed.display().to_string()).await.unwrap();
+    // The signed attestation, dropped on the zone (the drop a person makes, as the
+    // page's script receives it), then the answer pointing at it.
+    browser
+        .execute(
+            "const [name, bytes] = arguments;
+             const dropped = new DataTransfer();
+             dropped.items.add(new File([new Uint8Array(bytes)], name, { type: 'application/pdf' }));
+             document.getElementById('zone-depot').dispatchEvent(new DragEvent('drop', { dataTransfer: dropped, bubbles: true, cancelable: true }));
+             return true;",
+            vec![json!("attestation-signee.pdf"), json!(sample("divers/attestation-signee.pdf"))],
+        )
+        .await
+        .unwrap();
+    wait_for(&browser, "tr[data-nom='attestation-signee.pdf'][data-etat='en-attente']", 10).await;
     browser.find(Locator::Id("envoyer")).await.unwrap().click().await.unwrap();
     wait_for(&browser, "#depot-resultat[data-envoyes='1']", 60).await;
     browser.refresh().await.unwrap();
