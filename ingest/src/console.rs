@@ -105,6 +105,8 @@ textarea{width:100%;min-height:3.5rem}
 #page .pages a,#page .pages strong{margin-right:.4rem}
 #page .viewport{overflow:auto;max-height:70rem}
 .count{font-size:1.1rem}
+main button:not([class]){background:#000091;color:#fff;padding:.4rem 1rem;margin:.3rem 0}
+main input:not([class]):not([type=hidden]):not([type=checkbox]),main select:not([class]),main textarea:not([class]){border:1px solid #3a3a3a;padding:.3rem;background:#eee;border-radius:.25rem .25rem 0 0}
 ";
 
 /// A page with no one signed in (log-in, errors): the DSFR shell ([`crate::ui`]) around
@@ -227,9 +229,9 @@ fn login_form(providers: &[OidcProvider], error: Option<&str>) -> Html<String> {
                         p { "ou avec un compte local :" }
                     }
                     form method="post" action="/console/login" {
-                        p { label { "Identifiant " input name="name" autocomplete="username" required; } }
-                        p { label { "Mot de passe " input name="password" type="password" autocomplete="current-password" required; } }
-                        button type="submit" { "Se connecter" }
+                        div.fr-input-group { label.fr-label for="identifiant" { "Identifiant" } input.fr-input #identifiant name="name" autocomplete="username" required; }
+                        div.fr-input-group { label.fr-label for="mot-de-passe" { "Mot de passe" } input.fr-input #mot-de-passe name="password" type="password" autocomplete="current-password" required; }
+                        button.fr-btn type="submit" { "Se connecter" }
                     }
                 }
             },

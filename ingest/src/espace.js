@@ -212,6 +212,8 @@ function setUpUpload(form) {
       follow.appendChild(none);
       return;
     }
+    // The previous round's summary goes: this round will say its own.
+    follow.querySelector("#depot-resultat")?.remove();
     button.disabled = true;
     let sent = 0;
     let already = 0;

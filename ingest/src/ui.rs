@@ -121,7 +121,7 @@ pub fn render(page: Page<'_>) -> Markup {
                         @if let Some(v) = &page.viewer {
                             div.fr-header__tools { div.fr-header__tools-links {
                                 ul.fr-btns-group {
-                                    li { span."fr-btn"."fr-icon-account-circle-line" #qui { (v.principal.display_name) " — " (role_fr(v.principal.role)) } }
+                                    li { span."fr-btn"."fr-icon-account-circle-line".who #qui { (v.principal.display_name) " — " (role_fr(v.principal.role)) } }
                                     li {
                                         form method="post" action="/console/logout" {
                                             input type="hidden" name=(crate::guard::CSRF_FIELD) value=(v.csrf);
