@@ -268,3 +268,20 @@ impl LoginThrottle {
         self.attempts.succeeded(&[pair, alone], &[from]).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::HttpConfig;
+
+    #[test]
+    fn a_dsfr_dir_without_the_dsfr_stops_the_start() {
+        let empty = tempfile::tempdir().unwrap();
+        let bad = HttpConfig { dsfr_dir: Some(empty.path().to_owned()), ..HttpConfig::default() };
+        let problem = bad.validate().unwrap_err();
+        assert!(problem.contains("http.dsfr_dir") && problem.contains("dsfr.min.css") && problem.contains("scripts/services.sh dsfr"), "{problem}");
+        std::fs::write(empty.path().join("dsfr.min.css"), "").unwrap();
+        let good = HttpConfig { dsfr_dir: Some(empty.path().to_owned()), ..HttpConfig::default() };
+        assert!(good.validate().is_ok());
+        assert!(HttpConfig::default().validate().is_ok(), "unset: the pages work unstyled, and say so");
+    }
+}

@@ -439,3 +439,89 @@ async fn a_cut_upload_resumes_without_sending_held_files_again(stack: Stack) {
     srv.stop.cancel();
 }
 common::on_each_stack!(a_cut_upload_resumes_without_sending_held_files_again);
+
+/// The value of a hidden field of a page (`name="…" value="…"`).
+fn hidden(page: &str, name: &str) -> String {
+    let at = page.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no field {name} in the page"));
+    let rest = &page[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// Without a script: the plain form posts every file at once with its CSRF token first,
+/// and a withdrawal is a plain form too; a forged upload (no token, a wrong one, the
+/// token after a file, another site) is refused before any file is kept.
+async fn the_plain_forms_work_without_a_script(stack: Stack) {
+    let env = TestEnv::new(stack).await;
+    let srv = serve(&env).await;
+    srv.account("ch-exemple", Role::Submitter, Scope::Establishments(vec![FINESS.into()]), Some(PASSWORD)).await;
+    let base = &srv.base;
+    let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let logged =
+        browser.post(format!("{base}/console/login")).header("origin", base).form(&[("name", "ch-exemple"), ("password", PASSWORD)]).send().await.unwrap();
+    assert_eq!(logged.status(), 303);
+    assert_eq!(logged.headers()["location"], "/espace", "a submitter lands in the space");
+    let page = browser.get(format!("{base}/espace/nouveau?establishment={FINESS}&campaign=care-d1-2024")).send().await.unwrap().text().await.unwrap();
+    let (csrf, id) = (hidden(&page, "_csrf"), hidden(&page, "submission_id"));
+    let form = |token: Option<&str>, token_last: bool| {
+        let mut f = reqwest::multipart::Form::new();
+        if let (Some(t), false) = (token, token_last) {
+            f = f.text("_csrf", t.to_owned());
+        }
+        f = f.text("establishment", FINESS).text("campaign", "care-d1-2024").text("submission_id", id.clone()).text("objective", "D1.FIN");
+        f = f.part("file", reqwest::multipart::Part::bytes(invoice("FA-2024-0042", "12/06/2024")).file_name("facture.pdf"));
+        if let (Some(t), true) = (token, token_last) {
+            f = f.text("_csrf", t.to_owned());
+        }
+        f
+    };
+    for (why, token, last, origin) in [
+        ("no token", None, false, Some(base.as_str())),
+        ("a wrong token", Some("0".repeat(64)), false, Some(base.as_str())),
+        ("the token after the file", Some(csrf.clone()), true, Some(base.as_str())),
+        ("another site", Some(csrf.clone()), false, Some("http://ailleurs.example")),
+    ] {
+        let mut req = browser.post(format!("{base}/espace/depot")).multipart(form(token.as_deref(), last));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        let answer = req.send().await.unwrap();
+        assert_eq!(answer.status(), 403, "{why}: {}", answer.text().await.unwrap());
+    }
+    assert!(srv.app.backends.index.submission(id.parse().unwrap()).await.unwrap().is_empty(), "nothing kept from a forged upload");
+
+    let sent = browser.post(format!("{base}/espace/depot")).header("origin", base).multipart(form(Some(&csrf), false)).send().await.unwrap();
+    assert_eq!(sent.status(), 303, "{}", sent.text().await.unwrap());
+    assert_eq!(sent.headers()["location"].to_str().unwrap(), format!("/espace/dossiers/{id}?recus=1"));
+    let held: serde_json::Value = browser.get(format!("{base}/espace/dossiers/{id}/recus")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(held[0]["path"], "facture.pdf");
+    let record = srv.app.backends.index.submission(id.parse().unwrap()).await.unwrap().remove(0);
+    assert!(record.uploaded_by.as_deref().is_some_and(|u| u.contains("ch-exemple")), "{:?}", record.uploaded_by);
+
+    // Withdrawn with the plain form: no longer held, still kept.
+    let withdrawn = browser
+        .post(format!("{base}/espace/pieces/{}/retrait", record.evidence_id))
+        .header("origin", base)
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status(), 303);
+    let held: serde_json::Value = browser.get(format!("{base}/espace/dossiers/{id}/recus")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(held, json!([]), "a withdrawn file is not held: sent again, it would count again");
+    assert!(srv.app.backends.index.get(record.evidence_id).await.unwrap().is_some());
+    // Someone else's file cannot be withdrawn.
+    let mut other = common::submission();
+    other.establishment = "130000001".into();
+    let theirs = srv.app.intake().unwrap().receive(&other, "autre.pdf", common::bytes_body(invoice("X-1", "12/06/2024"))).await.unwrap();
+    let refused = browser
+        .post(format!("{base}/espace/pieces/{}/retrait", theirs.evidence_id))
+        .header("origin", base)
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(srv.app.backends.index.withdrawals(other.submission_id).await.unwrap().is_empty());
+    srv.stop.cancel();
+}
+common::on_each_stack!(the_plain_forms_work_without_a_script);
