@@ -268,6 +268,67 @@ function setUpUpload(form) {
   });
 }
 
+// An answer to a controller with new files: each is deposited in the dossier first (the
+// same request, key and retries as the upload form's), then joined to the answer.
+function setUpAnswers(depot) {
+  const csrf = depot.querySelector("input[name=_csrf]").value;
+  const submission = depot.dataset.submission;
+  const field = (name) => depot.querySelector(`input[name=${name}]`).value;
+  document.addEventListener("submit", async (e) => {
+    const answer = e.target;
+    if (!answer.matches("form.reponse")) return;
+    const input = answer.querySelector("input[type=file]");
+    if (!input || input.files.length === 0 || answer.dataset.joint) return;
+    e.preventDefault();
+    const said = answer.querySelector(".joints");
+    const button = answer.querySelector("button[type=submit]");
+    button.disabled = true;
+    for (const file of Array.from(input.files)) {
+      const line = document.createElement("p");
+      line.className = "fr-hint-text joint";
+      line.dataset.nom = file.name;
+      line.textContent = `${file.name} : envoi…`;
+      said.appendChild(line);
+      const sha = await sha256(await file.arrayBuffer());
+      const key = await sha256(new TextEncoder().encode(`${submission}\n${file.name}\n${sha}`));
+      for (let n = 0; ; n++) {
+        const data = new FormData();
+        data.append("establishment", field("establishment"));
+        data.append("campaign", field("campaign"));
+        data.append("submission_id", submission);
+        for (const o of depot.querySelectorAll("input[name=objective]")) data.append("objective", o.value);
+        data.append("file", file, file.name);
+        let resp = null;
+        try {
+          resp = await fetch("/api/evidence", { method: "POST", body: data, headers: { "X-CSRF-Token": csrf, "Idempotency-Key": key }, credentials: "same-origin" });
+        } catch (_) {
+          // No answer: waited out below, as a 503 would be.
+        }
+        if (resp && resp.ok) {
+          const receipt = (await resp.json()).evidence[0];
+          const joined = document.createElement("input");
+          joined.type = "hidden";
+          joined.name = "piece";
+          joined.value = receipt.evidence_id;
+          answer.appendChild(joined);
+          line.textContent = `${file.name} : reçu, joint à la réponse`;
+          break;
+        }
+        if (resp && !RETRY_STATUSES.includes(resp.status)) {
+          line.textContent = `${file.name} : refusé (${resp.status}) — la réponse n'est pas envoyée`;
+          button.disabled = false;
+          return;
+        }
+        line.textContent = `${file.name} : connexion interrompue, nouvel essai…`;
+        await pause(backoff(n, resp ? Number(resp.headers.get("Retry-After")) || 0 : 0));
+      }
+    }
+    input.value = "";
+    answer.dataset.joint = "1";
+    answer.submit();
+  });
+}
+
 // The verdicts brought up to date while the page is open (a file finished, a
 // controller decided), unless the person is typing in that part of the page.
 function followVerdicts(zone) {
@@ -290,5 +351,6 @@ function followVerdicts(zone) {
 
 const form = document.getElementById("depot");
 if (form) setUpUpload(form);
+if (form && document.querySelector("form.reponse")) setUpAnswers(form);
 const verdicts = document.getElementById("zone-verdicts");
 if (verdicts) followVerdicts(verdicts);

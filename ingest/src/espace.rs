@@ -450,7 +450,15 @@ fn answer_form(caller: &Caller, id: SubmissionId, objective: &str, since: &[&Evi
                     }
                 }
             }
-            p.fr-hint-text { "Pour joindre de nouvelles pièces, déposez-les d'abord avec le formulaire « Déposer des pièces » ci-dessous : elles apparaîtront ici." }
+            div."fr-upload-group".joindre {
+                label.fr-label for={ "joindre-" (slug) } { "Joindre de nouveaux fichiers"
+                    span.fr-hint-text { "Ils sont déposés dans le dossier, puis joints à votre réponse." } }
+                // No name: the script sends the files before the answer (a form of words
+                // cannot carry them).
+                input.fr-upload id={ "joindre-" (slug) } type="file" multiple;
+            }
+            div.joints aria-live="polite" {}
+            noscript { p.fr-hint-text { "Sans JavaScript, déposez d'abord les fichiers avec le formulaire « Déposer des pièces » ci-dessous : ils apparaîtront ici, à cocher." } }
             button."fr-btn"."fr-btn--secondary" type="submit" { "Envoyer la réponse" }
         }
     }

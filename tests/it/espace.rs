@@ -316,6 +316,7 @@ async fn an_establishment_answers_a_request_for_information(stack: Stack) {
 
     // The signed attestation, dropped on the zone (the drop a person makes, as the
     // page's script receives it), then the answer pointing at it.
+    let files = tempfile::tempdir().unwrap();
     browser
         .execute(
             "const [name, bytes] = arguments;
@@ -335,8 +336,14 @@ async fn an_establishment_answers_a_request_for_information(stack: Stack) {
     wait_for(&browser, &piece, 5).await;
     assert!(browser.find(Locator::Css(&piece)).await.unwrap().is_selected().await.unwrap(), "the file sent since the request is joined");
     fill(&browser, &format!("{pre} form.reponse textarea"), "Voici l'attestation signée par notre directeur.").await;
+    // And a letter joined with the answer itself: deposited first, then joined.
+    let letter =
+        write(files.path(), "courrier-directeur.pdf", &common::text_pdf(&["Centre hospitalier Exemple", "Le directeur atteste des prérequis SUN-ES."]));
+    browser.find(Locator::Css(&format!("{pre} form.reponse input[type=file]"))).await.unwrap().send_keys(&letter.display().to_string()).await.unwrap();
     click_then(&browser, &format!("{pre} form.reponse button[type=submit]"), ".reponse.fr-alert").await;
-    assert!(text(&browser, &format!("{pre} .reponse.fr-alert")).await.contains("attestation signée par notre directeur"));
+    let answered = text(&browser, &format!("{pre} .reponse.fr-alert")).await;
+    assert!(answered.contains("attestation signée par notre directeur"), "{answered}");
+    assert!(answered.contains("attestation-signee.pdf") && answered.contains("courrier-directeur.pdf"), "both files joined: {answered}");
     assert_accessible(&browser, &axe, "dossier après réponse").await;
     shots.take(&browser, "reponse").await;
     log_out(&browser).await;
