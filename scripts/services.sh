@@ -2,7 +2,9 @@
 # Installs and starts the services caregate talks to, only what is missing; safe to run twice.
 #
 #   scripts/services.sh            # clamd, RabbitMQ, PostgreSQL, Garage (full stack), Chromium,
-#                                  # and the OpenID provider the sign-in tests start
+#                                  # the OpenID provider the sign-in tests start and the
+#                                  # SMTP server the notification tests start
+#   scripts/services.sh smtp       # only the SMTP server of the notification tests (aiosmtpd)
 #   scripts/services.sh clamd      # only clamd: enough for `caregate demo` (embedded back ends)
 #   scripts/services.sh build      # only what building caregate needs (C libraries it links)
 #   scripts/services.sh dsfr       # only the DSFR (served by the web pages) and axe-core
@@ -210,6 +212,14 @@ install_dsfr() {
   log "DSFR $DSFR_VERSION in $dir/node_modules/@gouvfr/dsfr/dist, axe-core $AXE_CORE_VERSION"
 }
 
+# The SMTP server the notification tests start (tests/it/notify.rs runs
+# tests/smtp/server.py): aiosmtpd, the asyncio SMTP server of the Python project
+# (aio-libs), from PyPI, installed only when missing.
+install_smtp_server() {
+  python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd
+  log "SMTP server for the tests: aiosmtpd $(python3 -c 'import aiosmtpd; print(aiosmtpd.__version__)')"
+}
+
 what=${1:-all}
 # What building caregate needs beside the Rust toolchain: poppler's GLib interface,
 # linked for PDF text (its -dev package brings GLib's and cairo's), found by pkg-config.
@@ -232,9 +242,11 @@ case "$what" in
     install_archive_tools
     install_oidc_provider
     install_dsfr
+    install_smtp_server
     ;;
   dsfr) install_dsfr; exit 0 ;;
-  *) echo "usage: $0 [all|clamd|build|dsfr]" >&2; exit 2 ;;
+  smtp) install_smtp_server; exit 0 ;;
+  *) echo "usage: $0 [all|clamd|build|dsfr|smtp]" >&2; exit 2 ;;
 esac
 
 cat > "$state/env" <<EOF

@@ -21,7 +21,7 @@ use anyhow::Context;
 use caregate_archive::ArchiveConfig;
 use caregate_ingest::{AppState, HttpConfig, Intake, IntakeConfig};
 use caregate_schemas::{EvidenceRecord, Status, SubmissionId, Verification};
-use caregate_storage::{Backends, BackendsConfig};
+use caregate_storage::{Backends, BackendsConfig, MailConfig, MailRelay};
 use caregate_verify::Referentials;
 use caregate_workers::{requeue_unfinished, sweep_orphans, Clamd, ClamdConfig, Pipeline, Verified, Verifier, Worker, WorkerConfig};
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -47,6 +47,8 @@ pub struct Config {
     pub signatures: SignaturesConfig,
     /// Sessions, cookies and file retrieval of `caregate serve`.
     pub http: HttpConfig,
+    /// E-mails telling establishments of controllers' decisions (`[mail]`, off by default).
+    pub mail: MailConfig,
 }
 
 /// What signatures are validated against.
@@ -70,6 +72,7 @@ impl Default for Config {
             archive: ArchiveConfig::default(),
             signatures: SignaturesConfig::default(),
             http: HttpConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -143,6 +146,7 @@ impl Config {
         problems.extend(under("clamd", self.clamd.validate()));
         problems.extend(under("worker", self.worker.validate()));
         problems.extend(under("intake", self.intake.validate()));
+        problems.extend(under("mail", self.mail.validate()));
         problems.extend(self.http.validate().err());
         problems.extend(self.archive.validate().err());
         if let Err(e) = caregate_extract::signature::TrustAnchors::load(&self.signatures.trust_anchors) {
@@ -211,6 +215,8 @@ pub struct App {
     pub config: Config,
     pub backends: Backends,
     pub clamd: Arc<Clamd>,
+    /// Delivers decisions' e-mails; `None` when `[mail]` is off.
+    pub mail: Option<Arc<MailRelay>>,
 }
 
 impl App {
@@ -219,7 +225,11 @@ impl App {
         let backends = Backends::open(&config.backends).await.context("opening back ends")?;
         tracing::info!("{}", backends.describe());
         let clamd = Arc::new(Clamd::new(config.clamd.clone()));
-        Ok(Self { config, backends, clamd })
+        let mail = MailRelay::from_config(backends.index.clone(), &config.mail).context("setting up the SMTP client ([mail])")?;
+        if let Some(relay) = &mail {
+            tracing::info!("decisions are told by e-mail through {}", relay.describe());
+        }
+        Ok(Self { config, backends, clamd, mail })
     }
 
     pub fn intake(&self) -> anyhow::Result<Intake> {
@@ -234,6 +244,7 @@ impl App {
             accounts: self.backends.accounts.clone(),
             evidence: self.backends.evidence.clone(),
             outbox: self.backends.outbox.clone(),
+            mail: self.mail.clone(),
             http: {
                 let mut http = self.config.http.clone();
                 // Cookies go over HTTPS only, unless this is a local run over plain HTTP.
@@ -379,6 +390,12 @@ impl App {
         self.backends.outbox.spawn_relay(shutdown)
     }
 
+    /// Starts the mail relay (decisions' e-mails) in the background of this process, until
+    /// `shutdown`; nothing when `[mail]` is off.
+    pub fn spawn_mail_relay(&self, shutdown: CancellationToken) -> Option<tokio::task::JoinHandle<()>> {
+        self.mail.as_ref().map(|relay| relay.spawn(shutdown))
+    }
+
     /// Starts a worker, and the outbox relay, in the background of this process. With
     /// the in-process queue, jobs lost by an earlier run (records still `received`) are
     /// queued again first.
@@ -400,10 +417,11 @@ impl App {
     }
 
     /// Starts the loops a worker process runs beside its jobs, each until `shutdown`: the
-    /// outbox relay, the rescan on new signatures and the OCR pool (each unless turned
-    /// off). The worker's own stale sweep runs inside [`caregate_workers::Worker::run`].
+    /// outbox relay, the mail relay, the rescan on new signatures and the OCR pool (each
+    /// unless turned off). The worker's own stale sweep runs inside [`caregate_workers::Worker::run`].
     pub fn spawn_background(&self, shutdown: CancellationToken) -> anyhow::Result<Background> {
         let mut tasks = vec![("relay", self.spawn_relay(shutdown.clone()))];
+        tasks.extend(self.spawn_mail_relay(shutdown.clone()).map(|t| ("mail", t)));
         tasks.extend(self.spawn_rescans(shutdown.clone())?.map(|t| ("rescan", t)));
         tasks.extend(self.spawn_ocr(shutdown)?.map(|t| ("ocr", t)));
         Ok(Background { tasks })
@@ -534,5 +552,24 @@ mod tests {
     #[test]
     fn the_default_configuration_is_valid() {
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn mail_is_off_by_default_strict_and_checked_under_its_section() {
+        assert!(!Config::default().mail.enabled, "the embedded default needs nothing but clamd");
+        let mut on = Config::default();
+        on.mail.enabled = true;
+        let problems = on.validate().unwrap_err().to_string();
+        assert!(problems.contains("mail.from = ") && problems.contains("mail.public_base_url = "), "{problems}");
+        let typo = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string("[mail]\nenable = true\n")).extract::<Config>();
+        assert!(typo.unwrap_err().to_string().contains("enable"), "an unknown key is refused by name");
+        let set = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(
+                "[mail]\nenabled = true\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 2525\nsecurity = \"none\"\nfrom = \"CaRE <ne-pas-repondre@caregate.example.fr>\"\npublic_base_url = \"https://caregate.example.fr\"\n",
+            ))
+            .extract::<Config>()
+            .unwrap();
+        set.validate().unwrap();
+        assert_eq!((set.mail.smtp_port, set.mail.security), (Some(2525), caregate_storage::SmtpSecurity::None));
     }
 }

@@ -54,6 +54,11 @@ fn describe() {
     describe_counter!("caregate_outbox_sent_total", "Outbox messages the broker confirmed");
     describe_gauge!("caregate_outbox_pending", "Messages waiting in the outbox");
     describe_gauge!("caregate_outbox_oldest_age_seconds", Unit::Seconds, "Age of the oldest message waiting in the outbox (0 when empty)");
+    describe_counter!("caregate_mail_sent_total", "Decisions' e-mails the SMTP server took");
+    describe_counter!("caregate_mail_failures_total", "Attempts to send a decision's e-mail that failed (each is tried again)");
+    describe_gauge!("caregate_mail_pending", "Decisions' e-mails waiting in the mail outbox");
+    describe_gauge!("caregate_mail_failing", "Of which failed at least once");
+    describe_gauge!("caregate_mail_oldest_age_seconds", Unit::Seconds, "Age of the oldest e-mail waiting in the mail outbox (0 when empty)");
     describe_gauge!("caregate_queue_waiting", "Jobs waiting for a worker in the work queue");
     describe_gauge!("caregate_queue_dead_letters", "Jobs in the dead-letter queue");
     describe_gauge!("caregate_records", "Evidence records by status");
@@ -99,6 +104,11 @@ pub async fn refresh_gauges(app: &App) {
             metrics::gauge!("caregate_outbox_pending").set(backlog.pending as f64);
             let age = backlog.oldest.map_or(0.0, |t| (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0);
             metrics::gauge!("caregate_outbox_oldest_age_seconds").set(age);
+            let mail = index.mail_backlog().await.map_err(|e| e.to_string())?;
+            metrics::gauge!("caregate_mail_pending").set(mail.pending as f64);
+            metrics::gauge!("caregate_mail_failing").set(mail.failing as f64);
+            let age = mail.oldest.map_or(0.0, |t| (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0);
+            metrics::gauge!("caregate_mail_oldest_age_seconds").set(age);
             Ok(())
         }) as futures::future::BoxFuture<'static, Result<(), String>>
     };

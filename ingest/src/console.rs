@@ -377,6 +377,7 @@ async fn oidc_callback(
                 password_hash: None,
                 disabled: false,
                 federated: Some(caregate_storage::FederatedIdentity { issuer: identity.issuer.clone(), subject: identity.subject.clone() }),
+                email: provider.email(&identity.claims),
             };
             auth::open_federated_session(&st.accounts, &account, st.http.auth.session_hours).await
         }

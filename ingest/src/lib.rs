@@ -10,8 +10,8 @@
 #![forbid(unsafe_code)]
 
 //!
-//! Layers, each depending only on those above it: `intake` and `retrieval` (domain,
-//! typed errors, no HTTP), `state` (what handlers share) and `error` (the one HTTP
+//! Layers, each depending only on those above it: `intake`, `retrieval` and `notify`
+//! (domain, typed errors, no HTTP; `notify` writes decisions' e-mails), `state` (what handlers share) and `error` (the one HTTP
 //! error, mapped from the domain errors), `auth` (who is calling), `http` (the API) and
 //! `console` (the French pages), joined by [`router`] with `metrics` (what Prometheus
 //! is told).
@@ -25,6 +25,7 @@ pub mod guard;
 pub mod http;
 pub mod intake;
 mod metrics;
+pub mod notify;
 pub mod oidc;
 pub mod retrieval;
 pub mod review;

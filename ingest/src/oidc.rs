@@ -209,6 +209,16 @@ impl OidcProvider {
         Err(Unmapped(seen.join(", ")))
     }
 
+    /// Where the person is told of decisions: the standard `email` claim, when the
+    /// provider sends one that is an address and does not say it is unverified
+    /// (`email_verified: false`). Anything else gives no address, never a refused sign-in.
+    pub fn email(&self, claims: &Value) -> Option<String> {
+        if claims.get("email_verified").and_then(Value::as_bool) == Some(false) {
+            return None;
+        }
+        claims.get("email").and_then(Value::as_str).and_then(|e| caregate_storage::check_email(e).ok())
+    }
+
     /// The name shown in the console.
     pub fn display_name(&self, claims: &Value) -> String {
         let joined = self.name_claims.iter().flat_map(|c| claim_texts(claims, c).into_iter().take(1)).collect::<Vec<_>>().join(" ");
@@ -554,6 +564,17 @@ mod tests {
             ],
             finess_claim: Some("SubjectRefPro.exercices.activities.numeroFinessSite".into()),
         }
+    }
+
+    #[test]
+    fn the_email_claim_gives_the_address_when_it_is_one_and_not_said_unverified() {
+        let p = proconnect();
+        assert_eq!(p.email(&json!({"email": " Camille.Durand@ars.sante.fr "})).as_deref(), Some("Camille.Durand@ars.sante.fr"));
+        assert_eq!(p.email(&json!({"email": "c@ars.sante.fr", "email_verified": true})).as_deref(), Some("c@ars.sante.fr"));
+        assert_eq!(p.email(&json!({"email": "c@ars.sante.fr", "email_verified": false})), None);
+        assert_eq!(p.email(&json!({"email": "pas une adresse"})), None);
+        assert_eq!(p.email(&json!({"email": 12})), None);
+        assert_eq!(p.email(&json!({"sub": "x"})), None);
     }
 
     #[test]

@@ -93,11 +93,22 @@ pub async fn decide(st: &AppState, caller: &Caller, id: &str, form: DecisionForm
         decided_at: Utc::now(),
         basis: machine.basis.clone(),
     };
+    // The establishment's people hear of it by e-mail (when mail is on): written with the
+    // decision, so the decision is never told nobody, and delivered by the mail relay.
+    let mail = st.mail.as_ref().map(|relay| crate::notify::decision_mail(relay.config(), &machine, &d));
     let decided = machine.with_decisions(&[decisions, vec![d.clone()]].concat());
     // Systems that follow verdicts hear of a decision as of any new verification; the
     // announcement is queued with the decision, so a broker outage delays it only.
     let body = serde_json::to_value(&decided).map_err(|e| StorageError::Corrupt(format!("the decided verification as JSON: {e}")))?;
-    let queued = st.index.put_decision(&d, vec![Outgoing::Announcement { topic: caregate_schemas::SUBMISSION_VERIFIED.to_owned(), body }]).await?;
-    st.outbox.send_now(queued).await;
+    let announcement = Outgoing::Announcement { topic: caregate_schemas::SUBMISSION_VERIFIED.to_owned(), body };
+    let recorded = st.index.put_decision(&d, vec![announcement], mail.as_ref()).await?;
+    st.outbox.send_now(recorded.queued).await;
+    if let Some(relay) = &st.mail {
+        if recorded.mails > 0 {
+            relay.wake();
+        } else {
+            tracing::info!(submission = %d.submission_id, establishment = %decided.establishment, "no submitter of the establishment has an e-mail address: the decision is told to nobody by mail");
+        }
+    }
     Ok(decided)
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use caregate_storage::{AccountStore, EvidenceIndex, LoginAttempts, ObjectStore, Outbox, StorageError};
+use caregate_storage::{AccountStore, EvidenceIndex, LoginAttempts, MailRelay, ObjectStore, Outbox, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::intake::Intake;
@@ -18,6 +18,9 @@ pub struct AppState {
     pub evidence: Arc<dyn ObjectStore>,
     /// Sends the announcements of controllers' decisions (queued with them).
     pub outbox: Arc<Outbox>,
+    /// Decisions' e-mails (`[mail]`): its configuration writes them, the relay is woken
+    /// when one is written. `None`: mail is off, decisions write none.
+    pub mail: Option<Arc<MailRelay>>,
     pub http: HttpConfig,
     pub logins: LoginThrottle,
     /// What `/readyz` asks: every back end `serve` needs, by name.

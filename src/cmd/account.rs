@@ -44,6 +44,20 @@ pub enum AccountCommand {
         /// Read a password for console log-in from standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Where the account is told of controllers' decisions on its establishments'
+        /// dossiers (submitters). Replacing an account without it keeps its address.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Set the e-mail address the account is told of decisions at, or remove it
+    /// (`--none`). A federated account's comes from its provider's `email` claim.
+    Email {
+        name: String,
+        #[arg(required_unless_present = "none")]
+        address: Option<String>,
+        /// Remove the address: the account is told nothing.
+        #[arg(long, conflicts_with = "address")]
+        none: bool,
     },
     /// Issue an API token for the account; printed once, stored only as its hash.
     Token {
@@ -72,7 +86,7 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
     use caregate_schemas::Scope;
     let accounts = &app.backends.accounts;
     match command {
-        AccountCommand::Add { name, role, regions, establishments, display_name, password_stdin } => {
+        AccountCommand::Add { name, role, regions, establishments, display_name, password_stdin, email } => {
             let scope = if !regions.is_empty() {
                 Scope::Regions(regions.iter().map(|r| r.to_uppercase()).collect())
             } else if !establishments.is_empty() {
@@ -80,7 +94,8 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
             } else {
                 Scope::National
             };
-            if let Some(f) = accounts.account(&name).await?.and_then(|a| a.federated) {
+            let existing = accounts.account(&name).await?;
+            if let Some(f) = existing.as_ref().and_then(|a| a.federated.clone()) {
                 anyhow::bail!(
                     "{name} signs in through its OpenID provider ({}): its role and scope come from http.auth.oidc, not from here (disable or enable it instead)",
                     f.issuer
@@ -104,9 +119,13 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
                 password_hash,
                 disabled: false,
                 federated: None,
+                email: match email {
+                    Some(address) => Some(caregate_storage::check_email(&address)?),
+                    None => existing.and_then(|a| a.email),
+                },
             };
             let ended = accounts.put_account(&a).await?;
-            println!("account {} ({}, {:?})", a.name, a.role, a.scope);
+            println!("account {} ({}, {:?}){}", a.name, a.role, a.scope, a.email.as_deref().map(|e| format!(", e-mail {e}")).unwrap_or_default());
             if ended > 0 {
                 println!("password changed: {ended} API token(s) and session(s) ended");
             }
@@ -135,6 +154,18 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
                 }
             }
         }
+        AccountCommand::Email { name, address, none: _ } => {
+            let mut a = existing(accounts.as_ref(), &name).await?;
+            if let Some(f) = &a.federated {
+                anyhow::bail!("{name} signs in through its OpenID provider ({}): its e-mail address comes from the provider's email claim", f.issuer);
+            }
+            a.email = address.as_deref().map(caregate_storage::check_email).transpose()?;
+            accounts.put_account(&a).await?;
+            match &a.email {
+                Some(e) => println!("account {name}: decisions are told to {e}"),
+                None => println!("account {name}: no e-mail address, told nothing"),
+            }
+        }
         AccountCommand::Disable { name } => set_disabled(accounts.as_ref(), &name, true).await?,
         AccountCommand::Enable { name } => set_disabled(accounts.as_ref(), &name, false).await?,
         AccountCommand::List => {
@@ -144,7 +175,8 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<ExitCode>
                     (None, Some(_)) => "password".to_owned(),
                     (None, None) => "token only".to_owned(),
                 };
-                println!("{}\t{}\t{:?}\t{}{}", a.name, a.role, a.scope, login, if a.disabled { "\tdisabled" } else { "" });
+                let email = a.email.as_deref().map(|e| format!("\t{e}")).unwrap_or_default();
+                println!("{}\t{}\t{:?}\t{}{email}{}", a.name, a.role, a.scope, login, if a.disabled { "\tdisabled" } else { "" });
             }
         }
     }

@@ -15,7 +15,10 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let shutdown = ctrl_c_token();
     // Uploads' jobs and decisions' announcements go through the outbox; its relay sends
     // what could not go at once (the broker was down).
+    // Decisions' e-mails go through the mail outbox, delivered by the mail relay (with the
+    // embedded queue, among the worker's background loops).
     let worker = if app.backends.in_process_queue { app.spawn_worker(shutdown.clone()).await? } else { app.spawn_relay(shutdown.clone()) };
+    let mail = if app.backends.in_process_queue { None } else { app.spawn_mail_relay(shutdown.clone()) };
     let state = app.http_state()?;
     if app.backends.accounts.accounts().await?.is_empty() {
         tracing::warn!("no account yet: every request will be refused; create one with `caregate account add`");
@@ -36,5 +39,8 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         ops.await??;
     }
     worker.await.ok();
+    if let Some(mail) = mail {
+        mail.await.ok();
+    }
     Ok(ExitCode::SUCCESS)
 }

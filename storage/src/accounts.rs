@@ -35,6 +35,32 @@ pub struct Account {
     /// what the provider's claims map to at each sign-in.
     #[serde(default)]
     pub federated: Option<FederatedIdentity>,
+    /// Where its holder is told of controllers' decisions on its establishments'
+    /// dossiers (a submitter's); `None`: told nothing. Checked by [`check_email`] before
+    /// it is stored. A federated account's comes from its provider's `email` claim.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Why an e-mail address is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{address:?} is not an e-mail address ({why})")]
+pub struct InvalidEmail {
+    pub address: String,
+    pub why: String,
+}
+
+/// An e-mail address as it will be stored and written to: trimmed, checked by the SMTP
+/// client's own parser (the one that will send to it, so what is stored can be sent to),
+/// and limited to what SMTP allows (254 characters).
+pub fn check_email(address: &str) -> Result<String, InvalidEmail> {
+    let trimmed = address.trim();
+    let invalid = |why: String| InvalidEmail { address: address.to_owned(), why };
+    if trimmed.len() > 254 {
+        return Err(invalid("longer than 254 characters".to_owned()));
+    }
+    let parsed: lettre::Address = trimmed.parse().map_err(|e: lettre::address::AddressError| invalid(e.to_string()))?;
+    Ok(parsed.to_string())
 }
 
 /// Who vouches for a federated account: the OpenID provider's issuer, and the person's
@@ -112,13 +138,15 @@ pub enum Revocation {
 /// ends nothing.
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
-    /// Creates or replaces the account of that name; returns how many credentials it
+    /// Creates or replaces the account of that name (refused, `Rejected`, when its e-mail
+    /// address does not pass [`check_email`]); returns how many credentials it
     /// ended: all of them when the account is disabled or its password hash changes
     /// (set, removed or replaced; a new account starts with none), else none.
     async fn put_account(&self, account: &Account) -> Result<u64, StorageError>;
     /// Creates the account of a person an OpenID provider vouches for
     /// (`account.federated` set, no password), or brings its display name, role and
-    /// scope up to date, in one statement that never touches `disabled`: a disable made
+    /// scope up to date (and its e-mail address, when one is given: a sign-in without one
+    /// keeps the address known), in one statement that never touches `disabled`: a disable made
     /// by an administrator holds whatever the provider says. Returns the account as
     /// stored (disabled or not). Refused (`Rejected`) when the name belongs to a local
     /// account or to another identity.
@@ -161,6 +189,7 @@ fn row_to_account(row: &AnyRow) -> Result<Account, StorageError> {
             (Some(issuer), Some(subject)) => Some(FederatedIdentity { issuer, subject }),
             _ => None,
         },
+        email: row.try_get("email")?,
     })
 }
 
@@ -182,12 +211,18 @@ fn row_to_credential(row: &AnyRow) -> Result<(String, Credential), StorageError>
     Ok((digest, credential))
 }
 
-const ACCOUNT_COLUMNS: &str = "a.name, a.display_name, a.role, a.scope, a.password_hash, a.disabled, a.issuer, a.subject";
+const ACCOUNT_COLUMNS: &str = "a.name, a.display_name, a.role, a.scope, a.password_hash, a.disabled, a.issuer, a.subject, a.email";
+
+/// The account's address checked, or the account refused.
+fn checked_email(a: &Account) -> Result<Option<String>, StorageError> {
+    a.email.as_deref().map(check_email).transpose().map_err(|e| StorageError::rejected("accounts", e))
+}
 
 #[async_trait]
 impl AccountStore for SqlIndex {
     async fn put_account(&self, a: &Account) -> Result<u64, StorageError> {
         let scope = serde_json::to_string(&a.scope).map_err(|e| StorageError::Corrupt(format!("scope: {e}")))?;
+        let email = checked_email(a)?;
         let mut tx = self.pool().begin().await?;
         // Judged against the row as it was, before the upsert below replaces it; a write
         // first, so SQLite takes its write lock at once instead of upgrading a read.
@@ -203,11 +238,11 @@ impl AccountStore for SqlIndex {
         .await?
         .rows_affected();
         sqlx::query(
-            "INSERT INTO accounts (name, display_name, role, scope, password_hash, disabled, updated_at, issuer, subject)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            "INSERT INTO accounts (name, display_name, role, scope, password_hash, disabled, updated_at, issuer, subject, email)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name, role = excluded.role,
                 scope = excluded.scope, password_hash = excluded.password_hash, disabled = excluded.disabled,
-                updated_at = excluded.updated_at, issuer = excluded.issuer, subject = excluded.subject",
+                updated_at = excluded.updated_at, issuer = excluded.issuer, subject = excluded.subject, email = excluded.email",
         )
         .bind(a.name.clone())
         .bind(a.display_name.clone())
@@ -218,6 +253,7 @@ impl AccountStore for SqlIndex {
         .bind(ts(Utc::now()))
         .bind(a.federated.as_ref().map(|f| f.issuer.clone()))
         .bind(a.federated.as_ref().map(|f| f.subject.clone()))
+        .bind(email)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -229,13 +265,15 @@ impl AccountStore for SqlIndex {
             return Err(StorageError::rejected("accounts", format!("{:?} is not a federated account without a password", a.name)));
         };
         let scope = serde_json::to_string(&a.scope).map_err(|e| StorageError::Corrupt(format!("scope: {e}")))?;
+        let email = checked_email(a)?;
         // The update applies only to the same identity's row: a local account of that
-        // name (or another person's) is left as it is, and refused below.
+        // name (or another person's) is left as it is, and refused below. A sign-in
+        // without an address keeps the one known.
         sqlx::query(
-            "INSERT INTO accounts (name, display_name, role, scope, password_hash, disabled, updated_at, issuer, subject)
-             VALUES ($1, $2, $3, $4, NULL, 0, $5, $6, $7)
+            "INSERT INTO accounts (name, display_name, role, scope, password_hash, disabled, updated_at, issuer, subject, email)
+             VALUES ($1, $2, $3, $4, NULL, 0, $5, $6, $7, $8)
              ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name, role = excluded.role,
-                scope = excluded.scope, updated_at = excluded.updated_at
+                scope = excluded.scope, updated_at = excluded.updated_at, email = COALESCE(excluded.email, accounts.email)
              WHERE accounts.issuer = excluded.issuer AND accounts.subject = excluded.subject AND accounts.password_hash IS NULL",
         )
         .bind(a.name.clone())
@@ -245,6 +283,7 @@ impl AccountStore for SqlIndex {
         .bind(ts(Utc::now()))
         .bind(identity.issuer.clone())
         .bind(identity.subject.clone())
+        .bind(email)
         .execute(self.pool())
         .await?;
         match self.account(&a.name).await? {
@@ -372,5 +411,6 @@ mod tests {
         conformance::accounts(&index).await;
         conformance::credential_lifecycle(&index).await;
         conformance::login_attempts(&index).await;
+        conformance::mail_outbox(&index).await;
     }
 }

@@ -249,8 +249,8 @@ pub async fn archive_index(index: &dyn EvidenceIndex) {
         decided_at: chrono::Utc::now(),
         basis: "b1".into(),
     };
-    index.put_decision(&decision(caregate_schemas::DecisionKind::RequestInformation, "devis manquant"), vec![]).await.expect("decision");
-    index.put_decision(&decision(caregate_schemas::DecisionKind::Accept, "devis reçu"), vec![]).await.expect("decision");
+    index.put_decision(&decision(caregate_schemas::DecisionKind::RequestInformation, "devis manquant"), vec![], None).await.expect("decision");
+    index.put_decision(&decision(caregate_schemas::DecisionKind::Accept, "devis reçu"), vec![], None).await.expect("decision");
     let got = index.decisions(sub).await.expect("decisions");
     assert_eq!(got.iter().map(|d| d.comment.as_str()).collect::<Vec<_>>(), ["devis manquant", "devis reçu"]);
 
@@ -272,6 +272,7 @@ pub async fn accounts(store: &dyn AccountStore) {
         password_hash: Some("$argon2id$v=19$...".into()),
         disabled: false,
         federated: None,
+        email: None,
     };
     store.put_account(&a).await.expect("put");
     assert_eq!(store.account("c.martin").await.expect("get"), Some(a.clone()));
@@ -304,6 +305,7 @@ pub async fn accounts(store: &dyn AccountStore) {
         password_hash: None,
         disabled: false,
         federated: Some(identity.clone()),
+        email: None,
     };
     assert_eq!(store.put_federated_account(&f).await.expect("first sign-in"), f);
     f.scope = caregate_schemas::Scope::National;
@@ -362,6 +364,7 @@ pub async fn credential_lifecycle(store: &dyn AccountStore) {
         password_hash: Some("$argon2id$v=19$first".into()),
         disabled: false,
         federated: None,
+        email: None,
     };
     assert_eq!(store.put_account(&a).await.expect("put"), 0, "a new account has nothing to end");
     let other = Account { name: "m.petit".into(), display_name: "Marc Petit".into(), ..a.clone() };
@@ -701,4 +704,103 @@ pub async fn upgrade_from_before_migrations(old_url: &str, new_url: &str) {
     assert_eq!(again.applied_migrations().await.expect("applied"), applied, "a second opening applies nothing");
     assert_eq!(again.schema_shape().await.expect("shape"), shape, "a second opening changes no table");
     assert_eq!(again.get(rec.evidence_id).await.expect("get").map(summary), Some(summary(rec)));
+}
+
+/// The mail outbox: a decision's e-mails written with it, one per distinct address of the
+/// establishment's enabled submitters and no one else; a claim holds them, a failure
+/// keeps them (counted, with its error) until their next attempt, a deferral does not
+/// count, a send removes them; a lease that ends frees them; an address that is not one
+/// is refused with its account, a federated sign-in without one keeps the known one.
+pub async fn mail_outbox<I: EvidenceIndex + AccountStore>(index: &I) {
+    use crate::MailDraft;
+    let person = |name: &str, finess: &str, email: Option<&str>| Account {
+        name: name.into(),
+        display_name: name.into(),
+        role: caregate_schemas::Role::Submitter,
+        scope: caregate_schemas::Scope::Establishments(vec![finess.into()]),
+        password_hash: None,
+        disabled: false,
+        federated: None,
+        email: email.map(str::to_owned),
+    };
+    let finess = "130000011";
+    index.put_account(&person("m.anne", finess, Some(" anne.martin@chu.example.fr "))).await.expect("put");
+    index.put_account(&person("m.anne-2", finess, Some("anne.martin@chu.example.fr"))).await.expect("the same person twice");
+    index.put_account(&person("b.bruno", finess, Some("bruno@chu.example.fr"))).await.expect("put");
+    index.put_account(&person("sans-adresse", finess, None)).await.expect("put");
+    index.put_account(&Account { disabled: true, ..person("parti", finess, Some("parti@chu.example.fr")) }).await.expect("put");
+    index.put_account(&person("ailleurs", "690781810", Some("autre@ch.example.fr"))).await.expect("put");
+    index
+        .put_account(&Account {
+            role: caregate_schemas::Role::Controller,
+            scope: caregate_schemas::Scope::National,
+            ..person("controle", finess, Some("controle@ars.example.fr"))
+        })
+        .await
+        .expect("put");
+    assert_eq!(index.account("m.anne").await.expect("get").and_then(|a| a.email).as_deref(), Some("anne.martin@chu.example.fr"), "stored trimmed");
+    for bad in ["pas une adresse", "a@", "@chu.example.fr", "anne@@chu.example.fr"] {
+        let refused = index.put_account(&person("mauvaise", finess, Some(bad))).await;
+        assert!(matches!(refused, Err(StorageError::Rejected { .. })), "{bad:?} refused: {refused:?}");
+    }
+    assert!(index.account("mauvaise").await.expect("get").is_none());
+
+    let sub = SubmissionId::new();
+    let decision = caregate_schemas::Decision {
+        submission_id: sub,
+        objective: "D1.FIN".into(),
+        decision: caregate_schemas::DecisionKind::RequestInformation,
+        comment: "devis manquant".into(),
+        actor: "c (controller)".into(),
+        decided_at: chrono::Utc::now(),
+        basis: "b1".into(),
+    };
+    let draft = MailDraft {
+        establishment: finess.into(),
+        key: format!("decision.{}", uuid::Uuid::new_v4().simple()),
+        domain: "caregate.example.fr".into(),
+        subject: "Complément demandé".into(),
+        text: "Bonjour,\nle contrôleur demande un devis.".into(),
+    };
+    let recorded = index.put_decision(&decision, vec![], Some(&draft)).await.expect("decision");
+    assert_eq!(recorded.mails, 2, "one per distinct address of the establishment's enabled submitters");
+    let mut claimed = index.mail_claim(Duration::from_secs(60), 10).await.expect("claim");
+    claimed.sort_by(|a, b| a.letter.to.cmp(&b.letter.to));
+    let to: Vec<&str> = claimed.iter().map(|m| m.letter.to.as_str()).collect();
+    assert_eq!(to, ["anne.martin@chu.example.fr", "bruno@chu.example.fr"]);
+    for m in &claimed {
+        assert_eq!(m.letter.message_id, draft.message_id(&m.letter.to));
+        assert!(m.letter.message_id.starts_with(&format!("<{}.", draft.key)) && m.letter.message_id.ends_with("@caregate.example.fr>"));
+        assert_eq!((m.attempts, m.letter.subject.as_str(), m.letter.text.as_str()), (0, draft.subject.as_str(), draft.text.as_str()));
+    }
+    assert_ne!(claimed[0].letter.message_id, claimed[1].letter.message_id);
+    assert!(index.mail_claim(Duration::from_secs(60), 10).await.expect("claim").is_empty(), "held by their claim");
+
+    let now = chrono::Utc::now();
+    index.mail_failed(claimed[0].seq, now - chrono::Duration::seconds(1), "421 try again later").await.expect("failed");
+    index.mail_defer(&[claimed[1].seq], now + chrono::Duration::hours(1)).await.expect("defer");
+    let backlog = index.mail_backlog().await.expect("backlog");
+    assert_eq!((backlog.pending, backlog.failing, backlog.last_error.as_deref()), (2, 1, Some("421 try again later")));
+    let again = index.mail_claim(Duration::ZERO, 10).await.expect("claim");
+    assert_eq!(again.iter().map(|m| (m.seq, m.attempts)).collect::<Vec<_>>(), [(claimed[0].seq, 1)], "due again, its failure counted; the deferred one waits");
+    // Claimed with no lease: a relay that died at once leaves it free.
+    assert_eq!(index.mail_claim(Duration::from_secs(60), 10).await.expect("claim").len(), 1, "a lease that ended frees the letter");
+    for m in &claimed {
+        index.mail_sent(m.seq).await.expect("sent");
+        index.mail_sent(m.seq).await.expect("sent twice is harmless");
+    }
+    assert_eq!(index.mail_backlog().await.expect("backlog").pending, 0);
+
+    // Without a draft, nothing; for an establishment with no address, nothing.
+    assert_eq!(index.put_decision(&decision, vec![], None).await.expect("decision").mails, 0);
+    let nobody = MailDraft { establishment: "750000001".into(), key: "decision.nobody".into(), ..draft.clone() };
+    assert_eq!(index.put_decision(&decision, vec![], Some(&nobody)).await.expect("decision").mails, 0);
+    assert_eq!(index.mail_backlog().await.expect("backlog").pending, 0);
+
+    // A federated person's address comes with the sign-in; a sign-in without one keeps it.
+    let identity = crate::FederatedIdentity { issuer: "https://psc.example.fr".into(), subject: "810000000001".into() };
+    let mut f = Account { federated: Some(identity), ..person("psc:810000000001", finess, Some("claire@chu.example.fr")) };
+    assert_eq!(index.put_federated_account(&f).await.expect("sign-in").email.as_deref(), Some("claire@chu.example.fr"));
+    f.email = None;
+    assert_eq!(index.put_federated_account(&f).await.expect("sign-in").email.as_deref(), Some("claire@chu.example.fr"), "kept");
 }

@@ -9,7 +9,9 @@
 //! bytes (downloads, fixity, exports). The index is split by concern under `index/`, one
 //! small trait each (records, submissions, the hash-chained history, verifications,
 //! decisions, search, the outbox) behind the umbrella [`EvidenceIndex`], over a leaf
-//! `sql` module the SQL index shares with the account store.
+//! `sql` module the SQL index shares with the account store. E-mails telling
+//! establishments of controllers' decisions go through their own outbox, delivered by
+//! the [`MailRelay`] over the [`Mailer`] boundary (SMTP).
 
 #![forbid(unsafe_code)]
 
@@ -23,20 +25,24 @@ mod error;
 pub mod fixity;
 pub mod index;
 mod logins;
+pub mod mail;
 pub mod object;
 mod outbox;
 pub mod queue;
 mod sql;
 
-pub use accounts::{Account, AccountStore, Credential, CredentialKind, FederatedIdentity, Revocation, CREDENTIAL_ID_LEN, CREDENTIAL_ID_MIN_LEN};
+pub use accounts::{
+    check_email, Account, AccountStore, Credential, CredentialKind, FederatedIdentity, InvalidEmail, Revocation, CREDENTIAL_ID_LEN, CREDENTIAL_ID_MIN_LEN,
+};
 pub use config::{AmqpConfig, Backends, BackendsConfig, DatabaseConfig, S3Config};
 pub use error::StorageError;
 pub use fixity::{check_stored, Fixity, ReadPurpose};
 pub use index::{
-    AuditLog, ChainProblem, ChainReport, Decisions, Establishments, EvidenceIndex, KeyedReceipt, OutboxBacklog, OutboxStore, Records, SearchQuery, SqlIndex,
-    SubmissionOwner, SubmissionProgress, Submissions, TextSearch, Verifications,
+    AuditLog, ChainProblem, ChainReport, DecisionRecorded, Decisions, Establishments, EvidenceIndex, KeyedReceipt, Letter, MailBacklog, MailDraft, MailOutbox, OutboxBacklog,
+    OutboxStore, PendingMail, Records, SearchQuery, SqlIndex, SubmissionOwner, SubmissionProgress, Submissions, TextSearch, Verifications,
 };
 pub use logins::{AttemptCount, LoginAttempts};
+pub use mail::{MailConfig, MailError, MailRelay, Mailer, SmtpMailer, SmtpSecurity};
 pub use object::{hash_object, LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};
 pub use outbox::Outbox;
 pub use queue::{AmqpQueue, AnnouncementStream, Announcer, Delivery, JobQueue, JobStream, MemoryQueue, Outgoing, Queued, RetryPolicy};

@@ -336,4 +336,30 @@ fn account_scopes_must_fit_the_role() {
     let names: Vec<String> = String::from_utf8_lossy(&list.stdout).lines().map(|l| l.split('\t').next().unwrap_or_default().to_owned()).collect();
     assert_eq!(names, ["a1", "c1", "c2", "r1", "s1"], "only what was accepted");
     assert!(String::from_utf8_lossy(&list.stdout).contains("Regions([\"IDF\", \"ARA\"])"), "region codes kept in capitals");
+
+    // The address decisions are told at: checked, kept when the account is replaced
+    // without one, changed and removed by `account email`.
+    let out =
+        caregate(&env).args(["account", "add", "s2", "--role", "submitter", "--establishment", "750000001", "--email", "pas une adresse"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"pas une adresse\" is not an e-mail address"), "{}", String::from_utf8_lossy(&out.stderr));
+    let email_of = |name: &str| {
+        let list = caregate(&env).args(["account", "list"]).output().unwrap();
+        let line = String::from_utf8_lossy(&list.stdout).lines().find(|l| l.starts_with(&format!("{name}\t"))).map(str::to_owned).unwrap_or_default();
+        line.split('\t').find(|f| f.contains('@')).map(str::to_owned)
+    };
+    let ok = |args: &[&str]| {
+        let out = caregate(&env).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    ok(&["account", "add", "s1", "--role", "submitter", "--establishment", "750000001", "--email", " depot@chu-exemple.fr "]);
+    assert_eq!(email_of("s1").as_deref(), Some("depot@chu-exemple.fr"));
+    ok(&["account", "add", "s1", "--role", "submitter", "--establishment", "750000001", "--display-name", "Dépôt"]);
+    assert_eq!(email_of("s1").as_deref(), Some("depot@chu-exemple.fr"), "kept by a replacement without --email");
+    ok(&["account", "email", "s1", "autre@chu-exemple.fr"]);
+    assert_eq!(email_of("s1").as_deref(), Some("autre@chu-exemple.fr"));
+    let out = caregate(&env).args(["account", "email", "s1", "autre@"]).output().unwrap();
+    assert!(!out.status.success(), "an invalid address is refused");
+    ok(&["account", "email", "s1", "--none"]);
+    assert_eq!(email_of("s1"), None);
 }

@@ -370,6 +370,7 @@ impl Server {
                 password_hash: password.map(|p| caregate_ingest::hash_password(p).expect("hash")),
                 disabled: false,
                 federated: None,
+                email: None,
             })
             .await
             .expect("put account");
@@ -518,7 +519,7 @@ pub async fn controller_rejects(app: &App, machine: &caregate_schemas::Verificat
         decided_at: chrono::Utc::now(),
         basis: machine.basis.clone(),
     };
-    app.backends.index.put_decision(&decision, vec![]).await.unwrap();
+    app.backends.index.put_decision(&decision, vec![], None).await.unwrap();
     decision
 }
 

@@ -24,6 +24,7 @@ mod hostile_input;
 mod http_api;
 mod isolation;
 mod metrics;
+mod notify;
 mod ocr;
 mod oidc;
 mod outages;

@@ -66,6 +66,7 @@ async fn metrics_count_what_happened(stack: Stack) {
             password_hash: None,
             disabled: false,
             federated: None,
+            email: None,
         })
         .await
         .unwrap();

@@ -245,6 +245,7 @@ async fn an_agent_and_a_professional_sign_in_through_their_providers(stack: Stac
     let identity = account.federated.clone().expect("federated");
     assert_eq!((identity.issuer.as_str(), identity.subject.as_str()), (s.provider.issuer.as_str(), "agent-ars-idf"));
     assert_eq!(account.password_hash, None);
+    assert_eq!(account.email.as_deref(), Some("camille.durand@ars.sante.fr"), "the provider's email claim");
     assert_eq!(accounts.credentials("proconnect:agent-ars-idf").await.unwrap().len(), 1, "one console session");
 
     // The session is the local log-in's: its CSRF token guards the log-out.

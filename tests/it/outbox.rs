@@ -89,6 +89,7 @@ async fn account(app: &caregate::App, name: &str, role: Role) -> String {
             password_hash: None,
             disabled: false,
             federated: None,
+            email: None,
         })
         .await
         .unwrap();

@@ -6,29 +6,40 @@ use caregate_schemas::{Decision, EventKind, SubmissionId};
 
 use super::chain::append_event;
 use super::core::SqlIndex;
+use super::mail::{enqueue_mail, MailDraft};
 use super::outbox::enqueue;
 use crate::queue::{Outgoing, Queued};
 use crate::sql::{bounded, ts};
 use crate::StorageError;
 
+/// What recording a decision queued: its announcements, for the caller to send at once,
+/// and how many e-mails wait for the mail relay.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DecisionRecorded {
+    pub queued: Vec<Queued>,
+    pub mails: usize,
+}
+
 /// Controllers' decisions on dossiers.
 ///
-/// Contract: a decision, its event in the history and its announcements are one
-/// transaction: interrupted, nothing of it is written. It is not idempotent: calling
+/// Contract: a decision, its event in the history, its announcements and its e-mails (one
+/// per recipient, in the mail outbox) are one transaction: interrupted, nothing of it is
+/// written. It is not idempotent: calling
 /// [`Decisions::put_decision`] again after an `Unavailable` error may record the decision
 /// twice (two identical entries in the dossier's decisions and history). Reads may be interrupted anywhere and retried at will.
 #[async_trait]
 pub trait Decisions: Send + Sync {
     /// Records a controller's decision, appends it to the audit log (under the
-    /// submission's id) and queues its announcements, in one transaction.
-    async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError>;
+    /// submission's id), queues its announcements and, given a draft, one e-mail to each
+    /// enabled submitter of the establishment who gave an address, in one transaction.
+    async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>, mail: Option<&MailDraft>) -> Result<DecisionRecorded, StorageError>;
     /// Every decision on the submission, oldest first.
     async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError>;
 }
 
 #[async_trait]
 impl Decisions for SqlIndex {
-    async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError> {
+    async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>, mail: Option<&MailDraft>) -> Result<DecisionRecorded, StorageError> {
         bounded(async move {
             let document = serde_json::to_value(d).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))?;
             let mut tx = self.pool.begin().await?;
@@ -44,8 +55,12 @@ impl Decisions for SqlIndex {
             for m in announcements {
                 queued.push(enqueue(&mut tx, m).await?);
             }
+            let mails = match mail {
+                Some(draft) => enqueue_mail(&mut tx, draft).await?,
+                None => 0,
+            };
             tx.commit().await?;
-            Ok(queued)
+            Ok(DecisionRecorded { queued, mails })
         })
         .await
     }

@@ -6,7 +6,8 @@
 //! One file per concern, each with its own small trait and [`SqlIndex`]'s implementation
 //! of it: `records` ([`Records`]), `submissions` ([`Submissions`]), `chain` (the
 //! hash-chained history, [`AuditLog`]), `verifications` ([`Verifications`]), `decisions`
-//! ([`Decisions`]), `search` ([`TextSearch`]) and `outbox` ([`OutboxStore`]); `core` holds
+//! ([`Decisions`]), `search` ([`TextSearch`]), `outbox` ([`OutboxStore`]) and `mail` (the e-mails of
+//! decisions, [`MailOutbox`]); `core` holds
 //! the pool, the migrations and the row helpers. [`EvidenceIndex`] is all of them at once,
 //! the one boundary the other crates hold (`Arc<dyn EvidenceIndex>`).
 
@@ -14,6 +15,7 @@ mod chain;
 mod core;
 mod decisions;
 mod establishments;
+mod mail;
 mod outbox;
 mod records;
 mod search;
@@ -22,8 +24,9 @@ mod verifications;
 
 pub use self::chain::{event_hash, AuditLog, ChainProblem, ChainReport};
 pub use self::core::SqlIndex;
-pub use self::decisions::Decisions;
+pub use self::decisions::{DecisionRecorded, Decisions};
 pub use self::establishments::Establishments;
+pub use self::mail::{Letter, MailBacklog, MailDraft, MailOutbox, PendingMail};
 pub use self::outbox::{OutboxBacklog, OutboxStore};
 pub use self::records::{KeyedReceipt, Records};
 pub use self::search::{SearchQuery, TextSearch};
@@ -49,9 +52,9 @@ pub use self::verifications::{SubmissionProgress, Verifications};
 ///
 /// Implemented by whatever implements every concern (the blanket impl below); code that
 /// needs one concern only may ask for that trait alone.
-pub trait EvidenceIndex: Records + Submissions + AuditLog + Verifications + Decisions + Establishments + TextSearch + OutboxStore {}
+pub trait EvidenceIndex: Records + Submissions + AuditLog + Verifications + Decisions + Establishments + TextSearch + OutboxStore + MailOutbox {}
 
-impl<T: Records + Submissions + AuditLog + Verifications + Decisions + Establishments + TextSearch + OutboxStore + ?Sized> EvidenceIndex for T {}
+impl<T: Records + Submissions + AuditLog + Verifications + Decisions + Establishments + TextSearch + OutboxStore + MailOutbox + ?Sized> EvidenceIndex for T {}
 
 #[cfg(test)]
 mod tests {
