@@ -674,10 +674,10 @@ fn read_manifest(bytes: &[u8]) -> Result<(Vec<Described>, Option<String>), Strin
     let mut root_seen = false;
     loop {
         let (ns, event) = reader.read_resolved_event_into(&mut buf).map_err(|e| e.to_string())?;
-        let in_seda = matches!(ns, quick_xml::name::ResolveResult::Bound(n) if n.as_ref() == NAMESPACE.as_bytes());
+        let in_seda = matches!(ns, quick_xml::name::ResolveResult::Bound(n) if n.as_ref() == NAMESPACE);
         match event {
             Event::Start(e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                let name = e.local_name().as_ref().to_owned();
                 if !root_seen {
                     if name != "ArchiveTransfer" || !in_seda {
                         return Err(format!("the root is {name}, not ArchiveTransfer in {NAMESPACE}"));
@@ -685,25 +685,24 @@ fn read_manifest(bytes: &[u8]) -> Result<(Vec<Described>, Option<String>), Strin
                     root_seen = true;
                 }
                 if name == "BinaryDataObject" {
-                    let id = e.try_get_attribute("id").ok().flatten().map(|a| String::from_utf8_lossy(&a.value).into_owned()).unwrap_or_default();
+                    let id = e.try_get_attribute("id").ok().flatten().map(|a| a.value.into_owned()).unwrap_or_default();
                     current = Some(Described { id, ..Default::default() });
                 }
                 if name == "MessageDigest" {
                     if let Some(o) = current.as_mut() {
-                        o.algorithm =
-                            e.try_get_attribute("algorithm").ok().flatten().map(|a| String::from_utf8_lossy(&a.value).into_owned()).unwrap_or_default();
+                        o.algorithm = e.try_get_attribute("algorithm").ok().flatten().map(|a| a.value.into_owned()).unwrap_or_default();
                     }
                 }
                 path.push(name);
             }
             Event::End(e) => {
-                if e.local_name().as_ref() == b"BinaryDataObject" {
+                if e.local_name().as_ref() == "BinaryDataObject" {
                     objects.extend(current.take());
                 }
                 path.pop();
             }
             Event::Text(t) => {
-                let text = t.decode().map_err(|e| e.to_string())?;
+                let text = t.xml10_content();
                 let text = quick_xml::escape::unescape(&text).map_err(|e| e.to_string())?.trim().to_owned();
                 match (path.last().map(String::as_str), current.as_mut()) {
                     (Some("Uri"), Some(o)) => o.uri = text,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::sql::{bounded, parse_ts, ts};
+use crate::sql::{parse_ts, ts};
 use crate::{SqlIndex, StorageError};
 
 /// A local account.
@@ -135,7 +135,8 @@ pub enum Revocation {
 /// account, sessions and API tokens alike, in the same transaction as the account's
 /// change: nothing issued before it is usable after it, and enabling the account again
 /// revives nothing (it needs new tokens). Any other change (display name, role, scope)
-/// ends nothing.
+/// ends nothing. Every call is bounded in time like the index's (a credential is looked
+/// up on every request: a frozen database is a 503, never a hang).
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
     /// Creates or replaces the account of that name (refused, `Rejected`, when its e-mail
@@ -218,6 +219,7 @@ fn checked_email(a: &Account) -> Result<Option<String>, StorageError> {
     a.email.as_deref().map(check_email).transpose().map_err(|e| StorageError::rejected("accounts", e))
 }
 
+#[caregate_macros::bounded]
 #[async_trait]
 impl AccountStore for SqlIndex {
     async fn put_account(&self, a: &Account) -> Result<u64, StorageError> {
@@ -337,8 +339,7 @@ impl AccountStore for SqlIndex {
     }
 
     async fn credential_account(&self, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<Account>, StorageError> {
-        // Asked on every request: bounded, so a frozen database is a 503, not a hang.
-        bounded(credential_account(self, token_sha256, now)).await
+        credential_account(self, token_sha256, now).await
     }
 
     async fn revoke_credential(&self, token_sha256: &str) -> Result<(), StorageError> {

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use crate::sql::{bounded, parse_ts, ts};
+use crate::sql::{parse_ts, ts};
 use crate::{SqlIndex, StorageError};
 
 /// One key's count after an attempt.
@@ -37,44 +37,39 @@ pub trait LoginAttempts: Send + Sync + 'static {
     async fn succeeded(&self, clear: &[String], forgive: &[String]) -> Result<(), StorageError>;
 }
 
+#[caregate_macros::bounded]
 #[async_trait]
 impl LoginAttempts for SqlIndex {
     async fn attempt(&self, keys: &[String], now: DateTime<Utc>, window_start: DateTime<Utc>) -> Result<Vec<AttemptCount>, StorageError> {
-        bounded(async {
-            let mut counts = Vec::with_capacity(keys.len());
-            for key in keys {
-                let row = sqlx::query(
-                    "INSERT INTO login_attempts (key, attempts, window_start) VALUES ($1, 1, $2)
-                     ON CONFLICT (key) DO UPDATE SET
-                        attempts = CASE WHEN login_attempts.window_start < $3 THEN 1 ELSE login_attempts.attempts + 1 END,
-                        window_start = CASE WHEN login_attempts.window_start < $3 THEN $2 ELSE login_attempts.window_start END
-                     RETURNING attempts, window_start",
-                )
-                .bind(key.clone())
-                .bind(ts(now))
-                .bind(ts(window_start))
-                .fetch_one(self.pool())
-                .await?;
-                counts.push(AttemptCount {
-                    attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
-                    window_start: parse_ts(&row.try_get::<String, _>("window_start")?)?,
-                });
-            }
-            Ok(counts)
-        })
-        .await
+        let mut counts = Vec::with_capacity(keys.len());
+        for key in keys {
+            let row = sqlx::query(
+                "INSERT INTO login_attempts (key, attempts, window_start) VALUES ($1, 1, $2)
+                 ON CONFLICT (key) DO UPDATE SET
+                    attempts = CASE WHEN login_attempts.window_start < $3 THEN 1 ELSE login_attempts.attempts + 1 END,
+                    window_start = CASE WHEN login_attempts.window_start < $3 THEN $2 ELSE login_attempts.window_start END
+                 RETURNING attempts, window_start",
+            )
+            .bind(key.clone())
+            .bind(ts(now))
+            .bind(ts(window_start))
+            .fetch_one(self.pool())
+            .await?;
+            counts.push(AttemptCount {
+                attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+                window_start: parse_ts(&row.try_get::<String, _>("window_start")?)?,
+            });
+        }
+        Ok(counts)
     }
 
     async fn succeeded(&self, clear: &[String], forgive: &[String]) -> Result<(), StorageError> {
-        bounded(async {
-            for key in clear {
-                sqlx::query("DELETE FROM login_attempts WHERE key = $1").bind(key.clone()).execute(self.pool()).await?;
-            }
-            for key in forgive {
-                sqlx::query("UPDATE login_attempts SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0").bind(key.clone()).execute(self.pool()).await?;
-            }
-            Ok(())
-        })
-        .await
+        for key in clear {
+            sqlx::query("DELETE FROM login_attempts WHERE key = $1").bind(key.clone()).execute(self.pool()).await?;
+        }
+        for key in forgive {
+            sqlx::query("UPDATE login_attempts SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0").bind(key.clone()).execute(self.pool()).await?;
+        }
+        Ok(())
     }
 }

@@ -49,10 +49,9 @@ impl Driver {
             }
         });
         let serde_json::Value::Object(caps) = caps else { unreachable!() };
-        // Two rustls back ends are in the build (the AWS SDK's and reqwest's); chromedriver
-        // is plain HTTP, but the connector wants one chosen.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        ClientBuilder::rustls().expect("TLS roots").capabilities(caps).connect(&self.url).await.expect("a Chromium session")
+        // chromedriver listens on the loopback in plain HTTP: a plain connector, no TLS.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector).capabilities(caps).connect(&self.url).await.expect("a Chromium session")
     }
 }
 

@@ -67,7 +67,7 @@ fn xml_root(head: &[u8]) -> Option<String> {
         match reader.read_event() {
             Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
                 let name = e.local_name();
-                return Some(String::from_utf8_lossy(name.as_ref()).into_owned());
+                return Some(name.as_ref().to_owned());
             }
             Ok(Event::Eof) | Err(_) => return None,
             _ => {}

@@ -11,6 +11,7 @@ pub mod vuln;
 use std::io::BufRead;
 
 use quick_xml::events::Event;
+use quick_xml::XmlVersion;
 
 use crate::{Budget, ExtractError, Limits};
 
@@ -52,12 +53,8 @@ pub enum XmlEvent<'a> {
 /// Text kept per element; longer text is truncated (a report's values are short).
 const MAX_ELEMENT_TEXT: usize = 1 << 20;
 
-fn local(name: &[u8]) -> String {
-    let local = match name.iter().rposition(|&b| b == b':') {
-        Some(i) => &name[i + 1..],
-        None => name,
-    };
-    String::from_utf8_lossy(local).into_owned()
+fn local(name: &str) -> String {
+    name.rsplit_once(':').map_or(name, |(_, local)| local).to_owned()
 }
 
 fn predefined(name: &str) -> Option<char> {
@@ -88,7 +85,7 @@ pub fn walk<R: BufRead>(input: R, limits: &Limits, budget: &Budget, mut f: impl 
         let event = reader.read_event_into(&mut buf).map_err(|e| unreadable(&e))?;
         match event {
             Event::DocType(d) => {
-                let decl = String::from_utf8_lossy(d.as_ref()).to_ascii_uppercase();
+                let decl = d.as_ref().to_ascii_uppercase();
                 if decl.contains("<!ENTITY") || decl.contains("ENTITY ") {
                     return Err(ExtractError::XmlEntities);
                 }
@@ -101,7 +98,7 @@ pub fn walk<R: BufRead>(input: R, limits: &Limits, budget: &Budget, mut f: impl 
                 let mut list = Vec::new();
                 for a in e.attributes().with_checks(false) {
                     let a = a.map_err(|e| unreadable(&e))?;
-                    let value = a.unescape_value().map_err(|e| unreadable(&e))?.into_owned();
+                    let value = a.normalized_value(XmlVersion::Implicit1_0).map_err(|e| unreadable(&e))?.into_owned();
                     list.push((local(a.key.as_ref()), value));
                 }
                 path.push(local(e.name().as_ref()));
@@ -119,12 +116,12 @@ pub fn walk<R: BufRead>(input: R, limits: &Limits, budget: &Budget, mut f: impl 
                 close(&mut path, &mut attrs, &mut texts, &mut f)?;
             }
             Event::Text(t) => {
-                let t = t.decode().map_err(|e| unreadable(&e))?;
+                let t = t.xml10_content();
                 push_text(&mut texts, &t);
                 f(XmlEvent::Text(&t))?;
             }
             Event::CData(t) => {
-                let t = t.decode().map_err(|e| unreadable(&e))?;
+                let t = t.xml10_content();
                 push_text(&mut texts, &t);
                 f(XmlEvent::Text(&t))?;
             }
@@ -132,8 +129,8 @@ pub fn walk<R: BufRead>(input: R, limits: &Limits, budget: &Budget, mut f: impl 
                 let c = match r.resolve_char_ref().map_err(|e| unreadable(&e))? {
                     Some(c) => c,
                     None => {
-                        let name = r.decode().map_err(|e| unreadable(&e))?;
-                        predefined(&name).ok_or_else(|| unreadable(&format!("undefined entity &{name};")))?
+                        let name: &str = r.as_ref();
+                        predefined(name).ok_or_else(|| unreadable(&format!("undefined entity &{name};")))?
                     }
                 };
                 let mut utf8 = [0; 4];

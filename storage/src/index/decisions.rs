@@ -9,7 +9,7 @@ use super::core::SqlIndex;
 use super::mail::{enqueue_mail, MailDraft};
 use super::outbox::enqueue;
 use crate::queue::{Outgoing, Queued};
-use crate::sql::{bounded, ts};
+use crate::sql::ts;
 use crate::StorageError;
 
 /// What recording a decision queued: its announcements, for the caller to send at once,
@@ -37,35 +37,33 @@ pub trait Decisions: Send + Sync {
     async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError>;
 }
 
+#[caregate_macros::bounded]
 #[async_trait]
 impl Decisions for SqlIndex {
     async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>, mail: Option<&MailDraft>) -> Result<DecisionRecorded, StorageError> {
-        bounded(async move {
-            let document = serde_json::to_value(d).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))?;
-            let mut tx = self.pool.begin().await?;
-            sqlx::query("INSERT INTO decisions (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
-                .bind(d.submission_id.to_string())
-                .bind(d.objective.clone())
-                .bind(document.to_string())
-                .bind(ts(d.decided_at))
-                .execute(&mut *tx)
-                .await?;
-            append_event(&mut tx, d.submission_id, EventKind::Decision, &document, d.decided_at).await?;
-            let mut queued = Vec::with_capacity(announcements.len());
-            for m in announcements {
-                queued.push(enqueue(&mut tx, m).await?);
-            }
-            let mails = match mail {
-                Some(draft) => enqueue_mail(&mut tx, draft).await?,
-                None => 0,
-            };
-            tx.commit().await?;
-            Ok(DecisionRecorded { queued, mails })
-        })
-        .await
+        let document = serde_json::to_value(d).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO decisions (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
+            .bind(d.submission_id.to_string())
+            .bind(d.objective.clone())
+            .bind(document.to_string())
+            .bind(ts(d.decided_at))
+            .execute(&mut *tx)
+            .await?;
+        append_event(&mut tx, d.submission_id, EventKind::Decision, &document, d.decided_at).await?;
+        let mut queued = Vec::with_capacity(announcements.len());
+        for m in announcements {
+            queued.push(enqueue(&mut tx, m).await?);
+        }
+        let mails = match mail {
+            Some(draft) => enqueue_mail(&mut tx, draft).await?,
+            None => 0,
+        };
+        tx.commit().await?;
+        Ok(DecisionRecorded { queued, mails })
     }
 
     async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError> {
-        bounded(async move { self.select_documents("SELECT document FROM decisions WHERE submission_id = $1 ORDER BY seq", vec![id.to_string()]).await }).await
+        self.select_documents("SELECT document FROM decisions WHERE submission_id = $1 ORDER BY seq", vec![id.to_string()]).await
     }
 }

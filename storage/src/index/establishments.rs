@@ -9,7 +9,7 @@ use caregate_schemas::{Answer, EventKind, SubmissionId, Withdrawal};
 use super::chain::append_event;
 use super::core::{to_json, SqlIndex};
 use super::records::Records;
-use crate::sql::{bounded, ts};
+use crate::sql::ts;
 use crate::StorageError;
 
 /// Establishments' answers and withdrawals.
@@ -32,64 +32,59 @@ pub trait Establishments: Send + Sync {
     async fn withdrawals(&self, id: SubmissionId) -> Result<Vec<Withdrawal>, StorageError>;
 }
 
+#[caregate_macros::bounded]
 #[async_trait]
 impl Establishments for SqlIndex {
     async fn put_answer(&self, a: &Answer) -> Result<(), StorageError> {
-        bounded(async move {
-            let document = serde_json::to_value(a).map_err(|e| StorageError::Corrupt(format!("answer: {e}")))?;
-            let mut tx = self.pool.begin().await?;
-            sqlx::query("INSERT INTO answers (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
-                .bind(a.submission_id.to_string())
-                .bind(a.objective.clone())
-                .bind(document.to_string())
-                .bind(ts(a.answered_at))
-                .execute(&mut *tx)
-                .await?;
-            append_event(&mut tx, a.submission_id, EventKind::InformationAnswered, &document, a.answered_at).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
+        let document = serde_json::to_value(a).map_err(|e| StorageError::Corrupt(format!("answer: {e}")))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO answers (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
+            .bind(a.submission_id.to_string())
+            .bind(a.objective.clone())
+            .bind(document.to_string())
+            .bind(ts(a.answered_at))
+            .execute(&mut *tx)
+            .await?;
+        append_event(&mut tx, a.submission_id, EventKind::InformationAnswered, &document, a.answered_at).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn answers(&self, id: SubmissionId) -> Result<Vec<Answer>, StorageError> {
-        bounded(async move { self.select_documents("SELECT document FROM answers WHERE submission_id = $1 ORDER BY seq", vec![id.to_string()]).await }).await
+        self.select_documents("SELECT document FROM answers WHERE submission_id = $1 ORDER BY seq", vec![id.to_string()]).await
     }
 
     async fn withdraw(&self, w: &Withdrawal) -> Result<bool, StorageError> {
-        bounded(async move {
-            let Some(mut rec) = self.get(w.evidence_id).await? else {
-                return Err(StorageError::NotFound(format!("evidence {}", w.evidence_id)));
-            };
-            let document = serde_json::to_value(w).map_err(|e| StorageError::Corrupt(format!("withdrawal: {e}")))?;
-            let mut tx = self.pool.begin().await?;
-            let inserted =
-                sqlx::query("INSERT INTO withdrawals (evidence_id, submission_id, document, at) VALUES ($1, $2, $3, $4) ON CONFLICT (evidence_id) DO NOTHING")
-                    .bind(w.evidence_id.to_string())
-                    .bind(w.submission_id.to_string())
-                    .bind(document.to_string())
-                    .bind(ts(w.withdrawn_at))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            if inserted == 0 {
-                return Ok(false);
-            }
-            rec.updated_at = w.withdrawn_at;
-            sqlx::query("UPDATE evidence SET record = $1, updated_at = $2 WHERE evidence_id = $3")
-                .bind(to_json(&rec)?)
-                .bind(ts(w.withdrawn_at))
+        let Some(mut rec) = self.get(w.evidence_id).await? else {
+            return Err(StorageError::NotFound(format!("evidence {}", w.evidence_id)));
+        };
+        let document = serde_json::to_value(w).map_err(|e| StorageError::Corrupt(format!("withdrawal: {e}")))?;
+        let mut tx = self.pool.begin().await?;
+        let inserted =
+            sqlx::query("INSERT INTO withdrawals (evidence_id, submission_id, document, at) VALUES ($1, $2, $3, $4) ON CONFLICT (evidence_id) DO NOTHING")
                 .bind(w.evidence_id.to_string())
+                .bind(w.submission_id.to_string())
+                .bind(document.to_string())
+                .bind(ts(w.withdrawn_at))
                 .execute(&mut *tx)
-                .await?;
-            append_event(&mut tx, w.evidence_id, EventKind::Withdrawn, &document, w.withdrawn_at).await?;
-            tx.commit().await?;
-            Ok(true)
-        })
-        .await
+                .await?
+                .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        rec.updated_at = w.withdrawn_at;
+        sqlx::query("UPDATE evidence SET record = $1, updated_at = $2 WHERE evidence_id = $3")
+            .bind(to_json(&rec)?)
+            .bind(ts(w.withdrawn_at))
+            .bind(w.evidence_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        append_event(&mut tx, w.evidence_id, EventKind::Withdrawn, &document, w.withdrawn_at).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn withdrawals(&self, id: SubmissionId) -> Result<Vec<Withdrawal>, StorageError> {
-        bounded(async move { self.select_documents("SELECT document FROM withdrawals WHERE submission_id = $1 ORDER BY at", vec![id.to_string()]).await }).await
+        self.select_documents("SELECT document FROM withdrawals WHERE submission_id = $1 ORDER BY at", vec![id.to_string()]).await
     }
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::core::{placeholders, SqlIndex};
-use crate::sql::{bounded, parse_ts, ts};
+use crate::sql::{parse_ts, ts};
 use crate::StorageError;
 
 /// One e-mail to one person, as the relay sends it.
@@ -131,97 +131,83 @@ pub trait MailOutbox: Send + Sync {
     async fn mail_backlog(&self) -> Result<MailBacklog, StorageError>;
 }
 
+#[caregate_macros::bounded]
 #[async_trait]
 impl MailOutbox for SqlIndex {
     async fn mail_claim(&self, lease: Duration, limit: u32) -> Result<Vec<PendingMail>, StorageError> {
-        bounded(async move {
-            let now = Utc::now();
-            let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-            // The outer condition repeats the inner one: under PostgreSQL a relay that
-            // waited for another's lock checks it again on the row as the other left it.
-            let sql = format!(
-                "UPDATE mail_outbox SET not_before = $1
-                 WHERE not_before <= $2
-                   AND seq IN (SELECT seq FROM mail_outbox WHERE not_before <= $2 ORDER BY seq LIMIT {limit})
-                 RETURNING seq, attempts, message_id, recipient, subject, body"
-            );
-            let rows = sqlx::query(&sql).bind(ts(until)).bind(ts(now)).fetch_all(&self.pool).await?;
-            let mut claimed = Vec::with_capacity(rows.len());
-            for row in &rows {
-                claimed.push(PendingMail {
-                    seq: row.try_get("seq")?,
-                    attempts: row.try_get::<i64, _>("attempts")?.clamp(0, u32::MAX as i64) as u32,
-                    letter: Letter {
-                        message_id: row.try_get("message_id")?,
-                        to: row.try_get("recipient")?,
-                        subject: row.try_get("subject")?,
-                        text: row.try_get("body")?,
-                    },
-                });
-            }
-            claimed.sort_by_key(|m| m.seq);
-            Ok(claimed)
-        })
-        .await
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        // The outer condition repeats the inner one: under PostgreSQL a relay that
+        // waited for another's lock checks it again on the row as the other left it.
+        let sql = format!(
+            "UPDATE mail_outbox SET not_before = $1
+             WHERE not_before <= $2
+               AND seq IN (SELECT seq FROM mail_outbox WHERE not_before <= $2 ORDER BY seq LIMIT {limit})
+             RETURNING seq, attempts, message_id, recipient, subject, body"
+        );
+        let rows = sqlx::query(&sql).bind(ts(until)).bind(ts(now)).fetch_all(&self.pool).await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            claimed.push(PendingMail {
+                seq: row.try_get("seq")?,
+                attempts: row.try_get::<i64, _>("attempts")?.clamp(0, u32::MAX as i64) as u32,
+                letter: Letter {
+                    message_id: row.try_get("message_id")?,
+                    to: row.try_get("recipient")?,
+                    subject: row.try_get("subject")?,
+                    text: row.try_get("body")?,
+                },
+            });
+        }
+        claimed.sort_by_key(|m| m.seq);
+        Ok(claimed)
     }
 
     async fn mail_sent(&self, seq: i64) -> Result<(), StorageError> {
-        bounded(async move {
-            sqlx::query("DELETE FROM mail_outbox WHERE seq = $1").bind(seq).execute(&self.pool).await?;
-            Ok(())
-        })
-        .await
+        sqlx::query("DELETE FROM mail_outbox WHERE seq = $1").bind(seq).execute(&self.pool).await?;
+        Ok(())
     }
 
     async fn mail_failed(&self, seq: i64, not_before: DateTime<Utc>, error: &str) -> Result<(), StorageError> {
         let error: String = error.chars().take(1000).collect();
-        bounded(async move {
-            sqlx::query("UPDATE mail_outbox SET not_before = $1, attempts = attempts + 1, last_error = $2 WHERE seq = $3")
-                .bind(ts(not_before))
-                .bind(error)
-                .bind(seq)
-                .execute(&self.pool)
-                .await?;
-            Ok(())
-        })
-        .await
+        sqlx::query("UPDATE mail_outbox SET not_before = $1, attempts = attempts + 1, last_error = $2 WHERE seq = $3")
+            .bind(ts(not_before))
+            .bind(error)
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn mail_defer(&self, seqs: &[i64], not_before: DateTime<Utc>) -> Result<(), StorageError> {
-        bounded(async move {
-            for chunk in seqs.chunks(500) {
-                let sql = format!("UPDATE mail_outbox SET not_before = $1 WHERE seq IN ({})", placeholders(2, chunk.len()));
-                let mut query = sqlx::query(&sql).bind(ts(not_before));
-                for seq in chunk {
-                    query = query.bind(*seq);
-                }
-                query.execute(&self.pool).await?;
+        for chunk in seqs.chunks(500) {
+            let sql = format!("UPDATE mail_outbox SET not_before = $1 WHERE seq IN ({})", placeholders(2, chunk.len()));
+            let mut query = sqlx::query(&sql).bind(ts(not_before));
+            for seq in chunk {
+                query = query.bind(*seq);
             }
-            Ok(())
-        })
-        .await
+            query.execute(&self.pool).await?;
+        }
+        Ok(())
     }
 
     async fn mail_backlog(&self) -> Result<MailBacklog, StorageError> {
-        bounded(async move {
-            let row = sqlx::query(
-                "SELECT COUNT(*) AS n, MIN(created_at) AS oldest, COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) AS failing FROM mail_outbox",
-            )
-            .fetch_one(&self.pool)
-            .await?;
-            let oldest: Option<String> = row.try_get("oldest")?;
-            let last_error: Option<String> = sqlx::query("SELECT last_error FROM mail_outbox WHERE last_error IS NOT NULL ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|r| r.try_get("last_error"))
-                .transpose()?;
-            Ok(MailBacklog {
-                pending: row.try_get::<i64, _>("n")? as u64,
-                failing: row.try_get::<i64, _>("failing")? as u64,
-                oldest: oldest.as_deref().map(parse_ts).transpose()?,
-                last_error,
-            })
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest, COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) AS failing FROM mail_outbox",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let oldest: Option<String> = row.try_get("oldest")?;
+        let last_error: Option<String> = sqlx::query("SELECT last_error FROM mail_outbox WHERE last_error IS NOT NULL ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get("last_error"))
+            .transpose()?;
+        Ok(MailBacklog {
+            pending: row.try_get::<i64, _>("n")? as u64,
+            failing: row.try_get::<i64, _>("failing")? as u64,
+            oldest: oldest.as_deref().map(parse_ts).transpose()?,
+            last_error,
         })
-        .await
     }
 }

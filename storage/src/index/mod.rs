@@ -42,7 +42,8 @@ pub use self::verifications::{SubmissionProgress, Verifications};
 ///   job, an announcement) puts its message in the outbox in that same transaction and
 ///   returns it [`Queued`](crate::Queued), for the caller to send at once (the
 ///   [`crate::Outbox`] relay sends whatever a caller could not).
-/// - Every call is bounded in time ([`crate::sql::bounded`]; the chain's check is the one
+/// - Every call is bounded in time (`#[caregate_macros::bounded]` on each concern's
+///   implementation runs it inside [`crate::sql::bounded`]; the chain's check is the one
 ///   exception): a database that does not answer ends the call in
 ///   [`StorageError::Unavailable`](crate::StorageError::Unavailable), a 503 the client can
 ///   retry, never a hang. The call is then interrupted wherever it was: a transaction not

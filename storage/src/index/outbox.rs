@@ -12,7 +12,7 @@ use sqlx::Row;
 
 use super::core::{placeholders, SqlIndex};
 use crate::queue::{Outgoing, Queued};
-use crate::sql::{bounded, parse_ts, ts};
+use crate::sql::{parse_ts, ts};
 use crate::StorageError;
 
 /// How long the writer of a row holds it before a relay may send it: long enough for
@@ -101,59 +101,51 @@ pub trait OutboxStore: Send + Sync {
     async fn outbox_backlog(&self) -> Result<OutboxBacklog, StorageError>;
 }
 
+#[caregate_macros::bounded]
 #[async_trait]
 impl OutboxStore for SqlIndex {
     async fn enqueue(&self, messages: Vec<Outgoing>) -> Result<Vec<Queued>, StorageError> {
-        bounded(async move {
-            let mut tx = self.pool.begin().await?;
-            let mut queued = Vec::with_capacity(messages.len());
-            for m in messages {
-                queued.push(enqueue(&mut tx, m).await?);
-            }
-            tx.commit().await?;
-            Ok(queued)
-        })
-        .await
+        let mut tx = self.pool.begin().await?;
+        let mut queued = Vec::with_capacity(messages.len());
+        for m in messages {
+            queued.push(enqueue(&mut tx, m).await?);
+        }
+        tx.commit().await?;
+        Ok(queued)
     }
 
     async fn outbox_claim(&self, lease: Duration, limit: u32) -> Result<Vec<Queued>, StorageError> {
-        bounded(async move {
-            let now = ts(Utc::now());
-            // The outer condition repeats the inner one: under PostgreSQL a relay that waited
-            // for another's lock checks it again on the row as the other left it.
-            let sql = format!(
-                "UPDATE outbox SET claimed_until = $1
-                 WHERE (claimed_until IS NULL OR claimed_until < $2)
-                   AND seq IN (SELECT seq FROM outbox WHERE claimed_until IS NULL OR claimed_until < $2 ORDER BY seq LIMIT {limit})
-                 RETURNING seq, topic, body"
-            );
-            let rows = sqlx::query(&sql).bind(lease_end(lease)).bind(now).fetch_all(&self.pool).await?;
-            let mut claimed = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let seq: i64 = row.try_get("seq")?;
-                let body: String = row.try_get("body")?;
-                claimed.push(Queued { seq, message: decode(row.try_get("topic")?, &body)? });
-            }
-            claimed.sort_by_key(|q| q.seq);
-            Ok(claimed)
-        })
-        .await
+        let now = ts(Utc::now());
+        // The outer condition repeats the inner one: under PostgreSQL a relay that waited
+        // for another's lock checks it again on the row as the other left it.
+        let sql = format!(
+            "UPDATE outbox SET claimed_until = $1
+             WHERE (claimed_until IS NULL OR claimed_until < $2)
+               AND seq IN (SELECT seq FROM outbox WHERE claimed_until IS NULL OR claimed_until < $2 ORDER BY seq LIMIT {limit})
+             RETURNING seq, topic, body"
+        );
+        let rows = sqlx::query(&sql).bind(lease_end(lease)).bind(now).fetch_all(&self.pool).await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let seq: i64 = row.try_get("seq")?;
+            let body: String = row.try_get("body")?;
+            claimed.push(Queued { seq, message: decode(row.try_get("topic")?, &body)? });
+        }
+        claimed.sort_by_key(|q| q.seq);
+        Ok(claimed)
     }
 
     async fn outbox_sent(&self, seqs: &[i64]) -> Result<(), StorageError> {
-        bounded(async move { self.outbox_update("DELETE FROM outbox WHERE seq IN", seqs).await }).await
+        self.outbox_update("DELETE FROM outbox WHERE seq IN", seqs).await
     }
 
     async fn outbox_release(&self, seqs: &[i64]) -> Result<(), StorageError> {
-        bounded(async move { self.outbox_update("UPDATE outbox SET claimed_until = NULL WHERE seq IN", seqs).await }).await
+        self.outbox_update("UPDATE outbox SET claimed_until = NULL WHERE seq IN", seqs).await
     }
 
     async fn outbox_backlog(&self) -> Result<OutboxBacklog, StorageError> {
-        bounded(async move {
-            let row = sqlx::query("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox").fetch_one(&self.pool).await?;
-            let oldest: Option<String> = row.try_get("oldest")?;
-            Ok(OutboxBacklog { pending: row.try_get::<i64, _>("n")? as u64, oldest: oldest.as_deref().map(parse_ts).transpose()? })
-        })
-        .await
+        let row = sqlx::query("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox").fetch_one(&self.pool).await?;
+        let oldest: Option<String> = row.try_get("oldest")?;
+        Ok(OutboxBacklog { pending: row.try_get::<i64, _>("n")? as u64, oldest: oldest.as_deref().map(parse_ts).transpose()? })
     }
 }

@@ -10,7 +10,7 @@ use super::chain::append_event;
 use super::core::{placeholders, to_json, Dialect, SqlIndex, RECORD_COLUMNS};
 use super::outbox::enqueue;
 use crate::queue::{Outgoing, Queued};
-use crate::sql::{bounded, ts};
+use crate::sql::ts;
 use crate::StorageError;
 
 /// What [`Records::record_received_once`] did.
@@ -107,228 +107,193 @@ impl SqlIndex {
     }
 }
 
+#[caregate_macros::bounded]
 #[async_trait]
 impl Records for SqlIndex {
     async fn record_received(&self, rec: &EvidenceRecord) -> Result<Option<Queued>, StorageError> {
-        bounded(async move {
-            let mut tx = self.pool.begin().await?;
-            let queued = insert_received(&mut tx, rec).await?;
-            tx.commit().await?;
-            Ok(queued)
-        })
-        .await
+        let mut tx = self.pool.begin().await?;
+        let queued = insert_received(&mut tx, rec).await?;
+        tx.commit().await?;
+        Ok(queued)
     }
 
     async fn record_received_once(&self, rec: &EvidenceRecord, key: &str) -> Result<KeyedReceipt, StorageError> {
-        bounded(async move {
-            let mut tx = self.pool.begin().await?;
-            // Taking the key first: a concurrent upload under the same key waits here for
-            // this transaction, then finds the key taken.
-            let taken = sqlx::query("INSERT INTO upload_keys (key, evidence_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-                .bind(key.to_owned())
-                .bind(rec.evidence_id.to_string())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 0;
-            if taken {
-                let row = sqlx::query("SELECT evidence_id FROM upload_keys WHERE key = $1").bind(key.to_owned()).fetch_one(&mut *tx).await?;
-                tx.commit().await?;
-                let id: String = row.try_get("evidence_id")?;
-                return id.parse().map(KeyedReceipt::Repeat).map_err(|e| StorageError::Corrupt(format!("upload key's evidence id {id:?}: {e}")));
-            }
-            let queued = insert_received(&mut tx, rec).await?;
-            tx.commit().await?;
-            Ok(KeyedReceipt::Recorded(queued))
-        })
-        .await
-    }
-
-    async fn get(&self, id: EvidenceId) -> Result<Option<EvidenceRecord>, StorageError> {
-        bounded(async move {
-            let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE evidence_id = $1");
-            Ok(self.select_records(&sql, id.to_string()).await?.pop())
-        })
-        .await
-    }
-
-    async fn finish(&self, rec: &EvidenceRecord, detail: Value) -> Result<bool, StorageError> {
-        bounded(async move {
-            if !rec.status.is_terminal() {
-                return Err(StorageError::rejected("index", "finish needs a terminal status"));
-            }
-            let now = Utc::now();
-            let mut tx = self.pool.begin().await?;
-            let changed = sqlx::query(
-                "UPDATE evidence SET status = $1, attempts = $2, updated_at = $3, record = $4
-                 WHERE evidence_id = $5 AND status = 'received'",
-            )
-            .bind(rec.status.as_str())
-            .bind(rec.attempts as i64)
-            .bind(ts(now))
-            .bind(to_json(rec)?)
+        let mut tx = self.pool.begin().await?;
+        // Taking the key first: a concurrent upload under the same key waits here for
+        // this transaction, then finds the key taken.
+        let taken = sqlx::query("INSERT INTO upload_keys (key, evidence_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key.to_owned())
             .bind(rec.evidence_id.to_string())
             .execute(&mut *tx)
             .await?
-            .rows_affected();
-            if changed == 1 {
-                append_event(&mut tx, rec.evidence_id, EventKind::Finished(rec.status), &detail, now).await?;
-                for key in rec.search_keys() {
-                    sqlx::query("INSERT INTO evidence_keys (key, evidence_id, submission_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                        .bind(key)
-                        .bind(rec.evidence_id.to_string())
-                        .bind(rec.submission.submission_id.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
+            .rows_affected()
+            == 0;
+        if taken {
+            let row = sqlx::query("SELECT evidence_id FROM upload_keys WHERE key = $1").bind(key.to_owned()).fetch_one(&mut *tx).await?;
             tx.commit().await?;
-            Ok(changed == 1)
-        })
-        .await
+            let id: String = row.try_get("evidence_id")?;
+            return id.parse().map(KeyedReceipt::Repeat).map_err(|e| StorageError::Corrupt(format!("upload key's evidence id {id:?}: {e}")));
+        }
+        let queued = insert_received(&mut tx, rec).await?;
+        tx.commit().await?;
+        Ok(KeyedReceipt::Recorded(queued))
+    }
+
+    async fn get(&self, id: EvidenceId) -> Result<Option<EvidenceRecord>, StorageError> {
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE evidence_id = $1");
+        Ok(self.select_records(&sql, id.to_string()).await?.pop())
+    }
+
+    async fn finish(&self, rec: &EvidenceRecord, detail: Value) -> Result<bool, StorageError> {
+        if !rec.status.is_terminal() {
+            return Err(StorageError::rejected("index", "finish needs a terminal status"));
+        }
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE evidence SET status = $1, attempts = $2, updated_at = $3, record = $4
+             WHERE evidence_id = $5 AND status = 'received'",
+        )
+        .bind(rec.status.as_str())
+        .bind(rec.attempts as i64)
+        .bind(ts(now))
+        .bind(to_json(rec)?)
+        .bind(rec.evidence_id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            append_event(&mut tx, rec.evidence_id, EventKind::Finished(rec.status), &detail, now).await?;
+            for key in rec.search_keys() {
+                sqlx::query("INSERT INTO evidence_keys (key, evidence_id, submission_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(key)
+                    .bind(rec.evidence_id.to_string())
+                    .bind(rec.submission.submission_id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
     }
 
     async fn record_reexamination(&self, rec: &EvidenceRecord, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
-        bounded(async move { self.reexamined(rec, None, kind, detail).await }).await
+        self.reexamined(rec, None, kind, detail).await
     }
 
     async fn with_finding(&self, code: FindingCode, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
-        bounded(async move {
-            let sql = format!(
-                "SELECT {RECORD_COLUMNS} FROM evidence WHERE status = 'needs_review' AND record LIKE $1
-                 ORDER BY received_at, evidence_id LIMIT {limit}"
-            );
-            // LIKE's `_` matches any character: the exact code is checked on the records.
-            let records = self.select_records(&sql, finding_pattern(code)).await?;
-            Ok(records.into_iter().filter(|r| r.findings.iter().any(|f| f.code == code)).collect())
-        })
-        .await
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM evidence WHERE status = 'needs_review' AND record LIKE $1
+             ORDER BY received_at, evidence_id LIMIT {limit}"
+        );
+        // LIKE's `_` matches any character: the exact code is checked on the records.
+        let records = self.select_records(&sql, finding_pattern(code)).await?;
+        Ok(records.into_iter().filter(|r| r.findings.iter().any(|f| f.code == code)).collect())
     }
 
     async fn resolve_finding(&self, rec: &EvidenceRecord, code: FindingCode, kind: EventKind, detail: Value) -> Result<bool, StorageError> {
-        bounded(async move { self.reexamined(rec, Some(code), kind, detail).await }).await
+        self.reexamined(rec, Some(code), kind, detail).await
     }
 
     async fn record_retry(&self, id: EvidenceId, attempts: u32, reason: &str) -> Result<(), StorageError> {
-        bounded(async move {
-            let now = Utc::now();
-            let mut tx = self.pool.begin().await?;
-            let changed = sqlx::query("UPDATE evidence SET attempts = $1, updated_at = $2 WHERE evidence_id = $3 AND status = 'received'")
-                .bind(attempts as i64)
-                .bind(ts(now))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if changed == 1 {
-                append_event(&mut tx, id, EventKind::Retry, &json!({"attempt": attempts, "reason": reason}), now).await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query("UPDATE evidence SET attempts = $1, updated_at = $2 WHERE evidence_id = $3 AND status = 'received'")
+            .bind(attempts as i64)
+            .bind(ts(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 1 {
+            append_event(&mut tx, id, EventKind::Retry, &json!({"attempt": attempts, "reason": reason}), now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn unfinished(&self, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
-        bounded(async move {
-            let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE status = $1 ORDER BY received_at, evidence_id LIMIT {limit}");
-            self.select_records(&sql, Status::Received.as_str().to_owned()).await
-        })
-        .await
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE status = $1 ORDER BY received_at, evidence_id LIMIT {limit}");
+        self.select_records(&sql, Status::Received.as_str().to_owned()).await
     }
 
     async fn stale(&self, idle: std::time::Duration, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
-        bounded(async move {
-            let cutoff = Utc::now() - chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::zero());
-            // Timestamps are written in one fixed RFC 3339 form, so text order is time order.
-            let sql = format!(
-                "SELECT {RECORD_COLUMNS} FROM evidence WHERE status = 'received' AND updated_at <= $1
-                 ORDER BY updated_at LIMIT {limit}"
-            );
-            self.select_records(&sql, ts(cutoff)).await
-        })
-        .await
+        let cutoff = Utc::now() - chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::zero());
+        // Timestamps are written in one fixed RFC 3339 form, so text order is time order.
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM evidence WHERE status = 'received' AND updated_at <= $1
+             ORDER BY updated_at LIMIT {limit}"
+        );
+        self.select_records(&sql, ts(cutoff)).await
     }
 
     async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StorageError> {
-        bounded(async move {
-            let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM evidence GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
-            rows.iter()
-                .map(|row| {
-                    let st: String = row.try_get("status")?;
-                    let n: i64 = row.try_get("n")?;
-                    Ok((st.parse().map_err(|e| StorageError::Corrupt(format!("{e}")))?, n as u64))
-                })
-                .collect()
-        })
-        .await
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM evidence GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let st: String = row.try_get("status")?;
+                let n: i64 = row.try_get("n")?;
+                Ok((st.parse().map_err(|e| StorageError::Corrupt(format!("{e}")))?, n as u64))
+            })
+            .collect()
     }
 
     async fn same_documents(&self, exclude: SubmissionId, hashes: &[Sha256Digest], invoice_keys: &[String]) -> Result<Vec<EvidenceRecord>, StorageError> {
-        bounded(async move {
-            let mut found: Vec<EvidenceRecord> = Vec::new();
-            let lookups = [
-                (
-                    format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id <> $1 AND status <> 'received' AND sha256 IN"),
-                    hashes.iter().map(Sha256Digest::hex).collect::<Vec<_>>(),
-                ),
-                (
-                    "SELECT e.record, e.status, e.attempts, e.updated_at FROM evidence_keys k
-                     JOIN evidence e ON e.evidence_id = k.evidence_id WHERE k.submission_id <> $1 AND k.key IN"
-                        .to_owned(),
-                    invoice_keys.to_vec(),
-                ),
-            ];
-            for (select, values) in lookups {
-                // A few hundred values per statement: one round trip for a whole dossier.
-                for chunk in values.chunks(200) {
-                    let sql = format!("{select} ({})", placeholders(2, chunk.len()));
-                    found.extend(self.select_records_by(&sql, std::iter::once(exclude.to_string()).chain(chunk.iter().cloned())).await?);
-                }
+        let mut found: Vec<EvidenceRecord> = Vec::new();
+        let lookups = [
+            (
+                format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id <> $1 AND status <> 'received' AND sha256 IN"),
+                hashes.iter().map(Sha256Digest::hex).collect::<Vec<_>>(),
+            ),
+            (
+                "SELECT e.record, e.status, e.attempts, e.updated_at FROM evidence_keys k
+                 JOIN evidence e ON e.evidence_id = k.evidence_id WHERE k.submission_id <> $1 AND k.key IN"
+                    .to_owned(),
+                invoice_keys.to_vec(),
+            ),
+        ];
+        for (select, values) in lookups {
+            // A few hundred values per statement: one round trip for a whole dossier.
+            for chunk in values.chunks(200) {
+                let sql = format!("{select} ({})", placeholders(2, chunk.len()));
+                found.extend(self.select_records_by(&sql, std::iter::once(exclude.to_string()).chain(chunk.iter().cloned())).await?);
             }
-            found.sort_by_key(|r| (r.received_at, r.evidence_id));
-            found.dedup_by_key(|r| r.evidence_id);
-            Ok(found)
-        })
-        .await
+        }
+        found.sort_by_key(|r| (r.received_at, r.evidence_id));
+        found.dedup_by_key(|r| r.evidence_id);
+        Ok(found)
     }
 
     async fn stored_records(&self, since: Option<DateTime<Utc>>, after: Option<&EvidenceRecord>, limit: u32) -> Result<Vec<EvidenceRecord>, StorageError> {
-        bounded(async move {
-            // Timestamps are written in one fixed RFC 3339 form, so text order is time order.
-            let (from_ts, from_id) = match after {
-                Some(rec) => (ts(rec.received_at), rec.evidence_id.to_string()),
-                None => (since.map(ts).unwrap_or_default(), String::new()),
-            };
-            let sql = format!(
-                "SELECT {RECORD_COLUMNS} FROM evidence
-                 WHERE status IN ('stored', 'needs_review') AND (received_at > $1 OR (received_at = $1 AND evidence_id > $2))
-                 ORDER BY received_at, evidence_id LIMIT {limit}"
-            );
-            self.select_records_by(&sql, [from_ts, from_id]).await
-        })
-        .await
+        // Timestamps are written in one fixed RFC 3339 form, so text order is time order.
+        let (from_ts, from_id) = match after {
+            Some(rec) => (ts(rec.received_at), rec.evidence_id.to_string()),
+            None => (since.map(ts).unwrap_or_default(), String::new()),
+        };
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM evidence
+             WHERE status IN ('stored', 'needs_review') AND (received_at > $1 OR (received_at = $1 AND evidence_id > $2))
+             ORDER BY received_at, evidence_id LIMIT {limit}"
+        );
+        self.select_records_by(&sql, [from_ts, from_id]).await
     }
 
     async fn mark_deleted(&self, id: EvidenceId, actor: &str) -> Result<(), StorageError> {
-        bounded(async move {
-            let Some(mut rec) = self.get(id).await? else {
-                return Err(StorageError::NotFound(format!("evidence {id}")));
-            };
-            let key = rec.object_key.take();
-            let now = Utc::now();
-            let mut tx = self.pool.begin().await?;
-            sqlx::query("UPDATE evidence SET record = $1, updated_at = $2 WHERE evidence_id = $3")
-                .bind(to_json(&rec)?)
-                .bind(ts(now))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-            append_event(&mut tx, id, EventKind::Deleted, &json!({"object_key": key, "actor": actor, "retain_until": rec.retain_until}), now).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
+        let Some(mut rec) = self.get(id).await? else {
+            return Err(StorageError::NotFound(format!("evidence {id}")));
+        };
+        let key = rec.object_key.take();
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE evidence SET record = $1, updated_at = $2 WHERE evidence_id = $3")
+            .bind(to_json(&rec)?)
+            .bind(ts(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        append_event(&mut tx, id, EventKind::Deleted, &json!({"object_key": key, "actor": actor, "retain_until": rec.retain_until}), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     fn describe(&self) -> String {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::core::{SqlIndex, RECORD_COLUMNS};
-use crate::sql::{bounded, parse_ts, ts};
+use crate::sql::{parse_ts, ts};
 use crate::StorageError;
 
 /// The owner of a submission, as fixed when its first file was received.
@@ -39,37 +39,29 @@ pub trait Submissions: Send + Sync {
     async fn submission_ids(&self) -> Result<Vec<SubmissionId>, StorageError>;
 }
 
+#[caregate_macros::bounded]
 #[async_trait]
 impl Submissions for SqlIndex {
     async fn submission(&self, id: SubmissionId) -> Result<Vec<EvidenceRecord>, StorageError> {
-        bounded(async move {
-            let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id = $1 ORDER BY received_at, evidence_id");
-            self.select_records(&sql, id.to_string()).await
-        })
-        .await
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM evidence WHERE submission_id = $1 ORDER BY received_at, evidence_id");
+        self.select_records(&sql, id.to_string()).await
     }
 
     async fn submission_ids(&self) -> Result<Vec<SubmissionId>, StorageError> {
-        bounded(async move {
-            let rows = sqlx::query("SELECT submission_id, MIN(received_at) AS first FROM evidence GROUP BY submission_id ORDER BY first, submission_id")
-                .fetch_all(&self.pool)
-                .await?;
-            rows.iter()
-                .map(|row| {
-                    let id: String = row.try_get("submission_id")?;
-                    id.parse().map_err(|e| StorageError::Corrupt(format!("submission id {id:?}: {e}")))
-                })
-                .collect()
-        })
-        .await
+        let rows = sqlx::query("SELECT submission_id, MIN(received_at) AS first FROM evidence GROUP BY submission_id ORDER BY first, submission_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("submission_id")?;
+                id.parse().map_err(|e| StorageError::Corrupt(format!("submission id {id:?}: {e}")))
+            })
+            .collect()
     }
 
     async fn submission_owner(&self, id: SubmissionId) -> Result<Option<SubmissionOwner>, StorageError> {
-        bounded(async move {
-            let mut conn = self.pool.acquire().await?;
-            owner(&mut conn, id).await
-        })
-        .await
+        let mut conn = self.pool.acquire().await?;
+        owner(&mut conn, id).await
     }
 }
 

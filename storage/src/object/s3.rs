@@ -9,6 +9,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
 use aws_sdk_s3::Client;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use base64::Engine;
 use caregate_schemas::Sha256Digest;
 
@@ -26,8 +27,10 @@ pub struct S3ObjectStore {
 
 impl S3ObjectStore {
     pub fn new(cfg: &S3Config, bucket: &str) -> Self {
+        let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
         let conf = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(https)
             .region(Region::new(cfg.region.clone()))
             .endpoint_url(&cfg.endpoint)
             .credentials_provider(Credentials::new(&cfg.access_key, &cfg.secret_key, None, None, "caregate-config"))
