@@ -384,8 +384,13 @@ mod tests {
 /// "Niveau de maturité ANSSI atteint : niveau 3", "niveau ANSSI 3", "ANSSI level 3": a
 /// level next to the ANSSI's name or to "maturité", never a rule table's bare "niveau 2".
 static ANSSI_LEVEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:anssi|maturit[ée])[^.\n]{0,60}?\b(?:niveau|level)\s*:?\s*([1-5])\b|\b(?:niveau|level)\s*(?:anssi|de maturit[ée])\s*:?\s*([1-5])\b")
-        .unwrap()
+    // The third form is the first wrapped by the page after the verb that states it
+    // ("… ANSSI atteint :" / "niveau 3."): a line break elsewhere (a heading over a list
+    // of checkpoints by level) states nothing.
+    Regex::new(
+        r"(?i)(?:anssi|maturit[ée])[^.\n]{0,60}?\b(?:niveau|level)\s*:?\s*([1-5])\b|\b(?:niveau|level)\s*(?:anssi|de maturit[ée])\s*:?\s*([1-5])\b|(?:anssi|maturit[ée])[^.\n]{0,60}?\b(?:atteint|obtenu|reached|achieved)\s*:?[ \t]*\n\s*(?:niveau|level)\s*:?\s*([1-5])\b",
+    )
+    .unwrap()
 });
 static AUDIT_DATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -402,7 +407,7 @@ static AUDITED_DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
 /// A stated level is the auditor's word, not a computed one (see `caregate-verify`).
 pub fn ad_report_from_text(text: &str) -> Option<caregate_schemas::extracted::AdAudit> {
     let head: String = text.chars().take(20_000).collect();
-    let anssi_level = ANSSI_LEVEL.captures(&head).and_then(|c| c.get(1).or(c.get(2))).and_then(|m| m.as_str().parse().ok());
+    let anssi_level = ANSSI_LEVEL.captures(&head).and_then(|c| c.get(1).or(c.get(2)).or(c.get(3))).and_then(|m| m.as_str().parse().ok());
     let date = AUDIT_DATE.find_iter(&head).find_map(|m| {
         let after: String = head[m.end()..].chars().take(24).collect();
         all_dates(&after).into_iter().find(|(at, _)| *at == 0).map(|(_, d)| d.to_string())
@@ -437,5 +442,11 @@ mod ad_report_tests {
         assert_eq!(ad_report_from_text("AD security assessment, ANSSI level 2 reached").unwrap().anssi_level, Some(2));
         // A rule table's levels are not the report's.
         assert!(ad_report_from_text("Règle P-Delegated : niveau 2").is_none());
+        // The statement wrapped by the page after its verb, as Chromium prints it.
+        let wrapped = "Domaine audité : millau-ebnl.local\nDate de l'audit : 23/09/2024\nLes contrôleurs ont été audités avec PingCastle. Niveau de maturité ANSSI atteint :\nniveau 3. Les points de contrôle des niveaux 1 et 2 sont validés";
+        let a = ad_report_from_text(wrapped).unwrap();
+        assert_eq!((a.anssi_level, a.date.as_deref()), (Some(3), Some("2024-09-23")));
+        // A heading over checkpoints listed by level states no level.
+        assert_eq!(ad_report_from_text("Date de l'audit : 23/09/2024\nPoints de contrôle ANSSI\nNiveau 1 : comptes inactifs").unwrap().anssi_level, None);
     }
 }

@@ -674,6 +674,29 @@ pub struct InvoiceReading {
     pub confidence: BTreeMap<String, f32>,
     /// `invoice_fields_inconsistent` for each set of fields left empty.
     pub findings: Vec<Finding>,
+    /// The three totals as printed under their labels, each once, when they do not add
+    /// up, and the finding that left them empty.
+    printed_totals: Option<([totals::Candidate; 3], Finding)>,
+}
+
+impl InvoiceReading {
+    /// Takes the totals as the page prints them when they contradict each other but each
+    /// is said once under its own label: on a born-digital page that is what the
+    /// document says (HT + TVA ≠ TTC is then its own error, a verdict), not a reading in
+    /// doubt. Text recognised by OCR keeps them empty, as a question.
+    pub fn keep_printed_totals(&mut self) {
+        let Some((printed, finding)) = self.printed_totals.take() else { return };
+        let [ht, tva, ttc] = printed;
+        (self.invoice.total_ht, self.invoice.total_tva, self.invoice.total_ttc) = (Some(ht.value), Some(tva.value), Some(ttc.value));
+        for (field, at) in totals::FIELD_NAMES.into_iter().zip([ht.at, tva.at, ttc.at]) {
+            self.confidence.insert(field.to_owned(), 0.9);
+            match at {
+                Some(at) => self.invoice.locations.insert(field.to_owned(), at),
+                None => self.invoice.locations.remove(field),
+            };
+        }
+        self.findings.retain(|f| *f != finding);
+    }
 }
 
 /// An invoice's fields, their confidence and findings, from its laid-out pages when
@@ -904,6 +927,7 @@ fn read_rows(rows: Vec<Vec<Cell>>, text: &str) -> InvoiceReading {
         kept(&mut locations, field, Some((value, at)))
     };
     let (total_ht, total_tva, total_ttc) = (chosen("total_ht", total_ht), chosen("total_tva", total_tva), chosen("total_ttc", total_ttc));
+    let printed_totals = totals.printed.zip(totals.finding.clone());
     findings.extend(totals.finding);
     let buyer = buyer_cells(&rows);
     let seller_name = seller(&rows, &buyer, text).map(|(name, c)| {
@@ -946,7 +970,7 @@ fn read_rows(rows: Vec<Vec<Cell>>, text: &str) -> InvoiceReading {
         source: InvoiceSource::Text,
         locations,
     };
-    InvoiceReading { invoice, confidence, findings }
+    InvoiceReading { invoice, confidence, findings, printed_totals }
 }
 
 /// Cells that are a bare number label, their value beside them only ("N°   FA-12" in a
@@ -1341,6 +1365,40 @@ mod tests {
         let reading = read_invoice(None, "ACME SAS\nTotal HT :   1 000,00 €\nTVA :   230,00 €\nTotal TTC :   1 300,00 €\n");
         assert_eq!((reading.invoice.total_ht, reading.invoice.total_tva, reading.invoice.total_ttc), (None, None, None));
         assert_eq!(reading.findings.len(), 1);
+    }
+
+    /// Totals printed once each under their labels that do not add up: a born-digital
+    /// page's text is what the document says, kept whole (the judge's `totals_inconsistent`);
+    /// OCR's reading keeps the odd one empty, as a question. A page that prints a total
+    /// twice with two values is no statement of one: nothing is kept.
+    #[test]
+    fn printed_totals_that_do_not_add_up_are_kept_when_the_text_is_printed() {
+        let text = "ACME SAS\nFacture n° FA-1\nTotal HT :   8 400,00 €\nTVA 20 % :   1 680,00 €\nTotal TTC :   11 080,00 €\n";
+        let ocr = read_invoice(None, text);
+        assert_eq!((ocr.invoice.total_ht, ocr.invoice.total_tva, ocr.invoice.total_ttc), (Some(dec("8400.00")), Some(dec("1680.00")), None));
+        assert!(ocr.findings.iter().any(|f| f.code == FindingCode::InvoiceFieldsInconsistent), "{:?}", ocr.findings);
+        let mut printed = ocr.clone();
+        printed.keep_printed_totals();
+        assert_eq!(
+            (printed.invoice.total_ht, printed.invoice.total_tva, printed.invoice.total_ttc),
+            (Some(dec("8400.00")), Some(dec("1680.00")), Some(dec("11080.00")))
+        );
+        assert!(printed.findings.is_empty(), "{:?}", printed.findings);
+        assert_eq!(printed.confidence.get("total_ttc"), Some(&0.9));
+        // A line's amount under a "Montant HT" title is no rival to the HT the rate binds
+        // to the TVA: the TTC, printed once, is still the document's.
+        let lines = "ACME SAS\nFacture n° FA-2\nDésignation   Qté   Montant HT\nAudit   1   6 000,00 €\nRestitution   1   2 400,00 €\nTotal HT :   8 400,00 €\nTVA 20 % :   1 680,00 €\nTotal TTC :   11 080,00 €\n";
+        let mut lines = read_invoice(None, lines);
+        lines.keep_printed_totals();
+        assert_eq!(
+            (lines.invoice.total_ht, lines.invoice.total_tva, lines.invoice.total_ttc),
+            (Some(dec("8400.00")), Some(dec("1680.00")), Some(dec("11080.00")))
+        );
+        let mut twice =
+            read_invoice(None, "ACME SAS\nTotal HT :   8 400,00 €\nTVA 20 % :   1 680,00 €\nTotal TTC :   11 080,00 €\nNet à payer :   12 000,00 €\n");
+        twice.keep_printed_totals();
+        assert_eq!(twice.invoice.total_ttc, None);
+        assert_eq!(twice.findings.len(), 1);
     }
 
     #[test]

@@ -404,7 +404,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 }
                 Ok(())
             })?;
-            from_text(format, &text, None, Fields { xml_root: src.xml_root.map(str::to_owned), ..Fields::default() })?
+            from_text(format, &text, Fields { xml_root: src.xml_root.map(str::to_owned), ..Fields::default() }, limits)?
         }
         Format::Workbook | Format::Csv => {
             let tables = if format == Format::Csv {
@@ -431,14 +431,14 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 done(c, Fields { sheets: Some(sheets), ..Fields::of(Content::FinancialReport(report)) }, findings)
             } else {
                 let text: String = tables.iter().map(sheet::Table::text).collect();
-                let mut a = from_text(format, &text, None, Fields { sheets: Some(sheets), ..Fields::default() })?;
+                let mut a = from_text(format, &text, Fields { sheets: Some(sheets), ..Fields::default() }, limits)?;
                 a.findings.extend(findings);
                 a
             }
         }
         Format::Office => {
             let text = office::text(File::open(src.path)?, &office_limits(limits), budget)?;
-            from_text(format, &text, None, Fields::default())?
+            from_text(format, &text, Fields::default(), limits)?
         }
         Format::Zip => {
             let members = archive::members(File::open(src.path)?, limits)?;
@@ -481,7 +481,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             let media = Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() };
             match ocr::image(src.path, budget) {
                 Ok(read) if read.read_text() => {
-                    let mut a = from_laid_out_text(format, &read.layout.text(), Some(&read.layout), None, media)?;
+                    let mut a = from_laid_out_text(format, &read.layout.text(), Some(Laid { layout: &read.layout, ocr: true }), None, media, limits)?;
                     a.findings.extend(ocr_findings(&read));
                     read_by_ocr(&mut a.fields);
                     a
@@ -508,7 +508,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             let mut bytes = Vec::new();
             File::open(src.path)?.take(limits.max_text_chars as u64).read_to_end(&mut bytes)?;
             let text = sheet::decode_text(&bytes);
-            from_text(format, &text, None, Fields::default())?
+            from_text(format, &text, Fields::default(), limits)?
         }
         Format::Binary => {
             done(Classification::structural(Kind::Other, format!("{}: not a format caregate reads", src.media_type)), Fields::default(), Vec::new())
@@ -555,20 +555,45 @@ fn office_limits(limits: &Limits) -> Limits {
 
 /// Kind and fields from running text (PDF without structured data, office documents,
 /// plain text, generic XML); `common` holds what the reader already knows beside.
-fn from_text(format: Format, text: &str, pdf: Option<&caregate_schemas::extracted::PdfInfo>, common: Fields) -> Result<Analysis, ExtractError> {
-    from_laid_out_text(format, text, None, pdf, common)
+fn from_text(format: Format, text: &str, common: Fields, limits: &Limits) -> Result<Analysis, ExtractError> {
+    from_laid_out_text(format, text, None, None, common, limits)
+}
+
+/// Where a text's words are on the page, and whether OCR recognised them.
+#[derive(Clone, Copy)]
+struct Laid<'a> {
+    layout: &'a layout::Layout,
+    ocr: bool,
 }
 
 /// [`from_text`], with the layout the text was made from when there is one (a PDF's,
-/// or OCR's): an invoice's values under their column titles are then found by geometry.
+/// or OCR's): an invoice's values under their column titles are then found by geometry,
+/// and a printed table of invoices whose total adds up is read as a financial report.
 fn from_laid_out_text(
     format: Format,
     text: &str,
-    layout: Option<&layout::Layout>,
+    laid: Option<Laid>,
     pdf: Option<&caregate_schemas::extracted::PdfInfo>,
     common: Fields,
+    limits: &Limits,
 ) -> Result<Analysis, ExtractError> {
     let c = classify::classify_text(text);
+    // A table of invoices whose rows add up to its total is a financial report, whatever
+    // its words weigh; unless the words say for sure it is a document of its own (an
+    // invoice's own lines are not dated invoices, but the words settle it first).
+    let printed = laid.filter(|_| matches!(c.kind, Kind::FinancialReport | Kind::Other) || c.is_low()).and_then(|l| sheet::printed_report(l.layout, limits));
+    if let Some(report) = printed {
+        let why = format!(
+            "printed table of {} dated invoice rows whose total is their sum: {}",
+            report.row_count,
+            report.columns.iter().filter(|c| !c.is_empty()).cloned().collect::<Vec<_>>().join(", ")
+        );
+        let mut reasons = vec![why];
+        reasons.extend(c.reasons);
+        let c = Classification { kind: Kind::FinancialReport, confidence: 1.0, reasons };
+        let fields = Fields { content: Content::FinancialReport(report), ..common };
+        return Ok(Analysis { format: format.name().into(), classification: c, fields, findings: Vec::new(), members: Vec::new(), text: text.to_owned() });
+    }
     let mut findings = Vec::new();
     if c.is_low() && c.kind != Kind::Other {
         findings.push(warning(
@@ -579,7 +604,13 @@ fn from_laid_out_text(
     let content = match c.kind {
         // A report read as text has no table: what its text says of an invoice is all.
         Kind::Invoice | Kind::CreditNote | Kind::Quote | Kind::PurchaseOrder | Kind::FinancialReport => {
-            let reading = invoice_text::read_invoice(layout, text);
+            let mut reading = invoice_text::read_invoice(laid.map(|l| l.layout), text);
+            // Totals the page prints under their labels, each once, that do not add up
+            // are the document's own error when its text is the one printed; read by OCR
+            // they may be a misreading, left empty for a controller.
+            if !laid.is_some_and(|l| l.ocr) {
+                reading.keep_printed_totals();
+            }
             // Fields left empty because the page contradicts itself are a controller's
             // question on an invoice; on a quote or a report they prove nothing anyway.
             if matches!(c.kind, Kind::Invoice | Kind::CreditNote) {
@@ -728,8 +759,11 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             if doc.text_chars < 20 && doc.info.pages > 0 && !(scanned && limits.defer_ocr) {
                 findings.push(warning(FindingCode::NoText, format!("{} page(s) sans texte : une image scannée, un contrôleur doit la lire", doc.info.pages)));
             }
-            let mut a = from_laid_out_text(Format::Pdf, &doc.text, text_layout.as_ref(), Some(&doc.info), Fields::default())?;
-            if ocr_read {
+            // A text layer OCR software laid over a scan is a recognition too.
+            let recognised = ocr_read || doc.invisible_text;
+            let laid = text_layout.as_ref().map(|layout| Laid { layout, ocr: recognised });
+            let mut a = from_laid_out_text(Format::Pdf, &doc.text, laid, Some(&doc.info), Fields::default(), limits)?;
+            if recognised {
                 read_by_ocr(&mut a.fields);
             }
             a

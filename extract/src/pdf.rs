@@ -80,6 +80,8 @@ pub struct PdfDocument {
     pub text_chars: usize,
     /// The CII invoice embedded as `factur-x.xml` / `zugferd-invoice.xml`, parsed.
     pub invoice: Option<Result<Invoice, ExtractError>>,
+    /// Its first pages draw text invisibly: an OCR layer over a scan (see [`invisible_text`]).
+    pub invisible_text: bool,
 }
 
 impl PdfDocument {
@@ -124,7 +126,14 @@ fn dict<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Dictionary> {
 impl PdfDocument {
     /// A document whose structure could not be read, only its text (by another reader).
     pub fn text_only(pages: usize) -> Self {
-        Self { info: PdfInfo { pages, repaired: true, ..PdfInfo::default() }, text: String::new(), page_starts: Vec::new(), text_chars: 0, invoice: None }
+        Self {
+            info: PdfInfo { pages, repaired: true, ..PdfInfo::default() },
+            text: String::new(),
+            page_starts: Vec::new(),
+            text_chars: 0,
+            invoice: None,
+            invisible_text: false,
+        }
     }
 }
 
@@ -277,7 +286,32 @@ fn parse_with(bytes: &[u8], limits: &Limits, budget: &Budget, with_text: bool) -
     }
     info.active_content = active.into_iter().collect();
     info.signatures = validate_signatures(&doc, file, found, limits, budget)?;
-    Ok(PdfDocument { info, text, page_starts, text_chars, invoice })
+    let invisible_text = invisible_text(&doc, &pages);
+    Ok(PdfDocument { info, text, page_starts, text_chars, invoice, invisible_text })
+}
+
+/// Whether the first pages draw text in render mode 3 (neither filled nor stroked): what
+/// OCR software lays over a scanned page so that it can be searched (Tesseract's PDF,
+/// ocrmypdf, scanners' « PDF avec texte »). Such a text layer is a recognition, with
+/// its misreadings, not the text the document was printed from. Looked for in the pages'
+/// own content and in the forms they draw (ocrmypdf grafts its layer as one).
+fn invisible_text(doc: &Document, pages: &std::collections::BTreeMap<u32, ObjectId>) -> bool {
+    static MODE_3: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u)(?:^|[\s\]>)])3\s+Tr\b").unwrap());
+    let drawn_in_mode_3 = |content: Option<Vec<u8>>| content.is_some_and(|c| MODE_3.is_match(&c));
+    pages.values().take(3).any(|&id| {
+        if drawn_in_mode_3(doc.get_page_content_with_limit(id, MAX_STREAM).ok()) {
+            return true;
+        }
+        let Ok((inline, referenced)) = doc.get_page_resources(id) else { return false };
+        let resources = inline.into_iter().chain(referenced.iter().filter_map(|r| doc.get_dictionary(*r).ok()));
+        resources.filter_map(|r| r.get(b"XObject").ok().and_then(|x| dict(doc, x))).any(|xobjects| {
+            xobjects.iter().take(64).any(|(_, x)| {
+                let form =
+                    resolve(doc, x).and_then(|o| o.as_stream().ok()).filter(|s| s.dict.get(b"Subtype").ok().and_then(name_of).as_deref() == Some("Form"));
+                drawn_in_mode_3(form.and_then(|s| s.get_plain_content_with_limit(MAX_STREAM).ok()))
+            })
+        })
+    })
 }
 
 /// Judges every signature of the document (in file order, the order they were made):
@@ -610,6 +644,63 @@ mod tests {
 
     fn sample(path: &str) -> Vec<u8> {
         std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples").join(path)).unwrap()
+    }
+
+    /// A one-page PDF drawing "Total TTC 1 200,00" in render mode `mode`, in the page's
+    /// own content or, as ocrmypdf grafts its layer, in a form the page draws.
+    fn drawn(mode: i64, in_form: bool) -> Vec<u8> {
+        use lopdf::content::{Content, Operation};
+        use lopdf::{dictionary, Stream};
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" });
+        let text = Content {
+            operations: vec![
+                Operation::new("BT", vec![]),
+                Operation::new("Tr", vec![mode.into()]),
+                Operation::new("Tf", vec!["F1".into(), 12.into()]),
+                Operation::new("Td", vec![100.into(), 600.into()]),
+                Operation::new("Tj", vec![Object::string_literal("Total TTC 1 200,00")]),
+                Operation::new("ET", vec![]),
+            ],
+        }
+        .encode()
+        .unwrap();
+        let fonts = dictionary! { "Font" => dictionary! { "F1" => font } };
+        let (content, resources) = if in_form {
+            let form = doc.add_object(Stream::new(
+                dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 595.into(), 842.into()], "Resources" => fonts },
+                text,
+            ));
+            (b"q /Fm1 Do Q".to_vec(), dictionary! { "XObject" => dictionary! { "Fm1" => form } })
+        } else {
+            (text, fonts)
+        };
+        let content = doc.add_object(Stream::new(dictionary! {}, content));
+        let page = doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => content, "Resources" => resources });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(
+                dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1, "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()] },
+            ),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    /// Text drawn invisibly is an OCR layer over a scan, in the page or in a form it draws;
+    /// text drawn to be seen (mode 0) is the document's own.
+    #[test]
+    fn an_ocr_layer_is_told_from_printed_text() {
+        let structure = |bytes: &[u8]| parse_structure(bytes, &Limits::default(), &Budget::new(Duration::from_secs(30))).unwrap().invisible_text;
+        assert!(!structure(&drawn(0, false)));
+        assert!(structure(&drawn(3, false)));
+        assert!(structure(&drawn(3, true)));
+        assert!(!structure(&drawn(0, true)));
+        assert!(!structure(&sample("factures/facture-FA-2024-0042.pdf")));
     }
 
     #[test]

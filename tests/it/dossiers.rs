@@ -18,14 +18,16 @@ use crate::common::{Stack, TestEnv};
 /// The dossiers made: a signed attestation with a PingCastle report and nmap scans
 /// before/after and a clean expense claim (0); no attestation, a PingCastle report
 /// edited by hand, a scanned invoice whose total is under a stain (5); a consultancy's
-/// PDF audit report, scans of private addresses only, a report row with no invoice (6);
-/// an unsigned attestation, a network diagram, invoices about an audit (11).
-const SUBSET: &str = "0,5,6,11";
-/// As measured when the test was written (2026-12-07): 23 of the 24 verdicts right (the
-/// level of the dossier whose only PingCastle report was edited by hand goes to review
-/// where a controller says not met), none of them a wrong « met ». The floor only goes
-/// up as the judge improves; a wrong « met » is never allowed.
-const FLOOR_RIGHT: usize = 23;
+/// PDF audit report stating its level, scans of private addresses only, a report row
+/// with no invoice (6); a financial report printed to PDF by Chromium, its table's
+/// titles and cells wrapped (10); an unsigned attestation, a network diagram, invoices
+/// about an audit (11); a born-digital invoice whose printed TTC is not HT + TVA (13).
+const SUBSET: &str = "0,5,6,10,11,13";
+/// As measured when the test was written (2026-12-07): 23 of the 24 verdicts right;
+/// since the edited report's level, the PDF report and the born-digital totals are
+/// judged as a controller would (issue #24), all 36. The floor only goes up as the
+/// judge improves; a wrong « met » is never allowed.
+const FLOOR_RIGHT: usize = 36;
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/make-dossiers.py")

@@ -177,9 +177,12 @@ fn anssi_level_against_the_target() {
     assert_objective(&dossier.judge_with(&lowered_ungraded, &[]), "D1.AD.LEVEL", Verdict::Met, FindingCode::AdLevelReached);
     let unbounded = Builder::new("750000001", None).add_edited(PINGCASTLE, |f| f["maturity_level"] = Value::Null);
     assert_objective(&unbounded.judge_with(&lowered_ungraded, &[]), "D1.AD.LEVEL", Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
-    // A tampered report gives no level: a person decides.
-    let tampered = Builder::new("750000001", None).add("annuaire/ad_hc_ch-retouche.local.xml").judge();
-    assert_objective(&tampered, "D1.AD.LEVEL", Verdict::NeedsReview, FindingCode::AdLevelUnknown);
+    // A tampered report gives no level: alone, the level is not demonstrated; beside a
+    // report nobody could read yet (encrypted), a person decides.
+    let tampered = Builder::new("750000001", None).add("annuaire/ad_hc_ch-retouche.local.xml");
+    assert_objective(&tampered.judge(), "D1.AD.LEVEL", Verdict::NotMet, FindingCode::IntegrityMismatch);
+    let and_encrypted = Builder::new("750000001", None).add("annuaire/ad_hc_ch-retouche.local.xml").add("annuaire/ad_hc_ch-chiffre.local.xml").judge();
+    assert_objective(&and_encrypted, "D1.AD.LEVEL", Verdict::NeedsReview, FindingCode::AdLevelUnknown);
     // A level a PDF report only states is the auditor's word: a person confirms it; a
     // stated level under the target is enough to say not met.
     let report = "annuaire/rapport-audit-ad.pdf";
@@ -404,7 +407,7 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
         expect_table(&[
             ("D1.PRE", NeedsReview),
             ("D1.AD.AUDIT", NotMet),
-            ("D1.AD.LEVEL", NeedsReview),
+            ("D1.AD.LEVEL", NotMet),
             ("D1.EXP.AUDIT", Met),
             ("D1.EXP.REMED", NotMet),
             ("D1.FIN", NotMet),
@@ -413,6 +416,7 @@ async fn two_establishments_get_the_verdicts_their_dossiers_deserve(stack: commo
         vb.objectives
     );
     assert_objective(&vb, "D1.AD.AUDIT", NotMet, FindingCode::IntegrityMismatch);
+    assert_objective(&vb, "D1.AD.LEVEL", NotMet, FindingCode::IntegrityMismatch);
     assert_objective(&vb, "D1.EXP.REMED", NotMet, FindingCode::HighRiskServiceExposed);
     assert_objective(&vb, "D1.FIN", NotMet, FindingCode::SiretInvalid);
     assert_objective(&vb, "D1.FIN", NotMet, FindingCode::DuplicateSubmission);

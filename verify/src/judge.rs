@@ -384,7 +384,9 @@ impl Context<'_> {
                     }
                 }
             }
-            Rule::AnssiLevelAtLeast { level } => self.anssi_level(level.unwrap_or(self.r.parameters.target_anssi_level), relevant, why),
+            Rule::AnssiLevelAtLeast { level, stated } => {
+                self.anssi_level(level.unwrap_or(self.r.parameters.target_anssi_level), stated.unwrap_or(Verdict::NeedsReview), relevant, why)
+            }
             Rule::ScanFinished => {
                 for rec in relevant {
                     if self.findings_of(rec).iter().any(|f| f.code == FindingCode::ScanUnfinished) {
@@ -489,7 +491,7 @@ impl Context<'_> {
         }
     }
 
-    fn anssi_level(&self, target: u8, relevant: &[&EvidenceRecord], why: &mut Reasons) {
+    fn anssi_level(&self, target: u8, stated: Verdict, relevant: &[&EvidenceRecord], why: &mut Reasons) {
         // Only reports whose content can be trusted give a level; the latest one counts.
         // A level stated in a report's prose is the auditor's word: it counts only where no
         // report gives one that can be computed, and a person confirms it.
@@ -514,22 +516,42 @@ impl Context<'_> {
         }
         if graded.is_empty() {
             if let Some((rec, level)) = declared.into_iter().max_by_key(|(rec, _)| scan_order(rec)) {
-                let (code, verdict, cmp) = if level < target {
-                    (FindingCode::AdLevelBelowTarget, Verdict::NotMet, "<")
+                let dated = rec.fields.ad_audit().and_then(|a| a.date.as_deref()).and_then(|d| d.get(..10)).and_then(|d| d.parse::<chrono::NaiveDate>().ok());
+                let dated = dated.map(|d| format!(" (audit du {})", fr_date(d))).unwrap_or_default();
+                let message = if level < target {
+                    format!("{} : niveau ANSSI {level} < cible {target}, déclaré par le rapport{dated}", rec.path)
                 } else {
-                    (FindingCode::AdLevelDeclared, Verdict::NeedsReview, "≥")
+                    let question = if stated == Verdict::NeedsReview { " : ce niveau est-il attesté par les constats du rapport ?" } else { "" };
+                    format!(
+                        "{} : niveau ANSSI {level} ≥ cible {target} déclaré par le rapport{dated}, une déclaration du prestataire et non une mesure (aucune règle PingCastle pour le calculer){question}",
+                        rec.path
+                    )
                 };
-                why.add(
-                    code,
-                    verdict,
-                    format!("{} : niveau ANSSI {level} {cmp} cible {target}, déclaré par le rapport (non calculé)", rec.path),
-                    Some(rec),
-                    Some("anssi_level"),
-                );
+                let (code, verdict) = if level < target { (FindingCode::AdLevelBelowTarget, Verdict::NotMet) } else { (FindingCode::AdLevelDeclared, stated) };
+                why.add(code, verdict, message, Some(rec), Some("anssi_level"));
                 return;
             }
         }
         let Some((rec, graded)) = graded.into_iter().max_by_key(|(rec, _)| scan_order(rec)) else {
+            // Nothing gives a level but a PingCastle report edited after PingCastle wrote
+            // it: the rules it shows are not the ones found, so it demonstrates no level,
+            // and no other report (encrypted, opaque) may yet: the level is not met. The
+            // establishment proves it with the report as written.
+            let edited = relevant.iter().find(|rec| rec.fields.ad_audit().is_some_and(|a| a.tool == "PingCastle" && a.integrity == Integrity::Invalid));
+            let opaque = relevant.iter().any(|rec| rec.fields.ad_audit().is_none());
+            if let (Some(rec), false) = (edited, opaque) {
+                why.add(
+                    FindingCode::IntegrityMismatch,
+                    Verdict::NotMet,
+                    format!(
+                        "{} : seul rapport d'audit, ses règles ne correspondent plus à son empreinte d'intégrité (rapport modifié) : le niveau ANSSI n'est pas démontré",
+                        rec.path
+                    ),
+                    Some(rec),
+                    Some("integrity"),
+                );
+                return;
+            }
             why.add(
                 FindingCode::AdLevelUnknown,
                 Verdict::NeedsReview,
@@ -1492,6 +1514,55 @@ mod tests {
         assert!(m.contains("niveau ANSSI 1 < cible 3 (règles : S-Inactive)") && m.contains(&format!("PingCastle {version}")), "{m}");
         let m = code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(3), &["S-SMB-v1", "P-RecycleBin"])), Verdict::Met, FindingCode::AdLevelReached);
         assert!(m.contains("niveau ANSSI 5 ≥ cible 3"), "{m}");
+    }
+
+    /// A PingCastle report edited after PingCastle wrote it demonstrates no level: alone it
+    /// makes the level not met; beside a report nobody can read (encrypted), which might
+    /// demonstrate it, a person decides; beside an intact one, the intact one decides.
+    #[test]
+    fn an_edited_report_alone_does_not_demonstrate_the_level() {
+        let r = crate::Referentials::shipped().unwrap().for_campaign("care-d1-2024").unwrap();
+        let sub = SubmissionId::new();
+        let mut edited = pingcastle(sub, "3.2.0.1", Some(3), &["S-SMB-v1"]);
+        edited.fields =
+            serde_json::from_value(serde_json::json!({"content": "ad_audit", "tool": "PingCastle", "tool_version": "3.2.0.1", "domain": "ch.local",
+            "netbios_name": null, "forest": null, "date": "2024-10-01T09:00:00+00:00",
+            "scores": {"global": null, "stale_objects": null, "privileged_group": null, "trust": null, "anomaly": null},
+            "maturity_level": 3, "anssi_level": null, "rules": [], "integrity": "invalid"}))
+            .unwrap();
+        let m = code_of(&level(&r, &edited), Verdict::NotMet, FindingCode::IntegrityMismatch);
+        assert!(m.contains("ad_hc_ch.local.xml") && m.contains("niveau ANSSI n'est pas démontré"), "{m}");
+        let encrypted = evidence(sub, "ad_hc_chiffre.xml", Kind::AdAuditReport, serde_json::json!({"content": "none"}), 2);
+        let v = judged(&[edited.clone(), encrypted], &[]);
+        reason(&v, "D1.AD.LEVEL", Verdict::NeedsReview, FindingCode::AdLevelUnknown);
+        let mut intact = pingcastle(sub, "3.2.0.1", Some(3), &["S-SMB-v1"]);
+        intact.path = "apres/ad_hc_ch.local.xml".into();
+        let v = judged(&[edited, intact], &[]);
+        reason(&v, "D1.AD.LEVEL", Verdict::Met, FindingCode::AdLevelReached);
+    }
+
+    /// A level a consultancy's PDF only states is a statement, not a measurement: at the
+    /// target a controller confirms it (the rule's `stated`, `needs_review`), told so and
+    /// the audit's date; a referential may refuse such statements (`not_met`), never
+    /// accept them (`met` is refused on load); under the target it is not met.
+    #[test]
+    fn a_stated_level_is_trusted_as_the_referential_says() {
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/referentials/care-d1-2024.toml")).unwrap();
+        let with = |stated: &str| text.replace("stated = \"needs_review\"", &format!("stated = \"{stated}\""));
+        assert!(Referential::parse("trusting.toml", with("met").as_bytes()).is_err());
+        let refusing = Referential::parse("refusing.toml", with("not_met").as_bytes()).unwrap();
+        let shipped = crate::Referentials::shipped().unwrap().for_campaign("care-d1-2024").unwrap();
+        let sub = SubmissionId::new();
+        let stated = |level: u32| {
+            let fields = serde_json::json!({"content": "ad_audit", "tool": caregate_schemas::extracted::AD_REPORT_TOOL, "tool_version": null, "domain": "ch.local",
+                "netbios_name": null, "forest": null, "date": "2024-09-23", "maturity_level": null, "anssi_level": level, "rules": [], "integrity": "absent",
+                "scores": {"global": null, "stale_objects": null, "privileged_group": null, "trust": null, "anomaly": null}});
+            evidence(sub, "rapport-audit-ad.pdf", Kind::AdAuditReport, fields, 1)
+        };
+        let m = code_of(&level(&shipped, &stated(3)), Verdict::NeedsReview, FindingCode::AdLevelDeclared);
+        assert!(m.contains("niveau ANSSI 3 ≥ cible 3") && m.contains("audit du 23/09/2024") && m.contains("non une mesure") && m.contains('?'), "{m}");
+        code_of(&level(&refusing, &stated(3)), Verdict::NotMet, FindingCode::AdLevelDeclared);
+        code_of(&level(&shipped, &stated(2)), Verdict::NotMet, FindingCode::AdLevelBelowTarget);
     }
 
     /// The report's MaturityLevel is PingCastle's minimum over the same rules: a different

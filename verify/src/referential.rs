@@ -59,9 +59,16 @@ pub enum Rule {
     DomainNamed,
     ReportReadable,
     IntegrityValid,
+    /// The AD's ANSSI level, computed from a PingCastle report's rules, at least `level`
+    /// (the target by default). A level a report only states (a consultancy's PDF) is
+    /// the auditor's word, not a measurement: at or above the target it gives `stated`
+    /// (`needs_review` unless stated: a controller confirms it; `not_met` refuses such
+    /// statements); under the target it is enough to say not met.
     AnssiLevelAtLeast {
         #[serde(default)]
         level: Option<u8>,
+        #[serde(default)]
+        stated: Option<Verdict>,
     },
     ScanFinished,
     PublicHostScanned,
@@ -102,6 +109,7 @@ impl Rule {
             Rule::TotalsConsistent { ocr } => ocr.map(|v| ("ocr", v)).into_iter().collect(),
             Rule::ReportMatchesInvoices { unreported } => unreported.map(|v| ("unreported", v)).into_iter().collect(),
             Rule::SignatureHolds { otherwise } => otherwise.map(|v| ("otherwise", v)).into_iter().collect(),
+            Rule::AnssiLevelAtLeast { stated, .. } => stated.map(|v| ("stated", v)).into_iter().collect(),
             _ => Vec::new(),
         }
     }
@@ -252,7 +260,7 @@ impl Referential {
                 p.push(format!("objective {} has no rules", o.id));
             }
             for rule in &o.rules {
-                if let Rule::AnssiLevelAtLeast { level: Some(l) } = rule {
+                if let Rule::AnssiLevelAtLeast { level: Some(l), .. } = rule {
                     if !(1..=5).contains(l) {
                         p.push(format!("objective {}: ANSSI level {l} is not 1 to 5", o.id));
                     }
@@ -395,7 +403,8 @@ mod tests {
         let e = edited("[pingcastle_levels.\"", "[pingcastle_levels.\"v").unwrap_err().to_string();
         assert!(e.contains("is not a PingCastle version"), "{e}");
 
-        let e = edited("{ rule = \"anssi_level_at_least\" }", "{ rule = \"anssi_level_at_least\", level = 7 }").unwrap_err().to_string();
+        let e =
+            edited("{ rule = \"anssi_level_at_least\", stated = \"needs_review\" }", "{ rule = \"anssi_level_at_least\", level = 7 }").unwrap_err().to_string();
         assert!(e.contains("ANSSI level 7"), "{e}");
 
         // A rule's verdict for evidence weaker than it asks for is never "met".

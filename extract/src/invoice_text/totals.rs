@@ -58,6 +58,10 @@ pub(super) struct Chosen {
 pub(super) struct Totals {
     pub fields: [Option<Chosen>; 3],
     pub finding: Option<Finding>,
+    /// HT, TVA and TTC as the page prints them, each under its own label and once, when
+    /// they do not add up: the page's own statement, which only the reader knows whether
+    /// to trust (printed text is; OCR's may be a misreading).
+    pub printed: Option<[Candidate; 3]>,
 }
 
 /// VAT rates the French tax code applies (CGI art. 278 to 281 nonies), as fractions.
@@ -277,7 +281,7 @@ pub(super) fn choose(ev: &Evidence) -> Totals {
     if let [Some(ht), Some(tva), Some(ttc)] = firsts {
         if ht.value + tva.value == ttc.value && plausible(ht.value, tva.value) && (!tva.value.is_zero() || ev.zero_allowed()) {
             let f = |c: &Candidate| Some(Chosen { value: c.value, at: c.at.clone(), confidence: 0.95 });
-            return Totals { fields: [f(ht), f(tva), f(ttc)], finding: None };
+            return Totals { fields: [f(ht), f(tva), f(ttc)], ..Totals::default() };
         }
     }
     let found = assignments(ev);
@@ -328,6 +332,13 @@ fn fallback(ev: &Evidence, firsts: [Option<&Candidate>; 3]) -> Totals {
                 None
             };
             let why = format!("HT {} + TVA {} ≠ TTC {}", fr(h), fr(t), fr(c));
+            // What the page states beyond doubt: each total under its label once, or two
+            // that the rate binds (a line's "Montant HT" is then no rival HT) and the third
+            // printed once.
+            let once = |field: usize| ev.labelled[field].iter().all(|c| c.value == ev.labelled[field][0].value);
+            if odd.is_some_and(once) || (once(HT) && once(TVA) && once(TTC)) {
+                totals.printed = Some([ht.clone(), tva.clone(), ttc.clone()]);
+            }
             match odd {
                 Some(odd) => {
                     for (field, c) in [(HT, ht), (TVA, tva), (TTC, ttc)] {
