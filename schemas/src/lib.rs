@@ -512,6 +512,10 @@ pub enum EventKind {
     /// A scan's pages read by OCR, after the file was stored (OCR has its own pool), and
     /// the file's kind, fields and findings written from that text.
     OcrRead,
+    /// A controller took a dossier to decide it (the console's « je prends »).
+    Assigned,
+    /// A controller let go of a dossier they held.
+    Released,
 }
 
 impl EventKind {
@@ -530,6 +534,8 @@ impl EventKind {
             EventKind::InfectedOnRescan => "infected_on_rescan",
             EventKind::SignaturesValidated => "signatures_validated",
             EventKind::OcrRead => "ocr_read",
+            EventKind::Assigned => "assigned",
+            EventKind::Released => "released",
         }
     }
 }

@@ -33,8 +33,9 @@ pub use config::{AmqpConfig, Backends, BackendsConfig, DatabaseConfig, S3Config}
 pub use error::StorageError;
 pub use fixity::{check_stored, Fixity, ReadPurpose};
 pub use index::{
-    AuditLog, ChainProblem, ChainReport, Decisions, EvidenceIndex, KeyedReceipt, OutboxBacklog, OutboxStore, Records, SearchQuery, SqlIndex, SubmissionOwner,
-    SubmissionProgress, Submissions, TextSearch, Verifications,
+    Assignment, AuditLog, ChainProblem, ChainReport, DashboardFigures, Decisions, EvidenceIndex, KeyedReceipt, OutboxBacklog, OutboxStore, QueueItem,
+    QueuePage, QueueQuery, QueueSort, Records, ReviewQueue, SearchQuery, SqlIndex, SubmissionOwner, SubmissionProgress, Submissions, Taken, TextSearch,
+    Verifications,
 };
 pub use logins::{AttemptCount, LoginAttempts};
 pub use object::{hash_object, LocalObjectStore, ObjectReader, ObjectStore, S3ObjectStore};

@@ -15,6 +15,7 @@ mod core;
 mod decisions;
 mod outbox;
 mod records;
+mod review;
 mod search;
 mod submissions;
 mod verifications;
@@ -24,6 +25,7 @@ pub use self::core::SqlIndex;
 pub use self::decisions::Decisions;
 pub use self::outbox::{OutboxBacklog, OutboxStore};
 pub use self::records::{KeyedReceipt, Records};
+pub use self::review::{Assignment, DashboardFigures, QueueItem, QueuePage, QueueQuery, QueueSort, ReviewQueue, Taken};
 pub use self::search::{SearchQuery, TextSearch};
 pub use self::submissions::{SubmissionOwner, Submissions};
 pub use self::verifications::{SubmissionProgress, Verifications};
@@ -47,9 +49,9 @@ pub use self::verifications::{SubmissionProgress, Verifications};
 ///
 /// Implemented by whatever implements every concern (the blanket impl below); code that
 /// needs one concern only may ask for that trait alone.
-pub trait EvidenceIndex: Records + Submissions + AuditLog + Verifications + Decisions + TextSearch + OutboxStore {}
+pub trait EvidenceIndex: Records + Submissions + AuditLog + Verifications + Decisions + TextSearch + OutboxStore + ReviewQueue {}
 
-impl<T: Records + Submissions + AuditLog + Verifications + Decisions + TextSearch + OutboxStore + ?Sized> EvidenceIndex for T {}
+impl<T: Records + Submissions + AuditLog + Verifications + Decisions + TextSearch + OutboxStore + ReviewQueue + ?Sized> EvidenceIndex for T {}
 
 #[cfg(test)]
 mod tests {
@@ -67,6 +69,7 @@ mod tests {
         conformance::verifications(&index).await;
         conformance::archive_index(&index).await;
         conformance::outbox(&index).await;
+        conformance::review_queue(&index).await;
         // Opening again (a second worker starting) must find the schema in place.
         let again = SqlIndex::connect(&url, 2).await.expect("connect again");
         assert!(!again.count_by_status().await.unwrap().is_empty());
