@@ -19,6 +19,7 @@
 pub mod auth;
 mod console;
 pub mod error;
+mod fields_fr;
 mod form;
 pub mod guard;
 pub mod http;
