@@ -80,9 +80,11 @@ fn bars(title: &str, labels: &[String], series: &[(&str, RGBColor, Vec<u64>)]) -
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(labels.len().min(14).max(1))
+            .x_labels(labels.len().clamp(1, 14))
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) if (*i as usize) % every == 0 => labels.get(*i as usize).cloned().unwrap_or_default(),
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) if (*i as usize).is_multiple_of(every) => {
+                    labels.get(*i as usize).cloned().unwrap_or_default()
+                }
                 _ => String::new(),
             })
             .y_label_formatter(&|v| v.to_string())

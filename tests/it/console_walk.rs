@@ -77,7 +77,7 @@ async fn a_controller_takes_decides_and_releases_from_a_sorted_page(stack: commo
     assert_eq!(cells(&browser, "#objectives td.finess").await, ["750000001", "750000002"]);
     click_then(&browser, "a.tri[data-tri=finess]", "#objectives").await;
     assert_eq!(cells(&browser, "#objectives td.finess").await, ["750000005", "750000004"]);
-    assert_eq!(browser.find(Locator::Css("th[aria-sort=descending] a[data-tri=finess]")).await.is_ok(), true);
+    assert!(browser.find(Locator::Css("th[aria-sort=descending] a[data-tri=finess]")).await.is_ok(), "the sorted column says so");
     click_then(&browser, "#page-next", "#objectives").await;
     assert_eq!(text(&browser, "#page-current").await, "2");
     let url = browser.current_url().await.unwrap();
