@@ -5,7 +5,6 @@
 //! audit event exactly as through the API.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -15,8 +14,8 @@ use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use caregate_schemas::extracted::Location;
-use caregate_schemas::{EvidenceRecord, Finding, FindingCode, Status, Verdict, Verification, REGIONS};
-use chrono::{DateTime, NaiveDate, Utc};
+use caregate_schemas::{EvidenceRecord, Finding, FindingCode, Status};
+use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -24,18 +23,21 @@ use crate::auth::{self, Action, Caller, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::http::{self, given, SearchParams};
 use crate::oidc::{self, OidcProvider};
-use crate::review::{self, DecisionForm, ReviewError};
+use crate::review::ReviewError;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/console", get(queue))
+        .route("/console", get(queue::queue))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
         .route("/console/oidc/{name}", get(oidc_start))
         .route("/console/oidc/{name}/callback", get(oidc_callback))
-        .route("/console/submissions/{id}", get(submission_page))
-        .route("/console/submissions/{id}/decisions", post(decide))
+        .route("/console/tableau-de-bord", get(dashboard::dashboard))
+        .route("/console/submissions/{id}", get(dossier::submission_page))
+        .route("/console/submissions/{id}/decisions", post(dossier::decide))
+        .route("/console/submissions/{id}/prendre", post(dossier::take))
+        .route("/console/submissions/{id}/relacher", post(dossier::release))
         .route("/console/evidence/{id}", get(evidence_page))
         .route("/console/evidence/{id}/pages/{page}", get(page_image))
         .route("/console/search", get(search_page))
@@ -141,10 +143,6 @@ fn csrf_input(caller: &Caller) -> Markup {
 /// The region a FINESS belongs to, for display.
 fn region_label(finess: &str) -> &'static str {
     caregate_schemas::region_of_finess(finess).unwrap_or("?")
-}
-
-fn verdict_badge(v: Verdict) -> Markup {
-    html! { span class={ "verdict " (v.as_str()) } { (v.label_fr()) } }
 }
 
 /// A code as a controller reads it: its French label, the explanation on hover, and the
@@ -410,224 +408,16 @@ async fn oidc_callback(
     }
 }
 
-// ---------------------------------------------------------------- queue
+// ---------------------------------------------------------------- queue, dossier, dashboard
 
-#[derive(Debug, Default, Deserialize)]
-struct QueueFilter {
-    region: Option<String>,
-    finess: Option<String>,
-    objective: Option<String>,
-    code: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-}
-
-/// One objective waiting on a controller.
-struct Waiting {
-    v: Arc<Verification>,
-    objective: usize,
-    codes: Vec<FindingCode>,
-}
-
-/// The queue's filters, checked and parsed once.
-struct Filter<'a> {
-    region: Option<&'a str>,
-    finess: Option<&'a str>,
-    objective: Option<&'a str>,
-    code: Option<FindingCode>,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-}
-
-impl QueueFilter {
-    fn parse(&self) -> Result<Filter<'_>, ApiError> {
-        Ok(Filter {
-            region: given(&self.region),
-            finess: given(&self.finess),
-            objective: given(&self.objective),
-            code: given(&self.code)
-                .map(|c| c.parse::<FindingCode>().map_err(|_| ApiError::bad_request("unknown_value", format!("code d'observation inconnu : {c:?}"))))
-                .transpose()?,
-            from: given(&self.from).map(|d| http::parse_day("from", d)).transpose()?,
-            to: given(&self.to).map(|d| http::parse_day("to", d)).transpose()?,
-        })
-    }
-}
-
-impl Filter<'_> {
-    /// Whether an objective or a file of this establishment, dated `at`, tagged with
-    /// `objectives` and carrying these finding codes, passes every filter.
-    fn keeps(&self, finess: &str, at: DateTime<Utc>, objectives: &[String], codes: impl IntoIterator<Item = FindingCode>) -> bool {
-        let date = at.date_naive();
-        let mut codes = codes.into_iter();
-        self.region.is_none_or(|r| caregate_schemas::region_of_finess(finess).is_some_and(|x| x.eq_ignore_ascii_case(r)))
-            && self.finess.is_none_or(|f| f == finess)
-            && self.objective.is_none_or(|o| objectives.iter().any(|x| x == o))
-            && self.code.is_none_or(|c| codes.any(|x| x == c))
-            && self.from.is_none_or(|d| date >= d)
-            && self.to.is_none_or(|d| date <= d)
-    }
-}
-
-/// What a controller has to look at: objectives the machine could not settle (in
-/// submissions whose overall verdict is `needs_review` or, with another objective failed,
-/// `not_met`), and files that went to review.
-async fn waiting_objectives(st: &AppState, caller: &Caller, filter: &Filter<'_>) -> Result<Vec<Waiting>, PageError> {
-    let mut out = Vec::new();
-    for verdict in [Verdict::NeedsReview, Verdict::NotMet] {
-        for v in st.index.verifications_with(verdict, 5000).await? {
-            // Decisions are read only for dossiers with something left to decide.
-            if !caller.0.covers(&v.establishment) || !v.objectives.iter().any(|o| o.verdict == Verdict::NeedsReview) {
-                continue;
-            }
-            let decisions = st.index.decisions(v.submission_id).await?;
-            let v = Arc::new(v.with_decisions(&decisions));
-            for (i, o) in v.objectives.iter().enumerate().filter(|(_, o)| o.awaits_controller()) {
-                let mut codes: Vec<FindingCode> = o.reasons.iter().map(|r| r.code).collect();
-                codes.extend(v.evidence.iter().filter(|e| o.evidence.contains(&e.evidence_id)).flat_map(|e| e.findings.iter().map(|f| f.code)));
-                codes.sort();
-                codes.dedup();
-                if filter.keeps(&v.establishment, v.computed_at, std::slice::from_ref(&o.objective), codes.iter().copied()) {
-                    out.push(Waiting { v: Arc::clone(&v), objective: i, codes });
-                }
-            }
-        }
-    }
-    out.sort_by_key(|w| w.v.computed_at);
-    Ok(out)
-}
-
-async fn queue(State(st): State<AppState>, caller: Caller, Query(filter): Query<QueueFilter>) -> Result<Html<String>, PageError> {
-    caller.may(Action::Review, None)?;
-    let parsed = filter.parse()?;
-    let waiting = waiting_objectives(&st, &caller, &parsed).await?;
-    let files_query = SearchParams {
-        status: Some(Status::NeedsReview.as_str().into()),
-        finess: filter.finess.clone(),
-        objective: filter.objective.clone(),
-        from: filter.from.clone(),
-        to: filter.to.clone(),
-        limit: Some(500),
-        ..Default::default()
-    }
-    .to_query(&caller.0)?;
-    let files: Vec<EvidenceRecord> = st
-        .index
-        .search(&files_query)
-        .await?
-        .into_iter()
-        .filter(|r| caller.0.covers(&r.submission.establishment))
-        .filter(|r| parsed.keeps(&r.submission.establishment, r.received_at, &r.submission.objectives, r.findings.iter().map(|f| f.code)))
-        .collect();
-    let mut per_objective: BTreeMap<&str, usize> = BTreeMap::new();
-    for w in &waiting {
-        *per_objective.entry(w.v.objectives[w.objective].objective.as_str()).or_default() += 1;
-    }
-    let value = |v: &Option<String>| v.clone().unwrap_or_default();
-    let content = html! {
-        form.filters method="get" action="/console" {
-            label { "Région" select name="region" {
-                option value="" { "Toutes" }
-                @for (r, _) in REGIONS { option value=(r) selected[given(&filter.region) == Some(*r)] { (r) } }
-            } }
-            label { "FINESS" input name="finess" value=(value(&filter.finess)) size="10"; }
-            label { "Objectif" input name="objective" value=(value(&filter.objective)) size="12"; }
-            label { "Code d'observation" input name="code" value=(value(&filter.code)) size="18"; }
-            label { "Du" input name="from" type="date" value=(value(&filter.from)); }
-            label { "Au" input name="to" type="date" value=(value(&filter.to)); }
-            button type="submit" { "Filtrer" }
-        }
-        p.count { strong #objective-count { (waiting.len()) } " objectif(s) en attente de décision, "
-            strong #file-count { (files.len()) } " pièce(s) à revoir." }
-        @if !per_objective.is_empty() {
-            p { @for (o, n) in &per_objective { code { (o) } " : " (n) "  " } }
-        }
-        h2 { "Objectifs à décider" }
-        table #objectives {
-            tr { th { "Calculé le" } th { "Région" } th { "FINESS" } th { "Objectif" } th { "Motifs" } th { "" } }
-            @for w in &waiting {
-                @let o = &w.v.objectives[w.objective];
-                tr {
-                    td { (when(w.v.computed_at)) }
-                    td { (region_label(&w.v.establishment)) }
-                    td { (w.v.establishment) }
-                    td { code { (o.objective) } " " (o.title) }
-                    td { @for c in &w.codes { (code_label(*c)) br; } }
-                    td { a href={ "/console/submissions/" (w.v.submission_id) "#" (o.objective) } { "Examiner" } }
-                }
-            }
-        }
-        h2 { "Pièces à revoir" }
-        table #files {
-            tr { th { "Reçue le" } th { "FINESS" } th { "Fichier" } th { "Type" } th { "Observations" } }
-            @for r in &files {
-                tr {
-                    td { (when(r.received_at)) }
-                    td { (r.submission.establishment) }
-                    td { a href={ "/console/evidence/" (r.evidence_id) } { (r.path) } }
-                    td { (kind_label(r.kind)) }
-                    td { @for f in &r.findings { (code_label(f.code)) br; } }
-                }
-            }
-        }
-    };
-    Ok(page(&caller, "File de revue", content))
-}
-
-// ---------------------------------------------------------------- submission
-
-async fn submission_view(st: &AppState, caller: &Caller, id: &str, error: Option<&str>) -> Result<Html<String>, PageError> {
-    let v = review::verification_of(st, caller, Action::Review, id).await?;
-    let records = st.index.submission(v.submission_id).await?;
-    let decisions = st.index.decisions(v.submission_id).await?;
-    let can_decide = Action::Decide.roles().contains(&caller.0.role);
-    let establishment_side = crate::espace::for_controllers(st, v.submission_id, &records).await?;
-    let name_of = |e: &caregate_schemas::EvidenceId| records.iter().find(|r| &r.evidence_id == e).map(|r| r.path.clone()).unwrap_or_else(|| e.to_string());
-    let content = html! {
-        p { "Établissement " strong { (v.establishment) } " (région " (region_label(&v.establishment)) "), campagne " (v.campaign)
-            ", verdict d'ensemble " span #overall { (verdict_badge(v.verdict)) }
-            @if v.pending > 0 { " — " (v.pending) " pièce(s) encore en traitement : verdicts provisoires." } }
-        @if let Some(e) = error { p.error #decision-error { (e) } }
-        @for o in &v.objectives {
-            section id=(o.objective) {
-                h2 { code { (o.objective) } " " (o.title) " " span.objective-verdict { (verdict_badge(o.verdict)) } }
-                ul {
-                    @for r in &o.reasons {
-                        li { (code_label(r.code)) " — " (r.message)
-                            @if let Some(e) = &r.evidence_id { " (" a href={ "/console/evidence/" (e) } { (name_of(e)) }
-                                @if let Some(p) = &r.pointer { ", " a.pointer href={ "/console/evidence/" (e) "?champ=" (p) "#page" } { code { (p) } } } ")" } }
-                    }
-                }
-                @if can_decide {
-                    form.decision method="post" action={ "/console/submissions/" (v.submission_id) "/decisions" } {
-                        (csrf_input(caller))
-                        input type="hidden" name="objective" value=(o.objective);
-                        label { "Décision " select name="decision" {
-                            option value="accept" { "Accepter" }
-                            option value="reject" { "Rejeter" }
-                            option value="request_information" { "Demander un complément" }
-                        } }
-                        label { "Commentaire (obligatoire)" textarea name="comment" {} }
-                        button type="submit" { "Enregistrer la décision" }
-                    }
-                }
-            }
-        }
-        h2 { "Décisions" }
-        @if decisions.is_empty() { p { "Aucune décision." } } @else {
-            table #decisions {
-                tr { th { "Le" } th { "Par" } th { "Objectif" } th { "Décision" } th { "Commentaire" } }
-                @for d in decisions.iter().rev() {
-                    tr { td { (when(d.decided_at)) } td { (d.actor) } td { code { (d.objective) } } td { (d.decision.label_fr()) } td { (d.comment) } }
-                }
-            }
-        }
-        (establishment_side)
-        h2 { "Pièces du dossier" }
-        (evidence_list(&records, None))
-    };
-    Ok(page(caller, &format!("Dossier {}", v.submission_id), content))
-}
+// Beside this file rather than in a `console/` directory: the page shell above is being
+// changed on another branch, and the two must merge.
+#[path = "dashboard.rs"]
+mod dashboard;
+#[path = "dossier.rs"]
+mod dossier;
+#[path = "console_queue.rs"]
+mod queue;
 
 fn evidence_list(records: &[EvidenceRecord], current: Option<caregate_schemas::EvidenceId>) -> Markup {
     html! {
@@ -643,34 +433,6 @@ fn evidence_list(records: &[EvidenceRecord], current: Option<caregate_schemas::E
             }
         }
     }
-}
-
-async fn submission_page(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Html<String>, PageError> {
-    submission_view(&st, &caller, &id, None).await
-}
-
-#[derive(Deserialize)]
-struct DecisionFields {
-    objective: String,
-    decision: String,
-    #[serde(default)]
-    comment: String,
-}
-
-async fn decide(State(st): State<AppState>, caller: Caller, Path(id): Path<String>, Form(f): Form<DecisionFields>) -> Result<Response, PageError> {
-    let decision = match f.decision.parse() {
-        Ok(d) => d,
-        Err(e) => return Err(ApiError::bad_request("invalid_decision", format!("{e}")).into()),
-    };
-    let form = DecisionForm { objective: f.objective.clone(), decision, comment: f.comment };
-    let message = match review::decide(&st, &caller, &id, form).await {
-        Ok(v) => return Ok(Redirect::to(&format!("/console/submissions/{}#{}", v.submission_id, f.objective)).into_response()),
-        Err(ReviewError::CommentRequired) => "Le commentaire est obligatoire : dites pourquoi.".to_owned(),
-        Err(ReviewError::UnknownObjective(o)) => format!("« {o} » n'est pas un objectif de ce dossier."),
-        Err(e) => return Err(e.into()),
-    };
-    let page = submission_view(&st, &caller, &id, Some(&message)).await?;
-    Ok((StatusCode::BAD_REQUEST, page).into_response())
 }
 
 // ---------------------------------------------------------------- evidence
@@ -769,7 +531,7 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
             }
         }
         h2 { "Données extraites" }
-        pre #fields { (serde_json::to_string_pretty(&rec.fields).unwrap_or_default()) }
+        (crate::fields_fr::fields_tables(&rec))
         h2 { "Texte (aperçu)" }
         @match &text {
             Some(t) if !t.is_empty() => pre #text { (t.chars().take(PREVIEW_CHARS).collect::<String>()) @if t.chars().count() > PREVIEW_CHARS { "\n[…]" } },

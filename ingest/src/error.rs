@@ -158,6 +158,8 @@ impl From<ReviewError> for ApiError {
             ReviewError::OwnerMismatch(_) => ApiError::new(StatusCode::CONFLICT, "owner_mismatch", e.to_string()),
             ReviewError::CommentRequired => ApiError::bad_request("comment_required", e.to_string()),
             ReviewError::UnknownObjective(_) => ApiError::bad_request("unknown_objective", e.to_string()),
+            ReviewError::HeldByOther(_) => ApiError::new(StatusCode::CONFLICT, "held_by_other", e.to_string()),
+            ReviewError::NothingDecided => ApiError::bad_request("nothing_decided", e.to_string()),
             ReviewError::Storage(s) => s.into(),
         }
     }

@@ -20,6 +20,7 @@ pub mod auth;
 mod console;
 pub mod error;
 mod espace;
+mod fields_fr;
 mod form;
 pub mod guard;
 pub mod http;

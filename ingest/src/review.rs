@@ -28,6 +28,12 @@ pub enum ReviewError {
     CommentRequired,
     #[error("{0:?} is not an objective of this submission's referential")]
     UnknownObjective(String),
+    /// Another controller holds the dossier (« je prends ce dossier »): they decide it.
+    #[error("submission is held by {0}")]
+    HeldByOther(String),
+    /// The one dossier form was sent without a single objective decided.
+    #[error("no objective decided")]
+    NothingDecided,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -76,39 +82,75 @@ pub async fn verification_of(st: &AppState, caller: &Caller, action: Action, id:
 
 /// Records a decision after checking it; the verification as decided afterwards.
 pub async fn decide(st: &AppState, caller: &Caller, id: &str, form: DecisionForm) -> Result<Verification, ReviewError> {
-    let (machine, decisions) = judged(st, caller, Action::Decide, id).await?;
-    let comment = form.comment.trim();
+    decide_all(st, caller, id, vec![(form.objective, form.decision)], &form.comment).await
+}
+
+/// Records the decisions of one dossier form (one comment for all), after checking
+/// every one of them: an unknown objective or a missing comment writes nothing. Refused
+/// while another controller holds the dossier. The verification as decided afterwards.
+pub async fn decide_all(st: &AppState, caller: &Caller, id: &str, chosen: Vec<(String, DecisionKind)>, comment: &str) -> Result<Verification, ReviewError> {
+    let (machine, mut decisions) = judged(st, caller, Action::Decide, id).await?;
+    let comment = comment.trim();
+    if chosen.is_empty() {
+        return Err(ReviewError::NothingDecided);
+    }
     if comment.is_empty() {
         return Err(ReviewError::CommentRequired);
     }
-    if !machine.objectives.iter().any(|o| o.objective == form.objective) {
-        return Err(ReviewError::UnknownObjective(form.objective));
+    if let Some((unknown, _)) = chosen.iter().find(|(o, _)| !machine.objectives.iter().any(|x| &x.objective == o)) {
+        return Err(ReviewError::UnknownObjective(unknown.clone()));
     }
-    let d = Decision {
-        submission_id: machine.submission_id,
-        objective: form.objective,
-        decision: form.decision,
-        comment: comment.to_owned(),
-        actor: caller.actor(),
-        decided_at: Utc::now(),
-        basis: machine.basis.clone(),
-    };
-    // The establishment's people hear of it by e-mail (when mail is on): written with the
-    // decision, so the decision is never told nobody, and delivered by the mail relay.
-    let mail = st.mail.as_ref().map(|relay| crate::notify::decision_mail(relay.config(), &machine, &d));
-    let decided = machine.with_decisions(&[decisions, vec![d.clone()]].concat());
-    // Systems that follow verdicts hear of a decision as of any new verification; the
-    // announcement is queued with the decision, so a broker outage delays it only.
-    let body = serde_json::to_value(&decided).map_err(|e| StorageError::Corrupt(format!("the decided verification as JSON: {e}")))?;
-    let announcement = Outgoing::Announcement { topic: caregate_schemas::SUBMISSION_VERIFIED.to_owned(), body };
-    let recorded = st.index.put_decision(&d, vec![announcement], mail.as_ref()).await?;
-    st.outbox.send_now(recorded.queued).await;
-    if let Some(relay) = &st.mail {
-        if recorded.mails > 0 {
-            relay.wake();
-        } else {
-            tracing::info!(submission = %d.submission_id, establishment = %decided.establishment, "no submitter of the establishment has an e-mail address: the decision is told to nobody by mail");
+    if let Some(held) = st.index.assignment(machine.submission_id).await? {
+        if held.holder != caller.actor() {
+            return Err(ReviewError::HeldByOther(held.holder));
         }
     }
-    Ok(decided)
+    let now = Utc::now();
+    for (objective, decision) in chosen {
+        let d = Decision {
+            submission_id: machine.submission_id,
+            objective,
+            decision,
+            comment: comment.to_owned(),
+            actor: caller.actor(),
+            decided_at: now,
+            basis: machine.basis.clone(),
+        };
+        decisions.push(d.clone());
+        let decided = machine.clone().with_decisions(&decisions);
+        // Systems that follow verdicts hear of a decision as of any new verification; the
+        // announcement is queued with the decision, so a broker outage delays it only.
+        let body = serde_json::to_value(&decided).map_err(|e| StorageError::Corrupt(format!("the decided verification as JSON: {e}")))?;
+        // The establishment's people hear of it by e-mail (when mail is on): written with
+        // the decision, so the decision is never told nobody, and delivered by the relay.
+        let mail = st.mail.as_ref().map(|relay| crate::notify::decision_mail(relay.config(), &machine, &d));
+        let recorded =
+            st.index.put_decision(&d, vec![Outgoing::Announcement { topic: caregate_schemas::SUBMISSION_VERIFIED.to_owned(), body }], mail.as_ref()).await?;
+        st.outbox.send_now(recorded.queued).await;
+        if let Some(relay) = &st.mail {
+            if recorded.mails > 0 {
+                relay.wake();
+            } else {
+                tracing::info!(submission = %d.submission_id, establishment = %machine.establishment, "no submitter of the establishment has an e-mail address: the decision is told to nobody by mail");
+            }
+        }
+    }
+    Ok(machine.with_decisions(&decisions))
+}
+
+/// « Je prends ce dossier »: the caller holds it, unless another controller does
+/// (their name in the error).
+pub async fn take(st: &AppState, caller: &Caller, id: &str) -> Result<SubmissionId, ReviewError> {
+    let owner = owned_submission(st, caller, Action::Decide, id).await?;
+    match st.index.take(owner.submission_id, &caller.actor(), Utc::now()).await? {
+        caregate_storage::Taken::Yours => Ok(owner.submission_id),
+        caregate_storage::Taken::HeldBy(a) => Err(ReviewError::HeldByOther(a.holder)),
+    }
+}
+
+/// « Je relâche »: the caller lets go of the dossier; nothing when they did not hold it.
+pub async fn release(st: &AppState, caller: &Caller, id: &str) -> Result<SubmissionId, ReviewError> {
+    let owner = owned_submission(st, caller, Action::Decide, id).await?;
+    st.index.release(owner.submission_id, &caller.actor(), Utc::now()).await?;
+    Ok(owner.submission_id)
 }

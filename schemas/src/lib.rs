@@ -518,6 +518,10 @@ pub enum EventKind {
     /// The establishment took the file out of its dossier (replaced or withdrawn): no
     /// longer judged, still kept until its retention is over.
     Withdrawn,
+    /// A controller took a dossier to decide it (the console's « je prends »).
+    Assigned,
+    /// A controller let go of a dossier they held.
+    Released,
 }
 
 impl EventKind {
@@ -538,6 +542,8 @@ impl EventKind {
             EventKind::OcrRead => "ocr_read",
             EventKind::InformationAnswered => "information_answered",
             EventKind::Withdrawn => "withdrawn",
+            EventKind::Assigned => "assigned",
+            EventKind::Released => "released",
         }
     }
 }

@@ -12,8 +12,8 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 
 use crate::{
-    Account, AccountStore, Announcer, AuditLog, CredentialKind, EvidenceIndex, JobQueue, KeyedReceipt, ObjectStore, OutboxStore, Outgoing, Records, Revocation,
-    SearchQuery, SqlIndex, StorageError, Submissions,
+    Account, AccountStore, Announcer, AuditLog, CredentialKind, EvidenceIndex, JobQueue, KeyedReceipt, ObjectStore, OutboxStore, Outgoing, QueueQuery,
+    QueueSort, Records, Revocation, SearchQuery, SqlIndex, StorageError, Submissions, Taken,
 };
 
 async fn read_all(store: &dyn ObjectStore, key: &str) -> Vec<u8> {
@@ -564,6 +564,123 @@ pub async fn verifications(index: &dyn EvidenceIndex) {
     let current = verification(one, &latest.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), Verdict::Met);
     assert!(index.put_verification(&current).await.expect("put"));
     assert!(!index.unjudged_submissions(100).await.expect("unjudged").contains(&one), "judged on its latest view");
+}
+
+/// The controllers' queue: only what awaits a controller, within the scope, filtered,
+/// sorted and paged by the database with the whole count; a decision takes an objective
+/// out; a dossier is held by one controller at a time, each take and release in the
+/// audit chain; the dashboard's figures count what was stored.
+pub async fn review_queue(index: &dyn EvidenceIndex) {
+    use caregate_schemas::{Decision, DecisionKind, FindingCode, Reason, Scope};
+    // Establishments of this run only, so other data in the database changes nothing.
+    let run = &SubmissionId::new().to_string()[..4];
+    let digits: String = run.bytes().map(|b| char::from(b'0' + b % 10)).collect();
+    let idf = format!("75{digits}001");
+    let ara = format!("69{digits}002");
+    let scope = Scope::Establishments(vec![idf.clone(), ara.clone()]);
+    let t0 = chrono::DateTime::parse_from_rfc3339("2024-06-03T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let mut subs = Vec::new();
+    for (i, finess) in [&idf, &idf, &idf, &ara].into_iter().enumerate() {
+        let sub = SubmissionId::new();
+        let mut rec = sample_record(sub, &format!("piece-{i}.pdf"));
+        rec.submission.establishment = finess.clone();
+        rec.received_at = t0 + chrono::Duration::days(i as i64 % 2);
+        index.record_received(&rec).await.expect("record");
+        let mut v = verification(sub, "2024-06-01T00:00:00.000000Z", Verdict::NeedsReview);
+        v.establishment = finess.clone();
+        v.computed_at = t0 + chrono::Duration::hours(i as i64);
+        v.objectives[0].verdict = Verdict::NeedsReview;
+        v.objectives[0].reasons = vec![Reason {
+            code: FindingCode::SignatureIndeterminate,
+            verdict: Verdict::NeedsReview,
+            message: "à voir".into(),
+            evidence_id: None,
+            pointer: None,
+        }];
+        let mut met = v.objectives[0].clone();
+        met.objective = "D1.PRE".into();
+        met.verdict = Verdict::Met;
+        met.reasons.clear();
+        v.objectives.push(met);
+        assert!(index.put_verification(&v).await.expect("put"));
+        subs.push((sub, v));
+    }
+    let query = |q: QueueQuery| QueueQuery { scope: scope.clone(), limit: if q.limit == 0 { 10 } else { q.limit }, ..q };
+    let all = index.review_queue(&query(QueueQuery::default())).await.expect("queue");
+    assert_eq!(all.total, 4, "one objective awaits a controller in each dossier, the met one never: {all:?}");
+    assert_eq!(all.items.iter().map(|i| i.submission_id).collect::<Vec<_>>(), subs.iter().map(|s| s.0).collect::<Vec<_>>(), "oldest first");
+    assert!(all.items.iter().all(|i| i.objective == "D1.FIN" && i.codes == ["signature_indeterminate"] && i.holder.is_none()));
+    assert_eq!(all.items[3].region, "ARA");
+    let page = index
+        .review_queue(&query(QueueQuery { sort: QueueSort::ComputedAt, descending: true, offset: 1, limit: 2, ..Default::default() }))
+        .await
+        .expect("page");
+    assert_eq!(page.total, 4, "the count is of every page");
+    assert_eq!(page.items.iter().map(|i| i.submission_id).collect::<Vec<_>>(), vec![subs[2].0, subs[1].0], "page 2 of 2 newest first");
+    let by_finess = index.review_queue(&query(QueueQuery { sort: QueueSort::Establishment, descending: true, ..Default::default() })).await.expect("sorted");
+    assert_eq!(by_finess.items[0].establishment, idf, "75… after 69… descending");
+    let idf_only = index.review_queue(&query(QueueQuery { region: Some("idf".into()), ..Default::default() })).await.expect("region");
+    assert_eq!(idf_only.total, 3);
+    let coded = index.review_queue(&query(QueueQuery { code: Some("signature".into()), ..Default::default() })).await.expect("code");
+    assert_eq!(coded.total, 0, "a code matches whole");
+    let day = t0.date_naive() + chrono::Duration::days(1);
+    let none = index.review_queue(&query(QueueQuery { from: Some(day), ..Default::default() })).await.expect("from");
+    assert_eq!(none.total, 0, "judged on 03/06 only");
+    let same_day = index.review_queue(&query(QueueQuery { from: Some(t0.date_naive()), to: Some(t0.date_naive()), ..Default::default() })).await.expect("day");
+    assert_eq!(same_day.total, 4, "`to` keeps its whole day");
+    let other_scope = index
+        .review_queue(&QueueQuery { scope: Scope::Regions(vec!["BRE".into()]), limit: 10, establishment: Some(idf.clone()), ..Default::default() })
+        .await
+        .expect("scope");
+    assert_eq!(other_scope.total, 0, "nothing outside the scope");
+
+    // Held by one controller at a time; each take and release in the chain.
+    let (first, _) = &subs[0];
+    assert_eq!(index.take(*first, "c.martin (controller)", t0).await.expect("take"), Taken::Yours);
+    assert_eq!(index.take(*first, "c.martin (controller)", t0).await.expect("take"), Taken::Yours, "taking again is harmless");
+    match index.take(*first, "a.bernard (controller)", t0).await.expect("take") {
+        Taken::HeldBy(a) => assert_eq!(a.holder, "c.martin (controller)"),
+        other => panic!("{other:?}"),
+    }
+    let held = index.review_queue(&query(QueueQuery { sort: QueueSort::Holder, descending: true, ..Default::default() })).await.expect("queue");
+    assert_eq!(held.items[0].holder.as_deref(), Some("c.martin (controller)"), "the holder is shown, and sorted on");
+    assert!(!index.release(*first, "a.bernard (controller)", t0).await.expect("release"), "only the holder releases");
+    assert!(index.release(*first, "c.martin (controller)", t0).await.expect("release"));
+    assert!(!index.release(*first, "c.martin (controller)", t0).await.expect("release"), "releasing again changes nothing");
+    assert_eq!(index.assignment(*first).await.expect("assignment"), None);
+    let kinds: Vec<String> = index.events(EvidenceId(first.0)).await.expect("events").into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "assigned").count(), 1, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "released").count(), 1, "{kinds:?}");
+
+    // A decision takes its objective out of the queue, and is counted.
+    let (sub, v) = &subs[1];
+    let d = Decision {
+        submission_id: *sub,
+        objective: "D1.FIN".into(),
+        decision: DecisionKind::Accept,
+        comment: "vu".into(),
+        actor: "c.martin (controller)".into(),
+        decided_at: t0 + chrono::Duration::days(2),
+        basis: v.basis.clone(),
+    };
+    index.put_decision(&d, vec![], None).await.expect("decide");
+    assert_eq!(index.review_queue(&query(QueueQuery::default())).await.expect("queue").total, 3);
+
+    let figures = index.dashboard(&scope, Some("care-d1-2024")).await.expect("dashboard");
+    assert_eq!(figures.objectives, 8);
+    assert_eq!(figures.settled_by_machine, 4, "the four met D1.PRE");
+    assert_eq!(figures.decided, 1);
+    let count = |region: &str, objective: &str, verdict: Verdict| {
+        figures.by_region_objective.iter().find(|(r, o, v, _)| r == region && o == objective && *v == verdict).map_or(0, |x| x.3)
+    };
+    assert_eq!(count("IDF", "D1.FIN", Verdict::NeedsReview), 2);
+    assert_eq!(count("IDF", "D1.FIN", Verdict::Met), 1, "as decided");
+    assert_eq!(count("IDF", "D1.PRE", Verdict::Met), 3);
+    assert_eq!(count("ARA", "D1.FIN", Verdict::NeedsReview), 1);
+    assert_eq!(figures.files_per_day, vec![(t0.date_naive(), 2), (day, 2)]);
+    assert_eq!(figures.upload_to_decision_secs.len(), 1, "one decided dossier");
+    let only_ara = index.dashboard(&Scope::Establishments(vec![ara.clone()]), None).await.expect("dashboard");
+    assert_eq!(only_ara.objectives, 2);
 }
 
 async fn next_announcement(s: &mut dyn crate::AnnouncementStream) -> (String, serde_json::Value) {

@@ -66,6 +66,7 @@ async fn each_role_reaches_only_what_it_may(stack: common::Stack) {
         (Method::GET, "/console".into(), [303, 303, 403, 403, ok, ok, ok, ok, 403]),
         (Method::GET, format!("/console/evidence/{ev}"), [303, 303, 403, 403, ok, 403, ok, ok, 403]),
         (Method::GET, format!("/console/submissions/{sub}"), [303, 303, 403, 403, ok, 403, ok, ok, 403]),
+        (Method::GET, "/console/tableau-de-bord".into(), [303, 303, 403, 403, ok, ok, ok, ok, 403]),
         (Method::GET, "/console/search".into(), [303, 303, 403, 403, ok, ok, ok, ok, 403]),
         (Method::GET, "/api/whoami".into(), [401, 401, ok, ok, ok, ok, ok, ok, ok]),
     ];

@@ -229,25 +229,35 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     assert!(drawn.0 && drawn.1.abs_diff(794) <= 1 && drawn.2.abs_diff(1123) <= 1, "{drawn:?}");
     assert!((drawn.3 - 114.0 * 96.0 / 72.0).abs() < 8.0 && (drawn.4 - 60.0 * 96.0 / 72.0).abs() < 8.0, "{drawn:?}");
     shots.take(&browser, "evidence-page").await;
+    // The data read, as a French table (amounts, dates, SIRET as written in France),
+    // each value linked to the box where it was read.
+    let table = text(&browser, "#fields-table").await.replace('\u{a0}', " ");
+    for said in ["FA-2019-0007", "12/06/2019", "1 000,00 €", "200,00 €", "1 200,00 €", "732 829 320 00074", "SECURINFO CONSEIL SAS"] {
+        assert!(table.contains(said), "{said} in {table}");
+    }
+    click_then(&browser, "#fields-table tr[data-champ='total_ttc'] a.champ-lien", "#page a.champ.signale[data-champ='total_ttc']").await;
+    shots.take(&browser, "evidence-fields").await;
     let seen = srv.app.backends.index.events(dated_invoice.evidence_id).await.unwrap();
     assert!(
         seen.iter().any(|e| e.kind == "file_read" && e.detail["via"] == "console_page" && e.detail["actor"].as_str().is_some_and(|a| a.contains("c.martin"))),
         "{seen:?}"
     );
 
-    // Decide on D1.PRE: without a comment, refused; with one, the verdict changes.
+    // Decide on D1.PRE in the dossier's one form: without a comment, refused; with one,
+    // the verdict changes. The objective's files and reasons are beside the choice.
     browser.goto(&format!("{base}/console/submissions/{}", sub.submission_id)).await.unwrap();
-    assert!(text(&browser, "section[id='D1.PRE'] .objective-verdict").await.contains("À examiner"));
+    assert!(text(&browser, "tr[id='D1.PRE'] .objective-verdict").await.contains("À examiner"));
+    assert!(text(&browser, "#objectifs").await.contains("photo-attestation.png"), "the files beside the objective");
     shots.take(&browser, "submission").await;
-    let form = "section[id='D1.PRE'] form.decision";
-    browser.find(Locator::Css(&format!("{form} select"))).await.unwrap().select_by_value("accept").await.unwrap();
-    click_then(&browser, &format!("{form} button"), "#decision-error").await;
+    let choice = "#decision select[name='decision:D1.PRE']";
+    browser.find(Locator::Css(choice)).await.unwrap().select_by_value("accept").await.unwrap();
+    click_then(&browser, "#decide", "#decision-error").await;
     assert!(text(&browser, "#decision-error").await.contains("commentaire est obligatoire"));
     shots.take(&browser, "comment-required").await;
-    browser.find(Locator::Css(&format!("{form} select"))).await.unwrap().select_by_value("accept").await.unwrap();
-    fill(&browser, &format!("{form} textarea"), "Attestation SUN-ES vérifiée auprès de l'ARS le 12/06/2024").await;
-    click_then(&browser, &format!("{form} button"), "#decisions").await;
-    assert!(text(&browser, "section[id='D1.PRE'] .objective-verdict").await.contains("Atteint"));
+    browser.find(Locator::Css(choice)).await.unwrap().select_by_value("accept").await.unwrap();
+    fill(&browser, "#comment", "Attestation SUN-ES vérifiée auprès de l'ARS le 12/06/2024").await;
+    click_then(&browser, "#decide", "#decisions").await;
+    assert!(text(&browser, "tr[id='D1.PRE'] .objective-verdict").await.contains("Atteint"));
     let decisions = text(&browser, "#decisions").await;
     assert!(decisions.contains("c.martin (controller)") && decisions.contains("vérifiée auprès de l'ARS"), "{decisions}");
     shots.take(&browser, "decided").await;

@@ -12,6 +12,7 @@ mod broker_reconnect;
 mod cli;
 mod conformance;
 mod console;
+mod console_walk;
 mod corpus;
 mod crash_recovery;
 mod dossiers;

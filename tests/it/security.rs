@@ -334,7 +334,7 @@ async fn console_posts_come_from_console_pages_only() {
         if let Some(o) = origin {
             req = req.header("origin", o);
         }
-        let mut form = vec![("objective", "D1.FIN"), ("decision", "accept"), ("comment", "vu")];
+        let mut form = vec![("decision:D1.FIN", "accept"), ("comment", "vu")];
         if let Some(t) = token {
             form.push(("_csrf", t));
         }

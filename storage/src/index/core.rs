@@ -40,6 +40,7 @@ impl SqlIndex {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StorageError> {
         let index = Self::open(url, max_connections).await?;
         index.migrate().await?;
+        index.fill_review_items().await?;
         Ok(index)
     }
 

@@ -51,6 +51,7 @@ impl Decisions for SqlIndex {
             .execute(&mut *tx)
             .await?;
         append_event(&mut tx, d.submission_id, EventKind::Decision, &document, d.decided_at).await?;
+        super::review::refresh_items(&mut tx, d.submission_id).await?;
         let mut queued = Vec::with_capacity(announcements.len());
         for m in announcements {
             queued.push(enqueue(&mut tx, m).await?);

@@ -18,6 +18,7 @@ mod establishments;
 mod mail;
 mod outbox;
 mod records;
+mod review;
 mod search;
 mod submissions;
 mod verifications;
@@ -29,6 +30,7 @@ pub use self::establishments::Establishments;
 pub use self::mail::{Letter, MailBacklog, MailDraft, MailOutbox, PendingMail};
 pub use self::outbox::{OutboxBacklog, OutboxStore};
 pub use self::records::{KeyedReceipt, Records};
+pub use self::review::{Assignment, DashboardFigures, QueueItem, QueuePage, QueueQuery, QueueSort, ReviewQueue, Taken};
 pub use self::search::{SearchQuery, TextSearch};
 pub use self::submissions::{SubmissionOwner, Submissions};
 pub use self::verifications::{SubmissionProgress, Verifications};
@@ -53,9 +55,15 @@ pub use self::verifications::{SubmissionProgress, Verifications};
 ///
 /// Implemented by whatever implements every concern (the blanket impl below); code that
 /// needs one concern only may ask for that trait alone.
-pub trait EvidenceIndex: Records + Submissions + AuditLog + Verifications + Decisions + Establishments + TextSearch + OutboxStore + MailOutbox {}
+pub trait EvidenceIndex:
+    Records + Submissions + AuditLog + Verifications + Decisions + Establishments + TextSearch + OutboxStore + MailOutbox + ReviewQueue
+{
+}
 
-impl<T: Records + Submissions + AuditLog + Verifications + Decisions + Establishments + TextSearch + OutboxStore + MailOutbox + ?Sized> EvidenceIndex for T {}
+impl<T: Records + Submissions + AuditLog + Verifications + Decisions + Establishments + TextSearch + OutboxStore + MailOutbox + ReviewQueue + ?Sized>
+    EvidenceIndex for T
+{
+}
 
 #[cfg(test)]
 mod tests {
@@ -73,6 +81,7 @@ mod tests {
         conformance::verifications(&index).await;
         conformance::archive_index(&index).await;
         conformance::outbox(&index).await;
+        conformance::review_queue(&index).await;
         // Opening again (a second worker starting) must find the schema in place.
         let again = SqlIndex::connect(&url, 2).await.expect("connect again");
         assert!(!again.count_by_status().await.unwrap().is_empty());

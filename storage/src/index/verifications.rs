@@ -135,6 +135,7 @@ impl Verifications for SqlIndex {
                 .bind(ts(v.computed_at))
                 .execute(&mut *tx)
                 .await?;
+            super::review::refresh_items(&mut tx, v.submission_id).await?;
         }
         tx.commit().await?;
         Ok(changed == 1)

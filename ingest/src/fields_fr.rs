@@ -1,0 +1,323 @@
+//! A file's extracted data as a controller reads it: French tables (labels, `1 234,56 €`,
+//! `12/06/2024`), each value read on a page linked to the box drawn where it was read,
+//! instead of the record's JSON. The JSON stays one click away (`details`) for what no
+//! table shows.
+
+use std::collections::BTreeMap;
+
+use caregate_schemas::extracted::{AdAudit, Attestation, Content, FinancialReport, Integrity, Invoice, InvoiceSource, Location, Scan};
+use caregate_schemas::EvidenceRecord;
+use chrono::NaiveDate;
+use maud::{html, Markup};
+use rust_decimal::Decimal;
+
+/// The no-break space French typography puts between thousands and before the euro sign,
+/// so an amount never breaks across lines.
+const NBSP: char = '\u{a0}';
+
+/// An amount as French people write it: `1 234,56 €` (two decimals, thousands grouped by
+/// a no-break space). Written here rather than taken from a crate: `num-format` groups
+/// integers only and knows no decimals, and rust_decimal has no locales.
+pub fn euros(d: Decimal, currency: Option<&str>) -> String {
+    let rounded = d.round_dp(2);
+    let negative = rounded.is_sign_negative() && !rounded.is_zero();
+    let text = format!("{:.2}", rounded.abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
+    let mut grouped = String::with_capacity(int.len() + int.len() / 3);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(NBSP);
+        }
+        grouped.push(c);
+    }
+    let unit = match currency {
+        None | Some("EUR") | Some("") => "€",
+        Some(other) => other,
+    };
+    format!("{}{grouped},{frac}{NBSP}{unit}", if negative { "-" } else { "" })
+}
+
+/// A day as French people write it.
+pub fn day(d: NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+/// An ISO 8601 date or date-time as written in a report (`2024-06-12T10:31:00Z`) in French;
+/// as written when it is neither.
+pub fn iso_fr(raw: &str) -> String {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return t.format("%d/%m/%Y %H:%M").to_string();
+    }
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S") {
+        return t.format("%d/%m/%Y %H:%M").to_string();
+    }
+    raw.get(..10).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).map_or_else(|| raw.to_owned(), day)
+}
+
+/// A SIREN (`732 829 320`) or SIRET (`732 829 320 00074`) grouped as printed on French
+/// documents; any other identifier as given.
+pub fn siren_siret(id: &str) -> String {
+    let digits = id.chars().all(|c| c.is_ascii_digit());
+    match id.len() {
+        9 if digits => format!("{} {} {}", &id[..3], &id[3..6], &id[6..]),
+        14 if digits => format!("{} {} {} {}", &id[..3], &id[3..6], &id[6..9], &id[9..]),
+        _ => id.to_owned(),
+    }
+}
+
+fn source_fr(s: InvoiceSource) -> &'static str {
+    match s {
+        InvoiceSource::Facturx => "XML Factur-X intégré au PDF",
+        InvoiceSource::Cii => "XML CII",
+        InvoiceSource::Ubl => "XML UBL",
+        InvoiceSource::Text => "texte du PDF",
+        InvoiceSource::Ocr => "texte reconnu par OCR (un chiffre peut être mal lu)",
+    }
+}
+
+/// Where a value was read: a link to its box on the page view, or the XML element.
+fn located(rec: &EvidenceRecord, locations: &BTreeMap<String, Location>, field: &str) -> Markup {
+    html! {
+        @match locations.get(field) {
+            Some(Location::Page { page, .. }) => a.fr-link.champ-lien href={ "/console/evidence/" (rec.evidence_id) "?champ=" (field) "#page" } { "page " (page) },
+            Some(Location::Xml { path }) => code { (path) },
+            None => "—",
+        }
+    }
+}
+
+/// What a file says in one line, for the dossier page: an invoice's number, date and
+/// TTC, an audit's score and level, a scan's hosts, an attestation's date.
+pub fn summary(rec: &EvidenceRecord) -> Option<String> {
+    let parts: Vec<String> = match &rec.fields.content {
+        Content::Invoice(i) => [
+            i.number.as_ref().map(|n| format!("n° {n}")),
+            i.issue_date.map(|d| format!("du {}", day(d))),
+            i.seller_name.clone(),
+            i.total_ttc.map(|t| format!("{} TTC", euros(t, i.currency.as_deref()))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        Content::AdAudit(a) => [
+            Some(a.tool.clone()),
+            a.domain.clone(),
+            a.scores.global.map(|g| format!("score {g}")),
+            a.maturity_level.map(|l| format!("niveau {l}")),
+            a.date.as_deref().map(|d| format!("du {}", iso_fr(d))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        Content::Scan(s) => [Some(s.tool.clone()), Some(format!("{} hôte(s)", s.host_count)), s.finished.as_deref().map(|d| format!("fin {}", iso_fr(d)))]
+            .into_iter()
+            .flatten()
+            .collect(),
+        Content::FinancialReport(r) => {
+            [Some(format!("{} ligne(s)", r.row_count)), r.totals.ttc.map(|t| format!("{} TTC", euros(t, None)))].into_iter().flatten().collect()
+        }
+        Content::Attestation(a) => [Some(if a.signed { "signée".to_owned() } else { "non signée".to_owned() }), a.date.map(|d| format!("du {}", day(d)))]
+            .into_iter()
+            .flatten()
+            .collect(),
+        Content::Opaque(_) | Content::None => Vec::new(),
+    };
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+/// The tables of what was read in the file, by what it turned out to be.
+pub fn fields_tables(rec: &EvidenceRecord) -> Markup {
+    html! {
+        @match &rec.fields.content {
+            Content::Invoice(i) => (invoice(rec, i)),
+            Content::AdAudit(a) => (ad_audit(a)),
+            Content::Scan(s) => (scan(s)),
+            Content::FinancialReport(r) => (financial_report(r)),
+            Content::Attestation(a) => (attestation(a)),
+            Content::Opaque(o) => {
+                div.fr-table { table #fields-table { caption { "Archive chiffrée" }
+                    tbody {
+                        tr { th scope="row" { "Outil" } td { (o.tool) } }
+                        tr { th scope="row" { "Chiffrée pour" } td { (o.encrypted_to) } }
+                    }
+                } }
+            }
+            Content::None => p #fields-none { "Aucune donnée structurée lue dans ce fichier." },
+        }
+        details.raw-fields {
+            summary { "Données brutes (JSON)" }
+            pre #fields { (serde_json::to_string_pretty(&rec.fields).unwrap_or_default()) }
+        }
+    }
+}
+
+fn invoice(rec: &EvidenceRecord, i: &Invoice) -> Markup {
+    let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+    let money = |v: Option<Decimal>| v.map_or_else(|| "—".into(), |d| euros(d, i.currency.as_deref()));
+    let rows: Vec<(&str, &str, String)> = vec![
+        ("number", "Numéro", text(&i.number)),
+        ("issue_date", "Date", i.issue_date.map_or_else(|| "—".into(), day)),
+        ("seller_name", "Vendeur", text(&i.seller_name)),
+        ("seller_siren", "SIREN du vendeur", i.seller_siren().map_or_else(|| "—".into(), siren_siret)),
+        ("seller_siret", "SIRET du vendeur", i.seller_siret.as_deref().map_or_else(|| "—".into(), siren_siret)),
+        ("vat_id", "N° de TVA intracommunautaire", text(&i.vat_id)),
+        ("total_ht", "Total HT", money(i.total_ht)),
+        ("total_tva", "TVA", money(i.total_tva)),
+        ("total_ttc", "Total TTC", money(i.total_ttc)),
+    ];
+    html! {
+        div.fr-table {
+            table #fields-table.invoice {
+                caption { "Facture — lue dans le " (source_fr(i.source)) }
+                thead { tr { th scope="col" { "Donnée" } th scope="col" { "Valeur" } th scope="col" { "Où elle a été lue" } } }
+                tbody {
+                    @for (field, label, value) in &rows {
+                        tr data-champ=(field) { th scope="row" { (label) } td.valeur { (value) } td { (located(rec, &i.locations, field)) } }
+                    }
+                    @for id in &i.seller_legal_ids {
+                        tr { th scope="row" { "Autre identifiant du vendeur" } td.valeur { (id.id) @if let Some(s) = &id.scheme { " (schéma " (s) ")" } } td { "—" } }
+                    }
+                    @if let Some(p) = &i.profile { tr { th scope="row" { "Profil Factur-X" } td.valeur { (p) } td { "—" } } }
+                }
+            }
+        }
+    }
+}
+
+fn ad_audit(a: &AdAudit) -> Markup {
+    let mut rules: Vec<_> = a.rules.iter().collect();
+    rules.sort_by_key(|r| std::cmp::Reverse(r.points.unwrap_or(0)));
+    let n = |v: Option<u32>| v.map_or_else(|| "—".into(), |v| v.to_string());
+    html! {
+        div.fr-table {
+            table #fields-table.ad-audit {
+                caption { "Audit de l'annuaire (" (a.tool) @if let Some(v) = &a.tool_version { " " (v) } ")" }
+                tbody {
+                    tr { th scope="row" { "Domaine" } td { (a.domain.as_deref().unwrap_or("—")) } }
+                    tr { th scope="row" { "Forêt" } td { (a.forest.as_deref().unwrap_or("—")) } }
+                    tr { th scope="row" { "Date du rapport" } td { (a.date.as_deref().map_or_else(|| "—".into(), iso_fr)) } }
+                    tr { th scope="row" { "Score global" } td { (n(a.scores.global)) } }
+                    tr { th scope="row" { "Objets obsolètes" } td { (n(a.scores.stale_objects)) } }
+                    tr { th scope="row" { "Groupes privilégiés" } td { (n(a.scores.privileged_group)) } }
+                    tr { th scope="row" { "Relations d'approbation" } td { (n(a.scores.trust)) } }
+                    tr { th scope="row" { "Anomalies" } td { (n(a.scores.anomaly)) } }
+                    tr { th scope="row" { "Niveau de maturité" } td { (n(a.maturity_level)) } }
+                    tr { th scope="row" { "Niveau ANSSI" } td { (n(a.anssi_level)) } }
+                    tr { th scope="row" { "Intégrité du rapport" } td { (match a.integrity { Integrity::Valid => "signature du rapport valide", Integrity::Invalid => "signature du rapport invalide", Integrity::Absent => "non signé" }) } }
+                    tr { th scope="row" { "Règles relevées" } td { (a.rules.len()) } }
+                }
+            }
+        }
+        @if !a.rules.is_empty() {
+            div.fr-table { table.rules {
+                caption { "Règles relevées (les 50 plus coûteuses)" }
+                thead { tr { th scope="col" { "Règle" } th scope="col" { "Catégorie" } th scope="col" { "Points" } th scope="col" { "Constat" } } }
+                tbody {
+                    @for r in rules.iter().take(50) {
+                        tr { td { code { (r.risk_id) } } td { (r.category.as_deref().unwrap_or("—")) } td { (n(r.points)) } td { (r.rationale.as_deref().unwrap_or("")) } }
+                    }
+                }
+            } }
+        }
+    }
+}
+
+fn scan(s: &Scan) -> Markup {
+    html! {
+        div.fr-table {
+            table #fields-table.scan {
+                caption { "Analyse (" (s.tool) @if let Some(v) = &s.tool_version { " " (v) } ")" }
+                tbody {
+                    tr { th scope="row" { "Début" } td { (s.started.as_deref().map_or_else(|| "—".into(), iso_fr)) } }
+                    tr { th scope="row" { "Fin" } td { (s.finished.as_deref().map_or_else(|| "—".into(), iso_fr)) } }
+                    tr { th scope="row" { "Terminée" } td { (match s.completed { Some(true) => "oui", Some(false) => "non", None => "—" }) } }
+                    tr { th scope="row" { "Hôtes analysés" } td { (s.host_count) } }
+                    tr { th scope="row" { "Ports ouverts" } td { (s.hosts.iter().map(|h| h.open_ports.len()).sum::<usize>()) } }
+                    @if let Some(v) = &s.vulnerabilities {
+                        tr { th scope="row" { "Vulnérabilités" } td {
+                            span.fr-badge.fr-badge--error.fr-badge--sm { "critiques " (v.critical) } " "
+                            span.fr-badge.fr-badge--warning.fr-badge--sm { "hautes " (v.high) } " "
+                            span.fr-badge.fr-badge--info.fr-badge--sm { "moyennes " (v.medium) } " "
+                            span.fr-badge.fr-badge--sm { "faibles " (v.low) } " "
+                            span.fr-badge.fr-badge--sm { "informatives " (v.info) }
+                        } }
+                    }
+                }
+            }
+        }
+        @if !s.hosts.is_empty() {
+            div.fr-table { table.hosts {
+                caption { "Hôtes exposés (les 50 premiers)" }
+                thead { tr { th scope="col" { "Adresse" } th scope="col" { "Noms" } th scope="col" { "Ports ouverts" } } }
+                tbody { @for h in s.hosts.iter().take(50) {
+                    tr { td { (h.address) } td { (h.hostnames.join(", ")) } td {
+                        @for p in &h.open_ports { span.fr-tag.fr-tag--sm { (p.port) "/" (p.protocol) @if let Some(svc) = &p.service { " " (svc) } } " " }
+                    } }
+                } }
+            } }
+        }
+    }
+}
+
+fn financial_report(r: &FinancialReport) -> Markup {
+    let money = |v: Option<Decimal>| v.map_or_else(|| "—".into(), |d| euros(d, None));
+    html! {
+        div.fr-table {
+            table #fields-table.financial-report {
+                caption { "Bilan financier" @if let Some(s) = &r.sheet { " (feuille « " (s) " »)" } " — " (r.row_count) " ligne(s)" }
+                thead { tr { th scope="col" { "Ligne" } th scope="col" { "N° de facture" } th scope="col" { "Date" } th scope="col" { "Fournisseur" } th scope="col" { "SIRET" }
+                    th scope="col" { "HT" } th scope="col" { "TVA" } th scope="col" { "TTC" } } }
+                tbody {
+                    @for row in r.rows.iter().take(200) {
+                        tr {
+                            td { (row.line.map_or_else(|| "—".into(), |l| l.to_string())) } td { (row.number.as_deref().unwrap_or("—")) }
+                            td { (row.date.map_or_else(|| "—".into(), day)) } td { (row.supplier.as_deref().unwrap_or("—")) }
+                            td { (row.siret.as_deref().map_or_else(|| "—".into(), siren_siret)) }
+                            td.montant { (money(row.ht)) } td.montant { (money(row.tva)) } td.montant { (money(row.ttc)) }
+                        }
+                    }
+                    tr.totaux { th scope="row" colspan="5" { "Totaux déclarés" } td.montant { (money(r.totals.ht)) } td.montant { (money(r.totals.tva)) } td.montant { (money(r.totals.ttc)) } }
+                }
+            }
+        }
+    }
+}
+
+fn attestation(a: &Attestation) -> Markup {
+    html! {
+        div.fr-table {
+            table #fields-table.attestation {
+                caption { "Attestation" }
+                tbody {
+                    tr { th scope="row" { "Signée" } td { @if a.signed { span.fr-badge.fr-badge--success.fr-badge--sm { "oui" } } @else { span.fr-badge.fr-badge--warning.fr-badge--sm { "non" } } } }
+                    tr { th scope="row" { "Date" } td { (a.date.map_or_else(|| "—".into(), day)) } }
+                    tr { th scope="row" { "Résumé" } td { (a.summary) } }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn amounts_dates_and_identifiers_are_written_the_french_way() {
+        let d = |s: &str| Decimal::from_str(s).unwrap();
+        assert_eq!(euros(d("1234.56"), Some("EUR")), "1\u{a0}234,56\u{a0}€");
+        assert_eq!(euros(d("1200"), None), "1\u{a0}200,00\u{a0}€");
+        assert_eq!(euros(d("999.999"), None), "1\u{a0}000,00\u{a0}€");
+        assert_eq!(euros(d("12"), None), "12,00\u{a0}€");
+        assert_eq!(euros(d("-1234567.5"), None), "-1\u{a0}234\u{a0}567,50\u{a0}€");
+        assert_eq!(euros(d("0"), Some("USD")), "0,00\u{a0}USD");
+        assert_eq!(day(NaiveDate::from_ymd_opt(2024, 6, 2).unwrap()), "02/06/2024");
+        assert_eq!(iso_fr("2024-06-12T10:31:00Z"), "12/06/2024 10:31");
+        assert_eq!(iso_fr("2024-06-12"), "12/06/2024");
+        assert_eq!(iso_fr("juin 2024"), "juin 2024");
+        assert_eq!(siren_siret("73282932000074"), "732 829 320 00074");
+        assert_eq!(siren_siret("732829320"), "732 829 320");
+        assert_eq!(siren_siret("FR12345"), "FR12345");
+    }
+}
