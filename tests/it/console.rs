@@ -107,6 +107,13 @@ pub(crate) async fn click_then(browser: &Client, css: &str, expect: &str) {
     panic!("after clicking {css}, no page with {expect}");
 }
 
+/// A label's words as written, whatever case the style shows them in (the DSFR's
+/// badges are drawn in capitals, and WebDriver reads the drawn text).
+pub(crate) async fn written(browser: &Client, css: &str) -> String {
+    let element = browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    element.prop("textContent").await.unwrap().unwrap_or_default().trim().to_owned()
+}
+
 pub(crate) async fn text(browser: &Client, css: &str) -> String {
     browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
 }
@@ -246,7 +253,7 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     // Decide on D1.PRE in the dossier's one form: without a comment, refused; with one,
     // the verdict changes. The objective's files and reasons are beside the choice.
     browser.goto(&format!("{base}/console/submissions/{}", sub.submission_id)).await.unwrap();
-    assert!(text(&browser, "tr[id='D1.PRE'] .objective-verdict").await.contains("À examiner"));
+    assert!(written(&browser, "tr[id='D1.PRE'] .objective-verdict").await.contains("À examiner"));
     assert!(text(&browser, "#objectifs").await.contains("photo-attestation.png"), "the files beside the objective");
     shots.take(&browser, "submission").await;
     let choice = "#decision select[name='decision:D1.PRE']";
@@ -257,7 +264,7 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     browser.find(Locator::Css(choice)).await.unwrap().select_by_value("accept").await.unwrap();
     fill(&browser, "#comment", "Attestation SUN-ES vérifiée auprès de l'ARS le 12/06/2024").await;
     click_then(&browser, "#decide", "#decisions").await;
-    assert!(text(&browser, "tr[id='D1.PRE'] .objective-verdict").await.contains("Atteint"));
+    assert!(written(&browser, "tr[id='D1.PRE'] .objective-verdict").await.contains("Atteint"));
     let decisions = text(&browser, "#decisions").await;
     assert!(decisions.contains("c.martin (controller)") && decisions.contains("vérifiée auprès de l'ARS"), "{decisions}");
     shots.take(&browser, "decided").await;

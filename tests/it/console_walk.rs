@@ -13,7 +13,7 @@ use caregate_storage::{QueueQuery, Records, ReviewQueue, Taken, Verifications};
 use fantoccini::{Client, Locator};
 
 use crate::common::{self, serve, Stack, TestEnv};
-use crate::console::{click_then, fill, text, Driver};
+use crate::console::{click_then, fill, text, written, Driver};
 
 const PASSWORD: &str = "contrôle-des-preuves-2024";
 
@@ -122,7 +122,7 @@ async fn a_controller_takes_decides_and_releases_from_a_sorted_page(stack: commo
     browser.find(Locator::Css("#decision select[name='decision:D1.PRE']")).await.unwrap().select_by_value("reject").await.unwrap();
     fill(&browser, "#comment", "Signataire inconnu de l'ARS : attestation à refaire").await;
     click_then(&browser, "#decide", "#decisions").await;
-    assert!(text(&browser, "tr[id='D1.PRE'] .objective-verdict").await.contains("Non atteint"));
+    assert!(written(&browser, "tr[id='D1.PRE'] .objective-verdict").await.contains("Non atteint"));
     shot(&browser, stack, "05-dossier-decided").await;
     click_then(&browser, "#release", "#take").await;
     assert_eq!(index.assignment(taken).await.unwrap(), None);

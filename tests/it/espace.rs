@@ -357,10 +357,10 @@ async fn an_establishment_answers_a_request_for_information(stack: Stack) {
         "{answers}"
     );
     shots.take(&browser, "console-reponse").await;
-    let form = "section[id='D1.PRE'] form.decision";
-    browser.find(Locator::Css(&format!("{form} select"))).await.unwrap().select_by_value("accept").await.unwrap();
-    fill(&browser, &format!("{form} textarea"), "Attestation signée reçue en réponse.").await;
-    click_then(&browser, &format!("{form} button"), "#decisions").await;
+    // The dossier's one decision form (the console's).
+    browser.find(Locator::Css("#decision select[name='decision:D1.PRE']")).await.unwrap().select_by_value("accept").await.unwrap();
+    fill(&browser, "#comment", "Attestation signée reçue en réponse.").await;
+    click_then(&browser, "#decide", "#decisions").await;
     log_out(&browser).await;
 
     // The establishment sees the objective met.
