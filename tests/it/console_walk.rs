@@ -13,7 +13,7 @@ use caregate_storage::{QueueQuery, Records, ReviewQueue, Taken, Verifications};
 use fantoccini::{Client, Locator};
 
 use crate::common::{self, serve, Stack, TestEnv};
-use crate::console::{click_then, fill, text, written, Driver};
+use crate::console::{assert_accessible, axe_source, click_then, fill, text, written, Driver};
 
 const PASSWORD: &str = "contrôle-des-preuves-2024";
 
@@ -25,6 +25,7 @@ async fn shot(browser: &Client, stack: Stack, name: &str) {
     let path = dir.join(format!("{name}.png"));
     std::fs::write(&path, png).unwrap();
     eprintln!("screenshot: {}", path.display());
+    assert_accessible(browser, &axe_source(), name).await;
 }
 
 async fn cells(browser: &Client, css: &str) -> Vec<String> {

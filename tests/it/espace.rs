@@ -15,7 +15,7 @@ use fantoccini::{Client, Locator};
 use serde_json::json;
 
 use crate::common::{self, serve, Stack, TestEnv};
-use crate::console::{click_then, fill, text, Driver};
+use crate::console::{assert_accessible, axe_source, click_then, fill, text, Driver};
 
 const PASSWORD: &str = "dépôt-des-preuves-2024";
 const CONTROLLER_PASSWORD: &str = "contrôle-des-preuves-2024";
@@ -42,30 +42,6 @@ impl Shots {
         std::fs::write(&path, png).unwrap();
         eprintln!("screenshot: {}", path.display());
     }
-}
-
-/// axe-core, as `scripts/services.sh dsfr` installs it from npm.
-fn axe_source() -> String {
-    let path = common::services_dir().join("dsfr/node_modules/axe-core/axe.min.js");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (run `bash scripts/services.sh dsfr`)", path.display()))
-}
-
-/// Runs axe-core on the page as it stands, WCAG 2.1 A and AA rules; panics with every
-/// violation found.
-async fn assert_accessible(browser: &Client, axe: &str, page: &str) {
-    browser.execute(&format!("{axe}\nreturn true;"), vec![]).await.expect("axe-core injected");
-    let found = browser
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
-               .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ') + ' — ' + n.failureSummary).join(' | '))))
-               .catch(e => done(['axe failed: ' + e]));",
-            vec![],
-        )
-        .await
-        .expect("axe-core ran");
-    let violations: Vec<String> = serde_json::from_value(found).unwrap();
-    assert!(violations.is_empty(), "{page}: {} WCAG 2.1 AA violation(s):\n{}", violations.len(), violations.join("\n"));
 }
 
 /// The page's DSFR stylesheet loaded (the notice shown without it is hidden by it).
