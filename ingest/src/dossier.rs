@@ -90,7 +90,7 @@ pub(super) async fn submission_view(st: &AppState, caller: &Caller, id: &str, er
                                 } }
                                 @if can_decide {
                                     td.choix {
-                                        select.fr-select name={ (CHOICE) (o.objective) } aria-label={ "Décision sur " (o.objective) } disabled[others.is_some()] {
+                                        select.fr-select id={ "choix-" (o.objective) } name={ (CHOICE) (o.objective) } aria-label={ "Décision sur " (o.objective) } disabled[others.is_some()] {
                                             option value="" selected { "Pas de décision" }
                                             option value="accept" { "Accepter" }
                                             option value="reject" { "Rejeter" }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::common::{serve, Stack, TestEnv};
 use caregate_schemas::{Role, Scope, Verdict};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -111,6 +112,40 @@ pub(crate) async fn assert_accessible(browser: &Client, axe: &str, page: &str) {
     assert!(violations.is_empty(), "{page}: {} WCAG 2.1 AA violation(s):\n{}", violations.len(), violations.join("\n"));
 }
 
+/// One key pressed on the keyboard, whatever has the focus (typing into a file field
+/// would give it a path instead).
+pub(crate) async fn press(browser: &Client, key: Key) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let key = char::from(key);
+    let actions = KeyActions::new("clavier".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
+    browser.perform_actions(actions).await.unwrap();
+}
+
+pub(crate) async fn tab(browser: &Client) {
+    press(browser, Key::Tab).await;
+}
+
+pub(crate) async fn active_id(browser: &Client) -> String {
+    browser
+        .execute("return document.activeElement.id || document.activeElement.textContent.trim()", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Tabs until the element with this id has the focus; panics past `most` presses.
+pub(crate) async fn tab_to(browser: &Client, id: &str, most: usize) -> usize {
+    for n in 1..=most {
+        tab(browser).await;
+        if active_id(browser).await == id {
+            return n;
+        }
+    }
+    panic!("#{id} not reached in {most} presses of Tab (last: {})", active_id(browser).await);
+}
+
 /// Types into a field, replacing what it held.
 pub(crate) async fn fill(browser: &Client, css: &str, value: &str) {
     let field = browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
@@ -123,6 +158,11 @@ pub(crate) async fn fill(browser: &Client, css: &str, value: &str) {
 pub(crate) async fn click_then(browser: &Client, css: &str, expect: &str) {
     browser.execute("document.body.dataset.seen = '1'", vec![]).await.unwrap();
     browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    wait_for_new_page(browser, expect).await;
+}
+
+/// Waits for a new document (the old one was marked `data-seen`) showing `expect`.
+pub(crate) async fn wait_for_new_page(browser: &Client, expect: &str) {
     for _ in 0..200 {
         let fresh = browser.execute("return document.readyState === 'complete' && document.body && !document.body.dataset.seen", vec![]).await.ok();
         if fresh == Some(serde_json::Value::Bool(true)) && browser.find(Locator::Css(expect)).await.is_ok() {
@@ -130,7 +170,7 @@ pub(crate) async fn click_then(browser: &Client, css: &str, expect: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("after clicking {css}, no page with {expect}");
+    panic!("no new page with {expect}");
 }
 
 /// A label's words as written, whatever case the style shows them in (the DSFR's

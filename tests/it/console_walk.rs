@@ -13,7 +13,8 @@ use caregate_storage::{QueueQuery, Records, ReviewQueue, Taken, Verifications};
 use fantoccini::{Client, Locator};
 
 use crate::common::{self, serve, Stack, TestEnv};
-use crate::console::{assert_accessible, axe_source, click_then, fill, text, written, Driver};
+use crate::console::{assert_accessible, axe_source, click_then, fill, press, tab_to, text, wait_for_new_page, written, Driver};
+use fantoccini::key::Key;
 
 const PASSWORD: &str = "contrôle-des-preuves-2024";
 
@@ -120,9 +121,20 @@ async fn a_controller_takes_decides_and_releases_from_a_sorted_page(stack: commo
 
     // One form decides the dossier; then let go of it.
     browser.goto(&format!("{base}/console/submissions/{taken}")).await.unwrap();
-    browser.find(Locator::Css("#decision select[name='decision:D1.PRE']")).await.unwrap().select_by_value("reject").await.unwrap();
-    fill(&browser, "#comment", "Signataire inconnu de l'ARS : attestation à refaire").await;
-    click_then(&browser, "#decide", "#decisions").await;
+    // With the keyboard alone: to the objective's choice (down twice: « Rejeter »), to
+    // the comment, to the button.
+    browser.execute("document.activeElement.blur(); window.scrollTo(0, 0)", vec![]).await.unwrap();
+    tab_to(&browser, "choix-D1.PRE", 60).await;
+    press(&browser, Key::Down).await;
+    press(&browser, Key::Down).await;
+    let chosen = browser.execute("return document.getElementById('choix-D1.PRE').value", vec![]).await.unwrap();
+    assert_eq!(chosen, serde_json::json!("reject"), "chosen with the arrow keys");
+    tab_to(&browser, "comment", 20).await;
+    browser.active_element().await.unwrap().send_keys("Signataire inconnu de l'ARS : attestation à refaire").await.unwrap();
+    tab_to(&browser, "decide", 10).await;
+    browser.execute("document.body.dataset.seen = '1'", vec![]).await.unwrap();
+    press(&browser, Key::Enter).await;
+    wait_for_new_page(&browser, "#decisions").await;
     assert!(written(&browser, "tr[id='D1.PRE'] .objective-verdict").await.contains("Non atteint"));
     shot(&browser, stack, "05-dossier-decided").await;
     click_then(&browser, "#release", "#take").await;

@@ -15,7 +15,7 @@ use fantoccini::{Client, Locator};
 use serde_json::json;
 
 use crate::common::{self, serve, Stack, TestEnv};
-use crate::console::{assert_accessible, axe_source, click_then, fill, text, Driver};
+use crate::console::{assert_accessible, axe_source, click_then, fill, press, tab_to, text, Driver};
 
 const PASSWORD: &str = "dépôt-des-preuves-2024";
 const CONTROLLER_PASSWORD: &str = "contrôle-des-preuves-2024";
@@ -113,40 +113,6 @@ async fn dossier_id(browser: &Client) -> caregate_schemas::SubmissionId {
     let url = browser.current_url().await.unwrap();
     let id = url.path().trim_start_matches("/espace/dossiers/").to_owned();
     id.parse().unwrap_or_else(|_| panic!("not a dossier page: {url}"))
-}
-
-/// One key pressed on the keyboard, whatever has the focus (typing into a file field
-/// would give it a path instead).
-async fn press(browser: &Client, key: Key) {
-    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-    let key = char::from(key);
-    let actions = KeyActions::new("clavier".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
-    browser.perform_actions(actions).await.unwrap();
-}
-
-async fn tab(browser: &Client) {
-    press(browser, Key::Tab).await;
-}
-
-async fn active_id(browser: &Client) -> String {
-    browser
-        .execute("return document.activeElement.id || document.activeElement.textContent.trim()", vec![])
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// Tabs until the element with this id has the focus; panics past `most` presses.
-async fn tab_to(browser: &Client, id: &str, most: usize) -> usize {
-    for n in 1..=most {
-        tab(browser).await;
-        if active_id(browser).await == id {
-            return n;
-        }
-    }
-    panic!("#{id} not reached in {most} presses of Tab (last: {})", active_id(browser).await);
 }
 
 async fn an_establishment_uploads_a_folder_and_replaces_a_refused_file(stack: Stack) {
