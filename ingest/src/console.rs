@@ -107,6 +107,7 @@ textarea{width:100%;min-height:3.5rem}
 #page .pages a,#page .pages strong{margin-right:.4rem}
 #page .viewport{overflow:auto;max-height:70rem}
 .count{font-size:1.1rem}
+td.choix select{min-width:13rem}
 main button:not([class]){background:#000091;color:#fff;padding:.4rem 1rem;margin:.3rem 0}
 main input:not([class]):not([type=hidden]):not([type=checkbox]),main select:not([class]),main textarea:not([class]){border:1px solid #3a3a3a;padding:.3rem;background:#eee;border-radius:.25rem .25rem 0 0}
 ";
@@ -125,6 +126,7 @@ fn page(caller: &Caller, title: &str, content: Markup) -> Html<String> {
     let current = match title {
         "File de revue" => Some("/console"),
         "Recherche dans les archives" => Some("/console/search"),
+        "Tableau de bord de la campagne" => Some("/console/tableau-de-bord"),
         _ => None,
     };
     let viewer = crate::ui::Viewer { principal: &caller.0, csrf: caller.csrf() };

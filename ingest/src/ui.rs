@@ -43,6 +43,7 @@ pub fn navigation(role: Role) -> Vec<(&'static str, &'static str)> {
     }
     if Action::Review.roles().contains(&role) {
         nav.push(("/console", "File de revue"));
+        nav.push(("/console/tableau-de-bord", "Tableau de bord"));
     }
     if Action::Search.roles().contains(&role) {
         nav.push(("/console/search", "Recherche"));
