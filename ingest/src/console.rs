@@ -671,8 +671,8 @@ async fn search_page(State(st): State<AppState>, caller: Caller, Query(params): 
                 option value="" { "Tous" }
                 @for s in [Status::Stored, Status::NeedsReview, Status::Infected, Status::Failed] { option value=(s.as_str()) selected[given(&params.status) == Some(s.as_str())] { (Status::label_fr(s)) } }
             } }
-            label { "Reçu du" input name="from" type="date" value=(value(&params.from)); }
-            label { "au" input name="to" type="date" value=(value(&params.to)); }
+            (queue::date_field("from", "Reçu du", given(&params.from).and_then(|d| http::parse_day("from", d).ok())))
+            (queue::date_field("to", "au", given(&params.to).and_then(|d| http::parse_day("to", d).ok())))
             button type="submit" { "Rechercher" }
         }
         @if let Some(results) = &results {

@@ -92,7 +92,7 @@ fn day_fr(d: Option<NaiveDate>) -> String {
 }
 
 /// A French date field: text, `jj/mm/aaaa`, with its hint (DSFR input group).
-fn date_field(name: &str, label: &str, value: Option<NaiveDate>) -> Markup {
+pub(super) fn date_field(name: &str, label: &str, value: Option<NaiveDate>) -> Markup {
     let id = format!("filtre-{name}");
     html! {
         div.fr-input-group {

@@ -339,6 +339,10 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     browser.goto(&format!("{base}/console?objective=D1.PRE")).await.unwrap();
     assert_eq!(text(&browser, "#objective-count").await, "2");
     shots.take(&browser, "queue-after").await;
+    // The archive search, dates as French people write them.
+    browser.goto(&format!("{base}/console/search?finess=750000001&from=01/01/2020")).await.unwrap();
+    assert_eq!(browser.find(Locator::Id("filtre-from")).await.unwrap().prop("value").await.unwrap().as_deref(), Some("01/01/2020"));
+    shots.take(&browser, "search").await;
     browser.close().await.unwrap();
 
     let token = caregate_ingest::issue_token(srv.app.backends.accounts.as_ref(), "c.martin", "test").await.unwrap();
