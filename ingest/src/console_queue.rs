@@ -20,6 +20,8 @@ use crate::state::AppState;
 
 /// Objectives per page unless the address asks for another number (1 to 200).
 pub(super) const PAGE_SIZE: u64 = 25;
+/// The last page a link may ask for: far past any queue, and no offset overflows.
+const MAX_PAGE: u64 = 1_000_000;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub(super) struct QueueFilter {
@@ -61,7 +63,7 @@ impl QueueFilter {
             to: given(&self.to).map(|d| http::parse_day("to", d)).transpose()?,
             sort,
             descending: given(&self.ordre) == Some("desc"),
-            page: self.page.unwrap_or(1).max(1),
+            page: self.page.unwrap_or(1).clamp(1, MAX_PAGE),
             per_page: self.par_page.unwrap_or(PAGE_SIZE).clamp(1, 200),
         })
     }
@@ -116,7 +118,7 @@ pub(super) async fn queue(State(st): State<AppState>, caller: Caller, Query(filt
         to: parsed.to,
         sort: parsed.sort,
         descending: parsed.descending,
-        offset: (parsed.page - 1) * parsed.per_page,
+        offset: (parsed.page - 1).saturating_mul(parsed.per_page),
         limit: parsed.per_page,
     };
     let waiting = st.index.review_queue(&query).await?;

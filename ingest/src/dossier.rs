@@ -170,6 +170,7 @@ pub(super) async fn decide(
         Err(ReviewError::CommentRequired) => "Le commentaire est obligatoire : dites pourquoi.".to_owned(),
         Err(ReviewError::NothingDecided) => "Aucune décision choisie : choisissez-en au moins une dans la colonne « Décision ».".to_owned(),
         Err(ReviewError::UnknownObjective(o)) => format!("« {o} » n'est pas un objectif de ce dossier."),
+        Err(ReviewError::DecidedTwice(o)) => format!("L'objectif {o} a reçu deux décisions dans le même formulaire : choisissez-en une."),
         Err(ReviewError::HeldByOther(h)) => format!("Ce dossier est pris par {h} : lui seul peut le décider."),
         Err(e) => return Err(e.into()),
     };

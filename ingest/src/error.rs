@@ -160,6 +160,7 @@ impl From<ReviewError> for ApiError {
             ReviewError::UnknownObjective(_) => ApiError::bad_request("unknown_objective", e.to_string()),
             ReviewError::HeldByOther(_) => ApiError::new(StatusCode::CONFLICT, "held_by_other", e.to_string()),
             ReviewError::NothingDecided => ApiError::bad_request("nothing_decided", e.to_string()),
+            ReviewError::DecidedTwice(_) => ApiError::bad_request("decided_twice", e.to_string()),
             ReviewError::Storage(s) => s.into(),
         }
     }

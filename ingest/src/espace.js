@@ -242,9 +242,16 @@ function setUpUpload(form) {
         refused++;
       }
     }
+    let notRetired = false;
     if (replaces && receipt) {
       const body = new URLSearchParams({ remplacee_par: receipt.evidence_id, _csrf: csrf });
-      await fetch(`/espace/pieces/${replaces}/retrait`, { method: "POST", body, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
+      // The old file is taken out only if the server says so: otherwise both still
+      // count, and the person must know it.
+      const w = await fetch(`/espace/pieces/${replaces}/retrait`, { method: "POST", body, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" }).catch(() => null);
+      if (!w || !w.ok) {
+        notRetired = true;
+        refused++;
+      }
     }
     button.disabled = false;
     const result = document.createElement("div");
@@ -254,7 +261,8 @@ function setUpUpload(form) {
     result.dataset.deja = already;
     result.dataset.refuses = refused;
     const p = document.createElement("p");
-    p.textContent = `${sent} fichier(s) envoyé(s), ${already} déjà reçu(s)${refused ? `, ${refused} refusé(s)` : ""}. `;
+    p.textContent = `${sent} fichier(s) envoyé(s), ${already} déjà reçu(s)${refused ? `, ${refused} refusé(s)` : ""}. `
+      + (notRetired ? "L'ancienne pièce n'a pas été retirée : elle compte toujours, réessayez de la remplacer. " : "");
     const link = document.createElement("a");
     link.href = `/espace/dossiers/${submission}`;
     link.id = "voir-dossier";

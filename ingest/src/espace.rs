@@ -647,6 +647,17 @@ async fn withdraw(State(st): State<AppState>, caller: Caller, Path(id): Path<Str
             if new.submission.submission_id != old.submission.submission_id {
                 return Err(ApiError::bad_request("invalid_value", "la pièce de remplacement est d'un autre dossier").into());
             }
+            // A replacement that is the file itself, or a file already withdrawn (the same
+            // bytes sent again answer with the withdrawn record), would leave the dossier
+            // with neither: refused, the old file stays.
+            let withdrawn = st.index.withdrawals(old.submission.submission_id).await?;
+            if new.evidence_id == old.evidence_id || withdrawn.iter().any(|w| w.evidence_id == new.evidence_id) {
+                return Err(ApiError::bad_request(
+                    "invalid_value",
+                    "la pièce de remplacement est celle qui a été retirée : déposez un autre fichier, l'ancien est conservé",
+                )
+                .into());
+            }
             Some(new.evidence_id)
         }
         None => None,

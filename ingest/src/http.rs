@@ -416,9 +416,15 @@ pub(crate) fn given(v: &Option<String>) -> Option<&str> {
 /// A day as people type it: `YYYY-MM-DD` (what date inputs send) or `dd/mm/yyyy`.
 pub(crate) fn parse_day(field: &'static str, raw: &str) -> Result<NaiveDate, ApiError> {
     let raw = raw.trim();
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(raw, "%d/%m/%Y"))
-        .map_err(|_| ApiError::bad_request("invalid_date", format!("{field}: {raw:?} is not a date (YYYY-MM-DD or dd/mm/yyyy)")))
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(raw, "%d/%m/%Y")).map_err(|_| {
+        // Said in French: the console shows it as it is, beside fields that ask for jj/mm/aaaa.
+        let label = match field {
+            "from" => "date de début",
+            "to" => "date de fin",
+            other => other,
+        };
+        ApiError::bad_request("invalid_date", format!("{label} (« {field} ») : « {raw} » n'est pas une date (jj/mm/aaaa ou aaaa-mm-jj)"))
+    })
 }
 
 impl SearchParams {

@@ -1,7 +1,7 @@
 //! The e-mail that tells an establishment's people of a controller's decision, in plain
 //! French: which dossier, which objective, what was decided or asked, in the
 //! controller's words, and where to answer (the establishment's space). Written here,
-//! queued with the decision ([`caregate_storage::Decisions::put_decision`]), delivered by
+//! queued with the decision ([`caregate_storage::Decisions::put_decisions`]), delivered by
 //! the mail relay ([`caregate_storage::MailRelay`]).
 
 use caregate_schemas::{Decision, DecisionKind, SubmissionId, Verification};
@@ -27,12 +27,25 @@ pub fn decision_key(d: &Decision) -> String {
     format!("caregate.decision.{}", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-/// The e-mail of a decision on `machine`'s dossier (the verification the controller
-/// decided on: its establishment, campaign and the objective's title).
-pub fn decision_mail(config: &MailConfig, machine: &Verification, d: &Decision) -> MailDraft {
-    let title = machine.objectives.iter().find(|o| o.objective == d.objective).map(|o| o.title.as_str()).unwrap_or_default();
-    let objective = if title.is_empty() { d.objective.clone() } else { format!("{} — {title}", d.objective) };
-    let (subject_what, what, next) = match d.decision {
+/// The Message-ID's left part for one form's decisions (one or several objectives).
+fn form_key(decisions: &[Decision]) -> String {
+    match decisions {
+        [d] => decision_key(d),
+        many => {
+            let mut h = Sha256::new();
+            for d in many {
+                h.update(decision_key(d).as_bytes());
+            }
+            let digest = h.finalize();
+            format!("caregate.decisions.{}", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
+        }
+    }
+}
+
+/// What a decision says to the establishment: the subject's words, the sentence, and
+/// what to do next.
+fn wording(kind: DecisionKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
         DecisionKind::Accept => ("objectif atteint", "Le contrôleur a accepté cet objectif : il est atteint.", "Le détail du dossier est dans votre espace :"),
         DecisionKind::Reject => (
             "objectif non atteint",
@@ -44,15 +57,61 @@ pub fn decision_mail(config: &MailConfig, machine: &Verification, d: &Decision) 
             "Le contrôleur vous demande un complément avant de décider.",
             "Répondez depuis votre espace, avec un commentaire et les pièces demandées :",
         ),
+    }
+}
+
+/// The e-mail of one decision form on `machine`'s dossier (the verification the
+/// controller decided on: its establishment, campaign and the objectives' titles): one
+/// message however many objectives the form decided, each named with its decision. The
+/// form has one comment; `decisions` is never empty (the caller checked the form).
+pub fn decision_mail(config: &MailConfig, machine: &Verification, decisions: &[Decision]) -> MailDraft {
+    let first = &decisions[0];
+    let objective = |d: &Decision| {
+        let title = machine.objectives.iter().find(|o| o.objective == d.objective).map(|o| o.title.as_str()).unwrap_or_default();
+        if title.is_empty() {
+            d.objective.clone()
+        } else {
+            format!("{} — {title}", d.objective)
+        }
     };
-    let comment: String = d.comment.lines().map(|l| format!("  {l}\n")).collect();
+    // What to do next follows the most demanding decision: a question, then a refusal.
+    let most = decisions
+        .iter()
+        .map(|d| d.decision)
+        .max_by_key(|k| match k {
+            DecisionKind::Accept => 0,
+            DecisionKind::Reject => 1,
+            DecisionKind::RequestInformation => 2,
+        })
+        .unwrap_or(first.decision);
+    let (subject, what, decided) = match decisions {
+        [d] => {
+            let (subject_what, what, _) = wording(d.decision);
+            (
+                format!("CaRE — dossier {} : {} ({})", machine.establishment, subject_what, d.objective),
+                what.to_owned(),
+                format!("Objectif : {}\nDécision : {}, le {} (UTC)\n", objective(d), d.decision.label_fr(), d.decided_at.format("%d/%m/%Y à %H:%M")),
+            )
+        }
+        many => (
+            format!(
+                "CaRE — dossier {} : {} décisions ({})",
+                machine.establishment,
+                many.len(),
+                many.iter().map(|d| d.objective.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            format!("Le contrôleur a décidé de {} objectifs de votre dossier, le {} (UTC) :", many.len(), first.decided_at.format("%d/%m/%Y à %H:%M")),
+            many.iter().map(|d| format!("- {} : {}\n", objective(d), d.decision.label_fr())).collect(),
+        ),
+    };
+    let next = wording(most).2;
+    let comment: String = first.comment.lines().map(|l| format!("  {l}\n")).collect();
     let text = format!(
         "Bonjour,\n\n\
          {what}\n\n\
          Établissement : {establishment} (FINESS)\n\
          Campagne : {campaign}\n\
-         Objectif : {objective}\n\
-         Décision : {label}, le {date} (UTC)\n\n\
+         {decided}\n\
          {remark} :\n{comment}\n\
          {next}\n{url}\n\n\
          Dossier n° {submission}\n\n\
@@ -61,19 +120,11 @@ pub fn decision_mail(config: &MailConfig, machine: &Verification, d: &Decision) 
          Merci de ne pas y répondre : répondez depuis votre espace.\n",
         establishment = machine.establishment,
         campaign = machine.campaign,
-        label = d.decision.label_fr(),
-        date = d.decided_at.format("%d/%m/%Y à %H:%M"),
-        remark = if d.decision == DecisionKind::RequestInformation { "Ce que demande le contrôleur" } else { "Commentaire du contrôleur" },
-        url = espace_url(config, d.submission_id),
-        submission = d.submission_id,
+        remark = if most == DecisionKind::RequestInformation { "Ce que demande le contrôleur" } else { "Commentaire du contrôleur" },
+        url = espace_url(config, first.submission_id),
+        submission = first.submission_id,
     );
-    MailDraft {
-        establishment: machine.establishment.clone(),
-        key: decision_key(d),
-        domain: config.message_id_domain(),
-        subject: format!("CaRE — dossier {} : {} ({})", machine.establishment, subject_what, d.objective),
-        text,
-    }
+    MailDraft { establishment: machine.establishment.clone(), key: form_key(decisions), domain: config.message_id_domain(), subject, text }
 }
 
 #[cfg(test)]
@@ -128,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_request_for_information_says_what_is_asked_and_where_to_answer() {
-        let m = decision_mail(&config(), &machine(), &decision(DecisionKind::RequestInformation));
+        let m = decision_mail(&config(), &machine(), &[decision(DecisionKind::RequestInformation)]);
         assert_eq!(m.subject, "CaRE — dossier 750000001 : complément demandé (D1.PRE)");
         assert_eq!(m.establishment, "750000001");
         for part in [
@@ -152,9 +203,28 @@ mod tests {
         assert_ne!(decision_key(&accept), decision_key(&reject));
         let later = Decision { decided_at: accept.decided_at + chrono::Duration::microseconds(1), ..accept.clone() };
         assert_ne!(decision_key(&accept), decision_key(&later), "the same words later are another decision");
-        let m = decision_mail(&config(), &machine(), &accept);
+        let m = decision_mail(&config(), &machine(), std::slice::from_ref(&accept));
         assert!(m.subject.ends_with("objectif atteint (D1.PRE)") && m.text.contains("il est atteint") && m.text.contains("Commentaire du contrôleur"));
-        let m = decision_mail(&config(), &machine(), &reject);
+        let m = decision_mail(&config(), &machine(), std::slice::from_ref(&reject));
         assert!(m.subject.contains("objectif non atteint") && m.text.contains("n'est pas atteint"));
+    }
+
+    #[test]
+    fn one_form_on_two_objectives_is_one_mail_naming_both() {
+        let accept = decision(DecisionKind::Accept);
+        let ask = Decision { objective: "D1.FIN".into(), ..decision(DecisionKind::RequestInformation) };
+        let m = decision_mail(&config(), &machine(), &[accept.clone(), ask.clone()]);
+        assert_eq!(m.subject, "CaRE — dossier 750000001 : 2 décisions (D1.PRE, D1.FIN)");
+        for part in [
+            "Le contrôleur a décidé de 2 objectifs de votre dossier, le 07/12/2024 à 19:33 (UTC) :",
+            "- D1.PRE — Prérequis : Accepté",
+            "- D1.FIN : Complément demandé",
+            // A question in the form: the mail says what is asked and where to answer.
+            "Ce que demande le contrôleur :",
+            "Répondez depuis votre espace",
+        ] {
+            assert!(m.text.contains(part), "{part:?} in\n{}", m.text);
+        }
+        assert_ne!(m.key, decision_mail(&config(), &machine(), &[accept]).key, "another form, another message");
     }
 }

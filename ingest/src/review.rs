@@ -34,6 +34,9 @@ pub enum ReviewError {
     /// The one dossier form was sent without a single objective decided.
     #[error("no objective decided")]
     NothingDecided,
+    /// One form decided the same objective twice (a forged or doubled field).
+    #[error("objective {0} decided twice in one form")]
+    DecidedTwice(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -100,14 +103,19 @@ pub async fn decide_all(st: &AppState, caller: &Caller, id: &str, chosen: Vec<(S
     if let Some((unknown, _)) = chosen.iter().find(|(o, _)| !machine.objectives.iter().any(|x| &x.objective == o)) {
         return Err(ReviewError::UnknownObjective(unknown.clone()));
     }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some((twice, _)) = chosen.iter().find(|(o, _)| !seen.insert(o.as_str())) {
+        return Err(ReviewError::DecidedTwice(twice.clone()));
+    }
     if let Some(held) = st.index.assignment(machine.submission_id).await? {
         if held.holder != caller.actor() {
             return Err(ReviewError::HeldByOther(held.holder));
         }
     }
     let now = Utc::now();
-    for (objective, decision) in chosen {
-        let d = Decision {
+    let form: Vec<Decision> = chosen
+        .into_iter()
+        .map(|(objective, decision)| Decision {
             submission_id: machine.submission_id,
             objective,
             decision,
@@ -115,27 +123,28 @@ pub async fn decide_all(st: &AppState, caller: &Caller, id: &str, chosen: Vec<(S
             actor: caller.actor(),
             decided_at: now,
             basis: machine.basis.clone(),
-        };
-        decisions.push(d.clone());
-        let decided = machine.clone().with_decisions(&decisions);
-        // Systems that follow verdicts hear of a decision as of any new verification; the
-        // announcement is queued with the decision, so a broker outage delays it only.
-        let body = serde_json::to_value(&decided).map_err(|e| StorageError::Corrupt(format!("the decided verification as JSON: {e}")))?;
-        // The establishment's people hear of it by e-mail (when mail is on): written with
-        // the decision, so the decision is never told nobody, and delivered by the relay.
-        let mail = st.mail.as_ref().map(|relay| crate::notify::decision_mail(relay.config(), &machine, &d));
-        let recorded =
-            st.index.put_decision(&d, vec![Outgoing::Announcement { topic: caregate_schemas::SUBMISSION_VERIFIED.to_owned(), body }], mail.as_ref()).await?;
-        st.outbox.send_now(recorded.queued).await;
-        if let Some(relay) = &st.mail {
-            if recorded.mails > 0 {
-                relay.wake();
-            } else {
-                tracing::info!(submission = %d.submission_id, establishment = %machine.establishment, "no submitter of the establishment has an e-mail address: the decision is told to nobody by mail");
-            }
+        })
+        .collect();
+    decisions.extend(form.iter().cloned());
+    let decided = machine.clone().with_decisions(&decisions);
+    // Systems that follow verdicts hear of the form as of any new verification; the
+    // announcement is queued with the decisions, so a broker outage delays it only.
+    let body = serde_json::to_value(&decided).map_err(|e| StorageError::Corrupt(format!("the decided verification as JSON: {e}")))?;
+    // The establishment's people hear of it by one e-mail (when mail is on): written with
+    // the decisions, so no decision is ever told nobody, and delivered by the relay.
+    let mail = st.mail.as_ref().map(|relay| crate::notify::decision_mail(relay.config(), &machine, &form));
+    // The whole form in one transaction: a dossier is never left half decided.
+    let recorded =
+        st.index.put_decisions(&form, vec![Outgoing::Announcement { topic: caregate_schemas::SUBMISSION_VERIFIED.to_owned(), body }], mail.as_ref()).await?;
+    st.outbox.send_now(recorded.queued).await;
+    if let Some(relay) = &st.mail {
+        if recorded.mails > 0 {
+            relay.wake();
+        } else {
+            tracing::info!(submission = %machine.submission_id, establishment = %machine.establishment, "no submitter of the establishment has an e-mail address: the decision is told to nobody by mail");
         }
     }
-    Ok(machine.with_decisions(&decisions))
+    Ok(decided)
 }
 
 /// « Je prends ce dossier »: the caller holds it, unless another controller does

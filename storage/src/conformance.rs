@@ -249,10 +249,25 @@ pub async fn archive_index(index: &dyn EvidenceIndex) {
         decided_at: chrono::Utc::now(),
         basis: "b1".into(),
     };
-    index.put_decision(&decision(caregate_schemas::DecisionKind::RequestInformation, "devis manquant"), vec![], None).await.expect("decision");
-    index.put_decision(&decision(caregate_schemas::DecisionKind::Accept, "devis reçu"), vec![], None).await.expect("decision");
+    index.put_decisions(&[decision(caregate_schemas::DecisionKind::RequestInformation, "devis manquant")], vec![], None).await.expect("decision");
+    index.put_decisions(&[decision(caregate_schemas::DecisionKind::Accept, "devis reçu")], vec![], None).await.expect("decision");
     let got = index.decisions(sub).await.expect("decisions");
     assert_eq!(got.iter().map(|d| d.comment.as_str()).collect::<Vec<_>>(), ["devis manquant", "devis reçu"]);
+    // One form is all or nothing: an empty one, or one that spans two dossiers, writes
+    // nothing; two objectives of one dossier are recorded together.
+    assert!(index.put_decisions(&[], vec![], None).await.is_err(), "no decision, nothing to record");
+    let mut elsewhere = decision(caregate_schemas::DecisionKind::Reject, "autre dossier");
+    elsewhere.submission_id = SubmissionId::new();
+    assert!(index.put_decisions(&[decision(caregate_schemas::DecisionKind::Reject, "refusé"), elsewhere], vec![], None).await.is_err());
+    assert_eq!(index.decisions(sub).await.expect("decisions").len(), 2, "nothing of the refused form written");
+    let mut other_objective = decision(caregate_schemas::DecisionKind::Accept, "un formulaire");
+    other_objective.objective = "D1.PRE".into();
+    index.put_decisions(&[decision(caregate_schemas::DecisionKind::Accept, "un formulaire"), other_objective], vec![], None).await.expect("one form");
+    let got = index.decisions(sub).await.expect("decisions");
+    assert_eq!(
+        got.iter().map(|d| (d.objective.as_str(), d.comment.as_str())).skip(2).collect::<Vec<_>>(),
+        [("D1.FIN", "un formulaire"), ("D1.PRE", "un formulaire")]
+    );
 
     index.mark_deleted(inv.evidence_id, "a (admin)").await.expect("deleted");
     let after = index.get(inv.evidence_id).await.expect("get").expect("record kept");
@@ -663,7 +678,7 @@ pub async fn review_queue(index: &dyn EvidenceIndex) {
         decided_at: t0 + chrono::Duration::days(2),
         basis: v.basis.clone(),
     };
-    index.put_decision(&d, vec![], None).await.expect("decide");
+    index.put_decisions(std::slice::from_ref(&d), vec![], None).await.expect("decide");
     assert_eq!(index.review_queue(&query(QueueQuery::default())).await.expect("queue").total, 3);
 
     let figures = index.dashboard(&scope, Some("care-d1-2024")).await.expect("dashboard");
@@ -879,7 +894,7 @@ pub async fn mail_outbox<I: EvidenceIndex + AccountStore>(index: &I) {
         subject: "Complément demandé".into(),
         text: "Bonjour,\nle contrôleur demande un devis.".into(),
     };
-    let recorded = index.put_decision(&decision, vec![], Some(&draft)).await.expect("decision");
+    let recorded = index.put_decisions(std::slice::from_ref(&decision), vec![], Some(&draft)).await.expect("decision");
     assert_eq!(recorded.mails, 2, "one per distinct address of the establishment's enabled submitters");
     let mut claimed = index.mail_claim(Duration::from_secs(60), 10).await.expect("claim");
     claimed.sort_by(|a, b| a.letter.to.cmp(&b.letter.to));
@@ -909,9 +924,9 @@ pub async fn mail_outbox<I: EvidenceIndex + AccountStore>(index: &I) {
     assert_eq!(index.mail_backlog().await.expect("backlog").pending, 0);
 
     // Without a draft, nothing; for an establishment with no address, nothing.
-    assert_eq!(index.put_decision(&decision, vec![], None).await.expect("decision").mails, 0);
+    assert_eq!(index.put_decisions(std::slice::from_ref(&decision), vec![], None).await.expect("decision").mails, 0);
     let nobody = MailDraft { establishment: "750000001".into(), key: "decision.nobody".into(), ..draft.clone() };
-    assert_eq!(index.put_decision(&decision, vec![], Some(&nobody)).await.expect("decision").mails, 0);
+    assert_eq!(index.put_decisions(std::slice::from_ref(&decision), vec![], Some(&nobody)).await.expect("decision").mails, 0);
     assert_eq!(index.mail_backlog().await.expect("backlog").pending, 0);
 
     // A federated person's address comes with the sign-in; a sign-in without one keeps it.

@@ -519,7 +519,7 @@ pub async fn controller_rejects(app: &App, machine: &caregate_schemas::Verificat
         decided_at: chrono::Utc::now(),
         basis: machine.basis.clone(),
     };
-    app.backends.index.put_decision(&decision, vec![], None).await.unwrap();
+    app.backends.index.put_decisions(std::slice::from_ref(&decision), vec![], None).await.unwrap();
     decision
 }
 

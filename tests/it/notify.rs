@@ -277,9 +277,9 @@ async fn a_relay_that_dies_mid_way_sends_again_under_the_same_message_id(stack: 
             decided_at: chrono::Utc::now(),
             basis: "b".into(),
         };
-        let draft = caregate_ingest::notify::decision_mail(&env.config.mail, &machine, &d);
+        let draft = caregate_ingest::notify::decision_mail(&env.config.mail, &machine, std::slice::from_ref(&d));
         expected.push(draft.message_id(ANNE));
-        assert_eq!(index.put_decision(&d, vec![], Some(&draft)).await.unwrap().mails, 1);
+        assert_eq!(index.put_decisions(std::slice::from_ref(&d), vec![], Some(&draft)).await.unwrap().mails, 1);
     }
 
     // Relay A claims the three, hands the first to the server, and dies.

@@ -505,3 +505,35 @@ async fn a_changed_referential_changes_the_verdict_without_reading_any_file_agai
     assert_eq!(again, "1 submissions: 0 changed, 1 unchanged, 0 skipped");
 }
 common::on_each_stack!(a_changed_referential_changes_the_verdict_without_reading_any_file_again);
+
+async fn a_dossier_whose_every_file_is_withdrawn_proves_nothing_any_more(stack: common::Stack) {
+    let env = TestEnv::new(stack).await;
+    let run = Running::start(&env).await;
+    let sub = Builder::new("750000001", Some("public")).sub;
+    upload(&run, &sub, "ad_hc_ch-exemple.local.xml", sample(PINGCASTLE), &["D1.AD.AUDIT"]).await;
+    let before = wait_verified(&run.app, sub.submission_id, 1).await;
+    assert_eq!(objective(&before, "D1.AD.AUDIT").0, Verdict::Met, "{before:?}");
+    let index = &run.app.backends.index;
+    let rec = index.submission(sub.submission_id).await.unwrap().remove(0);
+    let w = caregate_schemas::Withdrawal {
+        evidence_id: rec.evidence_id,
+        submission_id: sub.submission_id,
+        replaced_by: None,
+        actor: "ch-exemple (submitter)".into(),
+        withdrawn_at: chrono::Utc::now(),
+    };
+    assert!(index.withdraw(&w).await.unwrap());
+    // Judged again with nothing left: no objective stays met on a file taken out, and the
+    // dossier is still its establishment's.
+    let summary = caregate::reverify(&run.app, &[sub.submission_id], |_, _| {}).await.unwrap();
+    assert_eq!(summary, "1 submissions: 1 changed, 0 unchanged, 0 skipped");
+    let after = index.verification(sub.submission_id).await.unwrap().unwrap();
+    assert_eq!((after.establishment.as_str(), after.campaign.as_str()), ("750000001", before.campaign.as_str()));
+    assert!(after.objectives.iter().all(|o| o.verdict != Verdict::Met), "{after:?}");
+    assert!(after.basis > before.basis, "the withdrawal is part of what was judged");
+    // The withdrawal moved no field of the record (the worker's to write).
+    let kept = index.get(rec.evidence_id).await.unwrap().unwrap();
+    assert_eq!((kept.status, &kept.fields, &kept.findings), (rec.status, &rec.fields, &rec.findings));
+    run.stop().await;
+}
+common::on_each_stack!(a_dossier_whose_every_file_is_withdrawn_proves_nothing_any_more);

@@ -143,12 +143,18 @@ impl Verifier {
         // Files the establishment took out of its dossier (replaced or withdrawn) are
         // kept, but no longer judged; their withdrawal is part of the view judged, so a
         // verification without them replaces the one made with them.
-        let out: std::collections::HashSet<_> = self.index.withdrawals(id).await?.into_iter().map(|w| w.evidence_id).collect();
-        let withdrawn_at = all.iter().filter(|r| out.contains(&r.evidence_id)).map(|r| r.updated_at).max();
+        let withdrawals = self.index.withdrawals(id).await?;
+        let out: std::collections::HashSet<_> = withdrawals.iter().map(|w| w.evidence_id).collect();
+        let withdrawn_at = withdrawals.iter().map(|w| w.withdrawn_at).max();
+        // The dossier's owner is its first file's, withdrawn or not: a dossier whose every
+        // file was withdrawn is still judged (nothing proves anything any more), never
+        // left with the verdict its files had.
+        let owner = all.iter().min_by_key(|r| (r.received_at, r.evidence_id.to_string())).map(|r| r.submission.clone());
         let records: Vec<_> = all.into_iter().filter(|r| !out.contains(&r.evidence_id)).collect();
-        let Some(campaign) = records.first().map(|r| r.submission.campaign.clone()) else {
+        let Some(owner) = owner else {
             return Ok((Verified::Empty, Default::default()));
         };
+        let campaign = owner.campaign.clone();
         let Some(referential) = self.referentials.for_campaign(&campaign) else {
             return Ok((Verified::NoReferential(campaign), Default::default()));
         };
@@ -158,6 +164,10 @@ impl Verifier {
         let related = self.index.same_documents(id, &hashes, &keys).await?;
         let dossier = Dossier { submission_id: id, records: &records, related: &related };
         let mut verification = judge(&referential, &dossier, chrono::Utc::now());
+        if records.is_empty() {
+            verification.establishment = owner.establishment;
+            verification.campaign = owner.campaign;
+        }
         if let Some(t) = withdrawn_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).filter(|t| *t > verification.basis) {
             verification.basis = t;
         }

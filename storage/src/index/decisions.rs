@@ -22,17 +22,20 @@ pub struct DecisionRecorded {
 
 /// Controllers' decisions on dossiers.
 ///
-/// Contract: a decision, its event in the history, its announcements and its e-mails (one
-/// per recipient, in the mail outbox) are one transaction: interrupted, nothing of it is
-/// written. It is not idempotent: calling
-/// [`Decisions::put_decision`] again after an `Unavailable` error may record the decision
-/// twice (two identical entries in the dossier's decisions and history). Reads may be interrupted anywhere and retried at will.
+/// Contract: the decisions of one form (one or several objectives of one dossier), their
+/// events in the history, their announcements and their e-mails (one per recipient, in
+/// the mail outbox) are one transaction: interrupted, nothing of it is written; no
+/// dossier is ever left with half a form decided. It is not idempotent: calling
+/// [`Decisions::put_decisions`] again after an `Unavailable` error may record the
+/// decisions twice (two identical entries in the dossier's decisions and history). Reads
+/// may be interrupted anywhere and retried at will.
 #[async_trait]
 pub trait Decisions: Send + Sync {
-    /// Records a controller's decision, appends it to the audit log (under the
-    /// submission's id), queues its announcements and, given a draft, one e-mail to each
-    /// enabled submitter of the establishment who gave an address, in one transaction.
-    async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>, mail: Option<&MailDraft>) -> Result<DecisionRecorded, StorageError>;
+    /// Records a controller's decisions on one dossier, appends each to the audit log
+    /// (under the submission's id), queues the announcements and, given a draft, one
+    /// e-mail to each enabled submitter of the establishment who gave an address, in one
+    /// transaction. Refused (nothing written) when `decisions` is empty or spans dossiers.
+    async fn put_decisions(&self, decisions: &[Decision], announcements: Vec<Outgoing>, mail: Option<&MailDraft>) -> Result<DecisionRecorded, StorageError>;
     /// Every decision on the submission, oldest first.
     async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError>;
 }
@@ -40,18 +43,26 @@ pub trait Decisions: Send + Sync {
 #[caregate_macros::bounded]
 #[async_trait]
 impl Decisions for SqlIndex {
-    async fn put_decision(&self, d: &Decision, announcements: Vec<Outgoing>, mail: Option<&MailDraft>) -> Result<DecisionRecorded, StorageError> {
-        let document = serde_json::to_value(d).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))?;
+    async fn put_decisions(&self, decisions: &[Decision], announcements: Vec<Outgoing>, mail: Option<&MailDraft>) -> Result<DecisionRecorded, StorageError> {
+        let Some(first) = decisions.first() else {
+            return Err(StorageError::rejected("index", "no decision to record"));
+        };
+        if decisions.iter().any(|d| d.submission_id != first.submission_id) {
+            return Err(StorageError::rejected("index", "one form's decisions are on one dossier"));
+        }
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO decisions (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
-            .bind(d.submission_id.to_string())
-            .bind(d.objective.clone())
-            .bind(document.to_string())
-            .bind(ts(d.decided_at))
-            .execute(&mut *tx)
-            .await?;
-        append_event(&mut tx, d.submission_id, EventKind::Decision, &document, d.decided_at).await?;
-        super::review::refresh_items(&mut tx, d.submission_id).await?;
+        for d in decisions {
+            let document = serde_json::to_value(d).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))?;
+            sqlx::query("INSERT INTO decisions (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
+                .bind(d.submission_id.to_string())
+                .bind(d.objective.clone())
+                .bind(document.to_string())
+                .bind(ts(d.decided_at))
+                .execute(&mut *tx)
+                .await?;
+            append_event(&mut tx, d.submission_id, EventKind::Decision, &document, d.decided_at).await?;
+        }
+        super::review::refresh_items(&mut tx, first.submission_id).await?;
         let mut queued = Vec::with_capacity(announcements.len());
         for m in announcements {
             queued.push(enqueue(&mut tx, m).await?);

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use caregate_schemas::{Answer, EventKind, SubmissionId, Withdrawal};
 
 use super::chain::append_event;
-use super::core::{to_json, SqlIndex};
+use super::core::SqlIndex;
 use super::records::Records;
 use crate::sql::ts;
 use crate::StorageError;
@@ -55,9 +55,9 @@ impl Establishments for SqlIndex {
     }
 
     async fn withdraw(&self, w: &Withdrawal) -> Result<bool, StorageError> {
-        let Some(mut rec) = self.get(w.evidence_id).await? else {
+        if self.get(w.evidence_id).await?.is_none() {
             return Err(StorageError::NotFound(format!("evidence {}", w.evidence_id)));
-        };
+        }
         let document = serde_json::to_value(w).map_err(|e| StorageError::Corrupt(format!("withdrawal: {e}")))?;
         let mut tx = self.pool.begin().await?;
         let inserted =
@@ -72,9 +72,10 @@ impl Establishments for SqlIndex {
         if inserted == 0 {
             return Ok(false);
         }
-        rec.updated_at = w.withdrawn_at;
-        sqlx::query("UPDATE evidence SET record = $1, updated_at = $2 WHERE evidence_id = $3")
-            .bind(to_json(&rec)?)
+        // Only the row's date moves (the dossier is then due to be judged again); the
+        // record itself is the worker's to write: a withdrawal racing the file's last
+        // stage never overwrites what the stage found.
+        sqlx::query("UPDATE evidence SET updated_at = $1 WHERE evidence_id = $2")
             .bind(ts(w.withdrawn_at))
             .bind(w.evidence_id.to_string())
             .execute(&mut *tx)

@@ -1,6 +1,6 @@
 //! The mail outbox: e-mails telling an establishment's people of a controller's decision,
 //! written in the decision's transaction (one row per recipient, see
-//! [`crate::Decisions::put_decision`]), then delivered by the mail relay
+//! [`crate::Decisions::put_decisions`]), then delivered by the mail relay
 //! ([`crate::mail::MailRelay`]) and deleted once the SMTP server took them.
 //!
 //! One column, `not_before`, is both the lease of the relay sending a row and the time of

@@ -208,20 +208,20 @@ async fn write_items(conn: &mut sqlx::AnyConnection, machine: &Verification, dec
 }
 
 impl SqlIndex {
-    /// Databases judged before the queue's table existed: its rows, once, from the
-    /// verifications and decisions already there.
+    /// Databases judged before the queue's table existed: the rows of every dossier that
+    /// has none yet, from the verifications and decisions already there. Interrupted, it
+    /// takes up where it stopped at the next start (each dossier is its own transaction).
     pub(super) async fn fill_review_items(&self) -> Result<(), StorageError> {
         let mut conn = self.pool.acquire().await?;
-        let empty: i64 = sqlx::query("SELECT COUNT(*) AS n FROM review_items").fetch_one(&mut *conn).await?.try_get("n")?;
-        if empty > 0 {
-            return Ok(());
-        }
-        let ids: Vec<String> = sqlx::query("SELECT submission_id FROM verifications")
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get("submission_id"))
-            .collect::<Result<_, _>>()?;
+        let ids: Vec<String> = sqlx::query(
+            "SELECT v.submission_id FROM verifications v
+             WHERE NOT EXISTS (SELECT 1 FROM review_items r WHERE r.submission_id = v.submission_id)",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("submission_id"))
+        .collect::<Result<_, _>>()?;
         drop(conn);
         for id in ids {
             let id: SubmissionId = id.parse().map_err(|e| StorageError::Corrupt(format!("submission id {id}: {e}")))?;
@@ -307,7 +307,7 @@ impl ReviewQueue for SqlIndex {
              ORDER BY {} {direction}, r.computed_at {direction}, r.submission_id, r.objective LIMIT {} OFFSET {}",
             q.sort.column(),
             q.limit.min(1000),
-            q.offset
+            q.offset.min(i64::MAX as u64)
         );
         let rows = bind_all(&sql, &args).fetch_all(&self.pool).await?;
         let items = rows
