@@ -79,10 +79,11 @@ impl Caller {
     pub fn may(&self, action: Action, establishment: Option<&str>) -> Result<(), Denied> {
         let p = &self.0;
         if !action.roles().contains(&p.role) {
-            return Err(Denied(format!("a {} may not do this", p.role)));
+            // Said in French: the console and the space show it as it is.
+            return Err(Denied(format!("votre rôle ({}) ne permet pas cette action", crate::ui::role_fr(p.role))));
         }
         match establishment {
-            Some(finess) if !p.covers(finess) => Err(Denied(format!("establishment {finess} is outside your scope"))),
+            Some(finess) if !p.covers(finess) => Err(Denied(format!("l'établissement {finess} n'est pas dans votre périmètre"))),
             _ => Ok(()),
         }
     }

@@ -625,9 +625,9 @@ fn field_label(field: &str) -> String {
 async fn page_image(State(st): State<AppState>, caller: Caller, Path((id, page)): Path<(String, u32)>) -> Result<Response, PageError> {
     let rec = http::record_for(&st, &caller, Action::Review, &id).await?;
     caller.may(Action::ReadFile, Some(&rec.submission.establishment))?;
-    let pages = viewable_pages(&rec).ok_or_else(|| ApiError::not_found("a page to show of this file"))?;
+    let pages = viewable_pages(&rec).ok_or_else(|| ApiError::not_found("une page à montrer de ce fichier"))?;
     if page == 0 || page > pages {
-        return Err(ApiError::not_found(format!("page {page} (the file has {pages})")).into());
+        return Err(ApiError::not_found(format!("la page {page} (le fichier en a {pages})")).into());
     }
     let detail = serde_json::json!({"page": page});
     let spool = crate::retrieval::read_for_view(st.evidence.as_ref(), st.index.as_ref(), &rec, &caller.actor(), st.intake.spool_dir(), "console_page", detail)

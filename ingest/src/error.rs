@@ -34,7 +34,7 @@ impl ApiError {
     }
 
     pub fn not_found(what: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} : introuvable"))
     }
 
     pub fn forbidden(why: impl Into<String>) -> Self {

@@ -255,9 +255,9 @@ pub(crate) async fn receive_form_upload(
 async fn may_add_to(st: &AppState, sub: &SubmissionRef) -> Result<(), ApiError> {
     match st.index.submission_owner(sub.submission_id).await? {
         Some(o) if o.establishment != sub.establishment => {
-            Err(ApiError::forbidden(format!("submission {} belongs to another establishment", sub.submission_id)))
+            Err(ApiError::forbidden(format!("le dossier {} appartient à un autre établissement", sub.submission_id)))
         }
-        Some(o) if o.campaign != sub.campaign => Err(ApiError::forbidden(format!("submission {} belongs to campaign {}", sub.submission_id, o.campaign))),
+        Some(o) if o.campaign != sub.campaign => Err(ApiError::forbidden(format!("le dossier {} est de la campagne {}", sub.submission_id, o.campaign))),
         _ => Ok(()),
     }
 }
@@ -278,7 +278,7 @@ async fn get_evidence(State(st): State<AppState>, caller: Caller, Path(id): Path
 pub(crate) async fn record_for(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<EvidenceRecord, ApiError> {
     caller.may(action, None)?;
     let id: EvidenceId = parse_id(id)?;
-    let rec = st.index.get(id).await?.ok_or_else(|| ApiError::not_found(format!("evidence {id}")))?;
+    let rec = st.index.get(id).await?.ok_or_else(|| ApiError::not_found(format!("la pièce {id}")))?;
     caller.may(action, Some(&rec.submission.establishment))?;
     Ok(rec)
 }

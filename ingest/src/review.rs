@@ -18,7 +18,7 @@ pub enum ReviewError {
     Denied(#[from] Denied),
     #[error("{0:?} is not a UUID")]
     InvalidId(String),
-    #[error("{0} not found")]
+    #[error("{0} : introuvable")]
     NotFound(String),
     /// Only a dossier judged before owners were fixed can disagree with its owner: never
     /// shown, never decided on, under another establishment's name.
@@ -54,7 +54,7 @@ pub struct DecisionForm {
 pub async fn owned_submission(st: &AppState, caller: &Caller, action: Action, id: &str) -> Result<SubmissionOwner, ReviewError> {
     caller.may(action, None)?;
     let id: SubmissionId = id.parse().map_err(|_| ReviewError::InvalidId(id.to_owned()))?;
-    let owner = st.index.submission_owner(id).await?.ok_or_else(|| ReviewError::NotFound(format!("submission {id}")))?;
+    let owner = st.index.submission_owner(id).await?.ok_or_else(|| ReviewError::NotFound(format!("le dossier {id}")))?;
     caller.may(action, Some(&owner.establishment))?;
     Ok(owner)
 }
@@ -68,7 +68,7 @@ pub async fn judged(st: &AppState, caller: &Caller, action: Action, id: &str) ->
         .index
         .verification(id)
         .await?
-        .ok_or_else(|| ReviewError::NotFound(format!("verification of submission {id} (unknown submission, or no referential for its campaign)")))?;
+        .ok_or_else(|| ReviewError::NotFound(format!("la vérification du dossier {id} (dossier inconnu, ou campagne sans référentiel)")))?;
     if v.establishment != owner.establishment {
         return Err(ReviewError::OwnerMismatch(id));
     }

@@ -214,7 +214,7 @@ async fn an_establishment_uploads_a_folder_and_replaces_a_refused_file(stack: St
     other.establishment = "130000001".into();
     srv.app.intake().unwrap().receive(&other, "autre.pdf", common::bytes_body(invoice("X-1", "12/06/2024"))).await.unwrap();
     browser.goto(&format!("{base}/espace/dossiers/{}", other.submission_id)).await.unwrap();
-    assert!(text(&browser, "#erreur").await.contains("outside your scope"));
+    assert!(text(&browser, "#erreur").await.contains("n'est pas dans votre périmètre"));
     assert_accessible(&browser, &axe, "accès refusé").await;
     shots.take(&browser, "acces-refuse").await;
     browser.close().await.unwrap();
