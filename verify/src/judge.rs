@@ -567,7 +567,9 @@ impl Context<'_> {
         let because = if graded.holding.is_empty() { String::new() } else { format!(" (règles : {})", graded.holding.join(", ")) };
         let table = match (graded.table, graded.untabled) {
             (Some(v), _) => match graded.newer_report {
-                Some(report) => format!(", niveaux de PingCastle {v} (aucune table pour la version {report} du rapport : celle de la version antérieure la plus proche)"),
+                Some(report) => {
+                    format!(", niveaux de PingCastle {v} (aucune table pour la version {report} du rapport : celle de la version antérieure la plus proche)")
+                }
                 None => format!(", niveaux de PingCastle {v}"),
             },
             (None, Some(why)) => format!(", {why}"),
@@ -1754,7 +1756,10 @@ mod tests {
         // report's MaturityLevel 3 bounds it at the target.
         let v210 = level(&r, &pingcastle(sub, "2.10.1.0", Some(3), &rules));
         let m = code_of(&v210, Verdict::Met, FindingCode::AdLevelReached);
-        assert!(m.contains("niveaux de PingCastle 2.9 (aucune table pour la version 2.10.1.0 du rapport : celle de la version antérieure la plus proche)"), "{m}");
+        assert!(
+            m.contains("niveaux de PingCastle 2.9 (aucune table pour la version 2.10.1.0 du rapport : celle de la version antérieure la plus proche)"),
+            "{m}"
+        );
         // ... and under it nothing bounds it: a controller, told which rule.
         let m = code_of(&level(&r, &pingcastle(sub, "2.10.1.0", Some(2), &rules)), Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
         assert!(m.contains("règles sans niveau connu, niveaux de PingCastle 2.9") && m.ends_with(": S-ADRegistrationSchema"), "{m}");
