@@ -17,6 +17,11 @@ Give the version the source is at (its Properties/AssemblyInfo.cs or changelog.t
 that commit): the table is keyed by its major.minor, the prefix of the reports'
 EngineVersion the judge matches. Each version's table sits between its own markers, so
 `--into` replaces one version and keeps the others.
+
+When the files do not all come from a checkout of that one commit (read one by one from a
+public code index that keeps each file at the first commit it saw it, some files missing),
+say so: each `--note` line goes into the table's header, and the list of which file was read
+at which commit belongs beside the script (scripts/pingcastle-sources/<version>.txt).
 """
 
 import argparse
@@ -125,7 +130,7 @@ def major_minor(version):
     return f"{int(parts[0])}.{int(parts[1])}"
 
 
-def render(table, version, stated, repository, commit, files):
+def render(table, version, stated, repository, commit, files, notes=()):
     def count(levels):
         return ", ".join(f"{n} at {lvl}" for lvl, n in sorted({l: levels.count(l) for l in levels}.items())) or "none"
 
@@ -137,6 +142,7 @@ def render(table, version, stated, repository, commit, files):
         f"# PingCastle {stated}: {repository} at commit {commit},",
         f"# {files} rule files, {len(table)} rules. ANSSI level (RuleDurANSSI) on {len(anssi)}: {count(anssi)};",
         f"# maturity level (RuleMaturityLevel) on {len(maturity)}: {count(maturity)}; neither on {neither}.",
+        *(f"# {note}" for note in notes),
         "# anssi: the lowest RuleDurANSSI level (absent: the rule is no ANSSI checkpoint);",
         "# maturity: RuleMaturityLevel (absent: PingCastle uses the ANSSI level alone);",
         "# {}: a rule PingCastle grades at neither level (RuleBase counts it 5).",
@@ -174,6 +180,7 @@ def main():
     ap.add_argument("--repository", default="https://github.com/netwrix/pingcastle")
     ap.add_argument("--checkout", help="a PingCastle checkout: every *.cs under it is read")
     ap.add_argument("--into", help="replace this version's table in this file (between its markers) instead of printing it")
+    ap.add_argument("--note", action="append", default=[], help="a line for the table's header: where the files came from, what is missing (repeatable)")
     ap.add_argument("files", nargs="*", help="rule source files (*.cs)")
     a = ap.parse_args()
     version = major_minor(a.version)
@@ -185,7 +192,10 @@ def main():
     table, files = collect(paths)
     if not table:
         sys.exit("no rule found (no RuleModel attribute)")
-    out = render(table, version, a.version.strip(), a.repository, a.commit, files)
+    for note in a.note:
+        if "\n" in note or not note.strip():
+            sys.exit("--note: one non-empty line each")
+    out = render(table, version, a.version.strip(), a.repository, a.commit, files, a.note)
     if not a.into:
         sys.stdout.write(out)
         return

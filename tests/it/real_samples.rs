@@ -83,9 +83,10 @@ fn each_defect_named_on_a_real_file_stays_fixed() {
     }
 }
 
-/// Rules PingCastle added after 2.9, its only complete table here (issue #24), with the
+/// Rules PingCastle added after a table's version (2.9, 3.0 here, issue #24), with the
 /// version its changelog.txt names: a report may trigger them and the judge leaves them
-/// unknown. Any other rule a real report triggers must be in its version's table.
+/// unknown. Any other rule a real report triggers must be in its version's table, or be
+/// one that table leaves out for a stated reason.
 const ADDED_AFTER_THE_TABLE: [(&str, &str); 9] = [
     ("A-PreWin2000AuthenticatedUsers", "2.10.0.0"),
     ("A-HardenedPaths", "2.10.1.0"),
@@ -97,6 +98,12 @@ const ADDED_AFTER_THE_TABLE: [(&str, &str); 9] = [
     ("P-UnprotectedOU", "3.1.0.0"),
     ("A-DC-Coerce", "3.2.0.0"),
 ];
+
+/// Rules PingCastle had at a table's version that the table leaves out, with that table:
+/// the 3.0 sources were read from a code index that lacks four rule files, and P-DNSAdmin's
+/// level changed in a version the index lacks (scripts/pingcastle-sources/3.0.txt).
+const LEFT_OUT_OF_THE_TABLE: [(&str, &str); 5] =
+    [("P-DNSAdmin", "3.0"), ("A-DC-WebClient", "3.0"), ("A-DnsZoneTransfert", "3.0"), ("S-JavaSchema", "3.0"), ("S-WSUS-UserProxy", "3.0")];
 
 /// Every rule the PingCastle reports of the real set and of samples/ trigger is graded by
 /// the referential's table for their EngineVersion, but for rules PingCastle added after
@@ -127,6 +134,10 @@ fn the_rules_real_pingcastle_reports_trigger_are_in_their_versions_table() {
         for rule in &audit.rules {
             let id = rule.risk_id.as_str();
             if table.contains_key(id) {
+                continue;
+            }
+            if LEFT_OUT_OF_THE_TABLE.contains(&(id, table_version)) {
+                println!("{name}: {id} left out of the PingCastle {table_version} table, left unknown");
                 continue;
             }
             let added = ADDED_AFTER_THE_TABLE.iter().find(|(r, _)| *r == id).map(|(_, v)| caregate_verify::referential::pingcastle_version(v).unwrap());

@@ -155,6 +155,8 @@ struct GradedReport {
     stated_maturity: Option<u8>,
     /// Version key of the table used.
     table: Option<String>,
+    /// The report's version when the table used is an older one's (no table for its own).
+    newer_report: Option<String>,
     /// Why a PingCastle report was graded with no table.
     untabled: Option<String>,
 }
@@ -162,7 +164,7 @@ struct GradedReport {
 impl GradedReport {
     /// A level the tool computed itself (ORADAD's results).
     fn stated(level: u8) -> Self {
-        Self { level, holding: Vec::new(), unknown: Vec::new(), maturity: None, stated_maturity: None, table: None, untabled: None }
+        Self { level, holding: Vec::new(), unknown: Vec::new(), maturity: None, stated_maturity: None, table: None, newer_report: None, untabled: None }
     }
 }
 
@@ -564,7 +566,12 @@ impl Context<'_> {
         let level = graded.level;
         let because = if graded.holding.is_empty() { String::new() } else { format!(" (règles : {})", graded.holding.join(", ")) };
         let table = match (graded.table, graded.untabled) {
-            (Some(v), _) => format!(", niveaux de PingCastle {v}"),
+            (Some(v), _) => match graded.newer_report {
+                Some(report) => {
+                    format!(", niveaux de PingCastle {v} (aucune table pour la version {report} du rapport : celle de la version antérieure la plus proche)")
+                }
+                None => format!(", niveaux de PingCastle {v}"),
+            },
             (None, Some(why)) => format!(", {why}"),
             (None, None) => String::new(),
         };
@@ -625,6 +632,13 @@ impl Context<'_> {
             maturity: Some(5),
             stated_maturity: audit.maturity_level.map(|m| m.clamp(1, 5) as u8),
             table: found.map(|(v, _)| v.to_owned()),
+            // A report of a version with no table of its own is graded with the nearest older
+            // one, and told so: rules added since are unknown to it, and a rule regraded since
+            // shows as a MaturityLevel that disagrees.
+            newer_report: found.zip(audit.tool_version.as_deref()).and_then(|((v, _), report)| {
+                let (key, full) = (crate::referential::pingcastle_version(v)?, crate::referential::pingcastle_version(report)?);
+                (!full.starts_with(&key)).then(|| report.trim().to_owned())
+            }),
             untabled: found.is_none().then(|| match audit.tool_version.as_deref() {
                 Some(v) if crate::referential::pingcastle_version(v).is_some() => {
                     format!("aucune table de niveaux pour PingCastle {v}, version plus ancienne que celles du référentiel")
@@ -1632,7 +1646,7 @@ mod tests {
         let m = code_of(&below, Verdict::NotMet, FindingCode::AdLevelBelowTarget);
         assert!(m.contains("niveau ANSSI 1 < cible 3 (règles : P-Kerberoasting, S-Inactive)"), "{m}");
         assert_eq!(below.1.len(), 1, "MaturityLevel 1 agrees: {:?}", below.1);
-        // A rule PingCastle knows but grades at neither level (P-SchemaAdmin in 2.9) lowers
+        // A rule PingCastle knows but grades at neither level (P-SchemaAdmin in 2.9 and 3.0) lowers
         // nothing and leaves the computed MaturityLevel known, here to compare with a report
         // saying 4.
         assert_eq!((table["P-SchemaAdmin"].anssi, table["P-SchemaAdmin"].maturity()), (None, 5));
@@ -1642,15 +1656,19 @@ mod tests {
     }
 
     /// A newer PingCastle than the table may grade a rule differently: A-AdminSDHolder is a
-    /// maturity-3 rule in 2.9 and an ANSSI level-2 checkpoint in later sources. The report's
-    /// own MaturityLevel then disagrees with the table's, and the level goes to a controller.
+    /// maturity-3 rule in 2.9 and 3.0 and an ANSSI level-2 checkpoint in later sources. A
+    /// 3.3 report, graded with the 3.0 table and told so, then states a MaturityLevel that
+    /// disagrees with the table's, and the level goes to a controller.
     #[test]
     fn a_report_graded_otherwise_than_the_table_is_shown_to_a_controller() {
         let r = crate::Referentials::shipped().unwrap().for_campaign("care-d1-2024").unwrap();
         let sub = SubmissionId::new();
         let regraded = level(&r, &pingcastle(sub, "3.3.0.1", Some(2), &["A-AdminSDHolder", "A-AuditDC"]));
         let m = code_of(&regraded, Verdict::NeedsReview, FindingCode::AdMaturityMismatch);
-        assert!(m.contains("niveau de maturité 2, les règles déclenchées donnent 3, niveaux de PingCastle 2.9"), "{m}");
+        assert!(
+            m.contains("niveau de maturité 2, les règles déclenchées donnent 3, niveaux de PingCastle 3.0 (aucune table pour la version 3.3.0.1 du rapport"),
+            "{m}"
+        );
         code_of(&regraded, Verdict::NeedsReview, FindingCode::AdLevelReached);
         // The same report graded 3 by its engine: nothing to say.
         let agreed = level(&r, &pingcastle(sub, "3.3.0.1", Some(3), &["A-AdminSDHolder", "A-AuditDC"]));
@@ -1658,26 +1676,26 @@ mod tests {
         assert!(agreed.1.iter().all(|x| x.code != FindingCode::AdMaturityMismatch), "{:?}", agreed.1);
     }
 
-    /// Rules added after the table's version (A-DC-Coerce, S-OldNtlm: PingCastle 3.x) are
-    /// unknown to it; they hold the objective only when they could lower the level below
-    /// the target.
+    /// Rules added after the table's version (A-DC-Coerce, P-UnprotectedOU: PingCastle 3.2 and
+    /// 3.1, the newest table being 3.0) are unknown to it; they hold the objective only when
+    /// they could lower the level below the target.
     #[test]
     fn a_rule_newer_than_the_table_blocks_only_what_it_could_lower() {
         let r = crate::Referentials::shipped().unwrap().for_campaign("care-d1-2024").unwrap();
         let (_, table) = r.pingcastle_table(Some("3.2.0.1")).unwrap();
-        assert!(!table.contains_key("A-DC-Coerce") && !table.contains_key("S-OldNtlm"));
+        assert!(!table.contains_key("A-DC-Coerce") && !table.contains_key("P-UnprotectedOU"));
         let sub = SubmissionId::new();
-        let newer = ["A-DC-Coerce", "S-OldNtlm", "A-AuditDC"];
+        let newer = ["A-DC-Coerce", "P-UnprotectedOU", "A-AuditDC"];
         // The report's MaturityLevel at the target bounds the unknown rules: met.
         let bounded = level(&r, &pingcastle(sub, "3.2.0.1", Some(3), &newer));
-        assert!(code_of(&bounded, Verdict::Met, FindingCode::AdLevelReached).contains("niveaux de PingCastle 2.9"));
+        assert!(code_of(&bounded, Verdict::Met, FindingCode::AdLevelReached).contains("niveaux de PingCastle 3.0"));
         assert!(bounded.1.iter().all(|x| x.code != FindingCode::AdMaturityMismatch), "{:?}", bounded.1);
         // Already under the target through a known checkpoint: not met, unknown or not.
         code_of(&level(&r, &pingcastle(sub, "3.2.0.1", Some(1), &["A-DC-Coerce", "S-Inactive"])), Verdict::NotMet, FindingCode::AdLevelBelowTarget);
         // Nothing bounds them: a controller, told which rules.
         let open = level(&r, &pingcastle(sub, "3.2.0.1", Some(2), &newer));
         let m = code_of(&open, Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
-        assert!(m.contains("A-DC-Coerce, S-OldNtlm") && !m.contains("A-AuditDC"), "{m}");
+        assert!(m.contains("A-DC-Coerce, P-UnprotectedOU") && !m.contains("A-AuditDC"), "{m}");
     }
 
     /// Levels move between PingCastle versions: a report is graded with the table of the
@@ -1709,5 +1727,66 @@ mod tests {
         }
         let m = code_of(&level(&r, &unversioned), Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
         assert!(m.contains("version de PingCastle absente du rapport"), "{m}");
+    }
+
+    /// Levels move between PingCastle versions, and each report is graded with its own
+    /// version's table: S-ADRegistrationSchema, added in 2.9.3 as a maturity-3 rule, is an
+    /// ANSSI level-2 checkpoint from 3.0.0.0 on ("align S-ADRegistrationSchema with ANSSI
+    /// rule"). A 3.0 report triggering it is under the target; a 2.10 one, graded with the
+    /// 2.9 table that does not know it, is bounded by its own MaturityLevel, or reviewed.
+    #[test]
+    fn a_rule_is_graded_by_the_reports_own_pingcastle_version() {
+        let r = crate::Referentials::shipped().unwrap().for_campaign("care-d1-2024").unwrap();
+        for (report, table) in [("2.9.2.0", "2.9"), ("2.10.1.0", "2.9"), ("2.11.0.0", "2.9"), ("3.0.0.4", "3.0"), ("3.2.0.1", "3.0"), ("3.3.0.1", "3.0")] {
+            assert_eq!(r.pingcastle_table(Some(report)).map(|t| t.0), Some(table), "PingCastle {report}");
+        }
+        assert!(r.pingcastle_table(Some("2.8.0.0")).is_none());
+        let (_, old) = r.pingcastle_table(Some("2.9.2.0")).unwrap();
+        let (_, new) = r.pingcastle_table(Some("3.0.0.4")).unwrap();
+        assert!(!old.contains_key("S-ADRegistrationSchema"));
+        assert_eq!((new["S-ADRegistrationSchema"].anssi, new["S-ADRegistrationSchema"].maturity()), (Some(2), 2));
+        let sub = SubmissionId::new();
+        let rules = ["S-ADRegistrationSchema", "A-AuditDC"];
+        // PingCastle 3.0: its own table, a level-2 checkpoint, not met, nothing more to say.
+        let v30 = level(&r, &pingcastle(sub, "3.0.0.4", Some(2), &rules));
+        let m = code_of(&v30, Verdict::NotMet, FindingCode::AdLevelBelowTarget);
+        assert!(m.contains("niveau ANSSI 2 < cible 3 (règles : S-ADRegistrationSchema), niveaux de PingCastle 3.0") && !m.contains("aucune table"), "{m}");
+        assert_eq!(v30.1.len(), 1, "MaturityLevel 2 agrees: {:?}", v30.1);
+        // PingCastle 2.10: the 2.9 table, said to be older, does not know the rule; the
+        // report's MaturityLevel 3 bounds it at the target.
+        let v210 = level(&r, &pingcastle(sub, "2.10.1.0", Some(3), &rules));
+        let m = code_of(&v210, Verdict::Met, FindingCode::AdLevelReached);
+        assert!(
+            m.contains("niveaux de PingCastle 2.9 (aucune table pour la version 2.10.1.0 du rapport : celle de la version antérieure la plus proche)"),
+            "{m}"
+        );
+        // ... and under it nothing bounds it: a controller, told which rule.
+        let m = code_of(&level(&r, &pingcastle(sub, "2.10.1.0", Some(2), &rules)), Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
+        assert!(m.contains("règles sans niveau connu, niveaux de PingCastle 2.9") && m.ends_with(": S-ADRegistrationSchema"), "{m}");
+    }
+
+    /// The report's MaturityLevel is compared with the one its own version's table gives:
+    /// S-OldNtlm is a maturity-2 rule of PingCastle 3.0 and no ANSSI checkpoint, so a 3.0
+    /// report triggering it alone is at ANSSI level 5 and maturity 2.
+    #[test]
+    fn the_reports_maturity_level_is_compared_with_its_versions_table() {
+        let r = crate::Referentials::shipped().unwrap().for_campaign("care-d1-2024").unwrap();
+        let sub = SubmissionId::new();
+        let rules = ["S-OldNtlm", "A-AuditDC"];
+        let agree = level(&r, &pingcastle(sub, "3.0.0.4", Some(2), &rules));
+        assert!(code_of(&agree, Verdict::Met, FindingCode::AdLevelReached).contains("niveau ANSSI 5 ≥ cible 3, niveaux de PingCastle 3.0"));
+        assert_eq!(agree.1.len(), 1, "{:?}", agree.1);
+        let higher = level(&r, &pingcastle(sub, "3.0.0.4", Some(3), &rules));
+        let m = code_of(&higher, Verdict::Met, FindingCode::AdMaturityMismatch);
+        assert!(m.contains("le rapport indique un niveau de maturité 3, les règles déclenchées donnent 2, niveaux de PingCastle 3.0"), "{m}");
+        // Under the target while the table reaches it: PingCastle graded a rule lower.
+        let lower = level(&r, &pingcastle(sub, "3.0.0.4", Some(1), &rules));
+        code_of(&lower, Verdict::NeedsReview, FindingCode::AdMaturityMismatch);
+        code_of(&lower, Verdict::NeedsReview, FindingCode::AdLevelReached);
+        // The 2.9 table does not know S-OldNtlm: no computed MaturityLevel to compare, and
+        // a report under the target leaves the level to a controller.
+        let unknown = level(&r, &pingcastle(sub, "2.11.0.0", Some(2), &rules));
+        code_of(&unknown, Verdict::NeedsReview, FindingCode::AdLevelUnconfirmed);
+        assert!(unknown.1.iter().all(|x| x.code != FindingCode::AdMaturityMismatch), "{:?}", unknown.1);
     }
 }
