@@ -1,6 +1,8 @@
 //! French conventions in evidence text: amounts (`1 234,56 €`, `12.500,00`), dates
-//! (`12/06/2024`, `12 juin 2024`), SIRET/SIREN and VAT numbers, and the invoice fields a
-//! plain-text invoice states. Amounts are exact decimals, never floats.
+//! (`12/06/2024`, `12 juin 2024`), SIRET/SIREN and VAT numbers with their check keys, and
+//! what an AD audit report in prose states. Amounts are exact decimals, never floats.
+//! The invoice reader ([`crate::invoice_text`]) builds on these; nothing here reads an
+//! invoice, so the two never depend on each other both ways.
 
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -8,8 +10,6 @@ use std::sync::LazyLock;
 use chrono::NaiveDate;
 use regex::Regex;
 use rust_decimal::Decimal;
-
-use caregate_schemas::extracted::Invoice;
 
 /// An amount as written by a French (or English) invoice: spaces, non-breaking spaces,
 /// dots or apostrophes as thousands separators, a comma or a dot as decimal mark, an
@@ -306,11 +306,6 @@ pub fn signing_date(text: &str) -> Option<NaiveDate> {
     })
 }
 
-/// An invoice's fields from its running text (see [`crate::invoice_text`]).
-pub fn invoice_from_text(text: &str) -> Invoice {
-    crate::invoice_text::invoice_from_text(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,22 +357,6 @@ mod tests {
         assert_eq!(siren_of_vat_id("FR96552100554"), Some("552100554"));
         assert_eq!(all_vat_ids("USt-ID : ATU62353134"), ["ATU62353134"]);
         assert!(all_vat_ids("TVA intracommunautaire :\nFINESS 760000001").is_empty(), "a word on the next line is no VAT id");
-    }
-
-    #[test]
-    fn invoice_text_fields() {
-        let text = "Cyberdéfense Santé SAS\n12 rue de la Paix, 75002 Paris\nSIRET : 552 100 554 00025\nTVA intracommunautaire : FR40 552100554\n\nFACTURE N° FA-2024-0042\nDate de facture : 12/06/2024\n\nAudit Active Directory  1 0 000,00\nTotal HT 12 500,00 €\nTVA 20 % 2 500,00 €\nTotal TTC 15 000,00 €\nNet à payer 15 000,00 €\n";
-        let inv = invoice_from_text(text);
-        assert_eq!(inv.number.as_deref(), Some("FA-2024-0042"));
-        assert_eq!(inv.issue_date, NaiveDate::from_ymd_opt(2024, 6, 12));
-        assert_eq!(inv.seller_name.as_deref(), Some("Cyberdéfense Santé SAS"));
-        assert_eq!(inv.seller_siret.as_deref(), Some("55210055400025"));
-        assert_eq!(inv.seller_siren.as_deref(), Some("552100554"));
-        assert_eq!(inv.vat_id.as_deref(), Some("FR40552100554"));
-        assert_eq!(inv.total_ht, Some(dec("12500.00")));
-        assert_eq!(inv.total_tva, Some(dec("2500.00")));
-        assert_eq!(inv.total_ttc, Some(dec("15000.00")));
-        assert_eq!(inv.currency.as_deref(), Some("EUR"));
     }
 }
 

@@ -5,7 +5,7 @@
 use std::io::Cursor;
 use std::time::Duration;
 
-use crate::{archive, classify, french, office, pdf, sheet, xml, Budget, Limits};
+use crate::{archive, classify, french, invoice_text, office, pdf, sheet, xml, Budget, Limits};
 
 fn limits() -> Limits {
     Limits { max_parse_bytes: 16 * 1024 * 1024, max_sheet_cells: 200_000, time_budget_secs: 10, ..Limits::default() }
@@ -59,7 +59,7 @@ pub fn zip(data: &[u8]) {
 
 pub fn text(data: &[u8]) {
     let t = String::from_utf8_lossy(data);
-    let _ = french::invoice_from_text(&t);
+    let _ = invoice_text::invoice_from_text(&t);
     let _ = french::parse_amount(&t);
     let _ = french::all_dates(&t);
     let _ = classify::classify_text(&t);

@@ -668,10 +668,8 @@ static TITLED_NUMBER: LazyLock<Regex> =
 /// controller must look at (a field left empty because the page contradicts itself).
 #[derive(Clone, Debug)]
 pub struct InvoiceReading {
+    /// Its fields, each with how sure the reading is (`Invoice.confidence`).
     pub invoice: Invoice,
-    /// By field name (as in `Invoice.locations`), from 0 to 1: how well the page's own
-    /// evidence supports the value (its label, the arithmetic, the check keys).
-    pub confidence: BTreeMap<String, f32>,
     /// `invoice_fields_inconsistent` for each set of fields left empty.
     pub findings: Vec<Finding>,
     /// The three totals as printed under their labels, each once, when they do not add
@@ -689,7 +687,7 @@ impl InvoiceReading {
         let [ht, tva, ttc] = printed;
         (self.invoice.total_ht, self.invoice.total_tva, self.invoice.total_ttc) = (Some(ht.value), Some(tva.value), Some(ttc.value));
         for (field, at) in totals::FIELD_NAMES.into_iter().zip([ht.at, tva.at, ttc.at]) {
-            self.confidence.insert(field.to_owned(), 0.9);
+            self.invoice.confidence.insert(field.to_owned(), 0.9);
             match at {
                 Some(at) => self.invoice.locations.insert(field.to_owned(), at),
                 None => self.invoice.locations.remove(field),
@@ -969,8 +967,9 @@ fn read_rows(rows: Vec<Vec<Cell>>, text: &str) -> InvoiceReading {
         profile: None,
         source: InvoiceSource::Text,
         locations,
+        confidence,
     };
-    InvoiceReading { invoice, confidence, findings, printed_totals }
+    InvoiceReading { invoice, findings, printed_totals }
 }
 
 /// Cells that are a bare number label, their value beside them only ("N°   FA-12" in a
@@ -1081,6 +1080,22 @@ mod tests {
     /// A 10-point word at (`x0`, `y`), 6 points a character.
     fn w(text: &str, x0: f32, y: f32) -> Word {
         Word { text: text.into(), x0, y0: y, x1: x0 + 6.0 * text.chars().count() as f32, y1: y + 10.0, size: 10.0 }
+    }
+
+    #[test]
+    fn invoice_text_fields() {
+        let text = "Cyberdéfense Santé SAS\n12 rue de la Paix, 75002 Paris\nSIRET : 552 100 554 00025\nTVA intracommunautaire : FR40 552100554\n\nFACTURE N° FA-2024-0042\nDate de facture : 12/06/2024\n\nAudit Active Directory  1 0 000,00\nTotal HT 12 500,00 €\nTVA 20 % 2 500,00 €\nTotal TTC 15 000,00 €\nNet à payer 15 000,00 €\n";
+        let inv = invoice_from_text(text);
+        assert_eq!(inv.number.as_deref(), Some("FA-2024-0042"));
+        assert_eq!(inv.issue_date, chrono::NaiveDate::from_ymd_opt(2024, 6, 12));
+        assert_eq!(inv.seller_name.as_deref(), Some("Cyberdéfense Santé SAS"));
+        assert_eq!(inv.seller_siret.as_deref(), Some("55210055400025"));
+        assert_eq!(inv.seller_siren.as_deref(), Some("552100554"));
+        assert_eq!(inv.vat_id.as_deref(), Some("FR40552100554"));
+        assert_eq!(inv.total_ht, Some(dec("12500.00")));
+        assert_eq!(inv.total_tva, Some(dec("2500.00")));
+        assert_eq!(inv.total_ttc, Some(dec("15000.00")));
+        assert_eq!(inv.currency.as_deref(), Some("EUR"));
     }
 
     #[test]
@@ -1342,7 +1357,7 @@ mod tests {
         // Agreeing, each is kept with a high confidence.
         let reading = read_invoice(None, "ACME SAS\nSIRET 552 100 554 00021 - TVA FR96 552100554\n");
         assert_eq!(reading.invoice.seller_siret.as_deref(), Some("55210055400021"));
-        assert!(reading.confidence["seller_siren"] >= 0.9);
+        assert!(reading.invoice.confidence["seller_siren"] >= 0.9);
     }
 
     #[test]
@@ -1384,7 +1399,7 @@ mod tests {
             (Some(dec("8400.00")), Some(dec("1680.00")), Some(dec("11080.00")))
         );
         assert!(printed.findings.is_empty(), "{:?}", printed.findings);
-        assert_eq!(printed.confidence.get("total_ttc"), Some(&0.9));
+        assert_eq!(printed.invoice.confidence.get("total_ttc"), Some(&0.9));
         // A line's amount under a "Montant HT" title is no rival to the HT the rate binds
         // to the TVA: the TTC, printed once, is still the document's.
         let lines = "ACME SAS\nFacture n° FA-2\nDésignation   Qté   Montant HT\nAudit   1   6 000,00 €\nRestitution   1   2 400,00 €\nTotal HT :   8 400,00 €\nTVA 20 % :   1 680,00 €\nTotal TTC :   11 080,00 €\n";

@@ -713,7 +713,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             if doc.text_chars >= 20 {
                 let page = match &text_layout {
                     Some(l) => invoice_text::invoice_from_layout(l, &doc.text),
-                    None => french::invoice_from_text(&doc.text),
+                    None => invoice_text::invoice_from_text(&doc.text),
                 };
                 findings.extend(facturx::page_mismatches(&page, &doc.text, &inv));
             }

@@ -75,6 +75,19 @@ fn source_fr(s: InvoiceSource) -> &'static str {
     }
 }
 
+/// How sure the reading of a field is, in the words a controller reads: the page's own
+/// evidence (its label, the arithmetic, the check keys) backs a value strongly, partly,
+/// or hardly (a value found without a label, a name guessed from its place).
+fn sureness_fr(confidence: f32) -> &'static str {
+    if confidence >= 0.85 {
+        "élevée"
+    } else if confidence >= 0.6 {
+        "moyenne"
+    } else {
+        "faible : à vérifier"
+    }
+}
+
 /// Where a value was read: a link to its box on the page view, or the XML element.
 fn located(rec: &EvidenceRecord, locations: &BTreeMap<String, Location>, field: &str) -> Markup {
     html! {
@@ -165,19 +178,25 @@ fn invoice(rec: &EvidenceRecord, i: &Invoice) -> Markup {
         ("total_tva", "TVA", money(i.total_tva)),
         ("total_ttc", "Total TTC", money(i.total_ttc)),
     ];
+    // Fields read from a page's text carry how sure the reading is; a structured
+    // invoice's are stated, and the column would say nothing.
+    let sure = !i.confidence.is_empty();
     html! {
         div.fr-table {
             table #fields-table.invoice {
                 caption { "Facture — lue dans le " (source_fr(i.source)) }
-                thead { tr { th scope="col" { "Donnée" } th scope="col" { "Valeur" } th scope="col" { "Où elle a été lue" } } }
+                thead { tr { th scope="col" { "Donnée" } th scope="col" { "Valeur" } th scope="col" { "Où elle a été lue" } @if sure { th scope="col" { "Sûreté de la lecture" } } } }
                 tbody {
                     @for (field, label, value) in &rows {
-                        tr data-champ=(field) { th scope="row" { (label) } td.valeur { (value) } td { (located(rec, &i.locations, field)) } }
+                        tr data-champ=(field) {
+                            th scope="row" { (label) } td.valeur { (value) } td { (located(rec, &i.locations, field)) }
+                            @if sure { td { (i.confidence.get(*field).map_or("—", |c| sureness_fr(*c))) } }
+                        }
                     }
                     @for id in &i.seller_legal_ids {
-                        tr { th scope="row" { "Autre identifiant du vendeur" } td.valeur { (id.id) @if let Some(s) = &id.scheme { " (schéma " (s) ")" } } td { "—" } }
+                        tr { th scope="row" { "Autre identifiant du vendeur" } td.valeur { (id.id) @if let Some(s) = &id.scheme { " (schéma " (s) ")" } } td { "—" } @if sure { td { "—" } } }
                     }
-                    @if let Some(p) = &i.profile { tr { th scope="row" { "Profil Factur-X" } td.valeur { (p) } td { "—" } } }
+                    @if let Some(p) = &i.profile { tr { th scope="row" { "Profil Factur-X" } td.valeur { (p) } td { "—" } @if sure { td { "—" } } } }
                 }
             }
         }
@@ -319,5 +338,41 @@ mod tests {
         assert_eq!(siren_siret("73282932000074"), "732 829 320 00074");
         assert_eq!(siren_siret("732829320"), "732 829 320");
         assert_eq!(siren_siret("FR12345"), "FR12345");
+    }
+}
+
+#[cfg(test)]
+mod sureness_tests {
+    use super::*;
+    use caregate_schemas::extracted::Fields;
+    use caregate_schemas::{EvidenceId, Sha256Digest, SubmissionId, SubmissionRef};
+
+    fn record(invoice: Invoice) -> EvidenceRecord {
+        let submission = SubmissionRef {
+            submission_id: SubmissionId::new(),
+            establishment: "760000001".into(),
+            campaign: "care-d1-2024".into(),
+            objectives: Vec::new(),
+            category: None,
+        };
+        let mut rec = EvidenceRecord::received(EvidenceId::new(), submission, "facture.pdf".into(), Sha256Digest::of(b"x"), 1, "q".into());
+        rec.fields = Fields::of(Content::Invoice(invoice));
+        rec
+    }
+
+    #[test]
+    fn a_page_read_invoice_says_how_sure_each_field_is_and_a_stated_one_does_not() {
+        let mut read = Invoice::empty(InvoiceSource::Text);
+        read.number = Some("FA-1".into());
+        read.seller_name = Some("ACME".into());
+        read.confidence.insert("number".into(), 0.9);
+        read.confidence.insert("seller_name".into(), 0.4);
+        let page = fields_tables(&record(read)).into_string();
+        assert!(page.contains("Sûreté de la lecture"));
+        assert!(page.contains("élevée") && page.contains("faible : à vérifier"), "{page}");
+
+        let stated = Invoice { number: Some("FA-1".into()), ..Invoice::empty(InvoiceSource::Cii) };
+        assert!(!fields_tables(&record(stated)).into_string().contains("Sûreté"));
+        assert_eq!(sureness_fr(0.7), "moyenne");
     }
 }

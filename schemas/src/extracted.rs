@@ -119,6 +119,12 @@ pub struct Invoice {
     /// so that a verdict can point at it.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub locations: std::collections::BTreeMap<String, Location>,
+    /// How well the page's own evidence supports each field read from a page's text (by
+    /// field name, as in `locations`; 0 to 1): its label, the arithmetic of the totals,
+    /// the identifiers' check keys. Empty for a structured invoice (CII, UBL, Factur-X's
+    /// XML), whose fields are stated, not read. A controller sees it beside the value.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub confidence: std::collections::BTreeMap<String, f32>,
 }
 
 impl Invoice {
@@ -140,6 +146,7 @@ impl Invoice {
             profile: None,
             source,
             locations: Default::default(),
+            confidence: Default::default(),
         }
     }
 }
@@ -768,6 +775,7 @@ mod tests {
             profile: None,
             source: InvoiceSource::Text,
             locations: Default::default(),
+            confidence: Default::default(),
         };
         let fields = Fields { format: Some("pdf".into()), document: Some(PdfInfo { pages: 1, ..PdfInfo::default() }), ..Fields::of(Content::Invoice(invoice)) };
         let json = serde_json::to_value(&fields).unwrap();
