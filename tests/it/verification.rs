@@ -324,6 +324,7 @@ fn the_judge_reads_the_invoice_struct_the_extractors_write() {
         profile: None,
         source: InvoiceSource::Text,
         locations: Default::default(),
+        confidence: Default::default(),
     };
     let judged = |inv: Invoice| {
         let mut b = Builder::new("750000001", Some("public"));

@@ -38,6 +38,7 @@ fn facturx(findings: Vec<Finding>) -> EvidenceRecord {
         profile: Some("basic".into()),
         source: InvoiceSource::Facturx,
         locations: Default::default(),
+        confidence: Default::default(),
     }));
     rec.status = Status::for_findings(&findings);
     rec.findings = findings;
