@@ -34,7 +34,9 @@ pub trait Decisions: Send + Sync {
     /// Records a controller's decisions on one dossier, appends each to the audit log
     /// (under the submission's id), queues the announcements and, given a draft, one
     /// e-mail to each enabled submitter of the establishment who gave an address, in one
-    /// transaction. Refused (nothing written) when `decisions` is empty or spans dossiers.
+    /// transaction. Refused (nothing written) when `decisions` is empty or spans dossiers,
+    /// and ([`StorageError::HeldByOther`]) when another controller than a decision's
+    /// actor holds the dossier ([`crate::ReviewQueue::take`]), checked in that transaction.
     async fn put_decisions(&self, decisions: &[Decision], announcements: Vec<Outgoing>, mail: Option<&MailDraft>) -> Result<DecisionRecorded, StorageError>;
     /// Every decision on the submission, oldest first.
     async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError>;
@@ -51,6 +53,14 @@ impl Decisions for SqlIndex {
             return Err(StorageError::rejected("index", "one form's decisions are on one dossier"));
         }
         let mut tx = self.pool.begin().await?;
+        // Checked here, in the transaction that writes, not only before it: a dossier taken
+        // by another controller between a form's checks and its writing is not decided.
+        if let Some(held) = super::review::assignment_in(&mut tx, first.submission_id).await? {
+            if let Some(d) = decisions.iter().find(|d| d.actor != held.holder) {
+                tracing::info!(submission = %d.submission_id, actor = %d.actor, holder = %held.holder, "decision refused: the dossier is held by another controller");
+                return Err(StorageError::HeldByOther(held.holder));
+            }
+        }
         for d in decisions {
             let document = serde_json::to_value(d).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))?;
             sqlx::query("INSERT INTO decisions (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
