@@ -652,6 +652,16 @@ async fn answer(State(st): State<AppState>, caller: Caller, Path(id): Path<Strin
     if !decisions.iter().any(|d| d.objective == objective && d.decision == DecisionKind::RequestInformation) {
         return Err(ApiError::bad_request("invalid_value", "aucun contrôleur n'a demandé de complément sur cet objectif").into());
     }
+    // Only a request still open: not one already answered, nor one a later decision
+    // (accepted, rejected) has closed; the page offers no form for those either.
+    let answers = st.index.answers(owner.submission_id).await?;
+    if !open_requests(&decisions, &answers).contains_key(objective.as_str()) {
+        return Err(ApiError::bad_request(
+            "request_closed",
+            "cette demande de complément n'attend plus de réponse (déjà répondue, ou l'objectif a été décidé depuis)",
+        )
+        .into());
+    }
     let a = Answer { submission_id: owner.submission_id, objective, comment, evidence, actor: caller.actor(), answered_at: Utc::now() };
     st.index.put_answer(&a).await?;
     tracing::info!(submission = %a.submission_id, objective = %a.objective, files = a.evidence.len(), "establishment answered a request for information");
