@@ -322,7 +322,6 @@ async fn an_establishment_answers_a_request_for_information(stack: Stack) {
         .await
         .unwrap();
     assert_eq!(again, json!(400), "an answer to a closed request");
-    use caregate_storage::Establishments;
     assert_eq!(srv.app.backends.index.answers(sub.submission_id).await.unwrap().len(), 1, "nothing more recorded");
     shots.take(&browser, "accepte").await;
     let events = srv.app.backends.index.events(caregate_schemas::EvidenceId(sub.submission_id.0)).await.unwrap();

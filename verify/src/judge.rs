@@ -1210,6 +1210,21 @@ mod tests {
         }
     }
 
+    /// A file the machine could not read asks the question of its own finding (a scan
+    /// without text), not only the general one.
+    #[test]
+    fn an_unread_file_asks_what_its_finding_asks() {
+        let mut scan = record(SubmissionId::new(), "750000001", Utc::now());
+        scan.status = Status::NeedsReview;
+        scan.findings.push(caregate_schemas::Finding::new(FindingCode::NoText, caregate_schemas::Severity::Warning, "aucun texte"));
+        let v = judged(std::slice::from_ref(&scan), &[]);
+        let why = reason(&v, "D1.PRE", Verdict::NeedsReview, FindingCode::EvidenceNeedsReview);
+        assert_eq!(why.question(Some(&scan)), FindingCode::NoText.question());
+        assert_eq!(why.question(None), FindingCode::EvidenceNeedsReview.question());
+        scan.findings.clear();
+        assert_eq!(why.question(Some(&scan)), FindingCode::EvidenceNeedsReview.question(), "no finding of its own: the general question");
+    }
+
     fn record(submission: SubmissionId, establishment: &str, received_at: DateTime<Utc>) -> EvidenceRecord {
         let sub = SubmissionRef {
             submission_id: submission,
