@@ -41,7 +41,7 @@ pub(super) async fn submission_view(st: &AppState, caller: &Caller, id: &str, er
     let others = held.as_ref().filter(|a| a.holder != me);
     let record = |e: &caregate_schemas::EvidenceId| records.iter().find(|r| &r.evidence_id == e);
     let name_of = |e: &caregate_schemas::EvidenceId| record(e).map(|r| r.path.clone()).unwrap_or_else(|| e.to_string());
-    let question = |o: &ObjectiveVerdict, r: &Reason| asked(o, r, r.evidence_id.as_ref().and_then(|e| record(e)));
+    let question = |o: &ObjectiveVerdict, r: &Reason| asked(o, r, r.evidence_id.as_ref().and_then(&record));
     let base = format!("/console/submissions/{}", v.submission_id);
     let content = html! {
         p { "Établissement " strong { (v.establishment) } " (région " (region_label(&v.establishment)) "), campagne " (v.campaign)
