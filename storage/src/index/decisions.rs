@@ -53,14 +53,6 @@ impl Decisions for SqlIndex {
             return Err(StorageError::rejected("index", "one form's decisions are on one dossier"));
         }
         let mut tx = self.pool.begin().await?;
-        // Checked here, in the transaction that writes, not only before it: a dossier taken
-        // by another controller between a form's checks and its writing is not decided.
-        if let Some(held) = super::review::assignment_in(&mut tx, first.submission_id).await? {
-            if let Some(d) = decisions.iter().find(|d| d.actor != held.holder) {
-                tracing::info!(submission = %d.submission_id, actor = %d.actor, holder = %held.holder, "decision refused: the dossier is held by another controller");
-                return Err(StorageError::HeldByOther(held.holder));
-            }
-        }
         for d in decisions {
             let document = serde_json::to_value(d).map_err(|e| StorageError::Corrupt(format!("decision: {e}")))?;
             sqlx::query("INSERT INTO decisions (submission_id, objective, document, at) VALUES ($1, $2, $3, $4)")
@@ -71,6 +63,18 @@ impl Decisions for SqlIndex {
                 .execute(&mut *tx)
                 .await?;
             append_event(&mut tx, d.submission_id, EventKind::Decision, &document, d.decided_at).await?;
+        }
+        // Checked here, in the transaction that writes, not only before it: a dossier taken
+        // by another controller between a form's checks and its writing is not decided
+        // (dropping the transaction takes back what it wrote). After the first write, not
+        // before: SQLite cannot turn a reading transaction into a writing one while another
+        // connection writes ("database is locked", without waiting), and a write first
+        // waits its turn.
+        if let Some(held) = super::review::assignment_in(&mut tx, first.submission_id).await? {
+            if let Some(d) = decisions.iter().find(|d| d.actor != held.holder) {
+                tracing::info!(submission = %d.submission_id, actor = %d.actor, holder = %held.holder, "decision refused: the dossier is held by another controller");
+                return Err(StorageError::HeldByOther(held.holder));
+            }
         }
         super::review::refresh_items(&mut tx, first.submission_id).await?;
         let mut queued = Vec::with_capacity(announcements.len());
