@@ -108,6 +108,7 @@ textarea{width:100%;min-height:3.5rem}
 #page .viewport{overflow:auto;max-height:70rem}
 .count{font-size:1.1rem}
 td.choix select{min-width:13rem}
+td.motifs p.question{margin:.3rem 0 0;padding:.2rem .5rem;border-left:3px solid #b34000;background:#fff4f3}
 main button:not([class]){background:#000091;color:#fff;padding:.4rem 1rem;margin:.3rem 0}
 main input:not([class]):not([type=hidden]):not([type=checkbox]),main select:not([class]),main textarea:not([class]){border:1px solid #3a3a3a;padding:.3rem;background:#eee;border-radius:.25rem .25rem 0 0}
 ";
@@ -492,8 +493,9 @@ async fn evidence_page(State(st): State<AppState>, caller: Caller, Path(id): Pat
                     th { "Signataire (certificat)" } th { "Signé le" } th { "Résultat" } th { "Chaîne de certification" } th { "Date prouvée par" }
                     th { "Niveau PAdES" } th { "Modifications après signature" } th { "Révocation" } th { "SubFilter" }
                 }
-                @for s in signatures {
-                    tr.signature {
+                @for (i, s) in signatures.iter().enumerate() {
+                    // Its id: where a reason about this signature points (the dossier page).
+                    tr.signature id={ "signature-" (i + 1) } {
                         td { (text_or_dash(&s.signer_subject)) } td { (pdf_date_fr(&text_or_dash(&s.signed_at))) }
                         @match &s.validation {
                             Some(v) => {
@@ -602,22 +604,9 @@ fn page_view(rec: &EvidenceRecord, pages: u32, locations: Option<&BTreeMap<Strin
     }
 }
 
-/// A field's name as a controller reads it.
+/// A field's name as a controller reads it (the names of the dossier page's reasons).
 fn field_label(field: &str) -> String {
-    let label = match field {
-        "number" => "numéro",
-        "issue_date" => "date",
-        "seller_name" => "fournisseur",
-        "seller_siret" => "SIRET du fournisseur",
-        "seller_siren" => "SIREN du fournisseur",
-        "seller_vat_id" => "n° de TVA du fournisseur",
-        "buyer_name" => "client",
-        "total_ht" => "total HT",
-        "total_tva" => "TVA",
-        "total_ttc" => "total TTC",
-        other => other,
-    };
-    format!("{label} ({field})")
+    format!("{} ({field})", crate::fields_fr::field_fr(field))
 }
 
 /// The page image: the stored bytes read back through the checked read (an audited

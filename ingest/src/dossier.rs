@@ -6,7 +6,7 @@
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use caregate_schemas::{DecisionKind, EvidenceRecord, Verdict};
+use caregate_schemas::{DecisionKind, EvidenceId, EvidenceRecord, ObjectiveVerdict, Reason, Verdict};
 use maud::{html, Markup};
 
 use super::{code_label, csrf_input, evidence_list, kind_label, page, region_label, when, PageError};
@@ -41,6 +41,7 @@ pub(super) async fn submission_view(st: &AppState, caller: &Caller, id: &str, er
     let others = held.as_ref().filter(|a| a.holder != me);
     let record = |e: &caregate_schemas::EvidenceId| records.iter().find(|r| &r.evidence_id == e);
     let name_of = |e: &caregate_schemas::EvidenceId| record(e).map(|r| r.path.clone()).unwrap_or_else(|| e.to_string());
+    let question = |o: &ObjectiveVerdict, r: &Reason| asked(o, r, r.evidence_id.as_ref().and_then(&record));
     let base = format!("/console/submissions/{}", v.submission_id);
     let content = html! {
         p { "Établissement " strong { (v.establishment) } " (région " (region_label(&v.establishment)) "), campagne " (v.campaign)
@@ -82,15 +83,22 @@ pub(super) async fn submission_view(st: &AppState, caller: &Caller, id: &str, er
                                     } }
                                 }
                                 td.motifs { ul {
-                                    @for r in &o.reasons {
-                                        li { (code_label(r.code)) " — " (r.message)
-                                            @if let Some(e) = &r.evidence_id { " (" a href={ "/console/evidence/" (e) } { (name_of(e)) }
-                                                @if let Some(p) = &r.pointer { ", " a.pointer href={ "/console/evidence/" (e) "?champ=" (p) "#page" } { code { (p) } } } ")" } }
+                                    @for (i, r) in o.reasons.iter().enumerate() {
+                                        li.motif { (code_label(r.code)) " — " (r.message)
+                                            @if let Some(e) = &r.evidence_id { br; (where_read(e, record(e), r.pointer.as_deref())) }
+                                            @if let Some(q) = question(o, r) {
+                                                p.question.fr-mb-0 id=(question_id(o, i)) { strong { "Question : " } (q) }
+                                            }
+                                        }
                                     }
                                 } }
                                 @if can_decide {
                                     td.choix {
-                                        select.fr-select id={ "choix-" (o.objective) } name={ (CHOICE) (o.objective) } aria-label={ "Décision sur " (o.objective) } disabled[others.is_some()] {
+                                        @let questions = o.reasons.iter().enumerate().filter(|(_, r)| question(o, r).is_some()).map(|(i, _)| question_id(o, i)).collect::<Vec<_>>();
+                                        @if !questions.is_empty() {
+                                            p.fr-hint-text.repondre { "« Accepter » répond oui à " @if questions.len() > 1 { "chaque question" } @else { "la question" } " ci-contre, « Rejeter » non." }
+                                        }
+                                        select.fr-select id={ "choix-" (o.objective) } name={ (CHOICE) (o.objective) } aria-label={ "Décision sur " (o.objective) } aria-describedby=[(!questions.is_empty()).then(|| questions.join(" "))] disabled[others.is_some()] {
                                             option value="" selected { "Pas de décision" }
                                             option value="accept" { "Accepter" }
                                             option value="reject" { "Rejeter" }
@@ -129,6 +137,35 @@ pub(super) async fn submission_view(st: &AppState, caller: &Caller, id: &str, er
         (evidence_list(&records, None))
     };
     Ok(page(caller, &format!("Dossier {}", v.submission_id), content))
+}
+
+/// The question a controller answers about a reason, while its objective is in review.
+/// For a file the machine could not read, the question of what the file says (`file`).
+fn asked(o: &ObjectiveVerdict, r: &Reason, file: Option<&EvidenceRecord>) -> Option<&'static str> {
+    (o.verdict == Verdict::NeedsReview).then(|| r.question(file)).flatten()
+}
+
+/// A reason's question's id, for the decision's `aria-describedby`.
+fn question_id(o: &ObjectiveVerdict, i: usize) -> String {
+    format!("question-{}-{i}", o.objective)
+}
+
+/// Where a reason was seen: the file by its name, and the field it points at by its
+/// French name, linked to its box on the page (or to its row in the file's tables).
+fn where_read(e: &EvidenceId, rec: Option<&EvidenceRecord>, pointer: Option<&str>) -> Markup {
+    let name = rec.map_or_else(|| e.to_string(), |r| r.path.clone());
+    html! {
+        span.ou {
+            "Pièce " a.piece href={ "/console/evidence/" (e) } { (name) }
+            @if let (Some(p), Some(rec)) = (pointer, rec) {
+                @let (href, page) = crate::fields_fr::field_anchor(rec, p);
+                ", champ " a.pointer href=(href) title=(p) { "« " (crate::fields_fr::field_fr(p)) " »" }
+                @if let Some(n) = page { " (encadré page " (n) ")" }
+            } @else if let Some(p) = pointer {
+                ", champ « " (crate::fields_fr::field_fr(p)) " »"
+            }
+        }
+    }
 }
 
 /// A file's one line on the dossier page: what it says, and its findings as tags.

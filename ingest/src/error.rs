@@ -117,6 +117,9 @@ impl From<StorageError> for ApiError {
         if let StorageError::ForeignSubmission(_) = e {
             return ApiError::forbidden(e.to_string());
         }
+        if let StorageError::HeldByOther(_) = e {
+            return ApiError::new(StatusCode::CONFLICT, "held_by_other", e.to_string());
+        }
         if e.is_transient() {
             tracing::warn!(error = %e, "back end unavailable");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())

@@ -18,9 +18,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use caregate_schemas::{
-    Answer, Decision, DecisionKind, EvidenceId, EvidenceRecord, FindingCode, Scope, Status, SubmissionId, Verdict, Verification, Withdrawal,
-};
+use caregate_schemas::{Answer, Decision, DecisionKind, EvidenceId, EvidenceRecord, Scope, Status, SubmissionId, Verdict, Verification, Withdrawal};
 use caregate_storage::SearchQuery;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
@@ -144,52 +142,6 @@ fn establishments(caller: &Caller) -> Vec<String> {
         Scope::Establishments(list) => list.clone(),
         // A submitter is always scoped to establishments (see `Role::accepts`).
         Scope::National | Scope::Regions(_) => Vec::new(),
-    }
-}
-
-// ---------------------------------------------------------------- what to do
-
-/// What an establishment can do about a reason, in plain French: the machine's words say
-/// what it saw; this says what to do next. A code not listed here asks for nothing
-/// particular beyond what its verdict says.
-fn what_to_do(code: FindingCode, verdict: Verdict) -> Option<&'static str> {
-    use FindingCode as C;
-    let specific = match code {
-        C::DateOutsideWindow => "remplacez cette pièce par une pièce datée dans la période du programme, ou retirez-la du dossier (et du bilan).",
-        C::DateMissing => "déposez une pièce dont la date est lisible (un PDF plutôt qu'une photo), ou remplacez celle-ci.",
-        C::EvidenceMissing => "déposez une pièce qui prouve cet objectif (voir les types de pièces attendus dans le cahier des charges de la campagne).",
-        C::EvidenceNotApplicable => "cette pièce ne prouve pas cet objectif : déposez le document attendu, ou retirez-la si elle a été jointe par erreur.",
-        C::Infected => "le fichier contient un virus et n'a pas été ouvert : retirez-le, vérifiez votre poste, puis déposez une copie saine.",
-        C::Encrypted => "le fichier est protégé par un mot de passe : déposez-le sans mot de passe.",
-        C::Unreadable | C::ProcessingFailed => "le fichier n'a pas pu être lu : déposez-le de nouveau (un PDF exporté par votre logiciel de préférence).",
-        C::DuplicateSubmission | C::SameFileTwice => "cette pièce a déjà été fournie : retirez le doublon si c'est une erreur.",
-        C::InvoiceMissing => "une facture listée au bilan n'a pas été fournie : déposez-la, ou corrigez le bilan.",
-        C::InvoiceNotReported => "cette facture n'apparaît pas au bilan : complétez le bilan, ou retirez la facture si elle ne fait pas partie des dépenses.",
-        C::ReportMissing => "déposez le bilan financier de l'opération.",
-        C::ReportMismatch => "le bilan ne correspond pas aux factures : corrigez le bilan ou les factures, puis remplacez-les.",
-        C::CeilingExceeded => "le montant demandé dépasse le plafond de votre catégorie : corrigez le bilan.",
-        C::TotalsInconsistent | C::TotalsMissing | C::InvoiceFieldsInconsistent => {
-            "les montants de la facture ne se lisent pas correctement : remplacez-la par l'original émis par le fournisseur."
-        }
-        C::SiretInvalid | C::VatIdInvalid => "un identifiant du fournisseur est invalide : vérifiez la facture et remplacez-la si besoin.",
-        C::TypeMismatch => "l'extension du fichier ne correspond pas à son contenu : renommez-le correctement et déposez-le de nouveau.",
-        C::SignatureInvalid | C::ModifiedAfterSigning | C::SignatureDigestMismatch => {
-            "la signature ne correspond plus au document : déposez le document signé tel qu'il a été signé, sans le modifier."
-        }
-        C::AdLevelBelowTarget => "le niveau de sécurité de l'annuaire n'atteint pas la cible : déposez un rapport d'audit après remédiation.",
-        C::VulnerabilityScanMissing => "déposez un rapport de scan de vulnérabilités (Nessus, OpenVAS).",
-        C::CriticalVulnerability => "corrigez la vulnérabilité critique, puis déposez un nouveau scan.",
-        C::HighRiskServiceExposed => "fermez le service exposé sur internet, puis déposez un nouveau scan.",
-        C::ControllerRequestedInformation => "répondez au contrôleur ci-dessous, avec les pièces demandées.",
-        _ => "",
-    };
-    if !specific.is_empty() {
-        return Some(specific);
-    }
-    match verdict {
-        Verdict::Met => None,
-        Verdict::NeedsReview => Some("rien à faire pour l'instant : un contrôleur examinera ce point, et vous écrira ici s'il lui faut autre chose."),
-        Verdict::NotMet => Some("déposez une pièce qui prouve cet objectif, ou remplacez la pièce signalée."),
     }
 }
 
@@ -402,7 +354,8 @@ fn verdicts(caller: &Caller, v: &Verification, decisions: &[Decision], records: 
                                 strong { (r.code.label()) } " — "
                                 "ce que la plateforme a vu : " span.constat { (r.message) }
                                 @if let Some(e) = &r.evidence_id { " (pièce " em { (name_of(e)) } ")" }
-                                @if let Some(todo) = (r.verdict != Verdict::Met).then(|| what_to_do(r.code, r.verdict)).flatten() {
+                                // What to do comes from the one vocabulary (schemas), as the controllers' questions.
+                                @if let Some(todo) = r.to_do() {
                                     br; span.a-faire { strong { "À faire : " } (todo) }
                                 }
                             }
@@ -698,6 +651,16 @@ async fn answer(State(st): State<AppState>, caller: Caller, Path(id): Path<Strin
     }
     if !decisions.iter().any(|d| d.objective == objective && d.decision == DecisionKind::RequestInformation) {
         return Err(ApiError::bad_request("invalid_value", "aucun contrôleur n'a demandé de complément sur cet objectif").into());
+    }
+    // Only a request still open: not one already answered, nor one a later decision
+    // (accepted, rejected) has closed; the page offers no form for those either.
+    let answers = st.index.answers(owner.submission_id).await?;
+    if !open_requests(&decisions, &answers).contains_key(objective.as_str()) {
+        return Err(ApiError::bad_request(
+            "request_closed",
+            "cette demande de complément n'attend plus de réponse (déjà répondue, ou l'objectif a été décidé depuis)",
+        )
+        .into());
     }
     let a = Answer { submission_id: owner.submission_id, objective, comment, evidence, actor: caller.actor(), answered_at: Utc::now() };
     st.index.put_answer(&a).await?;

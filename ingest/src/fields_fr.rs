@@ -99,6 +99,67 @@ fn located(rec: &EvidenceRecord, locations: &BTreeMap<String, Location>, field: 
     }
 }
 
+/// A field a reason or a finding points at (`issue_date`, `rows.3 (Feuille1, ligne 5)`,
+/// `document.signatures.0.validation`...), named as a controller reads it: the same names
+/// as the tables below. A pointer this version does not know is given as written.
+pub fn field_fr(pointer: &str) -> String {
+    // `rows.<i>` may carry where the row is in the file, in parentheses: kept.
+    let (path, said) = match pointer.split_once(" (") {
+        Some((p, rest)) => (p, Some(rest.trim_end_matches(')'))),
+        None => (pointer, None),
+    };
+    let parts: Vec<&str> = path.split('.').collect();
+    let nth = |s: &str| s.parse::<usize>().map(|i| i + 1).ok();
+    let named = match parts.as_slice() {
+        ["number"] => Some("numéro".to_owned()),
+        ["issue_date"] => Some("date".to_owned()),
+        ["seller_name"] => Some("vendeur".to_owned()),
+        ["seller_siret"] => Some("SIRET du vendeur".to_owned()),
+        ["seller_siren"] => Some("SIREN du vendeur".to_owned()),
+        ["vat_id" | "seller_vat_id"] => Some("n° de TVA intracommunautaire".to_owned()),
+        ["buyer_name"] => Some("client".to_owned()),
+        ["total_ht"] => Some("total HT".to_owned()),
+        ["total_tva"] => Some("TVA".to_owned()),
+        ["total_ttc"] => Some("total TTC".to_owned()),
+        ["totals", "ttc"] => Some("total TTC déclaré".to_owned()),
+        ["rows"] => Some("lignes du bilan".to_owned()),
+        ["rows", i] => nth(i).map(|n| format!("ligne {n} du bilan")),
+        ["hosts"] => Some("hôtes analysés".to_owned()),
+        ["hosts", h, "open_ports", p] => nth(h).zip(nth(p)).map(|(h, p)| format!("hôte {h}, port ouvert {p}")),
+        ["items", i] => nth(i).map(|n| format!("vulnérabilité {n}")),
+        ["completed"] => Some("fin de l'analyse".to_owned()),
+        ["rules"] => Some("règles relevées".to_owned()),
+        ["anssi_level"] => Some("niveau ANSSI".to_owned()),
+        ["maturity_level"] => Some("niveau de maturité".to_owned()),
+        ["integrity"] => Some("intégrité du rapport".to_owned()),
+        ["domain"] => Some("domaine".to_owned()),
+        ["document", "signatures"] => Some("signatures électroniques".to_owned()),
+        ["document", "signatures", i, ..] => nth(i).map(|n| format!("signature {n}")),
+        _ => None,
+    };
+    match (named, said) {
+        (Some(n), Some(s)) => format!("{n} ({s})"),
+        (Some(n), None) => n,
+        (None, _) => pointer.to_owned(),
+    }
+}
+
+/// Where on the file's page a pointer is shown: the box drawn where an invoice's value
+/// was read (the page view), a signature's row, or the table of what was read.
+pub fn field_anchor(rec: &EvidenceRecord, pointer: &str) -> (String, Option<u32>) {
+    let base = format!("/console/evidence/{}", rec.evidence_id);
+    if let Some(Location::Page { page, .. }) = rec.fields.invoice().and_then(|i| i.locations.get(pointer)) {
+        return (format!("{base}?champ={pointer}#page"), Some(*page));
+    }
+    if let Some(i) = pointer.strip_prefix("document.signatures.").and_then(|rest| rest.split('.').next()).and_then(|i| i.parse::<usize>().ok()) {
+        return (format!("{base}#signature-{}", i + 1), None);
+    }
+    if pointer.starts_with("document.signatures") {
+        return (format!("{base}#signatures"), None);
+    }
+    (format!("{base}#fields-table"), None)
+}
+
 /// What a file says in one line, for the dossier page: an invoice's number, date and
 /// TTC, an audit's score and level, a scan's hosts, an attestation's date.
 pub fn summary(rec: &EvidenceRecord) -> Option<String> {
@@ -338,6 +399,16 @@ mod tests {
         assert_eq!(siren_siret("73282932000074"), "732 829 320 00074");
         assert_eq!(siren_siret("732829320"), "732 829 320");
         assert_eq!(siren_siret("FR12345"), "FR12345");
+    }
+
+    #[test]
+    fn pointers_are_named_in_french() {
+        assert_eq!(field_fr("issue_date"), "date");
+        assert_eq!(field_fr("rows.3 (Feuille1, ligne 5)"), "ligne 4 du bilan (Feuille1, ligne 5)");
+        assert_eq!(field_fr("document.signatures.0.validation"), "signature 1");
+        assert_eq!(field_fr("hosts.0.open_ports.2"), "hôte 1, port ouvert 3");
+        assert_eq!(field_fr("totals.ttc"), "total TTC déclaré");
+        assert_eq!(field_fr("un.champ.inconnu"), "un.champ.inconnu");
     }
 }
 

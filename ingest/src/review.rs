@@ -134,8 +134,15 @@ pub async fn decide_all(st: &AppState, caller: &Caller, id: &str, chosen: Vec<(S
     // the decisions, so no decision is ever told nobody, and delivered by the relay.
     let mail = st.mail.as_ref().map(|relay| crate::notify::decision_mail(relay.config(), &machine, &form));
     // The whole form in one transaction: a dossier is never left half decided.
-    let recorded =
-        st.index.put_decisions(&form, vec![Outgoing::Announcement { topic: caregate_schemas::SUBMISSION_VERIFIED.to_owned(), body }], mail.as_ref()).await?;
+    // The hold is checked again in that transaction: taken since the check above, refused.
+    let recorded = st
+        .index
+        .put_decisions(&form, vec![Outgoing::Announcement { topic: caregate_schemas::SUBMISSION_VERIFIED.to_owned(), body }], mail.as_ref())
+        .await
+        .map_err(|e| match e {
+            StorageError::HeldByOther(holder) => ReviewError::HeldByOther(holder),
+            e => ReviewError::Storage(e),
+        })?;
     st.outbox.send_now(recorded.queued).await;
     if let Some(relay) = &st.mail {
         if recorded.mails > 0 {

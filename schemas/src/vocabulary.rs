@@ -145,6 +145,256 @@ impl FindingCode {
     }
 }
 
+/// What a code asks of people, beside what it means: the question a controller answers
+/// when the code holds an objective for review, and what the establishment can do about
+/// it. One entry per code in [`FindingCode::guidance`], an exhaustive match: a new code
+/// does not compile until someone has decided both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Guidance {
+    /// A question a controller answers by yes or no and signs: « Accepter » is the yes
+    /// (the proof is accepted), « Rejeter » the no. `None` for a code that never holds an
+    /// objective for review (an observation, or a verdict the machine settles).
+    pub question: Option<&'static str>,
+    /// What the establishment can do (lower case, it follows « À faire : »); `None` when
+    /// there is nothing particular to do beyond what the verdict says ([`Verdict::to_do`]).
+    pub to_do: Option<&'static str>,
+}
+
+/// A code that asks a question, and what the establishment can do.
+const fn ask(question: &'static str, to_do: Option<&'static str>) -> Guidance {
+    Guidance { question: Some(question), to_do }
+}
+
+/// A code that asks no question.
+const fn tell(to_do: Option<&'static str>) -> Guidance {
+    Guidance { question: None, to_do }
+}
+
+/// The establishment's remedies that several codes share.
+const SEND_ORIGINAL_PDF: &str = "déposez de préférence le PDF d'origine (exporté par le logiciel qui l'a produit) plutôt qu'un scan ou une photo.";
+const SEND_LIGHTER: &str = "déposez une version plus légère du fichier (un PDF exporté par votre logiciel, ou les fichiers un par un).";
+const SEND_STRUCTURED_SCAN: &str = "déposez le résultat du scan au format XML (nmap -oX, Nessus, OpenVAS), pas seulement un PDF.";
+const SEND_PUBLIC_SCAN: &str = "déposez un scan de vos adresses exposées sur internet (adresses publiques), pas seulement du réseau interne.";
+const SEND_PINGCASTLE_XML: &str = "déposez le rapport PingCastle au format XML tel que l'outil l'a produit, non chiffré et sans modification.";
+const INVOICE_UNREADABLE: &str = "les montants de la facture ne se lisent pas correctement : remplacez-la par l'original émis par le fournisseur.";
+const SIGNATURE_BROKEN: &str = "la signature ne correspond plus au document : déposez le document signé tel qu'il a été signé, sans le modifier.";
+const SUPPLIER_ID: &str = "un identifiant du fournisseur est invalide : vérifiez la facture et remplacez-la si besoin.";
+const DUPLICATE: &str = "cette pièce a déjà été fournie : retirez le doublon si c'est une erreur.";
+const NOT_READ: &str = "le fichier n'a pas pu être lu : déposez-le de nouveau (un PDF exporté par votre logiciel de préférence).";
+const FILE_NOT_READ_QUESTION: &str = "Ce fichier n'a pas pu être lu par la plateforme : après l'avoir ouvert, l'acceptez-vous comme preuve ?";
+
+impl FindingCode {
+    /// The question a controller answers about this code and what the establishment can
+    /// do about it, in plain French. The espace's « À faire » and the console's questions
+    /// come from here only.
+    pub const fn guidance(self) -> Guidance {
+        use FindingCode as C;
+        match self {
+            C::ActiveContent => ask(
+                "Ce PDF contient du contenu actif (JavaScript, actions automatiques) : après l'avoir ouvert avec précaution, l'acceptez-vous comme preuve ?",
+                Some("déposez le document sans contenu actif (imprimé ou exporté de nouveau en PDF)."),
+            ),
+            C::AdLevelBelowTarget => tell(Some("le niveau de sécurité de l'annuaire n'atteint pas la cible : déposez un rapport d'audit après remédiation.")),
+            C::AdLevelDeclared => ask(
+                "Le niveau ANSSI n'est connu que par ce qu'en écrit le rapport : les constats du rapport attestent-ils ce niveau ?",
+                Some("déposez aussi le rapport PingCastle au format XML d'où ce niveau est tiré : la plateforme le calculera."),
+            ),
+            C::AdLevelReached => ask("Le niveau ANSSI déduit des règles atteint la cible, mais le rapport en annonce un plus bas : retenez-vous que la cible est atteinte ?", None),
+            C::AdLevelUnconfirmed => ask("Des règles déclenchées n'ont pas de niveau dans le référentiel : d'après le rapport, l'annuaire atteint-il quand même la cible ?", None),
+            C::AdLevelUnknown => ask(
+                "Aucun rapport exploitable ne donne le niveau ANSSI de l'annuaire : les pièces du dossier montrent-elles que la cible est atteinte ?",
+                Some(SEND_PINGCASTLE_XML),
+            ),
+            C::AdMaturityMismatch => ask("Le rapport PingCastle annonce un niveau de maturité sous la cible, ses règles un niveau qui l'atteint : retenez-vous que la cible est atteinte ?", None),
+            C::ArchiveLimits => ask(
+                "Cette archive n'a pas été ouverte (trop grosse ou trop de fichiers) : après l'avoir examinée, l'acceptez-vous comme preuve ?",
+                Some(SEND_LIGHTER),
+            ),
+            C::CeilingExceeded => ask(
+                "Le montant demandé dépasse le plafond de la catégorie de l'établissement : l'acceptez-vous tel quel ?",
+                Some("le montant demandé dépasse le plafond de votre catégorie : corrigez le bilan."),
+            ),
+            C::CeilingUnknown => ask("La catégorie de l'établissement n'a pas de plafond connu : le montant demandé respecte-t-il les règles du programme ?", None),
+            C::ControllerAccepted | C::ControllerRejected => tell(None),
+            C::ControllerRequestedInformation => ask(
+                "Un complément a été demandé à l'établissement : ce qu'il a apporté prouve-t-il l'objectif ?",
+                Some("répondez au contrôleur ci-dessous, avec les pièces demandées."),
+            ),
+            C::CriticalVulnerability => tell(Some("corrigez la vulnérabilité critique, puis déposez un nouveau scan.")),
+            C::DateInWindow => tell(None),
+            C::DateMissing => ask(
+                "Aucune date n'a pu être lue : la pièce est-elle datée dans la période du programme ?",
+                Some("déposez une pièce dont la date est lisible (un PDF plutôt qu'une photo), ou remplacez celle-ci."),
+            ),
+            C::DateOutsideWindow => tell(Some("remplacez cette pièce par une pièce datée dans la période du programme, ou retirez-la du dossier (et du bilan).")),
+            C::DomainMissing => ask(
+                "Le rapport ne nomme pas le domaine audité : est-ce bien l'annuaire de l'établissement qui a été audité ?",
+                Some("déposez un rapport d'audit qui nomme le domaine audité."),
+            ),
+            C::DossierMixedEstablishments => ask(
+                "Le dossier contient des pièces d'un autre établissement ou d'une autre campagne : les pièces de cet établissement prouvent-elles l'objectif ?",
+                Some("retirez les pièces déposées pour un autre établissement ou une autre campagne."),
+            ),
+            C::DuplicateSubmission => ask("Cette facture a déjà été fournie, dans ce dossier ou un autre : la comptez-vous ici ?", Some(DUPLICATE)),
+            C::Encrypted => ask(
+                "Ce fichier est protégé par un mot de passe et n'a pas été lu : après l'avoir ouvert, l'acceptez-vous comme preuve ?",
+                Some("le fichier est protégé par un mot de passe : déposez-le sans mot de passe."),
+            ),
+            C::EncryptedReport => ask("Le rapport est chiffré et la plateforme n'a pas pu le vérifier : l'acceptez-vous comme preuve ?", Some(SEND_PINGCASTLE_XML)),
+            C::EvidenceMissing => ask(
+                "Aucune pièce recevable pour cet objectif : les autres pièces du dossier le prouvent-elles quand même ?",
+                Some("déposez une pièce qui prouve cet objectif (voir les types de pièces attendus dans le cahier des charges de la campagne)."),
+            ),
+            C::EvidenceNeedsReview => ask("Cette pièce n'a pas pu être lue ou vérifiée par la plateforme : après l'avoir lue, l'acceptez-vous comme preuve ?", None),
+            C::EvidenceNotApplicable => {
+                tell(Some("cette pièce ne prouve pas cet objectif : déposez le document attendu, ou retirez-la si elle a été jointe par erreur."))
+            }
+            C::EvidencePresent | C::ExposureFixed => tell(None),
+            C::ExposureNotRescanned => ask(
+                "Un hôte exposé au scan précédent manque au dernier scan : le tenez-vous pour corrigé ?",
+                Some("déposez un nouveau scan qui couvre aussi cet hôte."),
+            ),
+            C::ExposureUnknown => ask(
+                "Aucun scan structuré ne liste les services exposés : les pièces montrent-elles qu'aucun service à risque n'est ouvert sur internet ?",
+                Some(SEND_STRUCTURED_SCAN),
+            ),
+            C::FacturxPageMismatch => ask(
+                "La page et le XML de la facture Factur-X ne disent pas la même chose : décrivent-ils bien la même facture ?",
+                Some("demandez au fournisseur la facture Factur-X telle qu'il l'a émise, et remplacez celle-ci."),
+            ),
+            C::HashMismatch => ask("Les octets traités ne sont pas ceux reçus au dépôt : après l'avoir ouvert, acceptez-vous ce fichier comme preuve ?", Some(NOT_READ)),
+            C::HighRiskServiceExposed => tell(Some("fermez le service exposé sur internet, puis déposez un nouveau scan.")),
+            // Never opened, never accepted: a controller has nothing to weigh.
+            C::Infected => tell(Some("le fichier contient un virus et n'a pas été ouvert : retirez-le, vérifiez votre poste, puis déposez une copie saine.")),
+            C::IntegrityAbsent => ask("Le rapport PingCastle ne porte pas d'empreinte d'intégrité : l'acceptez-vous comme preuve ?", Some(SEND_PINGCASTLE_XML)),
+            C::IntegrityMismatch => tell(Some(SEND_PINGCASTLE_XML)),
+            C::InvoiceFieldsInconsistent => {
+                ask("Des montants ou des identifiants lus sur la facture se contredisent : après l'avoir relue, l'acceptez-vous ?", Some(INVOICE_UNREADABLE))
+            }
+            C::InvoiceMissing => ask(
+                "Une facture listée au bilan n'a pas été fournie : acceptez-vous la dépense sans elle ?",
+                Some("une facture listée au bilan n'a pas été fournie : déposez-la, ou corrigez le bilan."),
+            ),
+            C::InvoiceNotReported => ask(
+                "Cette facture n'apparaît pas au bilan : fait-elle partie des dépenses déclarées ?",
+                Some("cette facture n'apparaît pas au bilan : complétez le bilan, ou retirez la facture si elle ne fait pas partie des dépenses."),
+            ),
+            C::LowConfidence => ask(
+                "Le type de cette pièce a été deviné : est-ce bien une pièce qui prouve cet objectif ?",
+                Some("si cette pièce n'est pas le document attendu, remplacez-la par celui-ci."),
+            ),
+            C::MemoryLimit | C::TimeBudget => ask(FILE_NOT_READ_QUESTION, Some(SEND_LIGHTER)),
+            C::ModifiedAfterSigning => {
+                ask("Le PDF a été modifié après sa signature : acceptez-vous ce qu'il affiche comme preuve ?", Some(SIGNATURE_BROKEN))
+            }
+            C::NameRefused => tell(None),
+            C::NoCriticalVulnerability => tell(None),
+            C::NoOcr => ask("Cette image n'est pas lue automatiquement : après l'avoir lue, l'acceptez-vous comme preuve ?", Some(SEND_ORIGINAL_PDF)),
+            C::NoPublicHost => tell(Some(SEND_PUBLIC_SCAN)),
+            C::NoText => ask("Aucun texte n'a pu être lu dans cette pièce (scan ou photo) : après l'avoir lue, l'acceptez-vous comme preuve ?", Some(SEND_ORIGINAL_PDF)),
+            C::OcrLowConfidence => ask("Le texte de ce scan a été mal reconnu : après avoir relu la pièce, l'acceptez-vous comme preuve ?", Some(SEND_ORIGINAL_PDF)),
+            C::OcrPending => ask("Le texte de ce scan n'est pas encore reconnu : après l'avoir lu, l'acceptez-vous sans attendre ?", None),
+            C::OcrTotalsInconsistent => ask(
+                "Les totaux lus par OCR ne tombent pas juste : après lecture de la facture, ses montants sont-ils cohérents ?",
+                Some(SEND_ORIGINAL_PDF),
+            ),
+            C::OcrUnprepared => tell(None),
+            C::OpaqueContent => ask(
+                "Ce contenu est chiffré pour l'ANSSI et ne peut être lu : l'acceptez-vous comme preuve, sur la foi de son nom et de sa taille ?",
+                Some("joignez aussi le rapport lisible correspondant (PingCastle au format XML)."),
+            ),
+            C::PdfRepaired => ask("Le PDF était endommagé et son texte peut être incomplet : après l'avoir lu, l'acceptez-vous ?", Some(NOT_READ)),
+            C::ProcessingFailed => ask(FILE_NOT_READ_QUESTION, Some(NOT_READ)),
+            C::PublicHostScanned => tell(None),
+            C::PublicHostUnknown => ask(
+                "Aucun scan structuré ne liste les hôtes audités : les pièces montrent-elles qu'une adresse exposée sur internet a été auditée ?",
+                Some(SEND_STRUCTURED_SCAN),
+            ),
+            C::ReportMismatch => ask(
+                "Le bilan et la facture ne donnent pas le même montant : après lecture de la facture, le montant du bilan est-il le bon ?",
+                Some("le bilan ne correspond pas aux factures : corrigez le bilan ou les factures, puis remplacez-les."),
+            ),
+            C::ReportMissing => {
+                ask("Aucun bilan financier lisible : les factures suffisent-elles à justifier la dépense ?", Some("déposez le bilan financier de l'opération."))
+            }
+            C::ReportSuperseded | C::ReportWithoutRows => tell(None),
+            C::ReportUnreadable => ask(
+                "Aucun rapport n'est lisible par la plateforme : après l'avoir ouvert, acceptez-vous le rapport comme preuve ?",
+                Some("déposez le rapport dans un format lisible et non chiffré (PingCastle au format XML)."),
+            ),
+            C::SameFileTwice => tell(Some(DUPLICATE)),
+            C::ScanIncomplete => ask("L'antivirus n'a pas terminé l'analyse de ce fichier : après l'avoir examiné, l'acceptez-vous comme preuve ?", Some(SEND_LIGHTER)),
+            C::ScanNotPublic => tell(Some(SEND_PUBLIC_SCAN)),
+            C::ScanTruncated => ask("Le rapport de scan est coupé : ce qui en a été lu suffit-il à prouver l'objectif ?", Some("déposez le rapport de scan complet.")),
+            C::ScanUnfinished => ask(
+                "Le scan ne s'est pas terminé normalement : ce qu'il montre suffit-il à prouver l'objectif ?",
+                Some("relancez le scan jusqu'au bout et déposez son rapport."),
+            ),
+            C::SeveralDocuments => ask(
+                "Ce fichier contient plusieurs documents et seul le premier a été lu : après avoir lu les autres, l'acceptez-vous ?",
+                Some("déposez chaque facture dans son propre fichier."),
+            ),
+            C::SignatureAbsent => ask(
+                "Cette pièce n'est pas signée électroniquement : l'acceptez-vous (une signature manuscrite se vérifie sur la pièce) ?",
+                Some("si vous le pouvez, déposez la pièce signée électroniquement ; sinon un contrôleur décidera s'il l'accepte."),
+            ),
+            C::SignatureDigestMismatch | C::SignatureInvalid => tell(Some(SIGNATURE_BROKEN)),
+            C::SignatureHolds => tell(None),
+            C::SignatureIndeterminate => ask(
+                "La signature est intacte mais sa validité n'est pas établie (autorité non reconnue, certificat expiré ou révoqué) : après avoir vérifié le signataire, l'acceptez-vous ?",
+                None,
+            ),
+            C::SignatureUnconfirmed => ask("La signature de cette pièce n'est pas confirmée : après avoir vérifié le signataire, l'acceptez-vous ?", None),
+            C::SiretInvalid | C::VatIdInvalid => {
+                ask("Un identifiant du fournisseur lu sur la facture est invalide : après l'avoir relue, l'acceptez-vous ?", Some(SUPPLIER_ID))
+            }
+            C::TooLarge => ask("Ce fichier n'a été lu qu'en partie (trop volumineux) : après l'avoir ouvert, l'acceptez-vous comme preuve ?", Some(SEND_LIGHTER)),
+            C::TotalsInconsistent => ask("HT + TVA ne font pas le TTC de la facture : après l'avoir relue, l'acceptez-vous ?", Some(INVOICE_UNREADABLE)),
+            C::TotalsMissing => ask("Le montant TTC de la facture n'a pas été trouvé : la facture porte-t-elle un montant recevable ?", Some(INVOICE_UNREADABLE)),
+            C::TypeMismatch => ask(
+                "L'extension du fichier ne correspond pas à son contenu : est-ce bien la pièce annoncée ?",
+                Some("l'extension du fichier ne correspond pas à son contenu : renommez-le correctement et déposez-le de nouveau."),
+            ),
+            C::Unreadable => ask(FILE_NOT_READ_QUESTION, Some(NOT_READ)),
+            C::VulnerabilityFixed => tell(None),
+            C::VulnerabilityScanMissing => ask(
+                "Aucun scan de vulnérabilités : les pièces montrent-elles qu'aucune vulnérabilité critique ne subsiste ?",
+                Some("déposez un rapport de scan de vulnérabilités (Nessus, OpenVAS)."),
+            ),
+            C::WithinCeiling => tell(None),
+        }
+    }
+
+    /// The question a controller answers when this code holds an objective for review.
+    pub fn question(self) -> Option<&'static str> {
+        self.guidance().question
+    }
+}
+
+impl crate::Reason {
+    /// The question a controller answers about this reason: only a reason that holds its
+    /// objective for review asks one. For a file the machine could not read
+    /// (`evidence_needs_review`), the question of what the file itself says when it has
+    /// one (a scan without text, a password...), given `file`.
+    pub fn question(&self, file: Option<&crate::EvidenceRecord>) -> Option<&'static str> {
+        if self.verdict != Verdict::NeedsReview {
+            return None;
+        }
+        let specific = (self.code == FindingCode::EvidenceNeedsReview)
+            .then(|| file?.findings.iter().filter(|f| f.severity >= Severity::Warning).find_map(|f| f.code.question()))
+            .flatten();
+        specific.or(self.code.question())
+    }
+
+    /// What the establishment can do about this reason; nothing for one that is met.
+    pub fn to_do(&self) -> Option<&'static str> {
+        match self.verdict {
+            Verdict::Met => None,
+            v => self.code.guidance().to_do.or(v.to_do()),
+        }
+    }
+}
+
 /// The French name of an event of a file's history, from its stored kind (`received`,
 /// `file_read`...); a kind this version does not write (an old history) is named as such.
 pub fn event_label(kind: &str) -> String {
@@ -179,6 +429,17 @@ impl Verdict {
             Verdict::Met => "Atteint",
             Verdict::NeedsReview => "À examiner",
             Verdict::NotMet => "Non atteint",
+        }
+    }
+}
+
+impl Verdict {
+    /// What the establishment does about a verdict when its reason says nothing particular.
+    pub fn to_do(self) -> Option<&'static str> {
+        match self {
+            Verdict::Met => None,
+            Verdict::NeedsReview => Some("rien à faire pour l'instant : un contrôleur examinera ce point, et vous écrira ici s'il lui faut autre chose."),
+            Verdict::NotMet => Some("déposez une pièce qui prouve cet objectif, ou remplacez la pièce signalée."),
         }
     }
 }
@@ -307,6 +568,28 @@ mod tests {
             assert!(!t.label.is_empty() && t.explanation.ends_with('.'), "{}", t.code);
         }
         assert_eq!(FindingCode::SiretInvalid.label(), "SIRET ou SIREN invalide");
+    }
+
+    /// Questions are yes-or-no questions a controller signs; what to do follows « À faire : ».
+    #[test]
+    fn questions_ask_and_remedies_say_what_to_do() {
+        for code in FindingCode::ALL {
+            let g = code.guidance();
+            if let Some(q) = g.question {
+                assert!(q.ends_with(" ?") && q.starts_with(char::is_uppercase), "{code}: {q}");
+                assert!(q.contains(" : "), "{code}: the question says what was seen, then asks: {q}");
+            }
+            if let Some(t) = g.to_do {
+                assert!(t.ends_with('.') && t.starts_with(char::is_lowercase), "{code}: {t}");
+            }
+        }
+        let unsigned =
+            crate::Reason { code: FindingCode::SignatureAbsent, verdict: Verdict::NeedsReview, message: String::new(), evidence_id: None, pointer: None };
+        assert!(unsigned.question(None).is_some_and(|q| q.contains("n'est pas signée")));
+        let met = crate::Reason { verdict: Verdict::Met, ..unsigned.clone() };
+        assert_eq!((met.question(None), met.to_do()), (None, None), "a met reason asks nothing");
+        let quiet = crate::Reason { code: FindingCode::AdLevelUnconfirmed, ..unsigned };
+        assert_eq!(quiet.to_do(), Verdict::NeedsReview.to_do(), "no remedy of its own: the verdict's");
     }
 
     /// The name serde writes is the one `as_str` gives and `from_str` reads back.

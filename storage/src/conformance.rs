@@ -678,6 +678,14 @@ pub async fn review_queue(index: &dyn EvidenceIndex) {
         decided_at: t0 + chrono::Duration::days(2),
         basis: v.basis.clone(),
     };
+    // Held by another controller: refused in the decisions' own transaction, nothing written.
+    assert_eq!(index.take(*sub, "a.bernard (controller)", t0).await.expect("take"), Taken::Yours);
+    match index.put_decisions(std::slice::from_ref(&d), vec![], None).await {
+        Err(StorageError::HeldByOther(holder)) => assert_eq!(holder, "a.bernard (controller)"),
+        other => panic!("a decision on a dossier another holds: {other:?}"),
+    }
+    assert!(index.decisions(*sub).await.expect("decisions").is_empty(), "nothing of the refused form written");
+    assert!(index.release(*sub, "a.bernard (controller)", t0).await.expect("release"));
     index.put_decisions(std::slice::from_ref(&d), vec![], None).await.expect("decide");
     assert_eq!(index.review_queue(&query(QueueQuery::default())).await.expect("queue").total, 3);
 

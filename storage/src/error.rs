@@ -19,6 +19,10 @@ pub enum StorageError {
     /// dossier is one establishment's, in one campaign, forever.
     #[error("submission {0} belongs to another establishment or campaign")]
     ForeignSubmission(String),
+    /// Decisions on a dossier another controller holds (« je prends ce dossier »): refused
+    /// in the decisions' own transaction; the holder's name.
+    #[error("submission is held by {0}")]
+    HeldByOther(String),
     #[error("invalid stored data: {0}")]
     Corrupt(String),
     #[error("I/O error: {0}")]

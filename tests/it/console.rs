@@ -284,6 +284,8 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     // Where a value was read: the dossier's reason links to the page, rendered by the
     // server, with the box of every field read and the one pointed at in red.
     browser.goto(&format!("{base}/console/submissions/{}", dated.submission_id)).await.unwrap();
+    let why = text(&browser, "#objectifs").await;
+    assert!(why.contains("Pièce facture-2019.pdf, champ « date » (encadré page 1)"), "the file and the field named, the box pointed at: {why}");
     click_then(&browser, "a.pointer[href*='champ=issue_date']", "#page").await;
     assert!(text(&browser, "#page h2").await.contains("Page 1 sur 1"));
     browser.find(Locator::Css("#page a.champ.signale[data-champ='issue_date']")).await.unwrap();
@@ -321,6 +323,10 @@ async fn a_controller_reviews_and_decides_in_the_browser(stack: common::Stack) {
     browser.goto(&format!("{base}/console/submissions/{}", sub.submission_id)).await.unwrap();
     assert!(written(&browser, "tr[id='D1.PRE'] .objective-verdict").await.contains("À examiner"));
     assert!(text(&browser, "#objectifs").await.contains("photo-attestation.png"), "the files beside the objective");
+    // The photo was not recognised as an attestation: the objective has no proof, and the
+    // controller is asked whether the dossier's other files prove it all the same.
+    let asked = text(&browser, "tr[id='D1.PRE'] p.question").await;
+    assert_eq!(asked, "Question : Aucune pièce recevable pour cet objectif : les autres pièces du dossier le prouvent-elles quand même ?");
     shots.take(&browser, "submission").await;
     let choice = "#decision select[name='decision:D1.PRE']";
     browser.find(Locator::Css(choice)).await.unwrap().select_by_value("accept").await.unwrap();

@@ -110,7 +110,25 @@ async fn a_controller_takes_decides_and_releases_from_a_sorted_page(stack: commo
     assert!(browser.current_url().await.unwrap().as_str().contains(&taken.to_string()));
     click_then(&browser, "#take", "#release").await;
     assert!(text(&browser, "#holder").await.contains("c.martin"));
+    // Why it waits, as a controller can sign it: each reason names the file and the field,
+    // and asks its question beside it; the decision's choice is described by them.
+    let why = text(&browser, "tr[id='D1.PRE'] td.motifs").await;
+    assert!(why.contains("Pièce attestation-signee.pdf") && why.contains("champ « signature 1 »"), "{why}");
+    let questions = cells(&browser, "tr[id='D1.PRE'] p.question").await;
+    assert!(questions.iter().any(|q| q.starts_with("Question : La signature de cette pièce n'est pas confirmée") && q.ends_with(" ?")), "{questions:?}");
+    let described = browser.find(Locator::Id("choix-D1.PRE")).await.unwrap().attr("aria-describedby").await.unwrap().expect("the choice names its questions");
+    let mut described_texts = Vec::new();
+    for id in described.split(' ') {
+        described_texts.push(text(&browser, &format!("[id='{id}']")).await);
+    }
+    assert_eq!(described_texts, questions, "the choice is described by the questions it answers");
+    assert!(text(&browser, "tr[id='D1.PRE'] .repondre").await.contains("« Accepter » répond oui"));
     shot(&browser, stack, "03-dossier-taken").await;
+    // The field's link leads to the signature's row in the file's page.
+    click_then(&browser, "tr[id='D1.PRE'] a.pointer", "#signatures").await;
+    let url = browser.current_url().await.unwrap();
+    assert!(url.as_str().ends_with("#signature-1"), "{url}");
+    assert!(text(&browser, "tr#signature-1").await.contains("indéterminée"));
     let held = index.assignment(taken).await.unwrap().expect("held");
     assert!(held.holder.starts_with("c.martin"), "{held:?}");
     // Another controller cannot take it, and the queue says who holds it.

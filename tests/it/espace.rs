@@ -310,6 +310,19 @@ async fn an_establishment_answers_a_request_for_information(stack: Stack) {
     browser.goto(&format!("{base}/espace/dossiers/{}", sub.submission_id)).await.unwrap();
     wait_for(&browser, &format!("{pre} .verdict-objectif [data-verdict='met']"), 5).await;
     assert!(browser.find(Locator::Css(&format!("{pre} .demande"))).await.is_err(), "no request left");
+    // The request is closed (answered, then decided): another answer to it is refused.
+    let again = browser
+        .execute(
+            "const [url, field] = arguments;
+             const token = document.querySelector(`input[name=${field}]`).value;
+             const body = new URLSearchParams({ [field]: token, objective: 'D1.PRE', comment: 'Une autre réponse.' });
+             return fetch(url, { method: 'POST', body }).then(r => r.status);",
+            vec![json!(format!("/espace/dossiers/{}/reponses", sub.submission_id)), json!(caregate_ingest::guard::CSRF_FIELD)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, json!(400), "an answer to a closed request");
+    assert_eq!(srv.app.backends.index.answers(sub.submission_id).await.unwrap().len(), 1, "nothing more recorded");
     shots.take(&browser, "accepte").await;
     let events = srv.app.backends.index.events(caregate_schemas::EvidenceId(sub.submission_id.0)).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "information_answered"), "the answer is in the history: {events:?}");

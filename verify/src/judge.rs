@@ -1179,6 +1179,66 @@ mod tests {
     use super::*;
     use caregate_schemas::{EvidenceId, Sha256Digest, SubmissionRef};
 
+    /// Every code the judge can give with a `needs_review` verdict asks the controller a
+    /// question (schemas' vocabulary), so a new reason cannot reach the console without
+    /// one. Read from this file's source: a code is written with a verdict that can only
+    /// be met or not met when every mention of it is `FindingCode::X, Verdict::Met` (or
+    /// `NotMet`, or `=> Verdict::…` in a match); any other mention (a verdict from the
+    /// referential, a variable, a finding passed on) may be a review, and needs a question.
+    #[test]
+    fn every_reason_that_can_hold_an_objective_for_review_asks_a_question() {
+        let source = include_str!("judge.rs");
+        let judge = source.split("#[cfg(test)]").next().expect("the judge before its tests");
+        let flat: String = judge.chars().filter(|c| !c.is_whitespace()).collect();
+        let mut settled_only: BTreeMap<FindingCode, bool> = BTreeMap::new();
+        for (at, _) in flat.match_indices("FindingCode::") {
+            let rest = &flat[at + "FindingCode::".len()..];
+            let name: String = rest.chars().take_while(char::is_ascii_alphanumeric).collect();
+            let Some(code) = FindingCode::ALL.into_iter().find(|c| format!("{c:?}") == name) else { continue };
+            let after = &rest[name.len()..];
+            let settled = [",Verdict::Met,", ",Verdict::NotMet,", ",Verdict::Met)", ",Verdict::NotMet)", "=>Verdict::Met,", "=>Verdict::NotMet,"]
+                .iter()
+                .any(|v| after.starts_with(v));
+            *settled_only.entry(code).or_insert(true) &= settled;
+        }
+        assert!(settled_only.len() > 40, "the judge's codes are read: {settled_only:?}");
+        // The decisions' reason laid over the machine's (schemas' `with_decisions`).
+        settled_only.insert(FindingCode::ControllerRequestedInformation, false);
+        let missing: Vec<_> = settled_only.iter().filter(|(c, settled)| !**settled && c.question().is_none()).map(|(c, _)| c.as_str()).collect();
+        assert!(missing.is_empty(), "codes the judge can give for review without a question for the controller (schemas/src/vocabulary.rs): {missing:?}");
+        // And the ones this reading calls settled are: the ones named here are.
+        for code in [FindingCode::EvidencePresent, FindingCode::SignatureHolds, FindingCode::HighRiskServiceExposed] {
+            assert_eq!(settled_only.get(&code), Some(&true), "{code}");
+        }
+        for code in [FindingCode::SignatureAbsent, FindingCode::EvidenceMissing, FindingCode::InvoiceNotReported, FindingCode::TotalsMissing] {
+            assert_eq!(settled_only.get(&code), Some(&false), "{code}");
+        }
+    }
+
+    /// Every reason the judge gives for review in these tests' dossiers asks its question.
+    fn asks(v: &Verification) {
+        for o in &v.objectives {
+            for r in o.reasons.iter().filter(|r| r.verdict == Verdict::NeedsReview) {
+                assert!(r.question(None).is_some(), "{}: {} has no question", o.objective, r.code);
+            }
+        }
+    }
+
+    /// A file the machine could not read asks the question of its own finding (a scan
+    /// without text), not only the general one.
+    #[test]
+    fn an_unread_file_asks_what_its_finding_asks() {
+        let mut scan = record(SubmissionId::new(), "750000001", Utc::now());
+        scan.status = Status::NeedsReview;
+        scan.findings.push(caregate_schemas::Finding::new(FindingCode::NoText, caregate_schemas::Severity::Warning, "aucun texte"));
+        let v = judged(std::slice::from_ref(&scan), &[]);
+        let why = reason(&v, "D1.PRE", Verdict::NeedsReview, FindingCode::EvidenceNeedsReview);
+        assert_eq!(why.question(Some(&scan)), FindingCode::NoText.question());
+        assert_eq!(why.question(None), FindingCode::EvidenceNeedsReview.question());
+        scan.findings.clear();
+        assert_eq!(why.question(Some(&scan)), FindingCode::EvidenceNeedsReview.question(), "no finding of its own: the general question");
+    }
+
     fn record(submission: SubmissionId, establishment: &str, received_at: DateTime<Utc>) -> EvidenceRecord {
         let sub = SubmissionRef {
             submission_id: submission,
@@ -1261,7 +1321,9 @@ mod tests {
     fn judged(records: &[EvidenceRecord], related: &[EvidenceRecord]) -> Verification {
         let referentials = crate::Referentials::shipped().unwrap();
         let r = referentials.for_campaign("care-d1-2024").unwrap();
-        judge(&r, &Dossier { submission_id: records[0].submission.submission_id, records, related }, Utc::now())
+        let v = judge(&r, &Dossier { submission_id: records[0].submission.submission_id, records, related }, Utc::now());
+        asks(&v);
+        v
     }
 
     /// An objective's verdict and its reasons.
@@ -1503,6 +1565,7 @@ mod tests {
 
     fn level(r: &Referential, rec: &EvidenceRecord) -> (Verdict, Vec<Reason>) {
         let v = judge(r, &Dossier { submission_id: rec.submission.submission_id, records: std::slice::from_ref(rec), related: &[] }, Utc::now());
+        asks(&v);
         let (verdict, reasons) = objective(&v, "D1.AD.LEVEL");
         (verdict, reasons.into_iter().cloned().collect())
     }

@@ -34,7 +34,9 @@ pub trait Decisions: Send + Sync {
     /// Records a controller's decisions on one dossier, appends each to the audit log
     /// (under the submission's id), queues the announcements and, given a draft, one
     /// e-mail to each enabled submitter of the establishment who gave an address, in one
-    /// transaction. Refused (nothing written) when `decisions` is empty or spans dossiers.
+    /// transaction. Refused (nothing written) when `decisions` is empty or spans dossiers,
+    /// and ([`StorageError::HeldByOther`]) when another controller than a decision's
+    /// actor holds the dossier ([`crate::ReviewQueue::take`]), checked in that transaction.
     async fn put_decisions(&self, decisions: &[Decision], announcements: Vec<Outgoing>, mail: Option<&MailDraft>) -> Result<DecisionRecorded, StorageError>;
     /// Every decision on the submission, oldest first.
     async fn decisions(&self, id: SubmissionId) -> Result<Vec<Decision>, StorageError>;
@@ -61,6 +63,18 @@ impl Decisions for SqlIndex {
                 .execute(&mut *tx)
                 .await?;
             append_event(&mut tx, d.submission_id, EventKind::Decision, &document, d.decided_at).await?;
+        }
+        // Checked here, in the transaction that writes, not only before it: a dossier taken
+        // by another controller between a form's checks and its writing is not decided
+        // (dropping the transaction takes back what it wrote). After the first write, not
+        // before: SQLite cannot turn a reading transaction into a writing one while another
+        // connection writes ("database is locked", without waiting), and a write first
+        // waits its turn.
+        if let Some(held) = super::review::assignment_in(&mut tx, first.submission_id).await? {
+            if let Some(d) = decisions.iter().find(|d| d.actor != held.holder) {
+                tracing::info!(submission = %d.submission_id, actor = %d.actor, holder = %held.holder, "decision refused: the dossier is held by another controller");
+                return Err(StorageError::HeldByOther(held.holder));
+            }
         }
         super::review::refresh_items(&mut tx, first.submission_id).await?;
         let mut queued = Vec::with_capacity(announcements.len());

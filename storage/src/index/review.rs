@@ -437,7 +437,7 @@ impl ReviewQueue for SqlIndex {
     }
 }
 
-async fn assignment_in(conn: &mut sqlx::AnyConnection, id: SubmissionId) -> Result<Option<Assignment>, StorageError> {
+pub(super) async fn assignment_in(conn: &mut sqlx::AnyConnection, id: SubmissionId) -> Result<Option<Assignment>, StorageError> {
     let row = sqlx::query("SELECT holder, since FROM assignments WHERE submission_id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
     row.map(|row| Ok(Assignment { submission_id: id, holder: row.try_get("holder")?, since: parse_ts(&row.try_get::<String, _>("since")?)? })).transpose()
 }
