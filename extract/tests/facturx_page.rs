@@ -147,6 +147,7 @@ fn the_corpus_pages_against_their_own_invoice_and_another() {
             profile: None,
             source: InvoiceSource::Facturx,
             locations: Default::default(),
+            confidence: Default::default(),
         };
         let agree = page_mismatches(&page, &text, &xml);
         if !agree.is_empty() {
