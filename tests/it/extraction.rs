@@ -285,9 +285,10 @@ fn a_pdf_of_two_invoices_is_flagged_and_its_fields_are_not_mixed() {
     // One invoice over two pages: the second repeats its number and carries the totals.
     let mut continued = first.clone();
     continued.truncate(8);
-    let end: Vec<String> = ["SECURINFO CONSEIL SAS", "FACTURE N° FA-2024-0042 (suite)", "Total HT   8 400,00 €", "TVA 20 %   1 680,00 €", "Total TTC   10 080,00 €"]
-        .map(String::from)
-        .to_vec();
+    let end: Vec<String> =
+        ["SECURINFO CONSEIL SAS", "FACTURE N° FA-2024-0042 (suite)", "Total HT   8 400,00 €", "TVA 20 %   1 680,00 €", "Total TTC   10 080,00 €"]
+            .map(String::from)
+            .to_vec();
     let pdf = dir.path().join("une-facture.pdf");
     std::fs::write(&pdf, two_page_pdf(&continued, &end)).unwrap();
     let (_, a) = common::reader().read_file(&pdf, "une-facture.pdf").unwrap();
