@@ -288,10 +288,7 @@ fn prepare(
         None => format!("{coder}:{name}[0-{}]", MAX_FRAMES - 1),
     };
     let out = workdir.join(format!("{stem}-%03d.png"));
-    let mut args: Vec<String> = Vec::new();
-    for (what, value) in [("memory", "256MiB"), ("map", "512MiB"), ("disk", "1GiB"), ("area", "128MP"), ("thread", "1"), ("time", time.as_str())] {
-        args.extend(["-limit", what, value].map(String::from));
-    }
+    let mut args = resource_limits(&time);
     args.extend(
         [input.as_str(), "-quiet", "-auto-orient", "-background", "white", "-alpha", "remove", "-alpha", "off", "-colorspace", "Gray"].map(String::from),
     );
@@ -314,7 +311,8 @@ fn prepare(
         .collect();
     pages.sort();
     for page in &pages {
-        straighten(tool, page, workdir, budget)?;
+        // A page that could not be straightened is read as it was prepared.
+        let _ = straighten(tool, page, workdir, budget);
     }
     Ok(pages.into_iter().enumerate().map(|(i, path)| Prepared { path, frame: frame.unwrap_or(i), scale, rotate }).collect())
 }
@@ -342,7 +340,9 @@ fn straighten(tool: &str, page: &Path, workdir: &Path, budget: &Budget) -> Resul
     let name = page.file_name().map(|n| format!("png:{}", n.to_string_lossy())).unwrap_or_default();
     let limits = SandboxLimits { memory_bytes: 1 << 30, ..page_limits(budget) };
     let thumb = format!("{THUMB}x{THUMB}>");
-    let args: Vec<&std::ffi::OsStr> = vec![name.as_ref(), "-resize".as_ref(), thumb.as_ref(), "-depth".as_ref(), "8".as_ref(), "pgm:-".as_ref()];
+    let own = resource_limits(&limits.wall.as_secs().max(1).to_string());
+    let mut args: Vec<&std::ffi::OsStr> = own.iter().map(|a| a.as_ref()).collect();
+    args.extend::<[&std::ffi::OsStr; 6]>([name.as_ref(), "-resize".as_ref(), thumb.as_ref(), "-depth".as_ref(), "8".as_ref(), "pgm:-".as_ref()]);
     let out = sandbox::run(tool, &args, workdir, limits)?;
     let Some(grey) = crate::photo::Grey::from_pgm(&out) else { return Ok(false) };
     let Some(corners) = crate::photo::sheet_corners(&grey) else { return Ok(false) };
@@ -363,7 +363,8 @@ fn straighten(tool: &str, page: &Path, workdir: &Path, budget: &Budget) -> Resul
     // read 2 lines, flattened too all of them. Only here, on photos: on scans it was
     // measured no better (see [`prepare`]).
     let blur = format!("0x{:.0}", (w.min(h) / 60.0).max(8.0));
-    let args: Vec<&std::ffi::OsStr> = vec![
+    let mut args: Vec<&std::ffi::OsStr> = own.iter().map(|a| a.as_ref()).collect();
+    args.extend::<[&std::ffi::OsStr; 20]>([
         name.as_ref(),
         "-virtual-pixel".as_ref(),
         "white".as_ref(),
@@ -384,9 +385,19 @@ fn straighten(tool: &str, page: &Path, workdir: &Path, budget: &Budget) -> Resul
         "Divide_Src".as_ref(),
         "-composite".as_ref(),
         name.as_ref(),
-    ];
+    ]);
     sandbox::run(tool, &args, workdir, limits)?;
     Ok(true)
+}
+
+/// ImageMagick's own resource limits, so that it spills to its temporary directory
+/// rather than failing on a large page under the sandbox's address-space limit.
+fn resource_limits(time: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    for (what, value) in [("memory", "256MiB"), ("map", "512MiB"), ("disk", "1GiB"), ("area", "128MP"), ("thread", "1"), ("time", time)] {
+        args.extend(["-limit", what, value].map(String::from));
+    }
+    args
 }
 
 /// The raster format of `path` by its magic bytes, as ImageMagick names its coder.

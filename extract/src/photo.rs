@@ -99,7 +99,12 @@ pub fn sheet_corners(image: &Grey) -> Option<[Point; 4]> {
     let light = |x: usize, y: usize| image.at(x, y) > threshold;
     // A ground around the sheet: most of the frame's edge (three fifths: the sheet may
     // touch one side) is dark. A scan, or a photo cropped to the page, is light there.
-    let edge: Vec<(usize, usize)> = (0..w).flat_map(|x| [(x, 0), (x, h - 1)]).chain((0..h).flat_map(|y| [(0, y), (w - 1, y)])).collect();
+    // The ring looked at lies a little inside the frame: a deskewed image has a thin
+    // border of the rotation's white fill at its very edge.
+    let inset = (w.min(h) / 50).max(2);
+    let (right, bottom) = (w - 1 - inset, h - 1 - inset);
+    let edge: Vec<(usize, usize)> =
+        (inset..=right).flat_map(|x| [(x, inset), (x, bottom)]).chain((inset..=bottom).flat_map(|y| [(inset, y), (right, y)])).collect();
     let dark_edge = edge.iter().filter(|&&(x, y)| !light(x, y)).count();
     if dark_edge * 5 < edge.len() * 3 {
         return None;
