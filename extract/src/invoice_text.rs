@@ -1027,6 +1027,44 @@ fn vat_rates(text: &str) -> Vec<Decimal> {
     rates
 }
 
+/// A VAT summary row, as receipts and many invoices print one per rate: the tax's label,
+/// the rate, the base and the tax (`TVA 5,5 %  5,69  0,31`, `GST S@6%  35.00  2.10`),
+/// the tax being the rate times the base. Its label's first amount is the base, not the
+/// tax: the tax is put in its place; and where the page labels no HT or no TVA
+/// elsewhere, the one summary row gives them (several rows are several bases, whose sum
+/// the solver finds among the amounts printed).
+fn vat_summary(rows: &[Vec<Cell>], labelled: &mut [Vec<totals::Candidate>; 3]) {
+    static RATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d{1,2}(?:[.,]\d{1,2})?)[ \u{a0}]?%").unwrap());
+    let mut summaries = Vec::new();
+    for row in rows {
+        let folded: String = row.iter().map(|c| c.folded.as_str()).collect::<Vec<_>>().join(" ");
+        if !["tva", "gst", "vat", "mwst", "tax"].iter().any(|l| folded.starts_with(l)) {
+            continue;
+        }
+        let raw: String = row.iter().map(|c| c.raw.as_str()).collect::<Vec<_>>().join(" ");
+        let Some(rate) = RATE.captures(&raw).and_then(|c| parse_amount(&c[1])).map(|r| r / Decimal::ONE_HUNDRED) else { continue };
+        let amounts: Vec<(Decimal, Option<Location>)> =
+            row.iter().flat_map(|c| c.raw.split_whitespace().filter_map(printed_amount).map(|v| (v, c.location())).collect::<Vec<_>>()).collect();
+        let cent = Decimal::new(1, 2);
+        if let Some(pair) = amounts.windows(2).find(|w| !w[0].0.is_zero() && (w[0].0 * rate - w[1].0).abs() <= cent) {
+            summaries.push((pair[0].clone(), pair[1].clone()));
+        }
+    }
+    for c in labelled[totals::TVA].iter_mut() {
+        if let Some((_, (tax, at))) = summaries.iter().find(|(base, _)| base.0 == c.value) {
+            (c.value, c.at) = (*tax, at.clone());
+        }
+    }
+    if let [((base, base_at), (tax, tax_at))] = summaries.as_slice() {
+        if labelled[totals::HT].is_empty() {
+            labelled[totals::HT].push(totals::Candidate { value: *base, at: base_at.clone(), row: None });
+        }
+        if labelled[totals::TVA].is_empty() {
+            labelled[totals::TVA].push(totals::Candidate { value: *tax, at: tax_at.clone(), row: None });
+        }
+    }
+}
+
 /// An amount printed as one: two decimals or a currency beside it (a quantity, a year
 /// or a postcode is not), at the end of its cell (`Item purchase $80.80`).
 fn printed_amount(raw: &str) -> Option<Decimal> {
@@ -1058,12 +1096,9 @@ fn totals_evidence(rows: &[Vec<Cell>], text: &str) -> totals::Evidence {
             row.iter().filter_map(move |cell| printed_amount(&cell.raw).map(|value| totals::Candidate { value, at: cell.location(), row: Some(r) }))
         })
         .collect();
-    totals::Evidence {
-        labelled: [candidates(HT_LABELS), candidates(TVA_LABELS), candidates(TTC_LABELS)],
-        printed,
-        rates: vat_rates(text),
-        without_vat: without_vat(text),
-    }
+    let mut labelled = [candidates(HT_LABELS), candidates(TVA_LABELS), candidates(TTC_LABELS)];
+    vat_summary(rows, &mut labelled);
+    totals::Evidence { labelled, printed, rates: vat_rates(text), without_vat: without_vat(text) }
 }
 
 #[cfg(test)]
@@ -1096,6 +1131,15 @@ mod tests {
         assert_eq!(inv.total_tva, Some(dec("2500.00")));
         assert_eq!(inv.total_ttc, Some(dec("15000.00")));
         assert_eq!(inv.currency.as_deref(), Some("EUR"));
+    }
+
+    #[test]
+    fn a_vat_summary_rows_tax_is_the_tax_not_its_base() {
+        // A till receipt: the total's line misread, the GST summary row read.
+        let inv = invoice_from_text("MR. D.I.Y. (M) SDN BHD\nTAX INVOICE\nCASH   RM 50.00\nGST Summary   Amt(RM)   Tax(RM)\nGST S@6%   35.00   2.10");
+        assert_eq!((inv.total_ht, inv.total_tva), (Some(dec("35.00")), Some(dec("2.10"))), "{inv:?}");
+        let inv = invoice_from_text("SUPERETTE\nTOTAL   6,90\nTVA 5,5 %   6,54   0,36");
+        assert_eq!(inv.total_tva, Some(dec("0.36")), "{inv:?}");
     }
 
     #[test]

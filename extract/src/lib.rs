@@ -21,6 +21,7 @@ pub mod mla;
 pub mod ocr;
 pub mod office;
 pub mod pdf;
+pub mod photo;
 pub mod render;
 pub mod sandbox;
 pub mod sheet;
@@ -669,6 +670,10 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
     let mut text_layout = None;
     match layout {
         Some(Ok(l)) if l.word_count() > 0 => {
+            // Pages that are another invoice (two invoices printed to one file) are not
+            // read with the first: their fields would mix. Said, as for scans.
+            let (l, several) = ocr::first_document(l);
+            findings.extend(several);
             doc.text = l.text();
             text_layout = Some(l);
             truncate_chars(&mut doc.text, limits.max_text_chars);

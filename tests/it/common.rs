@@ -526,6 +526,28 @@ pub async fn controller_rejects(app: &App, machine: &caregate_schemas::Verificat
 /// A one-page PDF of text lines (Helvetica 11 pt, WinAnsi), written by hand so that no
 /// producer's quirks are involved: what a test needs when the words matter, not the look.
 pub fn text_pdf(lines: &[&str]) -> Vec<u8> {
+    text_pdf_pages(&[lines])
+}
+
+/// A PDF of several pages of text lines, as [`text_pdf`] writes one.
+pub fn text_pdf_pages(pages: &[&[&str]]) -> Vec<u8> {
+    let font = 3 + 2 * pages.len();
+    let kids: Vec<String> = (0..pages.len()).map(|i| format!("{} 0 R", 3 + 2 * i)).collect();
+    let mut objects: Vec<Vec<u8>> =
+        vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(), format!("<< /Type /Pages /Kids [{}] /Count {} >>", kids.join(" "), pages.len()).into_bytes()];
+    for (i, lines) in pages.iter().enumerate() {
+        objects.push(
+            format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 {font} 0 R >> >> /Contents {} 0 R >>", 4 + 2 * i)
+                .into_bytes(),
+        );
+        let content = page_content(lines);
+        objects.push([format!("<< /Length {} >>\nstream\n", content.len()).into_bytes(), content, b"\nendstream".to_vec()].concat());
+    }
+    objects.push(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec());
+    pdf_of(&objects)
+}
+
+fn page_content(lines: &[&str]) -> Vec<u8> {
     let mut content = b"BT /F1 11 Tf 60 790 Td 14 TL\n".to_vec();
     for line in lines {
         content.push(b'(');
@@ -543,14 +565,7 @@ pub fn text_pdf(lines: &[&str]) -> Vec<u8> {
         content.extend_from_slice(b") Tj T*\n");
     }
     content.extend_from_slice(b"ET");
-    let objects: Vec<Vec<u8>> = vec![
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>".to_vec(),
-        [format!("<< /Length {} >>\nstream\n", content.len()).into_bytes(), content, b"\nendstream".to_vec()].concat(),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec(),
-    ];
-    pdf_of(&objects)
+    content
 }
 
 /// A PDF of these objects (numbered from 1, the first the catalog), with its

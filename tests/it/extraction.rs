@@ -229,3 +229,69 @@ async fn zip_members_with_refused_hidden_or_shared_names_are_all_kept(stack: com
     assert!(listed.iter().any(|m| m.name == "member-4" && m.evidence_id == archive.evidence_id.member("../evil.txt")), "{listed:?}");
 }
 common::on_each_stack!(zip_members_with_refused_hidden_or_shared_names_are_all_kept);
+
+/// One invoice's page, as a supplier's software prints it.
+fn invoice_page(seller: &str, siret: &str, number: &str, date: &str, ht: &str, tva: &str, ttc: &str) -> Vec<String> {
+    vec![
+        seller.to_owned(),
+        "12 rue des Lilas, 76000 Rouen".to_owned(),
+        format!("SIRET : {siret}"),
+        format!("FACTURE N° {number}"),
+        format!("Date : {date}"),
+        "Facturé à : Centre hospitalier Exemple, 1 avenue du Parc, 76100 Rouen".to_owned(),
+        "Désignation   Quantité   Prix unitaire   Montant".to_owned(),
+        format!("Prestation de sécurité   1   {ht}   {ht}"),
+        format!("Total HT   {ht} €"),
+        format!("TVA 20 %   {tva} €"),
+        format!("Total TTC   {ttc} €"),
+        "Conditions de paiement : 30 jours".to_owned(),
+    ]
+}
+
+fn two_page_pdf(first: &[String], second: &[String]) -> Vec<u8> {
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let second: Vec<&str> = second.iter().map(String::as_str).collect();
+    common::text_pdf_pages(&[&first, &second])
+}
+
+/// Two invoices printed to one PDF (another seller, number and totals from page 2): said
+/// with `several_documents`, the fields all the first invoice's, none from page 2; one
+/// invoice whose second page repeats its number is one document.
+#[test]
+fn a_pdf_of_two_invoices_is_flagged_and_its_fields_are_not_mixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = invoice_page("SECURINFO CONSEIL SAS", "732 829 320 00074", "FA-2024-0042", "12/06/2024", "8 400,00", "1 680,00", "10 080,00");
+    let second = invoice_page("Réseaux & Défense SARL", "443 061 841 00047", "RD-2024-118", "03/07/2024", "2 500,00", "500,00", "3 000,00");
+    let pdf = dir.path().join("deux-factures.pdf");
+    std::fs::write(&pdf, two_page_pdf(&first, &second)).unwrap();
+    let (_, a) = common::reader().read_file(&pdf, "deux-factures.pdf").unwrap();
+    assert_eq!(a.classification.kind, caregate_schemas::Kind::Invoice, "{:?}", a.classification);
+    let several: Vec<_> = a.findings.iter().filter(|f| f.code == FindingCode::SeveralDocuments).collect();
+    assert_eq!(several.len(), 1, "{:?}", a.findings);
+    assert!(several[0].message.contains("page 2") && several[0].message.contains("RD-2024-118"), "{}", several[0].message);
+    let fields = a.fields.to_json();
+    for (key, want) in [
+        ("number", "FA-2024-0042"),
+        ("issue_date", "2024-06-12"),
+        ("seller_siret", "73282932000074"),
+        ("total_ht", "8400.00"),
+        ("total_tva", "1680.00"),
+        ("total_ttc", "10080.00"),
+    ] {
+        assert_eq!(fields[key].as_str(), Some(want), "{key} in {fields}");
+    }
+    assert!(!a.text.contains("RD-2024-118") && !a.text.contains("3 000,00"), "the second invoice's page is not read with the first: {}", a.text);
+
+    // One invoice over two pages: the second repeats its number and carries the totals.
+    let mut continued = first.clone();
+    continued.truncate(8);
+    let end: Vec<String> =
+        ["SECURINFO CONSEIL SAS", "FACTURE N° FA-2024-0042 (suite)", "Total HT   8 400,00 €", "TVA 20 %   1 680,00 €", "Total TTC   10 080,00 €"]
+            .map(String::from)
+            .to_vec();
+    let pdf = dir.path().join("une-facture.pdf");
+    std::fs::write(&pdf, two_page_pdf(&continued, &end)).unwrap();
+    let (_, a) = common::reader().read_file(&pdf, "une-facture.pdf").unwrap();
+    assert!(a.findings.iter().all(|f| f.code != FindingCode::SeveralDocuments), "{:?}", a.findings);
+    assert_eq!(a.fields.to_json()["total_ttc"].as_str(), Some("10080.00"), "{}", a.fields.to_json());
+}

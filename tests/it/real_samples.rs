@@ -10,8 +10,9 @@ use std::path::PathBuf;
 /// then 749/824 with PingCastle's engine, date and seal scored, all 15 right, then
 /// 780/824 with invoice totals and seller identifiers chosen by the page's own
 /// arithmetic and check keys (447/448 on the first 61; photographed receipts and plain
-/// PDFs of unseen producers are where the misses are).
-const FLOOR: f64 = 0.946;
+/// PDFs of unseen producers are where the misses are), then 782/824 with till receipts
+/// read again as one block of lines (scan_invoice 29 -> 31/54).
+const FLOOR: f64 = 0.949;
 
 fn real_samples() -> Option<PathBuf> {
     let dir =
