@@ -31,13 +31,16 @@ fn script() -> PathBuf {
 }
 
 fn producers_missing() -> Vec<&'static str> {
-    let mut missing: Vec<&str> = [("chromium", "--version"), ("soffice", "--version"), ("ps2pdf", "-v"), ("pdftoppm", "-v")]
+    let mut missing: Vec<&str> =
+        [("chromium", "--version"), ("soffice", "--version"), ("ps2pdf", "-v"), ("pdftoppm", "-v"), ("wkhtmltopdf", "--version"), ("groff", "--version")]
         .into_iter()
         .filter(|(tool, probe)| !caregate_extract::sandbox::installed(tool, probe))
         .map(|(tool, _)| tool)
         .collect();
-    if !Command::new("python3").args(["-c", "import PIL"]).output().map(|o| o.status.success()).unwrap_or(false) {
-        missing.push("Pillow");
+    for (module, name) in [("PIL", "Pillow"), ("reportlab", "reportlab")] {
+        if !Command::new("python3").args(["-c", &format!("import {module}")]).output().map(|o| o.status.success()).unwrap_or(false) {
+            missing.push(name);
+        }
     }
     missing
 }
