@@ -12,7 +12,16 @@ phone would (poppler renders the page at 300 or 200 dpi, Pillow turns it slightl
 noise and JPEG compression) and wrapped as PDF, PNG or JPEG; and four are photographed
 (`photos/`: perspective, shadow, grey paper, blur, phone JPEG at 150 to 200 dpi).
 
-Four invoice layouts with different wordings ("Facture n°", "N° de facture :", "Date de
+Since issue #23: 38 more invoice layouts (`wide_plan()`), templates modelled on common
+invoicing software printed by Chromium, wkhtmltopdf and LibreOffice Writer, spreadsheet
+invoices exported by LibreOffice Calc, invoices drawn by PostScript (Ghostscript) and
+reportlab, and groff's -ms/tbl: several VAT rates (20, 10, 5.5 %), deposits (acompte),
+credit notes (negative or labelled), art. 293 B invoices, two-page invoices (totals on
+page 2), the seller left, right or only in the footer, label/value tables, due date and
+service period beside the issue date, amounts as `1 234,56 €`, `1.234,56 EUR`, `1234.56`,
+and the hospital's own SIRET and FINESS in the buyer's block (never the seller's).
+
+The first four invoice layouts, with different wordings ("Facture n°", "N° de facture :", "Date de
 facture", "du 12 juin 2024", "Net à payer", "Total toutes taxes comprises", amounts in
 cells apart from their labels, the seller only in the legal mentions, the buyer's block
 first), an attestation and an AD audit report. Beside the proofs, what establishments
@@ -26,8 +35,9 @@ OUT_DIR/truth.json says, per file, what it really says, in the shape of
 ../shared/real-samples/truth.json (kind, number, issue_date, seller_name, seller_siren,
 seller_siret, vat_id, total_ht, total_tva, total_ttc, currency). Deterministic: the same
 script writes the same documents (the scans' noise is seeded).
-Needs: chromium, soffice (libreoffice-writer-nogui), ps2pdf (ghostscript), pdftoppm
-(poppler-utils), Pillow (PyPI) -- scripts/services.sh installs them.
+Needs: chromium, soffice (libreoffice-writer-nogui, libreoffice-calc-nogui), ps2pdf
+(ghostscript), wkhtmltopdf, groff, pdftoppm (poppler-utils), Pillow and reportlab (PyPI)
+-- scripts/services.sh installs them. About 2.5 minutes on 2 cores.
 """
 import json, os, random, shutil, subprocess, sys, tempfile
 from decimal import Decimal
@@ -600,7 +610,8 @@ def fods_wide(spec, k):
     rows += [blank, [title_of(spec), "", "", "", ""]]
     for a, b in meta_pairs(spec, "num"):
         rows.append([a, b, "", "", ""])
-    rows += [blank, ["Désignation", "Qté", "Prix unitaire", "TVA", "Montant HT"]]
+    unit = " (€)" if fmt == "plain" else ""
+    rows += [blank, ["Désignation", "Qté", f"Prix unitaire{unit}", "TVA", f"Montant HT{unit}"]]
     rows += [list(r) for r in item_rows(spec)]
     rows.append(blank)
     for a, b in totals_rows(spec, words, k["totals"] == "breakdown"):
@@ -671,7 +682,8 @@ def canvas_wide(spec, k):
             put(50, f"Commande : {spec['order']}")
             y += 13
     y += 14
-    head = ("Désignation", "Qté", "P.U. HT", "TVA", "Montant HT")
+    unit = " (€)" if fmt == "plain" else ""
+    head = ("Désignation", "Qté", f"P.U. HT{unit}", "TVA", f"Montant HT{unit}")
     xs = [(50, "l"), (330, "r"), (400, "r"), (450, "r"), (545, "r")]
 
     def header():
@@ -756,7 +768,8 @@ def groff_wide(spec, k):
     out += [".sp", f".ps 16\n\\fB{esc(title_of(spec))}\\fP\n.ps 10", ".sp", ".TS", "tab(|);", "lB l."]
     out += [f"{esc(a)}|{esc(b)}" for a, b in meta_pairs(spec)]
     out += [".TE", ".sp", ".TS", "tab(|) expand box;", "lB rB rB rB rB", "l r r r r."]
-    out += ["Désignation|Qté|P.U. HT|TVA|Montant HT"] + [esc("|".join(r)) for r in item_rows(spec)]
+    unit = " (€)" if fmt == "plain" else ""
+    out += [f"Désignation|Qté|P.U. HT{unit}|TVA|Montant HT{unit}"] + [esc("|".join(r)) for r in item_rows(spec)]
     out += [".TE", ".sp", ".TS", "tab(|);", "l r."] + [esc(f"{a}|{b}") for a, b in totals_rows(spec, words, k["totals"] == "breakdown")]
     out += [".TE", ".sp", ".LP", esc(kind_note(spec)), ".sp 2", ".ps 7", esc(seller_legal(spec))]
     return "\n".join(out) + "\n"
