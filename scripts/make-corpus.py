@@ -12,7 +12,16 @@ phone would (poppler renders the page at 300 or 200 dpi, Pillow turns it slightl
 noise and JPEG compression) and wrapped as PDF, PNG or JPEG; and four are photographed
 (`photos/`: perspective, shadow, grey paper, blur, phone JPEG at 150 to 200 dpi).
 
-Four invoice layouts with different wordings ("Facture n°", "N° de facture :", "Date de
+Since issue #23: 38 more invoice layouts (`wide_plan()`), templates modelled on common
+invoicing software printed by Chromium, wkhtmltopdf and LibreOffice Writer, spreadsheet
+invoices exported by LibreOffice Calc, invoices drawn by PostScript (Ghostscript) and
+reportlab, and groff's -ms/tbl: several VAT rates (20, 10, 5.5 %), deposits (acompte),
+credit notes (negative or labelled), art. 293 B invoices, two-page invoices (totals on
+page 2), the seller left, right or only in the footer, label/value tables, due date and
+service period beside the issue date, amounts as `1 234,56 €`, `1.234,56 EUR`, `1234.56`,
+and the hospital's own SIRET and FINESS in the buyer's block (never the seller's).
+
+The first four invoice layouts, with different wordings ("Facture n°", "N° de facture :", "Date de
 facture", "du 12 juin 2024", "Net à payer", "Total toutes taxes comprises", amounts in
 cells apart from their labels, the seller only in the legal mentions, the buyer's block
 first), an attestation and an AD audit report. Beside the proofs, what establishments
@@ -26,8 +35,9 @@ OUT_DIR/truth.json says, per file, what it really says, in the shape of
 ../shared/real-samples/truth.json (kind, number, issue_date, seller_name, seller_siren,
 seller_siret, vat_id, total_ht, total_tva, total_ttc, currency). Deterministic: the same
 script writes the same documents (the scans' noise is seeded).
-Needs: chromium, soffice (libreoffice-writer-nogui), ps2pdf (ghostscript), pdftoppm
-(poppler-utils), Pillow (PyPI) -- scripts/services.sh installs them.
+Needs: chromium, soffice (libreoffice-writer-nogui, libreoffice-calc-nogui), ps2pdf
+(ghostscript), wkhtmltopdf, groff, pdftoppm (poppler-utils), Pillow and reportlab (PyPI)
+-- scripts/services.sh installs them. About 2.5 minutes on 2 cores.
 """
 import json, os, random, shutil, subprocess, sys, tempfile
 from decimal import Decimal
@@ -302,6 +312,503 @@ def ps_letter():
     return "\n".join(out).encode("latin-1")
 
 
+# ---------------------------------------------------------------------------------------
+# Invoices as establishments' suppliers print them (issue #23 §2): many layouts from many
+# programs, each varying what real invoices vary. One invoice is a `spec` (who sells, what
+# kind of invoice, its lines and dates, how amounts are written); one layout is a producer
+# and a set of knobs (where the seller's block stands, how the number and dates are
+# labelled, how the totals are set out, the wording). Every invoice's buyer is the
+# hospital, whose own SIRET, SIREN and FINESS its block carries: they are never the seller's.
+
+HOSPITAL = company(26760042, "Centre Hospitalier de Valmont", "76540 Valmont")
+HOSPITAL_FINESS = luhn_complete("76078001")
+
+
+def seller_of(seed, name, street, city, nic):
+    c = company(seed, name, city)
+    c["siret"] = luhn_complete(c["siren"] + nic)
+    c["street"] = street
+    return c
+
+
+WIDE_SELLERS = [
+    seller_of(44218507, "NORMANDIE INFOGÉRANCE SAS", "14 quai de Paris", "76000 Rouen", "0002"),
+    seller_of(51730866, "Bastion Numérique SARL", "2 rue Écuyère", "14000 Caen", "0001"),
+    seller_of(82904511, "Audit & Conformité Hospitalière", "41 rue de la Roquette", "75011 Paris", "0003"),
+    seller_of(39012784, "KERBEROS SÉCURITÉ SAS", "7 rue de Saint-Malo", "35000 Rennes", "0001"),
+    seller_of(60277315, "Horizon Cyber Défense SA", "120 rue Nationale", "59000 Lille", "0005"),
+    seller_of(75530249, "PIXEL RÉSEAUX EURL", "9 rue de Paris", "76600 Le Havre", "0001"),
+    seller_of(48861132, "Sentinelle Informatique SAS", "33 cours de l'Intendance", "33000 Bordeaux", "0002"),
+    seller_of(88120457, "Opale Systèmes SARL", "5 place d'Armes", "62200 Boulogne-sur-Mer", "0001"),
+]
+# Individual entrepreneurs, VAT-exempt (art. 293 B du CGI): no VAT id.
+WIDE_MICROS = [seller_of(90255318, "Julien Morel Conseil EI", "18 rue Victor Hugo", "37000 Tours", "0001"),
+               seller_of(91376642, "Sophie Lambert EI", "3 impasse des Acacias", "49000 Angers", "0001")]
+
+# What suppliers bill a hospital for, with the rate the line bears.
+CATALOGUE = [("Audit de l'annuaire Active Directory (PingCastle)", 20), ("Scan de vulnérabilités externe", 20),
+             ("Accompagnement RSSI (jours)", 20), ("Licence pare-feu applicatif – 12 mois", 20), ("Sensibilisation du personnel (session)", 20),
+             ("Supervision SOC – forfait mensuel", 20), ("Sauvegarde externalisée (To)", 20), ("Câblage réseau – locaux d'habitation du personnel", 10),
+             ("Restauration des stagiaires (repas)", 10), ("Guides techniques imprimés (ouvrages)", Decimal("5.5")),
+             ("Test d'intrusion interne", 20), ("Rapport et restitution au COPIL", 20)]
+KINDS = ["standard", "rates", "deposit", "credit", "novat", "multipage", "standard", "rates", "credit_labelled", "standard"]
+
+
+def q2(v):
+    return Decimal(v).quantize(Decimal("0.01"))
+
+
+def wide_amount(v, fmt, unit=True):
+    """`1 234,56 €`, `1.234,56 EUR`, `1234.56` (the currency said once, in a title)."""
+    neg = v < 0
+    v = abs(v)
+    if fmt == "plain":
+        s = f"{v:.2f}"
+    else:
+        s = fr_amount(v, {"fr": "\u00a0", "frs": " ", "dot": "."}[fmt])
+    s = ("-" if neg else "") + s
+    if unit and fmt != "plain":
+        s += " EUR" if fmt == "dot" else " €"
+    return s
+
+
+def wide_spec(n, kind, fmt, seller_index):
+    rnd = random.Random(7000 + n)
+    micro = kind == "novat"
+    seller = WIDE_MICROS[n % 2] if micro else WIDE_SELLERS[seller_index % len(WIDE_SELLERS)]
+    year = 2024 + n % 2
+    month, day = rnd.randint(1, 12), rnd.randint(1, 28)
+    import datetime
+    issued = datetime.date(year, month, day)
+    due = issued + datetime.timedelta(days=30)
+    first = (issued.replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
+    last = issued.replace(day=1) - datetime.timedelta(days=1)
+    if kind == "rates":
+        pool = [c for c in CATALOGUE if c[1] != 20]
+        picks = [rnd.choice([c for c in CATALOGUE if c[1] == 20])] + pool[:1 + n % 3] + ([pool[-1]] if n % 2 else [])
+    elif kind == "multipage":
+        picks = [CATALOGUE[(n + k) % 7] for k in range(46)]
+    else:
+        picks = rnd.sample([c for c in CATALOGUE if c[1] == 20], 3)
+    lines = []
+    for k, (label, rate) in enumerate(picks):
+        qty = rnd.randint(1, 4) if kind != "multipage" else 1
+        unit = Decimal(rnd.randint(8, 90) * 25) if kind != "multipage" else Decimal(rnd.randint(4, 30) * 10)
+        if kind == "multipage":
+            label = f"{label} – site {k + 1:02d}"
+        lines.append((label, qty, unit, Decimal(0) if micro else Decimal(rate)))
+    prefix = {"deposit": "AC", "credit": "AV", "credit_labelled": "AV"}.get(kind, ["FA", "F", "FAC", "INV", "2"][n % 5])
+    number = [f"{prefix}-{year}-{rnd.randint(1, 999):04d}", f"{prefix}{year}-{rnd.randint(100, 9999):05d}", f"{prefix}/{year}/{rnd.randint(10, 999):04d}",
+              f"{prefix}-{rnd.randint(100000, 999999)}"][n % 4]
+    if prefix == "2":
+        number = f"{year}-{rnd.randint(1000, 9999)}"
+    sign = Decimal(-1) if kind == "credit" else Decimal(1)
+    share = Decimal("0.30") if kind == "deposit" else Decimal(1)
+    bases = {}
+    for _, qty, unit, rate in lines:
+        bases[rate] = bases.get(rate, Decimal(0)) + qty * unit
+    order_ht = sum(bases.values())
+    bases = {r: q2(b * share) * sign for r, b in bases.items()}
+    taxes = {r: q2(b * r / 100) for r, b in bases.items()}
+    ht, tva = sum(bases.values()), sum(taxes.values())
+    spec = {"n": n, "kind": kind, "fmt": fmt, "seller": seller, "lines": lines, "bases": bases, "taxes": taxes, "ht": ht, "tva": tva, "ttc": ht + tva,
+            "order_ht": order_ht, "order": f"BC-{year}-{rnd.randint(100, 999)}", "number": number, "issued": issued, "due": due, "period": (first, last),
+            "credited": f"FA-{year}-{rnd.randint(1, 999):04d}", "micro": micro,
+            # Half the VAT-exempt invoices print a VAT line at 0,00, the others none.
+            "zero_tva_row": micro and n % 2 == 0}
+    truth = {"kind": "credit_note" if kind.startswith("credit") else "invoice", "number": number, "issue_date": issued.isoformat(),
+             "seller_name": seller["name"], "seller_siren": seller["siren"], "seller_siret": seller["siret"], "vat_id": None if micro else seller["vat"],
+             "total_ht": f"{ht:.2f}", "total_tva": (f"{tva:.2f}" if spec["zero_tva_row"] else None) if micro else f"{tva:.2f}", "total_ttc": f"{ht + tva:.2f}", "currency": "EUR"}
+    return spec, truth
+
+
+def d_num(d, sep="/"):
+    return f"{d.day:02d}{sep}{d.month:02d}{sep}{d.year}"
+
+
+def d_words(d):
+    return f"{d.day} {MOIS[d.month - 1]} {d.year}"
+
+
+def title_of(s, upper=True):
+    t = {"deposit": "Facture d'acompte", "credit": "Avoir", "credit_labelled": "Facture d'avoir"}.get(s["kind"], "Facture")
+    return t.upper() if upper else t
+
+
+# Wordings of the totals, as invoicing programs print them: (HT, TVA, TTC).
+WORDINGS = [("Total HT", "TVA", "Total TTC"), ("Montant hors taxes", "Montant TVA", "Montant TTC"), ("Total H.T.", "T.V.A.", "Net à payer"),
+            ("Sous-total HT", "Total TVA", "Total à payer"), ("Total net HT", "TVA", "Total TTC"), ("Base HT", "Montant de la TVA", "Total à régler")]
+
+
+def rate_text(r):
+    return f"{r:.1f}".replace(".", ",").replace(",0", "") + " %"
+
+
+def seller_legal(spec):
+    s = spec["seller"]
+    capital = "" if spec["micro"] else " au capital de 20 000 €"
+    vat = "TVA non applicable, art. 293 B du CGI" if spec["micro"] else f"N° TVA intracommunautaire : {s['vat']}"
+    return f"{s['name']}{capital} – {s['street']}, {s['city']} – SIRET {spaced(s['siret'], [3, 3, 3, 5])} – RCS {s['city'].split(' ', 1)[1]} – {vat}"
+
+
+def buyer_block_lines(spec, ids=True):
+    h = HOSPITAL
+    out = [h["name"], "Direction des achats", "12 avenue des Tilleuls", h["city"]]
+    if ids:
+        out += [f"SIRET : {spaced(h['siret'], [3, 3, 3, 5])}", f"FINESS : {HOSPITAL_FINESS}"]
+    return out
+
+
+def seller_block_lines(spec):
+    s = spec["seller"]
+    out = [s["name"], s["street"], s["city"], f"SIRET : {s['siret']}"]
+    if not spec["micro"]:
+        out.append(f"TVA : {s['vat']}")
+    return out
+
+
+def meta_pairs(spec, dates="num"):
+    """Label/value pairs of the head: number, dates, and what else the kind needs."""
+    f = d_num if dates == "num" else d_words
+    pairs = [("Numéro", spec["number"]), ("Date", f(spec["issued"])), ("Échéance", f(spec["due"])),
+             ("Période", f"du {d_num(spec['period'][0])} au {d_num(spec['period'][1])}")]
+    if spec["kind"] == "deposit":
+        pairs.append(("Commande", spec["order"]))
+    if spec["kind"].startswith("credit"):
+        pairs.append(("Facture d'origine", spec["credited"]))
+    return pairs
+
+
+def totals_rows(spec, words, breakdown):
+    fmt = spec["fmt"]
+    ht, tv, tt = words
+    rows = [(ht, wide_amount(spec["ht"], fmt))]
+    if spec["micro"]:
+        if spec["zero_tva_row"]:
+            rows.append(("TVA", wide_amount(Decimal("0.00"), fmt)))
+    elif breakdown or len(spec["taxes"]) > 1:
+        for r in sorted(spec["taxes"], reverse=True):
+            rows.append((f"{tv} {rate_text(r)}", wide_amount(spec["taxes"][r], fmt)))
+        if len(spec["taxes"]) > 1:
+            rows.append(("Total TVA", wide_amount(spec["tva"], fmt)))
+    else:
+        r = next(iter(spec["taxes"]))
+        rows.append((f"{tv} {rate_text(r)}", wide_amount(spec["tva"], fmt)))
+    rows.append((tt, wide_amount(spec["ttc"], fmt)))
+    return rows
+
+
+def kind_note(spec):
+    fmt = spec["fmt"]
+    if spec["kind"] == "deposit":
+        return f"Acompte de 30 % sur la commande {spec['order']} d'un montant total de {wide_amount(spec['order_ht'], fmt)} HT."
+    if spec["kind"].startswith("credit"):
+        return f"Avoir sur la facture {spec['credited']} : remboursement de prestations non réalisées."
+    if spec["micro"]:
+        return "TVA non applicable, art. 293 B du CGI."
+    return "Paiement à 30 jours par virement. Pénalités de retard : trois fois le taux d'intérêt légal ; indemnité forfaitaire de 40 €."
+
+
+def item_rows(spec):
+    fmt, sign = spec["fmt"], (-1 if spec["kind"] == "credit" else 1)
+    out = []
+    for label, qty, unit, rate in spec["lines"]:
+        total = qty * unit * sign
+        if spec["kind"] == "deposit":
+            label = f"{label} (acompte 30 %)"
+            total = q2(total * Decimal("0.30"))
+        out.append((label, str(qty), wide_amount(unit, fmt), "–" if spec["micro"] else rate_text(rate), wide_amount(total, fmt)))
+    return out
+
+
+# HTML layouts, each modelled on what an invoicing program prints. Knobs: head (where the
+# seller's block is: left, right, footer, banner), meta (inline, lv = a label/value table,
+# grid = labels over values, lines), totals (table, inline, breakdown = a table of rates),
+# wording (WORDINGS), dates (num or words), css.
+HTML_LAYOUTS = {
+    "sage": dict(head="left", meta="lv", totals="table", wording=0, dates="num", css="body{font-family:'DejaVu Sans'} th{background:#ddd}"),
+    "ebp": dict(head="right", meta="grid", totals="breakdown", wording=1, dates="num", css="body{font-family:'DejaVu Serif'}"),
+    "odoo": dict(head="left", meta="lines", totals="table", wording=4, dates="num", css="h1{color:#714b67}"),
+    "dolibarr": dict(head="left", meta="lv", totals="breakdown", wording=0, dates="num", css="td,th{font-size:9pt}"),
+    "pennylane": dict(head="footer", meta="lines", totals="table", wording=3, dates="words", css="body{font-family:'DejaVu Sans';color:#222}"),
+    "axonaut": dict(head="banner", meta="grid", totals="table", wording=0, dates="num", css=".banner{background:#0b5;color:#fff;padding:8pt}"),
+    "quickbooks": dict(head="right", meta="lv", totals="inline", wording=5, dates="num", css="h1{color:#2ca01c}"),
+    "zoho": dict(head="left", meta="inline", totals="breakdown", wording=4, dates="words", css="h1{font-weight:normal;font-size:26pt}"),
+    "henrri": dict(head="footer", meta="lv", totals="table", wording=2, dates="num", css="body{font-size:9pt}"),
+    "tiime": dict(head="banner", meta="lines", totals="inline", wording=3, dates="words", css=".banner{border-bottom:3pt solid #333}"),
+    "facturenet": dict(head="right", meta="inline", totals="table", wording=0, dates="num", css=""),
+    "invoiceninja": dict(head="left", meta="grid", totals="table", wording=5, dates="num", css="th{text-transform:uppercase}"),
+    "cegid": dict(head="footer", meta="grid", totals="breakdown", wording=1, dates="num", css="body{font-family:'DejaVu Sans Mono';font-size:8.5pt}"),
+    "abby": dict(head="left", meta="lines", totals="inline", wording=2, dates="words", css=""),
+}
+
+
+def html_wide(spec, k):
+    s, fmt = spec["seller"], spec["fmt"]
+    words = WORDINGS[k["wording"]]
+    title = title_of(spec)
+    seller_html = "<br>".join([f"<b>{seller_block_lines(spec)[0]}</b>"] + seller_block_lines(spec)[1:])
+    buyer_html = "<br>".join([f"<b>{l}</b>" if i == 0 else l for i, l in enumerate(buyer_block_lines(spec))])
+    if k["head"] == "left":
+        head = f"<table style='width:100%'><tr><td style='width:55%'>{seller_html}</td><td><b>Client</b><br>{buyer_html}</td></tr></table>"
+    elif k["head"] == "right":
+        head = f"<table style='width:100%'><tr><td style='width:50%'><b>Facturé à</b><br>{buyer_html}</td><td>{seller_html}</td></tr></table>"
+    elif k["head"] == "banner":
+        head = (f"<div class=banner><span style='font-size:18pt;font-weight:bold'>{s['name']}</span><br>{s['street']} – {s['city']}</div>"
+                f"<table style='width:100%;margin-top:10pt'><tr><td></td><td style='width:45%'><b>Destinataire</b><br>{buyer_html}</td></tr></table>")
+    else:  # footer: nothing of the seller's at the top but a logo-like word
+        head = (f"<div style='font-size:22pt;color:#557'>◆</div><table style='width:100%'><tr><td></td>"
+                f"<td style='width:45%'><b>Adresse de facturation</b><br>{buyer_html}</td></tr></table>")
+    pairs = meta_pairs(spec, k["dates"])
+    if k["meta"] == "lv":
+        meta = f"<h1>{title}</h1><table class=b>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in pairs) + "</table>"
+    elif k["meta"] == "grid":
+        meta = f"<h1>{title}</h1><table class=b style='width:100%'><tr>" + "".join(f"<th>{a}</th>" for a, _ in pairs) + "</tr><tr>" + "".join(
+            f"<td>{b}</td>" for _, b in pairs) + "</tr></table>"
+    elif k["meta"] == "lines":
+        f = d_num if k["dates"] == "num" else d_words
+        meta = (f"<h1>{title} n° {spec['number']}</h1><p>Date d'émission : {f(spec['issued'])}<br>Date d'échéance : {f(spec['due'])}<br>"
+                f"Période de prestation : du {d_num(spec['period'][0])} au {d_num(spec['period'][1])}</p>")
+    else:  # inline
+        f = d_num if k["dates"] == "num" else d_words
+        meta = (f"<h2>{title} n° {spec['number']} du {f(spec['issued'])}</h2><p>Échéance : {f(spec['due'])} – "
+                f"prestations du {d_num(spec['period'][0])} au {d_num(spec['period'][1])}</p>")
+    unit = " (€)" if fmt == "plain" else ""
+    items = "".join(f"<tr><td>{a}</td><td class=r>{b}</td><td class=r>{c}</td><td class=r>{d}</td><td class=r>{e}</td></tr>" for a, b, c, d, e in item_rows(spec))
+    table = (f"<table class=b style='width:100%;margin-top:12pt'><tr><th>Désignation</th><th>Qté</th><th>P.U. HT{unit}</th><th>TVA</th>"
+             f"<th>Montant HT{unit}</th></tr>{items}</table>")
+    rows = totals_rows(spec, words, k["totals"] == "breakdown")
+    if k["totals"] == "breakdown" and not spec["micro"]:
+        br = "".join(f"<tr><td class=r>{rate_text(r)}</td><td class=r>{wide_amount(spec['bases'][r], fmt)}</td><td class=r>{wide_amount(spec['taxes'][r], fmt)}</td></tr>"
+                     for r in sorted(spec["taxes"], reverse=True))
+        totals = (f"<table style='width:100%;margin-top:12pt'><tr><td style='width:50%'><table class=b><tr><th>Taux</th><th>Base HT</th><th>Montant TVA</th></tr>{br}</table></td>"
+                  f"<td><table class=b style='margin-left:auto'><tr><td>{words[0]}</td><td class=r>{wide_amount(spec['ht'], fmt)}</td></tr>"
+                  f"<tr><td>Total TVA</td><td class=r>{wide_amount(spec['tva'], fmt)}</td></tr><tr><td><b>{words[2]}</b></td><td class=r><b>{wide_amount(spec['ttc'], fmt)}</b></td></tr></table></td></tr></table>")
+    elif k["totals"] == "inline":
+        totals = "<p style='text-align:right;margin-top:12pt'>" + "<br>".join(f"{a} : {b}" for a, b in rows) + "</p>"
+    else:
+        totals = "<table class=b style='margin-left:auto;margin-top:12pt'>" + "".join(f"<tr><td>{a}</td><td class=r>{b}</td></tr>" for a, b in rows) + "</table>"
+    foot = f"<p>{kind_note(spec)}</p><p class=small style='margin-top:24pt;border-top:1px solid #999;padding-top:4pt'>{seller_legal(spec)}</p>"
+    return page(head + meta + table + totals + foot, k["css"])
+
+
+def fods_wide(spec, k):
+    """A spreadsheet-made invoice (Flat ODS), as LibreOffice Calc exports it to PDF."""
+    from xml.sax.saxutils import escape as x
+    fmt, words = spec["fmt"], WORDINGS[k["wording"]]
+    rows = []
+    blank = [""] * 5
+    sb, bb = seller_block_lines(spec), buyer_block_lines(spec)
+    if k["head"] == "left":
+        for i in range(max(len(sb), len(bb))):
+            rows.append([sb[i] if i < len(sb) else "", "", bb[i] if i < len(bb) else "", "", ""])
+    elif k["head"] == "right":
+        for i in range(max(len(sb), len(bb))):
+            rows.append([bb[i] if i < len(bb) else "", "", sb[i] if i < len(sb) else "", "", ""])
+    else:
+        rows += [["", "", l, "", ""] for l in ["Client :"] + bb]
+    rows += [blank, [title_of(spec), "", "", "", ""]]
+    for a, b in meta_pairs(spec, "num"):
+        rows.append([a, b, "", "", ""])
+    unit = " (€)" if fmt == "plain" else ""
+    rows += [blank, ["Désignation", "Qté", f"Prix unitaire{unit}", "TVA", f"Montant HT{unit}"]]
+    rows += [list(r) for r in item_rows(spec)]
+    rows.append(blank)
+    for a, b in totals_rows(spec, words, k["totals"] == "breakdown"):
+        rows.append(["", "", "", a, b])
+    # Long sentences cut where a row of cells would be, as one types them in a sheet.
+    note = kind_note(spec)
+    cut = note.find(" ", 60) if len(note) > 80 else -1
+    rows += [blank] + [[part, "", "", "", ""] for part in ([note[:cut], note[cut + 1:]] if cut > 0 else [note])]
+    if k["head"] == "footer":
+        legal = seller_legal(spec).split(" – ")
+        rows += [blank] + [[" – ".join(legal[i:i + 2]), "", "", "", ""] for i in (0, 2, 4)]
+    widths = ["6cm", "1.2cm", "2.4cm", "4.2cm", "2.8cm"]
+    cols = "".join(f'<table:table-column table:style-name="co{i}"/>' for i in range(5))
+    styles = "".join(f'<style:style style:name="co{i}" style:family="table-column"><style:table-column-properties style:column-width="{w}"/></style:style>'
+                     for i, w in enumerate(widths))
+    body = "".join("<table:table-row>" + "".join(
+        f'<table:table-cell office:value-type="string"><text:p>{x(c)}</text:p></table:table-cell>' if c else "<table:table-cell/>" for c in r) + "</table:table-row>"
+                   for r in rows)
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+ xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0" office:version="1.2" office:mimetype="application/vnd.oasis.opendocument.spreadsheet">
+<office:automatic-styles>{styles}</office:automatic-styles>
+<office:body><office:spreadsheet><table:table table:name="Facture">{cols}{body}</table:table></office:spreadsheet></office:body></office:document>"""
+
+
+def canvas_wide(spec, k):
+    """An invoice drawn at fixed places (PostScript, reportlab): pages of (x, y, size,
+    bold, align, text), A4 in points, y from the top."""
+    fmt, words = spec["fmt"], WORDINGS[k["wording"]]
+    pages, ops = [], []
+    y = 60
+
+    def put(x, text, size=9, bold=False, align="l"):
+        ops.append((x, y, size, bold, align, text))
+
+    sb, bb = seller_block_lines(spec), buyer_block_lines(spec)
+    if k["head"] in ("left", "right"):
+        (lx, lb), (rx, rb) = ((50, sb), (330, bb)) if k["head"] == "left" else ((50, bb), (330, sb))
+        if k["head"] == "left":
+            rb = ["Client :"] + rb
+        else:
+            lb = ["Facturé à :"] + lb
+        for i in range(max(len(lb), len(rb))):
+            if i < len(lb):
+                put(lx, lb[i], 10 if i == 0 else 9, i == (0 if k["head"] == "left" else 1))
+            if i < len(rb):
+                put(rx, rb[i], 10 if i == 0 else 9, i == (1 if k["head"] == "left" else 0))
+            y += 12
+    else:
+        for i, l in enumerate(["Destinataire :"] + bb):
+            put(330, l, 9, i == 1)
+            y += 12
+    y += 18
+    put(50, title_of(spec), 16, True)
+    y += 24
+    if k["meta"] == "lv":
+        for a, b in meta_pairs(spec):
+            put(50, a, 9, True)
+            put(160, b)
+            y += 13
+    else:
+        put(50, f"{title_of(spec, False)} n° {spec['number']} du {d_num(spec['issued'])}", 10, True)
+        y += 13
+        put(50, f"Date d'échéance : {d_num(spec['due'])}    Période : du {d_num(spec['period'][0])} au {d_num(spec['period'][1])}")
+        y += 13
+        if spec["kind"] == "deposit":
+            put(50, f"Commande : {spec['order']}")
+            y += 13
+    y += 14
+    unit = " (€)" if fmt == "plain" else ""
+    head = ("Désignation", "Qté", f"P.U. HT{unit}", "TVA", f"Montant HT{unit}")
+    xs = [(50, "l"), (330, "r"), (400, "r"), (450, "r"), (545, "r")]
+
+    def header():
+        nonlocal y
+        for (x, al), t in zip(xs, head):
+            put(x, t, 9, True, al)
+        y += 14
+
+    header()
+    for row in item_rows(spec):
+        if y > 760:
+            put(545, f"Page {len(pages) + 1}", 8, False, "r")
+            pages.append(ops)
+            ops, y = [], 60
+            put(50, f"{title_of(spec, False)} {spec['number']} (suite)", 10, True)
+            y += 24
+            header()
+        for (x, al), t in zip(xs, row):
+            put(x, t[:60], 8.5, False, al)
+        y += 12
+    y += 14
+    for a, b in totals_rows(spec, words, k["totals"] == "breakdown"):
+        put(330, a, 9.5, a == words[2])
+        put(545, b, 9.5, a == words[2], "r")
+        y += 14
+    y += 14
+    note = kind_note(spec)
+    cut = note.find(" ", 90) if len(note) > 110 else -1
+    for part in [note[:cut], note[cut + 1:]] if cut > 0 else [note]:
+        put(50, part, 8)
+        y += 11
+    legal = seller_legal(spec)
+    cut = legal.rfind(" – ", 0, 100)
+    ops.append((50, 800, 7, False, "l", legal[:cut]))
+    ops.append((50, 810, 7, False, "l", legal[cut + 3:]))
+    pages.append(ops)
+    return pages
+
+
+def ps_wide(pages):
+    def esc(t):
+        return t.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").replace("\u00a0", " ").replace("–", "-").replace("◆", "").replace("€", "EUR")
+
+    out = ["%!PS-Adobe-3.0", "/reencode { findfont dup length dict begin { 1 index /FID ne { def } { pop pop } ifelse } forall",
+           "/Encoding ISOLatin1Encoding def currentdict end definefont pop } def", "/F /Helvetica reencode", "/B /Helvetica-Bold reencode"]
+    for ops in pages:
+        for x, y, size, bold, align, text in ops:
+            font = "/B" if bold else "/F"
+            t = esc(text)
+            if align == "r":
+                out.append(f"{font} findfont {size} scalefont setfont ({t}) dup stringwidth pop {x} exch sub {842 - y} moveto show")
+            else:
+                out.append(f"{font} findfont {size} scalefont setfont {x} {842 - y} moveto ({t}) show")
+        out.append("showpage")
+    return "\n".join(out).encode("latin-1")
+
+
+def reportlab_wide(pages, path, title):
+    from reportlab.pdfgen import canvas
+    from reportlab.lib.pagesizes import A4
+    c = canvas.Canvas(path, pagesize=A4, invariant=1)
+    c.setTitle(title)
+    for ops in pages:
+        for x, y, size, bold, align, text in ops:
+            c.setFont("Helvetica-Bold" if bold else "Helvetica", size)
+            text = text.replace("\u00a0", " ").replace("◆", "")
+            (c.drawRightString if align == "r" else c.drawString)(x, 842 - y, text)
+        c.showPage()
+    c.save()
+
+
+def groff_wide(spec, k):
+    """An invoice typeset by groff (-ms and tbl), as Unix billing scripts still print them."""
+    fmt, words = spec["fmt"], WORDINGS[k["wording"]]
+    esc = lambda t: t.replace("\\", "\\\\").replace("\u00a0", "\\~").replace("–", "\\[en]")
+    sb, bb = seller_block_lines(spec), buyer_block_lines(spec)
+    out = [".nr PS 10", ".nr VS 12", ".nr LL 6.3i", ".nr PO 0.9i", ".ds CH", ".LP", ".na"]
+    if k["head"] == "left":
+        out += [".TS", "tab(|);", "l l.", *[f"{esc(a)}|{esc(b)}" for a, b in zip(sb + [""] * 3, ["Client :"] + bb)], ".TE"]
+    else:
+        out += [".TS", "tab(|);", "l l.", *[f"{esc(a)}|{esc(b)}" for a, b in zip(["Facturé à :"] + bb, sb + [""] * 3)], ".TE"]
+    out += [".sp", f".ps 16\n\\fB{esc(title_of(spec))}\\fP\n.ps 10", ".sp", ".TS", "tab(|);", "lB l."]
+    out += [f"{esc(a)}|{esc(b)}" for a, b in meta_pairs(spec)]
+    out += [".TE", ".sp", ".TS", "tab(|) expand box;", "lB rB rB rB rB", "l r r r r."]
+    unit = " (€)" if fmt == "plain" else ""
+    out += [f"Désignation|Qté|P.U. HT{unit}|TVA|Montant HT{unit}"] + [esc("|".join(r)) for r in item_rows(spec)]
+    out += [".TE", ".sp", ".TS", "tab(|);", "l r."] + [esc(f"{a}|{b}") for a, b in totals_rows(spec, words, k["totals"] == "breakdown")]
+    out += [".TE", ".sp", ".LP", esc(kind_note(spec)), ".sp 2", ".ps 7", esc(seller_legal(spec))]
+    return "\n".join(out) + "\n"
+
+
+# The layouts beyond HTML: (producer, name, knobs).
+CANVAS_LAYOUTS = {
+    "ps-caisse": dict(head="left", meta="lv", totals="table", wording=0), "ps-unix": dict(head="right", meta="inline", totals="breakdown", wording=2),
+    "ps-as400": dict(head="footer", meta="lv", totals="table", wording=5), "ps-erp": dict(head="left", meta="inline", totals="table", wording=3),
+    "rl-python": dict(head="right", meta="lv", totals="table", wording=4), "rl-django": dict(head="left", meta="inline", totals="breakdown", wording=1),
+    "rl-odoo12": dict(head="footer", meta="inline", totals="table", wording=0), "rl-flask": dict(head="right", meta="lv", totals="breakdown", wording=3),
+}
+CALC_LAYOUTS = {"calc-modele": dict(head="left", totals="table", wording=0), "calc-artisan": dict(head="right", totals="breakdown", wording=2),
+                "calc-tableur": dict(head="footer", totals="table", wording=3)}
+GROFF_LAYOUTS = {"groff-ms": dict(head="left", totals="table", wording=0), "groff-tbl": dict(head="right", totals="breakdown", wording=1)}
+# Which HTML layouts each HTML producer prints (the same template through another engine
+# lays its text out otherwise: another layout).
+HTML_PRODUCERS = {"chromium": list(HTML_LAYOUTS), "wkhtmltopdf": ["sage", "ebp", "odoo", "pennylane", "quickbooks", "henrri", "cegid"],
+                  "libreoffice": ["dolibarr", "zoho", "tiime", "facturenet"]}
+FMTS = ["fr", "dot", "plain", "frs"]
+
+
+def wide_plan():
+    """Every (producer, layout, knobs) with two invoices each, kinds and amount formats
+    spread so that each producer meets each."""
+    plan = [(p, name, HTML_LAYOUTS[name]) for p, names in HTML_PRODUCERS.items() for name in names]
+    plan += [("ghostscript" if name.startswith("ps-") else "reportlab", name, k) for name, k in CANVAS_LAYOUTS.items()]
+    plan += [("calc", name, k) for name, k in CALC_LAYOUTS.items()]
+    plan += [("groff", name, k) for name, k in GROFF_LAYOUTS.items()]
+    out, n = [], 0
+    for j, (producer, name, k) in enumerate(plan):
+        for m in range(2):
+            kind = KINDS[(j * 3 + m * 5) % len(KINDS)]
+            spec, truth = wide_spec(100 + n, kind, FMTS[(j + m) % 4], j + 3 * m)
+            out.append((producer, name, k, spec, truth))
+            n += 1
+    return out
+
+
 def run(cmd, **kw):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
 
@@ -385,8 +892,73 @@ def photo(pdf_path, dpi, seed, out_path):
     img.save(out_path, "JPEG", quality=rnd.randint(65, 80), dpi=(72, 72))
 
 
+def wide_invoices(work, truth):
+    """The layouts of `wide_plan()` through their producers, then photos and scans of some."""
+    from concurrent.futures import ThreadPoolExecutor
+    for d in ("wkhtmltopdf", "calc", "reportlab", "groff"):
+        os.makedirs(os.path.join(OUT, d), exist_ok=True)
+    html_jobs, writer, calc, made = [], [], [], []
+    for producer, name, k, spec, t in wide_plan():
+        stem = f"{name}-{spec['kind']}-{spec['number'].replace('/', '-')}"
+        rel = f"{producer}/{stem}.pdf"
+        out = os.path.join(OUT, rel)
+        truth[rel] = t
+        made.append((rel, spec))
+        if producer in ("chromium", "wkhtmltopdf", "libreoffice"):
+            src = os.path.join(work, f"w-{producer}-{stem}.html")
+            open(src, "w", encoding="utf-8").write(html_wide(spec, k))
+            (writer if producer == "libreoffice" else html_jobs).append((producer, src, out))
+        elif producer == "calc":
+            src = os.path.join(work, f"w-calc-{stem}.fods")
+            open(src, "w", encoding="utf-8").write(fods_wide(spec, k))
+            calc.append((src, out))
+        elif producer == "ghostscript":
+            src = os.path.join(work, f"w-{stem}.ps")
+            open(src, "wb").write(ps_wide(canvas_wide(spec, k)))
+            run(["ps2pdf", src, out])
+        elif producer == "reportlab":
+            reportlab_wide(canvas_wide(spec, k), out, f"{title_of(spec, False)} {spec['number']}")
+        else:
+            src = os.path.join(work, f"w-{stem}.ms")
+            open(src, "w", encoding="utf-8").write(groff_wide(spec, k))
+            with open(out, "wb") as pdf:
+                subprocess.run(["groff", "-k", "-t", "-ms", "-Tpdf", "-P-pa4", src], check=True, stdout=pdf, stderr=subprocess.DEVNULL)
+
+    def html(job):
+        producer, src, out = job
+        if producer == "chromium":
+            chromium_pdf(src, out)
+        else:
+            # wkhtmltopdf (Qt WebKit) without a display: Qt's offscreen platform.
+            run(["wkhtmltopdf", "--quiet", "--encoding", "utf-8", "-s", "A4", src, out], env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(html, html_jobs))
+    profile = "file://" + os.path.join(work, "lo-profile")
+    soffice = ["soffice", f"-env:UserInstallation={profile}", "--headless", "--norestore"]
+    run(soffice + ["--infilter=HTML (StarWriter)", "--convert-to", "odt:writer8", "--outdir", work] + [s for _, s, _ in writer])
+    run(soffice + ["--convert-to", "pdf:writer_pdf_Export", "--outdir", work] + [s[:-5] + ".odt" for _, s, _ in writer])
+    for _, src, out in writer:
+        shutil.move(src[:-5] + ".pdf", out)
+    run(soffice + ["--convert-to", "pdf:calc_pdf_Export", "--outdir", work] + [s for s, _ in calc])
+    for src, out in calc:
+        shutil.move(src[:-5] + ".pdf", out)
+    # Photos and scans of one-page invoices of every producer.
+    single = [(rel, spec) for rel, spec in made if spec["kind"] != "multipage"]
+    for n, (rel, spec) in enumerate(single[::6]):
+        dpi = (150, 175, 200)[n % 3]
+        out_rel = f"photos/{os.path.basename(rel)[:-4]}.jpg"
+        photo(os.path.join(OUT, rel), dpi, 300 + n, os.path.join(OUT, out_rel))
+        truth[out_rel] = dict(truth[rel], scan_dpi=dpi, capture="phone")
+    for n, (rel, spec) in enumerate(single[3::9]):
+        dpi, fmt = [(300, "pdf"), (200, "jpg"), (300, "png"), (200, "pdf")][n % 4]
+        out_rel = f"scans-{dpi}dpi/{os.path.basename(rel)[:-4]}.{fmt}"
+        scan(os.path.join(OUT, rel), dpi, 400 + n, fmt, os.path.join(OUT, out_rel))
+        truth[out_rel] = dict(truth[rel], scan_dpi=dpi)
+
+
 def main():
-    for tool in ("chromium", "soffice", "ps2pdf", "pdftoppm"):
+    for tool in ("chromium", "soffice", "ps2pdf", "pdftoppm", "wkhtmltopdf", "groff"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing (scripts/services.sh installs it)")
     truth = {}
@@ -488,6 +1060,7 @@ def main():
     audit = sorted(r for r in truth if "facture-audit-" in r)[0]
     scan(os.path.join(OUT, audit), 300, 77, "pdf", os.path.join(OUT, "scans-300dpi/" + os.path.basename(audit)))
     truth["scans-300dpi/" + os.path.basename(audit)] = dict(truth[audit], scan_dpi=300)
+    wide_invoices(work, truth)
     json.dump(truth, open(os.path.join(OUT, "truth.json"), "w"), indent=1, ensure_ascii=False, sort_keys=True)
     shutil.rmtree(work, ignore_errors=True)
     print(f"{len(truth)} files in {OUT}")

@@ -154,13 +154,14 @@ install_document_tools() {
 }
 
 # The producers scripts/make-corpus.py writes the test corpus with (tests/it/corpus.rs):
-# LibreOffice Writer, Ghostscript, Chromium (above), and Pillow for the scans' degradation;
-# scripts/make-dossiers.py (tests/it/dossiers.rs) uses them too, with ImageMagick (above)
-# and pyhanko (below).
+# LibreOffice Writer and Calc, Ghostscript, wkhtmltopdf, groff (gropdf), Chromium (above),
+# reportlab (PyPI), and Pillow for the scans' degradation; scripts/make-dossiers.py
+# (tests/it/dossiers.rs) uses them too, with ImageMagick (above) and pyhanko (below).
 install_corpus_tools() {
-  apt_install libreoffice-writer-nogui ghostscript fonts-dejavu-core
+  apt_install libreoffice-writer-nogui libreoffice-calc-nogui ghostscript wkhtmltopdf groff fonts-dejavu-core
   python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow
-  log "corpus producers: $(soffice --version 2>/dev/null | head -n1), Ghostscript $(gs --version 2>/dev/null), Pillow $(python3 -c 'import PIL; print(PIL.__version__)')"
+  python3 -c 'import reportlab' 2>/dev/null || python3 -m pip install -q reportlab
+  log "corpus producers: $(soffice --version 2>/dev/null | head -n1), Ghostscript $(gs --version 2>/dev/null), $(wkhtmltopdf --version 2>/dev/null), $(groff --version 2>/dev/null | head -n1), Pillow $(python3 -c 'import PIL; print(PIL.__version__)'), reportlab $(python3 -c 'import reportlab; print(reportlab.Version)')"
 }
 
 # What the archive tests need: xmllint validates SEDA 2.3 manifests against the official

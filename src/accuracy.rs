@@ -262,7 +262,7 @@ pub const INVOICE_KEY_FIELDS: [&str; 8] = ["number", "issue_date", "seller_name"
 /// whose producer is only what printed or carried it (Qt, Quartz, pypdf, PDFBox) belongs
 /// to the former. Needles are words ([`names`]); Word on a Mac writes its creator as
 /// `Word` alone.
-const PRODUCER_FAMILIES: [(&str, &[&str]); 26] = [
+const PRODUCER_FAMILIES: [(&str, &[&str]); 27] = [
     ("wkhtmltopdf/Qt", &["wkhtmltopdf"]),
     ("Google Docs", &["google docs"]),
     ("Canva", &["canva"]),
@@ -278,6 +278,7 @@ const PRODUCER_FAMILIES: [(&str, &[&str]); 26] = [
     ("Chromium/Skia", &["headlesschrome", "chromium", "chrome", "skia/pdf"]),
     ("Ghostscript", &["ghostscript"]),
     ("ReportLab", &["reportlab"]),
+    ("groff", &["gropdf", "groff"]),
     ("wkhtmltopdf/Qt", &["qt"]),
     ("TCPDF/FPDF/dompdf", &["tcpdf", "fpdf", "dompdf", "mpdf"]),
     ("Apache FOP", &["apache fop", "fop"]),
@@ -543,7 +544,7 @@ mod tests {
     fn producers_as_pdfs_write_them_fall_into_their_family() {
         let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36";
         // (producer, creator, family): strings copied from real files' info dictionaries.
-        let cases: [(Option<&str>, Option<&str>, &str); 33] = [
+        let cases: [(Option<&str>, Option<&str>, &str); 34] = [
             (Some("LibreOffice 7.0"), Some("Draw"), "LibreOffice/OpenOffice"),
             (Some("LibreOffice 6.2"), Some("Writer"), "LibreOffice/OpenOffice"),
             (Some("OpenOffice.org 3.2"), Some("Writer"), "LibreOffice/OpenOffice"),
@@ -578,6 +579,7 @@ mod tests {
             (Some("cairo 1.16.0 (https://cairographics.org)"), None, "cairo"),
             (Some("Adobe PDF library 9.90"), Some("Adobe Illustrator CS5"), "Adobe Acrobat/PDF Library"),
             (Some("pdfcpu v0.11.1 dev"), None, "pdfcpu"),
+            (Some("gropdf version 1.22.4"), Some("groff version 1.22.4"), "groff"),
         ];
         for (producer, creator, family) in cases {
             assert_eq!(producer_family(producer, creator), family, "{producer:?} / {creator:?}");

@@ -280,6 +280,8 @@ pub fn classify_text(text: &str) -> Classification {
     let headings = &lines[..lines.len().min(12)];
     let mut scores = [0f32; Kind::ALL.len()];
     let mut matched: Vec<Vec<String>> = vec![Vec::new(); Kind::ALL.len()];
+    // By kind, the first heading line a title of that kind opens.
+    let mut titled_at: Vec<Option<usize>> = vec![None; Kind::ALL.len()];
     for (feature, re) in FEATURES.iter().zip(COMPILED.iter()) {
         // Each line's hits, a sentence's weighing less for kinds not written in sentences;
         // the two heaviest count.
@@ -298,10 +300,13 @@ pub fn classify_text(text: &str) -> Classification {
         hits.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut weight: f32 = hits.iter().take(2).map(|h| feature.weight * h.0).sum();
         // A document-type word opening a heading line names the document.
-        if feature.title && headings.iter().any(|h| re.find(h).is_some_and(|m| m.start() <= 2)) {
-            weight += 2.0 * feature.weight;
-        }
         let k = feature.kind as usize;
+        // "Facturé à" opening a line labels the buyer's block: no title.
+        let billed_to = |h: &str| ["facture a", "facture au ", "facturer a"].iter().any(|l| h.starts_with(l));
+        if let Some(at) = headings.iter().position(|h| feature.title && !billed_to(h) && re.find(h).is_some_and(|m| m.start() <= 2)) {
+            weight += 2.0 * feature.weight;
+            titled_at[k] = Some(titled_at[k].map_or(at, |t| t.min(at)));
+        }
         scores[k] += weight;
         matched[k].push(format!("{:?} (+{weight})", hits[0].1.trim()));
     }
@@ -336,6 +341,16 @@ pub fn classify_text(text: &str) -> Classification {
         // Prose, or a page without a table of invoices, is not a report of costs.
         scores[Kind::FinancialReport as usize] *= IN_PROSE;
         notes.push("structure: no table of invoice rows with a total, not a financial report".to_owned());
+    }
+    // A credit note is titled "AVOIR" or "FACTURE D'AVOIR" and speaks of invoices (the one
+    // it credits, "Facture d'origine"), whose words then outweigh its title: titled as a
+    // credit note no later than as an invoice, it is one.
+    let (credit, invoice) = (Kind::CreditNote as usize, Kind::Invoice as usize);
+    if let Some(at) = titled_at[credit].filter(|at| titled_at[invoice].is_none_or(|i| *at <= i)) {
+        if scores[invoice] >= scores[credit] {
+            scores[credit] = scores[invoice] + 1.0;
+            matched[credit].push(format!("structure: titled as a credit note (heading line {}), before any invoice title", at + 1));
+        }
     }
     let mut ranked: Vec<(usize, f32)> = scores.iter().copied().enumerate().filter(|(_, s)| *s > 0.0).collect();
     // Highest score first; ties go to the kind listed first, so the result is stable.
@@ -376,6 +391,15 @@ mod tests {
 
         let avoir = classify_text("AVOIR N° AV-2024-003\nAnnule et remplace la facture FA-2024-0042\nTotal TTC -1 200,00");
         assert_eq!(avoir.kind, Kind::CreditNote, "{avoir:?}");
+        // Titled as a credit note under the parties' blocks, then speaking of the invoice
+        // it credits in a label/value table: still a credit note; an invoice that deducts
+        // a credit note stays an invoice.
+        for title in ["AVOIR", "FACTURE D'AVOIR"] {
+            let text = format!("Facturé à   ACME SAS\nCH de Valmont\n{title}\nNuméro   AV-2024-0161\nFacture d'origine   FA-2024-0776\nDésignation   Qté   P.U. HT\nAudit   1   -600,00 €\nTotal HT   -600,00 €\nTVA 20 %   -120,00 €\nTotal TTC   -720,00 €\nAvoir sur la facture FA-2024-0776.");
+            assert_eq!(classify_text(&text).kind, Kind::CreditNote, "{title}");
+        }
+        let deducting = classify_text("FACTURE N° FA-2024-0099\nDésignation   Qté   P.U. HT\nAudit   1   1 000,00 €\nAvoir n° AV-2024-0003 déduit   -200,00 €\nTotal HT   800,00 €\nTVA 20 %   160,00 €\nTotal TTC   960,00 €");
+        assert_eq!(deducting.kind, Kind::Invoice, "{deducting:?}");
 
         let devis = classify_text("DEVIS n° D-1234\nProposition commerciale — audit Active Directory\nValidité de l'offre : 30 jours\nBon pour accord");
         assert_eq!(devis.kind, Kind::Quote, "{devis:?}");

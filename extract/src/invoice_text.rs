@@ -53,7 +53,11 @@ impl Cell {
 }
 
 fn cell(text: &str, words: Vec<(String, f32, f32)>, place: Option<(usize, f32, f32)>) -> Cell {
-    Cell { folded: fold(text), raw: text.to_owned(), words, place }
+    // Producers print a hyphen or a minus as U+2212 or a non-breaking hyphen (Ghostscript
+    // maps `-` to U+2212): "Sous−total HT" is "Sous-total HT", "−1 500,00" is negative.
+    // One character for one, so that folded and raw text keep their character positions.
+    let text: String = text.chars().map(|c| if matches!(c, '\u{2212}' | '\u{2010}' | '\u{2011}') { '-' } else { c }).collect();
+    Cell { folded: fold(&text), raw: text, words, place }
 }
 
 /// Rows of cells from a layout: a cell ends where the gap to the next word is a
@@ -329,6 +333,9 @@ const NUMBER_LABELS: &[&str] = &[
     "facture n",
     "facture numero",
     "avoir n°",
+    "facture d'avoir n°",
+    "facture d'acompte n°",
+    "acompte n°",
     "devis n°",
     "bon de commande n°",
     "commande n°",
@@ -343,6 +350,7 @@ const NUMBER_LABELS: &[&str] = &[
     "factuurnr",
     "=factuur",
     "=facture",
+    "=avoir",
     "=invoice",
     "=rechnung",
 ];
@@ -496,6 +504,7 @@ fn is_identifier_cell(cell: &Cell) -> bool {
         || f.contains("nummer")
         || f.contains("number")
         || f.contains("n°")
+        || f.contains("finess")
         || f.contains("id") && f.contains("tva")
         || find_vat_id(&cell.raw).is_some()
 }
@@ -547,7 +556,20 @@ fn buyer_cells(rows: &[Vec<Cell>]) -> Vec<Vec<bool>> {
             if let Some((n0, _)) = row.get(c0 + 1).and_then(Cell::span) {
                 buyer[r][c0 + 1] |= n0 - x1 < 60.0;
             }
-            for (below, marks) in rows.iter().zip(buyer.iter_mut()).skip(r + 1).take(4) {
+            // The block runs on while its lines follow each other: an address, then the
+            // establishment's own SIRET and FINESS (six lines under the label), never
+            // past a blank line's gap. Without geometry, four lines.
+            let mut last = row[c0].place;
+            for (i, (below, marks)) in rows.iter().zip(buyer.iter_mut()).skip(r + 1).take(6).enumerate() {
+                let place = below.first().and_then(|c| c.place);
+                let apart = match (last, place) {
+                    (Some((p0, _, bottom0)), Some((p1, top, bottom))) => p0 != p1 || top - bottom0 > (bottom - top).max(1.0) * 1.5,
+                    _ => i >= 4,
+                };
+                if apart {
+                    break;
+                }
+                last = place;
                 let nearest = below.iter().enumerate().filter_map(|(i, c)| c.span().map(|(b0, _)| (i, (b0 - x0).abs()))).min_by(|a, b| a.1.total_cmp(&b.1));
                 if let Some((i, _)) = nearest.filter(|(_, d)| *d < 40.0) {
                     marks[i] = true;
@@ -656,7 +678,7 @@ fn currency(text: &str) -> Option<String> {
 
 static INVOICE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     // Within one line: a header row "Facture n°   Date" over its values is no "Facture n° Date".
-    Regex::new(r"(?i)\b(?:facture|invoice|avoir|devis|bon de commande)[^\S\n]*(?:d'avoir[^\S\n]*)?(?:n[°ºo]\.?|num[ée]ro|number|no\.?|#)[^\S\n]*:?[^\S\n]*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])").unwrap()
+    Regex::new(r"(?i)\b(?:facture|invoice|avoir|devis|bon de commande)[^\S\n]*(?:d'(?:avoir|acompte)[^\S\n]*)?(?:n[°ºo]\.?|num[ée]ro|number|no\.?|#)[^\S\n]*:?[^\S\n]*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])").unwrap()
 });
 
 /// "Facture VT-2024-4436", "Invoice VT/2022/0001": a number right after the title word,
@@ -902,7 +924,10 @@ fn read_rows(rows: Vec<Vec<Cell>>, text: &str) -> InvoiceReading {
     let mut sure = |field: &str, value: f32| {
         confidence.insert(field.to_owned(), value);
     };
-    let number = match labelled(&rows, NUMBER_LABELS, |_| false, number).or_else(|| beside(&rows, BARE_NUMBER_LABELS, &|_| false, &number, false).pop()) {
+    let number = match labelled(&rows, NUMBER_LABELS, |_| false, number)
+        .or_else(|| beside(&rows, BARE_NUMBER_LABELS, &|_| false, &number, false).pop())
+        .or_else(|| number_in_head_grid(&rows))
+    {
         found @ Some(_) => {
             sure("number", 0.9);
             kept(&mut locations, "number", found)
@@ -975,6 +1000,17 @@ fn read_rows(rows: Vec<Vec<Cell>>, text: &str) -> InvoiceReading {
 /// Cells that are a bare number label, their value beside them only ("N°   FA-12" in a
 /// label/value table): under such a title stand line items' numbers.
 const BARE_NUMBER_LABELS: &[&str] = &["=n°", "=no", "=numero", "=number", "=nummer", "=nr"];
+
+/// A bare "Numéro" titling a column of the head's grid, its value under it: the grid is
+/// the row that titles a date too ("Numéro | Date | Échéance" over their values), never
+/// an item table's "N°" column, whose row titles no date.
+fn number_in_head_grid(rows: &[Vec<Cell>]) -> Option<(String, Option<Location>)> {
+    let titles_date = |row: &Vec<Cell>| row.iter().any(|c| after_label(c, "=date").is_some() || after_label(c, "=date d'emission").is_some());
+    rows.iter().enumerate().filter(|(_, row)| titles_date(row)).find_map(|(r, row)| {
+        let (c, cell) = row.iter().enumerate().find(|(_, c)| BARE_NUMBER_LABELS.iter().any(|l| after_label(c, l).is_some()))?;
+        under(rows, r, c, cell.span(), &number)
+    })
+}
 
 /// The issue date: labelled, and before the date payment is due; else the first date
 /// of the text that does not say a due or expiry date. A labelled date after the due
