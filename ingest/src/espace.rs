@@ -172,6 +172,9 @@ fn what_to_do(code: FindingCode, verdict: Verdict) -> Option<&'static str> {
             "les montants de la facture ne se lisent pas correctement : remplacez-la par l'original émis par le fournisseur."
         }
         C::SiretInvalid | C::VatIdInvalid => "un identifiant du fournisseur est invalide : vérifiez la facture et remplacez-la si besoin.",
+        C::SellerIsEstablishment => {
+            "seul le SIRET de votre établissement se lit sur la facture, pas celui du fournisseur : remplacez-la par une facture qui porte le SIRET du fournisseur, ou répondez au contrôleur si le numéro donné pour votre établissement est faux."
+        }
         C::TypeMismatch => "l'extension du fichier ne correspond pas à son contenu : renommez-le correctement et déposez-le de nouveau.",
         C::SignatureInvalid | C::ModifiedAfterSigning | C::SignatureDigestMismatch => {
             "la signature ne correspond plus au document : déposez le document signé tel qu'il a été signé, sans le modifier."
@@ -323,6 +326,13 @@ fn upload_form(caller: &Caller, id: &SubmissionId, establishment: &str, campaign
             input type="hidden" name="submission_id" value=(id);
             @match objectives {
                 Objectives::Choose(list) => {
+                    // The establishment is the buyer of its invoices: its SIRET, printed in
+                    // their buyer block, is then never read as the seller's.
+                    div.fr-input-group {
+                        label.fr-label for="siret-etablissement" { "SIRET de l'établissement (facultatif)"
+                            span.fr-hint-text { "14 chiffres. Imprimé sur vos factures comme celui de l'acheteur : il ne sera jamais pris pour celui d'un fournisseur." } }
+                        input.fr-input #siret-etablissement type="text" name="establishment_siret" inputmode="numeric" autocomplete="off";
+                    }
                     fieldset.fr-fieldset #objectifs {
                         legend.fr-fieldset__legend { "Objectifs que ces pièces prouvent" }
                         @for (oid, title) in *list {

@@ -38,7 +38,7 @@ pub use config::{AmqpConfig, Backends, BackendsConfig, DatabaseConfig, S3Config}
 pub use error::StorageError;
 pub use fixity::{check_stored, Fixity, ReadPurpose};
 pub use index::{
-    Assignment, AuditLog, ChainProblem, ChainReport, DashboardFigures, DecisionRecorded, Decisions, Establishments, EvidenceIndex, KeyedReceipt, Letter,
+    Assignment, AuditLog, ChainProblem, ChainReport, DashboardFigures, DecisionRecorded, Decisions, Establishments, known_identifiers, EvidenceIndex, KeyedReceipt, Letter,
     MailBacklog, MailDraft, MailOutbox, OutboxBacklog, OutboxStore, PendingMail, QueueItem, QueuePage, QueueQuery, QueueSort, Records, ReviewQueue,
     SearchQuery, SqlIndex, SubmissionOwner, SubmissionProgress, Submissions, Taken, TextSearch, Verifications,
 };
