@@ -170,7 +170,7 @@ async fn the_establishments_siret_is_never_the_sellers(stack: common::Stack) {
     let view: Value = set.json().await.unwrap();
     assert_eq!(view["identifiers"]["sirens"], serde_json::json!(["267500452"]), "{view}");
     assert_eq!(view["identifiers"]["sirets"], serde_json::json!([]), "replaced, not added to");
-    assert_eq!(view["changes"][1]["by"], "local:c.martin", "{view}");
+    assert_eq!(view["changes"][1]["by"], "c.martin (controller)", "{view}");
     let known = srv.app.backends.index.establishment_identifiers(FINESS).await.unwrap();
     assert!(known.owns(HOSPITAL_SIRET), "the SIREN covers every site of the hospital");
 

@@ -35,7 +35,13 @@ mod tests {
     use caregate_schemas::{EvidenceId, Kind, Sha256Digest, Status, SubmissionId, SubmissionRef};
 
     fn invoice(sub: SubmissionId, path: &str, seller_siret: &str) -> EvidenceRecord {
-        let s = SubmissionRef { submission_id: sub, establishment: "760000001".into(), campaign: "care-d1-2024".into(), objectives: vec!["D1.FIN".into()], category: None };
+        let s = SubmissionRef {
+            submission_id: sub,
+            establishment: "760000001".into(),
+            campaign: "care-d1-2024".into(),
+            objectives: vec!["D1.FIN".into()],
+            category: None,
+        };
         let mut rec = EvidenceRecord::received(EvidenceId::new(), s, path.into(), Sha256Digest::of(path.as_bytes()), 1, "q".into());
         rec.status = Status::Stored;
         rec.kind = Some(Kind::Invoice);
@@ -77,7 +83,8 @@ mod tests {
             (inv.seller_siret, inv.seller_siren) = (None, None);
         }
         rec.findings.push(Finding::new(FindingCode::SellerIsEstablishment, Severity::Warning, "SIRET 26750045200003 de l'établissement").at("/seller_siret"));
-        let v = crate::judge(&r, &Dossier { submission_id: rec.submission.submission_id, records: std::slice::from_ref(&rec), related: &[] }, chrono::Utc::now());
+        let v =
+            crate::judge(&r, &Dossier { submission_id: rec.submission.submission_id, records: std::slice::from_ref(&rec), related: &[] }, chrono::Utc::now());
         let fin = v.objectives.iter().find(|o| o.objective == "D1.FIN").expect("D1.FIN");
         assert_eq!(fin.verdict, Verdict::NeedsReview, "{fin:#?}");
         let reason = fin.reasons.iter().find(|x| x.code == FindingCode::SellerIsEstablishment).expect("the reason");

@@ -191,7 +191,14 @@ impl Reader {
 
     /// A PDF whose reading ended its child: poppler, linked into it, may have crashed on
     /// the file. Read again with lopdf alone, the crash recorded beside what it read.
-    fn read_without_poppler(&self, identity: &Identity, path: &Path, name: &str, own: &EstablishmentIdentifiers, crash: Analysis) -> Result<Analysis, ReaderError> {
+    fn read_without_poppler(
+        &self,
+        identity: &Identity,
+        path: &Path,
+        name: &str,
+        own: &EstablishmentIdentifiers,
+        crash: Analysis,
+    ) -> Result<Analysis, ReaderError> {
         let mut plain = self.clone();
         plain.limits.poppler = false;
         let mut analysis = plain.read_in_lasting_child(identity, path, name, own)?;
