@@ -59,7 +59,7 @@ fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A SIREN as given (spaces allowed), checked and written bare.
@@ -75,7 +75,7 @@ pub fn parse_siren(s: &str) -> Result<String, IdentifierError> {
 /// A SIRET as given (spaces allowed), checked and written bare.
 pub fn parse_siret(s: &str) -> Result<String, IdentifierError> {
     let b = bare(s);
-    let la_poste = b.starts_with("356000000") && b.bytes().map(|c| u32::from(c - b'0')).sum::<u32>() % 5 == 0;
+    let la_poste = b.starts_with("356000000") && b.bytes().map(|c| u32::from(c - b'0')).sum::<u32>().is_multiple_of(5);
     if b.len() == 14 && b.bytes().all(|c| c.is_ascii_digit()) && (luhn(&b) || la_poste) {
         Ok(b)
     } else {
