@@ -95,12 +95,70 @@ def establishment(n, category):
     town = TOWNS[n % len(TOWNS)]
     dept = [76, 14, 42, 14, 18, 39, 12, 23, 35, 8, 40, 71, 46, 22, 64, 43, 19, 46, 48, 7][n % 20]
     return {"finess": f"{dept:02d}0{n + 10:03d}0{n % 10}{(n * 7) % 10}", "name": NAMES[category].format(t=town), "category": category, "town": town,
+            "siret": establishment_siret(n, dept),
             "domain": f"{town.lower().replace('é', 'e').replace(' ', '-').replace('ï', 'i')}-{category}.local",
             "net": f"203.0.113.{16 * (n % 15) + 1}", "net6": f"198.51.100.{16 * (n % 15) + 2}"}
 
 
 def buyer(e):
     return (e["name"], f"{3 + e['finess'].count('0')} rue de l'Hôpital", f"{e['finess'][:2]}000 {e['town']}", f"FINESS {e['finess']}")
+
+
+def luhn_digit(digits):
+    """The digit that makes `digits` + it pass the Luhn key SIREN and SIRET carry."""
+    return next(str(k) for k in range(10) if luhn_ok(digits + str(k)))
+
+
+def luhn_ok(digits):
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        v = int(c) * (2 if i % 2 else 1)
+        total += v - 9 if v > 9 else v
+    return total % 10 == 0
+
+
+def establishment_siret(n, dept):
+    """A public establishment's SIRET (its SIREN starts with 26, as public health
+    establishments' do; the site's NIC after it), both keys right."""
+    siren = f"26{dept:02d}{n + 10:04d}"
+    siren += luhn_digit(siren)
+    nic = f"{1 + n % 7:04d}"
+    return siren + nic + luhn_digit(siren + nic)
+
+
+# The establishment's own SIRET, printed in the buyer's block of every invoice it is sent
+# (in the ways invoicing software prints it), as real dossiers' invoices do: it must
+# never be read as the seller's. Wrapped here so that make-corpus.py's layouts stay as
+# they are.
+BUYER_SIRET = [None]
+_html_invoice, _ps_invoice = corpus.html_invoice, corpus.ps_invoice
+
+
+def siret_written(siret, seed):
+    return [f"SIRET : {siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}", f"SIRET {siret}", f"N° SIRET : {siret[:9]} {siret[9:]}"][seed % 3]
+
+
+def html_invoice_with_buyer_siret(d, layout):
+    html = _html_invoice(d, layout)
+    if BUYER_SIRET[0] is None:
+        return html
+    city = corpus.BUYER[2]
+    assert city in html, "the buyer's town is in every layout's buyer block"
+    return html.replace(city, f"{city}<br>{siret_written(BUYER_SIRET[0], int(d['day']) + layout)}", 1)
+
+
+def ps_invoice_with_buyer_siret(d):
+    if BUYER_SIRET[0] is None:
+        return _ps_invoice(d)
+    saved = corpus.BUYER
+    corpus.BUYER = (saved[0], saved[1], f"{saved[2]} - {siret_written(BUYER_SIRET[0], int(d['day']))}", saved[3])
+    try:
+        return _ps_invoice(d)
+    finally:
+        corpus.BUYER = saved
+
+
+corpus.html_invoice, corpus.ps_invoice = html_invoice_with_buyer_siret, ps_invoice_with_buyer_siret
 
 
 # --- producers ------------------------------------------------------------------
@@ -758,6 +816,7 @@ def main():
             continue
         e = establishment(n, category)
         corpus.BUYER = buyer(e)
+        BUYER_SIRET[0] = e["siret"]
         slug = f"{n:02d}-{e['finess']}-{category}"
         folder = out / slug
         if folder.exists():
@@ -781,7 +840,7 @@ def main():
         assert not missing, f"{dz.folder}: not written: {missing}"
         e = dz.e
         expected = {
-            "establishment": {"finess": e["finess"], "name": e["name"], "category": e["category"]},
+            "establishment": {"finess": e["finess"], "name": e["name"], "category": e["category"], "siret": e["siret"]},
             "campaign": CAMPAIGN,
             "files": dz.files,
             "cases": dz.cases,

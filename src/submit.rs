@@ -118,6 +118,22 @@ pub async fn submit_direct(
     records
 }
 
+/// Adds the establishment's own identifiers given on the command line to what the index
+/// knows (as an upload through the API does), before any file is read.
+pub async fn add_identifiers(app: &App, own: &caregate_schemas::EstablishmentIdentifiers) -> anyhow::Result<()> {
+    if own.sirens.is_empty() && own.sirets.is_empty() {
+        return Ok(());
+    }
+    let known = app.backends.index.establishment_identifiers(&own.finess).await?;
+    let mut more = known.clone();
+    more.add(own);
+    if more != known {
+        let change = caregate_schemas::IdentifiersChange { identifiers: own.clone(), replace: false, by: "cli:submit".into(), at: chrono::Utc::now() };
+        app.backends.index.change_identifiers(&change).await?;
+    }
+    Ok(())
+}
+
 /// The client gave up on an outage: the server (or a back end behind it) stayed
 /// unavailable past the retry limit. What was accepted stays accepted; the same command
 /// with `--submission` sends the rest.
@@ -177,10 +193,12 @@ async fn file_sha256(path: &Path) -> anyhow::Result<caregate_schemas::Sha256Dige
 /// sent again after [`backoff`], for up to `retry_for` in all, and a repeat the server
 /// already accepted gets its first receipt. Files of the submission already on the server
 /// (same path and content) are not sent again, so the same command resumes a dossier.
+#[allow(clippy::too_many_arguments)]
 pub async fn submit_http(
     server: &str,
     token: &str,
     sub: &SubmissionRef,
+    own: &caregate_schemas::EstablishmentIdentifiers,
     files: &[LocalFile],
     quiet: bool,
     wait: Duration,
@@ -216,6 +234,12 @@ pub async fn submit_http(
             }
             if let Some(c) = &sub.category {
                 form = form.text("category", c.clone());
+            }
+            for s in &own.sirets {
+                form = form.text("establishment_siret", s.clone());
+            }
+            for s in &own.sirens {
+                form = form.text("establishment_siren", s.clone());
             }
             let sent =
                 client.post(format!("{base}/api/evidence")).bearer_auth(token).header("Idempotency-Key", &key).multipart(form.part("file", part)).send().await;

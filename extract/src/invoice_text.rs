@@ -14,7 +14,7 @@ use regex::Regex;
 use rust_decimal::Decimal;
 
 use caregate_schemas::extracted::{Invoice, InvoiceSource, Location};
-use caregate_schemas::Finding;
+use caregate_schemas::{EstablishmentIdentifiers, Finding};
 
 use crate::french::{all_dates, all_sirens, all_sirets, all_vat_ids, find_vat_id, fold, french_vat_key_checks, parse_amount, siren_of_vat_id};
 
@@ -722,11 +722,17 @@ impl InvoiceReading {
 /// An invoice's fields, their confidence and findings, from its laid-out pages when
 /// there are some (values under their column titles found by geometry), else its text.
 pub fn read_invoice(layout: Option<&crate::layout::Layout>, text: &str) -> InvoiceReading {
+    read_invoice_excluding(layout, text, &EstablishmentIdentifiers::NONE)
+}
+
+/// [`read_invoice`] for an invoice the establishment `own` submitted: it is the buyer,
+/// and its identifiers (printed in the buyer's block, or anywhere) are never the seller's.
+pub fn read_invoice_excluding(layout: Option<&crate::layout::Layout>, text: &str, own: &EstablishmentIdentifiers) -> InvoiceReading {
     let rows = match layout {
         Some(l) => rows_of_layout(l),
         None => rows_of(text),
     };
-    read_rows(rows, text)
+    read_rows(rows, text, own)
 }
 
 /// An invoice's fields from its text (rows of cells when it was laid out).
@@ -850,7 +856,7 @@ struct Identifiers {
 /// where a header may show the customer's); and agreeing: the SIREN is the one inside a
 /// French VAT id, and the SIRET starts with it. A page whose identifiers name two
 /// companies with nothing to tell which is the seller's gives none.
-fn seller_identifiers(rows: &[Vec<Cell>], buyer: &[Vec<bool>]) -> Identifiers {
+fn seller_identifiers(rows: &[Vec<Cell>], buyer: &[Vec<bool>], own: &EstablishmentIdentifiers) -> Identifiers {
     let legal: Vec<bool> = rows.iter().map(|row| row.iter().any(|c| LEGAL_WORDS.iter().any(|w| c.folded.contains(w)))).collect();
     let near_legal = |r: usize| (r.saturating_sub(2)..=(r + 2).min(rows.len().saturating_sub(1))).any(|i| legal[i]);
     let line = |r: usize| -> String {
@@ -869,9 +875,31 @@ fn seller_identifiers(rows: &[Vec<Cell>], buyer: &[Vec<bool>]) -> Identifiers {
         }
         all
     };
-    let (sirets, sirens, mut vats) = (both(all_sirets), both(all_sirens), both(all_vat_ids));
+    let (mut sirets, mut sirens, mut vats) = (both(all_sirets), both(all_sirens), both(all_vat_ids));
     if vats.is_empty() {
         vats.extend(wrapped_vat_id(rows, buyer).map(|(id, _)| id));
+    }
+    // The submitting establishment is the buyer: its numbers, wherever the page prints
+    // them (a buyer block not recognised as one, a header), are never the seller's.
+    let mut theirs: Vec<String> = Vec::new();
+    for list in [&mut sirets, &mut sirens, &mut vats] {
+        list.retain(|v| {
+            let owned = own.owns(v);
+            if owned && !theirs.contains(v) {
+                theirs.push(v.clone());
+            }
+            !owned
+        });
+    }
+    if sirets.is_empty() && sirens.is_empty() && vats.is_empty() && !theirs.is_empty() {
+        return Identifiers {
+            finding: Some(crate::seller_is_establishment(format!(
+            "le seul identifiant de vendeur lu sur la facture est celui de l'établissement déposant, l'acheteur ({}) : {} ; SIREN, SIRET et n° de TVA du vendeur laissés vides — à relire sur la pièce",
+            own.describe_fr(),
+                theirs.join(", ")
+            ))),
+            ..Identifiers::default()
+        };
     }
     // Every SIREN the page states for someone not the buyer, in order of trust.
     let mut stated: Vec<String> = sirens.clone();
@@ -917,7 +945,7 @@ fn seller_identifiers(rows: &[Vec<Cell>], buyer: &[Vec<bool>]) -> Identifiers {
     ids
 }
 
-fn read_rows(rows: Vec<Vec<Cell>>, text: &str) -> InvoiceReading {
+fn read_rows(rows: Vec<Vec<Cell>>, text: &str, own: &EstablishmentIdentifiers) -> InvoiceReading {
     let mut locations = BTreeMap::new();
     let mut confidence: BTreeMap<String, f32> = BTreeMap::new();
     let mut findings = Vec::new();
@@ -960,7 +988,7 @@ fn read_rows(rows: Vec<Vec<Cell>>, text: &str) -> InvoiceReading {
     if let Some(at) = seller_name.as_deref().and_then(|name| rows.iter().flatten().find(|c| c.raw.contains(name)).and_then(Cell::location)) {
         locations.insert("seller_name".to_owned(), at);
     }
-    let ids = seller_identifiers(&rows, &buyer);
+    let ids = seller_identifiers(&rows, &buyer, own);
     findings.extend(ids.finding);
     // Identifiers are found in the running text (they are often cut in groups of digits);
     // their place is the cell that holds them whole, where one does.

@@ -28,6 +28,9 @@ pub mod sheet;
 pub mod signature;
 pub mod xml;
 
+#[cfg(test)]
+mod establishment_tests;
+
 use caregate_schemas::FindingCode;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -35,7 +38,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use caregate_schemas::extracted::{Attestation, Content, Fields, InvoiceSource, SheetSize};
-use caregate_schemas::{Finding, Severity};
+use caregate_schemas::{EstablishmentIdentifiers, Finding, Severity};
 use serde_json::Value;
 
 pub use archive::Member;
@@ -132,10 +135,20 @@ impl Analysis {
 /// Reads, classifies and describes one file. Never panics on bad input by design; the
 /// caller still isolates it, since the parsers underneath are large.
 pub fn analyse(src: &Source, limits: &Limits) -> Analysis {
+    analyse_for(src, limits, &EstablishmentIdentifiers::NONE)
+}
+
+/// [`analyse`], for a file the establishment `own` submitted: its own identifiers (it is
+/// the buyer) are never taken as an invoice's seller's. Where the page offers another
+/// candidate, that one is taken; where the establishment's was the only one, or a
+/// structured invoice (Factur-X, CII, UBL) names the establishment as its seller, the
+/// field is left empty with a `seller_is_establishment` finding.
+pub fn analyse_for(src: &Source, limits: &Limits, own: &EstablishmentIdentifiers) -> Analysis {
     let budget = Budget::new(Duration::from_secs(limits.time_budget_secs));
     let format = format_of(src);
-    match read(format, src, limits, &budget) {
+    match read(format, src, limits, &budget, own) {
         Ok(mut a) => {
+            exclude_establishment(&mut a, own);
             if a.text.is_empty() {
                 a.text = text_of(&a.fields.to_json());
             }
@@ -144,6 +157,39 @@ pub fn analyse(src: &Source, limits: &Limits) -> Analysis {
         }
         Err(e) => unread(format, &e),
     }
+}
+
+/// The establishment's own identifiers taken out of an invoice's seller's, whatever
+/// read them (a structured invoice states them; a text reading that was not told them):
+/// each one a finding with the value found, for a controller.
+fn exclude_establishment(a: &mut Analysis, own: &EstablishmentIdentifiers) {
+    if own.is_empty() {
+        return;
+    }
+    let Content::Invoice(inv) = &mut a.fields.content else { return };
+    let mut found = Vec::new();
+    for (field, value, what) in
+        [("seller_siret", &mut inv.seller_siret, "SIRET"), ("seller_siren", &mut inv.seller_siren, "SIREN"), ("vat_id", &mut inv.vat_id, "n° de TVA")]
+    {
+        if value.as_deref().is_some_and(|v| own.owns(v)) {
+            found.push(format!("{what} {}", value.take().unwrap_or_default()));
+            inv.locations.remove(field);
+        }
+    }
+    if !found.is_empty() {
+        let structured = !matches!(inv.source, InvoiceSource::Text | InvoiceSource::Ocr);
+        let said = if structured { "la facture structurée (XML) désigne comme vendeur" } else { "le vendeur lu sur la facture a" };
+        a.findings.push(seller_is_establishment(format!(
+            "{said} l'identifiant de l'établissement déposant ({}), qui est l'acheteur : {} ; identifiant du vendeur laissé vide — à relire sur la pièce",
+            own.describe_fr(),
+            found.join(", ")
+        )));
+    }
+}
+
+/// A `seller_is_establishment` finding, pointing at the seller's SIRET.
+pub(crate) fn seller_is_establishment(message: String) -> Finding {
+    warning(FindingCode::SellerIsEstablishment, message).at("/seller_siret")
 }
 
 fn unread(format: Format, e: &ExtractError) -> Analysis {
@@ -342,7 +388,7 @@ fn invoice_kind(type_code: Option<&str>) -> Kind {
     }
 }
 
-fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, ExtractError> {
+fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget, own: &EstablishmentIdentifiers) -> Result<Analysis, ExtractError> {
     let done = |classification: Classification, fields: Fields, findings: Vec<Finding>| Analysis {
         format: format.name().into(),
         classification,
@@ -352,7 +398,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
         text: String::new(),
     };
     Ok(match format {
-        Format::Pdf => return read_pdf(src, limits, budget),
+        Format::Pdf => return read_pdf(src, limits, budget, own),
         Format::PingCastle => {
             let audit = xml::pingcastle::parse(xml_input(src.path, limits)?, limits, budget)?;
             let findings = xml::pingcastle::seal_findings(&audit);
@@ -405,7 +451,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 }
                 Ok(())
             })?;
-            from_text(format, &text, Fields { xml_root: src.xml_root.map(str::to_owned), ..Fields::default() }, limits)?
+            from_text(format, &text, Fields { xml_root: src.xml_root.map(str::to_owned), ..Fields::default() }, limits, own)?
         }
         Format::Workbook | Format::Csv => {
             let tables = if format == Format::Csv {
@@ -432,14 +478,14 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
                 done(c, Fields { sheets: Some(sheets), ..Fields::of(Content::FinancialReport(report)) }, findings)
             } else {
                 let text: String = tables.iter().map(sheet::Table::text).collect();
-                let mut a = from_text(format, &text, Fields { sheets: Some(sheets), ..Fields::default() }, limits)?;
+                let mut a = from_text(format, &text, Fields { sheets: Some(sheets), ..Fields::default() }, limits, own)?;
                 a.findings.extend(findings);
                 a
             }
         }
         Format::Office => {
             let text = office::text(File::open(src.path)?, &office_limits(limits), budget)?;
-            from_text(format, &text, Fields::default(), limits)?
+            from_text(format, &text, Fields::default(), limits, own)?
         }
         Format::Zip => {
             let members = archive::members(File::open(src.path)?, limits)?;
@@ -463,7 +509,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             // Named as ORADAD names its archives, but something else: read for what it is.
             Err(e @ (mla::MlaError::NotMla | mla::MlaError::BadHeader(_))) => {
                 let real = format_by_content(src);
-                let mut a = read(real, src, limits, budget).unwrap_or_else(|e| unread(real, &e));
+                let mut a = read(real, src, limits, budget, own).unwrap_or_else(|e| unread(real, &e));
                 let why = format!("le fichier est nommé .mla comme une archive ORADAD, mais {e} ; son contenu est {}", src.media_type);
                 a.findings.insert(0, warning(FindingCode::TypeMismatch, why));
                 a
@@ -482,7 +528,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             let media = Fields { media_type: Some(src.media_type.to_owned()), ..Fields::default() };
             match ocr::image(src.path, budget) {
                 Ok(read) if read.read_text() => {
-                    let mut a = from_laid_out_text(format, &read.layout.text(), Some(Laid { layout: &read.layout, ocr: true }), None, media, limits)?;
+                    let mut a = from_laid_out_text(format, &read.layout.text(), Some(Laid { layout: &read.layout, ocr: true }), None, media, limits, own)?;
                     a.findings.extend(ocr_findings(&read));
                     read_by_ocr(&mut a.fields);
                     a
@@ -509,7 +555,7 @@ fn read(format: Format, src: &Source, limits: &Limits, budget: &Budget) -> Resul
             let mut bytes = Vec::new();
             File::open(src.path)?.take(limits.max_text_chars as u64).read_to_end(&mut bytes)?;
             let text = sheet::decode_text(&bytes);
-            from_text(format, &text, Fields::default(), limits)?
+            from_text(format, &text, Fields::default(), limits, own)?
         }
         Format::Binary => {
             done(Classification::structural(Kind::Other, format!("{}: not a format caregate reads", src.media_type)), Fields::default(), Vec::new())
@@ -556,8 +602,8 @@ fn office_limits(limits: &Limits) -> Limits {
 
 /// Kind and fields from running text (PDF without structured data, office documents,
 /// plain text, generic XML); `common` holds what the reader already knows beside.
-fn from_text(format: Format, text: &str, common: Fields, limits: &Limits) -> Result<Analysis, ExtractError> {
-    from_laid_out_text(format, text, None, None, common, limits)
+fn from_text(format: Format, text: &str, common: Fields, limits: &Limits, own: &EstablishmentIdentifiers) -> Result<Analysis, ExtractError> {
+    from_laid_out_text(format, text, None, None, common, limits, own)
 }
 
 /// Where a text's words are on the page, and whether OCR recognised them.
@@ -577,6 +623,7 @@ fn from_laid_out_text(
     pdf: Option<&caregate_schemas::extracted::PdfInfo>,
     common: Fields,
     limits: &Limits,
+    own: &EstablishmentIdentifiers,
 ) -> Result<Analysis, ExtractError> {
     let c = classify::classify_text(text);
     // A table of invoices whose rows add up to its total is a financial report, whatever
@@ -605,7 +652,7 @@ fn from_laid_out_text(
     let content = match c.kind {
         // A report read as text has no table: what its text says of an invoice is all.
         Kind::Invoice | Kind::CreditNote | Kind::Quote | Kind::PurchaseOrder | Kind::FinancialReport => {
-            let mut reading = invoice_text::read_invoice(laid.map(|l| l.layout), text);
+            let mut reading = invoice_text::read_invoice_excluding(laid.map(|l| l.layout), text, own);
             // Totals the page prints under their labels, each once, that do not add up
             // are the document's own error when its text is the one printed; read by OCR
             // they may be a misreading, left empty for a controller.
@@ -634,7 +681,7 @@ fn from_laid_out_text(
     Ok(Analysis { format: format.name().into(), classification: c, fields, findings, members: Vec::new(), text: text.to_owned() })
 }
 
-fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, ExtractError> {
+fn read_pdf(src: &Source, limits: &Limits, budget: &Budget, own: &EstablishmentIdentifiers) -> Result<Analysis, ExtractError> {
     let bytes = read_capped(src.path, limits)?;
     // The text and its layout come from poppler, which reads every producer's fonts and
     // repairs damaged files; the structure (signatures, attachments, active content)
@@ -716,10 +763,8 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             // The page read as a plain PDF's would be, to hold it against the XML; a page
             // without text (an image) says nothing rather than a guess.
             if doc.text_chars >= 20 {
-                let page = match &text_layout {
-                    Some(l) => invoice_text::invoice_from_layout(l, &doc.text),
-                    None => invoice_text::invoice_from_text(&doc.text),
-                };
+                // The buyer's identifiers printed on the page are not the seller's there either.
+                let page = invoice_text::read_invoice_excluding(text_layout.as_ref(), &doc.text, own).invoice;
                 findings.extend(facturx::page_mismatches(&page, &doc.text, &inv));
             }
             let kind = invoice_kind(inv.type_code.as_deref());
@@ -767,7 +812,7 @@ fn read_pdf(src: &Source, limits: &Limits, budget: &Budget) -> Result<Analysis, 
             // A text layer OCR software laid over a scan is a recognition too.
             let recognised = ocr_read || doc.invisible_text;
             let laid = text_layout.as_ref().map(|layout| Laid { layout, ocr: recognised });
-            let mut a = from_laid_out_text(Format::Pdf, &doc.text, laid, Some(&doc.info), Fields::default(), limits)?;
+            let mut a = from_laid_out_text(Format::Pdf, &doc.text, laid, Some(&doc.info), Fields::default(), limits, own)?;
             if recognised {
                 read_by_ocr(&mut a.fields);
             }

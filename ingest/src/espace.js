@@ -161,6 +161,8 @@ function setUpUpload(form) {
       for (const o of form.querySelectorAll("input[name=objective]")) {
         if (o.type !== "checkbox" || o.checked) data.append("objective", o.value);
       }
+      const siret = form.querySelector("input[name=establishment_siret]");
+      if (siret && siret.value.trim()) data.append("establishment_siret", siret.value.trim());
       data.append("file", item.file, item.name);
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/api/evidence");

@@ -275,6 +275,13 @@ fn upload_form(caller: &Caller, id: &SubmissionId, establishment: &str, campaign
             input type="hidden" name="submission_id" value=(id);
             @match objectives {
                 Objectives::Choose(list) => {
+                    // The establishment is the buyer of its invoices: its SIRET, printed in
+                    // their buyer block, is then never read as the seller's.
+                    div.fr-input-group {
+                        label.fr-label for="siret-etablissement" { "SIRET de l'établissement (facultatif)"
+                            span.fr-hint-text { "14 chiffres. Imprimé sur vos factures comme celui de l'acheteur : il ne sera jamais pris pour celui d'un fournisseur." } }
+                        input.fr-input #siret-etablissement type="text" name="establishment_siret" inputmode="numeric" autocomplete="off";
+                    }
                     fieldset.fr-fieldset #objectifs {
                         legend.fr-fieldset__legend { "Objectifs que ces pièces prouvent" }
                         @for (oid, title) in *list {

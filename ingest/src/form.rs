@@ -19,7 +19,7 @@ use futures::{Stream, StreamExt};
 use crate::intake::{IntakeConfig, IntakeError};
 
 /// The form's text fields; anything else is refused before its content is read.
-pub const TEXT_FIELDS: [&str; 5] = ["establishment", "campaign", "submission_id", "objective", "category"];
+pub const TEXT_FIELDS: [&str; 7] = ["establishment", "campaign", "submission_id", "objective", "category", "establishment_siret", "establishment_siren"];
 
 /// How long an upload runs before its average pace is held to
 /// [`IntakeConfig::min_upload_bytes_per_sec`].

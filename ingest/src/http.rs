@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use caregate_schemas::{
-    Decision, DecisionKind, EvidenceEvent, EvidenceId, EvidenceRecord, Principal, Scope, Status, SubmissionId, SubmissionRef, Verification, REGIONS,
+    Decision, DecisionKind, EstablishmentIdentifiers, EvidenceEvent, EvidenceId, EvidenceRecord, IdentifierError, IdentifiersChange, Principal, Scope, Status,
+    SubmissionId, SubmissionRef, Verification, REGIONS,
 };
 use caregate_storage::{SearchQuery, StorageError};
 use chrono::{NaiveDate, Utc};
@@ -30,9 +31,10 @@ use crate::state::AppState;
         title = "caregate",
         description = "Intake and status of CaRE programme evidence (Cyber Accélération et Résilience des Établissements)."
     ),
-    paths(upload, get_evidence, get_events, get_content, get_text, delete_evidence, get_submission, get_verification, post_decision, search, whoami),
+    paths(upload, get_evidence, get_events, get_content, get_text, delete_evidence, get_submission, get_verification, post_decision, search, whoami,
+        get_identifiers, put_identifiers),
     components(schemas(UploadForm, UploadResponse, Receipt, EvidenceRecord, EvidenceEvent, SubmissionView, Verification, ApiErrorBody,
-        DecisionForm, Decision, DecisionKind, Principal, Scope)),
+        DecisionForm, Decision, DecisionKind, Principal, Scope, IdentifiersView, IdentifiersForm, EstablishmentIdentifiers, IdentifiersChange)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -58,6 +60,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/submissions/{id}", get(get_submission))
         .route("/api/submissions/{id}/verification", get(get_verification))
         .route("/api/submissions/{id}/decisions", post(post_decision))
+        .route("/api/establishments/{finess}/identifiers", get(get_identifiers).put(put_identifiers))
         .route("/api/search", get(search))
         .route("/api/whoami", get(whoami))
         .route("/submissions/{id}/verification.html", get(get_verification_page))
@@ -79,6 +82,11 @@ pub struct UploadForm {
     objective: Vec<String>,
     /// Funding category of the establishment (`ght`, `public`, `ebnl`, `private`).
     category: Option<String>,
+    /// The establishment's own SIRET (14 digits; repeat the field for several sites). It
+    /// is the buyer of the invoices it submits: this number is never taken as a seller's.
+    establishment_siret: Vec<String>,
+    /// The establishment's own SIREN (9 digits; repeat the field for several).
+    establishment_siren: Vec<String>,
     /// One or more files; the part's file name is kept (relative paths allowed, `..` refused).
     #[schema(format = Binary, value_type = Vec<String>)]
     file: Vec<Vec<u8>>,
@@ -131,6 +139,8 @@ struct UploadFields {
     submission_id: Option<SubmissionId>,
     objectives: Vec<String>,
     category: Option<String>,
+    sirets: Vec<String>,
+    sirens: Vec<String>,
 }
 
 impl UploadFields {
@@ -145,11 +155,28 @@ impl UploadFields {
                 self.submission_id = Some(id);
             }
             "objective" => self.objectives.push(value),
+            "establishment_siret" => self.sirets.extend(Some(value).filter(|v| !v.is_empty())),
+            "establishment_siren" => self.sirens.extend(Some(value).filter(|v| !v.is_empty())),
             "category" if self.category.is_none() => self.category = Some(value).filter(|c| !c.is_empty()),
             "establishment" | "campaign" | "submission_id" | "category" => return Err(twice()),
             other => return Err(IntakeError::Malformed(format!("unexpected field {other:?}"))),
         }
         Ok(())
+    }
+
+    /// The establishment's own identifiers given with the upload, checked (`None` when
+    /// none was given).
+    fn identifiers(&self, finess: &str) -> Result<Option<EstablishmentIdentifiers>, IntakeError> {
+        if self.sirets.is_empty() && self.sirens.is_empty() {
+            return Ok(None);
+        }
+        EstablishmentIdentifiers::checked(finess, &self.sirens, &self.sirets).map(Some).map_err(|e| {
+            let field = match e {
+                IdentifierError::NotSiren(_) => "establishment_siren",
+                IdentifierError::NotSiret(_) => "establishment_siret",
+            };
+            IntakeError::Invalid { field, reason: e.to_string() }
+        })
     }
 
     /// The submission the files go to, with a new id when none was given.
@@ -223,6 +250,10 @@ pub(crate) async fn receive_form_upload(
             if fields.submission_id.is_some() {
                 may_add_to(&st, &s).await?;
             }
+            // Known before any file of the upload is read: the worker excludes them.
+            if let Some(given) = fields.identifiers(&s.establishment)? {
+                add_identifiers(&st, given, &caller.actor()).await?;
+            }
             sub = Some(s);
         }
         let file_name = field.file_name().ok_or_else(|| IntakeError::Malformed("a `file` part has no file name".into()))?.to_owned();
@@ -260,6 +291,90 @@ async fn may_add_to(st: &AppState, sub: &SubmissionRef) -> Result<(), ApiError> 
         Some(o) if o.campaign != sub.campaign => Err(ApiError::forbidden(format!("le dossier {} est de la campagne {}", sub.submission_id, o.campaign))),
         _ => Ok(()),
     }
+}
+
+/// Adds identifiers given at an upload to what is known of the establishment's own; a
+/// change is recorded only when one of them is new.
+async fn add_identifiers(st: &AppState, given: EstablishmentIdentifiers, actor: &str) -> Result<(), ApiError> {
+    let known = st.index.establishment_identifiers(&given.finess).await?;
+    let mut more = known.clone();
+    more.add(&given);
+    if more != known {
+        let change = IdentifiersChange { identifiers: given, replace: false, by: actor.to_owned(), at: chrono::Utc::now() };
+        st.index.change_identifiers(&change).await?;
+    }
+    Ok(())
+}
+
+/// What is known of an establishment's own identifiers, with their history.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IdentifiersView {
+    pub identifiers: EstablishmentIdentifiers,
+    /// Every change, oldest first: added at an upload, or set by a controller.
+    pub changes: Vec<IdentifiersChange>,
+}
+
+/// A controller's setting of an establishment's own identifiers: replaces what was known.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IdentifiersForm {
+    #[serde(default)]
+    pub sirens: Vec<String>,
+    #[serde(default)]
+    pub sirets: Vec<String>,
+}
+
+/// The establishment's own identifiers: its FINESS, and the SIREN and SIRET numbers given
+/// for it. It is the buyer of the invoices it submits: these are never a seller's.
+#[utoipa::path(
+    get,
+    path = "/api/establishments/{finess}/identifiers",
+    params(("finess" = String, Path, description = "FINESS of the establishment")),
+    responses(
+        (status = 200, description = "what is known, and its history", body = IdentifiersView),
+        (status = 400, description = "not a FINESS number", body = ApiErrorBody),
+        (status = 403, description = "outside the caller's scope", body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn get_identifiers(State(st): State<AppState>, caller: Caller, Path(finess): Path<String>) -> Result<Json<IdentifiersView>, ApiError> {
+    crate::intake::validate_finess(&finess)?;
+    caller.may(Action::ReadRecords, Some(&finess))?;
+    let changes = st.index.identifier_changes(&finess).await?;
+    let identifiers = caregate_storage::known_identifiers(&finess, &changes);
+    Ok(Json(IdentifiersView { identifiers, changes }))
+}
+
+/// Sets the establishment's own identifiers (a controller, within its scope): what was
+/// known is replaced. Files read from then on exclude them, and every judgement from then
+/// on sets them aside; files read before keep their reading until read again.
+#[utoipa::path(
+    put,
+    path = "/api/establishments/{finess}/identifiers",
+    params(("finess" = String, Path, description = "FINESS of the establishment")),
+    request_body = IdentifiersForm,
+    responses(
+        (status = 200, description = "set; what is known now", body = IdentifiersView),
+        (status = 400, description = "not a FINESS, SIREN or SIRET number", body = ApiErrorBody),
+        (status = 403, description = "not a controller, or outside its scope", body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn put_identifiers(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(finess): Path<String>,
+    Json(form): Json<IdentifiersForm>,
+) -> Result<Json<IdentifiersView>, ApiError> {
+    crate::intake::validate_finess(&finess)?;
+    caller.may(Action::Decide, Some(&finess))?;
+    let identifiers = EstablishmentIdentifiers::checked(&finess, &form.sirens, &form.sirets).map_err(|e| {
+        let field = match e {
+            IdentifierError::NotSiren(_) => "sirens",
+            IdentifierError::NotSiret(_) => "sirets",
+        };
+        IntakeError::Invalid { field, reason: e.to_string() }
+    })?;
+    let change = IdentifiersChange { identifiers, replace: true, by: caller.actor(), at: chrono::Utc::now() };
+    st.index.change_identifiers(&change).await?;
+    get_identifiers(State(st), caller, Path(finess)).await
 }
 
 fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {

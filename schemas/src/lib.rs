@@ -24,12 +24,14 @@ use uuid::Uuid;
 #[macro_use]
 mod named;
 mod access;
+mod establishment;
 pub mod extracted;
 pub mod names;
 mod review;
 pub mod vocabulary;
 
 pub use access::{departement_of_finess, is_finess, region_of_finess, Principal, Role, Scope, ScopeError, UnknownRole, REGIONS};
+pub use establishment::{parse_siren, parse_siret, EstablishmentIdentifiers, IdentifierError, IdentifiersChange};
 pub use extracted::{Content, Fields, Kind, UnknownKind};
 pub use review::{Answer, Decision, DecisionKind, UnknownDecision, Withdrawal};
 pub use vocabulary::{FindingCode, UnknownCode};

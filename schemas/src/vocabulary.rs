@@ -108,6 +108,7 @@ codes! {
     ScanNotPublic = "scan_not_public" => "Scan interne", "Le scan ne porte que sur des adresses privées : il ne dit rien de ce qui est exposé sur internet et n'est pas pris en compte pour cet objectif.";
     ScanTruncated = "scan_truncated" => "Rapport de scan tronqué", "Le rapport de scan s'arrête au milieu (scan interrompu ou fichier coupé) : seuls les hôtes décrits jusqu'au bout ont été lus.";
     ScanUnfinished = "scan_unfinished" => "Scan inachevé", "Le scan réseau ne s'est pas terminé normalement.";
+    SellerIsEstablishment = "seller_is_establishment" => "Vendeur = établissement déposant", "Le seul identifiant de vendeur trouvé sur la facture (SIRET, SIREN, n° de TVA ou FINESS) est celui de l'établissement qui dépose le dossier, l'acheteur : il n'est pas retenu comme celui du vendeur et le champ est laissé vide. Un contrôleur relit le vendeur sur la pièce ; si l'identifiant n'est pas celui de l'établissement, il corrige les identifiants de l'établissement.";
     SeveralDocuments = "several_documents" => "Plusieurs documents dans un fichier", "Les pages de ce fichier appartiennent à des documents différents (une autre facture, avec son numéro et ses totaux, commence à la page indiquée) : seuls les champs du premier document sont lus ; un contrôleur vérifie les autres, qui devraient être déposés chacun à part.";
     SignatureAbsent = "signature_absent" => "Pièce non signée", "La pièce ne porte aucune signature électronique : elle ne prouve pas l'objectif à elle seule ; un contrôleur décide s'il l'accepte (une signature manuscrite se vérifie sur la pièce).";
     SignatureDigestMismatch = "signature_digest_mismatch" => "Empreinte de signature fausse", "Les octets signés ne correspondent pas à l'empreinte de la signature : le fichier a été modifié après signature.";
@@ -329,6 +330,10 @@ impl FindingCode {
             C::ScanUnfinished => ask(
                 "Le scan ne s'est pas terminé normalement : ce qu'il montre suffit-il à prouver l'objectif ?",
                 Some("relancez le scan jusqu'au bout et déposez son rapport."),
+            ),
+            C::SellerIsEstablishment => ask(
+                "Le seul identifiant de vendeur lu sur la facture est celui de l'établissement lui-même : après avoir relu le vendeur sur la pièce, l'acceptez-vous ?",
+                Some("seul le SIRET de votre établissement se lit sur la facture, pas celui du fournisseur : remplacez-la par une facture qui porte le SIRET du fournisseur, ou répondez au contrôleur si le numéro donné pour votre établissement est faux."),
             ),
             C::SeveralDocuments => ask(
                 "Ce fichier contient plusieurs documents et seul le premier a été lu : après avoir lu les autres, l'acceptez-vous ?",
@@ -673,6 +678,7 @@ mod tests {
             "scan_not_public",
             "scan_truncated",
             "scan_unfinished",
+            "seller_is_establishment",
             "several_documents",
             "signature_absent",
             "signature_digest_mismatch",

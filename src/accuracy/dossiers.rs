@@ -43,6 +43,10 @@ pub struct Establishment {
     pub finess: String,
     pub name: String,
     pub category: String,
+    /// Its own SIRET, printed in its invoices' buyer block and given at upload (as the
+    /// establishment's space and `caregate submit --establishment-siret` do).
+    #[serde(default)]
+    pub siret: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -126,6 +130,16 @@ pub struct DossierScore {
     pub dossiers: usize,
     pub files: usize,
     pub outcomes: Vec<Outcome>,
+    /// Files read as invoices, and among them those whose seller's SIRET, SIREN or VAT id
+    /// was read as the establishment's own (the buyer's): the defect the exclusion is for.
+    #[serde(default)]
+    pub invoices: usize,
+    #[serde(default)]
+    pub buyer_as_seller: Vec<String>,
+    /// Invoices whose seller identifier was left empty because it was the establishment's
+    /// (`seller_is_establishment`).
+    #[serde(default)]
+    pub seller_is_establishment: usize,
 }
 
 /// Right, automated, wrong "met", all: the counts of a set of outcomes.
@@ -183,6 +197,12 @@ impl DossierScore {
             all.automated,
             percent(all.automated, all.total),
             all.wrong_met
+        );
+        out += &format!(
+            "Invoices read: {}; the establishment's own identifier read as the seller's: {}; left empty with `seller_is_establishment`: {}.\n\n",
+            self.invoices,
+            self.buyer_as_seller.len(),
+            self.seller_is_establishment
         );
         out += "| objective | right | decided by the machine | wrong « met » |\n|---|---|---|---|\n";
         for id in self.objectives() {
@@ -250,7 +270,9 @@ fn case_of(expected: &ExpectedDossier, objective: &str) -> Option<String> {
 
 /// Sends every dossier under `dir` through `app`'s intake and pipeline (a worker in this
 /// process when the queue is in-process), then scores each one's final verification.
-pub async fn run(app: &App, dir: &Path, wait: Duration) -> anyhow::Result<DossierScore> {
+/// `give_identifiers`: the establishments' SIRETs (from `expected.json`) are given at
+/// upload; `false` measures what reading does without them.
+pub async fn run(app: &App, dir: &Path, wait: Duration, give_identifiers: bool) -> anyhow::Result<DossierScore> {
     let dossiers = load(dir)?;
     let intake = app.intake()?;
     let shutdown = CancellationToken::new();
@@ -258,8 +280,15 @@ pub async fn run(app: &App, dir: &Path, wait: Duration) -> anyhow::Result<Dossie
     let quiet = progress_bar(0, true);
     let mut sent: Vec<(String, SubmissionId, usize, &ExpectedDossier)> = Vec::new();
     let mut files = 0;
+    let mut own_of: BTreeMap<SubmissionId, caregate_schemas::EstablishmentIdentifiers> = BTreeMap::new();
     for (name, folder, expected) in &dossiers {
         let id = SubmissionId::new();
+        let sirets: Vec<String> = expected.establishment.siret.iter().cloned().collect();
+        let own = caregate_schemas::EstablishmentIdentifiers::checked(&expected.establishment.finess, &[], &sirets).with_context(|| name.clone())?;
+        if give_identifiers {
+            crate::submit::add_identifiers(app, &own).await.with_context(|| name.clone())?;
+        }
+        own_of.insert(id, own);
         // One upload per file, each with the objectives it is declared for, in order:
         // the order is what makes a report "the latest received".
         for f in &expected.files {
@@ -286,9 +315,18 @@ pub async fn run(app: &App, dir: &Path, wait: Duration) -> anyhow::Result<Dossie
     if let Some(w) = worker {
         w.await.ok();
     }
-    let mut score = DossierScore { dossiers: sent.len(), files, outcomes: Vec::new() };
+    let mut score = DossierScore { dossiers: sent.len(), files, ..DossierScore::default() };
     for (name, id, records, expected) in sent {
         let v = app.wait_for_verification(id, records, wait).await.with_context(|| name.clone())?;
+        let own = own_of.get(&id).cloned().unwrap_or_default();
+        for rec in app.backends.index.submission(id).await? {
+            let Some(inv) = rec.fields.invoice().filter(|_| rec.is_invoice()) else { continue };
+            score.invoices += 1;
+            if [&inv.seller_siret, &inv.seller_siren, &inv.vat_id].into_iter().flatten().any(|v| own.owns(v)) {
+                score.buyer_as_seller.push(format!("{name}/{}", rec.path));
+            }
+            score.seller_is_establishment += rec.findings.iter().any(|f| f.code == caregate_schemas::FindingCode::SellerIsEstablishment) as usize;
+        }
         for (objective, want) in &expected.expected {
             let Some(got) = v.objectives.iter().find(|o| &o.objective == objective) else {
                 bail!("{name}: objective {objective} is not in the referential of {}", v.campaign);
@@ -333,6 +371,7 @@ mod tests {
                 outcome("B", NotMet, NotMet),
                 outcome("B", Met, NotMet),
             ],
+            ..DossierScore::default()
         };
         assert_eq!(score.counts(Some("A")), Counts { right: 1, automated: 2, wrong_met: 1, total: 3 });
         assert_eq!(score.counts(None), Counts { right: 2, automated: 4, wrong_met: 1, total: 5 });

@@ -39,13 +39,17 @@ pub struct Args {
     /// With --dossiers: give up on a dossier not judged after this many seconds.
     #[arg(long, default_value_t = 900, requires = "dossiers")]
     pub wait_secs: u64,
+    /// With --dossiers: do not give the establishments' own SIRETs at upload (to measure
+    /// what reading does without them).
+    #[arg(long, requires = "dossiers")]
+    pub without_establishment_ids: bool,
 }
 
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
-    let Args { dir, corpus, truth, pdf_runs, dossiers, json, wait_secs } = args;
+    let Args { dir, corpus, truth, pdf_runs, dossiers, json, wait_secs, without_establishment_ids } = args;
     init_tracing("warn");
     if let Some(dir) = dossiers {
-        return run_dossiers(config, &dir, json, Duration::from_secs(wait_secs)).await;
+        return run_dossiers(config, &dir, json, Duration::from_secs(wait_secs), !without_establishment_ids).await;
     }
     let reader = config.inline_reader()?;
     let (dir, all_right) = match corpus {
@@ -76,7 +80,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
 /// `caregate demo` does), so that the dossiers meet only each other. Signatures are
 /// validated against the corpus's own authority (`DIR/pki/root.pem`, the throw-away PKI
 /// the generator signs with) when the configuration names none.
-async fn run_dossiers(config: Config, dir: &std::path::Path, json: bool, wait: Duration) -> anyhow::Result<ExitCode> {
+async fn run_dossiers(config: Config, dir: &std::path::Path, json: bool, wait: Duration, give_identifiers: bool) -> anyhow::Result<ExitCode> {
     let mut config = config.embedded();
     let data_dir = config.backends.data_dir.join("accuracy-dossiers");
     if data_dir.exists() {
@@ -91,7 +95,7 @@ async fn run_dossiers(config: Config, dir: &std::path::Path, json: bool, wait: D
     }
     let app = caregate::App::open(config).await?;
     app.clamd.ping().await.with_context(|| format!("clamd does not answer at {}; start it with `scripts/services.sh clamd`", app.config.clamd.address))?;
-    let score = caregate::accuracy::dossiers::run(&app, dir, wait).await?;
+    let score = caregate::accuracy::dossiers::run(&app, dir, wait, give_identifiers).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&score)?);
     } else {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 #[derive(clap::Args)]
 pub struct Args {
     /// Read file after file, as asked on standard input (one JSON request a line).
-    #[arg(long, conflicts_with_all = ["media_type", "xml_root", "limits", "path", "name"])]
+    #[arg(long, conflicts_with_all = ["media_type", "xml_root", "limits", "establishment", "path", "name"])]
     serve: bool,
     #[arg(long, required_unless_present = "serve")]
     media_type: Option<String>,
@@ -18,6 +18,9 @@ pub struct Args {
     /// The extraction limits, as JSON.
     #[arg(long, required_unless_present = "serve")]
     limits: Option<String>,
+    /// The submitting establishment's own identifiers, as JSON: never a seller's.
+    #[arg(long)]
+    establishment: Option<String>,
     #[arg(required_unless_present = "serve")]
     path: Option<PathBuf>,
     /// The file's name as submitted.
@@ -46,7 +49,14 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match caregate_workers::read::read_child(&path, &name, &media_type, args.xml_root.as_deref(), &limits) {
+    let own: caregate_schemas::EstablishmentIdentifiers = match args.establishment.as_deref().map(serde_json::from_str).transpose() {
+        Ok(own) => own.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("read-child: bad --establishment: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match caregate_workers::read::read_child(&path, &name, &media_type, args.xml_root.as_deref(), &limits, &own) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("read-child: writing the answer: {e}");

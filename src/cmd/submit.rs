@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use caregate::{report, submit, App, Config};
-use caregate_schemas::{SubmissionId, SubmissionRef};
+use caregate_schemas::{EstablishmentIdentifiers, SubmissionId, SubmissionRef};
 
 use super::{init_tracing, print_records};
 
@@ -23,6 +23,13 @@ pub struct Args {
     /// Funding category of the establishment (ght, public, ebnl, private): sets its ceiling.
     #[arg(long)]
     pub category: Option<String>,
+    /// The establishment's own SIRET (repeatable): it is the buyer of its invoices, so this
+    /// number is never taken as a seller's.
+    #[arg(long = "establishment-siret")]
+    pub sirets: Vec<String>,
+    /// The establishment's own SIREN (repeatable).
+    #[arg(long = "establishment-siren")]
+    pub sirens: Vec<String>,
     /// Add to an existing submission instead of starting a new one.
     #[arg(long)]
     pub submission: Option<SubmissionId>,
@@ -47,16 +54,17 @@ pub struct Args {
 }
 
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
-    let Args { establishment, campaign, objectives, category, submission, server, token, json, wait_secs, retry_secs, paths } = args;
+    let Args { establishment, campaign, objectives, category, sirets, sirens, submission, server, token, json, wait_secs, retry_secs, paths } = args;
     init_tracing("warn");
     let files = submit::collect_files(&paths)?;
     let sub = SubmissionRef { submission_id: submission.unwrap_or_default(), establishment, campaign, objectives, category };
     caregate_ingest::validate_submission(&sub)?;
+    let own = EstablishmentIdentifiers::checked(&sub.establishment, &sirens, &sirets)?;
     let wait = Duration::from_secs(wait_secs);
     let records = match server {
         Some(url) => {
             let token = token.context("--server needs an API token (--token or CAREGATE_TOKEN)")?;
-            match submit::submit_http(&url, &token, &sub, &files, json, wait, Duration::from_secs(retry_secs)).await {
+            match submit::submit_http(&url, &token, &sub, &own, &files, json, wait, Duration::from_secs(retry_secs)).await {
                 Ok(records) => records,
                 Err(e) if e.is::<submit::GaveUp>() => {
                     eprintln!("error: {e}");
@@ -67,6 +75,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         }
         None => {
             let app = App::open(config).await?;
+            submit::add_identifiers(&app, &own).await?;
             submit::submit_direct(&app, &sub, &files, vec![], json, wait).await?
         }
     };

@@ -581,6 +581,47 @@ pub async fn verifications(index: &dyn EvidenceIndex) {
     assert!(!index.unjudged_submissions(100).await.expect("unjudged").contains(&one), "judged on its latest view");
 }
 
+/// An establishment's own identifiers: an upload adds, a controller sets (replacing what
+/// was known), an upload after that adds to the setting; each establishment its own; a
+/// FINESS unknown is known by its FINESS alone; a malformed FINESS refused; the history
+/// kept whole, oldest first, and never rewritten.
+pub async fn establishment_identifiers(index: &dyn EvidenceIndex) {
+    use caregate_schemas::{EstablishmentIdentifiers, IdentifiersChange};
+    // Establishments of this run only, so other data in the database changes nothing.
+    let run = &SubmissionId::new().to_string()[..4];
+    let digits: String = run.bytes().map(|b| char::from(b'0' + b % 10)).collect();
+    let (chu, other) = (format!("76{digits}001"), format!("14{digits}002"));
+    let t0 = chrono::DateTime::parse_from_rfc3339("2024-06-03T09:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let at = |minutes: i64| t0 + chrono::Duration::minutes(minutes);
+    let ids = |finess: &str, sirens: &[&str], sirets: &[&str]| EstablishmentIdentifiers {
+        finess: finess.to_owned(),
+        sirens: sirens.iter().map(|s| s.to_string()).collect(),
+        sirets: sirets.iter().map(|s| s.to_string()).collect(),
+    };
+    let change = |identifiers, replace, by: &str, minutes| IdentifiersChange { identifiers, replace, by: by.to_owned(), at: at(minutes) };
+
+    assert_eq!(index.establishment_identifiers(&chu).await.expect("read"), EstablishmentIdentifiers::of_finess(&chu), "known by its FINESS alone");
+    index.change_identifiers(&change(ids(&chu, &[], &["26750045200003"]), false, "local:depot", 0)).await.expect("added at an upload");
+    index.change_identifiers(&change(ids(&chu, &[], &["26750045200003"]), false, "local:depot", 1)).await.expect("added again");
+    index.change_identifiers(&change(ids(&chu, &[], &["26750045200011"]), false, "local:depot", 2)).await.expect("another site");
+    index.change_identifiers(&change(ids(&other, &["732829320"], &[]), false, "local:autre", 2)).await.expect("another establishment");
+    let known = index.establishment_identifiers(&chu).await.expect("read");
+    assert_eq!(known, ids(&chu, &[], &["26750045200003", "26750045200011"]), "each once, in the order given");
+    assert!(known.owns("267 500 452 00003") && !known.owns("732829320"), "its own, not another's");
+
+    // A controller sets them: what was known is replaced; an upload after adds to it.
+    index.change_identifiers(&change(ids(&chu, &["267500452"], &[]), true, "local:c.martin", 3)).await.expect("set by a controller");
+    assert_eq!(index.establishment_identifiers(&chu).await.expect("read"), ids(&chu, &["267500452"], &[]));
+    index.change_identifiers(&change(ids(&chu, &[], &["26750045200003"]), false, "local:depot", 4)).await.expect("added after");
+    assert_eq!(index.establishment_identifiers(&chu).await.expect("read"), ids(&chu, &["267500452"], &["26750045200003"]));
+    assert_eq!(index.establishment_identifiers(&other).await.expect("read"), ids(&other, &["732829320"], &[]));
+
+    let history = index.identifier_changes(&chu).await.expect("history");
+    assert_eq!(history.len(), 5, "every change kept");
+    assert_eq!((history[3].replace, history[3].by.as_str(), history[3].at), (true, "local:c.martin", at(3)));
+    assert!(index.change_identifiers(&change(ids("75-000001", &[], &[]), false, "x", 5)).await.is_err(), "a malformed FINESS refused");
+}
+
 /// The controllers' queue: only what awaits a controller, within the scope, filtered,
 /// sorted and paged by the database with the whole count; a decision takes an objective
 /// out; a dossier is held by one controller at a time, each take and release in the

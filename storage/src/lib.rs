@@ -38,9 +38,9 @@ pub use config::{AmqpConfig, Backends, BackendsConfig, DatabaseConfig, S3Config}
 pub use error::StorageError;
 pub use fixity::{check_stored, Fixity, ReadPurpose};
 pub use index::{
-    Assignment, AuditLog, ChainProblem, ChainReport, DashboardFigures, DecisionRecorded, Decisions, Establishments, EvidenceIndex, KeyedReceipt, Letter,
-    MailBacklog, MailDraft, MailOutbox, OutboxBacklog, OutboxStore, PendingMail, QueueItem, QueuePage, QueueQuery, QueueSort, Records, ReviewQueue,
-    SearchQuery, SqlIndex, SubmissionOwner, SubmissionProgress, Submissions, Taken, TextSearch, Verifications,
+    known_identifiers, Assignment, AuditLog, ChainProblem, ChainReport, DashboardFigures, DecisionRecorded, Decisions, Establishments, EvidenceIndex,
+    KeyedReceipt, Letter, MailBacklog, MailDraft, MailOutbox, OutboxBacklog, OutboxStore, PendingMail, QueueItem, QueuePage, QueueQuery, QueueSort, Records,
+    ReviewQueue, SearchQuery, SqlIndex, SubmissionOwner, SubmissionProgress, Submissions, Taken, TextSearch, Verifications,
 };
 pub use logins::{AttemptCount, LoginAttempts};
 pub use mail::{MailConfig, MailError, MailRelay, Mailer, SmtpMailer, SmtpSecurity};

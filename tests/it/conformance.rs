@@ -48,6 +48,7 @@ async fn indexes_conform(stack: common::Stack) {
     conformance::outbox(&index).await;
     conformance::mail_outbox(&index).await;
     conformance::review_queue(&index).await;
+    conformance::establishment_identifiers(&index).await;
     // Opening again (a second worker starting) must find the schema in place.
     let again = SqlIndex::connect(&url, 2).await.unwrap();
     assert!(!again.count_by_status().await.unwrap().is_empty());

@@ -17,6 +17,7 @@ mod corpus;
 mod crash_recovery;
 mod dossiers;
 mod espace;
+mod establishment;
 mod export;
 mod extraction;
 mod faults;

@@ -410,6 +410,11 @@ impl Context<'_> {
                     for f in self.findings_of(rec).iter().filter(|f| f.code == FindingCode::SiretInvalid || f.code == FindingCode::VatIdInvalid) {
                         why.add(f.code, Verdict::NotMet, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
                     }
+                    // The only identifier the reading found was the establishment's own (the
+                    // buyer's): the seller's is unknown, for a controller to read.
+                    for f in rec.findings.iter().filter(|f| f.code == FindingCode::SellerIsEstablishment) {
+                        why.add(f.code, Verdict::NeedsReview, format!("{} : {}", rec.path, f.message), Some(rec), f.pointer.as_deref());
+                    }
                 }
             }
             Rule::TotalsConsistent { ocr } => {

@@ -14,10 +14,12 @@
 #![forbid(unsafe_code)]
 
 pub mod checks;
+pub mod establishment;
 pub mod identifiers;
 pub mod judge;
 pub mod referential;
 pub mod report;
 
+pub use establishment::set_aside_establishment_identifiers;
 pub use judge::{dossiers_sharing_invoices, judge, Dossier};
 pub use referential::{Objective, Parameters, Referential, ReferentialError, Referentials, Rule, Window};

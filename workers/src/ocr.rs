@@ -130,10 +130,12 @@ impl OcrPool {
             fixity => return Err(OcrError::Damaged { path: rec.path.clone(), fixity }),
         }
         drop(copy);
+        // The establishment is the buyer of its invoices, scanned or not (see the pipeline).
+        let own = self.index.establishment_identifiers(&rec.submission.establishment).await.map_err(OcrError::Storage)?;
         let (reader, name) = (self.reader.clone(), rec.path.clone());
         let reading = tokio::task::spawn_blocking(move || {
             let identity = identify_file(&path, &name).map_err(|e| OcrError::Io(name.clone(), e))?;
-            let analysis = reader.read(&identity, &path, &name)?;
+            let analysis = reader.read_for(&identity, &path, &name, &own)?;
             Ok::<_, OcrError>((identity, analysis))
         })
         .await

@@ -647,7 +647,14 @@ impl Pipeline {
         let identity = step!(self, rec, self.identify, IdentifyInput { working_copy: scanned.spool.to_path_buf(), name: rec.path.clone() });
         rec.media_type = Some(identity.media_type.clone());
         rec.findings.extend(identity.findings.iter().cloned());
-        let read = ReadInput { working_copy: scanned.spool.to_path_buf(), name: rec.path.clone(), identity: identity.clone() };
+        // The establishment submitting is the invoices' buyer: what is known of its own
+        // identifiers goes to extraction as an exclusion (never the seller's). An outage
+        // here is retried like any other, rather than reading without it.
+        let establishment = match self.index.establishment_identifiers(&rec.submission.establishment).await {
+            Ok(own) => own,
+            Err(e) => return JobOutcome::ended(Stop::from_storage("index", e)),
+        };
+        let read = ReadInput { working_copy: scanned.spool.to_path_buf(), name: rec.path.clone(), identity: identity.clone(), establishment };
         let mut analysis = step!(self, rec, self.read, read);
         let members = std::mem::take(&mut analysis.members);
         let text = std::mem::take(&mut analysis.text);

@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use caregate_extract::sandbox::{self, SandboxError, SandboxLimits};
-use caregate_extract::{analyse, Analysis, Kind, Limits, Source};
-use caregate_schemas::{Finding, Severity};
+use caregate_extract::{analyse_for, Analysis, Kind, Limits, Source};
+use caregate_schemas::{EstablishmentIdentifiers, Finding, Severity};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
@@ -112,9 +112,16 @@ impl Reader {
     /// Reads `path` (known to the submitter as `name`). Blocks: call it off the async
     /// runtime. Never fails because of the file; only when the child cannot be started.
     pub fn read(&self, identity: &Identity, path: &Path, name: &str) -> Result<Analysis, ReaderError> {
+        self.read_for(identity, path, name, &EstablishmentIdentifiers::NONE)
+    }
+
+    /// [`Reader::read`], for a file the establishment `own` submitted: its identifiers
+    /// are never an invoice's seller's (see [`caregate_extract::analyse_for`]). They go to
+    /// the child with the file.
+    pub fn read_for(&self, identity: &Identity, path: &Path, name: &str, own: &EstablishmentIdentifiers) -> Result<Analysis, ReaderError> {
         match self.isolation {
-            Isolation::Thread => Ok(read_here(&identity.source(path, name), &self.limits)),
-            Isolation::Process => self.read_in_lasting_child(identity, path, name),
+            Isolation::Thread => Ok(read_here(&identity.source(path, name), &self.limits, own)),
+            Isolation::Process => self.read_in_lasting_child(identity, path, name, own),
         }
     }
 
@@ -129,14 +136,15 @@ impl Reader {
 
     /// Reads in one of the children kept between files (see [`Children`]). A child that
     /// ends, overruns or misbehaves on a file is gone with it: the next file gets a new one.
-    fn read_in_lasting_child(&self, identity: &Identity, path: &Path, name: &str) -> Result<Analysis, ReaderError> {
+    fn read_in_lasting_child(&self, identity: &Identity, path: &Path, name: &str, own: &EstablishmentIdentifiers) -> Result<Analysis, ReaderError> {
         let program = self.program.to_string_lossy().into_owned();
         let cannot = |reason: String| ReaderError { program: program.clone(), reason };
         let path = std::path::absolute(path).map_err(|e| cannot(e.to_string()))?;
-        let request = Request { path: &path, name, media_type: &identity.media_type, xml_root: identity.xml_root.as_deref(), limits: &self.limits };
+        let request =
+            Request { path: &path, name, media_type: &identity.media_type, xml_root: identity.xml_root.as_deref(), limits: &self.limits, establishment: own };
         // A path that is not UTF-8 cannot travel in the request: such a file gets a child
         // of its own, with the path as an argument.
-        let Ok(line) = serde_json::to_string(&request) else { return self.read_in_child(identity, &path, name) };
+        let Ok(line) = serde_json::to_string(&request) else { return self.read_in_child(identity, &path, name, own) };
         loop {
             let (mut child, fresh) = match self.children.take(&self.program, self.memory_bytes) {
                 Some(child) => (child, false),
@@ -173,7 +181,7 @@ impl Reader {
                     let (status, stderr) = child.ended();
                     let crash = ended(&status, &stderr, self.memory_bytes);
                     if identity.media_type == "application/pdf" && self.limits.poppler {
-                        return self.read_without_poppler(identity, &path, name, crash);
+                        return self.read_without_poppler(identity, &path, name, own, crash);
                     }
                     crash
                 }
@@ -183,10 +191,17 @@ impl Reader {
 
     /// A PDF whose reading ended its child: poppler, linked into it, may have crashed on
     /// the file. Read again with lopdf alone, the crash recorded beside what it read.
-    fn read_without_poppler(&self, identity: &Identity, path: &Path, name: &str, crash: Analysis) -> Result<Analysis, ReaderError> {
+    fn read_without_poppler(
+        &self,
+        identity: &Identity,
+        path: &Path,
+        name: &str,
+        own: &EstablishmentIdentifiers,
+        crash: Analysis,
+    ) -> Result<Analysis, ReaderError> {
         let mut plain = self.clone();
         plain.limits.poppler = false;
-        let mut analysis = plain.read_in_lasting_child(identity, path, name)?;
+        let mut analysis = plain.read_in_lasting_child(identity, path, name, own)?;
         if analysis.findings.iter().any(|f| {
             matches!(f.code, FindingCode::MemoryLimit | FindingCode::Unreadable | FindingCode::TimeBudget) && analysis.classification.kind == Kind::Other
         }) {
@@ -235,7 +250,7 @@ impl Reader {
         })
     }
 
-    fn read_in_child(&self, identity: &Identity, path: &Path, name: &str) -> Result<Analysis, ReaderError> {
+    fn read_in_child(&self, identity: &Identity, path: &Path, name: &str, own: &EstablishmentIdentifiers) -> Result<Analysis, ReaderError> {
         let program = self.program.to_string_lossy().into_owned();
         let cannot = |reason: String| ReaderError { program: program.clone(), reason };
         // The child runs in its own directory: give it the file by absolute path.
@@ -244,6 +259,10 @@ impl Reader {
         let mut args: Vec<OsString> = vec!["read-child".into(), "--media-type".into(), identity.media_type.clone().into(), "--limits".into(), limits.into()];
         if let Some(root) = &identity.xml_root {
             args.extend(["--xml-root".into(), root.into()]);
+        }
+        if !own.is_empty() {
+            let own = serde_json::to_string(own).map_err(|e| cannot(e.to_string()))?;
+            args.extend(["--establishment".into(), own.into()]);
         }
         args.extend([path.into_os_string(), name.into()]);
         let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
@@ -290,12 +309,12 @@ fn ended(status: &str, stderr: &str, memory_bytes: u64) -> Analysis {
 
 /// Reads on the calling thread's own big-stack helper thread, a panic becoming a
 /// finding. Used in the child process, and in-process under [`Isolation::Thread`].
-fn read_here(source: &Source, limits: &Limits) -> Analysis {
+fn read_here(source: &Source, limits: &Limits, own: &EstablishmentIdentifiers) -> Analysis {
     std::thread::scope(|scope| {
         let reading = std::thread::Builder::new()
             .name("extract".into())
             .stack_size(PARSER_STACK)
-            .spawn_scoped(scope, || catch_unwind(AssertUnwindSafe(|| analyse(source, limits))));
+            .spawn_scoped(scope, || catch_unwind(AssertUnwindSafe(|| analyse_for(source, limits, own))));
         match reading.map(|h| h.join()) {
             Ok(Ok(Ok(analysis))) => analysis,
             Ok(Ok(Err(panic))) | Ok(Err(panic)) => {
@@ -309,8 +328,8 @@ fn read_here(source: &Source, limits: &Limits) -> Analysis {
 }
 
 /// The child's side (`caregate read-child`): reads one file and prints its analysis.
-pub fn read_child(path: &Path, name: &str, media_type: &str, xml_root: Option<&str>, limits: &Limits) -> std::io::Result<()> {
-    let analysis = read_here(&Source { path, name, media_type, xml_root }, limits);
+pub fn read_child(path: &Path, name: &str, media_type: &str, xml_root: Option<&str>, limits: &Limits, own: &EstablishmentIdentifiers) -> std::io::Result<()> {
+    let analysis = read_here(&Source { path, name, media_type, xml_root }, limits, own);
     let stdout = std::io::stdout().lock();
     serde_json::to_writer(std::io::BufWriter::new(stdout), &analysis).map_err(std::io::Error::other)
 }
@@ -337,6 +356,8 @@ struct Request<'a> {
     media_type: &'a str,
     xml_root: Option<&'a str>,
     limits: &'a Limits,
+    /// The submitting establishment's own identifiers, never a seller's.
+    establishment: &'a EstablishmentIdentifiers,
 }
 
 #[derive(Deserialize)]
@@ -346,6 +367,8 @@ struct OwnedRequest {
     media_type: String,
     xml_root: Option<String>,
     limits: Limits,
+    #[serde(default)]
+    establishment: EstablishmentIdentifiers,
 }
 
 /// The children that read files, kept between files. Starting this program costs more
@@ -539,7 +562,7 @@ pub fn serve_child() -> std::io::Result<()> {
         let request: OwnedRequest = serde_json::from_str(&line).map_err(std::io::Error::other)?;
         cpu_ceiling(request.limits.time_budget_secs + 15);
         let source = Source { path: &request.path, name: &request.name, media_type: &request.media_type, xml_root: request.xml_root.as_deref() };
-        let analysis = read_here(&source, &request.limits);
+        let analysis = read_here(&source, &request.limits, &request.establishment);
         let json = serde_json::to_vec(&analysis).map_err(std::io::Error::other)?;
         drop(analysis);
         let retire = resident_after_trim() > RETIRE_RESIDENT_BYTES;
@@ -586,6 +609,8 @@ pub struct ReadInput {
     pub working_copy: PathBuf,
     pub name: String,
     pub identity: Identity,
+    /// The submitting establishment's own identifiers (from the index), never a seller's.
+    pub establishment: EstablishmentIdentifiers,
 }
 
 pub struct ReadStage {
@@ -617,7 +642,7 @@ impl Stage for ReadStage {
         let reading = tokio::task::spawn_blocking(move || {
             // The slot is released when the reading is really done, even after a timeout.
             let _permit = permit;
-            reader.read(&input.identity, &input.working_copy, &input.name)
+            reader.read_for(&input.identity, &input.working_copy, &input.name, &input.establishment)
         });
         // A child process is killed at its deadline; this catches a parser stuck inside a
         // library on a thread of this process, which cannot be.

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use caregate_schemas::{SubmissionId, Verdict, Verification, SUBMISSION_NEEDS_REVIEW, SUBMISSION_VERIFIED};
 use caregate_storage::{EvidenceIndex, Outbox, Outgoing, StorageError};
-use caregate_verify::{dossiers_sharing_invoices, judge, Dossier, Referentials};
+use caregate_verify::{dossiers_sharing_invoices, judge, set_aside_establishment_identifiers, Dossier, Referentials};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -150,10 +150,14 @@ impl Verifier {
         // file was withdrawn is still judged (nothing proves anything any more), never
         // left with the verdict its files had.
         let owner = all.iter().min_by_key(|r| (r.received_at, r.evidence_id.to_string())).map(|r| r.submission.clone());
-        let records: Vec<_> = all.into_iter().filter(|r| !out.contains(&r.evidence_id)).collect();
+        let mut records: Vec<_> = all.into_iter().filter(|r| !out.contains(&r.evidence_id)).collect();
         let Some(owner) = owner else {
             return Ok((Verified::Empty, Default::default()));
         };
+        // The establishment's own identifiers, where an invoice still names them as its
+        // seller's, are neither checked nor matched against other dossiers' invoices.
+        let own = self.index.establishment_identifiers(&owner.establishment).await?;
+        set_aside_establishment_identifiers(&mut records, &own);
         let campaign = owner.campaign.clone();
         let Some(referential) = self.referentials.for_campaign(&campaign) else {
             return Ok((Verified::NoReferential(campaign), Default::default()));

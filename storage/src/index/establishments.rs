@@ -4,7 +4,7 @@
 //! submission's id, a withdrawal under the file's.
 
 use async_trait::async_trait;
-use caregate_schemas::{Answer, EventKind, SubmissionId, Withdrawal};
+use caregate_schemas::{Answer, EstablishmentIdentifiers, EventKind, IdentifiersChange, SubmissionId, Withdrawal};
 
 use super::chain::append_event;
 use super::core::SqlIndex;
@@ -30,6 +30,15 @@ pub trait Establishments: Send + Sync {
     async fn withdraw(&self, w: &Withdrawal) -> Result<bool, StorageError>;
     /// Every file taken out of the submission, oldest first.
     async fn withdrawals(&self, id: SubmissionId) -> Result<Vec<Withdrawal>, StorageError>;
+    /// Records a change of an establishment's own identifiers (its FINESS is
+    /// `change.identifiers.finess`): added at an upload, or set by a controller. Not
+    /// idempotent, harmlessly: an addition made twice adds nothing more.
+    async fn change_identifiers(&self, change: &IdentifiersChange) -> Result<(), StorageError>;
+    /// What is known of the establishment's own identifiers now (its FINESS at least):
+    /// the last setting, and every addition since.
+    async fn establishment_identifiers(&self, finess: &str) -> Result<EstablishmentIdentifiers, StorageError>;
+    /// Every change of them, oldest first.
+    async fn identifier_changes(&self, finess: &str) -> Result<Vec<IdentifiersChange>, StorageError>;
 }
 
 #[caregate_macros::bounded]
@@ -88,4 +97,40 @@ impl Establishments for SqlIndex {
     async fn withdrawals(&self, id: SubmissionId) -> Result<Vec<Withdrawal>, StorageError> {
         self.select_documents("SELECT document FROM withdrawals WHERE submission_id = $1 ORDER BY at", vec![id.to_string()]).await
     }
+
+    async fn change_identifiers(&self, change: &IdentifiersChange) -> Result<(), StorageError> {
+        if !caregate_schemas::is_finess(&change.identifiers.finess) {
+            return Err(StorageError::Rejected { service: "index", reason: format!("{:?} is not a FINESS number", change.identifiers.finess) });
+        }
+        let document = serde_json::to_string(change).map_err(|e| StorageError::Corrupt(format!("identifiers change: {e}")))?;
+        sqlx::query("INSERT INTO establishment_identifiers (finess, document, at) VALUES ($1, $2, $3)")
+            .bind(change.identifiers.finess.clone())
+            .bind(document)
+            .bind(ts(change.at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn establishment_identifiers(&self, finess: &str) -> Result<EstablishmentIdentifiers, StorageError> {
+        let changes = self.identifier_changes(finess).await?;
+        Ok(known_identifiers(finess, &changes))
+    }
+
+    async fn identifier_changes(&self, finess: &str) -> Result<Vec<IdentifiersChange>, StorageError> {
+        self.select_documents("SELECT document FROM establishment_identifiers WHERE finess = $1 ORDER BY seq", vec![finess.to_owned()]).await
+    }
+}
+
+/// What the changes, oldest first, leave known: the last setting and every addition after
+/// it (an addition never undoes a controller's setting; a later setting replaces all).
+pub fn known_identifiers(finess: &str, changes: &[IdentifiersChange]) -> EstablishmentIdentifiers {
+    let mut known = EstablishmentIdentifiers::of_finess(finess);
+    for change in changes {
+        if change.replace {
+            known = EstablishmentIdentifiers::of_finess(finess);
+        }
+        known.add(&change.identifiers);
+    }
+    known
 }

@@ -26,7 +26,7 @@ mod verifications;
 pub use self::chain::{event_hash, AuditLog, ChainProblem, ChainReport};
 pub use self::core::SqlIndex;
 pub use self::decisions::{DecisionRecorded, Decisions};
-pub use self::establishments::Establishments;
+pub use self::establishments::{known_identifiers, Establishments};
 pub use self::mail::{Letter, MailBacklog, MailDraft, MailOutbox, PendingMail};
 pub use self::outbox::{OutboxBacklog, OutboxStore};
 pub use self::records::{KeyedReceipt, Records};
@@ -82,6 +82,7 @@ mod tests {
         conformance::archive_index(&index).await;
         conformance::outbox(&index).await;
         conformance::review_queue(&index).await;
+        conformance::establishment_identifiers(&index).await;
         // Opening again (a second worker starting) must find the schema in place.
         let again = SqlIndex::connect(&url, 2).await.expect("connect again");
         assert!(!again.count_by_status().await.unwrap().is_empty());
