@@ -15,6 +15,11 @@ use rust_decimal::Decimal;
 /// dots or apostrophes as thousands separators, a comma or a dot as decimal mark, an
 /// optional currency sign or code. `None` when the text is not one amount.
 pub fn parse_amount(text: &str) -> Option<Decimal> {
+    // OCR reads a table's rules beside a cell as bars or brackets ("1 860,00 €|"), and a
+    // sentence's full stop may follow the currency ("… 11 160,00 €."): neither is ever
+    // part of an amount.
+    let text = text.trim().trim_matches(['|', '¦', '[', ']']).trim();
+    let text = text.strip_suffix('.').filter(|t| t.ends_with(['€', '$']) || t.ends_with("EUR")).unwrap_or(text);
     let mut s: String = text
         .trim()
         .trim_end_matches(['€', '$'])
@@ -312,6 +317,16 @@ mod tests {
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str_exact(s).unwrap()
+    }
+
+    #[test]
+    fn table_rules_and_a_full_stop_read_by_ocr_beside_an_amount_are_not_part_of_it() {
+        let d = |v: &str| Some(Decimal::from_str(v).unwrap());
+        assert_eq!(parse_amount("1 860,00 €|"), d("1860.00"));
+        assert_eq!(parse_amount("| 11 160,00 €."), d("11160.00"));
+        assert_eq!(parse_amount("[ 12,50 ]"), d("12.50"));
+        assert_eq!(parse_amount("12,50 EUR."), d("12.50"));
+        assert_eq!(parse_amount("|"), None);
     }
 
     #[test]
