@@ -38,9 +38,10 @@ fn bare(s: &str) -> String {
     s.chars().filter(|c| !matches!(c, ' ' | '.' | '-' | '\u{a0}' | '\u{202f}')).collect::<String>().to_ascii_uppercase()
 }
 
-/// The Luhn key SIREN and SIRET numbers carry (La Poste's establishments excepted, whose
-/// SIRET digits sum to a multiple of 5).
-fn luhn(digits: &str) -> bool {
+/// The Luhn key SIREN and SIRET numbers carry, over ASCII digits (La Poste's
+/// establishments excepted, whose SIRET digits sum to a multiple of 5: callers say so).
+/// One copy for the workspace: the judge's identifier checks call it too.
+pub fn luhn(digits: &str) -> bool {
     let sum: u32 = digits
         .bytes()
         .rev()

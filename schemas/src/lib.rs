@@ -31,7 +31,7 @@ mod review;
 pub mod vocabulary;
 
 pub use access::{departement_of_finess, is_finess, region_of_finess, Principal, Role, Scope, ScopeError, UnknownRole, REGIONS};
-pub use establishment::{parse_siren, parse_siret, EstablishmentIdentifiers, IdentifierError, IdentifiersChange};
+pub use establishment::{luhn, parse_siren, parse_siret, EstablishmentIdentifiers, IdentifierError, IdentifiersChange};
 pub use extracted::{Content, Fields, Kind, UnknownKind};
 pub use review::{Answer, Decision, DecisionKind, UnknownDecision, Withdrawal};
 pub use vocabulary::{FindingCode, UnknownCode};

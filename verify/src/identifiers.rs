@@ -1,28 +1,7 @@
 //! French company identifiers: SIREN (9 digits), SIRET (14 digits) and the
 //! intra-community VAT number (`FR` + 2-character key + SIREN).
 
-/// Luhn over a string of ASCII digits.
-fn luhn(digits: &[u8]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            let d = u32::from(d - b'0');
-            if i % 2 == 1 {
-                let x = d * 2;
-                if x > 9 {
-                    x - 9
-                } else {
-                    x
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
-}
+use caregate_schemas::luhn;
 
 fn all_digits(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_digit())
@@ -33,7 +12,7 @@ fn all_digits(s: &str, len: usize) -> bool {
 const LA_POSTE: &str = "356000000";
 
 pub fn siren_valid(siren: &str) -> bool {
-    all_digits(siren, 9) && luhn(siren.as_bytes())
+    all_digits(siren, 9) && luhn(siren)
 }
 
 pub fn siret_valid(siret: &str) -> bool {
@@ -44,7 +23,7 @@ pub fn siret_valid(siret: &str) -> bool {
         // The head office keeps a Luhn-valid SIRET; the others use the digit-sum rule.
         return siret.bytes().map(|b| u32::from(b - b'0')).sum::<u32>().is_multiple_of(5);
     }
-    luhn(siret.as_bytes())
+    luhn(siret)
 }
 
 /// A French VAT number's key: (12 + 3 × (SIREN mod 97)) mod 97, two digits.
