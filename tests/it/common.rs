@@ -547,21 +547,27 @@ pub fn text_pdf_pages(pages: &[&[&str]]) -> Vec<u8> {
     pdf_of(&objects)
 }
 
+/// `text` as the bytes of a PDF literal string in WinAnsi (the euro sign at 0x80,
+/// parentheses and backslashes escaped), without its parentheses.
+pub fn pdf_string(text: &str, content: &mut Vec<u8>) {
+    for c in text.chars() {
+        let byte = match c {
+            '€' => 0x80,
+            c if (c as u32) < 256 => c as u8,
+            _ => b'?',
+        };
+        if matches!(byte, b'(' | b')' | b'\\') {
+            content.push(b'\\');
+        }
+        content.push(byte);
+    }
+}
+
 fn page_content(lines: &[&str]) -> Vec<u8> {
     let mut content = b"BT /F1 11 Tf 60 790 Td 14 TL\n".to_vec();
     for line in lines {
         content.push(b'(');
-        for c in line.chars() {
-            let byte = match c {
-                '€' => 0x80,
-                c if (c as u32) < 256 => c as u8,
-                _ => b'?',
-            };
-            if matches!(byte, b'(' | b')' | b'\\') {
-                content.push(b'\\');
-            }
-            content.push(byte);
-        }
+        pdf_string(line, &mut content);
         content.extend_from_slice(b") Tj T*\n");
     }
     content.extend_from_slice(b"ET");

@@ -21,17 +21,7 @@ fn laid_out_pdf(cells: &[(f32, usize, &str)]) -> Vec<u8> {
     for (x, line, text) in cells {
         let y = 800.0 - 14.0 * *line as f32;
         content.extend_from_slice(format!("BT /F1 10 Tf 1 0 0 1 {x} {y} Tm (").as_bytes());
-        for c in text.chars() {
-            let byte = match c {
-                '€' => 0x80,
-                c if (c as u32) < 256 => c as u8,
-                _ => b'?',
-            };
-            if matches!(byte, b'(' | b')' | b'\\') {
-                content.push(b'\\');
-            }
-            content.push(byte);
-        }
+        common::pdf_string(text, &mut content);
         content.extend_from_slice(b") Tj ET\n");
     }
     let objects: Vec<Vec<u8>> = vec![
